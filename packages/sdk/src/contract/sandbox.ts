@@ -1,0 +1,203 @@
+/** @module contract/sandbox — sandbox, exec, files and metrics schemas. */
+import { z } from 'zod'
+import { Envs, Metadata, PageInput, Timestamp, page } from './common.js'
+
+export const SandboxId = z
+  .string()
+  .regex(/^sbx_[a-z0-9]{6,40}$/, 'sandbox ids look like sbx_ followed by lowercase letters and digits')
+  .describe('Sandbox id, e.g. sbx_k3j9x2m1q8w7.')
+
+export const SandboxState = z.enum(['starting', 'running', 'paused', 'stopped']).describe('Lifecycle state.')
+export type SandboxState = z.infer<typeof SandboxState>
+
+export const Resources = z
+  .object({
+    cpu: z.number().min(0.05).max(64).describe('CPU cores (fractional allowed), enforced as a CFS quota.'),
+    memoryMb: z.number().int().min(16).max(262_144).describe('Memory limit in MiB; the kernel OOM-kills above it.'),
+    pids: z.number().int().min(8).max(65_536).describe('Maximum number of processes and threads.'),
+  })
+  .strict()
+  .meta({ id: 'Resources' })
+export type Resources = z.infer<typeof Resources>
+
+export const Lifecycle = z
+  .object({
+    onTimeout: z.enum(['kill', 'pause']).default('kill').describe('What happens when timeoutMs elapses.'),
+    autoResume: z.boolean().default(false).describe('A paused sandbox resumes on its next exec or file call.'),
+  })
+  .strict()
+  .meta({ id: 'Lifecycle' })
+
+export const NetworkPolicy = z
+  .object({
+    allowedDomains: z.array(z.string().min(1).max(253)).max(256).default([]).describe('Egress allowlist (wildcards like *.npmjs.org).'),
+    deniedDomains: z.array(z.string().min(1).max(253)).max(256).default([]).describe('Egress denylist; wins over allowedDomains.'),
+  })
+  .strict()
+
+export const FilesystemPolicy = z
+  .object({
+    denyRead: z
+      .array(z.string().startsWith('/', 'denyRead paths are absolute paths inside the sandbox').max(4096))
+      .max(64)
+      .default([])
+      .describe('Paths inside the sandbox to hide (masked with an empty file or directory).'),
+  })
+  .strict()
+
+const TimeoutMs = z
+  .number()
+  .int()
+  .min(1_000, 'timeoutMs must be at least 1000 (1 s)')
+  .max(86_400_000, 'timeoutMs must be at most 86400000 (24 h)')
+
+export const CreateSandboxInput = z
+  .object({
+    template: z.string().min(1).max(128).default('default').describe('Template name; see GET /v1/templates.'),
+    timeoutMs: TimeoutMs.default(300_000).describe('Time to live in ms (default 5 minutes); extend with PATCH.'),
+    lifecycle: Lifecycle.default({ onTimeout: 'kill', autoResume: false }),
+    resources: Resources.partial().default({}).describe('Limits; unset fields take the configured defaults.'),
+    network: NetworkPolicy.optional().describe('Egress policy. Sandboxes have loopback only until egress lands.'),
+    filesystem: FilesystemPolicy.optional(),
+    envs: Envs.default({}),
+    metadata: Metadata.default({}),
+  })
+  .strict()
+  .meta({ id: 'CreateSandboxInput' })
+export type CreateSandboxInput = z.input<typeof CreateSandboxInput>
+
+export const Sandbox = z
+  .object({
+    id: SandboxId,
+    project: z.string(),
+    state: SandboxState,
+    reason: z.string().describe('Why the sandbox is in its current state (e.g. created, paused_by_user, timeout).'),
+    template: z.string(),
+    createdAt: Timestamp,
+    updatedAt: Timestamp,
+    expiresAt: Timestamp.describe('When the TTL fires (kill or pause per lifecycle.onTimeout).'),
+    timeoutMs: z.number().int(),
+    lifecycle: Lifecycle,
+    resources: Resources,
+    envKeys: z.array(z.string()).describe('Names of the sandbox-wide envs (values are never returned).'),
+    metadata: z.record(z.string(), z.string()),
+  })
+  .meta({ id: 'Sandbox' })
+export type Sandbox = z.infer<typeof Sandbox>
+
+export const SandboxRef = z.object({ id: SandboxId }).strict()
+
+export const ListSandboxesInput = z
+  .object({
+    state: SandboxState.optional().describe('Only sandboxes in this state. Stopped ones are listed only when asked.'),
+    metadata: z.record(z.string(), z.string()).optional().describe('Filter: every given key must match (metadata.k=v in the query).'),
+    ...PageInput,
+  })
+  .strict()
+export const SandboxPage = page(Sandbox).meta({ id: 'SandboxPage' })
+
+export const PatchSandboxInput = z
+  .object({
+    id: SandboxId,
+    timeoutMs: TimeoutMs.optional().describe('New TTL counted from now.'),
+    metadata: Metadata.optional().describe('Replaces the metadata.'),
+    resources: Resources.partial().optional().describe('Live resize; unset fields keep their value.'),
+  })
+  .strict()
+
+export const ExecInput = z
+  .object({
+    id: SandboxId,
+    cmd: z
+      .union([z.array(z.string().max(131_072)).min(1).max(4096), z.string().min(1).max(131_072)])
+      .describe('argv array, or a string run with /bin/sh -c.'),
+    cwd: z.string().startsWith('/', 'cwd is an absolute path inside the sandbox').max(4096).optional(),
+    envs: Envs.optional(),
+    user: z.enum(['user', 'root']).default('user').describe("'user' (uid 1000) or 'root' (root inside the sandbox's user namespace only)."),
+    stdin: z.string().max(16 * 1024 * 1024).optional().describe('Bytes (UTF-8) written to stdin, then closed.'),
+    timeoutMs: z.number().int().min(1, 'timeoutMs must be at least 1').max(86_400_000).default(60_000).describe('Kills the whole process tree after this many ms.'),
+    background: z.boolean().default(false).describe('Return at once with a command handle (pid).'),
+  })
+  .strict()
+  .meta({ id: 'ExecInput' })
+
+export const ExecResult = z
+  .object({
+    exitCode: z.number().int().describe('Exit code; 128+N when killed by signal N.'),
+    stdout: z.string(),
+    stderr: z.string(),
+    durationMs: z.number(),
+    timedOut: z.boolean(),
+    oomKilled: z.boolean().describe('The kernel killed a process of this command for exceeding memoryMb.'),
+    truncated: z.boolean().describe('Output exceeded the buffered cap; head and tail were kept.'),
+    stdoutBytes: z.number().int().describe('Total bytes written to stdout, kept or not.'),
+    stderrBytes: z.number().int(),
+  })
+  .meta({ id: 'ExecResult' })
+export type ExecResult = z.infer<typeof ExecResult>
+
+export const CommandInfo = z
+  .object({
+    pid: z.number().int().describe('Handle of a command started by exec (tidepool-side id, stable for the sandbox).'),
+    cmd: z.array(z.string()),
+    state: z.enum(['running', 'exited']),
+    startedAt: Timestamp,
+    exitCode: z.number().int().optional(),
+  })
+  .meta({ id: 'CommandInfo' })
+export type CommandInfo = z.infer<typeof CommandInfo>
+export const CommandRef = z.object({ id: SandboxId, pid: z.coerce.number().int().min(1) }).strict()
+
+/** One line of a streamed exec (NDJSON). */
+export const ExecStreamLine = z.union([
+  z.object({ stream: z.enum(['stdout', 'stderr']), data: z.string() }),
+  z.object({ pid: z.number().int() }),
+  ExecResult.omit({ stdout: true, stderr: true }),
+])
+
+export const FilePath = z.string().min(1).max(4096).describe('Path inside the sandbox; relative paths start at /home/user.')
+export const FileRef = z.object({ id: SandboxId, path: FilePath }).strict()
+export const WriteFileInput = z
+  .object({ id: SandboxId, path: FilePath, content: z.custom<Uint8Array>((v) => v instanceof Uint8Array, 'raw bytes') })
+  .strict()
+export const RenameFileInput = z.object({ id: SandboxId, from: FilePath, to: FilePath }).strict()
+export const FileEntry = z
+  .object({
+    name: z.string(),
+    path: z.string(),
+    type: z.enum(['file', 'dir', 'symlink', 'other']),
+    size: z.number().int(),
+    mode: z.string().describe('Octal permission bits, e.g. 0644.'),
+    modifiedAt: Timestamp,
+  })
+  .meta({ id: 'FileEntry' })
+export type FileEntry = z.infer<typeof FileEntry>
+export const ListFilesInput = z
+  .object({ id: SandboxId, path: FilePath, list: z.string().optional(), depth: z.coerce.number().int().min(1).max(8).default(1) })
+  .strict()
+export const FileList = z.object({ items: z.array(FileEntry) }).meta({ id: 'FileList' })
+export const FileStat = z.object({ exists: z.boolean(), entry: FileEntry.optional() })
+
+export const SandboxMetrics = z
+  .object({
+    at: Timestamp,
+    cpuSeconds: z.number(),
+    memoryBytes: z.number().int(),
+    memoryPeakBytes: z.number().int(),
+    memoryLimitBytes: z.number().int(),
+    pids: z.number().int(),
+    pidsLimit: z.number().int(),
+    oomKills: z.number().int(),
+  })
+  .meta({ id: 'SandboxMetrics' })
+export type SandboxMetrics = z.infer<typeof SandboxMetrics>
+
+export const Template = z
+  .object({
+    name: z.string(),
+    description: z.string(),
+    rootfs: z.string().describe("'host' (the host's system directories, read-only) or a rootfs folder."),
+    createdAt: Timestamp,
+  })
+  .meta({ id: 'Template' })
+export const TemplateList = z.object({ items: z.array(Template) })

@@ -1,0 +1,109 @@
+/** @module runtime — the seam between the control plane and a place that runs sandboxes. */
+import type { Readable, Writable } from 'node:stream'
+
+/** Kernel-enforced limits of one sandbox. */
+export interface ResourceLimits {
+  /** CPU cores, fractional allowed (CFS quota = cpu * period). */
+  cpu: number
+  memoryMb: number
+  pids: number
+}
+
+/** What a template contributes to a sandbox's root filesystem. */
+export interface TemplateSpec {
+  name: string
+  /** 'host': the host's system directories (/usr and the merged-usr links), read-only lower layer. Else a rootfs folder. */
+  rootfs: 'host' | string
+}
+
+export interface SandboxSpec {
+  /** sbx_… id; also the hostname inside and the cgroup name. */
+  id: string
+  template: TemplateSpec
+  resources: ResourceLimits
+  /** Absolute paths inside the sandbox to mask (empty file / empty read-only dir). */
+  denyRead: string[]
+}
+
+/** What the control plane stores to find a running sandbox again, also after a restart. */
+export interface RuntimeRef {
+  id: string
+  /** Host PID of the sandbox's init (PID 1 inside). */
+  pid: number
+  /** /proc/<pid>/stat starttime (clock ticks since boot): guards against PID reuse. */
+  startTime: number
+}
+
+export interface ExecRequest {
+  /** argv; argv[0] is looked up on PATH inside the sandbox. */
+  cmd: string[]
+  /** Absolute cwd inside the sandbox (default /home/user, / for root). */
+  cwd?: string
+  /** The full environment of the command (the service merges defaults, sandbox envs and exec envs). */
+  env: Record<string, string>
+  user: 'user' | 'root'
+  /** Kill the whole process tree after this many ms. */
+  timeoutMs: number
+}
+
+export interface ExecExit {
+  /** Exit code; 128+N when killed by signal N. */
+  exitCode: number
+  timedOut: boolean
+  /** The kernel OOM-killed a process of the sandbox while this command ran. */
+  oomKilled: boolean
+  /** Killed through ExecHandle.kill(). */
+  killed: boolean
+  durationMs: number
+}
+
+/** A command running inside a sandbox. Streams are raw bytes with normal Node backpressure. */
+export interface ExecHandle {
+  stdin: Writable
+  stdout: Readable
+  stderr: Readable
+  /** Resolves once every process of the command has exited (not just the first). */
+  wait(): Promise<ExecExit>
+  /** SIGKILL the whole process tree of this command. Idempotent. */
+  kill(): Promise<void>
+}
+
+export interface SandboxStats {
+  cpuSeconds: number
+  memoryBytes: number
+  memoryPeakBytes: number
+  memoryLimitBytes: number
+  pids: number
+  pidsLimit: number
+  oomKills: number
+}
+
+export type RuntimeStatus = 'running' | 'paused' | 'gone'
+
+/** One preflight check for `tidepool doctor`. */
+export interface PreflightCheck {
+  name: string
+  ok: boolean
+  detail: string
+  /** How to fix it when not ok. */
+  fix?: string
+}
+
+/** What the control plane needs from a place that runs sandboxes. Nothing more. */
+export interface Runtime {
+  readonly kind: string
+  /** Every kernel feature and privilege this runtime needs, present or missing. */
+  preflight(): Promise<PreflightCheck[]>
+  /** Start a sandbox; resolves when it is ready for exec. Leaves nothing behind when it fails. */
+  start(spec: SandboxSpec): Promise<RuntimeRef>
+  exec(ref: RuntimeRef, req: ExecRequest): ExecHandle
+  pause(ref: RuntimeRef): Promise<void>
+  resume(ref: RuntimeRef): Promise<void>
+  resize(ref: RuntimeRef, limits: ResourceLimits): Promise<void>
+  stats(ref: RuntimeRef): Promise<SandboxStats>
+  inspect(ref: RuntimeRef): Promise<RuntimeStatus>
+  /** Destroy: no process, mount, cgroup or file left. Idempotent (a gone sandbox is fine). */
+  destroy(id: string, ref?: RuntimeRef): Promise<void>
+  /** Ids of every sandbox this runtime has traces of on the host (for reconcile after a crash). */
+  list(): Promise<string[]>
+}
