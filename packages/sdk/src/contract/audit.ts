@@ -1,0 +1,51 @@
+/** @module contract/audit — the tamper-evident audit log. */
+import { z } from 'zod'
+import { PageInput, Timestamp, page } from './common.js'
+
+export const AuditRecord = z
+  .object({
+    seq: z.number().int(),
+    at: Timestamp,
+    actor: z.string().describe('Token id and name of who acted, e.g. tok_ab12 (ci-bot).'),
+    project: z.string(),
+    action: z.string().describe('Operation name, e.g. createSandbox.'),
+    target: z.string().optional(),
+    outcome: z.string().describe("'ok' or an error code."),
+    requestId: z.string().optional(),
+    data: z.unknown().optional().describe('Inputs with secrets redacted.'),
+    prevHash: z.string(),
+    hash: z.string().describe('SHA-256 over the canonical JSON (RFC 8785) of the record and prevHash.'),
+  })
+  .meta({ id: 'AuditRecord' })
+export type AuditRecord = z.infer<typeof AuditRecord>
+
+export const ListAuditInput = z
+  .object({
+    target: z.string().max(128).optional(),
+    action: z.string().max(128).optional(),
+    afterSeq: z.coerce.number().int().min(0).optional(),
+    ...PageInput,
+  })
+  .strict()
+export const AuditPage = page(AuditRecord)
+
+export const AuditVerifyResult = z
+  .object({
+    ok: z.boolean(),
+    records: z.number().int(),
+    problems: z.array(z.object({ seq: z.number().int(), problem: z.string() })),
+  })
+  .meta({ id: 'AuditVerifyResult' })
+
+export const SandboxEvent = z
+  .object({
+    seq: z.number().int(),
+    at: Timestamp,
+    sandboxId: z.string(),
+    kind: z.string().describe('e.g. state_changed, exec, oom_killed, file_written'),
+    actor: z.string(),
+    data: z.record(z.string(), z.unknown()),
+  })
+  .meta({ id: 'SandboxEvent' })
+export type SandboxEvent = z.infer<typeof SandboxEvent>
+export const SandboxEventPage = page(SandboxEvent)

@@ -1,0 +1,31 @@
+/** @module contract/operation — the shape of one API operation in the operation table. */
+import type { z } from 'zod'
+import type { Scope } from './auth.js'
+
+export type HttpMethod = 'GET' | 'POST' | 'PUT' | 'PATCH' | 'DELETE'
+
+export interface Operation {
+  method: HttpMethod
+  /** Path with `{param}` placeholders; params are fields of `input`. */
+  path: string
+  summary: string
+  /** Scope the caller needs (admin implies all). */
+  scope: Scope
+  /** Everything the operation takes: path params, query, and JSON body fields, in one object. */
+  input: z.ZodObject
+  /** JSON output, or 'raw' (bytes) / 'empty' (204). */
+  output: z.ZodType | 'raw' | 'empty'
+  /** Success status (default 200). */
+  status?: number
+  /** The request body is raw bytes placed in this input field (e.g. file upload). */
+  rawBody?: string
+  /** Route only when the query has these values (e.g. `?list=1`), to share a path with another op. */
+  query?: Record<string, string>
+  /** The operation can stream NDJSON lines when asked with `Accept: application/x-ndjson`. */
+  stream?: boolean
+  /** Exposed as an MCP tool. */
+  mcp?: boolean
+  /** Also accepts `text/markdown` output (string) when asked with Accept. */
+  markdown?: boolean
+  tags: string[]
+}

@@ -1,0 +1,56 @@
+/** @module service/dispatch — the one front door: validate, authorise, call the service, audit. */
+import { operations, type OpName, type Principal } from '@tidepool/sdk'
+import { AppError, codeOf, invalidInput } from '../core/errors.js'
+import { redactForAudit } from '../audit/redact.js'
+import type { Ctx } from './context.js'
+import { handlers } from './handlers.js'
+import type { Services } from './services.js'
+
+export async function dispatch(name: OpName, raw: unknown, ctx: Ctx, svc: Services): Promise<unknown> {
+  const op = operations[name]
+  const started = performance.now()
+  let outcome = 'internal'
+  let input: Record<string, unknown> | undefined
+  try {
+    const parsed = op.input.safeParse(raw ?? {})
+    if (!parsed.success) throw invalidInput(parsed.error, raw)
+    input = parsed.data as Record<string, unknown>
+    authorise(ctx.principal, op.scope, name)
+    const handler = handlers[name] as (i: unknown, c: Ctx, s: Services) => Promise<unknown>
+    const result = await handler(input, ctx, svc)
+    outcome = 'ok'
+    return result
+  } catch (err) {
+    outcome = codeOf(err)
+    if (outcome === 'internal') ctx.log.error({ err, op: name }, 'internal error')
+    throw err
+  } finally {
+    const ms = Math.round((performance.now() - started) * 10) / 10
+    ctx.log.info({ op: name, actor: ctx.principal.tokenId, outcome, ms }, 'op')
+    // Reads are not audited (they change nothing); every change and every exec is, whatever its outcome.
+    if (op.method !== 'GET') {
+      await svc.audit.append({
+        actor: `${ctx.principal.tokenId} (${ctx.principal.name})`,
+        project: ctx.principal.project,
+        action: name,
+        target: targetOf(input ?? (raw as Record<string, unknown> | undefined)),
+        outcome,
+        requestId: ctx.requestId,
+        data: redactForAudit(input ?? {}),
+      })
+    }
+  }
+}
+
+export function authorise(principal: Principal, scope: string, name: string): void {
+  if (principal.scopes.includes('admin') || principal.scopes.includes(scope as never)) return
+  throw new AppError('policy_denied', `${name} needs scope ${scope}; this token has ${principal.scopes.join(', ') || 'none'}`, {
+    required: scope,
+  })
+}
+
+function targetOf(input: Record<string, unknown> | undefined): string | undefined {
+  if (!input || typeof input !== 'object') return undefined
+  const id = input.id ?? input.runId ?? input.name
+  return typeof id === 'string' ? id : undefined
+}

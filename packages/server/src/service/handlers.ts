@@ -1,0 +1,11 @@
+/** @module service/handlers — one handler per operation; each area contributes its table. */
+import type { OpName } from '@tidepool/sdk'
+import type { Handler } from './context.js'
+import { accessHandlers } from './access-handlers.js'
+import { sandboxHandlers } from './sandbox-handlers.js'
+
+// biome-ignore lint: input/output types are checked per area table against the operation table.
+export const handlers: Record<OpName, Handler<any, unknown>> = {
+  ...sandboxHandlers,
+  ...accessHandlers,
+}

@@ -1,0 +1,22 @@
+/** @module service/services — the services every handler can reach, wired by hand in main.ts. */
+import type { Config } from '../config.js'
+import type { Clock } from '../core/clock.js'
+import type { Logger } from '../core/log.js'
+import type { AuditLog } from '../audit/audit-log.js'
+import type { EventLog } from './events.js'
+import type { Runtime } from '../runtime/runtime.js'
+import type { OpenedStore } from '../store/db.js'
+import type { SandboxService } from './sandboxes.js'
+import type { TokenService } from '../auth/tokens.js'
+
+export interface Services {
+  config: Config
+  store: OpenedStore
+  clock: Clock
+  log: Logger
+  runtime: Runtime
+  audit: AuditLog
+  events: EventLog
+  tokens: TokenService
+  sandboxes: SandboxService
+}

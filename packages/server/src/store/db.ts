@@ -1,0 +1,54 @@
+/** @module store/db — one Kysely instance over embedded SQLite (default) or PostgreSQL, migrated on open. */
+import { mkdirSync } from 'node:fs'
+import { dirname } from 'node:path'
+import SQLite from 'better-sqlite3'
+import { Kysely, Migrator, SqliteDialect, type Migration, type MigrationProvider } from 'kysely'
+import { AppError } from '../core/errors.js'
+import { migrations } from './migrations/index.js'
+import type { CoreTables } from './schema.js'
+
+export type Db = Kysely<CoreTables>
+
+export interface OpenedStore {
+  db: Db
+  dialect: 'sqlite' | 'postgres'
+  /** The raw better-sqlite3 handle for bulk hot paths (undefined on PostgreSQL). */
+  sqlite?: SQLite.Database
+  close(): Promise<void>
+}
+
+/** Opens `sqlite:<file>` / `:memory:` / a bare file path, or `postgres://…`, and runs pending migrations. */
+export async function openStore(url: string): Promise<OpenedStore> {
+  let opened: OpenedStore
+  if (url.startsWith('postgres://') || url.startsWith('postgresql://')) {
+    const { openPostgres } = await import('./postgres.js')
+    opened = await openPostgres(url)
+  } else {
+    const file = url.startsWith('sqlite:') ? url.slice('sqlite:'.length) : url
+    if (file !== ':memory:') mkdirSync(dirname(file), { recursive: true })
+    const sqlite = new SQLite(file)
+    sqlite.pragma('journal_mode = WAL')
+    sqlite.pragma('synchronous = NORMAL')
+    sqlite.pragma('foreign_keys = ON')
+    sqlite.pragma('busy_timeout = 5000')
+    const db = new Kysely<CoreTables>({ dialect: new SqliteDialect({ database: sqlite }) })
+    opened = { db, dialect: 'sqlite', sqlite, close: () => db.destroy() }
+  }
+  await migrate(opened.db)
+  return opened
+}
+
+class StaticProvider implements MigrationProvider {
+  async getMigrations(): Promise<Record<string, Migration>> {
+    return migrations
+  }
+}
+
+async function migrate(db: Db): Promise<void> {
+  const migrator = new Migrator({ db, provider: new StaticProvider() })
+  const { error, results } = await migrator.migrateToLatest()
+  const failed = results?.find((r) => r.status === 'Error')
+  if (error) {
+    throw new AppError('internal', `store migration ${failed?.migrationName ?? ''} failed: ${String((error as Error).message ?? error)}`, undefined, { cause: error })
+  }
+}

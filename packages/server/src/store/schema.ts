@@ -1,0 +1,63 @@
+/** @module store/schema — row types of the core tables. Areas declare their own tables beside their code. */
+
+/** Timestamps are ISO-8601 UTC strings (sortable as text in both SQLite and PostgreSQL); JSON columns are text. */
+export interface SandboxRow {
+  id: string
+  project: string
+  state: string
+  reason: string
+  template: string
+  created_at: string
+  updated_at: string
+  expires_at: string
+  timeout_ms: number
+  lifecycle: string
+  resources: string
+  envs: string
+  metadata: string
+  deny_read: string
+  runtime_ref: string | null
+  owner: string
+}
+
+export interface TokenRow {
+  id: string
+  name: string
+  project: string
+  scopes: string
+  secret_hash: string
+  created_at: string
+  expires_at: string | null
+  revoked_at: string | null
+}
+
+export interface AuditRow {
+  seq: number
+  at: string
+  actor: string
+  project: string
+  action: string
+  target: string | null
+  outcome: string
+  request_id: string | null
+  data: string | null
+  prev_hash: string
+  hash: string
+}
+
+export interface EventRow {
+  seq: number
+  at: string
+  project: string
+  sandbox_id: string
+  kind: string
+  actor: string
+  data: string
+}
+
+export interface CoreTables {
+  sandboxes: SandboxRow
+  tokens: TokenRow
+  audit: AuditRow
+  events: EventRow
+}
