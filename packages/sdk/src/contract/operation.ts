@@ -19,6 +19,8 @@ export interface Operation {
   status?: number
   /** The request body is raw bytes placed in this input field (e.g. file upload). */
   rawBody?: string
+  /** Content type the client sends a raw body with (default application/octet-stream). */
+  rawContentType?: string
   /** Route only when the query has these values (e.g. `?list=1`), to share a path with another op. */
   query?: Record<string, string>
   /** The operation can stream NDJSON lines when asked with `Accept: application/x-ndjson`. */

@@ -3,6 +3,8 @@ import { z } from 'zod'
 import { AuditPage, AuditVerifyResult, ListAuditInput, SandboxEventPage } from './audit.js'
 import { CreatedToken, CreateTokenInput, ListTokensInput, Principal, TokenPage, TokenRef } from './auth.js'
 import { PageInput } from './common.js'
+import { dataOps } from './data.js'
+import { insightsOps } from './insights.js'
 import type { Operation } from './operation.js'
 import {
   CommandInfo,
@@ -62,6 +64,8 @@ const accessOps = {
 export const operations = {
   ...sandboxOps,
   ...accessOps,
+  ...insightsOps,
+  ...dataOps,
 } as const satisfies Record<string, Operation>
 
 export type Operations = typeof operations

@@ -3,9 +3,13 @@ import type { OpName } from '@tidepool/sdk'
 import type { Handler } from './context.js'
 import { accessHandlers } from './access-handlers.js'
 import { sandboxHandlers } from './sandbox-handlers.js'
+import { insightsHandlers } from '../insights/handlers.js'
+import { dataHandlers } from '../data/handlers.js'
 
 // biome-ignore lint: input/output types are checked per area table against the operation table.
 export const handlers: Record<OpName, Handler<any, unknown>> = {
   ...sandboxHandlers,
   ...accessHandlers,
+  ...insightsHandlers,
+  ...dataHandlers,
 }

@@ -8,6 +8,8 @@ import type { Runtime } from '../runtime/runtime.js'
 import type { OpenedStore } from '../store/db.js'
 import type { SandboxService } from './sandboxes.js'
 import type { TokenService } from '../auth/tokens.js'
+import type { InsightsService } from '../insights/service.js'
+import type { DataService } from '../data/service.js'
 
 export interface Services {
   config: Config
@@ -19,4 +21,6 @@ export interface Services {
   events: EventLog
   tokens: TokenService
   sandboxes: SandboxService
+  insights: InsightsService
+  data: DataService
 }

@@ -1,0 +1,4 @@
+/** @module data/config — configuration keys of the data area. */
+import { z } from 'zod'
+
+export const DataConfig = z.object({}).strict()
