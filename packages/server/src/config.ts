@@ -1,0 +1,124 @@
+/** @module config — the one config schema and the one reader of process.env. */
+import { existsSync, readFileSync } from 'node:fs'
+import { homedir } from 'node:os'
+import { join, resolve } from 'node:path'
+import { parse as parseYaml } from 'yaml'
+import { z } from 'zod'
+import { AppError } from './core/errors.js'
+import { DataConfig } from './data/config.js'
+import { InsightsConfig } from './insights/config.js'
+
+const QuotaLimits = z
+  .object({
+    sandboxes: z.number().int().min(0).default(100).describe('Concurrent (not stopped) sandboxes per project.'),
+    memoryMb: z.number().int().min(0).default(65_536).describe('Sum of memory limits of live sandboxes per project.'),
+    cpu: z.number().min(0).default(64).describe('Sum of CPU limits of live sandboxes per project.'),
+  })
+  .strict()
+
+export const ConfigSchema = z
+  .object({
+    home: z.string().describe('Data directory (store, runtime state, admin token).'),
+    host: z.string().default('127.0.0.1').describe('Address the API listens on.'),
+    port: z.number().int().min(0).max(65_535).default(7070),
+    storeUrl: z.string().optional().describe('sqlite:<file> (default <home>/tidepool.db) or postgres://…'),
+    logLevel: z.enum(['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent']).default('info'),
+    runtime: z
+      .object({
+        kind: z.enum(['local']).default('local'),
+        cgroupName: z.string().regex(/^[a-z0-9_-]+$/).default('tidepool'),
+      })
+      .strict()
+      .default({ kind: 'local', cgroupName: 'tidepool' }),
+    defaults: z
+      .object({
+        cpu: z.number().min(0.05).default(1),
+        memoryMb: z.number().int().min(16).default(512),
+        pids: z.number().int().min(8).default(256),
+      })
+      .strict()
+      .default({ cpu: 1, memoryMb: 512, pids: 256 }),
+    quotas: z
+      .object({
+        default: QuotaLimits.default({ sandboxes: 100, memoryMb: 65_536, cpu: 64 }),
+        projects: z.record(z.string(), QuotaLimits.partial()).default({}),
+      })
+      .strict()
+      .default({ default: { sandboxes: 100, memoryMb: 65_536, cpu: 64 }, projects: {} }),
+    exec: z
+      .object({
+        outputCapBytes: z.number().int().min(1024).default(1_048_576).describe('Buffered exec keeps at most this many bytes per stream (head + tail).'),
+      })
+      .strict()
+      .default({ outputCapBytes: 1_048_576 }),
+    reaperIntervalMs: z.number().int().min(50).default(1000),
+    insights: InsightsConfig.default({} as never),
+    data: DataConfig.default({} as never),
+  })
+  .strict()
+export type Config = z.infer<typeof ConfigSchema>
+
+/** Env vars that override config keys: TIDEPOOL_<KEY>. */
+const envKeys: Record<string, (v: string) => [string[], unknown]> = {
+  TIDEPOOL_HOME: (v) => [['home'], v],
+  TIDEPOOL_HOST: (v) => [['host'], v],
+  TIDEPOOL_PORT: (v) => [['port'], Number(v)],
+  TIDEPOOL_STORE_URL: (v) => [['storeUrl'], v],
+  TIDEPOOL_LOG_LEVEL: (v) => [['logLevel'], v],
+  TIDEPOOL_CGROUP_NAME: (v) => [['runtime', 'cgroupName'], v],
+}
+
+export interface LoadOptions {
+  env: NodeJS.ProcessEnv
+  /** --config FILE */
+  file?: string
+  /** Overrides from flags or tests, applied last. */
+  overrides?: Record<string, unknown>
+}
+
+/** The only place that reads process.env for configuration. */
+export function loadConfig(opts: LoadOptions): Config {
+  const home = resolve(opts.env.TIDEPOOL_HOME ?? (opts.overrides?.home as string | undefined) ?? join(homedir(), '.tidepool'))
+  const file = opts.file ?? join(home, 'config.yaml')
+  let raw: Record<string, unknown> = {}
+  if (existsSync(file)) {
+    try {
+      raw = (parseYaml(readFileSync(file, 'utf8')) as Record<string, unknown> | null) ?? {}
+    } catch (err) {
+      throw new AppError('invalid_request', `config file ${file} is not valid YAML: ${(err as Error).message}`)
+    }
+  } else if (opts.file) {
+    throw new AppError('invalid_request', `config file ${opts.file} does not exist`)
+  }
+  raw.home ??= home
+  for (const [name, apply] of Object.entries(envKeys)) {
+    const v = opts.env[name]
+    if (v !== undefined && v !== '') setPath(raw, ...apply(v))
+  }
+  for (const [k, v] of Object.entries(opts.overrides ?? {})) raw[k] = v
+  const parsed = ConfigSchema.safeParse(raw)
+  if (!parsed.success) {
+    const problems = parsed.error.issues.map((i) => `${i.path.join('.') || '(root)'}: ${i.code === 'unrecognized_keys' ? `unknown key(s) ${i.keys.join(', ')}` : i.message}`)
+    throw new AppError('invalid_request', `invalid configuration (${file}): ${problems.join('; ')}`, problems)
+  }
+  return parsed.data
+}
+
+function setPath(obj: Record<string, unknown>, path: string[], value: unknown): void {
+  let cur = obj
+  for (const key of path.slice(0, -1)) {
+    cur[key] ??= {}
+    cur = cur[key] as Record<string, unknown>
+  }
+  cur[path[path.length - 1]!] = value
+}
+
+export function storeUrlOf(cfg: Config): string {
+  return cfg.storeUrl ?? `sqlite:${join(cfg.home, 'tidepool.db')}`
+}
+
+/** The config with secrets hidden, for `tidepool config print`. */
+export function printableConfig(cfg: Config): Config {
+  const storeUrl = cfg.storeUrl?.replace(/\/\/([^:@/]+):([^@/]+)@/, '//$1:***@')
+  return { ...cfg, ...(storeUrl ? { storeUrl } : {}) }
+}
