@@ -122,3 +122,11 @@ export function printableConfig(cfg: Config): Config {
   const storeUrl = cfg.storeUrl?.replace(/\/\/([^:@/]+):([^@/]+)@/, '//$1:***@')
   return { ...cfg, ...(storeUrl ? { storeUrl } : {}) }
 }
+
+/** Where the CLI and `tidepool mcp` reach the API, and with which token (TIDEPOOL_URL, TIDEPOOL_TOKEN, else the admin token file). */
+export function clientSettings(env: NodeJS.ProcessEnv, cfg: Config): { baseUrl: string; token: string | undefined; tokenFile: string } {
+  const tokenFile = join(cfg.home, 'admin.token')
+  const fromFile = existsSync(tokenFile) ? readFileSync(tokenFile, 'utf8').trim() || undefined : undefined
+  const host = cfg.host === '0.0.0.0' ? '127.0.0.1' : cfg.host
+  return { baseUrl: env.TIDEPOOL_URL || `http://${host}:${cfg.port}`, token: env.TIDEPOOL_TOKEN || fromFile, tokenFile }
+}

@@ -7,6 +7,8 @@ import type { EventLog } from './events.js'
 import type { Runtime } from '../runtime/runtime.js'
 import type { OpenedStore } from '../store/db.js'
 import type { SandboxService } from './sandboxes.js'
+import type { CommandService } from './commands.js'
+import type { FileService } from './files.js'
 import type { TokenService } from '../auth/tokens.js'
 import type { InsightsService } from '../insights/service.js'
 import type { DataService } from '../data/service.js'
@@ -21,6 +23,8 @@ export interface Services {
   events: EventLog
   tokens: TokenService
   sandboxes: SandboxService
+  commands: CommandService
+  files: FileService
   insights: InsightsService
   data: DataService
 }

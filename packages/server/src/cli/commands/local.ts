@@ -1,0 +1,86 @@
+/** @module cli/commands/local — commands that run on this host without the API: doctor, config print, audit verify --offline. */
+import { existsSync, accessSync, constants } from 'node:fs'
+import { join } from 'node:path'
+import { AuditLog } from '../../audit/audit-log.js'
+import { printableConfig, storeUrlOf, type Config } from '../../config.js'
+import { systemClock } from '../../core/clock.js'
+import { silentLogger } from '../../core/log.js'
+import { createRuntime } from '../../runtime/create-runtime.js'
+import type { PreflightCheck } from '../../runtime/runtime.js'
+import { openStore } from '../../store/db.js'
+import type { CliCommand } from '../command.js'
+
+const json = { json: { type: 'boolean' } } as const
+
+export function localCommands(config: () => Config): CliCommand[] {
+  return [
+    {
+      words: ['doctor'],
+      summary: 'Check every kernel feature and privilege the local runtime needs, and how to fix what is missing',
+      usage: '[--json]',
+      options: json,
+      async run({ io }) {
+        const cfg = config()
+        const checks: PreflightCheck[] = [nodeCheck(), homeCheck(cfg.home)]
+        const runtime = await createRuntime({ kind: cfg.runtime.kind, dataDir: join(cfg.home, 'runtime'), cgroupName: cfg.runtime.cgroupName, logger: silentLogger })
+        checks.push(...(await runtime.preflight()))
+        const ok = checks.every((c) => c.ok)
+        io.print({ ok, checks }, () =>
+          [...checks.map((c) => `${c.ok ? 'ok  ' : 'MISS'}  ${c.name}: ${c.detail}${!c.ok && c.fix ? `\n      fix: ${c.fix}` : ''}`), '', ok ? 'All checks passed.' : 'Some checks failed; sandboxes cannot start until they are fixed.'].join('\n'),
+        )
+        return ok ? 0 : 69
+      },
+    },
+    {
+      words: ['config', 'print'],
+      summary: 'Show the effective configuration (secrets hidden)',
+      usage: '[--json]',
+      options: json,
+      async run({ io }) {
+        const cfg = printableConfig(config())
+        io.print(cfg, () => JSON.stringify(cfg, null, 2))
+        return 0
+      },
+    },
+    {
+      words: ['audit', 'verify'],
+      summary: 'Verify the audit hash chain (through the API; --offline reads the store directly)',
+      usage: '[--offline] [--json]',
+      options: { ...json, offline: { type: 'boolean' } },
+      async run({ values, api, io }) {
+        let result: { ok: boolean; records: number; problems: { seq: number; problem: string }[] }
+        if (values.offline) {
+          const store = await openStore(storeUrlOf(config()))
+          try {
+            result = await new AuditLog(store.db, systemClock).verify()
+          } finally {
+            await store.close()
+          }
+        } else {
+          result = await (await api()).verifyAudit({})
+        }
+        io.print(result, () =>
+          result.ok
+            ? `audit log OK: ${result.records} records, hash chain intact`
+            : [`audit log BROKEN: ${result.problems.length} problem(s) in ${result.records} records`, ...result.problems.map((p) => `  seq ${p.seq}: ${p.problem}`)].join('\n'),
+        )
+        return result.ok ? 0 : 1
+      },
+    },
+  ]
+}
+
+function nodeCheck(): PreflightCheck {
+  const [major = 0, minor = 0] = process.versions.node.split('.').map(Number)
+  const ok = major > 20 || (major === 20 && minor >= 19)
+  return { name: 'node', ok, detail: `Node ${process.versions.node}`, fix: 'install Node 20.19 or newer (22 LTS recommended)' }
+}
+
+function homeCheck(home: string): PreflightCheck {
+  try {
+    if (existsSync(home)) accessSync(home, constants.W_OK)
+    return { name: 'data directory', ok: true, detail: `${home} is writable (or will be created)` }
+  } catch {
+    return { name: 'data directory', ok: false, detail: `${home} is not writable`, fix: `set TIDEPOOL_HOME to a writable directory or fix the permissions of ${home}` }
+  }
+}

@@ -1,0 +1,41 @@
+/** @module cli/up — `tidepool up`: serve the API; `--demo` also walks through a sandbox's life once it is up. */
+import { loadConfig, type Config } from '../config.js'
+import { buildControlPlane } from '../main.js'
+import type { CliCommand } from './command.js'
+import { runDemo } from './demo.js'
+
+export function upCommand(configFile: () => string | undefined): CliCommand {
+  return {
+    words: ['up'],
+    summary: 'Start the control plane (API on 127.0.0.1:7070, embedded SQLite, local runtime)',
+    usage: '[--port N] [--host ADDR] [--demo]',
+    options: { port: { type: 'string' }, host: { type: 'string' }, demo: { type: 'boolean' } },
+    async run({ values, io }) {
+      const overrides: Partial<Config> = {
+        ...(values.port !== undefined ? { port: Number(values.port) } : {}),
+        ...(values.host !== undefined ? { host: String(values.host) } : {}),
+      }
+      const config = loadConfig({ env: process.env, file: configFile(), overrides })
+      const cp = await buildControlPlane(config)
+      const { url } = await cp.listen()
+      io.info(`tidepool listening on ${url} (data in ${config.home}, store ${config.storeUrl ?? 'sqlite'}, runtime ${config.runtime.kind})`)
+      if (cp.adminToken) {
+        io.info(`admin token (shown once; also in ${config.home}/admin.token, mode 0600):\n  ${cp.adminToken}`)
+      }
+      const stop = async (signal: string) => {
+        io.info(`tidepool: ${signal}, shutting down (sandboxes keep running and are adopted on the next start)`)
+        await cp.close()
+        process.exit(0)
+      }
+      process.once('SIGINT', () => void stop('SIGINT'))
+      process.once('SIGTERM', () => void stop('SIGTERM'))
+      if (values.demo) {
+        const token = cp.adminToken ?? (await import('node:fs')).readFileSync(`${config.home}/admin.token`, 'utf8').trim()
+        await runDemo(url, token, io).catch((err: unknown) => io.info(`demo failed: ${(err as Error).message}`))
+        io.info(`\nThe server keeps running on ${url}. Try:\n  export TIDEPOOL_TOKEN=$(cat ${config.home}/admin.token)\n  npx tidepool sandbox create\n  npx tidepool exec <id> -- uname -a\nCtrl-C stops it.`)
+      }
+      await new Promise(() => {})
+      return 0
+    },
+  }
+}

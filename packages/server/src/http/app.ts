@@ -1,0 +1,174 @@
+/** @module http/app — the HTTP shell: routes derived from the operation table, all through dispatch. */
+import { gunzipSync } from 'node:zlib'
+import { errorStatus, operations, type Operation, type OpName } from '@tidepool/sdk'
+import { Hono, type Context } from 'hono'
+import { AppError, codeOf } from '../core/errors.js'
+import { newId } from '../core/ids.js'
+import { StreamResult } from '../service/context.js'
+import { dispatch } from '../service/dispatch.js'
+import type { Services } from '../service/services.js'
+import { openApiDocument } from './openapi.js'
+
+const maxJsonBytes = 32 * 1024 * 1024
+const maxRawBytes = 512 * 1024 * 1024
+
+export function createHttpApp(svc: Services): Hono {
+  const app = new Hono()
+  let openapi: string | undefined
+
+  app.get('/healthz', (c) => c.json({ ok: true }))
+  app.get('/openapi.json', (c) => {
+    openapi ??= JSON.stringify(openApiDocument())
+    return c.body(openapi, 200, { 'content-type': 'application/json' })
+  })
+
+  // Ops sharing a method+path (e.g. read vs ?list=1) are told apart by their query discriminator.
+  const routes = new Map<string, OpName[]>()
+  for (const name of Object.keys(operations) as OpName[]) {
+    const op = operations[name] as Operation
+    const key = `${op.method} ${op.path}`
+    routes.set(key, [...(routes.get(key) ?? []), name])
+  }
+  for (const [key, names] of routes) {
+    const [method, path] = key.split(' ') as [string, string]
+    const honoPath = path.replace(/\{(\w+)\}/g, ':$1')
+    app.on(method, honoPath, (c) => handle(c, pick(names, c), svc))
+  }
+
+  app.notFound((c) => errorResponse(c, new AppError('not_found', `no route ${c.req.method} ${c.req.path}; see /openapi.json`), newId('req', 12)))
+  app.onError((err, c) => errorResponse(c, err, newId('req', 12), svc))
+  return app
+}
+
+function pick(names: OpName[], c: Context): OpName {
+  const matching = names.find((n) => {
+    const q = (operations[n] as Operation).query
+    return q && Object.entries(q).every(([k, v]) => c.req.query(k) === v)
+  })
+  return matching ?? names.find((n) => !(operations[n] as Operation).query) ?? names[0]!
+}
+
+async function handle(c: Context, name: OpName, svc: Services): Promise<Response> {
+  const requestId = c.req.header('x-request-id')?.slice(0, 64) || newId('req', 12)
+  const op = operations[name] as Operation
+  const log = svc.log.child({ requestId })
+  try {
+    const bearer = /^Bearer\s+(.+)$/i.exec(c.req.header('authorization') ?? '')?.[1]?.trim()
+    const principal = await svc.tokens.authenticate(bearer)
+    const input = await readInput(c, op)
+    const wantsStream = Boolean(op.stream) && (c.req.header('accept') ?? '').includes('application/x-ndjson')
+    const signal = c.req.raw.signal
+    const result = await dispatch(name, input, { principal, requestId, log, stream: wantsStream, signal }, svc)
+    const headers = { 'x-request-id': requestId }
+    if (result instanceof StreamResult) return ndjson(result, requestId)
+    if (op.output === 'empty') return c.body(null, 204, headers)
+    if (op.output === 'raw') return c.body(result as Uint8Array as never, 200, { ...headers, 'content-type': 'application/octet-stream' })
+    if (op.markdown && (c.req.header('accept') ?? '').includes('text/markdown')) {
+      const md = (result as { markdown?: string }).markdown ?? ''
+      return c.body(md, 200, { ...headers, 'content-type': 'text/markdown; charset=utf-8' })
+    }
+    return c.json(result, (op.status ?? 200) as 200, headers)
+  } catch (err) {
+    return errorResponse(c, err, requestId, svc)
+  }
+}
+
+/** Path params + query + (JSON body | raw body) → one input object, validated later by dispatch. */
+async function readInput(c: Context, op: Operation): Promise<Record<string, unknown>> {
+  const input: Record<string, unknown> = {}
+  const url = new URL(c.req.url)
+  for (const [k, v] of url.searchParams) {
+    if (op.query?.[k] === v) continue
+    const dot = k.indexOf('.')
+    if (dot > 0) {
+      const [outer, inner] = [k.slice(0, dot), k.slice(dot + 1)]
+      const rec = (input[outer] ??= {}) as Record<string, string>
+      rec[inner] = v
+    } else if (k in input) {
+      input[k] = ([] as unknown[]).concat(input[k], v)
+    } else input[k] = v
+  }
+  if (op.rawBody) {
+    input[op.rawBody] = await readRaw(c)
+  } else if (op.method !== 'GET' && op.method !== 'DELETE') {
+    const bytes = await readBytes(c, maxJsonBytes)
+    if (bytes.length > 0) {
+      let body: unknown
+      try {
+        body = JSON.parse(bytes.toString('utf8'))
+      } catch (err) {
+        throw new AppError('invalid_request', `request body is not valid JSON: ${(err as Error).message}`)
+      }
+      if (body === null || typeof body !== 'object' || Array.isArray(body)) throw new AppError('invalid_request', 'request body must be a JSON object')
+      Object.assign(input, body)
+    }
+  }
+  Object.assign(input, c.req.param())
+  return input
+}
+
+async function readRaw(c: Context): Promise<Uint8Array> {
+  const bytes = await readBytes(c, maxRawBytes)
+  const gz = (c.req.header('content-encoding') ?? '').includes('gzip') || (bytes[0] === 0x1f && bytes[1] === 0x8b && (c.req.header('content-type') ?? '').includes('xml'))
+  if (!gz) return new Uint8Array(bytes.buffer, bytes.byteOffset, bytes.byteLength)
+  try {
+    return gunzipSync(bytes, { maxOutputLength: maxRawBytes })
+  } catch (err) {
+    throw new AppError('invalid_request', `body is not valid gzip: ${(err as Error).message}`)
+  }
+}
+
+async function readBytes(c: Context, max: number): Promise<Buffer> {
+  const declared = Number(c.req.header('content-length') ?? '0')
+  if (declared > max) throw new AppError('payload_too_large', `request body of ${declared} bytes exceeds the limit of ${max}`)
+  const body = c.req.raw.body
+  if (!body) return Buffer.alloc(0)
+  const chunks: Buffer[] = []
+  let size = 0
+  for await (const chunk of body as unknown as AsyncIterable<Uint8Array>) {
+    size += chunk.byteLength
+    if (size > max) throw new AppError('payload_too_large', `request body exceeds the limit of ${max} bytes`)
+    chunks.push(Buffer.from(chunk))
+  }
+  return Buffer.concat(chunks)
+}
+
+function ndjson(result: StreamResult, requestId: string): Response {
+  const it = result.lines[Symbol.asyncIterator]()
+  const enc = new TextEncoder()
+  // Pull-based: the next chunk is produced only when the client has taken the last one (backpressure).
+  const stream = new ReadableStream<Uint8Array>({
+    async pull(controller) {
+      try {
+        const { value, done } = await it.next()
+        if (done) controller.close()
+        else controller.enqueue(enc.encode(`${JSON.stringify(value)}\n`))
+      } catch (err) {
+        const code = codeOf(err)
+        const message = code === 'internal' ? 'internal error' : (err as Error).message
+        controller.enqueue(enc.encode(`${JSON.stringify({ error: { code, message, requestId } })}\n`))
+        controller.close()
+      }
+    },
+    async cancel() {
+      await it.return?.(undefined)
+    },
+  })
+  return new Response(stream, { status: 200, headers: { 'content-type': 'application/x-ndjson', 'x-request-id': requestId, 'cache-control': 'no-store' } })
+}
+
+export function errorResponse(c: Context, err: unknown, requestId: string, svc?: Services): Response {
+  const code = codeOf(err)
+  const status = errorStatus[code]
+  const headers: Record<string, string> = { 'x-request-id': requestId }
+  if (code === 'internal') svc?.log.error({ err, requestId }, 'internal error')
+  const message = code === 'internal' ? `internal error; the server log has the details under requestId ${requestId}` : (err as Error).message
+  const details = err instanceof AppError ? err.details : undefined
+  if (code === 'quota_exceeded') {
+    const d = details as { retryAfter?: number; limit?: number; used?: number } | undefined
+    headers['retry-after'] = String(d?.retryAfter ?? 1)
+    if (d?.limit !== undefined) headers['x-ratelimit-limit'] = String(d.limit)
+    if (d?.limit !== undefined && d.used !== undefined) headers['x-ratelimit-remaining'] = String(Math.max(0, d.limit - d.used))
+  }
+  return c.json({ error: { code, message, ...(details !== undefined ? { details } : {}), requestId } }, status, headers)
+}

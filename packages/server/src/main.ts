@@ -1,0 +1,107 @@
+/** @module main — the composition root: builds every service by hand and wires them together. */
+import { mkdirSync } from 'node:fs'
+import { join } from 'node:path'
+import { serve } from '@hono/node-server'
+import type { Hono } from 'hono'
+import { AuditLog } from './audit/audit-log.js'
+import { TokenService } from './auth/tokens.js'
+import { storeUrlOf, type Config } from './config.js'
+import { systemClock, type Clock } from './core/clock.js'
+import { createLogger, type Logger } from './core/log.js'
+import { createDataService } from './data/service.js'
+import { createHttpApp } from './http/app.js'
+import { createInsightsService } from './insights/service.js'
+import { createRuntime } from './runtime/create-runtime.js'
+import type { Runtime } from './runtime/runtime.js'
+import { CommandService } from './service/commands.js'
+import { EventLog } from './service/events.js'
+import { FileService } from './service/files.js'
+import { SandboxService } from './service/sandboxes.js'
+import type { Services } from './service/services.js'
+import { openStore } from './store/db.js'
+
+export interface ControlPlane {
+  svc: Services
+  app: Hono
+  /** Set on first start: the admin token, to be printed once. */
+  adminToken?: string | undefined
+  listen(): Promise<{ url: string; port: number }>
+  close(): Promise<void>
+}
+
+export interface BuildOptions {
+  runtime?: Runtime
+  clock?: Clock
+  logger?: Logger
+  /** Run the expiry reaper on an interval (default true). Tests drive it by hand. */
+  reaper?: boolean
+}
+
+export async function buildControlPlane(config: Config, opts: BuildOptions = {}): Promise<ControlPlane> {
+  mkdirSync(config.home, { recursive: true, mode: 0o700 })
+  const log = opts.logger ?? createLogger(config.logLevel)
+  const clock = opts.clock ?? systemClock
+  const store = await openStore(storeUrlOf(config))
+  const runtime = opts.runtime ?? (await createRuntime({ kind: config.runtime.kind, dataDir: join(config.home, 'runtime'), cgroupName: config.runtime.cgroupName, logger: log }))
+  const audit = new AuditLog(store.db, clock)
+  const events = new EventLog(store.db, clock)
+  const tokens = new TokenService(store.db, clock)
+  const sandboxes = new SandboxService({ db: store.db, runtime, config, clock, log, events })
+  const commands = new CommandService({ runtime, sandboxes, events, config, clock })
+  const files = new FileService(commands)
+  const areaDeps = { config, store, clock, log, audit, events, runtime }
+  const svc: Services = {
+    config,
+    store,
+    clock,
+    log,
+    runtime,
+    audit,
+    events,
+    tokens,
+    sandboxes,
+    commands,
+    files,
+    insights: createInsightsService(areaDeps),
+    data: createDataService(areaDeps),
+  }
+  const adminToken = await tokens.bootstrapAdmin(join(config.home, 'admin.token'))
+  const reconciled = await sandboxes.reconcile()
+  if (reconciled.adopted + reconciled.lost + reconciled.interrupted + reconciled.orphans > 0) log.info(reconciled, 'reconciled sandboxes with the runtime')
+  await sandboxes.reapExpired()
+
+  let timer: NodeJS.Timeout | undefined
+  if (opts.reaper !== false) {
+    let running = false
+    timer = setInterval(() => {
+      if (running) return
+      running = true
+      sandboxes
+        .reapExpired()
+        .catch((err: unknown) => log.error({ err }, 'reaper failed'))
+        .finally(() => (running = false))
+    }, config.reaperIntervalMs)
+    timer.unref()
+  }
+
+  const app = createHttpApp(svc)
+  let server: ReturnType<typeof serve> | undefined
+  return {
+    svc,
+    app,
+    adminToken,
+    listen: () =>
+      new Promise((resolve, reject) => {
+        server = serve({ fetch: app.fetch, hostname: config.host, port: config.port }, (info) => {
+          resolve({ url: `http://${config.host}:${info.port}`, port: info.port })
+        })
+        server.once('error', reject)
+      }),
+    close: async () => {
+      if (timer) clearInterval(timer)
+      if (server) await new Promise<void>((r) => server!.close(() => r()))
+      await svc.data.close()
+      await store.close()
+    },
+  }
+}

@@ -1,0 +1,266 @@
+/** @module service/commands — exec: buffered, streamed (NDJSON) and background commands, with head+tail output caps. */
+import type { CommandInfo, ExecResult, Principal } from '@tidepool/sdk'
+import type { Config } from '../config.js'
+import type { Clock } from '../core/clock.js'
+import { iso } from '../core/clock.js'
+import { AppError, notFound } from '../core/errors.js'
+import type { ExecExit, ExecHandle, Runtime } from '../runtime/runtime.js'
+import type { EventLog } from './events.js'
+import { OutputBuffer } from './output-buffer.js'
+import type { LiveSandbox, SandboxService } from './sandboxes.js'
+
+export interface ExecOptions {
+  cmd: string[] | string
+  cwd?: string | undefined
+  envs?: Record<string, string> | undefined
+  user: 'user' | 'root'
+  stdin?: string | Uint8Array | undefined
+  timeoutMs: number
+}
+
+export type StreamLine = { stream: 'stdout' | 'stderr'; data: string } | { pid: number } | Omit<ExecResult, 'stdout' | 'stderr'>
+
+/** A command started with background: true, kept until the sandbox ends. */
+interface Background {
+  info: CommandInfo
+  handle: ExecHandle
+  stdout: OutputBuffer
+  stderr: OutputBuffer
+  /** Chunks since start, for streaming waiters, in order; kept only up to the cap. */
+  listeners: Set<(line: StreamLine) => void>
+  done: Promise<ExecResult>
+}
+
+const defaultPath = '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin'
+
+export class CommandService {
+  #background = new Map<string, Map<number, Background>>()
+  #nextPid = new Map<string, number>()
+
+  constructor(
+    private readonly deps: { runtime: Runtime; sandboxes: SandboxService; events: EventLog; config: Config; clock: Clock },
+  ) {}
+
+  /** Starts a command; the caller consumes the handle (buffered, streamed or background). */
+  async #start(p: Principal, id: string, o: ExecOptions): Promise<{ sbx: LiveSandbox; handle: ExecHandle; argv: string[] }> {
+    const sbx = await this.deps.sandboxes.live(p, id)
+    const argv = typeof o.cmd === 'string' ? ['/bin/sh', '-c', o.cmd] : o.cmd
+    const home = o.user === 'root' ? '/root' : '/home/user'
+    const env = {
+      PATH: defaultPath,
+      HOME: home,
+      USER: o.user === 'root' ? 'root' : 'user',
+      LANG: 'C.UTF-8',
+      TERM: 'xterm',
+      TIDEPOOL_SANDBOX_ID: id,
+      ...sbx.envs,
+      ...o.envs,
+    }
+    const handle = this.deps.runtime.exec(sbx.ref, { cmd: argv, cwd: o.cwd ?? home, env, user: o.user, timeoutMs: o.timeoutMs })
+    handle.stdin.on('error', () => {}) // a command that exits without reading stdin closes the pipe: not an error
+    if (o.stdin !== undefined) handle.stdin.end(typeof o.stdin === 'string' ? Buffer.from(o.stdin) : o.stdin)
+    else handle.stdin.end()
+    return { sbx, handle, argv }
+  }
+
+  /** Buffered exec: waits for the whole tree, returns capped head+tail output. */
+  async run(p: Principal, id: string, o: ExecOptions): Promise<ExecResult> {
+    const { sbx, handle, argv } = await this.#start(p, id, o)
+    const out = new OutputBuffer(this.deps.config.exec.outputCapBytes)
+    const err = new OutputBuffer(this.deps.config.exec.outputCapBytes)
+    handle.stdout.on('data', (c: Buffer) => out.push(c))
+    handle.stderr.on('data', (c: Buffer) => err.push(c))
+    const exit = await waitAll(handle)
+    const result = toResult(exit, out, err)
+    await this.#recordExit(p, sbx, argv, result)
+    return result
+  }
+
+  /** Raw bytes of stdout (for the files service): no cap beyond `maxBytes`, which fails loudly. */
+  async runBytes(p: Principal, id: string, o: ExecOptions, maxBytes: number): Promise<{ exit: ExecExit; stdout: Buffer; stderr: string }> {
+    const { handle } = await this.#start(p, id, o)
+    const chunks: Buffer[] = []
+    let size = 0
+    let tooBig = false
+    const err = new OutputBuffer(64 * 1024)
+    handle.stdout.on('data', (c: Buffer) => {
+      size += c.length
+      if (size > maxBytes) {
+        if (!tooBig) void handle.kill()
+        tooBig = true
+      } else chunks.push(c)
+    })
+    handle.stderr.on('data', (c: Buffer) => err.push(c))
+    const exit = await waitAll(handle)
+    if (tooBig) throw new AppError('payload_too_large', `file is larger than ${maxBytes} bytes; read it in parts with exec (e.g. head -c / tail -c)`)
+    return { exit, stdout: Buffer.concat(chunks), stderr: err.text() }
+  }
+
+  /** Streamed exec: yields {pid}, then output chunks as they come (with backpressure), then the result line. */
+  async *stream(p: Principal, id: string, o: ExecOptions, signal?: AbortSignal): AsyncGenerator<StreamLine> {
+    const { sbx, handle, argv } = await this.#start(p, id, o)
+    // The client going away ends the command: nobody would see its output, and nothing may keep running.
+    const onAbort = () => void handle.kill()
+    signal?.addEventListener('abort', onAbort, { once: true })
+    const out = { total: 0 }
+    const err = { total: 0 }
+    try {
+      for await (const [stream, chunk] of merge(handle)) {
+        ;(stream === 'stdout' ? out : err).total += chunk.length
+        yield { stream, data: chunk.toString('utf8') }
+      }
+      const exit = await waitAll(handle)
+      const result = { ...toResult(exit, undefined, undefined), stdoutBytes: out.total, stderrBytes: err.total }
+      const { stdout: _o, stderr: _e, ...line } = result
+      await this.#recordExit(p, sbx, argv, result)
+      yield line
+    } finally {
+      signal?.removeEventListener('abort', onAbort)
+      await handle.kill() // no-op after a normal exit; ends the tree if the consumer stopped early
+    }
+  }
+
+  async startBackground(p: Principal, id: string, o: ExecOptions): Promise<CommandInfo> {
+    const { sbx, handle, argv } = await this.#start(p, id, o)
+    const pid = (this.#nextPid.get(id) ?? 0) + 1
+    this.#nextPid.set(id, pid)
+    const cap = this.deps.config.exec.outputCapBytes
+    const bg: Background = {
+      info: { pid, cmd: argv, state: 'running', startedAt: iso(this.deps.clock.now()) },
+      handle,
+      stdout: new OutputBuffer(cap),
+      stderr: new OutputBuffer(cap),
+      listeners: new Set(),
+      done: Promise.resolve() as unknown as Promise<ExecResult>,
+    }
+    for (const stream of ['stdout', 'stderr'] as const) {
+      handle[stream].on('data', (c: Buffer) => {
+        bg[stream].push(c)
+        for (const l of bg.listeners) l({ stream, data: c.toString('utf8') })
+      })
+    }
+    bg.done = waitAll(handle).then(async (exit) => {
+      const result = toResult(exit, bg.stdout, bg.stderr)
+      bg.info = { ...bg.info, state: 'exited', exitCode: result.exitCode }
+      await this.#recordExit(p, sbx, argv, result).catch(() => undefined)
+      return result
+    })
+    let byPid = this.#background.get(id)
+    if (!byPid) this.#background.set(id, (byPid = new Map()))
+    byPid.set(pid, bg)
+    return bg.info
+  }
+
+  list(id: string): CommandInfo[] {
+    return [...(this.#background.get(id)?.values() ?? [])].map((b) => b.info)
+  }
+
+  async wait(id: string, pid: number): Promise<ExecResult> {
+    return this.#get(id, pid).done
+  }
+
+  /** Streams what a background command printed so far (capped), then live output, then its result. */
+  async *follow(id: string, pid: number): AsyncGenerator<StreamLine> {
+    const bg = this.#get(id, pid)
+    const queue: StreamLine[] = []
+    let wake: (() => void) | undefined
+    const listener = (l: StreamLine) => {
+      queue.push(l)
+      wake?.()
+    }
+    const past = [bg.stdout.bytes(), bg.stderr.bytes()]
+    bg.listeners.add(listener)
+    let finished = false
+    void bg.done.then(() => {
+      finished = true
+      wake?.()
+    })
+    try {
+      if (past[0]!.length) yield { stream: 'stdout', data: past[0]!.toString('utf8') }
+      if (past[1]!.length) yield { stream: 'stderr', data: past[1]!.toString('utf8') }
+      for (;;) {
+        while (queue.length) yield queue.shift()!
+        if (finished) break
+        await new Promise<void>((r) => (wake = r))
+        wake = undefined
+      }
+      const { stdout: _o, stderr: _e, ...line } = await bg.done
+      yield line
+    } finally {
+      bg.listeners.delete(listener)
+    }
+  }
+
+  async kill(id: string, pid: number): Promise<CommandInfo> {
+    const bg = this.#get(id, pid)
+    await bg.handle.kill()
+    await bg.done
+    return bg.info
+  }
+
+  /** The sandbox ended: its commands are gone with it. */
+  forget(id: string): void {
+    this.#background.delete(id)
+    this.#nextPid.delete(id)
+  }
+
+  #get(id: string, pid: number): Background {
+    const bg = this.#background.get(id)?.get(pid)
+    if (!bg) throw notFound('command', `${pid} in sandbox ${id}`)
+    return bg
+  }
+
+  async #recordExit(p: Principal, sbx: LiveSandbox, argv: string[], r: ExecResult): Promise<void> {
+    const base = { project: sbx.row.project, sandboxId: sbx.row.id, actor: p.tokenId }
+    await this.deps.events.emit({
+      ...base,
+      kind: 'exec',
+      data: { cmd: argv[0], exitCode: r.exitCode, durationMs: r.durationMs, timedOut: r.timedOut, oomKilled: r.oomKilled, truncated: r.truncated },
+    })
+    if (r.oomKilled) {
+      await this.deps.events.emit({ ...base, kind: 'oom_killed', data: { cmd: argv[0], memoryLimit: JSON.parse(sbx.row.resources).memoryMb } })
+    }
+  }
+}
+
+async function waitAll(handle: ExecHandle): Promise<ExecExit> {
+  // Output must be drained before the result is final: wait for exit and both stream ends.
+  const ended = (s: NodeJS.ReadableStream) => new Promise<void>((r) => (s as NodeJS.ReadableStream & { readableEnded?: boolean }).readableEnded ? r() : (s.once('end', () => r()), s.once('close', () => r())))
+  const [exit] = await Promise.all([handle.wait(), ended(handle.stdout), ended(handle.stderr)])
+  return exit
+}
+
+function toResult(exit: ExecExit, out: OutputBuffer | undefined, err: OutputBuffer | undefined): ExecResult {
+  return {
+    exitCode: exit.exitCode,
+    stdout: out?.text() ?? '',
+    stderr: err?.text() ?? '',
+    durationMs: Math.round(exit.durationMs * 100) / 100,
+    timedOut: exit.timedOut,
+    oomKilled: exit.oomKilled,
+    truncated: Boolean(out?.truncated || err?.truncated),
+    stdoutBytes: out?.total ?? 0,
+    stderrBytes: err?.total ?? 0,
+  }
+}
+
+/** Interleaves stdout and stderr chunks in arrival order, pulling (so a slow reader slows the command). */
+async function* merge(handle: ExecHandle): AsyncGenerator<['stdout' | 'stderr', Buffer]> {
+  const its = {
+    stdout: handle.stdout[Symbol.asyncIterator]() as AsyncIterator<Buffer>,
+    stderr: handle.stderr[Symbol.asyncIterator]() as AsyncIterator<Buffer>,
+  }
+  const pending = new Map<'stdout' | 'stderr', Promise<['stdout' | 'stderr', IteratorResult<Buffer>]>>()
+  const pull = (s: 'stdout' | 'stderr') => pending.set(s, its[s].next().then((r) => [s, r] as ['stdout' | 'stderr', IteratorResult<Buffer>]))
+  pull('stdout')
+  pull('stderr')
+  while (pending.size) {
+    const [s, r] = await Promise.race(pending.values())
+    if (r.done) {
+      pending.delete(s)
+      continue
+    }
+    yield [s, r.value]
+    pull(s)
+  }
+}

@@ -1,0 +1,39 @@
+/** @module service/quotas — per-project limits on live sandboxes, refused before anything is created. */
+import type { Config } from '../config.js'
+import { quotaExceeded } from '../core/errors.js'
+import type { ResourceLimits } from '../runtime/runtime.js'
+
+export interface Usage {
+  sandboxes: number
+  memoryMb: number
+  cpu: number
+}
+
+export function limitsFor(cfg: Config, project: string) {
+  return { ...cfg.quotas.default, ...cfg.quotas.projects[project] }
+}
+
+/**
+ * Throws quota_exceeded when adding `add` (a new sandbox, or a resize delta) to `used` passes a limit.
+ * retryAfter is a hint: sandboxes free capacity when they end, so the TTL of the soonest-expiring one.
+ */
+export function checkQuota(cfg: Config, project: string, used: Usage, add: { sandboxes: number } & Omit<ResourceLimits, 'pids'>, retryAfterS: number): void {
+  const limits = limitsFor(cfg, project)
+  const checks: [keyof Usage, number][] = [
+    ['sandboxes', add.sandboxes],
+    ['memoryMb', add.memoryMb],
+    ['cpu', add.cpu],
+  ]
+  for (const [scope, delta] of checks) {
+    if (delta <= 0) continue
+    const limit = limits[scope]
+    if (used[scope] + delta > limit + 1e-9) {
+      throw quotaExceeded(
+        `project ${project} would exceed its ${scope} quota: limit ${limit}, in use ${round(used[scope])}, requested ${round(delta)}; destroy sandboxes or ask an admin to raise quotas.projects.${project}.${scope}`,
+        { scope: `project:${project}:${scope}`, limit, used: round(used[scope]), requested: round(delta), retryAfter: Math.max(1, Math.ceil(retryAfterS)) },
+      )
+    }
+  }
+}
+
+const round = (n: number) => Math.round(n * 100) / 100
