@@ -1,0 +1,48 @@
+import { execFileSync } from 'node:child_process'
+import { mkdtempSync, readFileSync, rmSync, existsSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { afterAll, describe, expect, it } from 'vitest'
+import { imagePaths, openStoragePool } from './storage-pool.js'
+import { storagePoolSuite } from './storage-pool.suite.js'
+import { isMounted } from './loop-image.js'
+
+const base = mkdtempSync(join(tmpdir(), 'tp-storage-'))
+afterAll(() => rmSync(base, { recursive: true, force: true }))
+
+function canMountXfs(): string | undefined {
+  if (process.getuid?.() !== 0) return 'needs root to mount an XFS image'
+  try {
+    execFileSync('mkfs.xfs', ['-V'], { stdio: 'ignore', env: { ...process.env, PATH: `${process.env.PATH}:/usr/sbin:/sbin` } })
+  } catch {
+    return 'mkfs.xfs missing (apt-get install -y xfsprogs)'
+  }
+  return undefined
+}
+const xfsSkip = canMountXfs()
+
+storagePoolSuite({ name: 'copy', open: () => openStoragePool({ dir: join(base, 'copy'), kind: 'copy', imageSizeMb: 0 }) })
+storagePoolSuite({ name: 'reflink (loop XFS image)', skip: xfsSkip, open: () => openStoragePool({ dir: join(base, 'image'), kind: 'reflink', imageSizeMb: 320 }) })
+
+describe.skipIf(Boolean(xfsSkip))('loop image lifecycle', () => {
+  const dir = join(base, 'life')
+  const { image, mountPoint } = imagePaths(dir)
+  const loops = () => execFileSync('losetup', ['-a'], { encoding: 'utf8' }).split('\n').filter((l) => l.includes(image))
+
+  it('mounts once, adopts an existing mount, and close() leaves no mount, loop device or mount point', async () => {
+    const a = await openStoragePool({ dir, kind: 'auto', imageSizeMb: 320 })
+    expect(a.kind).toBe('reflink')
+    expect(a.backing).toBe('image')
+    expect(await isMounted(mountPoint)).toBe(true)
+    expect(loops()).toHaveLength(1)
+    const b = await openStoragePool({ dir, kind: 'auto', imageSizeMb: 320 }) // e.g. after a crash: adopted, not mounted twice
+    expect(loops()).toHaveLength(1)
+    await b.close()
+    await a.close()
+    expect(await isMounted(mountPoint)).toBe(false)
+    expect(readFileSync('/proc/mounts', 'utf8')).not.toContain(mountPoint)
+    expect(loops()).toHaveLength(0)
+    expect(existsSync(mountPoint)).toBe(false)
+    expect(existsSync(image)).toBe(true) // the image (the data) stays for the next start
+  })
+})

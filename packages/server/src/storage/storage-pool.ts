@@ -1,0 +1,90 @@
+/** @module storage/storage-pool — the StoragePool seam: where clones, snapshots and layers live, and how they are copied. */
+import { mkdir } from 'node:fs/promises'
+import { join, resolve } from 'node:path'
+import type { Logger } from '../core/log.js'
+import { DirPool } from './dir-pool.js'
+import { mountImage, unmountImage, xfsToolsMissing } from './loop-image.js'
+import { PoolUnavailableError } from './pool-errors.js'
+import { supportsReflink } from './reflink-probe.js'
+
+export { PoolFullError, PoolUnavailableError } from './pool-errors.js'
+
+export type PoolKind = 'reflink' | 'copy'
+
+export interface PoolUsage {
+  /** Bytes allocated to the tree, counting shared extents in full (what `du` says). */
+  bytes: number
+  /** Bytes only this tree holds: extents not shared with any other copy (equals `bytes` on a copy pool). */
+  exclusiveBytes: number
+}
+
+export interface PoolSpace {
+  totalBytes: number
+  freeBytes: number
+}
+
+/** What tidepool needs from a place that holds data directories and copies them. Nothing more. */
+export interface StoragePool {
+  /** `reflink`: clone() is O(metadata), independent of data size. `copy`: clone() copies every byte. */
+  readonly kind: PoolKind
+  /** Absolute directory every path handed to the pool lives under. */
+  readonly root: string
+  /** `dir`: the directory's own filesystem; `image`: a loop-mounted XFS image tidepool created and mounts. */
+  readonly backing: 'dir' | 'image'
+  /**
+   * Copies the file or directory tree `src` to `dst` (which must not exist), preserving owners, modes and
+   * links. On a reflink pool every file is cloned (shares extents until written). Leaves no partial `dst`
+   * behind on failure; throws PoolFullError when the pool runs out of space.
+   */
+  clone(src: string, dst: string): Promise<void>
+  /** Removes a tree (idempotent). */
+  remove(path: string): Promise<void>
+  /** Real disk usage of a tree. */
+  usage(path: string): Promise<PoolUsage>
+  space(): Promise<PoolSpace>
+  /** Releases the pool: unmounts the image if tidepool mounted it. Anything still open inside makes this fail. */
+  close(): Promise<void>
+}
+
+export interface StoragePoolOptions {
+  /** Directory the pool lives in (created). On a non-reflink filesystem the XFS image and its mount point go here too. */
+  dir: string
+  /** `auto`: reflink if the dir supports it or an XFS image can be made (root + xfsprogs), else copy with a warning. */
+  kind: 'auto' | PoolKind
+  /** Size of the sparse XFS image created when the dir's filesystem cannot reflink. */
+  imageSizeMb: number
+  log?: Logger
+}
+
+/** The image file and its mount point inside a pool dir. The mount point's name says "tidepool" only while mounted. */
+export function imagePaths(dir: string): { image: string; mountPoint: string } {
+  return { image: join(dir, 'pool.xfs.img'), mountPoint: join(dir, 'tidepool-pool.mnt') }
+}
+
+/** Opens (creating and mounting where needed) the storage pool under `opts.dir`. */
+export async function openStoragePool(opts: StoragePoolOptions): Promise<StoragePool> {
+  const dir = resolve(opts.dir)
+  await mkdir(dir, { recursive: true })
+  if (opts.kind === 'copy') return new DirPool({ root: join(dir, 'copy'), reflink: false, backing: 'dir' }).init()
+
+  const { image, mountPoint } = imagePaths(dir)
+  const direct = join(dir, 'reflink')
+  await mkdir(direct, { recursive: true })
+  if (await supportsReflink(direct)) return new DirPool({ root: direct, reflink: true, backing: 'dir' }).init()
+
+  const missing = await xfsToolsMissing()
+  const whyNot = process.getuid?.() !== 0 ? 'mounting an XFS image needs root' : missing ? `${missing} is not installed (apt-get install -y xfsprogs)` : undefined
+  if (whyNot) {
+    if (opts.kind === 'reflink') throw new PoolUnavailableError(`data.storage.kind is reflink but ${dir} cannot reflink and ${whyNot}; use an XFS/Btrfs dir or kind: copy`)
+    opts.log?.warn({ dir, reason: whyNot }, 'storage pool: no reflink filesystem; falling back to full copies (slow, O(size))')
+    return new DirPool({ root: join(dir, 'copy'), reflink: false, backing: 'dir' }).init()
+  }
+  await mountImage({ image, mountPoint, sizeMb: opts.imageSizeMb, ...(opts.log ? { log: opts.log } : {}) })
+  try {
+    if (!(await supportsReflink(mountPoint))) throw new PoolUnavailableError(`XFS image ${image} mounted at ${mountPoint} cannot reflink; remove the image so tidepool recreates it with reflink=1`)
+  } catch (err) {
+    await unmountImage(mountPoint).catch(() => undefined)
+    throw err
+  }
+  return new DirPool({ root: mountPoint, reflink: true, backing: 'image', onClose: () => unmountImage(mountPoint) }).init()
+}
