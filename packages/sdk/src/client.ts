@@ -1,0 +1,436 @@
+/** @module client — createClient(): every operation of the table as a typed function over fetch. */
+import type { z } from 'zod'
+import { ApiError, apiErrorFromResponse, errorShape } from './api-error.js'
+import { errorStatus } from './contract/errors.js'
+import type { Operation } from './contract/operation.js'
+import { operations, type OpInput, type OpName, type OpOutput, type Operations } from './contract/operations.js'
+import type { ExecResult, ExecStreamLine } from './contract/sandbox.js'
+
+/** The subset of `fetch` the client calls; `globalThis.fetch`, undici's or a test double all fit. */
+export type FetchLike = (url: string, init: RequestInit) => Promise<Response>
+
+/** How to reach a tidepool server. */
+export interface ClientOptions {
+  /** Server URL, e.g. `http://127.0.0.1:7070` (a path prefix such as `https://host/tidepool` is kept). */
+  baseUrl: string
+  /** API token, sent as `Authorization: Bearer <token>`. */
+  token: string
+  /** fetch to use; defaults to `globalThis.fetch` at call time. */
+  fetch?: FetchLike
+  /** Extra headers on every request. */
+  headers?: Record<string, string>
+  /**
+   * Per-request time limit in ms (default 60 000; 0 disables). Operations that stream (`exec`,
+   * `waitCommand`) run as long as their command, so they get no limit unless a call passes one.
+   * On expiry the call throws `ApiError` with code `network_error`.
+   */
+  timeoutMs?: number
+  /** Parse every JSON response with the operation's output schema (zod); a mismatch throws `internal`. */
+  validate?: boolean
+}
+
+/** Per-call options. */
+export interface RequestOptions {
+  /** Aborting rejects the call with the signal's reason (an `AbortError` unless you gave another). */
+  signal?: AbortSignal
+  /** Overrides the client's `timeoutMs` for this call (0 disables). */
+  timeoutMs?: number
+  /** Extra headers for this call. */
+  headers?: Record<string, string>
+}
+
+/** Names of operations that can stream NDJSON (`stream: true` in the table). */
+export type StreamOpName = { [K in OpName]: Operations[K] extends { stream: true } ? K : never }[OpName]
+
+/** One NDJSON line of a stream: `{ pid }`, `{ stream, data }` or the final line (has `exitCode`). */
+export type StreamLine = z.infer<typeof ExecStreamLine>
+/** The final line of a stream: the command's result without its output (that came as lines). */
+export type StreamEnd = Omit<ExecResult, 'stdout' | 'stderr'>
+
+/** Options of {@link Client.stream}. */
+export interface StreamOptions extends RequestOptions {
+  /**
+   * Called for every line before the next is read; return a promise to slow the stream down
+   * (backpressure). If it throws, the stream is cancelled and the call rejects with that error.
+   */
+  onLine?: (line: StreamLine) => void | Promise<void>
+}
+
+/** Bytes accepted where an operation takes a raw body (e.g. `writeFile`'s `content`). */
+export type RawBody = Uint8Array | ArrayBuffer | Blob | string
+
+/** An operation's input as the client takes it: the raw-body field also accepts strings, Blobs, … */
+export type ClientInput<K extends OpName> = Operations[K] extends { rawBody: infer F extends string }
+  ? Omit<OpInput<K>, F> & { [P in F]: RawBody }
+  : OpInput<K>
+
+type Args<K extends OpName> = {} extends ClientInput<K>
+  ? [input?: ClientInput<K>, options?: RequestOptions]
+  : [input: ClientInput<K>, options?: RequestOptions]
+
+/** Every operation as a method; the input may be left out when all its fields are optional. */
+export type ClientApi = { [K in OpName]: (...args: Args<K>) => Promise<OpOutput<K>> }
+
+/** What {@link createClient} adds next to the operations. */
+export interface ClientExtras {
+  /** The normalised server URL (no trailing slash). */
+  readonly baseUrl: string
+  /** Call an operation by name (what every `client.<op>()` does). */
+  request<K extends OpName>(op: K, ...args: Args<K>): Promise<OpOutput<K>>
+  /**
+   * Call a streaming operation with `Accept: application/x-ndjson`, handing each line to `onLine`;
+   * resolves to the final line. A `{ "error": … }` line rejects with that `ApiError` (its `status` is
+   * the code's HTTP status, though the response itself was 200). `timeoutMs` bounds only the wait for
+   * the response headers. A server answering with buffered JSON instead still works: its stdout and
+   * stderr are handed over as one line each.
+   */
+  stream<K extends StreamOpName>(op: K, input: ClientInput<K>, options?: StreamOptions): Promise<StreamEnd>
+}
+
+/** A remote implementation of the whole API (`Api`), plus `request` and `stream`. */
+export type Client = ClientApi & ClientExtras
+
+// An operation named like an extra would be shadowed; this line stops compiling if one is added.
+type NoClash<T extends never> = T
+type _NoOpNamedLikeAClientExtra = NoClash<Extract<OpName, keyof ClientExtras>>
+
+const DEFAULT_TIMEOUT_MS = 60_000
+const NDJSON = 'application/x-ndjson'
+
+/**
+ * Build a client for every operation in the table. Nothing here is per operation: paths, query
+ * strings, bodies and result decoding all follow from the table.
+ *
+ * ```ts
+ * const api = createClient({ baseUrl: 'http://127.0.0.1:7070', token })
+ * const sbx = await api.createSandbox({ template: 'default' })
+ * const r = await api.exec({ id: sbx.id, cmd: 'uname -a' })
+ * ```
+ */
+export function createClient(options: ClientOptions): Client {
+  const baseUrl = options.baseUrl.replace(/\/+$/, '')
+  if (!/^https?:\/\//i.test(baseUrl)) {
+    throw new ApiError('invalid_request', `baseUrl must be an http(s) URL such as http://127.0.0.1:7070 (got ${JSON.stringify(options.baseUrl)})`)
+  }
+  const cfg: Config = { ...options, baseUrl }
+
+  async function request(name: OpName, input?: unknown, ro: RequestOptions = {}): Promise<unknown> {
+    const op = opOf(name)
+    const call = new Call(cfg, name, op, ro, ro.timeoutMs ?? (op.stream ? 0 : (cfg.timeoutMs ?? DEFAULT_TIMEOUT_MS)))
+    try {
+      const res = await call.fetch(input, op.output === 'raw' ? 'application/octet-stream, */*' : 'application/json')
+      if (!res.ok) throw apiErrorFromResponse(res, await res.text())
+      if (op.output === 'empty') {
+        await res.arrayBuffer()
+        return undefined
+      }
+      if (op.output === 'raw') return new Uint8Array(await res.arrayBuffer())
+      const body = await readJson(res, name)
+      return cfg.validate ? validated(op.output, body, name, res.status) : body
+    } catch (err) {
+      throw call.mapError(err)
+    } finally {
+      call.finish()
+    }
+  }
+
+  async function stream(name: OpName, input: unknown, so: StreamOptions = {}): Promise<StreamEnd> {
+    const op = opOf(name)
+    if (!op.stream) throw new ApiError('invalid_request', `${name} does not stream; call client.${name}() instead`)
+    const call = new Call(cfg, name, op, so, so.timeoutMs ?? 0)
+    let userError: { error: unknown } | undefined
+    const hand = async (line: StreamLine) => {
+      try {
+        await so.onLine?.(line)
+      } catch (error) {
+        userError = { error }
+        throw error
+      }
+    }
+    try {
+      const res = await call.fetch(input, `${NDJSON}, application/json;q=0.5`)
+      call.stopTimer()
+      if (!res.ok) throw apiErrorFromResponse(res, await res.text())
+      if (!(res.headers.get('content-type') ?? '').includes(NDJSON)) {
+        const result = (await readJson(res, name)) as ExecResult
+        if (result.stdout) await hand({ stream: 'stdout', data: result.stdout })
+        if (result.stderr) await hand({ stream: 'stderr', data: result.stderr })
+        return result
+      }
+      if (!res.body) throw new ApiError('internal', `${name}: the NDJSON response has no body`, { status: res.status })
+      let end: StreamEnd | undefined
+      await readNdjson(res.body, async (value) => {
+        const failed = errorShape(value)
+        if (failed) {
+          throw new ApiError(failed.code, failed.message, {
+            status: (errorStatus as Record<string, number>)[failed.code] ?? 500,
+            details: failed.details,
+            requestId: failed.requestId ?? res.headers.get('x-request-id') ?? undefined,
+          })
+        }
+        await hand(value as StreamLine)
+        if (typeof (value as { exitCode?: unknown }).exitCode === 'number') {
+          end = value as StreamEnd
+          return STOP
+        }
+        return undefined
+      })
+      if (!end) {
+        throw new ApiError('network_error', `${name}: the stream ended before the final line (connection closed early?)`, {
+          status: res.status,
+        })
+      }
+      return end
+    } catch (err) {
+      throw userError?.error === err ? err : call.mapError(err)
+    } finally {
+      call.finish()
+    }
+  }
+
+  const client: Record<string, unknown> = {
+    baseUrl,
+    request: (name: OpName, input?: unknown, ro?: RequestOptions) => request(name, input, ro),
+    stream: (name: OpName, input: unknown, so?: StreamOptions) => stream(name, input, so),
+  }
+  for (const name of Object.keys(operations) as OpName[]) {
+    client[name] = (input?: unknown, ro?: RequestOptions) => request(name, input, ro)
+  }
+  return client as unknown as Client
+}
+
+/**
+ * Every item of a paginated list, fetching pages as the loop asks for them.
+ *
+ * ```ts
+ * for await (const s of paginate(api.listSandboxes, { metadata: { ci: 'yes' } })) console.log(s.id)
+ * ```
+ */
+export async function* paginate<F extends (input: never, options?: RequestOptions) => Promise<Page>>(
+  list: F,
+  input?: Parameters<F>[0],
+  options?: RequestOptions,
+): AsyncGenerator<Awaited<ReturnType<F>>['items'][number], void, undefined> {
+  const first = (input ?? {}) as { nextToken?: string }
+  let nextToken = first.nextToken
+  do {
+    const page: Page = await list({ ...first, nextToken } as never, options)
+    // Pages come from `list` itself, so its items are the F's item type.
+    yield* page.items as Awaited<Awaited<ReturnType<F>>['items'][number]>[]
+    nextToken = page.nextToken
+  } while (nextToken)
+}
+
+interface Page {
+  items: unknown[]
+  nextToken?: string | undefined
+}
+
+interface Config extends ClientOptions {
+  baseUrl: string
+}
+
+function opOf(name: OpName): Operation {
+  const op = (operations as Record<string, Operation>)[name]
+  if (!op) throw new ApiError('invalid_request', `unknown operation ${JSON.stringify(name)}; see the operation table`)
+  return op
+}
+
+/** One HTTP exchange: URL, body, timeout and abort wiring, and mapping failures to ApiError. */
+class Call {
+  readonly #ctrl = new AbortController()
+  readonly #signal: AbortSignal | undefined
+  readonly #onAbort: () => void
+  #timer: ReturnType<typeof setTimeout> | undefined
+  #timeoutError: ApiError | undefined
+  #label: string
+
+  constructor(
+    private readonly cfg: Config,
+    private readonly name: string,
+    private readonly op: Operation,
+    private readonly ro: RequestOptions,
+    timeoutMs: number,
+  ) {
+    this.#label = `${name} (${op.method} ${op.path})`
+    this.#signal = ro.signal
+    this.#onAbort = () => this.#ctrl.abort(this.#signal?.reason)
+    if (this.#signal?.aborted) this.#ctrl.abort(this.#signal.reason)
+    this.#signal?.addEventListener('abort', this.#onAbort, { once: true })
+    if (timeoutMs > 0) {
+      this.#timer = setTimeout(() => {
+        this.#timeoutError = new ApiError('network_error', `${this.#label}: no response within ${timeoutMs} ms (timeoutMs)`)
+        this.#ctrl.abort(this.#timeoutError)
+      }, timeoutMs)
+    }
+  }
+
+  async fetch(rawInput: unknown, accept: string): Promise<Response> {
+    if (this.#signal?.aborted) throw this.#signal.reason
+    const { url, body, contentType } = encode(this.cfg.baseUrl, this.name, this.op, rawInput)
+    this.#label = `${this.name} (${this.op.method} ${url})`
+    const headers: Record<string, string> = {
+      accept,
+      ...this.cfg.headers,
+      ...this.ro.headers,
+      authorization: `Bearer ${this.cfg.token}`,
+    }
+    if (contentType) headers['content-type'] = contentType
+    const doFetch = this.cfg.fetch ?? ((u: string, init: RequestInit) => globalThis.fetch(u, init))
+    return doFetch(url, { method: this.op.method, headers, body, signal: this.#ctrl.signal })
+  }
+
+  stopTimer(): void {
+    clearTimeout(this.#timer)
+  }
+
+  finish(): void {
+    clearTimeout(this.#timer)
+    this.#signal?.removeEventListener('abort', this.#onAbort)
+  }
+
+  /** The caller's abort reason, the timeout, an ApiError as is, or anything else as `network_error`. */
+  mapError(err: unknown): unknown {
+    if (this.#signal?.aborted) return this.#signal.reason
+    if (this.#timeoutError && this.#ctrl.signal.aborted) return this.#timeoutError
+    if (err instanceof ApiError) return err
+    return new ApiError('network_error', `${this.#label} failed: ${describe(err)}`, { cause: err })
+  }
+}
+
+interface Encoded {
+  url: string
+  body: BodyInit | undefined
+  contentType: string | undefined
+}
+
+/** Path params from their input fields; the rest to the query (GET, DELETE, raw bodies) or a JSON body. */
+export function encode(baseUrl: string, name: string, op: Operation, rawInput: unknown): Encoded {
+  if (rawInput !== undefined && (typeof rawInput !== 'object' || rawInput === null || Array.isArray(rawInput))) {
+    throw new ApiError('invalid_request', `${name}: input must be an object (got ${Array.isArray(rawInput) ? 'an array' : typeof rawInput})`)
+  }
+  const rest: Record<string, unknown> = { ...(rawInput as Record<string, unknown> | undefined) }
+  const path = op.path.replace(/\{(\w+)\}/g, (_, key: string) => {
+    const value = rest[key]
+    delete rest[key]
+    if (value === undefined || value === null || value === '') {
+      throw new ApiError('invalid_request', `${name}: ${key} is required (it is part of the path ${op.path})`, {
+        details: [{ path: key, message: 'required' }],
+      })
+    }
+    return encodeURIComponent(String(value))
+  })
+  let body: BodyInit | undefined
+  let contentType: string | undefined
+  const pairs: [string, string][] = []
+  if (op.rawBody) {
+    body = toRawBody(rest[op.rawBody], name, op.rawBody)
+    contentType = op.rawContentType ?? 'application/octet-stream'
+    delete rest[op.rawBody]
+    for (const [k, v] of Object.entries(rest)) queryPairs(pairs, k, v)
+  } else if (op.method === 'GET' || op.method === 'DELETE') {
+    for (const [k, v] of Object.entries(rest)) queryPairs(pairs, k, v)
+  } else {
+    body = JSON.stringify(rest)
+    contentType = 'application/json'
+  }
+  for (const [k, v] of Object.entries(op.query ?? {})) {
+    const at = pairs.findIndex(([pk]) => pk === k)
+    if (at >= 0) pairs.splice(at, 1)
+    pairs.push([k, v])
+  }
+  // encodeURIComponent (not URLSearchParams): spaces as %20, never '+', so any server decodes alike.
+  const query = pairs.map(([k, v]) => `${encodeURIComponent(k)}=${encodeURIComponent(v)}`).join('&')
+  return { url: `${baseUrl}${path}${query ? `?${query}` : ''}`, body, contentType }
+}
+
+/** Scalars as `k=v`, arrays as repeated `k=v`, records as `k.<key>=v`; undefined and null are left out. */
+function queryPairs(out: [string, string][], key: string, value: unknown): void {
+  if (value === undefined || value === null) return
+  if (Array.isArray(value)) {
+    for (const item of value) queryPairs(out, key, item)
+  } else if (value instanceof Date) {
+    out.push([key, value.toISOString()])
+  } else if (typeof value === 'object') {
+    for (const [k, v] of Object.entries(value)) queryPairs(out, `${key}.${k}`, v)
+  } else {
+    out.push([key, String(value)])
+  }
+}
+
+function toRawBody(value: unknown, name: string, field: string): BodyInit {
+  if (value === undefined || value === null) return new Uint8Array(0)
+  if (typeof value === 'string' || value instanceof ArrayBuffer) return value
+  if (typeof Blob !== 'undefined' && value instanceof Blob) return value
+  if (ArrayBuffer.isView(value)) return value as ArrayBufferView<ArrayBuffer>
+  throw new ApiError('invalid_request', `${name}: ${field} must be a Uint8Array, ArrayBuffer, Blob or string (got ${typeof value})`)
+}
+
+async function readJson(res: Response, name: string): Promise<unknown> {
+  const text = await res.text()
+  if (text === '') return undefined
+  try {
+    return JSON.parse(text)
+  } catch {
+    throw new ApiError('internal', `${name}: the server answered ${res.status} with a body that is not JSON: ${text.slice(0, 200)}`, {
+      status: res.status,
+      requestId: res.headers.get('x-request-id') ?? undefined,
+    })
+  }
+}
+
+function validated(schema: z.ZodType, body: unknown, name: string, status: number): unknown {
+  const parsed = schema.safeParse(body)
+  if (parsed.success) return parsed.data
+  const details = parsed.error.issues.map((i) => ({ path: i.path.join('.'), message: i.message }))
+  throw new ApiError('internal', `${name}: the response does not match the contract: ${details.map((d) => `${d.path}: ${d.message}`).join('; ')}`, {
+    status,
+    details,
+  })
+}
+
+const STOP = Symbol('stop')
+
+/**
+ * Read an NDJSON body line by line, decoding UTF-8 across chunk boundaries, and hand each parsed
+ * value to `onValue` (awaited, so a slow consumer slows the reader). Returning STOP cancels the rest.
+ */
+async function readNdjson(body: ReadableStream<Uint8Array>, onValue: (value: unknown) => Promise<unknown>): Promise<void> {
+  const reader = body.getReader()
+  const decoder = new TextDecoder()
+  let buffered = ''
+  let drained = false
+  const emit = async (line: string): Promise<boolean> => {
+    const text = line.trim()
+    if (text === '') return false
+    let value: unknown
+    try {
+      value = JSON.parse(text)
+    } catch {
+      throw new ApiError('internal', `malformed NDJSON line from the server: ${text.slice(0, 200)}`)
+    }
+    return (await onValue(value)) === STOP
+  }
+  try {
+    for (;;) {
+      const { done, value } = await reader.read()
+      buffered += done ? decoder.decode() : decoder.decode(value, { stream: true })
+      const lines = buffered.split('\n')
+      buffered = done ? '' : (lines.pop() ?? '')
+      for (const line of lines) if (await emit(line)) return
+      if (done) {
+        drained = true
+        return
+      }
+    }
+  } finally {
+    if (!drained) reader.cancel().catch(() => {})
+  }
+}
+
+function describe(err: unknown): string {
+  if (!(err instanceof Error)) return String(err)
+  const cause = err.cause as { code?: unknown; message?: unknown } | undefined
+  const detail = typeof cause?.message === 'string' ? cause.message : typeof cause?.code === 'string' ? cause.code : ''
+  return detail && !err.message.includes(detail) ? `${err.message} (${detail})` : err.message
+}
