@@ -1,3 +1,4 @@
+import { readdirSync, readFileSync } from 'node:fs'
 import { createServer, type IncomingHttpHeaders, type ServerResponse } from 'node:http'
 import type { AddressInfo } from 'node:net'
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest'
@@ -447,5 +448,19 @@ describe('paginate', () => {
       '?metadata.ci=1&limit=2&nextToken=p2',
       '?metadata.ci=1&limit=2&nextToken=p3',
     ])
+  })
+})
+
+describe('portability', () => {
+  it('the SDK sources import nothing from node: and touch process only through globalThis', () => {
+    const dir = new URL('.', import.meta.url)
+    const files = readdirSync(dir, { recursive: true, encoding: 'utf8' }).filter((f) => f.endsWith('.ts') && !f.endsWith('.test.ts'))
+    expect(files.length).toBeGreaterThan(5)
+    for (const f of files) {
+      const code = readFileSync(new URL(f, dir), 'utf8').replace(/\/\*[\s\S]*?\*\/|\/\/.*$/gm, '')
+      expect(code, f).not.toMatch(/from\s+['"]node:|import\(\s*['"]node:|require\(/)
+      // `process.x` as code (a bare global); `globalThis.process?.env` and prose like "every process." pass.
+      expect(code, f).not.toMatch(/(?<![.\w])process(\?\.|\.|\[)[\w'"]/)
+    }
   })
 })

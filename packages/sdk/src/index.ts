@@ -3,7 +3,7 @@ export { errorStatus, errorCodes, errorExitCode, ErrorBody, ErrorDetail } from '
 export type { ErrorCode, QuotaDetails } from './contract/errors.js'
 export { Metadata, Envs, PageInput, page, Timestamp } from './contract/common.js'
 export {
-  SandboxId, SandboxState, Resources, Lifecycle, NetworkPolicy, FilesystemPolicy, CreateSandboxInput, Sandbox,
+  SandboxId, SandboxState, Resources, Lifecycle, NetworkPolicy, FilesystemPolicy, CreateSandboxInput,
   SandboxRef, ListSandboxesInput, SandboxPage, PatchSandboxInput, ExecInput, ExecResult, CommandInfo, CommandRef,
   ExecStreamLine, FilePath, FileRef, WriteFileInput, RenameFileInput, FileEntry, ListFilesInput, FileList, FileStat,
   SandboxMetrics, Template, TemplateList,
@@ -13,3 +13,20 @@ export { AuditRecord, ListAuditInput, AuditPage, AuditVerifyResult, SandboxEvent
 export type { Operation, HttpMethod } from './contract/operation.js'
 export { operations } from './contract/operations.js'
 export type { Operations, OpName, OpInput, OpOutput, Api } from './contract/operations.js'
+
+// Client side: the fetch client, ApiError, and the E2B-shaped Sandbox class. The `Sandbox` schema of
+// the contract is exported as `SandboxInfo` (E2B's name for it) so that `Sandbox` is the class.
+export { Sandbox as SandboxInfo } from './contract/sandbox.js'
+export { ApiError, isApiError } from './api-error.js'
+export type { ApiErrorCode, ApiErrorInit } from './api-error.js'
+export { createClient, paginate } from './client.js'
+export type {
+  Client, ClientApi, ClientExtras, ClientInput, ClientOptions, FetchLike, RawBody, RequestOptions, StreamEnd, StreamLine,
+  StreamOpName, StreamOptions,
+} from './client.js'
+export { Sandbox, DEFAULT_API_URL } from './sandbox.js'
+export type { ConnectionOptions, SandboxInfoPage, SandboxListOptions, SandboxOptions } from './sandbox.js'
+export { Commands, CommandHandle, CommandExitError } from './sandbox-commands.js'
+export type { CommandResult, RunOptions } from './sandbox-commands.js'
+export { Files } from './sandbox-files.js'
+export type { FileOptions, ReadOptions, WriteEntry } from './sandbox-files.js'
