@@ -300,7 +300,7 @@ class Call {
 
 interface Encoded {
   url: string
-  body: BodyInit | undefined
+  body: RequestInit['body']
   contentType: string | undefined
 }
 
@@ -320,7 +320,7 @@ export function encode(baseUrl: string, name: string, op: Operation, rawInput: u
     }
     return encodeURIComponent(String(value))
   })
-  let body: BodyInit | undefined
+  let body: RequestInit['body']
   let contentType: string | undefined
   const pairs: [string, string][] = []
   if (op.rawBody) {
@@ -358,7 +358,7 @@ function queryPairs(out: [string, string][], key: string, value: unknown): void 
   }
 }
 
-function toRawBody(value: unknown, name: string, field: string): BodyInit {
+function toRawBody(value: unknown, name: string, field: string): NonNullable<RequestInit['body']> {
   if (value === undefined || value === null) return new Uint8Array(0)
   if (typeof value === 'string' || value instanceof ArrayBuffer) return value
   if (typeof Blob !== 'undefined' && value instanceof Blob) return value
