@@ -39,8 +39,8 @@ export interface RunOptions {
   /** Characters of stdout (and of stderr) kept in a streamed result; beyond it the first and last
    * halves are kept and `truncated` is set. The callbacks still see everything. Default 8 Mi. */
   outputLimit?: number
-  /** Abort the HTTP request. Whether the command then stops is up to the server; to control a
-   * command's life, run it with `background: true` and `kill()` it. */
+  /** Abort the HTTP request. The server ends a streamed command (its whole process tree) when its
+   * client goes away; for a command that should outlive the call, use `background: true`. */
   signal?: AbortSignal
   /** Time limit of the HTTP request in ms. Default: the command's timeout plus 30 s when buffered;
    * when streaming, it bounds only the wait for the response to start. */
