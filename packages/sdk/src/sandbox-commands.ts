@@ -50,6 +50,9 @@ export interface RunOptions {
 const DEFAULT_COMMAND_TIMEOUT_MS = 60_000
 const REQUEST_MARGIN_MS = 30_000
 const DEFAULT_OUTPUT_LIMIT = 8 * 1024 * 1024
+/** Longer commands stream even without callbacks: a buffered answer only starts when the command
+ * ends, and Node's fetch (undici) gives up waiting for response headers after 300 s. */
+const STREAM_ABOVE_MS = 240_000
 
 /** Thrown by `run()` / `wait()` with `throwOnError: true` when a command exits non-zero. */
 export class CommandExitError extends Error {
@@ -106,11 +109,9 @@ export class CommandHandle {
     return killCommand(this.client, this.sandboxId, this.pid)
   }
 
+  // Always streamed: a background command may run for hours, longer than any fetch waits for headers.
   #start(): Promise<CommandResult> {
-    this.#waiting ??=
-      this.opts.onStdout || this.opts.onStderr
-        ? streamed((o) => this.client.stream('waitCommand', { id: this.sandboxId, pid: this.pid }, o), this.opts)
-        : this.client.waitCommand({ id: this.sandboxId, pid: this.pid }, { signal: this.opts.signal })
+    this.#waiting ??= streamed((o) => this.client.stream('waitCommand', { id: this.sandboxId, pid: this.pid }, o), this.opts)
     return this.#waiting
   }
 }
@@ -127,6 +128,8 @@ export class Commands {
    * Run a command: a string runs with `/bin/sh -c`, an array is an argv. Resolves when it ends with
    * `{ exitCode, stdout, stderr, … }`; a non-zero exit is returned, not thrown, unless
    * `throwOnError: true`. With `background: true` resolves at once to a {@link CommandHandle}.
+   * Output streams (NDJSON) when `onStdout`/`onStderr` are given or `timeoutMs` exceeds 4 minutes;
+   * otherwise the server buffers it (with its own head+tail cap, flagged `truncated`).
    *
    * ```ts
    * const r = await sbx.commands.run('uname -a && id', { onStdout: (d) => process.stdout.write(d) })
@@ -156,7 +159,7 @@ export class Commands {
       return new CommandHandle(this.client, this.sandboxId, started.pid, opts)
     }
     let result: CommandResult
-    if (opts.onStdout || opts.onStderr) {
+    if (opts.onStdout || opts.onStderr || (opts.timeoutMs ?? 0) > STREAM_ABOVE_MS) {
       result = await streamed((o) => this.client.stream('exec', input, o), opts)
     } else {
       const requestTimeout = opts.requestTimeoutMs ?? (opts.timeoutMs ?? DEFAULT_COMMAND_TIMEOUT_MS) + REQUEST_MARGIN_MS

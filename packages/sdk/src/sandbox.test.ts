@@ -290,6 +290,16 @@ describe('sbx.commands', () => {
     expect(r).toEqual(result({ stdout: 'one two ✓\n', stderr: 'warn\n', durationMs: 5, stdoutBytes: 11, stderrBytes: 5 }))
   })
 
+  it('a command allowed more than 4 minutes streams even without callbacks', async () => {
+    routes[`POST ${execPath}`] = (req) =>
+      String(req.headers.accept).includes('ndjson')
+        ? { ndjson: [{ stream: 'stdout', data: 'long' }, { exitCode: 0, durationMs: 5, timedOut: false, oomKilled: false, truncated: false, stdoutBytes: 4, stderrBytes: 0 }] }
+        : { status: 400, json: { error: { code: 'invalid_request', message: 'expected a stream' } } }
+    const sbx = await Sandbox.connect(SBX, conn())
+    await expect(sbx.commands.run('make', { timeoutMs: 600_000 })).resolves.toMatchObject({ stdout: 'long', exitCode: 0 })
+    expect(find('POST', execPath)[0]?.json).toEqual({ cmd: 'make', timeoutMs: 600_000 })
+  })
+
   it('a streamed run keeps head and tail beyond outputLimit and says truncated', async () => {
     routes[`POST ${execPath}`] = () => ({
       ndjson: [
