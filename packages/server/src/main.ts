@@ -11,7 +11,6 @@ import { createLogger, type Logger } from './core/log.js'
 import { createDataService } from './data/service.js'
 import { createHttpApp } from './http/app.js'
 import { createInsightsService } from './insights/service.js'
-import { createRuntime } from './runtime/create-runtime.js'
 import type { Runtime } from './runtime/runtime.js'
 import { CommandService } from './service/commands.js'
 import { EventLog } from './service/events.js'
@@ -42,7 +41,7 @@ export async function buildControlPlane(config: Config, opts: BuildOptions = {})
   const log = opts.logger ?? createLogger(config.logLevel)
   const clock = opts.clock ?? systemClock
   const store = await openStore(storeUrlOf(config))
-  const runtime = opts.runtime ?? (await createRuntime({ kind: config.runtime.kind, dataDir: join(config.home, 'runtime'), cgroupName: config.runtime.cgroupName, logger: log }))
+  const runtime = opts.runtime ?? (await (await import('./runtime/create-runtime.js')).createRuntime({ kind: config.runtime.kind, dataDir: join(config.home, 'runtime'), cgroupName: config.runtime.cgroupName, logger: log }))
   const audit = new AuditLog(store.db, clock)
   const events = new EventLog(store.db, clock)
   const tokens = new TokenService(store.db, clock)

@@ -176,7 +176,8 @@ export const ListFilesInput = z
   .object({ id: SandboxId, path: FilePath, list: z.string().optional(), depth: z.coerce.number().int().min(1).max(8).default(1) })
   .strict()
 export const FileList = z.object({ items: z.array(FileEntry) }).meta({ id: 'FileList' })
-export const FileStat = z.object({ exists: z.boolean(), entry: FileEntry.optional() })
+export const FileStat = z.object({ exists: z.boolean(), entry: FileEntry.optional() }).meta({ id: 'FileStat' })
+export type FileStat = z.infer<typeof FileStat>
 
 export const SandboxMetrics = z
   .object({

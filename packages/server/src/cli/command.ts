@@ -1,6 +1,6 @@
 /** @module cli/command — the shape of one CLI command. Each command is a thin call to one or two `api.<op>()`s. */
 import type { ParseArgsConfig } from 'node:util'
-import type { Api } from '@tidepool/sdk'
+import type { Client } from '@tidepool/sdk'
 
 export interface CliIo {
   /** True with --json: print one JSON document on stdout, nothing else. */
@@ -17,7 +17,7 @@ export interface CliContext {
   values: Record<string, string | boolean | (string | boolean)[] | undefined>
   positionals: string[]
   /** The API client, built from TIDEPOOL_URL and TIDEPOOL_TOKEN (or the admin token file). */
-  api: () => Promise<Api>
+  api: () => Promise<Client>
   io: CliIo
   /** Raw stdin (for commands reading a body), and the environment's cwd for relative files. */
   cwd: string

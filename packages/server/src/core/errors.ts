@@ -1,5 +1,5 @@
 /** @module core/errors — AppError: the one error type services throw; everything else becomes `internal`. */
-import type { ErrorCode, QuotaDetails } from '@tidepool/sdk'
+import { errorStatus, type ErrorCode, type QuotaDetails } from '@tidepool/sdk'
 import { z } from 'zod'
 
 export class AppError extends Error {
@@ -48,6 +48,12 @@ function preview(v: unknown): string {
   return s.length > 60 ? `${s.slice(0, 57)}...` : s
 }
 
+/** The wire code of any error: AppError's own, a driver error's coded one (e.g. RuntimeError), else internal. */
 export function codeOf(err: unknown): ErrorCode {
-  return err instanceof AppError ? err.code : 'internal'
+  if (err instanceof AppError) return err.code
+  if (err instanceof Error && err.name === 'RuntimeError') {
+    const code = (err as Error & { code?: string }).code
+    if (code && code in errorStatus) return code as ErrorCode
+  }
+  return 'internal'
 }

@@ -59,6 +59,6 @@ export function openApiDocument(): ReturnType<typeof createDocument> {
 }
 
 function isRecord(t: z.ZodType): boolean {
-  const inner = t instanceof z.ZodOptional || t instanceof z.ZodDefault ? (t.def as { innerType: z.ZodType }).innerType : t
+  const inner = t instanceof z.ZodOptional || t instanceof z.ZodDefault ? (t.def as unknown as { innerType: z.ZodType }).innerType : t
   return inner instanceof z.ZodRecord
 }

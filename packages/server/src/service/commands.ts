@@ -1,4 +1,5 @@
 /** @module service/commands — exec: buffered, streamed (NDJSON) and background commands, with head+tail output caps. */
+import { StringDecoder } from 'node:string_decoder'
 import type { CommandInfo, ExecResult, Principal } from '@tidepool/sdk'
 import type { Config } from '../config.js'
 import type { Clock } from '../core/clock.js'
@@ -104,10 +105,17 @@ export class CommandService {
     signal?.addEventListener('abort', onAbort, { once: true })
     const out = { total: 0 }
     const err = { total: 0 }
+    // One decoder per stream: a multi-byte character split across two reads stays whole.
+    const decoders = { stdout: new StringDecoder('utf8'), stderr: new StringDecoder('utf8') }
     try {
       for await (const [stream, chunk] of merge(handle)) {
         ;(stream === 'stdout' ? out : err).total += chunk.length
-        yield { stream, data: chunk.toString('utf8') }
+        const data = decoders[stream].write(chunk)
+        if (data) yield { stream, data }
+      }
+      for (const stream of ['stdout', 'stderr'] as const) {
+        const rest = decoders[stream].end()
+        if (rest) yield { stream, data: rest }
       }
       const exit = await waitAll(handle)
       const result = { ...toResult(exit, undefined, undefined), stdoutBytes: out.total, stderrBytes: err.total }
@@ -134,9 +142,11 @@ export class CommandService {
       done: Promise.resolve() as unknown as Promise<ExecResult>,
     }
     for (const stream of ['stdout', 'stderr'] as const) {
+      const decoder = new StringDecoder('utf8')
       handle[stream].on('data', (c: Buffer) => {
         bg[stream].push(c)
-        for (const l of bg.listeners) l({ stream, data: c.toString('utf8') })
+        const data = decoder.write(c)
+        if (data) for (const l of bg.listeners) l({ stream, data })
       })
     }
     bg.done = waitAll(handle).then(async (exit) => {

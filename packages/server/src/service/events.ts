@@ -49,6 +49,6 @@ export class EventLog {
   }
 }
 
-function fromRow(r: EventRow): SandboxEvent {
+function fromRow(r: Omit<EventRow, 'seq'> & { seq: number }): SandboxEvent {
   return { seq: Number(r.seq), at: r.at, sandboxId: r.sandbox_id, kind: r.kind, actor: r.actor, data: JSON.parse(r.data) as Record<string, unknown> }
 }

@@ -1,6 +1,6 @@
 /** @module service/sandboxes — sandbox lifecycle: create, list, get, patch, pause/resume, destroy, expiry, reconcile. */
 import { cpus } from 'node:os'
-import type { Principal, Sandbox, SandboxMetrics, SandboxState } from '@tidepool/sdk'
+import type { Principal, SandboxInfo as Sandbox, SandboxMetrics, SandboxState } from '@tidepool/sdk'
 import type { Config } from '../config.js'
 import type { Clock } from '../core/clock.js'
 import { iso } from '../core/clock.js'

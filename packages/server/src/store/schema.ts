@@ -1,4 +1,5 @@
 /** @module store/schema — row types of the core tables. Areas declare their own tables beside their code. */
+import type { Generated } from 'kysely'
 
 /** Timestamps are ISO-8601 UTC strings (sortable as text in both SQLite and PostgreSQL); JSON columns are text. */
 export interface SandboxRow {
@@ -46,7 +47,7 @@ export interface AuditRow {
 }
 
 export interface EventRow {
-  seq: number
+  seq: Generated<number>
   at: string
   project: string
   sandbox_id: string

@@ -1,6 +1,6 @@
 /** @module cli/commands/sandbox — `tidepool sandbox …`, `exec`, `files …`. */
 import { readFileSync, writeFileSync } from 'node:fs'
-import type { Sandbox } from '@tidepool/sdk'
+import type { SandboxInfo as Sandbox } from '@tidepool/sdk'
 import type { CliCommand } from '../command.js'
 import { keyValues, parseDuration, table } from '../io.js'
 
@@ -195,7 +195,8 @@ export const sandboxCommands: CliCommand[] = [
       }
       let exitCode = 1
       await client.stream('exec', input, {
-        onLine: (line: Record<string, unknown>) => {
+        onLine: (l) => {
+          const line = l as Record<string, unknown>
           if (line.stream === 'stdout') process.stdout.write(String(line.data))
           else if (line.stream === 'stderr') process.stderr.write(String(line.data))
           else if (typeof line.exitCode === 'number') {

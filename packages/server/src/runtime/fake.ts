@@ -1,0 +1,112 @@
+/** @module runtime/fake — an in-memory Runtime for fast tests of the layers above it. Runs nothing. */
+import { PassThrough } from 'node:stream'
+import type { ExecExit, ExecHandle, ExecRequest, PreflightCheck, ResourceLimits, Runtime, RuntimeRef, RuntimeStatus, SandboxSpec, SandboxStats } from './runtime.js'
+
+export interface FakeReply {
+  stdout?: string | Buffer
+  stderr?: string
+  exitCode?: number
+  oomKilled?: boolean
+}
+
+interface FakeSandbox {
+  spec: SandboxSpec
+  limits: ResourceLimits
+  status: RuntimeStatus
+}
+
+/**
+ * Commands are answered by `reply` (default: echo argv). Lets HTTP, dispatch, quota, lifecycle and
+ * streaming tests run without root; the real isolation is tested against LocalRuntime.
+ */
+export class FakeRuntime implements Runtime {
+  readonly kind = 'fake'
+  readonly sandboxes = new Map<string, FakeSandbox>()
+  readonly execs: ExecRequest[] = []
+  #nextPid = 1000
+  failNextStart?: Error
+
+  constructor(private readonly reply: (req: ExecRequest) => FakeReply = (r) => ({ stdout: `${r.cmd.join(' ')}\n` })) {}
+
+  async preflight(): Promise<PreflightCheck[]> {
+    return [{ name: 'fake', ok: true, detail: 'fake runtime (tests only)' }]
+  }
+
+  async start(spec: SandboxSpec): Promise<RuntimeRef> {
+    if (this.failNextStart) {
+      const err = this.failNextStart
+      this.failNextStart = undefined
+      throw err
+    }
+    this.sandboxes.set(spec.id, { spec, limits: spec.resources, status: 'running' })
+    return { id: spec.id, pid: this.#nextPid++, startTime: 1 }
+  }
+
+  exec(ref: RuntimeRef, req: ExecRequest): ExecHandle {
+    this.#must(ref.id)
+    this.execs.push(req)
+    const stdin = new PassThrough()
+    const stdout = new PassThrough()
+    const stderr = new PassThrough()
+    const input: Buffer[] = []
+    stdin.on('data', (c: Buffer) => input.push(c))
+    let killed = false
+    const done = new Promise<ExecExit>((resolve) => {
+      stdin.on('end', () => {
+        setImmediate(() => {
+          const r = killed ? { exitCode: 137 } : this.reply({ ...req, env: { ...req.env, __stdin: Buffer.concat(input).toString() } })
+          if (r.stdout) stdout.write(r.stdout)
+          if (r.stderr) stderr.write(r.stderr)
+          stdout.end()
+          stderr.end()
+          resolve({ exitCode: r.exitCode ?? 0, timedOut: false, oomKilled: Boolean(r.oomKilled), killed, durationMs: 1 })
+        })
+      })
+    })
+    return {
+      stdin,
+      stdout,
+      stderr,
+      wait: () => done,
+      kill: async () => {
+        killed = true
+        stdin.end()
+      },
+    }
+  }
+
+  async pause(ref: RuntimeRef): Promise<void> {
+    this.#must(ref.id).status = 'paused'
+  }
+
+  async resume(ref: RuntimeRef): Promise<void> {
+    this.#must(ref.id).status = 'running'
+  }
+
+  async resize(ref: RuntimeRef, limits: ResourceLimits): Promise<void> {
+    this.#must(ref.id).limits = limits
+  }
+
+  async stats(ref: RuntimeRef): Promise<SandboxStats> {
+    const s = this.#must(ref.id)
+    return { cpuSeconds: 0, memoryBytes: 1 << 20, memoryPeakBytes: 1 << 20, memoryLimitBytes: s.limits.memoryMb * 1048576, pids: 1, pidsLimit: s.limits.pids, oomKills: 0 }
+  }
+
+  async inspect(ref: RuntimeRef): Promise<RuntimeStatus> {
+    return this.sandboxes.get(ref.id)?.status ?? 'gone'
+  }
+
+  async destroy(id: string): Promise<void> {
+    this.sandboxes.delete(id)
+  }
+
+  async list(): Promise<string[]> {
+    return [...this.sandboxes.keys()]
+  }
+
+  #must(id: string): FakeSandbox {
+    const s = this.sandboxes.get(id)
+    if (!s) throw new Error(`fake runtime: no sandbox ${id}`)
+    return s
+  }
+}
