@@ -1,0 +1,42 @@
+/** Helpers for integration tests: root check, leftovers on the host, the built CLI. */
+import { execFileSync, spawnSync } from 'node:child_process'
+import { existsSync, readdirSync, readFileSync } from 'node:fs'
+import { fileURLToPath } from 'node:url'
+
+export const isRoot = process.getuid?.() === 0
+export const skipReason = isRoot ? undefined : 'needs root (namespaces, cgroups, overlayfs); CI runs as root'
+
+export const cliPath = fileURLToPath(new URL('../../../dist/cli/main.js', import.meta.url))
+
+/** Everything a sandbox could leave on the host, for a set of ids (or any under a cgroup name). */
+export function leftovers(cgroupName: string, ids: string[] = []): string[] {
+  const found: string[] = []
+  for (const root of ['/sys/fs/cgroup', ...readdirSync('/sys/fs/cgroup').map((d) => `/sys/fs/cgroup/${d}`)]) {
+    const dir = `${root}/${cgroupName}`
+    if (!existsSync(dir)) continue
+    for (const e of readdirSync(dir, { withFileTypes: true })) if (e.isDirectory()) found.push(`cgroup ${dir}/${e.name}`)
+  }
+  const mounts = readFileSync('/proc/mounts', 'utf8')
+  for (const id of ids) {
+    if (mounts.includes(id)) found.push(`mount mentioning ${id}`)
+  }
+  const ps = spawnSync('ps', ['-eo', 'pid,args'], { encoding: 'utf8' }).stdout
+  for (const line of ps.split('\n')) {
+    if (ids.some((id) => line.includes(id)) && !line.includes('ps -eo')) found.push(`process ${line.trim()}`)
+  }
+  return found
+}
+
+/** Removes the (empty) parent cgroups a test's runtime created under its own name. */
+export function removeCgroupParents(cgroupName: string): void {
+  for (const root of ['/sys/fs/cgroup', ...readdirSync('/sys/fs/cgroup').map((d) => `/sys/fs/cgroup/${d}`)]) {
+    const dir = `${root}/${cgroupName}`
+    if (existsSync(dir)) {
+      try {
+        execFileSync('rmdir', [dir])
+      } catch {
+        // not empty: leftovers() reports it
+      }
+    }
+  }
+}
