@@ -1,0 +1,1003 @@
+/*
+ * tidepool-helper: the privileged half of tidepool's local Linux runtime.
+ *
+ * One file, no dependencies, built by scripts/build-native.mjs. Two subcommands:
+ *
+ *   tidepool-helper create --id ID --root DIR [--overlay TARGET:LOWER[:LOWER2...]:UPPER:WORK]...
+ *       [--bind SRC:DST[:ro]]... [--mask PATH]... [--cgroup-procs FILE]... --uid-base N --id-count N
+ *
+ *     Starts a sandbox's init (PID 1 of new mount, pid, net, ipc, uts and cgroup namespaces, then a
+ *     user namespace mapping 0..id-count to uid-base..) and prints its host pid on stdout once it is
+ *     ready for exec. The process that printed the pid stays alive as the init's supervisor (it reaps
+ *     it, so a dead sandbox never lingers as a zombie on hosts whose PID 1 does not reap orphans) and
+ *     exits when the init does. Failure: one line on stderr naming the step and errno, exit 1.
+ *
+ *   tidepool-helper exec --pid PID [--cgroup-procs FILE]... --uid U --gid G --cwd DIR
+ *       [--status-fd N] -- ARGV...
+ *
+ *     Joins the cgroups, enters the namespaces of sandbox init PID and runs ARGV with the helper's own
+ *     environment (so env values never show in host `ps`). Exit code: the command's, or 128+signal.
+ *     Setup failures are written as one line "<code>: <message>" to the status fd (code is
+ *     not_found | invalid_request | internal) and the helper exits 125; a command that cannot be
+ *     found exits 127, one that cannot be executed 126, each with a message on stderr.
+ *     When the caller's stdio are sockets (Node's child_process uses socketpairs), the command gets
+ *     real pipes and the helper relays, so /dev/stdout, /dev/stderr and /dev/stdin work inside.
+ */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <fcntl.h>
+#include <linux/audit.h>
+#include <linux/capability.h>
+#include <linux/filter.h>
+#include <linux/seccomp.h>
+#include <net/if.h>
+#include <poll.h>
+#include <sched.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <sys/mount.h>
+#include <sys/prctl.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <sys/sysmacros.h>
+#include <sys/types.h>
+#include <sys/wait.h>
+#include <unistd.h>
+#include <grp.h>
+
+#ifndef MNT_DETACH
+#define MNT_DETACH 2
+#endif
+#ifndef CLONE_NEWCGROUP
+#define CLONE_NEWCGROUP 0x02000000
+#endif
+#ifndef SECCOMP_RET_KILL_PROCESS
+#define SECCOMP_RET_KILL_PROCESS 0x80000000U
+#endif
+#ifndef PR_SET_MM
+#define PR_SET_MM 35
+#endif
+#ifndef PR_SET_MM_ARG_END
+#define PR_SET_MM_ARG_END 9
+#endif
+
+#define MAX_ITEMS 64
+#define EXIT_SETUP 125
+
+extern char **environ;
+
+static const char *prog = "tidepool-helper";
+/* In create's child the error goes to the status pipe (the parent reports it); else to stderr. */
+static int err_fd = 2;
+static int err_prefix_code = 0; /* exec: prefix messages with an error code for the status fd */
+
+static void vreport(const char *code, int errnum, const char *fmt, va_list ap) {
+  char msg[1024];
+  int n = 0;
+  if (err_prefix_code) n = snprintf(msg, sizeof msg, "%s: ", code);
+  else if (err_fd == 2) n = snprintf(msg, sizeof msg, "%s: ", prog);
+  else n = snprintf(msg, sizeof msg, "E");
+  n += vsnprintf(msg + n, sizeof msg - n, fmt, ap);
+  if (n >= (int)sizeof msg - 64) n = sizeof msg - 64;
+  if (errnum) n += snprintf(msg + n, sizeof msg - n, ": %s", strerror(errnum));
+  msg[n++] = '\n';
+  ssize_t w = write(err_fd, msg, n);
+  (void)w;
+}
+
+/* Report "<step>: <strerror(errno)>" and exit. */
+static void __attribute__((noreturn, format(printf, 1, 2))) fail(const char *fmt, ...) {
+  int e = errno;
+  va_list ap;
+  va_start(ap, fmt);
+  vreport("internal", e, fmt, ap);
+  va_end(ap);
+  _exit(err_prefix_code ? EXIT_SETUP : 1);
+}
+
+static void __attribute__((noreturn, format(printf, 3, 4))) fail_code(const char *code, int errnum, const char *fmt, ...) {
+  va_list ap;
+  va_start(ap, fmt);
+  vreport(code, errnum, fmt, ap);
+  va_end(ap);
+  _exit(err_prefix_code ? EXIT_SETUP : 1);
+}
+
+static void usage(void) {
+  fprintf(stderr,
+          "usage: %s create --id ID --root DIR [--overlay T:L[:L...]:U:W]... [--bind S:D[:ro]]...\n"
+          "         [--mask PATH]... [--cgroup-procs FILE]... --uid-base N --id-count N\n"
+          "       %s exec --pid PID [--cgroup-procs FILE]... --uid U --gid G --cwd DIR [--status-fd N] -- ARGV...\n",
+          prog, prog);
+  exit(2);
+}
+
+static long parse_long(const char *flag, const char *s) {
+  char *end;
+  errno = 0;
+  long v = strtol(s, &end, 10);
+  if (errno || *end || end == s || v < 0) {
+    fprintf(stderr, "%s: %s expects a non-negative integer (got \"%s\")\n", prog, flag, s);
+    exit(2);
+  }
+  return v;
+}
+
+static int write_file(const char *path, const char *data) {
+  int fd = open(path, O_WRONLY | O_CLOEXEC);
+  if (fd < 0) return -1;
+  size_t len = strlen(data);
+  ssize_t w = write(fd, data, len);
+  int e = errno;
+  close(fd);
+  if (w != (ssize_t)len) {
+    errno = w < 0 ? e : EIO;
+    return -1;
+  }
+  return 0;
+}
+
+static int write_all(int fd, const void *buf, size_t len) {
+  const char *p = buf;
+  while (len > 0) {
+    ssize_t w = write(fd, p, len);
+    if (w < 0) {
+      if (errno == EINTR) continue;
+      return -1;
+    }
+    p += w;
+    len -= (size_t)w;
+  }
+  return 0;
+}
+
+static void join_cgroups(char **files, int n, pid_t pid) {
+  char buf[32];
+  snprintf(buf, sizeof buf, "%d", (int)pid);
+  for (int i = 0; i < n; i++)
+    if (write_file(files[i], buf) < 0) fail("join cgroup %s", files[i]);
+}
+
+/* ---------------------------------------------------------------- seccomp */
+
+#if defined(__x86_64__)
+#define AUDIT_ARCH_CURRENT AUDIT_ARCH_X86_64
+#elif defined(__aarch64__)
+#define AUDIT_ARCH_CURRENT AUDIT_ARCH_AARCH64
+#else
+#error "tidepool-helper: unsupported architecture (x86_64 and aarch64 only)"
+#endif
+
+/* Syscalls that let a process reach beyond its sandbox: kernel modules and kexec, keyrings, mounts and
+ * namespaces, clocks, swap, reboot, hostname, BPF and perf, userfaultfd, file handles, io_uring (it
+ * bypasses this filter), raw I/O ports and the kernel log. Everything else is allowed. */
+static const int denied_syscalls[] = {
+#ifdef __NR_kexec_load
+    __NR_kexec_load,
+#endif
+#ifdef __NR_kexec_file_load
+    __NR_kexec_file_load,
+#endif
+    __NR_init_module, __NR_finit_module, __NR_delete_module, __NR_add_key, __NR_request_key, __NR_keyctl,
+    __NR_mount, __NR_umount2, __NR_pivot_root, __NR_swapon, __NR_swapoff, __NR_reboot, __NR_settimeofday,
+    __NR_clock_settime, __NR_clock_adjtime, __NR_adjtimex, __NR_sethostname, __NR_setdomainname,
+    __NR_unshare, __NR_setns, __NR_bpf, __NR_perf_event_open, __NR_userfaultfd, __NR_open_by_handle_at,
+    __NR_name_to_handle_at, __NR_acct, __NR_quotactl, __NR_syslog, __NR_vhangup,
+#ifdef __NR_lookup_dcookie
+    __NR_lookup_dcookie,
+#endif
+#ifdef __NR_iopl
+    __NR_iopl,
+#endif
+#ifdef __NR_ioperm
+    __NR_ioperm,
+#endif
+#ifdef __NR_uselib
+    __NR_uselib,
+#endif
+#ifdef __NR__sysctl
+    __NR__sysctl,
+#endif
+#ifdef __NR_io_uring_setup
+    __NR_io_uring_setup, __NR_io_uring_enter, __NR_io_uring_register,
+#endif
+#ifdef __NR_open_tree
+    /* the new mount API */
+    __NR_open_tree, __NR_move_mount, __NR_fsopen, __NR_fsconfig, __NR_fsmount, __NR_fspick,
+#endif
+#ifdef __NR_mount_setattr
+    __NR_mount_setattr,
+#endif
+#ifdef __NR_quotactl_fd
+    __NR_quotactl_fd,
+#endif
+    467, /* open_tree_attr (6.15+; same number on x86_64 and aarch64) */
+};
+
+#define CLONE_NS_FLAGS \
+  (CLONE_NEWNS | CLONE_NEWCGROUP | CLONE_NEWUTS | CLONE_NEWIPC | CLONE_NEWUSER | CLONE_NEWPID | CLONE_NEWNET)
+
+static void install_seccomp(void) {
+  struct sock_filter f[160];
+  unsigned n = 0;
+#define EMIT(x) (f[n++] = (struct sock_filter)x)
+  EMIT(BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(struct seccomp_data, arch)));
+  EMIT(BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, AUDIT_ARCH_CURRENT, 1, 0));
+  EMIT(BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_KILL_PROCESS));
+  EMIT(BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(struct seccomp_data, nr)));
+#ifdef __x86_64__
+  /* x32 ABI calls carry this bit and alias the x86_64 numbers: refuse them all. */
+  EMIT(BPF_JUMP(BPF_JMP | BPF_JGE | BPF_K, 0x40000000U /* __X32_SYSCALL_BIT */, 0, 1));
+  EMIT(BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ERRNO | EPERM));
+#endif
+  for (size_t i = 0; i < sizeof denied_syscalls / sizeof denied_syscalls[0]; i++) {
+    EMIT(BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, (unsigned)denied_syscalls[i], 0, 1));
+    EMIT(BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ERRNO | EPERM));
+  }
+#ifdef __NR_clone3
+  /* clone3 passes its flags in memory the filter cannot read: ENOSYS makes libc fall back to clone. */
+  EMIT(BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, __NR_clone3, 0, 1));
+  EMIT(BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ERRNO | ENOSYS));
+#endif
+  /* clone is fine, unless it asks for a new namespace (flags are args[0]; low word on LE). */
+  EMIT(BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, __NR_clone, 0, 3));
+  EMIT(BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(struct seccomp_data, args[0])));
+  EMIT(BPF_JUMP(BPF_JMP | BPF_JSET | BPF_K, CLONE_NS_FLAGS, 0, 1));
+  EMIT(BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ERRNO | EPERM));
+  EMIT(BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ALLOW));
+#undef EMIT
+  struct sock_fprog prog_ = {.len = (unsigned short)n, .filter = f};
+  if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0) fail("prctl(PR_SET_NO_NEW_PRIVS)");
+  if (syscall(SYS_seccomp, SECCOMP_SET_MODE_FILTER, 0, &prog_) < 0) fail("seccomp(SET_MODE_FILTER)");
+}
+
+/* ---------------------------------------------------------------- create */
+
+struct overlay {
+  char *target, *lowers, *upper, *work;
+};
+struct bind {
+  char *src, *dst;
+  int ro;
+};
+
+struct create_opts {
+  const char *id, *root;
+  struct overlay overlays[MAX_ITEMS];
+  int n_overlays;
+  struct bind binds[MAX_ITEMS];
+  int n_binds;
+  char *masks[MAX_ITEMS];
+  int n_masks;
+  char *cgroup_procs[MAX_ITEMS];
+  int n_cgroup_procs;
+  long uid_base, id_count;
+};
+
+static int g_argc;
+static char **g_argv;
+
+static void add_item(int *n, const char *flag) {
+  if (*n >= MAX_ITEMS) {
+    fprintf(stderr, "%s: too many %s options (max %d)\n", prog, flag, MAX_ITEMS);
+    exit(2);
+  }
+  (*n)++;
+}
+
+/* TARGET:LOWER[:LOWER2...]:UPPER:WORK — paths must not contain ':' (overlayfs splits on it too). */
+static void parse_overlay(struct overlay *o, char *arg) {
+  char *s = strdup(arg);
+  if (!s) fail("strdup");
+  char *first = strchr(s, ':');
+  char *last = strrchr(s, ':');
+  if (!first || first == last) goto bad;
+  *last = 0;
+  char *second_last = strrchr(s, ':');
+  if (!second_last || second_last == first) goto bad;
+  *first = 0;
+  *second_last = 0;
+  o->target = s;
+  o->lowers = first + 1;
+  o->upper = second_last + 1;
+  o->work = last + 1;
+  if (!*o->target || !*o->lowers || !*o->upper || !*o->work) goto bad;
+  return;
+bad:
+  fprintf(stderr, "%s: --overlay expects TARGET:LOWER[:LOWER...]:UPPER:WORK\n", prog);
+  exit(2);
+}
+
+static void parse_bind(struct bind *b, char *arg) {
+  char *s = strdup(arg);
+  if (!s) fail("strdup");
+  b->ro = 0;
+  size_t len = strlen(s);
+  if (len > 3 && strcmp(s + len - 3, ":ro") == 0) {
+    b->ro = 1;
+    s[len - 3] = 0;
+  }
+  char *colon = strchr(s, ':');
+  if (!colon || colon == s || !colon[1] || strchr(colon + 1, ':')) {
+    fprintf(stderr, "%s: --bind expects SRC:DST[:ro]\n", prog);
+    exit(2);
+  }
+  *colon = 0;
+  b->src = s;
+  b->dst = colon + 1;
+}
+
+static void mkdir_p(const char *path, mode_t mode) {
+  char tmp[4096];
+  if (snprintf(tmp, sizeof tmp, "%s", path) >= (int)sizeof tmp) {
+    errno = ENAMETOOLONG;
+    fail("mkdir %s", path);
+  }
+  for (char *p = tmp + 1; *p; p++) {
+    if (*p != '/') continue;
+    *p = 0;
+    if (mkdir(tmp, mode) < 0 && errno != EEXIST) fail("mkdir %s", tmp);
+    *p = '/';
+  }
+  if (mkdir(tmp, mode) < 0 && errno != EEXIST) fail("mkdir %s", tmp);
+}
+
+/* Make sure a mount point of the right kind (dir for a dir, file for anything else) exists. */
+static void ensure_mountpoint(const char *path, int is_dir) {
+  struct stat st;
+  if (stat(path, &st) == 0) return;
+  if (is_dir) {
+    mkdir_p(path, 0755);
+    return;
+  }
+  char parent[4096];
+  snprintf(parent, sizeof parent, "%s", path);
+  char *slash = strrchr(parent, '/');
+  if (slash && slash != parent) {
+    *slash = 0;
+    mkdir_p(parent, 0755);
+  }
+  int fd = open(path, O_WRONLY | O_CREAT | O_CLOEXEC, 0644);
+  if (fd < 0) fail("create mount point %s", path);
+  close(fd);
+}
+
+static void bind_ro(const char *path, int flags) {
+  if (mount(path, path, NULL, MS_BIND | MS_REC, NULL) < 0) fail("bind %s", path);
+  if (mount(NULL, path, NULL, MS_BIND | MS_REMOUNT | MS_RDONLY | flags, NULL) < 0) fail("remount %s read-only", path);
+}
+
+/* Hide a path: /dev/null over a file, an empty read-only tmpfs over a directory; missing is fine. */
+static void mask_path(const char *path) {
+  struct stat st;
+  if (stat(path, &st) < 0) {
+    if (errno == ENOENT || errno == ENOTDIR) return;
+    fail("stat %s", path);
+  }
+  if (S_ISDIR(st.st_mode)) {
+    if (mount("tmpfs", path, "tmpfs", MS_RDONLY | MS_NOSUID | MS_NODEV | MS_NOEXEC, "size=0,mode=555") < 0)
+      fail("mask %s", path);
+  } else if (mount("/dev/null", path, NULL, MS_BIND, NULL) < 0) {
+    fail("mask %s", path);
+  }
+}
+
+static void setup_dev(long uid_base) {
+  char opts[128];
+  snprintf(opts, sizeof opts, "mode=755,size=64k,nr_inodes=64,uid=%ld,gid=%ld", uid_base, uid_base);
+  mkdir_p("/dev", 0755);
+  if (mount("tmpfs", "/dev", "tmpfs", MS_NOSUID | MS_NOEXEC, opts) < 0) fail("mount tmpfs on /dev");
+  static const struct {
+    const char *name;
+    unsigned maj, min;
+  } nodes[] = {{"null", 1, 3}, {"zero", 1, 5}, {"full", 1, 7}, {"random", 1, 8}, {"urandom", 1, 9}, {"tty", 5, 0}};
+  char path[64];
+  for (size_t i = 0; i < sizeof nodes / sizeof nodes[0]; i++) {
+    snprintf(path, sizeof path, "/dev/%s", nodes[i].name);
+    if (mknod(path, S_IFCHR | 0666, makedev(nodes[i].maj, nodes[i].min)) < 0) fail("mknod %s", path);
+    if (chown(path, uid_base, uid_base) < 0) fail("chown %s", path);
+  }
+  static const char *links[][2] = {{"/proc/self/fd", "/dev/fd"},   {"/proc/self/fd/0", "/dev/stdin"},
+                                   {"/proc/self/fd/1", "/dev/stdout"}, {"/proc/self/fd/2", "/dev/stderr"},
+                                   {"pts/ptmx", "/dev/ptmx"}};
+  for (size_t i = 0; i < sizeof links / sizeof links[0]; i++)
+    if (symlink(links[i][0], links[i][1]) < 0 || lchown(links[i][1], uid_base, uid_base) < 0)
+      fail("symlink %s", links[i][1]);
+  if (mkdir("/dev/pts", 0755) < 0 || mkdir("/dev/shm", 01777) < 0) fail("mkdir /dev/pts, /dev/shm");
+  snprintf(opts, sizeof opts, "newinstance,ptmxmode=0666,mode=0620,gid=%ld", uid_base + 5);
+  if (mount("devpts", "/dev/pts", "devpts", MS_NOSUID | MS_NOEXEC, opts) < 0) fail("mount devpts on /dev/pts");
+  snprintf(opts, sizeof opts, "mode=1777,uid=%ld,gid=%ld", uid_base, uid_base);
+  if (mount("tmpfs", "/dev/shm", "tmpfs", MS_NOSUID | MS_NODEV, opts) < 0) fail("mount tmpfs on /dev/shm");
+  if (chown("/dev/pts", uid_base, uid_base) < 0 || chown("/dev/shm", uid_base, uid_base) < 0) fail("chown /dev/pts");
+}
+
+static void loopback_up(void) {
+  int s = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+  if (s < 0) fail("socket for lo");
+  struct ifreq ifr;
+  memset(&ifr, 0, sizeof ifr);
+  strcpy(ifr.ifr_name, "lo");
+  if (ioctl(s, SIOCGIFFLAGS, &ifr) < 0) fail("get flags of lo");
+  ifr.ifr_flags |= IFF_UP | IFF_RUNNING;
+  if (ioctl(s, SIOCSIFFLAGS, &ifr) < 0) fail("bring lo up");
+  close(s);
+}
+
+static void drop_capabilities(void) {
+  struct __user_cap_header_struct hdr = {.version = _LINUX_CAPABILITY_VERSION_3, .pid = 0};
+  struct __user_cap_data_struct data[2];
+  memset(data, 0, sizeof data);
+  if (syscall(SYS_capset, &hdr, data) < 0) fail("capset (drop all)");
+}
+
+static void close_fds_except(int keep) {
+  /* close_range is Linux 5.9+; fall back to a loop over the usual range. */
+  if (keep > 3 && syscall(SYS_close_range, 3, keep - 1, 0) < 0)
+    for (int fd = 3; fd < keep; fd++) close(fd);
+  if (syscall(SYS_close_range, keep + 1, ~0U, 0) < 0)
+    for (int fd = keep + 1; fd < 1024; fd++) close(fd);
+}
+
+/* Show as "tidepool-init" in ps instead of the host paths of the create command line. */
+static void set_init_title(void) {
+  char *start = g_argv[0];
+  char *end = g_argv[g_argc - 1] + strlen(g_argv[g_argc - 1]);
+  static const char title[] = "tidepool-init";
+  if ((size_t)(end - start) < sizeof title) return;
+  memset(start, 0, (size_t)(end - start));
+  memcpy(start, title, sizeof title);
+  /* Shrink the visible argument area; needs CAP_SYS_RESOURCE, which init still has here. */
+  prctl(PR_SET_MM, PR_SET_MM_ARG_END, (unsigned long)(start + sizeof title), 0, 0);
+  prctl(PR_SET_NAME, (unsigned long)"tidepool-init", 0, 0, 0);
+}
+
+static void read_go(int fd) {
+  char c;
+  ssize_t r = 0;
+  do r = read(fd, &c, 1);
+  while (r < 0 && errno == EINTR);
+  if (r != 1) _exit(1); /* the parent is gone */
+}
+
+static void send_status(int fd, char c) {
+  if (write_all(fd, &c, 1) < 0) _exit(1);
+}
+
+static int init_main(struct create_opts *o, int go_fd, int status_fd) {
+  err_fd = status_fd;
+  read_go(go_fd); /* the parent has moved us into the sandbox's cgroups */
+  if (unshare(CLONE_NEWCGROUP) < 0) fail("unshare(CLONE_NEWCGROUP)");
+  if (mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) < 0) fail("make / private");
+
+  char path[4096];
+  for (int i = 0; i < o->n_overlays; i++) {
+    struct overlay *ov = &o->overlays[i];
+    int is_root = strcmp(ov->target, "/") == 0;
+    snprintf(path, sizeof path, "%s%s", o->root, is_root ? "" : ov->target);
+    if (!is_root) mkdir_p(path, 0755);
+    char opts[8192];
+    if (snprintf(opts, sizeof opts, "lowerdir=%s,upperdir=%s,workdir=%s", ov->lowers, ov->upper, ov->work) >=
+        (int)sizeof opts) {
+      errno = E2BIG;
+      fail("mount overlay on %s", ov->target);
+    }
+    if (mount("overlay", path, "overlay", MS_NOSUID | MS_NODEV, opts) < 0) fail("mount overlay on %s", ov->target);
+  }
+  for (int i = 0; i < o->n_binds; i++) {
+    struct bind *b = &o->binds[i];
+    struct stat st;
+    if (stat(b->src, &st) < 0) fail("bind source %s", b->src);
+    snprintf(path, sizeof path, "%s%s", o->root, b->dst);
+    ensure_mountpoint(path, S_ISDIR(st.st_mode));
+    if (mount(b->src, path, NULL, MS_BIND | MS_REC, NULL) < 0) fail("bind %s on %s", b->src, b->dst);
+    if (b->ro && mount(NULL, path, NULL, MS_BIND | MS_REMOUNT | MS_RDONLY | MS_NOSUID | MS_NODEV, NULL) < 0)
+      fail("remount %s read-only", b->dst);
+  }
+
+  /* pivot_root(".", ".") stacks the old root on top of the new one; detaching it leaves only the new. */
+  if (chdir(o->root) < 0) fail("chdir %s", o->root);
+  if (syscall(SYS_pivot_root, ".", ".") < 0) fail("pivot_root %s", o->root);
+  if (umount2(".", MNT_DETACH) < 0) fail("detach the old root");
+  if (chdir("/") < 0) fail("chdir /");
+  umask(0);
+
+  /* Everything below resolves inside the sandbox's own root. */
+  mkdir_p("/proc", 0555);
+  if (mount("proc", "/proc", "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC, NULL) < 0) fail("mount proc on /proc");
+  setup_dev(o->uid_base);
+  /* Per network namespace: let root inside bind low ports and anyone ping, before /proc/sys turns read-only. */
+  write_file("/proc/sys/net/ipv4/ip_unprivileged_port_start", "0");
+  write_file("/proc/sys/net/ipv4/ping_group_range", "0 2147483647");
+  static const char *proc_masks[] = {"/proc/kcore",        "/proc/keys",  "/proc/timer_list", "/proc/sched_debug",
+                                     "/proc/latency_stats", "/proc/acpi", "/proc/scsi",       "/proc/asound"};
+  for (size_t i = 0; i < sizeof proc_masks / sizeof proc_masks[0]; i++) mask_path(proc_masks[i]);
+  static const char *proc_ro[] = {"/proc/sys", "/proc/irq", "/proc/bus", "/proc/fs", "/proc/sysrq-trigger"};
+  for (size_t i = 0; i < sizeof proc_ro / sizeof proc_ro[0]; i++) {
+    struct stat st;
+    if (stat(proc_ro[i], &st) == 0) bind_ro(proc_ro[i], MS_NOSUID | MS_NODEV | MS_NOEXEC);
+  }
+  for (int i = 0; i < o->n_masks; i++) mask_path(o->masks[i]);
+
+  if (sethostname(o->id, strlen(o->id)) < 0) fail("sethostname %s", o->id);
+  loopback_up();
+  /* The OOM killer should pick a sandbox's memory hog, never its init (which would end the sandbox). */
+  write_file("/proc/self/oom_score_adj", "-1000");
+
+  /* Every other namespace is owned by the host's user namespace, so root in this one holds no
+   * capability over mounts, network, hostname or the cgroup tree. */
+  if (unshare(CLONE_NEWUSER) < 0) fail("unshare(CLONE_NEWUSER)");
+  send_status(status_fd, 'U');
+  read_go(go_fd); /* uid_map and gid_map are written */
+  if (setgroups(0, NULL) < 0) fail("setgroups");
+  if (setresgid(0, 0, 0) < 0) fail("setresgid 0");
+  if (setresuid(0, 0, 0) < 0) fail("setresuid 0");
+  set_init_title();
+  if (prctl(PR_SET_DUMPABLE, 0, 0, 0, 0) < 0) fail("prctl(PR_SET_DUMPABLE)");
+  drop_capabilities();
+  install_seccomp();
+  close_fds_except(status_fd);
+  int null = open("/dev/null", O_RDWR | O_CLOEXEC);
+  if (null < 0) fail("open /dev/null");
+  if (dup2(null, 0) < 0 || dup2(null, 1) < 0 || dup2(null, 2) < 0) fail("dup2 /dev/null");
+  close(null);
+
+  sigset_t set;
+  sigemptyset(&set);
+  sigaddset(&set, SIGCHLD);
+  sigprocmask(SIG_BLOCK, &set, NULL);
+  send_status(status_fd, 'R');
+  close(status_fd);
+  err_fd = -1;
+  /* Reap orphans until killed: the host ends a sandbox with SIGKILL (PID 1 of a namespace ignores
+   * signals it has no handler for from inside it). */
+  for (;;) {
+    while (waitpid(-1, NULL, WNOHANG) > 0) {
+    }
+    siginfo_t si;
+    sigwaitinfo(&set, &si);
+  }
+}
+
+static int create_main(int argc, char **argv) {
+  static struct create_opts o;
+  o.uid_base = -1;
+  o.id_count = -1;
+  for (int i = 0; i < argc; i++) {
+    const char *a = argv[i];
+    if (i + 1 >= argc) usage();
+    char *v = argv[++i];
+    if (!strcmp(a, "--id")) o.id = v;
+    else if (!strcmp(a, "--root")) o.root = v;
+    else if (!strcmp(a, "--overlay")) add_item(&o.n_overlays, a), parse_overlay(&o.overlays[o.n_overlays - 1], v);
+    else if (!strcmp(a, "--bind")) add_item(&o.n_binds, a), parse_bind(&o.binds[o.n_binds - 1], v);
+    else if (!strcmp(a, "--mask")) add_item(&o.n_masks, a), o.masks[o.n_masks - 1] = v;
+    else if (!strcmp(a, "--cgroup-procs")) add_item(&o.n_cgroup_procs, a), o.cgroup_procs[o.n_cgroup_procs - 1] = v;
+    else if (!strcmp(a, "--uid-base")) o.uid_base = parse_long(a, v);
+    else if (!strcmp(a, "--id-count")) o.id_count = parse_long(a, v);
+    else usage();
+  }
+  if (!o.id || !o.root || o.uid_base < 0 || o.id_count <= 0 || o.n_overlays == 0) usage();
+  if (strcmp(o.overlays[0].target, "/") != 0) {
+    fprintf(stderr, "%s: the first --overlay must target /\n", prog);
+    exit(2);
+  }
+  if (o.root[0] != '/') {
+    fprintf(stderr, "%s: --root must be absolute\n", prog);
+    exit(2);
+  }
+
+  int go[2], status[2];
+  if (pipe2(go, O_CLOEXEC) < 0 || pipe2(status, O_CLOEXEC) < 0) fail("pipe");
+  signal(SIGPIPE, SIG_IGN);
+  /* fork-like clone (no new stack) straight into the new namespaces; the user namespace comes last. */
+  pid_t pid = (pid_t)syscall(SYS_clone, CLONE_NEWNS | CLONE_NEWPID | CLONE_NEWNET | CLONE_NEWIPC | CLONE_NEWUTS | SIGCHLD,
+                             0, 0, 0, 0);
+  if (pid < 0) fail("clone into new namespaces");
+  if (pid == 0) {
+    close(go[1]);
+    close(status[0]);
+    signal(SIGPIPE, SIG_DFL);
+    init_main(&o, go[0], status[1]);
+    _exit(1);
+  }
+  close(go[0]);
+  close(status[1]);
+
+  /* From here on, any failure must take the half-built sandbox down with it. */
+  char buf[1100];
+  ssize_t r = 0;
+  const char *step = "join cgroups";
+  char sp[32];
+  snprintf(sp, sizeof sp, "%d", (int)pid);
+  for (int i = 0; i < o.n_cgroup_procs; i++) {
+    if (write_file(o.cgroup_procs[i], sp) < 0) {
+      int e = errno;
+      kill(pid, SIGKILL);
+      waitpid(pid, NULL, 0);
+      errno = e;
+      fail("join cgroup %s", o.cgroup_procs[i]);
+    }
+  }
+  if (write_all(go[1], "g", 1) < 0) goto child_failed;
+  step = "set up namespaces";
+  do r = read(status[0], buf, 1);
+  while (r < 0 && errno == EINTR);
+  if (r != 1 || buf[0] != 'U') goto child_failed;
+
+  char map[64], mp[64];
+  snprintf(map, sizeof map, "0 %ld %ld\n", o.uid_base, o.id_count);
+  snprintf(mp, sizeof mp, "/proc/%d/uid_map", (int)pid);
+  if (write_file(mp, map) < 0) {
+    step = "write uid_map";
+    goto parent_failed;
+  }
+  snprintf(mp, sizeof mp, "/proc/%d/gid_map", (int)pid);
+  if (write_file(mp, map) < 0) {
+    step = "write gid_map";
+    goto parent_failed;
+  }
+  if (write_all(go[1], "g", 1) < 0) goto child_failed;
+  step = "drop privileges";
+  do r = read(status[0], buf, 1);
+  while (r < 0 && errno == EINTR);
+  if (r != 1 || buf[0] != 'R') goto child_failed;
+  close(go[1]);
+  close(status[0]);
+
+  printf("%d\n", (int)pid);
+  fflush(stdout);
+  /* Supervise: reap init when the sandbox is destroyed, so it never lingers as a zombie. */
+  int null = open("/dev/null", O_RDWR | O_CLOEXEC);
+  if (null >= 0) {
+    dup2(null, 0);
+    dup2(null, 1);
+    dup2(null, 2);
+    close(null);
+  }
+  signal(SIGINT, SIG_IGN);
+  signal(SIGHUP, SIG_IGN);
+  prctl(PR_SET_NAME, (unsigned long)"tidepool-sup", 0, 0, 0);
+  int st = 0;
+  while (waitpid(pid, &st, 0) < 0 && errno == EINTR) {
+  }
+  return WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
+
+parent_failed: {
+  int e = errno;
+  kill(pid, SIGKILL);
+  waitpid(pid, NULL, 0);
+  fprintf(stderr, "%s: %s: %s\n", prog, step, strerror(e));
+  return 1;
+}
+child_failed: {
+  /* The child reports "E<message>" on the status pipe before it exits. */
+  size_t len = 0;
+  if (r > 0) len = (size_t)r;
+  for (;;) {
+    r = read(status[0], buf + len, sizeof buf - 1 - len);
+    if (r < 0 && errno == EINTR) continue;
+    if (r <= 0 || len + (size_t)r >= sizeof buf - 1) break;
+    len += (size_t)r;
+  }
+  buf[len] = 0;
+  kill(pid, SIGKILL);
+  int st2 = 0;
+  waitpid(pid, &st2, 0);
+  char *msg = buf;
+  while (*msg == 'U' || *msg == 'R') msg++;
+  if (*msg == 'E') {
+    fprintf(stderr, "%s: %s", prog, msg + 1);
+  } else {
+    fprintf(stderr, "%s: %s: sandbox init exited during setup (%s %d)\n", prog, step,
+            WIFSIGNALED(st2) ? "signal" : "status", WIFSIGNALED(st2) ? WTERMSIG(st2) : WEXITSTATUS(st2));
+  }
+  return 1;
+}
+}
+
+/* ---------------------------------------------------------------- exec */
+
+struct relay {
+  int src, dst;      /* src readable, dst writable; -1 when done */
+  int src_sock, dst_sock;
+  char buf[65536];
+  size_t len, off;
+  int discard;       /* dst went away (EPIPE): keep draining src so the command never blocks */
+};
+
+static ssize_t relay_read(struct relay *r) {
+  if (r->src_sock) return recv(r->src, r->buf, sizeof r->buf, MSG_DONTWAIT);
+  return read(r->src, r->buf, sizeof r->buf);
+}
+
+static ssize_t relay_write(struct relay *r) {
+  if (r->dst_sock) return send(r->dst, r->buf + r->off, r->len - r->off, MSG_DONTWAIT | MSG_NOSIGNAL);
+  return write(r->dst, r->buf + r->off, r->len - r->off);
+}
+
+static void relay_close(struct relay *r) {
+  if (r->src >= 0 && !r->src_sock) close(r->src);
+  if (r->dst >= 0) {
+    if (r->dst_sock) shutdown(r->dst, SHUT_WR);
+    else close(r->dst);
+  }
+  r->src = r->dst = -1;
+}
+
+/* One step of a relay after poll. */
+static void relay_step(struct relay *r, short src_ev, short dst_ev) {
+  if (r->src < 0) return;
+  if (r->len == 0 && (src_ev & (POLLIN | POLLHUP | POLLERR))) {
+    ssize_t n = relay_read(r);
+    if (n > 0) {
+      r->len = r->discard ? 0 : (size_t)n;
+      r->off = 0;
+    } else if (n == 0 || (errno != EAGAIN && errno != EINTR)) {
+      relay_close(r);
+      return;
+    }
+  }
+  if (r->len > 0 && (dst_ev & (POLLOUT | POLLERR | POLLHUP))) {
+    ssize_t n = relay_write(r);
+    if (n > 0) {
+      r->off += (size_t)n;
+      if (r->off == r->len) r->len = r->off = 0;
+    } else if (n < 0 && errno != EAGAIN && errno != EINTR) {
+      r->discard = 1; /* the reader went away: keep draining so the command never blocks */
+      r->len = r->off = 0;
+    }
+  }
+}
+
+/* Write out what the relay holds, waiting for the reader as needed. */
+static void relay_flush(struct relay *r) {
+  while (r->len > 0) {
+    struct pollfd w = {.fd = r->dst, .events = POLLOUT};
+    if (poll(&w, 1, -1) < 0 && errno != EINTR) return;
+    relay_step(r, 0, POLLOUT);
+  }
+}
+
+static int is_socket(int fd) {
+  struct stat st;
+  return fstat(fd, &st) == 0 && S_ISSOCK(st.st_mode);
+}
+
+static void set_nonblock(int fd) {
+  int fl = fcntl(fd, F_GETFL);
+  if (fl >= 0) fcntl(fd, F_SETFL, fl | O_NONBLOCK);
+}
+
+/* execvp with a default PATH, telling "not found" (127) from "not executable" (126) apart. */
+static void __attribute__((noreturn)) exec_command(char **argv) {
+  const char *cmd = argv[0];
+  int saw_eacces = 0, err = ENOENT;
+  if (strchr(cmd, '/')) {
+    execve(cmd, argv, environ);
+    err = errno;
+    if (err == ENOEXEC) goto script;
+  } else {
+    const char *path = getenv("PATH");
+    if (!path || !*path) path = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
+    char full[4096];
+    for (const char *p = path;; p++) {
+      const char *colon = strchrnul(p, ':');
+      size_t dl = (size_t)(colon - p);
+      if (dl == 0) dl = 1, p = "."; /* empty entry = current directory */
+      if (dl + strlen(cmd) + 2 <= sizeof full) {
+        memcpy(full, p, dl);
+        full[dl] = '/';
+        strcpy(full + dl + 1, cmd);
+        execve(full, argv, environ);
+        if (errno == ENOEXEC) {
+          cmd = full;
+          goto script;
+        }
+        if (errno == EACCES) saw_eacces = 1;
+        else if (errno != ENOENT && errno != ENOTDIR) {
+          err = errno;
+          break;
+        }
+      }
+      if (!*colon) break;
+      p = colon;
+      if (p[0] == ':' && p[1] == 0) break;
+    }
+    if (saw_eacces) err = EACCES;
+  }
+  goto out;
+script: {
+  /* POSIX: a file without an interpreter line runs under the shell. */
+  int n = 0;
+  while (argv[n]) n++;
+  char **sh = calloc((size_t)n + 2, sizeof *sh);
+  if (sh) {
+    sh[0] = "/bin/sh";
+    sh[1] = (char *)cmd;
+    for (int i = 1; i < n; i++) sh[i + 1] = argv[i];
+    execve("/bin/sh", sh, environ);
+  }
+  err = errno;
+}
+out:
+  if (err == ENOENT) fprintf(stderr, "tidepool: %s: command not found\n", argv[0]);
+  else fprintf(stderr, "tidepool: %s: %s\n", argv[0], strerror(err));
+  _exit(err == ENOENT ? 127 : 126);
+}
+
+static int exec_main(int argc, char **argv) {
+  long pid = -1, uid = -1, gid = -1, status_fd = -1;
+  const char *cwd = NULL;
+  char *cgroup_procs[MAX_ITEMS];
+  int n_cgroup_procs = 0;
+  int i = 0;
+  for (; i < argc; i++) {
+    const char *a = argv[i];
+    if (!strcmp(a, "--")) {
+      i++;
+      break;
+    }
+    if (i + 1 >= argc) usage();
+    char *v = argv[++i];
+    if (!strcmp(a, "--pid")) pid = parse_long(a, v);
+    else if (!strcmp(a, "--uid")) uid = parse_long(a, v);
+    else if (!strcmp(a, "--gid")) gid = parse_long(a, v);
+    else if (!strcmp(a, "--cwd")) cwd = v;
+    else if (!strcmp(a, "--status-fd")) status_fd = parse_long(a, v);
+    else if (!strcmp(a, "--cgroup-procs")) add_item(&n_cgroup_procs, a), cgroup_procs[n_cgroup_procs - 1] = v;
+    else usage();
+  }
+  if (pid <= 0 || uid < 0 || gid < 0 || !cwd || i >= argc) usage();
+  char **cmd = argv + i;
+  if (status_fd >= 0) {
+    err_fd = (int)status_fd;
+    err_prefix_code = 1;
+    fcntl(err_fd, F_SETFD, FD_CLOEXEC);
+  }
+
+  static const char *ns_names[] = {"ipc", "uts", "net", "cgroup", "pid", "mnt", "user"};
+  enum { NS_COUNT = 7 };
+  int ns_fd[NS_COUNT];
+  char path[64];
+  for (int k = 0; k < NS_COUNT; k++) {
+    snprintf(path, sizeof path, "/proc/%ld/ns/%s", pid, ns_names[k]);
+    ns_fd[k] = open(path, O_RDONLY | O_CLOEXEC);
+    if (ns_fd[k] < 0) {
+      if (errno == ENOENT || errno == ESRCH) fail_code("not_found", 0, "sandbox init (pid %ld) is gone", pid);
+      fail("open %s", path);
+    }
+  }
+  snprintf(path, sizeof path, "/proc/%ld/root", pid);
+  int root_fd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  if (root_fd < 0) {
+    if (errno == ENOENT || errno == ESRCH) fail_code("not_found", 0, "sandbox init (pid %ld) is gone", pid);
+    fail("open %s", path);
+  }
+  /* Unkillable by the sandbox's OOM killer while we relay; the command itself goes back to 0. */
+  write_file("/proc/self/oom_score_adj", "-1000");
+  join_cgroups(cgroup_procs, n_cgroup_procs, getpid());
+  static const int ns_types[] = {CLONE_NEWIPC, CLONE_NEWUTS, CLONE_NEWNET, CLONE_NEWCGROUP, CLONE_NEWPID, CLONE_NEWNS};
+  for (int k = 0; k < NS_COUNT - 1; k++)
+    if (setns(ns_fd[k], ns_types[k]) < 0) fail("setns(%s)", ns_names[k]);
+  if (fchdir(root_fd) < 0 || chroot(".") < 0) fail("chroot into the sandbox root");
+  if (setns(ns_fd[NS_COUNT - 1], CLONE_NEWUSER) < 0) fail("setns(user)");
+  for (int k = 0; k < NS_COUNT; k++) close(ns_fd[k]);
+  close(root_fd);
+  /* From now on this process is root of the sandbox's user namespace only (host uid = uid-base). */
+  if (setgroups(0, NULL) < 0) fail("setgroups");
+  if (setresgid(0, 0, 0) < 0 || setresuid(0, 0, 0) < 0) fail("become root of the sandbox's user namespace");
+  prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
+
+  /* Relay only where the caller handed us sockets; anything else is passed straight through. */
+  struct relay *rel[3] = {NULL, NULL, NULL};
+  int child_end[3] = {-1, -1, -1};
+  for (int fd = 0; fd < 3; fd++) {
+    if (!is_socket(fd)) continue;
+    int p[2];
+    if (pipe2(p, O_CLOEXEC) < 0) fail("pipe");
+    /* owned by the command's user, so it can reopen them through /dev/stdout and friends */
+    if (fchown(p[0], (uid_t)uid, (gid_t)gid) < 0) fail("fchown pipe");
+    rel[fd] = calloc(1, sizeof(struct relay));
+    if (!rel[fd]) fail("calloc");
+    if (fd == 0) {
+      rel[fd]->src = 0, rel[fd]->src_sock = 1, rel[fd]->dst = p[1];
+      child_end[fd] = p[0];
+      set_nonblock(p[1]);
+    } else {
+      rel[fd]->src = p[0], rel[fd]->dst = fd, rel[fd]->dst_sock = 1;
+      child_end[fd] = p[1];
+      set_nonblock(p[0]);
+    }
+  }
+  signal(SIGPIPE, SIG_IGN);
+
+  pid_t child = fork(); /* the first process to land in the sandbox's pid namespace */
+  if (child < 0) fail("fork");
+  if (child == 0) {
+    for (int fd = 0; fd < 3; fd++) {
+      if (child_end[fd] < 0) continue;
+      if (dup2(child_end[fd], fd) < 0) fail("dup2");
+      close(child_end[fd]);
+      close(fd == 0 ? rel[fd]->dst : rel[fd]->src);
+    }
+    close_fds_except(status_fd >= 0 ? (int)status_fd : 2);
+    write_file("/proc/self/oom_score_adj", "0");
+    if (setgroups(0, NULL) < 0) fail("setgroups");
+    if (setresgid((gid_t)gid, (gid_t)gid, (gid_t)gid) < 0) fail("setresgid %ld", gid);
+    if (setresuid((uid_t)uid, (uid_t)uid, (uid_t)uid) < 0) fail("setresuid %ld", uid);
+    if (chdir(cwd) < 0) fail_code("invalid_request", errno, "cwd %s", cwd);
+    install_seccomp();
+    sigset_t none;
+    sigemptyset(&none);
+    sigprocmask(SIG_SETMASK, &none, NULL);
+    for (int s = 1; s < NSIG; s++) signal(s, SIG_DFL);
+    exec_command(cmd);
+  }
+  for (int fd = 0; fd < 3; fd++)
+    if (child_end[fd] >= 0) close(child_end[fd]);
+  if (status_fd >= 0) close((int)status_fd);
+
+  int pidfd = (int)syscall(SYS_pidfd_open, child, 0);
+  int st = 0, exited = 0;
+  while (!exited) {
+    struct pollfd pf[4];
+    int np = 0, idx[3] = {-1, -1, -1};
+    for (int fd = 0; fd < 3; fd++) {
+      struct relay *r = rel[fd];
+      if (!r || r->src < 0) continue;
+      idx[fd] = np;
+      pf[np++] = r->len == 0 ? (struct pollfd){.fd = r->src, .events = POLLIN}
+                             : (struct pollfd){.fd = r->dst, .events = POLLOUT};
+    }
+    if (pidfd >= 0) pf[np++] = (struct pollfd){.fd = pidfd, .events = POLLIN};
+    /* Without pidfd (Linux < 5.3) poll in slices and ask waitpid. */
+    int pr = poll(pf, (nfds_t)np, pidfd >= 0 ? -1 : 20);
+    if (pr < 0 && errno != EINTR) fail("poll");
+    if (pr > 0) {
+      for (int fd = 0; fd < 3; fd++) {
+        if (idx[fd] < 0) continue;
+        short ev = pf[idx[fd]].revents;
+        if (rel[fd]->len == 0) relay_step(rel[fd], ev, 0);
+        else relay_step(rel[fd], 0, ev);
+      }
+    }
+    pid_t w = waitpid(child, &st, WNOHANG);
+    if (w == child) exited = 1;
+  }
+  /* The command exited. Pass on what it left in the pipes, then stop: background processes it left
+   * behind are killed by the runtime (a command's lifetime ends with its main process). */
+  if (rel[0]) relay_close(rel[0]);
+  for (int fd = 1; fd < 3; fd++) {
+    struct relay *r = rel[fd];
+    if (!r || r->src < 0) continue;
+    int avail = 0;
+    if (ioctl(r->src, FIONREAD, &avail) < 0) avail = 0;
+    relay_flush(r);
+    while (avail > 0 && !r->discard) {
+      ssize_t n = read(r->src, r->buf, (size_t)avail < sizeof r->buf ? (size_t)avail : sizeof r->buf);
+      if (n <= 0) break;
+      avail -= (int)n;
+      r->len = (size_t)n;
+      r->off = 0;
+      relay_flush(r);
+    }
+  }
+  for (int fd = 0; fd < 3; fd++)
+    if (rel[fd]) relay_close(rel[fd]);
+  return WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
+}
+
+int main(int argc, char **argv) {
+  g_argc = argc;
+  g_argv = argv;
+  if (argc < 2) usage();
+  if (!strcmp(argv[1], "create")) return create_main(argc - 2, argv + 2);
+  if (!strcmp(argv[1], "exec")) return exec_main(argc - 2, argv + 2);
+  usage();
+}

@@ -1,0 +1,28 @@
+/** @module runtime/create-runtime — picks the Runtime implementation named in the config. */
+import { LocalRuntime } from './local/local-runtime.js'
+import type { RuntimeLogger } from './local/local-runtime.js'
+import { RuntimeError } from './local/runtime-error.js'
+import type { Runtime } from './runtime.js'
+
+export interface RuntimeConfig {
+  kind: 'local' | (string & {})
+  /** Runtime state directory, e.g. $TIDEPOOL_HOME/runtime. */
+  dataDir: string
+  /** Parent cgroup of every sandbox (default 'tidepool'). */
+  cgroupName?: string
+  logger?: RuntimeLogger
+}
+
+/** Builds the runtime for `cfg.kind`; other back-ends are loaded with `await import()` only when chosen. */
+export async function createRuntime(cfg: RuntimeConfig): Promise<Runtime> {
+  switch (cfg.kind) {
+    case 'local':
+      return new LocalRuntime({
+        dataDir: cfg.dataDir,
+        ...(cfg.cgroupName !== undefined ? { cgroupName: cfg.cgroupName } : {}),
+        ...(cfg.logger !== undefined ? { logger: cfg.logger } : {}),
+      })
+    default:
+      throw new RuntimeError('runtime_unavailable', `runtime kind ${JSON.stringify(cfg.kind)} is not available in this build; set runtime.kind to 'local'`)
+  }
+}

@@ -1,0 +1,467 @@
+/** @module runtime/local/cgroups — per-sandbox cgroups on v1 (incl. hybrid) and v2 hosts: limits, freeze, stats, kill, remove. */
+import { existsSync, mkdirSync, readdirSync, readFileSync, rmdirSync, writeFileSync } from 'node:fs'
+import { join } from 'node:path'
+import { setTimeout as sleep } from 'node:timers/promises'
+import type { ResourceLimits, SandboxStats } from '../runtime.js'
+import { RuntimeError, messageOf } from './runtime-error.js'
+
+/** The v1 controllers a sandbox needs. */
+export const v1Controllers = ['memory', 'cpu', 'cpuacct', 'pids', 'freezer'] as const
+export type V1Controller = (typeof v1Controllers)[number]
+/** The v2 controllers a sandbox needs (freezing is built into v2). */
+export const v2Controllers = ['memory', 'cpu', 'pids'] as const
+
+export type CgroupLayout =
+  /** v1 controllers, each at its mount point (co-mounted ones share it); `unified` is a hybrid host's cgroup2 mount. */
+  | { version: 1; controllers: Partial<Record<V1Controller, string>>; unified?: string }
+  | { version: 2; root: string }
+  | { version: 'none' }
+
+/** Reads the cgroup layout from /proc/mounts text (pure). */
+export function detectCgroups(mounts: string): CgroupLayout {
+  const controllers: Partial<Record<V1Controller, string>> = {}
+  let unified: string | undefined
+  for (const line of mounts.split('\n')) {
+    const [, mnt, type, opts] = line.split(' ')
+    if (!mnt || !opts) continue
+    const path = mnt.replace(/\\([0-7]{3})/g, (_m, o: string) => String.fromCharCode(parseInt(o, 8)))
+    if (type === 'cgroup2') {
+      // Prefer the canonical place when cgroup2 is mounted more than once.
+      if (unified === undefined || path.startsWith('/sys/fs/cgroup')) unified = path
+    } else if (type === 'cgroup') {
+      for (const opt of opts.split(',')) {
+        if ((v1Controllers as readonly string[]).includes(opt) && controllers[opt as V1Controller] === undefined) {
+          controllers[opt as V1Controller] = path
+        }
+      }
+    }
+  }
+  if (Object.keys(controllers).length > 0) return unified ? { version: 1, controllers, unified } : { version: 1, controllers }
+  if (unified) return { version: 2, root: unified }
+  return { version: 'none' }
+}
+
+export interface CgroupProblem {
+  name: string
+  detail: string
+  fix: string
+}
+
+const PERIOD_US = 100_000
+
+/** cgroups of every sandbox, under `<hierarchy>/<name>/<sandbox id>`. */
+export class Cgroups {
+  readonly #layout: CgroupLayout
+  readonly #name: string
+  /** Distinct hierarchy mount points a sandbox has a directory in (v1: per controller mount; v2: one). */
+  readonly #hierarchies: string[]
+  /** Where exec cgroups are made and processes are listed: the v1 pids hierarchy, or the v2 root. */
+  readonly #pidsRoot: string | undefined
+  /** A cgroup2 tree (v2 root or a hybrid host's unified mount) — it has cgroup.kill. */
+  readonly #unified: string | undefined
+  #parentReady = false
+  #execSeq = 0
+
+  constructor(layout: CgroupLayout, name: string) {
+    this.#layout = layout
+    this.#name = name
+    if (layout.version === 1) {
+      this.#hierarchies = [...new Set(v1Controllers.map((c) => layout.controllers[c]).filter((p): p is string => !!p))]
+      this.#pidsRoot = layout.controllers.pids
+      this.#unified = layout.unified
+    } else if (layout.version === 2) {
+      this.#hierarchies = [layout.root]
+      this.#pidsRoot = layout.root
+      this.#unified = layout.root
+    } else {
+      this.#hierarchies = []
+      this.#pidsRoot = undefined
+      this.#unified = undefined
+    }
+  }
+
+  get version(): 1 | 2 | 'none' {
+    return this.#layout.version
+  }
+
+  /** What is missing for sandboxes, each with a fix; empty when everything is there. */
+  problems(): CgroupProblem[] {
+    const l = this.#layout
+    if (l.version === 'none') {
+      return [{ name: 'cgroups', detail: 'no cgroup filesystem is mounted (see /proc/mounts)', fix: 'mount cgroup2 at /sys/fs/cgroup (mount -t cgroup2 none /sys/fs/cgroup) or the v1 controllers memory, cpu, cpuacct, pids, freezer' }]
+    }
+    if (l.version === 1) {
+      return v1Controllers
+        .filter((c) => !l.controllers[c])
+        .map((c) => ({ name: `cgroup ${c}`, detail: `cgroup v1 ${c} controller is not mounted`, fix: `mount it: mkdir -p /sys/fs/cgroup/${c} && mount -t cgroup -o ${c} cgroup /sys/fs/cgroup/${c}` }))
+    }
+    const available = readText(join(l.root, 'cgroup.controllers'))?.split(/\s+/) ?? []
+    return v2Controllers
+      .filter((c) => !available.includes(c))
+      .map((c) => ({ name: `cgroup ${c}`, detail: `cgroup v2 controller ${c} is not available at ${l.root} (cgroup.controllers: ${available.join(' ') || 'none'})`, fix: `enable it on the host (kernel config / boot with cgroup_enable=${c}); tidepool enables it in ${l.root}/cgroup.subtree_control itself` }))
+  }
+
+  /** Every cgroup directory of a sandbox (without exec children). */
+  sandboxDirs(id: string): string[] {
+    const dirs = this.#hierarchies.map((h) => join(h, this.#name, id))
+    if (this.#unified && this.#layout.version === 1) dirs.push(join(this.#unified, this.#name, id))
+    return dirs
+  }
+
+  /** Creates the sandbox's cgroups with limits; returns the cgroup.procs files its init joins. */
+  create(id: string, limits: ResourceLimits): string[] {
+    this.#ensureParent()
+    const dirs = this.sandboxDirs(id)
+    for (const d of dirs) mkdirSync(d)
+    this.#writeLimits(id, limits, undefined)
+    return dirs.map((d) => join(d, 'cgroup.procs'))
+  }
+
+  /** Writes new limits into a live sandbox's cgroups. */
+  resize(id: string, limits: ResourceLimits): void {
+    const current = this.#memoryUsage(id)
+    const bytes = limits.memoryMb * 1024 * 1024
+    if (current !== undefined && bytes < current) {
+      throw new RuntimeError('invalid_request', `memoryMb ${limits.memoryMb} is below what sandbox ${id} uses now (${Math.ceil(current / 1048576)} MiB); free memory inside it or choose a higher limit`)
+    }
+    this.#writeLimits(id, limits, this.#readMemoryLimit(id))
+  }
+
+  /** A fresh child cgroup for one exec, so its whole process tree can be killed as a unit. */
+  createExec(id: string): { name: string; procs: string[] } {
+    for (let attempt = 0; ; attempt++) {
+      const name = `x${++this.#execSeq}`
+      const dirs = this.#execDirs(id, name)
+      try {
+        for (const d of dirs) mkdirSync(d)
+      } catch (err) {
+        for (const d of dirs) tryRmdir(d)
+        if ((err as NodeJS.ErrnoException).code === 'EEXIST' && attempt < 1000) continue
+        if ((err as NodeJS.ErrnoException).code === 'ENOENT') throw new RuntimeError('not_found', `sandbox ${id} has no cgroups (it is gone)`)
+        throw err
+      }
+      const procs = this.#hierarchies.map((h) => join(h === this.#pidsRoot ? join(h, this.#name, id, name) : join(h, this.#name, id), 'cgroup.procs'))
+      if (this.#unified && this.#layout.version === 1) procs.push(join(this.#unified, this.#name, id, name, 'cgroup.procs'))
+      return { name, procs }
+    }
+  }
+
+  /** True when no process is left in the exec's cgroup. */
+  execEmpty(id: string, name: string): boolean {
+    return this.#pidsRoot === undefined || listProcs(join(this.#pidsRoot, this.#name, id, name)).length === 0
+  }
+
+  /** SIGKILLs every process of one exec and waits (bounded) until they are gone. */
+  async killExec(id: string, name: string, timeoutMs = 10_000): Promise<boolean> {
+    if (!this.#pidsRoot) return true
+    const kill = this.#unified ? join(this.#unified, this.#name, id, name) : undefined
+    return killAndWait(kill, [join(this.#pidsRoot, this.#name, id, name)], timeoutMs)
+  }
+
+  removeExec(id: string, name: string): void {
+    for (const d of this.#execDirs(id, name)) tryRmdir(d)
+  }
+
+  /** SIGKILLs every process of the sandbox (thawing it so frozen ones die) and waits until none is left. */
+  async killAll(id: string, timeoutMs = 5000): Promise<boolean> {
+    if (!this.#pidsRoot) return true
+    const root = join(this.#pidsRoot, this.#name, id)
+    if (!existsSync(root)) return true
+    const kill = this.#unified ? join(this.#unified, this.#name, id) : undefined
+    const thaw = () => this.#setFrozen(id, false)
+    return killAndWait(kill, [root], timeoutMs, thaw)
+  }
+
+  /** Removes every cgroup directory of the sandbox, children first. Missing ones are fine. */
+  async remove(id: string): Promise<void> {
+    for (const dir of this.sandboxDirs(id)) {
+      if (!existsSync(dir)) continue
+      for (const child of subdirs(dir)) await rmdirRetry(join(dir, child))
+      await rmdirRetry(dir)
+    }
+  }
+
+  /** Freezes every process of the sandbox; resolves once the kernel reports it frozen. */
+  async freeze(id: string, timeoutMs = 5000): Promise<void> {
+    this.#setFrozen(id, true)
+    const deadline = Date.now() + timeoutMs
+    for (let delay = 1; this.state(id) !== 'frozen'; delay = Math.min(delay * 2, 50)) {
+      if (Date.now() > deadline) {
+        this.#setFrozen(id, false)
+        throw new RuntimeError('internal', `sandbox ${id} did not freeze within ${timeoutMs} ms (a process may be stuck in uninterruptible I/O); it was thawed again, retry later`)
+      }
+      await sleep(delay)
+    }
+  }
+
+  thaw(id: string): void {
+    this.#setFrozen(id, false)
+  }
+
+  /** 'frozen' (also while freezing), 'thawed', or undefined when the cgroup is gone. */
+  state(id: string): 'frozen' | 'thawed' | undefined {
+    const l = this.#layout
+    if (l.version === 1) {
+      const s = readText(this.#v1(id, 'freezer', 'freezer.state'))
+      return s === undefined ? undefined : s.trim() === 'THAWED' ? 'thawed' : s.trim() === 'FROZEN' ? 'frozen' : 'frozen'
+    }
+    if (l.version === 2) {
+      const events = readText(join(l.root, this.#name, id, 'cgroup.events'))
+      if (events === undefined) return undefined
+      return keyed(events, 'frozen') === 1 ? 'frozen' : readText(join(l.root, this.#name, id, 'cgroup.freeze'))?.trim() === '1' ? 'frozen' : 'thawed'
+    }
+    return undefined
+  }
+
+  /** How many times the kernel's OOM killer struck in this sandbox. */
+  oomKills(id: string): number {
+    const l = this.#layout
+    if (l.version === 1) return keyed(readText(this.#v1(id, 'memory', 'memory.oom_control')) ?? '', 'oom_kill') ?? 0
+    if (l.version === 2) return keyed(readText(join(l.root, this.#name, id, 'memory.events')) ?? '', 'oom_kill') ?? 0
+    return 0
+  }
+
+  stats(id: string): SandboxStats {
+    const l = this.#layout
+    if (l.version === 1) {
+      const mem = (f: string) => readNumber(this.#v1(id, 'memory', f))
+      const usage = mem('memory.usage_in_bytes')
+      if (usage === undefined) throw new RuntimeError('not_found', `sandbox ${id} has no cgroups (it is gone)`)
+      return {
+        cpuSeconds: (readNumber(this.#v1(id, 'cpuacct', 'cpuacct.usage')) ?? 0) / 1e9,
+        memoryBytes: usage,
+        memoryPeakBytes: mem('memory.max_usage_in_bytes') ?? usage,
+        memoryLimitBytes: mem('memory.limit_in_bytes') ?? 0,
+        pids: readNumber(this.#v1(id, 'pids', 'pids.current')) ?? 0,
+        pidsLimit: readNumber(this.#v1(id, 'pids', 'pids.max')) ?? Number.MAX_SAFE_INTEGER,
+        oomKills: this.oomKills(id),
+      }
+    }
+    if (l.version === 2) {
+      const f = (name: string) => join(l.root, this.#name, id, name)
+      const usage = readNumber(f('memory.current'))
+      if (usage === undefined) throw new RuntimeError('not_found', `sandbox ${id} has no cgroups (it is gone)`)
+      return {
+        cpuSeconds: (keyed(readText(f('cpu.stat')) ?? '', 'usage_usec') ?? 0) / 1e6,
+        memoryBytes: usage,
+        memoryPeakBytes: readNumber(f('memory.peak')) ?? usage,
+        memoryLimitBytes: readNumber(f('memory.max')) ?? Number.MAX_SAFE_INTEGER,
+        pids: readNumber(f('pids.current')) ?? 0,
+        pidsLimit: readNumber(f('pids.max')) ?? Number.MAX_SAFE_INTEGER,
+        oomKills: this.oomKills(id),
+      }
+    }
+    throw new RuntimeError('runtime_unavailable', 'no cgroup filesystem is mounted')
+  }
+
+  /** Sandbox ids that have a cgroup directory in any hierarchy. */
+  list(): string[] {
+    const roots = this.#hierarchies.map((h) => join(h, this.#name))
+    if (this.#unified && this.#layout.version === 1) roots.push(join(this.#unified, this.#name))
+    return [...new Set(roots.flatMap((r) => subdirs(r)))]
+  }
+
+  /** Removes the `<name>` parent directories when no sandbox is left in them (tests; tidy hosts). */
+  removeParents(): void {
+    const roots = this.#hierarchies.map((h) => join(h, this.#name))
+    if (this.#unified && this.#layout.version === 1) roots.push(join(this.#unified, this.#name))
+    for (const r of roots) tryRmdir(r)
+    this.#parentReady = false
+  }
+
+  #execDirs(id: string, name: string): string[] {
+    if (!this.#pidsRoot) return []
+    const dirs = [join(this.#pidsRoot, this.#name, id, name)]
+    if (this.#unified && this.#layout.version === 1) dirs.push(join(this.#unified, this.#name, id, name))
+    return dirs
+  }
+
+  #v1(id: string, c: V1Controller, file: string): string {
+    const l = this.#layout as { controllers: Partial<Record<V1Controller, string>> }
+    return join(l.controllers[c] ?? '/nonexistent', this.#name, id, file)
+  }
+
+  #ensureParent(): void {
+    if (this.#parentReady) return
+    const l = this.#layout
+    if (l.version === 'none') throw new RuntimeError('runtime_unavailable', 'no cgroup filesystem is mounted; mount cgroup2 at /sys/fs/cgroup or the v1 controllers')
+    const problems = this.problems()
+    if (problems.length > 0) throw new RuntimeError('runtime_unavailable', `${problems[0]!.detail}; ${problems[0]!.fix}`)
+    if (l.version === 2) enableControllers(l.root)
+    for (const h of this.#hierarchies) mkdirSync(join(h, this.#name), { recursive: true })
+    if (this.#unified && l.version === 1) mkdirSync(join(this.#unified, this.#name), { recursive: true })
+    if (l.version === 2) enableControllers(join(l.root, this.#name))
+    this.#parentReady = true
+  }
+
+  #writeLimits(id: string, limits: ResourceLimits, currentMemory: number | undefined): void {
+    const l = this.#layout
+    const bytes = String(limits.memoryMb * 1024 * 1024)
+    const quota = Math.max(1000, Math.round(limits.cpu * PERIOD_US))
+    try {
+      if (l.version === 1) {
+        const limit = this.#v1(id, 'memory', 'memory.limit_in_bytes')
+        const memsw = this.#v1(id, 'memory', 'memory.memsw.limit_in_bytes')
+        // The kernel keeps limit <= memsw limit: raise memsw first, lower the limit first.
+        const raising = currentMemory !== undefined && Number(bytes) >= currentMemory
+        const hasMemsw = existsSync(memsw)
+        if (raising && hasMemsw) writeFileSync(memsw, bytes)
+        writeFileSync(limit, bytes)
+        if (!raising && hasMemsw) writeFileSync(memsw, bytes)
+        writeFileSync(this.#v1(id, 'cpu', 'cpu.cfs_quota_us'), String(quota))
+        writeFileSync(this.#v1(id, 'pids', 'pids.max'), String(limits.pids))
+      } else if (l.version === 2) {
+        const dir = join(l.root, this.#name, id)
+        writeFileSync(join(dir, 'memory.max'), bytes)
+        if (existsSync(join(dir, 'memory.swap.max'))) writeFileSync(join(dir, 'memory.swap.max'), '0')
+        writeFileSync(join(dir, 'cpu.max'), `${quota} ${PERIOD_US}`)
+        writeFileSync(join(dir, 'pids.max'), String(limits.pids))
+      }
+    } catch (err) {
+      const code = (err as NodeJS.ErrnoException).code
+      if (code === 'EBUSY') throw new RuntimeError('invalid_request', `memoryMb ${limits.memoryMb} is below what sandbox ${id} uses now; free memory inside it or choose a higher limit`)
+      if (code === 'ENOENT') throw new RuntimeError('not_found', `sandbox ${id} has no cgroups (it is gone)`)
+      throw new RuntimeError('internal', `could not write cgroup limits of sandbox ${id}: ${messageOf(err)}`, { cause: err })
+    }
+  }
+
+  #memoryUsage(id: string): number | undefined {
+    const l = this.#layout
+    if (l.version === 1) return readNumber(this.#v1(id, 'memory', 'memory.usage_in_bytes'))
+    if (l.version === 2) return readNumber(join(l.root, this.#name, id, 'memory.current'))
+    return undefined
+  }
+
+  #readMemoryLimit(id: string): number | undefined {
+    const l = this.#layout
+    if (l.version === 1) return readNumber(this.#v1(id, 'memory', 'memory.limit_in_bytes'))
+    if (l.version === 2) return readNumber(join(l.root, this.#name, id, 'memory.max'))
+    return undefined
+  }
+
+  #setFrozen(id: string, frozen: boolean): void {
+    const l = this.#layout
+    try {
+      if (l.version === 1) writeFileSync(this.#v1(id, 'freezer', 'freezer.state'), frozen ? 'FROZEN' : 'THAWED')
+      else if (l.version === 2) writeFileSync(join(l.root, this.#name, id, 'cgroup.freeze'), frozen ? '1' : '0')
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code === 'ENOENT') {
+        if (frozen) throw new RuntimeError('not_found', `sandbox ${id} has no cgroups (it is gone)`)
+        return
+      }
+      throw err
+    }
+  }
+}
+
+/** Turns on the controllers we need for the children of a v2 cgroup. */
+function enableControllers(dir: string): void {
+  const enabled = readText(join(dir, 'cgroup.subtree_control'))?.split(/\s+/) ?? []
+  const missing = v2Controllers.filter((c) => !enabled.includes(c))
+  if (missing.length === 0) return
+  try {
+    writeFileSync(join(dir, 'cgroup.subtree_control'), missing.map((c) => `+${c}`).join(' '))
+  } catch (err) {
+    throw new RuntimeError('runtime_unavailable', `could not enable cgroup controllers ${missing.join(', ')} in ${dir}/cgroup.subtree_control: ${messageOf(err)}; processes directly in that cgroup block it (move them to a leaf cgroup) or delegate it to tidepool`, { cause: err })
+  }
+}
+
+/** SIGKILL via cgroup.kill where the kernel has it, else (and as a backstop) pid by pid, until none is left. */
+async function killAndWait(killDir: string | undefined, dirs: string[], timeoutMs: number, afterSignal?: () => void): Promise<boolean> {
+  const killFile = killDir ? join(killDir, 'cgroup.kill') : undefined
+  let useKillFile = killFile !== undefined && existsSync(killFile)
+  const deadline = Date.now() + timeoutMs
+  for (let delay = 1; ; delay = Math.min(delay * 2, 20)) {
+    const pids = dirs.flatMap((d) => listProcsDeep(d))
+    if (pids.length === 0) return true
+    if (useKillFile) {
+      try {
+        writeFileSync(killFile!, '1')
+      } catch {
+        useKillFile = false
+      }
+    }
+    for (const pid of pids) {
+      try {
+        process.kill(pid, 'SIGKILL')
+      } catch {
+        // already gone
+      }
+    }
+    afterSignal?.()
+    if (Date.now() > deadline) return false
+    await sleep(delay)
+  }
+}
+
+function listProcs(dir: string): number[] {
+  const text = readText(join(dir, 'cgroup.procs'))
+  if (!text) return []
+  return text.split('\n').filter(Boolean).map(Number)
+}
+
+function listProcsDeep(dir: string): number[] {
+  return [...listProcs(dir), ...subdirs(dir).flatMap((c) => listProcsDeep(join(dir, c)))]
+}
+
+function subdirs(dir: string): string[] {
+  try {
+    return readdirSync(dir, { withFileTypes: true })
+      .filter((e) => e.isDirectory())
+      .map((e) => e.name)
+  } catch {
+    return []
+  }
+}
+
+function tryRmdir(dir: string): boolean {
+  try {
+    rmdirSync(dir)
+    return true
+  } catch (err) {
+    return (err as NodeJS.ErrnoException).code === 'ENOENT'
+  }
+}
+
+async function rmdirRetry(dir: string): Promise<void> {
+  for (let delay = 1; ; delay *= 2) {
+    try {
+      rmdirSync(dir)
+      return
+    } catch (err) {
+      const code = (err as NodeJS.ErrnoException).code
+      if (code === 'ENOENT') return
+      // EBUSY: the last task is still on its way out.
+      if (code !== 'EBUSY' || delay > 1000) {
+        throw new RuntimeError('internal', `could not remove cgroup ${dir}: ${messageOf(err)}; kill the processes listed in its cgroup.procs and rmdir it`, { cause: err })
+      }
+      await sleep(delay)
+    }
+  }
+}
+
+function readText(file: string): string | undefined {
+  try {
+    return readFileSync(file, 'utf8')
+  } catch {
+    return undefined
+  }
+}
+
+/** A number file; 'max' (no limit) reads as MAX_SAFE_INTEGER. */
+function readNumber(file: string): number | undefined {
+  const t = readText(file)?.trim()
+  if (t === undefined || t === '') return undefined
+  if (t === 'max') return Number.MAX_SAFE_INTEGER
+  const n = Number(t)
+  return Number.isFinite(n) ? n : undefined
+}
+
+/** `key value` lines (memory.events, cpu.stat, memory.oom_control). */
+export function keyed(text: string, key: string): number | undefined {
+  for (const line of text.split('\n')) {
+    const [k, v] = line.split(' ')
+    if (k === key && v !== undefined) return Number(v)
+  }
+  return undefined
+}

@@ -1,0 +1,273 @@
+/** @module runtime/local/local-runtime — LocalRuntime: sandboxes as namespaces + cgroups + overlayfs on this Linux host. */
+import { spawn } from 'node:child_process'
+import { chownSync, existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs'
+import { rm } from 'node:fs/promises'
+import { isAbsolute, join } from 'node:path'
+import { setTimeout as sleep } from 'node:timers/promises'
+import { fileURLToPath } from 'node:url'
+import type {
+  ExecHandle,
+  ExecRequest,
+  PreflightCheck,
+  ResourceLimits,
+  Runtime,
+  RuntimeRef,
+  RuntimeStatus,
+  SandboxSpec,
+  SandboxStats,
+} from '../runtime.js'
+import { Cgroups, detectCgroups } from './cgroups.js'
+import { createArgv } from './helper-args.js'
+import { startExec } from './local-exec.js'
+import type { HostLayoutEntry } from './mounts.js'
+import { checkHostPath, planMounts, sandboxPaths } from './mounts.js'
+import { runPreflight } from './preflight.js'
+import { isAlive, isRunning, readStartTime } from './proc.js'
+import { RuntimeError, messageOf } from './runtime-error.js'
+import { ensureHostTemplate, readHostLayout } from './template-root.js'
+
+/** Host uid/gid that is root inside every sandbox; the sandbox owns uids [UID_BASE, UID_BASE + ID_COUNT). */
+export const UID_BASE = 100_000
+export const ID_COUNT = 65_536
+
+const ID_RE = /^[A-Za-z0-9][A-Za-z0-9_-]{0,62}$/
+
+export interface RuntimeLogger {
+  debug(obj: object | string, msg?: string): void
+  info(obj: object | string, msg?: string): void
+  warn(obj: object | string, msg?: string): void
+  error(obj: object | string, msg?: string): void
+}
+
+export interface LocalRuntimeOptions {
+  /** Where sandboxes' writable layers and the host template live, e.g. $TIDEPOOL_HOME/runtime. */
+  dataDir: string
+  /** Parent cgroup of every sandbox, in each hierarchy (default 'tidepool'). */
+  cgroupName?: string
+  /** Path of the compiled native/tidepool-helper. */
+  helperPath?: string
+  logger?: RuntimeLogger
+}
+
+const silent: RuntimeLogger = { debug() {}, info() {}, warn() {}, error() {} }
+
+/** Default location of the helper, the same from src/ and dist/: <package>/native/build/tidepool-helper. */
+export const defaultHelperPath = fileURLToPath(new URL('../../../native/build/tidepool-helper', import.meta.url))
+
+/**
+ * Sandboxes on this host. Each is an init process (PID 1 of its own mount, pid, net, ipc, uts, cgroup
+ * and user namespaces; root inside is uid 100000 outside) over an overlayfs root, in its own cgroups.
+ * The privileged work happens in native/tidepool-helper; this class decides paths and limits, keeps
+ * the cgroups, and never falls back to running anything unisolated.
+ */
+export class LocalRuntime implements Runtime {
+  readonly kind = 'local'
+  readonly #dataDir: string
+  readonly #cgroupName: string
+  readonly #helperPath: string
+  readonly #log: RuntimeLogger
+  readonly #cgroups: Cgroups
+  #layout: HostLayoutEntry[] | undefined
+  #templateRoot: string | undefined
+  /** Resolves when the init's supervisor (our child) has exited and been reaped, per sandbox we started. */
+  readonly #supervisors = new Map<string, Promise<void>>()
+
+  constructor(opts: LocalRuntimeOptions) {
+    if (!isAbsolute(opts.dataDir)) throw new RuntimeError('invalid_request', `dataDir must be absolute (got ${JSON.stringify(opts.dataDir)})`)
+    this.#dataDir = checkHostPath(opts.dataDir.replace(/\/+$/, ''), 'runtime dataDir')
+    this.#cgroupName = opts.cgroupName ?? 'tidepool'
+    if (!/^[A-Za-z0-9_.-]+$/.test(this.#cgroupName)) throw new RuntimeError('invalid_request', `cgroupName must be one path segment of [A-Za-z0-9_.-] (got ${JSON.stringify(this.#cgroupName)})`)
+    this.#helperPath = opts.helperPath ?? defaultHelperPath
+    this.#log = opts.logger ?? silent
+    this.#cgroups = new Cgroups(detectCgroups(readText('/proc/mounts') ?? ''), this.#cgroupName)
+  }
+
+  async preflight(): Promise<PreflightCheck[]> {
+    return runPreflight({ dataDir: this.#dataDir, helperPath: this.#helperPath, cgroups: this.#cgroups })
+  }
+
+  async start(spec: SandboxSpec): Promise<RuntimeRef> {
+    checkId(spec.id)
+    checkLimits(spec.resources)
+    this.#ready()
+    const paths = sandboxPaths(this.#dataDir, spec.id)
+    if (existsSync(paths.dir) || this.#cgroups.sandboxDirs(spec.id).some((d) => existsSync(d))) {
+      throw new RuntimeError('invalid_request', `sandbox ${spec.id} already exists on this host; destroy it first or use a new id`)
+    }
+    const plan = planMounts({ spec, paths, hostTemplateRoot: this.#templateRoot!, hostLayout: this.#layout! })
+    if (spec.template.rootfs !== 'host' && !existsSync(spec.template.rootfs)) {
+      throw new RuntimeError('invalid_request', `template ${spec.template.name}: rootfs ${spec.template.rootfs} does not exist; build the template again`)
+    }
+    try {
+      for (const d of [paths.upperRoot, paths.workRoot, paths.upperUsr, paths.workUsr, paths.merged]) mkdirSync(d, { recursive: true, mode: 0o755 })
+      // The root of the writable layer is what / looks like inside: owned by the sandbox's root.
+      chownSync(paths.upperRoot, UID_BASE, UID_BASE)
+      const procs = this.#cgroups.create(spec.id, spec.resources)
+      const argv = createArgv({ id: spec.id, plan, cgroupProcs: procs, uidBase: UID_BASE, idCount: ID_COUNT })
+      const pid = await this.#spawnInit(spec.id, argv)
+      const startTime = readStartTime(pid)
+      if (startTime === undefined) throw new RuntimeError('internal', `sandbox ${spec.id} init (pid ${pid}) exited right after it started`)
+      // So a destroy by id alone (after a control-plane crash) still finds the init.
+      writeFileSync(join(paths.dir, 'init'), `${pid} ${startTime}\n`)
+      this.#log.debug({ id: spec.id, pid }, 'sandbox started')
+      return { id: spec.id, pid, startTime }
+    } catch (err) {
+      await this.destroy(spec.id).catch((e: unknown) => this.#log.warn({ id: spec.id, err: messageOf(e) }, 'cleanup after failed start'))
+      if (err instanceof RuntimeError) throw err
+      throw new RuntimeError('internal', `could not start sandbox ${spec.id}: ${messageOf(err)}`, { cause: err })
+    }
+  }
+
+  exec(ref: RuntimeRef, req: ExecRequest): ExecHandle {
+    return startExec({ cgroups: this.#cgroups, helperPath: this.#helperPath }, ref, req)
+  }
+
+  async pause(ref: RuntimeRef): Promise<void> {
+    this.#mustBeAlive(ref)
+    await this.#cgroups.freeze(ref.id)
+  }
+
+  async resume(ref: RuntimeRef): Promise<void> {
+    this.#mustBeAlive(ref)
+    this.#cgroups.thaw(ref.id)
+  }
+
+  async resize(ref: RuntimeRef, limits: ResourceLimits): Promise<void> {
+    checkLimits(limits)
+    this.#mustBeAlive(ref)
+    this.#cgroups.resize(ref.id, limits)
+  }
+
+  async stats(ref: RuntimeRef): Promise<SandboxStats> {
+    this.#mustBeAlive(ref)
+    return this.#cgroups.stats(ref.id)
+  }
+
+  async inspect(ref: RuntimeRef): Promise<RuntimeStatus> {
+    if (!isRunning(ref.pid, ref.startTime)) return 'gone'
+    return this.#cgroups.state(ref.id) === 'frozen' ? 'paused' : 'running'
+  }
+
+  async destroy(id: string, ref?: RuntimeRef): Promise<void> {
+    if (!ID_RE.test(id)) return // nothing of ours can carry such a name
+    const paths = sandboxPaths(this.#dataDir, id)
+    const init = ref && ref.id === id ? ref : readInitFile(join(paths.dir, 'init'))
+    // Killing PID 1 of a pid namespace takes every process in it along.
+    if (init && isAlive(init.pid, init.startTime)) {
+      try {
+        process.kill(init.pid, 'SIGKILL')
+      } catch {
+        // gone meanwhile
+      }
+    }
+    // Everything in the sandbox's cgroups, including exec helpers that live in the host pid namespace.
+    if (!(await this.#cgroups.killAll(id))) {
+      throw new RuntimeError('internal', `processes of sandbox ${id} survived SIGKILL for 5 s (stuck in uninterruptible I/O?); retry the destroy`)
+    }
+    // An init leaves its cgroups before it is done dying (it waits for its namespace to empty): wait for
+    // it, and for its supervisor to be reaped, so "destroyed" means no process is left at all.
+    const supervisor = this.#supervisors.get(id)
+    if (supervisor) await Promise.race([supervisor, sleep(5000)])
+    if (init) {
+      for (let delay = 1, waited = 0; isAlive(init.pid, init.startTime) && waited < 5000; waited += delay, delay = Math.min(delay * 2, 50)) await sleep(delay)
+      if (isAlive(init.pid, init.startTime)) throw new RuntimeError('internal', `init of sandbox ${id} (pid ${init.pid}) survived SIGKILL for 5 s; retry the destroy`)
+    }
+    await this.#cgroups.remove(id)
+    await rm(paths.dir, { recursive: true, force: true, maxRetries: 3 })
+  }
+
+  async list(): Promise<string[]> {
+    const ids = new Set(this.#cgroups.list())
+    try {
+      for (const name of readdirSync(join(this.#dataDir, 'sandboxes'))) ids.add(name)
+    } catch {
+      // no sandbox yet
+    }
+    return [...ids].filter((id) => ID_RE.test(id)).sort()
+  }
+
+  /** Removes this runtime's (empty) parent cgroups; for tests and uninstall. Sandboxes must be destroyed first. */
+  async removeCgroupParents(): Promise<void> {
+    this.#cgroups.removeParents()
+  }
+
+  /** Fails with runtime_unavailable naming what is missing; builds the host template once. */
+  #ready(): void {
+    if (this.#templateRoot) return
+    const missing = runPreflight({ dataDir: this.#dataDir, helperPath: this.#helperPath, cgroups: this.#cgroups }).filter((c) => !c.ok)
+    if (missing.length > 0) {
+      throw new RuntimeError('runtime_unavailable', `local runtime unavailable: ${missing.map((c) => `${c.name}: ${c.detail} (fix: ${c.fix})`).join('; ')}`)
+    }
+    mkdirSync(this.#dataDir, { recursive: true, mode: 0o700 })
+    mkdirSync(join(this.#dataDir, 'sandboxes'), { recursive: true, mode: 0o700 })
+    this.#layout = readHostLayout()
+    this.#templateRoot = ensureHostTemplate(this.#dataDir, UID_BASE, this.#layout)
+  }
+
+  #mustBeAlive(ref: RuntimeRef): void {
+    if (!isRunning(ref.pid, ref.startTime)) throw new RuntimeError('not_found', `sandbox ${ref.id} is not running (its init, pid ${ref.pid}, is gone)`)
+  }
+
+  /** Runs `helper create`; resolves with init's host pid once it is ready for exec. */
+  #spawnInit(id: string, argv: string[]): Promise<number> {
+    return new Promise((resolve, reject) => {
+      // An empty env: init is visible inside, and must not carry the control plane's environment.
+      const child = spawn(this.#helperPath, argv, { stdio: ['ignore', 'pipe', 'pipe'], env: {}, detached: true })
+      let out = ''
+      let err = ''
+      let settled = false
+      const exited = new Promise<void>((r) => child.once('exit', () => r()))
+      void exited.then(() => {
+        if (this.#supervisors.get(id) === exited) this.#supervisors.delete(id)
+      })
+      const settle = (fn: () => void) => {
+        if (settled) return
+        settled = true
+        fn()
+      }
+      child.stdout.on('data', (c: Buffer) => {
+        out += c.toString('utf8')
+        const nl = out.indexOf('\n')
+        if (nl < 0) return
+        const pid = Number(out.slice(0, nl))
+        if (Number.isInteger(pid) && pid > 0) this.#supervisors.set(id, exited)
+        settle(() => (Number.isInteger(pid) && pid > 0 ? resolve(pid) : reject(new RuntimeError('internal', `tidepool-helper printed ${JSON.stringify(out.slice(0, nl))} instead of a pid`))))
+      })
+      child.stderr.on('data', (c: Buffer) => {
+        if (err.length < 4096) err += c.toString('utf8')
+      })
+      child.once('error', (e) => settle(() => reject(new RuntimeError('runtime_unavailable', `could not run ${this.#helperPath}: ${e.message}; run \`npm run build\` to compile it`, { cause: e }))))
+      child.once('close', (code, signal) => {
+        settle(() => reject(new RuntimeError('internal', `could not start sandbox ${id}: ${err.trim() || `tidepool-helper exited with ${signal ?? code}`}`)))
+        // After "ready" the helper stays as init's supervisor and exits with it (reaping it).
+        if (settled) this.#log.debug({ id, code, signal }, 'sandbox init exited')
+      })
+      child.unref()
+    })
+  }
+}
+
+function checkId(id: string): void {
+  if (!ID_RE.test(id)) {
+    throw new RuntimeError('invalid_request', `sandbox id must be 1-63 characters of [A-Za-z0-9_-] starting with a letter or digit (got ${JSON.stringify(id)})`)
+  }
+}
+
+function checkLimits(l: ResourceLimits): void {
+  if (!(Number.isFinite(l.cpu) && l.cpu > 0)) throw new RuntimeError('invalid_request', `resources.cpu must be a positive number of cores (got ${l.cpu})`)
+  if (!(Number.isInteger(l.memoryMb) && l.memoryMb >= 4)) throw new RuntimeError('invalid_request', `resources.memoryMb must be an integer >= 4 (got ${l.memoryMb})`)
+  if (!(Number.isInteger(l.pids) && l.pids >= 2)) throw new RuntimeError('invalid_request', `resources.pids must be an integer >= 2 (got ${l.pids})`)
+}
+
+function readInitFile(file: string): { pid: number; startTime: number } | undefined {
+  const [pid, startTime] = (readText(file) ?? '').trim().split(' ').map(Number)
+  return pid && startTime ? { pid, startTime } : undefined
+}
+
+function readText(file: string): string | undefined {
+  try {
+    return readFileSync(file, 'utf8')
+  } catch {
+    return undefined
+  }
+}

@@ -1,0 +1,112 @@
+/** @module runtime/local/mounts — decides what a sandbox's filesystem is made of (pure: no I/O). */
+import { join, posix } from 'node:path'
+import type { SandboxSpec } from '../runtime.js'
+import { RuntimeError } from './runtime-error.js'
+
+/** Where one sandbox keeps its state on the host: `<dataDir>/sandboxes/<id>/…`. */
+export interface SandboxPaths {
+  dir: string
+  /** Mount point of the sandbox's root (only inside its private mount namespace). */
+  merged: string
+  upperRoot: string
+  workRoot: string
+  upperUsr: string
+  workUsr: string
+}
+
+export interface OverlayMount {
+  /** Path inside the sandbox ('/' for the root). */
+  target: string
+  /** Read-only layers, topmost first. */
+  lowers: string[]
+  upper: string
+  work: string
+}
+
+export interface BindMount {
+  source: string
+  /** Path inside the sandbox. */
+  target: string
+  readOnly: boolean
+}
+
+export interface MountPlan {
+  root: string
+  overlays: OverlayMount[]
+  binds: BindMount[]
+  /** Paths inside the sandbox to hide (empty file / empty read-only dir). */
+  masks: string[]
+}
+
+/** How the host lays out a top-level system path: a symlink (merged /usr) or a directory of its own. */
+export type HostLayoutEntry = { name: string; kind: 'symlink'; target: string } | { name: string; kind: 'dir' }
+
+/** Top-level system paths the host template mirrors besides /usr. */
+export const systemTopLevel = ['bin', 'sbin', 'lib', 'lib32', 'lib64', 'libx32'] as const
+
+export function sandboxPaths(dataDir: string, id: string): SandboxPaths {
+  const dir = join(dataDir, 'sandboxes', id)
+  return {
+    dir,
+    merged: join(dir, 'merged'),
+    upperRoot: join(dir, 'upper', 'root'),
+    workRoot: join(dir, 'work', 'root'),
+    upperUsr: join(dir, 'upper', 'usr'),
+    workUsr: join(dir, 'work', 'usr'),
+  }
+}
+
+/**
+ * The mounts of a sandbox: its root is an overlay of the template (read-only) under its own writable
+ * layer. For the 'host' template the lower layer is a generated skeleton (no host /etc secrets, no
+ * /root, /home or data dirs) and the host's /usr comes in as a second overlay, so writes anywhere
+ * stay in the sandbox. A rootfs-folder template is the single lower layer.
+ */
+export function planMounts(input: {
+  spec: SandboxSpec
+  paths: SandboxPaths
+  /** The skeleton root built by template-root.ts (used when template.rootfs is 'host'). */
+  hostTemplateRoot: string
+  hostLayout: HostLayoutEntry[]
+}): MountPlan {
+  const { spec, paths } = input
+  const masks = spec.denyRead.map((p, i) => checkSandboxPath(p, `denyRead[${i}]`))
+  if (spec.template.rootfs === 'host') {
+    return {
+      root: paths.merged,
+      overlays: [
+        { target: '/', lowers: [input.hostTemplateRoot], upper: paths.upperRoot, work: paths.workRoot },
+        { target: '/usr', lowers: ['/usr'], upper: paths.upperUsr, work: paths.workUsr },
+      ],
+      // A host that keeps /bin, /lib… as real directories gets them read-only, as they are.
+      binds: input.hostLayout
+        .filter((e) => e.kind === 'dir')
+        .map((e) => ({ source: `/${e.name}`, target: `/${e.name}`, readOnly: true })),
+      masks,
+    }
+  }
+  const rootfs = checkHostPath(spec.template.rootfs, `template ${spec.template.name} rootfs`)
+  return {
+    root: paths.merged,
+    overlays: [{ target: '/', lowers: [rootfs], upper: paths.upperRoot, work: paths.workRoot }],
+    binds: [],
+    masks,
+  }
+}
+
+/** overlayfs splits its options on ',' and lowerdir on ':', so such paths cannot be layers. */
+export function checkHostPath(p: string, what: string): string {
+  if (!posix.isAbsolute(p) || posix.normalize(p) !== p || /[:,\n\0]/.test(p)) {
+    throw new RuntimeError('invalid_request', `${what} must be an absolute, normalised path without ':' or ',' (got ${JSON.stringify(p)})`)
+  }
+  return p
+}
+
+/** A path inside the sandbox: absolute, normalised, not '/' itself. */
+export function checkSandboxPath(p: string, what: string): string {
+  const clean = posix.normalize(p).replace(/\/+$/, '')
+  if (!posix.isAbsolute(p) || clean === '' || /[\n\0]/.test(p) || clean.split('/').includes('..')) {
+    throw new RuntimeError('invalid_request', `${what} must be an absolute path inside the sandbox other than / (got ${JSON.stringify(p)})`)
+  }
+  return clean
+}
