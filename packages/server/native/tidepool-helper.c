@@ -774,6 +774,53 @@ static void set_nonblock(int fd) {
   if (fl >= 0) fcntl(fd, F_SETFL, fl | O_NONBLOCK);
 }
 
+/* Joins the cgroups (while we can still reach the host's cgroupfs), then every namespace of init.
+ * Linux 5.8+: one setns(pidfd) switches all of them atomically and takes init's root; older kernels:
+ * one /proc/PID/ns file at a time, then chroot into /proc/PID/root. */
+static void enter_sandbox(long pid, char **cgroup_procs, int n_cgroup_procs) {
+  const int all = CLONE_NEWIPC | CLONE_NEWUTS | CLONE_NEWNET | CLONE_NEWCGROUP | CLONE_NEWPID | CLONE_NEWNS | CLONE_NEWUSER;
+  int pidfd = (int)syscall(SYS_pidfd_open, (pid_t)pid, 0);
+  if (pidfd < 0 && errno == ESRCH) fail_code("not_found", 0, "sandbox init (pid %ld) is gone", pid);
+  if (pidfd >= 0) {
+    join_cgroups(cgroup_procs, n_cgroup_procs, getpid());
+    if (setns(pidfd, all) == 0) {
+      close(pidfd);
+      return;
+    }
+    if (errno == ESRCH) fail_code("not_found", 0, "sandbox init (pid %ld) is gone", pid);
+    if (errno != EINVAL) fail("setns(pidfd of %ld)", pid);
+    close(pidfd);
+    n_cgroup_procs = 0; /* joined already */
+  }
+  static const char *ns_names[] = {"ipc", "uts", "net", "cgroup", "pid", "mnt", "user"};
+  static const int ns_types[] = {CLONE_NEWIPC, CLONE_NEWUTS, CLONE_NEWNET, CLONE_NEWCGROUP, CLONE_NEWPID, CLONE_NEWNS, CLONE_NEWUSER};
+  enum { NS_COUNT = 7 };
+  int ns_fd[NS_COUNT];
+  char path[64];
+  for (int k = 0; k < NS_COUNT; k++) {
+    snprintf(path, sizeof path, "/proc/%ld/ns/%s", pid, ns_names[k]);
+    ns_fd[k] = open(path, O_RDONLY | O_CLOEXEC);
+    if (ns_fd[k] < 0) {
+      if (errno == ENOENT || errno == ESRCH) fail_code("not_found", 0, "sandbox init (pid %ld) is gone", pid);
+      fail("open %s", path);
+    }
+  }
+  snprintf(path, sizeof path, "/proc/%ld/root", pid);
+  int root_fd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  if (root_fd < 0) {
+    if (errno == ENOENT || errno == ESRCH) fail_code("not_found", 0, "sandbox init (pid %ld) is gone", pid);
+    fail("open %s", path);
+  }
+  join_cgroups(cgroup_procs, n_cgroup_procs, getpid());
+  for (int k = 0; k < NS_COUNT - 1; k++)
+    if (setns(ns_fd[k], ns_types[k]) < 0) fail("setns(%s)", ns_names[k]);
+  if (fchdir(root_fd) < 0 || chroot(".") < 0) fail("chroot into the sandbox root");
+  /* the user namespace last: after it we hold no privilege on the host any more */
+  if (setns(ns_fd[NS_COUNT - 1], CLONE_NEWUSER) < 0) fail("setns(user)");
+  for (int k = 0; k < NS_COUNT; k++) close(ns_fd[k]);
+  close(root_fd);
+}
+
 /* execvp with a default PATH, telling "not found" (127) from "not executable" (126) apart. */
 static void __attribute__((noreturn)) exec_command(char **argv) {
   const char *cmd = argv[0];
@@ -861,34 +908,9 @@ static int exec_main(int argc, char **argv) {
     fcntl(err_fd, F_SETFD, FD_CLOEXEC);
   }
 
-  static const char *ns_names[] = {"ipc", "uts", "net", "cgroup", "pid", "mnt", "user"};
-  enum { NS_COUNT = 7 };
-  int ns_fd[NS_COUNT];
-  char path[64];
-  for (int k = 0; k < NS_COUNT; k++) {
-    snprintf(path, sizeof path, "/proc/%ld/ns/%s", pid, ns_names[k]);
-    ns_fd[k] = open(path, O_RDONLY | O_CLOEXEC);
-    if (ns_fd[k] < 0) {
-      if (errno == ENOENT || errno == ESRCH) fail_code("not_found", 0, "sandbox init (pid %ld) is gone", pid);
-      fail("open %s", path);
-    }
-  }
-  snprintf(path, sizeof path, "/proc/%ld/root", pid);
-  int root_fd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-  if (root_fd < 0) {
-    if (errno == ENOENT || errno == ESRCH) fail_code("not_found", 0, "sandbox init (pid %ld) is gone", pid);
-    fail("open %s", path);
-  }
   /* Unkillable by the sandbox's OOM killer while we relay; the command itself goes back to 0. */
   write_file("/proc/self/oom_score_adj", "-1000");
-  join_cgroups(cgroup_procs, n_cgroup_procs, getpid());
-  static const int ns_types[] = {CLONE_NEWIPC, CLONE_NEWUTS, CLONE_NEWNET, CLONE_NEWCGROUP, CLONE_NEWPID, CLONE_NEWNS};
-  for (int k = 0; k < NS_COUNT - 1; k++)
-    if (setns(ns_fd[k], ns_types[k]) < 0) fail("setns(%s)", ns_names[k]);
-  if (fchdir(root_fd) < 0 || chroot(".") < 0) fail("chroot into the sandbox root");
-  if (setns(ns_fd[NS_COUNT - 1], CLONE_NEWUSER) < 0) fail("setns(user)");
-  for (int k = 0; k < NS_COUNT; k++) close(ns_fd[k]);
-  close(root_fd);
+  enter_sandbox(pid, cgroup_procs, n_cgroup_procs);
   /* From now on this process is root of the sandbox's user namespace only (host uid = uid-base). */
   if (setgroups(0, NULL) < 0) fail("setgroups");
   if (setresgid(0, 0, 0) < 0 || setresuid(0, 0, 0) < 0) fail("become root of the sandbox's user namespace");
@@ -936,7 +958,7 @@ static int exec_main(int argc, char **argv) {
     sigset_t none;
     sigemptyset(&none);
     sigprocmask(SIG_SETMASK, &none, NULL);
-    for (int s = 1; s < NSIG; s++) signal(s, SIG_DFL);
+    for (int s = 1; s < NSIG; s++) signal(s, SIG_DFL); /* ignored ones would survive execve */
     exec_command(cmd);
   }
   for (int fd = 0; fd < 3; fd++)

