@@ -82,12 +82,13 @@ export class FileService {
 
   #check(code: number, stderr: string, path: string): void {
     if (code === 0) return
-    if (code === 2 || /No such file/.test(stderr)) throw new AppError('not_found', `${path} does not exist in the sandbox`)
-    if (code === 21) throw new AppError('invalid_request', `${path} is a directory; list it with ?list=1`)
-    if (code === 20 || /Not a directory/.test(stderr)) throw new AppError('invalid_request', `${path} is not a directory`)
+    // stderr first: sh also exits 2 when a redirection is refused.
     if (/Permission denied|Read-only file system|Operation not permitted/.test(stderr)) {
       throw new AppError('policy_denied', `permission denied for ${path}: the sandbox user cannot access it (${firstLine(stderr)})`)
     }
+    if (code === 2 || /No such file/.test(stderr)) throw new AppError('not_found', `${path} does not exist in the sandbox`)
+    if (code === 21) throw new AppError('invalid_request', `${path} is a directory; list it with ?list=1`)
+    if (code === 20 || /Not a directory/.test(stderr)) throw new AppError('invalid_request', `${path} is not a directory`)
     if (/No space left/.test(stderr)) throw new AppError('quota_exceeded', `no space left writing ${path}`, { scope: 'sandbox:disk', limit: 0, used: 0, retryAfter: 1 })
     throw new AppError('internal', `file operation on ${path} failed (exit ${code}): ${firstLine(stderr)}`)
   }

@@ -2,7 +2,7 @@
  * The whole stack for real: HTTP server on loopback, LocalRuntime (namespaces, cgroups, overlayfs), the SDK
  * and the built CLI — what a new user does from the README, plus faults.
  */
-import { spawn, spawnSync } from 'node:child_process'
+import { spawn } from 'node:child_process'
 import { mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
@@ -11,7 +11,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { loadConfig } from '../../src/config.js'
 import { silentLogger } from '../../src/core/log.js'
 import { buildControlPlane, type ControlPlane } from '../../src/main.js'
-import { cliPath, leftovers, removeCgroupParents, skipReason } from './support/host.js'
+import { cliPath, destroyAll, leftovers, skipReason } from './support/host.js'
 
 const cgroupName = `tidepool-it-api-${process.pid}`
 let home: string
@@ -32,7 +32,7 @@ describe.skipIf(skipReason)('API end to end (real runtime)', () => {
   })
   afterAll(async () => {
     await cp?.close()
-    removeCgroupParents(cgroupName)
+    await destroyAll(join(home, 'runtime'), cgroupName)
     rmSync(home, { recursive: true, force: true })
   })
 
@@ -157,21 +157,30 @@ describe.skipIf(skipReason)('API end to end (real runtime)', () => {
 
   it('the CLI creates, execs (exit code passes through), lists as JSON, and verifies the audit log', async () => {
     const env = { ...process.env, TIDEPOOL_URL: url, TIDEPOOL_TOKEN: token, TIDEPOOL_HOME: home }
-    const cli = (...args: string[]) => spawnSync(process.execPath, [cliPath, ...args], { env, encoding: 'utf8' })
-    const created = cli('sandbox', 'create', '--json', '--meta', 'via=cli')
+    // Async on purpose: the server runs in this process, so a sync spawn would block it.
+    const cli = (...args: string[]) =>
+      new Promise<{ status: number | null; stdout: string; stderr: string }>((resolve) => {
+        const child = spawn(process.execPath, [cliPath, ...args], { env })
+        let stdout = ''
+        let stderr = ''
+        child.stdout.on('data', (d: Buffer) => (stdout += d.toString()))
+        child.stderr.on('data', (d: Buffer) => (stderr += d.toString()))
+        child.on('close', (status) => resolve({ status, stdout, stderr }))
+      })
+    const created = await cli('sandbox', 'create', '--json', '--meta', 'via=cli')
     expect(created.status).toBe(0)
     const id = JSON.parse(created.stdout).id as string
-    const ex = cli('exec', id, '--', 'sh', '-c', 'echo out; echo err >&2; exit 7')
+    const ex = await cli('exec', id, '--', 'sh', '-c', 'echo out; echo err >&2; exit 7')
     expect(ex.status).toBe(7)
     expect(ex.stdout).toBe('out\n')
     expect(ex.stderr).toBe('err\n')
-    const ls = JSON.parse(cli('sandbox', 'ls', '--json', '--meta', 'via=cli').stdout)
+    const ls = JSON.parse((await cli('sandbox', 'ls', '--json', '--meta', 'via=cli')).stdout)
     expect(ls.items.map((s: { id: string }) => s.id)).toEqual([id])
-    const missing = cli('sandbox', 'get', 'sbx_doesnotexist')
+    const missing = await cli('sandbox', 'get', 'sbx_doesnotexist')
     expect(missing.status).toBe(66)
     expect(missing.stderr).toMatch(/not_found: sandbox sbx_doesnotexist not found/)
-    expect(cli('sandbox', 'rm', id).status).toBe(0)
-    const verify = cli('audit', 'verify', '--json')
+    expect((await cli('sandbox', 'rm', id)).status).toBe(0)
+    const verify = await cli('audit', 'verify', '--json')
     expect(verify.status).toBe(0)
     expect(JSON.parse(verify.stdout)).toMatchObject({ ok: true })
   })
@@ -193,6 +202,8 @@ describe.skipIf(skipReason)('crash safety (real server process)', () => {
     const cg = `tidepool-it-crash-${process.pid}`
     const port = 20000 + (process.pid % 20000)
     const env = { ...process.env, TIDEPOOL_HOME: home2, TIDEPOOL_PORT: String(port), TIDEPOOL_CGROUP_NAME: cg, TIDEPOOL_LOG_LEVEL: 'warn' }
+    const exited = (child: ReturnType<typeof spawn>) =>
+      child.exitCode !== null || child.signalCode !== null ? Promise.resolve() : new Promise((r) => child.once('exit', r))
     const start = async () => {
       const child = spawn(process.execPath, [cliPath, 'up'], { env, stdio: ['ignore', 'ignore', 'pipe'] })
       let stderr = ''
@@ -211,7 +222,7 @@ describe.skipIf(skipReason)('crash safety (real server process)', () => {
       await new Promise((r) => setTimeout(r, 15))
       server.kill('SIGKILL')
       const settled = (await Promise.all(inflight)).filter((x): x is string => Boolean(x))
-      await new Promise((r) => server.once('exit', r))
+      await exited(server)
       server = await start()
       const page = await admin.listSandboxes({})
       const live = page.items.map((s) => s.id)
@@ -228,8 +239,8 @@ describe.skipIf(skipReason)('crash safety (real server process)', () => {
       expect(leftovers(cg, live)).toEqual([])
     } finally {
       server.kill('SIGTERM')
-      await new Promise((r) => server.once('exit', r))
-      removeCgroupParents(cg)
+      await exited(server)
+      await destroyAll(join(home2, 'runtime'), cg)
       rmSync(home2, { recursive: true, force: true })
     }
   })

@@ -40,3 +40,11 @@ export function removeCgroupParents(cgroupName: string): void {
     }
   }
 }
+
+/** Destroys every sandbox a test runtime has traces of (for afterAll / finally, also after a failed test). */
+export async function destroyAll(dataDir: string, cgroupName: string): Promise<void> {
+  const { LocalRuntime } = await import('../../../src/runtime/local/local-runtime.js')
+  const runtime = new LocalRuntime({ dataDir, cgroupName })
+  for (const id of await runtime.list()) await runtime.destroy(id)
+  removeCgroupParents(cgroupName)
+}
