@@ -1,8 +1,6 @@
 /** @module cli/up — `tidepool up`: serve the API; `--demo` also walks through a sandbox's life once it is up. */
 import { loadConfig, type Config } from '../config.js'
-import { buildControlPlane } from '../main.js'
 import type { CliCommand } from './command.js'
-import { runDemo } from './demo.js'
 
 export function upCommand(configFile: () => string | undefined): CliCommand {
   return {
@@ -16,6 +14,8 @@ export function upCommand(configFile: () => string | undefined): CliCommand {
         ...(values.host !== undefined ? { host: String(values.host) } : {}),
       }
       const config = loadConfig({ env: process.env, file: configFile(), overrides })
+      // Loaded here, not at the top: every other CLI command starts without the server's dependencies.
+      const { buildControlPlane } = await import('../main.js')
       const cp = await buildControlPlane(config)
       const { url } = await cp.listen()
       io.info(`tidepool listening on ${url} (data in ${config.home}, store ${config.storeUrl ?? 'sqlite'}, runtime ${config.runtime.kind})`)
@@ -31,6 +31,7 @@ export function upCommand(configFile: () => string | undefined): CliCommand {
       process.once('SIGTERM', () => void stop('SIGTERM'))
       if (values.demo) {
         const token = cp.adminToken ?? (await import('node:fs')).readFileSync(`${config.home}/admin.token`, 'utf8').trim()
+        const { runDemo } = await import('./demo.js')
         await runDemo(url, token, io).catch((err: unknown) => io.info(`demo failed: ${(err as Error).message}`))
         io.info(`\nThe server keeps running on ${url}. Try:\n  export TIDEPOOL_TOKEN=$(cat ${config.home}/admin.token)\n  npx tidepool sandbox create\n  npx tidepool exec <id> -- uname -a\nCtrl-C stops it.`)
       }

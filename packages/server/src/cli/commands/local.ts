@@ -1,13 +1,8 @@
 /** @module cli/commands/local — commands that run on this host without the API: doctor, config print, audit verify --offline. */
 import { existsSync, accessSync, constants } from 'node:fs'
 import { join } from 'node:path'
-import { AuditLog } from '../../audit/audit-log.js'
 import { printableConfig, storeUrlOf, type Config } from '../../config.js'
-import { systemClock } from '../../core/clock.js'
-import { silentLogger } from '../../core/log.js'
-import { createRuntime } from '../../runtime/create-runtime.js'
 import type { PreflightCheck } from '../../runtime/runtime.js'
-import { openStore } from '../../store/db.js'
 import type { CliCommand } from '../command.js'
 
 const json = { json: { type: 'boolean' } } as const
@@ -22,6 +17,8 @@ export function localCommands(config: () => Config): CliCommand[] {
       async run({ io }) {
         const cfg = config()
         const checks: PreflightCheck[] = [nodeCheck(), homeCheck(cfg.home)]
+        const { createRuntime } = await import('../../runtime/create-runtime.js')
+        const { silentLogger } = await import('../../core/log.js')
         const runtime = await createRuntime({ kind: cfg.runtime.kind, dataDir: join(cfg.home, 'runtime'), cgroupName: cfg.runtime.cgroupName, logger: silentLogger })
         checks.push(...(await runtime.preflight()))
         const ok = checks.every((c) => c.ok)
@@ -50,6 +47,7 @@ export function localCommands(config: () => Config): CliCommand[] {
       async run({ values, api, io }) {
         let result: { ok: boolean; records: number; problems: { seq: number; problem: string }[] }
         if (values.offline) {
+          const [{ openStore }, { AuditLog }, { systemClock }] = await Promise.all([import('../../store/db.js'), import('../../audit/audit-log.js'), import('../../core/clock.js')])
           const store = await openStore(storeUrlOf(config()))
           try {
             result = await new AuditLog(store.db, systemClock).verify()
