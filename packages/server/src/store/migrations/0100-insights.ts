@@ -1,4 +1,208 @@
-/** @module store/migrations/0100-insights — tables of the feedback loop. */
-import type { Kysely } from 'kysely'
+/** @module store/migrations/0100-insights — tables of the feedback loop (runs, results, analyses, remediations). */
+import { sql, type Kysely } from 'kysely'
+import { isPostgres, serialType } from './dialect.js'
 
-export async function up(_db: Kysely<any>): Promise<void> {}
+// 'double precision' is a REAL in SQLite and a float8 in PostgreSQL: epoch-ms times and durations come back as numbers in both.
+const real = 'double precision' as const
+
+// biome-ignore lint: migrations run against any table set
+export async function up(db: Kysely<any>): Promise<void> {
+  await db.schema
+    .createTable('insight_runs')
+    .addColumn('project', 'text', (c) => c.notNull())
+    .addColumn('id', 'text', (c) => c.notNull())
+    .addColumn('commit_sha', 'text', (c) => c.notNull())
+    .addColumn('tree', 'text')
+    .addColumn('code_key', 'text', (c) => c.notNull())
+    .addColumn('branch', 'text', (c) => c.notNull())
+    .addColumn('attempt', 'integer', (c) => c.notNull())
+    .addColumn('variant', 'text', (c) => c.notNull())
+    .addColumn('variant_key', 'text', (c) => c.notNull())
+    .addColumn('started_at', 'text', (c) => c.notNull())
+    .addColumn('at', real, (c) => c.notNull())
+    .addColumn('finished_at', 'text')
+    .addColumn('pipeline', 'text')
+    .addColumn('pr', 'text')
+    .addColumn('infra', 'text')
+    .addColumn('arm', 'text')
+    .addColumn('status', 'text', (c) => c.notNull())
+    .addColumn('analyzed', 'integer', (c) => c.notNull())
+    .addColumn('tests', 'integer', (c) => c.notNull())
+    .addColumn('failed', 'integer', (c) => c.notNull())
+    .addColumn('flaky', 'integer', (c) => c.notNull())
+    .addColumn('skipped', 'integer', (c) => c.notNull())
+    .addColumn('files', 'integer', (c) => c.notNull())
+    .addColumn('file_errors', 'integer', (c) => c.notNull())
+    .addColumn('test_ms', real, (c) => c.notNull())
+    .addColumn('infra_suspect', 'integer', (c) => c.notNull())
+    .addColumn('infra_reason', 'text')
+    .addColumn('created_at', 'text', (c) => c.notNull())
+    .addPrimaryKeyConstraint('insight_runs_pk', ['project', 'id'])
+    .execute()
+  await db.schema.createIndex('insight_runs_at').on('insight_runs').columns(['project', 'at']).execute()
+  await db.schema.createIndex('insight_runs_analyzed').on('insight_runs').columns(['project', 'analyzed']).execute()
+
+  await db.schema
+    .createTable('insight_files')
+    .addColumn('project', 'text', (c) => c.notNull())
+    .addColumn('run_id', 'text', (c) => c.notNull())
+    .addColumn('id', 'text', (c) => c.notNull())
+    .addColumn('name', 'text', (c) => c.notNull())
+    .addColumn('hash', 'text', (c) => c.notNull())
+    .addColumn('framework', 'text', (c) => c.notNull())
+    .addColumn('tests', 'integer', (c) => c.notNull())
+    .addColumn('failures', 'integer', (c) => c.notNull())
+    .addColumn('errors', 'integer', (c) => c.notNull())
+    .addColumn('summary', 'text', (c) => c.notNull())
+    .addColumn('created_at', 'text', (c) => c.notNull())
+    .addPrimaryKeyConstraint('insight_files_pk', ['project', 'run_id', 'id'])
+    .execute()
+
+  // One row per test per report file; analysis folds the rows of one run. Kept lean: the hot table.
+  await db.schema
+    .createTable('insight_results')
+    .addColumn('project', 'text', (c) => c.notNull())
+    .addColumn('run_id', 'text', (c) => c.notNull())
+    .addColumn('file_id', 'text', (c) => c.notNull())
+    .addColumn('test_id', 'text', (c) => c.notNull())
+    .addColumn('at', real, (c) => c.notNull())
+    .addColumn('outcome', 'integer', (c) => c.notNull()) // 0 pass, 1 fail, 2 skip
+    .addColumn('attempts', 'integer', (c) => c.notNull())
+    .addColumn('fails', 'integer', (c) => c.notNull())
+    .addColumn('duration_ms', real)
+    .addColumn('signature', 'text')
+    .addColumn('message', 'text')
+    .execute()
+  await db.schema.createIndex('insight_results_test').on('insight_results').columns(['project', 'test_id', 'at']).execute()
+  await db.schema.createIndex('insight_results_run').on('insight_results').columns(['project', 'run_id', 'file_id']).execute()
+  // Failures only (every failed attempt has a signature): signature groups, co-failing clusters and outage checks
+  // read this small covering index instead of the table.
+  await db.schema
+    .createIndex('insight_results_failures')
+    .on('insight_results')
+    .columns(['project', 'signature', 'test_id', 'run_id', 'at', 'outcome'])
+    .where(sql.ref('signature'), 'is not', null)
+    .execute()
+
+  await db.schema
+    .createTable('insight_tests')
+    .addColumn('project', 'text', (c) => c.notNull())
+    .addColumn('id', 'text', (c) => c.notNull())
+    .addColumn('framework', 'text', (c) => c.notNull())
+    .addColumn('file', 'text', (c) => c.notNull())
+    .addColumn('suite', 'text', (c) => c.notNull())
+    .addColumn('name', 'text', (c) => c.notNull())
+    .addColumn('first_seen', real, (c) => c.notNull())
+    .addColumn('last_seen', real, (c) => c.notNull())
+    .addColumn('status', 'text', (c) => c.notNull())
+    .addColumn('tier', 'text', (c) => c.notNull())
+    .addColumn('score', real, (c) => c.notNull())
+    .addColumn('lo', real, (c) => c.notNull())
+    .addColumn('hi', real, (c) => c.notNull())
+    .addColumn('n', 'integer', (c) => c.notNull())
+    .addColumn('fails', 'integer', (c) => c.notNull())
+    .addColumn('evidence', 'integer', (c) => c.notNull())
+    .addColumn('excluded', 'integer', (c) => c.notNull())
+    .addColumn('streak', 'integer', (c) => c.notNull())
+    .addColumn('since', real)
+    .addColumn('cluster', 'text')
+    .addPrimaryKeyConstraint('insight_tests_pk', ['project', 'id'])
+    .execute()
+  await db.schema.createIndex('insight_tests_status').on('insight_tests').columns(['project', 'status', 'score']).execute()
+
+  await db.schema
+    .createTable('insight_status_log')
+    .addColumn('seq', serialType(db), (c) => (isPostgres(db) ? c.primaryKey() : c.primaryKey().autoIncrement()))
+    .addColumn('project', 'text', (c) => c.notNull())
+    .addColumn('test_id', 'text', (c) => c.notNull())
+    .addColumn('at', real, (c) => c.notNull())
+    .addColumn('from_status', 'text', (c) => c.notNull())
+    .addColumn('to_status', 'text', (c) => c.notNull())
+    .execute()
+  await db.schema.createIndex('insight_status_log_at').on('insight_status_log').columns(['project', 'at']).execute()
+
+  await db.schema
+    .createTable('insight_events')
+    .addColumn('seq', serialType(db), (c) => (isPostgres(db) ? c.primaryKey() : c.primaryKey().autoIncrement()))
+    .addColumn('project', 'text', (c) => c.notNull())
+    .addColumn('run_id', 'text', (c) => c.notNull())
+    .addColumn('kind', 'text', (c) => c.notNull())
+    .addColumn('at', real, (c) => c.notNull())
+    .addColumn('test_id', 'text')
+    .addColumn('pr', 'text')
+    .addColumn('body', 'text', (c) => c.notNull())
+    .execute()
+  await db.schema.createIndex('insight_events_run').on('insight_events').columns(['project', 'run_id']).execute()
+  await db.schema.createIndex('insight_events_kind').on('insight_events').columns(['project', 'kind', 'at']).execute()
+
+  await db.schema
+    .createTable('insight_signatures')
+    .addColumn('project', 'text', (c) => c.notNull())
+    .addColumn('id', 'text', (c) => c.notNull())
+    .addColumn('text', 'text', (c) => c.notNull())
+    .addColumn('example', 'text', (c) => c.notNull())
+    .addColumn('infra_like', 'integer', (c) => c.notNull())
+    .addPrimaryKeyConstraint('insight_signatures_pk', ['project', 'id'])
+    .execute()
+
+  await db.schema
+    .createTable('insight_anomalies')
+    .addColumn('project', 'text', (c) => c.notNull())
+    .addColumn('id', 'text', (c) => c.notNull())
+    .addColumn('kind', 'text', (c) => c.notNull())
+    .addColumn('subject', 'text', (c) => c.notNull())
+    .addColumn('label', 'text', (c) => c.notNull())
+    .addColumn('type', 'text', (c) => c.notNull())
+    .addColumn('at', real, (c) => c.notNull())
+    .addColumn('run_id', 'text', (c) => c.notNull())
+    .addColumn('body', 'text', (c) => c.notNull())
+    .addPrimaryKeyConstraint('insight_anomalies_pk', ['project', 'id'])
+    .execute()
+  await db.schema.createIndex('insight_anomalies_subject').on('insight_anomalies').columns(['project', 'kind', 'subject']).execute()
+  await db.schema.createIndex('insight_anomalies_run').on('insight_anomalies').columns(['project', 'run_id']).execute()
+
+  await db.schema
+    .createTable('insight_clusters')
+    .addColumn('project', 'text', (c) => c.notNull())
+    .addColumn('id', 'text', (c) => c.notNull())
+    .addColumn('body', 'text', (c) => c.notNull())
+    .addPrimaryKeyConstraint('insight_clusters_pk', ['project', 'id'])
+    .execute()
+
+  await db.schema
+    .createTable('insight_remediations')
+    .addColumn('project', 'text', (c) => c.notNull())
+    .addColumn('id', 'text', (c) => c.notNull())
+    .addColumn('run_id', 'text')
+    .addColumn('test_id', 'text')
+    .addColumn('kind', 'text', (c) => c.notNull())
+    .addColumn('status', 'text', (c) => c.notNull())
+    .addColumn('mode', 'text', (c) => c.notNull())
+    .addColumn('arm', 'text')
+    .addColumn('created_at', real, (c) => c.notNull())
+    .addColumn('decided_at', real)
+    .addColumn('body', 'text', (c) => c.notNull())
+    .addPrimaryKeyConstraint('insight_remediations_pk', ['project', 'id'])
+    .execute()
+  await db.schema.createIndex('insight_remediations_created').on('insight_remediations').columns(['project', 'created_at']).execute()
+  await db.schema.createIndex('insight_remediations_run').on('insight_remediations').columns(['project', 'run_id']).execute()
+
+  await db.schema
+    .createTable('insight_quarantine')
+    .addColumn('project', 'text', (c) => c.notNull())
+    .addColumn('test_id', 'text', (c) => c.notNull())
+    .addColumn('owner', 'text', (c) => c.notNull())
+    .addColumn('reason', 'text', (c) => c.notNull())
+    .addColumn('expires_at', real, (c) => c.notNull())
+    .addColumn('remediation_id', 'text')
+    .addColumn('created_at', real, (c) => c.notNull())
+    .addPrimaryKeyConstraint('insight_quarantine_pk', ['project', 'test_id'])
+    .execute()
+
+  await db.schema
+    .createTable('insight_settings')
+    .addColumn('project', 'text', (c) => c.primaryKey())
+    .addColumn('body', 'text', (c) => c.notNull())
+    .addColumn('updated_at', 'text', (c) => c.notNull())
+    .execute()
+}

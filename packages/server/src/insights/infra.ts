@@ -1,0 +1,75 @@
+/** @module insights/infra — is a red run an infrastructure outage? Resource saturation from infra metrics. */
+import type { InfraMetrics } from '@tidepool/sdk'
+import type { InsightsConfig } from './config.js'
+
+export interface RunFailures {
+  /** Distinct tests in the run. */
+  tests: number
+  /** Failing tests (final outcome fail) with their signature and suite. */
+  failing: { testId: string; signature: string; suite: string; infraLike: boolean }[]
+}
+
+export interface InfraVerdict {
+  suspect: boolean
+  reason?: string
+}
+
+/**
+ * A run is an infrastructure suspect when ≥ failShare of its tests fail, or when most failures share one signature
+ * that looks like infrastructure — or, for any signature, spans ≥ minSuites suites and is new (the previous run of
+ * the branch did not fail the same way: a persistent shared failure is a breakage, not an outage).
+ */
+export function classifyRun(run: RunFailures, prevFailing: ReadonlySet<string> | undefined, cfg: InsightsConfig['infra']): InfraVerdict {
+  const failed = run.failing.length
+  if (failed === 0) return { suspect: false }
+  const share = failed / Math.max(1, run.tests)
+  if (run.tests >= cfg.minTests && share >= cfg.failShare) {
+    return { suspect: true, reason: `${failed} of ${run.tests} tests failed (${pct(share)} ≥ ${pct(cfg.failShare)})` }
+  }
+  if (failed < cfg.minFailures) return { suspect: false }
+  const bySig = new Map<string, { n: number; suites: Set<string>; infraLike: boolean; tests: string[] }>()
+  for (const f of run.failing) {
+    let g = bySig.get(f.signature)
+    if (!g) bySig.set(f.signature, (g = { n: 0, suites: new Set(), infraLike: f.infraLike, tests: [] }))
+    g.n++
+    g.suites.add(f.suite)
+    g.tests.push(f.testId)
+  }
+  let top: [string, { n: number; suites: Set<string>; infraLike: boolean; tests: string[] }] | undefined
+  for (const e of bySig) if (!top || e[1].n > top[1].n) top = e
+  if (!top) return { suspect: false }
+  const [sig, g] = top
+  const sigShare = g.n / failed
+  if (sigShare <= cfg.signatureShare) return { suspect: false }
+  if (g.infraLike) return { suspect: true, reason: `${g.n} of ${failed} failures share infrastructure-like signature ${sig}` }
+  const persistent = prevFailing !== undefined && g.tests.filter((t) => prevFailing.has(t)).length >= g.n / 2
+  if (g.suites.size >= cfg.minSuites && !persistent) {
+    return { suspect: true, reason: `${g.n} of ${failed} failures across ${g.suites.size} suites share new signature ${sig}` }
+  }
+  return { suspect: false }
+}
+
+/** Saturation findings from a run's infra facts (and event samples), for root cause and remediation. */
+export function saturation(metrics: readonly (InfraMetrics | undefined)[], cfg: InsightsConfig['infra']): string[] {
+  let cpu = 0
+  let mem = 0
+  let oom = 0
+  let disk = 0
+  for (const m of metrics) {
+    if (!m) continue
+    cpu = Math.max(cpu, m.cpuPct ?? 0)
+    mem = Math.max(mem, m.memoryPct ?? 0)
+    oom += m.oomKills ?? 0
+    disk = Math.max(disk, m.diskPct ?? 0)
+  }
+  const out: string[] = []
+  if (oom > 0) out.push(`${oom} process(es) OOM-killed`)
+  if (mem >= cfg.memoryPct) out.push(`memory peaked at ${Math.round(mem)}% of its limit`)
+  if (cpu >= cfg.cpuPct) out.push(`CPU peaked at ${Math.round(cpu)}% of its limit`)
+  if (disk >= 95) out.push(`disk at ${Math.round(disk)}%`)
+  return out
+}
+
+function pct(x: number): string {
+  return `${Math.round(x * 100)}%`
+}

@@ -1,0 +1,92 @@
+/** @module insights/signature — normalise failure messages and traces into a stable error signature. */
+import { createHash } from 'node:crypto'
+import { cleanText } from './clean.js'
+
+// Order matters: specific shapes first (they contain digits the generic number rule would eat).
+const rules: [RegExp, string][] = [
+  [/\b[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}\b/gi, '<uuid>'],
+  [/\b\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}(?::\d{2}(?:[.,]\d+)?)?(?:Z|[+-]\d{2}:?\d{2})?/g, '<ts>'],
+  [/\b\d{4}-\d{2}-\d{2}\b/g, '<date>'],
+  [/\b\d{1,2}:\d{2}:\d{2}(?:[.,]\d+)?\b/g, '<time>'],
+  [/\b(?:Mon|Tue|Wed|Thu|Fri|Sat|Sun), \d{1,2} \w{3} \d{4}\b/g, '<date>'],
+  [/\bhttps?:\/\/[^\s'"<>)]+/g, '<url>'],
+  [/\b0x[0-9a-f]+\b/gi, '<addr>'],
+  [/\[(?:[0-9a-f]{0,4}:){2,7}[0-9a-f]{0,4}\](?::\d+)?/gi, '<ip>'],
+  // paths (posix and windows), with any :line:col → basename only
+  [/(?:[A-Za-z]:)?(?:[\\/][\w.@+~-]+){2,}[\\/]([\w.@+~-]+?)(?::\d+)+(?=\W|$)/g, '<path>/$1:<line>'],
+  [/(?:[A-Za-z]:)?(?:[\\/][\w.@+~-]+){2,}[\\/]([\w.@+~-]+)/g, '<path>/$1'],
+  [/\b([\w.-]+\.(?:[jt]sx?|mjs|cjs|py|java|kt|go|cs|rb|rs|php|scala|swift))(?::\d+)+/g, '$1:<line>'],
+  [/\bline \d+\b/gi, 'line <n>'],
+  [/\b(?:\d{1,3}\.){3}\d{1,3}(?::\d{1,5})?\b/g, '<ip>'],
+  [/\b(localhost|[a-z0-9-]+(?:\.[a-z0-9-]+)+):\d{2,5}\b/gi, '$1:<port>'],
+  [/\bport \d{2,5}\b/gi, 'port <port>'],
+  // prefixed ids (sbx_k3j9…, req-8f2…, run_42, tok_…)
+  [/\b[a-z]{2,10}[_-](?=[a-z0-9]*\d)[a-z0-9]{4,}\b/gi, '<id>'],
+  [/\b[0-9a-f]{12,}\b/gi, '<hex>'],
+  [/\b(?=[0-9a-f]*\d)(?=[0-9a-f]*[a-f])[0-9a-f]{7,11}\b/gi, '<hex>'],
+  [/\b(?=[a-z]*\d)(?=\d*[a-z])[a-z0-9]{10,}\b/gi, '<id>'],
+  [/\bpid[ =:]?\d+/gi, 'pid <n>'],
+  [/(?<![A-Za-z_<])-?\d+(?:\.\d+)?(?:e[-+]?\d+)?/gi, '<n>'],
+]
+
+/** The normalised form of a failure's text: placeholders for everything that varies between runs. */
+export function normalizeMessage(s: string): string {
+  let out = cleanText(s)
+  for (const [re, rep] of rules) out = out.replace(re, rep)
+  return out.replace(/\s+/g, ' ').trim()
+}
+
+/** First frames that belong to the code under test (skips runner internals). */
+function topFrames(trace: string, n: number): string[] {
+  const frames: string[] = []
+  for (const raw of trace.split('\n')) {
+    const line = raw.trim()
+    const isFrame = /^at\s/.test(line) || /^File ".*", line \d+/.test(line) || /^\S+\.go:\d+/.test(line) || /^[\w./-]+\.py:\d+:/.test(line)
+    if (!isFrame) continue
+    if (/node_modules|\(node:|node:internal|<anonymous>|java\.base\/|org\.junit\.|sun\.reflect|_pytest|pluggy|testing\/testing\.go|runtime\/|System\.Runtime/.test(line)) continue
+    frames.push(line)
+    if (frames.length >= n) break
+  }
+  return frames
+}
+
+export interface SignatureInput {
+  type?: string
+  message?: string
+  text?: string
+}
+
+export interface Signature {
+  id: string
+  text: string
+}
+
+/** `sig_` + 12 hex over the normalised type, first message line(s) and top stack frame. */
+export function signatureOf(f: SignatureInput): Signature {
+  const message = (f.message ?? '').trim() || firstLines(f.text ?? '', 2)
+  const head = normalizeMessage(firstLines(message, 3)).slice(0, 400)
+  const frame = topFrames(f.text ?? '', 1).map(normalizeMessage)[0]
+  const type = normalizeMessage(f.type ?? '')
+  const text = [type, head, frame].filter(Boolean).join(' | ') || '(no message)'
+  return { id: `sig_${createHash('sha256').update(text).digest('hex').slice(0, 12)}`, text }
+}
+
+function firstLines(s: string, n: number): string {
+  return s.split('\n').filter((l) => l.trim()).slice(0, n).join('\n')
+}
+
+const infraPatterns = [
+  /ECONNREFUSED|ECONNRESET|ETIMEDOUT|EHOSTUNREACH|ENETUNREACH|ENOTFOUND|EAI_AGAIN|EPIPE|socket hang up/i,
+  /connection (?:refused|reset|timed out|closed)|could not connect|failed to connect|unable to connect|network is unreachable|no route to host/i,
+  /name or service not known|temporary failure in name resolution|getaddrinfo|\bDNS\b/i,
+  /\b(?:502|503|504)\b.*(?:gateway|unavailable|timeout)|service unavailable|bad gateway|gateway time-?out|too many requests|rate limit/i,
+  /out of memory|\bOOM\b|OutOfMemoryError|cannot allocate memory|ENOMEM|signal: killed|exit code 137|SIGKILL/i,
+  /no space left on device|ENOSPC|disk quota|read-only file system|too many open files|EMFILE/i,
+  /timed? ?out waiting for|deadline exceeded|context deadline|lock wait timeout|database is locked|too many connections/i,
+  /docker daemon|container .* (?:exited|not running)|image pull|runner .* (?:lost|offline)|agent .* disconnected/i,
+]
+
+/** Looks like infrastructure (network, DNS, resources, capacity) rather than the code under test. */
+export function isInfraLike(text: string): boolean {
+  return infraPatterns.some((re) => re.test(text))
+}
