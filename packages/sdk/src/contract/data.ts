@@ -1,4 +1,237 @@
-/** @module contract/data — data sources, mirrors and thin PostgreSQL clones. */
+/** @module contract/data — data sources, mirrors (schema + masked sample) and thin PostgreSQL clones. */
+import { z } from 'zod'
+import { PageInput, Timestamp, page } from './common.js'
 import type { Operation } from './operation.js'
 
-export const dataOps = {} as const satisfies Record<string, Operation>
+const tags = ['data']
+
+export const DataSourceId = z.string().regex(/^dsrc_[a-z0-9]{6,40}$/, 'data source ids look like dsrc_ followed by lowercase letters and digits').describe('Data source id, e.g. dsrc_k3j9x2m1q8w7.')
+export const MirrorId = z.string().regex(/^dmir_[a-z0-9]{6,40}$/, 'mirror ids look like dmir_ followed by lowercase letters and digits').describe('Mirror id, e.g. dmir_k3j9x2m1q8w7.')
+export const CloneId = z.string().regex(/^dcl_[a-z0-9]{6,40}$/, 'clone ids look like dcl_ followed by lowercase letters and digits').describe('Clone id, e.g. dcl_k3j9x2m1q8w7.')
+export const DataSnapshotId = z.string().regex(/^dsnap_[a-z0-9]{6,40}$/, 'snapshot ids look like dsnap_ followed by lowercase letters and digits').describe('Clone snapshot id.')
+const DataName = z.string().regex(/^[a-z0-9][a-z0-9_-]{0,62}$/, 'names are 1–63 lowercase letters, digits, - and _')
+
+// ---------------------------------------------------------------- sources
+
+export const CreateDataSourceInput = z
+  .object({
+    url: z
+      .string()
+      .max(2048)
+      .regex(/^postgres(ql)?:\/\//, 'url must be a PostgreSQL URL: postgresql://user:password@host:5432/dbname')
+      .describe('Connection URL of the source database. tidepool only reads from it (one read-only transaction per mirror build).'),
+    name: DataName.optional().describe('Name, unique in the project (default: the database name).'),
+  })
+  .strict()
+  .meta({ id: 'CreateDataSourceInput' })
+
+export const DataSource = z
+  .object({
+    id: DataSourceId,
+    project: z.string(),
+    name: z.string(),
+    url: z.string().describe('The URL with its password hidden.'),
+    database: z.string(),
+    serverVersion: z.string().describe('server_version of the source, e.g. 15.8.'),
+    tables: z.number().int().describe('Tables found at registration.'),
+    createdAt: Timestamp,
+  })
+  .meta({ id: 'DataSource' })
+export type DataSource = z.infer<typeof DataSource>
+export const DataSourceRef = z.object({ id: DataSourceId }).strict()
+export const ListDataInput = z.object({ ...PageInput }).strict()
+export const DataSourcePage = page(DataSource)
+
+// ---------------------------------------------------------------- mirrors
+
+const Percent = z.number().gt(0, 'percent must be greater than 0').max(100, 'percent must be at most 100')
+const MaxRows = z.number().int().min(0).max(1_000_000_000)
+
+export const TableSample = z
+  .object({
+    percent: Percent.optional().describe('Share of the table\'s rows to sample (Bernoulli, repeatable).'),
+    maxRows: MaxRows.optional().describe('Cap on sampled rows of this table (rows added to keep foreign keys whole come on top).'),
+    skip: z.boolean().optional().describe('Copy no rows of this table except those other rows reference.'),
+  })
+  .strict()
+
+export const SampleSpec = z
+  .object({
+    percent: Percent.default(10).describe('Share of every table\'s rows to sample (default 10).'),
+    maxRows: MaxRows.optional().describe('Cap on sampled rows per table.'),
+    perTable: z.record(z.string().min(1).max(256), TableSample).default({}).describe('Overrides by table, keyed "schema.table" or "table" (public).'),
+    seed: z.number().int().min(0).max(2_147_483_647).default(42).describe('Seed of the repeatable sample.'),
+  })
+  .strict()
+  .meta({ id: 'SampleSpec' })
+
+export const MaskKind = z
+  .enum(['email', 'name', 'first_name', 'last_name', 'phone', 'hash', 'null', 'redact', 'keep'])
+  .describe('email/name/first_name/last_name/phone: deterministic fake of that kind; hash: keyed hash of the value; null; redact: the text "redacted"; keep: copy unchanged (overrides a default rule).')
+export type MaskKind = z.infer<typeof MaskKind>
+
+export const MaskRule = z
+  .object({
+    column: z
+      .string()
+      .min(1)
+      .max(256)
+      .describe('Which columns: "column", "table.column" or "schema.table.column"; * matches any run of characters (e.g. "*email*", "users.*_name").'),
+    rule: MaskKind,
+  })
+  .strict()
+  .meta({ id: 'MaskRule' })
+
+export const MaskingSpec = z
+  .object({
+    defaults: z
+      .boolean()
+      .default(true)
+      .describe('Apply built-in rules to columns whose names look personal (email, first/last/full name, phone, address, ssn, birth date, ip, token, password).'),
+    rules: z.array(MaskRule).max(500).default([]).describe('Explicit rules; they win over the defaults, the first matching rule wins.'),
+  })
+  .strict()
+  .meta({ id: 'MaskingSpec' })
+
+export const CreateMirrorInput = z
+  .object({
+    id: DataSourceId.describe('The data source to mirror.'),
+    name: DataName.optional().describe('Mirror name, unique in the project (default: the source name). Mirroring again under an existing name refreshes that mirror.'),
+    sample: SampleSpec.default({ percent: 10, perTable: {}, seed: 42 }),
+    masking: MaskingSpec.default({ defaults: true, rules: [] }),
+    refreshEverySeconds: z.number().int().min(60).max(2_592_000).optional().describe('Rebuild on this schedule (none by default).'),
+    wait: z.boolean().default(true).describe('Answer once the mirror is built (default). false: answer at once with state "building"; follow progress with GET /v1/data/mirrors/{id}.'),
+  })
+  .strict()
+  .meta({ id: 'CreateMirrorInput' })
+
+export const MirrorTableReport = z.object({
+  table: z.string().describe('schema.table'),
+  sourceRows: z.number().int().describe('Rows in the source (planner estimate for large tables).'),
+  rows: z.number().int().describe('Rows in the mirror.'),
+  sampled: z.number().int().describe('Rows picked by the sample.'),
+  addedForKeys: z.number().int().describe('Rows added so every foreign key of the sample points at a row.'),
+  masked: z.array(z.object({ column: z.string(), rule: MaskKind })).describe('Masked columns and their rule.'),
+})
+
+export const MirrorReport = z
+  .object({
+    tables: z.array(MirrorTableReport),
+    rows: z.number().int(),
+    bytes: z.number().int().describe('Size of the mirror\'s data directory.'),
+    durationMs: z.number(),
+    rowsPerSecond: z.number(),
+    pgVersion: z.string().describe('Major version of the PostgreSQL serving the mirror and its clones.'),
+    warnings: z.array(z.string()),
+  })
+  .meta({ id: 'MirrorReport' })
+export type MirrorReport = z.infer<typeof MirrorReport>
+
+export const MirrorProgress = z.object({
+  phase: z.enum(['queued', 'schema', 'data', 'constraints', 'finish']),
+  table: z.string().optional(),
+  tablesDone: z.number().int(),
+  tables: z.number().int(),
+  rows: z.number().int(),
+})
+
+export const Mirror = z
+  .object({
+    id: MirrorId,
+    project: z.string(),
+    name: z.string(),
+    sourceId: DataSourceId,
+    state: z.enum(['building', 'ready', 'failed']).describe('building (first build), ready (clonable; a refresh keeps it ready), failed.'),
+    database: z.string(),
+    pgVersion: z.string(),
+    sample: SampleSpec,
+    masking: MaskingSpec,
+    refreshEverySeconds: z.number().int().optional(),
+    createdAt: Timestamp,
+    refreshedAt: Timestamp.optional(),
+    refreshing: z.boolean().describe('A build is running.'),
+    progress: MirrorProgress.optional(),
+    report: MirrorReport.optional(),
+    error: z.object({ code: z.string(), message: z.string() }).optional().describe('Why the last build failed.'),
+    clones: z.number().int().describe('Live clones of this mirror.'),
+  })
+  .meta({ id: 'Mirror' })
+export type Mirror = z.infer<typeof Mirror>
+export const MirrorRef = z.object({ id: z.string().min(1).max(64).describe('Mirror id or name.') }).strict()
+export const RefreshMirrorInput = MirrorRef.extend({ wait: z.boolean().default(true) }).strict()
+export const MirrorPage = page(Mirror)
+
+// ---------------------------------------------------------------- clones
+
+export const CreateCloneInput = z
+  .object({
+    mirror: z.string().min(1).max(64).describe('Mirror id or name.'),
+    sandbox: z.string().regex(/^sbx_[a-z0-9]{6,40}$/, 'sandbox ids look like sbx_…').optional().describe('Bind to this sandbox: it gets DATABASE_URL over the clone\'s Unix socket.'),
+    ttlSeconds: z.number().int().min(60, 'ttlSeconds must be at least 60').max(604_800, 'ttlSeconds must be at most 604800 (7 days)').optional().describe('Time to live (default data.defaultTtlSeconds).'),
+  })
+  .strict()
+  .meta({ id: 'CreateCloneInput' })
+
+export const DataSnapshot = z
+  .object({
+    id: DataSnapshotId,
+    cloneId: CloneId,
+    createdAt: Timestamp,
+    label: z.string().optional(),
+  })
+  .meta({ id: 'DataSnapshot' })
+export type DataSnapshot = z.infer<typeof DataSnapshot>
+
+export const Clone = z
+  .object({
+    id: CloneId,
+    project: z.string(),
+    mirrorId: MirrorId,
+    sandbox: z.string().optional(),
+    state: z.enum(['ready', 'stopped']).describe('ready: accepting connections; stopped: the server is down (tidepool restarts it).'),
+    strategy: z.enum(['reflink', 'template']).describe('reflink: own server on a reflinked data dir; template: a database copied with CREATE DATABASE … TEMPLATE (fallback).'),
+    url: z.string().describe('postgresql:// URL over TCP 127.0.0.1 with the clone\'s own credentials.'),
+    host: z.string(),
+    port: z.number().int(),
+    socketDir: z.string().describe('Unix socket directory on the host (bound into the sandbox when one is given).'),
+    database: z.string(),
+    user: z.string(),
+    password: z.string(),
+    createdAt: Timestamp,
+    expiresAt: Timestamp,
+    resetAt: Timestamp.optional(),
+    diskBytes: z.number().int().describe('Bytes this clone holds alone (extents not shared with its mirror), as last measured.'),
+    snapshots: z.array(DataSnapshot),
+  })
+  .meta({ id: 'Clone' })
+export type Clone = z.infer<typeof Clone>
+export const CloneRef = z.object({ id: CloneId }).strict()
+export const ClonePage = page(Clone)
+export const PatchCloneInput = z
+  .object({ id: CloneId, ttlSeconds: z.number().int().min(60).max(604_800).describe('New time to live, counted from now.') })
+  .strict()
+export const CreateDataSnapshotInput = z.object({ id: CloneId, label: z.string().max(128).optional() }).strict()
+export const ResetCloneInput = z
+  .object({
+    id: CloneId,
+    to: z.union([z.literal('start'), DataSnapshotId]).default('start').describe('"start" (the mirror\'s state) or a snapshot id of this clone.'),
+  })
+  .strict()
+
+export const dataOps = {
+  createDataSource: { method: 'POST', path: '/v1/data/sources', summary: 'Register a source PostgreSQL database (checked: reachable, readable)', scope: 'data:write', input: CreateDataSourceInput, output: DataSource, status: 201, tags },
+  listDataSources: { method: 'GET', path: '/v1/data/sources', summary: 'List data sources', scope: 'data:read', input: ListDataInput, output: DataSourcePage, tags },
+  deleteDataSource: { method: 'DELETE', path: '/v1/data/sources/{id}', summary: 'Forget a data source (its mirrors must be deleted first)', scope: 'data:write', input: DataSourceRef, output: 'empty', status: 204, tags },
+  createMirror: { method: 'POST', path: '/v1/data/sources/{id}/mirror', summary: 'Build (or refresh) a mirror: full schema, FK-consistent sample, masked before it lands', scope: 'data:write', input: CreateMirrorInput, output: Mirror, status: 201, tags },
+  listMirrors: { method: 'GET', path: '/v1/data/mirrors', summary: 'List mirrors', scope: 'data:read', input: ListDataInput, output: MirrorPage, tags },
+  getMirror: { method: 'GET', path: '/v1/data/mirrors/{id}', summary: 'Get a mirror with its build progress and report', scope: 'data:read', input: MirrorRef, output: Mirror, tags },
+  refreshMirror: { method: 'POST', path: '/v1/data/mirrors/{id}/refresh', summary: 'Rebuild a mirror from its source with its sample and masking (clones keep their data)', scope: 'data:write', input: RefreshMirrorInput, output: Mirror, tags },
+  deleteMirror: { method: 'DELETE', path: '/v1/data/mirrors/{id}', summary: 'Delete a mirror (its clones must be destroyed first)', scope: 'data:write', input: MirrorRef, output: 'empty', status: 204, tags },
+  createClone: { method: 'POST', path: '/v1/data/clones', summary: 'Create a thin writable clone of a mirror, with its own server and credentials', scope: 'data:write', input: CreateCloneInput, output: Clone, status: 201, mcp: true, tags },
+  listClones: { method: 'GET', path: '/v1/data/clones', summary: 'List clones', scope: 'data:read', input: ListDataInput, output: ClonePage, tags },
+  getClone: { method: 'GET', path: '/v1/data/clones/{id}', summary: 'Get a clone', scope: 'data:read', input: CloneRef, output: Clone, tags },
+  patchClone: { method: 'PATCH', path: '/v1/data/clones/{id}', summary: 'Extend (or shorten) a clone\'s TTL', scope: 'data:write', input: PatchCloneInput, output: Clone, tags },
+  deleteClone: { method: 'DELETE', path: '/v1/data/clones/{id}', summary: 'Destroy a clone: server, data, socket and snapshots (idempotent)', scope: 'data:write', input: CloneRef, output: 'empty', status: 204, mcp: true, tags },
+  createCloneSnapshot: { method: 'POST', path: '/v1/data/clones/{id}/snapshots', summary: 'Snapshot a clone (a known state to reset to)', scope: 'data:write', input: CreateDataSnapshotInput, output: DataSnapshot, status: 201, tags },
+  resetClone: { method: 'POST', path: '/v1/data/clones/{id}/reset', summary: 'Reset a clone to the mirror\'s state or to one of its snapshots', scope: 'data:write', input: ResetCloneInput, output: Clone, mcp: true, tags },
+} as const satisfies Record<string, Operation>

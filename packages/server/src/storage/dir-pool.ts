@@ -1,6 +1,6 @@
 /** @module storage/dir-pool — a StoragePool over one directory: reflink clones (cp --reflink=always) or full copies. */
 import { lstat, mkdir, readdir, rm, statfs } from 'node:fs/promises'
-import { join, relative, resolve, sep } from 'node:path'
+import { dirname, join, relative, resolve, sep } from 'node:path'
 import { CommandError, runCommand } from './run-command.js'
 import { PoolFullError } from './pool-errors.js'
 import type { PoolKind, PoolSpace, PoolUsage, StoragePool } from './storage-pool.js'
@@ -43,6 +43,7 @@ export class DirPool implements StoragePool {
         },
         () => undefined,
       )
+      await mkdir(dirname(dst), { recursive: true, mode: 0o755 })
       await runCommand('cp', args)
     } catch (err) {
       await rm(dst, { recursive: true, force: true }).catch(() => undefined)

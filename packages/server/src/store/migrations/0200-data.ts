@@ -1,4 +1,91 @@
-/** @module store/migrations/0200-data — data sources, mirrors, clones. */
+/** @module store/migrations/0200-data — data sources, mirrors, managed servers, clones and their snapshots. */
 import type { Kysely } from 'kysely'
 
-export async function up(_db: Kysely<any>): Promise<void> {}
+// biome-ignore lint: migrations run against any table set
+export async function up(db: Kysely<any>): Promise<void> {
+  await db.schema
+    .createTable('data_sources')
+    .addColumn('id', 'text', (c) => c.primaryKey())
+    .addColumn('project', 'text', (c) => c.notNull())
+    .addColumn('name', 'text', (c) => c.notNull())
+    .addColumn('url', 'text', (c) => c.notNull())
+    .addColumn('database', 'text', (c) => c.notNull())
+    .addColumn('server_version', 'text', (c) => c.notNull())
+    .addColumn('tables', 'integer', (c) => c.notNull())
+    .addColumn('salt', 'text', (c) => c.notNull())
+    .addColumn('created_at', 'text', (c) => c.notNull())
+    .addUniqueConstraint('data_sources_project_name', ['project', 'name'])
+    .execute()
+
+  await db.schema
+    .createTable('data_mirrors')
+    .addColumn('id', 'text', (c) => c.primaryKey())
+    .addColumn('project', 'text', (c) => c.notNull())
+    .addColumn('name', 'text', (c) => c.notNull())
+    .addColumn('source_id', 'text', (c) => c.notNull())
+    .addColumn('state', 'text', (c) => c.notNull())
+    .addColumn('database', 'text', (c) => c.notNull())
+    .addColumn('pg_version', 'text', (c) => c.notNull())
+    .addColumn('sample', 'text', (c) => c.notNull())
+    .addColumn('masking', 'text', (c) => c.notNull())
+    .addColumn('refresh_every_s', 'integer')
+    .addColumn('version', 'integer', (c) => c.notNull())
+    .addColumn('base_dir', 'text')
+    .addColumn('report', 'text')
+    .addColumn('error', 'text')
+    .addColumn('created_at', 'text', (c) => c.notNull())
+    .addColumn('refreshed_at', 'text')
+    .addUniqueConstraint('data_mirrors_project_name', ['project', 'name'])
+    .execute()
+
+  // Managed PostgreSQL servers that are not one clone's own: the shared server of the template strategy.
+  await db.schema
+    .createTable('data_servers')
+    .addColumn('id', 'text', (c) => c.primaryKey())
+    .addColumn('mirror_id', 'text', (c) => c.notNull())
+    .addColumn('mirror_version', 'integer', (c) => c.notNull())
+    .addColumn('data_dir', 'text', (c) => c.notNull())
+    .addColumn('socket_dir', 'text', (c) => c.notNull())
+    .addColumn('port', 'integer', (c) => c.notNull())
+    .addColumn('pg_major', 'integer', (c) => c.notNull())
+    .addColumn('created_at', 'text', (c) => c.notNull())
+    .execute()
+
+  await db.schema
+    .createTable('data_clones')
+    .addColumn('id', 'text', (c) => c.primaryKey())
+    .addColumn('project', 'text', (c) => c.notNull())
+    .addColumn('mirror_id', 'text', (c) => c.notNull())
+    .addColumn('sandbox_id', 'text')
+    .addColumn('strategy', 'text', (c) => c.notNull())
+    .addColumn('state', 'text', (c) => c.notNull())
+    .addColumn('server_id', 'text')
+    .addColumn('data_dir', 'text')
+    .addColumn('base_dir', 'text', (c) => c.notNull())
+    .addColumn('socket_dir', 'text', (c) => c.notNull())
+    .addColumn('port', 'integer', (c) => c.notNull())
+    .addColumn('pg_major', 'integer', (c) => c.notNull())
+    .addColumn('database', 'text', (c) => c.notNull())
+    .addColumn('user_name', 'text', (c) => c.notNull())
+    .addColumn('password', 'text', (c) => c.notNull())
+    .addColumn('disk_bytes', 'bigint', (c) => c.notNull())
+    .addColumn('created_at', 'text', (c) => c.notNull())
+    .addColumn('expires_at', 'text', (c) => c.notNull())
+    .addColumn('reset_at', 'text')
+    .addColumn('destroyed_at', 'text')
+    .addColumn('reason', 'text')
+    .execute()
+  await db.schema.createIndex('data_clones_project').on('data_clones').columns(['project', 'destroyed_at', 'id']).execute()
+  await db.schema.createIndex('data_clones_expiry').on('data_clones').columns(['destroyed_at', 'expires_at']).execute()
+
+  await db.schema
+    .createTable('data_snapshots')
+    .addColumn('id', 'text', (c) => c.primaryKey())
+    .addColumn('clone_id', 'text', (c) => c.notNull())
+    .addColumn('project', 'text', (c) => c.notNull())
+    .addColumn('location', 'text', (c) => c.notNull())
+    .addColumn('label', 'text')
+    .addColumn('created_at', 'text', (c) => c.notNull())
+    .execute()
+  await db.schema.createIndex('data_snapshots_clone').on('data_snapshots').columns(['clone_id', 'created_at']).execute()
+}

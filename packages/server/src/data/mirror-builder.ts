@@ -1,0 +1,256 @@
+/**
+ * @module data/mirror-builder — build a mirror: the source's full schema, a foreign-key-consistent sample,
+ * masked on its way through tidepool (no unmasked value is ever written to the mirror), on a server of its
+ * own that is then stopped cleanly, so clones start from it without crash recovery.
+ */
+import type { MirrorProgress, MirrorReport } from '@tidepool/sdk'
+import type pg from 'pg'
+import type { z } from 'zod'
+import { AppError } from '../core/errors.js'
+import type { Logger } from '../core/log.js'
+import { PoolFullError } from '../storage/pool-errors.js'
+import type { StoragePool } from '../storage/storage-pool.js'
+import { runCommand } from '../storage/run-command.js'
+import { resolveMasking, type MaskingInput } from './masking.js'
+import { reassignOwnershipSql, setSequencesSql } from './mirror-sql.js'
+import { withAdmin, quoteIdent, quoteLiteral, qualified } from './pg-admin.js'
+import type { PgBinaries } from './pg-binaries.js'
+import { initDataDir, OWNER_ROLE, startServer, stopServer, type RunAs, type ServerSettings } from './pg-server.js'
+import { adminEnv, copyRows, CopyFailed, pgDump, psqlScript, toolError } from './psql.js'
+import { Sampler, type SampleInput, type TablePlan } from './sampler.js'
+import { connectSource, readCatalog, sourceError, type SourceCatalog } from './source.js'
+import { libpqEnv, type SourceConn } from './source-url.js'
+
+export interface MirrorBuild {
+  source: SourceConn
+  salt: string
+  sample: SampleInput
+  masking: MaskingInput
+  /** Picks binaries for the source's major version (may warn). */
+  binaries: (sourceMajor: number) => { bins: PgBinaries; warning?: string }
+  pool: StoragePool
+  /** Directory (in the pool, must not exist) that receives `pgdata/` and `server.log`. */
+  dir: string
+  port: number
+  socketDir: string
+  name: string
+  runAs: RunAs | undefined
+  settings: ServerSettings
+  log: Logger
+  onProgress?: (p: z.infer<typeof MirrorProgress>) => void
+}
+
+export interface BuiltMirror {
+  dataDir: string
+  database: string
+  bins: PgBinaries
+  report: MirrorReport
+}
+
+const dumpArgs = ['--schema-only', '--no-owner', '--no-privileges', '--no-publications', '--no-subscriptions', '--no-security-labels', '--no-tablespaces']
+
+/** Builds a mirror into `b.dir`. On any failure the server is stopped and `b.dir` removed: nothing half-made stays. */
+export async function buildMirror(b: MirrorBuild): Promise<BuiltMirror> {
+  const started = performance.now()
+  const warnings: string[] = []
+  const dataDir = `${b.dir}/pgdata`
+  const srcEnv = libpqEnv(b.source)
+  let client: pg.Client | undefined
+  let created = false
+  try {
+    // One REPEATABLE READ snapshot, exported, so pg_dump and every COPY see the same instant: keys stay consistent.
+    client = await connectSource(b.source)
+    await client.query('BEGIN ISOLATION LEVEL REPEATABLE READ, READ ONLY')
+    let snapshot: string | undefined
+    try {
+      await client.query('SAVEPOINT snap')
+      snapshot = (await client.query<{ s: string }>('SELECT pg_export_snapshot() AS s')).rows[0]!.s
+    } catch (err) {
+      await client.query('ROLLBACK TO SAVEPOINT snap')
+      warnings.push(`source cannot export a snapshot (${(err as Error).message}); tables are read one after another, not at one instant`)
+    }
+    const catalog = await readCatalog(client)
+    await exactCounts(client, catalog)
+    const { bins, warning } = b.binaries(catalog.major)
+    if (warning) warnings.push(warning)
+    const masking = resolveMasking(catalog.tables, b.masking)
+    warnings.push(...masking.warnings)
+    const sampler = new Sampler(catalog.tables, b.sample, masking.plan, b.salt)
+    await preflightSpace(b.pool, sampler)
+
+    // Our own server for the mirror.
+    created = true
+    await initDataDir(bins, dataDir, b.runAs, b.settings)
+    await startServer({ bins, dataDir, port: b.port, socketDir: b.socketDir, name: b.name, runAs: b.runAs, logFile: `${b.dir}/server.log` })
+    const database = catalog.database
+    await withAdmin({ socketDir: b.socketDir, port: b.port }, 'template1', async (c) => {
+      await c.query(`CREATE ROLE ${quoteIdent(OWNER_ROLE)} NOLOGIN`)
+      await c.query('DROP DATABASE IF EXISTS postgres') // fewer files to clone; the mirror's database takes its place
+      try {
+        await c.query(`CREATE DATABASE ${quoteIdent(database)} TEMPLATE template0 ENCODING 'UTF8' LC_COLLATE ${quoteLiteral(catalog.collate)} LC_CTYPE ${quoteLiteral(catalog.ctype)}`)
+      } catch (err) {
+        warnings.push(`locale ${catalog.collate} is not available here (${(err as Error).message}); the mirror uses C`)
+        await c.query(`CREATE DATABASE ${quoteIdent(database)} TEMPLATE template0 ENCODING 'UTF8' LC_COLLATE 'C' LC_CTYPE 'C'`)
+      }
+    })
+    const mirrorEnv = adminEnv(b.socketDir, b.port, database)
+    const snapArg = snapshot ? [`--snapshot=${snapshot}`] : []
+    const progress: z.infer<typeof MirrorProgress> = { phase: 'schema', tablesDone: 0, tables: sampler.tables.length, rows: 0 }
+    b.onProgress?.({ ...progress })
+
+    const preData = await pgDump(bins, srcEnv, [...dumpArgs, '--section=pre-data', ...snapArg]).catch((err) => {
+      throw new AppError('internal', `pg_dump of the source failed: ${toolError(err)}`)
+    })
+    const postData = await pgDump(bins, srcEnv, [...dumpArgs, '--section=post-data', ...snapArg]).catch((err) => {
+      throw new AppError('internal', `pg_dump of the source failed: ${toolError(err)}`)
+    })
+    await psqlScript(bins, mirrorEnv, preData).catch((err) => {
+      throw schemaError(err, bins)
+    })
+
+    // Rows: seeds first, then whatever the seeds reference, round by round, until nothing is missing.
+    const txn = (sql: string) =>
+      `BEGIN ISOLATION LEVEL REPEATABLE READ, READ ONLY;\n${snapshot ? `SET TRANSACTION SNAPSHOT ${quoteLiteral(snapshot)};\n` : ''}${sql};\nCOMMIT;\n`
+    let rowsBefore = 0
+    const pipe = async (p: TablePlan, sql: string, phase: 'seed' | 'closure') => {
+      const base = rowsBefore
+      const n = await copyRows({
+        bins,
+        sourceEnv: srcEnv,
+        sourceScript: txn(sql),
+        targetEnv: mirrorEnv,
+        targetCopy: `COPY ${qualified(p.table.schema, p.table.name)} (${sampler.selectList(p)}) FROM STDIN`,
+        take: (line) => sampler.take(p, line, phase),
+        onRows: (rows) => {
+          if (rows - (progress.rows - base) >= 10_000) b.onProgress?.({ ...progress, rows: base + rows })
+        },
+      }).catch((err) => {
+        throw copyError(err, p, b.source)
+      })
+      rowsBefore += n
+      progress.rows = rowsBefore
+    }
+    progress.phase = 'data'
+    for (const p of sampler.tables) {
+      progress.table = p.key
+      b.onProgress?.({ ...progress })
+      const sql = sampler.seedCopy(p, b.sample.seed)
+      if (sql) await pipe(p, sql, 'seed')
+      progress.tablesDone++
+    }
+    for (let round = 0; ; round++) {
+      const fetches = sampler.missing()
+      if (fetches.length === 0) break
+      if (round > 10_000) throw new AppError('internal', 'foreign-key closure did not converge')
+      for (const f of fetches) {
+        progress.table = f.plan.key
+        await pipe(f.plan, sampler.fetchCopy(f), 'closure')
+        const lost = sampler.unresolved(f)
+        if (lost.length > 0) {
+          throw new AppError(
+            'invalid_request',
+            `source table ${f.plan.key} has no readable row with ${f.keyset.columns.join(', ')} = ${lost[0]!.replace(/\t/g, ', ')} though other rows reference it (row-level security hiding rows from ${b.source.user}, or a foreign key the source does not enforce); grant the role BYPASSRLS or read access to every row`,
+            { reason: 'permission', table: f.plan.key },
+          )
+        }
+      }
+    }
+
+    progress.phase = 'constraints'
+    delete progress.table
+    b.onProgress?.({ ...progress })
+    const seqs = catalog.sequences.filter((s) => /^-?\d+$/.test(s.lastValue))
+    await psqlScript(bins, mirrorEnv, `${setSequencesSql(seqs)}\n${postData}`).catch((err) => {
+      throw new AppError('internal', `restoring indexes and constraints into the mirror failed: ${toolError(err)}`)
+    })
+    progress.phase = 'finish'
+    b.onProgress?.({ ...progress })
+    const refresh = catalog.matviews.map((m) => `REFRESH MATERIALIZED VIEW ${qualified(m.schema, m.name)};`).join('\n')
+    await psqlScript(bins, mirrorEnv, `${refresh}\n${reassignOwnershipSql(database)}`).catch((err) => {
+      throw new AppError('internal', `finishing the mirror failed: ${toolError(err)}`)
+    })
+    // Frozen, analysed, checkpointed: clones read it without rewriting pages (which would un-share extents).
+    await psqlScript(bins, mirrorEnv, 'VACUUM (FREEZE, ANALYZE);\nCHECKPOINT;')
+    await stopServer(dataDir, 'fast')
+    await runCommand('sync', ['-f', dataDir], { allowFailure: true })
+
+    const usage = await b.pool.usage(dataDir)
+    const durationMs = performance.now() - started
+    const rows = sampler.tables.reduce((n, p) => n + p.sampled + p.added, 0)
+    return {
+      dataDir,
+      database,
+      bins,
+      report: {
+        tables: sampler.tables.map((p) => ({
+          table: p.key,
+          sourceRows: p.table.estimate,
+          rows: p.sampled + p.added,
+          sampled: p.sampled,
+          addedForKeys: p.added,
+          masked: p.masks.map((m) => ({ column: p.columns[m.index]!.name, rule: m.rule })),
+        })),
+        rows,
+        bytes: usage.bytes,
+        durationMs: Math.round(durationMs),
+        rowsPerSecond: Math.round(rows / (durationMs / 1000)),
+        pgVersion: bins.version,
+        warnings,
+      },
+    }
+  } catch (err) {
+    if (created) {
+      await stopServer(dataDir, 'immediate').catch(() => undefined)
+      await b.pool.remove(b.dir).catch(() => undefined)
+    }
+    throw await spaceOr(err, b.pool)
+  } finally {
+    await client?.query('ROLLBACK').catch(() => undefined)
+    await client?.end().catch(() => undefined)
+  }
+}
+
+/** Replaces planner estimates by exact counts for tables small enough to count quickly. */
+async function exactCounts(client: pg.Client, catalog: SourceCatalog): Promise<void> {
+  for (const t of catalog.tables) {
+    if (t.bytes > 64 * 1_048_576) continue
+    const r = await client.query<{ n: string }>(`SELECT count(*) AS n FROM ${t.relkind === 'r' ? 'ONLY ' : ''}${qualified(t.schema, t.name)}`)
+    t.estimate = Number(r.rows[0]!.n)
+  }
+}
+
+/** Refuses a build that cannot fit before anything is created. */
+async function preflightSpace(pool: StoragePool, sampler: Sampler): Promise<void> {
+  const space = await pool.space()
+  const share = (p: TablePlan) => (p.seed.skip ? 0 : Math.min(1, p.seed.percent / 100))
+  const estimate = 48 * 1_048_576 + sampler.tables.reduce((n, p) => n + p.table.bytes * share(p), 0)
+  if (estimate > space.freeBytes) throw new PoolFullError(pool.root, space)
+}
+
+function schemaError(err: unknown, bins: PgBinaries): AppError {
+  const text = toolError(err)
+  const ext = /extension "([^"]+)"|could not open extension control file ".*\/([^/]+)\.control"/.exec(text)
+  if (ext) {
+    const name = ext[1] ?? ext[2]
+    return new AppError('runtime_unavailable', `the source uses extension ${name}, which PostgreSQL ${bins.version} here lacks: install it (e.g. apt-get install postgresql-${bins.major}-${name}) and mirror again (${text})`)
+  }
+  return new AppError('internal', `restoring the source schema into the mirror failed: ${text}`)
+}
+
+function copyError(err: unknown, p: TablePlan, source: SourceConn): Error {
+  if (err instanceof CopyFailed && err.side === 'source') {
+    if (/permission denied/i.test(err.stderr)) return new AppError('invalid_request', `source role ${source.user} cannot read ${p.key}: ${err.message}; grant it SELECT`, { reason: 'permission' })
+    if (/could not connect|connection to server/i.test(err.stderr)) return sourceError(Object.assign(new Error(err.stderr), { code: 'ECONNREFUSED' }), source)
+    return new AppError('internal', `reading ${p.key} from the source failed: ${err.message}`)
+  }
+  if (err instanceof CopyFailed) return new Error(`loading ${p.key} into the mirror failed: ${err.message}`, { cause: err })
+  return err as Error
+}
+
+/** Out-of-space anywhere (cp, initdb, the mirror server) surfaces as PoolFullError. */
+async function spaceOr(err: unknown, pool: StoragePool): Promise<unknown> {
+  if (err instanceof PoolFullError) return err
+  const text = `${(err as Error)?.message ?? ''} ${toolError(err)} ${String((err as { cause?: unknown })?.cause ?? '')}`
+  if (/No space left on device|could not extend file|ENOSPC/i.test(text)) return new PoolFullError(pool.root, await pool.space().catch(() => undefined), err)
+  return err
+}
