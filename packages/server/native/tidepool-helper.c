@@ -15,8 +15,8 @@
  *   tidepool-helper exec --pid PID [--cgroup-procs FILE]... --uid U --gid G --cwd DIR
  *       [--status-fd N] -- ARGV...
  *
- *     Joins the cgroups, enters the namespaces of sandbox init PID and runs ARGV with the helper's own
- *     environment (so env values never show in host `ps`). Exit code: the command's, or 128+signal.
+ *     Enters the namespaces of sandbox init PID and runs ARGV there, in the cgroups whose cgroup.procs
+ *     files are given, with the helper's own environment (so env values never show in host `ps`). Exit code: the command's, or 128+signal.
  *     Setup failures are written as one line "<code>: <message>" to the status fd (code is
  *     not_found | invalid_request | internal) and the helper exits 125; a command that cannot be
  *     found exits 127, one that cannot be executed 126, each with a message on stderr.
@@ -155,13 +155,6 @@ static int write_all(int fd, const void *buf, size_t len) {
     len -= (size_t)w;
   }
   return 0;
-}
-
-static void join_cgroups(char **files, int n, pid_t pid) {
-  char buf[32];
-  snprintf(buf, sizeof buf, "%d", (int)pid);
-  for (int i = 0; i < n; i++)
-    if (write_file(files[i], buf) < 0) fail("join cgroup %s", files[i]);
 }
 
 /* ---------------------------------------------------------------- seccomp */
@@ -774,15 +767,13 @@ static void set_nonblock(int fd) {
   if (fl >= 0) fcntl(fd, F_SETFL, fl | O_NONBLOCK);
 }
 
-/* Joins the cgroups (while we can still reach the host's cgroupfs), then every namespace of init.
- * Linux 5.8+: one setns(pidfd) switches all of them atomically and takes init's root; older kernels:
- * one /proc/PID/ns file at a time, then chroot into /proc/PID/root. */
-static void enter_sandbox(long pid, char **cgroup_procs, int n_cgroup_procs) {
+/* Enters every namespace of init. Linux 5.8+: one setns(pidfd) switches all of them atomically and
+ * takes init's root; older kernels: one /proc/PID/ns file at a time, then chroot into /proc/PID/root. */
+static void enter_sandbox(long pid) {
   const int all = CLONE_NEWIPC | CLONE_NEWUTS | CLONE_NEWNET | CLONE_NEWCGROUP | CLONE_NEWPID | CLONE_NEWNS | CLONE_NEWUSER;
   int pidfd = (int)syscall(SYS_pidfd_open, (pid_t)pid, 0);
   if (pidfd < 0 && errno == ESRCH) fail_code("not_found", 0, "sandbox init (pid %ld) is gone", pid);
   if (pidfd >= 0) {
-    join_cgroups(cgroup_procs, n_cgroup_procs, getpid());
     if (setns(pidfd, all) == 0) {
       close(pidfd);
       return;
@@ -790,7 +781,6 @@ static void enter_sandbox(long pid, char **cgroup_procs, int n_cgroup_procs) {
     if (errno == ESRCH) fail_code("not_found", 0, "sandbox init (pid %ld) is gone", pid);
     if (errno != EINVAL) fail("setns(pidfd of %ld)", pid);
     close(pidfd);
-    n_cgroup_procs = 0; /* joined already */
   }
   static const char *ns_names[] = {"ipc", "uts", "net", "cgroup", "pid", "mnt", "user"};
   static const int ns_types[] = {CLONE_NEWIPC, CLONE_NEWUTS, CLONE_NEWNET, CLONE_NEWCGROUP, CLONE_NEWPID, CLONE_NEWNS, CLONE_NEWUSER};
@@ -811,7 +801,6 @@ static void enter_sandbox(long pid, char **cgroup_procs, int n_cgroup_procs) {
     if (errno == ENOENT || errno == ESRCH) fail_code("not_found", 0, "sandbox init (pid %ld) is gone", pid);
     fail("open %s", path);
   }
-  join_cgroups(cgroup_procs, n_cgroup_procs, getpid());
   for (int k = 0; k < NS_COUNT - 1; k++)
     if (setns(ns_fd[k], ns_types[k]) < 0) fail("setns(%s)", ns_names[k]);
   if (fchdir(root_fd) < 0 || chroot(".") < 0) fail("chroot into the sandbox root");
@@ -908,9 +897,20 @@ static int exec_main(int argc, char **argv) {
     fcntl(err_fd, F_SETFD, FD_CLOEXEC);
   }
 
-  /* Unkillable by the sandbox's OOM killer while we relay; the command itself goes back to 0. */
-  write_file("/proc/self/oom_score_adj", "-1000");
-  enter_sandbox(pid, cgroup_procs, n_cgroup_procs);
+  /* The command joins the sandbox's cgroups itself, right after fork, through files opened now (the
+   * kernel checks the opener's credentials and cgroup namespace). This helper stays in its caller's
+   * cgroups: killing or freezing the command's cgroup never hits it, so it always outlives and reaps
+   * the command (an orphan of a process outside the sandbox's pid namespace would be reparented to
+   * the host's PID 1, which not every host reaps). */
+  int cg_fd[MAX_ITEMS];
+  for (int k = 0; k < n_cgroup_procs; k++) {
+    cg_fd[k] = open(cgroup_procs[k], O_WRONLY | O_CLOEXEC);
+    if (cg_fd[k] < 0) {
+      if (errno == ENOENT) fail_code("not_found", 0, "cgroup %s is gone (the sandbox or the command was ended)", cgroup_procs[k]);
+      fail("open %s", cgroup_procs[k]);
+    }
+  }
+  enter_sandbox(pid);
   /* From now on this process is root of the sandbox's user namespace only (host uid = uid-base). */
   if (setgroups(0, NULL) < 0) fail("setgroups");
   if (setresgid(0, 0, 0) < 0 || setresuid(0, 0, 0) < 0) fail("become root of the sandbox's user namespace");
@@ -942,6 +942,14 @@ static int exec_main(int argc, char **argv) {
   pid_t child = fork(); /* the first process to land in the sandbox's pid namespace */
   if (child < 0) fail("fork");
   if (child == 0) {
+    /* First the exec's own cgroup (so a kill that came before us makes this fail), then the rest. */
+    for (int k = 0; k < n_cgroup_procs; k++) {
+      if (write(cg_fd[k], "0", 1) != 1) {
+        if (errno == ENODEV || errno == ENOENT) fail_code("not_found", 0, "the command was ended before it started");
+        fail("join cgroup %s", cgroup_procs[k]);
+      }
+      close(cg_fd[k]);
+    }
     for (int fd = 0; fd < 3; fd++) {
       if (child_end[fd] < 0) continue;
       if (dup2(child_end[fd], fd) < 0) fail("dup2");
@@ -963,6 +971,7 @@ static int exec_main(int argc, char **argv) {
   }
   for (int fd = 0; fd < 3; fd++)
     if (child_end[fd] >= 0) close(child_end[fd]);
+  for (int k = 0; k < n_cgroup_procs; k++) close(cg_fd[k]);
   if (status_fd >= 0) close((int)status_fd);
 
   int pidfd = (int)syscall(SYS_pidfd_open, child, 0);

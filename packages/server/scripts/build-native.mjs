@@ -3,7 +3,7 @@
 // Linked statically where the C library allows it (a static helper starts ~0.5 ms faster per exec and
 // maps no shared library into a sandbox's init); falls back to a dynamic build. The result is written
 // next to the target and renamed over it, so running sandboxes (whose init is this binary) never block it.
-import { execFileSync } from 'node:child_process'
+import { spawnSync } from 'node:child_process'
 import { mkdirSync, existsSync, statSync, renameSync, rmSync } from 'node:fs'
 import { dirname, join } from 'node:path'
 import { fileURLToPath } from 'node:url'
@@ -17,15 +17,13 @@ mkdirSync(dirname(out), { recursive: true })
 const cc = process.env.CC ?? 'cc'
 const tmp = `${out}.tmp-${process.pid}`
 const flags = ['-O2', '-Wall', '-Wextra', '-o', tmp, src]
-try {
-  try {
-    execFileSync(cc, ['-static', ...flags], { stdio: ['ignore', 'inherit', 'pipe'] })
-  } catch {
-    execFileSync(cc, flags, { stdio: 'inherit' })
-  }
-  renameSync(tmp, out)
-} catch (err) {
+const compile = (extra) => spawnSync(cc, [...extra, ...flags], { encoding: 'utf8' })
+let r = compile(['-static'])
+if (r.status !== 0) r = compile([]) // no static C library here: a dynamic helper works too
+process.stderr.write(r.stderr ?? '')
+if (r.status !== 0) {
   rmSync(tmp, { force: true })
-  console.error(`tidepool: could not compile ${src} with ${cc}; install a C compiler (apt-get install gcc). ${err.message}`)
+  console.error(`tidepool: could not compile ${src} with ${cc}; install a C compiler (apt-get install gcc). ${r.error?.message ?? ''}`)
   process.exit(1)
 }
+renameSync(tmp, out)

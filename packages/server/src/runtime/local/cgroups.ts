@@ -127,7 +127,11 @@ export class Cgroups {
     this.#writeLimits(id, limits, this.#readMemoryLimit(id))
   }
 
-  /** A fresh child cgroup for one exec, so its whole process tree can be killed as a unit. */
+  /**
+   * A fresh child cgroup for one exec, so its whole process tree can be killed as a unit. Returns the
+   * cgroup.procs files the command joins: its own cgroup first (pids hierarchy and cgroup2 tree), then
+   * the sandbox's cgroup in every other hierarchy.
+   */
   createExec(id: string): { name: string; procs: string[] } {
     for (let attempt = 0; ; attempt++) {
       const name = `x${++this.#execSeq}`
@@ -140,9 +144,8 @@ export class Cgroups {
         if ((err as NodeJS.ErrnoException).code === 'ENOENT') throw new RuntimeError('not_found', `sandbox ${id} has no cgroups (it is gone)`)
         throw err
       }
-      const procs = this.#hierarchies.map((h) => join(h === this.#pidsRoot ? join(h, this.#name, id, name) : join(h, this.#name, id), 'cgroup.procs'))
-      if (this.#unified && this.#layout.version === 1) procs.push(join(this.#unified, this.#name, id, name, 'cgroup.procs'))
-      return { name, procs }
+      const others = this.#hierarchies.filter((h) => h !== this.#pidsRoot).map((h) => join(h, this.#name, id, 'cgroup.procs'))
+      return { name, procs: [...dirs.map((d) => join(d, 'cgroup.procs')), ...others] }
     }
   }
 
@@ -151,11 +154,20 @@ export class Cgroups {
     return this.#pidsRoot === undefined || listProcs(join(this.#pidsRoot, this.#name, id, name)).length === 0
   }
 
-  /** SIGKILLs every process of one exec and waits (bounded) until they are gone. */
+  /**
+   * SIGKILLs every process of one exec, waits (bounded) until they are gone, and removes its cgroup, so
+   * a command that was about to join it fails to start instead of escaping the kill.
+   */
   async killExec(id: string, name: string, timeoutMs = 10_000): Promise<boolean> {
     if (!this.#pidsRoot) return true
     const kill = this.#unified ? join(this.#unified, this.#name, id, name) : undefined
-    return killAndWait(kill, [join(this.#pidsRoot, this.#name, id, name)], timeoutMs)
+    const deadline = Date.now() + timeoutMs
+    for (;;) {
+      const empty = await killAndWait(kill, [join(this.#pidsRoot, this.#name, id, name)], Math.max(0, deadline - Date.now()))
+      if (!empty) return false
+      if (this.#execDirs(id, name).every((d) => tryRmdir(d))) return true
+      if (Date.now() > deadline) return false
+    }
   }
 
   removeExec(id: string, name: string): void {

@@ -21,8 +21,9 @@ export interface ExecDeps {
 }
 
 /**
- * Starts `req.cmd` in the sandbox. The helper joins a fresh exec cgroup before it forks the command,
- * so timeout and kill() end the whole tree (cgroup.kill, or SIGKILL pid by pid on pure v1 hosts).
+ * Starts `req.cmd` in the sandbox. The command joins a fresh exec cgroup before it does anything else,
+ * so timeout and kill() end its whole tree (cgroup.kill, or SIGKILL pid by pid on pure v1 hosts); the
+ * helper that forked it stays outside, reaps it and reports its exit status.
  * Like E2B, a command's lifetime ends with its main process: whatever it left running in the
  * background is killed when it exits, so wait() means "nothing of this command runs any more".
  */
@@ -59,7 +60,6 @@ class LocalExec implements ExecHandle {
   readonly #ref: RuntimeRef
   readonly #id: string
   readonly #cgroup: string
-  readonly #child: ChildProcess
   readonly #done: Promise<ExecExit>
   #settled = false
   #timedOut = false
@@ -71,7 +71,6 @@ class LocalExec implements ExecHandle {
     this.#ref = ref
     this.#id = ref.id
     this.#cgroup = cgroup
-    this.#child = child
     this.stdin = child.stdin!
     this.stdout = child.stdout!
     this.stderr = child.stderr!
@@ -107,8 +106,7 @@ class LocalExec implements ExecHandle {
 
   async #killTree(): Promise<void> {
     if (this.#settled) return
-    // The helper itself first: before it forks, it is the whole tree.
-    this.#child.kill('SIGKILL')
+    // Only the command's cgroup: the helper (outside it) reaps the command and then exits by itself.
     await this.#deps.cgroups.killExec(this.#id, this.#cgroup)
   }
 
@@ -122,8 +120,8 @@ class LocalExec implements ExecHandle {
     try {
       const e = await exited
       const durationMs = performance.now() - started
-      if (!cgroups.execEmpty(this.#id, this.#cgroup)) await cgroups.killExec(this.#id, this.#cgroup)
-      cgroups.removeExec(this.#id, this.#cgroup)
+      if (cgroups.execEmpty(this.#id, this.#cgroup)) cgroups.removeExec(this.#id, this.#cgroup)
+      else await cgroups.killExec(this.#id, this.#cgroup)
       if (e.error) {
         throw new RuntimeError('runtime_unavailable', `could not start ${this.#deps.helperPath}: ${e.error.message}; run \`npm run build\` to compile it`, { cause: e.error })
       }
