@@ -105,7 +105,7 @@ export function checkHostPath(p: string, what: string): string {
 /** A path inside the sandbox: absolute, normalised, not '/' itself. */
 export function checkSandboxPath(p: string, what: string): string {
   const clean = posix.normalize(p).replace(/\/+$/, '')
-  if (!posix.isAbsolute(p) || clean === '' || /[\n\0]/.test(p) || clean.split('/').includes('..')) {
+  if (!posix.isAbsolute(p) || clean === '' || /[\n\0]/.test(p) || p.split('/').includes('..')) {
     throw new RuntimeError('invalid_request', `${what} must be an absolute path inside the sandbox other than / (got ${JSON.stringify(p)})`)
   }
   return clean
