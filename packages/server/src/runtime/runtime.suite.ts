@@ -136,16 +136,21 @@ export function runtimeSuite(opts: RuntimeSuiteOptions): void {
       expect(ps.stdout.split('\n')).not.toContain('sleep')
     })
 
-    it('pause freezes every process and resume lets them continue', async () => {
+    it('pause freezes every process, kill still works while paused, resume lets them continue', async () => {
       const ref = await start()
       const h = rt.exec(ref, { cmd: ['sh', '-c', 'i=0; while :; do i=$((i+1)); echo $i; sleep 0.02; done'], env, user: 'user', timeoutMs: 60_000 })
+      const sleeper = rt.exec(ref, { cmd: ['sleep', '1000'], env, user: 'user', timeoutMs: 60_000 })
       const ticks: number[] = []
       h.stdout.on('data', () => ticks.push(Date.now()))
       const done = collect(h)
+      const sleeperDone = collect(sleeper)
       await new Promise((r) => setTimeout(r, 200))
       expect(ticks.length).toBeGreaterThan(0)
       await rt.pause(ref)
       const pausedAt = Date.now()
+      expect(await rt.inspect(ref)).toBe('paused')
+      await sleeper.kill()
+      expect((await sleeperDone).exit).toMatchObject({ killed: true, exitCode: 137 })
       expect(await rt.inspect(ref)).toBe('paused')
       await new Promise((r) => setTimeout(r, 400))
       const duringPause = ticks.filter((t) => t > pausedAt + 50).length

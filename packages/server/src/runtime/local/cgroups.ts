@@ -162,8 +162,13 @@ export class Cgroups {
     if (!this.#pidsRoot) return true
     const kill = this.#unified ? join(this.#unified, this.#name, id, name) : undefined
     const deadline = Date.now() + timeoutMs
+    const dir = join(this.#pidsRoot, this.#name, id, name)
+    // v1 freezer: a frozen task does not die of SIGKILL until thawed. Thawing the sandbox would wake
+    // all of it, so the doomed processes alone move to the (never frozen) root of the freezer tree.
+    const freezerRoot = this.#layout.version === 1 ? this.#layout.controllers.freezer : undefined
+    const release = freezerRoot && this.state(id) === 'frozen' ? () => moveAll(listProcs(dir), join(freezerRoot, 'cgroup.procs')) : undefined
     for (;;) {
-      const empty = await killAndWait(kill, [join(this.#pidsRoot, this.#name, id, name)], Math.max(0, deadline - Date.now()))
+      const empty = await killAndWait(kill, [dir], Math.max(0, deadline - Date.now()), release)
       if (!empty) return false
       if (this.#execDirs(id, name).every((d) => tryRmdir(d))) return true
       if (Date.now() > deadline) return false
@@ -403,6 +408,16 @@ async function killAndWait(killDir: string | undefined, dirs: string[], timeoutM
     afterSignal?.()
     if (Date.now() > deadline) return false
     await sleep(delay)
+  }
+}
+
+function moveAll(pids: number[], procsFile: string): void {
+  for (const pid of pids) {
+    try {
+      writeFileSync(procsFile, String(pid))
+    } catch {
+      // exited meanwhile
+    }
   }
 }
 
