@@ -238,6 +238,12 @@ static void install_seccomp(void) {
   EMIT(BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, __NR_clone3, 0, 1));
   EMIT(BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ERRNO | ENOSYS));
 #endif
+  /* No AF_VSOCK sockets: vsock is not confined by network namespaces and reaches the hypervisor. */
+  EMIT(BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, __NR_socket, 0, 4));
+  EMIT(BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(struct seccomp_data, args[0])));
+  EMIT(BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, 40 /* AF_VSOCK */, 0, 1));
+  EMIT(BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ERRNO | EPERM));
+  EMIT(BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ALLOW));
   /* clone is fine, unless it asks for a new namespace (flags are args[0]; low word on LE). */
   EMIT(BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, __NR_clone, 0, 3));
   EMIT(BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(struct seccomp_data, args[0])));
@@ -374,7 +380,7 @@ static void mask_path(const char *path) {
     fail("stat %s", path);
   }
   if (S_ISDIR(st.st_mode)) {
-    if (mount("tmpfs", path, "tmpfs", MS_RDONLY | MS_NOSUID | MS_NODEV | MS_NOEXEC, "size=0,mode=555") < 0)
+    if (mount("tmpfs", path, "tmpfs", MS_RDONLY | MS_NOSUID | MS_NODEV | MS_NOEXEC, "size=4k,mode=555") < 0)
       fail("mask %s", path);
   } else if (mount("/dev/null", path, NULL, MS_BIND, NULL) < 0) {
     fail("mask %s", path);

@@ -126,7 +126,7 @@ describe.skipIf(Boolean(skip))('sandbox security (local runtime)', () => {
     expect(ifaces.stdout.trim()).toBe('lo')
   })
 
-  it.each(users)('cannot load kernel modules, set the clock or hostname, mount, or unshare (%s)', async (user) => {
+  it.each(users)('cannot load kernel modules, set the clock or hostname, mount, unshare or open vsock (%s)', async (user) => {
     const before = hostname()
     const r = await sh(
       a,
@@ -139,13 +139,14 @@ describe.skipIf(Boolean(skip))('sandbox security (local runtime)', () => {
         'unshare -U true 2>/dev/null && echo UNSHARED',
         'unshare -r -m true 2>/dev/null && echo UNSHARED-MNT',
         'mknod /tmp/mem c 1 1 2>/dev/null && echo MKNOD',
+        `python3 -c 'import socket; socket.socket(40, socket.SOCK_STREAM); print("VSOCK")' 2>/dev/null`,
         'cat /proc/kcore /proc/keys 2>/dev/null | head -c 1 | wc -c',
         'hostname',
       ].join('; '),
       user,
     )
     expect(r.stdout).toMatch(/finit_module -1 1\n/) // EPERM
-    for (const bad of ['HOSTNAME-CHANGED', 'CLOCK-CHANGED', 'PROC-HOSTNAME-WRITTEN', 'MOUNTED', 'UNSHARED', 'MKNOD']) expect(r.stdout).not.toContain(bad)
+    for (const bad of ['HOSTNAME-CHANGED', 'CLOCK-CHANGED', 'PROC-HOSTNAME-WRITTEN', 'MOUNTED', 'UNSHARED', 'MKNOD', 'VSOCK']) expect(r.stdout).not.toContain(bad)
     expect(r.stdout).toContain(`0\n${a.id}\n`)
     expect(hostname()).toBe(before)
     expect(Math.abs(Date.now() - new Date().getTime())).toBeLessThan(1000)

@@ -101,6 +101,14 @@ export class Cgroups {
       .map((c) => ({ name: `cgroup ${c}`, detail: `cgroup v2 controller ${c} is not available at ${l.root} (cgroup.controllers: ${available.join(' ') || 'none'})`, fix: `enable it on the host (kernel config / boot with cgroup_enable=${c}); tidepool enables it in ${l.root}/cgroup.subtree_control itself` }))
   }
 
+  /** Where a controller is mounted (v1), or the cgroup2 root (v2). */
+  mountOf(controller: string): string | undefined {
+    const l = this.#layout
+    if (l.version === 1) return l.controllers[controller as V1Controller]
+    if (l.version === 2) return l.root
+    return undefined
+  }
+
   /** Every cgroup directory of a sandbox (without exec children). */
   sandboxDirs(id: string): string[] {
     const dirs = this.#hierarchies.map((h) => join(h, this.#name, id))

@@ -46,7 +46,7 @@ export function runPreflight(o: { dataDir: string; helperPath: string; cgroups: 
     const names = version === 1 ? v1Controllers : v2Controllers
     for (const c of names) {
       const p = problems.get(`cgroup ${c}`)
-      add(`cgroup ${c}`, !p, p ? p.detail : `cgroup v${version} ${c} controller available${version === 1 && c === 'freezer' ? ' (pause/resume)' : ''}`, p?.fix ?? '')
+      add(`cgroup ${c}`, !p, p ? p.detail : `cgroup v${version} ${c} controller at ${o.cgroups.mountOf(c)}${c === 'freezer' ? ' (pause/resume)' : ''}`, p?.fix ?? '')
     }
     if (version === 2) add('cgroup freezer', true, 'cgroup v2 freezer (cgroup.freeze) is built in', '')
   }
