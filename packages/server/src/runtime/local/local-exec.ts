@@ -31,6 +31,7 @@ export function startExec(deps: ExecDeps, ref: RuntimeRef, req: ExecRequest): Ex
   if (!Array.isArray(req.cmd) || req.cmd.length === 0 || req.cmd[0] === '') {
     throw new RuntimeError('invalid_request', 'cmd must be a non-empty argv array (got an empty command)')
   }
+  if (req.user !== 'user' && req.user !== 'root') throw new RuntimeError('invalid_request', `user must be 'user' or 'root' (got ${JSON.stringify(req.user)})`)
   const cwd = req.cwd ?? (req.user === 'root' ? '/' : '/home/user')
   if (!cwd.startsWith('/')) throw new RuntimeError('invalid_request', `cwd must be an absolute path inside the sandbox (got ${JSON.stringify(cwd)})`)
   if (!isRunning(ref.pid, ref.startTime)) throw new RuntimeError('not_found', `sandbox ${ref.id} is not running (its init, pid ${ref.pid}, is gone)`)
