@@ -96,7 +96,11 @@ export async function analyzeProject(env: InsightsEnv, project: string, opts: { 
   const testsInRun = new Map(runRows.map((r) => [r.id, r.tests]))
   const lastOfLine = new Map<string, Set<string>>()
   const changedRuns: RunMeta[] = []
+  // Ordinals of the (non-outage) runs each signature failed in: a signature in ≥ 3 of the last 30 runs is background.
+  const sigSeen = new Map<string, number[]>()
+  let ordinal = 0
   for (const run of runs.values()) {
+    ordinal++
     const line = `${run.branch}\u0000${run.variantKey}`
     const failing = (failingByRun.get(run.id) ?? []).filter((f) => f.outcome === 1)
     const failingTests = new Set(failing.map((f) => f.test_id))
@@ -111,7 +115,10 @@ export async function analyzeProject(env: InsightsEnv, project: string, opts: { 
             infraLike: infraLike.get(f.signature) ?? false,
           })),
         },
-        lastOfLine.get(line),
+        {
+          prevFailing: lastOfLine.get(line),
+          isBackground: (sig) => (sigSeen.get(sig) ?? []).filter((o) => o >= ordinal - 30).length >= 3,
+        },
         cfg.infra,
       )
       run.infra = verdict.suspect
@@ -119,6 +126,13 @@ export async function analyzeProject(env: InsightsEnv, project: string, opts: { 
       changedRuns.push(run)
     }
     lastOfLine.set(line, failingTests)
+    if (!run.infra) {
+      for (const sig of new Set(failing.map((f) => f.signature))) {
+        const l = sigSeen.get(sig)
+        if (l) l.push(ordinal)
+        else sigSeen.set(sig, [ordinal])
+      }
+    }
   }
 
   // 2. Which tests to judge: all, or those in dirty runs plus every test of their suites (suite totals stay whole).
@@ -144,49 +158,20 @@ export async function analyzeProject(env: InsightsEnv, project: string, opts: { 
   const anomalies: Anomaly[] = []
   const suiteTotals = new Map<string, { label: string; byRun: Map<string, number> }>()
   let resultCount = 0
-  for (const batch of chunks(judge.sort(), 400)) {
-    const rows = await loadResults(env, project, batch)
-    resultCount += rows.length
-    let i = 0
-    while (i < rows.length) {
-      const testId = rows[i]!.test_id
-      const byRun = new Map<string, ResultScan[]>()
-      for (; i < rows.length && rows[i]!.test_id === testId; i++) {
-        const r = rows[i]!
-        let l = byRun.get(r.run_id)
-        if (!l) byRun.set(r.run_id, (l = []))
-        l.push(r)
-      }
-      const entries: Entry[] = []
-      for (const [runId, rs] of byRun) {
-        const run = runs.get(runId)
-        if (!run) continue
-        entries.push({
-          run,
-          ...foldRows(
-            rs.map((r) => ({
-              outcome: outcomeName[r.outcome] ?? 'skip',
-              attempts: r.attempts,
-              fails: r.fails,
-              durationMs: r.duration_ms ?? undefined,
-              signature: r.signature ?? undefined,
-            })),
-          ),
-        })
-      }
-      entries.sort((a, b) => a.run.at - b.run.at || (a.run.id < b.run.id ? -1 : 1))
-      if (entries.length === 0) continue
-      const v = judgeTest(entries, cfg)
-      verdicts.set(testId, { ...v, firstSeen: entries[0]!.run.at, lastSeen: entries[entries.length - 1]!.run.at })
-      const t = tests.get(testId)!
-      anomalies.push(...testAnomalies(env, project, 'test', testId, `${t.suite} › ${t.name}`, entries))
-      const suiteKey = `${t.framework}\u0000${t.suite}`
-      let st = suiteTotals.get(suiteKey)
-      if (!st) suiteTotals.set(suiteKey, (st = { label: t.suite, byRun: new Map() }))
-      for (const e of entries) {
-        if (e.run.infra || e.outcome !== 'pass' || e.durationMs === undefined) continue
-        st.byRun.set(e.run.id, (st.byRun.get(e.run.id) ?? 0) + e.durationMs)
-      }
+  for await (const [testId, rowsOfTest] of resultGroups(env, project, judge, tests.size)) {
+    resultCount += rowsOfTest.length
+    const entries = entriesOf(rowsOfTest, runs)
+    if (entries.length === 0) continue
+    const v = judgeTest(entries, cfg)
+    verdicts.set(testId, { ...v, firstSeen: entries[0]!.run.at, lastSeen: entries[entries.length - 1]!.run.at })
+    const t = tests.get(testId)!
+    anomalies.push(...testAnomalies(env, project, 'test', testId, `${t.suite} › ${t.name}`, entries))
+    const suiteKey = `${t.framework}\u0000${t.suite}`
+    let st = suiteTotals.get(suiteKey)
+    if (!st) suiteTotals.set(suiteKey, (st = { label: t.suite, byRun: new Map() }))
+    for (const e of entries) {
+      if (e.run.infra || e.outcome !== 'pass' || e.durationMs === undefined) continue
+      st.byRun.set(e.run.id, (st.byRun.get(e.run.id) ?? 0) + e.durationMs)
     }
   }
   for (const [key, st] of suiteTotals) {
@@ -307,6 +292,40 @@ export async function analyzeProject(env: InsightsEnv, project: string, opts: { 
   return { tests: verdicts.size, runs: changedRuns.length, results: resultCount, ms: performance.now() - started }
 }
 
+/** One test's rows → entries, one per run (rows of several report files folded), oldest first. */
+function entriesOf(rows: readonly ResultScan[], runs: ReadonlyMap<string, RunMeta>): Entry[] {
+  const entries: Entry[] = []
+  const seen = new Map<string, number>()
+  let multi = false
+  for (const r of rows) {
+    const run = runs.get(r.run_id)
+    if (!run) continue
+    const at = seen.get(r.run_id)
+    if (at !== undefined) {
+      multi = true
+      continue
+    }
+    seen.set(r.run_id, entries.length)
+    entries.push({ run, outcome: outcomeName[r.outcome] ?? 'skip', attempts: r.attempts, fails: r.fails, durationMs: r.duration_ms ?? undefined, signature: r.signature ?? undefined })
+  }
+  if (multi) {
+    // Rare: a test in several report files of one run. Fold those runs properly.
+    const byRun = new Map<string, ResultScan[]>()
+    for (const r of rows) byRun.set(r.run_id, [...(byRun.get(r.run_id) ?? []), r])
+    for (const [runId, rs] of byRun) {
+      if (rs.length < 2) continue
+      const i = seen.get(runId)
+      if (i === undefined) continue
+      entries[i] = {
+        run: entries[i]!.run,
+        ...foldRows(rs.map((r) => ({ outcome: outcomeName[r.outcome] ?? 'skip', attempts: r.attempts, fails: r.fails, durationMs: r.duration_ms ?? undefined, signature: r.signature ?? undefined }))),
+      }
+    }
+  }
+  entries.sort((a, b) => a.run.at - b.run.at || (a.run.id < b.run.id ? -1 : 1))
+  return entries
+}
+
 function testAnomalies(env: InsightsEnv, project: string, kind: Anomaly['kind'], subject: string, label: string, entries: readonly Entry[], passOnly = true): Anomaly[] {
   // One series per variant: a macOS run is not a slow Linux run.
   const byVariant = new Map<string, Point[]>()
@@ -346,6 +365,39 @@ function toAnomaly(project: string, kind: Anomaly['kind'], subject: string, labe
 
 function round(x: number): number {
   return Math.round(x * 1000) / 1000
+}
+
+/**
+ * The result rows of the given tests, grouped per test. On SQLite, when most tests are wanted, one sequential scan
+ * of the table beats an index lookup per row; otherwise (and on PostgreSQL) index range scans in chunks of tests.
+ */
+async function* resultGroups(env: InsightsEnv, project: string, testIds: readonly string[], totalTests: number): AsyncGenerator<[string, ResultScan[]]> {
+  if (env.sqlite && testIds.length > 0.3 * totalTests) {
+    const wanted = new Set(testIds)
+    const groups = new Map<string, ResultScan[]>()
+    const stmt = env.sqlite.prepare('SELECT test_id, run_id, outcome, attempts, fails, duration_ms, signature FROM insight_results WHERE project = ?')
+    for (const r of stmt.iterate(project) as IterableIterator<ResultScan>) {
+      if (!wanted.has(r.test_id)) continue
+      const g = groups.get(r.test_id)
+      if (g) g.push(r)
+      else groups.set(r.test_id, [r])
+    }
+    for (const id of [...groups.keys()].sort()) {
+      yield [id, groups.get(id)!]
+      groups.delete(id)
+    }
+    return
+  }
+  for (const batch of chunks([...testIds].sort(), 400)) {
+    const rows = await loadResults(env, project, batch)
+    let i = 0
+    while (i < rows.length) {
+      const id = rows[i]!.test_id
+      const start = i
+      while (i < rows.length && rows[i]!.test_id === id) i++
+      yield [id, rows.slice(start, i)]
+    }
+  }
 }
 
 /** Every failed attempt of the project (read from the small partial index). */

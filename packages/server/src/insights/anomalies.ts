@@ -30,8 +30,8 @@ export interface Finding {
 
 /**
  * Sustained regression: the single split of the series that maximises the Mann–Whitney z of "after > before"
- * (ranks computed once, U per split from prefix sums: O(n log n)); significant after a Bonferroni correction
- * over the splits tried, and large enough (ratio and absolute floor). The change point is the first run after the
+ * (ranks computed once, U per split from prefix sums: O(n log n)); significant one-sided after a Bonferroni
+ * correction over the splits tried, and large enough (ratio and absolute floor). The change point is the first run after the
  * split. Point outliers: robust z against the median/MAD of the segment the point belongs to (slow side only).
  */
 export function detectAnomalies(points: readonly Point[], p: AnomalyParams): Finding[] {
@@ -111,7 +111,8 @@ function findShift(values: readonly number[], p: AnomalyParams): { k: number; p:
   }
   if (!best) return undefined
   const candidates = n - 2 * minSeg + 1
-  const pv = Math.min(1, 2 * normalSf(best.z) * candidates)
+  // One-sided (only slowdowns are anomalies), Bonferroni over the splits tried.
+  const pv = Math.min(1, normalSf(best.z) * candidates)
   if (pv >= p.alpha) return undefined
   const mb = median(values.slice(0, best.k))
   const ma = median(values.slice(best.k))

@@ -33,6 +33,7 @@ export interface FlakinessParams {
   brokenAfter: number
   brokenImprobability: number
   recoverAfterRuns: number
+  recoverImprobability: number
 }
 
 export type Status = 'flaky' | 'broken' | 'healthy'
@@ -131,7 +132,7 @@ export function judgeTest(all: readonly Entry[], p: FlakinessParams): Verdict {
 
   if (evidence > 0) {
     // Recovery with hysteresis: enter on one piece of evidence, leave only after a clean streak that would be
-    // improbable (< 5 %) under the rate the test failed at, and at least recoverAfterRuns long.
+    // improbable (< recoverImprobability) under the rate the test failed at, and at least recoverAfterRuns long.
     const clean = used.length - 1 - lastFailIdx
     let nf = 0
     let ff = 0
@@ -140,7 +141,7 @@ export function judgeTest(all: readonly Entry[], p: FlakinessParams): Verdict {
       ff += used[i]!.fails
     }
     const rate = Math.min(0.999, betaScore(ff, nf, p.credibleLevel).mean)
-    const needed = Math.max(p.recoverAfterRuns, Math.ceil(Math.log(0.05) / Math.log(1 - rate)))
+    const needed = Math.max(p.recoverAfterRuns, Math.ceil(Math.log(p.recoverImprobability) / Math.log(1 - rate)))
     if (clean >= needed) {
       const recoveredAt = used[lastFailIdx + needed]?.run.at
       return { status: 'healthy', tier: 'recovered', score, n, fails, evidence, inRunFlips, excluded, failStreak, since: recoveredAt, firstEvidenceAt }

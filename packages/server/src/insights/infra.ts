@@ -14,12 +14,20 @@ export interface InfraVerdict {
   reason?: string
 }
 
+export interface RunContext {
+  /** Tests that failed in the previous run of the same branch and variant. */
+  prevFailing?: ReadonlySet<string> | undefined
+  /** The signature keeps showing up in recent runs (a flaky test's usual error, not a sudden outage). */
+  isBackground?: ((signature: string) => boolean) | undefined
+}
+
 /**
  * A run is an infrastructure suspect when ≥ failShare of its tests fail, or when most failures share one signature
- * that looks like infrastructure — or, for any signature, spans ≥ minSuites suites and is new (the previous run of
- * the branch did not fail the same way: a persistent shared failure is a breakage, not an outage).
+ * that looks like infrastructure — or, for any other signature, spans ≥ minSuites suites and is sudden: not a
+ * background error of recent runs, and not the same tests failing as in the previous run of the branch (a
+ * persistent shared failure is a breakage, not an outage).
  */
-export function classifyRun(run: RunFailures, prevFailing: ReadonlySet<string> | undefined, cfg: InsightsConfig['infra']): InfraVerdict {
+export function classifyRun(run: RunFailures, ctx: RunContext, cfg: InsightsConfig['infra']): InfraVerdict {
   const failed = run.failing.length
   if (failed === 0) return { suspect: false }
   const share = failed / Math.max(1, run.tests)
@@ -42,8 +50,9 @@ export function classifyRun(run: RunFailures, prevFailing: ReadonlySet<string> |
   const sigShare = g.n / failed
   if (sigShare <= cfg.signatureShare) return { suspect: false }
   if (g.infraLike) return { suspect: true, reason: `${g.n} of ${failed} failures share infrastructure-like signature ${sig}` }
-  const persistent = prevFailing !== undefined && g.tests.filter((t) => prevFailing.has(t)).length >= g.n / 2
-  if (g.suites.size >= cfg.minSuites && !persistent) {
+  const prev = ctx.prevFailing
+  const persistent = prev !== undefined && g.tests.filter((t) => prev.has(t)).length >= g.n / 2
+  if (g.suites.size >= cfg.minSuites && !persistent && !ctx.isBackground?.(sig)) {
     return { suspect: true, reason: `${g.n} of ${failed} failures across ${g.suites.size} suites share new signature ${sig}` }
   }
   return { suspect: false }

@@ -228,17 +228,12 @@ function foldCases(raw: RawCase[], framework: Framework, root: string | undefine
   const byId = new Map<string, ParsedCase & { passes: number; failed: number }>()
   const collisions = new Set<string>()
   for (const rc of raw) {
-    let name = cleanLine(rc.name)
-    const suite = normalizeSuite(cleanLine(rc.classname || rc.suiteName), root)
-    const testFile = rc.file || rc.suiteFile ? normalizePath(cleanLine(rc.file || rc.suiteFile), root) : ''
-    // Playwright puts the project (browser) in the suite's hostname: the same test per project is a different test.
-    if (framework === 'playwright' && rc.hostname && !name.startsWith('[')) name = `[${cleanLine(rc.hostname)}] ${name}`
-    if (!name) name = '(unnamed)'
-    const testId = testIdOf(framework, testFile, suite, name)
+    const { testId, file: testFile, suite, name } = identityOf(rc, framework, root)
 
-    const finals = rc.recs.filter((r) => r.kind === 'failure' || r.kind === 'error')
-    const flaky = rc.recs.filter((r) => r.kind === 'flaky')
-    const reruns = rc.recs.filter((r) => r.kind === 'rerun' || r.kind === 'pyrerun')
+    const none: FailureRec[] = []
+    const finals = rc.recs.length ? rc.recs.filter((r) => r.kind === 'failure' || r.kind === 'error') : none
+    const flaky = rc.recs.length ? rc.recs.filter((r) => r.kind === 'flaky') : none
+    const reruns = rc.recs.length ? rc.recs.filter((r) => r.kind === 'rerun' || r.kind === 'pyrerun') : none
     let outcome: Outcome
     let attempts: number
     let fails: number
@@ -302,12 +297,42 @@ function foldCases(raw: RawCase[], framework: Framework, root: string | undefine
   return [...byId.values()].map(({ passes: _p, failed: _f, ...c }) => c)
 }
 
+interface Identity {
+  testId: string
+  file: string
+  suite: string
+  name: string
+}
+
+// The same tests come back in every run: normalising and hashing their identity once saves most of the work.
+const identities = new Map<string, Identity>()
+const maxIdentities = 500_000
+
+function identityOf(rc: RawCase, framework: Framework, root: string | undefined): Identity {
+  const key = `${framework}\u0000${root ?? ''}\u0000${rc.classname}\u0000${rc.suiteName}\u0000${rc.file}\u0000${rc.suiteFile}\u0000${rc.hostname}\u0000${rc.name}`
+  const hit = identities.get(key)
+  if (hit) return hit
+  let name = cleanLine(rc.name)
+  const suite = normalizeSuite(cleanLine(rc.classname || rc.suiteName), root)
+  const file = rc.file || rc.suiteFile ? normalizePath(cleanLine(rc.file || rc.suiteFile), root) : ''
+  // Playwright puts the project (browser) in the suite's hostname: the same test per project is a different test.
+  if (framework === 'playwright' && rc.hostname && !name.startsWith('[')) name = `[${cleanLine(rc.hostname)}] ${name}`
+  if (!name) name = '(unnamed)'
+  // pytest's classname already names the module, and only the xunit1 family writes `file`: leave it out of the id
+  // so switching families keeps every test's history.
+  const id: Identity = { testId: testIdOf(framework, framework === 'pytest' ? '' : file, suite, name), file, suite, name }
+  if (identities.size >= maxIdentities) identities.clear()
+  identities.set(key, id)
+  return id
+}
+
 /**
  * JUnit `time` is seconds. Locale-safe: "1,234.5" (grouping) → 1234.5; "0,123" (decimal comma) → 0.123;
  * "1,234" is grouping for Surefire (which formats with #,##0.###) and a decimal comma elsewhere. Returns ms.
  */
 export function parseSeconds(raw: string | undefined, framework: Framework = 'junit'): number | undefined {
   if (raw === undefined) return undefined
+  if (/^\d{1,9}(?:\.\d{1,9})?$/.test(raw)) return Math.round(Number(raw) * 1e6) / 1e3
   let s = raw.trim().replace(/\s|\u00a0|\u202f|'/g, '').replace(/s$/i, '')
   if (!s) return undefined
   const comma = s.lastIndexOf(',')

@@ -24,9 +24,10 @@ const rules: [RegExp, string][] = [
   [/\b[a-z]{2,10}[_-](?=[a-z0-9]*\d)[a-z0-9]{4,}\b/gi, '<id>'],
   [/\b[0-9a-f]{12,}\b/gi, '<hex>'],
   [/\b(?=[0-9a-f]*\d)(?=[0-9a-f]*[a-f])[0-9a-f]{7,11}\b/gi, '<hex>'],
-  [/\b(?=[a-z]*\d)(?=\d*[a-z])[a-z0-9]{10,}\b/gi, '<id>'],
+  // random lowercase tokens with several digits (k3j9x2m1q8w7); CamelCase identifiers like Suite28Test stay
+  [/\b(?=(?:[a-z]*\d){3})(?=\d*[a-z])[a-z0-9]{10,}\b/g, '<id>'],
   [/\bpid[ =:]?\d+/gi, 'pid <n>'],
-  [/(?<![A-Za-z_<])-?\d+(?:\.\d+)?(?:e[-+]?\d+)?/gi, '<n>'],
+  [/(?<![A-Za-z0-9_<])-?\d+(?:\.\d+)?(?:e[-+]?\d+)?/gi, '<n>'],
 ]
 
 /** The normalised form of a failure's text: placeholders for everything that varies between runs. */
@@ -61,13 +62,18 @@ export interface Signature {
   text: string
 }
 
-/** `sig_` + 12 hex over the normalised type, first message line(s) and top stack frame. */
+/**
+ * `sig_` + 12 hex over the normalised type and first message line(s). The same error in many tests is one
+ * signature (an outage, a shared bug); the top stack frame joins in only when the message says too little to
+ * tell failures apart (empty, or a single word like a bare "AssertionError" or "Failed").
+ */
 export function signatureOf(f: SignatureInput): Signature {
   const message = (f.message ?? '').trim() || firstLines(f.text ?? '', 2)
   const head = normalizeMessage(firstLines(message, 3)).slice(0, 400)
-  const frame = topFrames(f.text ?? '', 1).map(normalizeMessage)[0]
   const type = normalizeMessage(f.type ?? '')
-  const text = [type, head, frame].filter(Boolean).join(' | ') || '(no message)'
+  const generic = head.replace(/<[a-z]+>/g, '').split(/\s+/).filter((w) => /\w{2,}/.test(w)).length < 2
+  const frame = generic ? topFrames(f.text ?? '', 1).map(normalizeMessage)[0] : undefined
+  const text = [type && !head.startsWith(type) ? type : '', head, frame].filter(Boolean).join(' | ') || '(no message)'
   return { id: `sig_${createHash('sha256').update(text).digest('hex').slice(0, 12)}`, text }
 }
 
@@ -77,7 +83,7 @@ function firstLines(s: string, n: number): string {
 
 const infraPatterns = [
   /ECONNREFUSED|ECONNRESET|ETIMEDOUT|EHOSTUNREACH|ENETUNREACH|ENOTFOUND|EAI_AGAIN|EPIPE|socket hang up/i,
-  /connection (?:refused|reset|timed out|closed)|could not connect|failed to connect|unable to connect|network is unreachable|no route to host/i,
+  /connection (?:refused|reset|timed out|closed)|connect(?:ion)? timed out|ConnectException|could not connect|failed to connect|unable to connect|network is unreachable|no route to host/i,
   /name or service not known|temporary failure in name resolution|getaddrinfo|\bDNS\b/i,
   /\b(?:502|503|504)\b.*(?:gateway|unavailable|timeout)|service unavailable|bad gateway|gateway time-?out|too many requests|rate limit/i,
   /out of memory|\bOOM\b|OutOfMemoryError|cannot allocate memory|ENOMEM|signal: killed|exit code 137|SIGKILL/i,

@@ -25,6 +25,7 @@ interface Stmts {
   upsertFile: SQLite.Statement
   runRows: SQLite.Statement
   fileCounts: SQLite.Statement
+  runFiles: SQLite.Statement
   updateRun: SQLite.Statement
 }
 
@@ -49,6 +50,7 @@ function stmts(db: SQLite.Database): Stmts {
        failures = excluded.failures, errors = excluded.errors, summary = excluded.summary, created_at = excluded.created_at`,
     ),
     runRows: db.prepare('SELECT test_id, outcome, attempts, fails, duration_ms FROM insight_results WHERE project = ? AND run_id = ?'),
+    runFiles: db.prepare('SELECT files FROM insight_runs WHERE project = ? AND id = ?'),
     fileCounts: db.prepare('SELECT COUNT(*) AS files, COALESCE(SUM(CASE WHEN errors > 0 THEN 1 ELSE 0 END), 0) AS bad FROM insight_files WHERE project = ? AND run_id = ?'),
     updateRun: db.prepare(
       'UPDATE insight_runs SET tests = ?, failed = ?, flaky = ?, skipped = ?, files = ?, file_errors = ?, test_ms = ?, analyzed = 0 WHERE project = ? AND id = ?',
@@ -63,6 +65,8 @@ export async function writeFileBatch(env: InsightsEnv, b: FileBatch): Promise<vo
   if (env.sqlite) {
     const s = stmts(env.sqlite)
     env.sqlite.transaction(() => {
+      // The run's first report: its summary is this batch's (no need to read the rows back).
+      const first = !b.replace && (s.runFiles.get(b.project, b.runId) as { files: number } | undefined)?.files === 0
       if (b.replace) s.deleteFile.run(b.project, b.runId, b.fileId)
       for (const r of b.results) {
         s.insertResult.run(r.project, r.run_id, r.file_id, r.test_id, r.at, r.outcome, r.attempts, r.fails, r.duration_ms, r.signature, r.message)
@@ -71,7 +75,7 @@ export async function writeFileBatch(env: InsightsEnv, b: FileBatch): Promise<vo
       for (const [id, sig] of b.signatures) s.insertSignature.run(b.project, id, sig.text, sig.example, sig.infraLike ? 1 : 0)
       const f = b.file
       s.upsertFile.run(f.project, f.run_id, f.id, f.name, f.hash, f.framework, f.tests, f.failures, f.errors, f.summary, f.created_at)
-      const sum = summarizeRun(s.runRows.all(b.project, b.runId) as Parameters<typeof summarizeRun>[0])
+      const sum = summarizeRun(first ? b.results : (s.runRows.all(b.project, b.runId) as Parameters<typeof summarizeRun>[0]))
       const fc = s.fileCounts.get(b.project, b.runId) as { files: number; bad: number }
       s.updateRun.run(sum.tests, sum.failed, sum.flaky, sum.skipped, fc.files, fc.bad, sum.testMs, b.project, b.runId)
     })()
