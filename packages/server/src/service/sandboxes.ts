@@ -188,7 +188,7 @@ export class SandboxService {
       if (row.state === 'running') return
       await this.deps.runtime.resume(refOf(row))
       // A resumed sandbox gets a fresh TTL, so an auto-resume never lands on an already-expired clock.
-      await this.#transition(row, 'running', reason, p.tokenId, { expires_at: iso(this.deps.clock.now() + row.timeout_ms) })
+      await this.#transition(row, 'running', reason, p.tokenId, { expires_at: iso(this.deps.clock.now() + Number(row.timeout_ms)) })
     })
     return this.get(p, id)
   }
