@@ -8,13 +8,16 @@ import { AppError } from './core/errors.js'
 import { DataConfig } from './data/config.js'
 import { InsightsConfig } from './insights/config.js'
 
+const quotaFields = {
+  sandboxes: z.number().int().min(0).describe('Concurrent (not stopped) sandboxes per project.'),
+  memoryMb: z.number().int().min(0).describe('Sum of memory limits of live sandboxes per project.'),
+  cpu: z.number().min(0).describe('Sum of CPU limits of live sandboxes per project.'),
+}
 const QuotaLimits = z
-  .object({
-    sandboxes: z.number().int().min(0).default(100).describe('Concurrent (not stopped) sandboxes per project.'),
-    memoryMb: z.number().int().min(0).default(65_536).describe('Sum of memory limits of live sandboxes per project.'),
-    cpu: z.number().min(0).default(64).describe('Sum of CPU limits of live sandboxes per project.'),
-  })
+  .object({ sandboxes: quotaFields.sandboxes.default(100), memoryMb: quotaFields.memoryMb.default(65_536), cpu: quotaFields.cpu.default(64) })
   .strict()
+/** Per-project overrides: keys left out inherit quotas.default (so no defaults here). */
+const QuotaOverrides = z.object(quotaFields).partial().strict()
 
 export const ConfigSchema = z
   .object({
@@ -41,7 +44,7 @@ export const ConfigSchema = z
     quotas: z
       .object({
         default: QuotaLimits.default({ sandboxes: 100, memoryMb: 65_536, cpu: 64 }),
-        projects: z.record(z.string(), QuotaLimits.partial()).default({}),
+        projects: z.record(z.string(), QuotaOverrides).default({}),
       })
       .strict()
       .default({ default: { sandboxes: 100, memoryMb: 65_536, cpu: 64 }, projects: {} }),
