@@ -514,9 +514,10 @@ static int init_main(struct create_opts *o, int go_fd, int status_fd) {
   write_file("/proc/sys/net/ipv4/ip_unprivileged_port_start", "0");
   write_file("/proc/sys/net/ipv4/ping_group_range", "0 2147483647");
   static const char *proc_masks[] = {"/proc/kcore",        "/proc/keys",  "/proc/timer_list", "/proc/sched_debug",
-                                     "/proc/latency_stats", "/proc/acpi", "/proc/scsi",       "/proc/asound"};
+                                     "/proc/latency_stats", "/proc/acpi", "/proc/scsi",       "/proc/asound",
+                                     "/proc/sysrq-trigger"};
   for (size_t i = 0; i < sizeof proc_masks / sizeof proc_masks[0]; i++) mask_path(proc_masks[i]);
-  static const char *proc_ro[] = {"/proc/sys", "/proc/irq", "/proc/bus", "/proc/fs", "/proc/sysrq-trigger"};
+  static const char *proc_ro[] = {"/proc/sys", "/proc/irq", "/proc/bus", "/proc/fs"};
   for (size_t i = 0; i < sizeof proc_ro / sizeof proc_ro[0]; i++) {
     struct stat st;
     if (stat(proc_ro[i], &st) == 0) bind_ro(proc_ro[i], MS_NOSUID | MS_NODEV | MS_NOEXEC);
