@@ -1,47 +1,66 @@
 import { describe, expect, it } from 'vitest'
-import { defaultSpec, generateHistory, scoreDetection } from './synthetic.js'
+import { quantile } from './stats.js'
+import { defaultSpec, generateHistory, replayOnline, scoreDetection, type SyntheticSpec } from './synthetic.js'
 import { testInsights } from './testing.js'
 
-describe('synthetic history', () => {
-  it('detects flaky tests with high precision and recall, broken ≠ flaky, outages excluded', async () => {
+describe('synthetic history with known ground truth', () => {
+  it('is deterministic for a seed', () => {
+    const a = generateHistory({ ...defaultSpec, runs: 30 })
+    const b = generateHistory({ ...defaultSpec, runs: 30 })
+    expect(a.runs.map((r) => r.xml)).toEqual(b.runs.map((r) => r.xml))
+    expect([...a.truth.flaky]).toEqual([...b.truth.flaky])
+  })
+
+  it('flaky detection: precision ≥ 0.95 and recall ≥ 0.9 with outages injected; broken ≠ flaky; outages flagged', async () => {
     const t = await testInsights()
     const { runs, truth } = generateHistory(defaultSpec)
-    const t0 = performance.now()
     for (const run of runs) {
       await t.svc.createRun('p', run.input)
       await t.svc.ingestJunit('p', run.input.id, Buffer.from(run.xml))
     }
-    const t1 = performance.now()
-    const a = await t.svc.analyze('p', { full: true })
-    const t2 = performance.now()
+    await t.svc.analyze('p', { full: true })
     const tests = []
     for (let tok: string | undefined; ; ) {
-      const page = await t.svc.listTests('p', { limit: 1000, nextToken: tok })
+      const page = await t.svc.listTests('p', { limit: 1000, ...(tok ? { nextToken: tok } : {}) })
       tests.push(...page.items)
       if (!page.nextToken) break
       tok = page.nextToken
     }
     const allRuns = []
     for (let tok: string | undefined; ; ) {
-      const page = await t.svc.listRuns('p', { limit: 1000, nextToken: tok })
+      const page = await t.svc.listRuns('p', { limit: 1000, ...(tok ? { nextToken: tok } : {}) })
       allRuns.push(...page.items)
       if (!page.nextToken) break
       tok = page.nextToken
     }
-    const hist = new Map<string, { at: number; failed: boolean }[]>()
-    for (const id of truth.flaky.keys()) {
-      const h = await t.svc.testHistory('p', { testId: id, limit: 1000 })
-      hist.set(id, h.items.filter((x) => !x.infraSuspect).map((x) => ({ at: Date.parse(x.at), failed: x.failedAttempts > 0 })))
-    }
-    const s = scoreDetection(truth, tests, allRuns, (id) => hist.get(id) ?? [])
-    console.log({ ingestMs: t1 - t0, analyze: a, analyzeMs: t2 - t1, ...s, flakyTruth: truth.flaky.size, broken: truth.broken.size })
-    const fpDetail = s.falsePositives.map((id) => tests.find((x) => x.testId === id))
-    console.log(JSON.stringify(fpDetail, null, 1))
-    const fnDetail = s.falseNegatives.map((id) => ({ ...tests.find((x) => x.testId === id), rate: truth.flaky.get(id) }))
-    console.log(JSON.stringify(fnDetail, null, 1))
-    console.log(await t.svc.listAnomalies('p', { limit: 20, type: 'regression' }), truth.slowed)
+    const s = scoreDetection(truth, tests, allRuns, () => [])
+    console.log(`synthetic (${defaultSpec.tests} tests × ${runs.length} runs, ${truth.flaky.size} flaky, ${truth.outageRuns.size} outage runs): precision ${s.precision.toFixed(3)}, recall ${s.recall.toFixed(3)}, outages flagged ${s.outagesFlagged}/${s.outages}, false outage flags ${s.falseOutages}`)
     expect(s.precision).toBeGreaterThanOrEqual(0.95)
     expect(s.recall).toBeGreaterThanOrEqual(0.9)
+    expect(s.brokenAsFlaky).toBe(0)
+    expect(s.brokenFound).toBe(truth.broken.size)
+    expect(s.outagesFlagged).toBe(s.outages)
+    expect(s.falseOutages).toBeLessThanOrEqual(Math.ceil(0.02 * runs.length))
+    // PR-only breakages are never called flaky
+    for (const id of truth.prBroken) expect(tests.find((x) => x.testId === id)?.status).not.toBe('flaky')
+    // the slowed test's regression is attributed to the commit that slowed it
+    for (const sl of truth.slowed) {
+      const an = await t.svc.listAnomalies('p', { kind: 'test', type: 'regression', subject: sl.testId, limit: 10 })
+      expect(an.items.map((a) => a.changePoint?.commit)).toContain(sl.commit)
+    }
+    await t.close()
+  })
+
+  it('time to detect, online: incremental analysis while the history arrives', async () => {
+    const spec: SyntheticSpec = { ...defaultSpec, seed: 7, tests: 120, suites: 12, runs: 240, flaky: { count: 10, minRate: 0.05, maxRate: 0.3 }, coFailGroups: 1, broken: 2, outages: { full: 2, partial: 2 } }
+    const t = await testInsights()
+    const { runs, truth } = generateHistory(spec)
+    const online = await replayOnline(t.svc, 'p', runs, truth, 5)
+    const ttd = online.runsAfterFirstFailure
+    console.log(`time to detect (online, analysis every 5 runs): flaky p50 ${quantile(ttd, 0.5)} / p90 ${quantile(ttd, 0.9)} runs after the first failure (${online.flakyDetectedAt.size}/${truth.flaky.size} detected); slowdown ${online.slowdownRuns.join(', ')} runs`)
+    expect(online.flakyDetectedAt.size / truth.flaky.size).toBeGreaterThanOrEqual(0.9)
+    expect(quantile(ttd, 0.5)).toBeLessThanOrEqual(10)
+    expect(online.slowdownRuns).toHaveLength(truth.slowed.length)
     await t.close()
   })
 })

@@ -1,6 +1,6 @@
 /** @module insights/synthetic — a CI history generator with known ground truth (flaky, broken, co-failing, slowed tests; outages; PR breakages), and its scorer. */
-import type { CreateRunInput } from '@tidepool/sdk'
 import { testIdOf } from './identity.js'
+import type { InsightsService } from './service.js'
 
 export interface SyntheticSpec {
   seed: number
@@ -52,10 +52,12 @@ export const defaultSpec: SyntheticSpec = {
 }
 
 export interface SyntheticRun {
-  input: CreateRunInput & { id: string }
+  input: Parameters<InsightsService['createRun']>[1] & { id: string }
   xml: string
   /** Number of test results in the report. */
   results: number
+  /** Tests with at least one failed attempt in this run. */
+  failed: string[]
   outage?: 'full' | 'partial'
 }
 
@@ -183,6 +185,7 @@ export function generateHistory(spec: SyntheticSpec): { runs: SyntheticRun[]; tr
     const progress = job.birth
 
     const cases: string[] = []
+    const failed: string[] = []
     let fails = 0
     for (const t of tests) {
       // One attempt → failure message or undefined.
@@ -205,6 +208,7 @@ export function generateHistory(spec: SyntheticSpec): { runs: SyntheticRun[]; tr
         cases.push(`<testcase name="${t.name}" classname="${t.suite}" time="${ms.toFixed(3)}"/>`)
         continue
       }
+      failed.push(t.id)
       const msgs = [first]
       let passedOnRetry = false
       for (let i = 0; i < retries; i++) {
@@ -246,11 +250,66 @@ export function generateHistory(spec: SyntheticSpec): { runs: SyntheticRun[]; tr
       },
       xml,
       results: tests.length,
+      failed,
       ...(outage ? { outage } : {}),
     })
     if (fails > 0 && r() < spec.rerunRed && job.attempt < 3) queue.unshift({ ...job, attempt: job.attempt + 1 })
   }
   return { runs, truth }
+}
+
+export interface OnlineDetection {
+  /** Run index at which each truly flaky test was first listed as flaky. */
+  flakyDetectedAt: Map<string, number>
+  /** For each detected flaky test: runs from its first failure (outside outages) to its detection. */
+  runsAfterFirstFailure: number[]
+  /** For each slowed test: runs from the slowdown to the first regression anomaly attributed to its commit. */
+  slowdownRuns: number[]
+  analyses: number
+}
+
+/**
+ * Replays a history the way CI would send it: run by run, with an incremental analysis every `every` runs,
+ * recording when each truly flaky test and each slowdown is first detected (time to detect, online).
+ */
+export async function replayOnline(
+  svc: Pick<InsightsService, 'createRun' | 'ingestJunit' | 'analyze' | 'listTests' | 'listAnomalies'>,
+  project: string,
+  runs: readonly SyntheticRun[],
+  truth: GroundTruth,
+  every: number,
+): Promise<OnlineDetection> {
+  const flakyDetectedAt = new Map<string, number>()
+  const slowAt = new Map<string, number>()
+  const firstFail = new Map<string, number>()
+  let analyses = 0
+  for (let i = 0; i < runs.length; i++) {
+    const run = runs[i]!
+    await svc.createRun(project, run.input)
+    await svc.ingestJunit(project, run.input.id, Buffer.from(run.xml))
+    if (!run.outage) for (const id of run.failed) if (!firstFail.has(id)) firstFail.set(id, i)
+    if ((i + 1) % every !== 0 && i !== runs.length - 1) continue
+    await svc.analyze(project, { full: false })
+    analyses++
+    for (let tok: string | undefined; ; ) {
+      const page = await svc.listTests(project, { status: 'flaky', limit: 1000, ...(tok ? { nextToken: tok } : {}) })
+      for (const t of page.items) if (truth.flaky.has(t.testId) && !flakyDetectedAt.has(t.testId)) flakyDetectedAt.set(t.testId, i)
+      if (!page.nextToken) break
+      tok = page.nextToken
+    }
+    for (const s of truth.slowed) {
+      if (slowAt.has(s.testId) || i < (truth.runIndex.get(s.runId) ?? Number.POSITIVE_INFINITY)) continue
+      const an = await svc.listAnomalies(project, { kind: 'test', type: 'regression', subject: s.testId, limit: 10 })
+      if (an.items.some((a) => a.changePoint?.commit === s.commit)) slowAt.set(s.testId, i)
+    }
+  }
+  const runsAfterFirstFailure: number[] = []
+  for (const [id, at] of flakyDetectedAt) {
+    const f = firstFail.get(id)
+    if (f !== undefined) runsAfterFirstFailure.push(at - f)
+  }
+  const slowdownRuns = truth.slowed.filter((s) => slowAt.has(s.testId)).map((s) => slowAt.get(s.testId)! - truth.runIndex.get(s.runId)!)
+  return { flakyDetectedAt, runsAfterFirstFailure, slowdownRuns, analyses }
 }
 
 export interface DetectionScore {
