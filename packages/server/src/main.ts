@@ -99,6 +99,7 @@ export async function buildControlPlane(config: Config, opts: BuildOptions = {})
     close: async () => {
       if (timer) clearInterval(timer)
       if (server) await new Promise<void>((r) => server!.close(() => r()))
+      await commands.flush()
       await svc.data.close()
       await store.close()
     },

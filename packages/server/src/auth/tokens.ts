@@ -20,7 +20,12 @@ export interface TokenInfo {
 
 const hashSecret = (secret: string) => createHash('sha256').update(secret).digest('hex')
 
+/** How long an authenticated token is trusted without looking at the store again. */
+const authCacheMs = 2000
+
 export class TokenService {
+  readonly #cache = new Map<string, { principal: Principal; until: number }>()
+
   constructor(
     private readonly db: Db,
     private readonly clock: Clock,
@@ -46,10 +51,19 @@ export class TokenService {
   /** The principal behind a bearer secret; `unauthenticated` for a missing, unknown, revoked or expired one. */
   async authenticate(secret: string | undefined): Promise<Principal> {
     if (!secret) throw new AppError('unauthenticated', 'missing bearer token: send Authorization: Bearer <token> (see $TIDEPOOL_HOME/admin.token)')
-    const row = await this.db.selectFrom('tokens').selectAll().where('secret_hash', '=', hashSecret(secret)).executeTakeFirst()
+    const hash = hashSecret(secret)
+    const cached = this.#cache.get(hash)
+    const now = this.clock.now()
+    if (cached && cached.until > now) return cached.principal
+    const row = await this.db.selectFrom('tokens').selectAll().where('secret_hash', '=', hash).executeTakeFirst()
     if (!row || row.revoked_at) throw new AppError('unauthenticated', 'invalid or revoked token')
     if (row.expires_at && row.expires_at <= iso(this.clock.now())) throw new AppError('unauthenticated', `token ${row.id} expired at ${row.expires_at}`)
-    return { tokenId: row.id, name: row.name, project: row.project, scopes: JSON.parse(row.scopes) as Scope[] }
+    const principal = { tokenId: row.id, name: row.name, project: row.project, scopes: JSON.parse(row.scopes) as Scope[] }
+    // Cached briefly: a revoke here clears it at once; one made by another replica takes effect within the TTL.
+    const until = Math.min(now + authCacheMs, row.expires_at ? Date.parse(row.expires_at) : Number.POSITIVE_INFINITY)
+    if (this.#cache.size > 10_000) this.#cache.clear()
+    this.#cache.set(hash, { principal, until })
+    return principal
   }
 
   async list(limit: number, after?: string): Promise<TokenInfo[]> {
@@ -63,6 +77,7 @@ export class TokenService {
     const row = await this.db.selectFrom('tokens').select(['id', 'revoked_at']).where('id', '=', id).executeTakeFirst()
     if (!row) throw new AppError('not_found', `token ${id} not found`)
     if (!row.revoked_at) await this.db.updateTable('tokens').set({ revoked_at: iso(this.clock.now()) }).where('id', '=', id).execute()
+    for (const [hash, entry] of this.#cache) if (entry.principal.tokenId === id) this.#cache.delete(hash)
   }
 
   /**

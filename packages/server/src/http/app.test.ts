@@ -89,6 +89,11 @@ describe('HTTP API', () => {
     expect(denied.status).toBe(403)
     expect((await json(denied)).error.message).toMatch(/needs scope sandboxes:write/)
     expect((await tp.call('POST', '/v1/tokens', { token: reader.token, body: { project: 'x', scopes: ['admin'] } })).status).toBe(403)
+    // Revocation takes effect at once (the auth cache is cleared), and revoking again is fine.
+    expect((await tp.call('GET', '/v1/sandboxes', { token: other.token })).status).toBe(200)
+    expect((await tp.call('DELETE', `/v1/tokens/${other.id}`)).status).toBe(204)
+    expect((await tp.call('DELETE', `/v1/tokens/${other.id}`)).status).toBe(204)
+    expect((await tp.call('GET', '/v1/sandboxes', { token: other.token })).status).toBe(401)
   })
 
   it('refuses over-quota creates with 429, Retry-After and the figures, before creating anything', async () => {

@@ -73,7 +73,9 @@ export class CommandService {
     handle.stderr.on('data', (c: Buffer) => err.push(c))
     const exit = await waitAll(handle)
     const result = toResult(exit, out, err)
-    await this.#recordExit(p, sbx, argv, result)
+    // The audit record (written by dispatch) is the durable trace of an exec; its event is derived data,
+    // written off the response's critical path (a millisecond per exec matters to agents in a loop).
+    this.#recordExitLater(p, sbx, argv, result)
     return result
   }
 
@@ -218,6 +220,17 @@ export class CommandService {
     const bg = this.#background.get(id)?.get(pid)
     if (!bg) throw notFound('command', `${pid} in sandbox ${id}`)
     return bg
+  }
+
+  #pending: Promise<unknown> = Promise.resolve()
+
+  #recordExitLater(p: Principal, sbx: LiveSandbox, argv: string[], r: ExecResult): void {
+    this.#pending = this.#pending.then(() => this.#recordExit(p, sbx, argv, r)).catch(() => undefined)
+  }
+
+  /** Resolves once every exec event queued so far is written (shutdown, tests). */
+  flush(): Promise<unknown> {
+    return this.#pending
   }
 
   async #recordExit(p: Principal, sbx: LiveSandbox, argv: string[], r: ExecResult): Promise<void> {

@@ -27,6 +27,7 @@ export const sandboxHandlers = {
   getSandboxMetrics: async (i: Id, ctx, svc) => svc.sandboxes.metrics(ctx.principal, i.id),
   listSandboxEvents: async (i: Id & { limit: number; nextToken?: string }, ctx, svc) => {
     await svc.sandboxes.row(ctx.principal, i.id) // scoping: 404 for a foreign sandbox
+    await svc.commands.flush() // read your writes: exec events are written just after the response
     const after = decodeCursor(i.nextToken)
     const items = await svc.events.list({ sandboxId: i.id, afterSeq: after ? Number(after) : undefined, limit: i.limit + 1 })
     return pageOf(items, i.limit, (e) => String(e.seq))
