@@ -1,5 +1,5 @@
 /** @module bench/sandbox — create / exec / destroy latency through the real API, and idle memory per sandbox. */
-import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs'
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmdirSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { createClient } from '@tidepool/sdk'
@@ -88,6 +88,15 @@ export async function run(): Promise<BenchResult> {
   } finally {
     await cp.close()
     rmSync(home, { recursive: true, force: true })
+    removeParentCgroups(cgroupName)
+  }
+}
+
+/** The runtime leaves its (empty) parent cgroup for the next start; the bench used a name of its own. */
+function removeParentCgroups(name: string): void {
+  for (const root of ['/sys/fs/cgroup', ...readdirSync('/sys/fs/cgroup').map((d) => `/sys/fs/cgroup/${d}`)]) {
+    const dir = `${root}/${name}`
+    if (existsSync(dir)) rmdirSync(dir)
   }
 }
 
