@@ -183,6 +183,14 @@ describe.skipIf(skipReason)('API end to end (real runtime)', () => {
     const verify = await cli('audit', 'verify', '--json')
     expect(verify.status).toBe(0)
     expect(JSON.parse(verify.stdout)).toMatchObject({ ok: true })
+    const doctor = await cli('doctor', '--json')
+    expect(doctor.status).toBe(0)
+    const report = JSON.parse(doctor.stdout) as { ok: boolean; checks: { name: string; ok: boolean }[] }
+    expect(report.ok).toBe(true)
+    expect(report.checks.length).toBeGreaterThan(5)
+    const bad = await cli('sandbox', 'create', '--memory=-5')
+    expect(bad.status).toBe(64)
+    expect(bad.stderr).toMatch(/invalid_request: resources\.memoryMb/)
   })
 
   it('a token of another project cannot see or touch the sandbox', async () => {
