@@ -50,7 +50,7 @@ export type ResetTarget = { kind: 'start' } | { kind: 'snapshot'; id: string; lo
 export interface CloneDriver {
   readonly strategy: 'reflink' | 'template'
   /** Makes the clone and returns once it accepts connections with its own credentials. Leaves nothing on failure. */
-  create(spec: CloneSpec): Promise<ClonePlace>
+  create(spec: CloneSpec, opts?: { keepStart?: boolean }): Promise<ClonePlace>
   /** Freezes the clone's current state; returns the snapshot's location (and the port, which a restart may change). */
   snapshot(c: CloneRef, snapshotId: string): Promise<{ location: string; port: number }>
   /** Puts the clone back to a state; same socket, credentials and (unless taken meanwhile) port, which it returns once it accepts connections. */

@@ -51,6 +51,13 @@ export const DataConfig = z
       .strict()
       .default({ sharedBuffersMb: 32, maxConnections: 50, durable: false }),
     reaperIntervalMs: z.number().int().min(100).default(5000).describe('How often expired clones are destroyed, usage measured and scheduled refreshes started.'),
+    warmClones: z
+      .number()
+      .int()
+      .min(0)
+      .max(16)
+      .default(1)
+      .describe('Clones per mirror kept running ahead of demand (reflink strategy): creating a clone hands one out at once and makes the next in the background. 0 turns it off.'),
     spares: z.boolean().default(true).describe('Keep one reflinked copy of each clone\'s reset target ready, so a reset only restarts the server.'),
   })
   .strict()

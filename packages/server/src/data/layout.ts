@@ -50,6 +50,7 @@ export const paths = {
   clone: (cloneId: string) => `clones/${cloneId}`,
   cloneData: (cloneId: string) => `clones/${cloneId}/pgdata`,
   cloneSpare: (cloneId: string) => `clones/${cloneId}/spare`,
+  cloneStart: (cloneId: string) => `clones/${cloneId}/start`,
   cloneSnapshot: (cloneId: string, snapId: string) => `clones/${cloneId}/snapshots/${snapId}`,
   server: (serverId: string) => `servers/${serverId}`,
   trash: (name: string) => `trash/${name}`,

@@ -35,6 +35,10 @@ interface Building {
 export class Mirrors {
   readonly #c: DataContext
   readonly #building = new Map<string, Building>()
+  /** Set by the service: a build finished (the warm pool follows the new base). */
+  onBuilt: (mirrorId: string) => void = () => undefined
+  /** Set by the service: the mirror is about to go (its warm clones go first). */
+  beforeRemove: (mirrorId: string) => Promise<void> = async () => undefined
 
   constructor(c: DataContext) {
     this.#c = c
@@ -99,7 +103,7 @@ export class Mirrors {
   }
 
   async view(row: DataMirrorRow): Promise<Mirror> {
-    const clones = await this.#c.db.selectFrom('data_clones').select((eb) => eb.fn.countAll<number>().as('n')).where('mirror_id', '=', row.id).where('destroyed_at', 'is', null).executeTakeFirst()
+    const clones = await this.#c.db.selectFrom('data_clones').select((eb) => eb.fn.countAll<number>().as('n')).where('mirror_id', '=', row.id).where('state', 'in', ['ready', 'stopped']).executeTakeFirst()
     const b = this.#building.get(row.id)
     return mirrorView(row, { clones: Number(clones?.n ?? 0), refreshing: Boolean(b), progress: b ? { ...b.progress } : undefined })
   }
@@ -215,6 +219,7 @@ export class Mirrors {
         .set({ state: 'ready', version, base_dir: b.dir, database: built.database, pg_version: built.bins.version, report: JSON.stringify(built.report), error: null, refreshed_at: this.#c.now() })
         .where('id', '=', row.id)
         .execute()
+      this.onBuilt(row.id)
       if (old) await this.collectBase(old)
       await this.#c.event(row.project, row.id, 'data.mirror.built', 'tidepool', { version, rows: built.report.rows, durationMs: built.report.durationMs })
     } finally {
@@ -233,9 +238,10 @@ export class Mirrors {
   async remove(p: Principal, idOrName: string): Promise<void> {
     const row = await this.mirrorRow(p, idOrName)
     if (this.#building.has(row.id)) throw new AppError('conflict', `mirror ${row.id} is being built; delete it when the build ends`)
-    const live = await this.#c.db.selectFrom('data_clones').select('id').where('mirror_id', '=', row.id).where('destroyed_at', 'is', null).execute()
+    const live = await this.#c.db.selectFrom('data_clones').select('id').where('mirror_id', '=', row.id).where('state', 'in', ['creating', 'ready', 'stopped']).execute()
     if (live.length > 0) throw new AppError('conflict', `mirror ${row.id} has live clones (${live.map((c) => c.id).join(', ')}); destroy them first`)
     const o = await this.#c.open()
+    await this.beforeRemove(row.id)
     for (const srv of await this.#c.db.selectFrom('data_servers').selectAll().where('mirror_id', '=', row.id).execute()) await o.template.removeServer(srv)
     await o.pool.remove(this.#c.abs(`mirrors/${row.id}`))
     await this.#c.db.deleteFrom('data_mirrors').where('id', '=', row.id).execute()

@@ -30,9 +30,11 @@ export const newPassword = () => randomBytes(18).toString('base64url')
 
 /**
  * The SCRAM-SHA-256 verifier PostgreSQL stores for `password` (RFC 5802/7677). Sending the verifier
- * instead of the password keeps the cleartext out of the server's statement log.
+ * instead of the password keeps the cleartext out of the server's statement log. Clone passwords are
+ * 144 random bits, so key stretching buys nothing: fewer iterations than the default 4096 save a few
+ * milliseconds of PBKDF2 on both ends of every connection.
  */
-export async function scramVerifier(password: string, iterations = 4096): Promise<string> {
+export async function scramVerifier(password: string, iterations = 256): Promise<string> {
   const salt = randomBytes(16)
   const salted = await new Promise<Buffer>((res, rej) => pbkdf2(password.normalize('NFKC'), salt, iterations, 32, 'sha256', (e, k) => (e ? rej(e) : res(k))))
   const clientKey = createHmac('sha256', salted).update('Client Key').digest()

@@ -32,6 +32,7 @@ export class Reaper {
     const report: ReapReport = { expired: [], refreshing: [], orphans: { servers: 0, dirs: 0, sockets: 0 } }
     if (!this.#c.opened) return report
     report.expired = await this.#clones.expire()
+    this.#clones.fillWarm()
     for (const m of await this.#mirrors.due(this.#c.clock.now())) {
       await this.#mirrors.refreshScheduled(m).catch((err: unknown) => this.#c.log.warn({ err, mirror: m.id }, 'scheduled refresh did not start'))
       report.refreshing.push(m.id)
@@ -59,7 +60,7 @@ export class Reaper {
     const o = this.#c.opened
     const out = { servers: 0, dirs: 0, sockets: 0 }
     if (!o) return out
-    const clones = await this.#c.db.selectFrom('data_clones').select(['id', 'data_dir', 'base_dir', 'state']).where('state', 'in', ['creating', 'ready', 'stopped']).execute()
+    const clones = await this.#c.db.selectFrom('data_clones').select(['id', 'data_dir', 'base_dir', 'state']).where('state', 'in', ['creating', 'ready', 'stopped', 'warm']).execute()
     const servers = await this.#c.db.selectFrom('data_servers').select(['id']).execute()
     const mirrors = await this.#c.db.selectFrom('data_mirrors').select(['id', 'base_dir']).execute()
     const building = new Set(this.#mirrors.buildingDirs())

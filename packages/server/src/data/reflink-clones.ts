@@ -4,7 +4,7 @@
  * the database size. A spare copy of the reset target is kept ready, so a reset is a stop, a rename and a start.
  */
 import { randomBytes } from 'node:crypto'
-import { mkdir, rename, rm } from 'node:fs/promises'
+import { mkdir, rename, rm, stat } from 'node:fs/promises'
 import { join } from 'node:path'
 import { createCloneRoleSql, scramVerifier, withAdmin } from './pg-admin.js'
 import { OWNER_ROLE, PortInUseError, serverPid, startServer, stopServer } from './pg-server.js'
@@ -13,11 +13,43 @@ import { paths } from './layout.js'
 import type { PgBinaries } from './pg-binaries.js'
 import { canBind } from './ports.js'
 
-interface Spare {
-  /** 'start' or a snapshot id. */
-  target: string
-  ready: Promise<boolean>
+/** A copy of a reset target, made after a pause (so it does not compete with the caller's first connection). */
+class Spare {
+  started = false
+  readonly ready: Promise<boolean>
+  #cancel: (() => void) | undefined
+
+  constructor(
+    /** 'start' or a snapshot id. */
+    readonly target: string,
+    delayMs: number,
+    copy: () => Promise<void>,
+  ) {
+    this.ready = new Promise<boolean>((resolve) => {
+      const timer = setTimeout(() => {
+        this.#cancel = undefined
+        this.started = true
+        copy().then(
+          () => resolve(true),
+          () => resolve(false),
+        )
+      }, delayMs)
+      this.#cancel = () => {
+        clearTimeout(timer)
+        resolve(false)
+      }
+    })
+  }
+
+  /** Stops a copy that has not begun; one under way finishes (await `ready`). */
+  cancel(): void {
+    this.#cancel?.()
+    this.#cancel = undefined
+  }
 }
+
+/** Pause before background copies and deletions start. */
+const BACKGROUND_DELAY_MS = 150
 
 export class ReflinkClones implements CloneDriver {
   readonly strategy = 'reflink' as const
@@ -33,7 +65,12 @@ export class ReflinkClones implements CloneDriver {
     return join(this.#d.pool.root, rel)
   }
 
-  async create(spec: CloneSpec): Promise<ClonePlace> {
+  /**
+   * Makes a clone: reflink copy of the base, server started directly, its role created. With `keepStart`
+   * (warm clones, made ahead of demand) the fresh state — role included — is also kept in start/, so a
+   * reset to start later needs no role creation (one connection less on the critical path).
+   */
+  async create(spec: CloneSpec, opts: { keepStart?: boolean } = {}): Promise<ClonePlace> {
     const dir = this.#abs(paths.clone(spec.id))
     const dataDir = this.#abs(paths.cloneData(spec.id))
     const socketDir = join(this.#d.socketRoot, spec.id)
@@ -42,9 +79,15 @@ export class ReflinkClones implements CloneDriver {
       await mkdir(dir, { recursive: true, mode: 0o755 })
       const [verifier] = await Promise.all([scramVerifier(spec.password), this.#d.pool.clone(this.#abs(`${spec.baseDir}/pgdata`), dataDir)])
       port = await this.#start(spec.id, spec.bins, dataDir, socketDir)
-      const addr = { socketDir, port }
-      await withAdmin(addr, spec.mirrorDatabase, (c) => c.query(createCloneRoleSql(spec.user, verifier, OWNER_ROLE)))
-      this.#prepareSpare(spec.id, 'start', `${spec.baseDir}/pgdata`)
+      await withAdmin({ socketDir, port }, spec.mirrorDatabase, (c) => c.query(createCloneRoleSql(spec.user, verifier, OWNER_ROLE)))
+      if (opts.keepStart) {
+        await stopServer(dataDir, 'fast')
+        await this.#d.pool.clone(dataDir, this.#abs(paths.cloneStart(spec.id)))
+        port = await this.#start(spec.id, spec.bins, dataDir, socketDir, port)
+        // The first connection after a start rebuilds the relation cache; let it not be the client's.
+        await withAdmin({ socketDir, port }, spec.mirrorDatabase, (c) => c.query('SELECT 1'))
+      }
+      this.#prepareSpare(spec.id, 'start', opts.keepStart ? paths.cloneStart(spec.id) : `${spec.baseDir}/pgdata`)
       return { port, socketDir, database: spec.mirrorDatabase, dataDir: paths.clone(spec.id), serverId: undefined }
     } catch (err) {
       await stopServer(dataDir, 'immediate').catch(() => undefined)
@@ -86,23 +129,27 @@ export class ReflinkClones implements CloneDriver {
   async reset(c: CloneRef, to: ResetTarget): Promise<number> {
     const dataDir = this.#abs(paths.cloneData(c.id))
     const target = to.kind === 'start' ? 'start' : to.id
-    const source = to.kind === 'start' ? `${c.baseDir}/pgdata` : to.location
-    const verifier = to.kind === 'start' ? scramVerifier(c.password) : undefined
+    // "start" is the clone's own start/ copy (role included) when it has one, else the mirror's base (role to add).
+    const ownStart = to.kind === 'start' && (await exists(this.#abs(paths.cloneStart(c.id))))
+    const source = to.kind === 'start' ? (ownStart ? paths.cloneStart(c.id) : `${c.baseDir}/pgdata`) : to.location
+    const verifier = to.kind === 'start' && !ownStart ? scramVerifier(c.password) : undefined
     verifier?.catch(() => undefined)
     // The old state is thrown away: no checkpoint needed.
     await stopServer(dataDir, 'immediate')
     const trash = this.#abs(paths.trash(`${c.id}-${randomBytes(4).toString('hex')}`))
     await mkdir(this.#abs('trash'), { recursive: true })
     await rename(dataDir, trash)
-    this.#bg(this.#d.pool.remove(trash))
     const spare = this.#spares.get(c.id)
     this.#spares.delete(c.id)
-    if (spare?.target === target && (await spare.ready)) await rename(this.#abs(paths.cloneSpare(c.id)), dataDir)
+    // A spare of this target that is made (or being made) is used; one not begun yet is not waited for.
+    if (spare && (spare.target !== target || !spare.started)) spare.cancel()
+    if (spare && (await spare.ready) && spare.target === target) await rename(this.#abs(paths.cloneSpare(c.id)), dataDir)
     else {
-      if (spare) await spare.ready.then(() => this.#d.pool.remove(this.#abs(paths.cloneSpare(c.id))))
+      if (spare) await this.#d.pool.remove(this.#abs(paths.cloneSpare(c.id)))
       await this.#d.pool.clone(this.#abs(source), dataDir)
     }
     const port = await this.#start(c.id, c.bins, dataDir, c.socketDir, c.port)
+    this.#later(() => this.#d.pool.remove(trash))
     if (verifier) await withAdmin({ socketDir: c.socketDir, port }, c.mirrorDatabase, async (cl) => cl.query(createCloneRoleSql(c.user, await verifier, OWNER_ROLE)))
     this.#prepareSpare(c.id, target, source)
     return port
@@ -111,21 +158,15 @@ export class ReflinkClones implements CloneDriver {
   /** Copies the reset target into spare/ in the background (reflink: metadata only). */
   #prepareSpare(id: string, target: string, sourceRel: string): void {
     if (!this.#d.spares) return
-    const spareDir = this.#abs(paths.cloneSpare(id))
-    const ready = this.#d.pool.clone(this.#abs(sourceRel), spareDir).then(
-      () => true,
-      (err: unknown) => {
-        this.#d.log.debug({ err, clone: id }, 'spare copy failed; the next reset copies instead')
-        return false
-      },
-    )
-    this.#spares.set(id, { target, ready })
-    this.#bg(ready)
+    const spare = new Spare(target, BACKGROUND_DELAY_MS, () => this.#d.pool.clone(this.#abs(sourceRel), this.#abs(paths.cloneSpare(id))))
+    this.#spares.set(id, spare)
+    this.#bg(spare.ready)
   }
 
   async destroy(c: CloneRef): Promise<void> {
     const spare = this.#spares.get(c.id)
     this.#spares.delete(c.id)
+    spare?.cancel()
     await spare?.ready
     await stopServer(this.#abs(paths.cloneData(c.id)), 'immediate')
     await this.#d.pool.remove(this.#abs(paths.clone(c.id)))
@@ -146,7 +187,12 @@ export class ReflinkClones implements CloneDriver {
     // Keep the old port when it is free, so clients and bound sandboxes keep working.
     const keep = await canBind(c.port)
     if (keep) this.#d.ports.hold(c.port)
-    return this.#start(c.id, c.bins, dataDir, c.socketDir, keep ? c.port : undefined)
+    const port = await this.#start(c.id, c.bins, dataDir, c.socketDir, keep ? c.port : undefined)
+    // A spare left by the previous run may be of any target: make a fresh one for "start".
+    await this.#d.pool.remove(this.#abs(paths.cloneSpare(c.id)))
+    const ownStart = await exists(this.#abs(paths.cloneStart(c.id)))
+    this.#prepareSpare(c.id, 'start', ownStart ? paths.cloneStart(c.id) : `${c.baseDir}/pgdata`)
+    return port
   }
 
   async stop(c: CloneRef): Promise<void> {
@@ -158,9 +204,24 @@ export class ReflinkClones implements CloneDriver {
     while (this.#background.size > 0) await Promise.allSettled([...this.#background])
   }
 
+  /**
+   * Background work that must not compete with the caller's first connection (2 cores are easily
+   * saturated by a tree copy or delete): starts after a short pause, tracked like other background work.
+   */
+  #later(fn: () => Promise<unknown>): void {
+    this.#bg(new Promise((r) => setTimeout(r, BACKGROUND_DELAY_MS)).then(fn))
+  }
+
   #bg(p: Promise<unknown>): void {
     const tracked = p.catch((err: unknown) => this.#d.log.debug({ err }, 'background data task failed'))
     this.#background.add(tracked)
     void tracked.finally(() => this.#background.delete(tracked))
   }
+}
+
+async function exists(p: string): Promise<boolean> {
+  return stat(p).then(
+    () => true,
+    () => false,
+  )
 }
