@@ -11,6 +11,7 @@ const table = (name: string, columns: SourceColumn[], o: Partial<SourceTable> = 
   relkind: 'r',
   estimate: 0,
   bytes: 0,
+  rls: false,
   columns,
   primaryKey: ['id'],
   uniques: [['id']],

@@ -15,7 +15,7 @@ import { resolveMasking, type MaskingInput } from './masking.js'
 import { reassignOwnershipSql, setSequencesSql } from './mirror-sql.js'
 import { withAdmin, quoteIdent, quoteLiteral, qualified } from './pg-admin.js'
 import type { PgBinaries } from './pg-binaries.js'
-import { initDataDir, OWNER_ROLE, startServer, stopServer, type RunAs, type ServerSettings } from './pg-server.js'
+import { ADMIN_ROLE, initDataDir, OWNER_ROLE, startServer, stopServer, type RunAs, type ServerSettings } from './pg-server.js'
 import { adminEnv, copyRows, CopyFailed, pgDump, psqlScript, toolError } from './psql.js'
 import { Sampler, type SampleInput, type TablePlan } from './sampler.js'
 import { connectSource, readCatalog, sourceError, type SourceCatalog } from './source.js'
@@ -85,6 +85,7 @@ export async function buildMirror(b: MirrorBuild): Promise<BuiltMirror> {
     const database = catalog.database
     await withAdmin({ socketDir: b.socketDir, port: b.port }, 'template1', async (c) => {
       await c.query(`CREATE ROLE ${quoteIdent(OWNER_ROLE)} NOLOGIN`)
+      for (const r of catalog.roles) if (r !== OWNER_ROLE && r !== ADMIN_ROLE) await c.query(`CREATE ROLE ${quoteIdent(r)} NOLOGIN`)
       await c.query('DROP DATABASE IF EXISTS postgres') // fewer files to clone; the mirror's database takes its place
       try {
         await c.query(`CREATE DATABASE ${quoteIdent(database)} TEMPLATE template0 ENCODING 'UTF8' LC_COLLATE ${quoteLiteral(catalog.collate)} LC_CTYPE ${quoteLiteral(catalog.ctype)}`)

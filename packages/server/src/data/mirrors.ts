@@ -177,6 +177,7 @@ export class Mirrors {
         const e = (await this.#c.asAppError(err, row.project)) as Error
         if (!(e instanceof AppError)) this.#c.log.error({ err, mirror: row.id }, 'mirror build failed')
         const error = JSON.stringify({ code: codeOf(e), message: e instanceof AppError ? e.message : `internal error: ${e.message}` })
+        if (first) await this.#c.opened?.pool.remove(this.#c.abs(`mirrors/${row.id}`)).catch(() => undefined)
         if (first && wait) await this.#c.db.deleteFrom('data_mirrors').where('id', '=', row.id).execute()
         else await this.#c.db.updateTable('data_mirrors').set(first ? { state: 'failed', error } : { error }).where('id', '=', row.id).execute()
         await this.#c.event(row.project, row.id, 'data.mirror.failed', actor, { error: JSON.parse(error) as unknown })

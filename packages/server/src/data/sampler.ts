@@ -41,7 +41,7 @@ export interface TablePlan {
   key: string
   columns: SourceColumn[]
   seed: { percent: number; maxRows: number | undefined; skip: boolean }
-  /** Every row is copied: nothing can be missing, so no keys are tracked. */
+  /** Every row is copied (and none hidden by row-level security): nothing can be missing, so no keys are tracked. */
   complete: boolean
   masks: { index: number; rule: MaskKind; unique: boolean; maxLength: number | undefined }[]
   keysets: KeySet[]
@@ -78,7 +78,7 @@ export class Sampler {
         key,
         columns,
         seed: { percent, maxRows, skip },
-        complete: !skip && percent >= 100 && maxRows === undefined,
+        complete: !skip && percent >= 100 && maxRows === undefined && !t.rls,
         masks: columns.flatMap((c, index) => {
           const rule = m.get(c.name)
           return rule ? [{ index, rule, unique: uniqueCols.has(c.name), maxLength: c.maxLength }] : []

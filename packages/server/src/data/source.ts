@@ -31,6 +31,8 @@ export interface SourceTable {
   relkind: 'r' | 'p'
   estimate: number
   bytes: number
+  /** Row-level security filters what the source role reads: even a 100% sample may miss rows. */
+  rls: boolean
   columns: SourceColumn[]
   primaryKey: string[] | undefined
   /** Column sets of unique constraints and unique indexes (the primary key included). */
@@ -48,6 +50,8 @@ export interface SourceCatalog {
   tables: SourceTable[]
   sequences: { schema: string; name: string; lastValue: string }[]
   matviews: { schema: string; name: string }[]
+  /** Roles the schema names (row-level security policies): the mirror creates them, unable to log in. */
+  roles: string[]
   bytes: number
 }
 
@@ -116,8 +120,8 @@ export async function readCatalog(client: pg.Client): Promise<SourceCatalog> {
     )
   ).rows[0]!
   const tables = (
-    await client.query<{ oid: string; schema: string; name: string; relkind: 'r' | 'p'; estimate: string; bytes: string }>(
-      `SELECT c.oid::int8 AS oid, n.nspname AS schema, c.relname AS name, c.relkind,
+    await client.query<{ oid: string; schema: string; name: string; relkind: 'r' | 'p'; estimate: string; bytes: string; rls: boolean }>(
+      `SELECT c.oid::int8 AS oid, n.nspname AS schema, c.relname AS name, c.relkind, row_security_active(c.oid) AS rls,
               greatest(c.reltuples, 0)::int8 AS estimate, pg_total_relation_size(c.oid)::int8 AS bytes
          FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
         WHERE c.relkind IN ('r', 'p') AND NOT c.relispartition AND ${userSchema} AND ${notExtensionMember('pg_class', 'c.oid')}
@@ -164,10 +168,15 @@ export async function readCatalog(client: pg.Client): Promise<SourceCatalog> {
     )
   ).rows
   const matviews = (await client.query<{ schema: string; name: string }>(`SELECT schemaname AS schema, matviewname AS name FROM pg_matviews WHERE ispopulated`)).rows
+  const roles = (
+    await client.query<{ name: string }>(
+      `SELECT DISTINCT r.rolname::text AS name FROM pg_policy p CROSS JOIN LATERAL unnest(p.polroles) AS o(oid) JOIN pg_roles r ON r.oid = o.oid ORDER BY 1`,
+    )
+  ).rows.map((r) => r.name)
 
   const byOid = new Map<number, SourceTable>()
   const result: SourceTable[] = tables.map((t) => {
-    const table: SourceTable = { oid: Number(t.oid), schema: t.schema, name: t.name, relkind: t.relkind, estimate: Number(t.estimate), bytes: Number(t.bytes), columns: [], primaryKey: undefined, uniques: [], fks: [] }
+    const table: SourceTable = { oid: Number(t.oid), schema: t.schema, name: t.name, relkind: t.relkind, estimate: Number(t.estimate), bytes: Number(t.bytes), rls: t.rls, columns: [], primaryKey: undefined, uniques: [], fks: [] }
     byOid.set(table.oid, table)
     return table
   })
@@ -194,6 +203,7 @@ export async function readCatalog(client: pg.Client): Promise<SourceCatalog> {
     tables: result,
     sequences: sequences.map((s) => ({ schema: s.schema, name: s.name, lastValue: s.last })),
     matviews,
+    roles,
     bytes: Number(info.bytes),
   }
 }
