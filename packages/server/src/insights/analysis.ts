@@ -78,6 +78,8 @@ export async function analyzeProject(env: InsightsEnv, project: string, opts: { 
     })
   }
   const dirtyRuns = [...runs.values()].filter((r) => opts.full || !r.analyzed)
+  // The window: the project's newest historyRuns runs. Every test is judged on its results in them.
+  const windowRuns = new Set(runRows.slice(Math.max(0, runRows.length - cfg.historyRuns)).map((r) => r.id))
   if (dirtyRuns.length === 0) return { tests: 0, runs: 0, results: 0, ms: performance.now() - started }
 
   const testRows = await env.db.selectFrom('insight_tests').selectAll().where('project', '=', project).execute()
@@ -158,7 +160,7 @@ export async function analyzeProject(env: InsightsEnv, project: string, opts: { 
   const anomalies: Anomaly[] = []
   const suiteTotals = new Map<string, { label: string; byRun: Map<string, number> }>()
   let resultCount = 0
-  for await (const [testId, rowsOfTest] of resultGroups(env, project, judge, tests.size)) {
+  for await (const [testId, rowsOfTest] of resultGroups(env, project, judge, windowRuns, runs.size)) {
     resultCount += rowsOfTest.length
     const entries = entriesOf(rowsOfTest, runs)
     if (entries.length === 0) continue
@@ -198,7 +200,7 @@ export async function analyzeProject(env: InsightsEnv, project: string, opts: { 
   const failing = new Map<string, Map<string, string>>()
   for (const f of failRows) {
     const run = runs.get(f.run_id)
-    if (!run || run.infra) continue
+    if (!run || run.infra || !windowRuns.has(f.run_id)) continue
     let m = failing.get(f.test_id)
     if (!m) failing.set(f.test_id, (m = new Map()))
     m.set(f.run_id, f.signature)
@@ -368,35 +370,28 @@ function round(x: number): number {
 }
 
 /**
- * The result rows of the given tests, grouped per test. On SQLite, when most tests are wanted, one sequential scan
- * of the table beats an index lookup per row; otherwise (and on PostgreSQL) index range scans in chunks of tests.
+ * The result rows of the given tests in the window's runs, grouped per test. On SQLite, when the window holds most
+ * runs, one sequential scan of the table beats index lookups; otherwise (and on PostgreSQL) the run-major index,
+ * a chunk of runs at a time.
  */
-async function* resultGroups(env: InsightsEnv, project: string, testIds: readonly string[], totalTests: number): AsyncGenerator<[string, ResultScan[]]> {
-  if (env.sqlite && testIds.length > 0.3 * totalTests) {
-    const wanted = new Set(testIds)
-    const groups = new Map<string, ResultScan[]>()
-    const stmt = env.sqlite.prepare('SELECT test_id, run_id, outcome, attempts, fails, duration_ms, signature FROM insight_results WHERE project = ?')
-    for (const r of stmt.iterate(project) as IterableIterator<ResultScan>) {
-      if (!wanted.has(r.test_id)) continue
-      const g = groups.get(r.test_id)
-      if (g) g.push(r)
-      else groups.set(r.test_id, [r])
-    }
-    for (const id of [...groups.keys()].sort()) {
-      yield [id, groups.get(id)!]
-      groups.delete(id)
-    }
-    return
+async function* resultGroups(env: InsightsEnv, project: string, testIds: readonly string[], windowRuns: ReadonlySet<string>, totalRuns: number): AsyncGenerator<[string, ResultScan[]]> {
+  const wanted = new Set(testIds)
+  const groups = new Map<string, ResultScan[]>()
+  const add = (r: ResultScan) => {
+    if (!wanted.has(r.test_id)) return
+    const g = groups.get(r.test_id)
+    if (g) g.push(r)
+    else groups.set(r.test_id, [r])
   }
-  for (const batch of chunks([...testIds].sort(), 400)) {
-    const rows = await loadResults(env, project, batch)
-    let i = 0
-    while (i < rows.length) {
-      const id = rows[i]!.test_id
-      const start = i
-      while (i < rows.length && rows[i]!.test_id === id) i++
-      yield [id, rows.slice(start, i)]
-    }
+  if (env.sqlite && windowRuns.size > 0.6 * totalRuns) {
+    const stmt = env.sqlite.prepare('SELECT test_id, run_id, outcome, attempts, fails, duration_ms, signature FROM insight_results WHERE project = ?')
+    for (const r of stmt.iterate(project) as IterableIterator<ResultScan>) if (windowRuns.has(r.run_id)) add(r)
+  } else {
+    for (const batch of chunks([...windowRuns], 50)) for (const r of await loadRuns(env, project, batch)) add(r)
+  }
+  for (const id of [...groups.keys()].sort()) {
+    yield [id, groups.get(id)!]
+    groups.delete(id)
   }
 }
 
@@ -416,19 +411,17 @@ async function loadFailures(env: InsightsEnv, project: string): Promise<FailRow[
   return rows as FailRow[]
 }
 
-async function loadResults(env: InsightsEnv, project: string, testIds: readonly string[]): Promise<ResultScan[]> {
+async function loadRuns(env: InsightsEnv, project: string, runIds: readonly string[]): Promise<ResultScan[]> {
   if (env.sqlite) {
-    const marks = testIds.map(() => '?').join(', ')
+    const marks = runIds.map(() => '?').join(', ')
     return env.sqlite
-      .prepare(`SELECT test_id, run_id, outcome, attempts, fails, duration_ms, signature FROM insight_results WHERE project = ? AND test_id IN (${marks}) ORDER BY test_id, at`)
-      .all(project, ...testIds) as ResultScan[]
+      .prepare(`SELECT test_id, run_id, outcome, attempts, fails, duration_ms, signature FROM insight_results WHERE project = ? AND run_id IN (${marks})`)
+      .all(project, ...runIds) as ResultScan[]
   }
   return env.db
     .selectFrom('insight_results')
     .select(['test_id', 'run_id', 'outcome', 'attempts', 'fails', 'duration_ms', 'signature'])
     .where('project', '=', project)
-    .where('test_id', 'in', testIds)
-    .orderBy('test_id')
-    .orderBy('at')
+    .where('run_id', 'in', runIds)
     .execute()
 }

@@ -61,7 +61,7 @@ const Llm = z
 export const InsightsConfig = z
   .object({
     defaultBranches: z.array(z.string()).default(['main', 'master']).describe('Branches treated as the default branch.'),
-    historyRuns: z.number().int().min(10).default(300).describe('Newest runs per test the analysis looks at.'),
+    historyRuns: z.number().int().min(10).default(300).describe('Newest runs of a project the analysis looks at (each test is judged on its results in them).'),
     credibleLevel: z.number().min(0.5).max(0.999).default(0.9).describe('Level of the credible interval of flakiness scores.'),
     brokenAfter: z.number().int().min(2).default(3).describe('Consecutive failing default-branch runs that make a test broken…'),
     brokenImprobability: z.number().min(0).max(1).default(0.001).describe('…when that streak is this improbable under the test’s own flaky rate.'),

@@ -230,51 +230,65 @@ export function createInsightsService(deps: InsightsDeps, opts: InsightsOptions 
       await fresh(project)
       const t = await env.db.selectFrom('insight_tests').selectAll().where('project', '=', project).where('id', '=', input.testId).executeTakeFirst()
       if (!t) throw new AppError('not_found', `test ${input.testId} not found; list tests with GET /v1/insights/tests`)
-      const want = input.branch ? input.limit * 5 : input.limit * 2
-      const rows = await env.db
-        .selectFrom('insight_results as r')
-        .innerJoin('insight_runs as u', (j) => j.onRef('u.project', '=', 'r.project').onRef('u.id', '=', 'r.run_id'))
-        .select(['r.run_id', 'r.at', 'r.outcome', 'r.attempts', 'r.fails', 'r.duration_ms', 'r.signature', 'r.message', 'u.commit_sha', 'u.code_key', 'u.branch', 'u.variant', 'u.attempt', 'u.infra_suspect'])
-        .where('r.project', '=', project)
-        .where('r.test_id', '=', input.testId)
-        .$if(input.branch !== undefined, (qb) => qb.where('u.branch', '=', input.branch!))
-        .orderBy('r.at', 'desc')
-        .limit(want)
-        .execute()
-      const byRun = new Map<string, (typeof rows)[number][]>()
-      for (const r of rows) byRun.set(r.run_id, [...(byRun.get(r.run_id) ?? []), r])
+      // Newest runs first, a chunk at a time, each looked up in the run-major index for this test.
       const items: TestHistory['items'] = []
-      for (const [runId, rs] of byRun) {
-        if (items.length >= input.limit) break
-        const first = rs[0]!
-        let attempts = 0
-        let fails = 0
-        let pass = false
-        let fail = false
-        for (const r of rs) {
-          attempts += r.attempts
-          fails += r.fails
-          if (r.outcome === 0) pass = true
-          if (r.outcome === 1) fail = true
+      let before: { at: number; id: string } | undefined
+      for (let chunk = 0; chunk < 50 && items.length < input.limit; chunk++) {
+        const runs = await env.db
+          .selectFrom('insight_runs')
+          .select(['id', 'at', 'commit_sha', 'code_key', 'branch', 'variant', 'attempt', 'infra_suspect'])
+          .where('project', '=', project)
+          .where('at', '<=', t.last_seen)
+          .$if(input.branch !== undefined, (qb) => qb.where('branch', '=', input.branch!))
+          .$if(before !== undefined, (qb) => qb.where((eb) => eb.or([eb('at', '<', before!.at), eb.and([eb('at', '=', before!.at), eb('id', '<', before!.id)])])))
+          .orderBy('at', 'desc')
+          .orderBy('id', 'desc')
+          .limit(chunk === 0 ? input.limit * 2 : 500)
+          .execute()
+        if (runs.length === 0) break
+        before = { at: runs[runs.length - 1]!.at, id: runs[runs.length - 1]!.id }
+        const rows = await env.db
+          .selectFrom('insight_results')
+          .select(['run_id', 'outcome', 'attempts', 'fails', 'duration_ms', 'signature', 'message'])
+          .where('project', '=', project)
+          .where('run_id', 'in', runs.map((r) => r.id))
+          .where('test_id', '=', t.id)
+          .execute()
+        const byRun = new Map<string, (typeof rows)[number][]>()
+        for (const r of rows) byRun.set(r.run_id, [...(byRun.get(r.run_id) ?? []), r])
+        for (const run of runs) {
+          const rs = byRun.get(run.id)
+          if (!rs) continue
+          if (items.length >= input.limit) break
+          let attempts = 0
+          let fails = 0
+          let pass = false
+          let fail = false
+          for (const r of rs) {
+            attempts += r.attempts
+            fails += r.fails
+            if (r.outcome === 0) pass = true
+            if (r.outcome === 1) fail = true
+          }
+          const withSig = rs.find((r) => r.signature)
+          const dur = rs.find((r) => r.duration_ms !== null)?.duration_ms
+          items.push({
+            runId: run.id,
+            at: new Date(run.at).toISOString(),
+            commit: run.commit_sha,
+            codeKey: run.code_key,
+            branch: run.branch,
+            variant: parseJson<Record<string, string>>(run.variant) ?? {},
+            attempt: run.attempt,
+            outcome: pass ? 'pass' : fail ? 'fail' : 'skip',
+            attempts,
+            failedAttempts: fails,
+            ...(dur !== undefined && dur !== null ? { durationMs: dur } : {}),
+            ...(withSig?.signature ? { signature: withSig.signature } : {}),
+            ...(withSig?.message ? { message: withSig.message } : {}),
+            infraSuspect: run.infra_suspect === 1,
+          })
         }
-        const withSig = rs.find((r) => r.signature)
-        const dur = rs.find((r) => r.duration_ms !== null)?.duration_ms
-        items.push({
-          runId,
-          at: new Date(first.at).toISOString(),
-          commit: first.commit_sha,
-          codeKey: first.code_key,
-          branch: first.branch,
-          variant: parseJson<Record<string, string>>(first.variant) ?? {},
-          attempt: first.attempt,
-          outcome: pass ? 'pass' : fail ? 'fail' : 'skip',
-          attempts,
-          failedAttempts: fails,
-          ...(dur !== undefined && dur !== null ? { durationMs: dur } : {}),
-          ...(withSig?.signature ? { signature: withSig.signature } : {}),
-          ...(withSig?.message ? { message: withSig.message } : {}),
-          infraSuspect: first.infra_suspect === 1,
-        })
       }
       const q = await env.db.selectFrom('insight_quarantine').selectAll().where('project', '=', project).where('test_id', '=', t.id).where('expires_at', '>', env.clock.now()).executeTakeFirst()
       return { test: testView(t, q), items }

@@ -162,13 +162,13 @@ export function generateHistory(spec: SyntheticSpec): { runs: SyntheticRun[]; tr
       }
       if (prState) {
         prState.commit++
-        const sha = `pr${pr}c${prState.commit}`.padEnd(12, '0')
+        const sha = `pr${String(pr).padStart(4, '0')}c${String(prState.commit).padStart(3, '0')}`
         for (const v of spec.variants) queue.push({ commit: sha, tree: `t${sha}`, branch: prState.branch, pr: String(pr), attempt: 1, variant: v, birth: prState.base, ...(prState.breaks ? { prBreaks: prState.breaks } : {}) })
         if (--prState.runsLeft <= 0) prState = undefined
       } else {
         mainCommit++
         mainBirth = runs.length
-        const sha = `main${mainCommit}`.padEnd(12, '0')
+        const sha = `main${String(mainCommit).padStart(8, '0')}`
         for (const v of spec.variants) queue.push({ commit: sha, tree: `t${sha}`, branch: 'main', attempt: 1, variant: v, birth: mainBirth })
       }
     }

@@ -83,9 +83,8 @@ export async function triageRun(env: InsightsEnv, project: string, runId: string
   }
   const sat = saturation(metrics, env.cfg.infra)
 
-  const runsMeta = new Map<string, { commit: string; branch: string; variant: string; at: number }>()
+  const hist = await priorHistory(env, project, runRow, [...folded.keys()].slice(0, maxDetailed))
   const failures: TriageFailure[] = []
-  let detailed = 0
   for (const [testId, f] of folded) {
     const t = tests.get(testId)
     const sig = f.signature ? sigs.get(f.signature) : undefined
@@ -107,7 +106,8 @@ export async function triageRun(env: InsightsEnv, project: string, runId: string
       signatureSeenInProject: true,
       newTest: t ? t.first_seen >= runRow.at : true,
     }
-    if (detailed++ < maxDetailed) facts = { ...facts, ...(await historyFacts(env, project, runRow, testId, f.signature, runsMeta, isDefault)) }
+    const h = hist.get(testId)
+    if (h) facts = { ...facts, ...(await historyFacts(env, project, runRow, h, f.signature, isDefault)) }
     const ranked = rankCause(facts)
     const link = links.get(testId) ?? (t ? links.get(t.name) : undefined)
     failures.push({
@@ -164,45 +164,73 @@ export async function triageRun(env: InsightsEnv, project: string, runId: string
   return { runRow, run, failures, groups, anomalies, problems, saturation: sat, verdict }
 }
 
-async function historyFacts(
-  env: InsightsEnv,
-  project: string,
-  run: RunRow,
-  testId: string,
-  signature: string | undefined,
-  runsMeta: Map<string, { commit: string; branch: string; variant: string; at: number }>,
-  isDefault: (b: string) => boolean,
-): Promise<Partial<FailureFacts>> {
-  const hist = await env.db
-    .selectFrom('insight_results')
-    .select(['run_id', 'at', 'outcome', 'attempts', 'fails', 'signature'])
+interface PriorRun {
+  id: string
+  commit: string
+  branch: string
+  variant: string
+  /** This test's outcome and signature in the run. */
+  outcome: 'pass' | 'fail' | 'skip'
+  signature?: string | undefined
+}
+
+/** The given tests' results in the newest 300 runs before this one (newest first), via the run-major index. */
+async function priorHistory(env: InsightsEnv, project: string, run: RunRow, testIds: readonly string[]): Promise<Map<string, PriorRun[]>> {
+  const out = new Map<string, PriorRun[]>()
+  if (testIds.length === 0) return out
+  const prior = await env.db
+    .selectFrom('insight_runs')
+    .select(['id', 'commit_sha', 'branch', 'variant_key', 'at'])
     .where('project', '=', project)
-    .where('test_id', '=', testId)
     .where('at', '<=', run.at)
+    .where('id', '!=', run.id)
     .orderBy('at', 'desc')
+    .orderBy('id', 'desc')
     .limit(300)
     .execute()
-  const missing = [...new Set(hist.map((h) => h.run_id))].filter((id) => !runsMeta.has(id))
-  for (let i = 0; i < missing.length; i += 400) {
-    const rs = await env.db.selectFrom('insight_runs').select(['id', 'commit_sha', 'branch', 'variant_key', 'at']).where('project', '=', project).where('id', 'in', missing.slice(i, i + 400)).execute()
-    for (const r of rs) runsMeta.set(r.id, { commit: r.commit_sha, branch: r.branch, variant: r.variant_key, at: r.at })
+  const perTest = new Map<string, Map<string, { pass: boolean; fail: boolean; sig?: string | undefined }>>()
+  for (let i = 0; i < prior.length; i += 100) {
+    for (let j = 0; j < testIds.length; j += 200) {
+      const rows = await env.db
+        .selectFrom('insight_results')
+        .select(['run_id', 'test_id', 'outcome', 'signature'])
+        .where('project', '=', project)
+        .where(
+          'run_id',
+          'in',
+          prior.slice(i, i + 100).map((r) => r.id),
+        )
+        .where('test_id', 'in', testIds.slice(j, j + 200))
+        .execute()
+      for (const r of rows) {
+        let m = perTest.get(r.test_id)
+        if (!m) perTest.set(r.test_id, (m = new Map()))
+        const e = m.get(r.run_id) ?? { pass: false, fail: false }
+        if (r.outcome === 0) e.pass = true
+        if (r.outcome === 1) e.fail = true
+        e.sig ??= r.signature ?? undefined
+        m.set(r.run_id, e)
+      }
+    }
   }
-  const out: Partial<FailureFacts> = { signatureSeenForTest: false }
-  const perRun = new Map<string, { outcome: 'pass' | 'fail' | 'skip'; sig?: string | undefined }>()
-  for (const h of hist) {
-    if (h.run_id === run.id) continue
-    const prev = perRun.get(h.run_id)
-    const o = outcomeName[h.outcome] ?? 'skip'
-    perRun.set(h.run_id, { outcome: prev?.outcome === 'pass' || o === 'pass' ? 'pass' : prev?.outcome === 'fail' || o === 'fail' ? 'fail' : 'skip', sig: prev?.sig ?? h.signature ?? undefined })
-    if (signature && h.signature === signature) out.signatureSeenForTest = true
+  for (const [testId, m] of perTest) {
+    const list: PriorRun[] = []
+    for (const p of prior) {
+      const e = m.get(p.id)
+      if (!e) continue
+      list.push({ id: p.id, commit: p.commit_sha, branch: p.branch, variant: p.variant_key, outcome: e.pass ? 'pass' : e.fail ? 'fail' : 'skip', signature: e.sig })
+    }
+    out.set(testId, list)
   }
+  return out
+}
+
+async function historyFacts(env: InsightsEnv, project: string, run: RunRow, hist: readonly PriorRun[], signature: string | undefined, isDefault: (b: string) => boolean): Promise<Partial<FailureFacts>> {
+  const out: Partial<FailureFacts> = { signatureSeenForTest: signature !== undefined && hist.some((h) => h.signature === signature) }
   for (const h of hist) {
-    if (h.run_id === run.id || perRun.get(h.run_id)?.outcome === 'skip') continue
-    const m = runsMeta.get(h.run_id)
-    if (!m) continue
-    const o = perRun.get(h.run_id)!.outcome
-    if (!out.defaultBranch && isDefault(m.branch)) out.defaultBranch = { runId: h.run_id, commit: m.commit, outcome: o }
-    if (!out.previousOnBranch && m.branch === run.branch && m.variant === run.variant_key && m.commit !== run.commit_sha) out.previousOnBranch = { runId: h.run_id, commit: m.commit, outcome: o }
+    if (h.outcome === 'skip') continue
+    if (!out.defaultBranch && isDefault(h.branch)) out.defaultBranch = { runId: h.id, commit: h.commit, outcome: h.outcome }
+    if (!out.previousOnBranch && h.branch === run.branch && h.variant === run.variant_key && h.commit !== run.commit_sha) out.previousOnBranch = { runId: h.id, commit: h.commit, outcome: h.outcome }
     if (out.defaultBranch && out.previousOnBranch) break
   }
   if (signature) {
