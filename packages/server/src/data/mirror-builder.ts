@@ -38,6 +38,8 @@ export interface MirrorBuild {
   settings: ServerSettings
   log: Logger
   onProgress?: (p: z.infer<typeof MirrorProgress>) => void
+  /** The source is reachable and readable, the rules fit, the space suffices: the heavy part begins. */
+  onPrepared?: () => void
 }
 
 export interface BuiltMirror {
@@ -77,6 +79,7 @@ export async function buildMirror(b: MirrorBuild): Promise<BuiltMirror> {
     warnings.push(...masking.warnings)
     const sampler = new Sampler(catalog.tables, b.sample, masking.plan, b.salt)
     await preflightSpace(b.pool, sampler)
+    b.onPrepared?.()
 
     // Our own server for the mirror.
     created = true

@@ -163,7 +163,11 @@ export class Mirrors {
     return this.#run(row, source, wait, actorOf(p))
   }
 
-  /** Starts a build of `row` (conflict if one runs); waits for it or answers at once. */
+  /**
+   * Starts a build of `row` (conflict if one runs). Answers once it is built (`wait`), or once the cheap
+   * checks passed (source reachable and readable, masking rules fit, space suffices): those failures are
+   * the caller's answer either way, and a new mirror that fails them leaves no record.
+   */
   async #run(row: DataMirrorRow, source: DataSourceRow, wait: boolean, actor: string): Promise<Mirror> {
     if (this.#building.has(row.id)) throw new AppError('conflict', `mirror ${row.id} is being built; wait for it (GET /v1/data/mirrors/${row.id})`)
     await this.#c.open()
@@ -171,17 +175,24 @@ export class Mirrors {
     const b: Building = { progress: { phase: 'queued', tablesDone: 0, tables: source.tables, rows: 0 }, done: Promise.resolve(), dir: paths.mirrorVersion(row.id, version) }
     this.#building.set(row.id, b)
     const first = row.base_dir === null
-    b.done = this.#build(row, source, version, b).then(
+    let prepared = false
+    let onPrepared = () => undefined as void
+    const preparedP = new Promise<void>((r) => (onPrepared = r))
+    b.done = this.#build(row, source, version, b, () => {
+      prepared = true
+      onPrepared()
+    }).then(
       () => undefined,
       async (err: unknown) => {
         const e = (await this.#c.asAppError(err, row.project)) as Error
         if (!(e instanceof AppError)) this.#c.log.error({ err, mirror: row.id }, 'mirror build failed')
         const error = JSON.stringify({ code: codeOf(e), message: e instanceof AppError ? e.message : `internal error: ${e.message}` })
+        const answered = wait || !prepared
         if (first) await this.#c.opened?.pool.remove(this.#c.abs(`mirrors/${row.id}`)).catch(() => undefined)
-        if (first && wait) await this.#c.db.deleteFrom('data_mirrors').where('id', '=', row.id).execute()
+        if (first && answered) await this.#c.db.deleteFrom('data_mirrors').where('id', '=', row.id).execute()
         else await this.#c.db.updateTable('data_mirrors').set(first ? { state: 'failed', error } : { error }).where('id', '=', row.id).execute()
         await this.#c.event(row.project, row.id, 'data.mirror.failed', actor, { error: JSON.parse(error) as unknown })
-        if (wait) throw e
+        if (answered) throw e
       },
     ).finally(() => this.#building.delete(row.id))
     if (wait) {
@@ -189,11 +200,12 @@ export class Mirrors {
       const fresh = await this.#c.db.selectFrom('data_mirrors').selectAll().where('id', '=', row.id).executeTakeFirstOrThrow()
       return this.view(fresh)
     }
+    await Promise.race([preparedP, b.done])
     b.done.catch(() => undefined)
     return this.view(row)
   }
 
-  async #build(row: DataMirrorRow, source: DataSourceRow, version: number, b: Building): Promise<void> {
+  async #build(row: DataMirrorRow, source: DataSourceRow, version: number, b: Building, onPrepared: () => void): Promise<void> {
     const o = await this.#c.open()
     const port = await this.#c.ports.take()
     const socketDir = `${this.#c.socketRoot}/b-${row.id}`
@@ -213,6 +225,7 @@ export class Mirrors {
         settings: this.#c.settings,
         log: this.#c.log,
         onProgress: (pr) => (b.progress = pr),
+        onPrepared,
       })
       const old = row.base_dir
       await this.#c.db
