@@ -156,6 +156,7 @@ export function createInsightsService(deps: InsightsDeps, opts: InsightsOptions 
     createRun: (project, input) => createRun(env, project, input),
 
     async listRuns(project, input) {
+      await fresh(project)
       const offset = offsetOf(input.nextToken)
       let q = env.db.selectFrom('insight_runs').selectAll().where('project', '=', project)
       if (input.branch) q = q.where('branch', '=', input.branch)
