@@ -190,7 +190,13 @@ export function createInsightsService(deps: InsightsDeps, opts: InsightsOptions 
       await env.db.updateTable('insight_runs').set({ status: 'finished', finished_at: finishedAt, infra, analyzed: 0 }).where('project', '=', project).where('id', '=', runId).execute()
       await fresh(project)
       const t = await triageRun(env, project, runId)
-      const existing = await env.db.selectFrom('insight_remediations').select(['kind', 'run_id', 'test_id', 'status', 'body']).where('project', '=', project).execute()
+      // This run's decisions, and the live quarantines / armed snapshots of the project (not its whole history).
+      const existing = await env.db
+        .selectFrom('insight_remediations')
+        .select(['kind', 'run_id', 'test_id', 'status', 'body'])
+        .where('project', '=', project)
+        .where((eb) => eb.or([eb('run_id', '=', runId), eb.and([eb('kind', 'in', ['quarantine', 'snapshot_on_failure']), eb('status', 'in', ['suggested', 'applied'])])]))
+        .execute()
       const decided = new Set(existing.filter((e) => e.run_id === runId).map((e) => `${e.kind}\u0000${e.test_id ?? ''}`))
       const now = env.clock.now()
       const q = await env.db.selectFrom('insight_quarantine').select('test_id').where('project', '=', project).where('expires_at', '>', now).execute()
