@@ -120,6 +120,7 @@ export const MirrorReport = z
     rows: z.number().int(),
     bytes: z.number().int().describe('Size of the mirror\'s data directory.'),
     durationMs: z.number(),
+    phasesMs: z.record(z.string(), z.number()).optional().describe('Time per build phase: setup (catalog, server), schema, data, constraints (indexes, keys), finish (vacuum, checkpoint).'),
     rowsPerSecond: z.number(),
     pgVersion: z.string().describe('Major version of the PostgreSQL serving the mirror and its clones.'),
     warnings: z.array(z.string()),

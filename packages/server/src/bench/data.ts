@@ -76,7 +76,7 @@ export async function run(): Promise<BenchResult> {
       const m = await svc.createMirror(principal, { id: await source(s.db), sample: { percent: 100, perTable: {}, seed: 1 }, masking: { defaults: true, rules: [] }, wait: true })
       mirrors[s.label] = m.id
       const r = m.report!
-      log(`mirror ${s.label}: ${r.rows} rows, ${Math.round(r.bytes / 1_048_576)} MB in ${r.durationMs} ms (${r.rowsPerSecond} rows/s)`)
+      log(`mirror ${s.label}: ${r.rows} rows, ${Math.round(r.bytes / 1_048_576)} MB in ${r.durationMs} ms (${r.rowsPerSecond} rows/s; phases ${JSON.stringify(r.phasesMs)})`)
       metrics.push(figure(`mirror build ${s.label} (100% sample, masked)`, 'rows/s', r.rowsPerSecond))
     }
 

@@ -3,6 +3,8 @@
  * masked on its way through tidepool (no unmasked value is ever written to the mirror), on a server of its
  * own that is then stopped cleanly, so clones start from it without crash recovery.
  */
+import { createHash } from 'node:crypto'
+import { rename, stat } from 'node:fs/promises'
 import type { MirrorProgress, MirrorReport } from '@tidepool/sdk'
 import type pg from 'pg'
 import type { z } from 'zod'
@@ -83,7 +85,7 @@ export async function buildMirror(b: MirrorBuild): Promise<BuiltMirror> {
 
     // Our own server for the mirror.
     created = true
-    await initDataDir(bins, dataDir, b.runAs, b.settings)
+    await freshDataDir(b, bins, dataDir)
     await startServer({ bins, dataDir, port: b.port, socketDir: b.socketDir, name: b.name, runAs: b.runAs, logFile: `${b.dir}/server.log` })
     const database = catalog.database
     await withAdmin({ socketDir: b.socketDir, port: b.port }, 'template1', async (c) => {
@@ -101,6 +103,14 @@ export async function buildMirror(b: MirrorBuild): Promise<BuiltMirror> {
     const snapArg = snapshot ? [`--snapshot=${snapshot}`] : []
     const progress: z.infer<typeof MirrorProgress> = { phase: 'schema', tablesDone: 0, tables: sampler.tables.length, rows: 0 }
     b.onProgress?.({ ...progress })
+    const phases: Record<string, number> = {}
+    let phaseStart = started
+    const phaseDone = (name: string) => {
+      const now = performance.now()
+      phases[name] = Math.round(now - phaseStart)
+      phaseStart = now
+    }
+    phaseDone('setup')
 
     const preData = await pgDump(bins, srcEnv, [...dumpArgs, '--section=pre-data', ...snapArg]).catch((err) => {
       throw new AppError('internal', `pg_dump of the source failed: ${toolError(err)}`)
@@ -118,22 +128,29 @@ export async function buildMirror(b: MirrorBuild): Promise<BuiltMirror> {
     let rowsBefore = 0
     const pipe = async (p: TablePlan, sql: string, phase: 'seed' | 'closure') => {
       const base = rowsBefore
+      const target = `${qualified(p.table.schema, p.table.name)} (${sampler.selectList(p)})`
+      // A seed goes into an empty table: COPY FREEZE writes its rows frozen and all-visible, so the
+      // final VACUUM (FREEZE) has nothing to rewrite there (plain tables only; it needs a TRUNCATE first).
+      const freeze = phase === 'seed' && p.table.relkind === 'r'
       const n = await copyRows({
         bins,
         sourceEnv: srcEnv,
         sourceScript: txn(sql),
         targetEnv: mirrorEnv,
-        targetCopy: `COPY ${qualified(p.table.schema, p.table.name)} (${sampler.selectList(p)}) FROM STDIN`,
-        take: (line) => sampler.take(p, line, phase),
+        targetCommands: freeze ? ['BEGIN', `TRUNCATE ${qualified(p.table.schema, p.table.name)}`, `COPY ${target} FROM STDIN WITH (FREEZE)`, 'COMMIT'] : [`COPY ${target} FROM STDIN`],
+        // Rows that need nothing (no keys to track, nothing to mask) stream through untouched.
+        take: sampler.untouched(p) ? undefined : (line) => sampler.take(p, line, phase),
         onRows: (rows) => {
           if (rows - (progress.rows - base) >= 10_000) b.onProgress?.({ ...progress, rows: base + rows })
         },
       }).catch((err) => {
         throw copyError(err, p, b.source)
       })
+      if (sampler.untouched(p)) sampler.count(p, n, phase)
       rowsBefore += n
       progress.rows = rowsBefore
     }
+    phaseDone('schema')
     progress.phase = 'data'
     for (const p of sampler.tables) {
       progress.table = p.key
@@ -160,6 +177,7 @@ export async function buildMirror(b: MirrorBuild): Promise<BuiltMirror> {
       }
     }
 
+    phaseDone('data')
     progress.phase = 'constraints'
     delete progress.table
     b.onProgress?.({ ...progress })
@@ -167,6 +185,7 @@ export async function buildMirror(b: MirrorBuild): Promise<BuiltMirror> {
     await psqlScript(bins, mirrorEnv, `${setSequencesSql(seqs)}\n${postData}`).catch((err) => {
       throw new AppError('internal', `restoring indexes and constraints into the mirror failed: ${toolError(err)}`)
     })
+    phaseDone('constraints')
     progress.phase = 'finish'
     b.onProgress?.({ ...progress })
     const refresh = catalog.matviews.map((m) => `REFRESH MATERIALIZED VIEW ${qualified(m.schema, m.name)};`).join('\n')
@@ -179,6 +198,7 @@ export async function buildMirror(b: MirrorBuild): Promise<BuiltMirror> {
     await stopServer(dataDir, 'fast')
     await runCommand('sync', ['-f', dataDir], { allowFailure: true })
 
+    phaseDone('finish')
     const usage = await b.pool.usage(dataDir)
     const durationMs = performance.now() - started
     const rows = sampler.tables.reduce((n, p) => n + p.sampled + p.added, 0)
@@ -198,6 +218,7 @@ export async function buildMirror(b: MirrorBuild): Promise<BuiltMirror> {
         rows,
         bytes: usage.bytes,
         durationMs: Math.round(durationMs),
+        phasesMs: phases,
         rowsPerSecond: Math.round(rows / (durationMs / 1000)),
         pgVersion: bins.version,
         warnings,
@@ -213,6 +234,26 @@ export async function buildMirror(b: MirrorBuild): Promise<BuiltMirror> {
     await client?.query('ROLLBACK').catch(() => undefined)
     await client?.end().catch(() => undefined)
   }
+}
+
+/**
+ * A fresh cluster in `dataDir`: a reflink copy of an initdb made once per major version and settings
+ * (initdb takes most of a second; the copy milliseconds).
+ */
+async function freshDataDir(b: MirrorBuild, bins: PgBinaries, dataDir: string): Promise<void> {
+  const key = createHash('sha256').update(JSON.stringify([bins.dir, bins.version, b.settings, b.runAs?.uid ?? null])).digest('hex').slice(0, 12)
+  const template = `${b.pool.root}/initdb/pg${bins.major}-${key}`
+  if (!(await stat(template).then(() => true, () => false))) {
+    const tmp = `${template}.${process.pid}.${Date.now()}`
+    try {
+      await initDataDir(bins, tmp, b.runAs, b.settings)
+      await rename(tmp, template)
+    } catch (err) {
+      await b.pool.remove(tmp).catch(() => undefined)
+      if (!(await stat(template).then(() => true, () => false))) throw err
+    }
+  }
+  await b.pool.clone(template, dataDir)
 }
 
 /** Replaces planner estimates by exact counts for tables small enough to count quickly. */

@@ -38,11 +38,11 @@ export interface CopyPipe {
   /** Source side: a script whose output is COPY … TO STDOUT rows. */
   sourceEnv: PgEnv
   sourceScript: string
-  /** Target side: COPY <table> (<columns>) FROM STDIN. */
+  /** Target side: commands run in order in one session, one of them COPY <table> (<columns>) FROM STDIN. */
   targetEnv: PgEnv
-  targetCopy: string
-  /** Each row (a COPY text line) in; the line to write out, or undefined to drop it. */
-  take: (line: string) => string | undefined
+  targetCommands: string[]
+  /** Each row (a COPY text line) in; the line to write out, or undefined to drop it. Absent: bytes pass through as they are. */
+  take?: ((line: string) => string | undefined) | undefined
   onRows?: (n: number) => void
 }
 
@@ -60,7 +60,7 @@ export class CopyFailed extends Error {
 export async function copyRows(o: CopyPipe): Promise<number> {
   const env = baseEnv()
   const src = spawn(join(o.bins.dir, 'psql'), [...psqlArgs, '-f', '-'], { env: { ...env, ...o.sourceEnv }, stdio: ['pipe', 'pipe', 'pipe'] })
-  const dst = spawn(join(o.bins.dir, 'psql'), [...psqlArgs, '-c', o.targetCopy], { env: { ...env, ...o.targetEnv }, stdio: ['pipe', 'ignore', 'pipe'] })
+  const dst = spawn(join(o.bins.dir, 'psql'), [...psqlArgs, ...o.targetCommands.flatMap((c) => ['-c', c])], { env: { ...env, ...o.targetEnv }, stdio: ['pipe', 'ignore', 'pipe'] })
   const srcErr: Buffer[] = []
   const dstErr: Buffer[] = []
   src.stderr.on('data', (b: Buffer) => srcErr.push(b))
@@ -74,12 +74,25 @@ export async function copyRows(o: CopyPipe): Promise<number> {
   let dstDead = false
   dst.once('close', () => (dstDead = true))
   try {
+    const take = o.take
+    if (!take) {
+      // Pass-through: whole chunks, rows counted by their newlines.
+      for await (const chunk of src.stdout as AsyncIterable<Buffer>) {
+        if (dstDead) break
+        let n = 0
+        for (let i = chunk.indexOf(10); i !== -1; i = chunk.indexOf(10, i + 1)) n++
+        written += n
+        if (!dst.stdin.write(chunk)) await Promise.race([once(dst.stdin, 'drain'), dstExit])
+        o.onRows?.(written)
+      }
+      return await finish()
+    }
     const decoder = new StringDecoder('utf8')
     let rest = ''
     const flush = async (lines: string[]) => {
       let out = ''
       for (const line of lines) {
-        const r = o.take(line)
+        const r = take(line)
         if (r !== undefined) {
           out += `${r}\n`
           written++
@@ -100,9 +113,14 @@ export async function copyRows(o: CopyPipe): Promise<number> {
   } finally {
     dst.stdin.end()
   }
-  if (dstDead) src.kill('SIGTERM')
-  const [[srcCode], [dstCode]] = await Promise.all([srcExit, dstExit])
-  if (dstCode !== 0) throw new CopyFailed('target', Buffer.concat(dstErr).toString('utf8'))
-  if (srcCode !== 0) throw new CopyFailed('source', Buffer.concat(srcErr).toString('utf8'))
-  return written
+  return finish()
+
+  async function finish(): Promise<number> {
+    dst.stdin.end()
+    if (dstDead) src.kill('SIGTERM')
+    const [[srcCode], [dstCode]] = await Promise.all([srcExit, dstExit])
+    if (dstCode !== 0) throw new CopyFailed('target', Buffer.concat(dstErr).toString('utf8'))
+    if (srcCode !== 0) throw new CopyFailed('source', Buffer.concat(srcErr).toString('utf8'))
+    return written
+  }
 }

@@ -174,6 +174,17 @@ export class Sampler {
     return f.join('\t')
   }
 
+  /** Rows of this table need no look at all: no keys tracked, no foreign keys to follow, nothing masked. */
+  untouched(p: TablePlan): boolean {
+    return p.keysets.length === 0 && p.fks.length === 0 && p.masks.length === 0
+  }
+
+  /** Counts rows that streamed through untouched. */
+  count(p: TablePlan, rows: number, phase: 'seed' | 'closure'): void {
+    if (phase === 'seed') p.sampled += rows
+    else p.added += rows
+  }
+
   /** Keys still missing, in batches; empty when the sample is referentially whole. */
   missing(batch = 2000): Fetch[] {
     const out: Fetch[] = []
