@@ -55,8 +55,9 @@ export const ConfigSchema = z
       .strict()
       .default({ outputCapBytes: 1_048_576 }),
     reaperIntervalMs: z.number().int().min(50).default(1000),
-    insights: InsightsConfig.default({} as never),
-    data: DataConfig.default({} as never),
+    // prefault: an absent section is parsed as {}, so its own defaults apply (default() would skip parsing).
+    insights: InsightsConfig.prefault({}),
+    data: DataConfig.prefault({}),
   })
   .strict()
 export type Config = z.infer<typeof ConfigSchema>
@@ -132,4 +133,9 @@ export function clientSettings(env: NodeJS.ProcessEnv, cfg: Config): { baseUrl: 
   const fromFile = existsSync(tokenFile) ? readFileSync(tokenFile, 'utf8').trim() || undefined : undefined
   const host = cfg.host === '0.0.0.0' ? '127.0.0.1' : cfg.host
   return { baseUrl: env.TIDEPOOL_URL || `http://${host}:${cfg.port}`, token: env.TIDEPOOL_TOKEN || fromFile, tokenFile }
+}
+
+/** A secret named by the config (e.g. insights.llm.apiKeyEnv), read here so this stays the one reader of the environment. */
+export function secretFromEnv(env: NodeJS.ProcessEnv, name: string | undefined): string | undefined {
+  return name ? env[name] || undefined : undefined
 }

@@ -5,11 +5,12 @@ import { serve } from '@hono/node-server'
 import type { Hono } from 'hono'
 import { AuditLog } from './audit/audit-log.js'
 import { TokenService } from './auth/tokens.js'
-import { storeUrlOf, type Config } from './config.js'
+import { secretFromEnv, storeUrlOf, type Config } from './config.js'
 import { systemClock, type Clock } from './core/clock.js'
 import { createLogger, type Logger } from './core/log.js'
 import { createDataService } from './data/service.js'
 import { createHttpApp } from './http/app.js'
+import { sandboxRemediationActions } from './insights/actions.js'
 import { createInsightsService } from './insights/service.js'
 import type { Runtime } from './runtime/runtime.js'
 import { CommandService } from './service/commands.js'
@@ -34,6 +35,8 @@ export interface BuildOptions {
   logger?: Logger
   /** Run the expiry reaper on an interval (default true). Tests drive it by hand. */
   reaper?: boolean
+  /** Where secrets named by the config (e.g. insights.llm.apiKeyEnv) are looked up; the CLI passes process.env. */
+  env?: NodeJS.ProcessEnv
 }
 
 export async function buildControlPlane(config: Config, opts: BuildOptions = {}): Promise<ControlPlane> {
@@ -61,7 +64,24 @@ export async function buildControlPlane(config: Config, opts: BuildOptions = {})
     sandboxes,
     commands,
     files,
-    insights: createInsightsService(areaDeps),
+    insights: createInsightsService(areaDeps, {
+      // Remediations act on sandboxes through the same service as the API, as a system principal.
+      actions: sandboxRemediationActions({
+        get: async (project, id) => {
+          try {
+            const s = await sandboxes.get({ project }, id)
+            return { state: s.state, resources: s.resources }
+          } catch (err) {
+            if ((err as { code?: string }).code === 'not_found') return undefined
+            throw err
+          }
+        },
+        resize: async (project, id, resources) => {
+          await sandboxes.patch({ tokenId: 'system:insights', name: 'insights remediation', project, scopes: ['sandboxes:write'] }, id, { resources })
+        },
+      }),
+      llmApiKey: secretFromEnv(opts.env ?? {}, config.insights.llm.apiKeyEnv),
+    }),
     data: createDataService(areaDeps),
   }
   const adminToken = await tokens.bootstrapAdmin(join(config.home, 'admin.token'))
