@@ -88,6 +88,7 @@ function settingsConf(s: ServerSettings): string {
     'unix_socket_permissions = 0777',
     "password_encryption = 'scram-sha-256'",
     'max_wal_size = 1GB',
+    'min_wal_size = 32MB',
     'checkpoint_timeout = 30min',
     'logging_collector = off',
     'log_min_messages = warning',
@@ -111,6 +112,8 @@ export interface StartOptions {
   logFile: string
   /** Give up waiting for "ready" after this long (crash recovery of a big cluster can take a while). */
   timeoutMs?: number
+  /** Extra settings for this run only (-c name=value). */
+  settings?: Record<string, string>
 }
 
 /** The port is taken by someone else: pick another and retry. */
@@ -128,6 +131,7 @@ export async function startServer(o: StartOptions): Promise<{ pid: number }> {
   const log = await open(o.logFile, 'a')
   if (o.runAs) await log.chown(o.runAs.uid, o.runAs.gid)
   const args = ['-D', o.dataDir, '-p', String(o.port), '-c', 'listen_addresses=127.0.0.1', '-c', `unix_socket_directories=${o.socketDir}`, '-c', `cluster_name=${o.name}`]
+  for (const [k, v] of Object.entries(o.settings ?? {})) args.push('-c', `${k}=${v}`)
   const child = spawn(join(o.bins.dir, 'postgres'), args, {
     detached: true,
     stdio: ['ignore', log.fd, log.fd],

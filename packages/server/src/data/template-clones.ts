@@ -71,12 +71,13 @@ export class TemplateClones implements CloneDriver {
     const verifier = await scramVerifier(spec.password)
     const db = spec.user // pg_hba sameuser: the role reaches only the database of its name
     try {
-      await withAdmin(addr, 'template1', async (c) => {
+      // The admin session sits in the mirror's database: a template may be copied by the one session on it.
+      await withAdmin(addr, spec.mirrorDatabase, async (c) => {
         await c.query(createCloneRoleSql(spec.user, verifier, OWNER_ROLE))
         await this.#copy(c, spec.mirrorDatabase, db, spec.bins)
       })
     } catch (err) {
-      await this.#drop(addr, db, [], spec.user).catch(() => undefined)
+      await this.#drop(addr, spec.mirrorDatabase, db, [], spec.user).catch(() => undefined)
       throw err
     }
     return { port: srv.port, socketDir: srv.socket_dir, database: db, dataDir: undefined, serverId: srv.id }
@@ -92,7 +93,7 @@ export class TemplateClones implements CloneDriver {
 
   async snapshot(c: CloneRef, snapshotId: string): Promise<{ location: string; port: number }> {
     const snapDb = `s_${snapshotId}`
-    await withAdmin(this.#addr(c), 'template1', async (cl) => {
+    await withAdmin(this.#addr(c), c.mirrorDatabase, async (cl) => {
       // No session may use a template while it is copied: close the door, copy, open it again.
       await cl.query(`ALTER DATABASE ${quoteIdent(c.database)} ALLOW_CONNECTIONS false`)
       try {
@@ -107,7 +108,7 @@ export class TemplateClones implements CloneDriver {
   }
 
   async reset(c: CloneRef, to: ResetTarget): Promise<number> {
-    await withAdmin(this.#addr(c), 'template1', async (cl) => {
+    await withAdmin(this.#addr(c), c.mirrorDatabase, async (cl) => {
       await cl.query(`DROP DATABASE IF EXISTS ${quoteIdent(c.database)} WITH (FORCE)`)
       await this.#copy(cl, to.kind === 'start' ? c.mirrorDatabase : to.location, c.database, c.bins)
     })
@@ -116,11 +117,11 @@ export class TemplateClones implements CloneDriver {
 
   async destroy(c: CloneRef, snapshotLocations: string[]): Promise<void> {
     if (!(await this.running(c))) return // the shared server is gone: its databases went with it
-    await this.#drop(this.#addr(c), c.database, snapshotLocations, c.user)
+    await this.#drop(this.#addr(c), c.mirrorDatabase, c.database, snapshotLocations, c.user)
   }
 
-  async #drop(addr: { socketDir: string; port: number }, database: string, snapshots: string[], user: string): Promise<void> {
-    await withAdmin(addr, 'template1', async (cl) => {
+  async #drop(addr: { socketDir: string; port: number }, adminDb: string, database: string, snapshots: string[], user: string): Promise<void> {
+    await withAdmin(addr, adminDb, async (cl) => {
       for (const db of [database, ...snapshots]) await cl.query(`DROP DATABASE IF EXISTS ${quoteIdent(db)} WITH (FORCE)`)
       await cl.query(`DROP ROLE IF EXISTS ${quoteIdent(user)}`)
     })

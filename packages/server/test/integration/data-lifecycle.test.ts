@@ -114,10 +114,10 @@ describe.skipIf(Boolean(dataSkip))(`data lifecycle${dataSkip ? ` (skipped: ${dat
       expect(hostLeftovers(a.id)).toEqual([])
       if (opts.strategy === 'template') {
         const dbs = execFileSync(join(src.bins.dir, 'psql'), ['-Atc', 'SELECT datname FROM pg_database ORDER BY 1'], {
-          env: { PATH: process.env.PATH ?? '', PGHOST: b.socketDir, PGPORT: String(b.port), PGUSER: 'tidepool', PGDATABASE: 'template1' },
+          env: { PATH: process.env.PATH ?? '', PGHOST: b.socketDir, PGPORT: String(b.port), PGUSER: 'tidepool', PGDATABASE: 'shop' },
           encoding: 'utf8',
         })
-        expect(dbs.trim().split('\n')).toEqual(['shop', 'template1']) // clones and snapshots dropped
+        expect(dbs.trim().split('\n')).toEqual(['shop']) // clones and snapshots dropped
       }
     }
     await t.svc.reap(true) // the shared template server stays for its current mirror version
