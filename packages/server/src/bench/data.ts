@@ -80,6 +80,8 @@ export async function run(): Promise<BenchResult> {
       metrics.push(figure(`mirror build ${s.label} (100% sample, masked)`, 'rows/s', r.rowsPerSecond))
     }
 
+    await svc.settle() // warm clones of both mirrors made before anything is measured
+
     const connect = async (c: Clone) => {
       const client = new pg.Client({ host: '127.0.0.1', port: c.port, user: c.user, password: c.password, database: c.database })
       await client.connect()
