@@ -17,6 +17,7 @@ import { CommandService } from './service/commands.js'
 import { EventLog } from './service/events.js'
 import { FileService } from './service/files.js'
 import { SandboxService } from './service/sandboxes.js'
+import { sandboxBinder } from './service/sandbox-binder.js'
 import type { Services } from './service/services.js'
 import { openStore } from './store/db.js'
 
@@ -82,7 +83,7 @@ export async function buildControlPlane(config: Config, opts: BuildOptions = {})
       }),
       llmApiKey: secretFromEnv(opts.env ?? {}, config.insights.llm.apiKeyEnv),
     }),
-    data: createDataService(areaDeps),
+    data: createDataService(areaDeps, { binder: sandboxBinder({ db: store.db, runtime, sandboxes, events, clock }) }),
   }
   const adminToken = await tokens.bootstrapAdmin(join(config.home, 'admin.token'))
   const reconciled = await sandboxes.reconcile()
