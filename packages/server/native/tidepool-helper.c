@@ -22,6 +22,20 @@
  *     found exits 127, one that cannot be executed 126, each with a message on stderr.
  *     When the caller's stdio are sockets (Node's child_process uses socketpairs), the command gets
  *     real pipes and the helper relays, so /dev/stdout, /dev/stderr and /dev/stdin work inside.
+ *
+ *   tidepool-helper mount --pid PID --start-time T --source DIR --target PATH [--ro]
+ *   tidepool-helper umount --pid PID --start-time T --target PATH
+ *
+ *     Hot-mounts host directory DIR at PATH inside the running sandbox whose init is PID (started at
+ *     T, /proc/PID/stat field 22), and only there; umount detaches it again. The mount is cloned with
+ *     open_tree() here in the host's mount namespace (nosuid, nodev, private, read-only with --ro),
+ *     then this process enters the sandbox's mount namespace and root (as host root: the namespace is
+ *     owned by the host's user namespace), creates PATH (owned by the sandbox's root, 0755) and
+ *     attaches the clone with move_mount(). Idempotent: the same DIR already at PATH is left as it is;
+ *     umount of a path that is no mount point succeeds. Needs Linux 5.2+. No seccomp filter here: the
+ *     sandbox's own processes are the ones that must never mount. Failure: one line
+ *     "<code>: <message>" on stderr (code is not_found | invalid_request | runtime_unavailable |
+ *     internal), exit 125.
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -50,6 +64,8 @@
 #include <sys/wait.h>
 #include <unistd.h>
 #include <grp.h>
+#include <stdint.h>
+#include <sys/statvfs.h>
 
 #ifndef MNT_DETACH
 #define MNT_DETACH 2
@@ -66,6 +82,34 @@
 #ifndef PR_SET_MM_ARG_END
 #define PR_SET_MM_ARG_END 9
 #endif
+
+/* The new mount API (Linux 5.2+; mount_setattr 5.12+). The numbers are the same on x86_64 and aarch64;
+ * defined here so neither old headers nor a C library without wrappers matter. */
+#ifndef __NR_open_tree
+#define __NR_open_tree 428
+#define __NR_move_mount 429
+#define __NR_fsopen 430
+#define __NR_fsconfig 431
+#define __NR_fsmount 432
+#define __NR_fspick 433
+#endif
+#ifndef __NR_mount_setattr
+#define __NR_mount_setattr 442
+#endif
+#define TP_OPEN_TREE_CLONE 1
+#define TP_MOVE_MOUNT_F_EMPTY_PATH 0x00000004
+#define TP_MOUNT_ATTR_RDONLY 0x00000001
+#define TP_MOUNT_ATTR_NOSUID 0x00000002
+#define TP_MOUNT_ATTR_NODEV 0x00000004
+#ifndef UMOUNT_NOFOLLOW
+#define UMOUNT_NOFOLLOW 8
+#endif
+#ifndef AT_EMPTY_PATH
+#define AT_EMPTY_PATH 0x1000
+#endif
+struct tp_mount_attr {
+  uint64_t attr_set, attr_clr, propagation, userns_fd;
+};
 
 #define MAX_ITEMS 64
 #define EXIT_SETUP 125
@@ -113,8 +157,10 @@ static void usage(void) {
   fprintf(stderr,
           "usage: %s create --id ID --root DIR [--overlay T:L[:L...]:U:W]... [--bind S:D[:ro]]...\n"
           "         [--mask PATH]... [--cgroup-procs FILE]... --uid-base N --id-count N\n"
-          "       %s exec --pid PID [--cgroup-procs FILE]... --uid U --gid G --cwd DIR [--status-fd N] -- ARGV...\n",
-          prog, prog);
+          "       %s exec --pid PID [--cgroup-procs FILE]... --uid U --gid G --cwd DIR [--status-fd N] -- ARGV...\n"
+          "       %s mount --pid PID --start-time T --source DIR --target PATH [--ro]\n"
+          "       %s umount --pid PID --start-time T --target PATH\n",
+          prog, prog, prog, prog);
   exit(2);
 }
 
@@ -1031,11 +1077,200 @@ static int exec_main(int argc, char **argv) {
   return WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
 }
 
+/* ---------------------------------------------------------------- mount / umount */
+
+/* /proc/PID/stat field 22 (starttime), or -1 when the process is gone or a zombie. */
+static long long proc_start_time(long pid) {
+  char path[64], buf[1024];
+  snprintf(path, sizeof path, "/proc/%ld/stat", pid);
+  int fd = open(path, O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return -1;
+  ssize_t n = read(fd, buf, sizeof buf - 1);
+  close(fd);
+  if (n <= 0) return -1;
+  buf[n] = 0;
+  char *p = strrchr(buf, ')'); /* the command name may hold spaces and parentheses */
+  if (!p || p[1] != ' ') return -1;
+  p += 2;
+  if (*p == 'Z' || *p == 'X') return -1;
+  for (int field = 3; field < 22; field++) {
+    p = strchr(p, ' ');
+    if (!p) return -1;
+    p++;
+  }
+  return strtoll(p, NULL, 10);
+}
+
+/* The host id that id 0 maps to in /proc/PID/{uid,gid}_map. */
+static long root_host_id(long pid, const char *map) {
+  char path[64];
+  snprintf(path, sizeof path, "/proc/%ld/%s", pid, map);
+  FILE *f = fopen(path, "re");
+  if (!f) fail("open %s", path);
+  long inside, outside, count, found = -1;
+  while (fscanf(f, "%ld %ld %ld", &inside, &outside, &count) == 3)
+    if (inside == 0 && count > 0) found = outside;
+  fclose(f);
+  if (found < 0) fail_code("internal", 0, "%s maps no root (is pid %ld a sandbox init?)", path, pid);
+  return found;
+}
+
+/* An absolute path inside the sandbox other than /, without "." or ".." components or empty ones. */
+static int sandbox_path_ok(const char *p) {
+  if (p[0] != '/' || p[1] == 0 || strlen(p) >= 4096) return 0;
+  for (const char *c = p; *c;) {
+    const char *seg = c + 1, *end = strchrnul(seg, '/');
+    size_t len = (size_t)(end - seg);
+    if (len == 0 || (len == 1 && seg[0] == '.') || (len == 2 && seg[0] == '.' && seg[1] == '.')) return 0;
+    c = end;
+  }
+  return 1;
+}
+
+/* mkdir -p inside the sandbox; what this creates belongs to the sandbox's root (mode 0755). */
+static void mkdir_owned(const char *path, uid_t uid, gid_t gid) {
+  char tmp[4096];
+  snprintf(tmp, sizeof tmp, "%s", path);
+  for (char *p = tmp + 1;; p++) {
+    if (*p != '/' && *p != 0) continue;
+    char c = *p;
+    *p = 0;
+    if (mkdir(tmp, 0755) == 0) {
+      if (lchown(tmp, uid, gid) < 0) fail("chown %s", tmp);
+    } else if (errno != EEXIST) {
+      if (errno == ENOTDIR) fail_code("invalid_request", errno, "target %s: a parent of it is not a directory in the sandbox", path);
+      fail("mkdir %s", tmp);
+    }
+    *p = c;
+    if (!c) break;
+  }
+  struct stat st;
+  if (stat(path, &st) < 0) fail("stat %s", path);
+  if (!S_ISDIR(st.st_mode)) fail_code("invalid_request", 0, "target %s exists in the sandbox and is not a directory", path);
+}
+
+/* Opens what identifies the sandbox (its mount namespace and root) and checks it is still the init
+ * that started at start_time: a pid that was reused in between would show another start time. */
+static void open_sandbox(long pid, long long start_time, int *mnt_fd, int *root_fd) {
+  char path[64];
+  snprintf(path, sizeof path, "/proc/%ld/ns/mnt", pid);
+  *mnt_fd = open(path, O_RDONLY | O_CLOEXEC);
+  snprintf(path, sizeof path, "/proc/%ld/root", pid);
+  *root_fd = *mnt_fd < 0 ? -1 : open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  if (*mnt_fd < 0 || *root_fd < 0) {
+    if (errno == ENOENT || errno == ESRCH) fail_code("not_found", 0, "sandbox init (pid %ld) is gone", pid);
+    fail("open %s", path);
+  }
+  if (proc_start_time(pid) != start_time) fail_code("not_found", 0, "sandbox init (pid %ld) is gone", pid);
+}
+
+/* Into the sandbox's mount namespace and root, staying host root: that namespace belongs to the host's
+ * user namespace, so mounting in it takes host privilege (which the sandbox's own root lacks). */
+static void enter_mount_ns(long pid, int mnt_fd, int root_fd) {
+  if (setns(mnt_fd, CLONE_NEWNS) < 0) {
+    if (errno == EINVAL) fail_code("not_found", 0, "sandbox init (pid %ld) is gone", pid);
+    fail("setns(mnt of %ld)", pid);
+  }
+  if (fchdir(root_fd) < 0 || chroot(".") < 0 || chdir("/") < 0) fail("chroot into the sandbox root");
+  close(mnt_fd);
+  close(root_fd);
+}
+
+static int mount_main(int argc, char **argv, int unmount) {
+  long pid = -1;
+  long long start_time = -1;
+  const char *source = NULL, *target = NULL;
+  int ro = 0;
+  for (int i = 0; i < argc; i++) {
+    const char *a = argv[i];
+    if (!unmount && !strcmp(a, "--ro")) {
+      ro = 1;
+      continue;
+    }
+    if (i + 1 >= argc) usage();
+    char *v = argv[++i];
+    if (!strcmp(a, "--pid")) pid = parse_long(a, v);
+    else if (!strcmp(a, "--start-time")) start_time = parse_long(a, v);
+    else if (!strcmp(a, "--target")) target = v;
+    else if (!unmount && !strcmp(a, "--source")) source = v;
+    else usage();
+  }
+  if (pid <= 0 || start_time < 0 || !target || (!unmount && !source)) usage();
+  err_prefix_code = 1; /* "<code>: <message>" on stderr, exit 125 */
+  if (!sandbox_path_ok(target))
+    fail_code("invalid_request", 0, "target must be an absolute, normalised path inside the sandbox other than / (got \"%s\")", target);
+  if (!unmount && source[0] != '/') fail_code("invalid_request", 0, "source must be an absolute host path (got \"%s\")", source);
+
+  if (unmount) {
+    int mnt_fd, root_fd;
+    open_sandbox(pid, start_time, &mnt_fd, &root_fd);
+    enter_mount_ns(pid, mnt_fd, root_fd);
+    /* The topmost mount on target only, never a symlink's destination; no mount there is fine. */
+    if (umount2(target, MNT_DETACH | UMOUNT_NOFOLLOW) < 0 && errno != EINVAL && errno != ENOENT && errno != ENOTDIR)
+      fail("detach %s", target);
+    return 0;
+  }
+
+  /* A private, detached copy of the host directory, made in the host's mount namespace. */
+  int tree = (int)syscall(__NR_open_tree, AT_FDCWD, source, TP_OPEN_TREE_CLONE | O_CLOEXEC);
+  if (tree < 0) {
+    if (errno == ENOSYS) fail_code("runtime_unavailable", 0, "mount injection needs Linux 5.2+ (open_tree/move_mount); this kernel lacks open_tree");
+    if (errno == ENOENT || errno == ENOTDIR) fail_code("invalid_request", errno, "source %s", source);
+    fail("open_tree %s", source);
+  }
+  struct stat src;
+  if (fstat(tree, &src) < 0) fail("fstat %s", source);
+  if (!S_ISDIR(src.st_mode)) fail_code("invalid_request", 0, "source %s is not a directory", source);
+  struct tp_mount_attr attr = {
+      .attr_set = TP_MOUNT_ATTR_NOSUID | TP_MOUNT_ATTR_NODEV | (ro ? TP_MOUNT_ATTR_RDONLY : 0),
+      .propagation = MS_PRIVATE, /* no mount events between the host and the sandbox, either way */
+  };
+  int legacy = 0;
+  if (syscall(__NR_mount_setattr, tree, "", AT_EMPTY_PATH, &attr, sizeof attr) < 0) {
+    if (errno != ENOSYS) fail("mount_setattr %s", source);
+    legacy = 1; /* Linux 5.2-5.11: set the same flags with mount(2) once attached */
+  }
+
+  int mnt_fd, root_fd;
+  open_sandbox(pid, start_time, &mnt_fd, &root_fd);
+  uid_t uid = (uid_t)root_host_id(pid, "uid_map");
+  gid_t gid = (gid_t)root_host_id(pid, "gid_map");
+  enter_mount_ns(pid, mnt_fd, root_fd);
+  umask(0);
+  mkdir_owned(target, uid, gid);
+
+  struct stat dst;
+  if (stat(target, &dst) < 0) fail("stat %s", target);
+  if (dst.st_dev == src.st_dev && dst.st_ino == src.st_ino) {
+    /* Already there (the host directory is visible in a sandbox only through such a mount). */
+    struct statvfs vfs;
+    if (statvfs(target, &vfs) < 0) fail("statvfs %s", target);
+    if (!!(vfs.f_flag & ST_RDONLY) == ro) return 0;
+    if (umount2(target, MNT_DETACH | UMOUNT_NOFOLLOW) < 0) fail("detach %s to change its read-only flag", target);
+  }
+  if (syscall(__NR_move_mount, tree, "", AT_FDCWD, target, TP_MOVE_MOUNT_F_EMPTY_PATH) < 0) {
+    if (errno == ENOSYS) fail_code("runtime_unavailable", 0, "mount injection needs Linux 5.2+ (open_tree/move_mount); this kernel lacks move_mount");
+    fail("move_mount %s onto %s", source, target);
+  }
+  close(tree);
+  if (legacy &&
+      (mount(NULL, target, NULL, MS_PRIVATE, NULL) < 0 ||
+       mount(NULL, target, NULL, MS_BIND | MS_REMOUNT | MS_NOSUID | MS_NODEV | (ro ? MS_RDONLY : 0), NULL) < 0)) {
+    int e = errno;
+    umount2(target, MNT_DETACH | UMOUNT_NOFOLLOW); /* all or nothing */
+    errno = e;
+    fail("set the flags of %s", target);
+  }
+  return 0;
+}
+
 int main(int argc, char **argv) {
   g_argc = argc;
   g_argv = argv;
   if (argc < 2) usage();
   if (!strcmp(argv[1], "create")) return create_main(argc - 2, argv + 2);
   if (!strcmp(argv[1], "exec")) return exec_main(argc - 2, argv + 2);
+  if (!strcmp(argv[1], "mount")) return mount_main(argc - 2, argv + 2, 0);
+  if (!strcmp(argv[1], "umount")) return mount_main(argc - 2, argv + 2, 1);
   usage();
 }
