@@ -1,6 +1,6 @@
 /** @module runtime/fake — an in-memory Runtime for fast tests of the layers above it. Runs nothing. */
 import { PassThrough } from 'node:stream'
-import type { ExecExit, ExecHandle, ExecRequest, PreflightCheck, ResourceLimits, Runtime, RuntimeRef, RuntimeStatus, SandboxSpec, SandboxStats } from './runtime.js'
+import type { ExecExit, ExecHandle, ExecRequest, HotMount, PreflightCheck, ResourceLimits, Runtime, RuntimeRef, RuntimeStatus, SandboxSpec, SandboxStats } from './runtime.js'
 
 export interface FakeReply {
   stdout?: string | Buffer
@@ -23,6 +23,8 @@ export class FakeRuntime implements Runtime {
   readonly kind = 'fake'
   readonly sandboxes = new Map<string, FakeSandbox>()
   readonly execs: ExecRequest[] = []
+  /** bindMount/unbindMount: sandbox id → target → mount. */
+  readonly mounts = new Map<string, Map<string, HotMount>>()
   #nextPid = 1000
   failNextStart?: Error
 
@@ -96,8 +98,19 @@ export class FakeRuntime implements Runtime {
     return this.sandboxes.get(ref.id)?.status ?? 'gone'
   }
 
+  async bindMount(ref: RuntimeRef, mount: HotMount): Promise<void> {
+    this.#must(ref.id)
+    const m = this.mounts.get(ref.id) ?? new Map<string, HotMount>()
+    this.mounts.set(ref.id, m.set(mount.target, { ...mount }))
+  }
+
+  async unbindMount(ref: RuntimeRef, target: string): Promise<void> {
+    this.mounts.get(ref.id)?.delete(target)
+  }
+
   async destroy(id: string): Promise<void> {
     this.sandboxes.delete(id)
+    this.mounts.delete(id)
   }
 
   async list(): Promise<string[]> {

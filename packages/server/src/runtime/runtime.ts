@@ -78,6 +78,15 @@ export interface SandboxStats {
   oomKills: number
 }
 
+/** A host directory bind-mounted into one running sandbox (Runtime.bindMount). */
+export interface HotMount {
+  /** Absolute host path of a directory. */
+  source: string
+  /** Absolute path inside the sandbox, under /run, /var/run, /tmp, /home, /mnt or /workspace. */
+  target: string
+  readOnly?: boolean
+}
+
 export type RuntimeStatus = 'running' | 'paused' | 'gone'
 
 /** One preflight check for `tidepool doctor`. */
@@ -102,6 +111,13 @@ export interface Runtime {
   resize(ref: RuntimeRef, limits: ResourceLimits): Promise<void>
   stats(ref: RuntimeRef): Promise<SandboxStats>
   inspect(ref: RuntimeRef): Promise<RuntimeStatus>
+  /**
+   * Bind-mount host directory `source` at `target` inside the running sandbox only (target created if
+   * missing). Idempotent for the same pair; a different source at a bound target replaces it.
+   */
+  bindMount(ref: RuntimeRef, mount: HotMount): Promise<void>
+  /** Undo bindMount (detach); a missing mount (or a gone sandbox) is fine. */
+  unbindMount(ref: RuntimeRef, target: string): Promise<void>
   /** Destroy: no process, mount, cgroup or file left. Idempotent (a gone sandbox is fine). */
   destroy(id: string, ref?: RuntimeRef): Promise<void>
   /** Ids of every sandbox this runtime has traces of on the host (for reconcile after a crash). */

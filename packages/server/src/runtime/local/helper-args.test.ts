@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest'
-import { createArgv, execArgv } from './helper-args.js'
+import { createArgv, execArgv, mountArgv, umountArgv } from './helper-args.js'
 
 describe('createArgv', () => {
   it('renders overlays, binds, masks and cgroups in order', () => {
@@ -36,5 +36,15 @@ describe('execArgv', () => {
     expect(execArgv({ pid: 42, cgroupProcs: ['/a', '/b'], uid: 1000, gid: 1000, cwd: '/home/user', statusFd: 3, cmd: ['sh', '-c', '--uid 0'] })).toEqual([
       'exec', '--pid', '42', '--cgroup-procs', '/a', '--cgroup-procs', '/b', '--uid', '1000', '--gid', '1000', '--cwd', '/home/user', '--status-fd', '3', '--', 'sh', '-c', '--uid 0',
     ])
+  })
+})
+
+describe('mountArgv / umountArgv', () => {
+  it('names the init by pid and start time; --ro only when read-only', () => {
+    expect(mountArgv({ pid: 42, startTime: 777, source: '/run/tp/c-1', target: '/run/postgresql', readOnly: false })).toEqual([
+      'mount', '--pid', '42', '--start-time', '777', '--source', '/run/tp/c-1', '--target', '/run/postgresql',
+    ])
+    expect(mountArgv({ pid: 42, startTime: 777, source: '/s', target: '/mnt/t', readOnly: true }).at(-1)).toBe('--ro')
+    expect(umountArgv({ pid: 42, startTime: 777, target: '/run/postgresql' })).toEqual(['umount', '--pid', '42', '--start-time', '777', '--target', '/run/postgresql'])
   })
 })

@@ -43,5 +43,27 @@ export function execArgv(a: ExecArgs): string[] {
   return argv
 }
 
-/** Exit code of `helper exec` when it could not start the command (details on the status fd). */
+export interface MountArgs {
+  pid: number
+  /** /proc/<pid>/stat starttime: the helper refuses a pid that now names another process. */
+  startTime: number
+  source: string
+  target: string
+  readOnly: boolean
+}
+
+/** `tidepool-helper mount …` (without the helper path). */
+export function mountArgv(a: MountArgs): string[] {
+  const argv = ['mount', '--pid', String(a.pid), '--start-time', String(a.startTime), '--source', a.source, '--target', a.target]
+  if (a.readOnly) argv.push('--ro')
+  return argv
+}
+
+/** `tidepool-helper umount …` (without the helper path). */
+export function umountArgv(a: { pid: number; startTime: number; target: string }): string[] {
+  return ['umount', '--pid', String(a.pid), '--start-time', String(a.startTime), '--target', a.target]
+}
+
+/** Exit code of `helper exec` when it could not start the command (details on the status fd), and of
+ * `helper mount|umount` on any failure (details on stderr), each as "<code>: <message>". */
 export const EXEC_SETUP_FAILED = 125

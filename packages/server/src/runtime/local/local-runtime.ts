@@ -8,6 +8,7 @@ import { fileURLToPath } from 'node:url'
 import type {
   ExecHandle,
   ExecRequest,
+  HotMount,
   PreflightCheck,
   ResourceLimits,
   Runtime,
@@ -18,9 +19,10 @@ import type {
 } from '../runtime.js'
 import { Cgroups, detectCgroups } from './cgroups.js'
 import { createArgv } from './helper-args.js'
+import { hotBind, hotUnbind } from './hot-mount.js'
 import { startExec } from './local-exec.js'
 import type { HostLayoutEntry } from './mounts.js'
-import { checkHostPath, planMounts, sandboxPaths } from './mounts.js'
+import { checkHostPath, checkHotMount, checkHotMountTarget, planMounts, sandboxPaths } from './mounts.js'
 import { runPreflight } from './preflight.js'
 import { isAlive, isRunning, readStartTime } from './proc.js'
 import { RuntimeError, messageOf } from './runtime-error.js'
@@ -71,6 +73,8 @@ export class LocalRuntime implements Runtime {
   #templateRoot: string | undefined
   /** Resolves when the init's supervisor (our child) has exited and been reaped, per sandbox we started. */
   readonly #supervisors = new Map<string, Promise<void>>()
+  /** The last bind/unbind per sandbox: they run one after another (they share its record of binds). */
+  readonly #mountQueue = new Map<string, Promise<unknown>>()
 
   constructor(opts: LocalRuntimeOptions) {
     if (!isAbsolute(opts.dataDir)) throw new RuntimeError('invalid_request', `dataDir must be absolute (got ${JSON.stringify(opts.dataDir)})`)
@@ -146,6 +150,46 @@ export class LocalRuntime implements Runtime {
   async inspect(ref: RuntimeRef): Promise<RuntimeStatus> {
     if (!isRunning(ref.pid, ref.startTime)) return 'gone'
     return this.#cgroups.state(ref.id) === 'frozen' ? 'paused' : 'running'
+  }
+
+  /**
+   * Mounts host directory `source` at `target` in this sandbox's own mount namespace only (the host
+   * and other sandboxes never see it), nosuid and nodev, read-only on request. The sandbox cannot
+   * unmount it (no capability over its mount namespace, and seccomp). Inside, the directory keeps its
+   * host owner and mode: host uids outside the sandbox's range show as nobody, so the sandbox's
+   * user reaches it through the "other" permission bits.
+   */
+  async bindMount(ref: RuntimeRef, mount: HotMount): Promise<void> {
+    checkId(ref.id)
+    const m = checkHotMount(mount)
+    this.#mustBeAlive(ref)
+    await this.#serialMount(ref.id, () => hotBind({ helperPath: this.#helperPath, sandboxDir: sandboxPaths(this.#dataDir, ref.id).dir }, ref, m))
+  }
+
+  /** Detaches what bindMount put at `target`; nothing there, or a sandbox that is gone, is fine. */
+  async unbindMount(ref: RuntimeRef, target: string): Promise<void> {
+    checkId(ref.id)
+    const t = checkHotMountTarget(target)
+    if (!isRunning(ref.pid, ref.startTime)) return // its mounts went with its mount namespace
+    await this.#serialMount(ref.id, async () => {
+      try {
+        await hotUnbind({ helperPath: this.#helperPath, sandboxDir: sandboxPaths(this.#dataDir, ref.id).dir }, ref, t)
+      } catch (err) {
+        if (err instanceof RuntimeError && err.code === 'not_found') return // gone meanwhile: so is the mount
+        throw err
+      }
+    })
+  }
+
+  #serialMount(id: string, fn: () => Promise<void>): Promise<void> {
+    const prev = this.#mountQueue.get(id) ?? Promise.resolve()
+    const next = prev.catch(() => {}).then(fn)
+    this.#mountQueue.set(id, next)
+    const clear = () => {
+      if (this.#mountQueue.get(id) === next) this.#mountQueue.delete(id)
+    }
+    next.then(clear, clear)
+    return next
   }
 
   async destroy(id: string, ref?: RuntimeRef): Promise<void> {

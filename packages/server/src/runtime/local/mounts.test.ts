@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest'
 import type { SandboxSpec } from '../runtime.js'
-import { checkSandboxPath, planMounts, sandboxPaths } from './mounts.js'
+import { checkHotMount, checkHotMountTarget, checkSandboxPath, planMounts, sandboxPaths } from './mounts.js'
 
 const spec = (over: Partial<SandboxSpec> = {}): SandboxSpec => ({
   id: 'sbx_abc',
@@ -68,5 +68,35 @@ describe('planMounts', () => {
   it('checkSandboxPath refuses parent references', () => {
     expect(() => checkSandboxPath('/a/../../etc', 'p')).toThrow(/p must be/)
     expect(checkSandboxPath('/a/./b', 'p')).toBe('/a/b')
+  })
+})
+
+describe('checkHotMount', () => {
+  it('normalises source and target and defaults to read-write', () => {
+    expect(checkHotMount({ source: '/run/tp//c-1/', target: '/run/postgresql/' })).toEqual({ source: '/run/tp/c-1', target: '/run/postgresql', readOnly: false })
+    expect(checkHotMount({ source: '/srv/x', target: '/mnt/./a', readOnly: true })).toEqual({ source: '/srv/x', target: '/mnt/a', readOnly: true })
+  })
+
+  it('allows data and socket places, and /mnt and /workspace as a whole', () => {
+    for (const t of ['/run/postgresql', '/var/run/postgresql', '/tmp/pg', '/home/user/db', '/mnt', '/mnt/data', '/workspace', '/workspace/db']) {
+      expect(checkHotMountTarget(t)).toBe(t)
+    }
+  })
+
+  it('refuses targets that would shadow system paths, relative ones and parent references', () => {
+    expect(() => checkHotMountTarget('/')).toThrow(/other than \//)
+    for (const t of ['/usr', '/usr/lib/x', '/etc', '/etc/postgresql', '/proc', '/proc/1', '/dev', '/dev/shm', '/sys', '/bin', '/sbin', '/lib', '/root', '/var', '/var/lib/x', '/run', '/tmp', '/home', '/runx/a', '/tmpfoo']) {
+      expect(() => checkHotMountTarget(t), t).toThrow(/would shadow a system path/)
+    }
+    expect(() => checkHotMountTarget('run/postgresql')).toThrow(/absolute path inside the sandbox/)
+    expect(() => checkHotMountTarget('/run/../etc')).toThrow(/absolute path inside the sandbox/)
+    expect(() => checkHotMountTarget('/run/a\0b')).toThrow(/absolute path inside the sandbox/)
+  })
+
+  it('refuses sources that are relative, the host root or climb with ..', () => {
+    for (const source of ['relative/dir', '', '/', '//', '/srv/../etc', '/a\nb']) {
+      expect(() => checkHotMount({ source, target: '/run/x' }), source).toThrow(/source must be/)
+    }
+    expect(() => checkHotMount({ source: '/srv/x', target: '/etc/x' })).toThrow(/system path/)
   })
 })

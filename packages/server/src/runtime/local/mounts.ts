@@ -1,6 +1,6 @@
 /** @module runtime/local/mounts — decides what a sandbox's filesystem is made of (pure: no I/O). */
 import { join, posix } from 'node:path'
-import type { SandboxSpec } from '../runtime.js'
+import type { HotMount, SandboxSpec } from '../runtime.js'
 import { RuntimeError } from './runtime-error.js'
 
 /** Where one sandbox keeps its state on the host: `<dataDir>/sandboxes/<id>/…`. */
@@ -107,6 +107,35 @@ export function checkSandboxPath(p: string, what: string): string {
   const clean = posix.normalize(p).replace(/\/+$/, '')
   if (!posix.isAbsolute(p) || clean === '' || /[\n\0]/.test(p) || p.split('/').includes('..')) {
     throw new RuntimeError('invalid_request', `${what} must be an absolute path inside the sandbox other than / (got ${JSON.stringify(p)})`)
+  }
+  return clean
+}
+
+/** Where bindMount may put a host directory: places for data and sockets, never system paths. */
+export const hotMountRoots = ['/run', '/var/run', '/tmp', '/home', '/mnt', '/workspace'] as const
+/** Of those, the ones that may be replaced as a whole (the rest hold things the system needs). */
+const wholeRootAllowed = new Set(['/mnt', '/workspace'])
+
+/** Validates a bindMount request: normalised target under an allowed root, absolute host source. */
+export function checkHotMount(m: HotMount): { source: string; target: string; readOnly: boolean } {
+  if (typeof m?.source !== 'string' || !posix.isAbsolute(m.source) || /[\n\0]/.test(m.source) || m.source.split('/').includes('..')) {
+    throw new RuntimeError('invalid_request', `bind mount source must be an absolute host path without '..' (got ${JSON.stringify(m?.source)})`)
+  }
+  const source = posix.normalize(m.source).replace(/(.)\/+$/, '$1')
+  if (source === '/') throw new RuntimeError('invalid_request', 'bind mount source must be a directory other than the host\'s /')
+  return { source, target: checkHotMountTarget(m.target), readOnly: m.readOnly === true }
+}
+
+/** A bindMount target: an absolute sandbox path that shadows no system path. */
+export function checkHotMountTarget(target: string): string {
+  if (typeof target !== 'string') throw new RuntimeError('invalid_request', `bind mount target must be a string (got ${JSON.stringify(target)})`)
+  const clean = checkSandboxPath(target, 'bind mount target')
+  const ok = hotMountRoots.some((r) => clean.startsWith(`${r}/`) || (clean === r && wholeRootAllowed.has(r)))
+  if (!ok) {
+    throw new RuntimeError(
+      'invalid_request',
+      `bind mount target ${JSON.stringify(target)} would shadow a system path; use a path below ${hotMountRoots.join(', ')} (or /mnt, /workspace themselves)`,
+    )
   }
   return clean
 }
