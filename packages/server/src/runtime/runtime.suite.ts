@@ -1,4 +1,7 @@
 /** @module runtime/runtime.suite — one behaviour suite every Runtime implementation must pass. */
+import { chmodSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import type { ExecExit, ExecHandle, ExecRequest, ResourceLimits, Runtime, RuntimeRef } from './runtime.js'
 
@@ -199,6 +202,28 @@ export function runtimeSuite(opts: RuntimeSuiteOptions): void {
       expect(s.pids).toBeLessThanOrEqual(24)
       const r = await done
       expect(r.stderr).toMatch(/fork|resource temporarily unavailable/i)
+    })
+
+    it('bindMount shows a host directory in that sandbox only; unbindMount takes it away; both idempotent', async () => {
+      const dir = mkdtempSync(join(tmpdir(), 'tidepool-suite-bind-'))
+      try {
+        chmodSync(dir, 0o755)
+        writeFileSync(join(dir, 'hello.txt'), 'from the host\n', { mode: 0o644 })
+        const other = await start()
+        const show = 'cat /run/suite-bind/hello.txt 2>/dev/null || echo absent'
+        await rt.bindMount(shared, { source: dir, target: '/run/suite-bind' })
+        await rt.bindMount(shared, { source: dir, target: '/run/suite-bind' }) // the same pair again: no-op
+        expect((await run(rt, shared, ['sh', '-c', show], { user: 'user' })).stdout).toBe('from the host\n')
+        expect((await run(rt, shared, ['sh', '-c', 'grep -c " /run/suite-bind " /proc/self/mounts'])).stdout).toBe('1\n')
+        expect((await run(rt, other, ['sh', '-c', show], { user: 'user' })).stdout).toBe('absent\n')
+        await rt.unbindMount(shared, '/run/suite-bind')
+        await rt.unbindMount(shared, '/run/suite-bind')
+        await rt.unbindMount(other, '/run/never-bound')
+        expect((await run(rt, shared, ['sh', '-c', show], { user: 'user' })).stdout).toBe('absent\n')
+        await expect(rt.bindMount(shared, { source: dir, target: '/etc/x' })).rejects.toThrow(/system path/)
+      } finally {
+        rmSync(dir, { recursive: true, force: true })
+      }
     })
 
     it('lists its sandboxes; destroy is idempotent and leaves nothing behind', async () => {

@@ -1,7 +1,11 @@
 /** The shared runtime suite against LocalRuntime (real namespaces, cgroups and overlayfs), plus local specifics. */
-import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
+import { spawnSync } from 'node:child_process'
+import { chmodSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
+import { createServer } from 'node:net'
+import type { Server } from 'node:net'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
+import { performance } from 'node:perf_hooks'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { LocalRuntime } from '../../src/runtime/local/local-runtime.js'
 import { RuntimeError } from '../../src/runtime/local/runtime-error.js'
@@ -134,5 +138,162 @@ describe.skipIf(Boolean(skip))('LocalRuntime specifics', () => {
     expect(() => rt.exec({ id: 'sbx_gone', pid: 999_999, startTime: 1 }, { cmd: ['true'], env, user: 'root', timeoutMs: 1000 })).toThrow(
       expect.objectContaining({ code: 'not_found' }),
     )
+  })
+})
+
+describe.skipIf(Boolean(skip))('LocalRuntime bindMount (a clone\'s socket dir in one sandbox)', () => {
+  const rt = newRuntime()
+  const refs: RuntimeRef[] = []
+  const env = { PATH: '/usr/bin:/bin' }
+  /** umount2, to see the errno without util-linux in between. */
+  const umount2 = process.arch === 'arm64' ? 39 : 166
+  const hostDir = mkdtempSync(join(tmpdir(), 'tidepool-bind-'))
+  const sockDir = join(hostDir, 'pg')
+  const socket = join(sockDir, '.s.PGSQL.5432')
+  let server: Server
+  let a: RuntimeRef
+  let b: RuntimeRef
+  let seq = 0
+  const start = async (denyRead: string[] = []) => {
+    const r = await rt.start({ id: `sbx_bind${process.pid}x${seq++}`, template: { name: 'base', rootfs: 'host' }, resources: { cpu: 1, memoryMb: 128, pids: 64 }, denyRead })
+    refs.push(r)
+    return r
+  }
+  /** Connects to the socket as a client would (perl-base is on every Debian) and prints the reply. */
+  const ping = (path = '/run/postgresql/.s.PGSQL.5432') => [
+    'perl', '-MIO::Socket::UNIX', '-e',
+    '$s = IO::Socket::UNIX->new(Peer => $ARGV[0]) or die "connect: $!\\n"; print $s "ping\\n"; print scalar <$s>', path,
+  ]
+  const hostMounts = () => readFileSync('/proc/mounts', 'utf8').split('\n').filter((l) => l.includes(hostDir) || l.includes('/run/postgresql'))
+
+  beforeAll(async () => {
+    chmodSync(hostDir, 0o755)
+    mkdirSync(sockDir, { mode: 0o755 })
+    writeFileSync(join(sockDir, 'info.txt'), 'clone 42\n', { mode: 0o644 })
+    server = createServer((c) => c.once('data', () => c.end('pong\n')))
+    await new Promise<void>((resolve, reject) => server.once('error', reject).listen(socket, resolve))
+    chmodSync(socket, 0o777)
+    ;[a, b] = await Promise.all([start(), start(['/workspace'])])
+  })
+  afterAll(async () => {
+    for (const r of refs) await rt.destroy(r.id, r)
+    await new Promise<void>((r) => server.close(() => r()))
+    rmSync(hostDir, { recursive: true, force: true })
+  })
+
+  it('only the bound sandbox reaches the socket and the files, as its user; the host sees no new mount', async () => {
+    const before = hostMounts()
+    await rt.bindMount(a, { source: sockDir, target: '/run/postgresql' })
+    const r = await run(rt, a, ['sh', '-c', 'cat /run/postgresql/info.txt && "$@"', 'sh', ...ping()], { user: 'user', env })
+    expect(r).toMatchObject({ stdout: 'clone 42\npong\n', stderr: '' })
+    expect((await run(rt, a, ['grep', ' /run/postgresql ', '/proc/self/mounts'], { env })).stdout).toMatch(/ \/run\/postgresql \S+ rw,nosuid,nodev/)
+    const other = await run(rt, b, ['sh', '-c', 'ls -A /run/postgresql 2>/dev/null | wc -l; "$@" 2>&1', 'sh', ...ping()], { user: 'root', env })
+    expect(other.stdout).toMatch(/^0\nconnect: No such file or directory/)
+    expect(hostMounts()).toEqual(before)
+    expect(before).toEqual([])
+  })
+
+  it('neither the sandbox user nor its root can unmount it, move it or write past its permissions', async () => {
+    await rt.bindMount(a, { source: sockDir, target: '/run/postgresql' })
+    for (const user of ['user', 'root'] as const) {
+      const r = await run(rt, a, ['perl', '-e', `my $p = $ARGV[0]; print syscall(${umount2}, $p, 2) == 0 ? "unmounted\\n" : "$!\\n"`, '/run/postgresql'], { user, env })
+      expect(r.stdout).toBe('Operation not permitted\n')
+      const u = await run(rt, a, ['sh', '-c', 'umount -l /run/postgresql; mv /run/postgresql /run/pg2; touch /run/postgresql/x'], { user, env })
+      expect(u.exit.exitCode).not.toBe(0)
+    }
+    expect((await run(rt, a, ['sh', '-c', 'cat /run/postgresql/info.txt; "$@"', 'sh', ...ping()], { user: 'user', env })).stdout).toBe('clone 42\npong\n')
+    expect(existsSync(join(sockDir, 'x'))).toBe(false)
+  })
+
+  it('unbindMount takes it away (target stays as an empty dir of the sandbox\'s root); both calls are idempotent', async () => {
+    await rt.bindMount(a, { source: sockDir, target: '/run/postgresql' })
+    await rt.unbindMount(a, '/run/postgresql')
+    await rt.unbindMount(a, '/run/postgresql/') // the same target, normalised
+    const r = await run(rt, a, ['sh', '-c', 'stat -c "%u %a" /run/postgresql; ls -A /run/postgresql | wc -l; grep -c " /run/postgresql " /proc/self/mounts'], { user: 'user', env })
+    expect(r.stdout).toBe('0 755\n0\n0\n')
+    await rt.bindMount(a, { source: sockDir, target: '/run/postgresql' }) // and again after an unbind
+    expect((await run(rt, a, ping(), { user: 'user', env })).stdout).toBe('pong\n')
+    await rt.unbindMount(a, '/run/postgresql')
+  })
+
+  it('creates missing parents; read-only binds still connect; another source at the same target replaces the first', async () => {
+    const second = join(hostDir, 'second')
+    mkdirSync(second, { mode: 0o755 })
+    writeFileSync(join(second, 'info.txt'), 'second\n', { mode: 0o644 })
+    await rt.bindMount(a, { source: sockDir, target: '/mnt/deep/er/pg', readOnly: true })
+    const r = await run(rt, a, ['sh', '-c', 'stat -c "%u %a" /mnt/deep /mnt/deep/er; touch /mnt/deep/er/pg/y 2>&1; "$@"', 'sh', ...ping('/mnt/deep/er/pg/.s.PGSQL.5432')], { user: 'root', env })
+    expect(r.stdout).toMatch(/^0 755\n0 755\ntouch: cannot touch '\/mnt\/deep\/er\/pg\/y': Read-only file system\npong\n$/)
+    await rt.bindMount(a, { source: sockDir, target: '/mnt/deep/er/pg' }) // now writable: the flag is changed, not stacked
+    await rt.bindMount(a, { source: second, target: '/mnt/deep/er/pg' })
+    const mounts = await run(rt, a, ['sh', '-c', 'cat /mnt/deep/er/pg/info.txt; grep " /mnt/deep/er/pg " /proc/self/mounts | wc -l'], { env })
+    expect(mounts.stdout).toBe('second\n1\n')
+    await rt.unbindMount(a, '/mnt/deep/er/pg')
+    expect((await run(rt, a, ['sh', '-c', 'ls -A /mnt/deep/er/pg | wc -l'], { env })).stdout).toBe('0\n')
+  })
+
+  it('refuses system targets and bad sources with invalid_request, and never unmounts what it did not mount', async () => {
+    for (const target of ['/', '/usr', '/etc/postgresql', '/proc/x', '/dev/pg', '/bin', 'run/postgresql', '/run/../etc', '/run', '/tmp', '/home']) {
+      await expect(rt.bindMount(a, { source: sockDir, target })).rejects.toMatchObject({ code: 'invalid_request' })
+    }
+    await expect(rt.bindMount(a, { source: 'relative', target: '/run/x' })).rejects.toMatchObject({ code: 'invalid_request' })
+    await expect(rt.bindMount(a, { source: join(hostDir, 'missing'), target: '/run/x' })).rejects.toMatchObject({ code: 'invalid_request', message: expect.stringMatching(/source .*missing.*No such file/) })
+    await expect(rt.bindMount(a, { source: join(sockDir, 'info.txt'), target: '/run/x' })).rejects.toMatchObject({ code: 'invalid_request', message: expect.stringMatching(/not a directory/) })
+    await expect(rt.bindMount(a, { source: sockDir, target: '/run/postgresql/info' })).resolves.toBeUndefined()
+    await rt.unbindMount(a, '/run/postgresql/info')
+    // b masks /workspace (denyRead): an unbind there must leave the mask alone.
+    await rt.unbindMount(b, '/workspace')
+    expect((await run(rt, b, ['sh', '-c', 'grep -c " /workspace tmpfs ro," /proc/self/mounts'], { env })).stdout).toBe('1\n')
+  })
+
+  it('a gone sandbox: bindMount is not_found, unbindMount is fine; destroy after a bind leaves nothing', async () => {
+    const c = await start()
+    await rt.bindMount(c, { source: sockDir, target: '/run/postgresql' })
+    await rt.destroy(c.id, c)
+    expect(await hostTraces(c.id, c)).toEqual([])
+    expect(hostMounts()).toEqual([])
+    await expect(rt.bindMount(c, { source: sockDir, target: '/run/postgresql' })).rejects.toMatchObject({ code: 'not_found' })
+    await rt.unbindMount(c, '/run/postgresql')
+    expect((await run(rt, a, ping(), { user: 'user', env })).exit.exitCode).not.toBe(0) // unbound earlier
+  })
+
+  it('is private: host mounts below a shared source do not reach the sandbox, nor the other way', async () => {
+    // systemd hosts mount / shared; the bind must not join the host's peer group.
+    const shared = join(hostDir, 'shared')
+    mkdirSync(shared, { mode: 0o755 })
+    const sh = (cmd: string) => {
+      const r = spawnSync('sh', ['-c', cmd], { encoding: 'utf8' })
+      if (r.status !== 0) throw new Error(`${cmd}: ${r.stderr}`)
+    }
+    try {
+      sh(`mount -t tmpfs -o size=64k,mode=755 tp-bind-test ${shared} && mount --make-shared ${shared} && mkdir -m 755 ${shared}/sub`)
+      await rt.bindMount(a, { source: shared, target: '/mnt/shared' })
+      sh(`mount -t tmpfs -o size=64k tp-bind-late ${shared}/sub && echo late > ${shared}/sub/f`)
+      const r = await run(rt, a, ['sh', '-c', 'grep " /mnt/shared" /proc/self/mountinfo; ls -A /mnt/shared/sub | wc -l'], { env })
+      expect(r.stdout).not.toMatch(/shared:/)
+      expect(r.stdout.trim().split('\n')).toHaveLength(2) // one mount, and sub is empty there
+      expect(r.stdout).toMatch(/\n0\n$/)
+      await rt.unbindMount(a, '/mnt/shared')
+    } finally {
+      spawnSync('sh', ['-c', `umount ${shared}/sub; umount ${shared}`])
+    }
+    expect(hostMounts()).toEqual([])
+  })
+
+  it('is fast: bind and unbind each take a few ms', async () => {
+    const mountsBefore = (await run(rt, a, ['cat', '/proc/self/mounts'], { env })).stdout
+    const times = { bind: [] as number[], unbind: [] as number[] }
+    for (let i = 0; i < 20; i++) {
+      let t = performance.now()
+      await rt.bindMount(a, { source: sockDir, target: '/run/postgresql' })
+      times.bind.push(performance.now() - t)
+      t = performance.now()
+      await rt.unbindMount(a, '/run/postgresql')
+      times.unbind.push(performance.now() - t)
+    }
+    const median = (xs: number[]) => [...xs].sort((x, y) => x - y)[Math.floor(xs.length / 2)]!
+    console.log(`bindMount median ${median(times.bind).toFixed(1)} ms (max ${Math.max(...times.bind).toFixed(1)}), unbindMount median ${median(times.unbind).toFixed(1)} ms (max ${Math.max(...times.unbind).toFixed(1)})`)
+    expect((await run(rt, a, ['cat', '/proc/self/mounts'], { env })).stdout).toBe(mountsBefore) // nothing stacked or left
+    expect(median(times.bind)).toBeLessThan(200)
+    expect(median(times.unbind)).toBeLessThan(200)
   })
 })
