@@ -1,5 +1,5 @@
 /** @module cli/demo — a short walk through a sandbox's life, through the public SDK over real HTTP. */
-import { Sandbox } from '@tidepool/sdk'
+import { createClient, Sandbox } from '@tidepool/sdk'
 import type { CliIo } from './command.js'
 
 export async function runDemo(baseUrl: string, token: string, io: CliIo): Promise<void> {
@@ -18,5 +18,26 @@ export async function runDemo(baseUrl: string, token: string, io: CliIo): Promis
   const after = await sbx.files.read('/workspace/hello.txt')
   io.info(`resumed: ${(await sbx.getInfo()).state}; file still there: ${JSON.stringify(after)}`)
   await sbx.kill()
-  io.info(`destroyed ${sbx.sandboxId}; the audit log recorded every step (tidepool audit ls / audit verify)\n== demo done`)
+  io.info(`destroyed ${sbx.sandboxId}; the audit log recorded every step (tidepool audit ls / audit verify)`)
+  await feedbackLoop(baseUrl, token, io)
+  io.info('== demo done')
+}
+
+/** The feedback loop in miniature: a CI run uploads JUnit, tidepool triages the red test. */
+async function feedbackLoop(baseUrl: string, token: string, io: CliIo): Promise<void> {
+  const api = createClient({ baseUrl, token })
+  const run = `demo-${Date.now()}`
+  await api.createRun({ id: run, commit: 'c0ffee1', branch: 'feature/demo', pr: '42', variant: { os: 'linux' } })
+  const junit = `<?xml version="1.0"?>
+<testsuites><testsuite name="cart" tests="2" failures="1">
+  <testcase classname="cart" name="adds an item" file="test/cart.test.ts" time="0.012"/>
+  <testcase classname="cart" name="applies a coupon" file="test/cart.test.ts" time="0.031">
+    <failure message="expected 90 to be 81">AssertionError: expected 90 to be 81
+    at test/cart.test.ts:42:17</failure>
+  </testcase>
+</testsuite></testsuites>`
+  const ingested = await api.ingestJunit({ id: run, body: junit, name: 'junit.xml' })
+  await api.finishRun({ id: run })
+  const triage = await api.getRunTriage({ id: run })
+  io.info(`\n== feedback loop: run ${run} ingested ${ingested.tests} tests; triage (tidepool triage --run ${run}):\n${triage.markdown.trim().split('\n').slice(0, 12).join('\n')}`)
 }
