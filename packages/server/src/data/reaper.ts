@@ -32,7 +32,7 @@ export class Reaper {
     const report: ReapReport = { expired: [], refreshing: [], orphans: { servers: 0, dirs: 0, sockets: 0 } }
     if (!this.#c.opened) return report
     report.expired = await this.#clones.expire()
-    this.#clones.fillWarm()
+    this.#clones.warm?.fill()
     for (const m of await this.#mirrors.due(this.#c.clock.now())) {
       await this.#mirrors.refreshScheduled(m).catch((err: unknown) => this.#c.log.warn({ err, mirror: m.id }, 'scheduled refresh did not start'))
       report.refreshing.push(m.id)

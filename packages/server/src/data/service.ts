@@ -7,6 +7,7 @@ import { DataConfig } from './config.js'
 import { DataContext } from './data-context.js'
 import { Mirrors, type CreateMirror } from './mirrors.js'
 import { Reaper, type ReapReport } from './reaper.js'
+import { WarmPool } from './warm-pool.js'
 import { dataDb } from './tables.js'
 
 type Page<T> = { items: T[]; nextToken?: string }
@@ -57,8 +58,10 @@ export function createDataService(deps: AreaDeps, opts: DataServiceOptions = {})
   const mirrors = new Mirrors(ctx)
   const clones = new Clones(ctx, mirrors)
   const reaper = new Reaper(ctx, clones, mirrors)
-  mirrors.onBuilt = () => clones.fillWarm()
-  mirrors.beforeRemove = (id) => clones.dropWarm(id)
+  const warm = new WarmPool(ctx, clones)
+  clones.warm = warm
+  mirrors.onBuilt = () => warm.fill()
+  mirrors.beforeRemove = (id) => warm.drop(id)
   let timer: NodeJS.Timeout | undefined
   let started: Promise<void> | undefined
   let reaping: Promise<ReapReport> | undefined
@@ -70,7 +73,7 @@ export function createDataService(deps: AreaDeps, opts: DataServiceOptions = {})
       const r = await clones.recover()
       const interrupted = await ctx.db.updateTable('data_mirrors').set({ state: 'failed', error: JSON.stringify({ code: 'internal', message: 'the build was interrupted by a restart; refresh the mirror' }) }).where('state', '=', 'building').executeTakeFirst()
       const orphans = await reaper.sweep()
-      clones.fillWarm()
+      warm.fill()
       if (r.adopted + r.restarted + r.removed + r.failed + Number(interrupted.numUpdatedRows) + orphans.servers + orphans.dirs > 0) ctx.log.info({ ...r, orphans, interruptedBuilds: Number(interrupted.numUpdatedRows) }, 'data: recovered state of the previous run')
     })().catch((err: unknown) => {
       started = undefined
@@ -137,7 +140,7 @@ export function createDataService(deps: AreaDeps, opts: DataServiceOptions = {})
     reap,
     settle: async () => {
       await mirrors.settle()
-      await clones.settleWarm()
+      await warm.settle()
       await ctx.opened?.reflink.settle()
     },
     close: async () => {
