@@ -80,6 +80,9 @@ export async function buildMirror(b: MirrorBuild): Promise<BuiltMirror> {
     const masking = resolveMasking(catalog.tables, b.masking)
     warnings.push(...masking.warnings)
     const sampler = new Sampler(catalog.tables, b.sample, masking.plan, b.salt)
+    for (const key of Object.keys(b.sample.perTable)) {
+      if (!sampler.tables.some((p) => p.key === key || (p.table.schema === 'public' && p.table.name === key))) warnings.push(`sample.perTable ${JSON.stringify(key)} matched no table`)
+    }
     await preflightSpace(b.pool, sampler)
     b.onPrepared?.()
 

@@ -4,7 +4,7 @@
  * is STRATEGY FILE_COPY with file_copy_method = clone, which is thin again. pg_hba `sameuser` keeps each
  * clone role to its own database; the socket dir is shared by the server's clones.
  */
-import { rm, writeFile } from 'node:fs/promises'
+import { rm, stat, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { newId } from '../core/ids.js'
 import type { CloneDriver, ClonePlace, CloneRef, CloneSpec, DriverDeps, ResetTarget } from './clone-driver.js'
@@ -12,7 +12,7 @@ import { paths } from './layout.js'
 import { canBind } from './ports.js'
 import { createCloneRoleSql, quoteIdent, scramVerifier, withAdmin } from './pg-admin.js'
 import type { PgBinaries } from './pg-binaries.js'
-import { hbaConf, OWNER_ROLE, serverPid, startServer, stopServer, ADMIN_ROLE } from './pg-server.js'
+import { ADMIN_ROLE, hbaConf, OWNER_ROLE, PortInUseError, serverPid, startServer, stopServer } from './pg-server.js'
 import type { DataServerRow } from './tables.js'
 import { KeyedMutex } from '../core/mutex.js'
 
@@ -33,19 +33,29 @@ export class TemplateClones implements CloneDriver {
   async server(mirrorId: string, version: number, baseDir: string, bins: PgBinaries): Promise<DataServerRow> {
     return this.#lock.run(`${mirrorId}/${version}`, async () => {
       let row = await this.#d.db.selectFrom('data_servers').selectAll().where('mirror_id', '=', mirrorId).where('mirror_version', '=', version).executeTakeFirst()
+      if (row && !(await stat(this.#abs(`${row.data_dir}/PG_VERSION`)).then(() => true, () => false))) {
+        // Half made when tidepool stopped: start over.
+        await this.#d.pool.remove(this.#abs(paths.server(row.id))).catch(() => undefined)
+        await this.#d.db.deleteFrom('data_servers').where('id', '=', row.id).execute()
+        row = undefined
+      }
       if (!row) {
         const id = newId('dsrv', 12)
         const dir = this.#abs(paths.server(id))
         const dataDir = `${dir}/pgdata`
+        // The record first: the orphan sweep never takes a server being made for a stray.
+        row = { id, mirror_id: mirrorId, mirror_version: version, data_dir: `${paths.server(id)}/pgdata`, socket_dir: join(this.#d.socketRoot, id), port: 0, pg_major: bins.major, created_at: this.#d.now() }
+        await this.#d.db.insertInto('data_servers').values(row).execute()
         try {
           await this.#d.pool.clone(this.#abs(baseDir), dir)
           await writeFile(`${dataDir}/pg_hba.conf`, hbaConf(true))
-          row = { id, mirror_id: mirrorId, mirror_version: version, data_dir: `${paths.server(id)}/pgdata`, socket_dir: join(this.#d.socketRoot, id), port: 0, pg_major: bins.major, created_at: this.#d.now() }
           row.port = await this.#start(row, bins)
-          await this.#d.db.insertInto('data_servers').values(row).execute()
+          await this.#d.db.updateTable('data_servers').set({ port: row.port }).where('id', '=', id).execute()
         } catch (err) {
           await stopServer(dataDir, 'immediate').catch(() => undefined)
           await this.#d.pool.remove(dir).catch(() => undefined)
+          await rm(row.socket_dir, { recursive: true, force: true }).catch(() => undefined)
+          await this.#d.db.deleteFrom('data_servers').where('id', '=', id).execute()
           throw err
         }
       } else if (!(await serverPid(this.#abs(row.data_dir)))) {
@@ -58,11 +68,19 @@ export class TemplateClones implements CloneDriver {
   }
 
   async #start(row: DataServerRow, bins: PgBinaries): Promise<number> {
-    const keep = row.port > 0 && (await canBind(row.port))
-    const port = keep ? row.port : await this.#d.ports.take()
-    if (keep) this.#d.ports.hold(port)
-    await startServer({ bins, dataDir: this.#abs(row.data_dir), port, socketDir: row.socket_dir, name: `tidepool-${row.id}`, runAs: this.#d.runAs, logFile: this.#abs(`${paths.server(row.id)}/server.log`) })
-    return port
+    let keep = row.port > 0 && (await canBind(row.port))
+    for (let attempt = 0; ; attempt++) {
+      const port = keep ? row.port : await this.#d.ports.take()
+      if (keep) this.#d.ports.hold(port)
+      try {
+        await startServer({ bins, dataDir: this.#abs(row.data_dir), port, socketDir: row.socket_dir, name: `tidepool-${row.id}`, runAs: this.#d.runAs, logFile: this.#abs(`${paths.server(row.id)}/server.log`) })
+        return port
+      } catch (err) {
+        this.#d.ports.release(port)
+        if (!(err instanceof PortInUseError) || attempt >= 5) throw err
+        keep = false
+      }
+    }
   }
 
   async create(spec: CloneSpec): Promise<ClonePlace> {
@@ -116,8 +134,10 @@ export class TemplateClones implements CloneDriver {
   }
 
   async destroy(c: CloneRef, snapshotLocations: string[]): Promise<void> {
-    if (!(await this.running(c))) return // the shared server is gone: its databases went with it
-    await this.#drop(this.#addr(c), c.mirrorDatabase, c.database, snapshotLocations, c.user)
+    // A stopped shared server is started to drop the clone's database and role; a vanished one took them along.
+    const port = (await this.running(c)) ? c.port : await this.restart(c).catch(() => undefined)
+    if (port === undefined) return
+    await this.#drop({ socketDir: c.socketDir, port }, c.mirrorDatabase, c.database, snapshotLocations, c.user)
   }
 
   async #drop(addr: { socketDir: string; port: number }, adminDb: string, database: string, snapshots: string[], user: string): Promise<void> {
