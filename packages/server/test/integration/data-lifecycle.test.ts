@@ -228,3 +228,39 @@ describe.skipIf(Boolean(dataSkip))(`data lifecycle${dataSkip ? ` (skipped: ${dat
 function readFileSyncSafe(p: string): string {
   return execFileSync('cat', [p], { encoding: 'utf8' })
 }
+
+describe.skipIf(Boolean(dataSkip))(`data on a pool without reflink${dataSkip ? ` (skipped: ${dataSkip})` : ''}`, () => {
+  let src: TestPg
+  let t: TestData
+  beforeAll(async () => {
+    src = await startTestPg('copy')
+    await createShop(src, 40)
+    t = await testData({ storage: { kind: 'copy', imageSizeMb: 300 } })
+  })
+  afterAll(async () => {
+    await t?.close()
+    await src?.stop()
+    if (t) expect(hostLeftovers(t.home)).toEqual([])
+  })
+
+  it('falls back to CREATE DATABASE … TEMPLATE clones, mounts nothing, and still isolates and resets', async () => {
+    const s = await t.svc.addSource(t.principal, { url: src.url('reader', READER_PASSWORD, 'shop') })
+    const m = await t.svc.createMirror(t.principal, { id: s.id, sample: { percent: 50, perTable: {}, seed: 1 }, masking: { defaults: true, rules: [] }, wait: true })
+    expect(readFileSyncSafe('/proc/mounts')).not.toContain(t.home)
+    const a = await t.svc.createClone(t.principal, { mirror: m.id })
+    const b = await t.svc.createClone(t.principal, { mirror: m.id })
+    expect([a.strategy, b.strategy]).toEqual(['template', 'template'])
+    expect(a.port).toBe(b.port) // one shared server per mirror version
+    const n = Number((await cloneQuery<{ n: string }>(a, 'SELECT count(*) AS n FROM orders'))[0]!.n)
+    const ca = await cloneClient(a)
+    await ca.query('DELETE FROM order_items')
+    await ca.query('DELETE FROM order_tags')
+    await ca.query('DELETE FROM orders')
+    await ca.end()
+    expect(Number((await cloneQuery<{ n: string }>(b, 'SELECT count(*) AS n FROM orders'))[0]!.n)).toBe(n)
+    await t.svc.resetClone(t.principal, a.id, 'start')
+    expect(Number((await cloneQuery<{ n: string }>(a, 'SELECT count(*) AS n FROM orders'))[0]!.n)).toBe(n)
+    await t.svc.deleteClone(t.principal, a.id)
+    await t.svc.deleteClone(t.principal, b.id)
+  })
+})
