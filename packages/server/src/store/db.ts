@@ -1,7 +1,7 @@
 /** @module store/db — one Kysely instance over embedded SQLite (default) or PostgreSQL, migrated on open. */
 import { mkdirSync } from 'node:fs'
 import { dirname } from 'node:path'
-import SQLite from 'better-sqlite3'
+import type SQLite from 'better-sqlite3'
 import { Kysely, Migrator, SqliteDialect, type Migration, type MigrationProvider } from 'kysely'
 import { AppError } from '../core/errors.js'
 import { migrations } from './migrations/index.js'
@@ -26,7 +26,8 @@ export async function openStore(url: string): Promise<OpenedStore> {
   } else {
     const file = url.startsWith('sqlite:') ? url.slice('sqlite:'.length) : url
     if (file !== ':memory:') mkdirSync(dirname(file), { recursive: true })
-    const sqlite = new SQLite(file)
+    const Database = await sqliteModule()
+    const sqlite = new Database(file)
     sqlite.pragma('journal_mode = WAL')
     sqlite.pragma('synchronous = NORMAL')
     sqlite.pragma('foreign_keys = ON')
@@ -51,4 +52,16 @@ async function migrate(db: Db): Promise<void> {
   if (error) {
     throw new AppError('internal', `store migration ${failed?.migrationName ?? ''} failed: ${String((error as Error).message ?? error)}`, undefined, { cause: error })
   }
+}
+
+/**
+ * better-sqlite3 12 on Node 20 (13 needs Node 22); 13 — a Node-API build — from Node 22 on. 12.x subclasses
+ * Node's raw ObjectWrap, and since Node 24.19 its finalizers abort the process when a statement is
+ * garbage-collected (`RemoveEnvironmentCleanupHook … (env) != nullptr`); 13 has no such path, and its
+ * prebuilt binary needs no rebuild per Node version. Same API either way.
+ */
+async function sqliteModule(): Promise<typeof SQLite> {
+  const major = Number(process.versions.node.split('.')[0])
+  const mod = major >= 22 ? await import('better-sqlite3-napi') : await import('better-sqlite3')
+  return (mod as { default: typeof SQLite }).default
 }
