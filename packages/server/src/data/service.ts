@@ -8,6 +8,7 @@ import { DataContext } from './data-context.js'
 import { Mirrors, type CreateMirror } from './mirrors.js'
 import { Reaper, type ReapReport } from './reaper.js'
 import { WarmPool } from './warm-pool.js'
+import { postmastersUnder, stopPid } from './pg-server.js'
 import { dataDb } from './tables.js'
 
 type Page<T> = { items: T[]; nextToken?: string }
@@ -147,11 +148,17 @@ export function createDataService(deps: AreaDeps, opts: DataServiceOptions = {})
       if (timer) clearInterval(timer)
       timer = undefined
       await reaping?.catch(() => undefined)
-      if (!ctx.opened) return
-      await mirrors.settle()
-      await clones.stopAll()
-      await ctx.close()
-      started = undefined
+      const o = ctx.opened
+      if (!o) return
+      try {
+        await mirrors.settle()
+        await clones.stopAll()
+      } finally {
+        // Whatever still runs on the pool (a clone half made when close came) stops, so the pool can unmount.
+        for (const pm of await postmastersUnder(o.pool.root).catch(() => [])) await stopPid(pm.pid, 'fast').catch(() => undefined)
+        await ctx.close()
+        started = undefined
+      }
     },
   }
 }

@@ -96,8 +96,12 @@ export async function unmountImage(mountPoint: string): Promise<void> {
     try {
       await runCommand('umount', [mp], { env: env() })
     } catch (err) {
-      // EBUSY right after the last process exits is common; retry briefly, then report what holds it.
-      if (attempt === 19) throw new Error(`cannot unmount ${mp}: ${err instanceof CommandError ? err.result.stderr.trim() : String(err)}; stop what still uses it`)
+      // EBUSY right after the last process exits is common: retry briefly. Still busy: detach it lazily
+      // (gone from the mount table now; the loop device goes when the last user lets go) and say so.
+      if (attempt === 19) {
+        await runCommand('umount', ['-l', mp], { env: env() })
+        throw new Error(`${mp} was busy (${err instanceof CommandError ? err.result.stderr.trim() : String(err)}); detached it lazily — its loop device is freed once what uses it exits`)
+      }
       await new Promise((r) => setTimeout(r, 50 * (attempt + 1)))
     }
   }

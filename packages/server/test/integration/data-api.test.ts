@@ -11,7 +11,7 @@ import { loadConfig } from '../../src/config.js'
 import { silentLogger } from '../../src/core/log.js'
 import { buildControlPlane, type ControlPlane } from '../../src/main.js'
 import { FakeRuntime } from '../../src/runtime/fake.js'
-import { cloneQuery, dataSkip, hostLeftovers, startTestPg, tempDir, type TestPg } from './support/data-pg.js'
+import { cloneQuery, dataSkip, hostLeftovers, scrubHome, startTestPg, tempDir, type TestPg } from './support/data-pg.js'
 import { createShop, READER_PASSWORD } from './support/data-shop.js'
 import { cliPath } from './support/host.js'
 
@@ -36,9 +36,13 @@ describe.skipIf(Boolean(dataSkip))(`data API and CLI${dataSkip ? ` (skipped: ${d
   })
 
   afterAll(async () => {
-    await cp?.close()
-    await src?.stop()
-    if (home) expect(hostLeftovers(home)).toEqual([])
+    try {
+      await cp?.close()
+      await src?.stop()
+      if (home) expect(hostLeftovers(home)).toEqual([])
+    } finally {
+      if (home) await scrubHome(home)
+    }
   })
 
   it('serves the data operations: 201 on create, 204 on delete, 400 with field and rule, 404, 429 with Retry-After', async () => {

@@ -10,7 +10,7 @@ import { operations } from '@tidepool/sdk'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { postmastersUnder } from '../../src/data/pg-server.js'
 import { dataDb } from '../../src/data/tables.js'
-import { dataSkip, hostLeftovers, startTestPg, testData, type TestData, type TestPg } from './support/data-pg.js'
+import { dataSkip, hostLeftovers, scrubHome, startTestPg, testData, type TestData, type TestPg } from './support/data-pg.js'
 import { createShop, READER_PASSWORD } from './support/data-shop.js'
 
 const ls = (dir: string) => {
@@ -48,9 +48,13 @@ describe.skipIf(Boolean(dataSkip))(`data faults${dataSkip ? ` (skipped: ${dataSk
   })
 
   afterAll(async () => {
-    await t?.close()
-    await src?.stop()
-    if (t) expect(hostLeftovers(t.home)).toEqual([])
+    try {
+      await t?.close()
+      await src?.stop()
+      if (t) expect(hostLeftovers(t.home)).toEqual([])
+    } finally {
+      if (t) await scrubHome(t.home)
+    }
   })
 
   it('refuses malformed input at the contract, naming field and rule', () => {

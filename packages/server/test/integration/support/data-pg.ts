@@ -108,8 +108,6 @@ export async function testData(data: Record<string, unknown> = {}, opts: DataSer
     principal: { tokenId: 'tok_test', name: 'test', project: 'proj', scopes: ['data:read', 'data:write'] },
     close: async () => {
       await svc.close()
-      // Only once nothing is mounted under it any more (else rm would walk into the pool image).
-      if (!opts.home && !readFileSync('/proc/mounts', 'utf8').includes(home)) rmSync(home, { recursive: true, force: true })
     },
   }
 }
@@ -139,6 +137,23 @@ export function hostLeftovers(needle: string): string[] {
   const ps = spawnSync('ps', ['-eo', 'pid,args'], { encoding: 'utf8' }).stdout
   for (const line of ps.split('\n')) if (line.includes(needle) && !line.includes('ps -eo')) found.push(`process ${line.trim()}`)
   return found
+}
+
+/**
+ * Last line of defence after a failed test: stops servers, detaches mounts and loop devices under `home`,
+ * removes it. Run after asserting hostLeftovers(), so a leak still fails the test but never stays on the host.
+ */
+export async function scrubHome(home: string): Promise<void> {
+  const { postmastersUnder, stopPid } = await import('../../../src/data/pg-server.js')
+  for (const pm of await postmastersUnder(home)) await stopPid(pm.pid, 'immediate')
+  for (const line of readFileSync('/proc/mounts', 'utf8').split('\n')) {
+    const mp = line.split(' ')[1]
+    if (mp?.startsWith(`${home}/`)) spawnSync('umount', ['-l', mp])
+  }
+  for (const line of spawnSync('losetup', ['-a'], { encoding: 'utf8' }).stdout.split('\n')) {
+    if (line.includes(home)) spawnSync('losetup', ['-d', line.split(':')[0]!])
+  }
+  rmSync(home, { recursive: true, force: true })
 }
 
 /** pg_dump of a database on the test server or a clone, as text. */
