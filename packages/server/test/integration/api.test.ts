@@ -11,6 +11,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { loadConfig } from '../../src/config.js'
 import { silentLogger } from '../../src/core/log.js'
 import { buildControlPlane, type ControlPlane } from '../../src/main.js'
+import { cliRunner } from './support/cli.js'
 import { cliPath, destroyAll, leftovers, skipReason } from './support/host.js'
 
 const cgroupName = `tidepool-it-api-${process.pid}`
@@ -157,16 +158,7 @@ describe.skipIf(skipReason)('API end to end (real runtime)', () => {
 
   it('the CLI creates, execs (exit code passes through), lists as JSON, and verifies the audit log', async () => {
     const env = { ...process.env, TIDEPOOL_URL: url, TIDEPOOL_TOKEN: token, TIDEPOOL_HOME: home }
-    // Async on purpose: the server runs in this process, so a sync spawn would block it.
-    const cli = (...args: string[]) =>
-      new Promise<{ status: number | null; stdout: string; stderr: string }>((resolve) => {
-        const child = spawn(process.execPath, [cliPath, ...args], { env })
-        let stdout = ''
-        let stderr = ''
-        child.stdout.on('data', (d: Buffer) => (stdout += d.toString()))
-        child.stderr.on('data', (d: Buffer) => (stderr += d.toString()))
-        child.on('close', (status) => resolve({ status, stdout, stderr }))
-      })
+    const cli = cliRunner(env)
     const created = await cli('sandbox', 'create', '--json', '--meta', 'via=cli')
     expect(created.status).toBe(0)
     const id = JSON.parse(created.stdout).id as string

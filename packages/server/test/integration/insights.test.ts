@@ -3,8 +3,7 @@
  * audit, the SDK client and the built CLI, with JUnit reports from real producers. The runtime is the fake one:
  * insights never starts a sandbox (the resize remediation against a real sandbox is tested with the runtime).
  */
-import { spawn } from 'node:child_process'
-import { existsSync, mkdtempSync, readFileSync, readdirSync, rmSync } from 'node:fs'
+import { mkdtempSync, readFileSync, readdirSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { gzipSync } from 'node:zlib'
@@ -12,7 +11,7 @@ import { createClient } from '@tidepool/sdk'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { FakeRuntime } from '../../src/runtime/fake.js'
 import { testPlane, type TestPlane } from '../../src/testing/control-plane.js'
-import { cliPath } from './support/host.js'
+import { cliRunner } from './support/cli.js'
 
 const fixtures = join(import.meta.dirname, '../fixtures/junit')
 const producers = readdirSync(fixtures).filter((d) => d !== 'robustness' && !d.includes('.'))
@@ -157,18 +156,13 @@ describe('insights through the SDK and the built CLI on a listening server', () 
     expect(t.failures.map((f) => f.name).sort()).toEqual(['TestMain', 'TestRedisCache'])
   })
 
-  it.skipIf(!existsSync(cliPath))('tidepool ingest junit, triage and insights tests (built CLI)', async () => {
+  it('tidepool ingest junit, triage and insights tests (built CLI)', async () => {
     const env = { ...process.env, TIDEPOOL_URL: url, TIDEPOOL_TOKEN: ci, TIDEPOOL_HOME: home }
-    // Async on purpose: the server runs in this process, so a sync spawn would block it.
-    const cli = (args: string[]) =>
-      new Promise<{ code: number; stdout: string; stderr: string }>((resolve) => {
-        const child = spawn(process.execPath, [cliPath, ...args], { env, cwd: fixtures })
-        let stdout = ''
-        let stderr = ''
-        child.stdout.on('data', (d) => (stdout += d))
-        child.stderr.on('data', (d) => (stderr += d))
-        child.on('close', (code) => resolve({ code: code ?? -1, stdout, stderr }))
-      })
+    const run = cliRunner(env, fixtures)
+    const cli = async (args: string[]) => {
+      const r = await run(...args)
+      return { code: r.status ?? -1, stdout: r.stdout, stderr: r.stderr }
+    }
     const ing = await cli(['ingest', 'junit', 'jest/jest-junit.xml', 'mocha/mocha-junit-reporter.xml', 'missing.xml', '--run', 'cli-1', '--commit', 'abc', '--branch', 'main', '--variant', 'os=linux,node=22'])
     expect(ing.code, ing.stderr).toBe(65)
     expect(ing.stderr).toContain('missing.xml: missing')
