@@ -89,6 +89,14 @@ export async function buildControlPlane(config: Config, opts: BuildOptions = {})
   const reconciled = await sandboxes.reconcile()
   if (reconciled.adopted + reconciled.lost + reconciled.interrupted + reconciled.orphans > 0) log.info(reconciled, 'reconciled sandboxes with the runtime')
   await sandboxes.reapExpired()
+  // Clones bound to a sandbox end with it, however it ends (destroy, TTL, lost after a crash).
+  events.subscribe((e) => {
+    if (e.kind === 'state_changed' && e.data.to === 'stopped') {
+      svc.data.releaseSandbox(e.project, e.sandboxId).catch((err: unknown) => log.error({ err, sandbox: e.sandboxId }, 'releasing the clones of an ended sandbox failed'))
+    }
+  })
+  // Adopts or restarts clones after a restart, reaps orphans, starts the data reaper.
+  await svc.data.start({ reaper: opts.reaper !== false })
 
   let timer: NodeJS.Timeout | undefined
   if (opts.reaper !== false) {

@@ -62,7 +62,15 @@ describe.skipIf(Boolean(skip))(`clone bound to a sandbox${skip ? ` (skipped: ${s
     await api.deleteClone({ id: clone.id })
     expect((await api.getSandbox({ id: a.id })).envKeys).not.toContain('DATABASE_URL')
     expect((await api.exec({ id: a.id, cmd: 'ls -A /run/postgresql' })).stdout).toBe('')
+    // A clone bound to a sandbox ends with it.
+    const bound = await api.createClone({ mirror: mirror.id, sandbox: a.id })
     await api.deleteSandbox({ id: a.id })
+    let live = true
+    for (let i = 0; i < 100 && live; i++) {
+      live = (await api.listClones({})).items.some((c) => c.id === bound.id)
+      if (live) await new Promise((r) => setTimeout(r, 100))
+    }
+    expect(live).toBe(false)
     await api.deleteSandbox({ id: b.id })
     expect(leftovers(cgroupName, [a.id, b.id])).toEqual([])
   })
