@@ -2,8 +2,6 @@
  * The data area through the real HTTP server, the SDK client and the built CLI: routes and status codes
  * from the operation table, validation, project scoping, quota errors as 429, and `tidepool data …`.
  */
-import { spawn } from 'node:child_process'
-import { existsSync } from 'node:fs'
 import { join } from 'node:path'
 import { ApiError, createClient, type Client } from '@tidepool/sdk'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
@@ -13,7 +11,7 @@ import { buildControlPlane, type ControlPlane } from '../../src/main.js'
 import { FakeRuntime } from '../../src/runtime/fake.js'
 import { cloneQuery, dataSkip, hostLeftovers, scrubHome, startTestPg, tempDir, type TestPg } from './support/data-pg.js'
 import { createShop, READER_PASSWORD } from './support/data-shop.js'
-import { cliPath } from './support/host.js'
+import { cliRunner } from './support/cli.js'
 
 describe.skipIf(Boolean(dataSkip))(`data API and CLI${dataSkip ? ` (skipped: ${dataSkip})` : ''}`, () => {
   let src: TestPg
@@ -78,17 +76,8 @@ describe.skipIf(Boolean(dataSkip))(`data API and CLI${dataSkip ? ` (skipped: ${d
   })
 
   it('the CLI: source add, mirror with progress on stderr, clone, reset, ls, rm — with --json', async () => {
-    if (!existsSync(cliPath)) return // built by `npm test` (npm run build first)
     const env = { ...process.env, TIDEPOOL_URL: url, TIDEPOOL_TOKEN: cp.adminToken!, TIDEPOOL_HOME: home }
-    const cli = (...args: string[]) =>
-      new Promise<{ status: number | null; stdout: string; stderr: string }>((resolve) => {
-        const child = spawn(process.execPath, [cliPath, ...args], { env })
-        let stdout = ''
-        let stderr = ''
-        child.stdout.on('data', (d: Buffer) => (stdout += d.toString()))
-        child.stderr.on('data', (d: Buffer) => (stderr += d.toString()))
-        child.on('close', (status) => resolve({ status, stdout, stderr }))
-      })
+    const cli = cliRunner(env)
     const added = await cli('data', 'source', 'add', src.url('reader', READER_PASSWORD, 'shop'), '--name', 'cli', '--json')
     expect(added.status).toBe(0)
     const mirrored = await cli('data', 'mirror', 'cli', '--name', 'cli-mirror', '--percent', '25', '--table', 'employees=10', '--mask', 'orders.note=hash')
