@@ -4,11 +4,14 @@
 // maps no shared library into a sandbox's init); falls back to a dynamic build. The result is written
 // next to the target and renamed over it, so running sandboxes (whose init is this binary) never block it.
 import { spawnSync } from 'node:child_process'
-import { mkdirSync, existsSync, statSync, renameSync, rmSync } from 'node:fs'
+import { chmodSync, mkdirSync, existsSync, statSync, renameSync, rmSync } from 'node:fs'
 import { dirname, join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..')
+// tsc writes the CLI entry as 0644; npm linked `tidepool` to it at install time, before it existed.
+const cli = join(root, 'dist', 'cli', 'main.js')
+if (existsSync(cli)) chmodSync(cli, 0o755)
 const src = join(root, 'native', 'tidepool-helper.c')
 const out = join(root, 'native', 'build', 'tidepool-helper')
 if (!existsSync(src)) process.exit(0)
