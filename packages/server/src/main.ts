@@ -89,9 +89,11 @@ export async function buildControlPlane(config: Config, opts: BuildOptions = {})
   const reconciled = await sandboxes.reconcile()
   if (reconciled.adopted + reconciled.lost + reconciled.interrupted + reconciled.orphans > 0) log.info(reconciled, 'reconciled sandboxes with the runtime')
   await sandboxes.reapExpired()
-  // Clones bound to a sandbox end with it, however it ends (destroy, TTL, lost after a crash).
+  // What belongs to a sandbox ends with it, however it ends (destroy, TTL, lost after a crash): its
+  // background-command records and the clones bound to it.
   events.subscribe((e) => {
     if (e.kind === 'state_changed' && e.data.to === 'stopped') {
+      commands.forget(e.sandboxId)
       svc.data.releaseSandbox(e.project, e.sandboxId).catch((err: unknown) => log.error({ err, sandbox: e.sandboxId }, 'releasing the clones of an ended sandbox failed'))
     }
   })

@@ -18,10 +18,7 @@ export const sandboxHandlers = {
   getSandbox: async (i: Id, ctx, svc) => svc.sandboxes.get(ctx.principal, i.id),
   patchSandbox: async (i: Id & { timeoutMs?: number; metadata?: Record<string, string>; resources?: Partial<ResourceLimits> }, ctx, svc) =>
     svc.sandboxes.patch(ctx.principal, i.id, i),
-  deleteSandbox: async (i: Id, ctx, svc) => {
-    await svc.sandboxes.destroy(ctx.principal, i.id, 'killed_by_user')
-    svc.commands.forget(i.id)
-  },
+  deleteSandbox: async (i: Id, ctx, svc) => svc.sandboxes.destroy(ctx.principal, i.id, 'killed_by_user'),
   pauseSandbox: async (i: Id, ctx, svc) => svc.sandboxes.pause(ctx.principal, i.id, 'paused_by_user'),
   resumeSandbox: async (i: Id, ctx, svc) => svc.sandboxes.resume(ctx.principal, i.id, 'resumed_by_user'),
   getSandboxMetrics: async (i: Id, ctx, svc) => svc.sandboxes.metrics(ctx.principal, i.id),
