@@ -22,7 +22,9 @@ export async function run(): Promise<BenchResult> {
       port: 0,
       logLevel: 'silent',
       runtime: { kind: 'local', cgroupName },
-      defaults: { cpu: 0.1, memoryMb: 64, pids: 64 },
+      // The configured defaults (a whole core, 512 MiB): a fractional CFS quota or a tight memory limit would
+      // throttle or reclaim during the very fork/exec being timed.
+      defaults: { cpu: 1, memoryMb: 512, pids: 256 },
       quotas: { default: { sandboxes: idleCount + 10, memoryMb: 1_000_000, cpu: 1000 }, projects: {} },
     },
   })
