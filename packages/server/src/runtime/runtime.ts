@@ -105,6 +105,11 @@ export interface Runtime {
   preflight(): Promise<PreflightCheck[]>
   /** Start a sandbox; resolves when it is ready for exec. Leaves nothing behind when it fails. */
   start(spec: SandboxSpec): Promise<RuntimeRef>
+  /**
+   * Start a command. Throws at once (`not_found`) when the sandbox is gone; `wait()` rejects when the
+   * command could not start (`invalid_request` for a missing cwd, `not_found`, `internal`), and
+   * otherwise resolves with its exit.
+   */
   exec(ref: RuntimeRef, req: ExecRequest): ExecHandle
   pause(ref: RuntimeRef): Promise<void>
   resume(ref: RuntimeRef): Promise<void>
