@@ -10,7 +10,7 @@ import { operations } from '@tidepool/sdk'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { postmastersUnder } from '../../src/data/pg-server.js'
 import { dataDb } from '../../src/data/tables.js'
-import { dataSkip, hostLeftovers, scrubHome, startTestPg, testData, type TestData, type TestPg } from './support/data-pg.js'
+import { dataSkip, startTestPg, testData, type TestData, type TestPg, teardownData } from './support/data-pg.js'
 import { createShop, READER_PASSWORD } from './support/data-shop.js'
 
 const ls = (dir: string) => {
@@ -48,13 +48,7 @@ describe.skipIf(Boolean(dataSkip))(`data faults${dataSkip ? ` (skipped: ${dataSk
   })
 
   afterAll(async () => {
-    try {
-      await t?.close()
-      await src?.stop()
-      if (t) expect(hostLeftovers(t.home)).toEqual([])
-    } finally {
-      if (t) await scrubHome(t.home)
-    }
+    await teardownData(t, src)
   })
 
   it('refuses malformed input at the contract, naming field and rule', () => {

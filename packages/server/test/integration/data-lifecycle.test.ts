@@ -13,7 +13,7 @@ import { postmastersUnder, serverPid, startServer, resolveRunAs } from '../../sr
 import { findPgBinaries } from '../../src/data/pg-binaries.js'
 import { canBind } from '../../src/data/ports.js'
 import { dataDb } from '../../src/data/tables.js'
-import { cloneClient, cloneQuery, dataSkip, hostLeftovers, scrubHome, startTestPg, testData, type TestData, type TestPg } from './support/data-pg.js'
+import { cloneClient, cloneQuery, dataSkip, hostLeftovers, startTestPg, testData, type TestData, type TestPg, teardownData } from './support/data-pg.js'
 import { createShop, READER_PASSWORD } from './support/data-shop.js'
 
 describe.skipIf(Boolean(dataSkip))(`data lifecycle${dataSkip ? ` (skipped: ${dataSkip})` : ''}`, () => {
@@ -38,13 +38,7 @@ describe.skipIf(Boolean(dataSkip))(`data lifecycle${dataSkip ? ` (skipped: ${dat
   })
 
   afterAll(async () => {
-    try {
-      await t?.close()
-      await src?.stop()
-      if (t) expect(hostLeftovers(t.home)).toEqual([])
-    } finally {
-      if (t) await scrubHome(t.home)
-    }
+    await teardownData(t, src)
   })
 
   it('hands out a warm clone, refills the pool, and keeps warm clones out of lists and quotas', async () => {
@@ -242,13 +236,7 @@ describe.skipIf(Boolean(dataSkip))(`data on a pool without reflink${dataSkip ? `
     t = await testData({ storage: { kind: 'copy', imageSizeMb: 300 } })
   })
   afterAll(async () => {
-    try {
-      await t?.close()
-      await src?.stop()
-      if (t) expect(hostLeftovers(t.home)).toEqual([])
-    } finally {
-      if (t) await scrubHome(t.home)
-    }
+    await teardownData(t, src)
   })
 
   it('falls back to CREATE DATABASE … TEMPLATE clones, mounts nothing, and still isolates and resets', async () => {

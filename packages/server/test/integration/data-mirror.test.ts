@@ -8,7 +8,7 @@ import { join } from 'node:path'
 import type { Clone, Mirror } from '@tidepool/sdk'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { canBind } from '../../src/data/ports.js'
-import { cloneClient, cloneQuery, dataSkip, hostLeftovers, scrubHome, normaliseSchema, pgDump, startTestPg, testData, type TestData, type TestPg } from './support/data-pg.js'
+import { cloneClient, cloneQuery, dataSkip, hostLeftovers, normaliseSchema, pgDump, startTestPg, testData, type TestData, type TestPg, teardownData } from './support/data-pg.js'
 import { createShop, fingerprint, piiValues, READER_PASSWORD } from './support/data-shop.js'
 
 const CUSTOMERS = 400
@@ -35,13 +35,7 @@ describe.skipIf(Boolean(dataSkip))(`mirror and clones${dataSkip ? ` (skipped: ${
   })
 
   afterAll(async () => {
-    try {
-      await t?.close()
-      await src?.stop()
-      if (t) expect(hostLeftovers(t.home)).toEqual([])
-    } finally {
-      if (t) await scrubHome(t.home)
-    }
+    await teardownData(t, src)
   })
 
   it('builds the mirror with a report: sampled rows, rows added for keys, masked columns', () => {

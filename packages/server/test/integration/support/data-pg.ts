@@ -1,4 +1,5 @@
 /** Helpers for the data integration tests: a real source PostgreSQL started by the test, and a data service over :memory:. */
+import { expect } from 'vitest'
 import { execFileSync, spawnSync } from 'node:child_process'
 import { chmodSync, existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs'
 import { join } from 'node:path'
@@ -167,4 +168,18 @@ export function normaliseSchema(dump: string): string {
     .split('\n')
     .filter((l) => !/^--|^SET |^SELECT pg_catalog\.set_config|^\\(un)?restrict |^ALTER .* OWNER TO |^(GRANT|REVOKE) |^\s*$/.test(l))
     .join('\n')
+}
+
+/**
+ * The data tests' teardown: close the service, stop the source, check nothing is left on the host, and
+ * scrub the temp home whatever happened.
+ */
+export async function teardownData(t: TestData | undefined, src: { stop(): Promise<void> } | undefined): Promise<void> {
+  try {
+    await t?.close()
+    await src?.stop()
+    if (t) expect(hostLeftovers(t.home)).toEqual([])
+  } finally {
+    if (t) await scrubHome(t.home)
+  }
 }
