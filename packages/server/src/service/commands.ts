@@ -141,7 +141,13 @@ export class CommandService {
       stdout: new OutputBuffer(cap),
       stderr: new OutputBuffer(cap),
       listeners: new Set(),
-      done: Promise.resolve() as unknown as Promise<ExecResult>,
+      // Settles after this function returned, so `bg` is there by then.
+      done: waitAll(handle).then(async (exit) => {
+        const result = toResult(exit, bg.stdout, bg.stderr)
+        bg.info = { ...bg.info, state: 'exited', exitCode: result.exitCode }
+        await this.#recordExit(p, sbx, argv, result).catch(() => undefined)
+        return result
+      }),
     }
     for (const stream of ['stdout', 'stderr'] as const) {
       const decoder = new StringDecoder('utf8')
@@ -151,12 +157,6 @@ export class CommandService {
         if (data) for (const l of bg.listeners) l({ stream, data })
       })
     }
-    bg.done = waitAll(handle).then(async (exit) => {
-      const result = toResult(exit, bg.stdout, bg.stderr)
-      bg.info = { ...bg.info, state: 'exited', exitCode: result.exitCode }
-      await this.#recordExit(p, sbx, argv, result).catch(() => undefined)
-      return result
-    })
     let byPid = this.#background.get(id)
     if (!byPid) this.#background.set(id, (byPid = new Map()))
     byPid.set(pid, bg)
