@@ -1,7 +1,7 @@
 /*
  * tidepool-helper: the privileged half of tidepool's local Linux runtime.
  *
- * One file, no dependencies, built by scripts/build-native.mjs. Two subcommands:
+ * One file, no dependencies, built by scripts/build-native.mjs. Subcommands:
  *
  *   tidepool-helper create --id ID --root DIR [--overlay TARGET:LOWER[:LOWER2...]:UPPER:WORK]...
  *       [--bind SRC:DST[:ro]]... [--mask PATH]... [--cgroup-procs FILE]... --uid-base N --id-count N
@@ -12,16 +12,16 @@
  *     it, so a dead sandbox never lingers as a zombie on hosts whose PID 1 does not reap orphans) and
  *     exits when the init does. Failure: one line on stderr naming the step and errno, exit 1.
  *
- *   tidepool-helper exec --pid PID [--cgroup-procs FILE]... --uid U --gid G --cwd DIR
- *       [--status-fd N] -- ARGV...
+ *   tidepool-helper serve --socket PATH [--parent PID]
  *
- *     Enters the namespaces of sandbox init PID and runs ARGV there, in the cgroups whose cgroup.procs
- *     files are given, with the helper's own environment (so env values never show in host `ps`). Exit code: the command's, or 128+signal.
- *     Setup failures are written as one line "<code>: <message>" to the status fd (code is
- *     not_found | invalid_request | internal) and the helper exits 125; a command that cannot be
- *     found exits 127, one that cannot be executed 126, each with a message on stderr.
- *     When the caller's stdio are sockets (Node's child_process uses socketpairs), the command gets
- *     real pipes and the helper relays, so /dev/stdout, /dev/stderr and /dev/stdin work inside.
+ *     The exec server: listens on a Unix socket (mode 0600, same uid only) and forks a small handler
+ *     per connection. The handler reads one request (sandbox init pid, uid, gid, cwd, the cgroup.procs
+ *     files to join, argv, environment), enters the sandbox's namespaces, forks the command there with
+ *     real pipes (so /dev/stdout, /dev/stderr and /dev/stdin work inside), relays its stdio as frames
+ *     and ends with its exit code (128+signal), or with "<code>: <message>" when it could not start
+ *     (code is not_found | invalid_request | internal). A command that cannot be found exits 127, one
+ *     that cannot be executed 126, each with a message on stderr. The environment never shows in host
+ *     `ps`. The frames are described where the exec server begins below. Prints "ready" once it listens.
  *
  *   tidepool-helper mount --pid PID --start-time T --source DIR --target PATH [--ro]
  *   tidepool-helper umount --pid PID --start-time T --target PATH
@@ -61,6 +61,8 @@
 #include <sys/syscall.h>
 #include <sys/sysmacros.h>
 #include <sys/types.h>
+#include <sys/time.h>
+#include <sys/un.h>
 #include <sys/wait.h>
 #include <unistd.h>
 #include <grp.h>
@@ -111,6 +113,31 @@ struct tp_mount_attr {
   uint64_t attr_set, attr_clr, propagation, userns_fd;
 };
 
+/* clone3 with CLONE_INTO_CGROUP (Linux 5.7+), defined here so old headers do not matter. */
+#ifndef __NR_clone3
+#define __NR_clone3 435
+#endif
+#define TP_CLONE_INTO_CGROUP 0x200000000ULL
+struct tp_clone_args {
+  uint64_t flags, pidfd, child_tid, parent_tid, exit_signal, stack, stack_size, tls, set_tid, set_tid_size, cgroup;
+};
+
+/* A fork-like clone3 (no new stack) straight into the cgroup2 directory `cgroup_fd`: no migration, which
+ * on a v1 or hybrid host costs an RCU grace period (~10 ms). -1 with errno ENOSYS, E2BIG or EINVAL where
+ * the kernel lacks it (Linux < 5.7); the caller then forks and writes cgroup.procs. */
+static pid_t clone_into(int cgroup_fd, uint64_t flags) {
+  struct tp_clone_args ca;
+  memset(&ca, 0, sizeof ca);
+  ca.flags = flags | TP_CLONE_INTO_CGROUP;
+  ca.exit_signal = SIGCHLD;
+  ca.cgroup = (uint64_t)cgroup_fd;
+  return (pid_t)syscall(__NR_clone3, &ca, sizeof ca);
+}
+
+static int clone_into_unsupported(int err) {
+  return err == ENOSYS || err == E2BIG || err == EINVAL;
+}
+
 #define MAX_ITEMS 64
 #define EXIT_SETUP 125
 
@@ -120,6 +147,9 @@ static const char *prog = "tidepool-helper";
 /* In create's child the error goes to the status pipe (the parent reports it); else to stderr. */
 static int err_fd = 2;
 static int err_prefix_code = 0; /* exec: prefix messages with an error code for the status fd */
+/* In an exec connection's handler, before the command runs: errors go to the client as an error frame. */
+static int err_frame_fd = -1;
+static void send_frame(int fd, char type, const void *data, size_t len);
 
 static void vreport(const char *code, int errnum, const char *fmt, va_list ap) {
   char msg[1024];
@@ -131,6 +161,10 @@ static void vreport(const char *code, int errnum, const char *fmt, va_list ap) {
   if (n >= (int)sizeof msg - 64) n = sizeof msg - 64;
   if (errnum) n += snprintf(msg + n, sizeof msg - n, ": %s", strerror(errnum));
   msg[n++] = '\n';
+  if (err_frame_fd >= 0) {
+    send_frame(err_frame_fd, 'E', msg, (size_t)n);
+    return;
+  }
   ssize_t w = write(err_fd, msg, n);
   (void)w;
 }
@@ -156,11 +190,12 @@ static void __attribute__((noreturn, format(printf, 3, 4))) fail_code(const char
 static void usage(void) {
   fprintf(stderr,
           "usage: %s create --id ID --root DIR [--overlay T:L[:L...]:U:W]... [--bind S:D[:ro]]...\n"
-          "         [--mask PATH]... [--cgroup-procs FILE]... --uid-base N --id-count N\n"
-          "       %s exec --pid PID [--cgroup-procs FILE]... --uid U --gid G --cwd DIR [--status-fd N] -- ARGV...\n"
+          "         [--mask PATH]... [--cgroup-into DIR] [--cgroup-procs FILE]... [--join-procs FILE]...\n"
+          "         --exec-socket PATH\n"
+          "         --uid-base N --id-count N\n"
           "       %s mount --pid PID --start-time T --source DIR --target PATH [--ro]\n"
           "       %s umount --pid PID --start-time T --target PATH\n",
-          prog, prog, prog, prog);
+          prog, prog, prog);
   exit(2);
 }
 
@@ -195,6 +230,11 @@ static int write_all(int fd, const void *buf, size_t len) {
     ssize_t w = write(fd, p, len);
     if (w < 0) {
       if (errno == EINTR) continue;
+      if (errno == EAGAIN) {
+        struct pollfd pf = {.fd = fd, .events = POLLOUT};
+        if (poll(&pf, 1, -1) < 0 && errno != EINTR) return -1;
+        continue;
+      }
       return -1;
     }
     p += w;
@@ -304,6 +344,9 @@ static void install_seccomp(void) {
 
 /* ---------------------------------------------------------------- create */
 
+static int listen_exec(const char *path);
+static int serve_execs(int listen_fd, pid_t init, long uid_base);
+
 struct overlay {
   char *target, *lowers, *upper, *work;
 };
@@ -322,6 +365,10 @@ struct create_opts {
   int n_masks;
   char *cgroup_procs[MAX_ITEMS];
   int n_cgroup_procs;
+  char *join_procs[MAX_ITEMS];
+  int n_join_procs;
+  const char *exec_socket;
+  const char *cgroup_into; /* a cgroup2 directory init is cloned straight into */
   long uid_base, id_count;
 };
 
@@ -624,11 +671,14 @@ static int create_main(int argc, char **argv) {
     else if (!strcmp(a, "--bind")) add_item(&o.n_binds, a), parse_bind(&o.binds[o.n_binds - 1], v);
     else if (!strcmp(a, "--mask")) add_item(&o.n_masks, a), o.masks[o.n_masks - 1] = v;
     else if (!strcmp(a, "--cgroup-procs")) add_item(&o.n_cgroup_procs, a), o.cgroup_procs[o.n_cgroup_procs - 1] = v;
+    else if (!strcmp(a, "--join-procs")) add_item(&o.n_join_procs, a), o.join_procs[o.n_join_procs - 1] = v;
+    else if (!strcmp(a, "--exec-socket")) o.exec_socket = v;
+    else if (!strcmp(a, "--cgroup-into")) o.cgroup_into = v;
     else if (!strcmp(a, "--uid-base")) o.uid_base = parse_long(a, v);
     else if (!strcmp(a, "--id-count")) o.id_count = parse_long(a, v);
     else usage();
   }
-  if (!o.id || !o.root || o.uid_base < 0 || o.id_count <= 0 || o.n_overlays == 0) usage();
+  if (!o.id || !o.root || !o.exec_socket || o.uid_base < 0 || o.id_count <= 0 || o.n_overlays == 0) usage();
   if (strcmp(o.overlays[0].target, "/") != 0) {
     fprintf(stderr, "%s: the first --overlay must target /\n", prog);
     exit(2);
@@ -638,12 +688,30 @@ static int create_main(int argc, char **argv) {
     exit(2);
   }
 
+  /* This process stays as the sandbox's supervisor and exec server. It joins the sandbox's resource
+   * cgroups first: init and every exec handler fork from it and inherit them, so an exec never
+   * migrates between v1 cgroups (each migration waits for an RCU grace period, ~10 ms). */
+  for (int i = 0; i < o.n_join_procs; i++)
+    if (write_file(o.join_procs[i], "0") < 0) fail("join cgroup %s", o.join_procs[i]);
+  /* It is charged to the sandbox now: the OOM killer must pick the sandbox's hog, never its server. */
+  write_file("/proc/self/oom_score_adj", "-1000");
+
   int go[2], status[2];
   if (pipe2(go, O_CLOEXEC) < 0 || pipe2(status, O_CLOEXEC) < 0) fail("pipe");
   signal(SIGPIPE, SIG_IGN);
-  /* fork-like clone (no new stack) straight into the new namespaces; the user namespace comes last. */
-  pid_t pid = (pid_t)syscall(SYS_clone, CLONE_NEWNS | CLONE_NEWPID | CLONE_NEWNET | CLONE_NEWIPC | CLONE_NEWUTS | SIGCHLD,
-                             0, 0, 0, 0);
+  /* fork-like clone (no new stack) straight into the new namespaces (the user namespace comes last)
+   * and, where there is a cgroup2 tree, into the sandbox's cgroup there. */
+  const uint64_t ns_flags = CLONE_NEWNS | CLONE_NEWPID | CLONE_NEWNET | CLONE_NEWIPC | CLONE_NEWUTS;
+  int into = -1, into_joined = 0;
+  pid_t pid = -1;
+  if (o.cgroup_into) {
+    into = open(o.cgroup_into, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (into < 0) fail("open %s", o.cgroup_into);
+    pid = clone_into(into, ns_flags);
+    if (pid >= 0) into_joined = 1;
+    else if (!clone_into_unsupported(errno)) fail("clone into new namespaces and %s", o.cgroup_into);
+  }
+  if (pid < 0) pid = (pid_t)syscall(SYS_clone, ns_flags | SIGCHLD, 0, 0, 0, 0);
   if (pid < 0) fail("clone into new namespaces");
   if (pid == 0) {
     close(go[1]);
@@ -661,15 +729,23 @@ static int create_main(int argc, char **argv) {
   const char *step = "join cgroups";
   char sp[32];
   snprintf(sp, sizeof sp, "%d", (int)pid);
-  for (int i = 0; i < o.n_cgroup_procs; i++) {
-    if (write_file(o.cgroup_procs[i], sp) < 0) {
+  for (int i = 0; i <= o.n_cgroup_procs; i++) {
+    char into_procs[4200];
+    const char *file = o.cgroup_procs[i];
+    if (i == o.n_cgroup_procs) {
+      if (!o.cgroup_into || into_joined) break;
+      snprintf(into_procs, sizeof into_procs, "%s/cgroup.procs", o.cgroup_into); /* clone3 was not there */
+      file = into_procs;
+    }
+    if (write_file(file, sp) < 0) {
       int e = errno;
       kill(pid, SIGKILL);
       waitpid(pid, NULL, 0);
       errno = e;
-      fail("join cgroup %s", o.cgroup_procs[i]);
+      fail("join cgroup %s", file);
     }
   }
+  if (into >= 0) close(into);
   if (write_all(go[1], "g", 1) < 0) goto child_failed;
   step = "set up namespaces";
   do r = read(status[0], buf, 1);
@@ -695,10 +771,15 @@ static int create_main(int argc, char **argv) {
   if (r != 1 || buf[0] != 'R') goto child_failed;
   close(go[1]);
   close(status[0]);
+  int listen_fd = listen_exec(o.exec_socket);
+  if (listen_fd < 0) {
+    step = "listen for execs";
+    goto parent_failed;
+  }
 
   printf("%d\n", (int)pid);
   fflush(stdout);
-  /* Supervise: reap init when the sandbox is destroyed, so it never lingers as a zombie. */
+  /* Supervise: serve execs, and reap init when the sandbox is destroyed (so it never lingers as a zombie). */
   int null = open("/dev/null", O_RDWR | O_CLOEXEC);
   if (null >= 0) {
     dup2(null, 0);
@@ -709,10 +790,7 @@ static int create_main(int argc, char **argv) {
   signal(SIGINT, SIG_IGN);
   signal(SIGHUP, SIG_IGN);
   prctl(PR_SET_NAME, (unsigned long)"tidepool-sup", 0, 0, 0);
-  int st = 0;
-  while (waitpid(pid, &st, 0) < 0 && errno == EINTR) {
-  }
-  return WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
+  return serve_execs(listen_fd, pid, o.uid_base);
 
 parent_failed: {
   int e = errno;
@@ -747,72 +825,44 @@ child_failed: {
 }
 }
 
-/* ---------------------------------------------------------------- exec */
+/* ---------------------------------------------------------------- exec server */
 
-struct relay {
-  int src, dst;      /* src readable, dst writable; -1 when done */
-  int src_sock, dst_sock;
-  char buf[65536];
-  size_t len, off;
-  int discard;       /* dst went away (EPIPE): keep draining src so the command never blocks */
-};
+/*
+ * Frames on an exec connection: one type byte, a 4-byte little-endian payload length, the payload.
+ *   client → helper: 'q' the request (first, once; see read_request), 'i' stdin bytes, 'e' end of stdin
+ *   helper → client: 'o' stdout bytes, 'r' stderr bytes, then one last frame:
+ *                    'x' the exit code in decimal (128+N for signal N), or
+ *                    'E' "<code>: <message>" when the command did not start.
+ */
+#define FRAME_HDR 5
+#define CHUNK 65536
+#define MAX_REQUEST (8 << 20)
 
-static ssize_t relay_read(struct relay *r) {
-  if (r->src_sock) return recv(r->src, r->buf, sizeof r->buf, MSG_DONTWAIT);
-  return read(r->src, r->buf, sizeof r->buf);
+static void put_le32(unsigned char *p, uint32_t v) {
+  p[0] = (unsigned char)v, p[1] = (unsigned char)(v >> 8), p[2] = (unsigned char)(v >> 16), p[3] = (unsigned char)(v >> 24);
 }
 
-static ssize_t relay_write(struct relay *r) {
-  if (r->dst_sock) return send(r->dst, r->buf + r->off, r->len - r->off, MSG_DONTWAIT | MSG_NOSIGNAL);
-  return write(r->dst, r->buf + r->off, r->len - r->off);
+static uint32_t get_le32(const unsigned char *p) {
+  return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
 }
 
-static void relay_close(struct relay *r) {
-  if (r->src >= 0 && !r->src_sock) close(r->src);
-  if (r->dst >= 0) {
-    if (r->dst_sock) shutdown(r->dst, SHUT_WR);
-    else close(r->dst);
+/* A whole frame, waiting for the reader as needed; a reader that went away is ignored. */
+static void send_frame(int fd, char type, const void *data, size_t len) {
+  unsigned char hdr[FRAME_HDR] = {(unsigned char)type};
+  put_le32(hdr + 1, (uint32_t)len);
+  if (write_all(fd, hdr, FRAME_HDR) == 0 && len > 0) write_all(fd, data, len);
+}
+
+static int read_full(int fd, void *buf, size_t len) {
+  char *p = buf;
+  while (len > 0) {
+    ssize_t r = read(fd, p, len);
+    if (r < 0 && errno == EINTR) continue;
+    if (r <= 0) return -1;
+    p += r;
+    len -= (size_t)r;
   }
-  r->src = r->dst = -1;
-}
-
-/* One step of a relay after poll. */
-static void relay_step(struct relay *r, short src_ev, short dst_ev) {
-  if (r->src < 0) return;
-  if (r->len == 0 && (src_ev & (POLLIN | POLLHUP | POLLERR))) {
-    ssize_t n = relay_read(r);
-    if (n > 0) {
-      r->len = r->discard ? 0 : (size_t)n;
-      r->off = 0;
-    } else if (n == 0 || (errno != EAGAIN && errno != EINTR)) {
-      relay_close(r);
-      return;
-    }
-  }
-  if (r->len > 0 && (dst_ev & (POLLOUT | POLLERR | POLLHUP))) {
-    ssize_t n = relay_write(r);
-    if (n > 0) {
-      r->off += (size_t)n;
-      if (r->off == r->len) r->len = r->off = 0;
-    } else if (n < 0 && errno != EAGAIN && errno != EINTR) {
-      r->discard = 1; /* the reader went away: keep draining so the command never blocks */
-      r->len = r->off = 0;
-    }
-  }
-}
-
-/* Write out what the relay holds, waiting for the reader as needed. */
-static void relay_flush(struct relay *r) {
-  while (r->len > 0) {
-    struct pollfd w = {.fd = r->dst, .events = POLLOUT};
-    if (poll(&w, 1, -1) < 0 && errno != EINTR) return;
-    relay_step(r, 0, POLLOUT);
-  }
-}
-
-static int is_socket(int fd) {
-  struct stat st;
-  return fstat(fd, &st) == 0 && S_ISSOCK(st.st_mode);
+  return 0;
 }
 
 static void set_nonblock(int fd) {
@@ -820,12 +870,11 @@ static void set_nonblock(int fd) {
   if (fl >= 0) fcntl(fd, F_SETFL, fl | O_NONBLOCK);
 }
 
-/* Enters every namespace of init. Linux 5.8+: one setns(pidfd) switches all of them atomically and
- * takes init's root; older kernels: one /proc/PID/ns file at a time, then chroot into /proc/PID/root. */
-static void enter_sandbox(long pid) {
+/* Enters every namespace of init (host pid PID, or the pidfd of it opened in the host's pid namespace).
+ * Linux 5.8+: one setns(pidfd) switches all of them atomically and takes init's root; older kernels:
+ * one /proc/PID/ns file at a time (the host's /proc), then chroot into /proc/PID/root. */
+static void enter_sandbox(long pid, int pidfd) {
   const int all = CLONE_NEWIPC | CLONE_NEWUTS | CLONE_NEWNET | CLONE_NEWCGROUP | CLONE_NEWPID | CLONE_NEWNS | CLONE_NEWUSER;
-  int pidfd = (int)syscall(SYS_pidfd_open, (pid_t)pid, 0);
-  if (pidfd < 0 && errno == ESRCH) fail_code("not_found", 0, "sandbox init (pid %ld) is gone", pid);
   if (pidfd >= 0) {
     if (setns(pidfd, all) == 0) {
       close(pidfd);
@@ -920,161 +969,456 @@ out:
   _exit(err == ENOENT ? 127 : 126);
 }
 
-static int exec_main(int argc, char **argv) {
-  long pid = -1, uid = -1, gid = -1, status_fd = -1;
-  const char *cwd = NULL;
-  char *cgroup_procs[MAX_ITEMS];
-  int n_cgroup_procs = 0;
-  int i = 0;
-  for (; i < argc; i++) {
-    const char *a = argv[i];
-    if (!strcmp(a, "--")) {
-      i++;
-      break;
-    }
-    if (i + 1 >= argc) usage();
-    char *v = argv[++i];
-    if (!strcmp(a, "--pid")) pid = parse_long(a, v);
-    else if (!strcmp(a, "--uid")) uid = parse_long(a, v);
-    else if (!strcmp(a, "--gid")) gid = parse_long(a, v);
-    else if (!strcmp(a, "--cwd")) cwd = v;
-    else if (!strcmp(a, "--status-fd")) status_fd = parse_long(a, v);
-    else if (!strcmp(a, "--cgroup-procs")) add_item(&n_cgroup_procs, a), cgroup_procs[n_cgroup_procs - 1] = v;
-    else usage();
-  }
-  if (pid <= 0 || uid < 0 || gid < 0 || !cwd || i >= argc) usage();
-  char **cmd = argv + i;
-  if (status_fd >= 0) {
-    err_fd = (int)status_fd;
-    err_prefix_code = 1;
-    fcntl(err_fd, F_SETFD, FD_CLOEXEC);
-  }
+struct exec_req {
+  long uid, gid;
+  char *cwd;
+  char *clone_into; /* a cgroup2 directory the command is cloned straight into, or "" */
+  char **cgroup_procs; /* cgroup.procs files the command joins after fork (hosts without cgroup2) */
+  long n_cgroup_procs;
+  char **argv, **envp;
+};
 
-  /* The command joins the sandbox's cgroups itself, right after fork, through files opened now (the
-   * kernel checks the opener's credentials and cgroup namespace). This helper stays in its caller's
-   * cgroups: killing or freezing the command's cgroup never hits it, so it always outlives and reaps
-   * the command (an orphan of a process outside the sandbox's pid namespace would be reparented to
-   * the host's PID 1, which not every host reaps). */
+static char *next_field(char **p, char *end) {
+  char *s = *p;
+  char *nul = s < end ? memchr(s, 0, (size_t)(end - s)) : NULL;
+  if (!nul) fail_code("invalid_request", 0, "malformed exec request (a field is missing)");
+  *p = nul + 1;
+  return s;
+}
+
+static long next_long(char **p, char *end, const char *what) {
+  char *s = next_field(p, end), *e;
+  errno = 0;
+  long v = strtol(s, &e, 10);
+  if (errno || *e || e == s || v < 0) fail_code("invalid_request", 0, "malformed exec request (%s is \"%s\")", what, s);
+  return v;
+}
+
+/* A count, then that many fields: a NULL-terminated array pointing into the request. */
+static char **next_list(char **p, char *end, const char *what, long *count) {
+  long n = next_long(p, end, what);
+  if (n > MAX_REQUEST / 2) fail_code("invalid_request", 0, "malformed exec request (%ld %s)", n, what);
+  char **list = calloc((size_t)n + 1, sizeof *list);
+  if (!list) fail("calloc");
+  for (long k = 0; k < n; k++) list[k] = next_field(p, end);
+  if (count) *count = n;
+  return list;
+}
+
+/* The 'q' frame: NUL-terminated fields "uid", "gid", "cwd", "clone-into" (a cgroup2 directory or ""),
+ * then three lists, each a count and its items: cgroup.procs files to join, argv, environment ("K=V"). */
+static void read_request(int conn, struct exec_req *r) {
+  unsigned char hdr[FRAME_HDR];
+  if (read_full(conn, hdr, FRAME_HDR) < 0) _exit(1);
+  uint32_t len = get_le32(hdr + 1);
+  if (hdr[0] != 'q' || len > MAX_REQUEST) fail_code("invalid_request", 0, "an exec connection starts with a request of at most %d bytes", MAX_REQUEST);
+  char *buf = malloc((size_t)len + 1);
+  if (!buf) fail("malloc");
+  if (read_full(conn, buf, len) < 0) _exit(1);
+  char *p = buf, *end = buf + len;
+  r->uid = next_long(&p, end, "uid");
+  r->gid = next_long(&p, end, "gid");
+  r->cwd = next_field(&p, end);
+  r->clone_into = next_field(&p, end);
+  r->cgroup_procs = next_list(&p, end, "cgroup files", &r->n_cgroup_procs);
+  long argc = 0;
+  r->argv = next_list(&p, end, "arguments", &argc);
+  r->envp = next_list(&p, end, "environment entries", NULL);
+  if (argc == 0 || r->cwd[0] != '/' || r->n_cgroup_procs > MAX_ITEMS)
+    fail_code("invalid_request", 0, "malformed exec request (argv, cwd or cgroup files)");
+}
+
+/* What the handler of one connection relays between it and the command. */
+struct conn_state {
+  int conn;
+  int eof;                        /* the client sent all it will send (stdin is closed) */
+  int dead;                       /* the client went away: output is drained and dropped */
+  unsigned char hdr[FRAME_HDR];   /* incoming frame header, hdr_len bytes of it so far */
+  size_t hdr_len, frame_left;     /* payload bytes of the current 'i' frame still to read */
+  int stdin_w;                    /* the command's stdin (-1 once closed) */
+  char in[CHUNK];
+  size_t in_len, in_off;          /* stdin bytes read from the client, not yet written */
+  int out_r[2];                   /* the command's stdout and stderr (-1 at EOF) */
+  unsigned char out[FRAME_HDR + CHUNK];
+  size_t out_len, out_off;        /* one outgoing frame */
+};
+
+static void close_stdin(struct conn_state *c) {
+  if (c->stdin_w >= 0) close(c->stdin_w);
+  c->stdin_w = -1;
+  c->in_len = c->in_off = 0;
+}
+
+/* Reads what the client sent: stdin frames (kept in c->in until written) and the end of stdin. */
+static void conn_read(struct conn_state *c) {
+  if (c->hdr_len < FRAME_HDR) {
+    ssize_t n = recv(c->conn, c->hdr + c->hdr_len, FRAME_HDR - c->hdr_len, MSG_DONTWAIT);
+    if (n == 0) {
+      c->eof = 1; /* the client closed its side: no more stdin, but it may still read */
+      close_stdin(c);
+      return;
+    }
+    if (n < 0) {
+      if (errno != EAGAIN && errno != EINTR) c->dead = 1, close_stdin(c);
+      return;
+    }
+    c->hdr_len += (size_t)n;
+    if (c->hdr_len < FRAME_HDR) return;
+    uint32_t len = get_le32(c->hdr + 1);
+    if (c->hdr[0] == 'i') c->frame_left = len;
+    else if (c->hdr[0] == 'e' && len == 0) close_stdin(c);
+    else {
+      c->dead = 1; /* not our protocol */
+      close_stdin(c);
+      return;
+    }
+    if (c->frame_left == 0) c->hdr_len = 0;
+    return;
+  }
+  size_t want = c->frame_left < CHUNK ? c->frame_left : CHUNK;
+  ssize_t n = recv(c->conn, c->in, want, MSG_DONTWAIT);
+  if (n <= 0) {
+    if (n == 0) c->eof = 1, close_stdin(c);
+    else if (errno != EAGAIN && errno != EINTR) c->dead = 1, close_stdin(c);
+    return;
+  }
+  c->frame_left -= (size_t)n;
+  if (c->frame_left == 0) c->hdr_len = 0;
+  if (c->stdin_w >= 0) c->in_len = (size_t)n, c->in_off = 0; /* else the command closed its stdin: drop */
+}
+
+static void stdin_write(struct conn_state *c) {
+  ssize_t n = write(c->stdin_w, c->in + c->in_off, c->in_len - c->in_off);
+  if (n > 0) {
+    c->in_off += (size_t)n;
+    if (c->in_off == c->in_len) c->in_len = c->in_off = 0;
+  } else if (n < 0 && errno != EAGAIN && errno != EINTR) {
+    close_stdin(c); /* EPIPE: the command does not read its stdin any more */
+  }
+}
+
+/* Reads one chunk of the command's stdout (k = 0) or stderr (k = 1) into the outgoing frame. */
+static void output_read(struct conn_state *c, int k) {
+  ssize_t n = read(c->out_r[k], c->out + FRAME_HDR, CHUNK);
+  if (n == 0 || (n < 0 && errno != EAGAIN && errno != EINTR)) {
+    close(c->out_r[k]);
+    c->out_r[k] = -1;
+    return;
+  }
+  if (n < 0 || c->dead) return;
+  c->out[0] = k == 0 ? 'o' : 'r';
+  put_le32(c->out + 1, (uint32_t)n);
+  c->out_len = FRAME_HDR + (size_t)n;
+  c->out_off = 0;
+}
+
+static void output_send(struct conn_state *c) {
+  ssize_t n = send(c->conn, c->out + c->out_off, c->out_len - c->out_off, MSG_DONTWAIT | MSG_NOSIGNAL);
+  if (n > 0) {
+    c->out_off += (size_t)n;
+    if (c->out_off == c->out_len) c->out_len = c->out_off = 0;
+  } else if (n < 0 && errno != EAGAIN && errno != EINTR) {
+    c->dead = 1; /* the client went away: keep draining so the command never blocks */
+    c->out_len = c->out_off = 0;
+  }
+}
+
+static void output_flush(struct conn_state *c) {
+  while (c->out_len > 0 && !c->dead) {
+    struct pollfd w = {.fd = c->conn, .events = POLLOUT};
+    if (poll(&w, 1, -1) < 0 && errno != EINTR) return;
+    output_send(c);
+  }
+  c->out_len = c->out_off = 0;
+}
+
+
+/* Into init's pid namespace for the children forked from now on (this process stays where it is). */
+static void enter_pid_ns(pid_t init, int pidfd) {
+  if (pidfd < 0 || setns(pidfd, CLONE_NEWPID) < 0) {
+    char path[64];
+    snprintf(path, sizeof path, "/proc/%d/ns/pid", (int)init); /* Linux < 5.8: setns takes no pidfd */
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0 && (errno == ENOENT || errno == ESRCH)) fail_code("not_found", 0, "sandbox init (pid %d) is gone", (int)init);
+    if (fd < 0 || setns(fd, CLONE_NEWPID) < 0) fail("enter the pid namespace of %d", (int)init);
+    close(fd);
+  }
+}
+
+/*
+ * One exec, in a process of its own (forked by the supervisor for each connection): forks the command
+ * into the sandbox of `init`, relays stdio as frames, and ends with its exit code. This process stays
+ * host root in the host's namespaces, outside the command's cgroup: killing or freezing that never hits
+ * it, so it always outlives and reaps the command. It inherited the sandbox's resource cgroups from the
+ * supervisor, and the command is cloned straight into its own cgroup2 directory, so no migration.
+ */
+static void __attribute__((noreturn)) serve_connection(int conn, pid_t init, long uid_base) {
+  prctl(PR_SET_NAME, (unsigned long)"tidepool-exec", 0, 0, 0);
+  signal(SIGCHLD, SIG_DFL);
+  err_frame_fd = conn;
+  err_prefix_code = 1;
+  struct timeval tv = {.tv_sec = 10};
+  setsockopt(conn, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv); /* a client that never sends its request */
+  struct exec_req r;
+  read_request(conn, &r);
+  tv.tv_sec = 0;
+  setsockopt(conn, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+
+  /* The exec's cgroup, opened now: gone means it was killed (or the sandbox destroyed) before it started. */
+  int into = -1, into_procs = -1;
+  if (r.clone_into[0]) {
+    into = open(r.clone_into, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (into >= 0) into_procs = openat(into, "cgroup.procs", O_WRONLY | O_CLOEXEC);
+    if (into < 0 || into_procs < 0) {
+      if (errno == ENOENT) fail_code("not_found", 0, "cgroup %s is gone (the sandbox or the command was ended)", r.clone_into);
+      fail("open %s", r.clone_into);
+    }
+  }
   int cg_fd[MAX_ITEMS];
-  for (int k = 0; k < n_cgroup_procs; k++) {
-    cg_fd[k] = open(cgroup_procs[k], O_WRONLY | O_CLOEXEC);
+  for (long k = 0; k < r.n_cgroup_procs; k++) {
+    cg_fd[k] = open(r.cgroup_procs[k], O_WRONLY | O_CLOEXEC);
     if (cg_fd[k] < 0) {
-      if (errno == ENOENT) fail_code("not_found", 0, "cgroup %s is gone (the sandbox or the command was ended)", cgroup_procs[k]);
-      fail("open %s", cgroup_procs[k]);
+      if (errno == ENOENT) fail_code("not_found", 0, "cgroup %s is gone (the sandbox or the command was ended)", r.cgroup_procs[k]);
+      fail("open %s", r.cgroup_procs[k]);
     }
   }
-  enter_sandbox(pid);
-  /* From now on this process is root of the sandbox's user namespace only (host uid = uid-base). */
-  if (setgroups(0, NULL) < 0) fail("setgroups");
-  if (setresgid(0, 0, 0) < 0 || setresuid(0, 0, 0) < 0) fail("become root of the sandbox's user namespace");
   prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
+  /* Opened here, in the host's pid namespace: inside the sandbox's, init's host pid means nothing. */
+  int init_fd = (int)syscall(SYS_pidfd_open, init, 0); /* always close-on-exec */
+  if (init_fd < 0 && errno == ESRCH) fail_code("not_found", 0, "sandbox init (pid %d) is gone", (int)init);
+  enter_pid_ns(init, init_fd);
 
-  /* Relay only where the caller handed us sockets; anything else is passed straight through. */
-  struct relay *rel[3] = {NULL, NULL, NULL};
-  int child_end[3] = {-1, -1, -1};
-  for (int fd = 0; fd < 3; fd++) {
-    if (!is_socket(fd)) continue;
-    int p[2];
-    if (pipe2(p, O_CLOEXEC) < 0) fail("pipe");
-    /* owned by the command's user, so it can reopen them through /dev/stdout and friends */
-    if (fchown(p[0], (uid_t)uid, (gid_t)gid) < 0) fail("fchown pipe");
-    rel[fd] = calloc(1, sizeof(struct relay));
-    if (!rel[fd]) fail("calloc");
-    if (fd == 0) {
-      rel[fd]->src = 0, rel[fd]->src_sock = 1, rel[fd]->dst = p[1];
-      child_end[fd] = p[0];
-      set_nonblock(p[1]);
-    } else {
-      rel[fd]->src = p[0], rel[fd]->dst = fd, rel[fd]->dst_sock = 1;
-      child_end[fd] = p[1];
-      set_nonblock(p[0]);
-    }
+  /* Real pipes for the command (so /dev/stdout and friends work inside), owned by its user: uid-base
+   * + uid on the host, which is what fchown needs here, outside the sandbox's user namespace. */
+  long base = uid_base, gbase = uid_base;
+  int io[3][2], status[2];
+  for (int k = 0; k < 3; k++) {
+    if (pipe2(io[k], O_CLOEXEC) < 0) fail("pipe");
+    int child_end = k == 0 ? io[k][0] : io[k][1];
+    if (fchown(child_end, (uid_t)(base + r.uid), (gid_t)(gbase + r.gid)) < 0) fail("fchown pipe");
+    set_nonblock(k == 0 ? io[k][1] : io[k][0]);
   }
+  if (pipe2(status, O_CLOEXEC) < 0) fail("pipe");
   signal(SIGPIPE, SIG_IGN);
 
-  pid_t child = fork(); /* the first process to land in the sandbox's pid namespace */
-  if (child < 0) fail("fork");
+  /* The first process to land in the sandbox's pid namespace, and in its exec cgroup. */
+  pid_t child = -1;
+  int joined = 0;
+  if (into >= 0) {
+    child = clone_into(into, 0);
+    if (child >= 0) joined = 1;
+    else if (errno == EAGAIN) fail_code("conflict", 0, "the sandbox's pids limit is reached; end some of its processes or raise resources.pids");
+    else if (errno == ENODEV || errno == ENOENT) fail_code("not_found", 0, "the command was ended before it started");
+    else if (!clone_into_unsupported(errno)) fail("clone3 into %s", r.clone_into);
+  }
+  if (!joined) child = fork();
+  if (child < 0) {
+    if (errno == EAGAIN) fail_code("conflict", 0, "the sandbox's pids limit is reached; end some of its processes or raise resources.pids");
+    fail("fork");
+  }
   if (child == 0) {
-    /* First the exec's own cgroup (so a kill that came before us makes this fail), then the rest. */
-    for (int k = 0; k < n_cgroup_procs; k++) {
+    /* Setup failures go to the status pipe; it closes unread when the command starts. */
+    err_frame_fd = -1;
+    err_fd = status[1];
+    /* Still host root here: the handler's OOM protection must not pass on to the command. */
+    write_file("/proc/self/oom_score_adj", "0");
+    if (!joined && into_procs >= 0 && write(into_procs, "0", 1) != 1) {
+      if (errno == ENODEV || errno == ENOENT) fail_code("not_found", 0, "the command was ended before it started");
+      fail("join cgroup %s", r.clone_into);
+    }
+    for (long k = 0; k < r.n_cgroup_procs; k++) {
       if (write(cg_fd[k], "0", 1) != 1) {
         if (errno == ENODEV || errno == ENOENT) fail_code("not_found", 0, "the command was ended before it started");
-        fail("join cgroup %s", cgroup_procs[k]);
+        fail("join cgroup %s", r.cgroup_procs[k]);
       }
-      close(cg_fd[k]);
     }
-    for (int fd = 0; fd < 3; fd++) {
-      if (child_end[fd] < 0) continue;
-      if (dup2(child_end[fd], fd) < 0) fail("dup2");
-      close(child_end[fd]);
-      close(fd == 0 ? rel[fd]->dst : rel[fd]->src);
-    }
-    close_fds_except(status_fd >= 0 ? (int)status_fd : 2);
-    write_file("/proc/self/oom_score_adj", "0");
+    enter_sandbox(init, init_fd);
+    /* From now on this process is root of the sandbox's user namespace only (host uid = uid-base). */
     if (setgroups(0, NULL) < 0) fail("setgroups");
-    if (setresgid((gid_t)gid, (gid_t)gid, (gid_t)gid) < 0) fail("setresgid %ld", gid);
-    if (setresuid((uid_t)uid, (uid_t)uid, (uid_t)uid) < 0) fail("setresuid %ld", uid);
-    if (chdir(cwd) < 0) fail_code("invalid_request", errno, "cwd %s", cwd);
+    if (setresgid(0, 0, 0) < 0 || setresuid(0, 0, 0) < 0) fail("become root of the sandbox's user namespace");
+    if (dup2(io[0][0], 0) < 0 || dup2(io[1][1], 1) < 0 || dup2(io[2][1], 2) < 0) fail("dup2");
+    close_fds_except(status[1]);
+    if (setgroups(0, NULL) < 0) fail("setgroups");
+    if (setresgid((gid_t)r.gid, (gid_t)r.gid, (gid_t)r.gid) < 0) fail("setresgid %ld", r.gid);
+    if (setresuid((uid_t)r.uid, (uid_t)r.uid, (uid_t)r.uid) < 0) fail("setresuid %ld", r.uid);
+    if (chdir(r.cwd) < 0) fail_code("invalid_request", errno, "cwd %s", r.cwd);
     install_seccomp();
     sigset_t none;
     sigemptyset(&none);
     sigprocmask(SIG_SETMASK, &none, NULL);
-    for (int s = 1; s < NSIG; s++) signal(s, SIG_DFL); /* ignored ones would survive execve */
-    exec_command(cmd);
+    for (int sig = 1; sig < NSIG; sig++) signal(sig, SIG_DFL); /* ignored ones would survive execve */
+    environ = r.envp;
+    exec_command(r.argv);
   }
-  for (int fd = 0; fd < 3; fd++)
-    if (child_end[fd] >= 0) close(child_end[fd]);
-  for (int k = 0; k < n_cgroup_procs; k++) close(cg_fd[k]);
-  if (status_fd >= 0) close((int)status_fd);
+  close(io[0][0]);
+  close(io[1][1]);
+  close(io[2][1]);
+  close(status[1]);
+  for (long k = 0; k < r.n_cgroup_procs; k++) close(cg_fd[k]);
+  if (into >= 0) close(into), close(into_procs);
+  set_nonblock(conn);
 
+  static struct conn_state c;
+  c.conn = conn;
+  c.stdin_w = io[0][1];
+  c.out_r[0] = io[1][0];
+  c.out_r[1] = io[2][0];
+  int status_r = status[0];
+  char report[1024];
+  size_t report_len = 0;
   int pidfd = (int)syscall(SYS_pidfd_open, child, 0);
-  int st = 0, exited = 0;
+  int st = 0, exited = 0, turn = 0;
   while (!exited) {
-    struct pollfd pf[4];
-    int np = 0, idx[3] = {-1, -1, -1};
-    for (int fd = 0; fd < 3; fd++) {
-      struct relay *r = rel[fd];
-      if (!r || r->src < 0) continue;
-      idx[fd] = np;
-      pf[np++] = r->len == 0 ? (struct pollfd){.fd = r->src, .events = POLLIN}
-                             : (struct pollfd){.fd = r->dst, .events = POLLOUT};
-    }
+    struct pollfd pf[6];
+    int np = 0, i_conn = -1, i_in = -1, i_out[2] = {-1, -1}, i_status = -1;
+    short conn_ev = (short)((c.in_len == 0 && !c.eof ? POLLIN : 0) | (c.out_len > 0 ? POLLOUT : 0));
+    if (!c.dead && conn_ev) i_conn = np, pf[np++] = (struct pollfd){.fd = conn, .events = conn_ev};
+    if (c.in_len > 0) i_in = np, pf[np++] = (struct pollfd){.fd = c.stdin_w, .events = POLLOUT};
+    for (int k = 0; k < 2; k++)
+      if (c.out_len == 0 && c.out_r[k] >= 0) i_out[k] = np, pf[np++] = (struct pollfd){.fd = c.out_r[k], .events = POLLIN};
+    if (status_r >= 0) i_status = np, pf[np++] = (struct pollfd){.fd = status_r, .events = POLLIN};
     if (pidfd >= 0) pf[np++] = (struct pollfd){.fd = pidfd, .events = POLLIN};
     /* Without pidfd (Linux < 5.3) poll in slices and ask waitpid. */
     int pr = poll(pf, (nfds_t)np, pidfd >= 0 ? -1 : 20);
     if (pr < 0 && errno != EINTR) fail("poll");
     if (pr > 0) {
-      for (int fd = 0; fd < 3; fd++) {
-        if (idx[fd] < 0) continue;
-        short ev = pf[idx[fd]].revents;
-        if (rel[fd]->len == 0) relay_step(rel[fd], ev, 0);
-        else relay_step(rel[fd], 0, ev);
+      if (i_conn >= 0 && (pf[i_conn].revents & POLLOUT)) output_send(&c);
+      if (i_conn >= 0 && (pf[i_conn].revents & (POLLIN | POLLHUP | POLLERR)) && c.in_len == 0) conn_read(&c);
+      if (i_in >= 0 && pf[i_in].revents && c.in_len > 0) stdin_write(&c);
+      /* stdout and stderr take turns, so a chatty one cannot starve the other */
+      for (int j = 0; j < 2; j++) {
+        int k = (turn + j) & 1;
+        if (i_out[k] >= 0 && pf[i_out[k]].revents && c.out_len == 0 && c.out_r[k] >= 0) {
+          output_read(&c, k);
+          if (c.out_len > 0) output_send(&c);
+          turn = k ^ 1;
+          break;
+        }
+      }
+      if (i_status >= 0 && pf[i_status].revents) {
+        ssize_t n = read(status_r, report + report_len, sizeof report - 1 - report_len);
+        if (n > 0) report_len += (size_t)n;
+        else if (n == 0 || errno != EINTR) close(status_r), status_r = -1;
       }
     }
-    pid_t w = waitpid(child, &st, WNOHANG);
-    if (w == child) exited = 1;
+    if (waitpid(child, &st, WNOHANG) == child) exited = 1;
   }
   /* The command exited. Pass on what it left in the pipes, then stop: background processes it left
    * behind are killed by the runtime (a command's lifetime ends with its main process). */
-  if (rel[0]) relay_close(rel[0]);
-  for (int fd = 1; fd < 3; fd++) {
-    struct relay *r = rel[fd];
-    if (!r || r->src < 0) continue;
+  close_stdin(&c);
+  output_flush(&c);
+  for (int k = 0; k < 2; k++) {
+    if (c.out_r[k] < 0) continue;
     int avail = 0;
-    if (ioctl(r->src, FIONREAD, &avail) < 0) avail = 0;
-    relay_flush(r);
-    while (avail > 0 && !r->discard) {
-      ssize_t n = read(r->src, r->buf, (size_t)avail < sizeof r->buf ? (size_t)avail : sizeof r->buf);
-      if (n <= 0) break;
-      avail -= (int)n;
-      r->len = (size_t)n;
-      r->off = 0;
-      relay_flush(r);
+    if (ioctl(c.out_r[k], FIONREAD, &avail) < 0) avail = 0;
+    while (avail > 0 && c.out_r[k] >= 0 && !c.dead) {
+      output_read(&c, k);
+      if (c.out_len == 0) break;
+      avail -= (int)(c.out_len - FRAME_HDR);
+      output_flush(&c);
     }
   }
-  for (int fd = 0; fd < 3; fd++)
-    if (rel[fd]) relay_close(rel[fd]);
-  return WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
+  /* The status pipe's only writer was the command before its execve: it is closed now. */
+  while (status_r >= 0) {
+    ssize_t n = read(status_r, report + report_len, sizeof report - 1 - report_len);
+    if (n > 0) report_len += (size_t)n;
+    else if (n == 0 || errno != EINTR) break;
+  }
+  int code = WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
+  if (!c.dead) {
+    if (code == EXIT_SETUP && report_len > 0) {
+      send_frame(conn, 'E', report, report_len);
+    } else {
+      char num[16];
+      int n = snprintf(num, sizeof num, "%d", code);
+      send_frame(conn, 'x', num, (size_t)n);
+    }
+  }
+  /* Linger until the client has read the last frame and closed: a client still writing stdin to a
+   * closed socket would get EPIPE and might drop what it had not read yet. */
+  shutdown(conn, SHUT_WR);
+  char sink[4096];
+  for (;;) {
+    struct pollfd r = {.fd = conn, .events = POLLIN};
+    int pr = poll(&r, 1, 10000);
+    if (pr < 0 && errno == EINTR) continue;
+    if (pr <= 0) break;
+    ssize_t n = recv(conn, sink, sizeof sink, MSG_DONTWAIT);
+    if (n == 0 || (n < 0 && errno != EAGAIN && errno != EINTR)) break;
+  }
+  _exit(0);
+}
+
+/* The supervisor's exec socket: mode 0600 in a 0700 directory; returns -1 (errno set) on failure. */
+static int listen_exec(const char *path) {
+  struct sockaddr_un addr = {.sun_family = AF_UNIX};
+  if (strlen(path) >= sizeof addr.sun_path) {
+    errno = ENAMETOOLONG;
+    return -1;
+  }
+  strcpy(addr.sun_path, path);
+  int s = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  if (s < 0) return -1;
+  unlink(path);
+  mode_t old = umask(077);
+  int ok = bind(s, (struct sockaddr *)&addr, sizeof addr) == 0 && listen(s, 128) == 0;
+  umask(old);
+  if (!ok) {
+    int e = errno;
+    close(s);
+    errno = e;
+    return -1;
+  }
+  return s;
+}
+
+/*
+ * The supervisor's loop: forks a handler per exec connection (only the same uid may connect; the
+ * socket's mode says so too) and reaps them; ends when init has exited, after its handlers (which
+ * end with their commands, all killed with the sandbox's pid namespace).
+ */
+static int serve_execs(int listen_fd, pid_t init, long uid_base) {
+  signal(SIGPIPE, SIG_IGN);
+  int init_fd = (int)syscall(SYS_pidfd_open, init, 0);
+  uid_t me = getuid();
+  for (;;) {
+    struct pollfd pf[2] = {{.fd = listen_fd, .events = POLLIN}, {.fd = init_fd, .events = POLLIN}};
+    /* Without pidfd (Linux < 5.3) poll in slices and ask waitpid. */
+    int pr = poll(pf, init_fd >= 0 ? 2 : 1, init_fd >= 0 ? -1 : 100);
+    int st = 0;
+    pid_t w;
+    while ((w = waitpid(-1, &st, WNOHANG)) > 0) {
+      if (w != init) continue;
+      close(listen_fd);
+      while (waitpid(-1, NULL, 0) > 0 || errno == EINTR) {
+      }
+      return WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
+    }
+    if (pr <= 0 || !(pf[0].revents & POLLIN)) continue;
+    int c = accept4(listen_fd, NULL, NULL, SOCK_CLOEXEC);
+    if (c < 0) {
+      if (errno == EMFILE || errno == ENFILE || errno == ENOMEM || errno == ENOBUFS) usleep(10000);
+      continue;
+    }
+    struct ucred cred;
+    socklen_t len = sizeof cred;
+    if (getsockopt(c, SOL_SOCKET, SO_PEERCRED, &cred, &len) < 0 || cred.uid != me) {
+      close(c);
+      continue;
+    }
+    pid_t h = fork();
+    if (h == 0) {
+      close(listen_fd);
+      if (init_fd >= 0) close(init_fd);
+      serve_connection(c, init, uid_base);
+    }
+    if (h < 0) {
+      const char *msg = errno == EAGAIN ? "conflict: the sandbox's pids limit is reached; end some of its processes or raise resources.pids"
+                                        : "internal: could not fork an exec handler";
+      send_frame(c, 'E', msg, strlen(msg));
+    }
+    close(c);
+  }
 }
 
 /* ---------------------------------------------------------------- mount / umount */
@@ -1269,7 +1613,6 @@ int main(int argc, char **argv) {
   g_argv = argv;
   if (argc < 2) usage();
   if (!strcmp(argv[1], "create")) return create_main(argc - 2, argv + 2);
-  if (!strcmp(argv[1], "exec")) return exec_main(argc - 2, argv + 2);
   if (!strcmp(argv[1], "mount")) return mount_main(argc - 2, argv + 2, 0);
   if (!strcmp(argv[1], "umount")) return mount_main(argc - 2, argv + 2, 1);
   usage();

@@ -5,9 +5,11 @@ import { setTimeout as sleep } from 'node:timers/promises'
 import type { ResourceLimits, SandboxStats } from '../runtime.js'
 import { RuntimeError, messageOf } from './runtime-error.js'
 
-/** The v1 controllers a sandbox needs. */
+/** The v1 controllers a sandbox needs (freezer only where no cgroup2 tree is mounted to freeze with). */
 export const v1Controllers = ['memory', 'cpu', 'cpuacct', 'pids', 'freezer'] as const
 export type V1Controller = (typeof v1Controllers)[number]
+/** The v1 controllers that limit resources; a sandbox's supervisor joins these, and everything it forks inherits them. */
+const v1Resources = ['memory', 'cpu', 'cpuacct', 'pids'] as const
 /** The v2 controllers a sandbox needs (freezing is built into v2). */
 export const v2Controllers = ['memory', 'cpu', 'pids'] as const
 
@@ -48,36 +50,75 @@ export interface CgroupProblem {
 }
 
 const PERIOD_US = 100_000
+/** Empty exec cgroups kept per sandbox: enough for an agent's usual handful of concurrent commands. */
+const SPARE_EXEC_CGROUPS = 4
 
-/** cgroups of every sandbox, under `<hierarchy>/<name>/<sandbox id>`. */
+/** What the helper joins when it starts a sandbox (cgroup.procs files). */
+export interface SandboxCgroupFiles {
+  /** The supervisor (and so init and every exec handler it forks) joins these: the v1 resource cgroups. */
+  supervisor: string[]
+  /** A cgroup2 directory init is cloned straight into (frozen and killed there), when there is a cgroup2 tree. */
+  initInto?: string
+  /** cgroup.procs files init alone joins otherwise (pure v1: the freezer cgroup). */
+  init: string[]
+}
+
+/** Where one exec's command goes. */
+export interface ExecCgroup {
+  name: string
+  /** A cgroup2 directory to clone the command straight into (no migration), when there is a cgroup2 tree. */
+  cloneInto?: string
+  /** cgroup.procs files the command joins right after fork otherwise (pure v1 hosts). */
+  procs: string[]
+}
+
+/**
+ * cgroups of every sandbox, under `<hierarchy>/<name>/<sandbox id>`. Resource limits live where the
+ * controllers are (v1 hierarchies on a hybrid host). Processes are tracked, frozen and killed in the
+ * cgroup2 tree when one is mounted (also on hybrid hosts), where exec cgroups are entered at clone time:
+ * a v1 migration waits for an RCU grace period (~10 ms), which an exec must not pay.
+ */
 export class Cgroups {
   readonly #layout: CgroupLayout
   readonly #name: string
   /** Distinct hierarchy mount points a sandbox has a directory in (v1: per controller mount; v2: one). */
   readonly #hierarchies: string[]
-  /** Where exec cgroups are made and processes are listed: the v1 pids hierarchy, or the v2 root. */
+  /** v1 mounts of the resource controllers (the supervisor's cgroups). */
+  readonly #resourceHierarchies: string[]
+  /** The v1 pids hierarchy, or the v2 root: every process of a sandbox is listed here. */
   readonly #pidsRoot: string | undefined
-  /** A cgroup2 tree (v2 root or a hybrid host's unified mount) — it has cgroup.kill. */
+  /** A cgroup2 tree (v2 root or a hybrid host's unified mount): exec cgroups, cgroup.freeze, cgroup.kill. */
   readonly #unified: string | undefined
+  /** Where exec cgroups are made: the cgroup2 tree, else the v1 pids hierarchy. */
+  readonly #track: string | undefined
   #parentReady = false
   #execSeq = 0
+  /** Empty exec cgroups kept per sandbox for the next commands: a mkdir + rmdir per exec costs kernel work. */
+  readonly #spare = new Map<string, string[]>()
+  readonly #oomSeen = new Map<string, number>()
 
   constructor(layout: CgroupLayout, name: string) {
     this.#layout = layout
     this.#name = name
     if (layout.version === 1) {
-      this.#hierarchies = [...new Set(v1Controllers.map((c) => layout.controllers[c]).filter((p): p is string => !!p))]
+      const mounts = (cs: readonly V1Controller[]) => [...new Set(cs.map((c) => layout.controllers[c]).filter((p): p is string => !!p))]
+      // With a cgroup2 tree to freeze in, the v1 freezer is not used at all.
+      this.#resourceHierarchies = mounts(v1Resources)
+      this.#hierarchies = layout.unified ? [...new Set([...this.#resourceHierarchies, layout.unified])] : mounts(v1Controllers)
       this.#pidsRoot = layout.controllers.pids
       this.#unified = layout.unified
     } else if (layout.version === 2) {
       this.#hierarchies = [layout.root]
+      this.#resourceHierarchies = []
       this.#pidsRoot = layout.root
       this.#unified = layout.root
     } else {
       this.#hierarchies = []
+      this.#resourceHierarchies = []
       this.#pidsRoot = undefined
       this.#unified = undefined
     }
+    this.#track = this.#unified ?? this.#pidsRoot
   }
 
   get version(): 1 | 2 | 'none' {
@@ -92,7 +133,7 @@ export class Cgroups {
     }
     if (l.version === 1) {
       return v1Controllers
-        .filter((c) => !l.controllers[c])
+        .filter((c) => !l.controllers[c] && !(c === 'freezer' && l.unified))
         .map((c) => ({ name: `cgroup ${c}`, detail: `cgroup v1 ${c} controller is not mounted`, fix: `mount it: mkdir -p /sys/fs/cgroup/${c} && mount -t cgroup -o ${c} cgroup /sys/fs/cgroup/${c}` }))
     }
     const available = readText(join(l.root, 'cgroup.controllers'))?.split(/\s+/) ?? []
@@ -101,28 +142,28 @@ export class Cgroups {
       .map((c) => ({ name: `cgroup ${c}`, detail: `cgroup v2 controller ${c} is not available at ${l.root} (cgroup.controllers: ${available.join(' ') || 'none'})`, fix: `enable it on the host (kernel config / boot with cgroup_enable=${c}); tidepool enables it in ${l.root}/cgroup.subtree_control itself` }))
   }
 
-  /** Where a controller is mounted (v1), or the cgroup2 root (v2). */
+  /** Where a controller is mounted (v1; freezing is done in the cgroup2 tree when there is one), or the cgroup2 root (v2). */
   mountOf(controller: string): string | undefined {
     const l = this.#layout
-    if (l.version === 1) return l.controllers[controller as V1Controller]
+    if (l.version === 1) return controller === 'freezer' && l.unified ? l.unified : l.controllers[controller as V1Controller]
     if (l.version === 2) return l.root
     return undefined
   }
 
   /** Every cgroup directory of a sandbox (without exec children). */
   sandboxDirs(id: string): string[] {
-    const dirs = this.#hierarchies.map((h) => join(h, this.#name, id))
-    if (this.#unified && this.#layout.version === 1) dirs.push(join(this.#unified, this.#name, id))
-    return dirs
+    return this.#hierarchies.map((h) => join(h, this.#name, id))
   }
 
-  /** Creates the sandbox's cgroups with limits; returns the cgroup.procs files its init joins. */
-  create(id: string, limits: ResourceLimits): string[] {
+  /** Creates the sandbox's cgroups with limits; returns what its supervisor and its init join. */
+  create(id: string, limits: ResourceLimits): SandboxCgroupFiles {
     this.#ensureParent()
-    const dirs = this.sandboxDirs(id)
-    for (const d of dirs) mkdirSync(d)
+    for (const d of this.sandboxDirs(id)) mkdirSync(d)
     this.#writeLimits(id, limits, undefined)
-    return dirs.map((d) => join(d, 'cgroup.procs'))
+    const procs = (h: string) => join(h, this.#name, id, 'cgroup.procs')
+    const supervisor = this.#resourceHierarchies.map(procs)
+    if (this.#unified) return { supervisor, initInto: join(this.#unified, this.#name, id), init: [] }
+    return { supervisor, init: this.#hierarchies.filter((h) => !this.#resourceHierarchies.includes(h)).map(procs) }
   }
 
   /** Writes new limits into a live sandbox's cgroups. */
@@ -136,30 +177,45 @@ export class Cgroups {
   }
 
   /**
-   * A fresh child cgroup for one exec, so its whole process tree can be killed as a unit. Returns the
-   * cgroup.procs files the command joins: its own cgroup first (pids hierarchy and cgroup2 tree), then
-   * the sandbox's cgroup in every other hierarchy.
+   * A fresh child cgroup for one exec, so its whole process tree can be killed as a unit: in the
+   * cgroup2 tree, where the command is cloned straight into it; on a pure v1 host in the pids
+   * hierarchy, joined after fork together with the sandbox's freezer cgroup.
    */
-  createExec(id: string): { name: string; procs: string[] } {
+  createExec(id: string): ExecCgroup {
+    if (!this.#track) throw new RuntimeError('runtime_unavailable', 'no cgroup filesystem is mounted')
+    const spare = this.#spare.get(id)?.pop()
+    if (spare !== undefined) return this.#execCgroup(id, spare)
     for (let attempt = 0; ; attempt++) {
       const name = `x${++this.#execSeq}`
-      const dirs = this.#execDirs(id, name)
       try {
-        for (const d of dirs) mkdirSync(d)
+        mkdirSync(join(this.#track, this.#name, id, name))
       } catch (err) {
-        for (const d of dirs) tryRmdir(d)
         if ((err as NodeJS.ErrnoException).code === 'EEXIST' && attempt < 1000) continue
         if ((err as NodeJS.ErrnoException).code === 'ENOENT') throw new RuntimeError('not_found', `sandbox ${id} has no cgroups (it is gone)`)
         throw err
       }
-      const others = this.#hierarchies.filter((h) => h !== this.#pidsRoot).map((h) => join(h, this.#name, id, 'cgroup.procs'))
-      return { name, procs: [...dirs.map((d) => join(d, 'cgroup.procs')), ...others] }
+      return this.#execCgroup(id, name)
     }
+  }
+
+  #execCgroup(id: string, name: string): ExecCgroup {
+    const dir = join(this.#track!, this.#name, id, name)
+    if (this.#unified) return { name, cloneInto: dir, procs: [] }
+    const freezer = this.#hierarchies.filter((h) => !this.#resourceHierarchies.includes(h))
+    return { name, procs: [join(dir, 'cgroup.procs'), ...freezer.map((h) => join(h, this.#name, id, 'cgroup.procs'))] }
+  }
+
+  /** An exec ended and left its cgroup empty: keep it for the next one (a few per sandbox), else remove it. */
+  releaseExec(id: string, name: string): void {
+    const spare = this.#spare.get(id) ?? []
+    if (spare.length >= SPARE_EXEC_CGROUPS) return this.removeExec(id, name)
+    spare.push(name)
+    this.#spare.set(id, spare)
   }
 
   /** True when no process is left in the exec's cgroup. */
   execEmpty(id: string, name: string): boolean {
-    return this.#pidsRoot === undefined || listProcs(join(this.#pidsRoot, this.#name, id, name)).length === 0
+    return this.#track === undefined || listProcs(join(this.#track, this.#name, id, name)).length === 0
   }
 
   /**
@@ -167,13 +223,14 @@ export class Cgroups {
    * a command that was about to join it fails to start instead of escaping the kill.
    */
   async killExec(id: string, name: string, timeoutMs = 10_000): Promise<boolean> {
-    if (!this.#pidsRoot) return true
+    if (!this.#track) return true
     const kill = this.#unified ? join(this.#unified, this.#name, id, name) : undefined
     const deadline = Date.now() + timeoutMs
-    const dir = join(this.#pidsRoot, this.#name, id, name)
+    const dir = join(this.#track, this.#name, id, name)
     // v1 freezer: a frozen task does not die of SIGKILL until thawed. Thawing the sandbox would wake
     // all of it, so the doomed processes alone move to the (never frozen) root of the freezer tree.
-    const freezerRoot = this.#layout.version === 1 ? this.#layout.controllers.freezer : undefined
+    // (cgroup2's freezer lets SIGKILL through.)
+    const freezerRoot = this.#layout.version === 1 && !this.#unified ? this.#layout.controllers.freezer : undefined
     const release = freezerRoot && this.state(id) === 'frozen' ? () => moveAll(listProcs(dir), join(freezerRoot, 'cgroup.procs')) : undefined
     for (;;) {
       const empty = await killAndWait(kill, [dir], Math.max(0, deadline - Date.now()), release)
@@ -187,18 +244,23 @@ export class Cgroups {
     for (const d of this.#execDirs(id, name)) tryRmdir(d)
   }
 
-  /** SIGKILLs every process of the sandbox (thawing it so frozen ones die) and waits until none is left. */
+  /**
+   * SIGKILLs every process of the sandbox (thawing it so frozen ones die) and waits until none is left:
+   * init and commands, and on v1 hosts its supervisor and exec handlers too (they sit in its v1 cgroups).
+   */
   async killAll(id: string, timeoutMs = 5000): Promise<boolean> {
-    if (!this.#pidsRoot) return true
-    const root = join(this.#pidsRoot, this.#name, id)
-    if (!existsSync(root)) return true
+    this.#spare.delete(id)
+    this.#oomSeen.delete(id)
+    const dirs = [...new Set([this.#pidsRoot, this.#track].filter((r): r is string => !!r).map((r) => join(r, this.#name, id)))].filter((d) => existsSync(d))
+    if (dirs.length === 0) return true
     const kill = this.#unified ? join(this.#unified, this.#name, id) : undefined
     const thaw = () => this.#setFrozen(id, false)
-    return killAndWait(kill, [root], timeoutMs, thaw)
+    return killAndWait(kill, dirs, timeoutMs, thaw)
   }
 
   /** Removes every cgroup directory of the sandbox, children first. Missing ones are fine. */
   async remove(id: string): Promise<void> {
+    this.#spare.delete(id)
     for (const dir of this.sandboxDirs(id)) {
       if (!existsSync(dir)) continue
       for (const child of subdirs(dir)) await rmdirRetry(join(dir, child))
@@ -225,15 +287,15 @@ export class Cgroups {
 
   /** 'frozen' (also while freezing), 'thawed', or undefined when the cgroup is gone. */
   state(id: string): 'frozen' | 'thawed' | undefined {
-    const l = this.#layout
-    if (l.version === 1) {
-      const s = readText(this.#v1(id, 'freezer', 'freezer.state'))
-      return s === undefined ? undefined : s.trim() === 'THAWED' ? 'thawed' : s.trim() === 'FROZEN' ? 'frozen' : 'frozen'
-    }
-    if (l.version === 2) {
-      const events = readText(join(l.root, this.#name, id, 'cgroup.events'))
+    if (this.#unified) {
+      const dir = join(this.#unified, this.#name, id)
+      const events = readText(join(dir, 'cgroup.events'))
       if (events === undefined) return undefined
-      return keyed(events, 'frozen') === 1 ? 'frozen' : readText(join(l.root, this.#name, id, 'cgroup.freeze'))?.trim() === '1' ? 'frozen' : 'thawed'
+      return keyed(events, 'frozen') === 1 ? 'frozen' : readText(join(dir, 'cgroup.freeze'))?.trim() === '1' ? 'frozen' : 'thawed'
+    }
+    if (this.#layout.version === 1) {
+      const s = readText(this.#v1(id, 'freezer', 'freezer.state'))
+      return s === undefined ? undefined : s.trim() === 'THAWED' ? 'thawed' : 'frozen'
     }
     return undefined
   }
@@ -241,9 +303,16 @@ export class Cgroups {
   /** How many times the kernel's OOM killer struck in this sandbox. */
   oomKills(id: string): number {
     const l = this.#layout
-    if (l.version === 1) return keyed(readText(this.#v1(id, 'memory', 'memory.oom_control')) ?? '', 'oom_kill') ?? 0
-    if (l.version === 2) return keyed(readText(join(l.root, this.#name, id, 'memory.events')) ?? '', 'oom_kill') ?? 0
-    return 0
+    let n = 0
+    if (l.version === 1) n = keyed(readText(this.#v1(id, 'memory', 'memory.oom_control')) ?? '', 'oom_kill') ?? 0
+    else if (l.version === 2) n = keyed(readText(join(l.root, this.#name, id, 'memory.events')) ?? '', 'oom_kill') ?? 0
+    this.#oomSeen.set(id, n)
+    return n
+  }
+
+  /** The OOM kill count last read (by the last command's end, or stats), without reading it again. */
+  lastOomKills(id: string): number {
+    return this.#oomSeen.get(id) ?? this.oomKills(id)
   }
 
   stats(id: string): SandboxStats {
@@ -281,24 +350,17 @@ export class Cgroups {
 
   /** Sandbox ids that have a cgroup directory in any hierarchy. */
   list(): string[] {
-    const roots = this.#hierarchies.map((h) => join(h, this.#name))
-    if (this.#unified && this.#layout.version === 1) roots.push(join(this.#unified, this.#name))
-    return [...new Set(roots.flatMap((r) => subdirs(r)))]
+    return [...new Set(this.#hierarchies.flatMap((h) => subdirs(join(h, this.#name))))]
   }
 
   /** Removes the `<name>` parent directories when no sandbox is left in them (tests; tidy hosts). */
   removeParents(): void {
-    const roots = this.#hierarchies.map((h) => join(h, this.#name))
-    if (this.#unified && this.#layout.version === 1) roots.push(join(this.#unified, this.#name))
-    for (const r of roots) tryRmdir(r)
+    for (const h of this.#hierarchies) tryRmdir(join(h, this.#name))
     this.#parentReady = false
   }
 
   #execDirs(id: string, name: string): string[] {
-    if (!this.#pidsRoot) return []
-    const dirs = [join(this.#pidsRoot, this.#name, id, name)]
-    if (this.#unified && this.#layout.version === 1) dirs.push(join(this.#unified, this.#name, id, name))
-    return dirs
+    return this.#track ? [join(this.#track, this.#name, id, name)] : []
   }
 
   #v1(id: string, c: V1Controller, file: string): string {
@@ -314,7 +376,6 @@ export class Cgroups {
     if (problems.length > 0) throw new RuntimeError('runtime_unavailable', `${problems[0]!.detail}; ${problems[0]!.fix}`)
     if (l.version === 2) enableControllers(l.root)
     for (const h of this.#hierarchies) mkdirSync(join(h, this.#name), { recursive: true })
-    if (this.#unified && l.version === 1) mkdirSync(join(this.#unified, this.#name), { recursive: true })
     if (l.version === 2) enableControllers(join(l.root, this.#name))
     this.#parentReady = true
   }
@@ -367,8 +428,8 @@ export class Cgroups {
   #setFrozen(id: string, frozen: boolean): void {
     const l = this.#layout
     try {
-      if (l.version === 1) writeFileSync(this.#v1(id, 'freezer', 'freezer.state'), frozen ? 'FROZEN' : 'THAWED')
-      else if (l.version === 2) writeFileSync(join(l.root, this.#name, id, 'cgroup.freeze'), frozen ? '1' : '0')
+      if (this.#unified) writeFileSync(join(this.#unified, this.#name, id, 'cgroup.freeze'), frozen ? '1' : '0')
+      else if (l.version === 1) writeFileSync(this.#v1(id, 'freezer', 'freezer.state'), frozen ? 'FROZEN' : 'THAWED')
     } catch (err) {
       if ((err as NodeJS.ErrnoException).code === 'ENOENT') {
         if (frozen) throw new RuntimeError('not_found', `sandbox ${id} has no cgroups (it is gone)`)

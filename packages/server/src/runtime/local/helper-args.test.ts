@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest'
-import { createArgv, execArgv, mountArgv, umountArgv } from './helper-args.js'
+import { createArgv, mountArgv, umountArgv } from './helper-args.js'
 
 describe('createArgv', () => {
   it('renders overlays, binds, masks and cgroups in order', () => {
@@ -14,7 +14,10 @@ describe('createArgv', () => {
         binds: [{ source: '/bin', target: '/bin', readOnly: true }, { source: '/x', target: '/y', readOnly: false }],
         masks: ['/etc/secret'],
       },
-      cgroupProcs: ['/cg/memory/t/sbx_1/cgroup.procs'],
+      cgroupInto: '/cg/unified/t/sbx_1',
+      cgroupProcs: ['/cg/freezer/t/sbx_1/cgroup.procs'],
+      joinProcs: ['/cg/memory/t/sbx_1/cgroup.procs', '/cg/pids/t/sbx_1/cgroup.procs'],
+      execSocket: '/d/exec.sock',
       uidBase: 100000,
       idCount: 65536,
     })
@@ -25,16 +28,11 @@ describe('createArgv', () => {
       '--bind', '/bin:/bin:ro',
       '--bind', '/x:/y',
       '--mask', '/etc/secret',
-      '--cgroup-procs', '/cg/memory/t/sbx_1/cgroup.procs',
-      '--uid-base', '100000', '--id-count', '65536',
-    ])
-  })
-})
-
-describe('execArgv', () => {
-  it('puts the command after -- so its arguments are never parsed as options', () => {
-    expect(execArgv({ pid: 42, cgroupProcs: ['/a', '/b'], uid: 1000, gid: 1000, cwd: '/home/user', statusFd: 3, cmd: ['sh', '-c', '--uid 0'] })).toEqual([
-      'exec', '--pid', '42', '--cgroup-procs', '/a', '--cgroup-procs', '/b', '--uid', '1000', '--gid', '1000', '--cwd', '/home/user', '--status-fd', '3', '--', 'sh', '-c', '--uid 0',
+      '--cgroup-into', '/cg/unified/t/sbx_1',
+      '--cgroup-procs', '/cg/freezer/t/sbx_1/cgroup.procs',
+      '--join-procs', '/cg/memory/t/sbx_1/cgroup.procs',
+      '--join-procs', '/cg/pids/t/sbx_1/cgroup.procs',
+      '--exec-socket', '/d/exec.sock', '--uid-base', '100000', '--id-count', '65536',
     ])
   })
 })

@@ -4,8 +4,14 @@ import type { MountPlan } from './mounts.js'
 export interface CreateArgs {
   id: string
   plan: MountPlan
-  /** cgroup.procs files the init joins before it sets anything up (one per hierarchy). */
+  /** A cgroup2 directory the init is cloned straight into. */
+  cgroupInto?: string
+  /** cgroup.procs files the init alone joins before it sets anything up. */
   cgroupProcs: string[]
+  /** cgroup.procs files the helper itself joins first, so init and every exec inherit them. */
+  joinProcs: string[]
+  /** Where the helper, as the sandbox's supervisor, serves execs. */
+  execSocket: string
   uidBase: number
   idCount: number
 }
@@ -16,30 +22,10 @@ export function createArgv(a: CreateArgs): string[] {
   for (const o of a.plan.overlays) argv.push('--overlay', [o.target, ...o.lowers, o.upper, o.work].join(':'))
   for (const b of a.plan.binds) argv.push('--bind', `${b.source}:${b.target}${b.readOnly ? ':ro' : ''}`)
   for (const m of a.plan.masks) argv.push('--mask', m)
+  if (a.cgroupInto) argv.push('--cgroup-into', a.cgroupInto)
   for (const f of a.cgroupProcs) argv.push('--cgroup-procs', f)
-  argv.push('--uid-base', String(a.uidBase), '--id-count', String(a.idCount))
-  return argv
-}
-
-export interface ExecArgs {
-  /** Host pid of the sandbox's init. */
-  pid: number
-  cgroupProcs: string[]
-  uid: number
-  gid: number
-  cwd: string
-  /** fd on which the helper reports setup failures as "<code>: <message>". */
-  statusFd?: number
-  cmd: string[]
-}
-
-/** `tidepool-helper exec …` (without the helper path). The command's env is the helper's own env. */
-export function execArgv(a: ExecArgs): string[] {
-  const argv = ['exec', '--pid', String(a.pid)]
-  for (const f of a.cgroupProcs) argv.push('--cgroup-procs', f)
-  argv.push('--uid', String(a.uid), '--gid', String(a.gid), '--cwd', a.cwd)
-  if (a.statusFd !== undefined) argv.push('--status-fd', String(a.statusFd))
-  argv.push('--', ...a.cmd)
+  for (const f of a.joinProcs) argv.push('--join-procs', f)
+  argv.push('--exec-socket', a.execSocket, '--uid-base', String(a.uidBase), '--id-count', String(a.idCount))
   return argv
 }
 
@@ -64,6 +50,5 @@ export function umountArgv(a: { pid: number; startTime: number; target: string }
   return ['umount', '--pid', String(a.pid), '--start-time', String(a.startTime), '--target', a.target]
 }
 
-/** Exit code of `helper exec` when it could not start the command (details on the status fd), and of
- * `helper mount|umount` on any failure (details on stderr), each as "<code>: <message>". */
-export const EXEC_SETUP_FAILED = 125
+/** Exit code of `helper mount|umount` on any failure, with "<code>: <message>" on stderr. */
+export const MOUNT_FAILED = 125

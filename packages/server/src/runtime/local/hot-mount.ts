@@ -3,7 +3,7 @@ import { spawn } from 'node:child_process'
 import { readFileSync, renameSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import type { RuntimeRef } from '../runtime.js'
-import { EXEC_SETUP_FAILED, mountArgv, umountArgv } from './helper-args.js'
+import { MOUNT_FAILED, mountArgv, umountArgv } from './helper-args.js'
 import type { RuntimeErrorCode } from './runtime-error.js'
 import { RuntimeError } from './runtime-error.js'
 
@@ -95,7 +95,7 @@ function runHelper(helperPath: string, ref: RuntimeRef, argv: string[], what: st
       if (code === 0) return resolve()
       const report = err.trim()
       const m = /^(not_found|invalid_request|runtime_unavailable|internal): (.*)$/s.exec(report)
-      if (code === EXEC_SETUP_FAILED && m) {
+      if (code === MOUNT_FAILED && m) {
         const c = m[1] as RuntimeErrorCode
         const msg = c === 'not_found' ? `sandbox ${ref.id} is not running: ${m[2]}` : `${what} in sandbox ${ref.id}: ${m[2]}`
         return reject(new RuntimeError(c, msg))

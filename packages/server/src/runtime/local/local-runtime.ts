@@ -20,11 +20,12 @@ import type {
 import { Cgroups, detectCgroups } from './cgroups.js'
 import { createArgv } from './helper-args.js'
 import { hotBind, hotUnbind } from './hot-mount.js'
+import { FALLBACK_SOCKET_DIR, execSocketPath } from './exec-socket.js'
 import { startExec } from './local-exec.js'
 import type { HostLayoutEntry } from './mounts.js'
 import { checkHostPath, checkHotMount, checkHotMountTarget, planMounts, sandboxPaths } from './mounts.js'
 import { runPreflight } from './preflight.js'
-import { isAlive, isRunning, readStartTime } from './proc.js'
+import { isAlive, isReaped, isRunning, readStartTime } from './proc.js'
 import { RuntimeError, messageOf } from './runtime-error.js'
 import { ensureHostTemplate, readHostLayout } from './template-root.js'
 
@@ -106,8 +107,10 @@ export class LocalRuntime implements Runtime {
       for (const d of [paths.upperRoot, paths.workRoot, paths.upperUsr, paths.workUsr, paths.merged]) mkdirSync(d, { recursive: true, mode: 0o755 })
       // The root of the writable layer is what / looks like inside: owned by the sandbox's root.
       chownSync(paths.upperRoot, UID_BASE, UID_BASE)
-      const procs = this.#cgroups.create(spec.id, spec.resources)
-      const argv = createArgv({ id: spec.id, plan, cgroupProcs: procs, uidBase: UID_BASE, idCount: ID_COUNT })
+      const cgroups = this.#cgroups.create(spec.id, spec.resources)
+      const execSocket = execSocketPath(paths.dir)
+      if (execSocket.startsWith(`${FALLBACK_SOCKET_DIR}/`)) mkdirSync(FALLBACK_SOCKET_DIR, { recursive: true, mode: 0o700 })
+      const argv = createArgv({ id: spec.id, plan, ...(cgroups.initInto ? { cgroupInto: cgroups.initInto } : {}), cgroupProcs: cgroups.init, joinProcs: cgroups.supervisor, execSocket, uidBase: UID_BASE, idCount: ID_COUNT })
       const pid = await this.#spawnInit(spec.id, argv)
       const startTime = readStartTime(pid)
       if (startTime === undefined) throw new RuntimeError('internal', `sandbox ${spec.id} init (pid ${pid}) exited right after it started`)
@@ -123,7 +126,7 @@ export class LocalRuntime implements Runtime {
   }
 
   exec(ref: RuntimeRef, req: ExecRequest): ExecHandle {
-    return startExec({ cgroups: this.#cgroups, helperPath: this.#helperPath }, ref, req)
+    return startExec({ cgroups: this.#cgroups, socketPath: execSocketPath(sandboxPaths(this.#dataDir, ref.id).dir) }, ref, req)
   }
 
   async pause(ref: RuntimeRef): Promise<void> {
@@ -204,7 +207,13 @@ export class LocalRuntime implements Runtime {
         // gone meanwhile
       }
     }
-    // Everything in the sandbox's cgroups, including exec helpers that live in the host pid namespace.
+    // The supervisor reaps init, and it sits in the sandbox's v1 cgroups: let it do that before the kill
+    // below ends it too (an init nobody reaps stays a zombie on hosts whose PID 1 does not reap).
+    if (init) {
+      this.#cgroups.thaw(id) // a v1-frozen init dies only once thawed
+      for (let delay = 1, waited = 0; !isReaped(init.pid, init.startTime) && waited < 5000; waited += delay, delay = Math.min(delay * 2, 50)) await sleep(delay)
+    }
+    // Everything in the sandbox's cgroups, including its supervisor and exec handlers (host pid namespace).
     if (!(await this.#cgroups.killAll(id))) {
       throw new RuntimeError('internal', `processes of sandbox ${id} survived SIGKILL for 5 s (stuck in uninterruptible I/O?); retry the destroy`)
     }
@@ -217,6 +226,7 @@ export class LocalRuntime implements Runtime {
       if (isAlive(init.pid, init.startTime)) throw new RuntimeError('internal', `init of sandbox ${id} (pid ${init.pid}) survived SIGKILL for 5 s; retry the destroy`)
     }
     await this.#cgroups.remove(id)
+    await rm(execSocketPath(paths.dir), { force: true }) // outside the sandbox's dir when its path was too long
     await rm(paths.dir, { recursive: true, force: true, maxRetries: 3 })
   }
 

@@ -16,6 +16,17 @@ export function readStartTime(pid: number): number | undefined {
   return Number.isFinite(start) ? start : undefined
 }
 
+/** True once the process that `pid` named is gone entirely: exited and reaped by its parent (not a zombie). */
+export function isReaped(pid: number, startTime: number): boolean {
+  let stat: string
+  try {
+    stat = readFileSync(`/proc/${pid}/stat`, 'utf8')
+  } catch {
+    return true
+  }
+  return Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[19]) !== startTime
+}
+
 /** True while the process that `pid` named when `startTime` was read is still running. */
 export function isAlive(pid: number, startTime: number): boolean {
   return pid > 0 && readStartTime(pid) === startTime

@@ -1,0 +1,67 @@
+import { describe, expect, it } from 'vitest'
+import { FRAME_HEADER, FrameDecoder, frame, requestFrame } from './exec-protocol.js'
+import { execSocketPath } from './exec-socket.js'
+
+/** A frame as the helper writes it. */
+function serverFrame(type: string, payload: string | Buffer): Buffer {
+  const body = typeof payload === 'string' ? Buffer.from(payload) : payload
+  const h = Buffer.alloc(FRAME_HEADER)
+  h[0] = type.charCodeAt(0)
+  h.writeUInt32LE(body.length, 1)
+  return Buffer.concat([h, body])
+}
+
+describe('requestFrame', () => {
+  it('writes NUL-terminated fields and counted lists after a q header', () => {
+    const f = requestFrame({ uid: 1000, gid: 1000, cwd: '/home/user', cloneInto: '/cg/x1', cgroupProcs: [], cmd: ['sh', '-c', 'echo hi'], env: { A: '1', B: 'x=y' } })
+    expect(String.fromCharCode(f[0]!)).toBe('q')
+    expect(f.readUInt32LE(1)).toBe(f.length - FRAME_HEADER)
+    expect(f.subarray(FRAME_HEADER).toString().split('\0')).toEqual(['1000', '1000', '/home/user', '/cg/x1', '0', '3', 'sh', '-c', 'echo hi', '2', 'A=1', 'B=x=y', ''])
+  })
+
+  it('refuses a NUL inside a field instead of splitting it', () => {
+    expect(() => requestFrame({ uid: 0, gid: 0, cwd: '/', cloneInto: '', cgroupProcs: [], cmd: ['echo', 'a\0b'], env: {} })).toThrow(/NUL/)
+  })
+
+  it('stdin frames carry their bytes; the end of stdin is an empty e frame', () => {
+    expect([...frame('i', Buffer.from('ab'))]).toEqual([0x69, 2, 0, 0, 0, 0x61, 0x62])
+    expect([...frame('e')]).toEqual([0x65, 0, 0, 0, 0])
+  })
+})
+
+describe('FrameDecoder', () => {
+  it('decodes frames split and joined at any byte', () => {
+    const bytes = Buffer.concat([serverFrame('o', 'hello'), serverFrame('r', 'oops'), serverFrame('o', ''), serverFrame('x', '137')])
+    for (let cut = 0; cut <= bytes.length; cut++) {
+      const d = new FrameDecoder()
+      const frames = [...d.push(bytes.subarray(0, cut)), ...d.push(bytes.subarray(cut))]
+      expect(frames.map((f) => (f.type === 'exit' ? f.code : f.type === 'error' ? f.report : `${f.type}:${f.data.toString()}`))).toEqual(['stdout:hello', 'stderr:oops', 'stdout:', 137])
+      expect(d.partial).toBe(0)
+    }
+  })
+
+  it('reports a setup failure as an error frame, and refuses an unknown frame type', () => {
+    expect(new FrameDecoder().push(serverFrame('E', 'not_found: sandbox init (pid 4) is gone\n'))).toEqual([{ type: 'error', report: 'not_found: sandbox init (pid 4) is gone' }])
+    expect(() => new FrameDecoder().push(serverFrame('Z', ''))).toThrow(/unknown type/)
+  })
+
+  it('keeps a large payload whole until all of it arrived', () => {
+    const big = Buffer.alloc(200_000, 7)
+    const bytes = serverFrame('o', big)
+    const d = new FrameDecoder()
+    expect(d.push(bytes.subarray(0, 70_000))).toEqual([])
+    const [f] = d.push(bytes.subarray(70_000))
+    expect(f?.type === 'stdout' && f.data.equals(big)).toBe(true)
+  })
+})
+
+describe('execSocketPath', () => {
+  it('lives in the sandbox dir, or under /run/tidepool when that path is too long for a socket', () => {
+    expect(execSocketPath('/var/lib/tidepool/runtime/sandboxes/sbx_1')).toBe('/var/lib/tidepool/runtime/sandboxes/sbx_1/exec.sock')
+    const deep = `/data/${'d'.repeat(90)}/sandboxes/sbx_1`
+    const p = execSocketPath(deep)
+    expect(p).toMatch(/^\/run\/tidepool\/[0-9a-f]{32}\.sock$/)
+    expect(execSocketPath(deep)).toBe(p)
+    expect(execSocketPath(`${deep}2`)).not.toBe(p)
+  })
+})
