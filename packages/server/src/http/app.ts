@@ -57,7 +57,8 @@ async function handle(c: Context, name: OpName, svc: Services): Promise<Response
     const principal = await svc.tokens.authenticate(bearer)
     const input = await readInput(c, op)
     const wantsStream = Boolean(op.stream) && (c.req.header('accept') ?? '').includes('application/x-ndjson')
-    const signal = c.req.raw.signal
+    // Only a stream needs to know the client left; under @hono/node-server touching the signal builds a full Request.
+    const signal = wantsStream ? c.req.raw.signal : undefined
     const result = await dispatch(name, input, { principal, requestId, log, stream: wantsStream, signal }, svc)
     const headers = { 'x-request-id': requestId }
     if (result instanceof StreamResult) return ndjson(result, requestId)

@@ -5,6 +5,7 @@ import type SQLite from 'better-sqlite3'
 import { Kysely, Migrator, SqliteDialect, type Migration, type MigrationProvider } from 'kysely'
 import { AppError } from '../core/errors.js'
 import { migrations } from './migrations/index.js'
+import { cachingStatements } from './statement-cache.js'
 import type { CoreTables } from './schema.js'
 
 export type Db = Kysely<CoreTables>
@@ -32,7 +33,7 @@ export async function openStore(url: string): Promise<OpenedStore> {
     sqlite.pragma('synchronous = NORMAL')
     sqlite.pragma('foreign_keys = ON')
     sqlite.pragma('busy_timeout = 5000')
-    const db = new Kysely<CoreTables>({ dialect: new SqliteDialect({ database: sqlite }) })
+    const db = new Kysely<CoreTables>({ dialect: new SqliteDialect({ database: cachingStatements(sqlite) }) })
     opened = { db, dialect: 'sqlite', sqlite, close: () => db.destroy() }
   }
   await migrate(opened.db)

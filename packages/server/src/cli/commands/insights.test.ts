@@ -1,4 +1,4 @@
-import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs'
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import type { Api } from '@tidepool/sdk'
@@ -9,7 +9,18 @@ import { insightsCommands } from './insights.js'
 
 const fixtures = join(import.meta.dirname, '../../../test/fixtures/junit')
 let t: TestInsights
-afterEach(async () => t?.close())
+const dirs: string[] = []
+afterEach(async () => {
+  await t?.close()
+  for (const d of dirs.splice(0)) rmSync(d, { recursive: true, force: true })
+})
+
+/** A scratch directory, removed after the test. */
+function scratch(): string {
+  const dir = mkdtempSync(join(tmpdir(), 'tidepool-cli-'))
+  dirs.push(dir)
+  return dir
+}
 
 /** The operations the commands call, in-process over the service (the HTTP path is covered by the integration test). */
 function apiOver(t: TestInsights, project = 'p'): Api {
@@ -58,7 +69,7 @@ describe('tidepool ingest junit / triage / insights', () => {
     const run1 = await t.svc.getRun('p', 'gh-1-1')
     expect(run1).toMatchObject({ status: 'finished', variant: { os: 'linux', node: '20' }, summary: { files: 2, tests: 11 } })
 
-    const dir = mkdtempSync(join(tmpdir(), 'tidepool-cli-'))
+    const dir = scratch()
     const tr = await run(['triage'], ['--run', 'gh-1-1', '--out', 'triage.md'], api, dir)
     expect(tr.code).toBe(0)
     expect(readFileSync(join(dir, 'triage.md'), 'utf8')).toContain('## tidepool triage: run `gh-1-1`')
@@ -92,7 +103,7 @@ describe('tidepool ingest junit / triage / insights', () => {
   it('large reports are sent gzipped; runs create and settings work; bad flags say what to do', async () => {
     t = await testInsights()
     const api = apiOver(t)
-    const dir = mkdtempSync(join(tmpdir(), 'tidepool-cli-'))
+    const dir = scratch()
     const cases = Array.from({ length: 20_000 }, (_, i) => `<testcase classname="big.Suite" name="test number ${i}" time="0.001"/>`).join('\n')
     writeFileSync(join(dir, 'big.xml'), `<testsuite name="big">${cases}</testsuite>`)
     const r = await run(['ingest', 'junit'], ['big.xml', '--run', 'big', '--commit', 'c', '--branch', 'main', '--keep-open'], api, dir)
