@@ -62,6 +62,7 @@
 #include <sys/sysmacros.h>
 #include <sys/types.h>
 #include <sys/time.h>
+#include <time.h>
 #include <sys/un.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -150,6 +151,7 @@ static int err_prefix_code = 0; /* exec: prefix messages with an error code for 
 /* In an exec connection's handler, before the command runs: errors go to the client as an error frame. */
 static int err_frame_fd = -1;
 static void send_frame(int fd, char type, const void *data, size_t len);
+static void linger_close(int fd, int timeout_ms);
 
 static void vreport(const char *code, int errnum, const char *fmt, va_list ap) {
   char msg[1024];
@@ -163,6 +165,7 @@ static void vreport(const char *code, int errnum, const char *fmt, va_list ap) {
   msg[n++] = '\n';
   if (err_frame_fd >= 0) {
     send_frame(err_frame_fd, 'E', msg, (size_t)n);
+    linger_close(err_frame_fd, 2000); /* the caller exits next */
     return;
   }
   ssize_t w = write(err_fd, msg, n);
@@ -853,6 +856,23 @@ static void send_frame(int fd, char type, const void *data, size_t len) {
   if (write_all(fd, hdr, FRAME_HDR) == 0 && len > 0) write_all(fd, data, len);
 }
 
+/* Ends our side and waits (bounded) until the client has read the last frame and closed its side.
+ * Closing first would hurt the client: a socket closed with unread data resets the connection, and a
+ * client still writing stdin would get EPIPE, either of which can drop what it had not read yet. */
+static void linger_close(int fd, int timeout_ms) {
+  shutdown(fd, SHUT_WR);
+  char sink[4096];
+  for (;;) {
+    struct pollfd r = {.fd = fd, .events = POLLIN};
+    int pr = poll(&r, 1, timeout_ms);
+    if (pr < 0 && errno == EINTR) continue;
+    if (pr <= 0) break;
+    ssize_t n = recv(fd, sink, sizeof sink, MSG_DONTWAIT);
+    if (n == 0 || (n < 0 && errno != EAGAIN && errno != EINTR)) break;
+  }
+  close(fd);
+}
+
 static int read_full(int fd, void *buf, size_t len) {
   char *p = buf;
   while (len > 0) {
@@ -1334,18 +1354,7 @@ static void __attribute__((noreturn)) serve_connection(int conn, pid_t init, lon
       send_frame(conn, 'x', num, (size_t)n);
     }
   }
-  /* Linger until the client has read the last frame and closed: a client still writing stdin to a
-   * closed socket would get EPIPE and might drop what it had not read yet. */
-  shutdown(conn, SHUT_WR);
-  char sink[4096];
-  for (;;) {
-    struct pollfd r = {.fd = conn, .events = POLLIN};
-    int pr = poll(&r, 1, 10000);
-    if (pr < 0 && errno == EINTR) continue;
-    if (pr <= 0) break;
-    ssize_t n = recv(conn, sink, sizeof sink, MSG_DONTWAIT);
-    if (n == 0 || (n < 0 && errno != EAGAIN && errno != EINTR)) break;
-  }
+  linger_close(conn, 10000);
   _exit(0);
 }
 
@@ -1377,14 +1386,60 @@ static int listen_exec(const char *path) {
  * socket's mode says so too) and reaps them; ends when init has exited, after its handlers (which
  * end with their commands, all killed with the sandbox's pid namespace).
  */
+/* Connections the supervisor refused (no handler could be forked): each is kept, our side shut, until
+ * the client has read the refusal and closed (see linger_close), or for a second at most. */
+#define MAX_REFUSED 16
+struct refused {
+  int fd;
+  struct timespec until;
+};
+
+static long ms_until(const struct timespec *t) {
+  struct timespec now;
+  clock_gettime(CLOCK_MONOTONIC, &now);
+  return (t->tv_sec - now.tv_sec) * 1000 + (t->tv_nsec - now.tv_nsec) / 1000000;
+}
+
+static void refuse(struct refused *r, int *n, int fd, const char *msg) {
+  send_frame(fd, 'E', msg, strlen(msg));
+  shutdown(fd, SHUT_WR);
+  set_nonblock(fd);
+  if (*n == MAX_REFUSED) { /* the oldest goes */
+    close(r[0].fd);
+    memmove(r, r + 1, sizeof *r * (MAX_REFUSED - 1));
+    (*n)--;
+  }
+  r[*n].fd = fd;
+  clock_gettime(CLOCK_MONOTONIC, &r[*n].until);
+  r[*n].until.tv_sec += 1;
+  (*n)++;
+}
+
 static int serve_execs(int listen_fd, pid_t init, long uid_base) {
   signal(SIGPIPE, SIG_IGN);
   int init_fd = (int)syscall(SYS_pidfd_open, init, 0);
   uid_t me = getuid();
+  struct refused refused[MAX_REFUSED];
+  int n_refused = 0;
   for (;;) {
-    struct pollfd pf[2] = {{.fd = listen_fd, .events = POLLIN}, {.fd = init_fd, .events = POLLIN}};
-    /* Without pidfd (Linux < 5.3) poll in slices and ask waitpid. */
-    int pr = poll(pf, init_fd >= 0 ? 2 : 1, init_fd >= 0 ? -1 : 100);
+    struct pollfd pf[2 + MAX_REFUSED] = {{.fd = listen_fd, .events = POLLIN}, {.fd = init_fd, .events = POLLIN}};
+    int np = 2, timeout = init_fd >= 0 ? -1 : 100; /* without pidfd (Linux < 5.3): poll in slices, ask waitpid */
+    for (int k = 0; k < n_refused; k++) {
+      pf[np++] = (struct pollfd){.fd = refused[k].fd, .events = POLLIN};
+      long left = ms_until(&refused[k].until);
+      if (timeout < 0 || left < timeout) timeout = left < 0 ? 0 : (int)left;
+    }
+    if (init_fd < 0) pf[1].fd = -1;
+    int pr = poll(pf, (nfds_t)np, timeout);
+    for (int k = n_refused - 1; k >= 0; k--) {
+      char sink[4096];
+      ssize_t got = pf[2 + k].revents ? recv(refused[k].fd, sink, sizeof sink, MSG_DONTWAIT) : -1;
+      int done = got == 0 || (got < 0 && errno != EAGAIN && errno != EINTR && pf[2 + k].revents) || ms_until(&refused[k].until) <= 0;
+      if (!done) continue;
+      close(refused[k].fd);
+      memmove(refused + k, refused + k + 1, sizeof *refused * (size_t)(n_refused - k - 1));
+      n_refused--;
+    }
     int st = 0;
     pid_t w;
     while ((w = waitpid(-1, &st, WNOHANG)) > 0) {
@@ -1410,12 +1465,13 @@ static int serve_execs(int listen_fd, pid_t init, long uid_base) {
     if (h == 0) {
       close(listen_fd);
       if (init_fd >= 0) close(init_fd);
+      for (int k = 0; k < n_refused; k++) close(refused[k].fd);
       serve_connection(c, init, uid_base);
     }
     if (h < 0) {
-      const char *msg = errno == EAGAIN ? "conflict: the sandbox's pids limit is reached; end some of its processes or raise resources.pids"
-                                        : "internal: could not fork an exec handler";
-      send_frame(c, 'E', msg, strlen(msg));
+      refuse(refused, &n_refused, c, errno == EAGAIN ? "conflict: the sandbox's pids limit is reached; end some of its processes or raise resources.pids"
+                                                     : "internal: could not fork an exec handler");
+      continue;
     }
     close(c);
   }

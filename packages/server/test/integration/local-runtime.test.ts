@@ -1,6 +1,6 @@
 /** The shared runtime suite against LocalRuntime (real namespaces, cgroups and overlayfs), plus local specifics. */
 import { spawnSync } from 'node:child_process'
-import { chmodSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
+import { chmodSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs'
 import { createServer } from 'node:net'
 import type { Server } from 'node:net'
 import { tmpdir } from 'node:os'
@@ -134,6 +134,36 @@ describe.skipIf(Boolean(skip))('LocalRuntime specifics', () => {
     expect(await hostTraces(other.id, other)).toEqual([])
   })
 
+  it('serves execs on a root-only socket in the sandbox dir; commands land in their own cgroup2 cgroup, not the supervisor\'s', async () => {
+    const sock = join(dataDir, 'sandboxes', ref.id, 'exec.sock')
+    expect(statSync(sock).isSocket()).toBe(true)
+    expect(statSync(sock).mode & 0o077).toBe(0) // its owner (root) only
+    // Another host user cannot even reach it (0700 data dir), let alone connect.
+    const probe = `require('net').connect(${JSON.stringify(sock)}).on('connect', () => { console.log('connected'); process.exit(0) }).on('error', (e) => { console.log(e.code); process.exit(0) })`
+    const nobody = spawnSync(process.execPath, ['-e', probe], { uid: 65534, gid: 65534, encoding: 'utf8' })
+    expect(nobody.stdout.trim()).toMatch(/^(EACCES|EPERM)$/)
+    const r = await run(rt, ref, ['cat', '/proc/self/cgroup'])
+    const unified = readFileSync('/proc/mounts', 'utf8').includes(' cgroup2 ')
+    // Inside, the cgroup namespace root is the sandbox; the command sits in an exec child of it.
+    if (unified) expect(r.stdout).toMatch(/^0::\/x\d+$/m)
+  })
+
+  it('a sandbox at its pids limit refuses a new command with conflict, and takes one again once processes end', async () => {
+    const full = await rt.start({ id: `sbx_local${process.pid}x${seq++}`, template: { name: 'base', rootfs: 'host' }, resources: { cpu: 1, memoryMb: 128, pids: 24 }, denyRead: [] })
+    refs.push(full)
+    // Forks until the kernel refuses, then holds every pid (a shell would give up at the first refusal).
+    const fill = 'import os, sys, time\nwhile True:\n    try:\n        pid = os.fork()\n    except OSError:\n        break\n    if pid == 0:\n        time.sleep(1000)\n        os._exit(0)\nprint("full", flush=True)\ntime.sleep(1000)\n'
+    const filler = rt.exec(full, { cmd: ['python3', '-c', fill], env, user: 'user', timeoutMs: 60_000 })
+    filler.stdin.end()
+    filler.stderr.resume()
+    await new Promise<void>((resolve) => filler.stdout.on('data', (c: Buffer) => c.toString().includes('full') && resolve()))
+    expect((await rt.stats(full)).pids).toBe(24)
+    await expect(run(rt, full, ['true'])).rejects.toMatchObject({ code: 'conflict', message: expect.stringContaining('pids limit') })
+    await filler.kill()
+    expect((await filler.wait()).killed).toBe(true)
+    expect((await run(rt, full, ['echo', 'again'])).stdout).toBe('again\n')
+  })
+
   it('exec on a gone sandbox throws not_found', async () => {
     expect(() => rt.exec({ id: 'sbx_gone', pid: 999_999, startTime: 1 }, { cmd: ['true'], env, user: 'root', timeoutMs: 1000 })).toThrow(
       expect.objectContaining({ code: 'not_found' }),
@@ -147,9 +177,10 @@ describe.skipIf(Boolean(skip))('LocalRuntime bindMount (a clone\'s socket dir in
   const env = { PATH: '/usr/bin:/bin' }
   /** umount2, to see the errno without util-linux in between. */
   const umount2 = process.arch === 'arm64' ? 39 : 166
-  const hostDir = mkdtempSync(join(tmpdir(), 'tidepool-bind-'))
-  const sockDir = join(hostDir, 'pg')
-  const socket = join(sockDir, '.s.PGSQL.5432')
+  // Made in beforeAll, so a filtered run that skips this block leaves no directory behind.
+  let hostDir = ''
+  let sockDir = ''
+  let socket = ''
   let server: Server
   let a: RuntimeRef
   let b: RuntimeRef
@@ -167,6 +198,9 @@ describe.skipIf(Boolean(skip))('LocalRuntime bindMount (a clone\'s socket dir in
   const hostMounts = () => readFileSync('/proc/mounts', 'utf8').split('\n').filter((l) => l.includes(hostDir) || l.includes('/run/postgresql'))
 
   beforeAll(async () => {
+    hostDir = mkdtempSync(join(tmpdir(), 'tidepool-bind-'))
+    sockDir = join(hostDir, 'pg')
+    socket = join(sockDir, '.s.PGSQL.5432')
     chmodSync(hostDir, 0o755)
     mkdirSync(sockDir, { mode: 0o755 })
     writeFileSync(join(sockDir, 'info.txt'), 'clone 42\n', { mode: 0o644 })

@@ -176,6 +176,10 @@ class LocalExec implements ExecHandle {
       const interrupted = this.#timedOut || this.#killed || (!('code' in outcome) && !isRunning(this.#ref.pid, this.#ref.startTime))
       if ('report' in outcome && !interrupted) throw reportError(this.#id, outcome.report)
       if ('lost' in outcome && !interrupted) {
+        const code = (outcome.lost as NodeJS.ErrnoException | undefined)?.code
+        if (code === 'ECONNREFUSED' || code === 'ENOENT') {
+          throw new RuntimeError('internal', `sandbox ${this.#id} has no exec server (its supervisor died); destroy it and create a new one`, { cause: outcome.lost })
+        }
         const why = outcome.lost ? messageOf(outcome.lost) : 'the connection closed before the command ended'
         throw new RuntimeError('internal', `lost the command in sandbox ${this.#id}: ${why}`, { cause: outcome.lost })
       }
