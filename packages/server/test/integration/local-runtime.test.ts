@@ -48,6 +48,20 @@ runtimeSuite({
   traces: (id, ref) => hostTraces(id, ref),
 })
 
+// The path of hosts without a cgroup2 tree: commands join their cgroups after fork, the v1 freezer
+// pauses, kills go pid by pid. (This host is hybrid, so the option turns its cgroup2 mount off.)
+const v1Name = `${cgroupName}-v1`
+runtimeSuite({
+  name: 'local, cgroup v1 only',
+  create: async () => {
+    const rt = new LocalRuntime({ dataDir, cgroupName: v1Name, cgroup2: false })
+    runtimes.push(rt)
+    return rt
+  },
+  ...(skip ? { skip } : {}),
+  traces: (id, ref) => hostTraces(id, ref, v1Name),
+})
+
 describe.skipIf(Boolean(skip))('LocalRuntime specifics', () => {
   const rt = newRuntime()
   const refs: RuntimeRef[] = []
@@ -162,6 +176,21 @@ describe.skipIf(Boolean(skip))('LocalRuntime specifics', () => {
     await filler.kill()
     expect((await filler.wait()).killed).toBe(true)
     expect((await run(rt, full, ['echo', 'again'])).stdout).toBe('again\n')
+  })
+
+  it('with cgroup2: false the cgroup2 tree is left alone: a command sits in a v1 pids exec cgroup', async () => {
+    const v1 = new LocalRuntime({ dataDir, cgroupName: v1Name, cgroup2: false })
+    const r = await v1.start({ id: `sbx_local${process.pid}x${seq++}`, template: { name: 'base', rootfs: 'host' }, resources: { cpu: 1, memoryMb: 128, pids: 64 }, denyRead: [] })
+    try {
+      const own = await run(v1, r, ['cat', '/proc/self/cgroup'])
+      expect(own.stdout).toMatch(/:pids:\/x\d+$/m)
+      expect(own.stdout).toMatch(/^0::\/$/m)
+      // No directory of it in a cgroup2 hierarchy (only those have cgroup.freeze).
+      expect(readdirSync('/sys/fs/cgroup').filter((h) => existsSync(join('/sys/fs/cgroup', h, v1Name, r.id, 'cgroup.freeze')))).toEqual([])
+    } finally {
+      await v1.destroy(r.id, r)
+    }
+    expect(await hostTraces(r.id, r, v1Name)).toEqual([])
   })
 
   it('exec on a gone sandbox throws not_found', async () => {

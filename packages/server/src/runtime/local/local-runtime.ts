@@ -49,6 +49,12 @@ export interface LocalRuntimeOptions {
   cgroupName?: string
   /** Path of the compiled native/tidepool-helper. */
   helperPath?: string
+  /**
+   * Use the cgroup2 tree of a hybrid host for exec cgroups, freezing and killing (default: when mounted).
+   * false keeps sandboxes on the v1 hierarchies alone (each exec then migrates into its cgroups, ~10 ms
+   * slower); for hosts where something else owns the cgroup2 mount. A pure cgroup2 host ignores it.
+   */
+  cgroup2?: boolean
   logger?: RuntimeLogger
 }
 
@@ -84,7 +90,9 @@ export class LocalRuntime implements Runtime {
     if (!/^[A-Za-z0-9_.-]+$/.test(this.#cgroupName)) throw new RuntimeError('invalid_request', `cgroupName must be one path segment of [A-Za-z0-9_.-] (got ${JSON.stringify(this.#cgroupName)})`)
     this.#helperPath = opts.helperPath ?? defaultHelperPath
     this.#log = opts.logger ?? silent
-    this.#cgroups = new Cgroups(detectCgroups(readText('/proc/mounts') ?? ''), this.#cgroupName)
+    const layout = detectCgroups(readText('/proc/mounts') ?? '')
+    if (opts.cgroup2 === false && layout.version === 1) delete layout.unified
+    this.#cgroups = new Cgroups(layout, this.#cgroupName)
   }
 
   async preflight(): Promise<PreflightCheck[]> {
