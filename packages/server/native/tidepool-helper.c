@@ -4,24 +4,28 @@
  * One file, no dependencies, built by scripts/build-native.mjs. Subcommands:
  *
  *   tidepool-helper create --id ID --root DIR [--overlay TARGET:LOWER[:LOWER2...]:UPPER:WORK]...
- *       [--bind SRC:DST[:ro]]... [--mask PATH]... [--cgroup-procs FILE]... --uid-base N --id-count N
+ *       [--bind SRC:DST[:ro]]... [--mask PATH]... [--cgroup-into DIR] [--cgroup-procs FILE]...
+ *       [--join-procs FILE]... --exec-socket PATH --uid-base N --id-count N
  *
  *     Starts a sandbox's init (PID 1 of new mount, pid, net, ipc, uts and cgroup namespaces, then a
  *     user namespace mapping 0..id-count to uid-base..) and prints its host pid on stdout once it is
- *     ready for exec. The process that printed the pid stays alive as the init's supervisor (it reaps
- *     it, so a dead sandbox never lingers as a zombie on hosts whose PID 1 does not reap orphans) and
- *     exits when the init does. Failure: one line on stderr naming the step and errno, exit 1.
+ *     ready for exec. This process first joins the --join-procs cgroups (the sandbox's v1 resource
+ *     cgroups), so init and everything forked later inherit them; init is cloned straight into the
+ *     --cgroup-into cgroup2 directory and joins the --cgroup-procs ones. Failure: one line on stderr
+ *     naming the step and errno, exit 1.
  *
- *   tidepool-helper serve --socket PATH [--parent PID]
- *
- *     The exec server: listens on a Unix socket (mode 0600, same uid only) and forks a small handler
- *     per connection. The handler reads one request (sandbox init pid, uid, gid, cwd, the cgroup.procs
- *     files to join, argv, environment), enters the sandbox's namespaces, forks the command there with
- *     real pipes (so /dev/stdout, /dev/stderr and /dev/stdin work inside), relays its stdio as frames
- *     and ends with its exit code (128+signal), or with "<code>: <message>" when it could not start
- *     (code is not_found | invalid_request | internal). A command that cannot be found exits 127, one
- *     that cannot be executed 126, each with a message on stderr. The environment never shows in host
- *     `ps`. The frames are described where the exec server begins below. Prints "ready" once it listens.
+ *     After printing the pid this process stays as the sandbox's supervisor: it reaps init (so a dead
+ *     sandbox never lingers as a zombie on hosts whose PID 1 does not reap orphans), and it serves
+ *     execs on the Unix socket --exec-socket (owner-only; a peer of another uid is refused), forking a
+ *     handler per connection. A handler reads one request (uid, gid, cwd, a cgroup2 directory to clone
+ *     the command into or cgroup.procs files to join, argv, environment), clones the command into
+ *     init's pid namespace and that cgroup, where it enters the sandbox's other namespaces, drops to
+ *     uid/gid under seccomp and execs; the handler relays its stdio as frames (real pipes inside, so
+ *     /dev/stdout and friends work) and ends with its exit code (128+signal), or with
+ *     "<code>: <message>" when it could not start (code is not_found | invalid_request | conflict |
+ *     internal). A command that cannot be found exits 127, one that cannot be executed 126, each with
+ *     a message on stderr. The environment never shows in host `ps`. The frames are described where
+ *     the exec server begins below. The supervisor exits once init has.
  *
  *   tidepool-helper mount --pid PID --start-time T --source DIR --target PATH [--ro]
  *   tidepool-helper umount --pid PID --start-time T --target PATH

@@ -14,7 +14,7 @@ export const Resources = z
   .object({
     cpu: z.number().min(0.05).max(64).describe('CPU cores (fractional allowed), enforced as a CFS quota.'),
     memoryMb: z.number().int().min(16).max(262_144).describe('Memory limit in MiB; the kernel OOM-kills above it.'),
-    pids: z.number().int().min(8).max(65_536).describe('Maximum number of processes and threads.'),
+    pids: z.number().int().min(8).max(65_536).describe("Maximum number of processes and threads, counting the sandbox's init, its exec server and one handler per running command."),
   })
   .strict()
   .meta({ id: 'Resources' })
