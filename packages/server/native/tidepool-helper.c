@@ -60,6 +60,7 @@
 #include <sys/ioctl.h>
 #include <sys/mount.h>
 #include <sys/prctl.h>
+#include <sys/signalfd.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
@@ -1421,20 +1422,31 @@ static void refuse(struct refused *r, int *n, int fd, const char *msg) {
 
 static int serve_execs(int listen_fd, pid_t init, long uid_base) {
   signal(SIGPIPE, SIG_IGN);
-  int init_fd = (int)syscall(SYS_pidfd_open, init, 0);
+  /* Handlers and init are reaped as soon as they exit: a zombie handler would hold one of the
+   * sandbox's pids (they are charged until reaped). SIGCHLD stays blocked and arrives as a readable
+   * signalfd, so none slips in between the reaping below and the next poll. */
+  sigset_t chld;
+  sigemptyset(&chld);
+  sigaddset(&chld, SIGCHLD);
+  sigprocmask(SIG_BLOCK, &chld, NULL);
+  int sig_fd = signalfd(-1, &chld, SFD_CLOEXEC | SFD_NONBLOCK);
   uid_t me = getuid();
   struct refused refused[MAX_REFUSED];
   int n_refused = 0;
   for (;;) {
-    struct pollfd pf[2 + MAX_REFUSED] = {{.fd = listen_fd, .events = POLLIN}, {.fd = init_fd, .events = POLLIN}};
-    int np = 2, timeout = init_fd >= 0 ? -1 : 100; /* without pidfd (Linux < 5.3): poll in slices, ask waitpid */
+    struct pollfd pf[2 + MAX_REFUSED] = {{.fd = listen_fd, .events = POLLIN}, {.fd = sig_fd, .events = POLLIN}};
+    int np = 2, timeout = sig_fd >= 0 ? -1 : 100; /* without signalfd: poll in slices and ask waitpid */
     for (int k = 0; k < n_refused; k++) {
       pf[np++] = (struct pollfd){.fd = refused[k].fd, .events = POLLIN};
       long left = ms_until(&refused[k].until);
       if (timeout < 0 || left < timeout) timeout = left < 0 ? 0 : (int)left;
     }
-    if (init_fd < 0) pf[1].fd = -1;
     int pr = poll(pf, (nfds_t)np, timeout);
+    if (sig_fd >= 0 && pf[1].revents) {
+      struct signalfd_siginfo si;
+      while (read(sig_fd, &si, sizeof si) == (ssize_t)sizeof si) {
+      }
+    }
     for (int k = n_refused - 1; k >= 0; k--) {
       char sink[4096];
       ssize_t got = pf[2 + k].revents ? recv(refused[k].fd, sink, sizeof sink, MSG_DONTWAIT) : -1;
@@ -1468,8 +1480,9 @@ static int serve_execs(int listen_fd, pid_t init, long uid_base) {
     pid_t h = fork();
     if (h == 0) {
       close(listen_fd);
-      if (init_fd >= 0) close(init_fd);
+      if (sig_fd >= 0) close(sig_fd);
       for (int k = 0; k < n_refused; k++) close(refused[k].fd);
+      sigprocmask(SIG_UNBLOCK, &chld, NULL);
       serve_connection(c, init, uid_base);
     }
     if (h < 0) {

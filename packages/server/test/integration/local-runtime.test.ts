@@ -162,6 +162,19 @@ describe.skipIf(Boolean(skip))('LocalRuntime specifics', () => {
     if (unified) expect(r.stdout).toMatch(/^0::\/x\d+$/m)
   })
 
+  it('runs 40 commands at once, each with its own output, and gives every pid back when they end', async () => {
+    // Each command costs a handler and three processes of its own: 160 pids at the peak.
+    const big = await rt.start({ id: `sbx_local${process.pid}x${seq++}`, template: { name: 'base', rootfs: 'host' }, resources: { cpu: 1, memoryMb: 256, pids: 512 }, denyRead: [] })
+    refs.push(big)
+    const base = (await rt.stats(big)).pids // init and its supervisor (the exec server)
+    const rs = await Promise.all(Array.from({ length: 40 }, (_, i) => run(rt, big, ['sh', '-c', `head -c ${1000 + i} /dev/zero | wc -c; echo e${i} >&2`], { user: 'user' })))
+    expect(rs.map((r) => `${r.exit.exitCode} ${r.stdout.trim()} ${r.stderr.trim()}`)).toEqual(rs.map((_, i) => `0 ${1000 + i} e${i}`))
+    // Their handlers are reaped as they exit: none is left holding a pid of the sandbox (no exec needed to notice).
+    const deadline = Date.now() + 5000
+    while ((await rt.stats(big)).pids > base && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20))
+    expect((await rt.stats(big)).pids).toBe(base)
+  })
+
   it('a sandbox at its pids limit refuses a new command with conflict, and takes one again once processes end', async () => {
     const full = await rt.start({ id: `sbx_local${process.pid}x${seq++}`, template: { name: 'base', rootfs: 'host' }, resources: { cpu: 1, memoryMb: 128, pids: 24 }, denyRead: [] })
     refs.push(full)
