@@ -83,7 +83,7 @@ describe.skipIf(Boolean(skip))('LocalRuntime specifics', () => {
   it('passes every preflight check on this host', async () => {
     const checks = await rt.preflight()
     expect(checks.filter((c) => !c.ok)).toEqual([])
-    expect(checks.map((c) => c.name)).toEqual(expect.arrayContaining(['privileges', 'user namespaces', 'overlayfs', 'cgroup memory', 'cgroup pids', 'cgroup freezer', 'seccomp', 'helper']))
+    expect(checks.map((c) => c.name)).toEqual(expect.arrayContaining(['privileges', 'user namespaces', 'overlayfs', 'cgroup memory', 'cgroup pids', 'cgroup freezer', 'seccomp', 'fast exec', 'helper']))
   })
 
   it('a missing cwd rejects wait() with invalid_request', async () => {
@@ -193,6 +193,7 @@ describe.skipIf(Boolean(skip))('LocalRuntime specifics', () => {
 
   it('with cgroup2: false the cgroup2 tree is left alone: a command sits in a v1 pids exec cgroup', async () => {
     const v1 = new LocalRuntime({ dataDir, cgroupName: v1Name, cgroup2: false })
+    expect((await v1.preflight()).find((c) => c.name === 'fast exec')).toMatchObject({ ok: true, detail: expect.stringContaining('migrates') })
     const r = await v1.start({ id: `sbx_local${process.pid}x${seq++}`, template: { name: 'base', rootfs: 'host' }, resources: { cpu: 1, memoryMb: 128, pids: 64 }, denyRead: [] })
     try {
       const own = await run(v1, r, ['cat', '/proc/self/cgroup'])

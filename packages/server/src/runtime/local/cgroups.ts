@@ -125,6 +125,11 @@ export class Cgroups {
     return this.#layout.version
   }
 
+  /** The cgroup2 mount where exec cgroups, freezing and kills live, if there is one. */
+  get cgroup2Tree(): string | undefined {
+    return this.#unified
+  }
+
   /** What is missing for sandboxes, each with a fix; empty when everything is there. */
   problems(): CgroupProblem[] {
     const l = this.#layout
