@@ -30,14 +30,28 @@ describe('requestFrame', () => {
 })
 
 describe('FrameDecoder', () => {
-  it('decodes frames split and joined at any byte', () => {
-    const bytes = Buffer.concat([serverFrame('o', 'hello'), serverFrame('r', 'oops'), serverFrame('o', ''), serverFrame('x', '137')])
+  it('decodes frames split and joined at any two bytes, handing output on as it comes', () => {
+    const bytes = Buffer.concat([serverFrame('o', 'hello'), serverFrame('r', 'oops'), serverFrame('o', ''), serverFrame('o', '!'), serverFrame('x', '137')])
     for (let cut = 0; cut <= bytes.length; cut++) {
-      const d = new FrameDecoder()
-      const frames = [...d.push(bytes.subarray(0, cut)), ...d.push(bytes.subarray(cut))]
-      expect(frames.map((f) => (f.type === 'exit' ? f.code : f.type === 'error' ? f.report : `${f.type}:${f.data.toString()}`))).toEqual(['stdout:hello', 'stderr:oops', 'stdout:', 137])
-      expect(d.partial).toBe(0)
+      for (let cut2 = cut; cut2 <= bytes.length; cut2++) {
+        const d = new FrameDecoder()
+        const frames = [...d.push(bytes.subarray(0, cut)), ...d.push(bytes.subarray(cut, cut2)), ...d.push(bytes.subarray(cut2))]
+        // Pieces of one stream, joined, are that stream's bytes in order; the exit comes last and whole.
+        const text = (type: string) => frames.map((f) => (f.type === type && 'data' in f ? f.data.toString() : '')).join('')
+        expect([text('stdout'), text('stderr')]).toEqual(['hello!', 'oops'])
+        expect(frames.filter((f) => 'data' in f && f.data.length === 0)).toEqual([])
+        expect(frames.at(-1)).toEqual({ type: 'exit', code: 137 })
+        expect(d.partial).toBe(0)
+      }
     }
+  })
+
+  it('counts the bytes of a frame still on its way', () => {
+    const d = new FrameDecoder()
+    d.push(serverFrame('o', 'hello').subarray(0, 3))
+    expect(d.partial).toBe(3)
+    d.push(serverFrame('o', 'hello').subarray(3, 7))
+    expect(d.partial).toBe(5 + 3)
   })
 
   it('reports a setup failure as an error frame, and refuses an unknown frame type', () => {
@@ -45,13 +59,16 @@ describe('FrameDecoder', () => {
     expect(() => new FrameDecoder().push(serverFrame('Z', ''))).toThrow(/unknown type/)
   })
 
-  it('keeps a large payload whole until all of it arrived', () => {
+  it('hands a large payload on in views of the chunks it came in, without copying', () => {
     const big = Buffer.alloc(200_000, 7)
     const bytes = serverFrame('o', big)
     const d = new FrameDecoder()
-    expect(d.push(bytes.subarray(0, 70_000))).toEqual([])
-    const [f] = d.push(bytes.subarray(70_000))
-    expect(f?.type === 'stdout' && f.data.equals(big)).toBe(true)
+    const first = bytes.subarray(0, 70_000)
+    const [a] = d.push(first)
+    expect(a?.type === 'stdout' && a.data.length).toBe(70_000 - 5)
+    expect(a?.type === 'stdout' && a.data.buffer).toBe(first.buffer)
+    const [b] = d.push(bytes.subarray(70_000))
+    expect(a?.type === 'stdout' && b?.type === 'stdout' && Buffer.concat([a.data, b.data]).equals(big)).toBe(true)
   })
 })
 

@@ -51,27 +51,61 @@ function list(items: string[]): string[] {
   return [String(items.length), ...items]
 }
 
-/** Turns the helper's byte stream back into frames; chunks may split or join frames anywhere. */
+/**
+ * Turns the helper's byte stream back into frames; chunks may split or join frames anywhere. Output
+ * is handed on as it arrives (a frame split across chunks comes out in pieces, each a view of the
+ * chunk, never a copy); the small exit and error frames come out whole.
+ */
 export class FrameDecoder {
-  #pending: Buffer = Buffer.alloc(0)
+  /** Header bytes of the next frame, while fewer than five are in. */
+  #header: Buffer = Buffer.alloc(0)
+  #type = 0
+  /** Payload bytes of the current frame still to come; -1 while reading a header. */
+  #left = -1
+  /** Payload of an exit or error frame so far. */
+  #small: Buffer[] = []
 
   push(chunk: Buffer): ServerFrame[] {
-    let buf = this.#pending.length === 0 ? chunk : Buffer.concat([this.#pending, chunk])
     const frames: ServerFrame[] = []
-    while (buf.length >= FRAME_HEADER) {
-      const len = buf.readUInt32LE(1)
-      if (buf.length < FRAME_HEADER + len) break
-      frames.push(decode(buf[0]!, buf.subarray(FRAME_HEADER, FRAME_HEADER + len)))
-      buf = buf.subarray(FRAME_HEADER + len)
+    let at = 0
+    while (at < chunk.length || this.#left === 0) {
+      if (this.#left < 0) {
+        const need = FRAME_HEADER - this.#header.length
+        this.#header = Buffer.concat([this.#header, chunk.subarray(at, at + need)])
+        at = Math.min(at + need, chunk.length)
+        if (this.#header.length < FRAME_HEADER) break
+        this.#type = this.#header[0]!
+        this.#left = this.#header.readUInt32LE(1)
+        this.#header = Buffer.alloc(0)
+        if (!isData(this.#type) && !isLast(this.#type)) throw new Error(`tidepool-helper sent a frame of unknown type ${this.#type}`)
+      }
+      const take = Math.min(this.#left, chunk.length - at)
+      const piece = chunk.subarray(at, at + take)
+      at += take
+      this.#left -= take
+      if (!isData(this.#type)) this.#small.push(piece)
+      else if (take > 0) frames.push(decode(this.#type, piece))
+      if (this.#left === 0) {
+        if (!isData(this.#type)) frames.push(decode(this.#type, Buffer.concat(this.#small)))
+        this.#small = []
+        this.#left = -1
+      }
     }
-    this.#pending = buf
     return frames
   }
 
-  /** Bytes of a frame that has not fully arrived. */
+  /** Bytes of a frame that has not fully arrived (0 between frames). */
   get partial(): number {
-    return this.#pending.length
+    return this.#left < 0 ? this.#header.length : FRAME_HEADER + this.#left
   }
+}
+
+function isData(type: number): boolean {
+  return type === 0x6f /* o */ || type === 0x72 /* r */
+}
+
+function isLast(type: number): boolean {
+  return type === 0x78 /* x */ || type === 0x45 /* E */
 }
 
 function decode(type: number, payload: Buffer): ServerFrame {
