@@ -1,5 +1,5 @@
 /** @module bench/sandbox — create / exec / destroy latency through the real API, and idle memory per sandbox. */
-import { existsSync, mkdtempSync, readdirSync, readFileSync, rmdirSync, rmSync } from 'node:fs'
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs'
 import { Agent, request as httpRequest } from 'node:http'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
@@ -7,6 +7,7 @@ import { createClient } from '@tidepool/sdk'
 import { loadConfig } from '../config.js'
 import { silentLogger } from '../core/log.js'
 import { buildControlPlane } from '../main.js'
+import { LocalRuntime } from '../runtime/local/local-runtime.js'
 import { figure, machine, metric, type BenchResult } from './result.js'
 
 const createSamples = 60
@@ -100,15 +101,8 @@ export async function run(): Promise<BenchResult> {
   } finally {
     await cp.close()
     rmSync(home, { recursive: true, force: true })
-    removeParentCgroups(cgroupName)
-  }
-}
-
-/** The runtime leaves its (empty) parent cgroup for the next start; the bench used a name of its own. */
-function removeParentCgroups(name: string): void {
-  for (const root of ['/sys/fs/cgroup', ...readdirSync('/sys/fs/cgroup').map((d) => `/sys/fs/cgroup/${d}`)]) {
-    const dir = `${root}/${name}`
-    if (existsSync(dir)) rmdirSync(dir)
+    // The runtime leaves its (empty) parent cgroups for the next start; the bench used a name of its own.
+    if (cp.svc.runtime instanceof LocalRuntime) await cp.svc.runtime.removeCgroupParents()
   }
 }
 

@@ -193,6 +193,7 @@ describe.skipIf(Boolean(skip))('LocalRuntime specifics', () => {
 
   it('with cgroup2: false the cgroup2 tree is left alone: a command sits in a v1 pids exec cgroup', async () => {
     const v1 = new LocalRuntime({ dataDir, cgroupName: v1Name, cgroup2: false })
+    runtimes.push(v1)
     expect((await v1.preflight()).find((c) => c.name === 'fast exec')).toMatchObject({ ok: true, detail: expect.stringContaining('migrates') })
     const r = await v1.start({ id: `sbx_local${process.pid}x${seq++}`, template: { name: 'base', rootfs: 'host' }, resources: { cpu: 1, memoryMb: 128, pids: 64 }, denyRead: [] })
     try {

@@ -1,5 +1,5 @@
 /** Helpers for integration tests: root check, leftovers on the host, the built CLI. */
-import { execFileSync, spawnSync } from 'node:child_process'
+import { spawnSync } from 'node:child_process'
 import { existsSync, readdirSync, readFileSync } from 'node:fs'
 import { fileURLToPath } from 'node:url'
 
@@ -27,24 +27,10 @@ export function leftovers(cgroupName: string, ids: string[] = []): string[] {
   return found
 }
 
-/** Removes the (empty) parent cgroups a test's runtime created under its own name. */
-export function removeCgroupParents(cgroupName: string): void {
-  for (const root of ['/sys/fs/cgroup', ...readdirSync('/sys/fs/cgroup').map((d) => `/sys/fs/cgroup/${d}`)]) {
-    const dir = `${root}/${cgroupName}`
-    if (existsSync(dir)) {
-      try {
-        execFileSync('rmdir', [dir])
-      } catch {
-        // not empty: leftovers() reports it
-      }
-    }
-  }
-}
-
 /** Destroys every sandbox a test runtime has traces of (for afterAll / finally, also after a failed test). */
 export async function destroyAll(dataDir: string, cgroupName: string): Promise<void> {
   const { LocalRuntime } = await import('../../../src/runtime/local/local-runtime.js')
   const runtime = new LocalRuntime({ dataDir, cgroupName })
   for (const id of await runtime.list()) await runtime.destroy(id)
-  removeCgroupParents(cgroupName)
+  await runtime.removeCgroupParents()
 }
