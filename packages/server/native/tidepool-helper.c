@@ -152,7 +152,7 @@ extern char **environ;
 static const char *prog = "tidepool-helper";
 /* In create's child the error goes to the status pipe (the parent reports it); else to stderr. */
 static int err_fd = 2;
-static int err_prefix_code = 0; /* exec: prefix messages with an error code for the status fd */
+static int err_prefix_code = 0; /* exec, mount: prefix messages with an error code ("<code>: <message>") */
 /* In an exec connection's handler, before the command runs: errors go to the client as an error frame. */
 static int err_frame_fd = -1;
 static void send_frame(int fd, char type, const void *data, size_t len);

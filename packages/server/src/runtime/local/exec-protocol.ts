@@ -1,6 +1,7 @@
 /**
  * @module runtime/local/exec-protocol — the frames spoken on a connection to a sandbox's exec socket,
- * where its supervisor (`tidepool-helper create`, after start) serves execs (pure). Each frame is one type byte, a 4-byte little-endian payload length, then the payload.
+ * where its supervisor (`tidepool-helper create`, after start) serves execs (pure). Each frame is one
+ * type byte, a 4-byte little-endian payload length, then the payload.
  *   control plane → helper: 'q' the request (first, once), 'i' stdin bytes, 'e' end of stdin
  *   helper → control plane: 'o' stdout bytes, 'r' stderr bytes, then one last frame: 'x' the exit code
  *   in decimal (128+N for signal N), or 'E' "<code>: <message>" when the command did not start.
