@@ -178,6 +178,16 @@ describe.skipIf(Boolean(skip))('sandbox security (local runtime)', () => {
     await done
   })
 
+  it.each(users)('cannot reach any exec server, its own or another sandbox\'s (%s)', async (user) => {
+    // The sockets live on the host, in the 0700 data dir, and in the host's network namespace.
+    const socks = [a, b].map((r) => join(dataDir, 'sandboxes', r.id, 'exec.sock'))
+    const probe = `import socket\nfor p in ${JSON.stringify(socks)}:\n    try:\n        socket.socket(socket.AF_UNIX).connect(p)\n        print('connected', p)\n    except OSError as e:\n        print(type(e).__name__)\n`
+    const r = await run(rt, a, ['python3', '-c', probe], { user, env })
+    expect(r.stdout.trim().split('\n')).toEqual(['FileNotFoundError', 'FileNotFoundError'])
+    const listed = await sh(a, 'cat /proc/net/unix; find / -xdev -name exec.sock 2>/dev/null', user)
+    expect(listed.stdout).not.toContain('exec.sock')
+  })
+
   it('a fork bomb is bounded by the pids limit and leaves the host alone', async () => {
     const ref = await start({ cpu: 0.5, memoryMb: 128, pids: 32 })
     const h = rt.exec(ref, { cmd: ['bash', '-c', 'f() { f | f & }; f; sleep 5'], env, user: 'user', timeoutMs: 3000 })
