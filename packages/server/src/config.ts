@@ -55,6 +55,16 @@ export const ConfigSchema = z
       .strict()
       .default({ outputCapBytes: 1_048_576 }),
     reaperIntervalMs: z.number().int().min(50).default(1000),
+    retention: z
+      .object({
+        stoppedSandboxesHours: z
+          .number()
+          .min(0)
+          .default(168)
+          .describe('A stopped sandbox (its record and events) is deleted this many hours after it stopped; 0 keeps them forever. The audit log is always kept.'),
+      })
+      .strict()
+      .prefault({}),
     // prefault: an absent section is parsed as {}, so its own defaults apply (default() would skip parsing).
     insights: InsightsConfig.prefault({}),
     data: DataConfig.prefault({}),

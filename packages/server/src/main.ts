@@ -21,6 +21,9 @@ import { sandboxBinder } from './service/sandbox-binder.js'
 import type { Services } from './service/services.js'
 import { openStore } from './store/db.js'
 
+/** How often stopped sandboxes past their retention are looked for (the reaper runs every second). */
+const PRUNE_INTERVAL_MS = 10 * 60_000
+
 export interface ControlPlane {
   svc: Services
   app: Hono
@@ -103,11 +106,17 @@ export async function buildControlPlane(config: Config, opts: BuildOptions = {})
   let timer: NodeJS.Timeout | undefined
   if (opts.reaper !== false) {
     let running = false
+    let pruned = 0 // last time stopped sandboxes were pruned (clock ms)
+    const tick = async () => {
+      await sandboxes.reapExpired()
+      if (clock.now() - pruned < PRUNE_INTERVAL_MS) return
+      pruned = clock.now()
+      for (let n = await sandboxes.pruneStopped(); n > 0; n = await sandboxes.pruneStopped()) log.info({ deleted: n }, 'retention: deleted stopped sandboxes')
+    }
     timer = setInterval(() => {
       if (running) return
       running = true
-      sandboxes
-        .reapExpired()
+      tick()
         .catch((err: unknown) => log.error({ err }, 'reaper failed'))
         .finally(() => (running = false))
     }, config.reaperIntervalMs)

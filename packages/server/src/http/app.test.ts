@@ -160,6 +160,42 @@ describe('HTTP API', () => {
     expect(events.items.map((e: { data: { reason?: string } }) => e.data.reason).filter(Boolean)).toEqual(['created', 'timeout', 'auto_resumed'])
   })
 
+  it('retention: a sandbox stopped longer than retention.stoppedSandboxesHours goes with its events; the audit log stays', async () => {
+    const small = { resources: { cpu: 0.5 } } // three fit the quota of this file's plane
+    const old = await json(await create(small))
+    const recent = await json(await create(small))
+    const live = await json(await create(small))
+    await tp.call('POST', `/v1/sandboxes/${old.id}/exec`, { body: { cmd: ['true'] } })
+    await tp.svc.commands.flush()
+    await tp.call('DELETE', `/v1/sandboxes/${old.id}`)
+    tp.clock.advance(160 * 3_600_000) // the default keeps stopped sandboxes 168 hours
+    await tp.call('DELETE', `/v1/sandboxes/${recent.id}`)
+    expect(await tp.svc.sandboxes.pruneStopped()).toBe(0)
+    tp.clock.advance(9 * 3_600_000)
+    expect(await tp.svc.sandboxes.pruneStopped()).toBe(1)
+    expect((await tp.call('GET', `/v1/sandboxes/${old.id}`)).status).toBe(404)
+    expect(tp.svc.store.sqlite!.prepare('select count(*) as n from events where sandbox_id = ?').get(old.id)).toEqual({ n: 0 })
+    expect((await json(await tp.call('GET', `/v1/sandboxes/${recent.id}`))).state).toBe('stopped')
+    tp.clock.advance(1000 * 3_600_000)
+    expect((await json(await tp.call('GET', `/v1/sandboxes/${live.id}`))).state).toBe('running') // never a live one
+    const audit = await json(await tp.call('GET', `/v1/audit?target=${old.id}`))
+    expect(audit.items.map((a: { action: string }) => a.action)).toEqual(['createSandbox', 'exec', 'deleteSandbox'])
+    expect((await json(await tp.call('POST', '/v1/audit/verify'))).ok).toBe(true)
+  })
+
+  it('retention 0 keeps stopped sandboxes forever', async () => {
+    const keep = await testPlane(new FakeRuntime(), { retention: { stoppedSandboxesHours: 0 } })
+    try {
+      const s = await json(await keep.call('POST', '/v1/sandboxes', { body: {} }))
+      await keep.call('DELETE', `/v1/sandboxes/${s.id}`)
+      keep.clock.advance(100_000 * 3_600_000)
+      expect(await keep.svc.sandboxes.pruneStopped()).toBe(0)
+      expect((await json(await keep.call('GET', `/v1/sandboxes/${s.id}`))).state).toBe('stopped')
+    } finally {
+      await keep.dispose()
+    }
+  })
+
   it('a paused sandbox without autoResume refuses exec with conflict', async () => {
     const s = await json(await create())
     await tp.call('POST', `/v1/sandboxes/${s.id}/pause`)

@@ -11,6 +11,7 @@ export async function dispatch(name: OpName, raw: unknown, ctx: Ctx, svc: Servic
   const started = performance.now()
   let outcome = 'internal'
   let input: Record<string, unknown> | undefined
+  let created: string | undefined
   try {
     const parsed = op.input.safeParse(raw ?? {})
     if (!parsed.success) throw invalidInput(parsed.error, raw)
@@ -19,6 +20,7 @@ export async function dispatch(name: OpName, raw: unknown, ctx: Ctx, svc: Servic
     const handler = handlers[name] as (i: unknown, c: Ctx, s: Services) => Promise<unknown>
     const result = await handler(input, ctx, svc)
     outcome = 'ok'
+    created = createdId(result)
     return result
   } catch (err) {
     outcome = codeOf(err)
@@ -33,7 +35,8 @@ export async function dispatch(name: OpName, raw: unknown, ctx: Ctx, svc: Servic
         actor: `${ctx.principal.tokenId} (${ctx.principal.name})`,
         project: ctx.principal.project,
         action: name,
-        target: targetOf(input ?? (raw as Record<string, unknown> | undefined)),
+        // A create names what it made; anything else names what it acted on.
+        target: targetOf(input ?? (raw as Record<string, unknown> | undefined)) ?? created,
         outcome,
         requestId: ctx.requestId,
         data: redactForAudit(input ?? {}),
@@ -47,6 +50,12 @@ export function authorise(principal: Principal, scope: string, name: string): vo
   throw new AppError('policy_denied', `${name} needs scope ${scope}; this token has ${principal.scopes.join(', ') || 'none'}`, {
     required: scope,
   })
+}
+
+/** The id of what an operation returned (a create's new sandbox, token, run, …). */
+function createdId(result: unknown): string | undefined {
+  const id = result && typeof result === 'object' ? (result as { id?: unknown }).id : undefined
+  return typeof id === 'string' ? id : undefined
 }
 
 function targetOf(input: Record<string, unknown> | undefined): string | undefined {

@@ -252,6 +252,23 @@ export class SandboxService {
   }
 
   /**
+   * Retention: deletes sandboxes that stopped more than `retention.stoppedSandboxesHours` ago, with their
+   * events, a batch at a time (the audit log keeps every record). Returns how many went.
+   */
+  async pruneStopped(batch = 500): Promise<number> {
+    const hours = this.deps.config.retention.stoppedSandboxesHours
+    if (hours <= 0) return 0
+    const cutoff = iso(this.deps.clock.now() - hours * 3_600_000)
+    return this.deps.db.transaction().execute(async (tx) => {
+      const ids = (await tx.selectFrom('sandboxes').select('id').where('state', '=', 'stopped').where('updated_at', '<', cutoff).limit(batch).execute()).map((r) => r.id)
+      if (ids.length === 0) return 0
+      await tx.deleteFrom('events').where('sandbox_id', 'in', ids).execute()
+      await tx.deleteFrom('sandboxes').where('id', 'in', ids).execute()
+      return ids.length
+    })
+  }
+
+  /**
    * After a start (or a crash): adopt sandboxes that still run, mark lost ones stopped, finish interrupted
    * creates, and destroy runtime leftovers the store does not know. Logs each action.
    */

@@ -51,5 +51,10 @@ describe.skipIf(Boolean(dataSkip))(`store on PostgreSQL${dataSkip ? ` (skipped: 
     expect(verify.records).toBeGreaterThanOrEqual(6)
     await pg.sql('tidepool_store', "update audit set actor = 'someone else' where seq = 2")
     expect((await json(await tp.call('POST', '/v1/audit/verify'))).ok).toBe(false)
+    // Retention: the expired sandbox goes with its events once its stop is older than 168 hours.
+    tp.clock.advance(169 * 3_600_000)
+    expect(await tp.svc.sandboxes.pruneStopped()).toBe(1)
+    expect((await tp.call('GET', `/v1/sandboxes/${ids[0]}`)).status).toBe(404)
+    expect((await json(await tp.call('GET', `/v1/sandboxes/${ids[1]}/events`))).items).toHaveLength(3)
   })
 })
