@@ -29,10 +29,21 @@ export async function openStore(url: string): Promise<OpenedStore> {
     if (file !== ':memory:') mkdirSync(dirname(file), { recursive: true })
     const Database = await sqliteModule()
     const sqlite = new Database(file)
-    sqlite.pragma('journal_mode = WAL')
+    try {
+      // One process owns the store: two servers on one home would fork the audit chain and fight over
+      // the same sandboxes. The lock also spares every transaction its file-lock system calls.
+      sqlite.pragma('locking_mode = EXCLUSIVE')
+      sqlite.pragma('busy_timeout = 2000')
+      sqlite.pragma('journal_mode = WAL')
+    } catch (err) {
+      sqlite.close()
+      if ((err as { code?: string }).code?.startsWith('SQLITE_BUSY')) {
+        throw new AppError('conflict', `the store ${file} is in use by another tidepool process (a running server?); stop it, use the API instead, or set another TIDEPOOL_HOME`, undefined, { cause: err })
+      }
+      throw err
+    }
     sqlite.pragma('synchronous = NORMAL')
     sqlite.pragma('foreign_keys = ON')
-    sqlite.pragma('busy_timeout = 5000')
     const db = new Kysely<CoreTables>({ dialect: new SqliteDialect({ database: cachingStatements(sqlite) }) })
     opened = { db, dialect: 'sqlite', sqlite, close: () => db.destroy() }
   }

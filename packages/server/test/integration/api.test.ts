@@ -2,7 +2,7 @@
  * The whole stack for real: HTTP server on loopback, LocalRuntime (namespaces, cgroups, overlayfs), the SDK
  * and the built CLI — what a new user does from the README, plus faults.
  */
-import { spawn } from 'node:child_process'
+import { spawn, spawnSync } from 'node:child_process'
 import { mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
@@ -175,6 +175,10 @@ describe.skipIf(skipReason)('API end to end (real runtime)', () => {
     const verify = await cli('audit', 'verify', '--json')
     expect(verify.status).toBe(0)
     expect(JSON.parse(verify.stdout)).toMatchObject({ ok: true })
+    // The running server owns the store: offline verification says so instead of reading under it.
+    const offline = await cli('audit', 'verify', '--offline')
+    expect(offline.status).toBe(75)
+    expect(offline.stderr).toMatch(/conflict: the store .* is in use by another tidepool process/)
     const doctor = await cli('doctor', '--json')
     expect(doctor.status).toBe(0)
     const report = JSON.parse(doctor.stdout) as { ok: boolean; checks: { name: string; ok: boolean }[] }
@@ -237,6 +241,12 @@ describe.skipIf(skipReason)('crash safety (real server process)', () => {
       expect(new Set(cgroups)).toEqual(new Set(live))
       for (const id of live) await admin.deleteSandbox({ id })
       expect(leftovers(cg, live)).toEqual([])
+      // Stopped, the store is free for offline verification, and the chain held through the crash.
+      server.kill('SIGTERM')
+      await exited(server)
+      const offline = spawnSync(process.execPath, [cliPath, 'audit', 'verify', '--offline', '--json'], { env, encoding: 'utf8' })
+      expect(offline.status, offline.stderr).toBe(0)
+      expect(JSON.parse(offline.stdout)).toMatchObject({ ok: true, records: expect.any(Number) })
     } finally {
       server.kill('SIGTERM')
       await exited(server)

@@ -41,7 +41,7 @@ export function localCommands(config: () => Config): CliCommand[] {
     },
     {
       words: ['audit', 'verify'],
-      summary: 'Verify the audit hash chain (through the API; --offline reads the store directly)',
+      summary: 'Verify the audit hash chain (through the API; --offline reads the store directly, with the server stopped)',
       usage: '[--offline] [--json]',
       options: { ...json, offline: { type: 'boolean' } },
       async run({ values, api, io }) {
