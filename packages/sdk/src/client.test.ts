@@ -5,6 +5,7 @@ import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest'
 import { ApiError } from './api-error.js'
 import { createClient, paginate, type Client, type StreamLine } from './client.js'
 import { operations } from './contract/operations.js'
+import { sandboxInfo } from './sandbox.fixture.js'
 
 interface Seen {
   method: string
@@ -47,21 +48,7 @@ function json(res: ServerResponse, status: number, body: unknown, headers: Recor
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms))
 const SBX = 'sbx_abc123def'
-const sandbox = {
-  id: SBX,
-  project: 'p',
-  state: 'running',
-  reason: 'created',
-  template: 'default',
-  createdAt: '2026-01-01T00:00:00Z',
-  updatedAt: '2026-01-01T00:00:00Z',
-  expiresAt: '2026-01-01T00:05:00Z',
-  timeoutMs: 300000,
-  lifecycle: { onTimeout: 'kill', autoResume: false },
-  resources: { cpu: 1, memoryMb: 512, pids: 256 },
-  envKeys: [],
-  metadata: {},
-}
+const sandbox = sandboxInfo(SBX)
 
 let srv: Awaited<ReturnType<typeof fakeServer>>
 let api: Client

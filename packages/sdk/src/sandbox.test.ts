@@ -5,6 +5,7 @@ import { ApiError } from './api-error.js'
 import { createClient } from './client.js'
 import { Sandbox } from './sandbox.js'
 import { CommandExitError, CommandHandle, HeadTail } from './sandbox-commands.js'
+import { sandboxInfo } from './sandbox.fixture.js'
 
 interface Seen {
   method: string
@@ -18,22 +19,7 @@ type Reply = { status?: number; json?: unknown; bytes?: Uint8Array; ndjson?: unk
 type Route = (req: Seen) => Reply | Promise<Reply>
 
 const SBX = 'sbx_k3j9x2m1q8w7'
-const info = (over: Record<string, unknown> = {}) => ({
-  id: SBX,
-  project: 'p',
-  state: 'running',
-  reason: 'created',
-  template: 'default',
-  createdAt: '2026-01-01T00:00:00Z',
-  updatedAt: '2026-01-01T00:00:00Z',
-  expiresAt: '2026-01-01T00:05:00Z',
-  timeoutMs: 300000,
-  lifecycle: { onTimeout: 'kill', autoResume: false },
-  resources: { cpu: 1, memoryMb: 512, pids: 256 },
-  envKeys: [],
-  metadata: {},
-  ...over,
-})
+const info = (over: Record<string, unknown> = {}) => sandboxInfo(SBX, over)
 const result = (over: Record<string, unknown> = {}) => ({
   exitCode: 0,
   stdout: '',
@@ -111,32 +97,23 @@ beforeEach(() => {
 
 describe('Sandbox: create, connect, list, kill', () => {
   it('create sends only the sandbox settings, with the token, and wraps the result', async () => {
-    const sbx = await Sandbox.create({
-      ...conn(),
-      requestTimeoutMs: 5000,
+    const body = {
       template: 'default',
       timeoutMs: 60_000,
       metadata: { job: 'ci-42' },
       envs: { FOO: 'bar' },
       resources: { memoryMb: 256 },
-      lifecycle: { onTimeout: 'pause', autoResume: true },
+      lifecycle: { onTimeout: 'pause' as const, autoResume: true },
       network: { allowedDomains: ['*.npmjs.org'] },
       filesystem: { denyRead: ['/etc/hosts'] },
-    })
+    }
+    const sbx = await Sandbox.create({ ...conn(), requestTimeoutMs: 5000, ...body })
     expect(sbx.sandboxId).toBe(SBX)
     expect(sbx.info.state).toBe('running')
     const [req] = find('POST', '/v1/sandboxes')
     expect(req?.headers.authorization).toBe('Bearer tok_test')
-    expect(req?.json).toEqual({
-      template: 'default',
-      timeoutMs: 60_000,
-      metadata: { job: 'ci-42' },
-      envs: { FOO: 'bar' },
-      resources: { memoryMb: 256 },
-      lifecycle: { onTimeout: 'pause', autoResume: true },
-      network: { allowedDomains: ['*.npmjs.org'] },
-      filesystem: { denyRead: ['/etc/hosts'] },
-    })
+    // Every option but the connection's goes to the API as is.
+    expect(req?.json).toEqual(body)
   })
 
   it('create takes the template first, E2B style', async () => {
