@@ -37,6 +37,8 @@ function apiOver(t: TestInsights, project = 'p'): Api {
     listSignatures: (i: any) => s.listSignatures(project, { limit: 100, ...i }),
     getInsightsSettings: () => s.getSettings(project),
     putInsightsSettings: (i: any) => s.putSettings(project, i),
+    applyRemediation: (i: any) => s.applyRemediation(project, i.id, 'cli test', i.note),
+    rejectRemediation: (i: any) => s.rejectRemediation(project, i.id, 'cli test', i.note),
   }
   return impl as unknown as Api
 }
@@ -118,5 +120,14 @@ describe('tidepool ingest junit / triage / insights', () => {
     const s = await run(['insights', 'settings'], ['--mode', 'auto', '--owner', 'team-a'], api, dir)
     expect(s.out).toContain('mode auto')
     expect((await run(['insights', 'settings'], ['--json'], api, dir)).out).toContain('"quarantineOwner":"team-a"')
+  })
+
+  it('apply and reject need a remediation id, and pass the id and note on', async () => {
+    t = await testInsights()
+    const api = apiOver(t)
+    for (const word of ['apply', 'reject']) {
+      await expect(run(['insights', word], [], api, fixtures)).rejects.toThrow(/missing remediation id \(see tidepool insights remediations\)/)
+      await expect(run(['insights', word], ['rem_nope', '--note', 'why'], api, fixtures)).rejects.toMatchObject({ code: 'not_found' })
+    }
   })
 })

@@ -297,32 +297,8 @@ export const insightsCommands: CliCommand[] = [
       return 0
     },
   },
-  {
-    words: ['insights', 'apply'],
-    summary: 'Apply a suggested remediation (safety, blast-radius, dry-run and policy gates still apply)',
-    usage: '<remediation-id> [--note TEXT] [--json]',
-    options: { ...json, note: { type: 'string' } },
-    async run({ values: v, positionals, api, io }) {
-      const id = positionals[0]
-      if (!id) throw new Error('missing remediation id (see tidepool insights remediations)')
-      const r = await (await api()).applyRemediation({ id, ...(str(v, 'note') ? { note: str(v, 'note') } : {}) })
-      io.print(r, () => `${r.id}: ${r.status}`)
-      return 0
-    },
-  },
-  {
-    words: ['insights', 'reject'],
-    summary: 'Reject a suggestion, or revert an automatic remediation',
-    usage: '<remediation-id> [--note TEXT] [--json]',
-    options: { ...json, note: { type: 'string' } },
-    async run({ values: v, positionals, api, io }) {
-      const id = positionals[0]
-      if (!id) throw new Error('missing remediation id')
-      const r = await (await api()).rejectRemediation({ id, ...(str(v, 'note') ? { note: str(v, 'note') } : {}) })
-      io.print(r, () => `${r.id}: ${r.status}`)
-      return 0
-    },
-  },
+  remediationDecision('apply', 'Apply a suggested remediation (safety, blast-radius, dry-run and policy gates still apply)', 'applyRemediation'),
+  remediationDecision('reject', 'Reject a suggestion, or revert an automatic remediation', 'rejectRemediation'),
   {
     words: ['insights', 'settings'],
     summary: 'Show, or set, the remediation mode (suggest | auto | ab) and defaults of your project',
@@ -353,3 +329,21 @@ export const insightsCommands: CliCommand[] = [
     },
   },
 ]
+
+/** `tidepool insights apply|reject <remediation-id> [--note TEXT]`: one decision on one remediation. */
+function remediationDecision(word: string, summary: string, op: 'applyRemediation' | 'rejectRemediation'): CliCommand {
+  return {
+    words: ['insights', word],
+    summary,
+    usage: '<remediation-id> [--note TEXT] [--json]',
+    options: { ...json, note: { type: 'string' } },
+    async run({ values: v, positionals, api, io }) {
+      const id = positionals[0]
+      if (!id) throw new Error('missing remediation id (see tidepool insights remediations)')
+      const note = str(v, 'note')
+      const r = await (await api())[op]({ id, ...(note ? { note } : {}) })
+      io.print(r, () => `${r.id}: ${r.status}`)
+      return 0
+    },
+  }
+}
