@@ -19,6 +19,8 @@ export interface Operation {
   status?: number
   /** The request body is raw bytes placed in this input field (e.g. file upload). */
   rawBody?: string
+  /** Largest JSON body the server reads for this operation, in bytes (default 1 MiB); raw bodies have their own limit. */
+  maxBodyBytes?: number
   /** Content type the client sends a raw body with (default application/octet-stream). */
   rawContentType?: string
   /** Route only when the query has these values (e.g. `?list=1`), to share a path with another op. */

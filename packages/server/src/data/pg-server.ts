@@ -3,6 +3,7 @@ import { spawn } from 'node:child_process'
 import { appendFile, chown, mkdir, open, readdir, readFile, writeFile } from 'node:fs/promises'
 import { userInfo } from 'node:os'
 import { dirname, join, resolve } from 'node:path'
+import { childEnv } from '../core/child-env.js'
 import { AppError } from '../core/errors.js'
 import { runCommand } from '../storage/run-command.js'
 import type { PgBinaries } from './pg-binaries.js'
@@ -135,7 +136,7 @@ export async function startServer(o: StartOptions): Promise<{ pid: number }> {
   const child = spawn(join(o.bins.dir, 'postgres'), args, {
     detached: true,
     stdio: ['ignore', log.fd, log.fd],
-    env: { PATH: process.env.PATH ?? '/usr/bin:/bin', LC_ALL: 'C' },
+    env: childEnv(),
     ...ids(o.runAs),
   })
   await log.close()

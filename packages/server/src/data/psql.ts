@@ -3,6 +3,7 @@ import { spawn } from 'node:child_process'
 import { once } from 'node:events'
 import { join } from 'node:path'
 import { StringDecoder } from 'node:string_decoder'
+import { childEnv } from '../core/child-env.js'
 import { CommandError, runCommand, type CommandResult } from '../storage/run-command.js'
 import type { PgBinaries } from './pg-binaries.js'
 import { ADMIN_ROLE } from './pg-server.js'
@@ -59,8 +60,8 @@ export class CopyFailed extends Error {
 /** Streams rows from the source to the target through `take`, with backpressure. Resolves to rows written. */
 export async function copyRows(o: CopyPipe): Promise<number> {
   const env = baseEnv()
-  const src = spawn(join(o.bins.dir, 'psql'), [...psqlArgs, '-f', '-'], { env: { ...env, ...o.sourceEnv }, stdio: ['pipe', 'pipe', 'pipe'] })
-  const dst = spawn(join(o.bins.dir, 'psql'), [...psqlArgs, ...o.targetCommands.flatMap((c) => ['-c', c])], { env: { ...env, ...o.targetEnv }, stdio: ['pipe', 'ignore', 'pipe'] })
+  const src = spawn(join(o.bins.dir, 'psql'), [...psqlArgs, '-f', '-'], { env: childEnv({ ...env, ...o.sourceEnv }), stdio: ['pipe', 'pipe', 'pipe'] })
+  const dst = spawn(join(o.bins.dir, 'psql'), [...psqlArgs, ...o.targetCommands.flatMap((c) => ['-c', c])], { env: childEnv({ ...env, ...o.targetEnv }), stdio: ['pipe', 'ignore', 'pipe'] })
   const srcErr: Buffer[] = []
   const dstErr: Buffer[] = []
   src.stderr.on('data', (b: Buffer) => srcErr.push(b))

@@ -4,12 +4,18 @@ import { errorStatus, operations, type Operation, type OpName } from '@tidepool/
 import { Hono, type Context } from 'hono'
 import { AppError, codeOf } from '../core/errors.js'
 import { newId } from '../core/ids.js'
+import { checkKey, checkString, nullRecord, parseJsonSafely } from '../core/safe-input.js'
 import { StreamResult } from '../service/context.js'
 import { dispatch } from '../service/dispatch.js'
 import type { Services } from '../service/services.js'
 import { openApiDocument } from './openapi.js'
 
-const maxJsonBytes = 32 * 1024 * 1024
+/** JSON body limit of an operation that does not set its own (Operation.maxBodyBytes). */
+const defaultMaxJsonBytes = 1024 * 1024
+/** Query parameters one request may carry (Node's header limit bounds them on a socket; app.request has none). */
+const maxQueryParams = 256
+/** A client's own x-request-id is logged (as clientRequestId) only when it looks like an id. */
+const clientRequestIdShape = /^[A-Za-z0-9._:-]{1,64}$/
 const maxRawBytes = 512 * 1024 * 1024
 
 export function createHttpApp(svc: Services): Hono {
@@ -49,13 +55,16 @@ function pick(names: OpName[], c: Context): OpName {
 }
 
 async function handle(c: Context, name: OpName, svc: Services): Promise<Response> {
-  const requestId = c.req.header('x-request-id')?.slice(0, 64) || newId('req', 12)
+  // The server names every request: the audit log's requestId is never the client's choice.
+  const requestId = newId('req', 12)
+  const clientId = c.req.header('x-request-id')
   const op = operations[name] as Operation
-  const log = svc.log.child({ requestId })
+  const log = svc.log.child(clientId && clientRequestIdShape.test(clientId) ? { requestId, clientRequestId: clientId } : { requestId })
   try {
     const bearer = /^Bearer\s+(.+)$/i.exec(c.req.header('authorization') ?? '')?.[1]?.trim()
     const principal = await svc.tokens.authenticate(bearer)
-    const input = await readInput(c, op)
+    // Lazy: dispatch checks the scope before the body is read, parsed or validated.
+    const input = () => readInput(c, op)
     const wantsStream = Boolean(op.stream) && (c.req.header('accept') ?? '').includes('application/x-ndjson')
     // Only a stream needs to know the client left; under @hono/node-server touching the signal builds a full Request.
     const signal = wantsStream ? c.req.raw.signal : undefined
@@ -74,37 +83,46 @@ async function handle(c: Context, name: OpName, svc: Services): Promise<Response
   }
 }
 
-/** Path params + query + (JSON body | raw body) → one input object, validated later by dispatch. */
+/**
+ * Path params + query + (JSON body | raw body) → one input object, validated later by dispatch.
+ * Built as a null-prototype object; every key and string is checked first (core/safe-input.ts), so
+ * no input can reach a prototype or carry a lone surrogate.
+ */
 async function readInput(c: Context, op: Operation): Promise<Record<string, unknown>> {
-  const input: Record<string, unknown> = {}
+  const input = nullRecord()
   const url = new URL(c.req.url)
+  let count = 0
   for (const [k, v] of url.searchParams) {
-    if (op.query?.[k] === v) continue
+    if (++count > maxQueryParams) throw new AppError('invalid_request', `the query has more than ${maxQueryParams} parameters; send fewer`)
+    if (op.query && Object.hasOwn(op.query, k) && op.query[k] === v) continue
+    // a.b=v sets input.a.b: every segment is checked, so a.__proto__ or __proto__.x never reaches a prototype.
+    const segments = k.split('.')
+    segments.forEach((segment, i) => checkKey(segment, segments.slice(0, i).join('.')))
+    checkString(v, k)
     const dot = k.indexOf('.')
     if (dot > 0) {
       const [outer, inner] = [k.slice(0, dot), k.slice(dot + 1)]
-      const rec = (input[outer] ??= {}) as Record<string, string>
+      const rec = (input[outer] ??= nullRecord()) as Record<string, unknown>
+      if (typeof rec !== 'object' || Array.isArray(rec)) throw new AppError('invalid_request', `${outer}: given both as ${outer}=… and as ${k}=…; use one form`, [{ path: outer, message: 'given twice' }])
       rec[inner] = v
-    } else if (k in input) {
+    } else if (Object.hasOwn(input, k)) {
       input[k] = ([] as unknown[]).concat(input[k], v)
     } else input[k] = v
   }
   if (op.rawBody) {
     input[op.rawBody] = await readRaw(c)
   } else if (op.method !== 'GET' && op.method !== 'DELETE') {
-    const bytes = await readBytes(c, maxJsonBytes)
+    const bytes = await readBytes(c, op.maxBodyBytes ?? defaultMaxJsonBytes)
     if (bytes.length > 0) {
-      let body: unknown
-      try {
-        body = JSON.parse(bytes.toString('utf8'))
-      } catch (err) {
-        throw new AppError('invalid_request', `request body is not valid JSON: ${(err as Error).message}`)
-      }
+      const body = parseJsonSafely(bytes.toString('utf8'), 'request body')
       if (body === null || typeof body !== 'object' || Array.isArray(body)) throw new AppError('invalid_request', 'request body must be a JSON object')
-      Object.assign(input, body)
+      for (const [k, v] of Object.entries(body)) input[k] = v
     }
   }
-  Object.assign(input, c.req.param())
+  for (const [k, v] of Object.entries(c.req.param() as Record<string, string>)) {
+    checkString(v, k)
+    input[k] = v
+  }
   return input
 }
 

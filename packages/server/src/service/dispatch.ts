@@ -1,4 +1,4 @@
-/** @module service/dispatch — the one front door: validate, authorise, call the service, audit. */
+/** @module service/dispatch — the one front door: authorise, read and validate, call the service, audit. */
 import { operations, type OpName, type Principal } from '@tidepool/sdk'
 import { AppError, codeOf, invalidInput } from '../core/errors.js'
 import { redactForAudit } from '../audit/redact.js'
@@ -6,17 +6,26 @@ import type { Ctx } from './context.js'
 import { handlers } from './handlers.js'
 import type { Services } from './services.js'
 
-export async function dispatch(name: OpName, raw: unknown, ctx: Ctx, svc: Services): Promise<unknown> {
+/** An operation's raw input, or a function that reads it (the HTTP shell's: body read and parse). */
+export type RawInput = unknown | (() => Promise<unknown>)
+
+/**
+ * Runs one operation for a principal. The scope is checked first, before `raw` is read (when it is
+ * a function), parsed or validated: a caller without the scope costs no body read and no zod parse.
+ */
+export async function dispatch(name: OpName, raw: RawInput, ctx: Ctx, svc: Services): Promise<unknown> {
   const op = operations[name]
   const started = performance.now()
   let outcome = 'internal'
+  let rawInput: unknown
   let input: Record<string, unknown> | undefined
   let created: string | undefined
   try {
-    const parsed = op.input.safeParse(raw ?? {})
-    if (!parsed.success) throw invalidInput(parsed.error, raw)
-    input = parsed.data as Record<string, unknown>
     authorise(ctx.principal, op.scope, name)
+    rawInput = typeof raw === 'function' ? await (raw as () => Promise<unknown>)() : raw
+    const parsed = op.input.safeParse(rawInput ?? {})
+    if (!parsed.success) throw invalidInput(parsed.error, rawInput)
+    input = parsed.data as Record<string, unknown>
     const handler = handlers[name] as (i: unknown, c: Ctx, s: Services) => Promise<unknown>
     const result = await handler(input, ctx, svc)
     outcome = 'ok'
@@ -36,7 +45,7 @@ export async function dispatch(name: OpName, raw: unknown, ctx: Ctx, svc: Servic
         project: ctx.principal.project,
         action: name,
         // A create names what it made; anything else names what it acted on.
-        target: targetOf(input ?? (raw as Record<string, unknown> | undefined)) ?? created,
+        target: targetOf(input ?? (rawInput as Record<string, unknown> | undefined)) ?? created,
         outcome,
         requestId: ctx.requestId,
         data: redactForAudit(input ?? {}),
@@ -44,6 +53,8 @@ export async function dispatch(name: OpName, raw: unknown, ctx: Ctx, svc: Servic
     }
   }
 }
+
+const maxTargetChars = 256
 
 export function authorise(principal: Principal, scope: string, name: string): void {
   if (principal.scopes.includes('admin') || principal.scopes.includes(scope as never)) return
@@ -61,5 +72,6 @@ function createdId(result: unknown): string | undefined {
 function targetOf(input: Record<string, unknown> | undefined): string | undefined {
   if (!input || typeof input !== 'object') return undefined
   const id = input.id ?? input.runId ?? input.name
-  return typeof id === 'string' ? id : undefined
+  // Unvalidated input (a refused request) names its target only when it is short enough to be an id.
+  return typeof id === 'string' && id.length <= maxTargetChars ? id : undefined
 }

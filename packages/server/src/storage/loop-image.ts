@@ -1,6 +1,7 @@
 /** @module storage/loop-image — a sparse XFS image (reflink=1) that tidepool creates, loop-mounts and unmounts. */
 import { mkdir, open, readFile, rm, rmdir, stat } from 'node:fs/promises'
 import { dirname, resolve } from 'node:path'
+import { hostPath } from '../core/child-env.js'
 import type { Logger } from '../core/log.js'
 import { CommandError, runCommand } from './run-command.js'
 
@@ -12,7 +13,8 @@ export interface LoopImageOptions {
 }
 
 const sbinPath = '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin'
-const env = () => ({ ...process.env, PATH: `${process.env.PATH ?? ''}:${sbinPath}` })
+// Only PATH (with the sbin dirs): runCommand builds the rest of the child's environment (core/child-env.ts).
+const env = () => ({ PATH: `${hostPath()}:${sbinPath}` })
 
 /** The first of mkfs.xfs / mount / umount / losetup that is missing, or undefined when all are present. */
 export async function xfsToolsMissing(): Promise<string | undefined> {

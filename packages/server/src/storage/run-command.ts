@@ -1,5 +1,6 @@
 /** @module storage/run-command — run a host tool with argv (never a shell), capture its output, fail with its stderr. */
 import { spawn, type SpawnOptions } from 'node:child_process'
+import { childEnv } from '../core/child-env.js'
 
 export interface CommandResult {
   code: number
@@ -10,7 +11,8 @@ export interface CommandResult {
 export interface RunOptions {
   /** Input written to stdin, then closed. */
   input?: string
-  env?: NodeJS.ProcessEnv
+  /** Variables for the child, from core/child-env.ts's allow-list (PATH and LC_ALL=C are always set). Never process.env. */
+  env?: Readonly<Record<string, string | undefined>>
   cwd?: string
   uid?: number
   gid?: number
@@ -32,7 +34,7 @@ export class CommandError extends Error {
 
 export function runCommand(cmd: string, args: string[], opts: RunOptions = {}): Promise<CommandResult> {
   return new Promise((resolve, reject) => {
-    const spawnOpts: SpawnOptions = { stdio: ['pipe', 'pipe', 'pipe'], env: opts.env ?? process.env }
+    const spawnOpts: SpawnOptions = { stdio: ['pipe', 'pipe', 'pipe'], env: childEnv(opts.env) }
     if (opts.cwd) spawnOpts.cwd = opts.cwd
     if (opts.uid !== undefined) spawnOpts.uid = opts.uid
     if (opts.gid !== undefined) spawnOpts.gid = opts.gid

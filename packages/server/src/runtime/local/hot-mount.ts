@@ -2,6 +2,7 @@
 import { spawn } from 'node:child_process'
 import { readFileSync, renameSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
+import { emptyEnv } from '../../core/child-env.js'
 import type { RuntimeRef } from '../runtime.js'
 import { MOUNT_FAILED, mountArgv, umountArgv } from './helper-args.js'
 import type { RuntimeErrorCode } from './runtime-error.js'
@@ -80,7 +81,7 @@ function writeRecord(dir: string, record: BindRecord): void {
 /** Runs `helper mount|umount`; its "<code>: <message>" on failure becomes a RuntimeError. */
 function runHelper(helperPath: string, ref: RuntimeRef, argv: string[], what: string): Promise<void> {
   return new Promise((resolve, reject) => {
-    const child = spawn(helperPath, argv, { stdio: ['ignore', 'ignore', 'pipe'], env: {} })
+    const child = spawn(helperPath, argv, { stdio: ['ignore', 'ignore', 'pipe'], env: emptyEnv() })
     let err = ''
     child.stderr.on('data', (c: Buffer) => {
       if (err.length < 4096) err += c.toString('utf8')

@@ -5,6 +5,7 @@ import { rm } from 'node:fs/promises'
 import { isAbsolute, join } from 'node:path'
 import { setTimeout as sleep } from 'node:timers/promises'
 import { fileURLToPath } from 'node:url'
+import { emptyEnv } from '../../core/child-env.js'
 import type {
   ExecHandle,
   ExecRequest,
@@ -274,7 +275,7 @@ export class LocalRuntime implements Runtime {
   #spawnInit(id: string, argv: string[]): Promise<number> {
     return new Promise((resolve, reject) => {
       // An empty env: init is visible inside, and must not carry the control plane's environment.
-      const child = spawn(this.#helperPath, argv, { stdio: ['ignore', 'pipe', 'pipe'], env: {}, detached: true })
+      const child = spawn(this.#helperPath, argv, { stdio: ['ignore', 'pipe', 'pipe'], env: emptyEnv(), detached: true })
       let out = ''
       let err = ''
       let settled = false
