@@ -37,3 +37,29 @@ describe('loadConfig', () => {
     expect(clientSettings({ TIDEPOOL_TOKEN: 'tp_env', TIDEPOOL_URL: 'http://x:1' }, c)).toMatchObject({ baseUrl: 'http://x:1', token: 'tp_env' })
   })
 })
+
+describe('loadConfig: prototype keys in YAML', () => {
+  it.each([
+    ['__proto__:\n  logLevel: debug\n', '__proto__'],
+    ['quotas:\n  projects:\n    __proto__: { sandboxes: 1 }\n', 'quotas.projects.__proto__'],
+    ['quotas:\n  projects:\n    constructor: { sandboxes: 1 }\n', 'quotas.projects.constructor'],
+    ['runtime:\n  prototype: 1\n', 'runtime.prototype'],
+  ])('refuses %j naming %s, and changes no prototype', (yaml, path) => {
+    writeFileSync(join(home, 'config.yaml'), yaml)
+    let err: { code?: string; message?: string; details?: { path: string }[] } | undefined
+    try {
+      loadConfig({ env: { TIDEPOOL_HOME: home } })
+    } catch (e) {
+      err = e as typeof err
+    }
+    expect(err?.code).toBe('invalid_request')
+    expect(err?.message).toContain(`${path}: the key`)
+    expect(err?.details?.[0]?.path).toBe(path)
+    expect(({} as Record<string, unknown>).sandboxes).toBeUndefined()
+    expect(({} as Record<string, unknown>).logLevel).toBeUndefined()
+  })
+  it('refuses a YAML document that is not a mapping', () => {
+    writeFileSync(join(home, 'config.yaml'), '- a\n- b\n')
+    expect(() => loadConfig({ env: { TIDEPOOL_HOME: home } })).toThrow(/must hold a mapping of keys \(got a list\)/)
+  })
+})

@@ -5,6 +5,7 @@ import { join, resolve } from 'node:path'
 import { parse as parseYaml } from 'yaml'
 import { z } from 'zod'
 import { AppError } from './core/errors.js'
+import { isUnsafeKey, safeCopy } from './core/safe-input.js'
 import { DataConfig } from './data/config.js'
 import { InsightsConfig } from './insights/config.js'
 
@@ -94,12 +95,20 @@ export interface LoadOptions {
 export function loadConfig(opts: LoadOptions): Config {
   const home = resolve(opts.env.TIDEPOOL_HOME ?? (opts.overrides?.home as string | undefined) ?? join(homedir(), '.tidepool'))
   const file = opts.file ?? join(home, 'config.yaml')
-  let raw: Record<string, unknown> = {}
+  let raw: Record<string, unknown> = Object.create(null) as Record<string, unknown>
   if (existsSync(file)) {
+    let parsed: unknown
     try {
-      raw = (parseYaml(readFileSync(file, 'utf8')) as Record<string, unknown> | null) ?? {}
+      parsed = parseYaml(readFileSync(file, 'utf8'))
     } catch (err) {
       throw new AppError('invalid_request', `config file ${file} is not valid YAML: ${(err as Error).message}`)
+    }
+    if (parsed !== null && parsed !== undefined && (typeof parsed !== 'object' || Array.isArray(parsed))) throw new AppError('invalid_request', `config file ${file} must hold a mapping of keys (got ${Array.isArray(parsed) ? 'a list' : typeof parsed})`)
+    // Null-prototype copy; __proto__/constructor/prototype keys and lone surrogates are refused at any depth.
+    try {
+      raw = safeCopy(parsed ?? {}) as Record<string, unknown>
+    } catch (err) {
+      throw new AppError('invalid_request', `config file ${file}: ${(err as Error).message}`, (err as AppError).details)
     }
   } else if (opts.file) {
     throw new AppError('invalid_request', `config file ${opts.file} does not exist`)
@@ -109,7 +118,7 @@ export function loadConfig(opts: LoadOptions): Config {
     const v = opts.env[name]
     if (v !== undefined && v !== '') setPath(raw, ...apply(v))
   }
-  for (const [k, v] of Object.entries(opts.overrides ?? {})) raw[k] = v
+  for (const [k, v] of Object.entries(opts.overrides ?? {})) if (!isUnsafeKey(k)) raw[k] = v
   const parsed = ConfigSchema.safeParse(raw)
   if (!parsed.success) {
     const problems = parsed.error.issues.map((i) => `${i.path.join('.') || '(root)'}: ${i.code === 'unrecognized_keys' ? `unknown key(s) ${i.keys.join(', ')}` : i.message}`)
@@ -121,7 +130,7 @@ export function loadConfig(opts: LoadOptions): Config {
 function setPath(obj: Record<string, unknown>, path: string[], value: unknown): void {
   let cur = obj
   for (const key of path.slice(0, -1)) {
-    cur[key] ??= {}
+    cur[key] ??= Object.create(null)
     cur = cur[key] as Record<string, unknown>
   }
   cur[path[path.length - 1]!] = value

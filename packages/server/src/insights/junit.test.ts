@@ -191,3 +191,15 @@ describe('parseSeconds', () => {
     expect(parseSeconds(raw)).toBeUndefined()
   })
 })
+
+describe('parseJunit: prototype names', () => {
+  it('an element or attribute named like a prototype key neither hides a failure nor changes a prototype', () => {
+    const xml = `<testsuites><testsuite name="s" __proto__="x" constructor="y"><testcase classname="a" name="t1" constructor="c"><constructor><failure message="boom">trace</failure></constructor></testcase><testcase classname="a" name="t2"><__proto__><error message="bad"/></__proto__></testcase><testcase classname="a" name="t3"><prototype/></testcase></testsuite></testsuites>`
+    const r = parseJunit(xml, { file: 'proto.xml' })
+    expect(byName(r.cases, 't1')).toMatchObject({ outcome: 'fail', fails: 1 })
+    expect(byName(r.cases, 't1').failure?.message).toBe('boom')
+    expect(byName(r.cases, 't2')).toMatchObject({ outcome: 'fail', fails: 1 })
+    expect(byName(r.cases, 't3').outcome).toBe('pass')
+    expect(({} as Record<string, unknown>).x).toBeUndefined()
+  })
+})

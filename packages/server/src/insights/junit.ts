@@ -57,7 +57,8 @@ interface RawCase {
   skipped: boolean
 }
 
-const failureTags: Record<string, FailureRec['kind']> = {
+// Null-prototype: an element named <constructor> or <__proto__> is no failure tag (it would hide the failure inside it).
+const failureTags: Record<string, FailureRec['kind']> = Object.assign(Object.create(null) as Record<string, FailureRec['kind']>, {
   failure: 'failure',
   error: 'error',
   flakyFailure: 'flaky',
@@ -65,7 +66,7 @@ const failureTags: Record<string, FailureRec['kind']> = {
   rerunFailure: 'rerun',
   rerunError: 'rerun',
   rerun: 'pyrerun',
-}
+} as const)
 
 class JunitHandler implements XmlHandler {
   wantText = false

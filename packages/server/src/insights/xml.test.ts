@@ -33,3 +33,14 @@ describe('scanXml', () => {
     expect(decodeEntities('&lt;&#65;&#x42;&quot;&apos;&amp;&bogus;&#xD800;')).toBe(`<AB"'&&bogus;`)
   })
 })
+
+describe('scanXml: prototype names', () => {
+  it('hands attributes as a null-prototype object without __proto__/constructor/prototype', () => {
+    const seen: Record<string, string>[] = []
+    scanXml('<a __proto__="p" constructor="c" prototype=\'q\' toString="t" name="n"/><b constructor/>', { wantText: false, open: (_n, a) => void seen.push(a), close: () => undefined, text: () => undefined })
+    expect(seen.map((a) => Object.getPrototypeOf(a))).toEqual([null, null])
+    expect(Object.keys(seen[0]!)).toEqual(['toString', 'name'])
+    expect(Object.keys(seen[1]!)).toEqual([])
+    expect(({} as Record<string, unknown>).p).toBeUndefined()
+  })
+})

@@ -1,4 +1,5 @@
 /** @module insights/xml — a small, lenient, fast SAX-style XML scanner (enough for JUnit reports; no DTDs, no namespaces). */
+import { isUnsafeKey } from '../core/safe-input.js'
 
 export interface XmlHandler {
   /** Read by the scanner before it slices text; false skips text between tags (cheap whitespace). */
@@ -93,7 +94,9 @@ function readTag(src: string, start: number, h: XmlHandler): number {
   if (i >= n) return -1
   const name = src.slice(start, i)
   if (name.length === 0) return 0
-  const attrs: Record<string, string> = {}
+  // Null-prototype, and attributes named __proto__/constructor/prototype are dropped (no report means
+  // anything by them): a handler's attrs.name or attrs.constructor is never an inherited value.
+  const attrs = Object.create(null) as Record<string, string>
   for (;;) {
     // skip whitespace
     let ch = src.charCodeAt(i)
@@ -117,7 +120,7 @@ function readTag(src: string, start: number, h: XmlHandler): number {
     if (ch !== 61 /* = */) {
       // attribute without value (lenient) or stray character: skip it
       if (key.length === 0) i++
-      else attrs[key] = ''
+      else if (!isUnsafeKey(key)) attrs[key] = ''
       continue
     }
     ch = src.charCodeAt(++i)
@@ -126,13 +129,13 @@ function readTag(src: string, start: number, h: XmlHandler): number {
     if (ch === 34 || ch === 39) {
       const close = src.indexOf(ch === 34 ? '"' : "'", i + 1)
       if (close === -1) return -1
-      if (key) attrs[key] = decodeEntities(src.slice(i + 1, close))
+      if (key && !isUnsafeKey(key)) attrs[key] = decodeEntities(src.slice(i + 1, close))
       i = close + 1
     } else {
       // unquoted value (lenient)
       const vs = i
       while (i < n && !isNameEnd(src.charCodeAt(i))) i++
-      if (key) attrs[key] = decodeEntities(src.slice(vs, i))
+      if (key && !isUnsafeKey(key)) attrs[key] = decodeEntities(src.slice(vs, i))
     }
   }
 }
