@@ -7,6 +7,7 @@ import { AuditLog } from './audit/audit-log.js'
 import { TokenService } from './auth/tokens.js'
 import { secretFromEnv, storeUrlOf, type Config } from './config.js'
 import { systemClock, type Clock } from './core/clock.js'
+import { freezePrototypes } from './core/harden.js'
 import { createLogger, type Logger } from './core/log.js'
 import { createDataService } from './data/service.js'
 import { createHttpApp } from './http/app.js'
@@ -41,6 +42,12 @@ export interface BuildOptions {
   reaper?: boolean
   /** Where secrets named by the config (e.g. insights.llm.apiKeyEnv) are looked up; the CLI passes process.env. */
   env?: NodeJS.ProcessEnv
+  /**
+   * Freeze Object/Array/Function (and primitive wrapper) prototypes once everything is loaded and
+   * built, so a prototype pollution anywhere throws instead of reaching every object (core/harden.ts).
+   * `tidepool up` sets it; tests leave it off (freezing is process-wide).
+   */
+  freezePrototypes?: boolean
 }
 
 export async function buildControlPlane(config: Config, opts: BuildOptions = {}): Promise<ControlPlane> {
@@ -124,6 +131,7 @@ export async function buildControlPlane(config: Config, opts: BuildOptions = {})
   }
 
   const app = createHttpApp(svc)
+  if (opts.freezePrototypes) log.info({ frozen: freezePrototypes() }, 'prototypes frozen')
   let server: ReturnType<typeof serve> | undefined
   return {
     svc,

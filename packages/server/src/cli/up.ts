@@ -16,7 +16,7 @@ export function upCommand(configFile: () => string | undefined): CliCommand {
       const config = loadConfig({ env: process.env, file: configFile(), overrides })
       // Loaded here, not at the top: every other CLI command starts without the server's dependencies.
       const { buildControlPlane } = await import('../main.js')
-      const cp = await buildControlPlane(config, { env: process.env })
+      const cp = await buildControlPlane(config, { env: process.env, freezePrototypes: true })
       const { url } = await cp.listen()
       io.info(`tidepool listening on ${url} (data in ${config.home}, store ${config.storeUrl ?? 'sqlite'}, runtime ${config.runtime.kind})`)
       if (cp.adminToken) {
