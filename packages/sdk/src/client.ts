@@ -108,7 +108,7 @@ const NDJSON = 'application/x-ndjson'
  * ```
  */
 export function createClient(options: ClientOptions): Client {
-  const baseUrl = options.baseUrl.replace(/\/+$/, '')
+  const baseUrl = options.baseUrl.replace(/(?<!\/)\/+$/, '')
   if (!/^https?:\/\//i.test(baseUrl)) {
     throw new ApiError('invalid_request', `baseUrl must be an http(s) URL such as http://127.0.0.1:7070 (got ${JSON.stringify(options.baseUrl)})`)
   }

@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest'
-import { maskValue, resolveMasking } from './masking.js'
+import { confirmedGrowth } from '../testing/growth.js'
+import { globMatch, maskValue, resolveMasking } from './masking.js'
 import type { SourceColumn, SourceTable } from './source.js'
 
 const col = (name: string, o: Partial<SourceColumn> = {}): SourceColumn => ({ name, type: 'text', notNull: false, generated: false, category: 'S', maxLength: undefined, ...o })
@@ -82,5 +83,31 @@ describe('maskValue', () => {
     expect(names.size).toBe(2000)
     expect(maskValue('email', 'someone', salt, { unique: true, maxLength: 24 })!.length).toBeLessThanOrEqual(24)
     expect(maskValue('hash', 'someone', salt, { unique: true, maxLength: 8 })).toHaveLength(8)
+  })
+})
+
+describe('globMatch (rule column patterns)', () => {
+  /** The RegExp the matcher used to build from a rule (commit b92cdb7): the reference on short names. */
+  const before = (glob: string, name: string) => new RegExp(`^${glob.split('*').map((s) => s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')).join('.*')}$`).test(name)
+
+  it('matches exactly what the built RegExp matched (20 000 random globs and names)', () => {
+    let seed = 3
+    const rnd = (k: number) => {
+      seed = (seed * 1103515245 + 12345) & 0x7fffffff
+      return seed % k
+    }
+    const pick = (alphabet: string, max: number) => Array.from({ length: rnd(max) }, () => alphabet[rnd(alphabet.length)]).join('')
+    const differ: string[] = []
+    for (let i = 0; i < 20_000; i++) {
+      const glob = pick('ab*_+(', 7)
+      const name = pick('ab_+(', 9)
+      if (globMatch(glob, name) !== before(glob, name)) differ.push(`${glob} ~ ${name}`)
+    }
+    expect(differ.slice(0, 5)).toEqual([])
+  })
+
+  it('costs time linear in the name even with many stars (the RegExp grew with a power of the stars)', () => {
+    const g = confirmedGrowth((n) => 'a'.repeat(n), (name) => globMatch('*a*a*a*a*a*b', name), 256)
+    expect(g).toMatchObject({ linear: true })
   })
 })

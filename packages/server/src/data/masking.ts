@@ -44,9 +44,35 @@ const isText = (c: SourceColumn) => c.category === 'S'
 /** Turns a column pattern (`col`, `table.col`, `schema.table.col`, with * wildcards) into a matcher. */
 function matcher(pattern: string): (schema: string, table: string, column: string) => boolean {
   const parts = pattern.toLowerCase().split('.')
-  const re = (p: string) => new RegExp(`^${p.split('*').map((s) => s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')).join('.*')}$`)
+  const re = (p: string) => ({ test: (name: string) => globMatch(p, name) })
   const [s, t, c] = parts.length === 3 ? parts.map(re) : parts.length === 2 ? [undefined, re(parts[0]!), re(parts[1]!)] : [undefined, undefined, re(parts[0]!)]
   return (schema, table, column) => (!s || s.test(schema.toLowerCase())) && (!t || t.test(table.toLowerCase())) && c!.test(column.toLowerCase())
+}
+
+/**
+ * Whether `text` matches `glob` whole, `*` matching any run of characters. A scan, not a RegExp built from
+ * the rule: `^a.*a.*a.*b$` backtracks polynomially in the number of stars; this resumes after the last
+ * star instead, so it costs at most |glob|·|text| (both bounded: rules by the contract, names by PostgreSQL).
+ */
+export function globMatch(glob: string, text: string): boolean {
+  let g = 0
+  let t = 0
+  let star = -1 // index in glob just after the last `*` seen
+  let resume = 0 // where in text that star's run would end next
+  while (t < text.length) {
+    if (g < glob.length && glob[g] === '*') {
+      star = ++g
+      resume = t
+    } else if (g < glob.length && glob[g] === text[t]) {
+      g++
+      t++
+    } else if (star >= 0) {
+      g = star
+      t = ++resume
+    } else return false
+  }
+  while (g < glob.length && glob[g] === '*') g++
+  return g === glob.length
 }
 
 /**

@@ -290,7 +290,7 @@ async function preflightSpace(pool: StoragePool, sampler: Sampler): Promise<void
 
 function schemaError(err: unknown, bins: PgBinaries): AppError {
   const text = toolError(err)
-  const ext = /extension "([^"]+)"|could not open extension control file ".*\/([^/]+)\.control"/.exec(text)
+  const ext = /extension "([^"]+)"|could not open extension control file "[^"\n]*\/([^/"\n]+)\.control"/.exec(text)
   if (ext) {
     const name = ext[1] ?? ext[2]
     return new AppError('runtime_unavailable', `the source uses extension ${name}, which PostgreSQL ${bins.version} here lacks: install it (e.g. apt-get install postgresql-${bins.major}-${name}) and mirror again (${text})`)

@@ -22,7 +22,7 @@ const workspacePrefixes: RegExp[] = [
 export function normalizePath(p: string, root?: string): string {
   let s = p.trim().replace(/\\/g, '/')
   if (root) {
-    const r = root.replace(/\\/g, '/').replace(/\/+$/, '')
+    const r = root.replace(/\\/g, '/').replace(/(?<!\/)\/+$/, '')
     if (r && s.startsWith(`${r}/`)) s = s.slice(r.length + 1)
   }
   for (const re of workspacePrefixes) {

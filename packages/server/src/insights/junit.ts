@@ -345,7 +345,7 @@ export function parseSeconds(raw: string | undefined, framework: Framework = 'ju
     const grouping = groups.length > 2 || (framework === 'surefire' && groups[1]?.length === 3)
     s = grouping ? groups.join('') : s.replace(',', '.')
   }
-  if (!/^-?\d*\.?\d+(?:[eE][-+]?\d+)?$/.test(s)) return undefined
+  if (!/^-?(?:\d*\.)?\d+(?:[eE][-+]?\d+)?$/.test(s)) return undefined
   const v = Number(s)
   if (!Number.isFinite(v) || v < 0) return undefined
   return Math.round(v * 1e6) / 1e3

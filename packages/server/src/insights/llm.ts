@@ -16,7 +16,7 @@ const system = [
 /** POSTs `{url}/chat/completions`; returns the rewritten Markdown or throws with a reason. */
 export async function rewriteTriage(cfg: InsightsConfig['llm'], apiKey: string | undefined, markdown: string, fetchImpl: FetchLike): Promise<string> {
   if (!cfg.url) throw new Error('no LLM endpoint configured (insights.llm.url)')
-  const url = `${cfg.url.replace(/\/+$/, '')}/chat/completions`
+  const url = `${cfg.url.replace(/(?<!\/)\/+$/, '')}/chat/completions`
   const res = await fetchImpl(url, {
     method: 'POST',
     headers: { 'content-type': 'application/json', ...(apiKey ? { authorization: `Bearer ${apiKey}` } : {}) },

@@ -26,7 +26,7 @@ function internalKinds(kind: RemediationKind): boolean {
 }
 
 const dirtyState = /duplicate key|unique constraint|already exists|violates (?:foreign key|unique)|constraint failed|deadlock detected|could not serialize/i
-const missingSeed = /no rows|relation .* does not exist|table .* doesn'?t exist|no such table|fixture .* (?:missing|not found)|seed/i
+const missingSeed = /no rows|relation .{0,200}? does not exist|table .{0,200}? doesn'?t exist|no such table|fixture .{0,200}? (?:missing|not found)|seed/i
 
 /** Recommendations for one triaged run. Deterministic: same facts, same proposals. */
 export function recommend(run: RunRow, failures: readonly TriageFailure[], saturation: readonly string[], quarantinedOrPending: ReadonlySet<string>, armed: ReadonlySet<string>, owner: string, now: number, cfg: InsightsEnv['cfg']): Proposal[] {

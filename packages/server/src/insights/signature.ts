@@ -2,8 +2,16 @@
 import { createHash } from 'node:crypto'
 import { cleanText } from './clean.js'
 
+type Replacer = (match: string, ...groups: (string | undefined)[]) => string
+/** `$1` + `suffix` where the pattern's first alternative matched; the text unchanged where the second did. */
+const keepUnless = (suffix: string, prefix = ''): Replacer => (m, g1) => (g1 === undefined ? m : `${prefix}${g1}${suffix}`)
+
 // Order matters: specific shapes first (they contain digits the generic number rule would eat).
-const rules: [RegExp, string][] = [
+// Every rule is linear in the message (core/input-patterns.test.ts times each on pathological input). Two
+// idioms keep them so: a second alternative that consumes a run the first failed on, where a later start
+// inside that run cannot succeed when the first start did not (the engine would otherwise retry the run
+// from each of its characters: quadratic); and bounded gaps (≤ 200 characters).
+const rules: [RegExp, string | Replacer][] = [
   [/\b[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}\b/gi, '<uuid>'],
   [/\b\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}(?::\d{2}(?:[.,]\d+)?)?(?:Z|[+-]\d{2}:?\d{2})?/g, '<ts>'],
   [/\b\d{4}-\d{2}-\d{2}\b/g, '<date>'],
@@ -13,12 +21,14 @@ const rules: [RegExp, string][] = [
   [/\b0x[0-9a-f]+\b/gi, '<addr>'],
   [/\[(?:[0-9a-f]{0,4}:){2,7}[0-9a-f]{0,4}\](?::\d+)?/gi, '<ip>'],
   // paths (posix and windows), with any :line:col → basename only
-  [/(?:[A-Za-z]:)?(?:[\\/][\w.@+~-]+){2,}[\\/]([\w.@+~-]+?)(?::\d+)+(?=\W|$)/g, '<path>/$1:<line>'],
+  [/(?:[A-Za-z]:)?(?:[\\/][\w.@+~-]+){2,}[\\/]([\w.@+~-]+?)(?::\d+)+(?=\W|$)|(?:[\\/][\w.@+~-]+)+/g, keepUnless(':<line>', '<path>/')],
   [/(?:[A-Za-z]:)?(?:[\\/][\w.@+~-]+){2,}[\\/]([\w.@+~-]+)/g, '<path>/$1'],
-  [/\b([\w.-]+\.(?:[jt]sx?|mjs|cjs|py|java|kt|go|cs|rb|rs|php|scala|swift))(?::\d+)+/g, '$1:<line>'],
+  [/\b(?:([\w.-]+\.(?:[jt]sx?|mjs|cjs|py|java|kt|go|cs|rb|rs|php|scala|swift))(?::\d+)+|[\w.-]+)/g, keepUnless(':<line>')],
   [/\bline \d+\b/gi, 'line <n>'],
   [/\b(?:\d{1,3}\.){3}\d{1,3}(?::\d{1,5})?\b/g, '<ip>'],
-  [/\b(localhost|[a-z0-9-]+(?:\.[a-z0-9-]+)+):\d{2,5}\b/gi, '$1:<port>'],
+  // The host is checked looking back from each `:` (runs between two colons are disjoint, so each is read
+  // once); matching it forwards from every \b of a long a-b-c… run retried that run from each of them.
+  [/:(?<=\b(?:localhost|[a-z0-9-]+(?:\.[a-z0-9-]+)+):)\d{2,5}\b/gi, ':<port>'],
   [/\bport \d{2,5}\b/gi, 'port <port>'],
   // prefixed ids (sbx_k3j9…, req-8f2…, run_42, tok_…)
   [/\b[a-z]{2,10}[_-](?=[a-z0-9]*\d)[a-z0-9]{4,}\b/gi, '<id>'],
@@ -33,7 +43,7 @@ const rules: [RegExp, string][] = [
 /** The normalised form of a failure's text: placeholders for everything that varies between runs. */
 export function normalizeMessage(s: string): string {
   let out = cleanText(s)
-  for (const [re, rep] of rules) out = out.replace(re, rep)
+  for (const [re, rep] of rules) out = typeof rep === 'string' ? out.replace(re, rep) : out.replace(re, rep as (m: string, ...g: string[]) => string)
   return out.replace(/\s+/g, ' ').trim()
 }
 
@@ -85,11 +95,11 @@ const infraPatterns = [
   /ECONNREFUSED|ECONNRESET|ETIMEDOUT|EHOSTUNREACH|ENETUNREACH|ENOTFOUND|EAI_AGAIN|EPIPE|socket hang up/i,
   /connection (?:refused|reset|timed out|closed)|connect(?:ion)? timed out|ConnectException|could not connect|failed to connect|unable to connect|network is unreachable|no route to host/i,
   /name or service not known|temporary failure in name resolution|getaddrinfo|\bDNS\b/i,
-  /\b(?:502|503|504)\b.*(?:gateway|unavailable|timeout)|service unavailable|bad gateway|gateway time-?out|too many requests|rate limit/i,
+  /\b(?:502|503|504)\b.{0,200}?(?:gateway|unavailable|timeout)|service unavailable|bad gateway|gateway time-?out|too many requests|rate limit/i,
   /out of memory|\bOOM\b|OutOfMemoryError|cannot allocate memory|ENOMEM|signal: killed|exit code 137|SIGKILL/i,
   /no space left on device|ENOSPC|disk quota|read-only file system|too many open files|EMFILE/i,
   /timed? ?out waiting for|deadline exceeded|context deadline|lock wait timeout|database is locked|too many connections/i,
-  /docker daemon|container .* (?:exited|not running)|image pull|runner .* (?:lost|offline)|agent .* disconnected/i,
+  /docker daemon|container .{0,200}? (?:exited|not running)|image pull|runner .{0,200}? (?:lost|offline)|agent .{0,200}? disconnected/i,
 ]
 
 /** Looks like infrastructure (network, DNS, resources, capacity) rather than the code under test. */

@@ -104,7 +104,7 @@ export function resolvePath(path: string): string {
     throw new AppError('invalid_request', `path ${JSON.stringify(path)} contains '..'; use an absolute path inside the sandbox`, [{ path: 'path', message: "'..' is not allowed" }])
   }
   const abs = path.startsWith('/') ? path : posix.join('/home/user', path)
-  return posix.normalize(abs).replace(/(.)\/+$/, '$1')
+  return posix.normalize(abs).replace(/(.)(?<!\/\/)\/+$/, '$1')
 }
 
 function parseFind(out: Buffer): FileEntry[] {

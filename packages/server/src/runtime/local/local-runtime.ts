@@ -86,7 +86,7 @@ export class LocalRuntime implements Runtime {
 
   constructor(opts: LocalRuntimeOptions) {
     if (!isAbsolute(opts.dataDir)) throw new RuntimeError('invalid_request', `dataDir must be absolute (got ${JSON.stringify(opts.dataDir)})`)
-    this.#dataDir = checkHostPath(opts.dataDir.replace(/\/+$/, ''), 'runtime dataDir')
+    this.#dataDir = checkHostPath(opts.dataDir.replace(/(?<!\/)\/+$/, ''), 'runtime dataDir')
     this.#cgroupName = opts.cgroupName ?? 'tidepool'
     if (!/^[A-Za-z0-9_.-]+$/.test(this.#cgroupName)) throw new RuntimeError('invalid_request', `cgroupName must be one path segment of [A-Za-z0-9_.-] (got ${JSON.stringify(this.#cgroupName)})`)
     this.#helperPath = opts.helperPath ?? defaultHelperPath

@@ -104,7 +104,7 @@ export function checkHostPath(p: string, what: string): string {
 
 /** A path inside the sandbox: absolute, normalised, not '/' itself. */
 export function checkSandboxPath(p: string, what: string): string {
-  const clean = posix.normalize(p).replace(/\/+$/, '')
+  const clean = posix.normalize(p).replace(/(?<!\/)\/+$/, '')
   if (!posix.isAbsolute(p) || clean === '' || /[\n\0]/.test(p) || p.split('/').includes('..')) {
     throw new RuntimeError('invalid_request', `${what} must be an absolute path inside the sandbox other than / (got ${JSON.stringify(p)})`)
   }
@@ -121,7 +121,7 @@ export function checkHotMount(m: HotMount): { source: string; target: string; re
   if (typeof m?.source !== 'string' || !posix.isAbsolute(m.source) || /[\n\0]/.test(m.source) || m.source.split('/').includes('..')) {
     throw new RuntimeError('invalid_request', `bind mount source must be an absolute host path without '..' (got ${JSON.stringify(m?.source)})`)
   }
-  const source = posix.normalize(m.source).replace(/(.)\/+$/, '$1')
+  const source = posix.normalize(m.source).replace(/(.)(?<!\/\/)\/+$/, '$1')
   if (source === '/') throw new RuntimeError('invalid_request', 'bind mount source must be a directory other than the host\'s /')
   return { source, target: checkHotMountTarget(m.target), readOnly: m.readOnly === true }
 }

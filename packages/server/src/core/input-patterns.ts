@@ -1,0 +1,89 @@
+/**
+ * @module core/input-patterns — every source file of `packages/server/src` and `packages/sdk/src` that
+ * holds a regular expression, with what input those expressions see (or why they see none).
+ *
+ * `input-patterns.test.ts` finds every regular expression literal in those trees with the TypeScript
+ * parser, fails for a file not listed here, and times EVERY literal it found (listed as input or not)
+ * on pathological inputs of size n to 16n: generic ones derived from the pattern's own characters and
+ * words, plus the `evil` ones below. So a new regex cannot slip past: it is either linear on every
+ * such input, or the test names it. `new RegExp` (a pattern built at run time, which no test can
+ * enumerate) is refused outright: write a scan instead (see `data/masking.ts`'s glob matcher).
+ */
+
+export interface RegexFile {
+  /** What input the file's regexes see and how it is bounded before they run; or `none: <why>`. */
+  readonly input: string
+  /** Pathological inputs (by size) that the generic ones might miss, for this file's regexes. */
+  readonly evil?: readonly ((n: number) => string)[]
+}
+
+const rep = (unit: string, n: number): string => unit.repeat(Math.max(1, Math.ceil(n / unit.length)))
+
+/** Keyed by path relative to `packages/`. */
+export const regexFiles: Readonly<Record<string, RegexFile>> = {
+  'sdk/src/api-error.ts': { input: 'a Retry-After header of a response' },
+  'sdk/src/client.ts': { input: 'the baseUrl option and the operation table\'s own paths' },
+  'sdk/src/contract/auth.ts': { input: 'request fields (zod .regex; the string is bounded by .max first)' },
+  'sdk/src/contract/common.ts': { input: 'request fields (zod .regex; the string is bounded by .max first)' },
+  'sdk/src/contract/data.ts': { input: 'request fields (zod .regex; the string is bounded by .max first)' },
+  'sdk/src/contract/insights.ts': { input: 'request fields (zod .regex; the string is bounded by .max first)' },
+  'sdk/src/contract/sandbox.ts': { input: 'request fields (zod .regex; the string is bounded by .max first)' },
+  'server/src/bench/sandbox.ts': { input: 'none: /proc/meminfo in the benchmark' },
+  'server/src/cli/commands/data.ts': { input: 'command-line arguments' },
+  'server/src/cli/commands/insights.ts': { input: 'command-line arguments and file names' },
+  'server/src/cli/commands/sandbox.ts': { input: 'command-line arguments' },
+  'server/src/cli/io.ts': { input: 'command-line durations' },
+  'server/src/config.ts': { input: 'config.yaml values and TIDEPOOL_* variables' },
+  'server/src/data/copy-text.ts': { input: 'rows read from a source database (COPY text)' },
+  'server/src/data/masking.ts': { input: 'column and table names of a source database (PostgreSQL caps them at 63 bytes)' },
+  'server/src/data/mirror-builder.ts': { input: 'stderr of pg_dump/psql run against a source database', evil: [(n) => `could not open extension control file "${rep('/a', n)}`] },
+  'server/src/data/mirrors.ts': { input: 'a source database\'s name' },
+  'server/src/data/pg-admin.ts': { input: 'identifiers and literals quoted for SQL' },
+  'server/src/data/pg-binaries.ts': { input: 'none: `postgres --version` output' },
+  'server/src/data/pg-server.ts': { input: 'PostgreSQL\'s log tail and /proc entries' },
+  'server/src/data/psql.ts': { input: 'psql stderr' },
+  'server/src/data/sampler.ts': { input: 'values read from a source database' },
+  'server/src/data/source-url.ts': { input: 'a data source URL (request field)', evil: [(n) => `postgresql://${rep('a', n)}`, (n) => `postgres://${rep('@', n)}`, (n) => `postgresql://u:${rep('p', n)}`] },
+  'server/src/data/source.ts': { input: 'error messages of the pg driver' },
+  'server/src/http/app.ts': { input: 'the Authorization header; the operation table\'s own paths', evil: [(n) => `Bearer${rep(' ', n)}x`, (n) => `Bearer ${rep(' \t', n)}`] },
+  'server/src/http/openapi.ts': { input: 'none: the operation table\'s own paths' },
+  'server/src/insights/clean.ts': { input: 'JUnit text (names, messages, output)', evil: [(n) => `\u001b[${rep('0', n)}`, (n) => `\u001b]${rep('a', n)}`] },
+  'server/src/insights/identity.ts': { input: 'file paths from JUnit XML', evil: [(n) => `/builds/${rep('a/', n)}`, (n) => `/builds/${rep('src/', n)}`] },
+  'server/src/insights/junit.ts': { input: 'JUnit XML attribute values' },
+  'server/src/insights/kpis.ts': { input: 'the window query parameter (validated by the contract first)' },
+  'server/src/insights/llm.ts': { input: 'none: the configured LLM URL' },
+  'server/src/insights/remediation.ts': { input: 'failure messages from JUnit XML', evil: [(n) => rep('relation ', n), (n) => rep('table ', n), (n) => rep('fixture ', n)] },
+  'server/src/insights/service.ts': { input: 'the q query parameter' },
+  'server/src/insights/signature.ts': {
+    input: 'failure messages and stack traces from JUnit XML',
+    evil: [
+      (n) => rep('/a', n),
+      (n) => `${rep('/a', n)}:`,
+      (n) => rep('/a:1', n),
+      (n) => rep('a.', n),
+      (n) => `${rep('a.', n)}:`,
+      (n) => rep('a-', n),
+      (n) => rep('a1', n),
+      (n) => rep('1.', n),
+      (n) => rep('[:', n),
+      (n) => rep('502 ', n),
+      (n) => rep('container ', n),
+      (n) => rep('runner ', n),
+      (n) => rep('agent ', n),
+      (n) => `File "${rep('a', n)}`,
+    ],
+  },
+  'server/src/insights/synthetic.ts': { input: 'none: test data it generates itself' },
+  'server/src/insights/triage.ts': { input: 'failure messages and names from JUnit XML' },
+  'server/src/insights/xml.ts': { input: 'a JUnit XML body', evil: [(n) => `<?xml ${rep(' ', n)}`, (n) => `<?xml ${rep('encoding=', n)}`] },
+  'server/src/runtime/local/cgroups.ts': { input: 'none: /proc/self/mountinfo and cgroup files' },
+  'server/src/runtime/local/hot-mount.ts': { input: 'the helper\'s report (may quote request paths)' },
+  'server/src/runtime/local/local-exec.ts': { input: 'the helper\'s report (may quote request paths)' },
+  'server/src/runtime/local/local-runtime.ts': { input: 'sandbox ids and configured paths' },
+  'server/src/runtime/local/mounts.ts': { input: 'paths from requests and config' },
+  'server/src/runtime/local/preflight.ts': { input: 'none: /proc files' },
+  'server/src/runtime/local/proc.ts': { input: 'none: /proc/self/status' },
+  'server/src/service/files.ts': { input: 'request paths and the stderr of file commands' },
+  'server/src/storage/dir-pool.ts': { input: 'filefrag output for files a sandbox wrote', evil: [(n) => ` 1: ${rep('1', n)}`, (n) => ` 1: 1.. 1: 1.. 1: 1:${rep(' ', n)}`] },
+  'server/src/storage/loop-image.ts': { input: 'none: /proc/self/mounts' },
+}
