@@ -202,7 +202,12 @@ describe('audit log: signed checkpoints and the head outside the store', () => {
     const against = await offlineVerify({ key: pinned })
     expect(against.code).toBe(1)
     expect(against.report.problems[0]!.problem).toMatch(/not by the audit signing key/)
+    unlinkSync(keyFile()) // deleting the key does not switch the signature checks off
+    const keyless = await offlineVerify()
+    expect(keyless.code).toBe(1)
+    expect(keyless.report.problems.map((p) => p.problem).join('\n')).toMatch(/no signing key was given/)
     writeFileSync(keyFile(), pem)
+    expect((await offlineVerify({ key: pinned })).report.problems.map((p) => p.problem).join('\n')).toMatch(/not by the audit signing key/)
   })
 
   it('coalesces signing off the append path: a checkpoint per checkpointEveryRecords records, and one at a clean stop', async () => {

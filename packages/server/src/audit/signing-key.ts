@@ -36,11 +36,13 @@ export function readSigningKey(file: string): AuditSigner {
   let pem: string
   try {
     pem = readFileSync(file, 'utf8')
-    // A key others can read signs nothing trustworthy; tighten it rather than refuse (it is ours).
-    if ((statSync(file).mode & 0o077) !== 0) chmodSync(file, 0o600)
   } catch (err) {
     throw new AppError('internal', `cannot read the audit signing key ${file}: ${(err as Error).message}`, undefined, { cause: err })
   }
+  try {
+    // A key others can read signs nothing trustworthy; tighten it when it is ours to change.
+    if ((statSync(file).mode & 0o077) !== 0) chmodSync(file, 0o600)
+  } catch {}
   try {
     return signerOf(createPrivateKey(pem))
   } catch (err) {

@@ -48,7 +48,11 @@ export async function verifyAuditLog(db: Db, opts: VerifyOptions = {}): Promise<
   // read second is never older than the store's newest checkpoint unless someone rolled it back.
   const newest = await db.selectFrom('audit_checkpoints').selectAll().orderBy('seq', 'desc').limit(1).executeTakeFirst()
   const maxCp = newest ? Number(newest.seq) : 0
-  const head = opts.headFile !== undefined && key ? readHead(opts.headFile) : undefined
+  const read = opts.headFile !== undefined ? readHead(opts.headFile) : undefined
+  // Without the key nothing signed can be trusted; deleting the key must not switch the checks off.
+  if (!key && (maxCp > 0 || read?.state === 'ok'))
+    problems.push({ seq: 0, problem: 'the log has signed checkpoints, but no signing key was given to check them: the key file is missing (deleted?); restore it or pass the public key with --key' })
+  const head = key ? read : undefined
   const headSeq = head?.state === 'ok' ? head.head.seq : undefined
   let headRecordHash: string | undefined
 
