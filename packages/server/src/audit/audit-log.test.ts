@@ -225,6 +225,19 @@ describe('audit log: signed checkpoints and the head outside the store', () => {
     expect(JSON.parse(readFileSync(headFile(), 'utf8'))).toMatchObject({ seq: 7 })
   })
 
+  it('a crash before the first checkpoint does not make the next start refuse; that start signs the records', async () => {
+    const cp = await plane({ audit: { checkpointIntervalMs: 600_000 } })
+    await appendN(cp, 2)
+    expect(JSON.parse(readFileSync(headFile(), 'utf8'))).toMatchObject({ seq: 0, hash: '0'.repeat(64) })
+    await cp.svc.store.close() // as a kill -9 would leave it: no final checkpoint
+    const again = await plane()
+    try {
+      expect(await onlineVerify(again)).toMatchObject({ ok: true, records: 2, signedThrough: 2, headState: 'ok' })
+    } finally {
+      await again.close()
+    }
+  })
+
   it('upgrade: a store written before signed checkpoints still verifies, and its first checkpoint signs the existing head', async () => {
     // The previous code's rows: no stored text, the data in its own column, the same hash formula.
     const { migrations } = await import('../store/migrations/index.js')

@@ -59,11 +59,13 @@ export class AuditLog {
    */
   async open(): Promise<void> {
     if (!this.signing) return
-    await checkHeadAtStart(this.db, this.signing.key, this.signing.headFile, this.signing.keyCreated)
+    const head = await checkHeadAtStart(this.db, this.signing.key, this.signing.headFile, this.signing.keyCreated)
     const cp = await this.db.selectFrom('audit_checkpoints').select('seq').orderBy('seq', 'desc').limit(1).executeTakeFirst()
     this.#signedSeq = cp ? Number(cp.seq) : 0
     await this.#loadLast()
-    await this.checkpoint()
+    // Without a head file (first start, an upgraded store, an operator's reset) one is written now,
+    // even over an empty log (seq 0, the genesis hash): from here on a missing head file is news.
+    await this.#checkpoint(head !== 'ok')
   }
 
   /**
@@ -136,13 +138,24 @@ export class AuditLog {
    * under a running server is not signed), writes the head file, then records the checkpoint.
    */
   checkpoint(): Promise<Checkpoint | undefined> {
+    return this.#checkpoint(false)
+  }
+
+  #checkpoint(force: boolean): Promise<Checkpoint | undefined> {
     const run = this.#cpTail.then(async () => {
-      if (!this.signing || !this.#last || this.#last.seq <= this.#signedSeq) return undefined
+      if (!this.signing || !this.#last || (!force && this.#last.seq <= this.#signedSeq)) return undefined
       const c = signCheckpoint(this.signing.key, this.#last, iso(this.clock.now()))
       // Head file first: a crash between the two leaves the head ahead of the store's newest
       // checkpoint (harmless), never behind it (which verify reports as a rolled-back head).
       await writeHead(this.signing.headFile, c)
-      await this.db.insertInto('audit_checkpoints').values({ seq: c.seq, hash: c.hash, at: c.at, key_id: c.keyId, signature: c.signature }).execute()
+      // The genesis head (seq 0) lives in the head file only; a forced re-sign keeps the first row.
+      if (c.seq > 0) {
+        await this.db
+          .insertInto('audit_checkpoints')
+          .values({ seq: c.seq, hash: c.hash, at: c.at, key_id: c.keyId, signature: c.signature })
+          .onConflict((oc) => oc.column('seq').doNothing())
+          .execute()
+      }
       this.#signedSeq = c.seq
       return c
     })

@@ -127,7 +127,7 @@ export async function verifyAuditLog(db: Db, opts: VerifyOptions = {}): Promise<
     const bad = signatureProblem(h, key!)
     if (bad) problems.push({ seq: h.seq, problem: `head file ${opts.headFile}: ${bad}` })
     else if (h.seq > lastSeq) problems.push({ seq: h.seq, problem: `the chain ends at seq ${lastSeq}, but the signed head (${opts.headFile}, ${h.at}) is at seq ${h.seq}: the newest records were deleted` })
-    else if (headRecordHash !== h.hash) problems.push({ seq: h.seq, problem: `record ${h.seq} does not have the hash the signed head vouches for: records up to ${h.seq} were edited and the chain recomputed` })
+    else if ((h.seq === 0 ? genesis : headRecordHash) !== h.hash) problems.push({ seq: h.seq, problem: `record ${h.seq} does not have the hash the signed head vouches for: records up to ${h.seq} were edited and the chain recomputed` })
     else signedThrough = Math.max(signedThrough, h.seq)
     if (!bad && h.seq < maxCp) problems.push({ seq: h.seq, problem: `the head file is at seq ${h.seq}, older than the store's newest checkpoint (seq ${maxCp}): it was rolled back or replaced by an older one` })
   } else if (head?.state === 'unreadable') {
