@@ -4,6 +4,7 @@ import { homedir } from 'node:os'
 import { join, resolve } from 'node:path'
 import { parse as parseYaml } from 'yaml'
 import { z } from 'zod'
+import { AuditConfig } from './audit/config.js'
 import { AppError } from './core/errors.js'
 import { isUnsafeKey, safeCopy } from './core/safe-input.js'
 import { DataConfig } from './data/config.js'
@@ -69,6 +70,7 @@ export const ConfigSchema = z
     // prefault: an absent section is parsed as {}, so its own defaults apply (default() would skip parsing).
     insights: InsightsConfig.prefault({}),
     data: DataConfig.prefault({}),
+    audit: AuditConfig.prefault({}),
   })
   .strict()
 export type Config = z.infer<typeof ConfigSchema>

@@ -4,6 +4,8 @@ import { join } from 'node:path'
 import { serve } from '@hono/node-server'
 import type { Hono } from 'hono'
 import { AuditLog } from './audit/audit-log.js'
+import { auditPaths } from './audit/config.js'
+import { loadOrCreateSigningKey } from './audit/signing-key.js'
 import { TokenService } from './auth/tokens.js'
 import { secretFromEnv, storeUrlOf, type Config } from './config.js'
 import { systemClock, type Clock } from './core/clock.js'
@@ -56,7 +58,24 @@ export async function buildControlPlane(config: Config, opts: BuildOptions = {})
   const clock = opts.clock ?? systemClock
   const store = await openStore(storeUrlOf(config))
   const runtime = opts.runtime ?? (await (await import('./runtime/create-runtime.js')).createRuntime({ kind: config.runtime.kind, dataDir: join(config.home, 'runtime'), cgroupName: config.runtime.cgroupName, logger: log }))
-  const audit = new AuditLog(store.db, clock)
+  // The signing key and the signed head live outside the store, so whoever can rewrite the store
+  // cannot re-sign it (see README, Audit log).
+  const paths = auditPaths(config.home, config.audit)
+  const signingKey = loadOrCreateSigningKey(paths.keyFile)
+  const audit = new AuditLog(store.db, clock, {
+    key: signingKey.key,
+    keyCreated: signingKey.created,
+    headFile: paths.headFile,
+    intervalMs: config.audit.checkpointIntervalMs,
+    everyRecords: config.audit.checkpointEveryRecords,
+    log,
+  })
+  try {
+    await audit.open()
+  } catch (err) {
+    await store.close()
+    throw err
+  }
   const events = new EventLog(store.db, clock)
   const tokens = new TokenService(store.db, clock)
   const sandboxes = new SandboxService({ db: store.db, runtime, config, clock, log, events })
@@ -149,6 +168,8 @@ export async function buildControlPlane(config: Config, opts: BuildOptions = {})
       if (server) await new Promise<void>((r) => server!.close(() => r()))
       await commands.flush()
       await svc.data.close()
+      // After everything that may still append; signs the final head.
+      await audit.close()
       await store.close()
     },
   }

@@ -32,8 +32,17 @@ export const AuditPage = page(AuditRecord)
 export const AuditVerifyResult = z
   .object({
     ok: z.boolean(),
-    records: z.number().int(),
-    problems: z.array(z.object({ seq: z.number().int(), problem: z.string() })),
+    records: z.number().int().describe('Records walked.'),
+    problems: z.array(z.object({ seq: z.number().int().describe('The record or checkpoint concerned; 0 for the log as a whole.'), problem: z.string() })),
+    checkpoints: z.number().int().optional().describe('Signed checkpoints checked: signature, and the record hash each vouches for.'),
+    headState: z
+      .enum(['ok', 'absent', 'reset', 'unreadable', 'not_checked'])
+      .optional()
+      .describe('The signed head kept outside the store: ok (checked), absent, reset (emptied by an operator), unreadable, not_checked (no signing key).'),
+    head: z.object({ seq: z.number().int(), hash: z.string(), at: Timestamp }).optional().describe('The signed head read from the head file.'),
+    signedThrough: z.number().int().optional().describe('Every record up to this seq is vouched for by a valid signature.'),
+    unsignedTail: z.number().int().optional().describe('Records after signedThrough, covered by the hash chain only.'),
+    key: z.object({ id: z.string(), publicKey: z.string().describe('Ed25519, base64url.') }).optional().describe('The key signatures were checked against.'),
   })
   .meta({ id: 'AuditVerifyResult' })
 

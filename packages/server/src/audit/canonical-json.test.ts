@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest'
-import { canonicalJson } from './canonical-json.js'
+import { columnText } from './audit-row.js'
+import { canonicalJson, jsonValue } from './canonical-json.js'
 
 describe('canonicalJson (RFC 8785)', () => {
   it('sorts keys by UTF-16 code units and drops whitespace', () => {
@@ -15,5 +16,32 @@ describe('canonicalJson (RFC 8785)', () => {
   })
   it('refuses values JSON cannot hold', () => {
     expect(() => canonicalJson({ x: Number.NaN })).toThrow(/NaN/)
+  })
+})
+
+describe('jsonValue', () => {
+  it('turns anything into a JSON value without throwing', () => {
+    const cyclic: Record<string, unknown> = {}
+    cyclic.me = cyclic
+    let deep: unknown = 'leaf'
+    for (let i = 0; i < 100; i++) deep = [deep]
+    const bad = { get x(): never { throw new Error('no') } }
+    const v = jsonValue({ n: 10n, inf: Number.POSITIVE_INFINITY, f: () => 1, u: undefined, arr: [undefined, Symbol('s')], d: new Date(0), cyclic, deep, bad, shared: [cyclic, cyclic] })
+    expect(() => canonicalJson(v)).not.toThrow()
+    expect(v).toMatchObject({ n: '10', inf: null, arr: [null, null], d: '1970-01-01T00:00:00.000Z', cyclic: { me: '[circular]' }, bad: '[unserialisable]', shared: [{ me: '[circular]' }, { me: '[circular]' }] })
+    expect(JSON.stringify(v)).toContain('[too deep]')
+    expect(Object.keys(v as object)).not.toContain('f')
+  })
+  it('keeps an own __proto__ key as a key', () => {
+    const v = jsonValue(JSON.parse('{"__proto__":{"polluted":1}}')) as Record<string, unknown>
+    expect(Object.getPrototypeOf(v)).toBe(Object.prototype)
+    expect(Object.keys(v)).toEqual(['__proto__'])
+    expect(({} as Record<string, unknown>).polluted).toBeUndefined()
+  })
+})
+
+describe('columnText', () => {
+  it('replaces lone surrogates and NUL (what SQLite and PostgreSQL text cannot hold) and keeps pairs', () => {
+    expect(columnText('a\ud800\ud83d\ude00\udc00\u0000')).toBe('a\ufffd\ud83d\ude00\ufffd\ufffd')
   })
 })

@@ -44,6 +44,17 @@ export interface AuditRow {
   data: string | null
   prev_hash: string
   hash: string
+  /** The canonical JSON text the hash covers (null on rows written before migration 0400). */
+  body: string | null
+}
+
+/** A signed statement "the chain's record `seq` has hash `hash`", made at `at` by the key `key_id`. */
+export interface AuditCheckpointRow {
+  seq: number
+  hash: string
+  at: string
+  key_id: string
+  signature: string
 }
 
 export interface EventRow {
@@ -60,5 +71,6 @@ export interface CoreTables {
   sandboxes: SandboxRow
   tokens: TokenRow
   audit: AuditRow
+  audit_checkpoints: AuditCheckpointRow
   events: EventRow
 }

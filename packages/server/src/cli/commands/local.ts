@@ -1,9 +1,10 @@
-/** @module cli/commands/local — commands that run on this host without the API: doctor, config print, audit verify --offline. */
+/** @module cli/commands/local — commands that run on this host without the API: doctor, config print, audit verify --offline, audit key. */
 import { existsSync, accessSync, constants } from 'node:fs'
 import { join } from 'node:path'
-import { printableConfig, storeUrlOf, type Config } from '../../config.js'
+import { printableConfig, type Config } from '../../config.js'
 import type { PreflightCheck } from '../../runtime/runtime.js'
 import type { CliCommand } from '../command.js'
+import { auditLocalCommands } from './audit-verify.js'
 
 const json = { json: { type: 'boolean' } } as const
 
@@ -39,32 +40,7 @@ export function localCommands(config: () => Config): CliCommand[] {
         return 0
       },
     },
-    {
-      words: ['audit', 'verify'],
-      summary: 'Verify the audit hash chain (through the API; --offline reads the store directly, with the server stopped)',
-      usage: '[--offline] [--json]',
-      options: { ...json, offline: { type: 'boolean' } },
-      async run({ values, api, io }) {
-        let result: { ok: boolean; records: number; problems: { seq: number; problem: string }[] }
-        if (values.offline) {
-          const [{ openStore }, { AuditLog }, { systemClock }] = await Promise.all([import('../../store/db.js'), import('../../audit/audit-log.js'), import('../../core/clock.js')])
-          const store = await openStore(storeUrlOf(config()))
-          try {
-            result = await new AuditLog(store.db, systemClock).verify()
-          } finally {
-            await store.close()
-          }
-        } else {
-          result = await (await api()).verifyAudit({})
-        }
-        io.print(result, () =>
-          result.ok
-            ? `audit log OK: ${result.records} records, hash chain intact`
-            : [`audit log BROKEN: ${result.problems.length} problem(s) in ${result.records} records`, ...result.problems.map((p) => `  seq ${p.seq}: ${p.problem}`)].join('\n'),
-        )
-        return result.ok ? 0 : 1
-      },
-    },
+    ...auditLocalCommands(config),
   ]
 }
 
