@@ -25,7 +25,7 @@ describe.skipIf(Boolean(dataSkip))(`data lifecycle${dataSkip ? ` (skipped: ${dat
     bind: async (project, sandbox, b) => void binds.push({ op: 'bind', project, sandbox, b }),
     unbind: async (project, sandbox, b) => void binds.push({ op: 'unbind', project, sandbox, b }),
   }
-  const pool = () => join(t.dataDir, 'tidepool-pool.mnt')
+  const pool = () => t.poolRoot
   const count = async (c: Parameters<typeof cloneQuery>[0], table = 'customers') => Number((await cloneQuery<{ n: string }>(c, `SELECT count(*) AS n FROM ${table}`))[0]!.n)
 
   beforeAll(async () => {
