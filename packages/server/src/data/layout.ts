@@ -1,48 +1,43 @@
-/** @module data/layout — where the data area keeps things: the pool dir, socket dirs, and paths inside the pool. */
+/**
+ * @module data/layout — where the data area keeps things. Everything that lasts (the XFS image or the
+ * pool dir) lives in `<home>/data` (0700). What exists only while the server runs — the Unix socket
+ * dirs and, as root, the mount point through which the PostgreSQL user reaches the pool — lives in one
+ * run dir, removed at a clean stop: `/run/tidepool-<hash of the data dir>` as root (short, so socket
+ * paths fit 107 bytes, and outside the 0700 home the PostgreSQL user cannot enter), else
+ * `<home>/data/run`, or `<tmp>/tidepool-<uid>-<hash>` when the home is too long for socket paths.
+ */
 import { createHash } from 'node:crypto'
-import { statSync } from 'node:fs'
 import { tmpdir } from 'node:os'
-import { dirname, join, resolve } from 'node:path'
+import { join, resolve } from 'node:path'
 import { AppError } from '../core/errors.js'
 
 const hash8 = (s: string) => createHash('sha256').update(s).digest('hex').slice(0, 8)
 
-/** True when every directory from / down to `dir` lets others search it (o+x), so the PostgreSQL user reaches it. */
-function searchableByOthers(dir: string): boolean {
-  for (let d = resolve(dir); ; d = dirname(d)) {
-    try {
-      if ((statSync(d).mode & 0o001) === 0) return false
-    } catch {
-      // not created yet: its parent decides
-    }
-    if (d === dirname(d)) return true
-  }
-}
+/** <run dir>/<server id of up to 26 chars>/.s.PGSQL.<port> must fit sun_path (107 bytes). */
+const fitsSockets = (root: string) => root.length + 1 + 26 + 15 <= 107
 
-/**
- * The pool dir. As root, PostgreSQL runs as another user who must reach the data dirs; a home under
- * /root (0700) is out of its reach, so the default moves to /var/lib/tidepool/data-<hash of home>.
- */
+/** The pool dir: `<home>/data` unless data.dir says otherwise. */
 export function resolveDataDir(home: string, configured: string | undefined): string {
-  if (configured) return resolve(configured)
-  const inHome = join(resolve(home), 'data')
-  if (process.getuid?.() !== 0 || searchableByOthers(dirname(inHome))) return inHome
-  return `/var/lib/tidepool/data-${hash8(resolve(home))}`
+  return configured ? resolve(configured) : join(resolve(home), 'data')
 }
 
-/** Parent of the per-server socket dirs; short, because a socket path may not exceed 107 bytes. */
+/** The run dir (see the module comment); data.socketDir sets it. */
 export function resolveSocketRoot(dataDir: string, configured: string | undefined): string {
-  const root = configured
-    ? resolve(configured)
-    : process.getuid?.() === 0
-      ? `/run/tidepool-data-${hash8(dataDir)}`
-      : join(tmpdir(), `tidepool-data-${process.getuid?.() ?? 0}-${hash8(dataDir)}`)
-  // <root>/<id of up to 26 chars>/.s.PGSQL.<port>
-  if (root.length + 1 + 26 + 15 > 107) {
+  let root: string
+  if (configured) root = resolve(configured)
+  else if (process.getuid?.() === 0) root = `/run/tidepool-${hash8(dataDir)}`
+  else root = fitsSockets(join(dataDir, 'run')) ? join(dataDir, 'run') : join(tmpdir(), `tidepool-${process.getuid?.() ?? 0}-${hash8(dataDir)}`)
+  if (!fitsSockets(root)) {
     throw new AppError('invalid_request', `data.socketDir ${root} is too long for Unix socket paths (max ${107 - 42} characters); set a shorter data.socketDir`)
   }
   return root
 }
+
+/** Where the pool is reached while the server runs, when PostgreSQL runs as another user (root): inside the run dir. */
+export const poolMountIn = (runDir: string) => join(runDir, 'pool')
+
+/** Where an older version kept the data area as root (/var/lib/tidepool/data-<hash of home>); only to point at it. */
+export const legacyDataDir = (home: string) => `/var/lib/tidepool/data-${hash8(resolve(home))}`
 
 /** Paths inside the pool, relative to its root (stored in the database so a moved mount point still works). */
 export const paths = {

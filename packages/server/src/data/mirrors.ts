@@ -116,6 +116,16 @@ export class Mirrors {
     return pageOf(await Promise.all(rows.map((r) => this.view(r))), q.limit)
   }
 
+  /**
+   * The checks a build can make before the storage pool is touched: the mirror (if named) and the source
+   * exist in this project, and the source answers and its role can read every table and schema.
+   */
+  async preflight(p: Principal, what: { source: string } | { mirror: string }): Promise<void> {
+    const sourceId = 'source' in what ? what.source : (await this.mirrorRow(p, what.mirror)).source_id
+    const source = await this.sourceRow(p, sourceId)
+    await probeSource(parseSourceUrl(source.url))
+  }
+
   /** Builds a new mirror of a source, or refreshes the one of that name with the options given. */
   async create(p: Principal, i: CreateMirror): Promise<Mirror> {
     const source = await this.sourceRow(p, i.id)

@@ -7,6 +7,8 @@ import { join } from 'node:path'
 import type { Clones } from './clones.js'
 import type { DataContext } from './data-context.js'
 import type { Mirrors } from './mirrors.js'
+import { isMounted } from '../storage/loop-image.js'
+import { poolMountIn } from './layout.js'
 import { postmastersUnder, stopPid } from './pg-server.js'
 
 export interface ReapReport {
@@ -97,7 +99,10 @@ export class Reaper {
     const sockets = new Set([...clones.map((c) => c.id), ...servers.map((s) => s.id), ...this.#mirrors.buildingIds().map((id) => `b-${id}`)])
     for (const name of await ls(this.#c.socketRoot)) {
       if (sockets.has(name)) continue
-      await rm(join(this.#c.socketRoot, name), { recursive: true, force: true })
+      // The run dir also holds the pool's mount point (as root): never a socket dir, never to be emptied.
+      const p = join(this.#c.socketRoot, name)
+      if (p === poolMountIn(this.#c.socketRoot) || (await isMounted(p))) continue
+      await rm(p, { recursive: true, force: true })
       out.sockets++
     }
     return out

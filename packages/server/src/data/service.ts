@@ -97,9 +97,14 @@ export function createDataService(deps: AreaDeps, opts: DataServiceOptions = {})
     })().finally(() => (reaping = undefined))
     return reaping
   }
+  /**
+   * An operation that needs the pool. `check` runs first, with no pool: an unknown id, or a source that
+   * cannot be reached or read, is answered without opening (on a first use: creating and mounting) it.
+   */
   const op =
-    <A extends unknown[], R>(fn: (...a: A) => Promise<R>) =>
+    <A extends unknown[], R>(fn: (...a: A) => Promise<R>, check?: (...a: A) => Promise<unknown>) =>
     async (...a: A): Promise<R> => {
+      await check?.(...a)
       await ready()
       return fn(...a)
     }
@@ -108,18 +113,18 @@ export function createDataService(deps: AreaDeps, opts: DataServiceOptions = {})
     addSource: (p, i) => mirrors.addSource(p, i),
     listSources: (p, q) => mirrors.listSources(p, q),
     deleteSource: (p, id) => mirrors.deleteSource(p, id),
-    createMirror: op((p: Principal, i: CreateMirror) => mirrors.create(p, i)),
+    createMirror: op((p: Principal, i: CreateMirror) => mirrors.create(p, i), (p, i) => mirrors.preflight(p, { source: i.id })),
     listMirrors: (p, q) => mirrors.list(p, q),
     getMirror: async (p, id) => mirrors.view(await mirrors.mirrorRow(p, id)),
-    refreshMirror: op((p: Principal, id: string, wait: boolean) => mirrors.refresh(p, id, wait)),
-    deleteMirror: op((p: Principal, id: string) => mirrors.remove(p, id)),
-    createClone: op((p: Principal, i: CreateClone, o?: CreateCloneOptions) => clones.create(p, i, o)),
+    refreshMirror: op((p: Principal, id: string, wait: boolean) => mirrors.refresh(p, id, wait), (p, id) => mirrors.preflight(p, { mirror: id })),
+    deleteMirror: op((p: Principal, id: string) => mirrors.remove(p, id), (p, id) => mirrors.mirrorRow(p, id)),
+    createClone: op((p: Principal, i: CreateClone, o?: CreateCloneOptions) => clones.create(p, i, o), (p, i) => mirrors.mirrorRow(p, i.mirror)),
     listClones: (p, q) => clones.list(p, q),
     getClone: (p, id) => clones.get(p, id),
     patchClone: (p, id, ttl) => clones.patch(p, id, ttl),
-    deleteClone: op((p: Principal, id: string) => clones.remove(p, id)),
-    snapshotClone: op((p: Principal, id: string, label?: string) => clones.snapshot(p, id, label)),
-    resetClone: op((p: Principal, id: string, to: string) => clones.reset(p, id, to)),
+    deleteClone: op((p: Principal, id: string) => clones.remove(p, id), (p, id) => clones.row(p, id)),
+    snapshotClone: op((p: Principal, id: string, label?: string) => clones.snapshot(p, id, label), (p, id) => clones.row(p, id)),
+    resetClone: op((p: Principal, id: string, to: string) => clones.reset(p, id, to), (p, id) => clones.row(p, id)),
     releaseSandbox: async (project, sandboxId) => {
       const bound = await ctx.db.selectFrom('data_clones').select('id').where('sandbox_id', '=', sandboxId).where('state', '!=', 'destroyed').executeTakeFirst()
       if (!bound) return 0

@@ -1,5 +1,5 @@
 /** @module storage/loop-image — a sparse XFS image (reflink=1) that tidepool creates, loop-mounts and unmounts. */
-import { mkdir, open, readFile, rm, rmdir, stat } from 'node:fs/promises'
+import { chmod, mkdir, open, readFile, rm, rmdir, stat } from 'node:fs/promises'
 import { dirname, resolve } from 'node:path'
 import { hostPath } from '../core/child-env.js'
 import type { Logger } from '../core/log.js'
@@ -52,7 +52,9 @@ export async function loopDevicesOf(image: string): Promise<string[]> {
 
 /**
  * Makes sure `image` exists (sparse, mkfs.xfs -m reflink=1) and is mounted at `mountPoint`, with
- * `discard` so space freed inside is returned to the host filesystem. Adopts an existing mount.
+ * `discard` so space freed inside is returned to the host filesystem. Adopts an existing mount. The
+ * image holds every byte of the data inside: it is 0600, in a dir created 0700 (an image an older
+ * version made 0644 is tightened).
  */
 export async function mountImage(o: LoopImageOptions): Promise<{ created: boolean; adopted: boolean }> {
   const image = resolve(o.image)
@@ -62,9 +64,11 @@ export async function mountImage(o: LoopImageOptions): Promise<{ created: boolea
     return { created: false, adopted: true }
   }
   let created = false
-  if (!(await exists(image))) {
-    await mkdir(dirname(image), { recursive: true })
-    const fh = await open(image, 'wx')
+  if (await exists(image)) {
+    if (((await stat(image)).mode & 0o077) !== 0) await chmod(image, 0o600)
+  } else {
+    await mkdir(dirname(image), { recursive: true, mode: 0o700 })
+    const fh = await open(image, 'wx', 0o600)
     try {
       await fh.truncate(o.sizeMb * 1_048_576)
     } finally {
@@ -91,7 +95,20 @@ export async function mountImage(o: LoopImageOptions): Promise<{ created: boolea
   return { created, adopted: false }
 }
 
-/** Unmounts (which also frees the auto-cleared loop device) and removes the mount point dir. Idempotent. */
+/** Bind-mounts the directory `src` at `mountPoint` (created), so it can be reached by another path. Adopts an existing mount. */
+export async function bindMount(src: string, mountPoint: string): Promise<void> {
+  const mp = resolve(mountPoint)
+  if (await isMounted(mp)) return
+  await mkdir(mp, { recursive: true })
+  try {
+    await runCommand('mount', ['--bind', resolve(src), mp], { env: env() })
+  } catch (err) {
+    await rmdir(mp).catch(() => undefined)
+    throw err
+  }
+}
+
+/** Unmounts (which also frees the auto-cleared loop device) and removes the mount point dir. Idempotent. Also undoes bindMount. */
 export async function unmountImage(mountPoint: string): Promise<void> {
   const mp = resolve(mountPoint)
   for (let attempt = 0; (await isMounted(mp)) && attempt < 20; attempt++) {

@@ -1,10 +1,11 @@
 /** @module store/db — one Kysely instance over embedded SQLite (default) or PostgreSQL, migrated on open. */
-import { mkdirSync } from 'node:fs'
+import { closeSync, existsSync, mkdirSync, openSync } from 'node:fs'
 import { dirname } from 'node:path'
 import type SQLite from 'better-sqlite3'
 import { Kysely, Migrator, SqliteDialect, type Migration, type MigrationProvider } from 'kysely'
 import { AppError } from '../core/errors.js'
 import { migrations } from './migrations/index.js'
+import { checkAfterOpen, checkBeforeOpen, damaged, isCorruption, tightenModes, type StoreFileState } from './sqlite-file.js'
 import { cachingStatements } from './statement-cache.js'
 import type { CoreTables } from './schema.js'
 
@@ -26,7 +27,15 @@ export async function openStore(url: string): Promise<OpenedStore> {
     opened = await openPostgres(url)
   } else {
     const file = url.startsWith('sqlite:') ? url.slice('sqlite:'.length) : url
-    if (file !== ':memory:') mkdirSync(dirname(file), { recursive: true })
+    const onDisk = file !== ':memory:' && file !== ''
+    let state: StoreFileState = { existed: false, homeState: [] }
+    if (onDisk) {
+      mkdirSync(dirname(file), { recursive: true, mode: 0o700 })
+      state = checkBeforeOpen(file)
+      // Created 0600 before SQLite sees it: SQLite gives its -wal and -shm the database file's mode.
+      if (!existsSync(file)) closeSync(openSync(file, 'wx', 0o600))
+      tightenModes(file)
+    }
     const Database = await sqliteModule()
     const sqlite = new Database(file)
     try {
@@ -35,13 +44,16 @@ export async function openStore(url: string): Promise<OpenedStore> {
       sqlite.pragma('locking_mode = EXCLUSIVE')
       sqlite.pragma('busy_timeout = 2000')
       sqlite.pragma('journal_mode = WAL')
+      if (onDisk) checkAfterOpen(file, sqlite, state)
     } catch (err) {
       sqlite.close()
       if ((err as { code?: string }).code?.startsWith('SQLITE_BUSY')) {
         throw new AppError('conflict', `the store ${file} is in use by another tidepool process (a running server?); stop it, use the API instead, or set another TIDEPOOL_HOME`, undefined, { cause: err })
       }
+      if (isCorruption(err)) throw damaged(file, 'corrupt', `SQLite cannot read it: ${(err as Error).message}`, err)
       throw err
     }
+    if (onDisk) tightenModes(file)
     sqlite.pragma('synchronous = NORMAL')
     sqlite.pragma('foreign_keys = ON')
     const db = new Kysely<CoreTables>({ dialect: new SqliteDialect({ database: cachingStatements(sqlite) }) })

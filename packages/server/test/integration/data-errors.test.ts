@@ -24,7 +24,7 @@ const ls = (dir: string) => {
 describe.skipIf(Boolean(dataSkip))(`data faults${dataSkip ? ` (skipped: ${dataSkip})` : ''}`, () => {
   let src: TestPg
   let t: TestData
-  const pool = () => join(t.dataDir, 'tidepool-pool.mnt')
+  const pool = () => t.poolRoot
 
   /** Nothing of a failed build remains: records, dirs, servers, sockets. */
   async function nothingHalfMade(): Promise<void> {

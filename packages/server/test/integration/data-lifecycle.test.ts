@@ -25,7 +25,7 @@ describe.skipIf(Boolean(dataSkip))(`data lifecycle${dataSkip ? ` (skipped: ${dat
     bind: async (project, sandbox, b) => void binds.push({ op: 'bind', project, sandbox, b }),
     unbind: async (project, sandbox, b) => void binds.push({ op: 'unbind', project, sandbox, b }),
   }
-  const pool = () => join(t.dataDir, 'tidepool-pool.mnt')
+  const pool = () => t.poolRoot
   const count = async (c: Parameters<typeof cloneQuery>[0], table = 'customers') => Number((await cloneQuery<{ n: string }>(c, `SELECT count(*) AS n FROM ${table}`))[0]!.n)
 
   beforeAll(async () => {
@@ -212,7 +212,10 @@ describe.skipIf(Boolean(dataSkip))(`data lifecycle${dataSkip ? ` (skipped: ${dat
     // Clean stop, start again: same port, same credentials, same data.
     await t2.svc.close()
     expect(await serverPid(dataDir)).toBeUndefined()
-    expect(readFileSyncSafe('/proc/mounts')).not.toContain(t.home)
+    // No image: only the pool dir itself, bind-mounted into the run dir where the postgres user reaches it (as root).
+    const mounts = readFileSyncSafe('/proc/mounts').split('\n').filter((l) => l.includes(t.home))
+    expect(mounts.map((l) => l.split(' ')[1])).toEqual(process.getuid?.() === 0 ? [t.poolRoot] : [])
+    expect(mounts.join('\n')).not.toContain('/dev/loop')
     const t3 = await testData({}, { store: t.store, home: t.home, binder })
     await t3.svc.start({ reaper: false })
     const again = await t3.svc.getClone(t.principal, c.id)
@@ -239,10 +242,13 @@ describe.skipIf(Boolean(dataSkip))(`data on a pool without reflink${dataSkip ? `
     await teardownData(t, src)
   })
 
-  it('falls back to CREATE DATABASE … TEMPLATE clones, mounts nothing, and still isolates and resets', async () => {
+  it('falls back to CREATE DATABASE … TEMPLATE clones, mounts no image, and still isolates and resets', async () => {
     const s = await t.svc.addSource(t.principal, { url: src.url('reader', READER_PASSWORD, 'shop') })
     const m = await t.svc.createMirror(t.principal, { id: s.id, sample: { percent: 50, perTable: {}, seed: 1 }, masking: { defaults: true, rules: [] }, wait: true })
-    expect(readFileSyncSafe('/proc/mounts')).not.toContain(t.home)
+    // No image: only the pool dir itself, bind-mounted into the run dir where the postgres user reaches it (as root).
+    const mounts = readFileSyncSafe('/proc/mounts').split('\n').filter((l) => l.includes(t.home))
+    expect(mounts.map((l) => l.split(' ')[1])).toEqual(process.getuid?.() === 0 ? [t.poolRoot] : [])
+    expect(mounts.join('\n')).not.toContain('/dev/loop')
     const a = await t.svc.createClone(t.principal, { mirror: m.id })
     const b = await t.svc.createClone(t.principal, { mirror: m.id })
     expect([a.strategy, b.strategy]).toEqual(['template', 'template'])

@@ -96,7 +96,7 @@ describe.skipIf(Boolean(dataSkip))(`mirror and clones${dataSkip ? ` (skipped: ${
       expect(dump).not.toContain('corp-mail.test')
       expect(dump).not.toContain('order note')
       // Bytes on disk too (heap, indexes, WAL) of the mirror's base.
-      const base = join(t.dataDir, 'tidepool-pool.mnt', 'mirrors', mirror.id)
+      const base = join(t.poolRoot, 'mirrors', mirror.id)
       const hits: string[] = []
       const scan = (dir: string) => {
         for (const e of readdirSync(dir, { withFileTypes: true })) {
@@ -167,7 +167,7 @@ describe.skipIf(Boolean(dataSkip))(`mirror and clones${dataSkip ? ` (skipped: ${
       await t.svc.deleteClone(t.principal, c.id)
       expect(hostLeftovers(c.id)).toEqual([])
       expect(await canBind(c.port)).toBe(true)
-      expect(() => statSync(join(t.dataDir, 'tidepool-pool.mnt', 'clones', c.id))).toThrow()
+      expect(() => statSync(join(t.poolRoot, 'clones', c.id))).toThrow()
       expect(() => statSync(c.socketDir)).toThrow()
       await expect(t.svc.getClone(t.principal, c.id)).rejects.toMatchObject({ code: 'not_found' })
     })

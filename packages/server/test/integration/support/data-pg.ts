@@ -82,6 +82,8 @@ export interface TestData {
   home: string
   dataDir: string
   socketRoot: string
+  /** Where the pool is reached while the service runs: as root, the mount in the run dir (data/layout). */
+  poolRoot: string
   clock: { now(): number; advance(ms: number): void }
   principal: Principal
   close(): Promise<void>
@@ -105,6 +107,7 @@ export async function testData(data: Record<string, unknown> = {}, opts: DataSer
     home,
     dataDir,
     socketRoot,
+    poolRoot: join(socketRoot, 'pool'),
     clock,
     principal: { tokenId: 'tok_test', name: 'test', project: 'proj', scopes: ['data:read', 'data:write'] },
     close: async () => {
