@@ -12,9 +12,20 @@ const quotaFields = {
   sandboxes: z.number().int().min(0).describe('Concurrent (not stopped) sandboxes per project.'),
   memoryMb: z.number().int().min(0).describe('Sum of memory limits of live sandboxes per project.'),
   cpu: z.number().min(0).describe('Sum of CPU limits of live sandboxes per project.'),
+  pids: z
+    .number()
+    .int()
+    .min(0)
+    .describe("Sum of pids limits of live sandboxes per project. Whatever the quotas, every sandbox on the host together stays below half of the kernel's task limit (a pids ceiling on the parent cgroup)."),
 }
+const quotaDefaults = { sandboxes: 100, memoryMb: 65_536, cpu: 64, pids: 32_768 }
 const QuotaLimits = z
-  .object({ sandboxes: quotaFields.sandboxes.default(100), memoryMb: quotaFields.memoryMb.default(65_536), cpu: quotaFields.cpu.default(64) })
+  .object({
+    sandboxes: quotaFields.sandboxes.default(quotaDefaults.sandboxes),
+    memoryMb: quotaFields.memoryMb.default(quotaDefaults.memoryMb),
+    cpu: quotaFields.cpu.default(quotaDefaults.cpu),
+    pids: quotaFields.pids.default(quotaDefaults.pids),
+  })
   .strict()
 /** Per-project overrides: keys left out inherit quotas.default (so no defaults here). */
 const QuotaOverrides = z.object(quotaFields).partial().strict()
@@ -43,11 +54,11 @@ export const ConfigSchema = z
       .default({ cpu: 1, memoryMb: 512, pids: 256 }),
     quotas: z
       .object({
-        default: QuotaLimits.default({ sandboxes: 100, memoryMb: 65_536, cpu: 64 }),
+        default: QuotaLimits.prefault({}),
         projects: z.record(z.string(), QuotaOverrides).default({}),
       })
       .strict()
-      .default({ default: { sandboxes: 100, memoryMb: 65_536, cpu: 64 }, projects: {} }),
+      .default({ default: quotaDefaults, projects: {} }),
     exec: z
       .object({
         outputCapBytes: z.number().int().min(1024).default(1_048_576).describe('Buffered exec keeps at most this many bytes per stream (head + tail).'),

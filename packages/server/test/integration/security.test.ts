@@ -6,6 +6,7 @@ import type { Server } from 'node:net'
 import { hostname, networkInterfaces, tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { instanceIdOf } from '../../src/runtime/local/instance.js'
 import { LocalRuntime } from '../../src/runtime/local/local-runtime.js'
 import type { RuntimeRef } from '../../src/runtime/runtime.js'
 import { collect, run } from '../../src/runtime/runtime.suite.js'
@@ -26,7 +27,7 @@ function hostPids(id: string): number[] {
   for (const entry of readdirSync('/proc')) {
     if (!/^\d+$/.test(entry)) continue
     try {
-      if (readFileSync(`/proc/${entry}/cgroup`, 'utf8').includes(`/${cgroupName}/${id}`)) pids.push(Number(entry))
+      if (readFileSync(`/proc/${entry}/cgroup`, 'utf8').includes(`/${cgroupName}/${instanceIdOf(dataDir)}/${id}`)) pids.push(Number(entry))
     } catch {
       // exited meanwhile
     }

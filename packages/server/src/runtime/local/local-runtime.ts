@@ -20,6 +20,8 @@ import type {
 import { Cgroups, detectCgroups } from './cgroups.js'
 import { createArgv } from './helper-args.js'
 import { hotBind, hotUnbind } from './hot-mount.js'
+import { pidsCeiling, readHostTasks } from './host-limits.js'
+import { instanceIdOf } from './instance.js'
 import { FALLBACK_SOCKET_DIR, execSocketPath } from './exec-socket.js'
 import { startExec } from './local-exec.js'
 import type { HostLayoutEntry } from './mounts.js'
@@ -45,7 +47,10 @@ export interface RuntimeLogger {
 export interface LocalRuntimeOptions {
   /** Where sandboxes' writable layers and the host template live, e.g. $TIDEPOOL_HOME/runtime. */
   dataDir: string
-  /** Parent cgroup of every sandbox, in each hierarchy (default 'tidepool'). */
+  /**
+   * Parent cgroup of every sandbox, in each hierarchy (default 'tidepool'); this runtime's sandboxes sit
+   * in `<cgroupName>/<instance id>/`, the instance id being made once per dataDir (its `instance` file).
+   */
   cgroupName?: string
   /** Path of the compiled native/tidepool-helper. */
   helperPath?: string
@@ -76,6 +81,9 @@ export class LocalRuntime implements Runtime {
   readonly #helperPath: string
   readonly #log: RuntimeLogger
   readonly #cgroups: Cgroups
+  readonly #instance: string
+  /** The most tasks one sandbox (and all together) may have: half of what the kernel allows. */
+  readonly #pidsBound: number
   #layout: HostLayoutEntry[] | undefined
   #templateRoot: string | undefined
   /** Resolves when the init's supervisor (our child) has exited and been reaped, per sandbox we started. */
@@ -92,7 +100,24 @@ export class LocalRuntime implements Runtime {
     this.#log = opts.logger ?? silent
     const layout = detectCgroups(readText('/proc/mounts') ?? '')
     if (opts.cgroup2 === false && layout.version === 1) delete layout.unified
-    this.#cgroups = new Cgroups(layout, this.#cgroupName)
+    this.#instance = instanceIdOf(this.#dataDir)
+    this.#pidsBound = pidsCeiling(readHostTasks())
+    this.#cgroups = new Cgroups(layout, this.#cgroupName, this.#instance, { pidsCeiling: this.#pidsBound })
+  }
+
+  /** This runtime's instance id (kept in `<dataDir>/instance`), part of every cgroup path it makes. */
+  get instance(): string {
+    return this.#instance
+  }
+
+  /** Where this runtime's sandbox cgroups live in each hierarchy: `<cgroupName>/<instance>`. */
+  get cgroupParent(): string {
+    return this.#cgroups.parent
+  }
+
+  /** The largest resources.pids a sandbox may have on this host (the same bound caps all of them together). */
+  get pidsBound(): number {
+    return this.#pidsBound
   }
 
   async preflight(): Promise<PreflightCheck[]> {
@@ -101,7 +126,7 @@ export class LocalRuntime implements Runtime {
 
   async start(spec: SandboxSpec): Promise<RuntimeRef> {
     checkId(spec.id)
-    checkLimits(spec.resources)
+    checkLimits(spec.resources, this.#pidsBound)
     this.#ready()
     const paths = sandboxPaths(this.#dataDir, spec.id)
     if (existsSync(paths.dir) || this.#cgroups.sandboxDirs(spec.id).some((d) => existsSync(d))) {
@@ -148,7 +173,7 @@ export class LocalRuntime implements Runtime {
   }
 
   async resize(ref: RuntimeRef, limits: ResourceLimits): Promise<void> {
-    checkLimits(limits)
+    checkLimits(limits, this.#pidsBound)
     this.#mustBeAlive(ref)
     this.#cgroups.resize(ref.id, limits)
   }
@@ -248,7 +273,7 @@ export class LocalRuntime implements Runtime {
     return [...ids].filter((id) => ID_RE.test(id)).sort()
   }
 
-  /** Removes this runtime's (empty) parent cgroups; for tests and uninstall. Sandboxes must be destroyed first. */
+  /** Removes this runtime's (empty) parent cgroups, and the shared `<cgroupName>` when no instance is left; for tests and uninstall. Sandboxes must be destroyed first. */
   async removeCgroupParents(): Promise<void> {
     this.#cgroups.removeParents()
   }
@@ -315,10 +340,13 @@ function checkId(id: string): void {
   }
 }
 
-function checkLimits(l: ResourceLimits): void {
+function checkLimits(l: ResourceLimits, pidsBound: number): void {
   if (!(Number.isFinite(l.cpu) && l.cpu > 0)) throw new RuntimeError('invalid_request', `resources.cpu must be a positive number of cores (got ${l.cpu})`)
   if (!(Number.isInteger(l.memoryMb) && l.memoryMb >= 4)) throw new RuntimeError('invalid_request', `resources.memoryMb must be an integer >= 4 (got ${l.memoryMb})`)
   if (!(Number.isInteger(l.pids) && l.pids >= 2)) throw new RuntimeError('invalid_request', `resources.pids must be an integer >= 2 (got ${l.pids})`)
+  if (l.pids > pidsBound) {
+    throw new RuntimeError('invalid_request', `resources.pids must be at most ${pidsBound} on this host (half of its kernel task limit, min(pid_max, threads-max); the rest is the host's headroom) (got ${l.pids}); ask for fewer`)
+  }
 }
 
 function readInitFile(file: string): { pid: number; startTime: number } | undefined {
