@@ -40,18 +40,35 @@ export const ConfigSchema = z
     runtime: z
       .object({
         kind: z.enum(['local']).default('local'),
-        cgroupName: z.string().regex(/^[a-z0-9_-]+$/).default('tidepool'),
+        cgroupName: z
+          .string()
+          .regex(/^[a-z0-9_-]+$/)
+          .default('tidepool')
+          .describe("Parent cgroup shared by every tidepool on the host; each instance's sandboxes sit in <cgroupName>/<instance id>/."),
+        disk: z
+          .object({
+            poolMb: z
+              .number()
+              .int()
+              .min(256)
+              .default(20_480)
+              .describe("Size of the sparse btrfs image (<home>/runtime/sandboxes-<instance>.img) holding every sandbox's writable layer: what all sandboxes together may write."),
+            maxMb: z.number().int().min(16).default(10_240).describe('The largest resources.diskMb one sandbox may ask for (capped at poolMb).'),
+          })
+          .strict()
+          .prefault({}),
       })
       .strict()
-      .default({ kind: 'local', cgroupName: 'tidepool' }),
+      .prefault({}),
     defaults: z
       .object({
         cpu: z.number().min(0.05).default(1),
         memoryMb: z.number().int().min(16).default(512),
         pids: z.number().int().min(8).default(256),
+        diskMb: z.number().int().min(16).default(2048).describe("Writable-layer limit of a sandbox that asks for none (MiB); at most runtime.disk.maxMb."),
       })
       .strict()
-      .default({ cpu: 1, memoryMb: 512, pids: 256 }),
+      .prefault({}),
     quotas: z
       .object({
         default: QuotaLimits.prefault({}),
