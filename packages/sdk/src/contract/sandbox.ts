@@ -89,7 +89,8 @@ export const Sandbox = z
     expiresAt: Timestamp.describe('When the TTL fires (kill or pause per lifecycle.onTimeout).'),
     timeoutMs: z.number().int(),
     lifecycle: Lifecycle,
-    resources: Resources,
+    // diskMb is absent on sandboxes made before disk limits (and from servers without them).
+    resources: Resources.partial({ diskMb: true }),
     envKeys: z.array(z.string()).describe('Names of the sandbox-wide envs (values are never returned).'),
     metadata: z.record(z.string(), z.string()),
   })

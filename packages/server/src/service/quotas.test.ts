@@ -24,3 +24,12 @@ describe('the pids quota (sum of pids limits of a project\'s live sandboxes)', (
     expect((await json(await tp.call('PATCH', `/v1/sandboxes/${a.id}`, { body: { resources: { pids: 1000 } } }))).resources.pids).toBe(1000)
   })
 })
+
+describe('resources.diskMb', () => {
+  it('defaults to defaults.diskMb, is taken as asked, and is refused past its schema bound', async () => {
+    expect((await json(await tp.call('POST', '/v1/sandboxes', { body: {} }))).resources).toMatchObject({ diskMb: 2048 })
+    expect((await json(await tp.call('POST', '/v1/sandboxes', { body: { resources: { diskMb: 64 } } }))).resources).toMatchObject({ diskMb: 64 })
+    const bad = await json(await tp.call('POST', '/v1/sandboxes', { body: { resources: { diskMb: 8 } } }))
+    expect(bad.error).toMatchObject({ code: 'invalid_request', details: [expect.objectContaining({ path: 'resources.diskMb' })] })
+  })
+})
