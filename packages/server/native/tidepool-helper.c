@@ -588,6 +588,64 @@ static void send_status(int fd, char c) {
   if (write_all(fd, &c, 1) < 0) _exit(1);
 }
 
+#define MAX_LAYER_FDS 64
+/*
+ * Overlay options naming every layer by an O_PATH descriptor (/proc/self/fd/N): the kernel resolves
+ * them at mount time and shows the strings as given in /proc/self/mountinfo, so a sandbox reading its
+ * mount table learns no host path (tidepool's home, a sandbox's dir). Returns the fds to close after
+ * the mount.
+ */
+static int overlay_opts(struct overlay *ov, char *opts, size_t size, int *fds) {
+  int n = 0;
+  size_t len = 0;
+  char lowers[4096];
+  if (snprintf(lowers, sizeof lowers, "%s", ov->lowers) >= (int)sizeof lowers) {
+    errno = E2BIG;
+    fail("mount overlay on %s", ov->target);
+  }
+  len += (size_t)snprintf(opts + len, size - len, "lowerdir=");
+  for (char *save = NULL, *l = strtok_r(lowers, ":", &save); l; l = strtok_r(NULL, ":", &save)) {
+    if (n >= MAX_LAYER_FDS) {
+      errno = E2BIG;
+      fail("mount overlay on %s: more than %d layers", ov->target, MAX_LAYER_FDS);
+    }
+    int fd = open(l, O_PATH | O_DIRECTORY | O_CLOEXEC);
+    if (fd < 0) fail("open layer %s", l);
+    fds[n++] = fd;
+    if (len < size) len += (size_t)snprintf(opts + len, size - len, "%s/proc/self/fd/%d", n > 1 ? ":" : "", fd);
+  }
+  const char *rw[2] = {ov->upper, ov->work};
+  for (int k = 0; k < 2; k++) {
+    int fd = open(rw[k], O_PATH | O_DIRECTORY | O_CLOEXEC);
+    if (fd < 0) fail("open %s", rw[k]);
+    fds[n++] = fd;
+    if (len < size) len += (size_t)snprintf(opts + len, size - len, ",%s=/proc/self/fd/%d", k ? "workdir" : "upperdir", fd);
+  }
+  if (len >= size) {
+    errno = E2BIG;
+    fail("mount overlay on %s", ov->target);
+  }
+  return n;
+}
+
+/*
+ * Host facts a sandbox has no need of, replaced cheaply with neutral content: the host's load average
+ * (the kernel's boot command line is masked empty with the other /proc masks). What /proc still shows of
+ * the host (uptime, meminfo, cpuinfo, stat) would need a FUSE filesystem like LXCFS.
+ */
+static void hide_host_proc(void) {
+  static const char neutral[] = "0.00 0.00 0.00 1/1 1\n";
+  const char *tmp = "/dev/.tidepool-loadavg";
+  int fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0444);
+  if (fd < 0) fail("create %s", tmp);
+  if (write_all(fd, neutral, sizeof neutral - 1) < 0) fail("write %s", tmp);
+  close(fd);
+  if (mount(tmp, "/proc/loadavg", NULL, MS_BIND, NULL) < 0) fail("mask /proc/loadavg");
+  if (mount(NULL, "/proc/loadavg", NULL, MS_BIND | MS_REMOUNT | MS_RDONLY | MS_NOSUID | MS_NODEV | MS_NOEXEC, NULL) < 0)
+    fail("remount /proc/loadavg read-only");
+  unlink(tmp); /* the bind mount keeps the file; /dev shows nothing */
+}
+
 static int init_main(struct create_opts *o, int go_fd, int status_fd) {
   err_fd = status_fd;
   read_go(go_fd); /* the parent has moved us into the sandbox's cgroups */
@@ -601,12 +659,9 @@ static int init_main(struct create_opts *o, int go_fd, int status_fd) {
     snprintf(path, sizeof path, "%s%s", o->root, is_root ? "" : ov->target);
     if (!is_root) mkdir_p(path, 0755);
     char opts[8192];
-    if (snprintf(opts, sizeof opts, "lowerdir=%s,upperdir=%s,workdir=%s", ov->lowers, ov->upper, ov->work) >=
-        (int)sizeof opts) {
-      errno = E2BIG;
-      fail("mount overlay on %s", ov->target);
-    }
+    int fds[MAX_LAYER_FDS + 2], n_fds = overlay_opts(ov, opts, sizeof opts, fds);
     if (mount("overlay", path, "overlay", MS_NOSUID | MS_NODEV, opts) < 0) fail("mount overlay on %s", ov->target);
+    for (int k = 0; k < n_fds; k++) close(fds[k]);
   }
   for (int i = 0; i < o->n_binds; i++) {
     struct bind *b = &o->binds[i];
@@ -635,8 +690,9 @@ static int init_main(struct create_opts *o, int go_fd, int status_fd) {
   write_file("/proc/sys/net/ipv4/ping_group_range", "0 2147483647");
   static const char *proc_masks[] = {"/proc/kcore",        "/proc/keys",  "/proc/timer_list", "/proc/sched_debug",
                                      "/proc/latency_stats", "/proc/acpi", "/proc/scsi",       "/proc/asound",
-                                     "/proc/sysrq-trigger"};
+                                     "/proc/sysrq-trigger", "/proc/cmdline"};
   for (size_t i = 0; i < sizeof proc_masks / sizeof proc_masks[0]; i++) mask_path(proc_masks[i]);
+  hide_host_proc();
   static const char *proc_ro[] = {"/proc/sys", "/proc/irq", "/proc/bus", "/proc/fs"};
   for (size_t i = 0; i < sizeof proc_ro / sizeof proc_ro[0]; i++) {
     struct stat st;

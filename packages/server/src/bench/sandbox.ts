@@ -100,9 +100,10 @@ export async function run(): Promise<BenchResult> {
     }
   } finally {
     await cp.close()
-    rmSync(home, { recursive: true, force: true })
-    // The runtime leaves its (empty) parent cgroups for the next start; the bench used a name of its own.
+    // The runtime leaves its (empty) parent cgroups and its disk pool for the next start; the bench used
+    // a name and a home of its own. The pool is mounted inside the home: release it before removing that.
     if (cp.svc.runtime instanceof LocalRuntime) await cp.svc.runtime.removeCgroupParents()
+    rmSync(home, { recursive: true, force: true })
   }
 }
 

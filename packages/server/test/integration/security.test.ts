@@ -153,6 +153,13 @@ describe.skipIf(Boolean(skip))('sandbox security (local runtime)', () => {
     expect(Math.abs(Date.now() - new Date().getTime())).toBeLessThan(1000)
   })
 
+  it('learns no host path from its mount table, and neither the host\'s boot command line nor its load', async () => {
+    const r = await run(rt, a, ['sh', '-c', 'cat /proc/self/mountinfo; echo ---; wc -c < /proc/cmdline; cat /proc/loadavg'], { user: 'root', env })
+    expect(r.stdout).not.toContain(dataDir)
+    expect(r.stdout).not.toMatch(/(lower|upper|work)dir=\/(?!proc\/self\/fd\/)/)
+    expect(r.stdout.split('---\n')[1]).toBe('0\n0.00 0.00 0.00 1/1 1\n')
+  })
+
   it('root inside is an unprivileged uid outside, and cannot kill its init', async () => {
     const h = rt.exec(a, { cmd: ['sleep', '1000'], env, user: 'root', timeoutMs: 60_000 })
     const done = collect(h)
