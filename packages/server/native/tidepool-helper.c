@@ -27,6 +27,20 @@
  *     a message on stderr. The environment never shows in host `ps`. The frames are described where
  *     the exec server begins below. The supervisor exits once init has.
  *
+ *     With --disk-subvol PATH --disk-bytes N (first of all) PATH, in a btrfs pool with quotas on,
+ *     becomes a new subvolume whose qgroup may hold at most N bytes (referenced and exclusive; a write
+ *     past it fails with EDQUOT), recorded in PATH/disk as "<subvolume id> <N>"; then the directories
+ *     of every --overlay's upper and work and of --root are made in it, and the root overlay's upper
+ *     is given to the sandbox's root (uid-base). The sandbox only sees its layer through overlayfs,
+ *     which passes no btrfs ioctl on: it can neither make a subvolume (an own qgroup) nor lift a limit.
+ *
+ *   tidepool-helper disk-limit --path PATH --bytes N
+ *   tidepool-helper disk-pool --path MOUNT
+ *
+ *     disk-limit sets the qgroup limit of the subvolume at PATH to N bytes (0: none) and updates
+ *     PATH/disk. disk-pool turns quotas on in the btrfs filesystem mounted at MOUNT (simple quotas
+ *     where the kernel has them, Linux 6.7+, else full qgroups). Failure: a message on stderr, exit 1.
+ *
  *   tidepool-helper mount --pid PID --start-time T --source DIR --target PATH [--ro]
  *   tidepool-helper umount --pid PID --start-time T --target PATH
  *
@@ -45,6 +59,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <linux/audit.h>
+#include <linux/btrfs.h>
 #include <linux/capability.h>
 #include <linux/filter.h>
 #include <linux/seccomp.h>
@@ -200,10 +215,12 @@ static void usage(void) {
           "usage: %s create --id ID --root DIR [--overlay T:L[:L...]:U:W]... [--bind S:D[:ro]]...\n"
           "         [--mask PATH]... [--cgroup-into DIR] [--cgroup-procs FILE]... [--join-procs FILE]...\n"
           "         --exec-socket PATH\n"
-          "         --uid-base N --id-count N\n"
+          "         --uid-base N --id-count N [--disk-subvol PATH --disk-bytes N]\n"
+          "       %s disk-limit --path PATH --bytes N\n"
+          "       %s disk-pool --path MOUNT\n"
           "       %s mount --pid PID --start-time T --source DIR --target PATH [--ro]\n"
           "       %s umount --pid PID --start-time T --target PATH\n",
-          prog, prog, prog);
+          prog, prog, prog, prog, prog);
   exit(2);
 }
 
@@ -378,6 +395,8 @@ struct create_opts {
   const char *exec_socket;
   const char *cgroup_into; /* a cgroup2 directory init is cloned straight into */
   long uid_base, id_count;
+  const char *disk_subvol; /* the sandbox's dir, made a btrfs subvolume with a qgroup limit */
+  long disk_bytes;
 };
 
 static int g_argc;
@@ -569,6 +588,64 @@ static void send_status(int fd, char c) {
   if (write_all(fd, &c, 1) < 0) _exit(1);
 }
 
+#define MAX_LAYER_FDS 64
+/*
+ * Overlay options naming every layer by an O_PATH descriptor (/proc/self/fd/N): the kernel resolves
+ * them at mount time and shows the strings as given in /proc/self/mountinfo, so a sandbox reading its
+ * mount table learns no host path (tidepool's home, a sandbox's dir). Returns the fds to close after
+ * the mount.
+ */
+static int overlay_opts(struct overlay *ov, char *opts, size_t size, int *fds) {
+  int n = 0;
+  size_t len = 0;
+  char lowers[4096];
+  if (snprintf(lowers, sizeof lowers, "%s", ov->lowers) >= (int)sizeof lowers) {
+    errno = E2BIG;
+    fail("mount overlay on %s", ov->target);
+  }
+  len += (size_t)snprintf(opts + len, size - len, "lowerdir=");
+  for (char *save = NULL, *l = strtok_r(lowers, ":", &save); l; l = strtok_r(NULL, ":", &save)) {
+    if (n >= MAX_LAYER_FDS) {
+      errno = E2BIG;
+      fail("mount overlay on %s: more than %d layers", ov->target, MAX_LAYER_FDS);
+    }
+    int fd = open(l, O_PATH | O_DIRECTORY | O_CLOEXEC);
+    if (fd < 0) fail("open layer %s", l);
+    fds[n++] = fd;
+    if (len < size) len += (size_t)snprintf(opts + len, size - len, "%s/proc/self/fd/%d", n > 1 ? ":" : "", fd);
+  }
+  const char *rw[2] = {ov->upper, ov->work};
+  for (int k = 0; k < 2; k++) {
+    int fd = open(rw[k], O_PATH | O_DIRECTORY | O_CLOEXEC);
+    if (fd < 0) fail("open %s", rw[k]);
+    fds[n++] = fd;
+    if (len < size) len += (size_t)snprintf(opts + len, size - len, ",%s=/proc/self/fd/%d", k ? "workdir" : "upperdir", fd);
+  }
+  if (len >= size) {
+    errno = E2BIG;
+    fail("mount overlay on %s", ov->target);
+  }
+  return n;
+}
+
+/*
+ * Host facts a sandbox has no need of, replaced cheaply with neutral content: the host's load average
+ * (the kernel's boot command line is masked empty with the other /proc masks). What /proc still shows of
+ * the host (uptime, meminfo, cpuinfo, stat) would need a FUSE filesystem like LXCFS.
+ */
+static void hide_host_proc(void) {
+  static const char neutral[] = "0.00 0.00 0.00 1/1 1\n";
+  const char *tmp = "/dev/.tidepool-loadavg";
+  int fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0444);
+  if (fd < 0) fail("create %s", tmp);
+  if (write_all(fd, neutral, sizeof neutral - 1) < 0) fail("write %s", tmp);
+  close(fd);
+  if (mount(tmp, "/proc/loadavg", NULL, MS_BIND, NULL) < 0) fail("mask /proc/loadavg");
+  if (mount(NULL, "/proc/loadavg", NULL, MS_BIND | MS_REMOUNT | MS_RDONLY | MS_NOSUID | MS_NODEV | MS_NOEXEC, NULL) < 0)
+    fail("remount /proc/loadavg read-only");
+  unlink(tmp); /* the bind mount keeps the file; /dev shows nothing */
+}
+
 static int init_main(struct create_opts *o, int go_fd, int status_fd) {
   err_fd = status_fd;
   read_go(go_fd); /* the parent has moved us into the sandbox's cgroups */
@@ -582,12 +659,9 @@ static int init_main(struct create_opts *o, int go_fd, int status_fd) {
     snprintf(path, sizeof path, "%s%s", o->root, is_root ? "" : ov->target);
     if (!is_root) mkdir_p(path, 0755);
     char opts[8192];
-    if (snprintf(opts, sizeof opts, "lowerdir=%s,upperdir=%s,workdir=%s", ov->lowers, ov->upper, ov->work) >=
-        (int)sizeof opts) {
-      errno = E2BIG;
-      fail("mount overlay on %s", ov->target);
-    }
+    int fds[MAX_LAYER_FDS + 2], n_fds = overlay_opts(ov, opts, sizeof opts, fds);
     if (mount("overlay", path, "overlay", MS_NOSUID | MS_NODEV, opts) < 0) fail("mount overlay on %s", ov->target);
+    for (int k = 0; k < n_fds; k++) close(fds[k]);
   }
   for (int i = 0; i < o->n_binds; i++) {
     struct bind *b = &o->binds[i];
@@ -616,8 +690,9 @@ static int init_main(struct create_opts *o, int go_fd, int status_fd) {
   write_file("/proc/sys/net/ipv4/ping_group_range", "0 2147483647");
   static const char *proc_masks[] = {"/proc/kcore",        "/proc/keys",  "/proc/timer_list", "/proc/sched_debug",
                                      "/proc/latency_stats", "/proc/acpi", "/proc/scsi",       "/proc/asound",
-                                     "/proc/sysrq-trigger"};
+                                     "/proc/sysrq-trigger", "/proc/cmdline"};
   for (size_t i = 0; i < sizeof proc_masks / sizeof proc_masks[0]; i++) mask_path(proc_masks[i]);
+  hide_host_proc();
   static const char *proc_ro[] = {"/proc/sys", "/proc/irq", "/proc/bus", "/proc/fs"};
   for (size_t i = 0; i < sizeof proc_ro / sizeof proc_ro[0]; i++) {
     struct stat st;
@@ -665,6 +740,107 @@ static int init_main(struct create_opts *o, int go_fd, int status_fd) {
   }
 }
 
+/* ---- disk limits: one btrfs subvolume per sandbox, with a qgroup limit ---------------------------
+ * The pool is a btrfs filesystem (tidepool's loop image) with quotas on; each sandbox's directory in
+ * it is a subvolume, so its writable layer (overlay upper and work) is charged to its own qgroup. */
+
+#ifndef BTRFS_QUOTA_CTL_ENABLE_SIMPLE_QUOTA
+#define BTRFS_QUOTA_CTL_ENABLE_SIMPLE_QUOTA 4
+#endif
+#define TP_BTRFS_FIRST_FREE_OBJECTID 256ULL /* linux/btrfs_tree.h: the root dir of every subvolume */
+
+static unsigned long long subvol_id(int fd) {
+  struct btrfs_ioctl_ino_lookup_args a;
+  memset(&a, 0, sizeof a);
+  a.objectid = TP_BTRFS_FIRST_FREE_OBJECTID;
+  if (ioctl(fd, BTRFS_IOC_INO_LOOKUP, &a) < 0) return 0;
+  return a.treeid;
+}
+
+/* Limits the subvolume's qgroup (0/id) to bytes (0: no limit) and records it in <dir>/disk. */
+static int disk_set_limit(int dir_fd, unsigned long long id, unsigned long long bytes) {
+  struct btrfs_ioctl_qgroup_limit_args a;
+  memset(&a, 0, sizeof a);
+  a.qgroupid = id;
+  a.lim.flags = BTRFS_QGROUP_LIMIT_MAX_RFER | BTRFS_QGROUP_LIMIT_MAX_EXCL;
+  a.lim.max_rfer = bytes ? bytes : (__u64)-1;
+  a.lim.max_excl = bytes ? bytes : (__u64)-1;
+  if (ioctl(dir_fd, BTRFS_IOC_QGROUP_LIMIT, &a) < 0) return -1;
+  char rec[64];
+  int n = snprintf(rec, sizeof rec, "%llu %llu\n", id, bytes);
+  int fd = openat(dir_fd, "disk", O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0600);
+  if (fd < 0) return -1;
+  int w = write_all(fd, rec, (size_t)n);
+  close(fd);
+  return w;
+}
+
+/* create --disk-subvol: the sandbox's dir becomes a limited subvolume holding its writable layer. */
+static void disk_create(struct create_opts *o) {
+  char parent[4096];
+  if (snprintf(parent, sizeof parent, "%s", o->disk_subvol) >= (int)sizeof parent) {
+    errno = ENAMETOOLONG;
+    fail("disk subvolume %s", o->disk_subvol);
+  }
+  char *slash = strrchr(parent, '/');
+  if (!slash || slash == parent || strlen(slash + 1) > BTRFS_PATH_NAME_MAX) {
+    errno = EINVAL;
+    fail("disk subvolume %s", o->disk_subvol);
+  }
+  *slash = 0;
+  int pfd = open(parent, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  if (pfd < 0) fail("open the disk pool %s", parent);
+  struct btrfs_ioctl_vol_args va;
+  memset(&va, 0, sizeof va);
+  snprintf(va.name, sizeof va.name, "%s", slash + 1);
+  if (ioctl(pfd, BTRFS_IOC_SUBVOL_CREATE, &va) < 0) fail("create btrfs subvolume %s", o->disk_subvol);
+  close(pfd);
+  int fd = open(o->disk_subvol, O_RDONLY | O_DIRECTORY | O_CLOEXEC | O_NOFOLLOW);
+  if (fd < 0) fail("open %s", o->disk_subvol);
+  unsigned long long id = subvol_id(fd);
+  if (!id) fail("look up the subvolume id of %s", o->disk_subvol);
+  if (disk_set_limit(fd, id, (unsigned long long)o->disk_bytes) < 0) fail("set the disk limit of %s (are quotas on in its pool?)", o->disk_subvol);
+  close(fd);
+  for (int i = 0; i < o->n_overlays; i++) {
+    mkdir_p(o->overlays[i].upper, 0755);
+    mkdir_p(o->overlays[i].work, 0755);
+  }
+  mkdir_p(o->root, 0755);
+  /* The root of the writable layer is what / looks like inside: owned by the sandbox's root. */
+  if (chown(o->overlays[0].upper, (uid_t)o->uid_base, (gid_t)o->uid_base) < 0) fail("chown %s", o->overlays[0].upper);
+}
+
+static int disk_limit_main(int argc, char **argv) {
+  const char *path = NULL;
+  long bytes = -1;
+  for (int i = 0; i + 1 < argc; i += 2) {
+    if (!strcmp(argv[i], "--path")) path = argv[i + 1];
+    else if (!strcmp(argv[i], "--bytes")) bytes = parse_long(argv[i], argv[i + 1]);
+    else usage();
+  }
+  if (!path || bytes < 0 || argc % 2) usage();
+  int fd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC | O_NOFOLLOW);
+  if (fd < 0) fail("open %s", path);
+  unsigned long long id = subvol_id(fd);
+  if (!id) fail("look up the subvolume id of %s", path);
+  if (disk_set_limit(fd, id, (unsigned long long)bytes) < 0) fail("set the disk limit of %s", path);
+  return 0;
+}
+
+static int disk_pool_main(int argc, char **argv) {
+  if (argc != 2 || strcmp(argv[0], "--path")) usage();
+  int fd = open(argv[1], O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  if (fd < 0) fail("open %s", argv[1]);
+  struct btrfs_ioctl_quota_ctl_args q;
+  memset(&q, 0, sizeof q);
+  /* Simple quotas charge each extent to the subvolume that wrote it, with none of full qgroups' cost. */
+  q.cmd = BTRFS_QUOTA_CTL_ENABLE_SIMPLE_QUOTA;
+  if (ioctl(fd, BTRFS_IOC_QUOTA_CTL, &q) == 0) return 0;
+  q.cmd = BTRFS_QUOTA_CTL_ENABLE;
+  if (ioctl(fd, BTRFS_IOC_QUOTA_CTL, &q) < 0) fail("enable quotas on %s", argv[1]);
+  return 0;
+}
+
 static int create_main(int argc, char **argv) {
   static struct create_opts o;
   o.uid_base = -1;
@@ -684,6 +860,8 @@ static int create_main(int argc, char **argv) {
     else if (!strcmp(a, "--cgroup-into")) o.cgroup_into = v;
     else if (!strcmp(a, "--uid-base")) o.uid_base = parse_long(a, v);
     else if (!strcmp(a, "--id-count")) o.id_count = parse_long(a, v);
+    else if (!strcmp(a, "--disk-subvol")) o.disk_subvol = v;
+    else if (!strcmp(a, "--disk-bytes")) o.disk_bytes = parse_long(a, v);
     else usage();
   }
   if (!o.id || !o.root || !o.exec_socket || o.uid_base < 0 || o.id_count <= 0 || o.n_overlays == 0) usage();
@@ -695,6 +873,7 @@ static int create_main(int argc, char **argv) {
     fprintf(stderr, "%s: --root must be absolute\n", prog);
     exit(2);
   }
+  if (o.disk_subvol) disk_create(&o);
 
   /* This process stays as the sandbox's supervisor and exec server. It joins the sandbox's resource
    * cgroups first: init and every exec handler fork from it and inherit them, so an exec never
@@ -1688,5 +1867,7 @@ int main(int argc, char **argv) {
   if (!strcmp(argv[1], "create")) return create_main(argc - 2, argv + 2);
   if (!strcmp(argv[1], "mount")) return mount_main(argc - 2, argv + 2, 0);
   if (!strcmp(argv[1], "umount")) return mount_main(argc - 2, argv + 2, 1);
+  if (!strcmp(argv[1], "disk-limit")) return disk_limit_main(argc - 2, argv + 2);
+  if (!strcmp(argv[1], "disk-pool")) return disk_pool_main(argc - 2, argv + 2);
   usage();
 }

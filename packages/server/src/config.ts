@@ -14,9 +14,20 @@ const quotaFields = {
   sandboxes: z.number().int().min(0).describe('Concurrent (not stopped) sandboxes per project.'),
   memoryMb: z.number().int().min(0).describe('Sum of memory limits of live sandboxes per project.'),
   cpu: z.number().min(0).describe('Sum of CPU limits of live sandboxes per project.'),
+  pids: z
+    .number()
+    .int()
+    .min(0)
+    .describe("Sum of pids limits of live sandboxes per project. Whatever the quotas, every sandbox on the host together stays below half of the kernel's task limit (a pids ceiling on the parent cgroup)."),
 }
+const quotaDefaults = { sandboxes: 100, memoryMb: 65_536, cpu: 64, pids: 32_768 }
 const QuotaLimits = z
-  .object({ sandboxes: quotaFields.sandboxes.default(100), memoryMb: quotaFields.memoryMb.default(65_536), cpu: quotaFields.cpu.default(64) })
+  .object({
+    sandboxes: quotaFields.sandboxes.default(quotaDefaults.sandboxes),
+    memoryMb: quotaFields.memoryMb.default(quotaDefaults.memoryMb),
+    cpu: quotaFields.cpu.default(quotaDefaults.cpu),
+    pids: quotaFields.pids.default(quotaDefaults.pids),
+  })
   .strict()
 /** Per-project overrides: keys left out inherit quotas.default (so no defaults here). */
 const QuotaOverrides = z.object(quotaFields).partial().strict()
@@ -31,25 +42,42 @@ export const ConfigSchema = z
     runtime: z
       .object({
         kind: z.enum(['local']).default('local'),
-        cgroupName: z.string().regex(/^[a-z0-9_-]+$/).default('tidepool'),
+        cgroupName: z
+          .string()
+          .regex(/^[a-z0-9_-]+$/)
+          .default('tidepool')
+          .describe("Parent cgroup shared by every tidepool on the host; each instance's sandboxes sit in <cgroupName>/<instance id>/."),
+        disk: z
+          .object({
+            poolMb: z
+              .number()
+              .int()
+              .min(256)
+              .default(20_480)
+              .describe("Size of the sparse btrfs image (<home>/runtime/sandboxes-<instance>.img) holding every sandbox's writable layer: what all sandboxes together may write."),
+            maxMb: z.number().int().min(16).default(10_240).describe('The largest resources.diskMb one sandbox may ask for (capped at poolMb).'),
+          })
+          .strict()
+          .prefault({}),
       })
       .strict()
-      .default({ kind: 'local', cgroupName: 'tidepool' }),
+      .prefault({}),
     defaults: z
       .object({
         cpu: z.number().min(0.05).default(1),
         memoryMb: z.number().int().min(16).default(512),
         pids: z.number().int().min(8).default(256),
+        diskMb: z.number().int().min(16).default(2048).describe("Writable-layer limit of a sandbox that asks for none (MiB); at most runtime.disk.maxMb."),
       })
       .strict()
-      .default({ cpu: 1, memoryMb: 512, pids: 256 }),
+      .prefault({}),
     quotas: z
       .object({
-        default: QuotaLimits.default({ sandboxes: 100, memoryMb: 65_536, cpu: 64 }),
+        default: QuotaLimits.prefault({}),
         projects: z.record(z.string(), QuotaOverrides).default({}),
       })
       .strict()
-      .default({ default: { sandboxes: 100, memoryMb: 65_536, cpu: 64 }, projects: {} }),
+      .default({ default: quotaDefaults, projects: {} }),
     exec: z
       .object({
         outputCapBytes: z.number().int().min(1024).default(1_048_576).describe('Buffered exec keeps at most this many bytes per stream (head + tail).'),

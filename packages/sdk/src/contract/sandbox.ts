@@ -14,7 +14,18 @@ export const Resources = z
   .object({
     cpu: z.number().min(0.05).max(64).describe('CPU cores (fractional allowed), enforced as a CFS quota.'),
     memoryMb: z.number().int().min(16).max(262_144).describe('Memory limit in MiB; the kernel OOM-kills above it.'),
-    pids: z.number().int().min(8).max(65_536).describe("Maximum number of processes and threads, counting the sandbox's init, its exec server and one handler per running command."),
+    pids: z
+      .number()
+      .int()
+      .min(8)
+      .max(65_536)
+      .describe("Maximum number of processes and threads, counting the sandbox's init, its exec server and one handler per running command; at most half of the host's kernel task limit."),
+    diskMb: z
+      .number()
+      .int()
+      .min(16)
+      .max(1_048_576)
+      .describe("What the sandbox's writable layer may hold, in MiB (files it writes anywhere); a write past it fails with EDQUOT inside the sandbox. At most the server's runtime.disk.maxMb."),
   })
   .strict()
   .meta({ id: 'Resources' })
@@ -78,7 +89,8 @@ export const Sandbox = z
     expiresAt: Timestamp.describe('When the TTL fires (kill or pause per lifecycle.onTimeout).'),
     timeoutMs: z.number().int(),
     lifecycle: Lifecycle,
-    resources: Resources,
+    // diskMb is absent on sandboxes made before disk limits (and from servers without them).
+    resources: Resources.partial({ diskMb: true }),
     envKeys: z.array(z.string()).describe('Names of the sandbox-wide envs (values are never returned).'),
     metadata: z.record(z.string(), z.string()),
   })
@@ -189,6 +201,8 @@ export const SandboxMetrics = z
     pids: z.number().int(),
     pidsLimit: z.number().int(),
     oomKills: z.number().int(),
+    diskBytes: z.number().int().optional().describe("Bytes the sandbox's writable layer holds."),
+    diskLimitBytes: z.number().int().optional().describe('Its limit (resources.diskMb).'),
   })
   .meta({ id: 'SandboxMetrics' })
 export type SandboxMetrics = z.infer<typeof SandboxMetrics>

@@ -28,7 +28,7 @@ export async function run(): Promise<BenchResult> {
       // The configured defaults (a whole core, 512 MiB): a fractional CFS quota or a tight memory limit would
       // throttle or reclaim during the very fork/exec being timed.
       defaults: { cpu: 1, memoryMb: 512, pids: 256 },
-      quotas: { default: { sandboxes: idleCount + 10, memoryMb: 1_000_000, cpu: 1000 }, projects: {} },
+      quotas: { default: { sandboxes: idleCount + 10, memoryMb: 1_000_000, cpu: 1000, pids: 1_000_000 }, projects: {} },
     },
   })
   const cp = await buildControlPlane(config, { logger: silentLogger, reaper: false })
@@ -100,9 +100,10 @@ export async function run(): Promise<BenchResult> {
     }
   } finally {
     await cp.close()
-    rmSync(home, { recursive: true, force: true })
-    // The runtime leaves its (empty) parent cgroups for the next start; the bench used a name of its own.
+    // The runtime leaves its (empty) parent cgroups and its disk pool for the next start; the bench used
+    // a name and a home of its own. The pool is mounted inside the home: release it before removing that.
     if (cp.svc.runtime instanceof LocalRuntime) await cp.svc.runtime.removeCgroupParents()
+    rmSync(home, { recursive: true, force: true })
   }
 }
 

@@ -1,6 +1,6 @@
 /** @module runtime/create-runtime — picks the Runtime implementation named in the config. */
 import { LocalRuntime } from './local/local-runtime.js'
-import type { RuntimeLogger } from './local/local-runtime.js'
+import type { DiskLimits, RuntimeLogger } from './local/local-runtime.js'
 import { RuntimeError } from './local/runtime-error.js'
 import type { Runtime } from './runtime.js'
 
@@ -10,6 +10,8 @@ export interface RuntimeConfig {
   dataDir: string
   /** Parent cgroup of every sandbox (default 'tidepool'). */
   cgroupName?: string
+  /** Disk limits of sandbox writable layers (runtime.disk, defaults.diskMb). */
+  disk?: DiskLimits
   logger?: RuntimeLogger
 }
 
@@ -21,6 +23,7 @@ export async function createRuntime(cfg: RuntimeConfig): Promise<Runtime> {
         dataDir: cfg.dataDir,
         ...(cfg.cgroupName !== undefined ? { cgroupName: cfg.cgroupName } : {}),
         ...(cfg.logger !== undefined ? { logger: cfg.logger } : {}),
+        ...(cfg.disk !== undefined ? { disk: cfg.disk } : {}),
       })
     default:
       throw new RuntimeError('runtime_unavailable', `runtime kind ${JSON.stringify(cfg.kind)} is not available in this build; set runtime.kind to 'local'`)

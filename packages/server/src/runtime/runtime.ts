@@ -7,6 +7,11 @@ export interface ResourceLimits {
   cpu: number
   memoryMb: number
   pids: number
+  /**
+   * Bytes (MiB) the sandbox's writable layer may hold; a write past it fails (EDQUOT/ENOSPC) inside
+   * the sandbox only. The service always sets it (defaults.diskMb); a runtime given none applies its own default.
+   */
+  diskMb?: number
 }
 
 /** What a template contributes to a sandbox's root filesystem. */
@@ -76,6 +81,9 @@ export interface SandboxStats {
   pids: number
   pidsLimit: number
   oomKills: number
+  /** Bytes the writable layer holds, and its limit (runtimes that limit disk). */
+  diskBytes?: number
+  diskLimitBytes?: number
 }
 
 /** A host directory bind-mounted into one running sandbox (Runtime.bindMount). */

@@ -81,7 +81,7 @@ export class SandboxService {
     // Quota check and the insert that reserves capacity happen under one per-project lock: no overshoot.
     await this.#lock.run(`project:${p.project}`, async () => {
       const used = await this.usage(p.project)
-      checkQuota(config, p.project, used, { sandboxes: 1, memoryMb: resources.memoryMb, cpu: resources.cpu }, await this.#soonestExpiryS(p.project))
+      checkQuota(config, p.project, used, { sandboxes: 1, memoryMb: resources.memoryMb, cpu: resources.cpu, pids: resources.pids }, await this.#soonestExpiryS(p.project))
       await db.insertInto('sandboxes').values(row).execute()
     })
     let ref: RuntimeRef
@@ -148,7 +148,7 @@ export class SandboxService {
         if (next.cpu > this.#hostCpus) throw new AppError('invalid_request', `resources.cpu must be at most ${this.#hostCpus} (got ${next.cpu})`)
         await this.#lock.run(`project:${p.project}`, async () => {
           const used = await this.usage(p.project)
-          checkQuota(this.deps.config, p.project, used, { sandboxes: 0, memoryMb: next.memoryMb - current.memoryMb, cpu: next.cpu - current.cpu }, await this.#soonestExpiryS(p.project))
+          checkQuota(this.deps.config, p.project, used, { sandboxes: 0, memoryMb: next.memoryMb - current.memoryMb, cpu: next.cpu - current.cpu, pids: next.pids - current.pids }, await this.#soonestExpiryS(p.project))
           await this.deps.runtime.resize(refOf(row), next)
           set.resources = JSON.stringify(next)
         })
@@ -217,11 +217,12 @@ export class SandboxService {
 
   async usage(project: string): Promise<Usage> {
     const rows = await this.deps.db.selectFrom('sandboxes').select(['resources']).where('project', '=', project).where('state', 'in', live).execute()
-    const used: Usage = { sandboxes: rows.length, memoryMb: 0, cpu: 0 }
+    const used: Usage = { sandboxes: rows.length, memoryMb: 0, cpu: 0, pids: 0 }
     for (const r of rows) {
       const res = JSON.parse(r.resources) as ResourceLimits
       used.memoryMb += res.memoryMb
       used.cpu += res.cpu
+      used.pids += res.pids
     }
     return used
   }

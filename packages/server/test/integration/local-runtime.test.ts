@@ -7,6 +7,7 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { performance } from 'node:perf_hooks'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { instanceIdOf } from '../../src/runtime/local/instance.js'
 import { LocalRuntime } from '../../src/runtime/local/local-runtime.js'
 import { RuntimeError } from '../../src/runtime/local/runtime-error.js'
 import type { RuntimeRef } from '../../src/runtime/runtime.js'
@@ -16,6 +17,8 @@ const skip = process.getuid?.() !== 0 ? 'the local runtime needs root (namespace
 const cgroupName = `tidepool-test-${process.pid}`
 const dataDir = mkdtempSync(join(tmpdir(), 'tidepool-rt-'))
 const runtimes: LocalRuntime[] = []
+/** Every runtime on dataDir shares its instance id: its cgroups sit in <name>/<instance>/. */
+const instance = instanceIdOf(dataDir)
 
 function newRuntime(name = cgroupName): LocalRuntime {
   const rt = new LocalRuntime({ dataDir, cgroupName: name })
@@ -27,7 +30,7 @@ function newRuntime(name = cgroupName): LocalRuntime {
 export async function hostTraces(id: string, ref?: RuntimeRef, name = cgroupName): Promise<string[]> {
   const traces: string[] = []
   for (const h of readdirSync('/sys/fs/cgroup')) {
-    const dir = join('/sys/fs/cgroup', h, name, id)
+    const dir = join('/sys/fs/cgroup', h, name, instance, id)
     if (existsSync(dir)) traces.push(`cgroup ${dir}`)
   }
   if (existsSync(join(dataDir, 'sandboxes', id))) traces.push(`data dir of ${id}`)
@@ -201,7 +204,7 @@ describe.skipIf(Boolean(skip))('LocalRuntime specifics', () => {
       expect(own.stdout).toMatch(/:pids:\/x\d+$/m)
       expect(own.stdout).toMatch(/^0::\/$/m)
       // No directory of it in a cgroup2 hierarchy (only those have cgroup.freeze).
-      expect(readdirSync('/sys/fs/cgroup').filter((h) => existsSync(join('/sys/fs/cgroup', h, v1Name, r.id, 'cgroup.freeze')))).toEqual([])
+      expect(readdirSync('/sys/fs/cgroup').filter((h) => existsSync(join('/sys/fs/cgroup', h, v1Name, instance, r.id, 'cgroup.freeze')))).toEqual([])
     } finally {
       await v1.destroy(r.id, r)
     }

@@ -6,6 +6,7 @@ import type { Server } from 'node:net'
 import { hostname, networkInterfaces, tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { instanceIdOf } from '../../src/runtime/local/instance.js'
 import { LocalRuntime } from '../../src/runtime/local/local-runtime.js'
 import type { RuntimeRef } from '../../src/runtime/runtime.js'
 import { collect, run } from '../../src/runtime/runtime.suite.js'
@@ -26,7 +27,7 @@ function hostPids(id: string): number[] {
   for (const entry of readdirSync('/proc')) {
     if (!/^\d+$/.test(entry)) continue
     try {
-      if (readFileSync(`/proc/${entry}/cgroup`, 'utf8').includes(`/${cgroupName}/${id}`)) pids.push(Number(entry))
+      if (readFileSync(`/proc/${entry}/cgroup`, 'utf8').includes(`/${cgroupName}/${instanceIdOf(dataDir)}/${id}`)) pids.push(Number(entry))
     } catch {
       // exited meanwhile
     }
@@ -150,6 +151,13 @@ describe.skipIf(Boolean(skip))('sandbox security (local runtime)', () => {
     expect(r.stdout).toContain(`0\n${a.id}\n`)
     expect(hostname()).toBe(before)
     expect(Math.abs(Date.now() - new Date().getTime())).toBeLessThan(1000)
+  })
+
+  it('learns no host path from its mount table, and neither the host\'s boot command line nor its load', async () => {
+    const r = await run(rt, a, ['sh', '-c', 'cat /proc/self/mountinfo; echo ---; wc -c < /proc/cmdline; cat /proc/loadavg'], { user: 'root', env })
+    expect(r.stdout).not.toContain(dataDir)
+    expect(r.stdout).not.toMatch(/(lower|upper|work)dir=\/(?!proc\/self\/fd\/)/)
+    expect(r.stdout.split('---\n')[1]).toBe('0\n0.00 0.00 0.00 1/1 1\n')
   })
 
   it('root inside is an unprivileged uid outside, and cannot kill its init', async () => {

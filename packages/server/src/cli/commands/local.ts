@@ -20,7 +20,7 @@ export function localCommands(config: () => Config): CliCommand[] {
         const checks: PreflightCheck[] = [nodeCheck(), homeCheck(cfg.home)]
         const { createRuntime } = await import('../../runtime/create-runtime.js')
         const { silentLogger } = await import('../../core/log.js')
-        const runtime = await createRuntime({ kind: cfg.runtime.kind, dataDir: join(cfg.home, 'runtime'), cgroupName: cfg.runtime.cgroupName, logger: silentLogger })
+        const runtime = await createRuntime({ kind: cfg.runtime.kind, dataDir: join(cfg.home, 'runtime'), cgroupName: cfg.runtime.cgroupName, disk: { ...cfg.runtime.disk, defaultMb: cfg.defaults.diskMb }, logger: silentLogger })
         checks.push(...(await runtime.preflight()))
         const ok = checks.every((c) => c.ok)
         io.print({ ok, checks }, () =>

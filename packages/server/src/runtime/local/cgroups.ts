@@ -73,14 +73,21 @@ export interface ExecCgroup {
 }
 
 /**
- * cgroups of every sandbox, under `<hierarchy>/<name>/<sandbox id>`. Resource limits live where the
+ * cgroups of every sandbox, under `<hierarchy>/<name>/<instance>/<sandbox id>`: `<name>` is shared by
+ * every tidepool on the host (it holds their common pids ceiling), `<instance>` is this runtime's own,
+ * and nothing outside it is ever listed or removed. Resource limits live where the
  * controllers are (v1 hierarchies on a hybrid host). Processes are tracked, frozen and killed in the
  * cgroup2 tree when one is mounted (also on hybrid hosts), where exec cgroups are entered at clone time:
  * a v1 migration waits for an RCU grace period (~10 ms), which an exec must not pay.
  */
 export class Cgroups {
   readonly #layout: CgroupLayout
+  /** `<name>/<instance>`: the parent of this runtime's sandbox cgroups. */
   readonly #name: string
+  /** `<name>` alone, shared with other instances. */
+  readonly #base: string
+  /** pids.max written on `<base>` (all sandboxes of all instances together), if any. */
+  readonly #pidsCeiling: number | undefined
   /** Distinct hierarchy mount points a sandbox has a directory in (v1: per controller mount; v2: one). */
   readonly #hierarchies: string[]
   /** v1 mounts of the resource controllers (the supervisor's cgroups). */
@@ -97,9 +104,11 @@ export class Cgroups {
   readonly #spare = new Map<string, string[]>()
   readonly #oomSeen = new Map<string, number>()
 
-  constructor(layout: CgroupLayout, name: string) {
+  constructor(layout: CgroupLayout, name: string, instance: string, opts: { pidsCeiling?: number } = {}) {
     this.#layout = layout
-    this.#name = name
+    this.#base = name
+    this.#name = `${name}/${instance}`
+    this.#pidsCeiling = opts.pidsCeiling
     if (layout.version === 1) {
       const mounts = (cs: readonly V1Controller[]) => [...new Set(cs.map((c) => layout.controllers[c]).filter((p): p is string => !!p))]
       // With a cgroup2 tree to freeze in, the v1 freezer is not used at all.
@@ -358,10 +367,18 @@ export class Cgroups {
     return [...new Set(this.#hierarchies.flatMap((h) => subdirs(join(h, this.#name))))]
   }
 
-  /** Removes the `<name>` parent directories when no sandbox is left in them (tests; tidy hosts). */
+  /** Removes this instance's parent directories when no sandbox is left in them, and `<name>` when no instance is (tests; tidy hosts). */
   removeParents(): void {
-    for (const h of this.#hierarchies) tryRmdir(join(h, this.#name))
+    for (const h of this.#hierarchies) {
+      tryRmdir(join(h, this.#name))
+      tryRmdir(join(h, this.#base))
+    }
     this.#parentReady = false
+  }
+
+  /** The parent of this runtime's sandbox cgroups, relative to each hierarchy (`<name>/<instance>`). */
+  get parent(): string {
+    return this.#name
   }
 
   #execDirs(id: string, name: string): string[] {
@@ -381,8 +398,26 @@ export class Cgroups {
     if (problems.length > 0) throw new RuntimeError('runtime_unavailable', `${problems[0]!.detail}; ${problems[0]!.fix}`)
     if (l.version === 2) enableControllers(l.root)
     for (const h of this.#hierarchies) mkdirSync(join(h, this.#name), { recursive: true })
-    if (l.version === 2) enableControllers(join(l.root, this.#name))
+    if (l.version === 2) {
+      enableControllers(join(l.root, this.#base))
+      enableControllers(join(l.root, this.#name))
+    }
+    this.#writePidsCeiling()
     this.#parentReady = true
+  }
+
+  /**
+   * The host's headroom: every sandbox of every instance together stays below this many tasks (the
+   * kernel enforces pids.max hierarchically), so a fork bomb spread over sandboxes cannot starve host shells.
+   */
+  #writePidsCeiling(): void {
+    if (this.#pidsCeiling === undefined || !this.#pidsRoot) return
+    const file = join(this.#pidsRoot, this.#base, 'pids.max')
+    try {
+      writeFileSync(file, String(this.#pidsCeiling))
+    } catch (err) {
+      throw new RuntimeError('runtime_unavailable', `could not write the pids ceiling ${this.#pidsCeiling} into ${file}: ${messageOf(err)}`, { cause: err })
+    }
   }
 
   #writeLimits(id: string, limits: ResourceLimits, currentMemory: number | undefined): void {

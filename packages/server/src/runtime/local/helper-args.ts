@@ -14,6 +14,8 @@ export interface CreateArgs {
   execSocket: string
   uidBase: number
   idCount: number
+  /** The sandbox's dir becomes a btrfs subvolume (in the disk pool) whose qgroup may hold at most `bytes`. */
+  disk?: { subvolume: string; bytes: number }
 }
 
 /** `tidepool-helper create …` (without the helper path). */
@@ -26,6 +28,7 @@ export function createArgv(a: CreateArgs): string[] {
   for (const f of a.cgroupProcs) argv.push('--cgroup-procs', f)
   for (const f of a.joinProcs) argv.push('--join-procs', f)
   argv.push('--exec-socket', a.execSocket, '--uid-base', String(a.uidBase), '--id-count', String(a.idCount))
+  if (a.disk) argv.push('--disk-subvol', a.disk.subvolume, '--disk-bytes', String(a.disk.bytes))
   return argv
 }
 

@@ -1,6 +1,6 @@
 /** @module runtime/local/local-runtime — LocalRuntime: sandboxes as namespaces + cgroups + overlayfs on this Linux host. */
 import { spawn } from 'node:child_process'
-import { chownSync, existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs'
+import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs'
 import { rm } from 'node:fs/promises'
 import { isAbsolute, join } from 'node:path'
 import { setTimeout as sleep } from 'node:timers/promises'
@@ -19,8 +19,11 @@ import type {
   SandboxStats,
 } from '../runtime.js'
 import { Cgroups, detectCgroups } from './cgroups.js'
+import { DiskPool } from './disk-pool.js'
 import { createArgv } from './helper-args.js'
 import { hotBind, hotUnbind } from './hot-mount.js'
+import { pidsCeiling, readHostTasks } from './host-limits.js'
+import { instanceIdOf } from './instance.js'
 import { FALLBACK_SOCKET_DIR, execSocketPath } from './exec-socket.js'
 import { startExec } from './local-exec.js'
 import type { HostLayoutEntry } from './mounts.js'
@@ -46,7 +49,10 @@ export interface RuntimeLogger {
 export interface LocalRuntimeOptions {
   /** Where sandboxes' writable layers and the host template live, e.g. $TIDEPOOL_HOME/runtime. */
   dataDir: string
-  /** Parent cgroup of every sandbox, in each hierarchy (default 'tidepool'). */
+  /**
+   * Parent cgroup of every sandbox, in each hierarchy (default 'tidepool'); this runtime's sandboxes sit
+   * in `<cgroupName>/<instance id>/`, the instance id being made once per dataDir (its `instance` file).
+   */
   cgroupName?: string
   /** Path of the compiled native/tidepool-helper. */
   helperPath?: string
@@ -57,6 +63,17 @@ export interface LocalRuntimeOptions {
    */
   cgroup2?: boolean
   logger?: RuntimeLogger
+  /** Disk limits of sandbox writable layers (MiB); see disk-pool.ts. */
+  disk?: DiskLimits
+}
+
+export interface DiskLimits {
+  /** Size of the sparse pool image all sandboxes' writable layers share (default 20480). */
+  poolMb?: number
+  /** The largest resources.diskMb one sandbox may have (default 10240, at most poolMb). */
+  maxMb?: number
+  /** resources.diskMb of a spec without one (default 2048). */
+  defaultMb?: number
 }
 
 const silent: RuntimeLogger = { debug() {}, info() {}, warn() {}, error() {} }
@@ -77,6 +94,11 @@ export class LocalRuntime implements Runtime {
   readonly #helperPath: string
   readonly #log: RuntimeLogger
   readonly #cgroups: Cgroups
+  readonly #instance: string
+  /** The most tasks one sandbox (and all together) may have: half of what the kernel allows. */
+  readonly #pidsBound: number
+  readonly #pool: DiskPool
+  readonly #disk: Required<DiskLimits>
   #layout: HostLayoutEntry[] | undefined
   #templateRoot: string | undefined
   /** Resolves when the init's supervisor (our child) has exited and been reaped, per sandbox we started. */
@@ -93,17 +115,39 @@ export class LocalRuntime implements Runtime {
     this.#log = opts.logger ?? silent
     const layout = detectCgroups(readText('/proc/mounts') ?? '')
     if (opts.cgroup2 === false && layout.version === 1) delete layout.unified
-    this.#cgroups = new Cgroups(layout, this.#cgroupName)
+    this.#instance = instanceIdOf(this.#dataDir)
+    this.#pidsBound = pidsCeiling(readHostTasks())
+    this.#cgroups = new Cgroups(layout, this.#cgroupName, this.#instance, { pidsCeiling: this.#pidsBound })
+    const poolMb = opts.disk?.poolMb ?? 20_480
+    this.#disk = { poolMb, maxMb: Math.min(opts.disk?.maxMb ?? 10_240, poolMb), defaultMb: Math.min(opts.disk?.defaultMb ?? 2048, poolMb) }
+    this.#pool = new DiskPool({ dataDir: this.#dataDir, instance: this.#instance, sizeMb: poolMb, helperPath: this.#helperPath })
+  }
+
+  /** This runtime's instance id (kept in `<dataDir>/instance`), part of every cgroup path it makes. */
+  get instance(): string {
+    return this.#instance
+  }
+
+  /** Where this runtime's sandbox cgroups live in each hierarchy: `<cgroupName>/<instance>`. */
+  get cgroupParent(): string {
+    return this.#cgroups.parent
+  }
+
+  /** The largest resources.pids a sandbox may have on this host (the same bound caps all of them together). */
+  get pidsBound(): number {
+    return this.#pidsBound
   }
 
   async preflight(): Promise<PreflightCheck[]> {
-    return runPreflight({ dataDir: this.#dataDir, helperPath: this.#helperPath, cgroups: this.#cgroups })
+    return [...runPreflight({ dataDir: this.#dataDir, helperPath: this.#helperPath, cgroups: this.#cgroups }), this.#pool.preflight()]
   }
 
   async start(spec: SandboxSpec): Promise<RuntimeRef> {
     checkId(spec.id)
-    checkLimits(spec.resources)
+    checkLimits(spec.resources, this.#pidsBound)
+    const diskMb = this.#diskMb(spec.resources)
     this.#ready()
+    await this.#pool.ensure()
     const paths = sandboxPaths(this.#dataDir, spec.id)
     if (existsSync(paths.dir) || this.#cgroups.sandboxDirs(spec.id).some((d) => existsSync(d))) {
       throw new RuntimeError('invalid_request', `sandbox ${spec.id} already exists on this host; destroy it first or use a new id`)
@@ -113,13 +157,11 @@ export class LocalRuntime implements Runtime {
       throw new RuntimeError('invalid_request', `template ${spec.template.name}: rootfs ${spec.template.rootfs} does not exist; build the template again`)
     }
     try {
-      for (const d of [paths.upperRoot, paths.workRoot, paths.upperUsr, paths.workUsr, paths.merged]) mkdirSync(d, { recursive: true, mode: 0o755 })
-      // The root of the writable layer is what / looks like inside: owned by the sandbox's root.
-      chownSync(paths.upperRoot, UID_BASE, UID_BASE)
+      // The helper makes paths.dir a btrfs subvolume limited to diskMb, and the layer's dirs in it.
       const cgroups = this.#cgroups.create(spec.id, spec.resources)
       const execSocket = execSocketPath(paths.dir)
       if (execSocket.startsWith(`${FALLBACK_SOCKET_DIR}/`)) mkdirSync(FALLBACK_SOCKET_DIR, { recursive: true, mode: 0o700 })
-      const argv = createArgv({ id: spec.id, plan, ...(cgroups.initInto ? { cgroupInto: cgroups.initInto } : {}), cgroupProcs: cgroups.init, joinProcs: cgroups.supervisor, execSocket, uidBase: UID_BASE, idCount: ID_COUNT })
+      const argv = createArgv({ id: spec.id, plan, ...(cgroups.initInto ? { cgroupInto: cgroups.initInto } : {}), cgroupProcs: cgroups.init, joinProcs: cgroups.supervisor, execSocket, uidBase: UID_BASE, idCount: ID_COUNT, disk: { subvolume: paths.dir, bytes: diskMb * 1_048_576 } })
       const pid = await this.#spawnInit(spec.id, argv)
       const startTime = readStartTime(pid)
       if (startTime === undefined) throw new RuntimeError('internal', `sandbox ${spec.id} init (pid ${pid}) exited right after it started`)
@@ -149,14 +191,29 @@ export class LocalRuntime implements Runtime {
   }
 
   async resize(ref: RuntimeRef, limits: ResourceLimits): Promise<void> {
-    checkLimits(limits)
+    checkLimits(limits, this.#pidsBound)
+    const diskMb = limits.diskMb === undefined ? undefined : this.#diskMb(limits)
     this.#mustBeAlive(ref)
+    const dir = sandboxPaths(this.#dataDir, ref.id).dir
+    // Disk first: it can still refuse (below what the sandbox holds) before any cgroup limit changed.
+    if (diskMb !== undefined && this.#pool.usage(dir)?.limitBytes !== diskMb * 1_048_576) await this.#pool.setLimit(ref.id, dir, diskMb * 1_048_576)
     this.#cgroups.resize(ref.id, limits)
   }
 
   async stats(ref: RuntimeRef): Promise<SandboxStats> {
     this.#mustBeAlive(ref)
-    return this.#cgroups.stats(ref.id)
+    const disk = this.#pool.usage(sandboxPaths(this.#dataDir, ref.id).dir)
+    return { ...this.#cgroups.stats(ref.id), ...(disk ? { diskBytes: disk.bytes, diskLimitBytes: disk.limitBytes } : {}) }
+  }
+
+  /** resources.diskMb (or the default), checked against runtime.disk.maxMb. */
+  #diskMb(l: ResourceLimits): number {
+    const mb = l.diskMb ?? this.#disk.defaultMb
+    if (!(Number.isInteger(mb) && mb >= 16)) throw new RuntimeError('invalid_request', `resources.diskMb must be an integer >= 16 (got ${mb})`)
+    if (mb > this.#disk.maxMb) {
+      throw new RuntimeError('invalid_request', `resources.diskMb must be at most ${this.#disk.maxMb} on this host (runtime.disk.maxMb) (got ${mb}); ask for less, or have an admin raise runtime.disk.maxMb (and runtime.disk.poolMb)`)
+    }
+    return mb
   }
 
   async inspect(ref: RuntimeRef): Promise<RuntimeStatus> {
@@ -206,6 +263,7 @@ export class LocalRuntime implements Runtime {
 
   async destroy(id: string, ref?: RuntimeRef): Promise<void> {
     if (!ID_RE.test(id)) return // nothing of ours can carry such a name
+    await this.#pool.adopt() // after a reboot: its subvolume is in the pool, which must be mounted to remove it
     const paths = sandboxPaths(this.#dataDir, id)
     const init = ref && ref.id === id ? ref : readInitFile(join(paths.dir, 'init'))
     // Killing PID 1 of a pid namespace takes every process in it along.
@@ -236,10 +294,12 @@ export class LocalRuntime implements Runtime {
     }
     await this.#cgroups.remove(id)
     await rm(execSocketPath(paths.dir), { force: true }) // outside the sandbox's dir when its path was too long
+    // A subvolume goes like a directory (its last rmdir deletes it); the kernel then drops its qgroup.
     await rm(paths.dir, { recursive: true, force: true, maxRetries: 3 })
   }
 
   async list(): Promise<string[]> {
+    await this.#pool.adopt()
     const ids = new Set(this.#cgroups.list())
     try {
       for (const name of readdirSync(join(this.#dataDir, 'sandboxes'))) ids.add(name)
@@ -249,9 +309,14 @@ export class LocalRuntime implements Runtime {
     return [...ids].filter((id) => ID_RE.test(id)).sort()
   }
 
-  /** Removes this runtime's (empty) parent cgroups; for tests and uninstall. Sandboxes must be destroyed first. */
+  /**
+   * Removes what this runtime keeps on the host between sandboxes: its (empty) parent cgroups (and the
+   * shared `<cgroupName>` when no instance is left), and its disk pool (unmounted, image deleted) when
+   * no sandbox is in it; for tests, uninstall and a clean stop. Sandboxes must be destroyed first.
+   */
   async removeCgroupParents(): Promise<void> {
     this.#cgroups.removeParents()
+    await this.#pool.release()
   }
 
   /** Fails with runtime_unavailable naming what is missing; builds the host template once. */
@@ -262,7 +327,6 @@ export class LocalRuntime implements Runtime {
       throw new RuntimeError('runtime_unavailable', `local runtime unavailable: ${missing.map((c) => `${c.name}: ${c.detail} (fix: ${c.fix})`).join('; ')}`)
     }
     mkdirSync(this.#dataDir, { recursive: true, mode: 0o700 })
-    mkdirSync(join(this.#dataDir, 'sandboxes'), { recursive: true, mode: 0o700 })
     this.#layout = readHostLayout()
     this.#templateRoot = ensureHostTemplate(this.#dataDir, UID_BASE, this.#layout)
   }
@@ -316,10 +380,13 @@ function checkId(id: string): void {
   }
 }
 
-function checkLimits(l: ResourceLimits): void {
+function checkLimits(l: ResourceLimits, pidsBound: number): void {
   if (!(Number.isFinite(l.cpu) && l.cpu > 0)) throw new RuntimeError('invalid_request', `resources.cpu must be a positive number of cores (got ${l.cpu})`)
   if (!(Number.isInteger(l.memoryMb) && l.memoryMb >= 4)) throw new RuntimeError('invalid_request', `resources.memoryMb must be an integer >= 4 (got ${l.memoryMb})`)
   if (!(Number.isInteger(l.pids) && l.pids >= 2)) throw new RuntimeError('invalid_request', `resources.pids must be an integer >= 2 (got ${l.pids})`)
+  if (l.pids > pidsBound) {
+    throw new RuntimeError('invalid_request', `resources.pids must be at most ${pidsBound} on this host (half of its kernel task limit, min(pid_max, threads-max); the rest is the host's headroom) (got ${l.pids}); ask for fewer`)
+  }
 }
 
 function readInitFile(file: string): { pid: number; startTime: number } | undefined {

@@ -8,13 +8,18 @@ export const skipReason = isRoot ? undefined : 'needs root (namespaces, cgroups,
 
 export const cliPath = fileURLToPath(new URL('../../../dist/cli/main.js', import.meta.url))
 
-/** Everything a sandbox could leave on the host, for a set of ids (or any under a cgroup name). */
+/** Everything a sandbox could leave on the host, for a set of ids (or any under a cgroup name, in any instance's `<name>/<instance>/`). */
 export function leftovers(cgroupName: string, ids: string[] = []): string[] {
   const found: string[] = []
   for (const root of ['/sys/fs/cgroup', ...readdirSync('/sys/fs/cgroup').map((d) => `/sys/fs/cgroup/${d}`)]) {
     const dir = `${root}/${cgroupName}`
     if (!existsSync(dir)) continue
-    for (const e of readdirSync(dir, { withFileTypes: true })) if (e.isDirectory()) found.push(`cgroup ${dir}/${e.name}`)
+    for (const e of readdirSync(dir, { withFileTypes: true })) {
+      if (!e.isDirectory()) continue
+      const sub = readdirSync(`${dir}/${e.name}`, { withFileTypes: true }).filter((c) => c.isDirectory())
+      if (/^[0-9a-f]{10}$/.test(e.name)) for (const c of sub) found.push(`cgroup ${dir}/${e.name}/${c.name}`)
+      else found.push(`cgroup ${dir}/${e.name}`)
+    }
   }
   const mounts = readFileSync('/proc/mounts', 'utf8')
   for (const id of ids) {

@@ -1,0 +1,35 @@
+import { afterEach, beforeEach, describe, expect, it } from 'vitest'
+import { FakeRuntime } from '../runtime/fake.js'
+import { testPlane, type TestPlane } from '../testing/control-plane.js'
+
+let tp: TestPlane
+beforeEach(async () => {
+  tp = await testPlane(new FakeRuntime(() => ({})), { quotas: { default: { sandboxes: 10, memoryMb: 100_000, cpu: 10, pids: 1000 }, projects: {} } })
+})
+afterEach(() => tp.dispose())
+
+const json = async (r: Response) => (await r.json()) as Record<string, any>
+
+describe('the pids quota (sum of pids limits of a project\'s live sandboxes)', () => {
+  it('refuses a create or a resize that passes it with quota_exceeded and its figures, and creates nothing', async () => {
+    const a = await json(await tp.call('POST', '/v1/sandboxes', { body: { resources: { pids: 600 } } }))
+    expect(a.resources.pids).toBe(600)
+    const over = await tp.call('POST', '/v1/sandboxes', { body: { resources: { pids: 500 } } })
+    expect(over.status).toBe(429)
+    expect((await json(over)).error).toMatchObject({ code: 'quota_exceeded', message: expect.stringMatching(/pids quota: limit 1000, in use 600, requested 500/), details: { scope: 'project:default:pids', limit: 1000, used: 600, requested: 500 } })
+    expect((await json(await tp.call('GET', '/v1/sandboxes'))).items).toHaveLength(1)
+    const grow = await tp.call('PATCH', `/v1/sandboxes/${a.id}`, { body: { resources: { pids: 1001 } } })
+    expect(grow.status).toBe(429)
+    expect((await json(grow)).error.details).toMatchObject({ scope: 'project:default:pids', used: 600, requested: 401 })
+    expect((await json(await tp.call('PATCH', `/v1/sandboxes/${a.id}`, { body: { resources: { pids: 1000 } } }))).resources.pids).toBe(1000)
+  })
+})
+
+describe('resources.diskMb', () => {
+  it('defaults to defaults.diskMb, is taken as asked, and is refused past its schema bound', async () => {
+    expect((await json(await tp.call('POST', '/v1/sandboxes', { body: {} }))).resources).toMatchObject({ diskMb: 2048 })
+    expect((await json(await tp.call('POST', '/v1/sandboxes', { body: { resources: { diskMb: 64 } } }))).resources).toMatchObject({ diskMb: 64 })
+    const bad = await json(await tp.call('POST', '/v1/sandboxes', { body: { resources: { diskMb: 8 } } }))
+    expect(bad.error).toMatchObject({ code: 'invalid_request', details: [expect.objectContaining({ path: 'resources.diskMb' })] })
+  })
+})
