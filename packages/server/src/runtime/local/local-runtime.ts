@@ -191,7 +191,8 @@ export class LocalRuntime implements Runtime {
     if (!isRunning(ref.pid, ref.startTime)) return queueMicrotask(() => lost(`its init (pid ${ref.pid}) exited`))
     if (!supervisor) return queueMicrotask(() => lost(`its supervisor exited (init pid ${ref.pid} has no tidepool supervisor as its parent)`))
     this.#watcher.watch(keys[0]!, ref, () => lost(`its init (pid ${ref.pid}) exited`))
-    this.#watcher.watch(keys[1]!, supervisor, () => lost(`its supervisor (pid ${supervisor.pid}) exited`))
+    // Init gone too: the supervisor ended because init did (it reaps init, then exits). Say so.
+    this.#watcher.watch(keys[1]!, supervisor, () => lost(isAlive(ref.pid, ref.startTime) ? `its supervisor (pid ${supervisor.pid}) exited` : `its init (pid ${ref.pid}) exited`))
   }
 
   /** Ends the watcher child (tests; a process that ends takes it along anyway). */
