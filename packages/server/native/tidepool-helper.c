@@ -1180,6 +1180,9 @@ struct exec_req {
   char **cgroup_procs; /* cgroup.procs files the command joins after fork (hosts without cgroup2) */
   long n_cgroup_procs;
   char **argv, **envp;
+  long timeout_ms;   /* kill the command's whole tree this long after it starts (0: never) */
+  long detached;     /* 1: keep running when the client goes away (a background command) */
+  char *status_file; /* where the exit status is written when the command ends, or "" */
 };
 
 static char *next_field(char **p, char *end) {
@@ -1210,7 +1213,8 @@ static char **next_list(char **p, char *end, const char *what, long *count) {
 }
 
 /* The 'q' frame: NUL-terminated fields "uid", "gid", "cwd", "clone-into" (a cgroup2 directory or ""),
- * then three lists, each a count and its items: cgroup.procs files to join, argv, environment ("K=V"). */
+ * then three lists, each a count and its items: cgroup.procs files to join, argv, environment ("K=V"),
+ * then "timeout-ms" (0: none), "detached" (0 or 1) and "status-file" (an absolute host path or ""). */
 static void read_request(int conn, struct exec_req *r) {
   unsigned char hdr[FRAME_HDR];
   if (read_full(conn, hdr, FRAME_HDR) < 0) _exit(1);
@@ -1228,6 +1232,9 @@ static void read_request(int conn, struct exec_req *r) {
   long argc = 0;
   r->argv = next_list(&p, end, "arguments", &argc);
   r->envp = next_list(&p, end, "environment entries", NULL);
+  r->timeout_ms = next_long(&p, end, "timeout");
+  r->detached = next_long(&p, end, "detached");
+  r->status_file = next_field(&p, end);
   if (argc == 0 || r->cwd[0] != '/' || r->n_cgroup_procs > MAX_ITEMS)
     fail_code("invalid_request", 0, "malformed exec request (argv, cwd or cgroup files)");
 }
@@ -1349,6 +1356,81 @@ static void enter_pid_ns(pid_t init, int pidfd) {
   }
 }
 
+/* ---- the command's own cgroup, ended by the handler itself: a timeout, a caller that went away and
+ * the cleanup after the command do not depend on the control plane still being there (it may crash). */
+
+/* The exec cgroup's directory: the cgroup2 one the command is cloned into, else the directory of the
+ * first cgroup.procs file it joins (its own exec cgroup on hosts without cgroup2); "" if neither. */
+static void exec_cgroup_dir(const struct exec_req *r, char *dir, size_t size) {
+  dir[0] = 0;
+  if (r->clone_into[0]) {
+    snprintf(dir, size, "%s", r->clone_into);
+  } else if (r->n_cgroup_procs > 0) {
+    snprintf(dir, size, "%s", r->cgroup_procs[0]);
+    char *slash = strrchr(dir, '/');
+    if (slash && !strcmp(slash, "/cgroup.procs")) *slash = 0;
+    else dir[0] = 0;
+  }
+}
+
+/* One round of SIGKILL for every process in exec cgroup DIR: cgroup.kill where the kernel has it (it
+ * also catches processes forking right now), then pid by pid as a backstop and for older kernels.
+ * The handler sits outside that cgroup, so this never hits it. Returns how many processes were listed. */
+static int tree_kill_once(const char *dir) {
+  char path[4200];
+  snprintf(path, sizeof path, "%s/cgroup.kill", dir);
+  int kfd = open(path, O_WRONLY | O_CLOEXEC);
+  if (kfd >= 0) {
+    ssize_t w = write(kfd, "1", 1);
+    (void)w;
+    close(kfd);
+  }
+  snprintf(path, sizeof path, "%s/cgroup.procs", dir);
+  FILE *f = fopen(path, "re");
+  if (!f) return 0;
+  int n = 0;
+  long v;
+  while (n < 100000 && fscanf(f, "%ld", &v) == 1) {
+    if (v > 0) kill((pid_t)v, SIGKILL);
+    n++;
+  }
+  fclose(f);
+  return n;
+}
+
+/* After the command's main process was reaped: kills what it left behind (a command's lifetime ends
+ * with its main process) and removes its cgroup, waiting (bounded) for the last ones to go. So no empty
+ * exec cgroup is ever left, with or without a control plane. */
+static void tree_end(const char *dir) {
+  if (!dir[0]) return;
+  for (int waited = 0, delay = 1; waited < 10000; waited += delay, delay = delay < 50 ? delay * 2 : 50) {
+    if (rmdir(dir) == 0 || errno == ENOENT) return;
+    if (errno != EBUSY && errno != ENOTEMPTY) return;
+    tree_kill_once(dir);
+    usleep((useconds_t)delay * 1000);
+  }
+}
+
+/* "<code>\n" or "<code> timeout\n" into the status file (written whole, then renamed into place), so a
+ * control plane that restarted learns how a background command ended. */
+static void write_status(const char *file, int code, int timed_out) {
+  if (!file[0]) return;
+  char tmp[4200], line[32];
+  snprintf(tmp, sizeof tmp, "%s.tmp", file);
+  int n = snprintf(line, sizeof line, "%d%s\n", code, timed_out ? " timeout" : "");
+  int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0600);
+  if (fd < 0) return;
+  int ok = write_all(fd, line, (size_t)n) == 0;
+  close(fd);
+  if (!ok || rename(tmp, file) < 0) unlink(tmp);
+}
+
+static long long mono_ms(void) {
+  struct timespec t;
+  clock_gettime(CLOCK_MONOTONIC, &t);
+  return (long long)t.tv_sec * 1000 + t.tv_nsec / 1000000;
+}
+
 /*
  * One exec, in a process of its own (forked by the supervisor for each connection): forks the command
  * into the sandbox of `init`, relays stdio as frames, and ends with its exit code. This process stays
@@ -1365,6 +1447,9 @@ static void __attribute__((noreturn)) serve_connection(int conn, pid_t init, lon
   setsockopt(conn, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv); /* a client that never sends its request */
   struct exec_req r;
   read_request(conn, &r);
+  long long deadline = r.timeout_ms > 0 ? mono_ms() + r.timeout_ms : 0;
+  char cgdir[4096];
+  exec_cgroup_dir(&r, cgdir, sizeof cgdir);
   tv.tv_sec = 0;
   setsockopt(conn, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
 
@@ -1472,22 +1557,33 @@ static void __attribute__((noreturn)) serve_connection(int conn, pid_t init, lon
   size_t report_len = 0;
   int pidfd = (int)syscall(SYS_pidfd_open, child, 0);
   int st = 0, exited = 0, turn = 0;
+  int timed_out = 0; /* the deadline passed: the tree was killed */
+  int abandoned = 0; /* the client went away from a command that is not detached: the tree was killed */
   while (!exited) {
     struct pollfd pf[6];
     int np = 0, i_conn = -1, i_in = -1, i_out[2] = {-1, -1}, i_status = -1;
     short conn_ev = (short)((c.in_len == 0 && !c.eof ? POLLIN : 0) | (c.out_len > 0 ? POLLOUT : 0));
-    if (!c.dead && conn_ev) i_conn = np, pf[np++] = (struct pollfd){.fd = conn, .events = conn_ev};
+    /* Watched even with nothing to do on it, so a hang-up is seen while the command is silent. */
+    if (!c.dead && (conn_ev || !c.eof)) i_conn = np, pf[np++] = (struct pollfd){.fd = conn, .events = conn_ev};
     if (c.in_len > 0) i_in = np, pf[np++] = (struct pollfd){.fd = c.stdin_w, .events = POLLOUT};
     for (int k = 0; k < 2; k++)
       if (c.out_len == 0 && c.out_r[k] >= 0) i_out[k] = np, pf[np++] = (struct pollfd){.fd = c.out_r[k], .events = POLLIN};
     if (status_r >= 0) i_status = np, pf[np++] = (struct pollfd){.fd = status_r, .events = POLLIN};
     if (pidfd >= 0) pf[np++] = (struct pollfd){.fd = pidfd, .events = POLLIN};
     /* Without pidfd (Linux < 5.3) poll in slices and ask waitpid. */
-    int pr = poll(pf, (nfds_t)np, pidfd >= 0 ? -1 : 20);
+    int wait_ms = pidfd >= 0 ? -1 : 20;
+    if (deadline && !timed_out) {
+      long long left = deadline - mono_ms();
+      if (left < 0) left = 0;
+      if (wait_ms < 0 || left < wait_ms) wait_ms = (int)left;
+    }
+    int pr = poll(pf, (nfds_t)np, wait_ms);
     if (pr < 0 && errno != EINTR) fail("poll");
     if (pr > 0) {
       if (i_conn >= 0 && (pf[i_conn].revents & POLLOUT)) output_send(&c);
       if (i_conn >= 0 && (pf[i_conn].revents & (POLLIN | POLLHUP | POLLERR)) && c.in_len == 0) conn_read(&c);
+      /* Hung up with stdin still pending for the command: the client is gone all the same. */
+      if (i_conn >= 0 && (pf[i_conn].revents & (POLLHUP | POLLERR)) && c.in_len > 0) c.eof = 1, close_stdin(&c);
       if (i_in >= 0 && pf[i_in].revents && c.in_len > 0) stdin_write(&c);
       /* stdout and stderr take turns, so a chatty one cannot starve the other */
       for (int j = 0; j < 2; j++) {
@@ -1504,6 +1600,17 @@ static void __attribute__((noreturn)) serve_connection(int conn, pid_t init, lon
         if (n > 0) report_len += (size_t)n;
         else if (n == 0 || errno != EINTR) close(status_r), status_r = -1;
       }
+    }
+    if (deadline && !timed_out && mono_ms() >= deadline) {
+      timed_out = 1;
+      if (cgdir[0]) tree_kill_once(cgdir);
+      kill(child, SIGKILL);
+    }
+    /* The control plane never half-closes: end of input means the client is gone (or crashed). */
+    if (!abandoned && !r.detached && (c.dead || c.eof)) {
+      abandoned = 1;
+      if (cgdir[0]) tree_kill_once(cgdir);
+      kill(child, SIGKILL);
     }
     if (waitpid(child, &st, WNOHANG) == child) exited = 1;
   }
@@ -1528,17 +1635,22 @@ static void __attribute__((noreturn)) serve_connection(int conn, pid_t init, lon
     if (n > 0) report_len += (size_t)n;
     else if (n == 0 || errno != EINTR) break;
   }
+  /* What the command left running ends with it, and its cgroup goes: before the exit is reported, so
+   * "exited" means nothing of it runs any more. */
+  tree_end(cgdir);
   int code = WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
+  int failed = code == EXIT_SETUP && report_len > 0;
+  if (!failed) write_status(r.status_file, code, timed_out);
   if (!c.dead) {
-    if (code == EXIT_SETUP && report_len > 0) {
+    if (failed) {
       send_frame(conn, 'E', report, report_len);
     } else {
-      char num[16];
-      int n = snprintf(num, sizeof num, "%d", code);
+      char num[32];
+      int n = snprintf(num, sizeof num, "%d%s", code, timed_out ? " timeout" : "");
       send_frame(conn, 'x', num, (size_t)n);
     }
   }
-  linger_close(conn, 10000);
+  if (!c.dead && !c.eof) linger_close(conn, 10000);
   _exit(0);
 }
 
@@ -1554,7 +1666,7 @@ static int listen_exec(const char *path) {
   if (s < 0) return -1;
   unlink(path);
   mode_t old = umask(077);
-  int ok = bind(s, (struct sockaddr *)&addr, sizeof addr) == 0 && listen(s, 128) == 0;
+  int ok = bind(s, (struct sockaddr *)&addr, sizeof addr) == 0 && listen(s, SOMAXCONN) == 0;
   umask(old);
   if (!ok) {
     int e = errno;
@@ -1572,7 +1684,7 @@ static int listen_exec(const char *path) {
  */
 /* Connections the supervisor refused (no handler could be forked): each is kept, our side shut, until
  * the client has read the refusal and closed (see linger_close), or for a second at most. */
-#define MAX_REFUSED 16
+#define MAX_REFUSED 64
 struct refused {
   int fd;
   struct timespec until;
@@ -1595,7 +1707,7 @@ static void refuse(struct refused *r, int *n, int fd, const char *msg) {
   }
   r[*n].fd = fd;
   clock_gettime(CLOCK_MONOTONIC, &r[*n].until);
-  r[*n].until.tv_sec += 1;
+  r[*n].until.tv_sec += 5; /* a busy client may take a while to read it */
   (*n)++;
 }
 
@@ -1860,6 +1972,94 @@ static int mount_main(int argc, char **argv, int unmount) {
   return 0;
 }
 
+/* ---------------------------------------------------------------- watch */
+
+/*
+ * `tidepool-helper watch`: tells the control plane the moment a sandbox's init or supervisor exits,
+ * with pidfds (no polling, no signal of a process that is not our child). Reads lines on stdin:
+ *   "+<key> <pid> <starttime>"  watch a process (starttime from /proc/<pid>/stat guards against reuse)
+ *   "-<key>"                    stop watching it
+ * and writes "<key>\n" on stdout once a watched process has exited (at once when it is already gone or
+ * is not the one starttime names). Ends when stdin closes (the control plane went away).
+ */
+#define MAX_WATCH 4096
+#define WATCH_KEY 96
+struct watched {
+  char key[WATCH_KEY];
+  int fd;
+};
+
+static void watch_report(const char *key) {
+  char line[WATCH_KEY + 2];
+  int n = snprintf(line, sizeof line, "%s\n", key);
+  if (write_all(1, line, (size_t)n) < 0) _exit(0); /* the control plane is gone */
+}
+
+static void watch_line(char *line, struct watched *w, int *n) {
+  if (line[0] == '-') {
+    for (int k = 0; k < *n; k++) {
+      if (strcmp(w[k].key, line + 1)) continue;
+      close(w[k].fd);
+      w[k] = w[--*n];
+      return;
+    }
+    return;
+  }
+  char key[WATCH_KEY];
+  long pid = 0;
+  long long start = 0;
+  if (line[0] != '+' || sscanf(line + 1, "%95s %ld %lld", key, &pid, &start) != 3 || pid <= 0) return;
+  int fd = (int)syscall(SYS_pidfd_open, (pid_t)pid, 0);
+  /* Checked after the pidfd is open: from then on the pid cannot be reused under us. */
+  if (fd < 0 || proc_start_time(pid) != start || *n == MAX_WATCH) {
+    if (fd >= 0) close(fd);
+    watch_report(key);
+    return;
+  }
+  snprintf(w[*n].key, WATCH_KEY, "%s", key);
+  w[*n].fd = fd;
+  (*n)++;
+}
+
+static int watch_main(void) {
+  static struct watched w[MAX_WATCH];
+  static struct pollfd pf[1 + MAX_WATCH];
+  static char buf[16384];
+  size_t len = 0;
+  int n = 0;
+  signal(SIGPIPE, SIG_DFL);
+  for (;;) {
+    pf[0] = (struct pollfd){.fd = 0, .events = POLLIN};
+    for (int k = 0; k < n; k++) pf[1 + k] = (struct pollfd){.fd = w[k].fd, .events = POLLIN};
+    int count = n;
+    if (poll(pf, (nfds_t)(1 + count), -1) < 0) {
+      if (errno == EINTR) continue;
+      return 1;
+    }
+    /* Highest first: removing k moves the last entry (already looked at) into its place. */
+    for (int k = count - 1; k >= 0; k--) {
+      if (!pf[1 + k].revents) continue;
+      watch_report(w[k].key);
+      close(w[k].fd);
+      w[k] = w[--n];
+    }
+    if (!pf[0].revents) continue;
+    ssize_t r = read(0, buf + len, sizeof buf - 1 - len);
+    if (r < 0 && errno == EINTR) continue;
+    if (r <= 0) return 0;
+    len += (size_t)r;
+    char *p = buf, *nl;
+    while ((nl = memchr(p, '\n', (size_t)(buf + len - p)))) {
+      *nl = 0;
+      watch_line(p, w, &n);
+      p = nl + 1;
+    }
+    len -= (size_t)(p - buf);
+    memmove(buf, p, len);
+    if (len == sizeof buf - 1) len = 0; /* a line that long is not ours */
+  }
+}
+
 int main(int argc, char **argv) {
   g_argc = argc;
   g_argv = argv;
@@ -1869,5 +2069,6 @@ int main(int argc, char **argv) {
   if (!strcmp(argv[1], "umount")) return mount_main(argc - 2, argv + 2, 1);
   if (!strcmp(argv[1], "disk-limit")) return disk_limit_main(argc - 2, argv + 2);
   if (!strcmp(argv[1], "disk-pool")) return disk_pool_main(argc - 2, argv + 2);
+  if (!strcmp(argv[1], "watch")) return watch_main();
   usage();
 }

@@ -122,7 +122,11 @@ export async function buildControlPlane(config: Config, opts: BuildOptions = {})
     }),
     data: createDataService(areaDeps, { binder: sandboxBinder({ db: store.db, runtime, sandboxes, events, clock }) }),
   }
-  const reconciled = await sandboxes.reconcile()
+  // Adopted sandboxes' commands too: background ones listed again, foreground ones (caller gone) killed.
+  const reconciled = await sandboxes.reconcile(async (sbx) => {
+    const found = await commands.adopt(sbx)
+    if (found.background + found.killed > 0) log.info({ id: sbx.row.id, ...found }, 'reconcile: accounted for the commands of an adopted sandbox')
+  })
   if (reconciled.adopted + reconciled.lost + reconciled.interrupted + reconciled.orphans > 0) log.info(reconciled, 'reconciled sandboxes with the runtime')
   await sandboxes.reapExpired()
   // What belongs to a sandbox ends with it, however it ends (destroy, TTL, lost after a crash): its

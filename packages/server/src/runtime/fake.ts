@@ -1,6 +1,6 @@
 /** @module runtime/fake — an in-memory Runtime for fast tests of the layers above it. Runs nothing. */
 import { PassThrough } from 'node:stream'
-import type { ExecExit, ExecHandle, ExecRequest, HotMount, PreflightCheck, ResourceLimits, Runtime, RuntimeRef, RuntimeStatus, SandboxSpec, SandboxStats } from './runtime.js'
+import type { AdoptedExec, ExecExit, ExecHandle, ExecRequest, HotMount, PreflightCheck, ResourceLimits, Runtime, RuntimeRef, RuntimeStatus, SandboxSpec, SandboxStats } from './runtime.js'
 
 export interface FakeReply {
   stdout?: string | Buffer
@@ -26,6 +26,8 @@ export class FakeRuntime implements Runtime {
   /** bindMount/unbindMount: sandbox id → target → mount. */
   readonly mounts = new Map<string, Map<string, HotMount>>()
   #nextPid = 1000
+  /** watch() listeners per sandbox, until destroy. */
+  readonly #onLost = new Map<string, (detail: string) => void>()
   failNextStart?: Error
 
   constructor(private readonly reply: (req: ExecRequest) => FakeReply = (r) => ({ stdout: `${r.cmd.join(' ')}\n` })) {}
@@ -109,12 +111,31 @@ export class FakeRuntime implements Runtime {
   }
 
   async destroy(id: string): Promise<void> {
+    this.#onLost.delete(id)
     this.sandboxes.delete(id)
     this.mounts.delete(id)
   }
 
   async list(): Promise<string[]> {
     return [...this.sandboxes.keys()]
+  }
+
+  async adopt(): Promise<AdoptedExec[]> {
+    return [] // nothing survives the process that made it
+  }
+
+  watch(ref: RuntimeRef, onLost: (detail: string) => void): void {
+    if (!this.sandboxes.has(ref.id)) return onLost('its init is gone')
+    this.#onLost.set(ref.id, onLost)
+  }
+
+  /** Tests: the sandbox dies under the control plane (as when its supervisor is killed). */
+  lose(id: string, detail = 'its supervisor exited'): void {
+    const s = this.sandboxes.get(id)
+    if (s) s.status = 'gone'
+    const l = this.#onLost.get(id)
+    this.#onLost.delete(id)
+    l?.(detail)
   }
 
   #must(id: string): FakeSandbox {

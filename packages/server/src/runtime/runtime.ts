@@ -47,8 +47,25 @@ export interface ExecRequest {
   /** The full environment of the command (the service merges defaults, sandbox envs and exec envs). */
   env: Record<string, string>
   user: 'user' | 'root'
-  /** Kill the whole process tree after this many ms. */
+  /** Kill the whole process tree after this many ms (enforced where the command runs, so also while the control plane is down). */
   timeoutMs: number
+  /**
+   * A background command: it keeps running when its caller (this process) goes away, and `adopt` finds
+   * it again after a restart. Without it, losing the caller (a crash) kills the command's tree.
+   */
+  detached?: boolean
+  /** Opaque text (at most 4 KiB) kept with a detached command and handed back by `adopt`. */
+  tag?: string
+}
+
+/** A command a restarted control plane found still running (or ended while it was down) in a sandbox. */
+export interface AdoptedExec {
+  /** What `ExecRequest.tag` said; undefined for a command that was not detached. */
+  tag?: string
+  /** false: a foreground command whose caller is gone; it has been killed (its handle is settled). */
+  detached: boolean
+  /** No output (what it printed while nobody listened is gone); wait() and kill() work as for exec. */
+  handle: ExecHandle
 }
 
 export interface ExecExit {
@@ -135,4 +152,14 @@ export interface Runtime {
   destroy(id: string, ref?: RuntimeRef): Promise<void>
   /** Ids of every sandbox this runtime has traces of on the host (for reconcile after a crash). */
   list(): Promise<string[]>
+  /**
+   * After a restart: every command of the sandbox no handle of this process knows. Foreground ones
+   * (their caller is gone) are killed; detached ones come back with their tag, to wait on or kill.
+   */
+  adopt(ref: RuntimeRef): Promise<AdoptedExec[]>
+  /**
+   * Calls `onLost` once, promptly, when the sandbox dies without destroy (its init or supervisor
+   * exited), with what happened, e.g. "its supervisor exited". Also right away when it is gone already.
+   */
+  watch(ref: RuntimeRef, onLost: (detail: string) => void): void
 }

@@ -43,7 +43,7 @@ export class CommandService {
   ) {}
 
   /** Starts a command; the caller consumes the handle (buffered, streamed or background). */
-  async #start(p: Principal, id: string, o: ExecOptions): Promise<{ sbx: LiveSandbox; handle: ExecHandle; argv: string[] }> {
+  async #start(p: Principal, id: string, o: ExecOptions, background?: (argv: string[]) => string): Promise<{ sbx: LiveSandbox; handle: ExecHandle; argv: string[] }> {
     const sbx = await this.deps.sandboxes.live(p, id)
     const argv = typeof o.cmd === 'string' ? ['/bin/sh', '-c', o.cmd] : o.cmd
     const home = o.user === 'root' ? '/root' : '/home/user'
@@ -57,7 +57,15 @@ export class CommandService {
       ...sbx.envs,
       ...o.envs,
     }
-    const handle = this.deps.runtime.exec(sbx.ref, { cmd: argv, cwd: o.cwd ?? home, env, user: o.user, timeoutMs: o.timeoutMs })
+    let handle: ExecHandle
+    try {
+      // A background command is detached: it survives a crash of this process, and its tag lets a
+      // restarted one list it again (with its pid); the runtime enforces every timeout by itself.
+      const detached = background ? { detached: true, tag: background(argv) } : {}
+      handle = this.deps.runtime.exec(sbx.ref, { cmd: argv, cwd: o.cwd ?? home, env, user: o.user, timeoutMs: o.timeoutMs, ...detached })
+    } catch (err) {
+      throw await this.deps.sandboxes.explainLost(p, id, err)
+    }
     handle.stdin.on('error', () => {}) // a command that exits without reading stdin closes the pipe: not an error
     if (o.stdin !== undefined) handle.stdin.end(typeof o.stdin === 'string' ? Buffer.from(o.stdin) : o.stdin)
     else handle.stdin.end()
@@ -131,12 +139,41 @@ export class CommandService {
   }
 
   async startBackground(p: Principal, id: string, o: ExecOptions): Promise<CommandInfo> {
-    const { sbx, handle, argv } = await this.#start(p, id, o)
     const pid = (this.#nextPid.get(id) ?? 0) + 1
     this.#nextPid.set(id, pid)
+    const startedAt = iso(this.deps.clock.now())
+    const { sbx, handle, argv } = await this.#start(p, id, o, (cmd) => JSON.stringify({ pid, cmd: cmd.slice(0, 64).map((a) => a.slice(0, 256)), startedAt, actor: p.tokenId }))
+    return this.#track(p, sbx, handle, { pid, cmd: argv, state: 'running', startedAt })
+  }
+
+  /**
+   * After a restart: the commands still running in an adopted sandbox. Background ones are listed again
+   * under their pid (wait and kill work; output printed while the server was down is gone); foreground
+   * ones lost their caller and were killed by the runtime: each gets a `command_killed` event.
+   */
+  async adopt(sbx: LiveSandbox): Promise<{ background: number; killed: number }> {
+    const counts = { background: 0, killed: 0 }
+    const system = { tokenId: 'system:reconcile' } as Principal
+    for (const found of await this.deps.runtime.adopt(sbx.ref)) {
+      const tag = parseTag(found.tag)
+      if (!found.detached || !tag) {
+        counts.killed++
+        await this.deps.events.emit({ project: sbx.row.project, sandboxId: sbx.row.id, kind: 'command_killed', actor: 'system:reconcile', data: { reason: 'caller_gone', detail: 'the server restarted while the command ran; nobody was left to receive its result' } })
+        continue
+      }
+      counts.background++
+      this.#nextPid.set(sbx.row.id, Math.max(this.#nextPid.get(sbx.row.id) ?? 0, tag.pid))
+      this.#track({ ...system, tokenId: tag.actor ?? system.tokenId }, sbx, found.handle, { pid: tag.pid, cmd: tag.cmd, state: 'running', startedAt: tag.startedAt })
+    }
+    return counts
+  }
+
+  #track(p: Principal, sbx: LiveSandbox, handle: ExecHandle, info: CommandInfo): CommandInfo {
+    const id = sbx.row.id
+    const { pid, cmd: argv } = info
     const cap = this.deps.config.exec.outputCapBytes
     const bg: Background = {
-      info: { pid, cmd: argv, state: 'running', startedAt: iso(this.deps.clock.now()) },
+      info,
       handle,
       stdout: new OutputBuffer(cap),
       stderr: new OutputBuffer(cap),
@@ -243,6 +280,18 @@ export class CommandService {
     if (r.oomKilled) {
       await this.deps.events.emit({ ...base, kind: 'oom_killed', data: { cmd: argv[0], memoryLimit: JSON.parse(sbx.row.resources).memoryMb } })
     }
+  }
+}
+
+/** The tag startBackground gave a detached command, or undefined when it is not one of ours. */
+function parseTag(text: string | undefined): { pid: number; cmd: string[]; startedAt: string; actor?: string } | undefined {
+  if (!text) return undefined
+  try {
+    const t = JSON.parse(text) as { pid?: unknown; cmd?: unknown; startedAt?: unknown; actor?: unknown }
+    if (!Number.isInteger(t.pid) || (t.pid as number) < 1 || !Array.isArray(t.cmd) || typeof t.startedAt !== 'string') return undefined
+    return { pid: t.pid as number, cmd: t.cmd.map(String), startedAt: t.startedAt, ...(typeof t.actor === 'string' ? { actor: t.actor } : {}) }
+  } catch {
+    return undefined
   }
 }
 

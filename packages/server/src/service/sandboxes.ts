@@ -94,6 +94,7 @@ export class SandboxService {
       throw err
     }
     await this.#transition(row, 'running', 'created', p.tokenId, { runtime_ref: JSON.stringify(ref) })
+    this.#watch(row, ref)
     return this.get(p, id)
   }
 
@@ -204,14 +205,67 @@ export class SandboxService {
       await this.resume(p, id, 'auto_resumed')
       row = await this.row(p, id)
     }
-    if (row.state !== 'running') throw new AppError('conflict', `sandbox ${id} is ${row.state} (${row.reason}); create a new one`)
+    if (row.state !== 'running') {
+      if (row.reason === 'lost') throw await this.#lostError(row)
+      throw new AppError('conflict', `sandbox ${id} is ${row.state} (${row.reason}); create a new one`)
+    }
     return { row, ref: refOf(row), envs: JSON.parse(row.envs) as Record<string, string> }
+  }
+
+  /**
+   * A runtime call failed on a sandbox the store thinks is live: when the runtime says it is gone, it is
+   * marked lost now (the watcher may not have told us yet) and the caller gets that, not a generic error.
+   */
+  async explainLost(p: Pick<Principal, 'project'>, id: string, err: unknown): Promise<unknown> {
+    const code = (err as { code?: string } | undefined)?.code
+    if (code !== 'not_found' && code !== 'conflict' && code !== 'internal') return err
+    const row = await this.row(p, id).catch(() => undefined)
+    if (!row || !row.runtime_ref || (row.state !== 'running' && row.state !== 'paused')) return err
+    if ((await this.deps.runtime.inspect(refOf(row)).catch(() => 'gone')) !== 'gone') return err
+    await this.#markLost(id, 'its init or supervisor exited')
+    const now = await this.row(p, id)
+    return now.reason === 'lost' ? await this.#lostError(now) : err
+  }
+
+  /** Watches a live sandbox: when it dies under us it is marked stopped (lost) at once. */
+  #watch(row: SandboxRow, ref: RuntimeRef): void {
+    this.deps.runtime.watch(ref, (detail) => {
+      this.#markLost(row.id, detail).catch((err: unknown) => this.deps.log.error({ err, id: row.id }, 'could not mark a lost sandbox stopped'))
+    })
+  }
+
+  async #markLost(id: string, detail: string): Promise<void> {
+    await this.#lock.run(id, async () => {
+      const row = await this.deps.db.selectFrom('sandboxes').selectAll().where('id', '=', id).executeTakeFirst()
+      if (!row || !live.includes(row.state as SandboxState) || row.state === 'starting') return
+      // What is left of it (init without supervisor, cgroups, its directory) goes; a failure is logged.
+      await this.deps.runtime.destroy(id, row.runtime_ref ? refOf(row) : undefined).catch((err: unknown) => this.deps.log.warn({ err, id }, 'cleanup of a lost sandbox failed'))
+      await this.#transition(row, 'stopped', 'lost', 'system:watch', {}, { detail })
+      this.deps.log.warn({ id, detail }, 'sandbox lost: marked stopped')
+    })
+  }
+
+  /** "sandbox … was lost: <what happened>; create a new one" (what happened is in its last state change). */
+  async #lostError(row: SandboxRow): Promise<AppError> {
+    const last = await this.deps.db
+      .selectFrom('events')
+      .select('data')
+      .where('sandbox_id', '=', row.id)
+      .where('kind', '=', 'state_changed')
+      .orderBy('seq', 'desc')
+      .limit(1)
+      .executeTakeFirst()
+    const detail = (JSON.parse(last?.data ?? '{}') as { detail?: unknown }).detail
+    return new AppError('conflict', `sandbox ${row.id} was lost: ${typeof detail === 'string' ? detail : 'its init or supervisor exited'}; create a new one`)
   }
 
   async metrics(p: Principal, id: string): Promise<SandboxMetrics> {
     const row = await this.row(p, id)
+    if (row.reason === 'lost') throw await this.#lostError(row)
     this.#mustBeLive(row, 'read metrics of')
-    const s = await this.deps.runtime.stats(refOf(row))
+    const s = await this.deps.runtime.stats(refOf(row)).catch(async (err: unknown) => {
+      throw await this.explainLost(p, id, err)
+    })
     return { at: iso(this.deps.clock.now()), ...s }
   }
 
@@ -273,7 +327,7 @@ export class SandboxService {
    * After a start (or a crash): adopt sandboxes that still run, mark lost ones stopped, finish interrupted
    * creates, and destroy runtime leftovers the store does not know. Logs each action.
    */
-  async reconcile(): Promise<{ adopted: number; lost: number; interrupted: number; orphans: number }> {
+  async reconcile(onAdopted?: (sbx: LiveSandbox) => Promise<unknown>): Promise<{ adopted: number; lost: number; interrupted: number; orphans: number }> {
     const { db, runtime, log } = this.deps
     const result = { adopted: 0, lost: 0, interrupted: 0, orphans: 0 }
     const rows = await db.selectFrom('sandboxes').selectAll().where('state', 'in', live).execute()
@@ -288,7 +342,7 @@ export class SandboxService {
       const status = await runtime.inspect(refOf(row))
       if (status === 'gone') {
         await runtime.destroy(row.id)
-        await this.#transition(row, 'stopped', 'lost', 'system:reconcile')
+        await this.#transition(row, 'stopped', 'lost', 'system:reconcile', {}, { detail: 'its init or supervisor exited while the server was down' })
         log.warn({ id: row.id }, 'reconcile: sandbox was gone after restart; marked stopped')
         result.lost++
       } else {
@@ -296,6 +350,10 @@ export class SandboxService {
         if (state !== row.state) await this.#transition(row, state, 'adopted', 'system:reconcile')
         log.info({ id: row.id, state }, 'reconcile: adopted running sandbox')
         result.adopted++
+        const ref = refOf(row)
+        this.#watch(row, ref)
+        // Its commands: background ones are listed again, foreground ones (caller gone) are killed.
+        if (onAdopted) await onAdopted({ row, ref, envs: JSON.parse(row.envs) as Record<string, string> }).catch((err: unknown) => log.error({ err, id: row.id }, 'reconcile: could not account for the commands of a sandbox'))
       }
     }
     const known = new Set((await db.selectFrom('sandboxes').select('id').where('state', 'in', live).execute()).map((r) => r.id))
@@ -309,17 +367,18 @@ export class SandboxService {
   }
 
   #mustBeLive(row: SandboxRow, verb: string): void {
+    if (row.state === 'stopped' && row.reason === 'lost') throw new AppError('conflict', `cannot ${verb} sandbox ${row.id}: it was lost (its init or supervisor exited); create a new one`)
     if (row.state === 'stopped') throw new AppError('conflict', `cannot ${verb} sandbox ${row.id}: it is stopped (${row.reason})`)
     if (row.state === 'starting') throw new AppError('conflict', `cannot ${verb} sandbox ${row.id}: it is still starting; retry shortly`)
   }
 
-  async #transition(row: SandboxRow, state: SandboxState, reason: string, actor: string, extra: Partial<SandboxRow> = {}): Promise<void> {
+  async #transition(row: SandboxRow, state: SandboxState, reason: string, actor: string, extra: Partial<SandboxRow> = {}, data: Record<string, unknown> = {}): Promise<void> {
     await this.deps.db
       .updateTable('sandboxes')
       .set({ state, reason, updated_at: iso(this.deps.clock.now()), ...extra })
       .where('id', '=', row.id)
       .execute()
-    await this.deps.events.emit({ project: row.project, sandboxId: row.id, kind: 'state_changed', actor, data: { from: row.state, to: state, reason } })
+    await this.deps.events.emit({ project: row.project, sandboxId: row.id, kind: 'state_changed', actor, data: { from: row.state, to: state, reason, ...data } })
   }
 
   async #soonestExpiryS(project: string): Promise<number> {

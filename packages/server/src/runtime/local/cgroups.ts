@@ -227,6 +227,11 @@ export class Cgroups {
     this.#spare.set(id, spare)
   }
 
+  /** Names of the sandbox's exec cgroups on the host (also ones a previous process made). */
+  execNames(id: string): string[] {
+    return this.#track ? subdirs(join(this.#track, this.#name, id)).filter((n) => /^x[0-9]+$/.test(n)) : []
+  }
+
   /** True when no process is left in the exec's cgroup. */
   execEmpty(id: string, name: string): boolean {
     return this.#track === undefined || listProcs(join(this.#track, this.#name, id, name)).length === 0

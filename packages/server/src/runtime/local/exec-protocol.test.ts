@@ -13,14 +13,14 @@ function serverFrame(type: string, payload: string | Buffer): Buffer {
 
 describe('requestFrame', () => {
   it('writes NUL-terminated fields and counted lists after a q header', () => {
-    const f = requestFrame({ uid: 1000, gid: 1000, cwd: '/home/user', cloneInto: '/cg/x1', cgroupProcs: [], cmd: ['sh', '-c', 'echo hi'], env: { A: '1', B: 'x=y' } })
+    const f = requestFrame({ uid: 1000, gid: 1000, cwd: '/home/user', cloneInto: '/cg/x1', cgroupProcs: [], cmd: ['sh', '-c', 'echo hi'], env: { A: '1', B: 'x=y' }, timeoutMs: 1500.2, detached: true, statusFile: '/d/x1.exit' })
     expect(String.fromCharCode(f[0]!)).toBe('q')
     expect(f.readUInt32LE(1)).toBe(f.length - FRAME_HEADER)
-    expect(f.subarray(FRAME_HEADER).toString().split('\0')).toEqual(['1000', '1000', '/home/user', '/cg/x1', '0', '3', 'sh', '-c', 'echo hi', '2', 'A=1', 'B=x=y', ''])
+    expect(f.subarray(FRAME_HEADER).toString().split('\0')).toEqual(['1000', '1000', '/home/user', '/cg/x1', '0', '3', 'sh', '-c', 'echo hi', '2', 'A=1', 'B=x=y', '1501', '1', '/d/x1.exit', ''])
   })
 
   it('refuses a NUL inside a field instead of splitting it', () => {
-    expect(() => requestFrame({ uid: 0, gid: 0, cwd: '/', cloneInto: '', cgroupProcs: [], cmd: ['echo', 'a\0b'], env: {} })).toThrow(/NUL/)
+    expect(() => requestFrame({ uid: 0, gid: 0, cwd: '/', cloneInto: '', cgroupProcs: [], cmd: ['echo', 'a\0b'], env: {}, timeoutMs: 0, detached: false, statusFile: '' })).toThrow(/NUL/)
   })
 
   it('stdin frames carry their bytes; the end of stdin is an empty e frame', () => {
@@ -40,10 +40,15 @@ describe('FrameDecoder', () => {
         const text = (type: string) => frames.map((f) => (f.type === type && 'data' in f ? f.data.toString() : '')).join('')
         expect([text('stdout'), text('stderr')]).toEqual(['hello!', 'oops'])
         expect(frames.filter((f) => 'data' in f && f.data.length === 0)).toEqual([])
-        expect(frames.at(-1)).toEqual({ type: 'exit', code: 137 })
+        expect(frames.at(-1)).toEqual({ type: 'exit', code: 137, timedOut: false })
         expect(d.partial).toBe(0)
       }
     }
+  })
+
+  it('tells an exit at the handler\'s deadline from a plain one', () => {
+    expect(new FrameDecoder().push(serverFrame('x', '137 timeout'))).toEqual([{ type: 'exit', code: 137, timedOut: true }])
+    expect(new FrameDecoder().push(serverFrame('x', '0'))).toEqual([{ type: 'exit', code: 0, timedOut: false }])
   })
 
   it('counts the bytes of a frame still on its way', () => {

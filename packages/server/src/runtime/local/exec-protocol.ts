@@ -4,7 +4,8 @@
  * type byte, a 4-byte little-endian payload length, then the payload.
  *   control plane → helper: 'q' the request (first, once), 'i' stdin bytes, 'e' end of stdin
  *   helper → control plane: 'o' stdout bytes, 'r' stderr bytes, then one last frame: 'x' the exit code
- *   in decimal (128+N for signal N), or 'E' "<code>: <message>" when the command did not start.
+ *   in decimal (128+N for signal N), followed by " timeout" when the handler killed the command at its
+ *   deadline, or 'E' "<code>: <message>" when the command did not start.
  */
 
 export const FRAME_HEADER = 5
@@ -22,11 +23,17 @@ export interface ExecServerRequest {
   /** argv; argv[0] is looked up on PATH inside the sandbox. */
   cmd: string[]
   env: Record<string, string>
+  /** The handler kills the command's whole tree this many ms after it starts (0: never), control plane or not. */
+  timeoutMs: number
+  /** Keep running when the connection goes away (a background command); otherwise that kills the tree. */
+  detached: boolean
+  /** Absolute host path where the handler writes "<code>[ timeout]" when the command ends, or ''. */
+  statusFile: string
 }
 
 export type ServerFrame =
   | { type: 'stdout' | 'stderr'; data: Buffer }
-  | { type: 'exit'; code: number }
+  | { type: 'exit'; code: number; timedOut: boolean }
   | { type: 'error'; report: string }
 
 export function frame(type: 'q' | 'i' | 'e', payload: Buffer = Buffer.alloc(0)): Buffer {
@@ -38,11 +45,13 @@ export function frame(type: 'q' | 'i' | 'e', payload: Buffer = Buffer.alloc(0)):
 
 /**
  * The 'q' frame: NUL-terminated fields uid, gid, cwd, clone-into, then three lists, each a count and
- * its items: cgroup files, argv, environment as K=V. A NUL inside a field would split it, so it is refused.
+ * its items: cgroup files, argv, environment as K=V, then timeout-ms, detached (0|1) and status-file.
+ * A NUL inside a field would split it, so it is refused.
  */
 export function requestFrame(r: ExecServerRequest): Buffer {
   const env = Object.entries(r.env).map(([k, v]) => `${k}=${v}`)
-  const fields = [String(r.uid), String(r.gid), r.cwd, r.cloneInto, ...list(r.cgroupProcs), ...list(r.cmd), ...list(env)]
+  const timeout = Number.isFinite(r.timeoutMs) && r.timeoutMs > 0 ? String(Math.ceil(r.timeoutMs)) : '0'
+  const fields = [String(r.uid), String(r.gid), r.cwd, r.cloneInto, ...list(r.cgroupProcs), ...list(r.cmd), ...list(env), timeout, r.detached ? '1' : '0', r.statusFile]
   const bad = fields.find((f) => f.includes('\0'))
   if (bad !== undefined) throw new TypeError(`a command, cwd or environment entry contains a NUL byte: ${JSON.stringify(bad.slice(0, 80))}`)
   return frame('q', Buffer.from(`${fields.join('\0')}\0`, 'utf8'))
@@ -115,8 +124,10 @@ function decode(type: number, payload: Buffer): ServerFrame {
       return { type: 'stdout', data: payload }
     case 'r':
       return { type: 'stderr', data: payload }
-    case 'x':
-      return { type: 'exit', code: Number(payload.toString('ascii')) }
+    case 'x': {
+      const [code, flag] = payload.toString('ascii').split(' ')
+      return { type: 'exit', code: Number(code), timedOut: flag === 'timeout' }
+    }
     case 'E':
       return { type: 'error', report: payload.toString('utf8').trim() }
     default:

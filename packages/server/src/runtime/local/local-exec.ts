@@ -1,5 +1,7 @@
 /** @module runtime/local/local-exec — one command inside a sandbox: a connection to the exec server, its exec cgroup, timeout and kill. */
+import { mkdirSync, rmSync, writeFileSync } from 'node:fs'
 import { constants } from 'node:os'
+import { join } from 'node:path'
 import { performance } from 'node:perf_hooks'
 import type { Socket } from 'node:net'
 import { Readable, Writable } from 'node:stream'
@@ -14,11 +16,25 @@ import { RuntimeError, messageOf } from './runtime-error.js'
 import { USER_UID } from './template-root.js'
 
 const MAX_TIMER_MS = 2 ** 31 - 1
+/** The handler enforces the timeout; ours fires this much later, only should the handler not. */
+const TIMEOUT_BACKSTOP_MS = 2000
+/** After kill(), how long the handler gets to report before the connection is dropped. */
+const KILL_GRACE_MS = 5000
+const MAX_TAG_BYTES = 4096
 
 export interface ExecDeps {
   cgroups: Cgroups
   /** The sandbox's exec socket (its supervisor listens there). */
   socketPath: string
+  /** Where detached commands keep their tag and exit status (`<sandbox dir>/execs`). */
+  execsDir: string
+  /** Exec cgroup names of this sandbox with a live handle in this process (adopt skips them). */
+  live: Set<string>
+}
+
+/** The files of a detached command: its tag (written at start) and its exit status (by the handler). */
+export function execFiles(execsDir: string, cgroup: string): { tag: string; status: string } {
+  return { tag: join(execsDir, `${cgroup}.tag`), status: join(execsDir, `${cgroup}.exit`) }
 }
 
 /**
@@ -37,20 +53,43 @@ export function startExec(deps: ExecDeps, ref: RuntimeRef, req: ExecRequest): Ex
   const cwd = req.cwd ?? (req.user === 'root' ? '/' : '/home/user')
   if (!cwd.startsWith('/')) throw new RuntimeError('invalid_request', `cwd must be an absolute path inside the sandbox (got ${JSON.stringify(cwd)})`)
   if (!isRunning(ref.pid, ref.startTime)) throw new RuntimeError('not_found', `sandbox ${ref.id} is not running (its init, pid ${ref.pid}, is gone)`)
+  if (req.tag !== undefined && Buffer.byteLength(req.tag) > MAX_TAG_BYTES) throw new RuntimeError('invalid_request', `an exec tag is at most ${MAX_TAG_BYTES} bytes (got ${Buffer.byteLength(req.tag)})`)
   const uid = req.user === 'root' ? 0 : USER_UID
   const { cgroups } = deps
   // Read when the previous command ended: a kill since then (by anything in the sandbox) counts for this one.
   const oomBefore = cgroups.lastOomKills(ref.id)
   const cg = cgroups.createExec(ref.id)
+  const files = req.detached ? execFiles(deps.execsDir, cg.name) : undefined
   let request: Buffer
   try {
     // The env travels in the request, never in an argv (host `ps` shows argv).
-    request = requestFrame({ uid, gid: uid, cwd, cloneInto: cg.cloneInto ?? '', cgroupProcs: cg.procs, cmd: req.cmd, env: req.env })
+    request = requestFrame({
+      uid,
+      gid: uid,
+      cwd,
+      cloneInto: cg.cloneInto ?? '',
+      cgroupProcs: cg.procs,
+      cmd: req.cmd,
+      env: req.env,
+      timeoutMs: req.timeoutMs,
+      detached: Boolean(req.detached),
+      statusFile: files?.status ?? '',
+    })
   } catch (err) {
     cgroups.removeExec(ref.id, cg.name)
     throw new RuntimeError('invalid_request', messageOf(err), { cause: err })
   }
-  return new LocalExec(deps, ref, cg.name, request, oomBefore, req.timeoutMs)
+  if (files) {
+    try {
+      mkdirSync(deps.execsDir, { recursive: true, mode: 0o700 })
+      writeFileSync(files.tag, req.tag ?? '', { mode: 0o600 })
+    } catch (err) {
+      cgroups.removeExec(ref.id, cg.name)
+      throw new RuntimeError('internal', `could not record the command in sandbox ${ref.id}: ${messageOf(err)}`, { cause: err })
+    }
+  }
+  deps.live.add(cg.name)
+  return new LocalExec(deps, ref, cg.name, request, oomBefore, req.timeoutMs, files)
 }
 
 type Outcome = { code: number } | { report: string } | { lost: Error | undefined }
@@ -65,14 +104,18 @@ class LocalExec implements ExecHandle {
   readonly #cgroup: string
   readonly #connection: Promise<Socket>
   readonly #done: Promise<ExecExit>
+  readonly #files: { tag: string; status: string } | undefined
   #socket: Socket | undefined
+  /** After kill(): output is read and dropped, so a full stream nobody reads cannot stall the handler. */
+  #discard = false
   #settled = false
   #timedOut = false
   #killed = false
   #timer: NodeJS.Timeout | undefined
 
-  constructor(deps: ExecDeps, ref: RuntimeRef, cgroup: string, request: Buffer, oomBefore: number, timeoutMs: number) {
+  constructor(deps: ExecDeps, ref: RuntimeRef, cgroup: string, request: Buffer, oomBefore: number, timeoutMs: number, files?: { tag: string; status: string }) {
     this.#deps = deps
+    this.#files = files
     this.#ref = ref
     this.#id = ref.id
     this.#cgroup = cgroup
@@ -101,11 +144,13 @@ class LocalExec implements ExecHandle {
     })
     // A command that exits without reading its stdin: not an error of ours.
     this.stdin.on('error', () => {})
+    // The handler kills the tree at the deadline itself (also when this process is gone); this timer
+    // is only the backstop should it not.
     if (timeoutMs > 0 && Number.isFinite(timeoutMs)) {
       this.#timer = setTimeout(() => {
         this.#timedOut = true
         void this.#killTree()
-      }, Math.min(timeoutMs, MAX_TIMER_MS))
+      }, Math.min(timeoutMs + TIMEOUT_BACKSTOP_MS, MAX_TIMER_MS))
       this.#timer.unref()
     }
     this.#done = this.#finish(this.#relay(), started, oomBefore)
@@ -119,8 +164,18 @@ class LocalExec implements ExecHandle {
   async kill(): Promise<void> {
     if (this.#settled) return
     if (!this.#timedOut) this.#killed = true
-    await this.#killTree()
-    await this.#done.catch(() => {})
+    // Nobody wants the output any more: drain and drop it, so the handler (which may be blocked on a
+    // full connection) gets to the end and reports; and never wait for it forever.
+    this.#discard = true
+    this.#socket?.resume()
+    const grace = setTimeout(() => this.#socket?.destroy(), KILL_GRACE_MS)
+    grace.unref()
+    try {
+      await this.#killTree()
+      await this.#done.catch(() => {})
+    } finally {
+      clearTimeout(grace)
+    }
   }
 
   async #killTree(): Promise<void> {
@@ -147,9 +202,11 @@ class LocalExec implements ExecHandle {
         socket.destroy() // the handler waits for this before it exits
       }
       const take = (f: ServerFrame) => {
-        if (f.type === 'exit') end({ code: f.code })
-        else if (f.type === 'error') end({ report: f.report })
-        else if (!(f.type === 'stdout' ? this.stdout : this.stderr).push(f.data)) socket.pause()
+        if (f.type === 'exit') {
+          if (f.timedOut) this.#timedOut = true
+          end({ code: f.code })
+        } else if (f.type === 'error') end({ report: f.report })
+        else if (!this.#discard && !(f.type === 'stdout' ? this.stdout : this.stderr).push(f.data)) socket.pause()
       }
       socket.on('data', (chunk: Buffer) => {
         try {
@@ -169,8 +226,10 @@ class LocalExec implements ExecHandle {
     try {
       const outcome = await relayed
       const durationMs = performance.now() - started
+      // The handler has killed what the command left and removed its cgroup; this is the backstop for
+      // a handler that could not (it died, or the connection was lost first). No cgroup is kept.
       if (this.#timedOut || this.#killed || !cgroups.execEmpty(this.#id, this.#cgroup)) await cgroups.killExec(this.#id, this.#cgroup)
-      else cgroups.releaseExec(this.#id, this.#cgroup)
+      else cgroups.removeExec(this.#id, this.#cgroup)
       // Destroyed under our feet (e.g. fork fails in a dying pid namespace): killed like everything in it.
       // (A command that ran to its end reports its own code; only then is the check not needed.)
       const interrupted = this.#timedOut || this.#killed || (!('code' in outcome) && !isRunning(this.#ref.pid, this.#ref.startTime))
@@ -178,7 +237,11 @@ class LocalExec implements ExecHandle {
       if ('lost' in outcome && !interrupted) {
         const code = (outcome.lost as NodeJS.ErrnoException | undefined)?.code
         if (code === 'ECONNREFUSED' || code === 'ENOENT') {
-          throw new RuntimeError('internal', `sandbox ${this.#id} has no exec server (its supervisor died); destroy it and create a new one`, { cause: outcome.lost })
+          throw new RuntimeError('conflict', `sandbox ${this.#id} was lost: its supervisor exited (its exec socket refuses connections: ${code}); create a new one`, { cause: outcome.lost })
+        }
+        // The exec server refused (no handler could be forked) and closed before its answer was read.
+        if ((code === 'EPIPE' || code === 'ECONNRESET') && pidsFull(cgroups, this.#id)) {
+          throw new RuntimeError('conflict', `could not start the command in sandbox ${this.#id}: the sandbox's pids limit is reached; end some of its processes or raise resources.pids`, { cause: outcome.lost })
         }
         const why = outcome.lost ? messageOf(outcome.lost) : 'the connection closed before the command ended'
         throw new RuntimeError('internal', `lost the command in sandbox ${this.#id}: ${why}`, { cause: outcome.lost })
@@ -195,7 +258,19 @@ class LocalExec implements ExecHandle {
       this.#settled = true
       clearTimeout(this.#timer)
       this.#socket?.destroy()
+      this.#deps.live.delete(this.#cgroup)
+      if (this.#files) for (const f of [this.#files.tag, this.#files.status]) rmSync(f, { force: true })
     }
+  }
+}
+
+/** True when the sandbox has no pid to spare (or its cgroups are gone). */
+function pidsFull(cgroups: Cgroups, id: string): boolean {
+  try {
+    const s = cgroups.stats(id)
+    return s.pids >= s.pidsLimit - 1
+  } catch {
+    return false
   }
 }
 

@@ -7,6 +7,7 @@ import { setTimeout as sleep } from 'node:timers/promises'
 import { fileURLToPath } from 'node:url'
 import { emptyEnv } from '../../core/child-env.js'
 import type {
+  AdoptedExec,
   ExecHandle,
   ExecRequest,
   HotMount,
@@ -25,7 +26,9 @@ import { hotBind, hotUnbind } from './hot-mount.js'
 import { pidsCeiling, readHostTasks } from './host-limits.js'
 import { instanceIdOf } from './instance.js'
 import { FALLBACK_SOCKET_DIR, execSocketPath } from './exec-socket.js'
-import { startExec } from './local-exec.js'
+import { adoptDetached, killOrphan } from './adopted-exec.js'
+import { ProcessWatcher, supervisorOf } from './liveness.js'
+import { execFiles, startExec } from './local-exec.js'
 import type { HostLayoutEntry } from './mounts.js'
 import { checkHostPath, checkHotMount, checkHotMountTarget, planMounts, sandboxPaths } from './mounts.js'
 import { runPreflight } from './preflight.js'
@@ -105,6 +108,10 @@ export class LocalRuntime implements Runtime {
   readonly #supervisors = new Map<string, Promise<void>>()
   /** The last bind/unbind per sandbox: they run one after another (they share its record of binds). */
   readonly #mountQueue = new Map<string, Promise<unknown>>()
+  /** Per sandbox: exec cgroups with a live handle in this process (what adopt must leave alone). */
+  readonly #liveExecs = new Map<string, Set<string>>()
+  /** Pidfds (in a helper child) on each watched sandbox's init and supervisor. */
+  readonly #watcher: ProcessWatcher
 
   constructor(opts: LocalRuntimeOptions) {
     if (!isAbsolute(opts.dataDir)) throw new RuntimeError('invalid_request', `dataDir must be absolute (got ${JSON.stringify(opts.dataDir)})`)
@@ -121,6 +128,7 @@ export class LocalRuntime implements Runtime {
     const poolMb = opts.disk?.poolMb ?? 20_480
     this.#disk = { poolMb, maxMb: Math.min(opts.disk?.maxMb ?? 10_240, poolMb), defaultMb: Math.min(opts.disk?.defaultMb ?? 2048, poolMb) }
     this.#pool = new DiskPool({ dataDir: this.#dataDir, instance: this.#instance, sizeMb: poolMb, helperPath: this.#helperPath })
+    this.#watcher = new ProcessWatcher(this.#helperPath, (err) => this.#log.error({ err: err.message }, 'sandbox watcher'))
   }
 
   /** This runtime's instance id (kept in `<dataDir>/instance`), part of every cgroup path it makes. */
@@ -177,7 +185,68 @@ export class LocalRuntime implements Runtime {
   }
 
   exec(ref: RuntimeRef, req: ExecRequest): ExecHandle {
-    return startExec({ cgroups: this.#cgroups, socketPath: execSocketPath(sandboxPaths(this.#dataDir, ref.id).dir) }, ref, req)
+    const dir = sandboxPaths(this.#dataDir, ref.id).dir
+    return startExec({ cgroups: this.#cgroups, socketPath: execSocketPath(dir), execsDir: join(dir, 'execs'), live: this.#liveSet(ref.id) }, ref, req)
+  }
+
+  /**
+   * Every exec cgroup of the sandbox that no handle of this process owns: a detached command (it has
+   * a tag file) comes back as a handle its handler still times out; a foreground one lost its caller
+   * and is killed; an empty leftover is removed.
+   */
+  async adopt(ref: RuntimeRef): Promise<AdoptedExec[]> {
+    checkId(ref.id)
+    if (!isRunning(ref.pid, ref.startTime)) return []
+    const live = this.#liveSet(ref.id)
+    const execsDir = join(sandboxPaths(this.#dataDir, ref.id).dir, 'execs')
+    const names = new Set(this.#cgroups.execNames(ref.id))
+    for (const f of listDir(execsDir)) if (/^x[0-9]+\.tag$/.test(f)) names.add(f.slice(0, -4))
+    const found: AdoptedExec[] = []
+    for (const name of [...names].sort((a, b) => Number(a.slice(1)) - Number(b.slice(1)))) {
+      if (live.has(name)) continue
+      const files = execFiles(execsDir, name)
+      const tag = readText(files.tag)
+      if (tag !== undefined) {
+        live.add(name)
+        found.push({ tag, detached: true, handle: adoptDetached({ cgroups: this.#cgroups, ref, cgroup: name, files, onEnd: () => live.delete(name) }) })
+      } else if (!this.#cgroups.execEmpty(ref.id, name)) {
+        found.push({ detached: false, handle: await killOrphan(this.#cgroups, ref, name) })
+      } else {
+        this.#cgroups.removeExec(ref.id, name)
+      }
+    }
+    return found
+  }
+
+  /** onLost fires when the sandbox's init or its supervisor exits without destroy (pidfds, not polling). */
+  watch(ref: RuntimeRef, onLost: (detail: string) => void): void {
+    checkId(ref.id)
+    const keys = [`${ref.id}:init`, `${ref.id}:sup`]
+    for (const k of keys) this.#watcher.unwatch(k)
+    let fired = false
+    const lost = (detail: string) => {
+      if (fired) return
+      fired = true
+      for (const k of keys) this.#watcher.unwatch(k)
+      onLost(detail)
+    }
+    const supervisor = supervisorOf(ref)
+    if (!isRunning(ref.pid, ref.startTime)) return queueMicrotask(() => lost(`its init (pid ${ref.pid}) exited`))
+    if (!supervisor) return queueMicrotask(() => lost(`its supervisor exited (init pid ${ref.pid} has no tidepool supervisor as its parent)`))
+    this.#watcher.watch(keys[0]!, ref, () => lost(`its init (pid ${ref.pid}) exited`))
+    // Init gone too: the supervisor ended because init did (it reaps init, then exits). Say so.
+    this.#watcher.watch(keys[1]!, supervisor, () => lost(isAlive(ref.pid, ref.startTime) ? `its supervisor (pid ${supervisor.pid}) exited` : `its init (pid ${ref.pid}) exited`))
+  }
+
+  /** Ends the watcher child (tests; a process that ends takes it along anyway). */
+  close(): void {
+    this.#watcher.close()
+  }
+
+  #liveSet(id: string): Set<string> {
+    let set = this.#liveExecs.get(id)
+    if (!set) this.#liveExecs.set(id, (set = new Set()))
+    return set
   }
 
   async pause(ref: RuntimeRef): Promise<void> {
@@ -218,6 +287,8 @@ export class LocalRuntime implements Runtime {
 
   async inspect(ref: RuntimeRef): Promise<RuntimeStatus> {
     if (!isRunning(ref.pid, ref.startTime)) return 'gone'
+    // Without its supervisor a sandbox serves no exec and nothing reaps its init: as good as gone.
+    if (!supervisorOf(ref)) return 'gone'
     return this.#cgroups.state(ref.id) === 'frozen' ? 'paused' : 'running'
   }
 
@@ -264,6 +335,10 @@ export class LocalRuntime implements Runtime {
   async destroy(id: string, ref?: RuntimeRef): Promise<void> {
     if (!ID_RE.test(id)) return // nothing of ours can carry such a name
     await this.#pool.adopt() // after a reboot: its subvolume is in the pool, which must be mounted to remove it
+    // An end we cause is no loss.
+    this.#watcher.unwatch(`${id}:init`)
+    this.#watcher.unwatch(`${id}:sup`)
+    this.#liveExecs.delete(id)
     const paths = sandboxPaths(this.#dataDir, id)
     const init = ref && ref.id === id ? ref : readInitFile(join(paths.dir, 'init'))
     // Killing PID 1 of a pid namespace takes every process in it along.
@@ -392,6 +467,14 @@ function checkLimits(l: ResourceLimits, pidsBound: number): void {
 function readInitFile(file: string): { pid: number; startTime: number } | undefined {
   const [pid, startTime] = (readText(file) ?? '').trim().split(' ').map(Number)
   return pid && startTime ? { pid, startTime } : undefined
+}
+
+function listDir(dir: string): string[] {
+  try {
+    return readdirSync(dir)
+  } catch {
+    return []
+  }
 }
 
 function readText(file: string): string | undefined {
