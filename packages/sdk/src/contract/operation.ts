@@ -19,6 +19,11 @@ export interface Operation {
   status?: number
   /** The request body is raw bytes placed in this input field (e.g. file upload). */
   rawBody?: string
+  /**
+   * The raw body reaches the handler as a stream of chunks (an AsyncIterable of Uint8Array, read with
+   * backpressure) instead of whole bytes; the raw output may stream the same way.
+   */
+  rawStream?: boolean
   /** Content type the client sends a raw body with (default application/octet-stream). */
   rawContentType?: string
   /** Route only when the query has these values (e.g. `?list=1`), to share a path with another op. */
