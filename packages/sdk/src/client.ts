@@ -56,8 +56,14 @@ export interface StreamOptions extends RequestOptions {
   onLine?: (line: StreamLine) => void | Promise<void>
 }
 
-/** Bytes accepted where an operation takes a raw body (e.g. `writeFile`'s `content`). */
-export type RawBody = Uint8Array | ArrayBuffer | Blob | string
+/**
+ * Bytes accepted where an operation takes a raw body (e.g. `writeFile`'s `content`). A ReadableStream or
+ * an AsyncIterable of Uint8Array chunks is sent as it is produced (never held whole).
+ */
+export type RawBody = Uint8Array | ArrayBuffer | Blob | string | ReadableStream<Uint8Array> | AsyncIterable<Uint8Array>
+
+/** Names of operations whose output is raw bytes (`output: 'raw'`). */
+export type RawOpName = { [K in OpName]: Operations[K] extends { output: 'raw' } ? K : never }[OpName]
 
 /** An operation's input as the client takes it: the raw-body field also accepts strings, Blobs, … */
 export type ClientInput<K extends OpName> = Operations[K] extends { rawBody: infer F extends string }
@@ -85,6 +91,12 @@ export interface ClientExtras {
    * stderr are handed over as one line each.
    */
   stream<K extends StreamOpName>(op: K, input: ClientInput<K>, options?: StreamOptions): Promise<StreamEnd>
+  /**
+   * Call an operation whose output is raw bytes (e.g. `readFile`) and get them as a stream, read as you
+   * go instead of held whole. `timeoutMs` bounds only the wait for the response headers; cancel the
+   * stream (or abort the signal) to stop the transfer.
+   */
+  rawStream<K extends RawOpName>(op: K, input: ClientInput<K>, options?: RequestOptions): Promise<ReadableStream<Uint8Array>>
 }
 
 /** A remote implementation of the whole API (`Api`), plus `request` and `stream`. */
@@ -188,8 +200,43 @@ export function createClient(options: ClientOptions): Client {
     }
   }
 
+  async function rawStream(name: OpName, input: unknown, ro: RequestOptions = {}): Promise<ReadableStream<Uint8Array>> {
+    const op = opOf(name)
+    if (op.output !== 'raw') throw new ApiError('invalid_request', `${name} does not return raw bytes; call client.${name}() instead`)
+    const call = new Call(cfg, name, op, ro, ro.timeoutMs ?? cfg.timeoutMs ?? DEFAULT_TIMEOUT_MS)
+    try {
+      const res = await call.fetch(input, 'application/octet-stream, */*')
+      call.stopTimer()
+      if (!res.ok) throw apiErrorFromResponse(res, await res.text())
+      const reader = res.body?.getReader()
+      // Failures while reading (the server cut the body short, an abort) surface as ApiErrors too.
+      return new ReadableStream<Uint8Array>({
+        async pull(controller) {
+          try {
+            const r = reader ? await reader.read() : { done: true as const, value: undefined }
+            if (r.done) {
+              call.finish()
+              controller.close()
+            } else controller.enqueue(r.value)
+          } catch (err) {
+            call.finish()
+            controller.error(call.mapError(err))
+          }
+        },
+        async cancel(reason) {
+          call.finish()
+          await reader?.cancel(reason)
+        },
+      })
+    } catch (err) {
+      call.finish()
+      throw call.mapError(err)
+    }
+  }
+
   const client: Record<string, unknown> = {
     baseUrl,
+    rawStream: (name: OpName, input: unknown, ro?: RequestOptions) => rawStream(name, input, ro),
     request: (name: OpName, input?: unknown, ro?: RequestOptions) => request(name, input, ro),
     stream: (name: OpName, input: unknown, so?: StreamOptions) => stream(name, input, so),
   }
@@ -277,7 +324,9 @@ class Call {
     }
     if (contentType) headers['content-type'] = contentType
     const doFetch = this.cfg.fetch ?? ((u: string, init: RequestInit) => globalThis.fetch(u, init))
-    return doFetch(url, { method: this.op.method, headers, body, signal: this.#ctrl.signal })
+    // A streamed body needs duplex 'half' (fetch's rule for request streams); it is not in every lib's RequestInit.
+    const duplex = typeof ReadableStream !== 'undefined' && body instanceof ReadableStream ? { duplex: 'half' } : {}
+    return doFetch(url, { method: this.op.method, headers, body, signal: this.#ctrl.signal, ...duplex } as RequestInit)
   }
 
   stopTimer(): void {
@@ -363,7 +412,22 @@ function toRawBody(value: unknown, name: string, field: string): NonNullable<Req
   if (typeof value === 'string' || value instanceof ArrayBuffer) return value
   if (typeof Blob !== 'undefined' && value instanceof Blob) return value
   if (ArrayBuffer.isView(value)) return value as ArrayBufferView<ArrayBuffer>
-  throw new ApiError('invalid_request', `${name}: ${field} must be a Uint8Array, ArrayBuffer, Blob or string (got ${typeof value})`)
+  if (typeof ReadableStream !== 'undefined' && value instanceof ReadableStream) return value
+  if (typeof value === 'object' && typeof (value as AsyncIterable<Uint8Array>)[Symbol.asyncIterator] === 'function') {
+    const it = (value as AsyncIterable<Uint8Array>)[Symbol.asyncIterator]()
+    // Pulled: the next chunk is produced only when fetch sent the last one.
+    return new ReadableStream<Uint8Array>({
+      async pull(controller) {
+        const r = await it.next()
+        if (r.done) controller.close()
+        else controller.enqueue(r.value)
+      },
+      async cancel() {
+        await it.return?.()
+      },
+    })
+  }
+  throw new ApiError('invalid_request', `${name}: ${field} must be a Uint8Array, ArrayBuffer, Blob, string, ReadableStream or AsyncIterable of Uint8Array (got ${typeof value})`)
 }
 
 async function readJson(res: Response, name: string): Promise<unknown> {

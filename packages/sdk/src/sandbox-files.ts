@@ -13,8 +13,11 @@ export interface FileOptions {
 
 /** Options of {@link Files.read}. */
 export interface ReadOptions extends FileOptions {
-  /** `'text'` (default, decoded as UTF-8), `'bytes'` (Uint8Array) or `'blob'`. */
-  format?: 'text' | 'bytes' | 'blob'
+  /**
+   * `'text'` (default, decoded as UTF-8), `'bytes'` (Uint8Array), `'blob'`, or `'stream'` (a
+   * ReadableStream read as it arrives: for files too large to hold; cancel it to stop).
+   */
+  format?: 'text' | 'bytes' | 'blob' | 'stream'
 }
 
 /** One file of a batch {@link Files.write}. */
@@ -38,7 +41,9 @@ export class Files {
   read(path: string, opts?: ReadOptions & { format?: 'text' }): Promise<string>
   read(path: string, opts: ReadOptions & { format: 'bytes' }): Promise<Uint8Array>
   read(path: string, opts: ReadOptions & { format: 'blob' }): Promise<Blob>
-  async read(path: string, opts: ReadOptions = {}): Promise<string | Uint8Array | Blob> {
+  read(path: string, opts: ReadOptions & { format: 'stream' }): Promise<ReadableStream<Uint8Array>>
+  async read(path: string, opts: ReadOptions = {}): Promise<string | Uint8Array | Blob | ReadableStream<Uint8Array>> {
+    if (opts.format === 'stream') return this.client.rawStream('readFile', { id: this.sandboxId, path }, call(opts))
     const bytes = await this.client.readFile({ id: this.sandboxId, path }, call(opts))
     if (opts.format === 'bytes') return bytes
     if (opts.format === 'blob') return new Blob([bytes as Uint8Array<ArrayBuffer>])
@@ -46,8 +51,10 @@ export class Files {
   }
 
   /**
-   * Write a file (strings as UTF-8), creating parent directories; replaces an existing file. Also takes
-   * a list of `{ path, data }` to write several files.
+   * Write a file (strings as UTF-8; a ReadableStream or AsyncIterable is streamed), creating parent
+   * directories; replaces an existing file atomically (readers see the old file or the whole new one).
+   * Also takes a list of `{ path, data }` to write several files, at most 4 at a time (the server
+   * limits concurrent transfers per token).
    */
   write(path: string, data: RawBody, opts?: FileOptions): Promise<FileEntry>
   write(files: WriteEntry[], opts?: FileOptions): Promise<FileEntry[]>
@@ -58,7 +65,14 @@ export class Files {
   ): Promise<FileEntry | FileEntry[]> {
     if (Array.isArray(pathOrFiles)) {
       const opts = (dataOrOpts ?? {}) as FileOptions
-      return Promise.all(pathOrFiles.map((f) => this.write(f.path, f.data, opts)))
+      const files = pathOrFiles
+      const out: FileEntry[] = new Array(files.length)
+      let next = 0
+      const worker = async () => {
+        for (let i = next++; i < files.length; i = next++) out[i] = await this.write(files[i]!.path, files[i]!.data, opts)
+      }
+      await Promise.all(Array.from({ length: Math.min(batchConcurrency, files.length) }, worker))
+      return out
     }
     const path = pathOrFiles
     const stat = await this.client.writeFile({ id: this.sandboxId, path, content: dataOrOpts as RawBody }, call(maybeOpts))
@@ -100,6 +114,9 @@ export class Files {
     return entryOf(await this.client.makeDir({ id: this.sandboxId, path }, call(opts)), 'makeDir', path)
   }
 }
+
+/** Below the server's default files.maxConcurrentTransfers (8), leaving room for other calls of the same token. */
+const batchConcurrency = 4
 
 function call(opts: FileOptions = {}): { signal?: AbortSignal; timeoutMs?: number } {
   return { signal: opts.signal, timeoutMs: opts.requestTimeoutMs }

@@ -84,6 +84,14 @@ export const ConfigSchema = z
       })
       .strict()
       .default({ outputCapBytes: 1_048_576 }),
+    files: z
+      .object({
+        maxConcurrentTransfers: z.number().int().min(1).default(8).describe('File reads and writes one token may have running at once; more get quota_exceeded (429) with retryAfter.'),
+        maxReadBytes: z.number().int().min(1).default(4 * 1024 ** 3).describe('A file read (streamed) refuses a file larger than this with payload_too_large.'),
+        transferTimeoutMs: z.number().int().min(1000).default(3_600_000).describe('A file read or write still running after this long is stopped (a write then changes nothing).'),
+      })
+      .strict()
+      .prefault({}),
     reaperIntervalMs: z.number().int().min(50).default(1000),
     retention: z
       .object({

@@ -88,7 +88,7 @@ export async function buildControlPlane(config: Config, opts: BuildOptions = {})
   const events = new EventLog(store.db, clock)
   const sandboxes = new SandboxService({ db: store.db, runtime, config, clock, log, events })
   const commands = new CommandService({ runtime, sandboxes, events, config, clock })
-  const files = new FileService(commands)
+  const files = new FileService({ runtime, sandboxes, config })
   const areaDeps = { config, store, clock, log, audit, events, runtime }
   const svc: Services = {
     config,

@@ -21,6 +21,11 @@ export interface Operation {
   rawBody?: string
   /** Largest JSON body the server reads for this operation, in bytes (default 1 MiB); raw bodies have their own limit. */
   maxBodyBytes?: number
+  /**
+   * The raw body reaches the handler as a stream of chunks (an AsyncIterable of Uint8Array, read with
+   * backpressure) instead of whole bytes; the raw output may stream the same way.
+   */
+  rawStream?: boolean
   /** Content type the client sends a raw body with (default application/octet-stream). */
   rawContentType?: string
   /** Route only when the query has these values (e.g. `?list=1`), to share a path with another op. */

@@ -44,7 +44,7 @@ const sandboxOps = {
   readFile: { method: 'GET', path: '/v1/sandboxes/{id}/files', summary: 'Read a file (raw bytes)', scope: 'sandboxes:read', input: FileRef, output: 'raw', tags: ['files'] },
   listFiles: { method: 'GET', path: '/v1/sandboxes/{id}/files', query: { list: '1' }, summary: 'List a directory (?list=1)', scope: 'sandboxes:read', input: ListFilesInput, output: FileList, tags: ['files'] },
   statFile: { method: 'GET', path: '/v1/sandboxes/{id}/files/stat', summary: 'Whether a path exists, and what it is', scope: 'sandboxes:read', input: FileRef, output: FileStat, tags: ['files'] },
-  writeFile: { method: 'PUT', path: '/v1/sandboxes/{id}/files', summary: 'Write a file (raw bytes; parents are created)', scope: 'sandboxes:write', input: WriteFileInput, rawBody: 'content', output: FileStat, tags: ['files'] },
+  writeFile: { method: 'PUT', path: '/v1/sandboxes/{id}/files', summary: 'Write a file (raw bytes; parents are created)', scope: 'sandboxes:write', input: WriteFileInput, rawBody: 'content', rawStream: true, output: FileStat, tags: ['files'] },
   deleteFile: { method: 'DELETE', path: '/v1/sandboxes/{id}/files', summary: 'Remove a file or directory tree (idempotent)', scope: 'sandboxes:write', input: FileRef, output: 'empty', status: 204, tags: ['files'] },
   makeDir: { method: 'POST', path: '/v1/sandboxes/{id}/files/mkdir', summary: 'Create a directory and its parents', scope: 'sandboxes:write', input: FileRef, output: FileStat, tags: ['files'] },
   renameFile: { method: 'POST', path: '/v1/sandboxes/{id}/files/rename', summary: 'Move or rename a file', scope: 'sandboxes:write', input: RenameFileInput, output: FileStat, tags: ['files'] },

@@ -169,8 +169,13 @@ export const ExecStreamLine = z.union([
 
 export const FilePath = z.string().min(1).max(4096).describe('Path inside the sandbox; relative paths start at /home/user.')
 export const FileRef = z.object({ id: SandboxId, path: FilePath }).strict()
+/** Whole bytes, or (on the server) the request body as it arrives: any AsyncIterable of Uint8Array chunks. */
+const RawContent = z.custom<Uint8Array | AsyncIterable<Uint8Array>>(
+  (v) => v instanceof Uint8Array || (typeof v === 'object' && v !== null && typeof (v as { [Symbol.asyncIterator]?: unknown })[Symbol.asyncIterator] === 'function'),
+  'raw bytes',
+)
 export const WriteFileInput = z
-  .object({ id: SandboxId, path: FilePath, content: z.custom<Uint8Array>((v) => v instanceof Uint8Array, 'raw bytes') })
+  .object({ id: SandboxId, path: FilePath, content: RawContent })
   .strict()
 export const RenameFileInput = z.object({ id: SandboxId, from: FilePath, to: FilePath }).strict()
 export const FileEntry = z

@@ -1,10 +1,12 @@
 /** @module http/app — the HTTP shell: routes derived from the operation table, all through dispatch. */
-import { gunzipSync } from 'node:zlib'
+import { pipeline } from 'node:stream'
+import { createGunzip, gunzipSync } from 'node:zlib'
 import { errorStatus, operations, type Operation, type OpName } from '@tidepool/sdk'
 import { Hono, type Context } from 'hono'
 import { AppError, codeOf } from '../core/errors.js'
 import { newId } from '../core/ids.js'
 import { checkKey, checkString, nullRecord, parseJsonSafely } from '../core/safe-input.js'
+import { ByteStream } from '../service/byte-stream.js'
 import { StreamResult } from '../service/context.js'
 import { dispatch } from '../service/dispatch.js'
 import type { Services } from '../service/services.js'
@@ -72,7 +74,7 @@ async function handle(c: Context, name: OpName, svc: Services): Promise<Response
     const headers = { 'x-request-id': requestId }
     if (result instanceof StreamResult) return ndjson(result, requestId)
     if (op.output === 'empty') return c.body(null, 204, headers)
-    if (op.output === 'raw') return c.body(result as Uint8Array as never, 200, { ...headers, 'content-type': 'application/octet-stream' })
+    if (op.output === 'raw') return rawResponse(c, result as Uint8Array | ByteStream, headers)
     if (op.markdown && (c.req.header('accept') ?? '').includes('text/markdown')) {
       const md = (result as { markdown?: string }).markdown ?? ''
       return c.body(md, 200, { ...headers, 'content-type': 'text/markdown; charset=utf-8' })
@@ -110,7 +112,7 @@ async function readInput(c: Context, op: Operation): Promise<Record<string, unkn
     } else input[k] = v
   }
   if (op.rawBody) {
-    input[op.rawBody] = await readRaw(c)
+    input[op.rawBody] = await readRaw(c, op)
   } else if (op.method !== 'GET' && op.method !== 'DELETE') {
     const bytes = await readBytes(c, op.maxBodyBytes ?? defaultMaxJsonBytes)
     if (bytes.length > 0) {
@@ -126,7 +128,8 @@ async function readInput(c: Context, op: Operation): Promise<Record<string, unkn
   return input
 }
 
-async function readRaw(c: Context): Promise<Uint8Array> {
+async function readRaw(c: Context, op: Operation): Promise<Uint8Array | ByteStream> {
+  if (op.rawStream) return streamRaw(c)
   const bytes = await readBytes(c, maxRawBytes)
   const gz = (c.req.header('content-encoding') ?? '').includes('gzip') || (bytes[0] === 0x1f && bytes[1] === 0x8b && (c.req.header('content-type') ?? '').includes('xml'))
   if (!gz) return new Uint8Array(bytes.buffer, bytes.byteOffset, bytes.byteLength)
@@ -137,13 +140,51 @@ async function readRaw(c: Context): Promise<Uint8Array> {
   }
 }
 
-async function readBytes(c: Context, max: number): Promise<Buffer> {
+/**
+ * The body as it arrives, for an operation that streams it (a file upload): nothing is read until the
+ * handler pulls, each chunk is pulled only when the command took the last one, and maxRawBytes is counted
+ * as the bytes flow (after gzip decoding). A client that goes away mid-body makes the stream fail, never end.
+ */
+function streamRaw(c: Context): ByteStream {
+  const body = bodyOf(c, maxRawBytes)
+  if (!body) return ByteStream.of(new Uint8Array(0))
+  let source: AsyncIterable<Uint8Array> = body
+  if ((c.req.header('content-encoding') ?? '').includes('gzip')) {
+    const gunzip = createGunzip()
+    pipeline(body as unknown as NodeJS.ReadableStream, gunzip, () => {})
+    source = gunzip
+  }
+  const it = source[Symbol.asyncIterator]()
+  let received = 0
+  return new ByteStream(
+    {
+      next: async () => {
+        try {
+          const r = (await it.next()) as IteratorResult<Uint8Array, undefined>
+          if (!r.done) received += r.value.byteLength
+          return r
+        } catch (err) {
+          const gz = /incorrect header|invalid|unexpected end of file/i.test((err as Error).message) && source !== body
+          throw gz
+            ? new AppError('invalid_request', `content: the body is not valid gzip (${(err as Error).message}); send it uncompressed or fix Content-Encoding`)
+            : new AppError('invalid_request', `content: the request body broke off after ${received} bytes (${(err as Error).message}); nothing was written, send it again`)
+        }
+      },
+    },
+    { max: maxRawBytes, tooLarge: (max) => new AppError('payload_too_large', `content: the request body exceeds the limit of ${max} bytes; nothing was written`) },
+  )
+}
+
+/** Under @hono/node-server the Node request itself (skips the web-stream adapter, ~1 ms per request); else the web body. */
+function bodyOf(c: Context, max: number): AsyncIterable<Uint8Array> | null {
   const declared = Number(c.req.header('content-length') ?? '0')
   if (declared > max) throw new AppError('payload_too_large', `request body of ${declared} bytes exceeds the limit of ${max}`)
-  // Under @hono/node-server the Node request is at hand: reading it directly skips the web-stream
-  // adapter, which costs about a millisecond per request with a body.
   const incoming = (c.env as { incoming?: AsyncIterable<Buffer> } | undefined)?.incoming
-  const body = incoming ?? (c.req.raw.body as unknown as AsyncIterable<Uint8Array> | null)
+  return incoming ?? (c.req.raw.body as unknown as AsyncIterable<Uint8Array> | null)
+}
+
+async function readBytes(c: Context, max: number): Promise<Buffer> {
+  const body = bodyOf(c, max)
   if (!body) return Buffer.alloc(0)
   const chunks: Buffer[] = []
   let size = 0
@@ -153,6 +194,28 @@ async function readBytes(c: Context, max: number): Promise<Buffer> {
     chunks.push(Buffer.from(chunk))
   }
   return Buffer.concat(chunks)
+}
+
+/**
+ * Raw output: whole bytes as they are, a ByteStream pulled chunk by chunk as the client takes them. A
+ * failure after the first chunk can only cut the body short (the status is sent): the client sees an
+ * incomplete response, never a silently short file. A client that leaves cancels the stream (its command
+ * is killed, its transfer slot freed), also when it left before the first pull.
+ */
+function rawResponse(c: Context, result: Uint8Array | ByteStream, headers: Record<string, string>): Response {
+  const type = { 'content-type': 'application/octet-stream' }
+  if (!(result instanceof ByteStream)) return c.body(result as never, 200, { ...headers, ...type })
+  const outgoing = (c.env as { outgoing?: NodeJS.EventEmitter } | undefined)?.outgoing
+  outgoing?.once('close', () => void result.cancel())
+  const body = new ReadableStream<Uint8Array>({
+    async pull(controller) {
+      const r = await result.next()
+      if (r.done) controller.close()
+      else controller.enqueue(r.value)
+    },
+    cancel: () => result.cancel(),
+  })
+  return new Response(body, { status: 200, headers: { ...headers, ...type, 'cache-control': 'no-store' } })
 }
 
 function ndjson(result: StreamResult, requestId: string): Response {

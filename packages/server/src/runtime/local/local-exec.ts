@@ -279,7 +279,8 @@ function reportError(id: string, report: string): RuntimeError {
   const m = /^(not_found|invalid_request|conflict|internal): (.*)$/s.exec(report)
   const code = (m?.[1] ?? 'internal') as RuntimeErrorCode
   const message = m?.[2] ?? report
-  if (code === 'invalid_request') return new RuntimeError(code, `${message} in sandbox ${id}; create it first or pick an existing directory`)
+  // The hint fits only a cwd that is not there; other refusals (a malformed request) say what they are.
+  if (code === 'invalid_request') return new RuntimeError(code, /^cwd /.test(message) ? `${message} in sandbox ${id}; create it first or pick an existing directory` : `${message} in sandbox ${id}`)
   if (code === 'not_found') return new RuntimeError(code, `sandbox ${id} is not running: ${message}`)
   if (code === 'conflict') return new RuntimeError(code, `could not start the command in sandbox ${id}: ${message}`)
   return new RuntimeError(code, `could not start the command in sandbox ${id}: ${message}`)
