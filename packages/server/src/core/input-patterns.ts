@@ -21,6 +21,12 @@ const rep = (unit: string, n: number): string => unit.repeat(Math.max(1, Math.ce
 
 /** Keyed by path relative to `packages/`. */
 export const regexFiles: Readonly<Record<string, RegexFile>> = {
+  'server/src/audit/audit-row.ts': { input: 'strings of an audit record (request fields bounded at the edge; one character class, no quantifier)' },
+  'server/src/core/safe-input.ts': { input: 'every request string (\\p{Cs}: one character class, no quantifier)' },
+  'server/src/runtime/local/disk-pool.ts': { input: 'none: output of btrfs/losetup and sysfs files' },
+  'server/src/runtime/local/instance.ts': { input: 'none: the instance file tidepool wrote (anchored, fixed length)' },
+  'server/src/service/file-scripts.ts': { input: 'none: exit codes and stderr of our own scripts' },
+  'server/src/store/sqlite-file.ts': { input: 'none: names of entries in the home directory (anchored literals)' },
   'sdk/src/api-error.ts': { input: 'a Retry-After header of a response' },
   'sdk/src/client.ts': { input: 'the baseUrl option and the operation table\'s own paths' },
   'sdk/src/contract/auth.ts': { input: 'request fields (zod .regex; the string is bounded by .max first)' },
