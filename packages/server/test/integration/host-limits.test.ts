@@ -117,13 +117,15 @@ describe.skipIf(Boolean(skip))('disk limits', () => {
     expect(fsid).toBeDefined()
     await rt.destroy(ref.id, ref)
     expect(existsSync(join(pool, ref.id))).toBe(false)
-    // The kernel drops the subvolume's qgroup once its cleaner has freed the extents (within a commit
-    // interval); BTRFS_IOC_SYNC (btrfs filesystem sync) wakes the cleaner now.
-    for (let i = 0; i < 100 && existsSync(`/sys/fs/btrfs/${fsid}/qgroups/0_${subvolume}`); i++) {
+    // The kernel frees the subvolume's extents once its cleaner has run (BTRFS_IOC_SYNC wakes it). On
+    // Linux 6.18 with simple quotas its qgroup can stay listed holding one metadata node (16 KiB) until
+    // the pool goes; what must not stay is the data the sandbox wrote.
+    const qgroup = `/sys/fs/btrfs/${fsid}/qgroups/0_${subvolume}/referenced`
+    for (let i = 0; i < 100 && existsSync(qgroup) && Number(readFileSync(qgroup, 'utf8')) > 64 * 1024; i++) {
       spawnSync('btrfs', ['filesystem', 'sync', pool])
       await new Promise((res) => setTimeout(res, 50))
     }
-    expect(existsSync(`/sys/fs/btrfs/${fsid}/qgroups/0_${subvolume}`)).toBe(false)
+    if (existsSync(qgroup)) expect(Number(readFileSync(qgroup, 'utf8'))).toBeLessThanOrEqual(64 * 1024)
     await rt.removeCgroupParents()
     expect(readFileSync('/proc/self/mountinfo', 'utf8')).not.toContain(pool)
     expect(spawnSync('losetup', ['-j', image], { encoding: 'utf8' }).stdout).toBe('')
