@@ -163,7 +163,7 @@ describe.skipIf(skipReason)('API end to end (real runtime)', () => {
     expect(created.status).toBe(0)
     const id = JSON.parse(created.stdout).id as string
     const ex = await cli('exec', id, '--', 'sh', '-c', 'echo out; echo err >&2; exit 7')
-    expect(ex.status).toBe(7)
+    expect(ex.status, ex.stderr).toBe(7)
     expect(ex.stdout).toBe('out\n')
     expect(ex.stderr).toBe('err\n')
     const ls = JSON.parse((await cli('sandbox', 'ls', '--json', '--meta', 'via=cli')).stdout)

@@ -11,7 +11,8 @@ import { createInterface } from 'node:readline'
 import { readStartTime } from './proc.js'
 
 /** The supervisor's name (prctl PR_SET_NAME in the helper), or the helper's own just before it renames itself. */
-const SUPERVISOR_COMMS = ['tidepool-sup', 'tidepool-helpe']
+// The kernel keeps 15 bytes of the exec name: "tidepool-helper" is exactly that long.
+const SUPERVISOR_COMMS = ['tidepool-sup', 'tidepool-helper']
 
 export interface Proc {
   pid: number
