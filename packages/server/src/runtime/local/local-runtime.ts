@@ -341,6 +341,7 @@ export class LocalRuntime implements Runtime {
     this.#liveExecs.delete(id)
     const paths = sandboxPaths(this.#dataDir, id)
     const init = ref && ref.id === id ? ref : readInitFile(join(paths.dir, 'init'))
+    const supervisorPid = init ? supervisorOf(init)?.pid : undefined
     // Killing PID 1 of a pid namespace takes every process in it along.
     if (init && isAlive(init.pid, init.startTime)) {
       try {
@@ -355,6 +356,9 @@ export class LocalRuntime implements Runtime {
       this.#cgroups.thaw(id) // a v1-frozen init dies only once thawed
       for (let delay = 1, waited = 0; !isReaped(init.pid, init.startTime) && waited < 5000; waited += delay, delay = Math.min(delay * 2, 50)) await sleep(delay)
     }
+    // Exec handlers are the supervisor's children in the host pid namespace: end them while the supervisor
+    // still lives to reap them, or they stay zombies of a host PID 1 that may never reap.
+    if (supervisorPid !== undefined) await endChildren(supervisorPid)
     // Everything in the sandbox's cgroups, including its supervisor and exec handlers (host pid namespace).
     if (!(await this.#cgroups.killAll(id))) {
       throw new RuntimeError('internal', `processes of sandbox ${id} survived SIGKILL for 5 s (stuck in uninterruptible I/O?); retry the destroy`)
@@ -483,4 +487,23 @@ function readText(file: string): string | undefined {
   } catch {
     return undefined
   }
+}
+
+/** SIGKILLs a process's children and waits (≤ 2 s) until their parent has reaped them. */
+async function endChildren(parent: number): Promise<void> {
+  const children = (): number[] => {
+    try {
+      return readFileSync(`/proc/${parent}/task/${parent}/children`, 'utf8').trim().split(' ').filter(Boolean).map(Number)
+    } catch {
+      return [] // parent gone, or no CONFIG_PROC_CHILDREN: the cgroup kill below still ends them
+    }
+  }
+  for (const pid of children()) {
+    try {
+      process.kill(pid, 'SIGKILL')
+    } catch {
+      // gone meanwhile
+    }
+  }
+  for (let delay = 1, waited = 0; children().length > 0 && waited < 2000; waited += delay, delay = Math.min(delay * 2, 50)) await sleep(delay)
 }
