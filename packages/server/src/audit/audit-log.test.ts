@@ -7,13 +7,14 @@ import { createHash, generateKeyPairSync } from 'node:crypto'
 import { existsSync, mkdtempSync, readFileSync, rmSync, statSync, unlinkSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import Database from 'better-sqlite3'
+import type Database from 'better-sqlite3'
 import { afterEach, beforeEach, describe, expect, it } from 'vitest'
 import { localCommands } from '../cli/commands/local.js'
 import { loadConfig } from '../config.js'
 import { silentLogger } from '../core/log.js'
 import { buildControlPlane, type ControlPlane } from '../main.js'
 import { FakeRuntime } from '../runtime/fake.js'
+import { sqliteModule } from '../store/db.js'
 import { canonicalJson } from './canonical-json.js'
 
 let home: string
@@ -66,7 +67,9 @@ function rewriteChain(sqlite: Database.Database, edit: (r: Record<string, any>) 
   }
 }
 
-const openFile = () => new Database(join(home, 'tidepool.db'))
+// The store's own loader: better-sqlite3 12 on Node 20, the Node-API 13 build from Node 22 on.
+const Sqlite = await sqliteModule()
+const openFile = () => new Sqlite(join(home, 'tidepool.db'))
 
 describe('audit log: what is hashed is what is stored', () => {
   it('a lone surrogate (or NUL) appended by any caller still verifies after reading back, and reads back unchanged', async () => {
@@ -242,7 +245,7 @@ describe('audit log: signed checkpoints and the head outside the store', () => {
     // The previous code's rows: no stored text, the data in its own column, the same hash formula.
     const { migrations } = await import('../store/migrations/index.js')
     const { Kysely, Migrator, SqliteDialect } = await import('kysely')
-    const legacy = new Kysely<any>({ dialect: new SqliteDialect({ database: new Database(join(home, 'tidepool.db')) }) })
+    const legacy = new Kysely<any>({ dialect: new SqliteDialect({ database: openFile() }) })
     const before = Object.fromEntries(Object.entries(migrations).filter(([name]) => name < '0400'))
     await new Migrator({ db: legacy, provider: { getMigrations: async () => before } }).migrateToLatest()
     let prev = '0'.repeat(64)

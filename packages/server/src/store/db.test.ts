@@ -2,7 +2,7 @@ import { closeSync, existsSync, mkdirSync, mkdtempSync, openSync, readFileSync, 
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { afterEach, describe, expect, it } from 'vitest'
-import { openStore, type OpenedStore } from './db.js'
+import { openStore, sqliteModule, type OpenedStore } from './db.js'
 
 const dirs: string[] = []
 const stores: OpenedStore[] = []
@@ -77,7 +77,7 @@ describe('openStore refuses a damaged SQLite file, naming it and what to do', ()
     const dir = home()
     const file = join(dir, 'tidepool.db')
     writeFileSync(join(dir, 'admin.token'), 'tp_old\n', { mode: 0o600 })
-    const Database = (await import('better-sqlite3')).default
+    const Database = await sqliteModule()
     const raw = new Database(file) // a valid SQLite file, but not one tidepool ever migrated
     raw.exec('CREATE TABLE unrelated (x)')
     raw.close()
@@ -112,5 +112,23 @@ describe('openStore refuses a damaged SQLite file, naming it and what to do', ()
     const s = await openStore(`sqlite:${file}`)
     stores.push(s)
     expect(statSync(file).mode & 0o777).toBe(0o600)
+  })
+})
+
+describe('one SQLite loader', () => {
+  // better-sqlite3 12 is built for Node 20 only; a module (test or code) that imports it directly instead of
+  // through sqliteModule() passes on Node 20 and fails on Node 24 — as CI once found.
+  it('no module but store/db.ts loads better-sqlite3 at runtime', async () => {
+    const { readdirSync } = await import('node:fs')
+    const root = join(import.meta.dirname, '..')
+    const offenders: string[] = []
+    for (const entry of readdirSync(root, { recursive: true, withFileTypes: true })) {
+      if (!entry.isFile() || !entry.name.endsWith('.ts') || entry.name.endsWith('.d.ts')) continue
+      const path = join(entry.parentPath, entry.name)
+      if (path === join(root, 'store', 'db.ts')) continue
+      const text = readFileSync(path, 'utf8')
+      if (/^import (?!type )[^\n]*from 'better-sqlite3(-napi)?'|import\('better-sqlite3(-napi)?'\)/m.test(text)) offenders.push(path.slice(root.length + 1))
+    }
+    expect(offenders).toEqual([])
   })
 })

@@ -84,7 +84,7 @@ async function migrate(db: Db): Promise<void> {
  * garbage-collected (`RemoveEnvironmentCleanupHook … (env) != nullptr`); 13 has no such path, and its
  * prebuilt binary needs no rebuild per Node version. Same API either way.
  */
-async function sqliteModule(): Promise<typeof SQLite> {
+export async function sqliteModule(): Promise<typeof SQLite> {
   const major = Number(process.versions.node.split('.')[0])
   const mod = major >= 22 ? await import('better-sqlite3-napi') : await import('better-sqlite3')
   return (mod as { default: typeof SQLite }).default
