@@ -38,7 +38,7 @@ export function parseHelperReport(report: string): { code: RuntimeErrorCode; mes
 /** An exec the helper could not start ('E' frame) → RuntimeError. The helper's message carries its own hint. */
 export function execStartError(id: string, report: string): RuntimeError {
   const { code, message } = parseHelperReport(report)
-  if (code === 'invalid_request') return new RuntimeError(code, `${message} in sandbox ${id}`)
+  if (code === 'invalid_request') return new RuntimeError(code, `sandbox ${id}: ${message}`)
   if (code === 'not_found') return new RuntimeError(code, `sandbox ${id} is not running: ${message}`)
   return new RuntimeError(code, `could not start the command in sandbox ${id}: ${message}`)
 }
