@@ -63,7 +63,10 @@ void init_main(struct create_opts *o, int go_fd, int status_fd) {
     snprintf(path, sizeof path, "%s%s", o->root, is_root ? "" : ov->target);
     if (!is_root) mkdir_p(path, 0755);
     char opts[8192];
-    int fds[MAX_LAYER_FDS + 2], n_fds = overlay_opts(ov, opts, sizeof opts, fds);
+    char failing[4096];
+    int fds[MAX_LAYER_FDS + 2], n_fds = 0;
+    overlay_result res = overlay_opts(ov, opts, sizeof opts, fds, &n_fds, failing, sizeof failing);
+    if (res != OVERLAY_OK) die_with_overlay_result(res, errno, ov, failing);
     if (mount("overlay", path, "overlay", MS_NOSUID | MS_NODEV, opts) < 0) fail("mount overlay on %s", ov->target);
     for (int k = 0; k < n_fds; k++) close(fds[k]);
   }

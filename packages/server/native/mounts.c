@@ -71,43 +71,69 @@ void setup_dev(long uid_base) {
   if (chown("/dev/pts", uid_base, uid_base) < 0 || chown("/dev/shm", uid_base, uid_base) < 0) fail("chown /dev/pts");
 }
 
+/* Closes the n fds opened so far: a failed overlay_opts leaves nothing open. */
+static overlay_result overlay_abort(overlay_result res, int *fds, int n) {
+  int e = errno;
+  for (int k = 0; k < n; k++) close(fds[k]);
+  errno = e;
+  return res;
+}
+
 /*
  * Overlay options naming every layer by an O_PATH descriptor (/proc/self/fd/N): the kernel resolves
  * them at mount time and shows the strings as given in /proc/self/mountinfo, so a sandbox reading its
- * mount table learns no host path (tidepool's home, a sandbox's dir). Returns the fds to close after
- * the mount.
+ * mount table learns no host path (tidepool's home, a sandbox's dir). See mounts.h.
  */
-int overlay_opts(struct overlay *ov, char *opts, size_t size, int *fds) {
+overlay_result overlay_opts(const struct overlay *ov, char *opts, size_t size, int *fds, int *n_fds, char *failing, size_t failing_size) {
   int n = 0;
   size_t len = 0;
   char lowers[4096];
-  if (snprintf(lowers, sizeof lowers, "%s", ov->lowers) >= (int)sizeof lowers) {
-    errno = E2BIG;
-    fail("mount overlay on %s", ov->target);
-  }
+  failing[0] = 0;
+  *n_fds = 0;
+  if (snprintf(lowers, sizeof lowers, "%s", ov->lowers) >= (int)sizeof lowers) return OVERLAY_ERROR_TOO_LONG;
   len += (size_t)snprintf(opts + len, size - len, "lowerdir=");
   for (char *save = NULL, *l = strtok_r(lowers, ":", &save); l; l = strtok_r(NULL, ":", &save)) {
-    if (n >= MAX_LAYER_FDS) {
-      errno = E2BIG;
-      fail("mount overlay on %s: more than %d layers", ov->target, MAX_LAYER_FDS);
-    }
+    if (n >= MAX_LAYER_FDS) return overlay_abort(OVERLAY_ERROR_TOO_MANY_LAYERS, fds, n);
     int fd = open(l, O_PATH | O_DIRECTORY | O_CLOEXEC);
-    if (fd < 0) fail("open layer %s", l);
+    if (fd < 0) {
+      snprintf(failing, failing_size, "%s", l);
+      return overlay_abort(OVERLAY_ERROR_OPEN_LAYER, fds, n);
+    }
     fds[n++] = fd;
     if (len < size) len += (size_t)snprintf(opts + len, size - len, "%s/proc/self/fd/%d", n > 1 ? ":" : "", fd);
   }
   const char *rw[2] = {ov->upper, ov->work};
   for (int k = 0; k < 2; k++) {
     int fd = open(rw[k], O_PATH | O_DIRECTORY | O_CLOEXEC);
-    if (fd < 0) fail("open %s", rw[k]);
+    if (fd < 0) {
+      snprintf(failing, failing_size, "%s", rw[k]);
+      return overlay_abort(OVERLAY_ERROR_OPEN_RW, fds, n);
+    }
     fds[n++] = fd;
     if (len < size) len += (size_t)snprintf(opts + len, size - len, ",%s=/proc/self/fd/%d", k ? "workdir" : "upperdir", fd);
   }
-  if (len >= size) {
+  if (len >= size) return overlay_abort(OVERLAY_ERROR_TOO_LONG, fds, n);
+  *n_fds = n;
+  return OVERLAY_OK;
+}
+
+void die_with_overlay_result(overlay_result res, int saved_errno, const struct overlay *ov, const char *failing) {
+  errno = saved_errno;
+  switch (res) {
+  case OVERLAY_OK: /* not a failure: a caller bug */
+    break;
+  case OVERLAY_ERROR_TOO_LONG:
     errno = E2BIG;
     fail("mount overlay on %s", ov->target);
+  case OVERLAY_ERROR_TOO_MANY_LAYERS:
+    errno = E2BIG;
+    fail("mount overlay on %s: more than %d layers", ov->target, MAX_LAYER_FDS);
+  case OVERLAY_ERROR_OPEN_LAYER:
+    fail("open layer %s", failing);
+  case OVERLAY_ERROR_OPEN_RW:
+    fail("open %s", failing);
   }
-  return n;
+  fail("mount overlay on %s", ov->target);
 }
 
 /*

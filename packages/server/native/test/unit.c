@@ -9,6 +9,7 @@
 #include "../exec-command.h"
 #include "../exec-request.h"
 #include "../frame.h"
+#include "../mounts.h"
 #include "../util.h"
 
 static int failed, checks;
@@ -34,6 +35,62 @@ static void test_overlay(void) {
     CHECK(parse_overlay(&o, bad[i], &e) == -1 && e.code == TP_ERR_INVALID_REQUEST);
   }
   CHECK(strstr(e.msg, "TARGET:LOWER") != NULL);
+}
+
+static int open_fds(void) {
+  int n = 0;
+  for (int fd = 0; fd < 1024; fd++)
+    if (fcntl(fd, F_GETFD) >= 0) n++;
+  return n;
+}
+
+/* Layers named by descriptors, never by host path; a failure names the path and leaves no fd open. */
+static void test_overlay_opts(void) {
+  char dir[] = "/tmp/tidepool-unit-XXXXXX";
+  if (!mkdtemp(dir)) {
+    CHECK(!"mkdtemp");
+    return;
+  }
+  char p[4][512];
+  const char *names[4] = {"l1", "l2", "up", "work"};
+  for (int k = 0; k < 4; k++) snprintf(p[k], sizeof p[k], "%s/%s", dir, names[k]), mkdir(p[k], 0700);
+  char lowers[1100], opts[8192], failing[4096];
+  snprintf(lowers, sizeof lowers, "%s:%s", p[0], p[1]);
+  struct overlay ov = {.target = "/", .lowers = lowers, .upper = p[2], .work = p[3]};
+  int fds[MAX_LAYER_FDS + 2], n = -1, before = open_fds();
+  CHECK(overlay_opts(&ov, opts, sizeof opts, fds, &n, failing, sizeof failing) == OVERLAY_OK);
+  CHECK(n == 4);
+  char want[256];
+  if (n == 4) {
+    snprintf(want, sizeof want, "lowerdir=/proc/self/fd/%d:/proc/self/fd/%d,upperdir=/proc/self/fd/%d,workdir=/proc/self/fd/%d", fds[0], fds[1], fds[2], fds[3]);
+    CHECK_STR(opts, want);
+    for (int k = 0; k < n; k++) close(fds[k]);
+  }
+  CHECK(strstr(opts, dir) == NULL);
+
+  snprintf(lowers, sizeof lowers, "%s:%s/missing", p[0], dir);
+  CHECK(overlay_opts(&ov, opts, sizeof opts, fds, &n, failing, sizeof failing) == OVERLAY_ERROR_OPEN_LAYER);
+  CHECK(strstr(failing, "/missing") != NULL && errno == ENOENT && n == 0);
+  CHECK(open_fds() == before);
+
+  snprintf(lowers, sizeof lowers, "%s", p[0]);
+  ov.work = "/nonexistent-work-dir";
+  CHECK(overlay_opts(&ov, opts, sizeof opts, fds, &n, failing, sizeof failing) == OVERLAY_ERROR_OPEN_RW);
+  CHECK_STR(failing, "/nonexistent-work-dir");
+  CHECK(open_fds() == before);
+  ov.work = p[3];
+
+  char many[MAX_LAYER_FDS * 8 + 64] = "";
+  for (int k = 0; k <= MAX_LAYER_FDS; k++) strcat(many, k ? ":/" : "/");
+  ov.lowers = many;
+  CHECK(overlay_opts(&ov, opts, sizeof opts, fds, &n, failing, sizeof failing) == OVERLAY_ERROR_TOO_MANY_LAYERS);
+  CHECK(open_fds() == before);
+  ov.lowers = lowers;
+  CHECK(overlay_opts(&ov, opts, 24, fds, &n, failing, sizeof failing) == OVERLAY_ERROR_TOO_LONG);
+  CHECK(open_fds() == before);
+
+  for (int k = 3; k >= 0; k--) rmdir(p[k]);
+  rmdir(dir);
 }
 
 static void test_bind(void) {
@@ -184,6 +241,7 @@ static void test_codes(void) {
 int main(void) {
   test_overlay();
   test_bind();
+  test_overlay_opts();
   test_paths();
   test_numbers();
   test_stat();

@@ -4,7 +4,7 @@
  * a code the SDK does not have.
  */
 import { spawnSync } from 'node:child_process'
-import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs'
+import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
@@ -21,9 +21,9 @@ afterAll(() => rmSync(work, { recursive: true, force: true }))
 /** Compiles the unit tests with the helper's pure modules (and the generated header) and runs them. */
 function runUnit(defines: string[] = []): { status: number | null; out: string } {
   const header = join(work, 'error-codes.h')
-  spawnSync('sh', ['-c', 'cat > "$1"', 'sh', header], { input: errorCodesHeader() })
+  writeFileSync(header, errorCodesHeader())
   const bin = join(work, `unit${defines.length ? '-fail' : ''}`)
-  const modules = ['args.c', 'util.c', 'frame.c', 'exec-request.c', 'exec-command.c'].map((f) => join(native, f))
+  const modules = ['args.c', 'util.c', 'frame.c', 'mounts.c', 'exec-request.c', 'exec-command.c'].map((f) => join(native, f))
   const cc = spawnSync(process.env.CC ?? 'cc', ['-O1', '-Wall', '-Wextra', '-Werror', ...defines, '-I', work, '-o', bin, join(native, 'test', 'unit.c'), ...modules], { encoding: 'utf8' })
   if (cc.status !== 0) return { status: cc.status, out: `cc failed:\n${cc.stderr}${cc.error?.message ?? ''}` }
   const run = spawnSync(bin, [], { encoding: 'utf8', env: {} })
