@@ -190,6 +190,57 @@ describe.skipIf(skipReason)('files (real runtime)', () => {
     await sbx.kill()
   })
 
+  it('names the field that is wrong in a rename: `to` when the target is the problem', async () => {
+    const sbx = await Sandbox.create(conn())
+    await sbx.commands.run('mkdir -p /home/user/full/inner && echo x > /home/user/src.txt && mkdir /home/user/srcdir')
+    const cases: [string, () => Promise<unknown>, string, RegExp][] = [
+      ['onto a non-empty directory', () => sbx.files.rename('/home/user/srcdir', '/home/user/full'), 'conflict', /^to: \/home\/user\/full \(from \/home\/user\/srcdir\) exists and cannot be replaced/],
+      ['a file onto a directory', () => sbx.files.rename('/home/user/src.txt', '/home/user/full'), 'conflict', /^to: \/home\/user\/full/],
+      ['into /proc', () => sbx.files.rename('/home/user/src.txt', '/proc/self/x'), 'invalid_request', /^to: \/proc\/self\/x is under \/proc/],
+      ['a name over 255 bytes', () => sbx.files.rename('/home/user/src.txt', `/home/user/${'b'.repeat(256)}`), 'invalid_request', /^to: the name/],
+    ]
+    for (const [name, call, code, message] of cases) {
+      const err = (await call().then(() => undefined, (e: unknown) => e)) as { code?: string; message?: string } | undefined
+      expect({ name, code: err?.code }).toEqual({ name, code })
+      expect(err?.message, name).toMatch(message)
+      expect(err?.message, name).not.toMatch(/^path:/)
+    }
+    // Nothing moved.
+    expect(await sbx.files.read('/home/user/src.txt')).toBe('x\n')
+    await sbx.kill()
+  })
+
+  it('gives each refused exec cwd the hint that fits it, and file errors none of that hint', async () => {
+    const sbx = await Sandbox.create(conn())
+    await sbx.commands.run('echo x > /home/user/f && mkdir -p /home/user/locked && chmod 700 /home/user/locked', { user: 'root' })
+    const refusal = async (p: Promise<unknown>) => (await p.then(() => undefined, (e: unknown) => e)) as { code?: string; message?: string }
+    const missing = await refusal(sbx.commands.run('pwd', { cwd: '/home/user/nope' }))
+    expect(missing).toMatchObject({ code: 'invalid_request' })
+    expect(missing.message).toMatch(/cwd \/home\/user\/nope does not exist; create it first or pick an existing directory/)
+    const file = await refusal(sbx.commands.run('pwd', { cwd: '/home/user/f' }))
+    expect(file).toMatchObject({ code: 'invalid_request' })
+    expect(file.message).toMatch(/cwd \/home\/user\/f is not a directory/)
+    expect(file.message).not.toMatch(/create it first/)
+    const locked = await refusal(sbx.commands.run('pwd', { cwd: '/home/user/locked' }))
+    expect(locked).toMatchObject({ code: 'invalid_request' })
+    expect(locked.message).toMatch(/may not be entered by the command's user/)
+    expect(locked.message).not.toMatch(/create it first/)
+    // The file API's own refusals carry their own hints.
+    const mkdirOnFile = await refusal(sbx.files.makeDir('/home/user/f'))
+    expect(mkdirOnFile.message).toMatch(/remove it first or pick another path/)
+    expect(mkdirOnFile.message).not.toMatch(/create it first/)
+    await sbx.kill()
+  })
+
+  it('lists entries it cannot fully read (a dangling symlink, an unreadable file) with what can be known', async () => {
+    const sbx = await Sandbox.create(conn())
+    await sbx.commands.run('mkdir -p /home/user/e && ln -s /nowhere /home/user/e/dangling && echo s > /home/user/e/secret && chmod 000 /home/user/e/secret')
+    const entries = await sbx.files.list('/home/user/e')
+    expect(entries.map((e) => [e.name, e.type])).toEqual([['dangling', 'symlink'], ['secret', 'file']])
+    expect(Number.parseInt(entries.find((e) => e.name === 'secret')?.mode ?? '', 8)).toBe(0) // listed with its mode, though unreadable
+    await sbx.kill()
+  })
+
   it('refuses to read a FIFO or a device (which would block or never end) with invalid_request', async () => {
     const sbx = await Sandbox.create(conn())
     await sbx.commands.run('mkfifo /home/user/fifo')

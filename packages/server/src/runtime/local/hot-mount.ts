@@ -5,8 +5,7 @@ import { join } from 'node:path'
 import { emptyEnv } from '../../core/child-env.js'
 import type { RuntimeRef } from '../runtime.js'
 import { MOUNT_FAILED, mountArgv, umountArgv } from './helper-args.js'
-import type { RuntimeErrorCode } from './runtime-error.js'
-import { RuntimeError } from './runtime-error.js'
+import { RuntimeError, parseHelperReport } from './runtime-error.js'
 
 const HELPER_TIMEOUT_MS = 30_000
 
@@ -95,11 +94,10 @@ function runHelper(helperPath: string, ref: RuntimeRef, argv: string[], what: st
       clearTimeout(timer)
       if (code === 0) return resolve()
       const report = err.trim()
-      const m = /^(not_found|invalid_request|runtime_unavailable|internal): (.*)$/s.exec(report)
-      if (code === MOUNT_FAILED && m) {
-        const c = m[1] as RuntimeErrorCode
-        const msg = c === 'not_found' ? `sandbox ${ref.id} is not running: ${m[2]}` : `${what} in sandbox ${ref.id}: ${m[2]}`
-        return reject(new RuntimeError(c, msg))
+      const r = parseHelperReport(report)
+      if (code === MOUNT_FAILED && r.coded) {
+        const msg = r.code === 'not_found' ? `sandbox ${ref.id} is not running: ${r.message}` : `${what} in sandbox ${ref.id}: ${r.message}`
+        return reject(new RuntimeError(r.code, msg))
       }
       if (signal === 'SIGKILL') return reject(new RuntimeError('internal', `${what} in sandbox ${ref.id}: tidepool-helper did not finish in ${HELPER_TIMEOUT_MS / 1000} s`))
       reject(new RuntimeError('internal', `${what} in sandbox ${ref.id}: ${report || `tidepool-helper exited with ${signal ?? code}`}${code === 2 ? ' (the helper is older than this runtime? run `npm run build`)' : ''}`))

@@ -11,8 +11,7 @@ import { FrameDecoder, frame, requestFrame } from './exec-protocol.js'
 import type { ServerFrame } from './exec-protocol.js'
 import { dialExec } from './exec-socket.js'
 import { isRunning } from './proc.js'
-import type { RuntimeErrorCode } from './runtime-error.js'
-import { RuntimeError, messageOf } from './runtime-error.js'
+import { RuntimeError, execStartError, messageOf } from './runtime-error.js'
 import { USER_UID } from './template-root.js'
 
 const MAX_TIMER_MS = 2 ** 31 - 1
@@ -233,7 +232,7 @@ class LocalExec implements ExecHandle {
       // Destroyed under our feet (e.g. fork fails in a dying pid namespace): killed like everything in it.
       // (A command that ran to its end reports its own code; only then is the check not needed.)
       const interrupted = this.#timedOut || this.#killed || (!('code' in outcome) && !isRunning(this.#ref.pid, this.#ref.startTime))
-      if ('report' in outcome && !interrupted) throw reportError(this.#id, outcome.report)
+      if ('report' in outcome && !interrupted) throw execStartError(this.#id, outcome.report)
       if ('lost' in outcome && !interrupted) {
         const code = (outcome.lost as NodeJS.ErrnoException | undefined)?.code
         if (code === 'ECONNREFUSED' || code === 'ENOENT') {
@@ -272,16 +271,4 @@ function pidsFull(cgroups: Cgroups, id: string): boolean {
   } catch {
     return false
   }
-}
-
-/** "<code>: <message>" from the exec server → RuntimeError. */
-function reportError(id: string, report: string): RuntimeError {
-  const m = /^(not_found|invalid_request|conflict|internal): (.*)$/s.exec(report)
-  const code = (m?.[1] ?? 'internal') as RuntimeErrorCode
-  const message = m?.[2] ?? report
-  // The hint fits only a cwd that is not there; other refusals (a malformed request) say what they are.
-  if (code === 'invalid_request') return new RuntimeError(code, /^cwd /.test(message) ? `${message} in sandbox ${id}; create it first or pick an existing directory` : `${message} in sandbox ${id}`)
-  if (code === 'not_found') return new RuntimeError(code, `sandbox ${id} is not running: ${message}`)
-  if (code === 'conflict') return new RuntimeError(code, `could not start the command in sandbox ${id}: ${message}`)
-  return new RuntimeError(code, `could not start the command in sandbox ${id}: ${message}`)
 }

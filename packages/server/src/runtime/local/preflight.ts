@@ -76,7 +76,7 @@ export function runPreflight(o: { dataDir: string; helperPath: string; cgroups: 
     // missing or not executable
   }
   add('helper', helperOk, helperOk ? `${o.helperPath} is built` : `${o.helperPath} is missing or not executable`,
-    'run `npm run build` (it compiles native/tidepool-helper.c; needs a C compiler: apt-get install gcc)')
+    'run `npm run build` (it compiles the helper from native/*.c; needs a C compiler: apt-get install gcc)')
   return checks
 }
 
