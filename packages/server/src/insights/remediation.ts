@@ -1,4 +1,5 @@
 /** @module insights/remediation — recommend remediations for a red run, decide them through the gates, apply, audit every decision. */
+import { systemActors } from '../audit/system-actor.js'
 import type { InfraMetrics, Remediation, TriageFailure } from '@tidepool/sdk'
 import { AppError } from '../core/errors.js'
 import { newId } from '../core/ids.js'
@@ -258,7 +259,7 @@ export async function decide(env: InsightsEnv, project: string, run: RunRow, pro
       rem.result = { notAppliedBecause: `${d.blockedBy.gate}: ${d.blockedBy.reason}` }
     }
     await save(env, rem)
-    await auditDecision(env, rem, 'insights', 'insights.remediation.decide')
+    await auditDecision(env, rem, systemActors.remediation, 'insights.remediation.decide')
     out.push(rem)
   }
   return out
