@@ -405,7 +405,7 @@ export function createInsightsService(deps: InsightsDeps, opts: InsightsOptions 
     },
 
     applyRemediation: async (project, id, actor, note) => applyByHand(env, project, id, actor, await remediationContext(), note),
-    rejectRemediation: (project, id, actor, note) => rejectByHand(env, project, id, actor, note),
+    rejectRemediation: async (project, id, actor, note) => rejectByHand(env, project, id, actor, await remediationContext(), note),
 
     getSettings: (project) => loadSettings(env.db, project, cfg),
 
