@@ -1,4 +1,9 @@
-/** @module @tidepool/sdk — the contract (zod schemas + operation table) and the fetch-based client. */
+/**
+ * @module @tidepool/sdk — the contract (zod schemas + operation table) and the fetch-based client.
+ *
+ * Any export added here becomes public API, and removing one breaks users: every name is listed in
+ * `public-api.txt`, which `index.test.ts` compares with this file (named exports only, no `export *`).
+ */
 export { errorStatus, errorCodes, errorExitCode, ErrorBody, ErrorDetail } from './contract/errors.js'
 export type { ErrorCode, QuotaDetails } from './contract/errors.js'
 export { Metadata, Envs, PageInput, page, Timestamp } from './contract/common.js'

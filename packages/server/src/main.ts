@@ -6,6 +6,7 @@ import type { Hono } from 'hono'
 import { AuditLog } from './audit/audit-log.js'
 import { auditPaths } from './audit/config.js'
 import { loadOrCreateSigningKey } from './audit/signing-key.js'
+import { auditedSystemAction, systemActors } from './audit/system-actor.js'
 import { TokenService } from './auth/tokens.js'
 import { secretFromEnv, storeUrlOf, type Config } from './config.js'
 import { systemClock, type Clock } from './core/clock.js'
@@ -86,7 +87,7 @@ export async function buildControlPlane(config: Config, opts: BuildOptions = {})
     throw err
   }
   const events = new EventLog(store.db, clock)
-  const sandboxes = new SandboxService({ db: store.db, runtime, config, clock, log, events })
+  const sandboxes = new SandboxService({ db: store.db, runtime, config, clock, log, events, audit })
   const commands = new CommandService({ runtime, sandboxes, events, config, clock })
   const files = new FileService({ runtime, sandboxes, config })
   const areaDeps = { config, store, clock, log, audit, events, runtime }
@@ -115,7 +116,10 @@ export async function buildControlPlane(config: Config, opts: BuildOptions = {})
           }
         },
         resize: async (project, id, resources) => {
-          await sandboxes.patch({ tokenId: 'system:insights', name: 'insights remediation', project, scopes: ['sandboxes:write'] }, id, { resources })
+          const actor = systemActors.remediation
+          await auditedSystemAction(audit, log, { actor, project, action: 'patchSandbox', target: id, data: { id, resources } }, () =>
+            sandboxes.patch({ tokenId: actor, name: 'insights remediation', project, scopes: ['sandboxes:write'] }, id, { resources }),
+          )
         },
       }),
       llmApiKey: secretFromEnv(opts.env ?? {}, config.insights.llm.apiKeyEnv),

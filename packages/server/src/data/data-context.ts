@@ -1,4 +1,5 @@
 /** @module data/data-context — what the data area's parts share; the storage pool and binaries open lazily, once. */
+import { systemActors } from '../audit/system-actor.js'
 import { chmod, mkdir, rm, stat } from 'node:fs/promises'
 import { join } from 'node:path'
 import type { Principal } from '@tidepool/sdk'
@@ -172,7 +173,7 @@ export class DataContext {
   }
 
   async auditSystem(project: string, action: string, target: string, outcome: string, data?: unknown): Promise<void> {
-    await this.audit.append({ actor: 'tidepool (data reaper)', project, action, target, outcome, ...(data !== undefined ? { data } : {}) }).catch((err: unknown) => this.log.warn({ err, action }, 'audit record not written'))
+    await this.audit.append({ actor: systemActors.dataReaper, project, action, target, outcome, ...(data !== undefined ? { data } : {}) }).catch((err: unknown) => this.log.warn({ err, action }, 'audit record not written'))
   }
 
   /** Removes a socket dir (idempotent). */

@@ -20,7 +20,7 @@ describe('HTTP API', () => {
     const doc = await json(await tp.call('GET', '/openapi.json', { token: null }))
     expect(doc.openapi).toBe('3.1.0')
     expect(doc.paths['/v1/sandboxes'].post.operationId).toBe('createSandbox')
-    expect(doc.paths['/v1/sandboxes/{id}/exec'].post.requestBody.content['application/json'].schema).toBeDefined()
+    expect(doc.paths['/v1/sandboxes/{id}/exec'].post.requestBody.content['application/json'].schema).toMatchObject({ type: 'object', properties: { cmd: expect.any(Object) }, required: expect.arrayContaining(['cmd']) })
   })
 
   it('refuses missing and wrong tokens with 401 and a stable code', async () => {

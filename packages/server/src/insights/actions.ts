@@ -23,6 +23,11 @@ export interface RemediationActions {
   supports(kind: RemediationKind): boolean
   dryRun(action: RemediationAction): Promise<ActionOutcome>
   apply(action: RemediationAction): Promise<ActionOutcome>
+  /**
+   * Undoes an applied remediation from the effect its apply reported (a resize goes back to `from`).
+   * Absent, or not ok: the remediation cannot be reverted and stays applied.
+   */
+  revert?(action: RemediationAction, effect: Record<string, unknown> | undefined): Promise<ActionOutcome>
 }
 
 /** No external executor: resize/reset/reseed can only be suggested. */
@@ -77,6 +82,18 @@ export function sandboxRemediationActions(port: SandboxPort): RemediationActions
       }
       const { target: _t, ...out } = p
       return out
+    },
+    revert: async (a, effect) => {
+      const id = typeof a.params.sandboxId === 'string' ? a.params.sandboxId : undefined
+      if (a.kind !== 'resize') return { ok: false, detail: `${a.kind} cannot be undone by tidepool` }
+      const dimension = effect && 'cpu' in effect ? 'cpu' : 'memoryMb'
+      const from = (effect?.[dimension] as { from?: unknown } | undefined)?.from
+      if (!id || typeof from !== 'number') return { ok: false, detail: 'the applied resize recorded no previous size to go back to' }
+      const sbx = await port.get(a.project, id)
+      // Nothing runs at the new size any more: there is nothing left to undo.
+      if (!sbx || sbx.state === 'stopped') return { ok: true, detail: `sandbox ${id} is ${sbx ? 'stopped' : 'gone'}; nothing to resize back` }
+      await port.resize(a.project, id, { [dimension]: from })
+      return { ok: true, detail: `${dimension} of ${id}: ${sbx.resources[dimension]} → ${from} (reverted)`, effect: { sandboxes: 1, [dimension]: { from: sbx.resources[dimension], to: from } } }
     },
   }
 }

@@ -1,4 +1,5 @@
 /** @module insights/remediation — recommend remediations for a red run, decide them through the gates, apply, audit every decision. */
+import { systemActors } from '../audit/system-actor.js'
 import type { InfraMetrics, Remediation, TriageFailure } from '@tidepool/sdk'
 import { AppError } from '../core/errors.js'
 import { newId } from '../core/ids.js'
@@ -258,7 +259,7 @@ export async function decide(env: InsightsEnv, project: string, run: RunRow, pro
       rem.result = { notAppliedBecause: `${d.blockedBy.gate}: ${d.blockedBy.reason}` }
     }
     await save(env, rem)
-    await auditDecision(env, rem, 'insights', 'insights.remediation.decide')
+    await auditDecision(env, rem, systemActors.remediation, 'insights.remediation.decide')
     out.push(rem)
   }
   return out
@@ -305,19 +306,30 @@ export async function applyByHand(env: InsightsEnv, project: string, id: string,
   return rem
 }
 
-/** A human rejects a suggestion or reverts an automatic remediation (quarantines are lifted). */
-export async function rejectByHand(env: InsightsEnv, project: string, id: string, actor: string, note?: string): Promise<Remediation> {
+/**
+ * A human rejects a suggestion or reverts an applied remediation: a quarantine is lifted; a resize goes
+ * back to its previous size through the executor, and when it cannot (no executor, no previous size) the
+ * revert is refused with `conflict` and the resize stays applied. A rerun, reset or re-seed cannot be
+ * undone: reverting one records the human's verdict (it counts against acceptance in the KPIs).
+ */
+export async function rejectByHand(env: InsightsEnv, project: string, id: string, actor: string, ctx: Pick<DecideContext, 'actions'>, note?: string): Promise<Remediation> {
   const rem = await getRemediation(env, project, id)
+  let revert: ActionOutcome | undefined
   if (rem.status === 'suggested') rem.status = 'rejected'
   else if (rem.status === 'applied') {
-    rem.status = 'reverted'
     if (rem.kind === 'quarantine' && rem.testId) {
       await env.db.deleteFrom('insight_quarantine').where('project', '=', project).where('test_id', '=', rem.testId).where('remediation_id', '=', rem.id).execute()
+    } else if (rem.kind === 'resize') {
+      const effect = (rem.result as { effect?: Record<string, unknown> } | undefined)?.effect
+      const action: RemediationAction = { project, kind: rem.kind, params: rem.params, runId: rem.runId, testId: rem.testId }
+      revert = ctx.actions.revert ? await ctx.actions.revert(action, effect) : { ok: false, detail: `no executor can undo ${rem.kind}` }
+      if (!revert.ok) throw new AppError('conflict', `remediation ${id} (${rem.kind}) cannot be reverted: ${revert.detail}; it stays applied`)
     }
+    rem.status = 'reverted'
   } else throw new AppError('conflict', `remediation ${id} is ${rem.status}; only suggested or applied ones can be rejected or reverted`)
   rem.decidedAt = new Date(env.clock.now()).toISOString()
   rem.decidedBy = actor
-  rem.result = { ...(rem.result as object | undefined), ...(note ? { note } : {}), [rem.status]: true }
+  rem.result = { ...(rem.result as object | undefined), ...(note ? { note } : {}), [rem.status]: true, ...(revert ? { revert: { detail: revert.detail, ...(revert.effect ? { effect: revert.effect } : {}) } } : {}) }
   await save(env, rem)
   await auditDecision(env, rem, actor, 'insights.remediation.reject')
   return rem

@@ -274,7 +274,7 @@ describe('remediation', () => {
     expect(q.params).toMatchObject({ owner: 'team-cart' })
     const audits = t.audit.entries.filter((e) => e.action === 'insights.remediation.decide')
     expect(audits).toHaveLength(3)
-    expect(audits[0]).toMatchObject({ actor: 'insights', project: 'p', outcome: 'suggested', data: expect.objectContaining({ gates: expect.any(Array), evidence: expect.any(Array) }) })
+    expect(audits[0]).toMatchObject({ actor: 'system:remediation', project: 'p', outcome: 'suggested', data: expect.objectContaining({ gates: expect.any(Array), evidence: expect.any(Array) }) })
     // finishing again decides nothing new
     expect((await t.svc.finishRun('p', 'red')).remediations).toEqual([])
     // a human applies the quarantine

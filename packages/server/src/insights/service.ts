@@ -1,4 +1,5 @@
 /** @module insights/service — the feedback loop's service (ingest, analysis, remediation, triage, KPIs), scoped per project. */
+import { systemActors } from '../audit/system-actor.js'
 import type {
   AnalyzeResult,
   Anomaly,
@@ -404,7 +405,7 @@ export function createInsightsService(deps: InsightsDeps, opts: InsightsOptions 
     },
 
     applyRemediation: async (project, id, actor, note) => applyByHand(env, project, id, actor, await remediationContext(), note),
-    rejectRemediation: (project, id, actor, note) => rejectByHand(env, project, id, actor, note),
+    rejectRemediation: async (project, id, actor, note) => rejectByHand(env, project, id, actor, await remediationContext(), note),
 
     getSettings: (project) => loadSettings(env.db, project, cfg),
 
@@ -454,7 +455,7 @@ export function createInsightsService(deps: InsightsDeps, opts: InsightsOptions 
       } else capture = { ...capture, ok: false, detail: sandboxId ? 'no snapshot executor configured' : 'the run has no infra.sandboxId to snapshot' }
       rem.result = { ...result, captures: [...(result.captures ?? []), capture] }
       await env.db.updateTable('insight_remediations').set({ body: JSON.stringify(rem) }).where('project', '=', project).where('id', '=', rem.id).execute()
-      await env.audit.append({ actor: 'insights', project, action: 'insights.remediation.capture', target: rem.id, outcome: capture.ok ? 'ok' : 'skipped', data: capture })
+      await env.audit.append({ actor: systemActors.remediation, project, action: 'insights.remediation.capture', target: rem.id, outcome: capture.ok ? 'ok' : 'skipped', data: capture })
     }
   }
 }

@@ -1,6 +1,7 @@
 /** @module service/commands — exec: buffered, streamed (NDJSON) and background commands, with head+tail output caps. */
 import { StringDecoder } from 'node:string_decoder'
 import type { CommandInfo, ExecResult, Principal } from '@tidepool/sdk'
+import { systemActors } from '../audit/system-actor.js'
 import type { Config } from '../config.js'
 import type { Clock } from '../core/clock.js'
 import { iso } from '../core/clock.js'
@@ -153,12 +154,12 @@ export class CommandService {
    */
   async adopt(sbx: LiveSandbox): Promise<{ background: number; killed: number }> {
     const counts = { background: 0, killed: 0 }
-    const system = { tokenId: 'system:reconcile' } as Principal
+    const system = { tokenId: systemActors.reconcile } as Principal
     for (const found of await this.deps.runtime.adopt(sbx.ref)) {
       const tag = parseTag(found.tag)
       if (!found.detached || !tag) {
         counts.killed++
-        await this.deps.events.emit({ project: sbx.row.project, sandboxId: sbx.row.id, kind: 'command_killed', actor: 'system:reconcile', data: { reason: 'caller_gone', detail: 'the server restarted while the command ran; nobody was left to receive its result' } })
+        await this.deps.events.emit({ project: sbx.row.project, sandboxId: sbx.row.id, kind: 'command_killed', actor: systemActors.reconcile, data: { reason: 'caller_gone', detail: 'the server restarted while the command ran; nobody was left to receive its result' } })
         continue
       }
       counts.background++

@@ -1,6 +1,7 @@
 /** @module service/sandboxes — sandbox lifecycle: create, list, get, patch, pause/resume, destroy, expiry, reconcile. */
 import { cpus } from 'node:os'
 import type { Principal, SandboxInfo as Sandbox, SandboxMetrics, SandboxState } from '@tidepool/sdk'
+import { auditedSystemAction, systemActors, type SystemActor, type SystemAudit } from '../audit/system-actor.js'
 import type { Config } from '../config.js'
 import type { Clock } from '../core/clock.js'
 import { iso } from '../core/clock.js'
@@ -41,7 +42,8 @@ export class SandboxService {
   readonly #hostCpus = cpus().length
 
   constructor(
-    private readonly deps: { db: Db; runtime: Runtime; config: Config; clock: Clock; log: Logger; events: EventLog },
+    /** `audit` records what system actors (reaper, reconcile, watch) change; API calls are audited by dispatch. */
+    private readonly deps: { db: Db; runtime: Runtime; config: Config; clock: Clock; log: Logger; events: EventLog; audit: SystemAudit },
   ) {}
 
   async create(p: Principal, input: CreateSandbox): Promise<Sandbox> {
@@ -49,6 +51,12 @@ export class SandboxService {
     if (input.network && input.network.allowedDomains.length > 0) {
       throw new AppError('invalid_request', 'network.allowedDomains: egress is not available yet — sandboxes have loopback only; remove network.allowedDomains', [
         { path: 'network.allowedDomains', message: 'egress not available yet' },
+      ])
+    }
+    // Accepted by the contract for the egress proxy to come; until then a denylist would be silently ignored.
+    if (input.network && input.network.deniedDomains.length > 0) {
+      throw new AppError('invalid_request', 'network.deniedDomains: egress is not available yet — sandboxes have loopback only, so nothing is reachable to deny; remove network.deniedDomains', [
+        { path: 'network.deniedDomains', message: 'egress not available yet' },
       ])
     }
     const template = resolveTemplate(input.template)
@@ -240,7 +248,7 @@ export class SandboxService {
       if (!row || !live.includes(row.state as SandboxState) || row.state === 'starting') return
       // What is left of it (init without supervisor, cgroups, its directory) goes; a failure is logged.
       await this.deps.runtime.destroy(id, row.runtime_ref ? refOf(row) : undefined).catch((err: unknown) => this.deps.log.warn({ err, id }, 'cleanup of a lost sandbox failed'))
-      await this.#transition(row, 'stopped', 'lost', 'system:watch', {}, { detail })
+      await this.#asSystem(systemActors.watch, row, 'destroySandbox', { reason: 'lost', detail }, () => this.#transition(row, 'stopped', 'lost', systemActors.watch, {}, { detail }))
       this.deps.log.warn({ id, detail }, 'sandbox lost: marked stopped')
     })
   }
@@ -288,15 +296,15 @@ export class SandboxService {
     let acted = 0
     for (const row of rows) {
       const lifecycle = JSON.parse(row.lifecycle) as { onTimeout: 'kill' | 'pause' }
-      const system = { project: row.project, tokenId: 'system:reaper' }
+      const system = { project: row.project, tokenId: systemActors.reaper, name: 'reaper', scopes: [] }
       try {
         if (lifecycle.onTimeout === 'pause') {
           if (row.state === 'running') {
-            await this.pause({ ...system, name: 'reaper', scopes: [] }, row.id, 'timeout')
+            await this.#asSystem(systemActors.reaper, row, 'pauseSandbox', { reason: 'timeout', expiresAt: row.expires_at }, () => this.pause(system, row.id, 'timeout'))
             acted++
           }
         } else {
-          await this.destroy(system, row.id, 'timeout')
+          await this.#asSystem(systemActors.reaper, row, 'destroySandbox', { reason: 'timeout', expiresAt: row.expires_at }, () => this.destroy(system, row.id, 'timeout'))
           acted++
         }
       } catch (err) {
@@ -333,21 +341,26 @@ export class SandboxService {
     const rows = await db.selectFrom('sandboxes').selectAll().where('state', 'in', live).execute()
     for (const row of rows) {
       if (row.state === 'starting' || !row.runtime_ref) {
-        await runtime.destroy(row.id)
-        await this.#transition(row, 'stopped', 'interrupted_create', 'system:reconcile')
+        await this.#asSystem(systemActors.reconcile, row, 'destroySandbox', { reason: 'interrupted_create' }, async () => {
+          await runtime.destroy(row.id)
+          await this.#transition(row, 'stopped', 'interrupted_create', systemActors.reconcile)
+        })
         log.warn({ id: row.id }, 'reconcile: cleaned a sandbox whose create was interrupted')
         result.interrupted++
         continue
       }
       const status = await runtime.inspect(refOf(row))
       if (status === 'gone') {
-        await runtime.destroy(row.id)
-        await this.#transition(row, 'stopped', 'lost', 'system:reconcile', {}, { detail: 'its init or supervisor exited while the server was down' })
+        const detail = 'its init or supervisor exited while the server was down'
+        await this.#asSystem(systemActors.reconcile, row, 'destroySandbox', { reason: 'lost', detail }, async () => {
+          await runtime.destroy(row.id)
+          await this.#transition(row, 'stopped', 'lost', systemActors.reconcile, {}, { detail })
+        })
         log.warn({ id: row.id }, 'reconcile: sandbox was gone after restart; marked stopped')
         result.lost++
       } else {
         const state = status === 'paused' ? 'paused' : 'running'
-        if (state !== row.state) await this.#transition(row, state, 'adopted', 'system:reconcile')
+        if (state !== row.state) await this.#asSystem(systemActors.reconcile, row, 'adoptSandbox', { reason: 'adopted', from: row.state, to: state }, () => this.#transition(row, state, 'adopted', systemActors.reconcile))
         log.info({ id: row.id, state }, 'reconcile: adopted running sandbox')
         result.adopted++
         const ref = refOf(row)
@@ -359,11 +372,16 @@ export class SandboxService {
     const known = new Set((await db.selectFrom('sandboxes').select('id').where('state', 'in', live).execute()).map((r) => r.id))
     for (const id of await runtime.list()) {
       if (known.has(id)) continue
-      await runtime.destroy(id)
+      await auditedSystemAction(this.deps.audit, log, { actor: systemActors.reconcile, project: '-', action: 'destroySandbox', target: id, data: { id, reason: 'orphan' } }, () => runtime.destroy(id))
       log.warn({ id }, 'reconcile: destroyed an orphaned sandbox the store does not know')
       result.orphans++
     }
     return result
+  }
+
+  /** One change by a system actor, audited like an API call (action named after the operation it matches). */
+  #asSystem<T>(actor: SystemActor, row: SandboxRow, action: string, data: Record<string, unknown>, act: () => Promise<T>): Promise<T> {
+    return auditedSystemAction(this.deps.audit, this.deps.log, { actor, project: row.project, action, target: row.id, data: { id: row.id, ...data } }, act)
   }
 
   #mustBeLive(row: SandboxRow, verb: string): void {

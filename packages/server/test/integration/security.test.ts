@@ -1,6 +1,6 @@
 /** Escape attempts from inside LocalRuntime sandboxes, as the default user and as root. */
 import { spawnSync } from 'node:child_process'
-import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
+import { existsSync, mkdtempSync, readdirSync, readFileSync, readlinkSync, rmSync, writeFileSync } from 'node:fs'
 import { createServer } from 'node:net'
 import type { Server } from 'node:net'
 import { hostname, networkInterfaces, tmpdir } from 'node:os'
@@ -129,6 +129,7 @@ describe.skipIf(Boolean(skip))('sandbox security (local runtime)', () => {
 
   it.each(users)('cannot load kernel modules, set the clock or hostname, mount, unshare or open vsock (%s)', async (user) => {
     const before = hostname()
+    const hostBefore = Date.now()
     const r = await sh(
       a,
       [
@@ -143,14 +144,21 @@ describe.skipIf(Boolean(skip))('sandbox security (local runtime)', () => {
         `python3 -c 'import socket; socket.socket(40, socket.SOCK_STREAM); print("VSOCK")' 2>/dev/null`,
         'cat /proc/kcore /proc/keys 2>/dev/null | head -c 1 | wc -c',
         'hostname',
+        'echo "clock $(date +%s%3N)"',
       ].join('; '),
       user,
     )
+    const hostAfter = Date.now()
     expect(r.stdout).toMatch(/finit_module -1 1\n/) // EPERM
     for (const bad of ['HOSTNAME-CHANGED', 'CLOCK-CHANGED', 'PROC-HOSTNAME-WRITTEN', 'MOUNTED', 'UNSHARED', 'MKNOD', 'VSOCK']) expect(r.stdout).not.toContain(bad)
     expect(r.stdout).toContain(`0\n${a.id}\n`)
     expect(hostname()).toBe(before)
-    expect(Math.abs(Date.now() - new Date().getTime())).toBeLessThan(1000)
+    // The clock is the host's (one clock for all): had `date -s` worked, the sandbox would read 2001, not
+    // the host's time at the moment it ran (between the start of this test and the end of the command).
+    const inside = Number(/^clock (\d+)$/m.exec(r.stdout)?.[1])
+    expect(inside).toBeGreaterThanOrEqual(hostBefore - 1000) // clock granularity, not a duration bound
+    expect(inside).toBeLessThanOrEqual(hostAfter + 1000)
+    expect(new Date(hostAfter).getUTCFullYear()).toBeGreaterThan(2001)
   })
 
   it('learns no host path from its mount table, and neither the host\'s boot command line nor its load', async () => {
@@ -167,7 +175,18 @@ describe.skipIf(Boolean(skip))('sandbox security (local runtime)', () => {
     const sleeper = hostPids(a.id).find((p) => readFileSync(`/proc/${p}/comm`, 'utf8').trim() === 'sleep')
     expect(sleeper).toBeDefined()
     expect(readFileSync(`/proc/${sleeper}/status`, 'utf8')).toMatch(/^Uid:\s+100000\s+100000\s+100000\s+100000$/m)
-    expect(readFileSync(`/proc/${sleeper}/status`, 'utf8')).toMatch(/^CapEff:\s+0*1ffffffffff$|^CapEff:\s+[0-9a-f]+$/m)
+    const status = readFileSync(`/proc/${sleeper}/status`, 'utf8')
+    const field = (name: string) => new RegExp(`^${name}:\\s+(.+)$`, 'm').exec(status)?.[1]
+    // Root inside holds every capability, but of its own user namespace only: not the host's, and that
+    // namespace maps its uid 0 to the unprivileged 100000. No new privileges, a seccomp filter (mode 2).
+    const lastCap = Number(readFileSync('/proc/sys/kernel/cap_last_cap', 'utf8'))
+    const allCaps = ((1n << BigInt(lastCap + 1)) - 1n).toString(16).padStart(16, '0')
+    expect(field('CapEff')).toBe(allCaps)
+    expect(field('CapAmb')).toBe('0000000000000000')
+    expect(readlinkSync(`/proc/${sleeper}/ns/user`)).not.toBe(readlinkSync('/proc/self/ns/user'))
+    expect(readFileSync(`/proc/${sleeper}/uid_map`, 'utf8').trim().split(/\s+/).slice(0, 2)).toEqual(['0', '100000'])
+    expect(field('NoNewPrivs')).toBe('1')
+    expect(field('Seccomp')).toBe('2')
     await h.kill()
     await done
     await sh(a, 'kill -9 1; kill -TERM 1; true')

@@ -1,4 +1,12 @@
-/** @module store/migrations — every migration, in order. Names sort: 0001–0099 core, 0100+ insights, 0200+ data, 0300+ core again, 0400+ audit. */
+/**
+ * @module store/migrations — every migration, in one append-only sequence.
+ *
+ * The rule: a new migration's name sorts after every released one (`released.ts`), whatever area it is
+ * for — the next free number after the last, e.g. `0500-…`, then `0600-…`. kysely's Migrator refuses to
+ * open a store when an unapplied migration sorts before an applied one, so a `0101-…` "next to" the
+ * insights one would stop every existing store. The released names (0001 core, 0100 insights, 0200 data,
+ * 0300 retention, 0400 audit) keep their numbers: stores exist with them. `order.test.ts` checks all this.
+ */
 import type { Migration } from 'kysely'
 import * as core from './0001-core.js'
 import * as insights from './0100-insights.js'

@@ -1,0 +1,35 @@
+#!/usr/bin/env bash
+# Installs, with apt, the Debian packages tidepool needs on a host and that a fresh machine lacks:
+# a C compiler and make (the local runtime's helper; better-sqlite3 builds from source), python3 (node-gyp),
+# util-linux (unshare/nsenter), iproute2, mount (losetup), PostgreSQL 15 (ephemeral databases), xfsprogs
+# (reflink loop images), btrfs-progs (the sandboxes' disk-limit pool), procps (ps in tests).
+# Run as root. Idempotent: installs only what is missing, and prints nothing when nothing is.
+set -euo pipefail
+
+need=()
+command -v cc >/dev/null || need+=(gcc libc6-dev)
+command -v g++ >/dev/null || need+=(g++)
+command -v make >/dev/null || need+=(make)
+command -v python3 >/dev/null || need+=(python3)
+command -v ps >/dev/null || need+=(procps)
+command -v ip >/dev/null || need+=(iproute2)
+command -v unshare >/dev/null || need+=(util-linux)
+command -v mkfs.xfs >/dev/null || need+=(xfsprogs)
+command -v mkfs.btrfs >/dev/null || need+=(btrfs-progs)
+command -v losetup >/dev/null || need+=(mount)
+[ -x /usr/lib/postgresql/15/bin/postgres ] || need+=(postgresql-15 postgresql-client-15)
+
+[ ${#need[@]} -eq 0 ] && exit 0
+
+if [ "$(id -u)" -ne 0 ]; then
+  echo "install-host-deps: missing ${need[*]}; run as root: sudo $0" >&2
+  exit 1
+fi
+if ! command -v apt-get >/dev/null; then
+  echo "install-host-deps: missing ${need[*]}, and this is not a Debian-like system (no apt-get); install them with your package manager" >&2
+  exit 1
+fi
+echo "install-host-deps: apt-get install ${need[*]}" >&2
+export DEBIAN_FRONTEND=noninteractive
+apt-get update -qq
+apt-get install -y -qq --no-install-recommends "${need[@]}"
