@@ -1,6 +1,7 @@
 /** @module runtime/create-runtime — picks the Runtime implementation named in the config. */
 import { LocalRuntime } from './local/local-runtime.js'
-import type { DiskLimits, RuntimeLogger } from './local/local-runtime.js'
+import type { DiskLimits } from './local/local-runtime.js'
+import type { RuntimeLogger } from './local/runtime-logger.js'
 import { RuntimeError } from './local/runtime-error.js'
 import type { Runtime } from './runtime.js'
 

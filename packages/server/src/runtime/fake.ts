@@ -1,5 +1,7 @@
 /** @module runtime/fake — an in-memory Runtime for fast tests of the layers above it. Runs nothing. */
 import { PassThrough } from 'node:stream'
+import { RuntimeError } from './local/runtime-error.js'
+import { checkLimits, checkSandboxId } from './sandbox-checks.js'
 import type { AdoptedExec, ExecExit, ExecHandle, ExecRequest, HotMount, PreflightCheck, ResourceLimits, Runtime, RuntimeRef, RuntimeStatus, SandboxSpec, SandboxStats } from './runtime.js'
 
 export interface FakeReply {
@@ -13,6 +15,8 @@ interface FakeSandbox {
   spec: SandboxSpec
   limits: ResourceLimits
   status: RuntimeStatus
+  /** Kills of its commands still running: destroy ends them, as a real runtime does. */
+  running: Set<() => void>
 }
 
 /**
@@ -42,12 +46,14 @@ export class FakeRuntime implements Runtime {
       this.failNextStart = undefined
       throw err
     }
-    this.sandboxes.set(spec.id, { spec, limits: spec.resources, status: 'running' })
+    checkSandboxId(spec.id)
+    checkLimits(spec.resources)
+    this.sandboxes.set(spec.id, { spec, limits: spec.resources, status: 'running', running: new Set() })
     return { id: spec.id, pid: this.#nextPid++, startTime: 1 }
   }
 
   exec(ref: RuntimeRef, req: ExecRequest): ExecHandle {
-    this.#must(ref.id)
+    const sandbox = this.#must(ref.id)
     this.execs.push(req)
     const stdin = new PassThrough()
     const stdout = new PassThrough()
@@ -55,9 +61,15 @@ export class FakeRuntime implements Runtime {
     const input: Buffer[] = []
     stdin.on('data', (c: Buffer) => input.push(c))
     let killed = false
+    const kill = () => {
+      killed = true
+      stdin.end()
+    }
+    sandbox.running.add(kill)
     const done = new Promise<ExecExit>((resolve) => {
       stdin.on('end', () => {
         setImmediate(() => {
+          sandbox.running.delete(kill)
           const r = killed ? { exitCode: 137 } : this.reply({ ...req, env: { ...req.env, __stdin: Buffer.concat(input).toString() } })
           if (r.stdout) stdout.write(r.stdout)
           if (r.stderr) stderr.write(r.stderr)
@@ -72,10 +84,7 @@ export class FakeRuntime implements Runtime {
       stdout,
       stderr,
       wait: () => done,
-      kill: async () => {
-        killed = true
-        stdin.end()
-      },
+      kill: async () => kill(),
     }
   }
 
@@ -88,6 +97,7 @@ export class FakeRuntime implements Runtime {
   }
 
   async resize(ref: RuntimeRef, limits: ResourceLimits): Promise<void> {
+    checkLimits(limits)
     this.#must(ref.id).limits = limits
   }
 
@@ -112,6 +122,7 @@ export class FakeRuntime implements Runtime {
 
   async destroy(id: string): Promise<void> {
     this.#onLost.delete(id)
+    for (const kill of this.sandboxes.get(id)?.running ?? []) kill()
     this.sandboxes.delete(id)
     this.mounts.delete(id)
   }
@@ -140,7 +151,7 @@ export class FakeRuntime implements Runtime {
 
   #must(id: string): FakeSandbox {
     const s = this.sandboxes.get(id)
-    if (!s) throw new Error(`fake runtime: no sandbox ${id}`)
+    if (!s) throw new RuntimeError('not_found', `sandbox ${id} is not running (fake runtime: no such sandbox)`)
     return s
   }
 }

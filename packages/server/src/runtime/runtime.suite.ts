@@ -2,7 +2,7 @@
 import { chmodSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { afterAll, beforeAll, describe, expect, it as vit } from 'vitest'
 import type { ExecExit, ExecHandle, ExecRequest, ResourceLimits, Runtime, RuntimeRef } from './runtime.js'
 
 export interface RuntimeSuiteOptions {
@@ -10,10 +10,20 @@ export interface RuntimeSuiteOptions {
   create: () => Promise<Runtime>
   /** Skip the whole suite, with the reason printed (only where the machine truly lacks the part). */
   skip?: string
+  /**
+   * Tests this implementation does not pass, each by its exact name with the reason (hono's router
+   * suites): printed, and a name that matches no test fails the suite, so a stale skip cannot linger.
+   */
+  skips?: readonly SuiteSkip[]
   /** Everything the implementation can still find of a sandbox on the host (empty when destroyed cleanly). */
   traces?: (id: string, ref: RuntimeRef) => Promise<string[]>
   /** Called after every sandbox of the suite is destroyed (e.g. to remove parent cgroups). */
   cleanup?: (rt: Runtime) => Promise<void>
+}
+
+export interface SuiteSkip {
+  test: string
+  reason: string
 }
 
 export interface RunResult {
@@ -49,6 +59,15 @@ const procNames = ['sh', '-c', 'for p in /proc/[0-9]*; do [ -r $p/comm ] && cat 
 export function runtimeSuite(opts: RuntimeSuiteOptions): void {
   if (opts.skip) console.warn(`runtime suite ${opts.name} skipped: ${opts.skip}`)
   describe.skipIf(Boolean(opts.skip))(`runtime suite: ${opts.name}`, () => {
+    const skips = new Map((opts.skips ?? []).map((s) => [s.test, s.reason]))
+    const names = new Set<string>()
+    /** `it`, unless the implementation declared a skip for this test. */
+    const it = (name: string, fn: () => Promise<void>) => {
+      names.add(name)
+      const reason = skips.get(name)
+      if (reason !== undefined) console.warn(`runtime suite ${opts.name}: skipped "${name}": ${reason}`)
+      vit.skipIf(reason !== undefined)(name, fn)
+    }
     let rt: Runtime
     let shared: RuntimeRef
     const live = new Set<string>()
@@ -250,6 +269,10 @@ export function runtimeSuite(opts: RuntimeSuiteOptions): void {
       await expect(rt.start({ id, template: { name: 'base', rootfs: 'host' }, resources: { ...base, memoryMb: -1 }, denyRead: [] })).rejects.toThrow(/memoryMb/)
       await expect(rt.start({ id: '../etc', template: { name: 'base', rootfs: 'host' }, resources: base, denyRead: [] })).rejects.toThrow(/id/)
       expect(await rt.list()).not.toContain(id)
+    })
+
+    vit('declares skips only for tests of this suite', () => {
+      expect([...skips.keys()].filter((t) => !names.has(t))).toEqual([])
     })
   })
 }

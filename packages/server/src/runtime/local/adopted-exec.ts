@@ -6,8 +6,10 @@
 import { readFileSync, rmSync, statSync } from 'node:fs'
 import { Readable, Writable } from 'node:stream'
 import { setTimeout as sleep } from 'node:timers/promises'
-import type { ExecExit, ExecHandle, RuntimeRef } from '../runtime.js'
-import type { Cgroups } from './cgroups.js'
+import type { AdoptedExec, ExecExit, ExecHandle, RuntimeRef } from '../runtime.js'
+import type { Cgroups } from './cgroups/cgroups.js'
+import { listDir, readText } from './host-files.js'
+import { execFiles } from './local-exec.js'
 import { isAlive } from './proc.js'
 
 /** How often an adopted command is looked at (they are few: only what outlived a restart). */
@@ -23,6 +25,32 @@ export interface AdoptedDeps {
   files: { tag: string; status: string }
   /** Called once it has ended (the runtime forgets it). */
   onEnd: () => void
+}
+
+/**
+ * Every exec cgroup of the sandbox that no handle of this process owns (`live`): a detached command
+ * (it has a tag file) comes back as a handle its handler still times out; a foreground one lost its
+ * caller and is killed; an empty leftover is removed.
+ */
+export async function adoptExecs(d: { cgroups: Cgroups; ref: RuntimeRef; execsDir: string; live: Set<string> }): Promise<AdoptedExec[]> {
+  const { cgroups, ref, execsDir, live } = d
+  const names = new Set(cgroups.execNames(ref.id))
+  for (const f of listDir(execsDir)) if (/^x[0-9]+\.tag$/.test(f)) names.add(f.slice(0, -4))
+  const found: AdoptedExec[] = []
+  for (const name of [...names].sort((a, b) => Number(a.slice(1)) - Number(b.slice(1)))) {
+    if (live.has(name)) continue
+    const files = execFiles(execsDir, name)
+    const tag = readText(files.tag)
+    if (tag !== undefined) {
+      live.add(name)
+      found.push({ tag, detached: true, handle: adoptDetached({ cgroups, ref, cgroup: name, files, onEnd: () => live.delete(name) }) })
+    } else if (!cgroups.execEmpty(ref.id, name)) {
+      found.push({ detached: false, handle: await killOrphan(cgroups, ref, name) })
+    } else {
+      cgroups.removeExec(ref.id, name)
+    }
+  }
+  return found
 }
 
 /** A handle on a detached command that outlived its control plane: no output, wait() and kill(). */

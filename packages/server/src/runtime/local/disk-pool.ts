@@ -11,9 +11,10 @@
  * delete goes back to the host, and its size bounds what all sandboxes together can take.
  */
 import { execFile } from 'node:child_process'
-import { existsSync, mkdirSync, openSync, closeSync, ftruncateSync, readdirSync, readFileSync, realpathSync, rmSync, rmdirSync, statfsSync } from 'node:fs'
+import { existsSync, mkdirSync, openSync, closeSync, ftruncateSync, readdirSync, realpathSync, rmSync, rmdirSync, statfsSync } from 'node:fs'
 import { join } from 'node:path'
 import type { PreflightCheck } from '../runtime.js'
+import { readText } from './host-files.js'
 import { RuntimeError, messageOf } from './runtime-error.js'
 
 const sbin = ['/usr/local/sbin', '/usr/local/bin', '/usr/sbin', '/usr/bin', '/sbin', '/bin']
@@ -222,12 +223,3 @@ function onPath(tool: string): boolean {
 function unescape(s: string): string {
   return s.replace(/\\([0-7]{3})/g, (_m, o: string) => String.fromCharCode(parseInt(o, 8)))
 }
-
-function readText(file: string): string | undefined {
-  try {
-    return readFileSync(file, 'utf8')
-  } catch {
-    return undefined
-  }
-}
-

@@ -3,7 +3,7 @@ import { createHash } from 'node:crypto'
 import { createConnection } from 'node:net'
 import type { Socket } from 'node:net'
 import { join } from 'node:path'
-import { setTimeout as sleep } from 'node:timers/promises'
+import { errnoOf, retry } from './backoff.js'
 
 /** sockaddr_un.sun_path holds 108 bytes including the terminating NUL. */
 const MAX_SOCKET_PATH = 107
@@ -25,15 +25,8 @@ export function execSocketPath(sandboxDir: string): string {
  * A connection to a sandbox's exec socket. A full accept queue (many execs at once) answers EAGAIN:
  * that is retried a few times with a short backoff instead of failing the command.
  */
-export async function dialExec(path: string, attempts = 8): Promise<Socket> {
-  for (let attempt = 1, delay = 2; ; attempt++, delay *= 2) {
-    try {
-      return await dialOnce(path)
-    } catch (err) {
-      if ((err as NodeJS.ErrnoException).code !== 'EAGAIN' || attempt >= attempts) throw err
-      await sleep(delay)
-    }
-  }
+export function dialExec(path: string, attempts = 8): Promise<Socket> {
+  return retry(() => dialOnce(path), { attempts, firstDelayMs: 2, retryable: (err) => errnoOf(err) === 'EAGAIN' })
 }
 
 function dialOnce(path: string): Promise<Socket> {

@@ -1,10 +1,11 @@
 /** @module runtime/local/preflight — every kernel feature and privilege the local runtime needs, present or missing. */
-import { accessSync, constants, existsSync, readFileSync, statfsSync } from 'node:fs'
+import { accessSync, constants, existsSync, statfsSync } from 'node:fs'
 import { release } from 'node:os'
 import { dirname } from 'node:path'
 import type { PreflightCheck } from '../runtime.js'
-import type { Cgroups } from './cgroups.js'
-import { v1Controllers, v2Controllers } from './cgroups.js'
+import type { Cgroups } from './cgroups/cgroups.js'
+import { v1Controllers, v2Controllers } from './cgroups/layout.js'
+import { readText } from './host-files.js'
 import { CAP_SYS_ADMIN, effectiveCapabilities } from './proc.js'
 
 const OVERLAYFS_MAGIC = 0x794c7630
@@ -78,14 +79,6 @@ export function runPreflight(o: { dataDir: string; helperPath: string; cgroups: 
   add('helper', helperOk, helperOk ? `${o.helperPath} is built` : `${o.helperPath} is missing or not executable`,
     'run `npm run build` (it compiles the helper from native/*.c; needs a C compiler: apt-get install gcc)')
   return checks
-}
-
-function readText(file: string): string | undefined {
-  try {
-    return readFileSync(file, 'utf8')
-  } catch {
-    return undefined
-  }
 }
 
 /** statfs type of a path or of its nearest existing parent. */

@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest'
-import { detectCgroups, keyed } from './cgroups.js'
+import { keyed } from './cgroupfs.js'
+import { detectCgroups } from './layout.js'
 
 const hybrid = `sysfs /sys sysfs rw 0 0
 tmpfs /sys/fs/cgroup tmpfs rw,mode=755 0 0
