@@ -122,6 +122,9 @@ export class PortInUseError extends Error {
   override name = 'PortInUseError'
 }
 
+/** Starts of one server in all when its port keeps being taken (the first port and five others). */
+export const START_ATTEMPTS = 6
+
 /**
  * Starts `postgres` directly (no pg_ctl: it polls every 100 ms), detached so it outlives tidepool, and
  * resolves as soon as postmaster.pid says "ready". Rejects with the server's own log lines if it exits.

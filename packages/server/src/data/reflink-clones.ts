@@ -7,7 +7,8 @@ import { randomBytes } from 'node:crypto'
 import { mkdir, rename, rm, stat } from 'node:fs/promises'
 import { join } from 'node:path'
 import { createCloneRoleSql, scramVerifier, withAdmin } from './pg-admin.js'
-import { OWNER_ROLE, PortInUseError, serverPid, startServer, stopServer } from './pg-server.js'
+import { retry } from '../core/retry.js'
+import { OWNER_ROLE, PortInUseError, START_ATTEMPTS, serverPid, startServer, stopServer } from './pg-server.js'
 import type { CloneDriver, ClonePlace, CloneRef, CloneSpec, DriverDeps, ResetTarget } from './clone-driver.js'
 import { paths } from './layout.js'
 import type { PgBinaries } from './pg-binaries.js'
@@ -100,17 +101,22 @@ export class ReflinkClones implements CloneDriver {
 
   /** Starts the clone's server, moving to another port when its port was taken meanwhile. */
   async #start(id: string, bins: PgBinaries, dataDir: string, socketDir: string, port?: number): Promise<number> {
-    for (let attempt = 0; ; attempt++) {
-      const p = port ?? (await this.#d.ports.take())
-      try {
+    let p = 0
+    return retry(
+      async () => {
+        p = port ?? (await this.#d.ports.take())
         await startServer({ bins, dataDir, port: p, socketDir, name: `tidepool-${id}`, runAs: this.#d.runAs, logFile: `${dataDir}/../server.log` })
         return p
-      } catch (err) {
-        if (!(err instanceof PortInUseError) || attempt >= 5) throw err
-        this.#d.ports.release(p)
-        port = undefined
-      }
-    }
+      },
+      {
+        attempts: START_ATTEMPTS,
+        retryable: (err) => err instanceof PortInUseError,
+        onRetry: () => {
+          this.#d.ports.release(p)
+          port = undefined
+        },
+      },
+    )
   }
 
   async snapshot(c: CloneRef, snapshotId: string): Promise<{ location: string; port: number }> {

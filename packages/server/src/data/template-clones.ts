@@ -12,9 +12,10 @@ import { paths } from './layout.js'
 import { canBind } from './ports.js'
 import { createCloneRoleSql, quoteIdent, scramVerifier, withAdmin } from './pg-admin.js'
 import type { PgBinaries } from './pg-binaries.js'
-import { ADMIN_ROLE, hbaConf, OWNER_ROLE, PortInUseError, serverPid, startServer, stopServer } from './pg-server.js'
+import { ADMIN_ROLE, hbaConf, OWNER_ROLE, PortInUseError, START_ATTEMPTS, serverPid, startServer, stopServer } from './pg-server.js'
 import type { DataServerRow } from './tables.js'
 import { KeyedMutex } from '../core/mutex.js'
+import { retry } from '../core/retry.js'
 
 export class TemplateClones implements CloneDriver {
   readonly strategy = 'template' as const
@@ -69,18 +70,20 @@ export class TemplateClones implements CloneDriver {
 
   async #start(row: DataServerRow, bins: PgBinaries): Promise<number> {
     let keep = row.port > 0 && (await canBind(row.port))
-    for (let attempt = 0; ; attempt++) {
-      const port = keep ? row.port : await this.#d.ports.take()
-      if (keep) this.#d.ports.hold(port)
-      try {
-        await startServer({ bins, dataDir: this.#abs(row.data_dir), port, socketDir: row.socket_dir, name: `tidepool-${row.id}`, runAs: this.#d.runAs, logFile: this.#abs(`${paths.server(row.id)}/server.log`) })
-        return port
-      } catch (err) {
-        this.#d.ports.release(port)
-        if (!(err instanceof PortInUseError) || attempt >= 5) throw err
-        keep = false
-      }
-    }
+    return retry(
+      async () => {
+        const port = keep ? row.port : await this.#d.ports.take()
+        if (keep) this.#d.ports.hold(port)
+        try {
+          await startServer({ bins, dataDir: this.#abs(row.data_dir), port, socketDir: row.socket_dir, name: `tidepool-${row.id}`, runAs: this.#d.runAs, logFile: this.#abs(`${paths.server(row.id)}/server.log`) })
+          return port
+        } catch (err) {
+          this.#d.ports.release(port)
+          throw err
+        }
+      },
+      { attempts: START_ATTEMPTS, retryable: (err) => err instanceof PortInUseError, onRetry: () => void (keep = false) },
+    )
   }
 
   async create(spec: CloneSpec): Promise<ClonePlace> {
