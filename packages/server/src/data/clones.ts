@@ -8,6 +8,7 @@ import type { CloneDriver, CloneRef } from './clone-driver.js'
 import { checkCloneQuota, live } from './clone-quota.js'
 import { actorOf, type DataContext } from './data-context.js'
 import { paths } from './layout.js'
+import { loggedAs } from './logged.js'
 import type { Mirrors } from './mirrors.js'
 import { pageOf } from './mirrors.js'
 import { newPassword } from './pg-admin.js'
@@ -135,7 +136,7 @@ export class Clones {
         try {
           await this.#c.binder!.bind(p.project, i.sandbox, this.#binding(row))
         } catch (err) {
-          await made.destroy(this.#ref(row), []).catch(() => undefined)
+          await made.destroy(this.#ref(row), []).catch(loggedAs(this.#c.log, 'destroying the clone its sandbox could not take', { clone: row.id }))
           throw err
         }
       }
@@ -292,7 +293,7 @@ export class Clones {
     if (!o) return
     const rows = await this.#c.db.selectFrom('data_clones').select(['id', 'data_dir']).where('state', 'in', ['ready', 'stopped']).where('data_dir', 'is not', null).execute()
     for (const r of rows) {
-      const u = await o.pool.usage(this.#c.abs(r.data_dir!)).catch(() => undefined)
+      const u = await o.pool.usage(this.#c.abs(r.data_dir!)).catch(loggedAs(this.#c.log, 'measuring the disk usage of a clone', { clone: r.id }))
       if (u) await this.#c.db.updateTable('data_clones').set({ disk_bytes: u.exclusiveBytes }).where('id', '=', r.id).execute()
     }
   }
@@ -307,7 +308,7 @@ export class Clones {
     for (const row of rows) {
       try {
         if (row.state === 'creating') {
-          if (row.socket_dir) await this.#c.driver(row.strategy).destroy(await this.#fullRef(row), []).catch(() => undefined)
+          if (row.socket_dir) await this.#c.driver(row.strategy).destroy(await this.#fullRef(row), []).catch(loggedAs(this.#c.log, 'removing an interrupted clone', { clone: row.id }))
           else if (row.strategy === 'reflink') await this.#c.opened!.pool.remove(this.#c.abs(paths.clone(row.id)))
           await this.#c.db.updateTable('data_clones').set({ state: 'destroyed', destroyed_at: this.#c.now(), reason: 'interrupted' }).where('id', '=', row.id).execute()
           out.removed++

@@ -211,7 +211,7 @@ export async function postmastersUnder(root: string): Promise<{ pid: number; dat
   const out: { pid: number; dataDir: string }[] = []
   for (const name of await readdir('/proc').catch(() => [] as string[])) {
     if (!/^\d+$/.test(name)) continue
-    const dir = await postmasterDataDir(Number(name)).catch(() => undefined)
+    const dir = await postmasterDataDir(Number(name)).catch(() => undefined) // a process that exits while /proc is read is not a postmaster of ours
     if (dir?.startsWith(prefix)) out.push({ pid: Number(name), dataDir: dir })
   }
   return out

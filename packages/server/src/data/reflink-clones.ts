@@ -11,6 +11,7 @@ import { retry } from '../core/retry.js'
 import { OWNER_ROLE, PortInUseError, START_ATTEMPTS, serverPid, startServer, stopServer } from './pg-server.js'
 import type { CloneDriver, ClonePlace, CloneRef, CloneSpec, DriverDeps, ResetTarget } from './clone-driver.js'
 import { paths } from './layout.js'
+import { loggedAs } from './logged.js'
 import type { PgBinaries } from './pg-binaries.js'
 import { canBind } from './ports.js'
 
@@ -91,9 +92,9 @@ export class ReflinkClones implements CloneDriver {
       this.#prepareSpare(spec.id, 'start', opts.keepStart ? paths.cloneStart(spec.id) : `${spec.baseDir}/pgdata`)
       return { port, socketDir, database: spec.mirrorDatabase, dataDir: paths.clone(spec.id), serverId: undefined }
     } catch (err) {
-      await stopServer(dataDir, 'immediate').catch(() => undefined)
-      await this.#d.pool.remove(dir).catch(() => undefined)
-      await rm(socketDir, { recursive: true, force: true }).catch(() => undefined)
+      await stopServer(dataDir, 'immediate').catch(loggedAs(this.#d.log, 'stopping the half-made clone server', { clone: spec.id }))
+      await this.#d.pool.remove(dir).catch(loggedAs(this.#d.log, 'removing the half-made clone dir', { clone: spec.id }))
+      await rm(socketDir, { recursive: true, force: true }).catch(loggedAs(this.#d.log, 'removing the half-made clone socket dir', { clone: spec.id }))
       if (port !== undefined) this.#d.ports.release(port)
       throw err
     }
@@ -139,7 +140,7 @@ export class ReflinkClones implements CloneDriver {
     const ownStart = to.kind === 'start' && (await exists(this.#abs(paths.cloneStart(c.id))))
     const source = to.kind === 'start' ? (ownStart ? paths.cloneStart(c.id) : `${c.baseDir}/pgdata`) : to.location
     const verifier = to.kind === 'start' && !ownStart ? scramVerifier(c.password) : undefined
-    verifier?.catch(() => undefined)
+    verifier?.catch(() => undefined) // awaited below, where its failure propagates; this only keeps an early rejection from counting as unhandled
     // The old state is thrown away: no checkpoint needed.
     await stopServer(dataDir, 'immediate')
     const trash = this.#abs(paths.trash(`${c.id}-${randomBytes(4).toString('hex')}`))

@@ -5,6 +5,7 @@
 import { newId } from '../core/ids.js'
 import type { CloneRef } from './clone-driver.js'
 import type { DataContext } from './data-context.js'
+import { loggedAs } from './logged.js'
 import { newPassword } from './pg-admin.js'
 import type { DataCloneRow } from './tables.js'
 
@@ -35,7 +36,7 @@ export class WarmPool {
       const row = { ...w, ...owner, state: 'ready' }
       if (await this.#c.driver(row.strategy).running({ ...refBasics(row), bins: this.#c.binsFor(row.pg_major) })) return row
       // Its server died (host trouble): drop it and try the next.
-      await this.#clones.destroy(owner.project, row.id, 'warm_clone_lost', 'tidepool').catch(() => undefined)
+      await this.#clones.destroy(owner.project, row.id, 'warm_clone_lost', 'tidepool').catch(loggedAs(this.#c.log, 'destroying a lost warm clone', { clone: row.id }))
     }
     return undefined
   }
