@@ -1,12 +1,14 @@
 /** @module data/clones — clones of mirrors: create (bound to a sandbox or not), snapshot, reset, TTL, destroy, recover after a restart. */
 import type { Clone, DataSnapshot, Principal } from '@tidepool/sdk'
-import { AppError, notFound, quotaExceeded } from '../core/errors.js'
+import { AppError, notFound } from '../core/errors.js'
 import { newId } from '../core/ids.js'
 import { decodeCursor } from '../service/cursor.js'
 import { bindingEnvs, SANDBOX_SOCKET_DIR, type SandboxBinding } from './binder.js'
 import type { CloneDriver, CloneRef } from './clone-driver.js'
+import { checkCloneQuota, live } from './clone-quota.js'
 import { actorOf, type DataContext } from './data-context.js'
 import { paths } from './layout.js'
+import { loggedAs } from './logged.js'
 import type { Mirrors } from './mirrors.js'
 import { pageOf } from './mirrors.js'
 import { newPassword } from './pg-admin.js'
@@ -27,8 +29,6 @@ export interface CreateCloneOptions {
   warm?: boolean
 }
 
-/** States of clones a project holds (counted by quotas, listed). */
-const live = ['creating', 'ready', 'stopped']
 /** Plus warm clones: made ahead of demand, not yet anyone's (project ''). */
 export const kept = ['creating', 'ready', 'stopped', 'warm']
 
@@ -112,7 +112,7 @@ export class Clones {
     }
     // Quota and binding checks and the row under one project lock: two requests cannot both take the last slot.
     const claimed = await this.#c.locks.run(`clones:${p.project}`, async () => {
-      await this.#checkQuota(p.project, { clones: 1 })
+      await checkCloneQuota(this.#c, p.project, { clones: 1 })
       if (i.sandbox) await this.#checkSandbox(p.project, i.sandbox)
       if (opts.warm !== false && !opts.strategy) {
         const warm = await this.warm?.claim(mirror.id, base, { project: p.project, sandbox_id: i.sandbox ?? null, created_at: row.created_at, expires_at: row.expires_at })
@@ -136,7 +136,7 @@ export class Clones {
         try {
           await this.#c.binder!.bind(p.project, i.sandbox, this.#binding(row))
         } catch (err) {
-          await made.destroy(this.#ref(row), []).catch(() => undefined)
+          await made.destroy(this.#ref(row), []).catch(loggedAs(this.#c.log, 'destroying the clone its sandbox could not take', { clone: row.id }))
           throw err
         }
       }
@@ -148,38 +148,11 @@ export class Clones {
     return this.view(row)
   }
 
-  async #checkQuota(project: string, add: { clones: number }): Promise<void> {
-    const limits = { ...this.#c.cfg.quotas.default, ...this.#c.cfg.quotas.projects[project] }
-    const rows = await this.#c.db.selectFrom('data_clones').select(['disk_bytes', 'expires_at']).where('project', '=', project).where('state', 'in', live).execute()
-    const soonest = rows.reduce((m, r) => Math.min(m, Date.parse(r.expires_at)), Number.POSITIVE_INFINITY)
-    const retryAfter = Number.isFinite(soonest) ? Math.max(1, Math.ceil((soonest - this.#c.clock.now()) / 1000)) : 60
-    if (add.clones > 0 && rows.length + add.clones > limits.clones) {
-      throw quotaExceeded(`project ${project} has ${rows.length} live clones, its limit is ${limits.clones}; destroy clones or ask an admin to raise data.quotas.projects.${project}.clones`, {
-        scope: `data:${project}:clones`,
-        limit: limits.clones,
-        used: rows.length,
-        requested: add.clones,
-        retryAfter,
-      })
-    }
-    const mirrors = await this.#c.db.selectFrom('data_mirrors').select('report').where('project', '=', project).execute()
-    const usedBytes = rows.reduce((n, r) => n + Number(r.disk_bytes), 0) + mirrors.reduce((n, m) => n + (m.report ? (JSON.parse(m.report) as { bytes: number }).bytes : 0), 0)
-    const usedMb = Math.ceil(usedBytes / 1_048_576)
-    if (usedMb >= limits.diskMb) {
-      throw quotaExceeded(`project ${project} holds ${usedMb} MiB of clone and mirror data, its limit is ${limits.diskMb} MiB; destroy clones or snapshots, or ask an admin to raise data.quotas.projects.${project}.diskMb`, {
-        scope: `data:${project}:diskMb`,
-        limit: limits.diskMb,
-        used: usedMb,
-        retryAfter,
-      })
-    }
-  }
-
   async #checkSandbox(project: string, sandboxId: string): Promise<void> {
     if (!this.#c.binder) throw new AppError('runtime_unavailable', 'binding a clone to a sandbox needs the sandbox runtime, which this server does not wire; create the clone without sandbox and pass its url instead')
-    const sbx = await (this.#c.db as unknown as import('../store/db.js').Db).selectFrom('sandboxes').select(['state']).where('id', '=', sandboxId).where('project', '=', project).executeTakeFirst()
-    if (!sbx) throw notFound('sandbox', sandboxId)
-    if (sbx.state === 'stopped') throw new AppError('conflict', `sandbox ${sandboxId} is stopped; bind clones to a live sandbox`)
+    const state = await this.#c.binder.stateOf(project, sandboxId)
+    if (state === undefined) throw notFound('sandbox', sandboxId)
+    if (state === 'stopped') throw new AppError('conflict', `sandbox ${sandboxId} is stopped; bind clones to a live sandbox`)
     const bound = await this.#c.db.selectFrom('data_clones').select('id').where('sandbox_id', '=', sandboxId).where('state', 'in', live).executeTakeFirst()
     if (bound) throw new AppError('conflict', `sandbox ${sandboxId} already has clone ${bound.id} (its DATABASE_URL); destroy that clone first`)
   }
@@ -228,7 +201,7 @@ export class Clones {
     return this.#c.locks.run(id, async () => {
       const row = await this.#live(p, id)
       await this.#c.open()
-      await this.#checkQuota(p.project, { clones: 0 })
+      await checkCloneQuota(this.#c, p.project, { clones: 0 })
       const snapId = newId('dsnap', 12)
       const driver = this.#c.driver(row.strategy)
       try {
@@ -320,7 +293,7 @@ export class Clones {
     if (!o) return
     const rows = await this.#c.db.selectFrom('data_clones').select(['id', 'data_dir']).where('state', 'in', ['ready', 'stopped']).where('data_dir', 'is not', null).execute()
     for (const r of rows) {
-      const u = await o.pool.usage(this.#c.abs(r.data_dir!)).catch(() => undefined)
+      const u = await o.pool.usage(this.#c.abs(r.data_dir!)).catch(loggedAs(this.#c.log, 'measuring the disk usage of a clone', { clone: r.id }))
       if (u) await this.#c.db.updateTable('data_clones').set({ disk_bytes: u.exclusiveBytes }).where('id', '=', r.id).execute()
     }
   }
@@ -335,7 +308,7 @@ export class Clones {
     for (const row of rows) {
       try {
         if (row.state === 'creating') {
-          if (row.socket_dir) await this.#c.driver(row.strategy).destroy(await this.#fullRef(row), []).catch(() => undefined)
+          if (row.socket_dir) await this.#c.driver(row.strategy).destroy(await this.#fullRef(row), []).catch(loggedAs(this.#c.log, 'removing an interrupted clone', { clone: row.id }))
           else if (row.strategy === 'reflink') await this.#c.opened!.pool.remove(this.#c.abs(paths.clone(row.id)))
           await this.#c.db.updateTable('data_clones').set({ state: 'destroyed', destroyed_at: this.#c.now(), reason: 'interrupted' }).where('id', '=', row.id).execute()
           out.removed++

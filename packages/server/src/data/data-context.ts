@@ -158,7 +158,7 @@ export class DataContext {
   /** A storage or tool failure as the API reports it. */
   async asAppError(err: unknown, project: string): Promise<unknown> {
     if (err instanceof PoolFullError) {
-      const s = err.space ?? (await this.#opened?.pool.space().catch(() => undefined))
+      const s = err.space ?? (await this.#opened?.pool.space().catch(() => undefined)) // only detail for the message about the full pool, which is the failure reported
       const total = s ? mb(s.totalBytes) : 0
       return quotaExceeded(
         `the data storage pool is full (${s ? `${mb(s.freeBytes)} MB free of ${total} MB` : 'no space left'}); destroy clones or mirrors, or raise data.storage.imageSizeMb`,

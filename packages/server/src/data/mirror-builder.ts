@@ -19,6 +19,7 @@ import { withAdmin, quoteIdent, quoteLiteral, qualified } from './pg-admin.js'
 import type { PgBinaries } from './pg-binaries.js'
 import { ADMIN_ROLE, initDataDir, OWNER_ROLE, startServer, stopServer, type RunAs, type ServerSettings } from './pg-server.js'
 import { adminEnv, copyRows, CopyFailed, pgDump, psqlScript, toolError } from './psql.js'
+import { loggedAs } from './logged.js'
 import { Sampler, type SampleInput, type TablePlan } from './sampler.js'
 import { connectSource, readCatalog, sourceError, type SourceCatalog } from './source.js'
 import { libpqEnv, type SourceConn } from './source-url.js'
@@ -241,11 +242,12 @@ export async function buildMirror(b: MirrorBuild): Promise<BuiltMirror> {
     }
   } catch (err) {
     if (created) {
-      await stopServer(dataDir, 'immediate').catch(() => undefined)
-      await b.pool.remove(b.dir).catch(() => undefined)
+      await stopServer(dataDir, 'immediate').catch(loggedAs(b.log, 'stopping the failed mirror build server', { dir: b.dir }))
+      await b.pool.remove(b.dir).catch(loggedAs(b.log, 'removing the failed mirror build', { dir: b.dir }))
     }
     throw await spaceOr(err, b.pool)
   } finally {
+    // The source's read-only snapshot ends; a connection that cannot take this is already gone.
     await client?.query('ROLLBACK').catch(() => undefined)
     await client?.end().catch(() => undefined)
   }
@@ -264,7 +266,7 @@ async function freshDataDir(b: MirrorBuild, bins: PgBinaries, dataDir: string): 
       await initDataDir(bins, tmp, b.runAs, b.settings)
       await rename(tmp, template)
     } catch (err) {
-      await b.pool.remove(tmp).catch(() => undefined)
+      await b.pool.remove(tmp).catch(loggedAs(b.log, 'removing a half-made initdb template', { dir: tmp }))
       if (!(await stat(template).then(() => true, () => false))) throw err
     }
   }
@@ -312,6 +314,6 @@ function copyError(err: unknown, p: TablePlan, source: SourceConn): Error {
 async function spaceOr(err: unknown, pool: StoragePool): Promise<unknown> {
   if (err instanceof PoolFullError) return err
   const text = `${(err as Error)?.message ?? ''} ${toolError(err)} ${String((err as { cause?: unknown })?.cause ?? '')}`
-  if (/No space left on device|could not extend file|ENOSPC/i.test(text)) return new PoolFullError(pool.root, await pool.space().catch(() => undefined), err)
+  if (/No space left on device|could not extend file|ENOSPC/i.test(text)) return new PoolFullError(pool.root, await pool.space().catch(() => undefined), err) // only detail for the PoolFullError, which is the failure reported
   return err
 }

@@ -8,6 +8,7 @@ import { encodeCursor, decodeCursor } from '../service/cursor.js'
 import { choosePgBinaries } from './pg-binaries.js'
 import { actorOf, type DataContext } from './data-context.js'
 import { paths } from './layout.js'
+import { loggedAs } from './logged.js'
 import { buildMirror } from './mirror-builder.js'
 import { probeSource } from './source.js'
 import { parseSourceUrl } from './source-url.js'
@@ -195,10 +196,11 @@ export class Mirrors {
       () => undefined,
       async (err: unknown) => {
         const e = (await this.#c.asAppError(err, row.project)) as Error
-        if (!(e instanceof AppError)) this.#c.log.error({ err, mirror: row.id }, 'mirror build failed')
         const error = JSON.stringify({ code: codeOf(e), message: e instanceof AppError ? e.message : `internal error: ${e.message}` })
         const answered = wait || !prepared
-        if (first) await this.#c.opened?.pool.remove(this.#c.abs(`mirrors/${row.id}`)).catch(() => undefined)
+        // Internal errors are logged once: by dispatch when the caller gets this one, else here.
+        if (!(e instanceof AppError) && !answered) this.#c.log.error({ err, mirror: row.id }, 'mirror build failed')
+        if (first) await this.#c.opened?.pool.remove(this.#c.abs(`mirrors/${row.id}`)).catch(loggedAs(this.#c.log, 'removing the failed mirror build', { mirror: row.id }))
         if (first && answered) await this.#c.db.deleteFrom('data_mirrors').where('id', '=', row.id).execute()
         else await this.#c.db.updateTable('data_mirrors').set(first ? { state: 'failed', error } : { error }).where('id', '=', row.id).execute()
         await this.#c.event(row.project, row.id, 'data.mirror.failed', actor, { error: JSON.parse(error) as unknown })
@@ -211,7 +213,7 @@ export class Mirrors {
       return this.view(fresh)
     }
     await Promise.race([preparedP, b.done])
-    b.done.catch(() => undefined)
+    b.done.catch(() => undefined) // reported above: logged (internal errors) and kept in the mirror's state
     return this.view(row)
   }
 

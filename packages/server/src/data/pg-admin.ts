@@ -16,7 +16,7 @@ export async function withAdmin<T>(addr: ServerAddress, database: string, fn: (c
   try {
     return await fn(client)
   } finally {
-    await client.end().catch(() => undefined)
+    await client.end().catch(() => undefined) // closing: a connection that cannot close is already gone
   }
 }
 

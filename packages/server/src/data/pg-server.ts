@@ -122,6 +122,9 @@ export class PortInUseError extends Error {
   override name = 'PortInUseError'
 }
 
+/** Starts of one server in all when its port keeps being taken (the first port and five others). */
+export const START_ATTEMPTS = 6
+
 /**
  * Starts `postgres` directly (no pg_ctl: it polls every 100 ms), detached so it outlives tidepool, and
  * resolves as soon as postmaster.pid says "ready". Rejects with the server's own log lines if it exits.
@@ -208,7 +211,7 @@ export async function postmastersUnder(root: string): Promise<{ pid: number; dat
   const out: { pid: number; dataDir: string }[] = []
   for (const name of await readdir('/proc').catch(() => [] as string[])) {
     if (!/^\d+$/.test(name)) continue
-    const dir = await postmasterDataDir(Number(name)).catch(() => undefined)
+    const dir = await postmasterDataDir(Number(name)).catch(() => undefined) // a process that exits while /proc is read is not a postmaster of ours
     if (dir?.startsWith(prefix)) out.push({ pid: Number(name), dataDir: dir })
   }
   return out

@@ -7,9 +7,11 @@ import { randomBytes } from 'node:crypto'
 import { mkdir, rename, rm, stat } from 'node:fs/promises'
 import { join } from 'node:path'
 import { createCloneRoleSql, scramVerifier, withAdmin } from './pg-admin.js'
-import { OWNER_ROLE, PortInUseError, serverPid, startServer, stopServer } from './pg-server.js'
+import { retry } from '../core/retry.js'
+import { OWNER_ROLE, PortInUseError, START_ATTEMPTS, serverPid, startServer, stopServer } from './pg-server.js'
 import type { CloneDriver, ClonePlace, CloneRef, CloneSpec, DriverDeps, ResetTarget } from './clone-driver.js'
 import { paths } from './layout.js'
+import { loggedAs } from './logged.js'
 import type { PgBinaries } from './pg-binaries.js'
 import { canBind } from './ports.js'
 
@@ -90,9 +92,9 @@ export class ReflinkClones implements CloneDriver {
       this.#prepareSpare(spec.id, 'start', opts.keepStart ? paths.cloneStart(spec.id) : `${spec.baseDir}/pgdata`)
       return { port, socketDir, database: spec.mirrorDatabase, dataDir: paths.clone(spec.id), serverId: undefined }
     } catch (err) {
-      await stopServer(dataDir, 'immediate').catch(() => undefined)
-      await this.#d.pool.remove(dir).catch(() => undefined)
-      await rm(socketDir, { recursive: true, force: true }).catch(() => undefined)
+      await stopServer(dataDir, 'immediate').catch(loggedAs(this.#d.log, 'stopping the half-made clone server', { clone: spec.id }))
+      await this.#d.pool.remove(dir).catch(loggedAs(this.#d.log, 'removing the half-made clone dir', { clone: spec.id }))
+      await rm(socketDir, { recursive: true, force: true }).catch(loggedAs(this.#d.log, 'removing the half-made clone socket dir', { clone: spec.id }))
       if (port !== undefined) this.#d.ports.release(port)
       throw err
     }
@@ -100,17 +102,22 @@ export class ReflinkClones implements CloneDriver {
 
   /** Starts the clone's server, moving to another port when its port was taken meanwhile. */
   async #start(id: string, bins: PgBinaries, dataDir: string, socketDir: string, port?: number): Promise<number> {
-    for (let attempt = 0; ; attempt++) {
-      const p = port ?? (await this.#d.ports.take())
-      try {
+    let p = 0
+    return retry(
+      async () => {
+        p = port ?? (await this.#d.ports.take())
         await startServer({ bins, dataDir, port: p, socketDir, name: `tidepool-${id}`, runAs: this.#d.runAs, logFile: `${dataDir}/../server.log` })
         return p
-      } catch (err) {
-        if (!(err instanceof PortInUseError) || attempt >= 5) throw err
-        this.#d.ports.release(p)
-        port = undefined
-      }
-    }
+      },
+      {
+        attempts: START_ATTEMPTS,
+        retryable: (err) => err instanceof PortInUseError,
+        onRetry: () => {
+          this.#d.ports.release(p)
+          port = undefined
+        },
+      },
+    )
   }
 
   async snapshot(c: CloneRef, snapshotId: string): Promise<{ location: string; port: number }> {
@@ -133,7 +140,7 @@ export class ReflinkClones implements CloneDriver {
     const ownStart = to.kind === 'start' && (await exists(this.#abs(paths.cloneStart(c.id))))
     const source = to.kind === 'start' ? (ownStart ? paths.cloneStart(c.id) : `${c.baseDir}/pgdata`) : to.location
     const verifier = to.kind === 'start' && !ownStart ? scramVerifier(c.password) : undefined
-    verifier?.catch(() => undefined)
+    verifier?.catch(() => undefined) // awaited below, where its failure propagates; this only keeps an early rejection from counting as unhandled
     // The old state is thrown away: no checkpoint needed.
     await stopServer(dataDir, 'immediate')
     const trash = this.#abs(paths.trash(`${c.id}-${randomBytes(4).toString('hex')}`))

@@ -40,7 +40,7 @@ export async function clearRunDir(dir: string): Promise<string[]> {
       kept.push(`${p} (still mounted)`)
       continue
     }
-    const st = await lstat(p).catch(() => undefined)
+    const st = await lstat(p).catch(() => undefined) // gone meanwhile: nothing to remove
     if (!st?.isDirectory()) {
       kept.push(p)
       continue
@@ -49,6 +49,6 @@ export async function clearRunDir(dir: string): Promise<string[]> {
     if (inside.every((f) => f.startsWith('.s.PGSQL.'))) await rm(p, { recursive: true, force: true })
     else kept.push(p)
   }
-  if (kept.length === 0) await rmdir(dir).catch(() => undefined)
+  if (kept.length === 0) await rmdir(dir).catch(() => undefined) // refilled meanwhile: it stays, as its new entries do
   return kept
 }

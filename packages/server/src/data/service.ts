@@ -6,6 +6,7 @@ import { Clones, type CreateClone, type CreateCloneOptions } from './clones.js'
 import { DataConfig } from './config.js'
 import { DataContext } from './data-context.js'
 import { Mirrors, type CreateMirror } from './mirrors.js'
+import { loggedAs } from './logged.js'
 import { Reaper, type ReapReport } from './reaper.js'
 import { WarmPool } from './warm-pool.js'
 import { postmastersUnder, stopPid } from './pg-server.js'
@@ -152,7 +153,7 @@ export function createDataService(deps: AreaDeps, opts: DataServiceOptions = {})
     close: async () => {
       if (timer) clearInterval(timer)
       timer = undefined
-      await reaping?.catch(() => undefined)
+      await reaping?.catch(() => undefined) // its failure goes to whoever started that reap (the timer logs it)
       const o = ctx.opened
       if (!o) return
       try {
@@ -160,7 +161,7 @@ export function createDataService(deps: AreaDeps, opts: DataServiceOptions = {})
         await clones.stopAll()
       } finally {
         // Whatever still runs on the pool (a clone half made when close came) stops, so the pool can unmount.
-        for (const pm of await postmastersUnder(o.pool.root).catch(() => [])) await stopPid(pm.pid, 'fast').catch(() => undefined)
+        for (const pm of await postmastersUnder(o.pool.root).catch(() => [])) await stopPid(pm.pid, 'fast').catch(loggedAs(ctx.log, 'stopping a postmaster left on the pool', { pid: pm.pid, dataDir: pm.dataDir }))
         await ctx.close()
         started = undefined
       }

@@ -65,7 +65,7 @@ export async function connectSource(conn: SourceConn): Promise<pg.Client> {
   try {
     await client.connect()
   } catch (err) {
-    await client.end().catch(() => undefined)
+    await client.end().catch(() => undefined) // closing: a connection that cannot close is already gone
     throw sourceError(err, conn)
   }
   return client
@@ -106,7 +106,7 @@ export async function probeSource(conn: SourceConn): Promise<SourceProbe> {
   } catch (err) {
     throw err instanceof AppError ? err : sourceError(err, conn)
   } finally {
-    await client.end().catch(() => undefined)
+    await client.end().catch(() => undefined) // closing: a connection that cannot close is already gone
   }
 }
 

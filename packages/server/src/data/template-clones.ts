@@ -9,12 +9,14 @@ import { join } from 'node:path'
 import { newId } from '../core/ids.js'
 import type { CloneDriver, ClonePlace, CloneRef, CloneSpec, DriverDeps, ResetTarget } from './clone-driver.js'
 import { paths } from './layout.js'
+import { loggedAs } from './logged.js'
 import { canBind } from './ports.js'
 import { createCloneRoleSql, quoteIdent, scramVerifier, withAdmin } from './pg-admin.js'
 import type { PgBinaries } from './pg-binaries.js'
-import { ADMIN_ROLE, hbaConf, OWNER_ROLE, PortInUseError, serverPid, startServer, stopServer } from './pg-server.js'
+import { ADMIN_ROLE, hbaConf, OWNER_ROLE, PortInUseError, START_ATTEMPTS, serverPid, startServer, stopServer } from './pg-server.js'
 import type { DataServerRow } from './tables.js'
 import { KeyedMutex } from '../core/mutex.js'
+import { retry } from '../core/retry.js'
 
 export class TemplateClones implements CloneDriver {
   readonly strategy = 'template' as const
@@ -35,7 +37,7 @@ export class TemplateClones implements CloneDriver {
       let row = await this.#d.db.selectFrom('data_servers').selectAll().where('mirror_id', '=', mirrorId).where('mirror_version', '=', version).executeTakeFirst()
       if (row && !(await stat(this.#abs(`${row.data_dir}/PG_VERSION`)).then(() => true, () => false))) {
         // Half made when tidepool stopped: start over.
-        await this.#d.pool.remove(this.#abs(paths.server(row.id))).catch(() => undefined)
+        await this.#d.pool.remove(this.#abs(paths.server(row.id))).catch(loggedAs(this.#d.log, 'removing a half-made shared server dir', { server: row.id }))
         await this.#d.db.deleteFrom('data_servers').where('id', '=', row.id).execute()
         row = undefined
       }
@@ -52,9 +54,9 @@ export class TemplateClones implements CloneDriver {
           row.port = await this.#start(row, bins)
           await this.#d.db.updateTable('data_servers').set({ port: row.port }).where('id', '=', id).execute()
         } catch (err) {
-          await stopServer(dataDir, 'immediate').catch(() => undefined)
-          await this.#d.pool.remove(dir).catch(() => undefined)
-          await rm(row.socket_dir, { recursive: true, force: true }).catch(() => undefined)
+          await stopServer(dataDir, 'immediate').catch(loggedAs(this.#d.log, 'stopping the half-made shared server', { server: id }))
+          await this.#d.pool.remove(dir).catch(loggedAs(this.#d.log, 'removing the half-made shared server dir', { server: id }))
+          await rm(row.socket_dir, { recursive: true, force: true }).catch(loggedAs(this.#d.log, 'removing the half-made shared server socket dir', { server: id }))
           await this.#d.db.deleteFrom('data_servers').where('id', '=', id).execute()
           throw err
         }
@@ -69,18 +71,20 @@ export class TemplateClones implements CloneDriver {
 
   async #start(row: DataServerRow, bins: PgBinaries): Promise<number> {
     let keep = row.port > 0 && (await canBind(row.port))
-    for (let attempt = 0; ; attempt++) {
-      const port = keep ? row.port : await this.#d.ports.take()
-      if (keep) this.#d.ports.hold(port)
-      try {
-        await startServer({ bins, dataDir: this.#abs(row.data_dir), port, socketDir: row.socket_dir, name: `tidepool-${row.id}`, runAs: this.#d.runAs, logFile: this.#abs(`${paths.server(row.id)}/server.log`) })
-        return port
-      } catch (err) {
-        this.#d.ports.release(port)
-        if (!(err instanceof PortInUseError) || attempt >= 5) throw err
-        keep = false
-      }
-    }
+    return retry(
+      async () => {
+        const port = keep ? row.port : await this.#d.ports.take()
+        if (keep) this.#d.ports.hold(port)
+        try {
+          await startServer({ bins, dataDir: this.#abs(row.data_dir), port, socketDir: row.socket_dir, name: `tidepool-${row.id}`, runAs: this.#d.runAs, logFile: this.#abs(`${paths.server(row.id)}/server.log`) })
+          return port
+        } catch (err) {
+          this.#d.ports.release(port)
+          throw err
+        }
+      },
+      { attempts: START_ATTEMPTS, retryable: (err) => err instanceof PortInUseError, onRetry: () => void (keep = false) },
+    )
   }
 
   async create(spec: CloneSpec): Promise<ClonePlace> {
@@ -95,7 +99,7 @@ export class TemplateClones implements CloneDriver {
         await this.#copy(c, spec.mirrorDatabase, db, spec.bins)
       })
     } catch (err) {
-      await this.#drop(addr, spec.mirrorDatabase, db, [], spec.user).catch(() => undefined)
+      await this.#drop(addr, spec.mirrorDatabase, db, [], spec.user).catch(loggedAs(this.#d.log, 'dropping the half-made clone database', { clone: spec.id }))
       throw err
     }
     return { port: srv.port, socketDir: srv.socket_dir, database: db, dataDir: undefined, serverId: srv.id }
@@ -135,7 +139,7 @@ export class TemplateClones implements CloneDriver {
 
   async destroy(c: CloneRef, snapshotLocations: string[]): Promise<void> {
     // A stopped shared server is started to drop the clone's database and role; a vanished one took them along.
-    const port = (await this.running(c)) ? c.port : await this.restart(c).catch(() => undefined)
+    const port = (await this.running(c)) ? c.port : await this.restart(c).catch(loggedAs(this.#d.log, 'restarting the shared server to drop a clone (its database goes with the server)', { clone: c.id }))
     if (port === undefined) return
     await this.#drop({ socketDir: c.socketDir, port }, c.mirrorDatabase, c.database, snapshotLocations, c.user)
   }

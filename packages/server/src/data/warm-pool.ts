@@ -4,20 +4,25 @@
  */
 import { newId } from '../core/ids.js'
 import type { CloneRef } from './clone-driver.js'
-import type { Clones } from './clones.js'
 import type { DataContext } from './data-context.js'
+import { loggedAs } from './logged.js'
 import { newPassword } from './pg-admin.js'
 import type { DataCloneRow } from './tables.js'
 
 const WARM_EXPIRY = '9999-12-31T00:00:00.000Z'
 
+/** What the pool needs of the clones (Clones implements it; a narrow type keeps the import one way). */
+export interface CloneDestroyer {
+  destroy(project: string, id: string, reason: string, actor: string): Promise<void>
+}
+
 export class WarmPool {
   readonly #c: DataContext
-  readonly #clones: Clones
+  readonly #clones: CloneDestroyer
   #filling: Promise<void> | undefined
   #fillAgain = false
 
-  constructor(c: DataContext, clones: Clones) {
+  constructor(c: DataContext, clones: CloneDestroyer) {
     this.#c = c
     this.#clones = clones
   }
@@ -31,7 +36,7 @@ export class WarmPool {
       const row = { ...w, ...owner, state: 'ready' }
       if (await this.#c.driver(row.strategy).running({ ...refBasics(row), bins: this.#c.binsFor(row.pg_major) })) return row
       // Its server died (host trouble): drop it and try the next.
-      await this.#clones.destroy(owner.project, row.id, 'warm_clone_lost', 'tidepool').catch(() => undefined)
+      await this.#clones.destroy(owner.project, row.id, 'warm_clone_lost', 'tidepool').catch(loggedAs(this.#c.log, 'destroying a lost warm clone', { clone: row.id }))
     }
     return undefined
   }

@@ -1,5 +1,4 @@
 /** @module insights/service — the feedback loop's service (ingest, analysis, remediation, triage, KPIs), scoped per project. */
-import { systemActors } from '../audit/system-actor.js'
 import type {
   AnalyzeResult,
   Anomaly,
@@ -25,7 +24,6 @@ import type {
   Triage,
   FinishRunResult,
 } from '@tidepool/sdk'
-import { sql } from 'kysely'
 import type { z } from 'zod'
 import type { Config } from '../config.js'
 import { AppError } from '../core/errors.js'
@@ -39,9 +37,30 @@ import { defaultPolicy, type RemediationPolicy } from './gates.js'
 import { createRun, getRunRow, ingestEvents, ingestJunit, runView, type IngestOptions } from './ingest.js'
 import { computeKpis } from './kpis.js'
 import { rewriteTriage, type FetchLike } from './llm.js'
+import { fireArmedSnapshots } from './armed-snapshots.js'
 import { applyByHand, decide, recommend, rejectByHand } from './remediation.js'
 import { isDefaultBranch, loadSettings, parseJson, runFromRow } from './runs.js'
-import { insightsDb, type TestRow } from './tables.js'
+import {
+  clusterBodies,
+  decisionsFor,
+  findTest,
+  hasUnanalyzedRuns,
+  markProjectUnanalyzed,
+  markRunFinished,
+  quarantinedTestIds,
+  quarantinesOf,
+  remediationsOfRun,
+  resultsOfTest,
+  runsBefore,
+  saveSettings,
+  selectAnomalies,
+  selectRemediations,
+  selectRuns,
+  selectSignatures,
+  selectTests,
+} from './queries.js'
+import { insightsDb } from './tables.js'
+import { historyItem, testView } from './test-view.js'
 import { renderMarkdown, triageRun } from './triage.js'
 
 type Out<T extends z.ZodType> = z.output<T>
@@ -101,12 +120,12 @@ export function createInsightsService(deps: InsightsDeps, opts: InsightsOptions 
 
   /** Analyses runs ingested since the last analysis (one analysis per project at a time). */
   async function fresh(project: string): Promise<void> {
-    const pending = await env.db.selectFrom('insight_runs').select('id').where('project', '=', project).where('analyzed', '=', 0).limit(1).executeTakeFirst()
-    if (!pending) return
+    if (!(await hasUnanalyzedRuns(env, project))) return
     await exclusive(project, () => analyzeProject(env, project, { full: false }))
   }
 
   async function exclusive<T>(project: string, fn: () => Promise<T>): Promise<T> {
+    // Waits for the analysis under way; its failure is its own caller's to report, not this one's.
     while (running.has(project)) await running.get(project)!.catch(() => undefined)
     const p = fn()
     running.set(project, p)
@@ -114,29 +133,6 @@ export function createInsightsService(deps: InsightsDeps, opts: InsightsOptions 
       return await p
     } finally {
       running.delete(project)
-    }
-  }
-
-  function testView(t: TestRow, q?: { owner: string; expires_at: number; reason: string; remediation_id: string | null }): InsightTest {
-    return {
-      testId: t.id,
-      framework: t.framework,
-      suite: t.suite,
-      name: t.name,
-      ...(t.file ? { file: t.file } : {}),
-      status: t.status as InsightTest['status'],
-      tier: t.tier as InsightTest['tier'],
-      score: round(t.score),
-      interval: [round(t.lo), round(t.hi)],
-      n: t.n,
-      failures: t.fails,
-      flakyEvidence: t.evidence,
-      excludedRuns: t.excluded,
-      failStreak: t.streak,
-      ...(t.since !== null ? { since: new Date(t.since).toISOString() } : {}),
-      lastSeen: new Date(t.last_seen).toISOString(),
-      ...(t.cluster ? { cluster: t.cluster } : {}),
-      ...(q ? { quarantine: { owner: q.owner, expiresAt: new Date(q.expires_at).toISOString(), reason: q.reason, ...(q.remediation_id ? { remediationId: q.remediation_id } : {}) } } : {}),
     }
   }
 
@@ -159,11 +155,7 @@ export function createInsightsService(deps: InsightsDeps, opts: InsightsOptions 
     async listRuns(project, input) {
       await fresh(project)
       const offset = offsetOf(input.nextToken)
-      let q = env.db.selectFrom('insight_runs').selectAll().where('project', '=', project)
-      if (input.branch) q = q.where('branch', '=', input.branch)
-      if (input.commit) q = q.where('commit_sha', '=', input.commit)
-      if (input.pr) q = q.where('pr', '=', input.pr)
-      const rows = await q.orderBy('at', 'desc').orderBy('id', 'desc').limit(input.limit + 1).offset(offset).execute()
+      const rows = await selectRuns(env, project, input, offset)
       const settings = await loadSettings(env.db, project, cfg)
       return pageOf(
         rows.map((r) => runFromRow(r, isDefaultBranch(r.branch, settings, cfg))),
@@ -188,20 +180,13 @@ export function createInsightsService(deps: InsightsDeps, opts: InsightsOptions 
       const finishedAt = input.finishedAt ?? new Date(env.clock.now()).toISOString()
       if (Number.isNaN(Date.parse(finishedAt))) throw new AppError('invalid_request', `finishedAt must be an RFC 3339 timestamp (got ${JSON.stringify(finishedAt)})`)
       const infra = input.infra ? JSON.stringify({ ...parseJson<Record<string, unknown>>(row.infra), ...input.infra }) : row.infra
-      await env.db.updateTable('insight_runs').set({ status: 'finished', finished_at: finishedAt, infra, analyzed: 0 }).where('project', '=', project).where('id', '=', runId).execute()
+      await markRunFinished(env, project, runId, finishedAt, infra)
       await fresh(project)
       const t = await triageRun(env, project, runId)
-      // This run's decisions, and the live quarantines / armed snapshots of the project (not its whole history).
-      const existing = await env.db
-        .selectFrom('insight_remediations')
-        .select(['kind', 'run_id', 'test_id', 'status', 'body'])
-        .where('project', '=', project)
-        .where((eb) => eb.or([eb('run_id', '=', runId), eb.and([eb('kind', 'in', ['quarantine', 'snapshot_on_failure']), eb('status', 'in', ['suggested', 'applied'])])]))
-        .execute()
+      const existing = await decisionsFor(env, project, runId)
       const decided = new Set(existing.filter((e) => e.run_id === runId).map((e) => `${e.kind}\u0000${e.test_id ?? ''}`))
       const now = env.clock.now()
-      const q = await env.db.selectFrom('insight_quarantine').select('test_id').where('project', '=', project).where('expires_at', '>', now).execute()
-      const pendingOrQuarantined = new Set([...q.map((x) => x.test_id), ...existing.filter((e) => e.kind === 'quarantine' && (e.status === 'suggested' || e.status === 'applied')).map((e) => e.test_id ?? '')])
+      const pendingOrQuarantined = new Set([...(await quarantinedTestIds(env, project, now)), ...existing.filter((e) => e.kind === 'quarantine' && (e.status === 'suggested' || e.status === 'applied')).map((e) => e.test_id ?? '')])
       const armed = existing.filter((e) => e.kind === 'snapshot_on_failure' && (e.status === 'applied' || e.status === 'suggested'))
       const armedTests = new Set(armed.map((e) => e.test_id ?? ''))
       const settings = await loadSettings(env.db, project, cfg)
@@ -210,22 +195,15 @@ export function createInsightsService(deps: InsightsDeps, opts: InsightsOptions 
       )
       const ctx = await remediationContext()
       const remediations = await decide(env, project, t.runRow, proposals, ctx)
-      await fireArmedSnapshots(project, t.runRow.id, t.failures.map((f) => f.testId), parseJson<{ sandboxId?: string }>(infra)?.sandboxId, armed.filter((a) => a.status === 'applied').map((a) => JSON.parse(a.body) as Remediation))
+      await fireArmedSnapshots(env, actions, project, t.runRow.id, t.failures.map((f) => f.testId), parseJson<{ sandboxId?: string }>(infra)?.sandboxId, armed.filter((a) => a.status === 'applied').map((a) => JSON.parse(a.body) as Remediation))
       return { run: await runView(env, await getRunRow(env, project, runId)), remediations }
     },
 
     async listTests(project, input) {
       await fresh(project)
       const offset = offsetOf(input.nextToken)
-      let q = env.db.selectFrom('insight_tests').selectAll().where('project', '=', project)
-      if (input.status) q = q.where('status', '=', input.status)
-      if (input.q) {
-        const like = `%${input.q.replace(/[%_\\]/g, (c) => `\\${c}`)}%`
-        q = q.where((eb) => eb.or([eb('suite', 'like', sql<string>`${like} escape '\\'`), eb('name', 'like', sql<string>`${like} escape '\\'`), eb('file', 'like', sql<string>`${like} escape '\\'`)]))
-      }
-      const rows = await q.orderBy('score', 'desc').orderBy('id').limit(input.limit + 1).offset(offset).execute()
-      const ids = rows.map((r) => r.id)
-      const qs = ids.length ? await env.db.selectFrom('insight_quarantine').selectAll().where('project', '=', project).where('test_id', 'in', ids).where('expires_at', '>', env.clock.now()).execute() : []
+      const rows = await selectTests(env, project, input, offset)
+      const qs = await quarantinesOf(env, project, rows.map((r) => r.id), env.clock.now())
       const qmap = new Map(qs.map((x) => [x.test_id, x]))
       return pageOf(
         rows.map((r) => testView(r, qmap.get(r.id))),
@@ -236,78 +214,33 @@ export function createInsightsService(deps: InsightsDeps, opts: InsightsOptions 
 
     async testHistory(project, input) {
       await fresh(project)
-      const t = await env.db.selectFrom('insight_tests').selectAll().where('project', '=', project).where('id', '=', input.testId).executeTakeFirst()
+      const t = await findTest(env, project, input.testId)
       if (!t) throw new AppError('not_found', `test ${input.testId} not found; list tests with GET /v1/insights/tests`)
       // Newest runs first, a chunk at a time, each looked up in the run-major index for this test.
       const items: TestHistory['items'] = []
       let before: { at: number; id: string } | undefined
       for (let chunk = 0; chunk < 50 && items.length < input.limit; chunk++) {
-        const runs = await env.db
-          .selectFrom('insight_runs')
-          .select(['id', 'at', 'commit_sha', 'code_key', 'branch', 'variant', 'attempt', 'infra_suspect'])
-          .where('project', '=', project)
-          .where('at', '<=', t.last_seen)
-          .$if(input.branch !== undefined, (qb) => qb.where('branch', '=', input.branch!))
-          .$if(before !== undefined, (qb) => qb.where((eb) => eb.or([eb('at', '<', before!.at), eb.and([eb('at', '=', before!.at), eb('id', '<', before!.id)])])))
-          .orderBy('at', 'desc')
-          .orderBy('id', 'desc')
-          .limit(chunk === 0 ? input.limit * 2 : 500)
-          .execute()
+        const runs = await runsBefore(env, project, { until: t.last_seen, branch: input.branch, before, limit: chunk === 0 ? input.limit * 2 : 500 })
         if (runs.length === 0) break
         before = { at: runs[runs.length - 1]!.at, id: runs[runs.length - 1]!.id }
-        const rows = await env.db
-          .selectFrom('insight_results')
-          .select(['run_id', 'outcome', 'attempts', 'fails', 'duration_ms', 'signature', 'message'])
-          .where('project', '=', project)
-          .where('run_id', 'in', runs.map((r) => r.id))
-          .where('test_id', '=', t.id)
-          .execute()
-        const byRun = new Map<string, (typeof rows)[number][]>()
+        const rows = await resultsOfTest(env, project, t.id, runs.map((r) => r.id))
+        const byRun = new Map<string, typeof rows>()
         for (const r of rows) byRun.set(r.run_id, [...(byRun.get(r.run_id) ?? []), r])
         for (const run of runs) {
           const rs = byRun.get(run.id)
           if (!rs) continue
           if (items.length >= input.limit) break
-          let attempts = 0
-          let fails = 0
-          let pass = false
-          let fail = false
-          for (const r of rs) {
-            attempts += r.attempts
-            fails += r.fails
-            if (r.outcome === 0) pass = true
-            if (r.outcome === 1) fail = true
-          }
-          const withSig = rs.find((r) => r.signature)
-          const dur = rs.find((r) => r.duration_ms !== null)?.duration_ms
-          items.push({
-            runId: run.id,
-            at: new Date(run.at).toISOString(),
-            commit: run.commit_sha,
-            codeKey: run.code_key,
-            branch: run.branch,
-            variant: parseJson<Record<string, string>>(run.variant) ?? {},
-            attempt: run.attempt,
-            outcome: pass ? 'pass' : fail ? 'fail' : 'skip',
-            attempts,
-            failedAttempts: fails,
-            ...(dur !== undefined && dur !== null ? { durationMs: dur } : {}),
-            ...(withSig?.signature ? { signature: withSig.signature } : {}),
-            ...(withSig?.message ? { message: withSig.message } : {}),
-            infraSuspect: run.infra_suspect === 1,
-          })
+          items.push(historyItem(run, rs))
         }
       }
-      const q = await env.db.selectFrom('insight_quarantine').selectAll().where('project', '=', project).where('test_id', '=', t.id).where('expires_at', '>', env.clock.now()).executeTakeFirst()
+      const [q] = await quarantinesOf(env, project, [t.id], env.clock.now())
       return { test: testView(t, q), items }
     },
 
     async triage(project, runId, o = {}) {
       await fresh(project)
       const t = await triageRun(env, project, runId)
-      const rems = (await env.db.selectFrom('insight_remediations').select('body').where('project', '=', project).where('run_id', '=', runId).orderBy('created_at').execute()).map(
-        (r) => JSON.parse(r.body) as Remediation,
-      )
+      const rems = await remediationsOfRun(env, project, runId)
       const markdown = renderMarkdown(t, rems)
       const base = { run: t.run, verdict: t.verdict, failures: t.failures, groups: t.groups, anomalies: t.anomalies, remediations: rems, problems: t.problems }
       const useLlm = o.llm ?? cfg.llm.url !== undefined
@@ -324,13 +257,9 @@ export function createInsightsService(deps: InsightsDeps, opts: InsightsOptions 
     async listAnomalies(project, input) {
       await fresh(project)
       const offset = offsetOf(input.nextToken)
-      let q = env.db.selectFrom('insight_anomalies').select('body').where('project', '=', project)
-      if (input.kind) q = q.where('kind', '=', input.kind)
-      if (input.type) q = q.where('type', '=', input.type)
-      if (input.subject) q = q.where('subject', '=', input.subject)
-      const rows = await q.orderBy('type', 'desc').orderBy('at', 'desc').orderBy('id').limit(input.limit + 1).offset(offset).execute()
+      const bodies = await selectAnomalies(env, project, input, offset)
       return pageOf(
-        rows.map((r) => JSON.parse(r.body) as Anomaly),
+        bodies.map((b) => JSON.parse(b) as Anomaly),
         offset,
         input.limit,
       )
@@ -338,30 +267,7 @@ export function createInsightsService(deps: InsightsDeps, opts: InsightsOptions 
 
     async listSignatures(project, input) {
       const offset = offsetOf(input.nextToken)
-      let q = env.db
-        .selectFrom('insight_results as r')
-        .innerJoin('insight_signatures as s', (j) => j.onRef('s.project', '=', 'r.project').onRef('s.id', '=', 'r.signature'))
-        .select((eb) => [
-          's.id',
-          's.text',
-          's.example',
-          's.infra_like',
-          eb.fn.countAll<number>().as('count'),
-          eb.fn.count<number>('r.test_id').distinct().as('tests'),
-          eb.fn.count<number>('r.run_id').distinct().as('runs'),
-          eb.fn.min<number>('r.at').as('first'),
-          eb.fn.max<number>('r.at').as('last'),
-        ])
-        .where('r.project', '=', project)
-        .where('r.signature', 'is not', null)
-      if (input.q) q = q.where((eb) => eb.or([eb('s.text', 'like', `%${input.q}%`), eb('s.example', 'like', `%${input.q}%`)]))
-      const rows = await q
-        .groupBy(['s.id', 's.text', 's.example', 's.infra_like'])
-        .orderBy('count', 'desc')
-        .orderBy('s.id')
-        .limit(input.limit + 1)
-        .offset(offset)
-        .execute()
+      const rows = await selectSignatures(env, project, input, offset)
       return pageOf(
         rows.map((r) => ({
           signature: r.id,
@@ -381,8 +287,8 @@ export function createInsightsService(deps: InsightsDeps, opts: InsightsOptions 
 
     async listClusters(project) {
       await fresh(project)
-      const rows = await env.db.selectFrom('insight_clusters').select('body').where('project', '=', project).execute()
-      return { items: rows.map((r) => JSON.parse(r.body) as Cluster).sort((a, b) => b.tests.length - a.tests.length || a.id.localeCompare(b.id)) }
+      const bodies = await clusterBodies(env, project)
+      return { items: bodies.map((b) => JSON.parse(b) as Cluster).sort((a, b) => b.tests.length - a.tests.length || a.id.localeCompare(b.id)) }
     },
 
     async kpis(project, window) {
@@ -392,13 +298,9 @@ export function createInsightsService(deps: InsightsDeps, opts: InsightsOptions 
 
     async listRemediations(project, input) {
       const offset = offsetOf(input.nextToken)
-      let q = env.db.selectFrom('insight_remediations').select('body').where('project', '=', project)
-      if (input.status) q = q.where('status', '=', input.status)
-      if (input.kind) q = q.where('kind', '=', input.kind)
-      if (input.runId) q = q.where('run_id', '=', input.runId)
-      const rows = await q.orderBy('created_at', 'desc').orderBy('id').limit(input.limit + 1).offset(offset).execute()
+      const bodies = await selectRemediations(env, project, input, offset)
       return pageOf(
-        rows.map((r) => JSON.parse(r.body) as Remediation),
+        bodies.map((b) => JSON.parse(b) as Remediation),
         offset,
         input.limit,
       )
@@ -421,13 +323,9 @@ export function createInsightsService(deps: InsightsDeps, opts: InsightsOptions 
       if (branch) next.defaultBranch = branch
       if (owner) next.quarantineOwner = owner
       const updatedAt = new Date(env.clock.now()).toISOString()
-      await env.db
-        .insertInto('insight_settings')
-        .values({ project, body: JSON.stringify(next), updated_at: updatedAt })
-        .onConflict((oc) => oc.column('project').doUpdateSet({ body: JSON.stringify(next), updated_at: updatedAt }))
-        .execute()
+      await saveSettings(env, project, next, updatedAt)
       // The default branch decides "broken": re-judge everything under the new rule.
-      if (branch !== cur.defaultBranch) await env.db.updateTable('insight_runs').set({ analyzed: 0 }).where('project', '=', project).execute()
+      if (branch !== cur.defaultBranch) await markProjectUnanalyzed(env, project)
       return loadSettings(env.db, project, cfg)
     },
 
@@ -436,30 +334,4 @@ export function createInsightsService(deps: InsightsDeps, opts: InsightsOptions 
       return { ...r, ms: Math.round(r.ms) }
     },
   }
-
-  /** Tests with an armed snapshot-on-failure failed in this run: capture the sandbox (or flag it for CI). */
-  async function fireArmedSnapshots(project: string, runId: string, failingTests: readonly string[], sandboxId: string | undefined, armed: readonly Remediation[]): Promise<void> {
-    const failing = new Set(failingTests)
-    for (const rem of armed) {
-      if (!rem.testId || !failing.has(rem.testId)) continue
-      const result = (rem.result ?? {}) as { captures?: unknown[] }
-      if ((result.captures ?? []).length >= 3) continue
-      let capture: Record<string, unknown> = { runId, at: new Date(env.clock.now()).toISOString() }
-      if (sandboxId && actions.supports('snapshot_on_failure')) {
-        try {
-          const out = await actions.apply({ project, kind: 'snapshot_on_failure', params: { sandboxId, testId: rem.testId }, runId, testId: rem.testId })
-          capture = { ...capture, ok: out.ok, detail: out.detail, ...(out.effect ? { effect: out.effect } : {}) }
-        } catch (err) {
-          capture = { ...capture, ok: false, detail: (err as Error).message }
-        }
-      } else capture = { ...capture, ok: false, detail: sandboxId ? 'no snapshot executor configured' : 'the run has no infra.sandboxId to snapshot' }
-      rem.result = { ...result, captures: [...(result.captures ?? []), capture] }
-      await env.db.updateTable('insight_remediations').set({ body: JSON.stringify(rem) }).where('project', '=', project).where('id', '=', rem.id).execute()
-      await env.audit.append({ actor: systemActors.remediation, project, action: 'insights.remediation.capture', target: rem.id, outcome: capture.ok ? 'ok' : 'skipped', data: capture })
-    }
-  }
-}
-
-function round(x: number): number {
-  return Math.round(x * 1e6) / 1e6
 }

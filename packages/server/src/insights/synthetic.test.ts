@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest'
 import { quantile } from './stats.js'
-import { defaultSpec, generateHistory, replayOnline, scoreDetection, type SyntheticSpec } from './synthetic.js'
+import { replayOnline, scoreDetection } from './synthetic-score.js'
+import { defaultSpec, generateHistory, type SyntheticSpec } from './synthetic.js'
 import { testInsights } from './testing.js'
 
 describe('synthetic history with known ground truth', () => {

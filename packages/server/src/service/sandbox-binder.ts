@@ -15,6 +15,10 @@ import { refOf, type SandboxService } from './sandboxes.js'
 export function sandboxBinder(deps: { db: Db; runtime: Runtime; sandboxes: SandboxService; events: EventLog; clock: Clock }): SandboxBinder {
   const system = (project: string) => ({ project, tokenId: 'system:data' })
   return {
+    async stateOf(project: string, sandboxId: string): Promise<string | undefined> {
+      const sbx = await deps.db.selectFrom('sandboxes').select('state').where('id', '=', sandboxId).where('project', '=', project).executeTakeFirst()
+      return sbx?.state
+    },
     async bind(project: string, sandboxId: string, b: SandboxBinding): Promise<void> {
       const sbx = await deps.sandboxes.live(system(project), sandboxId)
       await deps.runtime.bindMount(sbx.ref, { source: b.socketDir, target: b.target })

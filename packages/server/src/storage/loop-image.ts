@@ -3,6 +3,7 @@ import { chmod, mkdir, open, readFile, rm, rmdir, stat } from 'node:fs/promises'
 import { dirname, resolve } from 'node:path'
 import { hostPath } from '../core/child-env.js'
 import type { Logger } from '../core/log.js'
+import { retry } from '../core/retry.js'
 import { CommandError, runCommand } from './run-command.js'
 
 export interface LoopImageOptions {
@@ -111,18 +112,18 @@ export async function bindMount(src: string, mountPoint: string): Promise<void> 
 /** Unmounts (which also frees the auto-cleared loop device) and removes the mount point dir. Idempotent. Also undoes bindMount. */
 export async function unmountImage(mountPoint: string): Promise<void> {
   const mp = resolve(mountPoint)
-  for (let attempt = 0; (await isMounted(mp)) && attempt < 20; attempt++) {
-    try {
-      await runCommand('umount', [mp], { env: env() })
-    } catch (err) {
-      // EBUSY right after the last process exits is common: retry briefly. Still busy: detach it lazily
-      // (gone from the mount table now; the loop device goes when the last user lets go) and say so.
-      if (attempt === 19) {
-        await runCommand('umount', ['-l', mp], { env: env() })
-        throw new Error(`${mp} was busy (${err instanceof CommandError ? err.result.stderr.trim() : String(err)}); detached it lazily — its loop device is freed once what uses it exits`)
-      }
-      await new Promise((r) => setTimeout(r, 50 * (attempt + 1)))
-    }
+  // EBUSY right after the last process exits is common: retry briefly (unmounting each stacked mount). Still
+  // busy: detach it lazily (gone from the mount table now; the loop device goes when the last user lets go) and say so.
+  try {
+    await retry(
+      async () => {
+        while (await isMounted(mp)) await runCommand('umount', [mp], { env: env() })
+      },
+      { attempts: 20, delayMs: (attempt) => 50 * (attempt + 1) },
+    )
+  } catch (err) {
+    await runCommand('umount', ['-l', mp], { env: env() })
+    throw new Error(`${mp} was busy (${err instanceof CommandError ? err.result.stderr.trim() : String(err)}); detached it lazily — its loop device is freed once what uses it exits`)
   }
   await rmdir(mp).catch((e: NodeJS.ErrnoException) => {
     if (e.code !== 'ENOENT') throw e

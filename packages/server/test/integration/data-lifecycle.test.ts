@@ -22,6 +22,7 @@ describe.skipIf(Boolean(dataSkip))(`data lifecycle${dataSkip ? ` (skipped: ${dat
   let mirror: Mirror
   const binds: { op: 'bind' | 'unbind'; project: string; sandbox: string; b: SandboxBinding }[] = []
   const binder: SandboxBinder = {
+    stateOf: async (project, sandbox) => (await t.store.db.selectFrom('sandboxes').select('state').where('id', '=', sandbox).where('project', '=', project).executeTakeFirst())?.state,
     bind: async (project, sandbox, b) => void binds.push({ op: 'bind', project, sandbox, b }),
     unbind: async (project, sandbox, b) => void binds.push({ op: 'unbind', project, sandbox, b }),
   }
