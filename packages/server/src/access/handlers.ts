@@ -1,6 +1,6 @@
-/** @module service/access-handlers — tokens, whoami, audit. */
-import type { Handler } from './context.js'
-import { decodeCursor, encodeCursor } from './cursor.js'
+/** @module access/handlers — tokens, whoami, audit. */
+import type { Handler } from '../kit/context.js'
+import { decodeCursor, encodeCursor } from '../kit/cursor.js'
 
 export const accessHandlers = {
   whoami: async (_i: object, ctx) => ctx.principal,

@@ -2,7 +2,7 @@
 import type { Clone, DataSnapshot, Principal } from '@tidepool/sdk'
 import { AppError, notFound, quotaExceeded } from '../core/errors.js'
 import { newId } from '../core/ids.js'
-import { decodeCursor } from '../service/cursor.js'
+import { decodeCursor } from '../kit/cursor.js'
 import { bindingEnvs, SANDBOX_SOCKET_DIR, type SandboxBinding } from './binder.js'
 import type { CloneDriver, CloneRef } from './clone-driver.js'
 import { actorOf, type DataContext } from './data-context.js'

@@ -1,5 +1,5 @@
 /** @module data/handlers — handlers of the data operations: one call into the data service each, scoped to the caller's project. */
-import type { Handler } from '../service/context.js'
+import type { Handler } from '../kit/context.js'
 import type { CreateClone } from './clones.js'
 import type { CreateMirror } from './mirrors.js'
 

@@ -4,7 +4,7 @@ import type { DataSource, Mirror, MirrorProgress, Principal } from '@tidepool/sd
 import type { z } from 'zod'
 import { AppError, codeOf, notFound, quotaExceeded } from '../core/errors.js'
 import { newId } from '../core/ids.js'
-import { encodeCursor, decodeCursor } from '../service/cursor.js'
+import { encodeCursor, decodeCursor } from '../kit/cursor.js'
 import { choosePgBinaries } from './pg-binaries.js'
 import { actorOf, type DataContext } from './data-context.js'
 import { paths } from './layout.js'

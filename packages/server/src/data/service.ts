@@ -1,6 +1,6 @@
 /** @module data/service — PostgreSQL data sources, mirrors and thin clones: the data area's one service. */
 import type { Clone, DataSnapshot, DataSource, Mirror, Principal } from '@tidepool/sdk'
-import type { AreaDeps } from '../service/area-deps.js'
+import type { AreaDeps } from '../kit/area-deps.js'
 import type { SandboxBinder } from './binder.js'
 import { Clones, type CreateClone, type CreateCloneOptions } from './clones.js'
 import { DataConfig } from './config.js'

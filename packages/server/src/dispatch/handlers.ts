@@ -1,8 +1,8 @@
-/** @module service/handlers — one handler per operation; each area contributes its table. */
+/** @module dispatch/handlers — one handler per operation; each area contributes its table. */
 import type { OpName } from '@tidepool/sdk'
-import type { Handler } from './context.js'
-import { accessHandlers } from './access-handlers.js'
-import { sandboxHandlers } from './sandbox-handlers.js'
+import type { Handler } from '../kit/context.js'
+import { accessHandlers } from '../access/handlers.js'
+import { sandboxHandlers } from '../sandboxes/handlers.js'
 import { insightsHandlers } from '../insights/handlers.js'
 import { dataHandlers } from '../data/handlers.js'
 

@@ -1,11 +1,11 @@
-/** @module service/sandbox-binder — gives one sandbox a host directory (a clone's socket dir) and the env vars that point at it. */
+/** @module dispatch/sandbox-binder — gives one sandbox a host directory (a clone's socket dir) and the env vars that point at it. */
 import type { SandboxBinder, SandboxBinding } from '../data/binder.js'
 import { iso } from '../core/clock.js'
 import type { Clock } from '../core/clock.js'
 import type { Db } from '../store/db.js'
 import type { Runtime } from '../runtime/runtime.js'
-import type { EventLog } from './events.js'
-import { refOf, type SandboxService } from './sandboxes.js'
+import type { EventLog } from '../kit/events.js'
+import { refOf, type SandboxService } from '../sandboxes/sandboxes.js'
 
 /**
  * The data area's SandboxBinder over the runtime: the directory is bind-mounted into that sandbox's own

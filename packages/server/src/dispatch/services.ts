@@ -1,15 +1,15 @@
-/** @module service/services — the services every handler can reach, wired by hand in main.ts. */
+/** @module dispatch/services — the services every handler can reach, wired by hand in main.ts. */
 import type { Config } from '../config.js'
 import type { Clock } from '../core/clock.js'
 import type { Logger } from '../core/log.js'
 import type { AuditLog } from '../audit/audit-log.js'
-import type { EventLog } from './events.js'
+import type { EventLog } from '../kit/events.js'
 import type { Runtime } from '../runtime/runtime.js'
 import type { OpenedStore } from '../store/db.js'
-import type { SandboxService } from './sandboxes.js'
-import type { CommandService } from './commands.js'
-import type { FileService } from './files.js'
-import type { TokenService } from '../auth/tokens.js'
+import type { SandboxService } from '../sandboxes/sandboxes.js'
+import type { CommandService } from '../sandboxes/commands.js'
+import type { FileService } from '../sandboxes/files.js'
+import type { TokenService } from '../access/tokens.js'
 import type { InsightsService } from '../insights/service.js'
 import type { DataService } from '../data/service.js'
 

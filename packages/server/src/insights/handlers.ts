@@ -1,8 +1,8 @@
 /** @module insights/handlers — handlers of the insights operations: each is one call into the insights service, scoped to the caller's project. */
 import type { insightsOps } from '@tidepool/sdk'
 import type { z } from 'zod'
-import type { Ctx } from '../service/context.js'
-import type { Services } from '../service/services.js'
+import type { Ctx } from '../kit/context.js'
+import type { Services } from '../dispatch/services.js'
 
 type Ops = typeof insightsOps
 type In<K extends keyof Ops> = z.output<Ops[K]['input']>

@@ -1,7 +1,7 @@
-/** @module service/context — what every handler receives: the caller, the request, and the services. */
+/** @module kit/context — what every handler receives: the caller, the request, and the services. */
 import type { Principal } from '@tidepool/sdk'
 import type { Logger } from '../core/log.js'
-import type { Services } from './services.js'
+import type { Services } from '../dispatch/services.js'
 
 export interface Ctx {
   principal: Principal

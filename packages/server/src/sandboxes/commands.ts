@@ -1,4 +1,4 @@
-/** @module service/commands — exec: buffered, streamed (NDJSON) and background commands, with head+tail output caps. */
+/** @module sandboxes/commands — exec: buffered, streamed (NDJSON) and background commands, with head+tail output caps. */
 import { StringDecoder } from 'node:string_decoder'
 import type { CommandInfo, ExecResult, Principal } from '@tidepool/sdk'
 import type { Config } from '../config.js'
@@ -6,7 +6,7 @@ import type { Clock } from '../core/clock.js'
 import { iso } from '../core/clock.js'
 import { AppError, notFound } from '../core/errors.js'
 import type { ExecExit, ExecHandle, Runtime } from '../runtime/runtime.js'
-import type { EventLog } from './events.js'
+import type { EventLog } from '../kit/events.js'
 import { OutputBuffer } from './output-buffer.js'
 import type { LiveSandbox, SandboxService } from './sandboxes.js'
 

@@ -1,10 +1,10 @@
-/** @module service/sandbox-handlers — handlers of the sandbox, command and file operations. */
+/** @module sandboxes/handlers — handlers of the sandbox, command and file operations. */
 import type { ResourceLimits } from '../runtime/runtime.js'
-import type { Handler } from './context.js'
-import { StreamResult } from './context.js'
+import type { Handler } from '../kit/context.js'
+import { StreamResult } from '../kit/context.js'
 import type { ExecOptions } from './commands.js'
-import { pageOf } from './access-handlers.js'
-import { decodeCursor } from './cursor.js'
+import { pageOf } from '../access/handlers.js'
+import { decodeCursor } from '../kit/cursor.js'
 import { listTemplates } from './templates.js'
 import type { CreateSandbox } from './sandboxes.js'
 

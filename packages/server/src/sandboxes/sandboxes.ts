@@ -1,4 +1,4 @@
-/** @module service/sandboxes — sandbox lifecycle: create, list, get, patch, pause/resume, destroy, expiry, reconcile. */
+/** @module sandboxes/sandboxes — sandbox lifecycle: create, list, get, patch, pause/resume, destroy, expiry, reconcile. */
 import { cpus } from 'node:os'
 import type { Principal, SandboxInfo as Sandbox, SandboxMetrics, SandboxState } from '@tidepool/sdk'
 import type { Config } from '../config.js'
@@ -11,8 +11,8 @@ import { KeyedMutex } from '../core/mutex.js'
 import type { ResourceLimits, Runtime, RuntimeRef } from '../runtime/runtime.js'
 import type { Db } from '../store/db.js'
 import type { SandboxRow } from '../store/schema.js'
-import { decodeCursor, encodeCursor } from './cursor.js'
-import type { EventLog } from './events.js'
+import { decodeCursor, encodeCursor } from '../kit/cursor.js'
+import type { EventLog } from '../kit/events.js'
 import { checkQuota, type Usage } from './quotas.js'
 import { resolveTemplate } from './templates.js'
 
