@@ -1,16 +1,26 @@
 /** @module access/handlers — tokens, whoami, audit. */
-import type { Handler } from '../kit/context.js'
-import { decodeCursor, encodeCursor } from '../kit/cursor.js'
+import type { AccessOpName } from '@tidepool/sdk'
+import type { AuditLog } from '../audit/audit-log.js'
+import { decodeCursor } from '../kit/cursor.js'
+import type { HandlerTable } from '../kit/handler-table.js'
+import { pageOf } from '../kit/page.js'
+import type { TokenService } from './tokens.js'
 
-export const accessHandlers = {
-  whoami: async (_i: object, ctx) => ctx.principal,
-  createToken: async (i: { project: string; scopes: never[]; name: string; ttlSeconds?: number }, _ctx, svc) => svc.tokens.create(i),
-  listTokens: async (i: { limit: number; nextToken?: string }, _ctx, svc) => {
+/** The services the access area's handlers use. */
+export interface AccessAreaServices {
+  tokens: TokenService
+  audit: AuditLog
+}
+
+export const accessHandlers: HandlerTable<AccessOpName, AccessAreaServices> = {
+  whoami: async (_i, ctx) => ctx.principal,
+  createToken: async (i, _ctx, svc) => svc.tokens.create(i),
+  listTokens: async (i, _ctx, svc) => {
     const items = await svc.tokens.list(i.limit + 1, decodeCursor(i.nextToken))
-    return pageOf(items, i.limit, (t) => t.id)
+    return pageOf(items, i.limit)
   },
-  revokeToken: async (i: { id: string }, _ctx, svc) => svc.tokens.revoke(i.id),
-  listAudit: async (i: { target?: string; action?: string; afterSeq?: number; limit: number; nextToken?: string }, ctx, svc) => {
+  revokeToken: async (i, _ctx, svc) => svc.tokens.revoke(i.id),
+  listAudit: async (i, ctx, svc) => {
     const cursor = decodeCursor(i.nextToken)
     const afterSeq = cursor !== undefined ? Number(cursor) : i.afterSeq
     // Admins see every project's records; everyone else their own project's.
@@ -18,12 +28,5 @@ export const accessHandlers = {
     const items = await svc.audit.list({ project, target: i.target, action: i.action, afterSeq, limit: i.limit + 1 })
     return pageOf(items, i.limit, (r) => String(r.seq))
   },
-  verifyAudit: async (_i: object, _ctx, svc) => svc.audit.verify(),
-} satisfies Record<string, Handler<any, unknown>>
-
-/** Keyset page: fetch limit+1, return limit items and a cursor when there are more. */
-export function pageOf<T>(items: T[], limit: number, key: (t: T) => string): { items: T[]; nextToken?: string } {
-  if (items.length <= limit) return { items }
-  const page = items.slice(0, limit)
-  return { items: page, nextToken: encodeCursor(key(page[page.length - 1]!)) }
+  verifyAudit: async (_i, _ctx, svc) => svc.audit.verify(),
 }
