@@ -4,20 +4,24 @@
  */
 import { newId } from '../core/ids.js'
 import type { CloneRef } from './clone-driver.js'
-import type { Clones } from './clones.js'
 import type { DataContext } from './data-context.js'
 import { newPassword } from './pg-admin.js'
 import type { DataCloneRow } from './tables.js'
+
+/** What the pool needs from the clones area it feeds: ending a clone (one whose server died, or a stale one). */
+export interface CloneEnder {
+  destroy(project: string, id: string, reason: string, actor: string): Promise<void>
+}
 
 const WARM_EXPIRY = '9999-12-31T00:00:00.000Z'
 
 export class WarmPool {
   readonly #c: DataContext
-  readonly #clones: Clones
+  readonly #clones: CloneEnder
   #filling: Promise<void> | undefined
   #fillAgain = false
 
-  constructor(c: DataContext, clones: Clones) {
+  constructor(c: DataContext, clones: CloneEnder) {
     this.#c = c
     this.#clones = clones
   }

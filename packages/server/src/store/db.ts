@@ -8,16 +8,9 @@ import { migrations } from './migrations/index.js'
 import { checkAfterOpen, checkBeforeOpen, damaged, isCorruption, tightenModes, type StoreFileState } from './sqlite-file.js'
 import { cachingStatements } from './statement-cache.js'
 import type { CoreTables } from './schema.js'
+import type { Db, OpenedStore } from './opened-store.js'
 
-export type Db = Kysely<CoreTables>
-
-export interface OpenedStore {
-  db: Db
-  dialect: 'sqlite' | 'postgres'
-  /** The raw better-sqlite3 handle for bulk hot paths (undefined on PostgreSQL). */
-  sqlite?: SQLite.Database
-  close(): Promise<void>
-}
+export type { Db, OpenedStore }
 
 /** Opens `sqlite:<file>` / `:memory:` / a bare file path, or `postgres://…`, and runs pending migrations. */
 export async function openStore(url: string): Promise<OpenedStore> {

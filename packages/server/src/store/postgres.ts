@@ -1,7 +1,7 @@
 /** @module store/postgres — the PostgreSQL dialect, loaded only when a postgres:// store URL is configured. */
 import { Kysely, PostgresDialect } from 'kysely'
 import pg from 'pg'
-import type { OpenedStore } from './db.js'
+import type { OpenedStore } from './opened-store.js'
 import type { CoreTables } from './schema.js'
 
 export async function openPostgres(url: string): Promise<OpenedStore> {
