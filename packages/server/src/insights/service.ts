@@ -28,6 +28,7 @@ import { sql } from 'kysely'
 import type { z } from 'zod'
 import type { Config } from '../config.js'
 import { AppError } from '../core/errors.js'
+import { KeyedMutex } from '../core/mutex.js'
 import type { AreaDeps } from '../kit/area-deps.js'
 import { decodeCursor, encodeCursor } from '../kit/cursor.js'
 import { noActions, type RemediationActions } from './actions.js'
@@ -96,24 +97,13 @@ export function createInsightsService(deps: InsightsDeps, opts: InsightsOptions 
   const actions = opts.actions ?? noActions
   const policy = opts.policy ?? defaultPolicy(cfg.remediation)
   const fetchImpl: FetchLike = opts.fetch ?? ((url, init) => fetch(url, init))
-  const running = new Map<string, Promise<unknown>>()
+  const analyses = new KeyedMutex() // one analysis per project at a time
 
   /** Analyses runs ingested since the last analysis (one analysis per project at a time). */
   async function fresh(project: string): Promise<void> {
     const pending = await env.db.selectFrom('insight_runs').select('id').where('project', '=', project).where('analyzed', '=', 0).limit(1).executeTakeFirst()
     if (!pending) return
-    await exclusive(project, () => analyzeProject(env, project, { full: false }))
-  }
-
-  async function exclusive<T>(project: string, fn: () => Promise<T>): Promise<T> {
-    while (running.has(project)) await running.get(project)!.catch(() => undefined)
-    const p = fn()
-    running.set(project, p)
-    try {
-      return await p
-    } finally {
-      running.delete(project)
-    }
+    await analyses.run(project, () => analyzeProject(env, project, { full: false }))
   }
 
   function testView(t: TestRow, q?: { owner: string; expires_at: number; reason: string; remediation_id: string | null }): InsightTest {
@@ -431,7 +421,7 @@ export function createInsightsService(deps: InsightsDeps, opts: InsightsOptions 
     },
 
     async analyze(project, o = {}) {
-      const r = await exclusive(project, () => analyzeProject(env, project, { full: o.full ?? true }))
+      const r = await analyses.run(project, () => analyzeProject(env, project, { full: o.full ?? true }))
       return { ...r, ms: Math.round(r.ms) }
     },
   }

@@ -1,6 +1,6 @@
 /** @module sandboxes/commands — exec: buffered, streamed (NDJSON) and background commands, with head+tail output caps. */
 import { StringDecoder } from 'node:string_decoder'
-import type { CommandInfo, ExecResult, Principal } from '@tidepool/sdk'
+import type { CommandInfo, ExecResult, Principal, StreamLine } from '@tidepool/sdk'
 import type { Config } from '../config.js'
 import type { Clock } from '../core/clock.js'
 import { iso } from '../core/clock.js'
@@ -18,8 +18,6 @@ export interface ExecOptions {
   stdin?: string | Uint8Array | undefined
   timeoutMs: number
 }
-
-export type StreamLine = { stream: 'stdout' | 'stderr'; data: string } | { pid: number } | Omit<ExecResult, 'stdout' | 'stderr'>
 
 /** A command started with background: true, kept until the sandbox ends. */
 interface Background {

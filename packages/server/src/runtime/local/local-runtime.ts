@@ -5,6 +5,7 @@ import { rm } from 'node:fs/promises'
 import { isAbsolute, join } from 'node:path'
 import { setTimeout as sleep } from 'node:timers/promises'
 import { fileURLToPath } from 'node:url'
+import type { Logger } from '../../core/log.js'
 import { emptyEnv } from '../../core/child-env.js'
 import type {
   AdoptedExec,
@@ -42,12 +43,8 @@ export const ID_COUNT = 65_536
 
 const ID_RE = /^[A-Za-z0-9][A-Za-z0-9_-]{0,62}$/
 
-export interface RuntimeLogger {
-  debug(obj: object | string, msg?: string): void
-  info(obj: object | string, msg?: string): void
-  warn(obj: object | string, msg?: string): void
-  error(obj: object | string, msg?: string): void
-}
+/** The part of the Logger (core/log.ts) the runtime writes to. */
+export type RuntimeLogger = Pick<Logger, 'debug' | 'info' | 'warn' | 'error'>
 
 export interface LocalRuntimeOptions {
   /** Where sandboxes' writable layers and the host template live, e.g. $TIDEPOOL_HOME/runtime. */
