@@ -177,9 +177,9 @@ export class Clones {
 
   async #checkSandbox(project: string, sandboxId: string): Promise<void> {
     if (!this.#c.binder) throw new AppError('runtime_unavailable', 'binding a clone to a sandbox needs the sandbox runtime, which this server does not wire; create the clone without sandbox and pass its url instead')
-    const sbx = await (this.#c.db as unknown as import('../store/db.js').Db).selectFrom('sandboxes').select(['state']).where('id', '=', sandboxId).where('project', '=', project).executeTakeFirst()
-    if (!sbx) throw notFound('sandbox', sandboxId)
-    if (sbx.state === 'stopped') throw new AppError('conflict', `sandbox ${sandboxId} is stopped; bind clones to a live sandbox`)
+    const state = await this.#c.binder.state(project, sandboxId)
+    if (state === undefined) throw notFound('sandbox', sandboxId)
+    if (state === 'stopped') throw new AppError('conflict', `sandbox ${sandboxId} is stopped; bind clones to a live sandbox`)
     const bound = await this.#c.db.selectFrom('data_clones').select('id').where('sandbox_id', '=', sandboxId).where('state', 'in', live).executeTakeFirst()
     if (bound) throw new AppError('conflict', `sandbox ${sandboxId} already has clone ${bound.id} (its DATABASE_URL); destroy that clone first`)
   }

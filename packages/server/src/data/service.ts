@@ -32,8 +32,6 @@ export interface DataService {
   resetClone(p: Principal, id: string, to: string): Promise<Clone>
   /** Destroys the clones bound to a sandbox; call it when the sandbox is destroyed. */
   releaseSandbox(project: string, sandboxId: string): Promise<number>
-  /** Wires the sandbox side of clone binding (the composition root implements it over the runtime). */
-  setBinder(binder: SandboxBinder): void
   /**
    * Adopts or restarts the clones of a previous run, reaps what a crash left behind, and starts the
    * reaper (when `reaper` is not false). Does nothing heavy when the area was never used.
@@ -130,9 +128,6 @@ export function createDataService(deps: AreaDeps, opts: DataServiceOptions = {})
       if (!bound) return 0
       await ready()
       return clones.releaseSandbox(project, sandboxId)
-    },
-    setBinder: (b) => {
-      ctx.binder = b
     },
     start: async (o = {}) => {
       if (await used()) await ready()

@@ -15,6 +15,14 @@ import { refOf, type SandboxService } from '../sandboxes/sandboxes.js'
 export function sandboxBinder(deps: { db: Db; runtime: Runtime; sandboxes: SandboxService; events: EventLog; clock: Clock }): SandboxBinder {
   const system = (project: string) => ({ project, tokenId: 'system:data' })
   return {
+    async state(project: string, sandboxId: string): Promise<string | undefined> {
+      try {
+        return (await deps.sandboxes.row({ project }, sandboxId)).state
+      } catch (err) {
+        if ((err as { code?: string }).code === 'not_found') return undefined
+        throw err
+      }
+    },
     async bind(project: string, sandboxId: string, b: SandboxBinding): Promise<void> {
       const sbx = await deps.sandboxes.live(system(project), sandboxId)
       await deps.runtime.bindMount(sbx.ref, { source: b.socketDir, target: b.target })
