@@ -53,11 +53,7 @@ export class SandboxService {
     }
     const template = resolveTemplate(input.template)
     const resources: ResourceLimits = { ...config.defaults, ...input.resources }
-    if (resources.cpu > this.#hostCpus) {
-      throw new AppError('invalid_request', `resources.cpu must be at most ${this.#hostCpus} (the host's cores) (got ${resources.cpu})`, [
-        { path: 'resources.cpu', message: `at most ${this.#hostCpus}` },
-      ])
-    }
+    this.#checkCpu(resources.cpu)
     const id = newId('sbx', 16)
     const now = clock.now()
     const row: SandboxRow = {
@@ -146,7 +142,7 @@ export class SandboxService {
       if (input.resources) {
         const current = JSON.parse(row.resources) as ResourceLimits
         const next = { ...current, ...input.resources }
-        if (next.cpu > this.#hostCpus) throw new AppError('invalid_request', `resources.cpu must be at most ${this.#hostCpus} (got ${next.cpu})`)
+        this.#checkCpu(next.cpu)
         await this.#lock.run(`project:${p.project}`, async () => {
           const used = await this.usage(p.project)
           checkQuota(this.deps.config, p.project, used, { sandboxes: 0, memoryMb: next.memoryMb - current.memoryMb, cpu: next.cpu - current.cpu, pids: next.pids - current.pids }, await this.#soonestExpiryS(p.project))
@@ -379,6 +375,14 @@ export class SandboxService {
       .where('id', '=', row.id)
       .execute()
     await this.deps.events.emit({ project: row.project, sandboxId: row.id, kind: 'state_changed', actor, data: { from: row.state, to: state, reason, ...data } })
+  }
+
+  /** A sandbox gets at most the host's cores, at create and at resize alike. */
+  #checkCpu(cpu: number): void {
+    if (cpu <= this.#hostCpus) return
+    throw new AppError('invalid_request', `resources.cpu must be at most ${this.#hostCpus} (the host's cores) (got ${cpu})`, [
+      { path: 'resources.cpu', message: `at most ${this.#hostCpus}` },
+    ])
   }
 
   async #soonestExpiryS(project: string): Promise<number> {
