@@ -120,7 +120,7 @@ export async function buildControlPlane(config: Config, opts: BuildOptions = {})
       }),
       llmApiKey: secretFromEnv(opts.env ?? {}, config.insights.llm.apiKeyEnv),
     }),
-    data: createDataService(areaDeps, { binder: sandboxBinder({ db: store.db, runtime, sandboxes, events, clock }) }),
+    data: createDataService(areaDeps, { binder: sandboxBinder({ runtime, sandboxes, events }) }),
   }
   // Adopted sandboxes' commands too: background ones listed again, foreground ones (caller gone) killed.
   const reconciled = await sandboxes.reconcile(async (sbx) => {

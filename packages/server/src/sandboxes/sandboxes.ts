@@ -14,6 +14,7 @@ import type { SandboxRow } from '../store/schema.js'
 import { decodeCursor, encodeCursor } from '../kit/cursor.js'
 import type { EventLog } from '../kit/events.js'
 import { checkQuota, type Usage } from './quotas.js'
+import { live, refOf, toSandbox } from './sandbox-row.js'
 import { resolveTemplate } from './templates.js'
 
 export interface CreateSandbox {
@@ -33,8 +34,6 @@ export interface LiveSandbox {
   ref: RuntimeRef
   envs: Record<string, string>
 }
-
-const live: SandboxState[] = ['starting', 'running', 'paused']
 
 export class SandboxService {
   readonly #lock = new KeyedMutex()
@@ -362,6 +361,14 @@ export class SandboxService {
     return result
   }
 
+  /** Changes the envs every later command of a sandbox gets (a bound clone's DATABASE_URL and PG* variables). */
+  async changeEnvs(id: string, change: (envs: Record<string, string>) => Record<string, string>): Promise<void> {
+    const { db, clock } = this.deps
+    const row = await db.selectFrom('sandboxes').select('envs').where('id', '=', id).executeTakeFirstOrThrow()
+    const envs = change(JSON.parse(row.envs) as Record<string, string>)
+    await db.updateTable('sandboxes').set({ envs: JSON.stringify(envs), updated_at: iso(clock.now()) }).where('id', '=', id).execute()
+  }
+
   #mustBeLive(row: SandboxRow, verb: string): void {
     if (row.state === 'stopped' && row.reason === 'lost') throw new AppError('conflict', `cannot ${verb} sandbox ${row.id}: it was lost (its init or supervisor exited); create a new one`)
     if (row.state === 'stopped') throw new AppError('conflict', `cannot ${verb} sandbox ${row.id}: it is stopped (${row.reason})`)
@@ -388,28 +395,5 @@ export class SandboxService {
   async #soonestExpiryS(project: string): Promise<number> {
     const row = await this.deps.db.selectFrom('sandboxes').select('expires_at').where('project', '=', project).where('state', 'in', live).orderBy('expires_at').limit(1).executeTakeFirst()
     return row ? (Date.parse(row.expires_at) - this.deps.clock.now()) / 1000 : 1
-  }
-}
-
-export function refOf(row: SandboxRow): RuntimeRef {
-  if (!row.runtime_ref) throw new AppError('conflict', `sandbox ${row.id} has no runtime yet (${row.state})`)
-  return JSON.parse(row.runtime_ref) as RuntimeRef
-}
-
-export function toSandbox(row: SandboxRow): Sandbox {
-  return {
-    id: row.id,
-    project: row.project,
-    state: row.state as SandboxState,
-    reason: row.reason,
-    template: row.template,
-    createdAt: row.created_at,
-    updatedAt: row.updated_at,
-    expiresAt: row.expires_at,
-    timeoutMs: Number(row.timeout_ms),
-    lifecycle: JSON.parse(row.lifecycle) as Sandbox['lifecycle'],
-    resources: JSON.parse(row.resources) as Sandbox['resources'],
-    envKeys: Object.keys(JSON.parse(row.envs) as object).sort(),
-    metadata: JSON.parse(row.metadata) as Record<string, string>,
   }
 }
