@@ -17,7 +17,7 @@ export { scopes, Scope, ProjectName, Principal, CreateTokenInput, TokenInfo, Cre
 export { AuditRecord, ListAuditInput, AuditPage, AuditVerifyResult, SandboxEvent, SandboxEventPage } from './contract/audit.js'
 export type { Operation, HttpMethod } from './contract/operation.js'
 export { operations } from './contract/operations.js'
-export type { Operations, OpName, OpInput, OpOutput, Api } from './contract/operations.js'
+export type { Operations, OpName, OpInput, OpOutput, Api, SandboxOpName, AccessOpName, InsightsOpName, DataOpName } from './contract/operations.js'
 
 // Client side: the fetch client, ApiError, and the E2B-shaped Sandbox class. The `Sandbox` schema of
 // the contract is exported as `SandboxInfo` (E2B's name for it) so that `Sandbox` is the class.

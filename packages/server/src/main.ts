@@ -7,7 +7,7 @@ import { AuditLog } from './audit/audit-log.js'
 import { auditPaths } from './audit/config.js'
 import { loadOrCreateSigningKey } from './audit/signing-key.js'
 import { auditedSystemAction, systemActors } from './audit/system-actor.js'
-import { TokenService } from './auth/tokens.js'
+import { TokenService } from './access/tokens.js'
 import { secretFromEnv, storeUrlOf, type Config } from './config.js'
 import { systemClock, type Clock } from './core/clock.js'
 import { freezePrototypes } from './core/harden.js'
@@ -17,12 +17,12 @@ import { createHttpApp } from './http/app.js'
 import { sandboxRemediationActions } from './insights/actions.js'
 import { createInsightsService } from './insights/service.js'
 import type { Runtime } from './runtime/runtime.js'
-import { CommandService } from './service/commands.js'
-import { EventLog } from './service/events.js'
-import { FileService } from './service/files.js'
-import { SandboxService } from './service/sandboxes.js'
-import { sandboxBinder } from './service/sandbox-binder.js'
-import type { Services } from './service/services.js'
+import { CommandService } from './sandboxes/commands.js'
+import { EventLog } from './kit/events.js'
+import { FileService } from './sandboxes/files.js'
+import { SandboxService } from './sandboxes/sandboxes.js'
+import { sandboxBinder } from './dispatch/sandbox-binder.js'
+import type { Services } from './dispatch/services.js'
 import { openStore } from './store/db.js'
 
 /** How often stopped sandboxes past their retention are looked for (the reaper runs every second). */
@@ -124,7 +124,7 @@ export async function buildControlPlane(config: Config, opts: BuildOptions = {})
       }),
       llmApiKey: secretFromEnv(opts.env ?? {}, config.insights.llm.apiKeyEnv),
     }),
-    data: createDataService(areaDeps, { binder: sandboxBinder({ db: store.db, runtime, sandboxes, events, clock }) }),
+    data: createDataService(areaDeps, { binder: sandboxBinder({ runtime, sandboxes, events }) }),
   }
   // Adopted sandboxes' commands too: background ones listed again, foreground ones (caller gone) killed.
   const reconciled = await sandboxes.reconcile(async (sbx) => {

@@ -70,6 +70,11 @@ export const operations = {
 
 export type Operations = typeof operations
 export type OpName = keyof Operations
+/** Each server area's operations: its handler table implements exactly this set. */
+export type SandboxOpName = keyof typeof sandboxOps
+export type AccessOpName = keyof typeof accessOps
+export type InsightsOpName = keyof typeof insightsOps
+export type DataOpName = keyof typeof dataOps
 export type OpInput<K extends OpName> = z.input<Operations[K]['input']>
 type OutputOf<O> = O extends z.ZodType ? z.output<O> : O extends 'raw' ? Uint8Array : void
 export type OpOutput<K extends OpName> = OutputOf<Operations[K]['output']>

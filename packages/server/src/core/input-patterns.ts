@@ -25,7 +25,7 @@ export const regexFiles: Readonly<Record<string, RegexFile>> = {
   'server/src/core/safe-input.ts': { input: 'every request string (\\p{Cs}: one character class, no quantifier)' },
   'server/src/runtime/local/disk-pool.ts': { input: 'none: output of btrfs/losetup and sysfs files' },
   'server/src/runtime/local/instance.ts': { input: 'none: the instance file tidepool wrote (anchored, fixed length)' },
-  'server/src/service/file-scripts.ts': { input: 'none: exit codes and stderr of our own scripts' },
+  'server/src/sandboxes/file-scripts.ts': { input: 'none: exit codes and stderr of our own scripts' },
   'server/src/store/sqlite-file.ts': { input: 'none: names of entries in the home directory (anchored literals)' },
   'sdk/src/api-error.ts': { input: 'a Retry-After header of a response' },
   'sdk/src/client.ts': { input: 'the baseUrl option and the operation table\'s own paths' },
@@ -93,7 +93,7 @@ export const regexFiles: Readonly<Record<string, RegexFile>> = {
   'server/src/runtime/local/preflight.ts': { input: 'none: /proc files' },
   'server/src/runtime/local/proc.ts': { input: 'none: /proc/self/status' },
   'server/src/runtime/sandbox-checks.ts': { input: 'sandbox ids' },
-  'server/src/service/files.ts': { input: 'request paths and the stderr of file commands' },
+  'server/src/sandboxes/files.ts': { input: 'request paths and the stderr of file commands' },
   'server/src/storage/dir-pool.ts': { input: 'filefrag output for files a sandbox wrote', evil: [(n) => ` 1: ${rep('1', n)}`, (n) => ` 1: 1.. 1: 1.. 1: 1:${rep(' ', n)}`] },
   'server/src/storage/loop-image.ts': { input: 'none: /proc/self/mounts' },
 }

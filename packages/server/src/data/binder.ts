@@ -13,12 +13,12 @@ export interface SandboxBinding {
 }
 
 /**
- * Implemented over the runtime by the composition root (the data area never reads the sandboxes' tables): bind mounts `socketDir` at `target` inside that
+ * Implemented over the sandboxes area by the composition root: bind mounts `socketDir` at `target` inside that
  * sandbox alone and adds `envs` to what its commands get; unbind reverses both (idempotent).
  */
 export interface SandboxBinder {
-  /** The sandbox's state (`running`, `stopped`, …), or undefined when the project has no such sandbox. */
-  stateOf(project: string, sandboxId: string): Promise<string | undefined>
+  /** The sandbox's state (`running`, `paused`, `stopped`, …), or undefined when the project has no such sandbox. */
+  state(project: string, sandboxId: string): Promise<string | undefined>
   bind(project: string, sandboxId: string, binding: SandboxBinding): Promise<void>
   unbind(project: string, sandboxId: string, binding: SandboxBinding): Promise<void>
 }

@@ -2,7 +2,7 @@
 import type { Clone, DataSnapshot, Principal } from '@tidepool/sdk'
 import { AppError, notFound } from '../core/errors.js'
 import { newId } from '../core/ids.js'
-import { decodeCursor } from '../service/cursor.js'
+import { decodeCursor } from '../kit/cursor.js'
 import { bindingEnvs, SANDBOX_SOCKET_DIR, type SandboxBinding } from './binder.js'
 import type { CloneDriver, CloneRef } from './clone-driver.js'
 import { checkCloneQuota, live } from './clone-quota.js'
@@ -10,7 +10,7 @@ import { actorOf, type DataContext } from './data-context.js'
 import { paths } from './layout.js'
 import { loggedAs } from './logged.js'
 import type { Mirrors } from './mirrors.js'
-import { pageOf } from './mirrors.js'
+import { pageOf } from '../kit/page.js'
 import { newPassword } from './pg-admin.js'
 import type { DataCloneRow, DataSnapshotRow } from './tables.js'
 import type { WarmPool } from './warm-pool.js'
@@ -150,7 +150,7 @@ export class Clones {
 
   async #checkSandbox(project: string, sandboxId: string): Promise<void> {
     if (!this.#c.binder) throw new AppError('runtime_unavailable', 'binding a clone to a sandbox needs the sandbox runtime, which this server does not wire; create the clone without sandbox and pass its url instead')
-    const state = await this.#c.binder.stateOf(project, sandboxId)
+    const state = await this.#c.binder.state(project, sandboxId)
     if (state === undefined) throw notFound('sandbox', sandboxId)
     if (state === 'stopped') throw new AppError('conflict', `sandbox ${sandboxId} is stopped; bind clones to a live sandbox`)
     const bound = await this.#c.db.selectFrom('data_clones').select('id').where('sandbox_id', '=', sandboxId).where('state', 'in', live).executeTakeFirst()

@@ -4,7 +4,8 @@ import type { DataSource, Mirror, MirrorProgress, Principal } from '@tidepool/sd
 import type { z } from 'zod'
 import { AppError, codeOf, notFound, quotaExceeded } from '../core/errors.js'
 import { newId } from '../core/ids.js'
-import { encodeCursor, decodeCursor } from '../service/cursor.js'
+import { decodeCursor } from '../kit/cursor.js'
+import { pageOf } from '../kit/page.js'
 import { choosePgBinaries } from './pg-binaries.js'
 import { actorOf, type DataContext } from './data-context.js'
 import { paths } from './layout.js'
@@ -303,10 +304,4 @@ export class Mirrors {
   #limits(project: string) {
     return { ...this.#c.cfg.quotas.default, ...this.#c.cfg.quotas.projects[project] }
   }
-}
-
-export function pageOf<T extends { id: string }>(items: T[], limit: number): { items: T[]; nextToken?: string } {
-  if (items.length <= limit) return { items }
-  const page = items.slice(0, limit)
-  return { items: page, nextToken: encodeCursor(page[page.length - 1]!.id) }
 }

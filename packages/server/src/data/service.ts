@@ -1,6 +1,6 @@
 /** @module data/service — PostgreSQL data sources, mirrors and thin clones: the data area's one service. */
 import type { Clone, DataSnapshot, DataSource, Mirror, Principal } from '@tidepool/sdk'
-import type { AreaDeps } from '../service/area-deps.js'
+import type { AreaDeps } from '../kit/area-deps.js'
 import type { SandboxBinder } from './binder.js'
 import { Clones, type CreateClone, type CreateCloneOptions } from './clones.js'
 import { DataConfig } from './config.js'
@@ -33,8 +33,6 @@ export interface DataService {
   resetClone(p: Principal, id: string, to: string): Promise<Clone>
   /** Destroys the clones bound to a sandbox; call it when the sandbox is destroyed. */
   releaseSandbox(project: string, sandboxId: string): Promise<number>
-  /** Wires the sandbox side of clone binding (the composition root implements it over the runtime). */
-  setBinder(binder: SandboxBinder): void
   /**
    * Adopts or restarts the clones of a previous run, reaps what a crash left behind, and starts the
    * reaper (when `reaper` is not false). Does nothing heavy when the area was never used.
@@ -131,9 +129,6 @@ export function createDataService(deps: AreaDeps, opts: DataServiceOptions = {})
       if (!bound) return 0
       await ready()
       return clones.releaseSandbox(project, sandboxId)
-    },
-    setBinder: (b) => {
-      ctx.binder = b
     },
     start: async (o = {}) => {
       if (await used()) await ready()

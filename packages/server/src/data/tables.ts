@@ -1,5 +1,4 @@
 /** @module data/tables — row types of the data area's tables (migration 0200-data). Timestamps are ISO strings, JSON is text. */
-import type { Kysely } from 'kysely'
 import type { Db } from '../store/db.js'
 
 export interface DataSourceRow {
@@ -89,7 +88,8 @@ export interface DataSnapshotRow {
   created_at: string
 }
 
-export interface DataTables {
+/** A type, not an interface: kysely's `withTables` takes a record type. */
+export type DataTables = {
   data_sources: DataSourceRow
   data_mirrors: DataMirrorRow
   data_servers: DataServerRow
@@ -97,9 +97,9 @@ export interface DataTables {
   data_snapshots: DataSnapshotRow
 }
 
-export type DataDb = Kysely<DataTables>
+/** The store's Kysely instance with the data tables typed in (they live here, not in the core schema). */
+export type DataDb = ReturnType<typeof dataDb>
 
-export function dataDb(db: Db): DataDb {
-  // One Kysely instance serves every area; the data tables are typed here rather than in the core schema.
-  return db as unknown as DataDb
+export function dataDb(db: Db) {
+  return db.withTables<DataTables>()
 }

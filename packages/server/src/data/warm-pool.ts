@@ -9,20 +9,20 @@ import { loggedAs } from './logged.js'
 import { newPassword } from './pg-admin.js'
 import type { DataCloneRow } from './tables.js'
 
-const WARM_EXPIRY = '9999-12-31T00:00:00.000Z'
-
-/** What the pool needs of the clones (Clones implements it; a narrow type keeps the import one way). */
-export interface CloneDestroyer {
+/** What the pool needs from the clones area it feeds: ending a clone (one whose server died, or a stale one). */
+export interface CloneEnder {
   destroy(project: string, id: string, reason: string, actor: string): Promise<void>
 }
 
+const WARM_EXPIRY = '9999-12-31T00:00:00.000Z'
+
 export class WarmPool {
   readonly #c: DataContext
-  readonly #clones: CloneDestroyer
+  readonly #clones: CloneEnder
   #filling: Promise<void> | undefined
   #fillAgain = false
 
-  constructor(c: DataContext, clones: CloneDestroyer) {
+  constructor(c: DataContext, clones: CloneEnder) {
     this.#c = c
     this.#clones = clones
   }

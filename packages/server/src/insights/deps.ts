@@ -1,19 +1,10 @@
 /** @module insights/deps — what the insights modules share: the store, config, clock, log and audit sink. */
 import type SQLite from 'better-sqlite3'
+import type { AuditEntry } from '../audit/audit-log.js'
 import type { Clock } from '../core/clock.js'
 import type { Logger } from '../core/log.js'
 import type { InsightsConfig } from './config.js'
 import type { InsightsDb } from './tables.js'
-
-/** One audit record as the audit log takes it (`AuditLog.append`). */
-export interface AuditEntry {
-  actor: string
-  project: string
-  action: string
-  target?: string
-  outcome: string
-  data?: unknown
-}
 
 /** The part of the audit log insights uses. */
 export interface AuditSink {

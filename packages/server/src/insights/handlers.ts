@@ -1,16 +1,17 @@
 /** @module insights/handlers — handlers of the insights operations: each is one call into the insights service, scoped to the caller's project. */
-import type { insightsOps } from '@tidepool/sdk'
-import type { z } from 'zod'
-import type { Ctx } from '../service/context.js'
-import type { Services } from '../service/services.js'
+import type { InsightsOpName } from '@tidepool/sdk'
+import type { Ctx } from '../kit/context.js'
+import type { HandlerTable } from '../kit/handler-table.js'
+import type { InsightsService } from './service.js'
 
-type Ops = typeof insightsOps
-type In<K extends keyof Ops> = z.output<Ops[K]['input']>
-type H<K extends keyof Ops> = (input: In<K>, ctx: Ctx, svc: Services) => Promise<z.output<Extract<Ops[K]['output'], z.ZodType>>>
+/** The services the insights area's handlers use. */
+export interface InsightsAreaServices {
+  insights: InsightsService
+}
 
 const actorOf = (ctx: Ctx) => `${ctx.principal.tokenId} (${ctx.principal.name})`
 
-export const insightsHandlers: { [K in keyof Ops]: H<K> } = {
+export const insightsHandlers: HandlerTable<InsightsOpName, InsightsAreaServices> = {
   createRun: (i, ctx, svc) => svc.insights.createRun(ctx.principal.project, i),
   listRuns: (i, ctx, svc) => svc.insights.listRuns(ctx.principal.project, i),
   getRun: (i, ctx, svc) => svc.insights.getRun(ctx.principal.project, i.id),

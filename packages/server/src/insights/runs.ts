@@ -3,8 +3,6 @@ import type { InfraMetrics, InsightsSettings, Run } from '@tidepool/sdk'
 import type { InsightsConfig } from './config.js'
 import type { InsightsDb, RunRow } from './tables.js'
 
-export type RemediationKindName = InsightsSettings['allowedActions'][number]
-
 /** The project's settings, config defaults filled in. */
 export async function loadSettings(db: InsightsDb, project: string, cfg: InsightsConfig): Promise<InsightsSettings> {
   const row = await db.selectFrom('insight_settings').select(['body', 'updated_at']).where('project', '=', project).executeTakeFirst()

@@ -27,8 +27,9 @@ import type {
 import type { z } from 'zod'
 import type { Config } from '../config.js'
 import { AppError } from '../core/errors.js'
-import type { AreaDeps } from '../service/area-deps.js'
-import { decodeCursor, encodeCursor } from '../service/cursor.js'
+import { KeyedMutex } from '../core/mutex.js'
+import type { AreaDeps } from '../kit/area-deps.js'
+import { decodeCursor, encodeCursor } from '../kit/cursor.js'
 import { noActions, type RemediationActions } from './actions.js'
 import { analyzeProject } from './analysis.js'
 import { InsightsConfig } from './config.js'
@@ -116,24 +117,12 @@ export function createInsightsService(deps: InsightsDeps, opts: InsightsOptions 
   const actions = opts.actions ?? noActions
   const policy = opts.policy ?? defaultPolicy(cfg.remediation)
   const fetchImpl: FetchLike = opts.fetch ?? ((url, init) => fetch(url, init))
-  const running = new Map<string, Promise<unknown>>()
+  const analyses = new KeyedMutex() // one analysis per project at a time
 
   /** Analyses runs ingested since the last analysis (one analysis per project at a time). */
   async function fresh(project: string): Promise<void> {
     if (!(await hasUnanalyzedRuns(env, project))) return
-    await exclusive(project, () => analyzeProject(env, project, { full: false }))
-  }
-
-  async function exclusive<T>(project: string, fn: () => Promise<T>): Promise<T> {
-    // Waits for the analysis under way; its failure is its own caller's to report, not this one's.
-    while (running.has(project)) await running.get(project)!.catch(() => undefined)
-    const p = fn()
-    running.set(project, p)
-    try {
-      return await p
-    } finally {
-      running.delete(project)
-    }
+    await analyses.run(project, () => analyzeProject(env, project, { full: false }))
   }
 
   const offsetOf = (token: string | undefined) => {
@@ -330,7 +319,7 @@ export function createInsightsService(deps: InsightsDeps, opts: InsightsOptions 
     },
 
     async analyze(project, o = {}) {
-      const r = await exclusive(project, () => analyzeProject(env, project, { full: o.full ?? true }))
+      const r = await analyses.run(project, () => analyzeProject(env, project, { full: o.full ?? true }))
       return { ...r, ms: Math.round(r.ms) }
     },
   }

@@ -1,5 +1,5 @@
 /** @module insights/tables — row types of the insights tables (migration 0100-insights). Times in `at`-style columns are epoch ms. */
-import type { Generated, Kysely } from 'kysely'
+import type { Generated } from 'kysely'
 import type { OpenedStore } from '../store/db.js'
 
 export interface RunRow {
@@ -163,7 +163,8 @@ export interface SettingsRow {
   updated_at: string
 }
 
-export interface InsightsTables {
+/** A type, not an interface: kysely's `withTables` takes a record type. */
+export type InsightsTables = {
   insight_runs: RunRow
   insight_files: FileRow
   insight_results: ResultRow
@@ -178,11 +179,11 @@ export interface InsightsTables {
   insight_settings: SettingsRow
 }
 
-export type InsightsDb = Kysely<InsightsTables>
+/** The store's Kysely instance with the insights tables typed in. */
+export type InsightsDb = ReturnType<typeof insightsDb>
 
-/** The store's Kysely instance, typed for the insights tables. */
-export function insightsDb(store: OpenedStore): InsightsDb {
-  return store.db as unknown as InsightsDb
+export function insightsDb(store: OpenedStore) {
+  return store.db.withTables<InsightsTables>()
 }
 
 export const outcomeCode = { pass: 0, fail: 1, skip: 2 } as const

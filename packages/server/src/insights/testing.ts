@@ -1,9 +1,9 @@
 /** @module insights/testing — a real in-memory store and an insights service over it, for tests and the benchmark. */
+import type { AuditEntry } from '../audit/audit-log.js'
 import type { Config } from '../config.js'
 import type { Clock } from '../core/clock.js'
 import { silentLogger } from '../core/log.js'
 import { openStore, type OpenedStore } from '../store/db.js'
-import type { AuditEntry } from './deps.js'
 import { createInsightsService, type InsightsOptions, type InsightsService } from './service.js'
 
 /** A clock tests move by hand. */

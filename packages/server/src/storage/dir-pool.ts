@@ -3,7 +3,7 @@ import { lstat, mkdir, readdir, rm, statfs } from 'node:fs/promises'
 import { dirname, join, relative, resolve, sep } from 'node:path'
 import { CommandError, runCommand } from './run-command.js'
 import { PoolFullError } from './pool-errors.js'
-import type { PoolKind, PoolSpace, PoolUsage, StoragePool } from './pool-types.js'
+import type { PoolKind, PoolSpace, PoolUsage, StoragePool } from './pool.js'
 
 export interface DirPoolOptions {
   root: string

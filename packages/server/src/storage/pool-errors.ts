@@ -1,5 +1,5 @@
 /** @module storage/pool-errors — failures a storage pool reports in a way callers can act on. */
-import type { PoolSpace } from './pool-types.js'
+import type { PoolSpace } from './pool.js'
 
 /** The pool has no space left for an operation. */
 export class PoolFullError extends Error {

@@ -1,16 +1,15 @@
-/** @module storage/storage-pool — the StoragePool seam: where clones, snapshots and layers live, and how they are copied. */
+/** @module storage/storage-pool — opens the StoragePool (storage/pool.ts) a data directory asks for: reflink, a loop-mounted XFS image, or copy. */
 import { mkdir } from 'node:fs/promises'
 import { join, resolve } from 'node:path'
 import type { Logger } from '../core/log.js'
 import { DirPool } from './dir-pool.js'
+import type { PoolKind, StoragePool } from './pool.js'
 import { bindMount, mountImage, unmountImage, xfsToolsMissing } from './loop-image.js'
 import { PoolUnavailableError } from './pool-errors.js'
-import type { PoolKind, StoragePool } from './pool-types.js'
 import { supportsReflink } from './reflink-probe.js'
 
 export { PoolFullError, PoolUnavailableError } from './pool-errors.js'
-
-export type { PoolKind, PoolSpace, PoolUsage, StoragePool } from './pool-types.js'
+export type { PoolKind, PoolSpace, PoolUsage, StoragePool } from './pool.js'
 
 export interface StoragePoolOptions {
   /** Directory the pool lives in (created). On a non-reflink filesystem the XFS image and its mount point go here too. */

@@ -10,7 +10,7 @@ import { cachingStatements } from './statement-cache.js'
 import type { CoreTables } from './schema.js'
 import type { Db, OpenedStore } from './opened-store.js'
 
-export type { Db, OpenedStore } from './opened-store.js'
+export type { Db, OpenedStore }
 
 /** Opens `sqlite:<file>` / `:memory:` / a bare file path, or `postgres://…`, and runs pending migrations. */
 export async function openStore(url: string): Promise<OpenedStore> {

@@ -1,4 +1,4 @@
-/** @module store/opened-store — the types of an open store (below store/db and store/postgres, which both make one). */
+/** @module store/opened-store — what opening a store yields, whichever dialect: its own module so that db.ts and the dialect modules it loads import it, not each other. */
 import type SQLite from 'better-sqlite3'
 import type { Kysely } from 'kysely'
 import type { CoreTables } from './schema.js'

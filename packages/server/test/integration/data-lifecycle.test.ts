@@ -21,8 +21,9 @@ describe.skipIf(Boolean(dataSkip))(`data lifecycle${dataSkip ? ` (skipped: ${dat
   let t: TestData
   let mirror: Mirror
   const binds: { op: 'bind' | 'unbind'; project: string; sandbox: string; b: SandboxBinding }[] = []
+  const sandboxStates = new Map<string, string>() // project/id → state, as the sandboxes area would answer
   const binder: SandboxBinder = {
-    stateOf: async (project, sandbox) => (await t.store.db.selectFrom('sandboxes').select('state').where('id', '=', sandbox).where('project', '=', project).executeTakeFirst())?.state,
+    state: async (project, sandbox) => sandboxStates.get(`${project}/${sandbox}`),
     bind: async (project, sandbox, b) => void binds.push({ op: 'bind', project, sandbox, b }),
     unbind: async (project, sandbox, b) => void binds.push({ op: 'unbind', project, sandbox, b }),
   }
@@ -123,10 +124,7 @@ describe.skipIf(Boolean(dataSkip))(`data lifecycle${dataSkip ? ` (skipped: ${dat
   })
 
   it('binds a clone to a sandbox: socket dir and DATABASE_URL go to the binder; one clone per sandbox; released with the sandbox', async () => {
-    await t.store.db
-      .insertInto('sandboxes')
-      .values({ id: 'sbx_data0001', project: 'proj', state: 'running', reason: 'created', template: 'default', created_at: '', updated_at: '', expires_at: '', timeout_ms: 1, lifecycle: '{}', resources: '{}', envs: '{}', metadata: '{}', deny_read: '[]', runtime_ref: null, owner: 'x' })
-      .execute()
+    sandboxStates.set('proj/sbx_data0001', 'running')
     await expect(t.svc.createClone(t.principal, { mirror: mirror.id, sandbox: 'sbx_nosuchbox' })).rejects.toMatchObject({ code: 'not_found' })
     const c = await t.svc.createClone(t.principal, { mirror: mirror.id, sandbox: 'sbx_data0001' })
     expect(c.sandbox).toBe('sbx_data0001')

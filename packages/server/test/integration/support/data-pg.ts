@@ -13,8 +13,8 @@ import { withAdmin } from '../../../src/data/pg-admin.js'
 import { initDataDir, resolveRunAs, startServer, stopServer } from '../../../src/data/pg-server.js'
 import { canBind } from '../../../src/data/ports.js'
 import { createDataService, type DataService, type DataServiceOptions } from '../../../src/data/service.js'
-import type { AreaDeps } from '../../../src/service/area-deps.js'
-import { EventLog } from '../../../src/service/events.js'
+import type { AreaDeps } from '../../../src/kit/area-deps.js'
+import { EventLog } from '../../../src/kit/events.js'
 import { openStore, type OpenedStore } from '../../../src/store/db.js'
 
 export const dataSkip: string | undefined = (() => {

@@ -1,4 +1,4 @@
-/** @module service/output-buffer — keeps the head and tail of a byte stream under a cap, and counts everything. */
+/** @module sandboxes/output-buffer — keeps the head and tail of a byte stream under a cap, and counts everything. */
 
 /**
  * A command can print gigabytes; the buffered API keeps `cap` bytes per stream: the first half and the

@@ -1,4 +1,4 @@
-/** @module service/events — the event stream every state change feeds (audit trail per sandbox, metering, insights). */
+/** @module kit/events — the event stream every state change feeds (audit trail per sandbox, metering, insights). */
 import type { SandboxEvent } from '@tidepool/sdk'
 import type { Clock } from '../core/clock.js'
 import { iso } from '../core/clock.js'

@@ -1,11 +1,11 @@
-/** @module service/files — files inside a sandbox, done by small commands run inside it; reads and writes stream. */
+/** @module sandboxes/files — files inside a sandbox, done by small commands run inside it; reads and writes stream. */
 import { randomBytes } from 'node:crypto'
 import { posix } from 'node:path'
 import type { FileEntry, FileStat, Principal } from '@tidepool/sdk'
 import type { Config } from '../config.js'
 import { AppError } from '../core/errors.js'
 import type { ExecExit, ExecHandle, Runtime } from '../runtime/runtime.js'
-import { ByteStream } from './byte-stream.js'
+import { ByteStream } from '../kit/byte-stream.js'
 import { cleanupScript, exits, fileError, kernelFsError, listScript, mkdirScript, readScript, renameScript, writeScript } from './file-scripts.js'
 import { OutputBuffer } from './output-buffer.js'
 import type { SandboxService } from './sandboxes.js'

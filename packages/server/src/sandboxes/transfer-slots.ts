@@ -1,4 +1,4 @@
-/** @module service/transfer-slots — at most N file transfers (reads and writes) at once per token. */
+/** @module sandboxes/transfer-slots — at most N file transfers (reads and writes) at once per token. */
 import type { Principal } from '@tidepool/sdk'
 import { quotaExceeded } from '../core/errors.js'
 

@@ -1,4 +1,4 @@
-/** @module service/templates — the templates sandboxes start from. */
+/** @module sandboxes/templates — the templates sandboxes start from. */
 import type { TemplateSpec } from '../runtime/runtime.js'
 import { AppError } from '../core/errors.js'
 

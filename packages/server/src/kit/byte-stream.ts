@@ -1,4 +1,4 @@
-/** @module service/byte-stream — raw bytes that flow through the control plane instead of being held whole. */
+/** @module kit/byte-stream — raw bytes that flow through the control plane instead of being held whole. */
 
 /** Where the bytes of a ByteStream come from: the next chunk, and what to do when the consumer stops early. */
 export interface ByteSource {

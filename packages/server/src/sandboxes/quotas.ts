@@ -1,4 +1,4 @@
-/** @module service/quotas — per-project limits on live sandboxes, refused before anything is created. */
+/** @module sandboxes/quotas — per-project limits on live sandboxes, refused before anything is created. */
 import type { Config } from '../config.js'
 import { quotaExceeded } from '../core/errors.js'
 import type { ResourceLimits } from '../runtime/runtime.js'

@@ -1,8 +1,8 @@
-/** @module service/dispatch — the one front door: authorise, read and validate, call the service, audit. */
+/** @module dispatch/dispatch — the one front door: authorise, read and validate, call the service, audit. */
 import { operations, type OpName, type Principal } from '@tidepool/sdk'
 import { AppError, codeOf, invalidInput } from '../core/errors.js'
 import { redactForAudit } from '../audit/redact.js'
-import type { Ctx } from './context.js'
+import type { Ctx } from '../kit/context.js'
 import { handlers } from './handlers.js'
 import type { Services } from './services.js'
 

@@ -1,4 +1,4 @@
-/** @module auth/tokens — bearer tokens bound to a project with scopes; only their SHA-256 is stored. */
+/** @module access/tokens — bearer tokens bound to a project with scopes; only their SHA-256 is stored. */
 import { createHash } from 'node:crypto'
 import { closeSync, fchmodSync, openSync, readFileSync, writeSync } from 'node:fs'
 import type { Principal, Scope } from '@tidepool/sdk'

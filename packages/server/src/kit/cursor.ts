@@ -1,4 +1,4 @@
-/** @module service/cursor — opaque pagination tokens (base64url of the last key seen). */
+/** @module kit/cursor — opaque pagination tokens (base64url of the last key seen). */
 import { AppError } from '../core/errors.js'
 
 export const encodeCursor = (key: string) => Buffer.from(`k:${key}`).toString('base64url')

@@ -1,4 +1,4 @@
-/** @module service/area-deps — what main.ts hands to each area's service factory. */
+/** @module kit/area-deps — what main.ts hands to each area's service factory. */
 import type { AuditLog } from '../audit/audit-log.js'
 import type { Config } from '../config.js'
 import type { Clock } from '../core/clock.js'

@@ -1,7 +1,6 @@
-/** @module service/context — what every handler receives: the caller, the request, and the services. */
+/** @module kit/context — what every handler receives besides its input: the caller and the request. */
 import type { Principal } from '@tidepool/sdk'
 import type { Logger } from '../core/log.js'
-import type { Services } from './services.js'
 
 export interface Ctx {
   principal: Principal
@@ -12,8 +11,6 @@ export interface Ctx {
   /** Aborted when the client goes away. */
   signal?: AbortSignal
 }
-
-export type Handler<I, O> = (input: I, ctx: Ctx, svc: Services) => Promise<O>
 
 /** Returned by a handler that streams: the HTTP shell writes each item as one NDJSON line. */
 export class StreamResult {

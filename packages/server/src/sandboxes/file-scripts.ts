@@ -1,4 +1,4 @@
-/** @module service/file-scripts — the small sh scripts the files service runs inside a sandbox, and what their exits mean. */
+/** @module sandboxes/file-scripts — the small sh scripts the files service runs inside a sandbox, and what their exits mean. */
 import { AppError } from '../core/errors.js'
 
 /*

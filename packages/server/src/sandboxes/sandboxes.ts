@@ -1,4 +1,4 @@
-/** @module service/sandboxes — sandbox lifecycle: create, list, get, patch, pause/resume, destroy, expiry, reconcile. */
+/** @module sandboxes/sandboxes — sandbox lifecycle: create, list, get, patch, pause/resume, destroy, expiry, reconcile. */
 import { cpus } from 'node:os'
 import type { Principal, SandboxInfo as Sandbox, SandboxMetrics, SandboxState } from '@tidepool/sdk'
 import { auditedSystemAction, systemActors, type SystemActor, type SystemAudit } from '../audit/system-actor.js'
@@ -12,9 +12,10 @@ import { KeyedMutex } from '../core/mutex.js'
 import type { ResourceLimits, Runtime, RuntimeRef } from '../runtime/runtime.js'
 import type { Db } from '../store/db.js'
 import type { SandboxRow } from '../store/schema.js'
-import { decodeCursor, encodeCursor } from './cursor.js'
-import type { EventLog } from './events.js'
+import { decodeCursor, encodeCursor } from '../kit/cursor.js'
+import type { EventLog } from '../kit/events.js'
 import { checkQuota, type Usage } from './quotas.js'
+import { live, refOf, toSandbox } from './sandbox-row.js'
 import { resolveTemplate } from './templates.js'
 
 export interface CreateSandbox {
@@ -34,8 +35,6 @@ export interface LiveSandbox {
   ref: RuntimeRef
   envs: Record<string, string>
 }
-
-const live: SandboxState[] = ['starting', 'running', 'paused']
 
 export class SandboxService {
   readonly #lock = new KeyedMutex()
@@ -61,11 +60,7 @@ export class SandboxService {
     }
     const template = resolveTemplate(input.template)
     const resources: ResourceLimits = { ...config.defaults, ...input.resources }
-    if (resources.cpu > this.#hostCpus) {
-      throw new AppError('invalid_request', `resources.cpu must be at most ${this.#hostCpus} (the host's cores) (got ${resources.cpu})`, [
-        { path: 'resources.cpu', message: `at most ${this.#hostCpus}` },
-      ])
-    }
+    this.#checkCpu(resources.cpu)
     const id = newId('sbx', 16)
     const now = clock.now()
     const row: SandboxRow = {
@@ -154,7 +149,7 @@ export class SandboxService {
       if (input.resources) {
         const current = JSON.parse(row.resources) as ResourceLimits
         const next = { ...current, ...input.resources }
-        if (next.cpu > this.#hostCpus) throw new AppError('invalid_request', `resources.cpu must be at most ${this.#hostCpus} (got ${next.cpu})`)
+        this.#checkCpu(next.cpu)
         await this.#lock.run(`project:${p.project}`, async () => {
           const used = await this.usage(p.project)
           checkQuota(this.deps.config, p.project, used, { sandboxes: 0, memoryMb: next.memoryMb - current.memoryMb, cpu: next.cpu - current.cpu, pids: next.pids - current.pids }, await this.#soonestExpiryS(p.project))
@@ -384,6 +379,14 @@ export class SandboxService {
     return auditedSystemAction(this.deps.audit, this.deps.log, { actor, project: row.project, action, target: row.id, data: { id: row.id, ...data } }, act)
   }
 
+  /** Changes the envs every later command of a sandbox gets (a bound clone's DATABASE_URL and PG* variables). */
+  async changeEnvs(id: string, change: (envs: Record<string, string>) => Record<string, string>): Promise<void> {
+    const { db, clock } = this.deps
+    const row = await db.selectFrom('sandboxes').select('envs').where('id', '=', id).executeTakeFirstOrThrow()
+    const envs = change(JSON.parse(row.envs) as Record<string, string>)
+    await db.updateTable('sandboxes').set({ envs: JSON.stringify(envs), updated_at: iso(clock.now()) }).where('id', '=', id).execute()
+  }
+
   #mustBeLive(row: SandboxRow, verb: string): void {
     if (row.state === 'stopped' && row.reason === 'lost') throw new AppError('conflict', `cannot ${verb} sandbox ${row.id}: it was lost (its init or supervisor exited); create a new one`)
     if (row.state === 'stopped') throw new AppError('conflict', `cannot ${verb} sandbox ${row.id}: it is stopped (${row.reason})`)
@@ -399,31 +402,16 @@ export class SandboxService {
     await this.deps.events.emit({ project: row.project, sandboxId: row.id, kind: 'state_changed', actor, data: { from: row.state, to: state, reason, ...data } })
   }
 
+  /** A sandbox gets at most the host's cores, at create and at resize alike. */
+  #checkCpu(cpu: number): void {
+    if (cpu <= this.#hostCpus) return
+    throw new AppError('invalid_request', `resources.cpu must be at most ${this.#hostCpus} (the host's cores) (got ${cpu})`, [
+      { path: 'resources.cpu', message: `at most ${this.#hostCpus}` },
+    ])
+  }
+
   async #soonestExpiryS(project: string): Promise<number> {
     const row = await this.deps.db.selectFrom('sandboxes').select('expires_at').where('project', '=', project).where('state', 'in', live).orderBy('expires_at').limit(1).executeTakeFirst()
     return row ? (Date.parse(row.expires_at) - this.deps.clock.now()) / 1000 : 1
-  }
-}
-
-export function refOf(row: SandboxRow): RuntimeRef {
-  if (!row.runtime_ref) throw new AppError('conflict', `sandbox ${row.id} has no runtime yet (${row.state})`)
-  return JSON.parse(row.runtime_ref) as RuntimeRef
-}
-
-export function toSandbox(row: SandboxRow): Sandbox {
-  return {
-    id: row.id,
-    project: row.project,
-    state: row.state as SandboxState,
-    reason: row.reason,
-    template: row.template,
-    createdAt: row.created_at,
-    updatedAt: row.updated_at,
-    expiresAt: row.expires_at,
-    timeoutMs: Number(row.timeout_ms),
-    lifecycle: JSON.parse(row.lifecycle) as Sandbox['lifecycle'],
-    resources: JSON.parse(row.resources) as Sandbox['resources'],
-    envKeys: Object.keys(JSON.parse(row.envs) as object).sort(),
-    metadata: JSON.parse(row.metadata) as Record<string, string>,
   }
 }

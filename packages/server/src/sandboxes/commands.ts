@@ -1,13 +1,13 @@
-/** @module service/commands — exec: buffered, streamed (NDJSON) and background commands, with head+tail output caps. */
+/** @module sandboxes/commands — exec: buffered, streamed (NDJSON) and background commands, with head+tail output caps. */
 import { StringDecoder } from 'node:string_decoder'
-import type { CommandInfo, ExecResult, Principal } from '@tidepool/sdk'
+import type { CommandInfo, ExecResult, Principal, StreamLine } from '@tidepool/sdk'
 import { systemActors } from '../audit/system-actor.js'
 import type { Config } from '../config.js'
 import type { Clock } from '../core/clock.js'
 import { iso } from '../core/clock.js'
 import { AppError, notFound } from '../core/errors.js'
 import type { ExecExit, ExecHandle, Runtime } from '../runtime/runtime.js'
-import type { EventLog } from './events.js'
+import type { EventLog } from '../kit/events.js'
 import { OutputBuffer } from './output-buffer.js'
 import type { LiveSandbox, SandboxService } from './sandboxes.js'
 
@@ -19,8 +19,6 @@ export interface ExecOptions {
   stdin?: string | Uint8Array | undefined
   timeoutMs: number
 }
-
-export type StreamLine = { stream: 'stdout' | 'stderr'; data: string } | { pid: number } | Omit<ExecResult, 'stdout' | 'stderr'>
 
 /** A command started with background: true, kept until the sandbox ends. */
 interface Background {

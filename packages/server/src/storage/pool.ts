@@ -1,5 +1,4 @@
-/** @module storage/pool-types — the StoragePool seam's types (below the pools and their errors, so that none imports another in a circle). */
-
+/** @module storage/pool — the StoragePool seam: where clones, snapshots and layers live, and how they are copied. */
 export type PoolKind = 'reflink' | 'copy'
 
 export interface PoolUsage {

@@ -1,0 +1,32 @@
+/** @module access/handlers — tokens, whoami, audit. */
+import type { AccessOpName } from '@tidepool/sdk'
+import type { AuditLog } from '../audit/audit-log.js'
+import { decodeCursor } from '../kit/cursor.js'
+import type { HandlerTable } from '../kit/handler-table.js'
+import { pageOf } from '../kit/page.js'
+import type { TokenService } from './tokens.js'
+
+/** The services the access area's handlers use. */
+export interface AccessAreaServices {
+  tokens: TokenService
+  audit: AuditLog
+}
+
+export const accessHandlers: HandlerTable<AccessOpName, AccessAreaServices> = {
+  whoami: async (_i, ctx) => ctx.principal,
+  createToken: async (i, _ctx, svc) => svc.tokens.create(i),
+  listTokens: async (i, _ctx, svc) => {
+    const items = await svc.tokens.list(i.limit + 1, decodeCursor(i.nextToken))
+    return pageOf(items, i.limit)
+  },
+  revokeToken: async (i, _ctx, svc) => svc.tokens.revoke(i.id),
+  listAudit: async (i, ctx, svc) => {
+    const cursor = decodeCursor(i.nextToken)
+    const afterSeq = cursor !== undefined ? Number(cursor) : i.afterSeq
+    // Admins see every project's records; everyone else their own project's.
+    const project = ctx.principal.scopes.includes('admin') ? undefined : ctx.principal.project
+    const items = await svc.audit.list({ project, target: i.target, action: i.action, afterSeq, limit: i.limit + 1 })
+    return pageOf(items, i.limit, (r) => String(r.seq))
+  },
+  verifyAudit: async (_i, _ctx, svc) => svc.audit.verify(),
+}

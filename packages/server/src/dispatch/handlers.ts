@@ -1,0 +1,22 @@
+/** @module dispatch/handlers — one handler per operation: the areas' tables composed, checked against the whole operation table. */
+import type { OpName } from '@tidepool/sdk'
+import { accessHandlers } from '../access/handlers.js'
+import { dataHandlers } from '../data/handlers.js'
+import { insightsHandlers } from '../insights/handlers.js'
+import type { HandlerTable } from '../kit/handler-table.js'
+import { sandboxHandlers } from '../sandboxes/handlers.js'
+import type { Services } from './services.js'
+
+const composed = {
+  ...sandboxHandlers,
+  ...accessHandlers,
+  ...insightsHandlers,
+  ...dataHandlers,
+}
+
+/** Every operation has a handler that fits its schemas (a missing one does not compile). */
+export const handlers: HandlerTable<OpName, Services> = composed
+
+/** And no handler is left for an operation the table no longer has (spreads escape excess-property checks). */
+const _noStrayHandler: Record<Exclude<keyof typeof composed, OpName>, never> = {}
+void _noStrayHandler
