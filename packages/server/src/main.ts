@@ -186,6 +186,8 @@ export async function buildControlPlane(config: Config, opts: BuildOptions = {})
       // After everything that may still append; signs the final head.
       await audit.close()
       await store.close()
+      // A runtime this plane made is this plane's to tidy (one handed in belongs to its caller).
+      if (!opts.runtime) await runtime.releaseIdle?.()
     },
   }
 }

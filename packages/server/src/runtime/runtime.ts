@@ -150,6 +150,12 @@ export interface Runtime {
   unbindMount(ref: RuntimeRef, target: string): Promise<void>
   /** Destroy: no process, mount, cgroup or file left. Idempotent (a gone sandbox is fine). */
   destroy(id: string, ref?: RuntimeRef): Promise<void>
+  /**
+   * A clean stop of the control plane that made this runtime: when no sandbox is left, remove what the
+   * runtime keeps on the host between sandboxes (parent cgroups, a disk pool). Running sandboxes keep
+   * everything (they are adopted on the next start). Optional: a runtime that keeps nothing omits it.
+   */
+  releaseIdle?(): Promise<void>
   /** Ids of every sandbox this runtime has traces of on the host (for reconcile after a crash). */
   list(): Promise<string[]>
   /**

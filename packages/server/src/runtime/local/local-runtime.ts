@@ -297,6 +297,10 @@ export class LocalRuntime implements Runtime {
    * shared `<cgroupName>` when no instance is left), and its disk pool (unmounted, image deleted) when
    * no sandbox is in it; for tests, uninstall and a clean stop. Sandboxes must be destroyed first.
    */
+  async releaseIdle(): Promise<void> {
+    if ((await this.list()).length === 0) await this.removeCgroupParents()
+  }
+
   async removeCgroupParents(): Promise<void> {
     this.#cgroups.removeParents()
     await this.#pool.release()
