@@ -49,7 +49,7 @@ function outside(a: Area): string[] {
   const found = [...hostLeftovers(a.home), ...hostLeftovers(a.runDir)]
   for (const p of [a.runDir, legacyDataDir(a.home)]) if (existsSync(p)) found.push(`path ${p}`)
   const tag = a.runDir.split('-').pop()!
-  for (const dir of ['/run', '/tmp', '/var/lib/tidepool']) for (const n of readdirSync(dir).filter((x) => x.includes(tag))) found.push(`path ${dir}/${n}`)
+  for (const dir of ['/run', '/tmp', '/var/lib/tidepool'].filter((d) => existsSync(d))) for (const n of readdirSync(dir).filter((x) => x.includes(tag))) found.push(`path ${dir}/${n}`)
   return found
 }
 

@@ -119,7 +119,7 @@ describe('insights over HTTP', () => {
     const audit = await json(await tp.call('GET', '/v1/audit?action=insights.remediation.decide'))
     const mine = audit.items.filter((a: { project: string }) => a.project === 'pay')
     expect(mine.length).toBeGreaterThanOrEqual(2)
-    expect(mine[0]).toMatchObject({ actor: 'insights', data: { gates: expect.any(Array), evidence: expect.any(Array) } })
+    expect(mine[0]).toMatchObject({ actor: 'system:remediation', data: { gates: expect.any(Array), evidence: expect.any(Array) } })
     expect((await json(await tp.call('POST', '/v1/audit/verify'))).ok).toBe(true)
 
     const kpis = await json(await tp.call('GET', '/v1/insights/kpis?window=7d', { token: reader }))
