@@ -1,6 +1,6 @@
 /** @module contract/audit — the tamper-evident audit log. */
 import { z } from 'zod'
-import { PageInput, Timestamp, page } from './common.js'
+import { limits, PageInput, Timestamp, page } from './common.js'
 
 export const AuditRecord = z
   .object({
@@ -23,7 +23,7 @@ export const ListAuditInput = z
   .object({
     target: z.string().max(128).optional(),
     action: z.string().max(128).optional(),
-    afterSeq: z.coerce.number().int().min(0).optional(),
+    afterSeq: z.coerce.number().int().min(0).max(limits.count).optional(),
     ...PageInput,
   })
   .strict()

@@ -1,15 +1,16 @@
 /** @module contract/data — data sources, mirrors (schema + masked sample) and thin PostgreSQL clones. */
 import { z } from 'zod'
-import { PageInput, Timestamp, page } from './common.js'
+import { boundedRecord, limits, PageInput, prefixedId, Timestamp, page } from './common.js'
+import { SandboxId } from './sandbox.js'
 import type { Operation } from './operation.js'
 
 const tags = ['data']
 
-export const DataSourceId = z.string().regex(/^dsrc_[a-z0-9]{6,40}$/, 'data source ids look like dsrc_ followed by lowercase letters and digits').describe('Data source id, e.g. dsrc_k3j9x2m1q8w7.')
-export const MirrorId = z.string().regex(/^dmir_[a-z0-9]{6,40}$/, 'mirror ids look like dmir_ followed by lowercase letters and digits').describe('Mirror id, e.g. dmir_k3j9x2m1q8w7.')
-export const CloneId = z.string().regex(/^dcl_[a-z0-9]{6,40}$/, 'clone ids look like dcl_ followed by lowercase letters and digits').describe('Clone id, e.g. dcl_k3j9x2m1q8w7.')
-export const DataSnapshotId = z.string().regex(/^dsnap_[a-z0-9]{6,40}$/, 'snapshot ids look like dsnap_ followed by lowercase letters and digits').describe('Clone snapshot id.')
-const DataName = z.string().regex(/^[a-z0-9][a-z0-9_-]{0,62}$/, 'names are 1–63 lowercase letters, digits, - and _')
+export const DataSourceId = prefixedId('dsrc', 'data source').describe('Data source id, e.g. dsrc_k3j9x2m1q8w7.')
+export const MirrorId = prefixedId('dmir', 'mirror').describe('Mirror id, e.g. dmir_k3j9x2m1q8w7.')
+export const CloneId = prefixedId('dcl', 'clone').describe('Clone id, e.g. dcl_k3j9x2m1q8w7.')
+export const DataSnapshotId = prefixedId('dsnap', 'snapshot').describe('Clone snapshot id.')
+const DataName = z.string().max(63).regex(/^[a-z0-9][a-z0-9_-]{0,62}$/, 'names are 1–63 lowercase letters, digits, - and _')
 
 // ---------------------------------------------------------------- sources
 
@@ -44,6 +45,8 @@ export const DataSourcePage = page(DataSource)
 
 // ---------------------------------------------------------------- mirrors
 
+/** Tables a sample may name one by one (a createMirror body is at most 1 MiB anyway). */
+const maxSampledTables = 4096
 const Percent = z.number().gt(0, 'percent must be greater than 0').max(100, 'percent must be at most 100')
 const MaxRows = z.number().int().min(0).max(1_000_000_000)
 
@@ -59,7 +62,7 @@ export const SampleSpec = z
   .object({
     percent: Percent.default(10).describe('Share of every table\'s rows to sample (default 10).'),
     maxRows: MaxRows.optional().describe('Cap on sampled rows per table.'),
-    perTable: z.record(z.string().min(1).max(256), TableSample).default({}).describe('Overrides by table, keyed "schema.table" or "table" (public).'),
+    perTable: boundedRecord(z.string().min(1).max(limits.label), TableSample, maxSampledTables, 'tables in perTable').default({}).describe('Overrides by table, keyed "schema.table" or "table" (public).'),
     seed: z.number().int().min(0).max(2_147_483_647).default(42).describe('Seed of the repeatable sample.'),
   })
   .strict()
@@ -158,7 +161,7 @@ export const Mirror = z
   })
   .meta({ id: 'Mirror' })
 export type Mirror = z.infer<typeof Mirror>
-export const MirrorRef = z.object({ id: z.string().min(1).max(64).describe('Mirror id or name.') }).strict()
+export const MirrorRef = z.object({ id: z.string().min(1).max(limits.id).describe('Mirror id or name.') }).strict()
 export const RefreshMirrorInput = MirrorRef.extend({ wait: z.boolean().default(true) }).strict()
 export const MirrorPage = page(Mirror)
 
@@ -166,8 +169,8 @@ export const MirrorPage = page(Mirror)
 
 export const CreateCloneInput = z
   .object({
-    mirror: z.string().min(1).max(64).describe('Mirror id or name.'),
-    sandbox: z.string().regex(/^sbx_[a-z0-9]{6,40}$/, 'sandbox ids look like sbx_…').optional().describe('Bind to this sandbox: it gets DATABASE_URL over the clone\'s Unix socket.'),
+    mirror: z.string().min(1).max(limits.id).describe('Mirror id or name.'),
+    sandbox: SandboxId.optional().describe('Bind to this sandbox: it gets DATABASE_URL over the clone\'s Unix socket.'),
     ttlSeconds: z.number().int().min(60, 'ttlSeconds must be at least 60').max(604_800, 'ttlSeconds must be at most 604800 (7 days)').optional().describe('Time to live (default data.defaultTtlSeconds).'),
   })
   .strict()

@@ -1,34 +1,49 @@
 /** @module contract/insights — runs, test results and the feedback loop's analyses. */
 import { z } from 'zod'
-import { PageInput, Timestamp, page } from './common.js'
+import { boundedJson, boundedRecord, Label, limits, PageInput, Timestamp, page } from './common.js'
 import type { Operation } from './operation.js'
 
 // ---------------------------------------------------------------- runs
 
 export const RunId = z
   .string()
+  .max(128)
   .regex(/^[A-Za-z0-9][A-Za-z0-9._:-]{0,127}$/, 'run ids are 1–128 letters, digits, and . _ : - (start with a letter or digit)')
   .describe('Run id: yours (e.g. the CI job id) or generated (run_…).')
 
-export const Variant = z
-  .record(z.string().regex(/^[A-Za-z0-9_.-]{1,64}$/, 'variant keys are letters, digits, _ . -'), z.string().max(128))
-  .refine((v) => Object.keys(v).length <= 16, 'at most 16 variant keys')
-  .describe('What the run ran on, e.g. {"os":"linux","node":"20"}. Flakiness is judged per variant.')
+export const Variant = boundedRecord(
+  z
+    .string()
+    .max(64)
+    .regex(/^[A-Za-z0-9_.-]{1,64}$/, 'variant keys are letters, digits, _ . -'),
+  z.string().max(128),
+  16,
+  'variant keys',
+).describe('What the run ran on, e.g. {"os":"linux","node":"20"}. Flakiness is judged per variant.')
+
+/** Durations: up to 31 days, longer than any CI job runs. */
+const Millis = z.number().min(0).max(31 * 86_400_000)
+/** Peak use in percent of a limit: above 100 when a runner overcommits (CPU over its quota), never a thousand times over. */
+const Pct = z.number().min(0).max(100_000)
+/** Named facts an infra object may carry, the known ones included. */
+const maxInfraFacts = 64
 
 export const InfraMetrics = z
   .object({
-    queueMs: z.number().min(0).optional().describe('Time the job waited for a runner.'),
-    setupMs: z.number().min(0).optional().describe('Time from runner start to the first test (checkout, install, services).'),
-    durationMs: z.number().min(0).optional().describe('Wall time of the test step.'),
-    cpuPct: z.number().min(0).optional().describe('Peak CPU use of the runner or sandbox, percent of its limit.'),
-    memoryPct: z.number().min(0).optional().describe('Peak memory use, percent of its limit.'),
-    oomKills: z.number().int().min(0).optional().describe('Processes killed for exceeding memory.'),
-    diskPct: z.number().min(0).optional(),
+    queueMs: Millis.optional().describe('Time the job waited for a runner.'),
+    setupMs: Millis.optional().describe('Time from runner start to the first test (checkout, install, services).'),
+    durationMs: Millis.optional().describe('Wall time of the test step.'),
+    cpuPct: Pct.optional().describe('Peak CPU use of the runner or sandbox, percent of its limit.'),
+    memoryPct: Pct.optional().describe('Peak memory use, percent of its limit.'),
+    oomKills: z.number().int().min(0).max(limits.count).optional().describe('Processes killed for exceeding memory.'),
+    diskPct: Pct.optional(),
     sandboxId: z.string().max(64).optional().describe('The tidepool sandbox the run used (enables resize/reset remediation).'),
     runner: z.string().max(256).optional(),
-    costUsd: z.number().min(0).optional().describe('Metered cost of the run, where known.'),
+    costUsd: z.number().min(0).max(1e9).optional().describe('Metered cost of the run, where known.'),
   })
-  .catchall(z.union([z.number(), z.string(), z.boolean()]))
+  .catchall(z.union([z.number().min(-Number.MAX_VALUE).max(Number.MAX_VALUE), z.string().max(1024), z.boolean()]))
+  .refine((m) => Object.keys(m).length <= maxInfraFacts, `at most ${maxInfraFacts} infra facts`)
+  .refine((m) => Object.keys(m).every((k) => k.length <= 64), 'infra fact names are at most 64 characters')
   .describe('Infrastructure facts about the run or a moment in it (seed schema infra_metrics).')
 export type InfraMetrics = z.infer<typeof InfraMetrics>
 
@@ -148,7 +163,9 @@ export const RunEvent = z
     error_signature: z.string().max(256).optional(),
     actor: z.string().max(256).optional(),
     pr: z.string().max(64).optional(),
-    data: z.record(z.string(), z.unknown()).optional(),
+    data: boundedRecord(z.string().max(limits.name), boundedJson(64 * 1024), 64, 'data keys')
+      .optional()
+      .describe('Free-form facts: at most 64 keys, each value JSON of at most 64 Ki characters.'),
   })
   .strict()
   .meta({ id: 'RunEvent' })
@@ -403,9 +420,9 @@ export const PutInsightsSettingsInput = z
   .object({
     mode: InsightsSettings.shape.mode.optional(),
     abAutoShare: z.number().min(0).max(1).optional(),
-    defaultBranch: z.string().min(1).max(256).nullable().optional(),
-    allowedActions: z.array(RemediationKind).optional(),
-    quarantineOwner: z.string().min(1).max(256).nullable().optional(),
+    defaultBranch: Label.nullable().optional(),
+    allowedActions: z.array(RemediationKind).max(RemediationKind.options.length).optional(),
+    quarantineOwner: Label.nullable().optional(),
   })
   .strict()
 
@@ -456,7 +473,7 @@ export const Kpis = z
   .meta({ id: 'Kpis' })
 export type Kpis = z.infer<typeof Kpis>
 export const KpisInput = z
-  .object({ window: z.string().regex(/^\d{1,4}[hdw]$/, 'window looks like 24h, 7d or 4w').default('7d') })
+  .object({ window: z.string().max(5).regex(/^\d{1,4}[hdw]$/, 'window looks like 24h, 7d or 4w').default('7d') })
   .strict()
 
 export const AnalyzeInput = z.object({ full: z.boolean().default(true).describe('Re-analyse every test, not only those touched since the last analysis.') }).strict()

@@ -1,11 +1,8 @@
 /** @module contract/sandbox — sandbox, exec, files and metrics schemas. */
 import { z } from 'zod'
-import { Envs, Metadata, PageInput, Timestamp, page } from './common.js'
+import { Envs, limits, Metadata, MetadataFilter, Name, PageInput, Path, prefixedId, Timestamp, page } from './common.js'
 
-export const SandboxId = z
-  .string()
-  .regex(/^sbx_[a-z0-9]{6,40}$/, 'sandbox ids look like sbx_ followed by lowercase letters and digits')
-  .describe('Sandbox id, e.g. sbx_k3j9x2m1q8w7.')
+export const SandboxId = prefixedId('sbx', 'sandbox').describe('Sandbox id, e.g. sbx_k3j9x2m1q8w7.')
 
 export const SandboxState = z.enum(['starting', 'running', 'paused', 'stopped']).describe('Lifecycle state.')
 export type SandboxState = z.infer<typeof SandboxState>
@@ -49,7 +46,7 @@ export const NetworkPolicy = z
 export const FilesystemPolicy = z
   .object({
     denyRead: z
-      .array(z.string().startsWith('/', 'denyRead paths are absolute paths inside the sandbox').max(4096))
+      .array(z.string().max(limits.path).startsWith('/', 'denyRead paths are absolute paths inside the sandbox'))
       .max(64)
       .default([])
       .describe('Paths inside the sandbox to hide (masked with an empty file or directory).'),
@@ -64,7 +61,7 @@ const TimeoutMs = z
 
 export const CreateSandboxInput = z
   .object({
-    template: z.string().min(1).max(128).default('default').describe('Template name; see GET /v1/templates.'),
+    template: Name.default('default').describe('Template name; see GET /v1/templates.'),
     timeoutMs: TimeoutMs.default(300_000).describe('Time to live in ms (default 5 minutes); extend with PATCH.'),
     lifecycle: Lifecycle.default({ onTimeout: 'kill', autoResume: false }),
     resources: Resources.partial().default({}).describe('Limits; unset fields take the configured defaults.'),
@@ -102,7 +99,7 @@ export const SandboxRef = z.object({ id: SandboxId }).strict()
 export const ListSandboxesInput = z
   .object({
     state: SandboxState.optional().describe('Only sandboxes in this state. Stopped ones are listed only when asked.'),
-    metadata: z.record(z.string(), z.string()).optional().describe('Filter: every given key must match (metadata.k=v in the query).'),
+    metadata: MetadataFilter.optional().describe('Filter: every given key must match (metadata.k=v in the query).'),
     ...PageInput,
   })
   .strict()
@@ -123,7 +120,7 @@ export const ExecInput = z
     cmd: z
       .union([z.array(z.string().max(131_072)).min(1).max(4096), z.string().min(1).max(131_072)])
       .describe('argv array, or a string run with /bin/sh -c.'),
-    cwd: z.string().startsWith('/', 'cwd is an absolute path inside the sandbox').max(4096).optional(),
+    cwd: z.string().max(limits.path).startsWith('/', 'cwd is an absolute path inside the sandbox').optional(),
     envs: Envs.optional(),
     user: z.enum(['user', 'root']).default('user').describe("'user' (uid 1000) or 'root' (root inside the sandbox's user namespace only)."),
     stdin: z.string().max(16 * 1024 * 1024).optional().describe('Bytes (UTF-8) written to stdin, then closed.'),
@@ -158,7 +155,7 @@ export const CommandInfo = z
   })
   .meta({ id: 'CommandInfo' })
 export type CommandInfo = z.infer<typeof CommandInfo>
-export const CommandRef = z.object({ id: SandboxId, pid: z.coerce.number().int().min(1) }).strict()
+export const CommandRef = z.object({ id: SandboxId, pid: z.coerce.number().int().min(1).max(2_147_483_647) }).strict()
 
 /** One line of a streamed exec (NDJSON). */
 export const ExecStreamLine = z.union([
@@ -167,7 +164,7 @@ export const ExecStreamLine = z.union([
   ExecResult.omit({ stdout: true, stderr: true }),
 ])
 
-export const FilePath = z.string().min(1).max(4096).describe('Path inside the sandbox; relative paths start at /home/user.')
+export const FilePath = Path.describe('Path inside the sandbox; relative paths start at /home/user.')
 export const FileRef = z.object({ id: SandboxId, path: FilePath }).strict()
 /** Whole bytes, or (on the server) the request body as it arrives: any AsyncIterable of Uint8Array chunks. */
 const RawContent = z.custom<Uint8Array | AsyncIterable<Uint8Array>>(
@@ -190,7 +187,7 @@ export const FileEntry = z
   .meta({ id: 'FileEntry' })
 export type FileEntry = z.infer<typeof FileEntry>
 export const ListFilesInput = z
-  .object({ id: SandboxId, path: FilePath, list: z.string().optional(), depth: z.coerce.number().int().min(1).max(8).default(1) })
+  .object({ id: SandboxId, path: FilePath, list: z.string().max(8).optional(), depth: z.coerce.number().int().min(1).max(8).default(1) })
   .strict()
 export const FileList = z.object({ items: z.array(FileEntry) }).meta({ id: 'FileList' })
 export const FileStat = z.object({ exists: z.boolean(), entry: FileEntry.optional() }).meta({ id: 'FileStat' })
