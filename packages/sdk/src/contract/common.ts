@@ -37,13 +37,6 @@ export function boundedRecord<K extends z.core.$ZodRecordKey, V extends z.ZodTyp
   })
 }
 
-/** An id made by tidepool: `<prefix>_` and 6–40 lowercase letters and digits. */
-export function prefixedId(prefix: string, what: string) {
-  return z
-    .string()
-    .max(limits.id)
-    .regex(new RegExp(`^${prefix}_[a-z0-9]{6,40}$`), `${what} ids look like ${prefix}_ followed by lowercase letters and digits`)
-}
 
 const MetadataKey = z.string().min(1).max(64)
 const MetadataValue = z.string().max(256)

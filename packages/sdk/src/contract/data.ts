@@ -1,15 +1,15 @@
 /** @module contract/data — data sources, mirrors (schema + masked sample) and thin PostgreSQL clones. */
 import { z } from 'zod'
-import { boundedRecord, limits, PageInput, prefixedId, Timestamp, page } from './common.js'
+import { boundedRecord, limits, PageInput, Timestamp, page } from './common.js'
 import { SandboxId } from './sandbox.js'
 import type { Operation } from './operation.js'
 
 const tags = ['data']
 
-export const DataSourceId = prefixedId('dsrc', 'data source').describe('Data source id, e.g. dsrc_k3j9x2m1q8w7.')
-export const MirrorId = prefixedId('dmir', 'mirror').describe('Mirror id, e.g. dmir_k3j9x2m1q8w7.')
-export const CloneId = prefixedId('dcl', 'clone').describe('Clone id, e.g. dcl_k3j9x2m1q8w7.')
-export const DataSnapshotId = prefixedId('dsnap', 'snapshot').describe('Clone snapshot id.')
+export const DataSourceId = z.string().max(limits.id).regex(/^dsrc_[a-z0-9]{6,40}$/, 'data source ids look like dsrc_ followed by lowercase letters and digits').describe('Data source id, e.g. dsrc_k3j9x2m1q8w7.')
+export const MirrorId = z.string().max(limits.id).regex(/^dmir_[a-z0-9]{6,40}$/, 'mirror ids look like dmir_ followed by lowercase letters and digits').describe('Mirror id, e.g. dmir_k3j9x2m1q8w7.')
+export const CloneId = z.string().max(limits.id).regex(/^dcl_[a-z0-9]{6,40}$/, 'clone ids look like dcl_ followed by lowercase letters and digits').describe('Clone id, e.g. dcl_k3j9x2m1q8w7.')
+export const DataSnapshotId = z.string().max(limits.id).regex(/^dsnap_[a-z0-9]{6,40}$/, 'snapshot ids look like dsnap_ followed by lowercase letters and digits').describe('Clone snapshot id.')
 const DataName = z.string().max(63).regex(/^[a-z0-9][a-z0-9_-]{0,62}$/, 'names are 1–63 lowercase letters, digits, - and _')
 
 // ---------------------------------------------------------------- sources

@@ -1,8 +1,8 @@
 /** @module contract/sandbox — sandbox, exec, files and metrics schemas. */
 import { z } from 'zod'
-import { Envs, limits, Metadata, MetadataFilter, Name, PageInput, Path, prefixedId, Timestamp, page } from './common.js'
+import { Envs, limits, Metadata, MetadataFilter, Name, PageInput, Path, Timestamp, page } from './common.js'
 
-export const SandboxId = prefixedId('sbx', 'sandbox').describe('Sandbox id, e.g. sbx_k3j9x2m1q8w7.')
+export const SandboxId = z.string().max(limits.id).regex(/^sbx_[a-z0-9]{6,40}$/, 'sandbox ids look like sbx_ followed by lowercase letters and digits').describe('Sandbox id, e.g. sbx_k3j9x2m1q8w7.')
 
 export const SandboxState = z.enum(['starting', 'running', 'paused', 'stopped']).describe('Lifecycle state.')
 export type SandboxState = z.infer<typeof SandboxState>
