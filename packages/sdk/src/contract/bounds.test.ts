@@ -175,3 +175,15 @@ describe('a violated bound', () => {
     expect(j.safeParse(10n).success).toBe(false)
   })
 })
+
+describe('masking column patterns', () => {
+  it('take one to three non-empty dot-separated parts; more, or an empty one, is refused', async () => {
+    const { MaskRule } = await import('./data.js')
+    for (const column of ['email', 'users.email', 'public.users.*_name']) expect(MaskRule.safeParse({ column, rule: 'redact' }).success, column).toBe(true)
+    for (const column of ['a.b.c.d', 'users.', '.email', 'a..b']) {
+      const r = MaskRule.safeParse({ column, rule: 'redact' })
+      expect(r.success, column).toBe(false)
+      expect(r.error?.issues[0]?.message).toMatch(/one to three non-empty parts/)
+    }
+  })
+})

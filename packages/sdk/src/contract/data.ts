@@ -79,6 +79,8 @@ export const MaskRule = z
       .string()
       .min(1)
       .max(256)
+      // Four parts would otherwise be read as a bare column name (its first part) and mask far more than asked.
+      .refine((c) => c.split('.').length <= 3 && !c.split('.').includes(''), 'a column pattern has one to three non-empty parts: "column", "table.column" or "schema.table.column"')
       .describe('Which columns: "column", "table.column" or "schema.table.column"; * matches any run of characters (e.g. "*email*", "users.*_name").'),
     rule: MaskKind,
   })
