@@ -12,6 +12,7 @@ import { errorCodes } from '@tidepool/sdk'
 import { afterAll, describe, expect, it } from 'vitest'
 import { errorCodesHeader, sdkErrorCodes } from '../../../scripts/error-codes.mjs'
 import { runtimeErrorCodes } from './runtime-error.js'
+import { childEnv } from '../../core/child-env.js'
 
 const native = fileURLToPath(new URL('../../../native/', import.meta.url))
 const sources = readdirSync(native).filter((f) => /\.[ch]$/.test(f))
@@ -24,7 +25,7 @@ function runUnit(defines: string[] = []): { status: number | null; out: string }
   writeFileSync(header, errorCodesHeader())
   const bin = join(work, `unit${defines.length ? '-fail' : ''}`)
   const modules = ['args.c', 'util.c', 'frame.c', 'mounts.c', 'exec-request.c', 'exec-command.c'].map((f) => join(native, f))
-  const cc = spawnSync(process.env.CC ?? 'cc', ['-O1', '-Wall', '-Wextra', '-Werror', ...defines, '-I', work, '-o', bin, join(native, 'test', 'unit.c'), ...modules], { encoding: 'utf8' })
+  const cc = spawnSync(process.env.CC ?? 'cc', ['-O1', '-Wall', '-Wextra', '-Werror', ...defines, '-I', work, '-o', bin, join(native, 'test', 'unit.c'), ...modules], { encoding: 'utf8', env: childEnv() })
   if (cc.status !== 0) return { status: cc.status, out: `cc failed:\n${cc.stderr}${cc.error?.message ?? ''}` }
   const run = spawnSync(bin, [], { encoding: 'utf8', env: {} })
   return { status: run.status, out: run.stdout + run.stderr }
