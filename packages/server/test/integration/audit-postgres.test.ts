@@ -6,7 +6,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { FakeRuntime } from '../../src/runtime/fake.js'
 import { testPlane, type TestPlane } from '../../src/testing/control-plane.js'
-import { dataSkip, startTestPg, type TestPg } from './support/data-pg.js'
+import { dataSkip, startTestPg, storeDatabase, type TestPg } from './support/data-pg.js'
 
 describe.skipIf(Boolean(dataSkip))(`audit log on PostgreSQL${dataSkip ? ` (skipped: ${dataSkip})` : ''}`, () => {
   let pg: TestPg
@@ -14,9 +14,7 @@ describe.skipIf(Boolean(dataSkip))(`audit log on PostgreSQL${dataSkip ? ` (skipp
 
   beforeAll(async () => {
     pg = await startTestPg('audit')
-    await pg.sql('postgres', "create role tidepool_audit login password 'audit-pw'")
-    await pg.sql('postgres', 'create database tidepool_audit owner tidepool_audit')
-    tp = await testPlane(new FakeRuntime(), { storeUrl: pg.url('tidepool_audit', 'audit-pw', 'tidepool_audit') })
+    tp = await testPlane(new FakeRuntime(), { storeUrl: await storeDatabase(pg, 'audit') })
   })
   afterAll(async () => {
     await tp?.dispose()

@@ -8,7 +8,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { freezePrototypes } from '../../src/core/harden.js'
 import { FakeRuntime } from '../../src/runtime/fake.js'
 import { testPlane, type TestPlane } from '../../src/testing/control-plane.js'
-import { dataSkip, startTestPg, type TestPg } from './support/data-pg.js'
+import { dataSkip, startTestPg, storeDatabase, type TestPg } from './support/data-pg.js'
 
 const json = async (r: Response) => (await r.json()) as Record<string, any>
 
@@ -18,9 +18,7 @@ describe.skipIf(Boolean(dataSkip))(`frozen prototypes on a PostgreSQL store${dat
 
   beforeAll(async () => {
     pg = await startTestPg('harden')
-    await pg.sql('postgres', "create role tidepool_harden login password 'harden-pw'")
-    await pg.sql('postgres', 'create database tidepool_harden owner tidepool_harden')
-    tp = await testPlane(new FakeRuntime(), { storeUrl: pg.url('tidepool_harden', 'harden-pw', 'tidepool_harden') })
+    tp = await testPlane(new FakeRuntime(), { storeUrl: await storeDatabase(pg, 'harden') })
     freezePrototypes()
   })
   afterAll(async () => {

@@ -6,7 +6,7 @@ import { gzipSync } from 'node:zlib'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { RecordingActions } from '../../src/insights/actions.js'
 import { testInsights, type TestInsights } from '../../src/insights/testing.js'
-import { dataSkip, startTestPg, type TestPg } from './support/data-pg.js'
+import { dataSkip, startTestPg, storeDatabase, type TestPg } from './support/data-pg.js'
 
 const esc = (s: string) => s.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/"/g, '&quot;')
 function report(cases: { name: string; fail?: string; ms?: number }[]): string {
@@ -20,9 +20,7 @@ describe.skipIf(Boolean(dataSkip))(`insights on PostgreSQL${dataSkip ? ` (skippe
   let t: TestInsights
   beforeAll(async () => {
     pg = await startTestPg('insights')
-    await pg.sql('postgres', "create role tidepool_insights login password 'insights-pw'")
-    await pg.sql('postgres', 'create database tidepool_insights owner tidepool_insights')
-    t = await testInsights({ url: pg.url('tidepool_insights', 'insights-pw', 'tidepool_insights'), actions: new RecordingActions() })
+    t = await testInsights({ url: await storeDatabase(pg, 'insights'), actions: new RecordingActions() })
   })
   afterAll(async () => {
     await t?.close()

@@ -5,7 +5,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { FakeRuntime } from '../../src/runtime/fake.js'
 import { testPlane, type TestPlane } from '../../src/testing/control-plane.js'
-import { dataSkip, startTestPg, type TestPg } from './support/data-pg.js'
+import { dataSkip, startTestPg, storeDatabase, type TestPg } from './support/data-pg.js'
 
 describe.skipIf(Boolean(dataSkip))(`store on PostgreSQL${dataSkip ? ` (skipped: ${dataSkip})` : ''}`, () => {
   let pg: TestPg
@@ -14,10 +14,8 @@ describe.skipIf(Boolean(dataSkip))(`store on PostgreSQL${dataSkip ? ` (skipped: 
 
   beforeAll(async () => {
     pg = await startTestPg('store')
-    await pg.sql('postgres', "create role tidepool_store login password 'store-pw'")
-    await pg.sql('postgres', 'create database tidepool_store owner tidepool_store')
     tp = await testPlane(new FakeRuntime(), {
-      storeUrl: pg.url('tidepool_store', 'store-pw', 'tidepool_store'),
+      storeUrl: await storeDatabase(pg, 'store'),
       quotas: { default: { sandboxes: 3, memoryMb: 100_000, cpu: 100 }, projects: {} },
     })
   })

@@ -50,6 +50,13 @@ export interface TestPg {
   stop(): Promise<void>
 }
 
+/** A store database for tidepool itself on a test PostgreSQL: role and database `tidepool_<name>`; returns its URL. */
+export async function storeDatabase(pg: TestPg, name: string): Promise<string> {
+  await pg.sql('postgres', `create role tidepool_${name} login password '${name}-pw'`)
+  await pg.sql('postgres', `create database tidepool_${name} owner tidepool_${name}`)
+  return pg.url(`tidepool_${name}`, `${name}-pw`, `tidepool_${name}`)
+}
+
 /** Starts a source PostgreSQL of its own (temp dir, free port), like a production database would be. */
 export async function startTestPg(name: string): Promise<TestPg> {
   const dir = tempDir(`tp-src-${name}-`)
