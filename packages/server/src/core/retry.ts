@@ -16,7 +16,7 @@ export interface RetryOptions {
 const wait = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms))
 
 /** Runs `fn` until it resolves, the failure is not retryable, or the attempts are used up; then throws the last failure. */
-export async function retry<T>(fn: (attempt: number) => Promise<T>, o: RetryOptions): Promise<T> {
+export async function retry<T>(fn: (attempt: number) => T | Promise<T>, o: RetryOptions): Promise<T> {
   if (!Number.isInteger(o.attempts) || o.attempts < 1) throw new RangeError(`retry needs at least one attempt (got ${o.attempts})`)
   for (let attempt = 0; ; attempt++) {
     try {

@@ -1,4 +1,4 @@
-/** @module runtime/local/backoff — the local runtime's one way to wait on the host: exponential backoff to a cap. */
+/** @module runtime/local/backoff — the local runtime's one way to wait on the host: exponential backoff to a cap (retries of a failing call: core/retry.ts). */
 import { setTimeout as sleep } from 'node:timers/promises'
 
 export interface PollOptions {
@@ -15,27 +15,6 @@ export async function pollUntil(done: () => boolean, o: PollOptions): Promise<bo
     if (done()) return true
     if (Date.now() > deadline) return false
     await sleep(delay)
-  }
-}
-
-export interface RetryOptions {
-  /** Tries in all, the first included. */
-  attempts: number
-  /** The sleep after the first failure; each next one doubles. */
-  firstDelayMs: number
-  /** Which failures are worth another try (the rest are thrown at once). */
-  retryable: (err: unknown) => boolean
-}
-
-/** Runs `attempt` until it succeeds; a retryable failure is tried again after a doubling sleep, the last one thrown. */
-export async function retry<T>(attempt: () => T | Promise<T>, o: RetryOptions): Promise<T> {
-  for (let n = 1, delay = o.firstDelayMs; ; n++, delay *= 2) {
-    try {
-      return await attempt()
-    } catch (err) {
-      if (n >= o.attempts || !o.retryable(err)) throw err
-      await sleep(delay)
-    }
   }
 }
 

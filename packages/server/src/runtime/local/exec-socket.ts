@@ -3,7 +3,8 @@ import { createHash } from 'node:crypto'
 import { createConnection } from 'node:net'
 import type { Socket } from 'node:net'
 import { join } from 'node:path'
-import { errnoOf, retry } from './backoff.js'
+import { retry } from '../../core/retry.js'
+import { errnoOf } from './backoff.js'
 
 /** sockaddr_un.sun_path holds 108 bytes including the terminating NUL. */
 const MAX_SOCKET_PATH = 107
@@ -26,7 +27,7 @@ export function execSocketPath(sandboxDir: string): string {
  * that is retried a few times with a short backoff instead of failing the command.
  */
 export function dialExec(path: string, attempts = 8): Promise<Socket> {
-  return retry(() => dialOnce(path), { attempts, firstDelayMs: 2, retryable: (err) => errnoOf(err) === 'EAGAIN' })
+  return retry(() => dialOnce(path), { attempts, delayMs: (n) => 2 * 2 ** n, retryable: (err) => errnoOf(err) === 'EAGAIN' })
 }
 
 function dialOnce(path: string): Promise<Socket> {

@@ -1,7 +1,8 @@
 /** @module runtime/local/cgroups/cgroupfs — reading cgroup files and ending the processes a cgroup lists (both versions). */
 import { existsSync, rmdirSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
-import { errnoOf, pollUntil, retry } from '../backoff.js'
+import { retry } from '../../../core/retry.js'
+import { errnoOf, pollUntil } from '../backoff.js'
 import { readText, subdirs } from '../host-files.js'
 import { RuntimeError, messageOf } from '../runtime-error.js'
 
@@ -93,7 +94,7 @@ export async function rmdirRetry(dir: string): Promise<void> {
       } catch (err) {
         if (errnoOf(err) !== 'ENOENT') throw err
       }
-    }, { attempts: 11, firstDelayMs: 1, retryable: (err) => errnoOf(err) === 'EBUSY' })
+    }, { attempts: 11, delayMs: (n) => 2 ** n, retryable: (err) => errnoOf(err) === 'EBUSY' })
   } catch (err) {
     throw new RuntimeError('internal', `could not remove cgroup ${dir}: ${messageOf(err)}; kill the processes listed in its cgroup.procs and rmdir it`, { cause: err })
   }
