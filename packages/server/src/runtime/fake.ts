@@ -2,7 +2,7 @@
 import { PassThrough } from 'node:stream'
 import { RuntimeError } from './local/runtime-error.js'
 import { checkLimits, checkSandboxId } from './sandbox-checks.js'
-import type { AdoptedExec, ExecExit, ExecHandle, ExecRequest, HotMount, PreflightCheck, ResourceLimits, Runtime, RuntimeRef, RuntimeStatus, SandboxSpec, SandboxStats } from './runtime.js'
+import type { AdoptedExec, RuntimeSnapshots, SnapshotRef, ExecExit, ExecHandle, ExecRequest, HotMount, PreflightCheck, ResourceLimits, Runtime, RuntimeRef, RuntimeStatus, SandboxSpec, SandboxStats } from './runtime.js'
 
 export interface FakeReply {
   stdout?: string | Buffer
@@ -33,6 +33,26 @@ export class FakeRuntime implements Runtime {
   /** watch() listeners per sandbox, until destroy. */
   readonly #onLost = new Map<string, (detail: string) => void>()
   failNextStart?: Error
+  /** Captures by id: the fake keeps no files, only the record (layer is a path that does not exist). */
+  readonly snapshotRefs = new Map<string, SnapshotRef>()
+  readonly snapshots: RuntimeSnapshots = {
+    create: async (ref, id) => {
+      this.#must(ref.id)
+      checkSandboxId(id)
+      if (this.snapshotRefs.has(id)) throw new RuntimeError('invalid_request', `snapshot ${id} exists already`)
+      const snap = { id, layer: `/nonexistent/fake-snapshots/${id}`, bytes: 0, exclusiveBytes: 0 }
+      this.snapshotRefs.set(id, snap)
+      return { ...snap }
+    },
+    get: async (id) => {
+      const s = this.snapshotRefs.get(id)
+      return s && { ...s }
+    },
+    delete: async (id) => {
+      this.snapshotRefs.delete(id)
+    },
+    list: async () => [...this.snapshotRefs.keys()],
+  }
 
   constructor(private readonly reply: (req: ExecRequest) => FakeReply = (r) => ({ stdout: `${r.cmd.join(' ')}\n` })) {}
 
@@ -48,6 +68,7 @@ export class FakeRuntime implements Runtime {
     }
     checkSandboxId(spec.id)
     checkLimits(spec.resources)
+    if (spec.fromSnapshot !== undefined && !this.snapshotRefs.has(spec.fromSnapshot)) throw new RuntimeError('not_found', `snapshot ${spec.fromSnapshot} does not exist`)
     this.sandboxes.set(spec.id, { spec, limits: spec.resources, status: 'running', running: new Set() })
     return { id: spec.id, pid: this.#nextPid++, startTime: 1 }
   }

@@ -19,6 +19,12 @@ export interface TemplateSpec {
   name: string
   /** 'host': the host's system directories (/usr and the merged-usr links), read-only lower layer. Else a rootfs folder. */
   rootfs: 'host' | string
+  /**
+   * Read-only layers stacked over rootfs, lowest first: host directories in overlayfs upper format
+   * (whiteouts as 0/0 character devices, opaque directories by xattr), e.g. a SnapshotRef.layer or an
+   * unpacked image layer. Files are owned as the sandbox sees them shifted by the runtime's uid base.
+   */
+  layers?: string[]
 }
 
 export interface SandboxSpec {
@@ -28,6 +34,36 @@ export interface SandboxSpec {
   resources: ResourceLimits
   /** Absolute paths inside the sandbox to mask (empty file / empty read-only dir). */
   denyRead: string[]
+  /** Start with the files of this snapshot (Runtime.snapshots) in the writable layer instead of an empty one. */
+  fromSnapshot?: string
+}
+
+/** An immutable point-in-time capture of a sandbox's writable layer. */
+export interface SnapshotRef {
+  /** The id the caller chose (the same rules as a sandbox id). */
+  id: string
+  /** Host path of the captured files in overlayfs upper format (usable in TemplateSpec.layers). Never written again. */
+  layer: string
+  /** Bytes the capture references (shared extents counted in full). */
+  bytes: number
+  /** Bytes only this capture holds (what deleting it frees); equals bytes where the runtime cannot tell. */
+  exclusiveBytes: number
+}
+
+/** Captures of writable layers, kept by the runtime until deleted (they survive a restart of the control plane). */
+export interface RuntimeSnapshots {
+  /**
+   * Freezes the sandbox's processes, captures its writable layer as snapshot `id`, and thaws them
+   * (a paused sandbox stays paused). Consistent: no write is half in. `invalid_request` when `id`
+   * exists, `not_found` when the sandbox is gone. Leaves nothing behind when it fails.
+   */
+  create(ref: RuntimeRef, id: string): Promise<SnapshotRef>
+  /** undefined when there is no such snapshot. */
+  get(id: string): Promise<SnapshotRef | undefined>
+  /** Idempotent. A snapshot a running sandbox started from may be deleted: the sandbox keeps its files. */
+  delete(id: string): Promise<void>
+  /** Ids of every snapshot on the host (reconcile after a crash). */
+  list(): Promise<string[]>
 }
 
 /** What the control plane stores to find a running sandbox again, also after a restart. */
@@ -126,6 +162,11 @@ export interface PreflightCheck {
 /** What the control plane needs from a place that runs sandboxes. Nothing more. */
 export interface Runtime {
   readonly kind: string
+  /**
+   * Snapshots, starting from them (SandboxSpec.fromSnapshot) and template layers (TemplateSpec.layers):
+   * absent on a runtime that cannot capture, where the service refuses those requests with a clear error.
+   */
+  readonly snapshots?: RuntimeSnapshots
   /** Every kernel feature and privilege this runtime needs, present or missing. */
   preflight(): Promise<PreflightCheck[]>
   /** Start a sandbox; resolves when it is ready for exec. Leaves nothing behind when it fails. */

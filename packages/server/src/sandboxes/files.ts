@@ -310,7 +310,7 @@ function parseFind(out: Buffer): FileEntry[] {
       path,
       type: type === 'f' ? 'file' : type === 'd' ? 'dir' : type === 'l' ? 'symlink' : 'other',
       size: Number(size),
-      mode: `0${mode}`,
+      mode: (mode ?? '').padStart(4, '0'), // find prints 644 or 0; the API says 0644 and 0000
       modifiedAt: new Date(Number(mtime) * 1000).toISOString(),
     })
   }
