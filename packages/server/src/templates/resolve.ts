@@ -1,0 +1,34 @@
+/**
+ * @module templates/resolve — what the sandboxes area asks of the templates area when it starts a
+ * sandbox: the seam between the two (sandboxes never read template tables, templates never read
+ * sandbox tables; the in-use count comes back through `TemplateUsage`).
+ */
+import type { ResourceLimits, TemplateSpec } from '../runtime/runtime.js'
+
+/** A template as a sandbox starts from it, at one exact build. */
+export interface ResolvedTemplate {
+  /** What the runtime mounts (rootfs and read-only layers). */
+  spec: TemplateSpec
+  /** Recorded on the sandbox: the template's name and the digest of the exact layer stack it started from. */
+  ref: { name: string; digest: string; layers: string[] }
+  /** Environment every command gets (a sandbox's own envs win). */
+  env: Record<string, string>
+  /** Default working directory of commands. */
+  workdir?: string
+  /** Default user of commands ('root' or 'user'). */
+  user?: 'root' | 'user'
+  /** Started in the background once the sandbox is up; the create waits for `ready` (when set) to exit 0. */
+  start?: { cmd: string[]; ready?: { cmd: string[]; timeoutMs: number; intervalMs: number } }
+  /** Defaults a create's own resources override. */
+  resources?: Partial<ResourceLimits>
+}
+
+export interface TemplateResolver {
+  /** `invalid_request` (with a details path 'template') when the project has no such template, or it is not built. */
+  resolve(project: string, name: string): Promise<ResolvedTemplate>
+}
+
+/** Asked by the templates area before a delete: how many live sandboxes started from this template. */
+export interface TemplateUsage {
+  liveSandboxesUsing(project: string, templateName: string): Promise<number>
+}
