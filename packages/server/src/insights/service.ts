@@ -29,7 +29,7 @@ import type { Config } from '../config.js'
 import { AppError } from '../core/errors.js'
 import { KeyedMutex } from '../core/mutex.js'
 import type { AreaDeps } from '../kit/area-deps.js'
-import { decodeCursor, encodeCursor } from '../kit/cursor.js'
+import { offsetOf, offsetPageOf, type Page } from '../kit/page.js'
 import { noActions, type RemediationActions } from './actions.js'
 import { analyzeProject } from './analysis.js'
 import { InsightsConfig } from './config.js'
@@ -65,7 +65,6 @@ import { historyItem, testView } from './test-view.js'
 import { renderMarkdown, triageRun } from './triage.js'
 
 type Out<T extends z.ZodType> = z.output<T>
-type Page<T> = { items: T[]; nextToken?: string }
 
 export interface InsightsService {
   createRun(project: string, input: Out<typeof CreateRunInput>): Promise<Run>
@@ -125,15 +124,6 @@ export function createInsightsService(deps: InsightsDeps, opts: InsightsOptions 
     await analyses.run(project, () => analyzeProject(env, project, { full: false }))
   }
 
-  const offsetOf = (token: string | undefined) => {
-    const k = decodeCursor(token)
-    const n = k === undefined ? 0 : Number(k)
-    if (!Number.isInteger(n) || n < 0) throw new AppError('invalid_request', 'nextToken is not a token this API returned; pass the nextToken of the previous page')
-    return n
-  }
-  const pageOf = <T>(items: T[], offset: number, limit: number): Page<T> =>
-    items.length > limit ? { items: items.slice(0, limit), nextToken: encodeCursor(String(offset + limit)) } : { items }
-
   async function remediationContext() {
     return { actions, policy }
   }
@@ -146,7 +136,7 @@ export function createInsightsService(deps: InsightsDeps, opts: InsightsOptions 
       const offset = offsetOf(input.nextToken)
       const rows = await selectRuns(env, project, input, offset)
       const settings = await loadSettings(env.db, project, cfg)
-      return pageOf(
+      return offsetPageOf(
         rows.map((r) => runFromRow(r, isDefaultBranch(r.branch, settings, cfg))),
         offset,
         input.limit,
@@ -194,7 +184,7 @@ export function createInsightsService(deps: InsightsDeps, opts: InsightsOptions 
       const rows = await selectTests(env, project, input, offset)
       const qs = await quarantinesOf(env, project, rows.map((r) => r.id), env.clock.now())
       const qmap = new Map(qs.map((x) => [x.test_id, x]))
-      return pageOf(
+      return offsetPageOf(
         rows.map((r) => testView(r, qmap.get(r.id))),
         offset,
         input.limit,
@@ -247,7 +237,7 @@ export function createInsightsService(deps: InsightsDeps, opts: InsightsOptions 
       await fresh(project)
       const offset = offsetOf(input.nextToken)
       const bodies = await selectAnomalies(env, project, input, offset)
-      return pageOf(
+      return offsetPageOf(
         bodies.map((b) => JSON.parse(b) as Anomaly),
         offset,
         input.limit,
@@ -257,7 +247,7 @@ export function createInsightsService(deps: InsightsDeps, opts: InsightsOptions 
     async listSignatures(project, input) {
       const offset = offsetOf(input.nextToken)
       const rows = await selectSignatures(env, project, input, offset)
-      return pageOf(
+      return offsetPageOf(
         rows.map((r) => ({
           signature: r.id,
           text: r.text,
@@ -288,7 +278,7 @@ export function createInsightsService(deps: InsightsDeps, opts: InsightsOptions 
     async listRemediations(project, input) {
       const offset = offsetOf(input.nextToken)
       const bodies = await selectRemediations(env, project, input, offset)
-      return pageOf(
+      return offsetPageOf(
         bodies.map((b) => JSON.parse(b) as Remediation),
         offset,
         input.limit,

@@ -1,5 +1,6 @@
 /** @module kit/page — keyset pages: the one place a list's items become `{ items, nextToken? }`. */
-import { encodeCursor } from './cursor.js'
+import { AppError } from '../core/errors.js'
+import { decodeCursor, encodeCursor } from './cursor.js'
 
 export interface Page<T> {
   items: T[]
@@ -16,4 +17,20 @@ export function pageOf<T>(items: T[], limit: number, key: (t: T) => string = (t)
   if (items.length <= limit) return { items }
   const page = items.slice(0, limit)
   return { items: page, nextToken: encodeCursor(key(page[page.length - 1]!)) }
+}
+
+/**
+ * Offset pages, for lists ordered by a computed score (insights' flakiness ranking) where no stable key
+ * exists to resume after: the token holds the offset of the next page. Same token format as keyset pages.
+ */
+export function offsetOf(token: string | undefined): number {
+  const k = decodeCursor(token)
+  const n = k === undefined ? 0 : Number(k)
+  if (!Number.isInteger(n) || n < 0) throw new AppError('invalid_request', 'nextToken is not a token this API returned; pass the nextToken of the previous page')
+  return n
+}
+
+/** A page from a query that fetched `limit + 1` rows from `offset`. */
+export function offsetPageOf<T>(items: T[], offset: number, limit: number): Page<T> {
+  return items.length > limit ? { items: items.slice(0, limit), nextToken: encodeCursor(String(offset + limit)) } : { items }
 }
