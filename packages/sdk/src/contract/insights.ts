@@ -359,7 +359,7 @@ export const Remediation = z
     gates: z.array(GateResult),
     createdAt: Timestamp,
     decidedAt: Timestamp.optional(),
-    decidedBy: z.string().optional(),
+    decidedBy: z.string().optional().describe("Who decided: the token id of a person, or 'system:remediation' when tidepool decided on its own."),
     result: z.unknown().optional(),
   })
   .meta({ id: 'Remediation' })

@@ -15,11 +15,21 @@ export const systemActors = {
   watch: 'system:watch',
   /** Insights remediation: decisions and the changes they make (e.g. a resize, and its revert). */
   remediation: 'system:remediation',
+  /** Insights' A/B experiment: assigns each new run to the suggest or the auto arm. */
+  abAssign: 'system:ab-assign',
   /** The data area's reaper of expired clones. */
   dataReaper: 'system:data-reaper',
 } as const
 
 export type SystemActor = (typeof systemActors)[keyof typeof systemActors]
+
+/**
+ * Whether a remediation was decided by tidepool itself rather than a person. Bodies stored before the
+ * system actors had one spelling say 'insights'; they still count as automatic.
+ */
+export function decidedAutomatically(decidedBy: string | undefined): boolean {
+  return decidedBy === systemActors.remediation || decidedBy === 'insights'
+}
 
 export interface SystemAudit {
   append(entry: AuditEntry): Promise<unknown>

@@ -1,4 +1,5 @@
 /** @module insights/ingest — runs, JUnit reports (idempotent, gzip, per-file problems) and run events into the store. */
+import { systemActors } from '../audit/system-actor.js'
 import { createHash } from 'node:crypto'
 import { gunzipSync } from 'node:zlib'
 import type { CreateRunInput, FileProblem, JunitIngestResult, Run, RunEvent } from '@tidepool/sdk'
@@ -90,7 +91,7 @@ export async function createRun(env: InsightsEnv, project: string, input: Create
   }
   await env.db.insertInto('insight_runs').values(row).onConflict((oc) => oc.columns(['project', 'id']).doNothing()).execute()
   if (settings.mode === 'ab') {
-    await env.audit.append({ actor: 'insights', project, action: 'insights.abAssign', target: id, outcome: arm, data: { mode: 'ab', autoShare: settings.abAutoShare } })
+    await env.audit.append({ actor: systemActors.abAssign, project, action: 'insights.abAssign', target: id, outcome: arm, data: { mode: 'ab', autoShare: settings.abAutoShare } })
   }
   return runView(env, row)
 }

@@ -1,4 +1,5 @@
 /** @module insights/kpi-figures — the pure parts of the KPIs: re-runs and waste, flaky share and repair time, run timings and cost, PR-to-merge, the A/B arms. */
+import { decidedAutomatically } from '../audit/system-actor.js'
 import type { Kpis, Remediation } from '@tidepool/sdk'
 import { parseJson } from './runs.js'
 import { quantile } from './stats.js'
@@ -110,9 +111,9 @@ export function prToMergeHours(events: readonly { kind: string; at: number; pr: 
 
 /** What happened to the remediations decided in the window. */
 export function remediationFigures(rems: readonly Remediation[]): Kpis['remediation'] {
-  const auto = rems.filter((m) => m.decidedBy === 'insights' && (m.status === 'applied' || m.status === 'reverted'))
+  const auto = rems.filter((m) => decidedAutomatically(m.decidedBy) && (m.status === 'applied' || m.status === 'reverted'))
   const autoAccepted = auto.filter((m) => m.status === 'applied')
-  const humanApplied = rems.filter((m) => m.status === 'applied' && m.decidedBy !== 'insights')
+  const humanApplied = rems.filter((m) => m.status === 'applied' && !decidedAutomatically(m.decidedBy))
   const rejected = rems.filter((m) => m.status === 'rejected')
   const pending = rems.filter((m) => m.status === 'suggested')
   const suggestionsSeen = humanApplied.length + rejected.length + pending.length

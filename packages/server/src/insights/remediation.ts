@@ -1,5 +1,5 @@
 /** @module insights/remediation — recommend remediations for a red run, decide them through the gates, apply, audit every decision. */
-import { systemActors } from '../audit/system-actor.js'
+import { decidedAutomatically, systemActors } from '../audit/system-actor.js'
 import type { InfraMetrics, Remediation, TriageFailure } from '@tidepool/sdk'
 import { AppError } from '../core/errors.js'
 import { newId } from '../core/ids.js'
@@ -127,7 +127,7 @@ async function gateFacts(env: InsightsEnv, project: string, p: { kind: Remediati
   let appliedRerunsForRun = 0
   for (const r of recent) {
     const body = parseJson<Remediation>(r.body)
-    if (r.status === 'applied' && body?.decidedBy === 'insights' && (r.decided_at ?? 0) >= now - hour) autoLastHour++
+    if (r.status === 'applied' && decidedAutomatically(body?.decidedBy) && (r.decided_at ?? 0) >= now - hour) autoLastHour++
     if (r.kind === 'rerun' && r.status === 'applied') {
       rerunMinutesToday += Number(body?.params.estimatedMinutes ?? 0)
       if (r.run_id === p.runId) appliedRerunsForRun++
@@ -230,7 +230,7 @@ export async function decide(env: InsightsEnv, project: string, run: RunRow, pro
     const action: RemediationAction = { project, kind: p.kind, params: p.params, runId: p.runId, testId: p.testId }
     const facts = await gateFacts(env, project, p)
     const dry = await dryRunOf(env, ctx, action)
-    const policy = await ctx.policy.decide({ project, kind: p.kind, params: p.params, auto: true, actor: 'insights' })
+    const policy = await ctx.policy.decide({ project, kind: p.kind, params: p.params, auto: true, actor: systemActors.remediation })
     const d = evaluateGates({ kind: p.kind, params: p.params, auto: true, mode, allowedActions: settings.allowedActions, cfg: env.cfg.remediation, facts, dryRun: dry, policy })
     const now = env.clock.now()
     const rem: Remediation = {
@@ -247,13 +247,13 @@ export async function decide(env: InsightsEnv, project: string, run: RunRow, pro
       status: d.refused ? 'refused' : 'suggested',
       gates: d.gates,
       createdAt: new Date(now).toISOString(),
-      ...(d.refused ? { decidedAt: new Date(now).toISOString(), decidedBy: 'insights', result: { refusedBy: d.blockedBy?.gate, reason: d.blockedBy?.reason } } : {}),
+      ...(d.refused ? { decidedAt: new Date(now).toISOString(), decidedBy: systemActors.remediation, result: { refusedBy: d.blockedBy?.gate, reason: d.blockedBy?.reason } } : {}),
     }
     if (!d.refused && d.mayApply) {
       const res = await execute(env, ctx, action, rem.id)
       rem.status = res.ok ? 'applied' : 'failed'
       rem.decidedAt = new Date(env.clock.now()).toISOString()
-      rem.decidedBy = 'insights'
+      rem.decidedBy = systemActors.remediation
       rem.result = { detail: res.detail, ...(res.effect ? { effect: res.effect } : {}) }
     } else if (!d.refused && d.blockedBy && d.blockedBy.gate !== 'mode') {
       rem.result = { notAppliedBecause: `${d.blockedBy.gate}: ${d.blockedBy.reason}` }

@@ -305,7 +305,7 @@ describe('remediation', () => {
     const fin = await t.svc.finishRun('p', 'red')
     expect(fin.run.arm).toBe('auto')
     const byKind = Object.fromEntries(fin.remediations.map((r) => [r.kind, r]))
-    expect(byKind.rerun).toMatchObject({ status: 'applied', decidedBy: 'insights' })
+    expect(byKind.rerun).toMatchObject({ status: 'applied', decidedBy: 'system:remediation' })
     expect(byKind.quarantine).toMatchObject({ status: 'applied' })
     expect(byKind.snapshot_on_failure).toMatchObject({ status: 'applied', result: { effect: { armed: true } } })
     expect(t.audit.entries.filter((e) => e.action === 'insights.remediation.decide').map((e) => e.outcome)).toEqual(['applied', 'applied', 'applied'])

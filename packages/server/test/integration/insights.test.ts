@@ -115,7 +115,7 @@ describe('insights over HTTP', () => {
     const kinds = Object.fromEntries(fin.remediations.map((r: { kind: string; status: string }) => [r.kind, r.status]))
     expect(kinds).toMatchObject({ rerun: 'applied', snapshot_on_failure: 'applied' })
     const rem = await json(await tp.call('GET', '/v1/insights/remediations?kind=rerun&status=applied', { token: reader }))
-    expect(rem.items[0]).toMatchObject({ runId: 'red', decidedBy: 'insights' })
+    expect(rem.items[0]).toMatchObject({ runId: 'red', decidedBy: 'system:remediation' })
     const audit = await json(await tp.call('GET', '/v1/audit?action=insights.remediation.decide'))
     const mine = audit.items.filter((a: { project: string }) => a.project === 'pay')
     expect(mine.length).toBeGreaterThanOrEqual(2)
