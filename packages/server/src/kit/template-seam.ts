@@ -1,5 +1,5 @@
 /**
- * @module templates/resolve — what the sandboxes area asks of the templates area when it starts a
+ * @module kit/template-seam — what the sandboxes area asks of the templates area when it starts a
  * sandbox: the seam between the two (sandboxes never read template tables, templates never read
  * sandbox tables; the in-use count comes back through `TemplateUsage`).
  */
