@@ -140,7 +140,7 @@ describe('createClient: requests follow the table', () => {
   })
 
   it('arrays go to the query as repeated keys', async () => {
-    const { encode } = await import('./client.js')
+    const { encode } = await import('./http-exchange.js')
     const { url } = encode('http://h', 'x', { ...operations.listSandboxes }, { state: ['running', 'paused'], metadata: { a: 'b' } })
     expect(url).toBe('http://h/v1/sandboxes?state=running&state=paused&metadata.a=b')
   })
