@@ -14,7 +14,7 @@ const layers: { units: string[]; why: string; siblings?: 'may-import-each-other'
   { units: ['main.ts', 'cli', 'bench', 'testing'], why: 'entry points and the composition root', siblings: 'may-import-each-other' },
   { units: ['http'], why: 'shells over dispatch' },
   { units: ['dispatch'], why: "the front door: composes the areas' handler tables" },
-  { units: ['sandboxes', 'access', 'data', 'insights'], why: 'areas: siblings that never import each other' },
+  { units: ['sandboxes', 'access', 'data', 'insights', 'templates'], why: 'areas: siblings that never import each other' },
   { units: ['kit'], why: 'what every area shares: cursor and pages, events, context, handler types, area deps' },
   { units: ['config.ts'], why: "one config schema, assembled from each area's section" },
   { units: ['audit'], why: 'the audit log every change is written to' },

@@ -16,6 +16,7 @@ export const TemplateName = z
   .min(1)
   .max(64)
   .regex(/^[a-z0-9][a-z0-9._-]{0,63}$/, 'template names are 1–64 lower-case letters, digits and . _ - (start with a letter or digit)')
+  .refine((n) => n !== 'constructor' && n !== 'prototype', 'constructor and prototype are not template names')
   .describe('Template name (per project). `default` is the built-in host template.')
 
 /** An absolute path inside a sandbox with no `.`/`..` segment and no NUL (checked without a regex on the whole path). */

@@ -36,7 +36,7 @@ export function createTemplateService(d: { config: Config; store: OpenedStore; c
     log: d.log.child({ area: 'templates' }),
     usage: usage ?? liveSandboxCount(d.store),
     buildResources: { cpu, memoryMb, pids, diskMb },
-    importImage: undefined, // TODO(integrator): importImage from '../templates/oci/index.js' (helper B), and removeImage below.
+    importImage: undefined, // TODO(integrator): plug in importImage of templates/oci/index.ts (helper B), and removeImage below.
     removeImage: undefined,
     imageStoreDir: join(d.config.home, 'images'),
     uidBase: UID_BASE,
