@@ -240,6 +240,8 @@ export class TemplateService implements TemplateResolver {
     if (!row) throw new AppError('invalid_request', `template ${JSON.stringify(name)} does not exist in this project; build it (POST /v1/templates) or see GET /v1/templates`, [{ path: 'template', message: 'unknown template' }])
     const keys = (JSON.parse(row.layer_keys) as LayerKey[]).map((k) => k.key)
     const layers = await this.#layers.rows(project, keys)
+    const missing = keys.filter((k) => !layers.has(k))
+    if (missing.length > 0) throw new AppError('internal', `template ${name}: ${missing.length} of its layers are missing from the store; rebuild it with noCache`)
     const d = parseRecord<TemplateDefaults>(row.defaults)
     return {
       spec: { name, rootfs: row.rootfs, layers: keys.map((k) => layers.get(k)!.layer_path) },
