@@ -6,7 +6,7 @@
  * happened. Build sandboxes have loopback only (no egress exists yet), so steps run offline.
  */
 import { StringDecoder } from 'node:string_decoder'
-import { AppError } from '../core/errors.js'
+import { AppError, codeOf } from '../core/errors.js'
 import { newId } from '../core/ids.js'
 import type { ResourceLimits, Runtime, RuntimeSnapshots, SnapshotRef } from '../runtime/runtime.js'
 import { BUILD_PATH, BUILD_SANDBOX_PREFIX, type CopyAction, type RunAction } from './plan.js'
@@ -43,17 +43,29 @@ export async function buildLayer(ctx: StepContext, stepIndex: number, action: Co
       if (tail.length > errorTailLines) tail.shift()
       ctx.onLine(line)
     }
-    const handle =
-      action.kind === 'copy'
-        ? ctx.runtime.exec(ref, { cmd: ['/bin/sh', '-c', copyScript, 'sh', action.path, action.mode.toString(8)], env: { PATH: BUILD_PATH, HOME: '/root', LANG: 'C.UTF-8' }, user: 'root', timeoutMs: 120_000 })
-        : ctx.runtime.exec(ref, { cmd: action.cmd, cwd: action.cwd, env: action.env, user: action.user, timeoutMs: action.timeoutMs })
-    const onAbort = () => void handle.kill()
+    // A command that cannot start (a missing workdir, a sandbox gone) fails the build naming the step too.
+    const cannotStart = (err: unknown) =>
+      new AppError(codeOf(err) === 'internal' ? 'internal' : codeOf(err), `template ${ctx.templateName}: step ${stepIndex + 1} (${action.kind}) could not start: ${(err as Error).message}`, [{ path: `steps.${stepIndex}`, message: 'could not start' }], { cause: err })
+    let handle
+    try {
+      handle =
+        action.kind === 'copy'
+          ? ctx.runtime.exec(ref, { cmd: ['/bin/sh', '-c', copyScript, 'sh', action.path, action.mode.toString(8)], env: { PATH: BUILD_PATH, HOME: '/root', LANG: 'C.UTF-8' }, user: 'root', timeoutMs: 120_000 })
+          : ctx.runtime.exec(ref, { cmd: action.cmd, cwd: action.cwd, env: action.env, user: action.user, timeoutMs: action.timeoutMs })
+    } catch (err) {
+      throw cannotStart(err)
+    }
+    const h = handle
+    const onAbort = () => void h.kill()
     ctx.signal?.addEventListener('abort', onAbort, { once: true })
     let exit
     try {
-      if (action.kind === 'copy') handle.stdin.end(action.bytes)
-      else handle.stdin.end()
-      const [, , e] = await Promise.all([readLines(handle.stdout, onLine), readLines(handle.stderr, onLine), handle.wait()])
+      if (action.kind === 'copy') h.stdin.end(action.bytes)
+      else h.stdin.end()
+      const waited = h.wait().catch((err: unknown) => {
+        throw cannotStart(err)
+      })
+      const [, , e] = await Promise.all([readLines(h.stdout, onLine), readLines(h.stderr, onLine), waited])
       exit = e
     } finally {
       ctx.signal?.removeEventListener('abort', onAbort)

@@ -93,6 +93,20 @@ describe('template builds', () => {
     expect(runtime.snapshotRefs.size).toBe(0)
   })
 
+  it('a command that cannot start fails the build naming the step, and leaves no sandbox', async () => {
+    const { RuntimeError } = await import('../runtime/local/runtime-error.js')
+    const broken = new FakeRuntime(reply)
+    broken.exec = () => {
+      throw new RuntimeError('invalid_request', 'cwd /nope does not exist in the sandbox')
+    }
+    runtime = broken
+    svc = service()
+    const err = await svc.build(me, spec([{ workdir: '/nope' }, { run: 'true' }])).catch((e: unknown) => e)
+    expect(err).toMatchObject({ code: 'invalid_request', message: expect.stringContaining('step 2 (run) could not start: cwd /nope'), details: [{ path: 'steps.1' }] })
+    expect(runtime.sandboxes.size).toBe(0)
+    expect(runtime.snapshotRefs.size).toBe(0)
+  })
+
   it('resolves to the exact layer stack with the template defaults', async () => {
     await svc.build(me, spec(threeSteps, { workdir: '/app', user: 'user', start: 'node server.js', ready: { cmd: 'curl -f localhost:3000' }, resources: { memoryMb: 1024 } }))
     const r = await svc.resolve('p1', 'app')

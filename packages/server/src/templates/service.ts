@@ -111,6 +111,8 @@ export class TemplateService implements TemplateResolver {
       const stack: LayerKey[] = []
       const paths: string[] = []
       for (const step of plan.steps) {
+        // A client that went away (a streamed build) stops the build between steps too.
+        if (o.signal?.aborted) throw new AppError('conflict', `the build of ${input.name} was cancelled before step ${step.index + 1} (the client went away)`)
         if (!step.action) {
           emit({ step: step.index, of, cached: true, phase: 'metadata', line: step.label })
           continue
