@@ -107,6 +107,15 @@ describe('template builds', () => {
     expect(runtime.snapshotRefs.size).toBe(0)
   })
 
+  it('a cancelled build stops between steps, writes no template and leaves no sandbox', async () => {
+    const ac = new AbortController()
+    const err = await svc.build(me, spec(threeSteps), { signal: ac.signal, onProgress: (e) => e.phase === 'snapshot' && ac.abort() }).catch((e: unknown) => e)
+    expect(err).toMatchObject({ code: 'conflict', message: expect.stringContaining('cancelled before step 2') })
+    expect(runtime.execs).toHaveLength(1)
+    expect(runtime.sandboxes.size).toBe(0)
+    await expect(svc.get('p1', 'app')).rejects.toMatchObject({ code: 'not_found' })
+  })
+
   it('resolves to the exact layer stack with the template defaults', async () => {
     await svc.build(me, spec(threeSteps, { workdir: '/app', user: 'user', start: 'node server.js', ready: { cmd: 'curl -f localhost:3000' }, resources: { memoryMb: 1024 } }))
     const r = await svc.resolve('p1', 'app')
