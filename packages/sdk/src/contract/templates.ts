@@ -84,7 +84,7 @@ export const TemplateStep = z
     z
       .object({
         run: TemplateCommand,
-        user: User.default('root'),
+        user: User.optional().describe('Default: the last user step, else root.'),
         timeoutMs: z.number().int().min(1000).max(3_600_000).default(600_000).describe('The step fails when the command runs longer.'),
       })
       .strict(),
