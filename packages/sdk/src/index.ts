@@ -11,13 +11,19 @@ export {
   SandboxId, SandboxState, Resources, Lifecycle, NetworkPolicy, FilesystemPolicy, CreateSandboxInput,
   SandboxRef, ListSandboxesInput, SandboxPage, PatchSandboxInput, ExecInput, ExecResult, CommandInfo, CommandRef,
   ExecStreamLine, FilePath, FileRef, WriteFileInput, RenameFileInput, FileEntry, ListFilesInput, FileList, FileStat,
-  SandboxMetrics, Template, TemplateList,
+  SandboxMetrics,
 } from './contract/sandbox.js'
 export { scopes, Scope, ProjectName, Principal, CreateTokenInput, TokenInfo, CreatedToken, TokenPage } from './contract/auth.js'
 export { AuditRecord, ListAuditInput, AuditPage, AuditVerifyResult, SandboxEvent, SandboxEventPage } from './contract/audit.js'
 export type { Operation, HttpMethod } from './contract/operation.js'
 export { operations } from './contract/operations.js'
-export type { Operations, OpName, OpInput, OpOutput, Api, SandboxOpName, AccessOpName, InsightsOpName, DataOpName } from './contract/operations.js'
+export type { Operations, OpName, OpInput, OpOutput, Api, SandboxOpName, AccessOpName, InsightsOpName, DataOpName, TemplatesOpName } from './contract/operations.js'
+// Templates: the schema `Template` is exported as `TemplateInfo` so that `Template` is the class (as with Sandbox).
+export {
+  TemplateName, AbsPath, TemplateCommand, ImageSource, TemplateBase, TemplateStep, ReadyCheck, BuildTemplateInput, TemplateLayer,
+  TemplateBuildInfo, TemplateBuildEvent, TemplateRef, ListTemplatesInput, TemplatePage, TemplateList, BuildLogRef, BuildLog, maxCopyBytes,
+  templatesOps, Template as TemplateInfo,
+} from './contract/templates.js'
 
 // Client side: the fetch client, ApiError, and the E2B-shaped Sandbox class. The `Sandbox` schema of
 // the contract is exported as `SandboxInfo` (E2B's name for it) so that `Sandbox` is the class.
@@ -34,6 +40,8 @@ export type { ConnectionOptions, SandboxInfoPage, SandboxListOptions, SandboxOpt
 export { Commands, CommandHandle, CommandExitError } from './sandbox-commands.js'
 export type { CommandResult, RunOptions } from './sandbox-commands.js'
 export { Files } from './sandbox-files.js'
+export { Template } from './template.js'
+export type { TemplateBuildOptions, TemplateListOptions } from './template.js'
 export type { FileOptions, ReadOptions, WriteEntry } from './sandbox-files.js'
 export { DataSourceId, MirrorId, CloneId, DataSnapshotId, CreateDataSourceInput, DataSource, DataSourcePage, TableSample, SampleSpec, MaskKind, MaskRule, MaskingSpec, CreateMirrorInput, MirrorTableReport, MirrorReport, MirrorProgress, Mirror, MirrorPage, CreateCloneInput, DataSnapshot, Clone, ClonePage, PatchCloneInput, ResetCloneInput } from './contract/data.js'
 export { RunId, Variant, InfraMetrics, CreateRunInput, Run, RunRef, ListRunsInput, RunPage, JunitFramework, IngestJunitInput, FileProblem, JunitIngestResult, RunEvent, IngestEventsInput, IngestEventsResult, FinishRunInput, FinishRunResult, TestStatus, TestTier, Quarantine, InsightTest, ListTestsInput, InsightTestPage, HistoryEntry, TestHistoryInput, TestHistory, AnomalyKind, Anomaly, ListAnomaliesInput, AnomalyPage, ErrorSignature, ListSignaturesInput, SignaturePage, Cluster, ClusterList, RootCauseClass, Evidence, TriageFailure, RemediationKind, GateResult, Remediation, Triage, TriageInput, ListRemediationsInput, RemediationPage, DecideRemediationInput, InsightsSettings, PutInsightsSettingsInput, Kpis, KpisInput, AnalyzeInput, AnalyzeResult, insightsOps } from './contract/insights.js'

@@ -22,7 +22,7 @@ import { EventLog } from './kit/events.js'
 import { FileService } from './sandboxes/files.js'
 import { SandboxService } from './sandboxes/sandboxes.js'
 import { sandboxBinder } from './dispatch/sandbox-binder.js'
-import type { Services } from './dispatch/services.js'
+import { createTemplateService, type Services } from './dispatch/services.js'
 import { openStore } from './store/db.js'
 
 /** How often stopped sandboxes past their retention are looked for (the reaper runs every second). */
@@ -125,6 +125,7 @@ export async function buildControlPlane(config: Config, opts: BuildOptions = {})
       llmApiKey: secretFromEnv(opts.env ?? {}, config.insights.llm.apiKeyEnv),
     }),
     data: createDataService(areaDeps, { binder: sandboxBinder({ runtime, sandboxes, events }) }),
+    templates: createTemplateService(areaDeps),
   }
   // Adopted sandboxes' commands too: background ones listed again, foreground ones (caller gone) killed.
   const reconciled = await sandboxes.reconcile(async (sbx) => {
@@ -133,6 +134,8 @@ export async function buildControlPlane(config: Config, opts: BuildOptions = {})
   })
   if (reconciled.adopted + reconciled.lost + reconciled.interrupted + reconciled.orphans > 0) log.info(reconciled, 'reconciled sandboxes with the runtime')
   await sandboxes.reapExpired()
+  // After the sandboxes' reconcile: an interrupted template build leaves a complete template or none.
+  await svc.templates.reconcile()
   // What belongs to a sandbox ends with it, however it ends (destroy, TTL, lost after a crash): its
   // background-command records and the clones bound to it.
   events.subscribe((e) => {

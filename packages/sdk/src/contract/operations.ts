@@ -5,6 +5,7 @@ import { CreatedToken, CreateTokenInput, ListTokensInput, Principal, TokenPage, 
 import { PageInput } from './common.js'
 import { dataOps } from './data.js'
 import { insightsOps } from './insights.js'
+import { templatesOps } from './templates.js'
 import type { Operation } from './operation.js'
 import {
   CommandInfo,
@@ -23,7 +24,6 @@ import {
   SandboxMetrics,
   SandboxPage,
   SandboxRef,
-  TemplateList,
   WriteFileInput,
 } from './sandbox.js'
 
@@ -48,7 +48,6 @@ const sandboxOps = {
   deleteFile: { method: 'DELETE', path: '/v1/sandboxes/{id}/files', summary: 'Remove a file or directory tree (idempotent)', scope: 'sandboxes:write', input: FileRef, output: 'empty', status: 204, tags: ['files'] },
   makeDir: { method: 'POST', path: '/v1/sandboxes/{id}/files/mkdir', summary: 'Create a directory and its parents', scope: 'sandboxes:write', input: FileRef, output: FileStat, tags: ['files'] },
   renameFile: { method: 'POST', path: '/v1/sandboxes/{id}/files/rename', summary: 'Move or rename a file', scope: 'sandboxes:write', input: RenameFileInput, output: FileStat, tags: ['files'] },
-  listTemplates: { method: 'GET', path: '/v1/templates', summary: 'Templates sandboxes can start from', scope: 'sandboxes:read', input: z.object({}).strict(), output: TemplateList, tags: ['templates'] },
 } as const satisfies Record<string, Operation>
 
 const accessOps = {
@@ -66,6 +65,7 @@ export const operations = {
   ...accessOps,
   ...insightsOps,
   ...dataOps,
+  ...templatesOps,
 } as const satisfies Record<string, Operation>
 
 export type Operations = typeof operations
@@ -75,6 +75,7 @@ export type SandboxOpName = keyof typeof sandboxOps
 export type AccessOpName = keyof typeof accessOps
 export type InsightsOpName = keyof typeof insightsOps
 export type DataOpName = keyof typeof dataOps
+export type TemplatesOpName = keyof typeof templatesOps
 export type OpInput<K extends OpName> = z.input<Operations[K]['input']>
 type OutputOf<O> = O extends z.ZodType ? z.output<O> : O extends 'raw' ? Uint8Array : void
 export type OpOutput<K extends OpName> = OutputOf<Operations[K]['output']>

@@ -209,12 +209,3 @@ export const SandboxMetrics = z
   .meta({ id: 'SandboxMetrics' })
 export type SandboxMetrics = z.infer<typeof SandboxMetrics>
 
-export const Template = z
-  .object({
-    name: z.string(),
-    description: z.string(),
-    rootfs: z.string().describe("'host' (the host's system directories, read-only) or a rootfs folder."),
-    createdAt: Timestamp,
-  })
-  .meta({ id: 'Template' })
-export const TemplateList = z.object({ items: z.array(Template) })

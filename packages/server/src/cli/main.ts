@@ -10,6 +10,7 @@ import { dataCommands } from './commands/data.js'
 import { insightsCommands } from './commands/insights.js'
 import { localCommands } from './commands/local.js'
 import { sandboxCommands } from './commands/sandbox.js'
+import { templateCommands } from './commands/template.js'
 import { createIo } from './io.js'
 import { upCommand } from './up.js'
 
@@ -24,7 +25,7 @@ async function main(argv: string[]): Promise<number> {
   }
   let cached: Config | undefined
   const config = () => (cached ??= loadConfig({ env: process.env, file: configFile }))
-  const commands: CliCommand[] = [upCommand(() => configFile), ...sandboxCommands, ...accessCommands, ...localCommands(config), ...insightsCommands, ...dataCommands]
+  const commands: CliCommand[] = [upCommand(() => configFile), ...sandboxCommands, ...accessCommands, ...localCommands(config), ...insightsCommands, ...dataCommands, ...templateCommands(config)]
 
   if (argv.length === 0 || argv[0] === 'help' || argv[0] === '--help' || argv[0] === '-h') {
     process.stdout.write(help(commands))

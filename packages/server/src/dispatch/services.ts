@@ -1,18 +1,54 @@
 /** @module dispatch/services — the services every handler can reach, wired by hand in main.ts: each area's, and the shared ones. */
+import { join } from 'node:path'
 import type { AccessAreaServices } from '../access/handlers.js'
 import type { Config } from '../config.js'
 import type { Clock } from '../core/clock.js'
 import type { Logger } from '../core/log.js'
 import type { DataAreaServices } from '../data/handlers.js'
 import type { InsightsAreaServices } from '../insights/handlers.js'
+import { UID_BASE } from '../runtime/local/start-sandbox.js'
 import type { Runtime } from '../runtime/runtime.js'
 import type { SandboxAreaServices } from '../sandboxes/handlers.js'
 import type { OpenedStore } from '../store/db.js'
+import type { TemplatesAreaServices } from '../templates/handlers.js'
+import type { TemplateUsage } from '../kit/template-seam.js'
+import { TemplateService } from '../templates/service.js'
 
-export interface Services extends SandboxAreaServices, AccessAreaServices, InsightsAreaServices, DataAreaServices {
+export interface Services extends SandboxAreaServices, AccessAreaServices, InsightsAreaServices, DataAreaServices, TemplatesAreaServices {
   config: Config
   store: OpenedStore
   clock: Clock
   log: Logger
   runtime: Runtime
+}
+
+/**
+ * The templates service, wired: build sandboxes get the configured default resources; `usage` comes
+ * from the sandboxes area (by default a count over the sandboxes table, read here in the composition
+ * layer so that the templates area never reads sandbox tables).
+ */
+export function createTemplateService(d: { config: Config; store: OpenedStore; clock: Clock; log: Logger; runtime: Runtime }, usage?: TemplateUsage): TemplateService {
+  const { cpu, memoryMb, pids, diskMb } = d.config.defaults
+  return new TemplateService({
+    db: d.store.db,
+    runtime: d.runtime,
+    clock: d.clock,
+    log: d.log.child({ area: 'templates' }),
+    usage: usage ?? liveSandboxCount(d.store),
+    buildResources: { cpu, memoryMb, pids, diskMb },
+    importImage: undefined, // TODO(integrator): plug in importImage of templates/oci/index.ts (helper B), and removeImage below.
+    removeImage: undefined,
+    imageStoreDir: join(d.config.home, 'images'),
+    uidBase: UID_BASE,
+  })
+}
+
+/** Live (not stopped) sandboxes of a project whose template is `name`. */
+function liveSandboxCount(store: OpenedStore): TemplateUsage {
+  return {
+    liveSandboxesUsing: async (project, name) => {
+      const r = await store.db.selectFrom('sandboxes').select((eb) => eb.fn.countAll<number>().as('n')).where('project', '=', project).where('template', '=', name).where('state', '!=', 'stopped').executeTakeFirst()
+      return Number(r?.n ?? 0)
+    },
+  }
 }

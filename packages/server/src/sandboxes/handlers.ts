@@ -8,7 +8,6 @@ import { pageOf } from '../kit/page.js'
 import type { CommandService } from './commands.js'
 import type { FileService } from './files.js'
 import type { SandboxService } from './sandboxes.js'
-import { listTemplates } from './templates.js'
 
 /** The services the sandbox area's handlers use. */
 export interface SandboxAreaServices {
@@ -59,5 +58,4 @@ export const sandboxHandlers: HandlerTable<SandboxOpName, SandboxAreaServices> =
   deleteFile: async (i, ctx, svc) => svc.files.remove(ctx.principal, i.id, i.path),
   makeDir: async (i, ctx, svc) => svc.files.makeDir(ctx.principal, i.id, i.path),
   renameFile: async (i, ctx, svc) => svc.files.rename(ctx.principal, i.id, i.from, i.to),
-  listTemplates: async () => ({ items: listTemplates() }),
 }

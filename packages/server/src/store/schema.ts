@@ -74,3 +74,62 @@ export interface CoreTables {
   audit_checkpoints: AuditCheckpointRow
   events: EventRow
 }
+
+// ---------------------------------------------------------------- templates (migration 0500-templates)
+
+/** A template as of its last successful build: written only when a build completes, so it is whole or absent. */
+export interface TemplateRow {
+  project: string
+  name: string
+  description: string
+  /** host | rootfs | image */
+  base_kind: string
+  base_digest: string
+  /** Path or image reference, without credentials. */
+  base_source: string | null
+  /** What the runtime mounts below the layers: 'host' or a folder. */
+  rootfs: string
+  /** sha256 of the base digest and the layer keys. */
+  digest: string
+  /** JSON array of `{ key, step }` (the layers, lowest first, and the step index that made each). */
+  layer_keys: string
+  /** JSON: env, workdir, user, start, ready, resources. */
+  defaults: string
+  created_at: string
+  updated_at: string
+  last_build_id: string
+}
+
+/** One build: `building` while it runs (a restart turns it `failed`), then `ready` or `failed`. */
+export interface TemplateBuildRow {
+  id: string
+  project: string
+  name: string
+  state: string
+  started_at: string
+  finished_at: string | null
+  cached_steps: number
+  built_steps: number
+  error: string | null
+  /** JSON array of the log's last lines (bounded). */
+  log: string
+}
+
+/** A captured step: content-addressed by `key` within a project, shared by every template whose chain reaches it. */
+export interface TemplateLayerRow {
+  project: string
+  key: string
+  /** The runtime snapshot holding its files (tpl_…). */
+  snapshot_id: string
+  layer_path: string
+  bytes: number
+  exclusive_bytes: number
+  created_at: string
+  build_id: string
+}
+
+export type TemplateTables = {
+  templates: TemplateRow
+  template_builds: TemplateBuildRow
+  template_layers: TemplateLayerRow
+}
