@@ -93,9 +93,23 @@ export class DiskPool {
   usage(sandboxDir: string): DiskUsage | undefined {
     const [id, limit] = (readText(join(sandboxDir, 'disk')) ?? '').trim().split(' ').map(Number)
     if (!id || limit === undefined) return undefined
+    return { bytes: this.qgroupBytes(id, 'referenced') ?? 0, limitBytes: limit }
+  }
+
+  /**
+   * A subvolume's qgroup counter (0/<id>) as the kernel last committed it: sysfs shows the numbers of
+   * the last transaction commit, so writes of the last few seconds may not be in them yet.
+   */
+  qgroupBytes(subvolumeId: number, counter: 'referenced' | 'exclusive'): number | undefined {
     const sysfs = this.#sysfs ?? this.#findSysfs()
-    const bytes = Number(readText(join(sysfs ?? '/nonexistent', 'qgroups', `0_${id}`, 'referenced'))?.trim())
-    return { bytes: Number.isFinite(bytes) ? bytes : 0, limitBytes: limit }
+    const bytes = Number(readText(join(sysfs ?? '/nonexistent', 'qgroups', `0_${subvolumeId}`, counter))?.trim())
+    return Number.isFinite(bytes) ? bytes : undefined
+  }
+
+  /** How the pool's kernel counts: 'simple' quotas (Linux 6.7+; each extent charged to the subvolume that wrote it) or 'full' qgroups. */
+  quotaMode(): 'simple' | 'full' | undefined {
+    const mode = readText(join(this.#sysfs ?? this.#findSysfs() ?? '/nonexistent', 'qgroups', 'mode'))?.trim()
+    return mode === 'squota' ? 'simple' : mode === 'qgroup' ? 'full' : undefined
   }
 
   /** Sets a live sandbox's limit (the helper's disk-limit), refusing one below what it holds now. */
@@ -114,7 +128,12 @@ export class DiskPool {
   async release(): Promise<void> {
     const dev = this.#ownMount()
     if (dev) {
-      if (readdirSync(this.mountPoint).length > 0) return // sandboxes (or their leftovers) still there
+      try {
+        rmdirSync(join(this.mountPoint, '.snapshots')) // the snapshots' directory, when none is left in it
+      } catch {
+        // absent, or snapshots in it: they keep the pool (the check below)
+      }
+      if (readdirSync(this.mountPoint).length > 0) return // sandboxes, snapshots (or their leftovers) still there
       await run('umount', [this.mountPoint], `unmount the disk pool ${this.mountPoint}`)
     }
     this.#ready = undefined

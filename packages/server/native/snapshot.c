@@ -1,0 +1,138 @@
+/* Snapshots of sandbox writable layers (see snapshot.h and the top of main.c). */
+#include "compat.h"
+#include "cli.h"
+#include "snapshot.h"
+#include "util.h"
+#include <dirent.h>
+#include <ftw.h>
+
+#define TP_BTRFS_FIRST_FREE_OBJECTID 256ULL /* linux/btrfs_tree.h: the root dir of every subvolume */
+
+int split_subvol_path(const char *path, char *dir, size_t size, const char **name) {
+  if (snprintf(dir, size, "%s", path) >= (int)size) return -1;
+  char *slash = strrchr(dir, '/');
+  if (!slash || slash == dir || !slash[1] || strlen(slash + 1) > BTRFS_PATH_NAME_MAX) return -1;
+  *slash = 0;
+  *name = path + (slash - dir) + 1;
+  return 0;
+}
+
+int snapshot_keeps(const char *name) {
+  return !strcmp(name, "upper") || !strcmp(name, ".") || !strcmp(name, "..");
+}
+
+int snap_create(int parent_fd, const char *name, int src_fd, int rdonly) {
+  struct btrfs_ioctl_vol_args_v2 a;
+  memset(&a, 0, sizeof a);
+  a.fd = src_fd;
+  a.flags = rdonly ? BTRFS_SUBVOL_RDONLY : 0;
+  snprintf(a.name, sizeof a.name, "%s", name);
+  return ioctl(parent_fd, BTRFS_IOC_SNAP_CREATE_V2, &a);
+}
+
+static unsigned long long subvol_id_of(int fd) {
+  struct btrfs_ioctl_ino_lookup_args a;
+  memset(&a, 0, sizeof a);
+  a.objectid = TP_BTRFS_FIRST_FREE_OBJECTID;
+  if (ioctl(fd, BTRFS_IOC_INO_LOOKUP, &a) < 0) return 0;
+  return a.treeid;
+}
+
+static int rm_entry(const char *path, const struct stat *st, int flag, struct FTW *f) {
+  (void)st, (void)f;
+  return (flag == FTW_DP ? rmdir(path) : unlink(path)) < 0 && errno != ENOENT ? -1 : 0;
+}
+
+/* Removes every top-level entry but upper/ (init, disk, the exec socket and records, merged, work). */
+static int strip_to_layer(const char *snap) {
+  DIR *d = opendir(snap);
+  if (!d) return -1;
+  char p[4200];
+  for (struct dirent *e; (e = readdir(d));) {
+    if (snapshot_keeps(e->d_name)) continue;
+    snprintf(p, sizeof p, "%s/%s", snap, e->d_name);
+    if (nftw(p, rm_entry, 16, FTW_DEPTH | FTW_PHYS) < 0) {
+      closedir(d);
+      return -1;
+    }
+  }
+  closedir(d);
+  return 0;
+}
+
+static int destroy_subvol(int parent_fd, const char *name) {
+  struct btrfs_ioctl_vol_args va;
+  memset(&va, 0, sizeof va);
+  snprintf(va.name, sizeof va.name, "%s", name);
+  return ioctl(parent_fd, BTRFS_IOC_SNAP_DESTROY, &va);
+}
+
+/* snapshot --source SUBVOL --dest DIR/ID --bytes N */
+int snapshot_main(int argc, char **argv) {
+  const char *source = NULL, *dest = NULL;
+  long bytes = -1;
+  err_prefix_code = 1; /* "<code>: <message>" on stderr, exit 125 */
+  for (int i = 0; i + 1 < argc; i += 2) {
+    if (!strcmp(argv[i], "--source")) source = argv[i + 1];
+    else if (!strcmp(argv[i], "--dest")) dest = argv[i + 1];
+    else if (!strcmp(argv[i], "--bytes")) bytes = parse_long(argv[i], argv[i + 1]);
+    else usage();
+  }
+  if (!source || !dest || bytes < 0 || argc % 2) usage();
+  char parent[4096];
+  const char *name;
+  if (split_subvol_path(dest, parent, sizeof parent, &name) < 0) fail_code(TP_ERR_INVALID_REQUEST, EINVAL, "snapshot path %s", dest);
+  int src = open(source, O_RDONLY | O_DIRECTORY | O_CLOEXEC | O_NOFOLLOW);
+  if (src < 0) fail_code(errno == ENOENT ? TP_ERR_NOT_FOUND : TP_ERR_INTERNAL, errno, "open the sandbox's layer %s", source);
+  mkdir(parent, 0700);
+  int pfd = open(parent, O_RDONLY | O_DIRECTORY | O_CLOEXEC | O_NOFOLLOW);
+  if (pfd < 0) fail("open %s", parent);
+  /* Writable first: the capture is the one ioctl (the caller has frozen the sandbox around it); what is
+   * not the layer is then removed from the copy, its record written, and only then is it made read-only. */
+  if (snap_create(pfd, name, src, 0) < 0) {
+    if (errno == EEXIST) fail_code(TP_ERR_INVALID_REQUEST, EEXIST, "snapshot %s", name);
+    fail("snapshot %s as %s", source, dest);
+  }
+  close(src);
+  const char *step = "strip";
+  int fd = open(dest, O_RDONLY | O_DIRECTORY | O_CLOEXEC | O_NOFOLLOW);
+  if (fd < 0) goto undo;
+  if (strip_to_layer(dest) < 0) goto undo;
+  step = "record";
+  unsigned long long id = subvol_id_of(fd);
+  char rec[64];
+  int n = snprintf(rec, sizeof rec, "%llu %ld\n", id, bytes);
+  int rfd = openat(fd, SNAPSHOT_RECORD, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0600);
+  if (!id || rfd < 0 || write_all(rfd, rec, (size_t)n) < 0) goto undo;
+  close(rfd);
+  step = "make read-only";
+  __u64 flags = BTRFS_SUBVOL_RDONLY;
+  if (ioctl(fd, BTRFS_IOC_SUBVOL_SETFLAGS, &flags) < 0) goto undo;
+  close(fd);
+  printf("%llu\n", id);
+  return 0;
+undo: {
+  int e = errno;
+  if (fd >= 0) close(fd);
+  destroy_subvol(pfd, name); /* a failed capture leaves nothing */
+  errno = e;
+  fail("%s snapshot %s", step, dest);
+}
+}
+
+/* snapshot-delete --path DIR/ID: idempotent (a missing one is fine). */
+int snapshot_delete_main(int argc, char **argv) {
+  err_prefix_code = 1;
+  if (argc != 2 || strcmp(argv[0], "--path")) usage();
+  char parent[4096];
+  const char *name;
+  if (split_subvol_path(argv[1], parent, sizeof parent, &name) < 0) fail_code(TP_ERR_INVALID_REQUEST, EINVAL, "snapshot path %s", argv[1]);
+  int pfd = open(parent, O_RDONLY | O_DIRECTORY | O_CLOEXEC | O_NOFOLLOW);
+  if (pfd < 0) {
+    if (errno == ENOENT) return 0;
+    fail("open %s", parent);
+  }
+  /* The kernel unlinks it at once and frees its extents (and its qgroup) in the background. */
+  if (destroy_subvol(pfd, name) < 0 && errno != ENOENT) fail("delete snapshot %s", argv[1]);
+  return 0;
+}
