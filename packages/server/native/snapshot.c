@@ -2,24 +2,12 @@
 #include "compat.h"
 #include "cli.h"
 #include "snapshot.h"
+#include "snapshot-paths.h"
 #include "util.h"
 #include <dirent.h>
 #include <ftw.h>
 
 #define TP_BTRFS_FIRST_FREE_OBJECTID 256ULL /* linux/btrfs_tree.h: the root dir of every subvolume */
-
-int split_subvol_path(const char *path, char *dir, size_t size, const char **name) {
-  if (snprintf(dir, size, "%s", path) >= (int)size) return -1;
-  char *slash = strrchr(dir, '/');
-  if (!slash || slash == dir || !slash[1] || strlen(slash + 1) > BTRFS_PATH_NAME_MAX) return -1;
-  *slash = 0;
-  *name = path + (slash - dir) + 1;
-  return 0;
-}
-
-int snapshot_keeps(const char *name) {
-  return !strcmp(name, "upper") || !strcmp(name, ".") || !strcmp(name, "..");
-}
 
 int snap_create(int parent_fd, const char *name, int src_fd, int rdonly) {
   struct btrfs_ioctl_vol_args_v2 a;
