@@ -69,7 +69,8 @@ void disk_create(struct create_opts *o) {
   close(pfd);
   int fd = open(o->disk_subvol, O_RDONLY | O_DIRECTORY | O_CLOEXEC | O_NOFOLLOW);
   if (fd < 0) fail("open %s", o->disk_subvol);
-  if (o->disk_from && unlinkat(fd, SNAPSHOT_RECORD, 0) < 0 && errno != ENOENT) fail("remove %s/%s", o->disk_subvol, SNAPSHOT_RECORD);
+  /* Before anything can fail: a destroy after a failed start must not find the parent's init file. */
+  if (o->disk_from && strip_to_layer(o->disk_subvol) < 0) fail("strip %s to its writable layer", o->disk_subvol);
   unsigned long long id = subvol_id(fd);
   if (!id) fail("look up the subvolume id of %s", o->disk_subvol);
   if (disk_set_limit(fd, id, (unsigned long long)o->disk_bytes) < 0) fail("set the disk limit of %s (are quotas on in its pool?)", o->disk_subvol);

@@ -43,18 +43,18 @@
  *     where the kernel has them, Linux 6.7+, else full qgroups). Failure: a message on stderr, exit 1.
  *
  *     With --disk-from SNAPSHOT as well, PATH starts as a writable btrfs snapshot of SNAPSHOT (made by
- *     `snapshot`; O(1) in bytes and files) instead of an empty subvolume, and its record file goes.
+ *     `snapshot`; O(1) in bytes and files) instead of an empty subvolume, stripped to its upper/ first.
  *
- *   tidepool-helper snapshot --source SUBVOL --dest DIR/ID --bytes N
- *   tidepool-helper snapshot-delete --path DIR/ID
+ *   tidepool-helper snapshot --source SUBVOL --dest DIR/ID
+ *   tidepool-helper subvolume-delete --path DIR/NAME
  *
  *     snapshot captures the sandbox subvolume SUBVOL as the read-only subvolume DIR/ID (DIR made 0700
- *     if missing): a btrfs snapshot, then everything but its upper/ (init, disk, the exec socket and
- *     records, merged, work) is removed from the copy and DIR/ID/snapshot records "<subvolume id> N";
- *     prints the subvolume id. The caller freezes the sandbox around it. A failure deletes the partial
- *     copy. snapshot-delete deletes DIR/ID (the kernel frees its extents and qgroup in the background);
- *     a missing one is fine. Failure: "<code>: <message>" on stderr (an existing ID is invalid_request,
- *     a missing SUBVOL not_found), exit 125.
+ *     if missing) with one btrfs ioctl and prints its subvolume id; the caller freezes the sandbox
+ *     around it. Only DIR/ID/upper is a layer; the rest of the copy is never used. A failure leaves no
+ *     copy. subvolume-delete deletes the subvolume DIR/NAME, read-only or not, whatever it holds (the
+ *     kernel frees its extents and qgroup in the background); a missing one is fine. Failure:
+ *     "<code>: <message>" on stderr (an existing ID, or a NAME that is no subvolume, is
+ *     invalid_request; a missing SUBVOL not_found), exit 125.
  *
  *   tidepool-helper mount --pid PID --start-time T --source DIR --target PATH [--ro]
  *   tidepool-helper umount --pid PID --start-time T --target PATH
@@ -90,8 +90,8 @@ void usage(void) {
           "         --uid-base N --id-count N [--disk-subvol PATH --disk-bytes N [--disk-from SNAPSHOT]]\n"
           "       %s disk-limit --path PATH --bytes N\n"
           "       %s disk-pool --path MOUNT\n"
-          "       %s snapshot --source SUBVOL --dest DIR/ID --bytes N\n"
-          "       %s snapshot-delete --path DIR/ID\n"
+          "       %s snapshot --source SUBVOL --dest DIR/ID\n"
+          "       %s subvolume-delete --path DIR/NAME\n"
           "       %s mount --pid PID --start-time T --source DIR --target PATH [--ro]\n"
           "       %s umount --pid PID --start-time T --target PATH\n",
           prog, prog, prog, prog, prog, prog, prog);
@@ -108,7 +108,7 @@ int main(int argc, char **argv) {
   if (!strcmp(argv[1], "disk-limit")) return disk_limit_main(argc - 2, argv + 2);
   if (!strcmp(argv[1], "disk-pool")) return disk_pool_main(argc - 2, argv + 2);
   if (!strcmp(argv[1], "snapshot")) return snapshot_main(argc - 2, argv + 2);
-  if (!strcmp(argv[1], "snapshot-delete")) return snapshot_delete_main(argc - 2, argv + 2);
+  if (!strcmp(argv[1], "subvolume-delete")) return subvolume_delete_main(argc - 2, argv + 2);
   if (!strcmp(argv[1], "watch")) return watch_main();
   usage();
 }

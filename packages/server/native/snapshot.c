@@ -31,8 +31,7 @@ static int rm_entry(const char *path, const struct stat *st, int flag, struct FT
   return (flag == FTW_DP ? rmdir(path) : unlink(path)) < 0 && errno != ENOENT ? -1 : 0;
 }
 
-/* Removes every top-level entry but upper/ (init, disk, the exec socket and records, merged, work). */
-static int strip_to_layer(const char *snap) {
+int strip_to_layer(const char *snap) {
   DIR *d = opendir(snap);
   if (!d) return -1;
   char p[4200];
@@ -55,18 +54,16 @@ static int destroy_subvol(int parent_fd, const char *name) {
   return ioctl(parent_fd, BTRFS_IOC_SNAP_DESTROY, &va);
 }
 
-/* snapshot --source SUBVOL --dest DIR/ID --bytes N */
+/* snapshot --source SUBVOL --dest DIR/ID */
 int snapshot_main(int argc, char **argv) {
   const char *source = NULL, *dest = NULL;
-  long bytes = -1;
   err_prefix_code = 1; /* "<code>: <message>" on stderr, exit 125 */
   for (int i = 0; i + 1 < argc; i += 2) {
     if (!strcmp(argv[i], "--source")) source = argv[i + 1];
     else if (!strcmp(argv[i], "--dest")) dest = argv[i + 1];
-    else if (!strcmp(argv[i], "--bytes")) bytes = parse_long(argv[i], argv[i + 1]);
     else usage();
   }
-  if (!source || !dest || bytes < 0 || argc % 2) usage();
+  if (!source || !dest || argc % 2) usage();
   char parent[4096];
   const char *name;
   if (split_subvol_path(dest, parent, sizeof parent, &name) < 0) fail_code(TP_ERR_INVALID_REQUEST, EINVAL, "snapshot path %s", dest);
@@ -75,52 +72,42 @@ int snapshot_main(int argc, char **argv) {
   mkdir(parent, 0700);
   int pfd = open(parent, O_RDONLY | O_DIRECTORY | O_CLOEXEC | O_NOFOLLOW);
   if (pfd < 0) fail("open %s", parent);
-  /* Writable first: the capture is the one ioctl (the caller has frozen the sandbox around it); what is
-   * not the layer is then removed from the copy, its record written, and only then is it made read-only. */
-  if (snap_create(pfd, name, src, 0) < 0) {
+  /* Read-only at once: one ioctl and one transaction commit, the only work done while the sandbox is
+   * frozen. The copy also holds what is not the layer (init, disk, the exec socket and records, work):
+   * only its upper/ is ever used as a layer, and a sandbox started from it strips the rest first. */
+  if (snap_create(pfd, name, src, 1) < 0) {
     if (errno == EEXIST) fail_code(TP_ERR_INVALID_REQUEST, EEXIST, "snapshot %s", name);
     fail("snapshot %s as %s", source, dest);
   }
-  close(src);
-  const char *step = "strip";
   int fd = open(dest, O_RDONLY | O_DIRECTORY | O_CLOEXEC | O_NOFOLLOW);
-  if (fd < 0) goto undo;
-  if (strip_to_layer(dest) < 0) goto undo;
-  step = "record";
-  unsigned long long id = subvol_id_of(fd);
-  char rec[64];
-  int n = snprintf(rec, sizeof rec, "%llu %ld\n", id, bytes);
-  int rfd = openat(fd, SNAPSHOT_RECORD, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0600);
-  if (!id || rfd < 0 || write_all(rfd, rec, (size_t)n) < 0) goto undo;
-  close(rfd);
-  step = "make read-only";
-  __u64 flags = BTRFS_SUBVOL_RDONLY;
-  if (ioctl(fd, BTRFS_IOC_SUBVOL_SETFLAGS, &flags) < 0) goto undo;
-  close(fd);
+  unsigned long long id = fd < 0 ? 0 : subvol_id_of(fd);
+  if (!id) {
+    int e = errno;
+    destroy_subvol(pfd, name); /* a failed capture leaves nothing */
+    errno = e;
+    fail("look up the subvolume id of %s", dest);
+  }
   printf("%llu\n", id);
   return 0;
-undo: {
-  int e = errno;
-  if (fd >= 0) close(fd);
-  destroy_subvol(pfd, name); /* a failed capture leaves nothing */
-  errno = e;
-  fail("%s snapshot %s", step, dest);
-}
 }
 
-/* snapshot-delete --path DIR/ID: idempotent (a missing one is fine). */
-int snapshot_delete_main(int argc, char **argv) {
+/* subvolume-delete --path DIR/NAME: idempotent (a missing one is fine). */
+int subvolume_delete_main(int argc, char **argv) {
   err_prefix_code = 1;
   if (argc != 2 || strcmp(argv[0], "--path")) usage();
   char parent[4096];
   const char *name;
-  if (split_subvol_path(argv[1], parent, sizeof parent, &name) < 0) fail_code(TP_ERR_INVALID_REQUEST, EINVAL, "snapshot path %s", argv[1]);
+  if (split_subvol_path(argv[1], parent, sizeof parent, &name) < 0) fail_code(TP_ERR_INVALID_REQUEST, EINVAL, "subvolume path %s", argv[1]);
   int pfd = open(parent, O_RDONLY | O_DIRECTORY | O_CLOEXEC | O_NOFOLLOW);
   if (pfd < 0) {
     if (errno == ENOENT) return 0;
     fail("open %s", parent);
   }
-  /* The kernel unlinks it at once and frees its extents (and its qgroup) in the background. */
-  if (destroy_subvol(pfd, name) < 0 && errno != ENOENT) fail("delete snapshot %s", argv[1]);
+  /* The kernel unlinks it at once, whatever it holds, and frees its extents (and its qgroup) in the
+   * background: O(1) where an rm -r is O(files). Not a subvolume: invalid_request (remove it as a dir). */
+  if (destroy_subvol(pfd, name) < 0 && errno != ENOENT) {
+    if (errno == EINVAL || errno == ENOTDIR) fail_code(TP_ERR_INVALID_REQUEST, errno, "delete subvolume %s", argv[1]);
+    fail("delete subvolume %s", argv[1]);
+  }
   return 0;
 }

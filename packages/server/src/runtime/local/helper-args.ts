@@ -33,14 +33,14 @@ export function createArgv(a: CreateArgs): string[] {
   return argv
 }
 
-/** `tidepool-helper snapshot …`: capture subvolume `source` read-only at `dest`, recording `bytes`. */
-export function snapshotArgv(a: { source: string; dest: string; bytes: number }): string[] {
-  return ['snapshot', '--source', a.source, '--dest', a.dest, '--bytes', String(a.bytes)]
+/** `tidepool-helper snapshot …`: capture subvolume `source` read-only at `dest` (prints its subvolume id). */
+export function snapshotArgv(a: { source: string; dest: string }): string[] {
+  return ['snapshot', '--source', a.source, '--dest', a.dest]
 }
 
-/** `tidepool-helper snapshot-delete …` (idempotent). */
-export function snapshotDeleteArgv(path: string): string[] {
-  return ['snapshot-delete', '--path', path]
+/** `tidepool-helper subvolume-delete …`: a snapshot, or a sandbox's dir, in O(1) (idempotent). */
+export function subvolumeDeleteArgv(path: string): string[] {
+  return ['subvolume-delete', '--path', path]
 }
 
 export interface MountArgs {
@@ -64,5 +64,5 @@ export function umountArgv(a: { pid: number; startTime: number; target: string }
   return ['umount', '--pid', String(a.pid), '--start-time', String(a.startTime), '--target', a.target]
 }
 
-/** Exit code of `helper mount|umount|snapshot|snapshot-delete` on any failure, with "<code>: <message>" on stderr. */
+/** Exit code of `helper mount|umount|snapshot|subvolume-delete` on any failure, with "<code>: <message>" on stderr. */
 export const MOUNT_FAILED = 125

@@ -282,7 +282,7 @@ export class LocalRuntime implements Runtime {
     this.#watcher.unwatch(`${id}:init`)
     this.#watcher.unwatch(`${id}:sup`)
     this.#liveExecs.delete(id)
-    await destroySandbox({ dataDir: this.#dataDir, cgroups: this.#cgroups, supervisors: this.#supervisors }, id, ref)
+    await destroySandbox({ dataDir: this.#dataDir, helperPath: this.#helperPath, cgroups: this.#cgroups, supervisors: this.#supervisors }, id, ref)
   }
 
   async list(): Promise<string[]> {

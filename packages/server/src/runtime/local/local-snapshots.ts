@@ -1,26 +1,24 @@
 /**
  * @module runtime/local/local-snapshots — RuntimeSnapshots of the local runtime: a snapshot is a
- * read-only btrfs snapshot of a sandbox's subvolume, in `<pool>/.snapshots/<id>`, holding its writable
- * layer (`upper/root`, and `upper/usr` for host templates) and a record file. O(1) in bytes and files.
+ * read-only btrfs snapshot of a sandbox's subvolume, `<pool>/.snapshots/<id>` (its `upper/` is the layer:
+ * `root/`, and `usr/` for host templates), complete once its record `<pool>/.snapshots/<id>.rec` exists
+ * (written after the capture, removed before the delete). O(1) in bytes and files.
  */
-import { execFile } from 'node:child_process'
-import { existsSync, readdirSync } from 'node:fs'
+import { existsSync, readdirSync, renameSync, rmSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { KeyedMutex } from '../../core/mutex.js'
-import { emptyEnv } from '../../core/child-env.js'
 import type { RuntimeRef, RuntimeSnapshots, SnapshotRef } from '../runtime.js'
 import { SANDBOX_ID_RE, checkSandboxId } from '../sandbox-checks.js'
 import type { Cgroups } from './cgroups/cgroups.js'
 import type { DiskPool } from './disk-pool.js'
-import { MOUNT_FAILED, snapshotArgv, snapshotDeleteArgv } from './helper-args.js'
 import { readText } from './host-files.js'
 import { sandboxPaths, snapshotsDir } from './mounts.js'
 import { isRunning } from './proc.js'
-import { RuntimeError, messageOf, parseHelperReport } from './runtime-error.js'
+import { RuntimeError } from './runtime-error.js'
+import { deleteSubvolume, snapshotSubvolume } from './subvolumes.js'
 
-/** The helper's record in every complete snapshot (native/snapshot.h SNAPSHOT_RECORD). */
-const RECORD = 'snapshot'
-const HELPER_TIMEOUT_MS = 60_000
+/** A snapshot's record beside it: "<subvolume id> <bytes at capture>". Ids hold no '.', so it is never an id. */
+const recordOf = (dir: string, id: string) => join(dir, `${id}.rec`)
 
 export interface LocalSnapshotsDeps {
   dataDir: string
@@ -36,6 +34,8 @@ export class LocalSnapshots implements RuntimeSnapshots {
   readonly #dir: string
   /** Per snapshot id: its create and delete never interleave. */
   readonly #ids = new KeyedMutex()
+  /** Ids being created in this process (no record yet, and not to be swept as unfinished). */
+  readonly #creating = new Set<string>()
 
   constructor(d: LocalSnapshotsDeps) {
     this.#d = d
@@ -54,36 +54,48 @@ export class LocalSnapshots implements RuntimeSnapshots {
     const gone = () => new RuntimeError('not_found', `sandbox ${ref.id} is not running (its init, pid ${ref.pid}, is gone); nothing to snapshot`)
     if (!isRunning(ref.pid, ref.startTime)) throw gone()
     await this.#d.pool.ensure()
-    return this.#ids.run(id, async () => {
-      const dest = join(this.#dir, id)
-      if (existsSync(dest)) {
-        if (existsSync(join(dest, RECORD))) throw new RuntimeError('invalid_request', `snapshot ${id} exists already; choose another id or delete it first`)
-        await this.#deleteSubvolume(id) // a capture a crash cut short (no record): never complete, never used
-      }
-      const source = sandboxPaths(this.#d.dataDir, ref.id).dir
-      await this.#d.freezeLock.run(ref.id, async () => {
-        if (!isRunning(ref.pid, ref.startTime)) throw gone()
-        const paused = this.#d.cgroups.state(ref.id) === 'frozen'
-        // What the layer's qgroup counted at the last commit (see bytesOf).
-        const bytes = this.#d.pool.usage(source)?.bytes ?? 0
-        if (!paused) await this.#d.cgroups.freeze(ref.id)
-        try {
-          await runHelper(this.#d.helperPath, snapshotArgv({ source, dest, bytes }), `snapshot sandbox ${ref.id} as ${id}`)
-        } finally {
-          if (!paused) this.#d.cgroups.thaw(ref.id)
-        }
-      })
-      const snap = await this.get(id)
-      if (!snap) throw new RuntimeError('internal', `snapshot ${id} of sandbox ${ref.id} vanished right after it was made`)
-      return snap
+    return this.#ids.run(id, () => {
+      this.#creating.add(id)
+      return this.#capture(ref, id, gone).finally(() => this.#creating.delete(id))
     })
+  }
+
+  async #capture(ref: RuntimeRef, id: string, gone: () => RuntimeError): Promise<SnapshotRef> {
+    const dest = join(this.#dir, id)
+    if (existsSync(recordOf(this.#dir, id))) throw new RuntimeError('invalid_request', `snapshot ${id} exists already; choose another id or delete it first`)
+    // A capture a crash cut short (no record): never complete, never used.
+    if (existsSync(dest)) await deleteSubvolume(this.#d.helperPath, dest, `remove the unfinished snapshot ${id}`)
+    const source = sandboxPaths(this.#d.dataDir, ref.id).dir
+    let subvolume = 0
+    let bytes = 0
+    await this.#d.freezeLock.run(ref.id, async () => {
+      if (!isRunning(ref.pid, ref.startTime)) throw gone()
+      const paused = this.#d.cgroups.state(ref.id) === 'frozen'
+      bytes = this.#d.pool.usage(source)?.bytes ?? 0 // what the layer's qgroup counted at the last commit (see #bytesOf)
+      if (!paused) await this.#d.cgroups.freeze(ref.id)
+      try {
+        subvolume = await snapshotSubvolume(this.#d.helperPath, source, dest, `snapshot sandbox ${ref.id} as ${id}`)
+      } finally {
+        if (!paused) this.#d.cgroups.thaw(ref.id)
+      }
+    })
+    try {
+      const rec = recordOf(this.#dir, id)
+      writeFileSync(`${rec}.tmp`, `${subvolume} ${bytes}\n`, { mode: 0o600 })
+      renameSync(`${rec}.tmp`, rec)
+    } catch (err) {
+      rmSync(`${recordOf(this.#dir, id)}.tmp`, { force: true })
+      await deleteSubvolume(this.#d.helperPath, dest, `remove the unfinished snapshot ${id}`)
+      throw err
+    }
+    return { id, layer: join(dest, 'upper'), ...this.#bytesOf(subvolume, bytes) }
   }
 
   async get(id: string): Promise<SnapshotRef | undefined> {
     if (!SANDBOX_ID_RE.test(id)) return undefined
     await this.#d.pool.adopt()
     const dir = join(this.#dir, id)
-    const [subvol, recorded] = (readText(join(dir, RECORD)) ?? '').trim().split(' ').map(Number)
+    const [subvol, recorded] = (readText(recordOf(this.#dir, id)) ?? '').trim().split(' ').map(Number)
     if (!subvol || recorded === undefined || !Number.isFinite(recorded)) return undefined
     return { id, layer: join(dir, 'upper'), ...this.#bytesOf(subvol, recorded) }
   }
@@ -100,7 +112,10 @@ export class LocalSnapshots implements RuntimeSnapshots {
   async delete(id: string): Promise<void> {
     if (!SANDBOX_ID_RE.test(id)) return // no snapshot can carry such a name
     await this.#d.pool.adopt()
-    await this.#ids.run(id, () => this.#deleteSubvolume(id))
+    await this.#ids.run(id, async () => {
+      rmSync(recordOf(this.#dir, id), { force: true }) // incomplete from here on: no start can pick it
+      await deleteSubvolume(this.#d.helperPath, join(this.#dir, id), `delete snapshot ${id}`)
+    })
   }
 
   async list(): Promise<string[]> {
@@ -111,7 +126,13 @@ export class LocalSnapshots implements RuntimeSnapshots {
     } catch {
       return []
     }
-    return names.filter((n) => SANDBOX_ID_RE.test(n) && existsSync(join(this.#dir, n, RECORD))).sort()
+    const all = new Set(names)
+    const ids = names.filter((n) => SANDBOX_ID_RE.test(n))
+    // A capture a crash cut short has no record: nobody can use it, so it goes (unless being made now).
+    for (const id of ids.filter((n) => !all.has(`${n}.rec`) && !this.#creating.has(n))) {
+      await this.#ids.run(id, () => (existsSync(recordOf(this.#dir, id)) ? Promise.resolve() : deleteSubvolume(this.#d.helperPath, join(this.#dir, id), `remove the unfinished snapshot ${id}`)))
+    }
+    return ids.filter((n) => all.has(`${n}.rec`)).sort()
   }
 
   /**
@@ -129,10 +150,6 @@ export class LocalSnapshots implements RuntimeSnapshots {
     }
     return { bytes: recorded, exclusiveBytes: recorded }
   }
-
-  #deleteSubvolume(id: string): Promise<void> {
-    return runHelper(this.#d.helperPath, snapshotDeleteArgv(join(this.#dir, id)), `delete snapshot ${id}`)
-  }
 }
 
 function checkSnapshotId(id: string): void {
@@ -141,16 +158,3 @@ function checkSnapshotId(id: string): void {
   }
 }
 
-/** Runs a `helper snapshot*` command; its "<code>: <message>" on failure becomes a RuntimeError of that code. */
-function runHelper(helperPath: string, argv: string[], what: string): Promise<void> {
-  return new Promise((resolve, reject) => {
-    execFile(helperPath, argv, { env: emptyEnv(), timeout: HELPER_TIMEOUT_MS, maxBuffer: 1 << 16 }, (err, _stdout, stderr) => {
-      if (!err) return resolve()
-      const code = typeof err.code === 'number' ? err.code : undefined
-      if (err.code === 'ENOENT') return reject(new RuntimeError('runtime_unavailable', `could not run ${helperPath}: ${err.message}; run \`npm run build\` to compile it`, { cause: err }))
-      const r = parseHelperReport(String(stderr).trim())
-      if (code === MOUNT_FAILED && r.coded) return reject(new RuntimeError(r.code, `could not ${what}: ${r.message}`))
-      reject(new RuntimeError('internal', `could not ${what}: ${String(stderr).trim() || messageOf(err)}${code === 2 ? ' (the helper is older than this runtime? run `npm run build`)' : ''}`, { cause: err }))
-    })
-  })
-}
