@@ -70,6 +70,22 @@ describe.skipIf(Boolean(skip))('LocalRuntime snapshots on the host', () => {
     expect(existsSync(pool)).toBe(false)
   })
 
+  it('counts the bytes the captured layer holds, from the qgroup of the sandbox at the capture', async () => {
+    const rt = newRuntime()
+    const parent = await rt.start(spec(`sbx_snaps${process.pid}e`))
+    try {
+      // Written just before: not yet in a committed transaction, so only a count taken after the capture's commit sees it.
+      await run(rt, parent, ['sh', '-c', 'head -c 3000000 /dev/urandom > /tmp/three-mb'], { env })
+      const snap = await rt.snapshots.create(parent, 'snp_bytes')
+      expect(snap.bytes).toBeGreaterThanOrEqual(3_000_000)
+      expect(snap.bytes).toBeLessThan(8_000_000)
+      expect(snap.exclusiveBytes).toBeLessThanOrEqual(snap.bytes)
+      await rt.snapshots.delete('snp_bytes')
+    } finally {
+      await rt.destroy(parent.id, parent)
+    }
+  })
+
   it('a capture a crash cut short (no record) is never listed or used, and is swept', async () => {
     const rt = newRuntime()
     const parent = await rt.start(spec(`sbx_snaps${process.pid}c`))

@@ -9,6 +9,11 @@
  * create (no extra process); a destroy removes the subvolume and the kernel drops its qgroup once its
  * cleaner has freed the extents. The image is sparse and mounted with discard, so what sandboxes
  * delete goes back to the host, and its size bounds what all sandboxes together can take.
+ *
+ * Snapshots (local-snapshots.ts) are read-only snapshots of those subvolumes in `.snapshots/` of the
+ * pool, and a sandbox started from one is a writable snapshot of it. Under simple quotas (Linux 6.7+)
+ * each extent is charged to the subvolume that wrote it, so such a sandbox's diskMb bounds what it
+ * writes itself; the data it shares with the snapshot stays charged to its first writer.
  */
 import { execFile } from 'node:child_process'
 import { existsSync, mkdirSync, openSync, closeSync, ftruncateSync, readdirSync, realpathSync, rmSync, rmdirSync, statfsSync } from 'node:fs'

@@ -71,10 +71,11 @@ export class LocalSnapshots implements RuntimeSnapshots {
     await this.#d.freezeLock.run(ref.id, async () => {
       if (!isRunning(ref.pid, ref.startTime)) throw gone()
       const paused = this.#d.cgroups.state(ref.id) === 'frozen'
-      bytes = this.#d.pool.usage(source)?.bytes ?? 0 // what the layer's qgroup counted at the last commit (see #bytesOf)
       if (!paused) await this.#d.cgroups.freeze(ref.id)
       try {
         subvolume = await snapshotSubvolume(this.#d.helperPath, source, dest, `snapshot sandbox ${ref.id} as ${id}`)
+        // Still frozen, and the capture committed a transaction: the layer's qgroup counts what it holds now.
+        bytes = this.#d.pool.usage(source)?.bytes ?? 0
       } finally {
         if (!paused) this.#d.cgroups.thaw(ref.id)
       }
@@ -139,8 +140,9 @@ export class LocalSnapshots implements RuntimeSnapshots {
    * Under full qgroups the snapshot's own qgroup is exact (referenced; exclusive = what deleting frees).
    * Under simple quotas (what the pool uses on Linux 6.7+) every extent stays charged to the subvolume
    * that wrote it, so the snapshot's qgroup holds only its metadata: bytes is then what the sandbox's
-   * qgroup counted at capture (the data it wrote itself, as of the last commit; data it had from its own
-   * snapshot is charged to that one's writer), and exclusiveBytes cannot be told, so equals bytes.
+   * qgroup counted at the capture (exact: read after the capture's commit, before the thaw; but only the
+   * data the sandbox wrote itself: what it had from a snapshot it started from stays charged to that
+   * data's writer), and exclusiveBytes cannot be told, so equals bytes.
    */
   #bytesOf(subvol: number, recorded: number): { bytes: number; exclusiveBytes: number } {
     if (this.#d.pool.quotaMode() === 'full') {
