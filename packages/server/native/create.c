@@ -45,9 +45,14 @@ static void parse_opts(struct create_opts *o, int argc, char **argv) {
     else if (!strcmp(a, "--id-count")) o->id_count = parse_long(a, v);
     else if (!strcmp(a, "--disk-subvol")) o->disk_subvol = v;
     else if (!strcmp(a, "--disk-bytes")) o->disk_bytes = parse_long(a, v);
+    else if (!strcmp(a, "--disk-from")) o->disk_from = v;
     else usage();
   }
   if (!o->id || !o->root || !o->exec_socket || o->uid_base < 0 || o->id_count <= 0 || o->n_overlays == 0) usage();
+  if (o->disk_from && !o->disk_subvol) {
+    fprintf(stderr, "%s: --disk-from needs --disk-subvol\n", prog);
+    exit(2);
+  }
   if (strcmp(o->overlays[0].target, "/") != 0) {
     fprintf(stderr, "%s: the first --overlay must target /\n", prog);
     exit(2);

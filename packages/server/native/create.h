@@ -21,6 +21,7 @@ struct create_opts {
   long uid_base, id_count;
   const char *disk_subvol; /* the sandbox's dir, made a btrfs subvolume with a qgroup limit */
   long disk_bytes;
+  const char *disk_from; /* a snapshot (helper snapshot) the subvolume starts as a writable snapshot of */
 };
 
 int create_main(int argc, char **argv);

@@ -42,6 +42,20 @@
  *     PATH/disk. disk-pool turns quotas on in the btrfs filesystem mounted at MOUNT (simple quotas
  *     where the kernel has them, Linux 6.7+, else full qgroups). Failure: a message on stderr, exit 1.
  *
+ *     With --disk-from SNAPSHOT as well, PATH starts as a writable btrfs snapshot of SNAPSHOT (made by
+ *     `snapshot`; O(1) in bytes and files) instead of an empty subvolume, stripped to its upper/ first.
+ *
+ *   tidepool-helper snapshot --source SUBVOL --dest DIR/ID
+ *   tidepool-helper subvolume-delete --path DIR/NAME
+ *
+ *     snapshot captures the sandbox subvolume SUBVOL as the read-only subvolume DIR/ID (DIR made 0700
+ *     if missing) with one btrfs ioctl and prints its subvolume id; the caller freezes the sandbox
+ *     around it. Only DIR/ID/upper is a layer; the rest of the copy is never used. A failure leaves no
+ *     copy. subvolume-delete deletes the subvolume DIR/NAME, read-only or not, whatever it holds (the
+ *     kernel frees its extents and qgroup in the background); a missing one is fine. Failure:
+ *     "<code>: <message>" on stderr (an existing ID, or a NAME that is no subvolume, is
+ *     invalid_request; a missing SUBVOL not_found), exit 125.
+ *
  *   tidepool-helper mount --pid PID --start-time T --source DIR --target PATH [--ro]
  *   tidepool-helper umount --pid PID --start-time T --target PATH
  *
@@ -60,6 +74,7 @@
 #include "cli.h"
 #include "create.h"
 #include "disk.h"
+#include "snapshot.h"
 #include "hot-mount.h"
 #include "util.h"
 #include "watch.h"
@@ -72,12 +87,14 @@ void usage(void) {
           "usage: %s create --id ID --root DIR [--overlay T:L[:L...]:U:W]... [--bind S:D[:ro]]...\n"
           "         [--mask PATH]... [--cgroup-into DIR] [--cgroup-procs FILE]... [--join-procs FILE]...\n"
           "         --exec-socket PATH\n"
-          "         --uid-base N --id-count N [--disk-subvol PATH --disk-bytes N]\n"
+          "         --uid-base N --id-count N [--disk-subvol PATH --disk-bytes N [--disk-from SNAPSHOT]]\n"
           "       %s disk-limit --path PATH --bytes N\n"
           "       %s disk-pool --path MOUNT\n"
+          "       %s snapshot --source SUBVOL --dest DIR/ID\n"
+          "       %s subvolume-delete --path DIR/NAME\n"
           "       %s mount --pid PID --start-time T --source DIR --target PATH [--ro]\n"
           "       %s umount --pid PID --start-time T --target PATH\n",
-          prog, prog, prog, prog, prog);
+          prog, prog, prog, prog, prog, prog, prog);
   exit(2);
 }
 
@@ -90,6 +107,8 @@ int main(int argc, char **argv) {
   if (!strcmp(argv[1], "umount")) return mount_main(argc - 2, argv + 2, 1);
   if (!strcmp(argv[1], "disk-limit")) return disk_limit_main(argc - 2, argv + 2);
   if (!strcmp(argv[1], "disk-pool")) return disk_pool_main(argc - 2, argv + 2);
+  if (!strcmp(argv[1], "snapshot")) return snapshot_main(argc - 2, argv + 2);
+  if (!strcmp(argv[1], "subvolume-delete")) return subvolume_delete_main(argc - 2, argv + 2);
   if (!strcmp(argv[1], "watch")) return watch_main();
   usage();
 }

@@ -10,6 +10,7 @@
 #include "../exec-request.h"
 #include "../frame.h"
 #include "../mounts.h"
+#include "../snapshot-paths.h"
 #include "../util.h"
 
 static int failed, checks;
@@ -238,6 +239,27 @@ static void test_codes(void) {
 #endif
 }
 
+/* A snapshot keeps only upper/; its path splits into the dir the ioctl runs on and the subvolume name. */
+static void test_snapshot_paths(void) {
+  CHECK(snapshot_keeps("upper"));
+  const char *dropped[] = {"init", "disk", "exec.sock", "execs", "merged", "work", "upper2", ""};
+  for (size_t i = 0; i < sizeof dropped / sizeof dropped[0]; i++) CHECK(!snapshot_keeps(dropped[i]));
+  char dir[64];
+  const char *name = NULL;
+  CHECK(split_subvol_path("/p/.snapshots/snp_1", dir, sizeof dir, &name) == 0);
+  CHECK_STR(dir, "/p/.snapshots");
+  CHECK_STR(name, "snp_1");
+  const char *bad[] = {"snp_1", "/snp_1", "/p/", ""};
+  for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) CHECK(split_subvol_path(bad[i], dir, sizeof dir, &name) == -1);
+  char tiny[8];
+  CHECK(split_subvol_path("/a/very/long/path/x", tiny, sizeof tiny, &name) == -1);
+  char longname[300];
+  memset(longname, 'n', sizeof longname);
+  longname[0] = '/', longname[1] = 'p', longname[2] = '/', longname[sizeof longname - 1] = 0;
+  char big[512];
+  CHECK(split_subvol_path(longname, big, sizeof big, &name) == -1);
+}
+
 int main(void) {
   test_overlay();
   test_bind();
@@ -250,6 +272,7 @@ int main(void) {
   test_reports();
   test_cwd_hints();
   test_codes();
+  test_snapshot_paths();
   printf("%d checks, %d failed\n", checks, failed);
   return failed ? 1 : 0;
 }

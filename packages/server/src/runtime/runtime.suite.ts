@@ -2,8 +2,9 @@
 import { chmodSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { afterAll, beforeAll, describe, expect, it as vit } from 'vitest'
-import type { ExecExit, ExecHandle, ExecRequest, ResourceLimits, Runtime, RuntimeRef } from './runtime.js'
+import { type TestContext, afterAll, beforeAll, describe, expect, it as vit } from 'vitest'
+import type { ExecExit, ExecHandle, ExecRequest, ResourceLimits, Runtime, RuntimeRef, SandboxSpec } from './runtime.js'
+import { snapshotSuite } from './snapshot.suite.js'
 
 export interface RuntimeSuiteOptions {
   name: string
@@ -17,6 +18,8 @@ export interface RuntimeSuiteOptions {
   skips?: readonly SuiteSkip[]
   /** Everything the implementation can still find of a sandbox on the host (empty when destroyed cleanly). */
   traces?: (id: string, ref: RuntimeRef) => Promise<string[]>
+  /** Everything the implementation can still find of a snapshot on the host (empty once deleted). */
+  snapshotTraces?: (id: string) => Promise<string[]>
   /** Called after every sandbox of the suite is destroyed (e.g. to remove parent cgroups). */
   cleanup?: (rt: Runtime) => Promise<void>
 }
@@ -62,7 +65,7 @@ export function runtimeSuite(opts: RuntimeSuiteOptions): void {
     const skips = new Map((opts.skips ?? []).map((s) => [s.test, s.reason]))
     const names = new Set<string>()
     /** `it`, unless the implementation declared a skip for this test. */
-    const it = (name: string, fn: () => Promise<void>) => {
+    const it = (name: string, fn: (ctx: TestContext) => Promise<void>) => {
       names.add(name)
       const reason = skips.get(name)
       if (reason !== undefined) console.warn(`runtime suite ${opts.name}: skipped "${name}": ${reason}`)
@@ -74,10 +77,10 @@ export function runtimeSuite(opts: RuntimeSuiteOptions): void {
     let seq = 0
     const newId = () => `sbx_suite${process.pid.toString(36)}${(seq++).toString(36)}`
 
-    async function start(resources: Partial<ResourceLimits> = {}): Promise<RuntimeRef> {
+    async function start(resources: Partial<ResourceLimits> = {}, over: Partial<SandboxSpec> = {}): Promise<RuntimeRef> {
       const id = newId()
       live.add(id)
-      return rt.start({ id, template: { name: 'base', rootfs: 'host' }, resources: { ...base, ...resources }, denyRead: [] })
+      return rt.start({ id, template: { name: 'base', rootfs: 'host' }, resources: { ...base, ...resources }, denyRead: [], ...over })
     }
 
     beforeAll(async () => {
@@ -269,6 +272,19 @@ export function runtimeSuite(opts: RuntimeSuiteOptions): void {
       await expect(rt.start({ id, template: { name: 'base', rootfs: 'host' }, resources: { ...base, memoryMb: -1 }, denyRead: [] })).rejects.toThrow(/memoryMb/)
       await expect(rt.start({ id: '../etc', template: { name: 'base', rootfs: 'host' }, resources: base, denyRead: [] })).rejects.toThrow(/id/)
       expect(await rt.list()).not.toContain(id)
+    })
+
+    snapshotSuite({
+      it,
+      rt: () => rt,
+      sh: (ref, script, user = 'root') => run(rt, ref, ['sh', '-c', script], { user }),
+      start: (over) => start({}, over),
+      destroy: async (ref) => {
+        await rt.destroy(ref.id, ref)
+        live.delete(ref.id)
+      },
+      traces: opts.traces,
+      snapshotTraces: opts.snapshotTraces,
     })
 
     vit('declares skips only for tests of this suite', () => {

@@ -23,6 +23,10 @@ export interface TemplateSpec {
    * Read-only layers stacked over rootfs, lowest first: host directories in overlayfs upper format
    * (whiteouts as 0/0 character devices, opaque directories by xattr), e.g. a SnapshotRef.layer or an
    * unpacked image layer. Files are owned as the sandbox sees them shifted by the runtime's uid base.
+   * Order: layers[0] sits right over rootfs, each later layer over the ones before it, so the last
+   * one wins where several hold a path; the sandbox's own writable layer is above them all. A layer
+   * holds `root/` (over `/`) and, for a 'host' template, optionally `usr/` (over the host's /usr).
+   * A layer path that does not exist is `invalid_request`.
    */
   layers?: string[]
 }

@@ -39,6 +39,12 @@ export async function hostTraces(id: string, ref?: RuntimeRef, name = cgroupName
   return traces
 }
 
+/** What the host still holds of a snapshot (its subvolume in the pool). */
+async function snapshotTraces(id: string): Promise<string[]> {
+  const dir = join(dataDir, 'sandboxes', '.snapshots', id)
+  return existsSync(dir) ? [`snapshot ${dir}`] : []
+}
+
 afterAll(async () => {
   for (const rt of runtimes) await rt.removeCgroupParents()
   rmSync(dataDir, { recursive: true, force: true })
@@ -49,6 +55,7 @@ runtimeSuite({
   create: async () => newRuntime(),
   ...(skip ? { skip } : {}),
   traces: (id, ref) => hostTraces(id, ref),
+  snapshotTraces,
 })
 
 // The path of hosts without a cgroup2 tree: commands join their cgroups after fork, the v1 freezer
@@ -63,6 +70,7 @@ runtimeSuite({
   },
   ...(skip ? { skip } : {}),
   traces: (id, ref) => hostTraces(id, ref, v1Name),
+  snapshotTraces,
 })
 
 describe.skipIf(Boolean(skip))('LocalRuntime specifics', () => {

@@ -9,6 +9,11 @@
  * create (no extra process); a destroy removes the subvolume and the kernel drops its qgroup once its
  * cleaner has freed the extents. The image is sparse and mounted with discard, so what sandboxes
  * delete goes back to the host, and its size bounds what all sandboxes together can take.
+ *
+ * Snapshots (local-snapshots.ts) are read-only snapshots of those subvolumes in `.snapshots/` of the
+ * pool, and a sandbox started from one is a writable snapshot of it. Under simple quotas (Linux 6.7+)
+ * each extent is charged to the subvolume that wrote it, so such a sandbox's diskMb bounds what it
+ * writes itself; the data it shares with the snapshot stays charged to its first writer.
  */
 import { execFile } from 'node:child_process'
 import { existsSync, mkdirSync, openSync, closeSync, ftruncateSync, readdirSync, realpathSync, rmSync, rmdirSync, statfsSync } from 'node:fs'
@@ -93,9 +98,23 @@ export class DiskPool {
   usage(sandboxDir: string): DiskUsage | undefined {
     const [id, limit] = (readText(join(sandboxDir, 'disk')) ?? '').trim().split(' ').map(Number)
     if (!id || limit === undefined) return undefined
+    return { bytes: this.qgroupBytes(id, 'referenced') ?? 0, limitBytes: limit }
+  }
+
+  /**
+   * A subvolume's qgroup counter (0/<id>) as the kernel last committed it: sysfs shows the numbers of
+   * the last transaction commit, so writes of the last few seconds may not be in them yet.
+   */
+  qgroupBytes(subvolumeId: number, counter: 'referenced' | 'exclusive'): number | undefined {
     const sysfs = this.#sysfs ?? this.#findSysfs()
-    const bytes = Number(readText(join(sysfs ?? '/nonexistent', 'qgroups', `0_${id}`, 'referenced'))?.trim())
-    return { bytes: Number.isFinite(bytes) ? bytes : 0, limitBytes: limit }
+    const bytes = Number(readText(join(sysfs ?? '/nonexistent', 'qgroups', `0_${subvolumeId}`, counter))?.trim())
+    return Number.isFinite(bytes) ? bytes : undefined
+  }
+
+  /** How the pool's kernel counts: 'simple' quotas (Linux 6.7+; each extent charged to the subvolume that wrote it) or 'full' qgroups. */
+  quotaMode(): 'simple' | 'full' | undefined {
+    const mode = readText(join(this.#sysfs ?? this.#findSysfs() ?? '/nonexistent', 'qgroups', 'mode'))?.trim()
+    return mode === 'squota' ? 'simple' : mode === 'qgroup' ? 'full' : undefined
   }
 
   /** Sets a live sandbox's limit (the helper's disk-limit), refusing one below what it holds now. */
@@ -114,7 +133,12 @@ export class DiskPool {
   async release(): Promise<void> {
     const dev = this.#ownMount()
     if (dev) {
-      if (readdirSync(this.mountPoint).length > 0) return // sandboxes (or their leftovers) still there
+      try {
+        rmdirSync(join(this.mountPoint, '.snapshots')) // the snapshots' directory, when none is left in it
+      } catch {
+        // absent, or snapshots in it: they keep the pool (the check below)
+      }
+      if (readdirSync(this.mountPoint).length > 0) return // sandboxes, snapshots (or their leftovers) still there
       await run('umount', [this.mountPoint], `unmount the disk pool ${this.mountPoint}`)
     }
     this.#ready = undefined

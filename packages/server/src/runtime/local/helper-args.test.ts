@@ -1,11 +1,18 @@
 import { describe, expect, it } from 'vitest'
-import { createArgv, mountArgv, umountArgv } from './helper-args.js'
+import { createArgv, mountArgv, snapshotArgv, subvolumeDeleteArgv, umountArgv } from './helper-args.js'
 
 describe('createArgv', () => {
   it('asks for a limited subvolume last when the sandbox has a disk limit', () => {
     const plan = { root: '/d/merged', overlays: [{ target: '/', lowers: ['/t'], upper: '/d/u', work: '/d/w' }], binds: [], masks: [] }
     const argv = createArgv({ id: 'sbx_1', plan, cgroupProcs: [], joinProcs: [], execSocket: '/d/exec.sock', uidBase: 100000, idCount: 65536, disk: { subvolume: '/p/sbx_1', bytes: 67_108_864 } })
     expect(argv.slice(-4)).toEqual(['--disk-subvol', '/p/sbx_1', '--disk-bytes', '67108864'])
+  })
+  it('starts the subvolume from a snapshot with --disk-from', () => {
+    const plan = { root: '/d/merged', overlays: [{ target: '/', lowers: ['/t'], upper: '/d/u', work: '/d/w' }], binds: [], masks: [] }
+    const argv = createArgv({ id: 'sbx_1', plan, cgroupProcs: [], joinProcs: [], execSocket: '/d/exec.sock', uidBase: 100000, idCount: 65536, disk: { subvolume: '/p/sbx_1', bytes: 1, from: '/p/.snapshots/s' } })
+    expect(argv.slice(-6)).toEqual(['--disk-subvol', '/p/sbx_1', '--disk-bytes', '1', '--disk-from', '/p/.snapshots/s'])
+    expect(snapshotArgv({ source: '/p/sbx_1', dest: '/p/.snapshots/s' })).toEqual(['snapshot', '--source', '/p/sbx_1', '--dest', '/p/.snapshots/s'])
+    expect(subvolumeDeleteArgv('/p/.snapshots/s')).toEqual(['subvolume-delete', '--path', '/p/.snapshots/s'])
   })
   it('renders overlays, binds, masks and cgroups in order', () => {
     const argv = createArgv({

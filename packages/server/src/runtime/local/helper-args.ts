@@ -15,7 +15,7 @@ export interface CreateArgs {
   uidBase: number
   idCount: number
   /** The sandbox's dir becomes a btrfs subvolume (in the disk pool) whose qgroup may hold at most `bytes`. */
-  disk?: { subvolume: string; bytes: number }
+  disk?: { subvolume: string; bytes: number; /** Start as a writable snapshot of this snapshot subvolume. */ from?: string }
 }
 
 /** `tidepool-helper create …` (without the helper path). */
@@ -29,7 +29,18 @@ export function createArgv(a: CreateArgs): string[] {
   for (const f of a.joinProcs) argv.push('--join-procs', f)
   argv.push('--exec-socket', a.execSocket, '--uid-base', String(a.uidBase), '--id-count', String(a.idCount))
   if (a.disk) argv.push('--disk-subvol', a.disk.subvolume, '--disk-bytes', String(a.disk.bytes))
+  if (a.disk?.from) argv.push('--disk-from', a.disk.from)
   return argv
+}
+
+/** `tidepool-helper snapshot …`: capture subvolume `source` read-only at `dest` (prints its subvolume id). */
+export function snapshotArgv(a: { source: string; dest: string }): string[] {
+  return ['snapshot', '--source', a.source, '--dest', a.dest]
+}
+
+/** `tidepool-helper subvolume-delete …`: a snapshot, or a sandbox's dir, in O(1) (idempotent). */
+export function subvolumeDeleteArgv(path: string): string[] {
+  return ['subvolume-delete', '--path', path]
 }
 
 export interface MountArgs {
@@ -53,5 +64,5 @@ export function umountArgv(a: { pid: number; startTime: number; target: string }
   return ['umount', '--pid', String(a.pid), '--start-time', String(a.startTime), '--target', a.target]
 }
 
-/** Exit code of `helper mount|umount` on any failure, with "<code>: <message>" on stderr. */
+/** Exit code of `helper mount|umount|snapshot|subvolume-delete` on any failure, with "<code>: <message>" on stderr. */
 export const MOUNT_FAILED = 125

@@ -2,6 +2,7 @@
 import { mkdirSync } from 'node:fs'
 import { isAbsolute, join } from 'node:path'
 import { fileURLToPath } from 'node:url'
+import { KeyedMutex } from '../../core/mutex.js'
 import type {
   AdoptedExec,
   ExecHandle,
@@ -27,6 +28,7 @@ import { hotBind, hotUnbind } from './hot-mount.js'
 import { pidsCeiling, readHostTasks } from './host-limits.js'
 import { readText } from './host-files.js'
 import { instanceIdOf } from './instance.js'
+import { LocalSnapshots } from './local-snapshots.js'
 import { ProcessWatcher, supervisorOf } from './liveness.js'
 import { startExec } from './local-exec.js'
 import type { HostLayoutEntry } from './mounts.js'
@@ -96,8 +98,12 @@ export class LocalRuntime implements Runtime {
   #templateRoot: string | undefined
   /** Resolves when the init's supervisor (our child) has exited and been reaped, per sandbox we started. */
   readonly #supervisors = new Map<string, Promise<void>>()
-  /** The last bind/unbind per sandbox: they run one after another (they share its record of binds). */
-  readonly #mountQueue = new Map<string, Promise<unknown>>()
+  /** Per sandbox: its binds and unbinds run one after another (they share its record of binds). */
+  readonly #mountLock = new KeyedMutex()
+  /** Per sandbox: pause, resume and a snapshot's freeze–capture–thaw run one after another. */
+  readonly #freezeLock = new KeyedMutex()
+  /** Read-only btrfs snapshots of sandboxes' writable layers, in the disk pool (local-snapshots.ts). */
+  readonly snapshots: LocalSnapshots
   /** Per sandbox: exec cgroups with a live handle in this process (what adopt must leave alone). */
   readonly #liveExecs = new Map<string, Set<string>>()
   /** Pidfds (in a helper child) on each watched sandbox's init and supervisor. */
@@ -118,6 +124,7 @@ export class LocalRuntime implements Runtime {
     const poolMb = opts.disk?.poolMb ?? 20_480
     this.#disk = { poolMb, maxMb: Math.min(opts.disk?.maxMb ?? 10_240, poolMb), defaultMb: Math.min(opts.disk?.defaultMb ?? 2048, poolMb) }
     this.#pool = new DiskPool({ dataDir: this.#dataDir, instance: this.#instance, sizeMb: poolMb, helperPath: this.#helperPath })
+    this.snapshots = new LocalSnapshots({ dataDir: this.#dataDir, helperPath: this.#helperPath, pool: this.#pool, cgroups: this.#cgroups, freezeLock: this.#freezeLock })
     this.#watcher = new ProcessWatcher(this.#helperPath, (err) => this.#log.error({ err: err.message }, 'sandbox watcher'))
   }
 
@@ -144,11 +151,13 @@ export class LocalRuntime implements Runtime {
     checkSandboxId(spec.id)
     checkLimits(spec.resources, this.#pidsBound)
     const diskMb = this.#diskMb(spec.resources)
+    if (spec.fromSnapshot !== undefined) checkSandboxId(spec.fromSnapshot)
     this.#ready()
     await this.#pool.ensure()
+    const from = spec.fromSnapshot === undefined ? undefined : await this.snapshots.subvolumeOf(spec.fromSnapshot)
     const hostTemplateRoot = this.#templateRoot!
     const hostLayout = this.#layout!
-    return startSandbox({ dataDir: this.#dataDir, helperPath: this.#helperPath, cgroups: this.#cgroups, log: this.#log, hostTemplateRoot, hostLayout, supervisors: this.#supervisors, destroy: (id) => this.destroy(id) }, spec, diskMb)
+    return startSandbox({ dataDir: this.#dataDir, helperPath: this.#helperPath, cgroups: this.#cgroups, log: this.#log, hostTemplateRoot, hostLayout, supervisors: this.#supervisors, destroy: (id) => this.destroy(id) }, spec, diskMb, from)
   }
 
   exec(ref: RuntimeRef, req: ExecRequest): ExecHandle {
@@ -196,12 +205,12 @@ export class LocalRuntime implements Runtime {
 
   async pause(ref: RuntimeRef): Promise<void> {
     this.#mustBeAlive(ref)
-    await this.#cgroups.freeze(ref.id)
+    await this.#freezeLock.run(ref.id, () => this.#cgroups.freeze(ref.id))
   }
 
   async resume(ref: RuntimeRef): Promise<void> {
     this.#mustBeAlive(ref)
-    this.#cgroups.thaw(ref.id)
+    await this.#freezeLock.run(ref.id, async () => this.#cgroups.thaw(ref.id))
   }
 
   async resize(ref: RuntimeRef, limits: ResourceLimits): Promise<void> {
@@ -248,7 +257,7 @@ export class LocalRuntime implements Runtime {
     checkSandboxId(ref.id)
     const m = checkHotMount(mount)
     this.#mustBeAlive(ref)
-    await this.#serialMount(ref.id, () => hotBind({ helperPath: this.#helperPath, sandboxDir: sandboxPaths(this.#dataDir, ref.id).dir }, ref, m))
+    await this.#mountLock.run(ref.id, () => hotBind({ helperPath: this.#helperPath, sandboxDir: sandboxPaths(this.#dataDir, ref.id).dir }, ref, m))
   }
 
   /** Detaches what bindMount put at `target`; nothing there, or a sandbox that is gone, is fine. */
@@ -256,7 +265,7 @@ export class LocalRuntime implements Runtime {
     checkSandboxId(ref.id)
     const t = checkHotMountTarget(target)
     if (!isRunning(ref.pid, ref.startTime)) return // its mounts went with its mount namespace
-    await this.#serialMount(ref.id, async () => {
+    await this.#mountLock.run(ref.id, async () => {
       try {
         await hotUnbind({ helperPath: this.#helperPath, sandboxDir: sandboxPaths(this.#dataDir, ref.id).dir }, ref, t)
       } catch (err) {
@@ -266,17 +275,6 @@ export class LocalRuntime implements Runtime {
     })
   }
 
-  #serialMount(id: string, fn: () => Promise<void>): Promise<void> {
-    const prev = this.#mountQueue.get(id) ?? Promise.resolve()
-    const next = prev.catch(() => {}).then(fn)
-    this.#mountQueue.set(id, next)
-    const clear = () => {
-      if (this.#mountQueue.get(id) === next) this.#mountQueue.delete(id)
-    }
-    next.then(clear, clear)
-    return next
-  }
-
   async destroy(id: string, ref?: RuntimeRef): Promise<void> {
     if (!SANDBOX_ID_RE.test(id)) return // nothing of ours can carry such a name
     await this.#pool.adopt() // after a reboot: its subvolume is in the pool, which must be mounted to remove it
@@ -284,7 +282,7 @@ export class LocalRuntime implements Runtime {
     this.#watcher.unwatch(`${id}:init`)
     this.#watcher.unwatch(`${id}:sup`)
     this.#liveExecs.delete(id)
-    await destroySandbox({ dataDir: this.#dataDir, cgroups: this.#cgroups, supervisors: this.#supervisors }, id, ref)
+    await destroySandbox({ dataDir: this.#dataDir, helperPath: this.#helperPath, cgroups: this.#cgroups, supervisors: this.#supervisors }, id, ref)
   }
 
   async list(): Promise<string[]> {

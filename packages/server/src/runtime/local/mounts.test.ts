@@ -53,6 +53,17 @@ describe('planMounts', () => {
     expect(plan.binds).toEqual([])
   })
 
+  it('template layers: the last one is topmost; host templates stack usr/ parts over /usr', () => {
+    const layers = [{ root: '/l/a/root', usr: '/l/a/usr' }, { root: '/l/b/root' }, { root: '/l/c/root', usr: '/l/c/usr' }]
+    const host = planMounts({ spec: spec(), paths, hostTemplateRoot: '/t', hostLayout: mergedUsr, layers })
+    expect(host.overlays).toEqual([
+      { target: '/', lowers: ['/l/c/root', '/l/b/root', '/l/a/root', '/t'], upper: paths.upperRoot, work: paths.workRoot },
+      { target: '/usr', lowers: ['/l/c/usr', '/l/a/usr', '/usr'], upper: paths.upperUsr, work: paths.workUsr },
+    ])
+    const rootfs = planMounts({ spec: spec({ template: { name: 'py', rootfs: '/srv/py' } }), paths, hostTemplateRoot: '/t', hostLayout: [], layers })
+    expect(rootfs.overlays).toEqual([{ target: '/', lowers: ['/l/c/root', '/l/b/root', '/l/a/root', '/srv/py'], upper: paths.upperRoot, work: paths.workRoot }])
+  })
+
   it('normalises denyRead paths into masks', () => {
     const plan = planMounts({ spec: spec({ denyRead: ['/etc/secret', '/home/user/.ssh/', '/a//b'] }), paths, hostTemplateRoot: '/t', hostLayout: [] })
     expect(plan.masks).toEqual(['/etc/secret', '/home/user/.ssh', '/a/b'])

@@ -44,6 +44,20 @@ export type HostLayoutEntry = { name: string; kind: 'symlink'; target: string } 
 /** Top-level system paths the host template mirrors besides /usr. */
 export const systemTopLevel = ['bin', 'sbin', 'lib', 'lib32', 'lib64', 'libx32'] as const
 
+/** A read-only template layer on the host, resolved: its `root/` and, when it has one, its `usr/`. */
+export interface TemplateLayer {
+  root: string
+  usr?: string
+}
+
+/**
+ * Where snapshots live: a sibling of the sandboxes in the same disk pool (a snapshot must be on the
+ * filesystem it captures). Its leading dot is outside SANDBOX_ID_RE, so no sandbox list sees it.
+ */
+export function snapshotsDir(dataDir: string): string {
+  return join(dataDir, 'sandboxes', '.snapshots')
+}
+
 export function sandboxPaths(dataDir: string, id: string): SandboxPaths {
   const dir = join(dataDir, 'sandboxes', id)
   return {
@@ -68,15 +82,21 @@ export function planMounts(input: {
   /** The skeleton root built by template-root.ts (used when template.rootfs is 'host'). */
   hostTemplateRoot: string
   hostLayout: HostLayoutEntry[]
+  /** TemplateSpec.layers, resolved (template-layers.ts), lowest first as there. */
+  layers?: TemplateLayer[]
 }): MountPlan {
   const { spec, paths } = input
   const masks = spec.denyRead.map((p, i) => checkSandboxPath(p, `denyRead[${i}]`))
+  // overlayfs wants its lowers topmost first: the last template layer is the highest.
+  const top = [...(input.layers ?? [])].reverse()
+  const roots = top.map((l) => l.root)
   if (spec.template.rootfs === 'host') {
+    const usrs = top.flatMap((l) => (l.usr ? [l.usr] : []))
     return {
       root: paths.merged,
       overlays: [
-        { target: '/', lowers: [input.hostTemplateRoot], upper: paths.upperRoot, work: paths.workRoot },
-        { target: '/usr', lowers: ['/usr'], upper: paths.upperUsr, work: paths.workUsr },
+        { target: '/', lowers: [...roots, input.hostTemplateRoot], upper: paths.upperRoot, work: paths.workRoot },
+        { target: '/usr', lowers: [...usrs, '/usr'], upper: paths.upperUsr, work: paths.workUsr },
       ],
       // A host that keeps /bin, /lib… as real directories gets them read-only, as they are.
       binds: input.hostLayout
@@ -88,7 +108,7 @@ export function planMounts(input: {
   const rootfs = checkHostPath(spec.template.rootfs, `template ${spec.template.name} rootfs`)
   return {
     root: paths.merged,
-    overlays: [{ target: '/', lowers: [rootfs], upper: paths.upperRoot, work: paths.workRoot }],
+    overlays: [{ target: '/', lowers: [...roots, rootfs], upper: paths.upperRoot, work: paths.workRoot }],
     binds: [],
     masks,
   }

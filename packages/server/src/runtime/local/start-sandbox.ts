@@ -12,6 +12,7 @@ import { planMounts, sandboxPaths } from './mounts.js'
 import { readStartTime } from './proc.js'
 import type { RuntimeLogger } from './runtime-logger.js'
 import { RuntimeError, messageOf } from './runtime-error.js'
+import { resolveLayers } from './template-layers.js'
 
 /** Host uid/gid that is root inside every sandbox; the sandbox owns uids [UID_BASE, UID_BASE + ID_COUNT). */
 export const UID_BASE = 100_000
@@ -30,22 +31,25 @@ export interface StartDeps {
   destroy: (id: string) => Promise<void>
 }
 
-/** Starts a checked spec whose writable layer may take `diskMb`; on any failure nothing of it is left. */
-export async function startSandbox(d: StartDeps, spec: SandboxSpec, diskMb: number): Promise<RuntimeRef> {
+/**
+ * Starts a checked spec whose writable layer may take `diskMb` (and begins as a writable snapshot of
+ * the snapshot subvolume `from`, when given); on any failure nothing of it is left.
+ */
+export async function startSandbox(d: StartDeps, spec: SandboxSpec, diskMb: number, from?: string): Promise<RuntimeRef> {
   const paths = sandboxPaths(d.dataDir, spec.id)
   if (existsSync(paths.dir) || d.cgroups.sandboxDirs(spec.id).some((dir) => existsSync(dir))) {
     throw new RuntimeError('invalid_request', `sandbox ${spec.id} already exists on this host; destroy it first or use a new id`)
   }
-  const plan = planMounts({ spec, paths, hostTemplateRoot: d.hostTemplateRoot, hostLayout: d.hostLayout })
+  const plan = planMounts({ spec, paths, hostTemplateRoot: d.hostTemplateRoot, hostLayout: d.hostLayout, layers: resolveLayers(spec.template) })
   if (spec.template.rootfs !== 'host' && !existsSync(spec.template.rootfs)) {
     throw new RuntimeError('invalid_request', `template ${spec.template.name}: rootfs ${spec.template.rootfs} does not exist; build the template again`)
   }
   try {
-    // The helper makes paths.dir a btrfs subvolume limited to diskMb, and the layer's dirs in it.
+    // The helper makes paths.dir a btrfs subvolume (empty, or a snapshot of `from`) limited to diskMb, and the layer's dirs in it.
     const cgroups = d.cgroups.create(spec.id, spec.resources)
     const execSocket = execSocketPath(paths.dir)
     if (execSocket.startsWith(`${FALLBACK_SOCKET_DIR}/`)) mkdirSync(FALLBACK_SOCKET_DIR, { recursive: true, mode: 0o700 })
-    const argv = createArgv({ id: spec.id, plan, ...(cgroups.initInto ? { cgroupInto: cgroups.initInto } : {}), cgroupProcs: cgroups.init, joinProcs: cgroups.supervisor, execSocket, uidBase: UID_BASE, idCount: ID_COUNT, disk: { subvolume: paths.dir, bytes: diskMb * 1_048_576 } })
+    const argv = createArgv({ id: spec.id, plan, ...(cgroups.initInto ? { cgroupInto: cgroups.initInto } : {}), cgroupProcs: cgroups.init, joinProcs: cgroups.supervisor, execSocket, uidBase: UID_BASE, idCount: ID_COUNT, disk: { subvolume: paths.dir, bytes: diskMb * 1_048_576, ...(from ? { from } : {}) } })
     const pid = await spawnInit(d, spec.id, argv)
     const startTime = readStartTime(pid)
     if (startTime === undefined) throw new RuntimeError('internal', `sandbox ${spec.id} init (pid ${pid}) exited right after it started`)

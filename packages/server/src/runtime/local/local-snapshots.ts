@@ -1,0 +1,162 @@
+/**
+ * @module runtime/local/local-snapshots — RuntimeSnapshots of the local runtime: a snapshot is a
+ * read-only btrfs snapshot of a sandbox's subvolume, `<pool>/.snapshots/<id>` (its `upper/` is the layer:
+ * `root/`, and `usr/` for host templates), complete once its record `<pool>/.snapshots/<id>.rec` exists
+ * (written after the capture, removed before the delete). O(1) in bytes and files.
+ */
+import { existsSync, readdirSync, renameSync, rmSync, writeFileSync } from 'node:fs'
+import { join } from 'node:path'
+import { KeyedMutex } from '../../core/mutex.js'
+import type { RuntimeRef, RuntimeSnapshots, SnapshotRef } from '../runtime.js'
+import { SANDBOX_ID_RE, checkSandboxId } from '../sandbox-checks.js'
+import type { Cgroups } from './cgroups/cgroups.js'
+import type { DiskPool } from './disk-pool.js'
+import { readText } from './host-files.js'
+import { sandboxPaths, snapshotsDir } from './mounts.js'
+import { isRunning } from './proc.js'
+import { RuntimeError } from './runtime-error.js'
+import { deleteSubvolume, snapshotSubvolume } from './subvolumes.js'
+
+/** A snapshot's record beside it: "<subvolume id> <bytes at capture>". Ids hold no '.', so it is never an id. */
+const recordOf = (dir: string, id: string) => join(dir, `${id}.rec`)
+
+export interface LocalSnapshotsDeps {
+  dataDir: string
+  helperPath: string
+  pool: DiskPool
+  cgroups: Cgroups
+  /** Per sandbox: pause, resume and a snapshot's freeze–capture–thaw never interleave (a thaw must not undo a pause). */
+  freezeLock: KeyedMutex
+}
+
+export class LocalSnapshots implements RuntimeSnapshots {
+  readonly #d: LocalSnapshotsDeps
+  readonly #dir: string
+  /** Per snapshot id: its create and delete never interleave. */
+  readonly #ids = new KeyedMutex()
+  /** Ids being created in this process (no record yet, and not to be swept as unfinished). */
+  readonly #creating = new Set<string>()
+
+  constructor(d: LocalSnapshotsDeps) {
+    this.#d = d
+    this.#dir = snapshotsDir(d.dataDir)
+  }
+
+  /**
+   * Freeze (unless paused already), one BTRFS_IOC_SNAP_CREATE_V2 of the sandbox's subvolume, thaw. No
+   * syncfs: the snapshot is taken by the filesystem that holds the files, and btrfs flushes the source's
+   * dirty pages (delalloc) into the snapshot's transaction itself, so what a process wrote before the
+   * freeze is in it; the freeze only makes sure no process is between two writes of one change.
+   */
+  async create(ref: RuntimeRef, id: string): Promise<SnapshotRef> {
+    checkSnapshotId(id)
+    checkSandboxId(ref.id)
+    const gone = () => new RuntimeError('not_found', `sandbox ${ref.id} is not running (its init, pid ${ref.pid}, is gone); nothing to snapshot`)
+    if (!isRunning(ref.pid, ref.startTime)) throw gone()
+    await this.#d.pool.ensure()
+    return this.#ids.run(id, () => {
+      this.#creating.add(id)
+      return this.#capture(ref, id, gone).finally(() => this.#creating.delete(id))
+    })
+  }
+
+  async #capture(ref: RuntimeRef, id: string, gone: () => RuntimeError): Promise<SnapshotRef> {
+    const dest = join(this.#dir, id)
+    if (existsSync(recordOf(this.#dir, id))) throw new RuntimeError('invalid_request', `snapshot ${id} exists already; choose another id or delete it first`)
+    // A capture a crash cut short (no record): never complete, never used.
+    if (existsSync(dest)) await deleteSubvolume(this.#d.helperPath, dest, `remove the unfinished snapshot ${id}`)
+    const source = sandboxPaths(this.#d.dataDir, ref.id).dir
+    let subvolume = 0
+    let bytes = 0
+    await this.#d.freezeLock.run(ref.id, async () => {
+      if (!isRunning(ref.pid, ref.startTime)) throw gone()
+      const paused = this.#d.cgroups.state(ref.id) === 'frozen'
+      if (!paused) await this.#d.cgroups.freeze(ref.id)
+      try {
+        subvolume = await snapshotSubvolume(this.#d.helperPath, source, dest, `snapshot sandbox ${ref.id} as ${id}`)
+        // Still frozen, and the capture committed a transaction: the layer's qgroup counts what it holds now.
+        bytes = this.#d.pool.usage(source)?.bytes ?? 0
+      } finally {
+        if (!paused) this.#d.cgroups.thaw(ref.id)
+      }
+    })
+    try {
+      const rec = recordOf(this.#dir, id)
+      writeFileSync(`${rec}.tmp`, `${subvolume} ${bytes}\n`, { mode: 0o600 })
+      renameSync(`${rec}.tmp`, rec)
+    } catch (err) {
+      rmSync(`${recordOf(this.#dir, id)}.tmp`, { force: true })
+      await deleteSubvolume(this.#d.helperPath, dest, `remove the unfinished snapshot ${id}`)
+      throw err
+    }
+    return { id, layer: join(dest, 'upper'), ...this.#bytesOf(subvolume, bytes) }
+  }
+
+  async get(id: string): Promise<SnapshotRef | undefined> {
+    if (!SANDBOX_ID_RE.test(id)) return undefined
+    await this.#d.pool.adopt()
+    const dir = join(this.#dir, id)
+    const [subvol, recorded] = (readText(recordOf(this.#dir, id)) ?? '').trim().split(' ').map(Number)
+    if (!subvol || recorded === undefined || !Number.isFinite(recorded)) return undefined
+    return { id, layer: join(dir, 'upper'), ...this.#bytesOf(subvol, recorded) }
+  }
+
+  /**
+   * The subvolume a sandbox started from snapshot `id` begins as a writable snapshot of; `not_found`
+   * when there is no complete snapshot of that id.
+   */
+  async subvolumeOf(id: string): Promise<string> {
+    if (!(await this.get(id))) throw new RuntimeError('not_found', `snapshot ${id} does not exist on this host; list the snapshots, or make one first`)
+    return join(this.#dir, id)
+  }
+
+  async delete(id: string): Promise<void> {
+    if (!SANDBOX_ID_RE.test(id)) return // no snapshot can carry such a name
+    await this.#d.pool.adopt()
+    await this.#ids.run(id, async () => {
+      rmSync(recordOf(this.#dir, id), { force: true }) // incomplete from here on: no start can pick it
+      await deleteSubvolume(this.#d.helperPath, join(this.#dir, id), `delete snapshot ${id}`)
+    })
+  }
+
+  async list(): Promise<string[]> {
+    await this.#d.pool.adopt()
+    let names: string[]
+    try {
+      names = readdirSync(this.#dir)
+    } catch {
+      return []
+    }
+    const all = new Set(names)
+    const ids = names.filter((n) => SANDBOX_ID_RE.test(n))
+    // A capture a crash cut short has no record: nobody can use it, so it goes (unless being made now).
+    for (const id of ids.filter((n) => !all.has(`${n}.rec`) && !this.#creating.has(n))) {
+      await this.#ids.run(id, () => (existsSync(recordOf(this.#dir, id)) ? Promise.resolve() : deleteSubvolume(this.#d.helperPath, join(this.#dir, id), `remove the unfinished snapshot ${id}`)))
+    }
+    return ids.filter((n) => all.has(`${n}.rec`)).sort()
+  }
+
+  /**
+   * Under full qgroups the snapshot's own qgroup is exact (referenced; exclusive = what deleting frees).
+   * Under simple quotas (what the pool uses on Linux 6.7+) every extent stays charged to the subvolume
+   * that wrote it, so the snapshot's qgroup holds only its metadata: bytes is then what the sandbox's
+   * qgroup counted at the capture (exact: read after the capture's commit, before the thaw; but only the
+   * data the sandbox wrote itself: what it had from a snapshot it started from stays charged to that
+   * data's writer), and exclusiveBytes cannot be told, so equals bytes.
+   */
+  #bytesOf(subvol: number, recorded: number): { bytes: number; exclusiveBytes: number } {
+    if (this.#d.pool.quotaMode() === 'full') {
+      const bytes = this.#d.pool.qgroupBytes(subvol, 'referenced')
+      const exclusiveBytes = this.#d.pool.qgroupBytes(subvol, 'exclusive')
+      if (bytes !== undefined && exclusiveBytes !== undefined) return { bytes, exclusiveBytes }
+    }
+    return { bytes: recorded, exclusiveBytes: recorded }
+  }
+}
+
+function checkSnapshotId(id: string): void {
+  if (typeof id !== 'string' || !SANDBOX_ID_RE.test(id)) {
+    throw new RuntimeError('invalid_request', `snapshot id must be 1-63 characters of [A-Za-z0-9_-] starting with a letter or digit (got ${JSON.stringify(id)})`)
+  }
+}
+
