@@ -112,6 +112,10 @@ overlay_result overlay_opts(const struct overlay *ov, char *opts, size_t size, i
     fds[n++] = fd;
     if (len < size) len += (size_t)snprintf(opts + len, size - len, ",%s=/proc/self/fd/%d", k ? "workdir" : "upperdir", fd);
   }
+  /* xino: layers on different filesystems (btrfs subvolumes each count as one, each numbering its inodes
+   * from 256) would otherwise show two different files with one st_ino, and tools that compare inodes
+   * (cat's "input file is output file", cp, tar, rsync) would take one for the other. */
+  if (len < size) len += (size_t)snprintf(opts + len, size - len, ",xino=on");
   if (len >= size) return overlay_abort(OVERLAY_ERROR_TOO_LONG, fds, n);
   *n_fds = n;
   return OVERLAY_OK;

@@ -7,8 +7,17 @@ import type { ResourceLimits, TemplateSpec } from '../runtime/runtime.js'
 
 /** A template as a sandbox starts from it, at one exact build. */
 export interface ResolvedTemplate {
-  /** What the runtime mounts (rootfs and read-only layers). */
+  /** What the runtime mounts below the sandbox's writable layer (the base rootfs). */
   spec: TemplateSpec
+  /**
+   * The runtime snapshot the sandbox's writable layer starts as: the template's last built layer, which
+   * holds every step's changes (each build step starts from the one before). Absent for a template with
+   * no file-changing steps. Why not stack the steps as overlay lowers: the steps' snapshots and the
+   * sandbox's own layer are subvolumes of one btrfs filesystem, and overlayfs takes layers on one
+   * filesystem to share one inode space, which btrfs subvolumes do not (each numbers from 256), so two
+   * different files could show one st_ino and tools such as cat, cp and tar take one for the other.
+   */
+  fromSnapshot?: string
   /** Recorded on the sandbox: the template's name and the digest of the exact layer stack it started from. */
   ref: { name: string; digest: string; layers: string[] }
   /** Environment every command gets (a sandbox's own envs win). */

@@ -26,7 +26,10 @@ export interface TemplateSpec {
    * Order: layers[0] sits right over rootfs, each later layer over the ones before it, so the last
    * one wins where several hold a path; the sandbox's own writable layer is above them all. A layer
    * holds `root/` (over `/`) and, for a 'host' template, optionally `usr/` (over the host's /usr).
-   * A layer path that does not exist is `invalid_request`.
+   * A layer path that does not exist is `invalid_request`. Caveat: overlayfs takes layers on one
+   * filesystem to share one inode space, which btrfs subvolumes (snapshots, the writable layer) do not,
+   * so two files of different subvolumes may show one st_ino; to start from a snapshot use
+   * SandboxSpec.fromSnapshot (what templates do), and keep `layers` for directories elsewhere.
    */
   layers?: string[]
 }

@@ -1,8 +1,8 @@
 /**
  * @module templates/build-sandbox — applies one layer-making step in a throwaway sandbox and captures it.
  *
- * The sandbox starts from the layers so far with an empty writable layer; the step writes into that
- * layer; runtime.snapshots.create captures it as the step's layer; the sandbox is destroyed whatever
+ * The sandbox's writable layer starts as the previous step's snapshot (so it holds every change so
+ * far; see kit/template-seam.ts for why steps are not stacked as overlay lowers); the step writes into it; runtime.snapshots.create captures it as the step's layer; the sandbox is destroyed whatever
  * happened. Build sandboxes have loopback only (no egress exists yet), so steps run offline.
  */
 import { StringDecoder } from 'node:string_decoder'
@@ -25,17 +25,17 @@ export interface StepContext {
   resources: ResourceLimits
   templateName: string
   rootfs: string
-  /** Host paths of the layers below, lowest first. */
-  layers: string[]
+  /** The previous step's snapshot (it holds every change so far); absent for the first step. */
+  from?: string | undefined
   /** Output lines as they come. */
   onLine: (line: string) => void
   signal?: AbortSignal | undefined
 }
 
-/** Runs `action` on top of `layers` and captures the result as snapshot `snapshotId`. */
+/** Runs `action` in a sandbox started from the previous step's snapshot and captures the result as snapshot `snapshotId`. */
 export async function buildLayer(ctx: StepContext, stepIndex: number, action: CopyAction | RunAction, snapshotId: string): Promise<SnapshotRef> {
   const id = newId(BUILD_SANDBOX_PREFIX.slice(0, -1), 20)
-  const ref = await ctx.runtime.start({ id, template: { name: ctx.templateName, rootfs: ctx.rootfs, layers: ctx.layers }, resources: ctx.resources, denyRead: [] })
+  const ref = await ctx.runtime.start({ id, template: { name: ctx.templateName, rootfs: ctx.rootfs }, ...(ctx.from ? { fromSnapshot: ctx.from } : {}), resources: ctx.resources, denyRead: [] })
   try {
     const tail: string[] = []
     const onLine = (line: string) => {

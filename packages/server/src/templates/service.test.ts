@@ -119,7 +119,9 @@ describe('template builds', () => {
   it('resolves to the exact layer stack with the template defaults', async () => {
     await svc.build(me, spec(threeSteps, { workdir: '/app', user: 'user', start: 'node server.js', ready: { cmd: 'curl -f localhost:3000' }, resources: { memoryMb: 1024 } }))
     const r = await svc.resolve('p1', 'app')
-    expect(r.spec).toEqual({ name: 'app', rootfs: 'host', layers: [...runtime.snapshotRefs.values()].map((s) => s.layer) })
+    // The last layer's snapshot holds every step's changes: the sandbox's writable layer starts as it.
+    expect(r.spec).toEqual({ name: 'app', rootfs: 'host' })
+    expect(r.fromSnapshot).toBe([...runtime.snapshotRefs.keys()].at(-1))
     expect(r.ref.layers).toHaveLength(2)
     expect(r).toMatchObject({ env: { MODE: 'test' }, workdir: '/app', user: 'user', start: { cmd: ['/bin/sh', '-c', 'node server.js'], ready: { cmd: ['/bin/sh', '-c', 'curl -f localhost:3000'], timeoutMs: 30_000, intervalMs: 200 } }, resources: { memoryMb: 1024 } })
     expect(await svc.resolve('p1', 'default')).toMatchObject({ spec: { name: 'default', rootfs: 'host' }, ref: { layers: [] } })

@@ -109,7 +109,8 @@ export class TemplateService implements TemplateResolver {
       const plan = planBuild(project, input.noCache ? `${base.digest}#nocache:${buildId}` : base.digest, input.steps, { env: input.env, workdir: input.workdir, user: input.user })
       const known = await this.#layers.rows(project, plan.steps.filter((s) => s.action).map((s) => s.key))
       const stack: LayerKey[] = []
-      const paths: string[] = []
+      /** The snapshot of the last layer made or found: the next step starts from it. */
+      let from: string | undefined
       for (const step of plan.steps) {
         // A client that went away (a streamed build) stops the build between steps too.
         if (o.signal?.aborted) throw new AppError('conflict', `the build of ${input.name} was cancelled before step ${step.index + 1} (the client went away)`)
@@ -126,7 +127,7 @@ export class TemplateService implements TemplateResolver {
           if (!snapshots) throw new AppError('runtime_unavailable', `the ${runtime.kind} runtime cannot capture layers, so copy and run steps cannot be built here; use a runtime with snapshots (the local runtime)`, [{ path: `steps.${step.index}`, message: 'needs runtime snapshots' }])
           emit({ step: step.index, of, cached: false, phase: 'start', line: step.label })
           const snap = await buildLayer(
-            { runtime, snapshots, resources: { ...this.deps.buildResources, ...definedOf(input.resources) }, templateName: input.name, rootfs: base.rootfs, layers: paths, signal: o.signal, onLine: (line) => emit({ step: step.index, of, cached: false, phase: 'output', line }) },
+            { runtime, snapshots, resources: { ...this.deps.buildResources, ...definedOf(input.resources) }, templateName: input.name, rootfs: base.rootfs, from, signal: o.signal, onLine: (line) => emit({ step: step.index, of, cached: false, phase: 'output', line }) },
             step.index,
             step.action,
             this.#layers.snapshotIdOf(step.key),
@@ -136,7 +137,7 @@ export class TemplateService implements TemplateResolver {
           built++
         }
         stack.push({ key: step.key, step: step.index })
-        paths.push(known.get(step.key)!.layer_path)
+        from = this.#layers.snapshotIdOf(step.key)
       }
       const defaults: TemplateDefaults = {
         env: plan.env,
@@ -246,7 +247,8 @@ export class TemplateService implements TemplateResolver {
     if (missing.length > 0) throw new AppError('internal', `template ${name}: ${missing.length} of its layers are missing from the store; rebuild it with noCache`)
     const d = parseRecord<TemplateDefaults>(row.defaults)
     return {
-      spec: { name, rootfs: row.rootfs, layers: keys.map((k) => layers.get(k)!.layer_path) },
+      spec: { name, rootfs: row.rootfs },
+      ...(keys.length > 0 ? { fromSnapshot: this.#layers.snapshotIdOf(keys[keys.length - 1]!) } : {}),
       ref: { name, digest: row.digest, layers: keys.map((k) => `sha256:${k}`) },
       env: d.env,
       ...(d.workdir ? { workdir: d.workdir } : {}),

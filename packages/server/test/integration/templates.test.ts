@@ -1,6 +1,6 @@
 /**
  * Templates for real (LocalRuntime, HTTP on loopback): a copy and a run step on the host base are built
- * into layers, a sandbox started from the resolved layer stack sees both, a rebuild is a cache hit, and
+ * into layers, a sandbox started from the template's last layer sees both, a rebuild is a cache hit, and
  * deleting the template leaves no snapshot, sandbox, mount or cgroup. Needs runtime snapshots (helper
  * A's branch); until those are merged the test is skipped with a printed reason.
  */
@@ -54,9 +54,10 @@ describe.skipIf(skipReason)('templates (real runtime)', () => {
     expect(t.layers.every((l) => l.bytes > 0)).toBe(true)
 
     const resolved = await cp.svc.templates.resolve('default', 'it-app')
-    expect(resolved.spec.layers).toHaveLength(2)
+    expect(resolved.spec.layers).toBeUndefined()
+    expect(resolved.fromSnapshot).toMatch(/^tpl_/)
     const id = `sbx_ittpl${process.pid}`
-    const ref = await runtime.start({ id, template: resolved.spec, resources: { cpu: 1, memoryMb: 256, pids: 64, diskMb: 256 }, denyRead: [] })
+    const ref = await runtime.start({ id, template: resolved.spec, fromSnapshot: resolved.fromSnapshot!, resources: { cpu: 1, memoryMb: 256, pids: 64, diskMb: 256 }, denyRead: [] })
     try {
       const h = runtime.exec(ref, { cmd: ['/bin/sh', '-c', 'cat /opt/app/hello.txt /opt/app/copied.txt /opt/app/greeting.txt'], env: { PATH: '/usr/bin:/bin' }, user: 'root', timeoutMs: 10_000 })
       h.stdin.end()

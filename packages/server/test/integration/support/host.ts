@@ -37,5 +37,7 @@ export async function destroyAll(dataDir: string, cgroupName: string): Promise<v
   const { LocalRuntime } = await import('../../../src/runtime/local/local-runtime.js')
   const runtime = new LocalRuntime({ dataDir, cgroupName })
   for (const id of await runtime.list()) await runtime.destroy(id)
+  // A snapshot keeps the disk pool mounted (it lives in it): the last one deleted lets the pool go.
+  for (const id of await runtime.snapshots.list()) await runtime.snapshots.delete(id)
   await runtime.removeCgroupParents()
 }
