@@ -13,15 +13,17 @@ export {
   ExecStreamLine, FilePath, FileRef, WriteFileInput, RenameFileInput, FileEntry, ListFilesInput, FileList, FileStat,
   SandboxMetrics, Template, TemplateList,
 } from './contract/sandbox.js'
+export { SnapshotId, SnapshotLabels, CreateSnapshotInput, SnapshotRef, ListSnapshotsInput, SnapshotPage, ForkSandboxInput, ForkResult, ResetSandboxInput, maxForkCount } from './contract/snapshots.js'
 export { scopes, Scope, ProjectName, Principal, CreateTokenInput, TokenInfo, CreatedToken, TokenPage } from './contract/auth.js'
 export { AuditRecord, ListAuditInput, AuditPage, AuditVerifyResult, SandboxEvent, SandboxEventPage } from './contract/audit.js'
 export type { Operation, HttpMethod } from './contract/operation.js'
 export { operations } from './contract/operations.js'
-export type { Operations, OpName, OpInput, OpOutput, Api, SandboxOpName, AccessOpName, InsightsOpName, DataOpName } from './contract/operations.js'
+export type { Operations, OpName, OpInput, OpOutput, Api, SandboxOpName, AccessOpName, InsightsOpName, DataOpName, SnapshotOpName } from './contract/operations.js'
 
 // Client side: the fetch client, ApiError, and the E2B-shaped Sandbox class. The `Sandbox` schema of
 // the contract is exported as `SandboxInfo` (E2B's name for it) so that `Sandbox` is the class.
 export { Sandbox as SandboxInfo } from './contract/sandbox.js'
+export { Snapshot as SnapshotInfo } from './contract/snapshots.js'
 export { ApiError, isApiError } from './api-error.js'
 export type { ApiErrorCode, ApiErrorInit } from './api-error.js'
 export { createClient, paginate } from './client.js'

@@ -6,6 +6,7 @@ import { PageInput } from './common.js'
 import { dataOps } from './data.js'
 import { insightsOps } from './insights.js'
 import type { Operation } from './operation.js'
+import { snapshotOps } from './snapshots.js'
 import {
   CommandInfo,
   CommandRef,
@@ -66,6 +67,7 @@ export const operations = {
   ...accessOps,
   ...insightsOps,
   ...dataOps,
+  ...snapshotOps,
 } as const satisfies Record<string, Operation>
 
 export type Operations = typeof operations
@@ -75,6 +77,7 @@ export type SandboxOpName = keyof typeof sandboxOps
 export type AccessOpName = keyof typeof accessOps
 export type InsightsOpName = keyof typeof insightsOps
 export type DataOpName = keyof typeof dataOps
+export type SnapshotOpName = keyof typeof snapshotOps
 export type OpInput<K extends OpName> = z.input<Operations[K]['input']>
 type OutputOf<O> = O extends z.ZodType ? z.output<O> : O extends 'raw' ? Uint8Array : void
 export type OpOutput<K extends OpName> = OutputOf<Operations[K]['output']>

@@ -5,6 +5,7 @@ import { dataHandlers } from '../data/handlers.js'
 import { insightsHandlers } from '../insights/handlers.js'
 import type { HandlerTable } from '../kit/handler-table.js'
 import { sandboxHandlers } from '../sandboxes/handlers.js'
+import { snapshotHandlers } from '../sandboxes/snapshot-handlers.js'
 import type { Services } from './services.js'
 
 const composed = {
@@ -12,6 +13,7 @@ const composed = {
   ...accessHandlers,
   ...insightsHandlers,
   ...dataHandlers,
+  ...snapshotHandlers,
 }
 
 /** Every operation has a handler that fits its schemas (a missing one does not compile). */

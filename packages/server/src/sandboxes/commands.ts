@@ -9,15 +9,19 @@ import { AppError, notFound } from '../core/errors.js'
 import type { ExecExit, ExecHandle, Runtime } from '../runtime/runtime.js'
 import type { EventLog } from '../kit/events.js'
 import { OutputBuffer } from './output-buffer.js'
+import { execEnv } from './template-start.js'
 import type { LiveSandbox, SandboxService } from './sandboxes.js'
 
 export interface ExecOptions {
   cmd: string[] | string
   cwd?: string | undefined
   envs?: Record<string, string> | undefined
-  user: 'user' | 'root'
+  /** Default: the template's user, else 'user'. */
+  user?: 'user' | 'root' | undefined
   stdin?: string | Uint8Array | undefined
   timeoutMs: number
+  /** A non-zero exit or a timeout snapshots the sandbox before the result returns (buffered and streamed exec). */
+  snapshotOnFailure?: boolean | undefined
 }
 
 /** A command started with background: true, kept until the sandbox ends. */
@@ -31,8 +35,6 @@ interface Background {
   done: Promise<ExecResult>
 }
 
-const defaultPath = '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin'
-
 export class CommandService {
   #background = new Map<string, Map<number, Background>>()
   #nextPid = new Map<string, number>()
@@ -45,23 +47,16 @@ export class CommandService {
   async #start(p: Principal, id: string, o: ExecOptions, background?: (argv: string[]) => string): Promise<{ sbx: LiveSandbox; handle: ExecHandle; argv: string[] }> {
     const sbx = await this.deps.sandboxes.live(p, id)
     const argv = typeof o.cmd === 'string' ? ['/bin/sh', '-c', o.cmd] : o.cmd
-    const home = o.user === 'root' ? '/root' : '/home/user'
-    const env = {
-      PATH: defaultPath,
-      HOME: home,
-      USER: o.user === 'root' ? 'root' : 'user',
-      LANG: 'C.UTF-8',
-      TERM: 'xterm',
-      TIDEPOOL_SANDBOX_ID: id,
-      ...sbx.envs,
-      ...o.envs,
-    }
+    const user = o.user ?? sbx.defaults.user ?? 'user'
+    const base = execEnv(id, user)
+    const home = base.HOME!
+    const env = { ...base, ...sbx.envs, ...o.envs }
     let handle: ExecHandle
     try {
       // A background command is detached: it survives a crash of this process, and its tag lets a
       // restarted one list it again (with its pid); the runtime enforces every timeout by itself.
       const detached = background ? { detached: true, tag: background(argv) } : {}
-      handle = this.deps.runtime.exec(sbx.ref, { cmd: argv, cwd: o.cwd ?? home, env, user: o.user, timeoutMs: o.timeoutMs, ...detached })
+      handle = this.deps.runtime.exec(sbx.ref, { cmd: argv, cwd: o.cwd ?? sbx.defaults.cwd ?? home, env, user, timeoutMs: o.timeoutMs, ...detached })
     } catch (err) {
       throw await this.deps.sandboxes.explainLost(p, id, err)
     }
@@ -79,7 +74,7 @@ export class CommandService {
     handle.stdout.on('data', (c: Buffer) => out.push(c))
     handle.stderr.on('data', (c: Buffer) => err.push(c))
     const exit = await waitAll(handle)
-    const result = toResult(exit, out, err)
+    const result = await this.#snapshotOnFailure(p, id, o, argv, toResult(exit, out, err))
     // The audit record (written by dispatch) is the durable trace of an exec; its event is derived data,
     // written off the response's critical path (a millisecond per exec matters to agents in a loop).
     this.#recordExitLater(p, sbx, argv, result)
@@ -127,7 +122,7 @@ export class CommandService {
         if (rest) yield { stream, data: rest }
       }
       const exit = await waitAll(handle)
-      const result = { ...toResult(exit, undefined, undefined), stdoutBytes: out.total, stderrBytes: err.total }
+      const result = await this.#snapshotOnFailure(p, id, o, argv, { ...toResult(exit, undefined, undefined), stdoutBytes: out.total, stderrBytes: err.total })
       const { stdout: _o, stderr: _e, ...line } = result
       await this.#recordExit(p, sbx, argv, result)
       yield line
@@ -258,6 +253,25 @@ export class CommandService {
     return bg
   }
 
+  /**
+   * A failed command (non-zero exit or timeout) with snapshotOnFailure — or in a sandbox the feedback loop
+   * armed (SnapshotService.arm) — snapshots the sandbox before its result returns. A failed capture is
+   * reported in the result (snapshotError); the command's own result is never lost to it.
+   */
+  async #snapshotOnFailure(p: Principal, id: string, o: ExecOptions, argv: string[], result: ExecResult): Promise<ExecResult> {
+    if (result.exitCode === 0 && !result.timedOut) return result
+    const snapshots = this.deps.sandboxes.snapshots
+    const armed = !o.snapshotOnFailure && snapshots.takeArmed(id)
+    if (!o.snapshotOnFailure && !armed) return result
+    const labels = { reason: armed ? 'armed_failure' : 'exec_failure', cmd: (argv[0] ?? '').slice(0, 256), exitCode: String(result.exitCode), ...(armed ? { testId: armed.slice(0, 256) } : {}) }
+    try {
+      const snap = await snapshots.create(p, id, { labels })
+      return { ...result, snapshotId: snap.id }
+    } catch (err) {
+      return { ...result, snapshotError: `${(err as { code?: string }).code ?? 'internal'}: ${(err as Error).message}` }
+    }
+  }
+
   #pending: Promise<unknown> = Promise.resolve()
 
   #recordExitLater(p: Principal, sbx: LiveSandbox, argv: string[], r: ExecResult): void {
@@ -274,7 +288,7 @@ export class CommandService {
     await this.deps.events.emit({
       ...base,
       kind: 'exec',
-      data: { cmd: argv[0], exitCode: r.exitCode, durationMs: r.durationMs, timedOut: r.timedOut, oomKilled: r.oomKilled, truncated: r.truncated },
+      data: { cmd: argv[0], exitCode: r.exitCode, durationMs: r.durationMs, timedOut: r.timedOut, oomKilled: r.oomKilled, truncated: r.truncated, ...(r.snapshotId ? { snapshotId: r.snapshotId } : {}), ...(r.snapshotError ? { snapshotError: r.snapshotError } : {}) },
     })
     if (r.oomKilled) {
       await this.deps.events.emit({ ...base, kind: 'oom_killed', data: { cmd: argv[0], memoryLimit: JSON.parse(sbx.row.resources).memoryMb } })

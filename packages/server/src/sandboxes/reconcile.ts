@@ -1,6 +1,6 @@
 /** @module sandboxes/reconcile — after a start (or a crash): the store and the runtime brought back into agreement. */
 import { auditedSystemAction, systemActors } from '../audit/system-actor.js'
-import { live, refOf } from './sandbox-row.js'
+import { live, liveOf, refOf } from './sandbox-row.js'
 import type { SandboxDeps, SandboxStates } from './sandbox-states.js'
 import type { LiveSandbox } from './sandboxes.js'
 
@@ -46,7 +46,7 @@ export async function reconcileSandboxes(deps: SandboxDeps, states: SandboxState
       const ref = refOf(row)
       states.watch(row, ref)
       // Its commands: background ones are listed again, foreground ones (caller gone) are killed.
-      if (onAdopted) await onAdopted({ row, ref, envs: JSON.parse(row.envs) as Record<string, string> }).catch((err: unknown) => log.error({ err, id: row.id }, 'reconcile: could not account for the commands of a sandbox'))
+      if (onAdopted) await onAdopted(liveOf(row)).catch((err: unknown) => log.error({ err, id: row.id }, 'reconcile: could not account for the commands of a sandbox'))
     }
   }
   const known = new Set((await db.selectFrom('sandboxes').select('id').where('state', 'in', live).execute()).map((r) => r.id))

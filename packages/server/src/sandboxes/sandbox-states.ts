@@ -54,14 +54,16 @@ export class SandboxStates {
   /** Watches a live sandbox: when it dies under us it is marked stopped (lost) at once. */
   watch(row: SandboxRow, ref: RuntimeRef): void {
     this.deps.runtime.watch(ref, (detail) => {
-      this.markLost(row.id, detail).catch((err: unknown) => this.deps.log.error({ err, id: row.id }, 'could not mark a lost sandbox stopped'))
+      this.markLost(row.id, detail, ref).catch((err: unknown) => this.deps.log.error({ err, id: row.id }, 'could not mark a lost sandbox stopped'))
     })
   }
 
-  async markLost(id: string, detail: string): Promise<void> {
+  /** `ref`: the runtime instance that died; a sandbox reset since runs another one and is left alone. */
+  async markLost(id: string, detail: string, ref?: RuntimeRef): Promise<void> {
     await this.lock.run(id, async () => {
       const row = await this.deps.db.selectFrom('sandboxes').selectAll().where('id', '=', id).executeTakeFirst()
       if (!row || !live.includes(row.state as SandboxState) || row.state === 'starting') return
+      if (ref && row.runtime_ref && !sameRef(JSON.parse(row.runtime_ref) as RuntimeRef, ref)) return
       // What is left of it (init without supervisor, cgroups, its directory) goes; a failure is logged.
       await this.deps.runtime.destroy(id, row.runtime_ref ? refOf(row) : undefined).catch((err: unknown) => this.deps.log.warn({ err, id }, 'cleanup of a lost sandbox failed'))
       await this.asSystem(systemActors.watch, row, 'destroySandbox', { reason: 'lost', detail }, () => this.transition(row, 'stopped', 'lost', systemActors.watch, {}, { detail }))
@@ -83,3 +85,5 @@ export class SandboxStates {
     return new AppError('conflict', `sandbox ${row.id} was lost: ${typeof detail === 'string' ? detail : 'its init or supervisor exited'}; create a new one`)
   }
 }
+
+const sameRef = (a: RuntimeRef, b: RuntimeRef) => a.pid === b.pid && a.startTime === b.startTime

@@ -11,11 +11,15 @@ import { pruneStopped, reapExpired } from './expiry.js'
 import { reconcileSandboxes, type ReconcileResult } from './reconcile.js'
 import { SandboxStates, type SandboxDeps } from './sandbox-states.js'
 import { checkQuota, type Usage } from './quotas.js'
-import { live, refOf, toSandbox } from './sandbox-row.js'
-import { resolveTemplate } from './templates.js'
+import { live, liveOf, refOf, toSandbox } from './sandbox-row.js'
+import type { ResolvedTemplate, TemplateResolver } from '../templates/resolve.js'
+import { snapshotLockKey, SnapshotService } from './snapshots.js'
+import { execEnv, parseTemplateRef, startTemplateCommand } from './template-start.js'
+import { builtInTemplates } from './templates.js'
 
 export interface CreateSandbox {
   template: string
+  fromSnapshot?: string | undefined
   timeoutMs: number
   lifecycle: { onTimeout: 'kill' | 'pause'; autoResume: boolean }
   resources: Partial<ResourceLimits>
@@ -30,14 +34,28 @@ export interface LiveSandbox {
   row: SandboxRow
   ref: RuntimeRef
   envs: Record<string, string>
+  /** Exec defaults from its template (workdir, user). */
+  defaults: { cwd?: string; user?: 'user' | 'root' }
 }
 
 export class SandboxService {
   readonly #hostCpus = cpus().length
   readonly states: SandboxStates
 
-  constructor(private readonly deps: SandboxDeps) {
+  readonly snapshots: SnapshotService
+  readonly #templates: TemplateResolver
+
+  /** `templates` defaults to the built-in ones (main.ts passes the templates area's resolver). */
+  constructor(readonly deps: SandboxDeps & { templates?: TemplateResolver }) {
     this.states = new SandboxStates(deps)
+    this.snapshots = new SnapshotService(deps, this.states)
+    this.#templates = deps.templates ?? builtInTemplates
+  }
+
+  /** TemplateUsage for the templates area: live sandboxes started from a template of the project. */
+  async liveSandboxesUsing(project: string, templateName: string): Promise<number> {
+    const r = await this.deps.db.selectFrom('sandboxes').select((e) => e.fn.countAll().as('n')).where('project', '=', project).where('template', '=', templateName).where('state', 'in', live).executeTakeFirstOrThrow()
+    return Number(r.n)
   }
 
   async create(p: Principal, input: CreateSandbox): Promise<Sandbox> {
@@ -53,8 +71,16 @@ export class SandboxService {
         { path: 'network.deniedDomains', message: 'egress not available yet' },
       ])
     }
-    const template = resolveTemplate(input.template)
-    const resources: ResourceLimits = { ...config.defaults, ...input.resources }
+    let resolved: ResolvedTemplate
+    let fromSnapshot: string | undefined
+    if (input.fromSnapshot !== undefined) {
+      this.snapshots.runtimeSnapshots('sandboxes from snapshots')
+      const snap = await this.snapshots.row(p, input.fromSnapshot)
+      // A snapshot's files sit on exactly the template build it was taken on.
+      resolved = snap.template_ref ? parseTemplateRef(snap.template_ref) : await this.#templates.resolve(p.project, snap.template)
+      fromSnapshot = snap.id
+    } else resolved = await this.#templates.resolve(p.project, input.template)
+    const resources: ResourceLimits = { ...config.defaults, ...resolved.resources, ...input.resources }
     this.#checkCpu(resources.cpu)
     const id = newId('sbx', 16)
     const now = clock.now()
@@ -63,28 +89,36 @@ export class SandboxService {
       project: p.project,
       state: 'starting',
       reason: 'creating',
-      template: template.name,
+      template: resolved.ref.name,
       created_at: iso(now),
       updated_at: iso(now),
       expires_at: iso(now + input.timeoutMs),
       timeout_ms: input.timeoutMs,
       lifecycle: JSON.stringify(input.lifecycle),
       resources: JSON.stringify(resources),
-      envs: JSON.stringify(input.envs),
+      // The template's env below the create's own.
+      envs: JSON.stringify({ ...resolved.env, ...input.envs }),
       metadata: JSON.stringify(input.metadata),
       deny_read: JSON.stringify(input.filesystem?.denyRead ?? []),
       runtime_ref: null,
       owner: p.tokenId,
+      parent_snapshot: fromSnapshot ?? null,
+      template_ref: JSON.stringify(resolved),
     }
     // Quota check and the insert that reserves capacity happen under one per-project lock: no overshoot.
-    await this.states.lock.run(`project:${p.project}`, async () => {
-      const used = await this.usage(p.project)
-      checkQuota(config, p.project, used, { sandboxes: 1, memoryMb: resources.memoryMb, cpu: resources.cpu, pids: resources.pids }, await this.#soonestExpiryS(p.project))
-      await db.insertInto('sandboxes').values(row).execute()
-    })
+    // The snapshot lock orders the insert against a delete of the snapshot it starts from.
+    const reserve = () =>
+      this.states.lock.run(`project:${p.project}`, async () => {
+        if (fromSnapshot) await this.snapshots.row(p, fromSnapshot) // still there (a delete may have won the lock)
+        const used = await this.usage(p.project)
+        checkQuota(config, p.project, used, { sandboxes: 1, memoryMb: resources.memoryMb, cpu: resources.cpu, pids: resources.pids }, await this.#soonestExpiryS(p.project))
+        await db.insertInto('sandboxes').values(row).execute()
+      })
+    await (fromSnapshot ? this.states.lock.run(snapshotLockKey(fromSnapshot), reserve) : reserve())
     let ref: RuntimeRef
     try {
-      ref = await runtime.start({ id, template, resources, denyRead: input.filesystem?.denyRead ?? [] })
+      ref = await runtime.start({ id, template: resolved.spec, resources, denyRead: input.filesystem?.denyRead ?? [], ...(fromSnapshot ? { fromSnapshot } : {}) })
+      if (resolved.start) await startTemplateCommand(runtime, ref, resolved, { ...execEnv(id, resolved.user ?? 'user'), ...resolved.env, ...input.envs })
     } catch (err) {
       // Nothing half-made: the runtime cleans its part, we drop the reservation.
       await runtime.destroy(id).catch((e: unknown) => this.deps.log.warn({ err: e, id }, 'cleanup after failed start'))
@@ -207,7 +241,7 @@ export class SandboxService {
       if (row.reason === 'lost') throw await this.states.lostError(row)
       throw new AppError('conflict', `sandbox ${id} is ${row.state} (${row.reason}); create a new one`)
     }
-    return { row, ref: refOf(row), envs: JSON.parse(row.envs) as Record<string, string> }
+    return liveOf(row)
   }
 
   /**
@@ -248,8 +282,11 @@ export class SandboxService {
   }
 
   /** The reaper: acts on every expired sandbox (kill or pause per lifecycle). Safe to call any time, also right after a restart. */
-  reapExpired(): Promise<number> {
-    return reapExpired(this.deps, this.states, this)
+  async reapExpired(): Promise<number> {
+    const acted = await reapExpired(this.deps, this.states, this)
+    // Snapshot retention rides along (TTL, unused fork points); it reports its own deletes in the audit log.
+    if (this.deps.runtime.snapshots) await this.snapshots.reapExpired().catch((err: unknown) => this.deps.log.error({ err }, 'snapshot retention failed; will retry'))
+    return acted
   }
 
   /** Retention: deletes sandboxes stopped longer than `retention.stoppedSandboxesHours`, a batch at a time. */
@@ -258,8 +295,11 @@ export class SandboxService {
   }
 
   /** After a start (or a crash): adopt, mark lost, finish interrupted creates, destroy runtime leftovers. */
-  reconcile(onAdopted?: (sbx: LiveSandbox) => Promise<unknown>): Promise<ReconcileResult> {
-    return reconcileSandboxes(this.deps, this.states, onAdopted)
+  async reconcile(onAdopted?: (sbx: LiveSandbox) => Promise<unknown>): Promise<ReconcileResult> {
+    const result = await reconcileSandboxes(this.deps, this.states, onAdopted)
+    const snaps = await this.snapshots.reconcile()
+    if (snaps.completed + snaps.dropped + snaps.orphans > 0) this.deps.log.info(snaps, 'reconciled snapshots with the runtime')
+    return result
   }
 
   /** Changes the envs every later command of a sandbox gets (a bound clone's DATABASE_URL and PG* variables). */

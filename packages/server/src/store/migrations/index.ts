@@ -13,6 +13,7 @@ import * as insights from './0100-insights.js'
 import * as data from './0200-data.js'
 import * as retention from './0300-retention.js'
 import * as auditCheckpoints from './0400-audit-checkpoints.js'
+import * as snapshots from './0600-snapshots.js'
 
 export const migrations: Record<string, Migration> = {
   '0001-core': core,
@@ -20,4 +21,5 @@ export const migrations: Record<string, Migration> = {
   '0200-data': data,
   '0300-retention': retention,
   '0400-audit-checkpoints': auditCheckpoints,
+  '0600-snapshots': snapshots,
 }
