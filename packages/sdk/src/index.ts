@@ -32,6 +32,8 @@ export type {
   StreamOpName, StreamOptions,
 } from './client.js'
 export { Sandbox, DEFAULT_API_URL } from './sandbox.js'
+export { Snapshot } from './snapshot.js'
+export type { SnapshotListOptions } from './snapshot.js'
 export type { ConnectionOptions, SandboxInfoPage, SandboxListOptions, SandboxOptions } from './sandbox.js'
 export { Commands, CommandHandle, CommandExitError } from './sandbox-commands.js'
 export type { CommandResult, RunOptions } from './sandbox-commands.js'

@@ -8,6 +8,7 @@ import type {
   SandboxMetrics,
   SandboxState,
 } from './contract/sandbox.js'
+import type { Snapshot as SnapshotInfo } from './contract/snapshots.js'
 import { Commands } from './sandbox-commands.js'
 import { Files } from './sandbox-files.js'
 
@@ -208,6 +209,22 @@ export class Sandbox {
     await this.client.deleteSandbox({ id: this.sandboxId })
   }
 
+  /** Snapshot the sandbox's files (`labels`, `ttlMs`); start new sandboxes from it with `Sandbox.create({ fromSnapshot })`. */
+  async createSnapshot(opts: { labels?: Record<string, string>; ttlMs?: number } = {}): Promise<SnapshotInfo> {
+    return this.client.createSnapshot({ id: this.sandboxId, ...opts })
+  }
+
+  /** `count` new sandboxes with exactly this one's files (processes are not carried over). */
+  async fork(opts: { count?: number; metadata?: Record<string, string> } = {}): Promise<Sandbox[]> {
+    const out = await this.client.forkSandbox({ id: this.sandboxId, ...opts })
+    return out.items.map((info) => new Sandbox(this.client, info))
+  }
+
+  /** Put the files back to the sandbox's start (or to snapshot `to`) in place; its processes restart. */
+  async reset(opts: { to?: string } = {}): Promise<void> {
+    this.#update(await this.client.resetSandbox({ id: this.sandboxId, ...opts }))
+  }
+
   /** Current resource usage (CPU seconds, memory and its peak, pids, OOM kills) from cgroup stats. */
   async getMetrics(): Promise<SandboxMetrics> {
     return this.client.getSandboxMetrics({ id: this.sandboxId })
@@ -224,7 +241,7 @@ function listInput(opts: SandboxListOptions) {
 }
 
 /** The client to use: the given one, or one built from the options and the environment. */
-function clientFor(opts: ConnectionOptions): Client {
+export function clientFor(opts: ConnectionOptions): Client {
   if (opts.client) return opts.client
   const token = opts.apiKey ?? opts.token ?? readEnv('TIDEPOOL_TOKEN')
   if (!token) {

@@ -121,6 +121,15 @@ export async function buildControlPlane(config: Config, opts: BuildOptions = {})
             sandboxes.patch({ tokenId: actor, name: 'insights remediation', project, scopes: ['sandboxes:write'] }, id, { resources }),
           )
         },
+        // snapshot_on_failure's executor: the failed state is captured now, and the sandbox's next failing exec too.
+        snapshot: async (project, id) => {
+          const actor = systemActors.remediation
+          const snap = await auditedSystemAction(audit, log, { actor, project, action: 'createSnapshot', target: id, data: { id, reason: 'snapshot_on_failure' } }, () =>
+            sandboxes.snapshots.create({ tokenId: actor, project }, id, { labels: { reason: 'insights_failure' } }),
+          )
+          sandboxes.snapshots.arm(id, 'insights_failure')
+          return { id: snap.id }
+        },
       }),
       llmApiKey: secretFromEnv(opts.env ?? {}, config.insights.llm.apiKeyEnv),
     }),
