@@ -16,12 +16,14 @@ import { execEnv, parseTemplateRef, startTemplateCommand } from './template-star
 export async function resetSandbox(svc: SandboxService, p: Pick<Principal, 'project' | 'tokenId'>, id: string, to?: string): Promise<Sandbox> {
   const { runtime, log } = svc.deps
   const states = svc.states
-  svc.snapshots.runtimeSnapshots('resets')
+  // Back to a template needs no snapshots; to a snapshot (given, or the one it started from) does.
+  if (to !== undefined) svc.snapshots.runtimeSnapshots('resets to a snapshot')
   const work = () =>
     states.lock.run(id, async () => {
       const row = await svc.row(p, id)
       states.mustBeLive(row, 'reset')
       const target = to ?? row.parent_snapshot ?? undefined
+      if (target) svc.snapshots.runtimeSnapshots('resets to a snapshot')
       if (to !== undefined) {
         const snap = await svc.snapshots.row(p, to)
         if (snap.template !== row.template) {
