@@ -14,7 +14,7 @@ const layers: { units: string[]; why: string; siblings?: 'may-import-each-other'
   { units: ['main.ts', 'cli', 'bench', 'testing'], why: 'entry points and the composition root', siblings: 'may-import-each-other' },
   { units: ['http'], why: 'shells over dispatch' },
   { units: ['dispatch'], why: "the front door: composes the areas' handler tables" },
-  { units: ['sandboxes', 'access', 'data', 'insights'], why: 'areas: siblings that never import each other' },
+  { units: ['sandboxes', 'access', 'data', 'insights', 'templates'], why: 'areas: siblings that never import each other' },
   { units: ['kit'], why: 'what every area shares: cursor and pages, events, context, handler types, area deps' },
   { units: ['config.ts'], why: "one config schema, assembled from each area's section" },
   { units: ['audit'], why: 'the audit log every change is written to' },
@@ -26,6 +26,8 @@ const layers: { units: string[]; why: string; siblings?: 'may-import-each-other'
 const allowed: { from: string; to: string; why: string }[] = [
   { from: 'config.ts', to: 'data/config.ts', why: "an area's config section is a leaf schema the one config schema is made of" },
   { from: 'config.ts', to: 'insights/config.ts', why: "an area's config section is a leaf schema the one config schema is made of" },
+  { from: 'config.ts', to: 'sandboxes/config.ts', why: "an area's config section is a leaf schema the one config schema is made of" },
+  { from: 'sandboxes/template-seam.ts', to: 'templates/resolve.ts', why: 'the types of the seam between sandboxes and templates (main.ts hands the resolver in)' },
 ]
 
 export interface Edge {

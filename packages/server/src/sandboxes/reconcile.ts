@@ -1,8 +1,7 @@
 /** @module sandboxes/reconcile — after a start (or a crash): the store and the runtime brought back into agreement. */
 import { auditedSystemAction, systemActors } from '../audit/system-actor.js'
-import { live, liveOf, refOf } from './sandbox-row.js'
+import { live, liveOf, refOf, type LiveSandbox } from './sandbox-row.js'
 import type { SandboxDeps, SandboxStates } from './sandbox-states.js'
-import type { LiveSandbox } from './sandboxes.js'
 
 export interface ReconcileResult {
   adopted: number

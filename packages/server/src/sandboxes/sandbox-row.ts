@@ -3,8 +3,16 @@ import type { SandboxInfo as Sandbox, SandboxState } from '@tidepool/sdk'
 import { AppError } from '../core/errors.js'
 import type { RuntimeRef } from '../runtime/runtime.js'
 import type { SandboxRow } from '../store/schema.js'
-import type { ResolvedTemplate } from '../templates/resolve.js'
-import type { LiveSandbox } from './sandboxes.js'
+import type { ResolvedTemplate } from './template-seam.js'
+
+/** A live sandbox as the exec and files services need it. */
+export interface LiveSandbox {
+  row: SandboxRow
+  ref: RuntimeRef
+  envs: Record<string, string>
+  /** Exec defaults from its template (workdir, user). */
+  defaults: { cwd?: string; user?: 'user' | 'root' }
+}
 
 /** The states in which a sandbox holds runtime resources (and counts against quotas). */
 export const live: SandboxState[] = ['starting', 'running', 'paused']

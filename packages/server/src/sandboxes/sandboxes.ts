@@ -11,8 +11,8 @@ import { pruneStopped, reapExpired } from './expiry.js'
 import { reconcileSandboxes, type ReconcileResult } from './reconcile.js'
 import { SandboxStates, type SandboxDeps } from './sandbox-states.js'
 import { checkQuota, type Usage } from './quotas.js'
-import { live, liveOf, refOf, toSandbox } from './sandbox-row.js'
-import type { ResolvedTemplate, TemplateResolver } from '../templates/resolve.js'
+import { live, liveOf, refOf, toSandbox, type LiveSandbox } from './sandbox-row.js'
+import type { ResolvedTemplate, TemplateResolver } from './template-seam.js'
 import { snapshotLockKey, SnapshotService } from './snapshots.js'
 import { execEnv, parseTemplateRef, startTemplateCommand } from './template-start.js'
 import { builtInTemplates } from './templates.js'
@@ -29,14 +29,7 @@ export interface CreateSandbox {
   metadata: Record<string, string>
 }
 
-/** A live sandbox as the exec and files services need it. */
-export interface LiveSandbox {
-  row: SandboxRow
-  ref: RuntimeRef
-  envs: Record<string, string>
-  /** Exec defaults from its template (workdir, user). */
-  defaults: { cwd?: string; user?: 'user' | 'root' }
-}
+export type { LiveSandbox } from './sandbox-row.js'
 
 export class SandboxService {
   readonly #hostCpus = cpus().length

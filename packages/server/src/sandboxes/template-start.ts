@@ -2,7 +2,7 @@
 import { setTimeout as sleep } from 'node:timers/promises'
 import { AppError } from '../core/errors.js'
 import type { ExecHandle, Runtime, RuntimeRef } from '../runtime/runtime.js'
-import type { ResolvedTemplate } from '../templates/resolve.js'
+import type { ResolvedTemplate } from './template-seam.js'
 
 const defaultPath = '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin'
 

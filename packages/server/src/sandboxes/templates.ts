@@ -1,7 +1,7 @@
 /** @module sandboxes/templates — the built-in templates, and the resolver sandboxes use until the templates area provides one. */
 import { createHash } from 'node:crypto'
 import { AppError } from '../core/errors.js'
-import type { ResolvedTemplate, TemplateResolver } from '../templates/resolve.js'
+import type { ResolvedTemplate, TemplateResolver } from './template-seam.js'
 
 export interface TemplateInfo {
   name: string

@@ -1,4 +1,4 @@
-/** @module sandboxes/snapshot-config — limits and retention of snapshots (config key `snapshots`). */
+/** @module sandboxes/config — the sandboxes area's config section: limits and retention of snapshots (config key `snapshots`). */
 import { z } from 'zod'
 
 export const SnapshotConfig = z
