@@ -72,6 +72,16 @@ describe('snapshots', () => {
     expect((await json(stopped)).error.message).toBe(`cannot snapshot sandbox ${sbx.id}: it is stopped (killed_by_user)`)
   })
 
+  it('a snapshot racing a destroy: the destroy, called first, wins; the snapshot is refused and leaves nothing', async () => {
+    await plane()
+    const sbx = await sandbox()
+    const [destroyed, snap] = await Promise.all([tp.call('DELETE', `/v1/sandboxes/${sbx.id}`), post(`/v1/sandboxes/${sbx.id}/snapshots`)])
+    expect(destroyed.status).toBe(204)
+    expect(snap.status).toBe(409)
+    expect(runtime.snapshotRefs.size).toBe(0)
+    expect(await tp.svc.store.db.selectFrom('snapshots').selectAll().execute()).toEqual([])
+  })
+
   it('a runtime without snapshots is refused with a message naming it', async () => {
     await plane()
     Object.defineProperty(runtime, 'snapshots', { value: undefined })
@@ -201,6 +211,29 @@ describe('snapshotOnFailure', () => {
     const execs = (await json(await tp.call('GET', `/v1/sandboxes/${sbx.id}/events`))).items.filter((e: any) => e.kind === 'exec')
     expect(execs.at(-1).data.snapshotId).toBe(bad.snapshotId)
     expect((await json(await post(`/v1/sandboxes/${sbx.id}/exec`, { cmd: ['false'] }))).snapshotId).toBeUndefined()
+  })
+
+  it('a streamed exec links the snapshot in its result line', async () => {
+    await failing()
+    const sbx = await sandbox()
+    const r = await tp.call('POST', `/v1/sandboxes/${sbx.id}/exec`, { body: { cmd: ['false'], snapshotOnFailure: true }, headers: { accept: 'application/x-ndjson' } })
+    const last = JSON.parse((await r.text()).trim().split('\n').at(-1)!)
+    expect(last.exitCode).toBe(1)
+    expect(runtime.snapshotRefs.has(last.snapshotId)).toBe(true)
+  })
+
+  it('a capture that fails is reported beside the result, which is still returned', async () => {
+    await failing()
+    const sbx = await sandbox()
+    const create = runtime.snapshots.create
+    runtime.snapshots.create = async () => {
+      throw Object.assign(new Error('pool is full'), { name: 'RuntimeError', code: 'internal' })
+    }
+    const r = await json(await post(`/v1/sandboxes/${sbx.id}/exec`, { cmd: ['false'], snapshotOnFailure: true }))
+    runtime.snapshots.create = create
+    expect(r).toMatchObject({ exitCode: 1, stderr: 'boom', snapshotError: 'internal: pool is full' })
+    expect(r.snapshotId).toBeUndefined()
+    expect((await json(await tp.call('GET', '/v1/snapshots'))).items).toEqual([])
   })
 
   it('armed by the feedback loop, the next failing exec snapshots once', async () => {
