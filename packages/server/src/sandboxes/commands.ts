@@ -137,7 +137,7 @@ export class CommandService {
     this.#nextPid.set(id, pid)
     const startedAt = iso(this.deps.clock.now())
     const { sbx, handle, argv } = await this.#start(p, id, o, (cmd) => JSON.stringify({ pid, cmd: cmd.slice(0, 64).map((a) => a.slice(0, 256)), startedAt, actor: p.tokenId }))
-    return this.#track(p, sbx, handle, { pid, cmd: argv, state: 'running', startedAt })
+    return this.#track(p, sbx, handle, { pid, cmd: argv, state: 'running', startedAt }, o.snapshotOnFailure)
   }
 
   /**
@@ -162,7 +162,7 @@ export class CommandService {
     return counts
   }
 
-  #track(p: Principal, sbx: LiveSandbox, handle: ExecHandle, info: CommandInfo): CommandInfo {
+  #track(p: Principal, sbx: LiveSandbox, handle: ExecHandle, info: CommandInfo, snapshotOnFailure?: boolean): CommandInfo {
     const id = sbx.row.id
     const { pid, cmd: argv } = info
     const cap = this.deps.config.exec.outputCapBytes
@@ -174,7 +174,8 @@ export class CommandService {
       listeners: new Set(),
       // Settles after this function returned, so `bg` is there by then.
       done: waitAll(handle).then(async (exit) => {
-        const result = toResult(exit, bg.stdout, bg.stderr)
+        // A background command killed by its sandbox's end (or a reset) is not a failure worth a capture.
+        const result = exit.killed ? toResult(exit, bg.stdout, bg.stderr) : await this.#snapshotOnFailure(p, id, { cmd: argv, timeoutMs: 0, snapshotOnFailure }, argv, toResult(exit, bg.stdout, bg.stderr))
         bg.info = { ...bg.info, state: 'exited', exitCode: result.exitCode }
         await this.#recordExit(p, sbx, argv, result).catch(() => undefined)
         return result

@@ -69,6 +69,12 @@ export class SandboxService {
     if (input.fromSnapshot !== undefined) {
       this.snapshots.runtimeSnapshots('sandboxes from snapshots')
       const snap = await this.snapshots.row(p, input.fromSnapshot)
+      // `template` defaults to 'default', so only another explicit name can contradict the snapshot's.
+      if (input.template !== 'default' && input.template !== snap.template) {
+        throw new AppError('invalid_request', `template ${JSON.stringify(input.template)} contradicts fromSnapshot ${snap.id}, taken on template ${snap.template}; leave template out (a sandbox from a snapshot starts on its template)`, [
+          { path: 'template', message: 'contradicts fromSnapshot' },
+        ])
+      }
       // A snapshot's files sit on exactly the template build it was taken on.
       resolved = snap.template_ref ? parseTemplateRef(snap.template_ref) : await this.#templates.resolve(p.project, snap.template)
       fromSnapshot = snap.id

@@ -111,6 +111,15 @@ describe('fromSnapshot', () => {
     expect((await snapshot(child.id)).parent).toBe(snap.id)
   })
 
+  it('another explicit template contradicts the snapshot and is refused', async () => {
+    await plane()
+    const snap = await snapshot((await sandbox()).id)
+    const r = await post('/v1/sandboxes', { fromSnapshot: snap.id, template: 'base' })
+    expect(r.status).toBe(400)
+    expect((await json(r)).error.details).toEqual([{ path: 'template', message: 'contradicts fromSnapshot' }])
+    expect(runtime.sandboxes.size).toBe(1)
+  })
+
   it('an unknown snapshot is not_found and makes nothing', async () => {
     await plane()
     const r = await post('/v1/sandboxes', { fromSnapshot: 'snap_doesnotexist0000' })
@@ -211,6 +220,15 @@ describe('snapshotOnFailure', () => {
     const execs = (await json(await tp.call('GET', `/v1/sandboxes/${sbx.id}/events`))).items.filter((e: any) => e.kind === 'exec')
     expect(execs.at(-1).data.snapshotId).toBe(bad.snapshotId)
     expect((await json(await post(`/v1/sandboxes/${sbx.id}/exec`, { cmd: ['false'] }))).snapshotId).toBeUndefined()
+  })
+
+  it('a background command that fails snapshots too; its result (wait) links the snapshot', async () => {
+    await failing()
+    const sbx = await sandbox()
+    const bg = await json(await post(`/v1/sandboxes/${sbx.id}/exec`, { cmd: ['false'], background: true, snapshotOnFailure: true }))
+    const done = await json(await post(`/v1/sandboxes/${sbx.id}/commands/${bg.pid}/wait`))
+    expect(done.exitCode).toBe(1)
+    expect(runtime.snapshotRefs.has(done.snapshotId)).toBe(true)
   })
 
   it('a streamed exec links the snapshot in its result line', async () => {
