@@ -9,7 +9,8 @@ import { AppError, notFound } from '../core/errors.js'
 import type { ExecExit, ExecHandle, Runtime } from '../runtime/runtime.js'
 import type { EventLog } from '../kit/events.js'
 import { OutputBuffer } from './output-buffer.js'
-import { execEnv } from './template-start.js'
+import { snapshotOnFailure } from './snapshot-on-failure.js'
+import { execEnv, isTemplateStart } from './template-start.js'
 import type { LiveSandbox, SandboxService } from './sandboxes.js'
 
 export interface ExecOptions {
@@ -149,6 +150,8 @@ export class CommandService {
     const counts = { background: 0, killed: 0 }
     const system = { tokenId: systemActors.reconcile } as Principal
     for (const found of await this.deps.runtime.adopt(sbx.ref)) {
+      // A template's start command (template-start.ts) is the sandbox's own: it keeps running, unlisted.
+      if (found.detached && isTemplateStart(found.tag)) continue
       const tag = parseTag(found.tag)
       if (!found.detached || !tag) {
         counts.killed++
@@ -175,7 +178,7 @@ export class CommandService {
       // Settles after this function returned, so `bg` is there by then.
       done: waitAll(handle).then(async (exit) => {
         // A background command killed by its sandbox's end (or a reset) is not a failure worth a capture.
-        const result = exit.killed ? toResult(exit, bg.stdout, bg.stderr) : await this.#snapshotOnFailure(p, id, { cmd: argv, timeoutMs: 0, snapshotOnFailure }, argv, toResult(exit, bg.stdout, bg.stderr))
+        const result = exit.killed ? toResult(exit, bg.stdout, bg.stderr) : await this.#snapshotOnFailure(p, id, { snapshotOnFailure }, argv, toResult(exit, bg.stdout, bg.stderr))
         bg.info = { ...bg.info, state: 'exited', exitCode: result.exitCode }
         await this.#recordExit(p, sbx, argv, result).catch(() => undefined)
         return result
@@ -254,23 +257,8 @@ export class CommandService {
     return bg
   }
 
-  /**
-   * A failed command (non-zero exit or timeout) with snapshotOnFailure — or in a sandbox the feedback loop
-   * armed (SnapshotService.arm) — snapshots the sandbox before its result returns. A failed capture is
-   * reported in the result (snapshotError); the command's own result is never lost to it.
-   */
-  async #snapshotOnFailure(p: Principal, id: string, o: ExecOptions, argv: string[], result: ExecResult): Promise<ExecResult> {
-    if (result.exitCode === 0 && !result.timedOut) return result
-    const snapshots = this.deps.sandboxes.snapshots
-    const armed = !o.snapshotOnFailure && snapshots.takeArmed(id)
-    if (!o.snapshotOnFailure && !armed) return result
-    const labels = { reason: armed ? 'armed_failure' : 'exec_failure', cmd: (argv[0] ?? '').slice(0, 256), exitCode: String(result.exitCode), ...(armed ? { testId: armed.slice(0, 256) } : {}) }
-    try {
-      const snap = await snapshots.create(p, id, { labels })
-      return { ...result, snapshotId: snap.id }
-    } catch (err) {
-      return { ...result, snapshotError: `${(err as { code?: string }).code ?? 'internal'}: ${(err as Error).message}` }
-    }
+  #snapshotOnFailure(p: Principal, id: string, o: Pick<ExecOptions, 'snapshotOnFailure'>, argv: string[], result: ExecResult): Promise<ExecResult> {
+    return snapshotOnFailure(this.deps.sandboxes.snapshots, p, id, o.snapshotOnFailure, argv, result)
   }
 
   #pending: Promise<unknown> = Promise.resolve()

@@ -12,9 +12,9 @@ import { reconcileSandboxes, type ReconcileResult } from './reconcile.js'
 import { SandboxStates, type SandboxDeps } from './sandbox-states.js'
 import { checkQuota, type Usage } from './quotas.js'
 import { live, liveOf, refOf, toSandbox, type LiveSandbox } from './sandbox-row.js'
-import type { ResolvedTemplate, TemplateResolver } from './template-seam.js'
+import type { TemplateResolver } from './template-seam.js'
 import { snapshotLockKey, SnapshotService } from './snapshots.js'
-import { execEnv, parseTemplateRef, startTemplateCommand } from './template-start.js'
+import { execEnv, resolveStart, startTemplateCommand } from './template-start.js'
 import { builtInTemplates } from './templates.js'
 
 export interface CreateSandbox {
@@ -64,21 +64,7 @@ export class SandboxService {
         { path: 'network.deniedDomains', message: 'egress not available yet' },
       ])
     }
-    let resolved: ResolvedTemplate
-    let fromSnapshot: string | undefined
-    if (input.fromSnapshot !== undefined) {
-      this.snapshots.runtimeSnapshots('sandboxes from snapshots')
-      const snap = await this.snapshots.row(p, input.fromSnapshot)
-      // `template` defaults to 'default', so only another explicit name can contradict the snapshot's.
-      if (input.template !== 'default' && input.template !== snap.template) {
-        throw new AppError('invalid_request', `template ${JSON.stringify(input.template)} contradicts fromSnapshot ${snap.id}, taken on template ${snap.template}; leave template out (a sandbox from a snapshot starts on its template)`, [
-          { path: 'template', message: 'contradicts fromSnapshot' },
-        ])
-      }
-      // A snapshot's files sit on exactly the template build it was taken on.
-      resolved = snap.template_ref ? parseTemplateRef(snap.template_ref) : await this.#templates.resolve(p.project, snap.template)
-      fromSnapshot = snap.id
-    } else resolved = await this.#templates.resolve(p.project, input.template)
+    const { resolved, fromSnapshot } = await resolveStart(this.snapshots, this.#templates, p, input)
     const resources: ResourceLimits = { ...config.defaults, ...resolved.resources, ...input.resources }
     this.#checkCpu(resources.cpu)
     const id = newId('sbx', 16)

@@ -260,7 +260,7 @@ describe('snapshotOnFailure', () => {
     tp.svc.sandboxes.snapshots.arm(sbx.id, 'suite::flaky')
     expect((await json(await post(`/v1/sandboxes/${sbx.id}/exec`, { cmd: ['true'] }))).snapshotId).toBeUndefined()
     const first = await json(await post(`/v1/sandboxes/${sbx.id}/exec`, { cmd: ['false'] }))
-    expect((await json(await tp.call('GET', `/v1/snapshots/${first.snapshotId}`))).labels).toMatchObject({ reason: 'armed_failure', testId: 'suite::flaky' })
+    expect((await json(await tp.call('GET', `/v1/snapshots/${first.snapshotId}`))).labels).toMatchObject({ reason: 'armed_failure', armedFor: 'suite::flaky' })
     expect((await json(await post(`/v1/sandboxes/${sbx.id}/exec`, { cmd: ['false'] }))).snapshotId).toBeUndefined()
   })
 })

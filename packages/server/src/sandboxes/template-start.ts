@@ -1,8 +1,9 @@
 /** @module sandboxes/template-start — a template's start command, run in the background once a sandbox is up, and its ready check. */
 import { setTimeout as sleep } from 'node:timers/promises'
 import { AppError } from '../core/errors.js'
+import type { SnapshotService } from './snapshots.js'
 import type { ExecHandle, Runtime, RuntimeRef } from '../runtime/runtime.js'
-import type { ResolvedTemplate } from './template-seam.js'
+import type { ResolvedTemplate, TemplateResolver } from './template-seam.js'
 
 const defaultPath = '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin'
 
@@ -18,9 +19,38 @@ export function execEnv(sandboxId: string, user: 'user' | 'root'): Record<string
   }
 }
 
+const templateStartTag = (name: string) => JSON.stringify({ templateStart: name })
+
+/** Whether a detached command's tag marks it as a template's start command (adopt leaves it be). */
+export function isTemplateStart(tag: string | undefined): boolean {
+  if (!tag?.startsWith('{"templateStart":')) return false
+  try {
+    return typeof (JSON.parse(tag) as { templateStart?: unknown }).templateStart === 'string'
+  } catch {
+    return false
+  }
+}
+
 /** The template a sandbox row (or a snapshot row) recorded. */
 export function parseTemplateRef(text: string): ResolvedTemplate {
   return JSON.parse(text) as ResolvedTemplate
+}
+
+/**
+ * What a create starts from: the template it names, or — with fromSnapshot — the snapshot (a ready one of
+ * the project, else not_found) on exactly the template build it was taken on.
+ */
+export async function resolveStart(snapshots: SnapshotService, templates: TemplateResolver, p: { project: string }, input: { template: string; fromSnapshot?: string | undefined }): Promise<{ resolved: ResolvedTemplate; fromSnapshot?: string }> {
+  if (input.fromSnapshot === undefined) return { resolved: await templates.resolve(p.project, input.template) }
+  snapshots.runtimeSnapshots('sandboxes from snapshots')
+  const snap = await snapshots.row(p, input.fromSnapshot)
+  // `template` defaults to 'default', so only another explicit name can contradict the snapshot's.
+  if (input.template !== 'default' && input.template !== snap.template) {
+    throw new AppError('invalid_request', `template ${JSON.stringify(input.template)} contradicts fromSnapshot ${snap.id}, taken on template ${snap.template}; leave template out (a sandbox from a snapshot starts on its template)`, [
+      { path: 'template', message: 'contradicts fromSnapshot' },
+    ])
+  }
+  return { resolved: snap.template_ref ? parseTemplateRef(snap.template_ref) : await templates.resolve(p.project, snap.template), fromSnapshot: snap.id }
 }
 
 /**
@@ -31,7 +61,7 @@ export async function startTemplateCommand(runtime: Runtime, ref: RuntimeRef, t:
   if (!t.start) return
   const user = t.user ?? 'user'
   const cwd = t.workdir ?? env.HOME ?? '/'
-  const started = runtime.exec(ref, { cmd: t.start.cmd, cwd, env, user, timeoutMs: 86_400_000, detached: true, tag: JSON.stringify({ templateStart: t.ref.name }) })
+  const started = runtime.exec(ref, { cmd: t.start.cmd, cwd, env, user, timeoutMs: 86_400_000, detached: true, tag: templateStartTag(t.ref.name) })
   closeInput(started)
   const ready = t.start.ready
   if (!ready) return
