@@ -205,6 +205,26 @@ describe('reset', () => {
   })
 })
 
+describe('reset faults', () => {
+  it('a start that fails during a reset leaves the sandbox stopped (reset_failed) with nothing of it in the runtime', async () => {
+    await plane()
+    const sbx = await sandbox()
+    runtime.failNextStart = Object.assign(new Error('no more loop devices'), { name: 'RuntimeError', code: 'internal' })
+    expect((await post(`/v1/sandboxes/${sbx.id}/reset`)).status).toBe(500)
+    expect(await json(await tp.call('GET', `/v1/sandboxes/${sbx.id}`))).toMatchObject({ state: 'stopped', reason: 'reset_failed' })
+    expect(runtime.sandboxes.has(sbx.id)).toBe(false)
+  })
+
+  it('a paused sandbox can be snapshotted (it stays paused) and reset (it runs again)', async () => {
+    await plane()
+    const sbx = await sandbox()
+    await post(`/v1/sandboxes/${sbx.id}/pause`)
+    expect((await post(`/v1/sandboxes/${sbx.id}/snapshots`)).status).toBe(201)
+    expect((await json(await tp.call('GET', `/v1/sandboxes/${sbx.id}`))).state).toBe('paused')
+    expect(await json(await post(`/v1/sandboxes/${sbx.id}/reset`))).toMatchObject({ state: 'running', reason: 'reset' })
+  })
+})
+
 describe('snapshotOnFailure', () => {
   const failing = () => plane({}, (req) => (req.cmd[0] === 'false' ? { exitCode: 1, stderr: 'boom' } : { stdout: 'ok\n' }))
 
