@@ -12,7 +12,7 @@ import { reconcileSandboxes, type ReconcileResult } from './reconcile.js'
 import { SandboxStates, type SandboxDeps } from './sandbox-states.js'
 import { checkQuota, type Usage } from './quotas.js'
 import { live, liveOf, refOf, toSandbox, type LiveSandbox } from './sandbox-row.js'
-import type { TemplateResolver } from './template-seam.js'
+import type { TemplateResolver, TemplateUsage } from './template-seam.js'
 import { snapshotLockKey, SnapshotService } from './snapshots.js'
 import { execEnv, resolveStart, startTemplateCommand } from './template-start.js'
 import { builtInTemplates } from './templates.js'
@@ -31,7 +31,7 @@ export interface CreateSandbox {
 
 export type { LiveSandbox } from './sandbox-row.js'
 
-export class SandboxService {
+export class SandboxService implements TemplateUsage {
   readonly #hostCpus = cpus().length
   readonly states: SandboxStates
 
