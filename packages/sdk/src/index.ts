@@ -13,11 +13,12 @@ export {
   ExecStreamLine, FilePath, FileRef, WriteFileInput, RenameFileInput, FileEntry, ListFilesInput, FileList, FileStat,
   SandboxMetrics,
 } from './contract/sandbox.js'
+export { SnapshotId, SnapshotLabels, CreateSnapshotInput, SnapshotRef, ListSnapshotsInput, SnapshotPage, ForkSandboxInput, ForkResult, ResetSandboxInput, maxForkCount } from './contract/snapshots.js'
 export { scopes, Scope, ProjectName, Principal, CreateTokenInput, TokenInfo, CreatedToken, TokenPage } from './contract/auth.js'
 export { AuditRecord, ListAuditInput, AuditPage, AuditVerifyResult, SandboxEvent, SandboxEventPage } from './contract/audit.js'
 export type { Operation, HttpMethod } from './contract/operation.js'
 export { operations } from './contract/operations.js'
-export type { Operations, OpName, OpInput, OpOutput, Api, SandboxOpName, AccessOpName, InsightsOpName, DataOpName, TemplatesOpName } from './contract/operations.js'
+export type { Operations, OpName, OpInput, OpOutput, Api, SandboxOpName, AccessOpName, InsightsOpName, DataOpName, TemplatesOpName, SnapshotOpName } from './contract/operations.js'
 // Templates: the schema `Template` is exported as `TemplateInfo` so that `Template` is the class (as with Sandbox).
 export {
   TemplateName, AbsPath, TemplateCommand, ImageSource, TemplateBase, TemplateStep, ReadyCheck, BuildTemplateInput, TemplateLayer,
@@ -28,6 +29,7 @@ export {
 // Client side: the fetch client, ApiError, and the E2B-shaped Sandbox class. The `Sandbox` schema of
 // the contract is exported as `SandboxInfo` (E2B's name for it) so that `Sandbox` is the class.
 export { Sandbox as SandboxInfo } from './contract/sandbox.js'
+export { Snapshot as SnapshotInfo } from './contract/snapshots.js'
 export { ApiError, isApiError } from './api-error.js'
 export type { ApiErrorCode, ApiErrorInit } from './api-error.js'
 export { createClient, paginate } from './client.js'
@@ -36,6 +38,8 @@ export type {
   StreamOpName, StreamOptions,
 } from './client.js'
 export { Sandbox, DEFAULT_API_URL } from './sandbox.js'
+export { Snapshot } from './snapshot.js'
+export type { SnapshotListOptions } from './snapshot.js'
 export type { ConnectionOptions, SandboxInfoPage, SandboxListOptions, SandboxOptions } from './sandbox.js'
 export { Commands, CommandHandle, CommandExitError } from './sandbox-commands.js'
 export type { CommandResult, RunOptions } from './sandbox-commands.js'

@@ -23,6 +23,8 @@ export interface RunOptions {
   stdin?: string
   /** Return at once with a {@link CommandHandle} instead of waiting for the exit. */
   background?: boolean
+  /** A non-zero exit or a timeout snapshots the sandbox first; the result's `snapshotId` names the snapshot. */
+  snapshotOnFailure?: boolean
   /**
    * Called with each chunk of stdout as it arrives (the output is streamed as NDJSON). Return a
    * promise to slow the stream down. With `background`, streaming starts at once; `wait()` ends it.
@@ -149,6 +151,7 @@ export class Commands {
       user: opts.user,
       stdin: opts.stdin,
       timeoutMs: opts.timeoutMs,
+      snapshotOnFailure: opts.snapshotOnFailure,
     }
     if (opts.background) {
       const started = await this.client.exec(

@@ -8,6 +8,7 @@ import type {
   SandboxMetrics,
   SandboxState,
 } from './contract/sandbox.js'
+import type { Snapshot as SnapshotInfo } from './contract/snapshots.js'
 import { Commands } from './sandbox-commands.js'
 import { Files } from './sandbox-files.js'
 
@@ -208,6 +209,22 @@ export class Sandbox {
     await this.client.deleteSandbox({ id: this.sandboxId })
   }
 
+  /** Snapshot the sandbox's files (`labels`, `ttlMs`); start new sandboxes from it with `Sandbox.create({ fromSnapshot })`. */
+  async createSnapshot(opts: { labels?: Record<string, string>; ttlMs?: number } = {}): Promise<SnapshotInfo> {
+    return this.client.createSnapshot({ id: this.sandboxId, ...opts })
+  }
+
+  /** `count` new sandboxes with exactly this one's files (processes are not carried over). */
+  async fork(opts: { count?: number; metadata?: Record<string, string> } = {}): Promise<Sandbox[]> {
+    const out = await this.client.forkSandbox({ id: this.sandboxId, ...opts })
+    return out.items.map((info) => new Sandbox(this.client, info))
+  }
+
+  /** Put the files back to the sandbox's start (or to snapshot `to`) in place; its processes restart. */
+  async reset(opts: { to?: string } = {}): Promise<void> {
+    this.#update(await this.client.resetSandbox({ id: this.sandboxId, ...opts }))
+  }
+
   /** Current resource usage (CPU seconds, memory and its peak, pids, OOM kills) from cgroup stats. */
   async getMetrics(): Promise<SandboxMetrics> {
     return this.client.getSandboxMetrics({ id: this.sandboxId })
@@ -224,8 +241,8 @@ function listInput(opts: SandboxListOptions) {
 }
 
 /** The client to use: the given one, or one built from the options and the environment. */
-function clientFor(opts: ConnectionOptions): Client {
-  if (opts.client) return opts.client
+/** The server URL and token a ConnectionOptions names (options first, then TIDEPOOL_URL / TIDEPOOL_TOKEN). */
+export function connectionOf(opts: ConnectionOptions): { baseUrl: string; token: string } {
   const token = opts.apiKey ?? opts.token ?? readEnv('TIDEPOOL_TOKEN')
   if (!token) {
     throw new ApiError(
@@ -233,14 +250,12 @@ function clientFor(opts: ConnectionOptions): Client {
       'no API token: pass { apiKey } or set TIDEPOOL_TOKEN (`tidepool token create` makes one; the admin token is in $TIDEPOOL_HOME/admin.token)',
     )
   }
-  return createClient({
-    baseUrl: opts.apiUrl ?? opts.baseUrl ?? readEnv('TIDEPOOL_URL') ?? DEFAULT_API_URL,
-    token,
-    fetch: opts.fetch,
-    headers: opts.headers,
-    timeoutMs: opts.requestTimeoutMs,
-    validate: opts.validate,
-  })
+  return { baseUrl: opts.apiUrl ?? opts.baseUrl ?? readEnv('TIDEPOOL_URL') ?? DEFAULT_API_URL, token }
+}
+
+export function clientFor(opts: ConnectionOptions): Client {
+  if (opts.client) return opts.client
+  return createClient({ ...connectionOf(opts), fetch: opts.fetch, headers: opts.headers, timeoutMs: opts.requestTimeoutMs, validate: opts.validate })
 }
 
 /** An environment variable where there is a `process` (Node, Bun, Deno's compat); never throws. */

@@ -10,11 +10,11 @@
  * ```
  */
 import { ApiError, apiErrorFromResponse, errorShape } from './api-error.js'
-import { createClient, type Client } from './client.js'
 import { encode } from './http-exchange.js'
+import { readNdjson, STOP } from './ndjson.js'
 import { operations } from './contract/operations.js'
 import type { BuildTemplateInput, Template as TemplateInfo, TemplateBuildEvent } from './contract/templates.js'
-import { DEFAULT_API_URL, type ConnectionOptions } from './sandbox.js'
+import { clientFor, connectionOf, type ConnectionOptions } from './sandbox.js'
 
 /** Options of {@link Template.build}. */
 export interface TemplateBuildOptions extends ConnectionOptions {
@@ -64,22 +64,12 @@ export class Template {
   }
 }
 
-function connection(opts: ConnectionOptions): { baseUrl: string; token: string } {
-  const token = opts.apiKey ?? opts.token ?? readEnv('TIDEPOOL_TOKEN')
-  if (!token) throw new ApiError('unauthenticated', 'no API token: pass { apiKey } or set TIDEPOOL_TOKEN (`tidepool token create` makes one)')
-  return { baseUrl: (opts.apiUrl ?? opts.baseUrl ?? readEnv('TIDEPOOL_URL') ?? DEFAULT_API_URL).replace(/\/+$/, ''), token }
-}
-
-function clientFor(opts: ConnectionOptions): Client {
-  if (opts.client) return opts.client
-  const { baseUrl, token } = connection(opts)
-  return createClient({ baseUrl, token, fetch: opts.fetch, headers: opts.headers, timeoutMs: opts.requestTimeoutMs, validate: opts.validate })
-}
-
 /** POST /v1/templates with Accept: application/x-ndjson; each line to onProgress, the last one `{ template }`. */
 async function streamBuild(spec: BuildTemplateInput, opts: TemplateBuildOptions, onProgress: (e: TemplateBuildEvent) => void | Promise<void>): Promise<TemplateInfo> {
-  const { baseUrl, token } = connection(opts)
-  const req = encode(baseUrl, 'buildTemplate', operations.buildTemplate, spec)
+  const { baseUrl, token } = connectionOf(opts)
+  let end = baseUrl.length
+  while (end > 0 && baseUrl[end - 1] === '/') end--
+  const req = encode(baseUrl.slice(0, end), 'buildTemplate', operations.buildTemplate, spec)
   const doFetch = opts.fetch ?? globalThis.fetch
   const res = await doFetch(req.url, {
     method: 'POST',
@@ -90,37 +80,16 @@ async function streamBuild(spec: BuildTemplateInput, opts: TemplateBuildOptions,
   if (!res.ok) throw apiErrorFromResponse(res, await res.text())
   if (!(res.headers.get('content-type') ?? '').includes('application/x-ndjson')) return (await res.json()) as TemplateInfo
   if (!res.body) throw new ApiError('internal', 'buildTemplate: the NDJSON response has no body')
-  const reader = res.body.getReader()
-  const decoder = new TextDecoder()
-  let buffered = ''
-  try {
-    for (;;) {
-      const { done, value } = await reader.read()
-      buffered += done ? decoder.decode() : decoder.decode(value, { stream: true })
-      const lines = buffered.split('\n')
-      buffered = done ? '' : (lines.pop() ?? '')
-      for (const line of lines) {
-        if (line.trim() === '') continue
-        const parsed = JSON.parse(line) as unknown
-        const failed = errorShape(parsed)
-        if (failed) throw new ApiError(failed.code as never, failed.message, { details: failed.details, requestId: failed.requestId ?? res.headers.get('x-request-id') ?? undefined })
-        const t = (parsed as { template?: TemplateInfo }).template
-        if (t) return t
-        await onProgress(parsed as TemplateBuildEvent)
-      }
-      if (done) break
-    }
-  } finally {
-    reader.cancel().catch(() => {})
-  }
+  let template: TemplateInfo | undefined
+  await readNdjson(res.body, async (value) => {
+    const failed = errorShape(value)
+    if (failed) throw new ApiError(failed.code as never, failed.message, { details: failed.details, requestId: failed.requestId ?? res.headers.get('x-request-id') ?? undefined })
+    template = (value as { template?: TemplateInfo }).template
+    if (template) return STOP
+    await onProgress(value as TemplateBuildEvent)
+    return undefined
+  })
+  if (template) return template
   throw new ApiError('network_error', 'buildTemplate: the stream ended before the final line (connection closed early?)')
 }
 
-function readEnv(name: string): string | undefined {
-  try {
-    const value = (globalThis as { process?: { env?: Record<string, string | undefined> } }).process?.env?.[name]
-    return value === '' ? undefined : value
-  } catch {
-    return undefined
-  }
-}

@@ -9,6 +9,7 @@ import { AppError } from './core/errors.js'
 import { isUnsafeKey, safeCopy } from './core/safe-input.js'
 import { DataConfig } from './data/config.js'
 import { InsightsConfig } from './insights/config.js'
+import { SnapshotConfig } from './sandboxes/config.js'
 
 const quotaFields = {
   sandboxes: z.number().int().min(0).describe('Concurrent (not stopped) sandboxes per project.'),
@@ -107,6 +108,7 @@ export const ConfigSchema = z
     insights: InsightsConfig.prefault({}),
     data: DataConfig.prefault({}),
     audit: AuditConfig.prefault({}),
+    snapshots: SnapshotConfig.prefault({}),
   })
   .strict()
 export type Config = z.infer<typeof ConfigSchema>

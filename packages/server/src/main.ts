@@ -87,10 +87,12 @@ export async function buildControlPlane(config: Config, opts: BuildOptions = {})
     throw err
   }
   const events = new EventLog(store.db, clock)
-  const sandboxes = new SandboxService({ db: store.db, runtime, config, clock, log, events, audit })
+  const areaDeps = { config, store, clock, log, audit, events, runtime }
+  // Sandboxes start from templates (the resolver), and a template's delete asks how many live sandboxes use it.
+  const templates = createTemplateService(areaDeps, { liveSandboxesUsing: (project, name) => sandboxes.liveSandboxesUsing(project, name) })
+  const sandboxes: SandboxService = new SandboxService({ db: store.db, runtime, config, clock, log, events, audit, templates })
   const commands = new CommandService({ runtime, sandboxes, events, config, clock })
   const files = new FileService({ runtime, sandboxes, config })
-  const areaDeps = { config, store, clock, log, audit, events, runtime }
   const svc: Services = {
     config,
     store,
@@ -121,11 +123,20 @@ export async function buildControlPlane(config: Config, opts: BuildOptions = {})
             sandboxes.patch({ tokenId: actor, name: 'insights remediation', project, scopes: ['sandboxes:write'] }, id, { resources }),
           )
         },
+        // snapshot_on_failure's executor: the failed state is captured now, and the sandbox's next failing exec too.
+        snapshot: async (project, id) => {
+          const actor = systemActors.remediation
+          const snap = await auditedSystemAction(audit, log, { actor, project, action: 'createSnapshot', target: id, data: { id, reason: 'snapshot_on_failure' } }, () =>
+            sandboxes.snapshots.create({ tokenId: actor, project }, id, { labels: { reason: 'insights_failure' } }),
+          )
+          sandboxes.snapshots.arm(id, 'insights_failure')
+          return { id: snap.id }
+        },
       }),
       llmApiKey: secretFromEnv(opts.env ?? {}, config.insights.llm.apiKeyEnv),
     }),
     data: createDataService(areaDeps, { binder: sandboxBinder({ runtime, sandboxes, events }) }),
-    templates: createTemplateService(areaDeps),
+    templates,
   }
   // Adopted sandboxes' commands too: background ones listed again, foreground ones (caller gone) killed.
   const reconciled = await sandboxes.reconcile(async (sbx) => {

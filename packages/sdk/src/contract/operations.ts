@@ -7,6 +7,7 @@ import { dataOps } from './data.js'
 import { insightsOps } from './insights.js'
 import { templatesOps } from './templates.js'
 import type { Operation } from './operation.js'
+import { snapshotOps } from './snapshots.js'
 import {
   CommandInfo,
   CommandRef,
@@ -66,6 +67,7 @@ export const operations = {
   ...insightsOps,
   ...dataOps,
   ...templatesOps,
+  ...snapshotOps,
 } as const satisfies Record<string, Operation>
 
 export type Operations = typeof operations
@@ -76,6 +78,7 @@ export type AccessOpName = keyof typeof accessOps
 export type InsightsOpName = keyof typeof insightsOps
 export type DataOpName = keyof typeof dataOps
 export type TemplatesOpName = keyof typeof templatesOps
+export type SnapshotOpName = keyof typeof snapshotOps
 export type OpInput<K extends OpName> = z.input<Operations[K]['input']>
 type OutputOf<O> = O extends z.ZodType ? z.output<O> : O extends 'raw' ? Uint8Array : void
 export type OpOutput<K extends OpName> = OutputOf<Operations[K]['output']>

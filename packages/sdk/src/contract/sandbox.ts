@@ -4,6 +4,9 @@ import { Envs, limits, Metadata, MetadataFilter, Name, PageInput, Path, Timestam
 
 export const SandboxId = z.string().max(limits.id).regex(/^sbx_[a-z0-9]{6,40}$/, 'sandbox ids look like sbx_ followed by lowercase letters and digits').describe('Sandbox id, e.g. sbx_k3j9x2m1q8w7.')
 
+/** Snapshot ids live here, not in contract/snapshots, because CreateSandboxInput refers to them (no import cycle). */
+export const SnapshotId = z.string().max(limits.id).regex(/^snap_[a-z0-9]{6,40}$/, 'snapshot ids look like snap_ followed by lowercase letters and digits').describe('Snapshot id, e.g. snap_k3j9x2m1q8w7.')
+
 export const SandboxState = z.enum(['starting', 'running', 'paused', 'stopped']).describe('Lifecycle state.')
 export type SandboxState = z.infer<typeof SandboxState>
 
@@ -61,7 +64,8 @@ const TimeoutMs = z
 
 export const CreateSandboxInput = z
   .object({
-    template: Name.default('default').describe('Template name; see GET /v1/templates.'),
+    template: Name.default('default').describe('Template name; see GET /v1/templates. Ignored with fromSnapshot (the snapshot names its template).'),
+    fromSnapshot: SnapshotId.optional().describe("Start with this snapshot's files (and its template) instead of an empty writable layer."),
     timeoutMs: TimeoutMs.default(300_000).describe('Time to live in ms (default 5 minutes); extend with PATCH.'),
     lifecycle: Lifecycle.default({ onTimeout: 'kill', autoResume: false }),
     resources: Resources.partial().default({}).describe('Limits; unset fields take the configured defaults.'),
@@ -81,6 +85,8 @@ export const Sandbox = z
     state: SandboxState,
     reason: z.string().describe('Why the sandbox is in its current state (e.g. created, paused_by_user, timeout).'),
     template: z.string(),
+    templateDigest: z.string().optional().describe('Digest of the exact template layer stack the sandbox started from.'),
+    parentSnapshot: SnapshotId.optional().describe('The snapshot the sandbox started from (fromSnapshot, fork), if any.'),
     createdAt: Timestamp,
     updatedAt: Timestamp,
     expiresAt: Timestamp.describe('When the TTL fires (kill or pause per lifecycle.onTimeout).'),
@@ -122,10 +128,11 @@ export const ExecInput = z
       .describe('argv array, or a string run with /bin/sh -c.'),
     cwd: z.string().max(limits.path).startsWith('/', 'cwd is an absolute path inside the sandbox').optional(),
     envs: Envs.optional(),
-    user: z.enum(['user', 'root']).default('user').describe("'user' (uid 1000) or 'root' (root inside the sandbox's user namespace only)."),
+    user: z.enum(['user', 'root']).optional().describe("'user' (uid 1000) or 'root' (root inside the sandbox's user namespace only); default: the template's user, else 'user'."),
     stdin: z.string().max(16 * 1024 * 1024).optional().describe('Bytes (UTF-8) written to stdin, then closed.'),
     timeoutMs: z.number().int().min(1, 'timeoutMs must be at least 1').max(86_400_000).default(60_000).describe('Kills the whole process tree after this many ms.'),
     background: z.boolean().default(false).describe('Return at once with a command handle (pid).'),
+    snapshotOnFailure: z.boolean().default(false).describe('On a non-zero exit or a timeout, snapshot the sandbox before returning (snapshotId in the result and the exec event). Not with background.'),
   })
   .strict()
   .meta({ id: 'ExecInput' })
@@ -141,6 +148,8 @@ export const ExecResult = z
     truncated: z.boolean().describe('Output exceeded the buffered cap; head and tail were kept.'),
     stdoutBytes: z.number().int().describe('Total bytes written to stdout, kept or not.'),
     stderrBytes: z.number().int(),
+    snapshotId: SnapshotId.optional().describe('With snapshotOnFailure: the snapshot taken of the failed state.'),
+    snapshotError: z.string().optional().describe('With snapshotOnFailure: why no snapshot could be taken (the result is still returned).'),
   })
   .meta({ id: 'ExecResult' })
 export type ExecResult = z.infer<typeof ExecResult>

@@ -63,7 +63,7 @@ static void test_overlay_opts(void) {
   CHECK(n == 4);
   char want[256];
   if (n == 4) {
-    snprintf(want, sizeof want, "lowerdir=/proc/self/fd/%d:/proc/self/fd/%d,upperdir=/proc/self/fd/%d,workdir=/proc/self/fd/%d", fds[0], fds[1], fds[2], fds[3]);
+    snprintf(want, sizeof want, "lowerdir=/proc/self/fd/%d:/proc/self/fd/%d,upperdir=/proc/self/fd/%d,workdir=/proc/self/fd/%d,xino=on", fds[0], fds[1], fds[2], fds[3]);
     CHECK_STR(opts, want);
     for (int k = 0; k < n; k++) close(fds[k]);
   }

@@ -6,6 +6,7 @@ import { insightsHandlers } from '../insights/handlers.js'
 import type { HandlerTable } from '../kit/handler-table.js'
 import { sandboxHandlers } from '../sandboxes/handlers.js'
 import { templatesHandlers } from '../templates/handlers.js'
+import { snapshotHandlers } from '../sandboxes/snapshot-handlers.js'
 import type { Services } from './services.js'
 
 const composed = {
@@ -14,6 +15,7 @@ const composed = {
   ...insightsHandlers,
   ...dataHandlers,
   ...templatesHandlers,
+  ...snapshotHandlers,
 }
 
 /** Every operation has a handler that fits its schemas (a missing one does not compile). */

@@ -24,31 +24,20 @@ export interface Services extends SandboxAreaServices, AccessAreaServices, Insig
 
 /**
  * The templates service, wired: build sandboxes get the configured default resources; `usage` comes
- * from the sandboxes area (by default a count over the sandboxes table, read here in the composition
- * layer so that the templates area never reads sandbox tables).
+ * from the sandboxes area (main.ts hands in SandboxService.liveSandboxesUsing: no area reads another's tables).
  */
-export function createTemplateService(d: { config: Config; store: OpenedStore; clock: Clock; log: Logger; runtime: Runtime }, usage?: TemplateUsage): TemplateService {
+export function createTemplateService(d: { config: Config; store: OpenedStore; clock: Clock; log: Logger; runtime: Runtime }, usage: TemplateUsage): TemplateService {
   const { cpu, memoryMb, pids, diskMb } = d.config.defaults
   return new TemplateService({
     db: d.store.db,
     runtime: d.runtime,
     clock: d.clock,
     log: d.log.child({ area: 'templates' }),
-    usage: usage ?? liveSandboxCount(d.store),
+    usage,
     buildResources: { cpu, memoryMb, pids, diskMb },
     importImage: undefined, // TODO(integrator): plug in importImage of templates/oci/index.ts (helper B), and removeImage below.
     removeImage: undefined,
     imageStoreDir: join(d.config.home, 'images'),
     uidBase: UID_BASE,
   })
-}
-
-/** Live (not stopped) sandboxes of a project whose template is `name`. */
-function liveSandboxCount(store: OpenedStore): TemplateUsage {
-  return {
-    liveSandboxesUsing: async (project, name) => {
-      const r = await store.db.selectFrom('sandboxes').select((eb) => eb.fn.countAll<number>().as('n')).where('project', '=', project).where('template', '=', name).where('state', '!=', 'stopped').executeTakeFirst()
-      return Number(r?.n ?? 0)
-    },
-  }
 }

@@ -9,15 +9,20 @@ import { AppError, notFound } from '../core/errors.js'
 import type { ExecExit, ExecHandle, Runtime } from '../runtime/runtime.js'
 import type { EventLog } from '../kit/events.js'
 import { OutputBuffer } from './output-buffer.js'
+import { snapshotOnFailure } from './snapshot-on-failure.js'
+import { execEnv, isTemplateStart } from './template-start.js'
 import type { LiveSandbox, SandboxService } from './sandboxes.js'
 
 export interface ExecOptions {
   cmd: string[] | string
   cwd?: string | undefined
   envs?: Record<string, string> | undefined
-  user: 'user' | 'root'
+  /** Default: the template's user, else 'user'. */
+  user?: 'user' | 'root' | undefined
   stdin?: string | Uint8Array | undefined
   timeoutMs: number
+  /** A non-zero exit or a timeout snapshots the sandbox before the result returns (buffered and streamed exec). */
+  snapshotOnFailure?: boolean | undefined
 }
 
 /** A command started with background: true, kept until the sandbox ends. */
@@ -31,8 +36,6 @@ interface Background {
   done: Promise<ExecResult>
 }
 
-const defaultPath = '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin'
-
 export class CommandService {
   #background = new Map<string, Map<number, Background>>()
   #nextPid = new Map<string, number>()
@@ -45,23 +48,16 @@ export class CommandService {
   async #start(p: Principal, id: string, o: ExecOptions, background?: (argv: string[]) => string): Promise<{ sbx: LiveSandbox; handle: ExecHandle; argv: string[] }> {
     const sbx = await this.deps.sandboxes.live(p, id)
     const argv = typeof o.cmd === 'string' ? ['/bin/sh', '-c', o.cmd] : o.cmd
-    const home = o.user === 'root' ? '/root' : '/home/user'
-    const env = {
-      PATH: defaultPath,
-      HOME: home,
-      USER: o.user === 'root' ? 'root' : 'user',
-      LANG: 'C.UTF-8',
-      TERM: 'xterm',
-      TIDEPOOL_SANDBOX_ID: id,
-      ...sbx.envs,
-      ...o.envs,
-    }
+    const user = o.user ?? sbx.defaults.user ?? 'user'
+    const base = execEnv(id, user)
+    const home = base.HOME!
+    const env = { ...base, ...sbx.envs, ...o.envs }
     let handle: ExecHandle
     try {
       // A background command is detached: it survives a crash of this process, and its tag lets a
       // restarted one list it again (with its pid); the runtime enforces every timeout by itself.
       const detached = background ? { detached: true, tag: background(argv) } : {}
-      handle = this.deps.runtime.exec(sbx.ref, { cmd: argv, cwd: o.cwd ?? home, env, user: o.user, timeoutMs: o.timeoutMs, ...detached })
+      handle = this.deps.runtime.exec(sbx.ref, { cmd: argv, cwd: o.cwd ?? sbx.defaults.cwd ?? home, env, user, timeoutMs: o.timeoutMs, ...detached })
     } catch (err) {
       throw await this.deps.sandboxes.explainLost(p, id, err)
     }
@@ -79,7 +75,7 @@ export class CommandService {
     handle.stdout.on('data', (c: Buffer) => out.push(c))
     handle.stderr.on('data', (c: Buffer) => err.push(c))
     const exit = await waitAll(handle)
-    const result = toResult(exit, out, err)
+    const result = await this.#snapshotOnFailure(p, id, o, argv, toResult(exit, out, err))
     // The audit record (written by dispatch) is the durable trace of an exec; its event is derived data,
     // written off the response's critical path (a millisecond per exec matters to agents in a loop).
     this.#recordExitLater(p, sbx, argv, result)
@@ -127,7 +123,7 @@ export class CommandService {
         if (rest) yield { stream, data: rest }
       }
       const exit = await waitAll(handle)
-      const result = { ...toResult(exit, undefined, undefined), stdoutBytes: out.total, stderrBytes: err.total }
+      const result = await this.#snapshotOnFailure(p, id, o, argv, { ...toResult(exit, undefined, undefined), stdoutBytes: out.total, stderrBytes: err.total })
       const { stdout: _o, stderr: _e, ...line } = result
       await this.#recordExit(p, sbx, argv, result)
       yield line
@@ -142,7 +138,7 @@ export class CommandService {
     this.#nextPid.set(id, pid)
     const startedAt = iso(this.deps.clock.now())
     const { sbx, handle, argv } = await this.#start(p, id, o, (cmd) => JSON.stringify({ pid, cmd: cmd.slice(0, 64).map((a) => a.slice(0, 256)), startedAt, actor: p.tokenId }))
-    return this.#track(p, sbx, handle, { pid, cmd: argv, state: 'running', startedAt })
+    return this.#track(p, sbx, handle, { pid, cmd: argv, state: 'running', startedAt }, o.snapshotOnFailure)
   }
 
   /**
@@ -154,6 +150,8 @@ export class CommandService {
     const counts = { background: 0, killed: 0 }
     const system = { tokenId: systemActors.reconcile } as Principal
     for (const found of await this.deps.runtime.adopt(sbx.ref)) {
+      // A template's start command (template-start.ts) is the sandbox's own: it keeps running, unlisted.
+      if (found.detached && isTemplateStart(found.tag)) continue
       const tag = parseTag(found.tag)
       if (!found.detached || !tag) {
         counts.killed++
@@ -167,7 +165,7 @@ export class CommandService {
     return counts
   }
 
-  #track(p: Principal, sbx: LiveSandbox, handle: ExecHandle, info: CommandInfo): CommandInfo {
+  #track(p: Principal, sbx: LiveSandbox, handle: ExecHandle, info: CommandInfo, snapshotOnFailure?: boolean): CommandInfo {
     const id = sbx.row.id
     const { pid, cmd: argv } = info
     const cap = this.deps.config.exec.outputCapBytes
@@ -179,7 +177,8 @@ export class CommandService {
       listeners: new Set(),
       // Settles after this function returned, so `bg` is there by then.
       done: waitAll(handle).then(async (exit) => {
-        const result = toResult(exit, bg.stdout, bg.stderr)
+        // A background command killed by its sandbox's end (or a reset) is not a failure worth a capture.
+        const result = exit.killed ? toResult(exit, bg.stdout, bg.stderr) : await this.#snapshotOnFailure(p, id, { snapshotOnFailure }, argv, toResult(exit, bg.stdout, bg.stderr))
         bg.info = { ...bg.info, state: 'exited', exitCode: result.exitCode }
         await this.#recordExit(p, sbx, argv, result).catch(() => undefined)
         return result
@@ -258,6 +257,10 @@ export class CommandService {
     return bg
   }
 
+  #snapshotOnFailure(p: Principal, id: string, o: Pick<ExecOptions, 'snapshotOnFailure'>, argv: string[], result: ExecResult): Promise<ExecResult> {
+    return snapshotOnFailure(this.deps.sandboxes.snapshots, p, id, o.snapshotOnFailure, argv, result)
+  }
+
   #pending: Promise<unknown> = Promise.resolve()
 
   #recordExitLater(p: Principal, sbx: LiveSandbox, argv: string[], r: ExecResult): void {
@@ -274,7 +277,7 @@ export class CommandService {
     await this.deps.events.emit({
       ...base,
       kind: 'exec',
-      data: { cmd: argv[0], exitCode: r.exitCode, durationMs: r.durationMs, timedOut: r.timedOut, oomKilled: r.oomKilled, truncated: r.truncated },
+      data: { cmd: argv[0], exitCode: r.exitCode, durationMs: r.durationMs, timedOut: r.timedOut, oomKilled: r.oomKilled, truncated: r.truncated, ...(r.snapshotId ? { snapshotId: r.snapshotId } : {}), ...(r.snapshotError ? { snapshotError: r.snapshotError } : {}) },
     })
     if (r.oomKilled) {
       await this.deps.events.emit({ ...base, kind: 'oom_killed', data: { cmd: argv[0], memoryLimit: JSON.parse(sbx.row.resources).memoryMb } })

@@ -1,25 +1,25 @@
-/** @module sandboxes/sandboxes — sandbox lifecycle: create, list, get, patch, pause/resume, destroy, expiry, reconcile. */
+/** @module sandboxes/sandboxes — sandbox lifecycle: create, list, get, patch, pause/resume, destroy (expiry, reconcile and state changes in their own files). */
 import { cpus } from 'node:os'
 import type { Principal, SandboxInfo as Sandbox, SandboxMetrics, SandboxState } from '@tidepool/sdk'
-import { auditedSystemAction, systemActors, type SystemActor, type SystemAudit } from '../audit/system-actor.js'
-import type { Config } from '../config.js'
-import type { Clock } from '../core/clock.js'
 import { iso } from '../core/clock.js'
 import { AppError, notFound } from '../core/errors.js'
 import { newId } from '../core/ids.js'
-import type { Logger } from '../core/log.js'
-import { KeyedMutex } from '../core/mutex.js'
-import type { ResourceLimits, Runtime, RuntimeRef } from '../runtime/runtime.js'
-import type { Db } from '../store/db.js'
+import type { ResourceLimits, RuntimeRef } from '../runtime/runtime.js'
 import type { SandboxRow } from '../store/schema.js'
 import { decodeCursor, encodeCursor } from '../kit/cursor.js'
-import type { EventLog } from '../kit/events.js'
+import { pruneStopped, reapExpired } from './expiry.js'
+import { reconcileSandboxes, type ReconcileResult } from './reconcile.js'
+import { SandboxStates, type SandboxDeps } from './sandbox-states.js'
 import { checkQuota, type Usage } from './quotas.js'
-import { live, refOf, toSandbox } from './sandbox-row.js'
-import { resolveTemplate } from './templates.js'
+import { live, liveOf, refOf, toSandbox, type LiveSandbox } from './sandbox-row.js'
+import type { TemplateResolver, TemplateUsage } from '../kit/template-seam.js'
+import { snapshotLockKey, SnapshotService } from './snapshots.js'
+import { execEnv, resolveStart, startTemplateCommand } from './template-start.js'
+import { builtInTemplates } from './templates.js'
 
 export interface CreateSandbox {
   template: string
+  fromSnapshot?: string | undefined
   timeoutMs: number
   lifecycle: { onTimeout: 'kill' | 'pause'; autoResume: boolean }
   resources: Partial<ResourceLimits>
@@ -29,21 +29,27 @@ export interface CreateSandbox {
   metadata: Record<string, string>
 }
 
-/** A live sandbox as the exec and files services need it. */
-export interface LiveSandbox {
-  row: SandboxRow
-  ref: RuntimeRef
-  envs: Record<string, string>
-}
+export type { LiveSandbox } from './sandbox-row.js'
 
-export class SandboxService {
-  readonly #lock = new KeyedMutex()
+export class SandboxService implements TemplateUsage {
   readonly #hostCpus = cpus().length
+  readonly states: SandboxStates
 
-  constructor(
-    /** `audit` records what system actors (reaper, reconcile, watch) change; API calls are audited by dispatch. */
-    private readonly deps: { db: Db; runtime: Runtime; config: Config; clock: Clock; log: Logger; events: EventLog; audit: SystemAudit },
-  ) {}
+  readonly snapshots: SnapshotService
+  readonly #templates: TemplateResolver
+
+  /** `templates` defaults to the built-in ones (main.ts passes the templates area's resolver). */
+  constructor(readonly deps: SandboxDeps & { templates?: TemplateResolver }) {
+    this.states = new SandboxStates(deps)
+    this.snapshots = new SnapshotService(deps, this.states)
+    this.#templates = deps.templates ?? builtInTemplates
+  }
+
+  /** TemplateUsage for the templates area: live sandboxes started from a template of the project. */
+  async liveSandboxesUsing(project: string, templateName: string): Promise<number> {
+    const r = await this.deps.db.selectFrom('sandboxes').select((e) => e.fn.countAll().as('n')).where('project', '=', project).where('template', '=', templateName).where('state', 'in', live).executeTakeFirstOrThrow()
+    return Number(r.n)
+  }
 
   async create(p: Principal, input: CreateSandbox): Promise<Sandbox> {
     const { config, db, runtime, clock } = this.deps
@@ -58,8 +64,8 @@ export class SandboxService {
         { path: 'network.deniedDomains', message: 'egress not available yet' },
       ])
     }
-    const template = resolveTemplate(input.template)
-    const resources: ResourceLimits = { ...config.defaults, ...input.resources }
+    const { resolved, fromSnapshot } = await resolveStart(this.snapshots, this.#templates, p, input)
+    const resources: ResourceLimits = { ...config.defaults, ...resolved.resources, ...input.resources }
     this.#checkCpu(resources.cpu)
     const id = newId('sbx', 16)
     const now = clock.now()
@@ -68,36 +74,46 @@ export class SandboxService {
       project: p.project,
       state: 'starting',
       reason: 'creating',
-      template: template.name,
+      template: resolved.ref.name,
       created_at: iso(now),
       updated_at: iso(now),
       expires_at: iso(now + input.timeoutMs),
       timeout_ms: input.timeoutMs,
       lifecycle: JSON.stringify(input.lifecycle),
       resources: JSON.stringify(resources),
-      envs: JSON.stringify(input.envs),
+      // The template's env below the create's own.
+      envs: JSON.stringify({ ...resolved.env, ...input.envs }),
       metadata: JSON.stringify(input.metadata),
       deny_read: JSON.stringify(input.filesystem?.denyRead ?? []),
       runtime_ref: null,
       owner: p.tokenId,
+      parent_snapshot: fromSnapshot ?? null,
+      template_ref: JSON.stringify(resolved),
     }
     // Quota check and the insert that reserves capacity happen under one per-project lock: no overshoot.
-    await this.#lock.run(`project:${p.project}`, async () => {
-      const used = await this.usage(p.project)
-      checkQuota(config, p.project, used, { sandboxes: 1, memoryMb: resources.memoryMb, cpu: resources.cpu, pids: resources.pids }, await this.#soonestExpiryS(p.project))
-      await db.insertInto('sandboxes').values(row).execute()
-    })
+    // The snapshot lock orders the insert against a delete of the snapshot it starts from.
+    const reserve = () =>
+      this.states.lock.run(`project:${p.project}`, async () => {
+        if (fromSnapshot) await this.snapshots.row(p, fromSnapshot) // still there (a delete may have won the lock)
+        const used = await this.usage(p.project)
+        checkQuota(config, p.project, used, { sandboxes: 1, memoryMb: resources.memoryMb, cpu: resources.cpu, pids: resources.pids }, await this.#soonestExpiryS(p.project))
+        await db.insertInto('sandboxes').values(row).execute()
+      })
+    await (fromSnapshot ? this.states.lock.run(snapshotLockKey(fromSnapshot), reserve) : reserve())
     let ref: RuntimeRef
     try {
-      ref = await runtime.start({ id, template, resources, denyRead: input.filesystem?.denyRead ?? [] })
+      // A user's snapshot holds the template's files too (its sandbox started from them); else the template's last layer.
+      const from = fromSnapshot ?? resolved.fromSnapshot
+      ref = await runtime.start({ id, template: resolved.spec, resources, denyRead: input.filesystem?.denyRead ?? [], ...(from ? { fromSnapshot: from } : {}) })
+      if (resolved.start) await startTemplateCommand(runtime, ref, resolved, { ...execEnv(id, resolved.user ?? 'user'), ...resolved.env, ...input.envs })
     } catch (err) {
       // Nothing half-made: the runtime cleans its part, we drop the reservation.
       await runtime.destroy(id).catch((e: unknown) => this.deps.log.warn({ err: e, id }, 'cleanup after failed start'))
       await db.deleteFrom('sandboxes').where('id', '=', id).execute()
       throw err
     }
-    await this.#transition(row, 'running', 'created', p.tokenId, { runtime_ref: JSON.stringify(ref) })
-    this.#watch(row, ref)
+    await this.states.transition(row, 'running', 'created', p.tokenId, { runtime_ref: JSON.stringify(ref) })
+    this.states.watch(row, ref)
     return this.get(p, id)
   }
 
@@ -137,9 +153,9 @@ export class SandboxService {
   }
 
   async patch(p: Principal, id: string, input: { timeoutMs?: number | undefined; metadata?: Record<string, string> | undefined; resources?: Partial<ResourceLimits> | undefined }): Promise<Sandbox> {
-    return this.#lock.run(id, async () => {
+    return this.states.lock.run(id, async () => {
       const row = await this.row(p, id)
-      this.#mustBeLive(row, 'patch')
+      this.states.mustBeLive(row, 'patch')
       const set: Partial<SandboxRow> = {}
       if (input.timeoutMs !== undefined) {
         set.timeout_ms = input.timeoutMs
@@ -150,7 +166,7 @@ export class SandboxService {
         const current = JSON.parse(row.resources) as ResourceLimits
         const next = { ...current, ...input.resources }
         this.#checkCpu(next.cpu)
-        await this.#lock.run(`project:${p.project}`, async () => {
+        await this.states.lock.run(`project:${p.project}`, async () => {
           const used = await this.usage(p.project)
           checkQuota(this.deps.config, p.project, used, { sandboxes: 0, memoryMb: next.memoryMb - current.memoryMb, cpu: next.cpu - current.cpu, pids: next.pids - current.pids }, await this.#soonestExpiryS(p.project))
           await this.deps.runtime.resize(refOf(row), next)
@@ -166,33 +182,33 @@ export class SandboxService {
 
   /** Idempotent: destroying a stopped sandbox succeeds and changes nothing. */
   async destroy(p: Pick<Principal, 'project'> & { tokenId: string }, id: string, reason = 'killed'): Promise<void> {
-    await this.#lock.run(id, async () => {
+    await this.states.lock.run(id, async () => {
       const row = await this.row(p, id)
       if (row.state === 'stopped') return
       await this.deps.runtime.destroy(id, row.runtime_ref ? refOf(row) : undefined)
-      await this.#transition(row, 'stopped', reason, p.tokenId)
+      await this.states.transition(row, 'stopped', reason, p.tokenId)
     })
   }
 
   async pause(p: Principal, id: string, reason = 'paused'): Promise<Sandbox> {
-    await this.#lock.run(id, async () => {
+    await this.states.lock.run(id, async () => {
       const row = await this.row(p, id)
-      this.#mustBeLive(row, 'pause')
+      this.states.mustBeLive(row, 'pause')
       if (row.state === 'paused') return
       await this.deps.runtime.pause(refOf(row))
-      await this.#transition(row, 'paused', reason, p.tokenId)
+      await this.states.transition(row, 'paused', reason, p.tokenId)
     })
     return this.get(p, id)
   }
 
   async resume(p: Pick<Principal, 'project' | 'tokenId'>, id: string, reason = 'resumed'): Promise<Sandbox> {
-    await this.#lock.run(id, async () => {
+    await this.states.lock.run(id, async () => {
       const row = await this.row(p, id)
-      this.#mustBeLive(row, 'resume')
+      this.states.mustBeLive(row, 'resume')
       if (row.state === 'running') return
       await this.deps.runtime.resume(refOf(row))
       // A resumed sandbox gets a fresh TTL, so an auto-resume never lands on an already-expired clock.
-      await this.#transition(row, 'running', reason, p.tokenId, { expires_at: iso(this.deps.clock.now() + Number(row.timeout_ms)) })
+      await this.states.transition(row, 'running', reason, p.tokenId, { expires_at: iso(this.deps.clock.now() + Number(row.timeout_ms)) })
     })
     return this.get(p, id)
   }
@@ -209,10 +225,10 @@ export class SandboxService {
       row = await this.row(p, id)
     }
     if (row.state !== 'running') {
-      if (row.reason === 'lost') throw await this.#lostError(row)
+      if (row.reason === 'lost') throw await this.states.lostError(row)
       throw new AppError('conflict', `sandbox ${id} is ${row.state} (${row.reason}); create a new one`)
     }
-    return { row, ref: refOf(row), envs: JSON.parse(row.envs) as Record<string, string> }
+    return liveOf(row)
   }
 
   /**
@@ -225,47 +241,15 @@ export class SandboxService {
     const row = await this.row(p, id).catch(() => undefined)
     if (!row || !row.runtime_ref || (row.state !== 'running' && row.state !== 'paused')) return err
     if ((await this.deps.runtime.inspect(refOf(row)).catch(() => 'gone')) !== 'gone') return err
-    await this.#markLost(id, 'its init or supervisor exited')
+    await this.states.markLost(id, 'its init or supervisor exited')
     const now = await this.row(p, id)
-    return now.reason === 'lost' ? await this.#lostError(now) : err
-  }
-
-  /** Watches a live sandbox: when it dies under us it is marked stopped (lost) at once. */
-  #watch(row: SandboxRow, ref: RuntimeRef): void {
-    this.deps.runtime.watch(ref, (detail) => {
-      this.#markLost(row.id, detail).catch((err: unknown) => this.deps.log.error({ err, id: row.id }, 'could not mark a lost sandbox stopped'))
-    })
-  }
-
-  async #markLost(id: string, detail: string): Promise<void> {
-    await this.#lock.run(id, async () => {
-      const row = await this.deps.db.selectFrom('sandboxes').selectAll().where('id', '=', id).executeTakeFirst()
-      if (!row || !live.includes(row.state as SandboxState) || row.state === 'starting') return
-      // What is left of it (init without supervisor, cgroups, its directory) goes; a failure is logged.
-      await this.deps.runtime.destroy(id, row.runtime_ref ? refOf(row) : undefined).catch((err: unknown) => this.deps.log.warn({ err, id }, 'cleanup of a lost sandbox failed'))
-      await this.#asSystem(systemActors.watch, row, 'destroySandbox', { reason: 'lost', detail }, () => this.#transition(row, 'stopped', 'lost', systemActors.watch, {}, { detail }))
-      this.deps.log.warn({ id, detail }, 'sandbox lost: marked stopped')
-    })
-  }
-
-  /** "sandbox … was lost: <what happened>; create a new one" (what happened is in its last state change). */
-  async #lostError(row: SandboxRow): Promise<AppError> {
-    const last = await this.deps.db
-      .selectFrom('events')
-      .select('data')
-      .where('sandbox_id', '=', row.id)
-      .where('kind', '=', 'state_changed')
-      .orderBy('seq', 'desc')
-      .limit(1)
-      .executeTakeFirst()
-    const detail = (JSON.parse(last?.data ?? '{}') as { detail?: unknown }).detail
-    return new AppError('conflict', `sandbox ${row.id} was lost: ${typeof detail === 'string' ? detail : 'its init or supervisor exited'}; create a new one`)
+    return now.reason === 'lost' ? await this.states.lostError(now) : err
   }
 
   async metrics(p: Principal, id: string): Promise<SandboxMetrics> {
     const row = await this.row(p, id)
-    if (row.reason === 'lost') throw await this.#lostError(row)
-    this.#mustBeLive(row, 'read metrics of')
+    if (row.reason === 'lost') throw await this.states.lostError(row)
+    this.states.mustBeLive(row, 'read metrics of')
     const s = await this.deps.runtime.stats(refOf(row)).catch(async (err: unknown) => {
       throw await this.explainLost(p, id, err)
     })
@@ -286,97 +270,23 @@ export class SandboxService {
 
   /** The reaper: acts on every expired sandbox (kill or pause per lifecycle). Safe to call any time, also right after a restart. */
   async reapExpired(): Promise<number> {
-    const now = iso(this.deps.clock.now())
-    const rows = await this.deps.db.selectFrom('sandboxes').selectAll().where('state', 'in', ['running', 'paused']).where('expires_at', '<=', now).execute()
-    let acted = 0
-    for (const row of rows) {
-      const lifecycle = JSON.parse(row.lifecycle) as { onTimeout: 'kill' | 'pause' }
-      const system = { project: row.project, tokenId: systemActors.reaper, name: 'reaper', scopes: [] }
-      try {
-        if (lifecycle.onTimeout === 'pause') {
-          if (row.state === 'running') {
-            await this.#asSystem(systemActors.reaper, row, 'pauseSandbox', { reason: 'timeout', expiresAt: row.expires_at }, () => this.pause(system, row.id, 'timeout'))
-            acted++
-          }
-        } else {
-          await this.#asSystem(systemActors.reaper, row, 'destroySandbox', { reason: 'timeout', expiresAt: row.expires_at }, () => this.destroy(system, row.id, 'timeout'))
-          acted++
-        }
-      } catch (err) {
-        this.deps.log.error({ err, id: row.id }, 'reaper could not act on an expired sandbox; will retry')
-      }
-    }
+    const acted = await reapExpired(this.deps, this.states, this)
+    // Snapshot retention rides along (TTL, unused fork points); it reports its own deletes in the audit log.
+    if (this.deps.runtime.snapshots) await this.snapshots.reapExpired().catch((err: unknown) => this.deps.log.error({ err }, 'snapshot retention failed; will retry'))
     return acted
   }
 
-  /**
-   * Retention: deletes sandboxes that stopped more than `retention.stoppedSandboxesHours` ago, with their
-   * events, a batch at a time (the audit log keeps every record). Returns how many went.
-   */
-  async pruneStopped(batch = 500): Promise<number> {
-    const hours = this.deps.config.retention.stoppedSandboxesHours
-    if (hours <= 0) return 0
-    const cutoff = iso(this.deps.clock.now() - hours * 3_600_000)
-    return this.deps.db.transaction().execute(async (tx) => {
-      const ids = (await tx.selectFrom('sandboxes').select('id').where('state', '=', 'stopped').where('updated_at', '<', cutoff).limit(batch).execute()).map((r) => r.id)
-      if (ids.length === 0) return 0
-      await tx.deleteFrom('events').where('sandbox_id', 'in', ids).execute()
-      await tx.deleteFrom('sandboxes').where('id', 'in', ids).execute()
-      return ids.length
-    })
+  /** Retention: deletes sandboxes stopped longer than `retention.stoppedSandboxesHours`, a batch at a time. */
+  pruneStopped(batch = 500): Promise<number> {
+    return pruneStopped(this.deps, batch)
   }
 
-  /**
-   * After a start (or a crash): adopt sandboxes that still run, mark lost ones stopped, finish interrupted
-   * creates, and destroy runtime leftovers the store does not know. Logs each action.
-   */
-  async reconcile(onAdopted?: (sbx: LiveSandbox) => Promise<unknown>): Promise<{ adopted: number; lost: number; interrupted: number; orphans: number }> {
-    const { db, runtime, log } = this.deps
-    const result = { adopted: 0, lost: 0, interrupted: 0, orphans: 0 }
-    const rows = await db.selectFrom('sandboxes').selectAll().where('state', 'in', live).execute()
-    for (const row of rows) {
-      if (row.state === 'starting' || !row.runtime_ref) {
-        await this.#asSystem(systemActors.reconcile, row, 'destroySandbox', { reason: 'interrupted_create' }, async () => {
-          await runtime.destroy(row.id)
-          await this.#transition(row, 'stopped', 'interrupted_create', systemActors.reconcile)
-        })
-        log.warn({ id: row.id }, 'reconcile: cleaned a sandbox whose create was interrupted')
-        result.interrupted++
-        continue
-      }
-      const status = await runtime.inspect(refOf(row))
-      if (status === 'gone') {
-        const detail = 'its init or supervisor exited while the server was down'
-        await this.#asSystem(systemActors.reconcile, row, 'destroySandbox', { reason: 'lost', detail }, async () => {
-          await runtime.destroy(row.id)
-          await this.#transition(row, 'stopped', 'lost', systemActors.reconcile, {}, { detail })
-        })
-        log.warn({ id: row.id }, 'reconcile: sandbox was gone after restart; marked stopped')
-        result.lost++
-      } else {
-        const state = status === 'paused' ? 'paused' : 'running'
-        if (state !== row.state) await this.#asSystem(systemActors.reconcile, row, 'adoptSandbox', { reason: 'adopted', from: row.state, to: state }, () => this.#transition(row, state, 'adopted', systemActors.reconcile))
-        log.info({ id: row.id, state }, 'reconcile: adopted running sandbox')
-        result.adopted++
-        const ref = refOf(row)
-        this.#watch(row, ref)
-        // Its commands: background ones are listed again, foreground ones (caller gone) are killed.
-        if (onAdopted) await onAdopted({ row, ref, envs: JSON.parse(row.envs) as Record<string, string> }).catch((err: unknown) => log.error({ err, id: row.id }, 'reconcile: could not account for the commands of a sandbox'))
-      }
-    }
-    const known = new Set((await db.selectFrom('sandboxes').select('id').where('state', 'in', live).execute()).map((r) => r.id))
-    for (const id of await runtime.list()) {
-      if (known.has(id)) continue
-      await auditedSystemAction(this.deps.audit, log, { actor: systemActors.reconcile, project: '-', action: 'destroySandbox', target: id, data: { id, reason: 'orphan' } }, () => runtime.destroy(id))
-      log.warn({ id }, 'reconcile: destroyed an orphaned sandbox the store does not know')
-      result.orphans++
-    }
+  /** After a start (or a crash): adopt, mark lost, finish interrupted creates, destroy runtime leftovers. */
+  async reconcile(onAdopted?: (sbx: LiveSandbox) => Promise<unknown>): Promise<ReconcileResult> {
+    const result = await reconcileSandboxes(this.deps, this.states, onAdopted)
+    const snaps = await this.snapshots.reconcile()
+    if (snaps.completed + snaps.dropped + snaps.orphans > 0) this.deps.log.info(snaps, 'reconciled snapshots with the runtime')
     return result
-  }
-
-  /** One change by a system actor, audited like an API call (action named after the operation it matches). */
-  #asSystem<T>(actor: SystemActor, row: SandboxRow, action: string, data: Record<string, unknown>, act: () => Promise<T>): Promise<T> {
-    return auditedSystemAction(this.deps.audit, this.deps.log, { actor, project: row.project, action, target: row.id, data: { id: row.id, ...data } }, act)
   }
 
   /** Changes the envs every later command of a sandbox gets (a bound clone's DATABASE_URL and PG* variables). */
@@ -385,21 +295,6 @@ export class SandboxService {
     const row = await db.selectFrom('sandboxes').select('envs').where('id', '=', id).executeTakeFirstOrThrow()
     const envs = change(JSON.parse(row.envs) as Record<string, string>)
     await db.updateTable('sandboxes').set({ envs: JSON.stringify(envs), updated_at: iso(clock.now()) }).where('id', '=', id).execute()
-  }
-
-  #mustBeLive(row: SandboxRow, verb: string): void {
-    if (row.state === 'stopped' && row.reason === 'lost') throw new AppError('conflict', `cannot ${verb} sandbox ${row.id}: it was lost (its init or supervisor exited); create a new one`)
-    if (row.state === 'stopped') throw new AppError('conflict', `cannot ${verb} sandbox ${row.id}: it is stopped (${row.reason})`)
-    if (row.state === 'starting') throw new AppError('conflict', `cannot ${verb} sandbox ${row.id}: it is still starting; retry shortly`)
-  }
-
-  async #transition(row: SandboxRow, state: SandboxState, reason: string, actor: string, extra: Partial<SandboxRow> = {}, data: Record<string, unknown> = {}): Promise<void> {
-    await this.deps.db
-      .updateTable('sandboxes')
-      .set({ state, reason, updated_at: iso(this.deps.clock.now()), ...extra })
-      .where('id', '=', row.id)
-      .execute()
-    await this.deps.events.emit({ project: row.project, sandboxId: row.id, kind: 'state_changed', actor, data: { from: row.state, to: state, reason, ...data } })
   }
 
   /** A sandbox gets at most the host's cores, at create and at resize alike. */

@@ -1,6 +1,7 @@
-/** @module sandboxes/templates — the templates sandboxes start from. */
-import type { TemplateSpec } from '../runtime/runtime.js'
+/** @module sandboxes/templates — the built-in templates, and the resolver sandboxes use until the templates area provides one. */
+import { createHash } from 'node:crypto'
 import { AppError } from '../core/errors.js'
+import type { ResolvedTemplate, TemplateResolver } from '../kit/template-seam.js'
 
 export interface TemplateInfo {
   name: string
@@ -22,12 +23,17 @@ export function listTemplates(): TemplateInfo[] {
   return builtIn
 }
 
-export function resolveTemplate(name: string): TemplateSpec {
-  const t = builtIn.find((x) => x.name === name || (name === 'base' && x.name === 'default'))
-  if (!t) {
-    throw new AppError('invalid_request', `template ${JSON.stringify(name)} does not exist; available: ${builtIn.map((x) => x.name).join(', ')}`, [
-      { path: 'template', message: 'unknown template' },
-    ])
-  }
-  return { name: t.name, rootfs: t.rootfs }
+/** The built-in templates (`base` is an alias of `default`), the same for every project. */
+export const builtInTemplates: TemplateResolver = {
+  async resolve(_project: string, name: string): Promise<ResolvedTemplate> {
+    const t = builtIn.find((x) => x.name === name || (name === 'base' && x.name === 'default'))
+    if (!t) {
+      throw new AppError('invalid_request', `template ${JSON.stringify(name)} does not exist; available: ${builtIn.map((x) => x.name).join(', ')}`, [
+        { path: 'template', message: 'unknown template' },
+      ])
+    }
+    // A digest of what the runtime mounts: the host root has no layers, so it is the same everywhere.
+    const digest = `sha256:${createHash('sha256').update(`rootfs:${t.rootfs}`).digest('hex')}`
+    return { spec: { name: t.name, rootfs: t.rootfs }, ref: { name: t.name, digest, layers: [] }, env: {} }
+  },
 }

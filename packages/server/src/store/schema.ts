@@ -73,6 +73,34 @@ export interface CoreTables {
   audit: AuditRow
   audit_checkpoints: AuditCheckpointRow
   events: EventRow
+  snapshots: SnapshotRow
+}
+
+// ---------------------------------------------------------------- snapshots (migration 0600)
+
+/** Merged into SandboxRow above (declaration merging keeps these columns beside their migration). */
+export interface SandboxRow {
+  /** The snapshot the sandbox started from (fromSnapshot, fork); null for one from a template. */
+  parent_snapshot?: string | null
+  /** JSON of the template build it started from ({ name, digest, layers }); null before 0600. */
+  template_ref?: string | null
+}
+
+export interface SnapshotRow {
+  id: string
+  project: string
+  sandbox_id: string
+  parent: string | null
+  template: string
+  template_ref: string | null
+  state: 'creating' | 'ready'
+  size_bytes: number
+  exclusive_bytes: number
+  labels: string
+  created_by: string
+  created_at: string
+  expires_at: string | null
+  fork_point: number
 }
 
 // ---------------------------------------------------------------- templates (migration 0500-templates)

@@ -3,6 +3,7 @@ import { readFileSync, writeFileSync } from 'node:fs'
 import type { SandboxInfo as Sandbox } from '@tidepool/sdk'
 import type { CliCommand } from '../command.js'
 import { keyValues, parseDuration, table } from '../io.js'
+import { snapshotCommands } from './snapshot.js'
 
 const json = { json: { type: 'boolean' } } as const
 const one = (positionals: string[], what: string): string => {
@@ -33,13 +34,16 @@ function resourcesFrom(v: CliCommandValues) {
 type CliCommandValues = Record<string, unknown>
 
 export const sandboxCommands: CliCommand[] = [
+  // snapshot, fork, reset (and `snapshot …`) live in their own file
+  ...snapshotCommands,
   {
     words: ['sandbox', 'create'],
     summary: 'Create a sandbox and print its id',
-    usage: '[--template default] [--timeout 5m] [--cpu 1] [--memory 512] [--pids 256] [--env K=V]… [--meta K=V]… [--on-timeout kill|pause] [--auto-resume] [--json]',
+    usage: '[--template default | --from-snapshot snap_…] [--timeout 5m] [--cpu 1] [--memory 512] [--pids 256] [--env K=V]… [--meta K=V]… [--on-timeout kill|pause] [--auto-resume] [--json]',
     options: {
       ...json,
       template: { type: 'string' },
+      'from-snapshot': { type: 'string' },
       timeout: { type: 'string' },
       cpu: { type: 'string' },
       memory: { type: 'string' },
@@ -53,6 +57,7 @@ export const sandboxCommands: CliCommand[] = [
     async run({ values: v, api, io }) {
       const s = await (await api()).createSandbox({
         ...(v.template ? { template: String(v.template) } : {}),
+        ...(v['from-snapshot'] ? { fromSnapshot: String(v['from-snapshot']) } : {}),
         ...(v.timeout ? { timeoutMs: parseDuration(String(v.timeout), '--timeout') } : {}),
         resources: resourcesFrom(v),
         envs: keyValues(v.env, '--env'),

@@ -14,6 +14,7 @@ import * as data from './0200-data.js'
 import * as retention from './0300-retention.js'
 import * as auditCheckpoints from './0400-audit-checkpoints.js'
 import * as templates from './0500-templates.js'
+import * as snapshots from './0600-snapshots.js'
 
 export const migrations: Record<string, Migration> = {
   '0001-core': core,
@@ -22,4 +23,5 @@ export const migrations: Record<string, Migration> = {
   '0300-retention': retention,
   '0400-audit-checkpoints': auditCheckpoints,
   '0500-templates': templates,
+  '0600-snapshots': snapshots,
 }
