@@ -12,6 +12,8 @@ export {
   SandboxRef, ListSandboxesInput, SandboxPage, PatchSandboxInput, ExecInput, ExecResult, CommandInfo, CommandRef,
   ExecStreamLine, FilePath, FileRef, WriteFileInput, RenameFileInput, FileEntry, ListFilesInput, FileList, FileStat,
   SandboxMetrics,
+  WarmPool,
+  WarmPoolList,
 } from './contract/sandbox.js'
 export { SnapshotId, SnapshotLabels, CreateSnapshotInput, SnapshotRef, ListSnapshotsInput, SnapshotPage, ForkSandboxInput, ForkResult, ResetSandboxInput, maxForkCount } from './contract/snapshots.js'
 export { scopes, Scope, ProjectName, Principal, CreateTokenInput, TokenInfo, CreatedToken, TokenPage } from './contract/auth.js'

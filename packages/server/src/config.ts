@@ -9,7 +9,7 @@ import { AppError } from './core/errors.js'
 import { isUnsafeKey, safeCopy } from './core/safe-input.js'
 import { DataConfig } from './data/config.js'
 import { InsightsConfig } from './insights/config.js'
-import { SnapshotConfig } from './sandboxes/config.js'
+import { SnapshotConfig, WarmPoolConfig } from './sandboxes/config.js'
 
 const quotaFields = {
   sandboxes: z.number().int().min(0).describe('Concurrent (not stopped) sandboxes per project.'),
@@ -109,6 +109,7 @@ export const ConfigSchema = z
     data: DataConfig.prefault({}),
     audit: AuditConfig.prefault({}),
     snapshots: SnapshotConfig.prefault({}),
+    warmPools: z.array(WarmPoolConfig).max(64).default([]).describe('Warm pools: sandboxes started ahead per project and template, so a matching create is a claim.'),
   })
   .strict()
 export type Config = z.infer<typeof ConfigSchema>

@@ -15,7 +15,6 @@ const layers: { units: string[]; why: string; siblings?: 'may-import-each-other'
   { units: ['http'], why: 'shells over dispatch' },
   { units: ['dispatch'], why: "the front door: composes the areas' handler tables" },
   { units: ['sandboxes', 'templates', 'access', 'data', 'insights'], why: 'areas: siblings that never import each other' },
-  { units: ['pools'], why: 'warm pools of started sandboxes (a driver-level cache the sandboxes area claims from)' },
   { units: ['kit'], why: 'what every area shares: cursor and pages, events, context, handler types, area deps, the seams between areas' },
   { units: ['config.ts'], why: "one config schema, assembled from each area's section" },
   { units: ['audit'], why: 'the audit log every change is written to' },

@@ -147,6 +147,8 @@ export async function buildControlPlane(config: Config, opts: BuildOptions = {})
   await sandboxes.reapExpired()
   // After the sandboxes' reconcile: an interrupted template build leaves a complete template or none.
   await svc.templates.reconcile()
+  // Warm pools fill in the background once the templates they start from are whole again.
+  await sandboxes.pools.configure()
   // What belongs to a sandbox ends with it, however it ends (destroy, TTL, lost after a crash): its
   // background-command records and the clones bound to it.
   events.subscribe((e) => {
@@ -196,6 +198,7 @@ export async function buildControlPlane(config: Config, opts: BuildOptions = {})
       if (timer) clearInterval(timer)
       if (server) await new Promise<void>((r) => server!.close(() => r()))
       await commands.flush()
+      await sandboxes.pools.close()
       await svc.data.close()
       // After everything that may still append; signs the final head.
       await audit.close()

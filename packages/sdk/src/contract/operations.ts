@@ -25,6 +25,7 @@ import {
   SandboxMetrics,
   SandboxPage,
   SandboxRef,
+  WarmPoolList,
   WriteFileInput,
 } from './sandbox.js'
 
@@ -37,6 +38,7 @@ const sandboxOps = {
   pauseSandbox: { method: 'POST', path: '/v1/sandboxes/{id}/pause', summary: 'Freeze every process of a sandbox', scope: 'sandboxes:write', input: SandboxRef, output: Sandbox, tags: ['sandboxes'] },
   resumeSandbox: { method: 'POST', path: '/v1/sandboxes/{id}/resume', summary: 'Thaw a paused sandbox', scope: 'sandboxes:write', input: SandboxRef, output: Sandbox, tags: ['sandboxes'] },
   getSandboxMetrics: { method: 'GET', path: '/v1/sandboxes/{id}/metrics', summary: 'Resource usage from cgroup stats', scope: 'sandboxes:read', input: SandboxRef, output: SandboxMetrics, tags: ['sandboxes'] },
+  listWarmPools: { method: 'GET', path: '/v1/pools', summary: "The project's warm pools: size, hits, misses, refill time", scope: 'sandboxes:read', input: z.object({}).strict(), output: WarmPoolList, tags: ['sandboxes'] },
   listSandboxEvents: { method: 'GET', path: '/v1/sandboxes/{id}/events', summary: 'Events of one sandbox (state changes, execs, OOM kills)', scope: 'sandboxes:read', input: SandboxRef.extend({ ...PageInput }), output: SandboxEventPage, tags: ['sandboxes'] },
   exec: { method: 'POST', path: '/v1/sandboxes/{id}/exec', summary: 'Run a command (buffered JSON, or NDJSON stream with Accept: application/x-ndjson)', scope: 'sandboxes:write', input: ExecInput, output: z.union([ExecResult, CommandInfo]), stream: true, maxBodyBytes: 32 * 1024 * 1024, mcp: true, tags: ['commands'] },
   listCommands: { method: 'GET', path: '/v1/sandboxes/{id}/commands', summary: 'Commands started in a sandbox', scope: 'sandboxes:read', input: SandboxRef, output: z.object({ items: z.array(CommandInfo) }), tags: ['commands'] },

@@ -202,6 +202,19 @@ export const FileList = z.object({ items: z.array(FileEntry) }).meta({ id: 'File
 export const FileStat = z.object({ exists: z.boolean(), entry: FileEntry.optional() }).meta({ id: 'FileStat' })
 export type FileStat = z.infer<typeof FileStat>
 
+export const WarmPool = z
+  .object({
+    template: z.string().describe('The template the pool serves.'),
+    replicas: z.number().int().describe('Ready sandboxes it keeps (config warmPools).'),
+    ready: z.number().int().describe('Ready now.'),
+    hits: z.number().int().describe('Creates that claimed a ready sandbox.'),
+    misses: z.number().int().describe('Creates that found the pool empty (they started a sandbox as usual).'),
+    refillP50Ms: z.number().optional().describe('Median time one refill start took.'),
+    lastError: z.string().optional().describe('Why the last refill failed (refills back off, then retry).'),
+  })
+  .meta({ id: 'WarmPool' })
+export const WarmPoolList = z.object({ items: z.array(WarmPool) })
+
 export const SandboxMetrics = z
   .object({
     at: Timestamp,

@@ -14,3 +14,13 @@ export const SnapshotConfig = z
   })
   .strict()
 export type SnapshotConfig = z.infer<typeof SnapshotConfig>
+
+/** Sandboxes kept started ahead for one template of one project (config key `warmPools`). */
+export const WarmPoolConfig = z
+  .object({
+    project: z.string().min(1).max(128).describe('The project whose creates claim from the pool.'),
+    template: z.string().min(1).max(64).default('default').describe('The template (the built-in `default`, or one the project built).'),
+    replicas: z.number().int().min(0).max(64).describe('Ready sandboxes to keep; a create with the template\'s default resources, no denyRead and no fromSnapshot claims one.'),
+  })
+  .strict()
+export type WarmPoolConfig = z.infer<typeof WarmPoolConfig>

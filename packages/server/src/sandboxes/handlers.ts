@@ -26,6 +26,7 @@ export const sandboxHandlers: HandlerTable<SandboxOpName, SandboxAreaServices> =
   pauseSandbox: async (i, ctx, svc) => svc.sandboxes.pause(ctx.principal, i.id, 'paused_by_user'),
   resumeSandbox: async (i, ctx, svc) => svc.sandboxes.resume(ctx.principal, i.id, 'resumed_by_user'),
   getSandboxMetrics: async (i, ctx, svc) => svc.sandboxes.metrics(ctx.principal, i.id),
+  listWarmPools: async (_i, ctx, svc) => ({ items: svc.sandboxes.pools.stats(ctx.principal.project).map(({ name: _name, ...s }) => s) }),
   listSandboxEvents: async (i, ctx, svc) => {
     await svc.sandboxes.row(ctx.principal, i.id) // scoping: 404 for a foreign sandbox
     await svc.commands.flush() // read your writes: exec events are written just after the response

@@ -16,6 +16,7 @@ import type { TemplateResolver, TemplateUsage } from '../kit/template-seam.js'
 import { snapshotLockKey, SnapshotService } from './snapshots.js'
 import { execEnv, resolveStart, startTemplateCommand } from './template-start.js'
 import { builtInTemplates } from './templates.js'
+import { SandboxPools } from './pool-claims.js'
 
 export interface CreateSandbox {
   template: string
@@ -37,12 +38,15 @@ export class SandboxService implements TemplateUsage {
 
   readonly snapshots: SnapshotService
   readonly #templates: TemplateResolver
+  /** Warm pools (config warmPools): main.ts configures them after reconcile and closes them on stop. */
+  readonly pools: SandboxPools
 
   /** `templates` defaults to the built-in ones (main.ts passes the templates area's resolver). */
   constructor(readonly deps: SandboxDeps & { templates?: TemplateResolver }) {
     this.states = new SandboxStates(deps)
     this.snapshots = new SnapshotService(deps, this.states)
     this.#templates = deps.templates ?? builtInTemplates
+    this.pools = new SandboxPools({ runtime: deps.runtime, log: deps.log, templates: this.#templates, pools: deps.config.warmPools, defaults: deps.config.defaults })
   }
 
   /** TemplateUsage for the templates area: live sandboxes started from a template of the project. */
@@ -67,7 +71,12 @@ export class SandboxService implements TemplateUsage {
     const { resolved, fromSnapshot } = await resolveStart(this.snapshots, this.#templates, p, input)
     const resources: ResourceLimits = { ...config.defaults, ...resolved.resources, ...input.resources }
     this.#checkCpu(resources.cpu)
-    const id = newId('sbx', 16)
+    // A user's snapshot holds the template's files too (its sandbox started from them); else the template's last layer.
+    const from = fromSnapshot ?? resolved.fromSnapshot
+    const spec = { template: resolved.spec, resources, denyRead: input.filesystem?.denyRead ?? [], ...(from ? { fromSnapshot: from } : {}) }
+    // A warm pool's sandbox started with exactly this spec, nothing ever ran in it: it becomes this sandbox.
+    const claimed = this.pools.claim(p.project, resolved.ref.name, spec)
+    const id = claimed?.id ?? newId('sbx', 16)
     const now = clock.now()
     const row: SandboxRow = {
       id,
@@ -99,12 +108,15 @@ export class SandboxService implements TemplateUsage {
         checkQuota(config, p.project, used, { sandboxes: 1, memoryMb: resources.memoryMb, cpu: resources.cpu, pids: resources.pids }, await this.#soonestExpiryS(p.project))
         await db.insertInto('sandboxes').values(row).execute()
       })
-    await (fromSnapshot ? this.states.lock.run(snapshotLockKey(fromSnapshot), reserve) : reserve())
+    try {
+      await (fromSnapshot ? this.states.lock.run(snapshotLockKey(fromSnapshot), reserve) : reserve())
+    } catch (err) {
+      if (claimed) await runtime.destroy(claimed.id, claimed).catch((e: unknown) => this.deps.log.warn({ err: e, id }, 'warm pool: could not destroy a claimed sandbox after a refused create'))
+      throw err
+    }
     let ref: RuntimeRef
     try {
-      // A user's snapshot holds the template's files too (its sandbox started from them); else the template's last layer.
-      const from = fromSnapshot ?? resolved.fromSnapshot
-      ref = await runtime.start({ id, template: resolved.spec, resources, denyRead: input.filesystem?.denyRead ?? [], ...(from ? { fromSnapshot: from } : {}) })
+      ref = claimed ?? (await runtime.start({ id, ...spec }))
       if (resolved.start) await startTemplateCommand(runtime, ref, resolved, { ...execEnv(id, resolved.user ?? 'user'), ...resolved.env, ...input.envs })
     } catch (err) {
       // Nothing half-made: the runtime cleans its part, we drop the reservation.

@@ -87,6 +87,17 @@ export function templateCommands(config: () => Config): CliCommand[] {
       },
     },
     {
+      words: ['pool', 'list'],
+      summary: "This project's warm pools (config warmPools): ready, hits, misses, refill time",
+      usage: '[--json]',
+      options: json,
+      async run({ api, io }) {
+        const pools = await (await api()).listWarmPools()
+        io.print(pools, () => table(pools.items.map((p) => ({ template: p.template, replicas: p.replicas, ready: p.ready, hits: p.hits, misses: p.misses, refillP50Ms: p.refillP50Ms?.toFixed(1) ?? '-', lastError: p.lastError ?? '' })), ['template', 'replicas', 'ready', 'hits', 'misses', 'refillP50Ms', 'lastError']))
+        return 0
+      },
+    },
+    {
       words: ['template', 'list'],
       summary: 'Templates of this project',
       usage: '[--json]',
