@@ -9,6 +9,7 @@ const benches: Record<string, () => Promise<{ run(): Promise<BenchResult> }>> = 
   insights: () => import('./insights.js'),
   data: () => import('./data.js'),
   snapshot: () => import('./snapshot.js'),
+  templates: () => import('./templates.js'),
 }
 
 async function main(): Promise<void> {
