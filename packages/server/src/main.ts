@@ -8,6 +8,7 @@ import { auditPaths } from './audit/config.js'
 import { loadOrCreateSigningKey } from './audit/signing-key.js'
 import { auditedSystemAction, systemActors } from './audit/system-actor.js'
 import { TokenService } from './access/tokens.js'
+import { ActionService } from './actions/service.js'
 import { secretFromEnv, storeUrlOf, type Config } from './config.js'
 import { systemClock, type Clock } from './core/clock.js'
 import { freezePrototypes } from './core/harden.js'
@@ -126,6 +127,8 @@ export async function buildControlPlane(config: Config, opts: BuildOptions = {})
     }),
     data: createDataService(areaDeps, { binder: sandboxBinder({ runtime, sandboxes, events }) }),
     templates: createTemplateService(areaDeps),
+    // Actions run commands through the same command service as the API, as the calling principal.
+    actions: new ActionService({ sandbox: { exec: (principal, id, req) => commands.run(principal, id, { ...req, user: req.user ?? 'user' }) } }),
   }
   // Adopted sandboxes' commands too: background ones listed again, foreground ones (caller gone) killed.
   const reconciled = await sandboxes.reconcile(async (sbx) => {

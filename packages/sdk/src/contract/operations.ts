@@ -1,5 +1,6 @@
 /** @module contract/operations — the operation table: the one source of routes, validation, OpenAPI, SDK and CLI help. */
 import { z } from 'zod'
+import { actionsOps } from './actions.js'
 import { AuditPage, AuditVerifyResult, ListAuditInput, SandboxEventPage } from './audit.js'
 import { CreatedToken, CreateTokenInput, ListTokensInput, Principal, TokenPage, TokenRef } from './auth.js'
 import { PageInput } from './common.js'
@@ -66,6 +67,7 @@ export const operations = {
   ...insightsOps,
   ...dataOps,
   ...templatesOps,
+  ...actionsOps,
 } as const satisfies Record<string, Operation>
 
 export type Operations = typeof operations
@@ -76,6 +78,7 @@ export type AccessOpName = keyof typeof accessOps
 export type InsightsOpName = keyof typeof insightsOps
 export type DataOpName = keyof typeof dataOps
 export type TemplatesOpName = keyof typeof templatesOps
+export type ActionsOpName = keyof typeof actionsOps
 export type OpInput<K extends OpName> = z.input<Operations[K]['input']>
 type OutputOf<O> = O extends z.ZodType ? z.output<O> : O extends 'raw' ? Uint8Array : void
 export type OpOutput<K extends OpName> = OutputOf<Operations[K]['output']>
