@@ -15,6 +15,7 @@ import { freezePrototypes } from './core/harden.js'
 import { createLogger, type Logger } from './core/log.js'
 import { createDataService } from './data/service.js'
 import { createHttpApp } from './http/app.js'
+import { mountMcp } from './mcp/http-mount.js'
 import { sandboxRemediationActions } from './insights/actions.js'
 import { createInsightsService } from './insights/service.js'
 import type { Runtime } from './runtime/runtime.js'
@@ -171,6 +172,8 @@ export async function buildControlPlane(config: Config, opts: BuildOptions = {})
   }
 
   const app = createHttpApp(svc)
+  // MCP over Streamable HTTP at /mcp: a second shell over the same dispatch.
+  const mcp = mountMcp(app, svc)
   if (opts.freezePrototypes) log.info({ frozen: freezePrototypes() }, 'prototypes frozen')
   let server: ReturnType<typeof serve> | undefined
   return {
@@ -186,6 +189,7 @@ export async function buildControlPlane(config: Config, opts: BuildOptions = {})
       }),
     close: async () => {
       if (timer) clearInterval(timer)
+      await mcp.close()
       if (server) await new Promise<void>((r) => server!.close(() => r()))
       await commands.flush()
       await svc.data.close()

@@ -20,6 +20,7 @@ export const ActionInfo = z
     name: ActionName,
     summary: z.string(),
     needsSandbox: z.boolean().describe('The action runs inside a sandbox: sandboxId is required.'),
+    readOnly: z.boolean().describe('The action only observes (it changes nothing in the sandbox or elsewhere).'),
     timeoutMs: z.number().int().describe('Default deadline of one run; the input may lower it.'),
     inputSchema: z.record(z.string(), z.unknown()).describe('JSON Schema of `input`.'),
     outputSchema: z.record(z.string(), z.unknown()).describe('JSON Schema of `output`.'),

@@ -52,6 +52,8 @@ export interface Action<I extends z.ZodType = z.ZodType, O extends z.ZodType = z
   /** Default deadline of one run in ms. */
   timeoutMs: number
   needsSandbox: boolean
+  /** Only observes: changes nothing (the MCP tool's readOnlyHint). */
+  readOnly: boolean
   run(input: z.output<I>, env: ActionEnv): Promise<ActionOutcome<z.output<O>>>
 }
 

@@ -14,6 +14,7 @@ export const assertEquals = defineAction({
   name: 'assert.equals',
   summary: 'Deep equality of two JSON values (object key order does not matter); reports the first differing path',
   needsSandbox: false,
+  readOnly: true,
   timeoutMs: 5_000,
   input: z.object({ actual: z.unknown().describe('The value observed.'), expected: z.unknown().describe('The value wanted.') }).strict(),
   output: z.object({ equal: z.boolean(), firstDifference: z.string().optional().describe('JSON path of the first difference, e.g. $.items[2].id.') }),
@@ -53,6 +54,7 @@ export const assertMatch = defineAction({
   name: 'assert.match',
   summary: 'A string matches a regular expression (run by a linear-time engine: no backreferences or lookaround)',
   needsSandbox: false,
+  readOnly: true,
   timeoutMs: 5_000,
   input: z
     .object({
@@ -73,6 +75,7 @@ export const assertSchema = defineAction({
   name: 'assert.schema',
   summary: 'A JSON value is valid against a JSON Schema (ajv, draft-07 / 2019-09 keywords); lists the violations',
   needsSandbox: false,
+  readOnly: true,
   timeoutMs: 5_000,
   input: z.object({ value: z.unknown().describe('The value to check.'), schema: z.record(z.string(), z.unknown()).describe('A JSON Schema object.') }).strict(),
   output: z.object({ valid: z.boolean(), errors: z.array(z.object({ path: z.string(), message: z.string() })) }),

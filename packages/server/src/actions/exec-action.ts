@@ -6,6 +6,7 @@ export const execAction = defineAction({
   name: 'exec',
   summary: 'Run a command in the sandbox; ok when it exits 0 (the output has no timing: it is deterministic)',
   needsSandbox: true,
+  readOnly: false,
   timeoutMs: 600_000,
   input: z
     .object({

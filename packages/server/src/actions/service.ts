@@ -36,6 +36,7 @@ export class ActionService {
       name: a.name,
       summary: a.summary,
       needsSandbox: a.needsSandbox,
+      readOnly: a.readOnly,
       timeoutMs: a.timeoutMs,
       inputSchema: jsonSchemaOf(a.input, 'input'),
       outputSchema: jsonSchemaOf(a.output, 'output'),

@@ -27,6 +27,7 @@ export const waitFor = defineAction({
   name: 'wait.for',
   summary: 'Wait until a port listens, an HTTP endpoint (inside the sandbox, on 127.0.0.1) answers a status, or a log file has a line; backoff, deadline',
   needsSandbox: true,
+  readOnly: true,
   timeoutMs: 120_000,
   input: z.object({ condition: Condition, timeoutMs: z.number().int().min(1).max(600_000).default(30_000).describe('Give up after this long.') }).strict(),
   output: z.object({ met: z.boolean(), condition: z.string().describe('What was waited for, in words.') }),
