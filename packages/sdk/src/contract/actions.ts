@@ -3,7 +3,7 @@
  * assertions, wait-for, file diffs, log capture) that agents and workflow steps (`uses:`) run by name.
  */
 import { z } from 'zod'
-import { limits } from './common.js'
+import { boundedJson, boundedRecord, limits } from './common.js'
 import type { Operation } from './operation.js'
 import { SandboxId } from './sandbox.js'
 
@@ -34,7 +34,7 @@ export const RunActionInput = z
   .object({
     name: ActionName,
     sandboxId: SandboxId.optional().describe('The sandbox the action acts in (for actions that need one).'),
-    input: z.record(z.string().max(limits.name), z.unknown()).default({}).describe("The action's own input (see its inputSchema)."),
+    input: boundedRecord(z.string().max(limits.name), boundedJson(1_000_000), 64, 'input fields').default({}).describe("The action's own input (see its inputSchema)."),
     timeoutMs: z.number().int().min(1).max(600_000).optional().describe("Lower the action's deadline (never raise it)."),
     timing: z.boolean().default(false).describe('Add durationMs to the result (off by default: results stay deterministic).'),
   })
@@ -52,5 +52,5 @@ export type ActionResult = z.infer<typeof ActionResult>
 
 export const actionsOps = {
   listActions: { method: 'GET', path: '/v1/actions', summary: 'Built-in actions with their input and output JSON Schemas', scope: 'sandboxes:read', input: z.object({}).strict(), output: ActionList, mcp: true, tags: ['actions'] },
-  runAction: { method: 'POST', path: '/v1/actions/{name}/run', summary: 'Run one built-in action (deterministic output; actions that need a sandbox take sandboxId)', scope: 'sandboxes:read', input: RunActionInput, output: ActionResult, tags: ['actions'] },
+  runAction: { method: 'POST', path: '/v1/actions/{name}/run', summary: 'Run one built-in action (deterministic output; actions that need a sandbox take sandboxId)', scope: 'sandboxes:read', input: RunActionInput, output: ActionResult, maxBodyBytes: 8 * 1024 * 1024, tags: ['actions'] },
 } as const satisfies Record<string, Operation>

@@ -14,7 +14,7 @@ export const execAction = defineAction({
       cwd: z.string().max(4096).startsWith('/').optional(),
       envs: z.record(z.string().max(256), z.string().max(131_072)).optional(),
       user: z.enum(['user', 'root']).default('user'),
-      stdin: z.string().max(16 * 1024 * 1024).optional(),
+      stdin: z.string().max(1_000_000).optional().describe('Text written to stdin (larger input: the exec operation).'),
     })
     .strict(),
   output: z.object({ exitCode: z.number().int(), stdout: z.string(), stderr: z.string(), timedOut: z.boolean(), truncated: z.boolean() }),
