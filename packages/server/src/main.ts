@@ -15,7 +15,7 @@ import { freezePrototypes } from './core/harden.js'
 import { createLogger, type Logger } from './core/log.js'
 import { createDataService } from './data/service.js'
 import { createHttpApp } from './http/app.js'
-import { mountMcp } from './mcp/http-mount.js'
+import { mountMcp, type McpHttpMount, type McpHttpOptions } from './mcp/http-mount.js'
 import { sandboxRemediationActions } from './insights/actions.js'
 import { createInsightsService } from './insights/service.js'
 import type { Runtime } from './runtime/runtime.js'
@@ -33,6 +33,8 @@ const PRUNE_INTERVAL_MS = 10 * 60_000
 export interface ControlPlane {
   svc: Services
   app: Hono
+  /** The MCP Streamable HTTP sessions at /mcp. */
+  mcp: McpHttpMount
   /** Set on first start: the admin token, to be printed once. */
   adminToken?: string | undefined
   listen(): Promise<{ url: string; port: number }>
@@ -53,6 +55,8 @@ export interface BuildOptions {
    * `tidepool up` sets it; tests leave it off (freezing is process-wide).
    */
   freezePrototypes?: boolean
+  /** Limits of the MCP HTTP sessions (tests lower them). */
+  mcp?: McpHttpOptions
 }
 
 export async function buildControlPlane(config: Config, opts: BuildOptions = {}): Promise<ControlPlane> {
@@ -173,12 +177,13 @@ export async function buildControlPlane(config: Config, opts: BuildOptions = {})
 
   const app = createHttpApp(svc)
   // MCP over Streamable HTTP at /mcp: a second shell over the same dispatch.
-  const mcp = mountMcp(app, svc)
+  const mcp = mountMcp(app, svc, opts.mcp)
   if (opts.freezePrototypes) log.info({ frozen: freezePrototypes() }, 'prototypes frozen')
   let server: ReturnType<typeof serve> | undefined
   return {
     svc,
     app,
+    mcp,
     adminToken,
     listen: () =>
       new Promise((resolve, reject) => {

@@ -32,6 +32,8 @@ interface Session {
 export interface McpHttpMount {
   /** Open sessions (for tests and metrics). */
   readonly size: number
+  /** Closes the sessions idle longer than idleMs (run every minute; tests call it after moving the clock). */
+  expireIdle(): Promise<number>
   close(): Promise<void>
 }
 
@@ -46,10 +48,13 @@ export function mountMcp(app: Hono, svc: Services, opts: McpHttpOptions = {}): M
     sessions.delete(id)
     await s?.transport.close().catch(() => {})
   }
-  const sweep = setInterval(() => {
-    const now = Date.now()
-    for (const [id, s] of sessions) if (now - s.lastUsed > idleMs) void close(id)
-  }, Math.max(1_000, Math.min(idleMs, 60_000)))
+  const expireIdle = async () => {
+    const now = svc.clock.now()
+    const idle = [...sessions].filter(([, s]) => now - s.lastUsed > idleMs).map(([id]) => id)
+    await Promise.all(idle.map(close))
+    return idle.length
+  }
+  const sweep = setInterval(() => void expireIdle(), Math.max(1_000, Math.min(idleMs, 60_000)))
   sweep.unref()
 
   app.on(['GET', 'POST', 'DELETE'], '/mcp', async (c) => {
@@ -60,7 +65,7 @@ export function mountMcp(app: Hono, svc: Services, opts: McpHttpOptions = {}): M
       if (id !== undefined) {
         const s = sessions.get(id)
         if (!s || s.tokenId !== principal.tokenId) return jsonRpcError(c, 404, -32001, 'session not found; initialize a new session')
-        s.lastUsed = Date.now()
+        s.lastUsed = svc.clock.now()
         s.principal = principal
         return await s.transport.handleRequest(c.req.raw)
       }
@@ -69,7 +74,7 @@ export function mountMcp(app: Hono, svc: Services, opts: McpHttpOptions = {}): M
       if (held >= maxPerToken) {
         throw new AppError('quota_exceeded', `this token already holds ${held} MCP sessions (limit ${maxPerToken}); close one (DELETE /mcp) or wait for idle ones to expire`, { scope: 'mcp_sessions', limit: maxPerToken, used: held, retryAfter: 60 })
       }
-      const session: Partial<Session> = { tokenId: principal.tokenId, principal, lastUsed: Date.now() }
+      const session: Partial<Session> = { tokenId: principal.tokenId, principal, lastUsed: svc.clock.now() }
       const transport = new WebStandardStreamableHTTPServerTransport({
         sessionIdGenerator: () => newId('mcps', 32),
         eventStore: new BoundedEventStore(),
@@ -89,6 +94,7 @@ export function mountMcp(app: Hono, svc: Services, opts: McpHttpOptions = {}): M
     get size() {
       return sessions.size
     },
+    expireIdle,
     close: async () => {
       clearInterval(sweep)
       await Promise.all([...sessions.keys()].map(close))
