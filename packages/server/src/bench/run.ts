@@ -8,6 +8,7 @@ const benches: Record<string, () => Promise<{ run(): Promise<BenchResult> }>> = 
   sandbox: () => import('./sandbox.js'),
   insights: () => import('./insights.js'),
   data: () => import('./data.js'),
+  mcp: () => import('./mcp.js'),
 }
 
 async function main(): Promise<void> {
