@@ -77,4 +77,12 @@ describe('MCP over Streamable HTTP', () => {
     expect(r.structuredContent).toMatchObject({ error: { code: 'invalid_request' } })
     expect(({} as Record<string, unknown>).x).toBeUndefined()
   })
+
+  it('audits an action run through MCP like any API call, with the same actor', async () => {
+    const { client } = await connect(cp.adminToken!)
+    const r = (await client.callTool({ name: 'action_assert_equals', arguments: { actual: { a: 1 }, expected: { a: 2 } } })) as { structuredContent?: unknown }
+    expect(r.structuredContent).toEqual({ ok: false, output: { equal: false, firstDifference: '$.a' } })
+    const audit = (await (await cp.app.request('/v1/audit?action=runAction', { headers: { authorization: `Bearer ${cp.adminToken}` } })).json()) as { items: { action: string; target?: string; outcome: string }[] }
+    expect(audit.items).toEqual([expect.objectContaining({ action: 'runAction', target: 'assert.equals', outcome: 'ok' })])
+  })
 })

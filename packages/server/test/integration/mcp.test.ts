@@ -142,6 +142,40 @@ describe.skipIf(skipReason)('MCP server (real runtime, real MCP client)', () => 
     })
   })
 
+  it('wait.for sees a port open and an HTTP status inside the sandbox, and gives up at its deadline', async () => {
+    const { client } = await connect('http', admin)
+    const id = (await call(client, 'create_sandbox', {})).structuredContent!.id as string
+    const server = "require('http').createServer((q, s) => { s.statusCode = q.url === '/health' ? 204 : 404; s.end() }).listen(8123, '127.0.0.1')"
+    expect((await call(client, 'exec', { id, cmd: ['node', '-e', server], background: true })).isError).toBeFalsy()
+    const port = await call(client, 'action_wait_for', { sandboxId: id, condition: { kind: 'port', port: 8123 }, timeoutMs: 20_000 })
+    expect(port.structuredContent).toEqual({ ok: true, output: { met: true, condition: 'port 8123 listening' } })
+    const http = await call(client, 'action_wait_for', { sandboxId: id, condition: { kind: 'http', port: 8123, path: '/health', status: 204 }, timeoutMs: 20_000 })
+    expect(http.structuredContent).toMatchObject({ ok: true, output: { met: true } })
+    const never = await call(client, 'action_wait_for', { sandboxId: id, condition: { kind: 'port', port: 8124 }, timeoutMs: 300 })
+    expect(never.structuredContent).toEqual({ ok: false, output: { met: false, condition: 'port 8124 listening' } })
+    expect((await call(client, 'delete_sandbox', { id })).isError).toBeFalsy()
+    expect(leftovers(cgroupName, [id])).toEqual([])
+  })
+
+  it('serves a run triage as a Markdown resource and a sandbox event log', async () => {
+    const api = createClient({ baseUrl: url, token: admin })
+    await api.createRun({ id: 'mcp-run-1', commit: 'f00', branch: 'main' })
+    const xml = '<testsuite name="s" tests="2"><testcase classname="a" name="ok"/><testcase classname="a" name="bad"><failure message="expected 1 got 2">AssertionError: expected 1 got 2</failure></testcase></testsuite>'
+    await api.ingestJunit({ id: 'mcp-run-1', body: xml, name: 'r.xml' } as never)
+    const { client } = await connect('http', admin)
+    const { resourceTemplates } = await client.listResourceTemplates()
+    expect(resourceTemplates.map((t) => t.uriTemplate)).toEqual(['tidepool://runs/{runId}/triage.md', 'tidepool://sandboxes/{sandboxId}/events'])
+    const md = await client.readResource({ uri: 'tidepool://runs/mcp-run-1/triage.md' })
+    expect(md.contents[0]).toMatchObject({ mimeType: 'text/markdown' })
+    expect((md.contents[0] as { text: string }).text).toContain('bad')
+    const id = (await call(client, 'create_sandbox', {})).structuredContent!.id as string
+    await call(client, 'exec', { id, cmd: 'true' })
+    const ev = await client.readResource({ uri: `tidepool://sandboxes/${id}/events` })
+    expect((ev.contents[0] as { text: string }).text).toContain('state_changed')
+    await call(client, 'delete_sandbox', { id })
+    await expect(client.readResource({ uri: 'tidepool://nope' })).rejects.toThrow(/no resource/)
+  })
+
   it('an HTTP session is bound to its token: another token naming it gets 404, no token gets 401', async () => {
     const { transport } = await connect('http', admin)
     const sid = (transport as StreamableHTTPClientTransport).sessionId!
