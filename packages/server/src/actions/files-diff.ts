@@ -12,7 +12,7 @@ import { byCodeUnits } from './stable.js'
 export const maxMarkEntries = 20_000
 const maxHashedBytes = 16 * 1024 * 1024
 
-const Root = z.string().min(1).max(4096).startsWith('/').refine((p) => p.split('/').every((s) => s !== '..'), 'must not contain .. segments').default('/home/user')
+const Root = z.string().min(1).max(4096).startsWith('/').refine((p) => p.split('/').every((s) => s !== '..'), 'must not contain .. segments').default('/workspace')
 const Entry = z.object({ path: z.string().max(4096), type: z.enum(['file', 'dir', 'link']), size: z.number().int().min(0), sha256: z.string().max(64).optional() }).strict()
 export const Mark = z.object({ root: Root, entries: z.array(Entry).max(maxMarkEntries) }).strict().describe('A listing made by files.mark.')
 export type Mark = z.output<typeof Mark>

@@ -6,6 +6,8 @@
  */
 import { operations, type ActionInfo, type Operation, type OpName } from '@tidepool/sdk'
 import { z } from 'zod'
+import { AppError } from '../core/errors.js'
+import { maxToolFileBytes } from './backend.js'
 
 /** What a tool does when called: the op it ends in, and how its arguments become that op's input. */
 export interface ToolDef {
@@ -60,7 +62,7 @@ function hoisted(s: Record<string, unknown>): Record<string, unknown> {
 const encoding = z.enum(['utf8', 'base64']).default('utf8').describe('How the file content is given (utf8 text, or base64 for binary).')
 
 /** Ops whose raw bytes MCP carries as text: the tool takes/gives a string with an encoding. */
-function rawAdapter(name: OpName, op: Operation): Pick<ToolDef, 'inputSchema' | 'toInput' | 'fromOutput'> | undefined {
+function rawAdapter(op: Operation): Pick<ToolDef, 'inputSchema' | 'toInput' | 'fromOutput'> | undefined {
   if (op.rawBody) {
     const field = op.rawBody
     const shape = { ...op.input.shape, [field]: z.string().max(8 * 1024 * 1024).describe('The file content.'), encoding }
@@ -79,11 +81,11 @@ function rawAdapter(name: OpName, op: Operation): Pick<ToolDef, 'inputSchema' | 
       toInput: ({ encoding: _e, ...rest }) => rest,
       fromOutput: (bytes, args) => {
         const b = Buffer.from(bytes as Uint8Array)
+        if (b.byteLength > maxToolFileBytes) throw new AppError('payload_too_large', `the file has ${b.byteLength} bytes, more than a tool result carries (${maxToolFileBytes}); read parts with exec (head -c / tail -c)`)
         return args.encoding === 'base64' ? { encoding: 'base64', content: b.toString('base64'), bytes: b.byteLength } : { encoding: 'utf8', content: b.toString('utf8'), bytes: b.byteLength }
       },
     }
   }
-  void name
   return undefined
 }
 
@@ -93,7 +95,7 @@ export function operationTools(): ToolDef[] {
   for (const name of Object.keys(operations) as OpName[]) {
     const op = operations[name] as Operation
     if (!op.mcp) continue
-    const raw = rawAdapter(name, op)
+    const raw = rawAdapter(op)
     const readOnly = op.method === 'GET'
     out.push({
       name: toolName(name),
