@@ -37,3 +37,15 @@ describe('wait.for probes', () => {
     expect(statusOf('garbage')).toBeUndefined()
   })
 })
+
+describe('http.request responses', async () => {
+  const { parseHttpResponse } = await import('./http-request.js')
+  it('sorts headers, drops date, parses JSON bodies', () => {
+    const raw = 'HTTP/1.1 201 Created\r\nX-B: 2\r\nDate: Thu, 01 Jan 2026 00:00:00 GMT\r\ncontent-type: application/json\r\nx-b: 3\r\n\r\n{"a":1}'
+    expect(parseHttpResponse(raw, 1024)).toEqual({ status: 201, headers: { 'content-type': 'application/json', 'x-b': '2, 3' }, body: '{"a":1}', json: { a: 1 }, truncated: false })
+  })
+  it('refuses what is not HTTP, and marks a cut body', () => {
+    expect(() => parseHttpResponse('SSH-2.0-OpenSSH\r\n', 1024)).toThrow(/did not answer HTTP/)
+    expect(parseHttpResponse(`HTTP/1.0 200 OK\r\n\r\n${'x'.repeat(100)}`, 50)).toMatchObject({ status: 200, truncated: true })
+  })
+})

@@ -142,15 +142,33 @@ describe.skipIf(skipReason)('MCP server (real runtime, real MCP client)', () => 
     })
   })
 
-  it('wait.for sees a port open and an HTTP status inside the sandbox, and gives up at its deadline', async () => {
+  it('wait.for sees a port open and an HTTP status inside the sandbox, http.request talks to it, wait.for gives up at its deadline', async () => {
     const { client } = await connect('http', admin)
     const id = (await call(client, 'create_sandbox', {})).structuredContent!.id as string
-    const server = "require('http').createServer((q, s) => { s.statusCode = q.url === '/health' ? 204 : 404; s.end() }).listen(8123, '127.0.0.1')"
+    const server = [
+      "require('http').createServer((q, s) => {",
+      "  let b = ''; q.on('data', (c) => (b += c)); q.on('end', () => {",
+      "    if (q.url === '/health') { s.statusCode = 204; return s.end() }",
+      "    if (q.url === '/echo') { s.setHeader('content-type', 'application/json'); return s.end(JSON.stringify({ method: q.method, body: b, x: q.headers['x-test'] })) }",
+      "    s.statusCode = 404; s.end()",
+      "  })",
+      "}).listen(8123, '127.0.0.1')",
+    ].join('\n')
     expect((await call(client, 'exec', { id, cmd: ['node', '-e', server], background: true })).isError).toBeFalsy()
     const port = await call(client, 'action_wait_for', { sandboxId: id, condition: { kind: 'port', port: 8123 }, timeoutMs: 20_000 })
     expect(port.structuredContent).toEqual({ ok: true, output: { met: true, condition: 'port 8123 listening' } })
     const http = await call(client, 'action_wait_for', { sandboxId: id, condition: { kind: 'http', port: 8123, path: '/health', status: 204 }, timeoutMs: 20_000 })
     expect(http.structuredContent).toMatchObject({ ok: true, output: { met: true } })
+    const req = { sandboxId: id, method: 'POST', port: 8123, path: '/echo', headers: { 'x-test': 'yes', 'content-type': 'text/plain' }, body: 'hi' }
+    const echo = await call(client, 'action_http_request', req)
+    expect(echo.structuredContent).toMatchObject({ ok: true, output: { status: 200, json: { method: 'POST', body: 'hi', x: 'yes' }, truncated: false } })
+    expect((echo.structuredContent!.output as { headers: Record<string, string> }).headers.date).toBeUndefined()
+    // Deterministic: the same request twice gives the same bytes (no date header, sorted keys).
+    expect((await call(client, 'action_http_request', req)).content[0]!.text).toBe(echo.content[0]!.text)
+    const missing = await call(client, 'action_http_request', { sandboxId: id, port: 8123, path: '/nope' })
+    expect(missing.structuredContent).toMatchObject({ ok: false, output: { status: 404 } })
+    const closed = await call(client, 'action_http_request', { sandboxId: id, port: 8125 })
+    expect(closed.structuredContent).toMatchObject({ error: { code: 'conflict' } })
     const never = await call(client, 'action_wait_for', { sandboxId: id, condition: { kind: 'port', port: 8124 }, timeoutMs: 300 })
     expect(never.structuredContent).toEqual({ ok: false, output: { met: false, condition: 'port 8124 listening' } })
     expect((await call(client, 'delete_sandbox', { id })).isError).toBeFalsy()
