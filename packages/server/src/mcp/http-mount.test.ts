@@ -65,6 +65,17 @@ describe('MCP over Streamable HTTP', () => {
     await connect(cp.adminToken!)
   })
 
+  it('refuses a browser page from another origin (DNS rebinding), before the token is looked at', async () => {
+    const headers = { authorization: `Bearer ${cp.adminToken}`, 'content-type': 'application/json', accept: 'application/json, text/event-stream' }
+    const body = JSON.stringify({ jsonrpc: '2.0', id: 1, method: 'initialize', params: { protocolVersion: '2025-06-18', capabilities: {}, clientInfo: { name: 'x', version: '1' } } })
+    const evil = await cp.app.request('http://127.0.0.1:7070/mcp', { method: 'POST', headers: { ...headers, host: '127.0.0.1:7070', origin: 'http://evil.example' }, body })
+    expect(evil.status).toBe(403)
+    expect(cp.mcp.size).toBe(0)
+    const same = await cp.app.request('http://127.0.0.1:7070/mcp', { method: 'POST', headers: { ...headers, host: '127.0.0.1:7070', origin: 'http://127.0.0.1:7070' }, body })
+    expect(same.status).toBe(200)
+    await same.body?.cancel()
+  })
+
   it('refuses a request without a token, and a GET that names no session', async () => {
     expect((await cp.app.request('/mcp', { method: 'POST', body: '{}' })).status).toBe(401)
     expect((await cp.app.request('/mcp', { method: 'GET', headers: { authorization: `Bearer ${cp.adminToken}` } })).status).toBe(400)

@@ -59,6 +59,10 @@ export function mountMcp(app: Hono, svc: Services, opts: McpHttpOptions = {}): M
 
   app.on(['GET', 'POST', 'DELETE'], '/mcp', async (c) => {
     try {
+      // DNS rebinding: a page in a browser may reach a loopback server under another name. Browsers send
+      // Origin; one that names another host than the request's own is refused before anything else.
+      const origin = c.req.header('origin')
+      if (origin !== undefined && !sameHost(origin, c.req.header('host'))) throw new AppError('policy_denied', `Origin ${origin.slice(0, 200)} may not use this MCP endpoint; MCP clients send no Origin, or the server's own`)
       const bearer = /^Bearer\s+(.+)$/i.exec(c.req.header('authorization') ?? '')?.[1]?.trim()
       const principal = await svc.tokens.authenticate(bearer)
       const id = c.req.header('mcp-session-id')
@@ -99,6 +103,14 @@ export function mountMcp(app: Hono, svc: Services, opts: McpHttpOptions = {}): M
       clearInterval(sweep)
       await Promise.all([...sessions.keys()].map(close))
     },
+  }
+}
+
+function sameHost(origin: string, host: string | undefined): boolean {
+  try {
+    return host !== undefined && new URL(origin).host === host
+  } catch {
+    return false
   }
 }
 
