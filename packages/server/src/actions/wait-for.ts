@@ -28,7 +28,8 @@ export const waitFor = defineAction({
   summary: 'Wait until a port listens, an HTTP endpoint (inside the sandbox, on 127.0.0.1) answers a status, or a log file has a line; backoff, deadline',
   needsSandbox: true,
   readOnly: true,
-  timeoutMs: 120_000,
+  // As long as the input may ask for: the wait's own timeoutMs (default 30 s) is the usual bound.
+  timeoutMs: 600_000,
   input: z.object({ condition: Condition, timeoutMs: z.number().int().min(1).max(600_000).default(30_000).describe('Give up after this long.') }).strict(),
   output: z.object({ met: z.boolean(), condition: z.string().describe('What was waited for, in words.') }),
   run: async (i, env) => {
