@@ -2,6 +2,7 @@
 import { mkdirSync } from 'node:fs'
 import { join } from 'node:path'
 import { serve } from '@hono/node-server'
+import type { Principal } from '@tidepool/sdk'
 import type { Hono } from 'hono'
 import { AuditLog } from './audit/audit-log.js'
 import { auditPaths } from './audit/config.js'
@@ -11,9 +12,10 @@ import { TokenService } from './access/tokens.js'
 import { ActionService } from './actions/service.js'
 import { secretFromEnv, storeUrlOf, type Config } from './config.js'
 import { systemClock, type Clock } from './core/clock.js'
+import { AppError } from './core/errors.js'
 import { freezePrototypes } from './core/harden.js'
 import { createLogger, type Logger } from './core/log.js'
-import { createDataService } from './data/service.js'
+import { createDataService, type DataService } from './data/service.js'
 import { createHttpApp } from './http/app.js'
 import { mountMcp, type McpHttpMount, type McpHttpOptions } from './mcp/http-mount.js'
 import { sandboxRemediationActions } from './insights/actions.js'
@@ -97,6 +99,7 @@ export async function buildControlPlane(config: Config, opts: BuildOptions = {})
   const commands = new CommandService({ runtime, sandboxes, events, config, clock })
   const files = new FileService({ runtime, sandboxes, config })
   const areaDeps = { config, store, clock, log, audit, events, runtime }
+  const svcData = createDataService(areaDeps, { binder: sandboxBinder({ runtime, sandboxes, events }) })
   const svc: Services = {
     config,
     store,
@@ -130,10 +133,14 @@ export async function buildControlPlane(config: Config, opts: BuildOptions = {})
       }),
       llmApiKey: secretFromEnv(opts.env ?? {}, config.insights.llm.apiKeyEnv),
     }),
-    data: createDataService(areaDeps, { binder: sandboxBinder({ runtime, sandboxes, events }) }),
+    data: svcData,
     templates: createTemplateService(areaDeps),
     // Actions run commands through the same command service as the API, as the calling principal.
-    actions: new ActionService({ sandbox: { exec: (principal, id, req) => commands.run(principal, id, { ...req, user: req.user ?? 'user' }) } }),
+    actions: new ActionService({
+      sandbox: { exec: (principal, id, req) => commands.run(principal, id, { ...req, user: req.user ?? 'user' }) },
+      // db.query reaches clones through the data service, as the caller (a foreign clone is not_found).
+      clones: { url: (principal, ref) => cloneUrl(svcData, principal, ref) },
+    }),
   }
   // Adopted sandboxes' commands too: background ones listed again, foreground ones (caller gone) killed.
   const reconciled = await sandboxes.reconcile(async (sbx) => {
@@ -205,4 +212,15 @@ export async function buildControlPlane(config: Config, opts: BuildOptions = {})
       if (!opts.runtime) await runtime.releaseIdle?.()
     },
   }
+}
+
+/** The URL of a clone by id, or of the clone bound to a sandbox (for the db.query action). */
+async function cloneUrl(data: DataService, principal: Principal, ref: { cloneId?: string | undefined; sandboxId?: string | undefined }): Promise<string> {
+  if (ref.cloneId) return (await data.getClone(principal, ref.cloneId)).url
+  for (let page = await data.listClones(principal, { limit: 1000 }); ; page = await data.listClones(principal, { limit: 1000, nextToken: page.nextToken })) {
+    const bound = page.items.find((c) => c.sandbox === ref.sandboxId)
+    if (bound) return bound.url
+    if (!page.nextToken) break
+  }
+  throw new AppError('not_found', `no clone is bound to sandbox ${ref.sandboxId}; create one with sandboxId, or pass cloneId`)
 }

@@ -1,5 +1,5 @@
 /** @module actions/action — the shape of one built-in action, and what it may reach while it runs. */
-import type { Principal } from '@tidepool/sdk'
+import type { Principal, Scope } from '@tidepool/sdk'
 import type { z } from 'zod'
 
 /** A command run inside a sandbox, as the actions area asks for it (the sandboxes area's exec, handed in by main.ts). */
@@ -26,8 +26,16 @@ export interface SandboxExec {
   exec(principal: Principal, sandboxId: string, req: SandboxExecRequest): Promise<SandboxExecResult>
 }
 
+/** The one thing the actions area needs from the data area: a clone's connection URL, as the caller sees it. */
+export interface CloneAccess {
+  /** The clone `cloneId`, or the one bound to `sandboxId`: its postgresql:// URL. not_found when there is none. */
+  url(principal: Principal, ref: { cloneId?: string | undefined; sandboxId?: string | undefined }): Promise<string>
+}
+
 /** What a running action may use. `exec` exists only for actions that need a sandbox. */
 export interface ActionEnv {
+  /** The postgresql:// URL of the clone named in the input, or of the one bound to the action's sandbox. */
+  cloneUrl(cloneId: string | undefined): Promise<string>
   /** Runs a command in the action's sandbox; its timeout never exceeds what is left of the action's deadline. */
   exec(req: Omit<SandboxExecRequest, 'timeoutMs'> & { timeoutMs?: number }): Promise<SandboxExecResult>
   /** Aborted at the deadline. */
@@ -52,6 +60,8 @@ export interface Action<I extends z.ZodType = z.ZodType, O extends z.ZodType = z
   /** Default deadline of one run in ms. */
   timeoutMs: number
   needsSandbox: boolean
+  /** A scope the caller needs besides runAction's own (sandbox actions need sandboxes:write anyway). */
+  requires?: Scope
   /** Only observes: changes nothing (the MCP tool's readOnlyHint). */
   readOnly: boolean
   run(input: z.output<I>, env: ActionEnv): Promise<ActionOutcome<z.output<O>>>

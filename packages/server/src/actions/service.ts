@@ -5,7 +5,7 @@
 import type { ActionInfo, ActionResult, Principal } from '@tidepool/sdk'
 import { z } from 'zod'
 import { AppError, invalidInput } from '../core/errors.js'
-import type { Action, ActionEnv, SandboxExec } from './action.js'
+import type { Action, ActionEnv, CloneAccess, SandboxExec } from './action.js'
 import { builtinActions } from './catalog.js'
 import { sortedKeys } from './stable.js'
 
@@ -19,6 +19,8 @@ export interface RunActionRequest {
 
 export interface ActionServiceDeps {
   sandbox: SandboxExec
+  /** Clones for db.query (absent: db.query answers runtime_unavailable). */
+  clones?: CloneAccess | undefined
   actions?: ReadonlyMap<string, Action>
 }
 
@@ -55,6 +57,9 @@ export class ActionService {
         throw new AppError('policy_denied', `action ${action.name} runs commands in a sandbox and needs scope sandboxes:write; this token has ${principal.scopes.join(', ') || 'none'}`, { required: 'sandboxes:write' })
       }
     }
+    if (action.requires && !principal.scopes.includes('admin') && !principal.scopes.includes(action.requires)) {
+      throw new AppError('policy_denied', `action ${action.name} needs scope ${action.requires}; this token has ${principal.scopes.join(', ') || 'none'}`, { required: action.requires })
+    }
     const parsed = action.input.safeParse(req.input)
     if (!parsed.success) throw prefixed(invalidInput(parsed.error, req.input))
     const timeoutMs = Math.min(action.timeoutMs, req.timeoutMs ?? action.timeoutMs)
@@ -67,6 +72,11 @@ export class ActionService {
       signal: abort.signal,
       remainingMs,
       sleep: (ms) => new Promise((resolve) => setTimeout(resolve, Math.max(0, Math.min(ms, remainingMs()))).unref?.()),
+      cloneUrl: async (cloneId) => {
+        if (!this.deps.clones) throw new AppError('runtime_unavailable', 'ephemeral databases are not configured on this server; db.query is unavailable')
+        if (!cloneId && !sandboxId) throw new AppError('invalid_request', 'input.cloneId: name a clone, or pass the sandboxId its clone is bound to', [{ path: 'input.cloneId', message: 'required without sandboxId' }])
+        return this.deps.clones.url(principal, { cloneId, sandboxId })
+      },
       exec: async (r) => {
         if (!sandboxId) throw new AppError('internal', `action ${action.name} ran a command without a sandbox`)
         const left = Math.max(1, Math.floor(remainingMs()))
