@@ -3,10 +3,20 @@
  * bounded rows, deterministic output. The clone lookup is the seam main.ts fills from the data area; here it
  * names a database of the test server.
  */
-import type { Principal } from '@tidepool/sdk'
+import { chmodSync, mkdtempSync, readFileSync, rmSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { Client as McpClient } from '@modelcontextprotocol/sdk/client/index.js'
+import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js'
+import { createClient, type Principal } from '@tidepool/sdk'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { ActionService } from '../../src/actions/service.js'
+import { loadConfig } from '../../src/config.js'
+import { silentLogger } from '../../src/core/log.js'
+import { buildControlPlane, type ControlPlane } from '../../src/main.js'
 import { dataSkip, startTestPg, type TestPg } from './support/data-pg.js'
+import { createShop, READER_PASSWORD } from './support/data-shop.js'
+import { destroyAll, skipReason } from './support/host.js'
 
 let pgs: TestPg
 let svc: ActionService
@@ -51,5 +61,53 @@ describe.skipIf(dataSkip)('db.query action (real PostgreSQL)', () => {
   it('needs data:read, and a clone id or a sandbox', async () => {
     await expect(run({ sql: 'select 1' }, noData)).rejects.toMatchObject({ code: 'policy_denied' })
     await expect(svc.run(agent, { name: 'db.query', input: { sql: 'select 1' }, timing: false })).rejects.toMatchObject({ code: 'invalid_request' })
+  })
+})
+
+const e2eSkip = skipReason ?? dataSkip
+const cgroupName = `tidepool-it-dbq-${process.pid}`
+
+describe.skipIf(Boolean(e2eSkip))('db.query on the clone bound to a sandbox, through the API and MCP', () => {
+  let src: TestPg
+  let home: string
+  let cp: ControlPlane
+  let url: string
+
+  beforeAll(async () => {
+    src = await startTestPg('dbq')
+    await createShop(src, 20)
+    home = mkdtempSync(join(tmpdir(), 'tp-dbq-'))
+    chmodSync(home, 0o755) // the managed PostgreSQL servers run as the postgres user and must reach data.dir
+    const config = loadConfig({ env: {}, overrides: { home, port: 0, logLevel: 'silent', runtime: { kind: 'local', cgroupName }, data: { dir: join(home, 'data'), socketDir: join(home, 's') } } })
+    cp = await buildControlPlane(config, { logger: silentLogger, reaper: false })
+    url = (await cp.listen()).url
+  })
+  afterAll(async () => {
+    await cp?.close()
+    await destroyAll(join(home, 'runtime'), cgroupName)
+    await src?.stop()
+    if (home && !readFileSync('/proc/mounts', 'utf8').includes(home)) rmSync(home, { recursive: true, force: true })
+  })
+
+  it('finds the clone by the sandbox, reads it, and cannot write it', async () => {
+    const api = createClient({ baseUrl: url, token: cp.adminToken! })
+    const source = await api.createDataSource({ url: src.url('reader', READER_PASSWORD, 'shop') })
+    const mirror = await api.createMirror({ id: source.id, wait: true })
+    const sbx = await api.createSandbox({})
+    await api.createClone({ mirror: mirror.id, sandbox: sbx.id })
+    const r = await api.runAction({ name: 'db.query', sandboxId: sbx.id, input: { sql: 'select count(*)::int as n from customers' } })
+    expect(r).toEqual({ ok: true, output: { fields: ['n'], rows: [[20]], rowCount: 1, truncated: false } })
+    await expect(api.runAction({ name: 'db.query', sandboxId: sbx.id, input: { sql: 'select 1) x; commit; drop table customers; select (1' } })).rejects.toMatchObject({ code: 'invalid_request' })
+
+    const mcp = new McpClient({ name: 'test', version: '1' })
+    await mcp.connect(new StreamableHTTPClientTransport(new URL(`${url}/mcp`), { requestInit: { headers: { authorization: `Bearer ${cp.adminToken}` } } }))
+    const viaTool = (await mcp.callTool({ name: 'action_db_query', arguments: { sandboxId: sbx.id, sql: 'select count(*)::int from customers' } })) as { structuredContent?: unknown }
+    expect(viaTool.structuredContent).toMatchObject({ ok: true, output: { rows: [[20]] } })
+    const none = await api.createSandbox({})
+    const unbound = (await mcp.callTool({ name: 'action_db_query', arguments: { sandboxId: none.id, sql: 'select 1' } })) as { structuredContent?: unknown }
+    expect(unbound.structuredContent).toMatchObject({ error: { code: 'not_found' } })
+    await mcp.close()
+    await api.deleteSandbox({ id: sbx.id })
+    await api.deleteSandbox({ id: none.id })
   })
 })
