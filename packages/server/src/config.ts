@@ -187,7 +187,7 @@ export function printableConfig(cfg: Config): Config {
   return { ...cfg, ...(storeUrl ? { storeUrl } : {}) }
 }
 
-/** Where the CLI reaches the API (and the planned MCP server will), and with which token (TIDEPOOL_URL, TIDEPOOL_TOKEN, else the admin token file). */
+/** Where the CLI (and `tidepool mcp`, the stdio MCP server) reaches the API, and with which token (TIDEPOOL_URL, TIDEPOOL_TOKEN, else the admin token file). */
 export function clientSettings(env: NodeJS.ProcessEnv, cfg: Config): { baseUrl: string; token: string | undefined; tokenFile: string } {
   const tokenFile = join(cfg.home, 'admin.token')
   const fromFile = existsSync(tokenFile) ? readFileSync(tokenFile, 'utf8').trim() || undefined : undefined

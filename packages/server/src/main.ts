@@ -2,18 +2,22 @@
 import { mkdirSync } from 'node:fs'
 import { join } from 'node:path'
 import { serve } from '@hono/node-server'
+import type { Principal } from '@tidepool/sdk'
 import type { Hono } from 'hono'
 import { AuditLog } from './audit/audit-log.js'
 import { auditPaths } from './audit/config.js'
 import { loadOrCreateSigningKey } from './audit/signing-key.js'
 import { auditedSystemAction, systemActors } from './audit/system-actor.js'
 import { TokenService } from './access/tokens.js'
+import { ActionService } from './actions/service.js'
 import { secretFromEnv, storeUrlOf, type Config } from './config.js'
 import { systemClock, type Clock } from './core/clock.js'
+import { AppError } from './core/errors.js'
 import { freezePrototypes } from './core/harden.js'
 import { createLogger, type Logger } from './core/log.js'
-import { createDataService } from './data/service.js'
+import { createDataService, type DataService } from './data/service.js'
 import { createHttpApp } from './http/app.js'
+import { mountMcp, type McpHttpMount, type McpHttpOptions } from './mcp/http-mount.js'
 import { sandboxRemediationActions } from './insights/actions.js'
 import { createInsightsService } from './insights/service.js'
 import type { Runtime } from './runtime/runtime.js'
@@ -31,6 +35,8 @@ const PRUNE_INTERVAL_MS = 10 * 60_000
 export interface ControlPlane {
   svc: Services
   app: Hono
+  /** The MCP Streamable HTTP sessions at /mcp. */
+  mcp: McpHttpMount
   /** Set on first start: the admin token, to be printed once. */
   adminToken?: string | undefined
   listen(): Promise<{ url: string; port: number }>
@@ -51,6 +57,8 @@ export interface BuildOptions {
    * `tidepool up` sets it; tests leave it off (freezing is process-wide).
    */
   freezePrototypes?: boolean
+  /** Limits of the MCP HTTP sessions (tests lower them). */
+  mcp?: McpHttpOptions
 }
 
 export async function buildControlPlane(config: Config, opts: BuildOptions = {}): Promise<ControlPlane> {
@@ -93,6 +101,7 @@ export async function buildControlPlane(config: Config, opts: BuildOptions = {})
   const sandboxes: SandboxService = new SandboxService({ db: store.db, runtime, config, clock, log, events, audit, templates })
   const commands = new CommandService({ runtime, sandboxes, events, config, clock })
   const files = new FileService({ runtime, sandboxes, config })
+  const svcData = createDataService(areaDeps, { binder: sandboxBinder({ runtime, sandboxes, events }) })
   const svc: Services = {
     config,
     store,
@@ -135,8 +144,14 @@ export async function buildControlPlane(config: Config, opts: BuildOptions = {})
       }),
       llmApiKey: secretFromEnv(opts.env ?? {}, config.insights.llm.apiKeyEnv),
     }),
-    data: createDataService(areaDeps, { binder: sandboxBinder({ runtime, sandboxes, events }) }),
+    data: svcData,
     templates,
+    // Actions run commands through the same command service as the API, as the calling principal.
+    actions: new ActionService({
+      sandbox: { exec: (principal, id, req) => commands.run(principal, id, { ...req, user: req.user ?? 'user' }) },
+      // db.query reaches clones through the data service, as the caller (a foreign clone is not_found).
+      clones: { url: (principal, ref) => cloneUrl(svcData, principal, ref) },
+    }),
   }
   // Adopted sandboxes' commands too: background ones listed again, foreground ones (caller gone) killed.
   const reconciled = await sandboxes.reconcile(async (sbx) => {
@@ -181,11 +196,14 @@ export async function buildControlPlane(config: Config, opts: BuildOptions = {})
   }
 
   const app = createHttpApp(svc)
+  // MCP over Streamable HTTP at /mcp: a second shell over the same dispatch.
+  const mcp = mountMcp(app, svc, opts.mcp)
   if (opts.freezePrototypes) log.info({ frozen: freezePrototypes() }, 'prototypes frozen')
   let server: ReturnType<typeof serve> | undefined
   return {
     svc,
     app,
+    mcp,
     adminToken,
     listen: () =>
       new Promise((resolve, reject) => {
@@ -196,6 +214,7 @@ export async function buildControlPlane(config: Config, opts: BuildOptions = {})
       }),
     close: async () => {
       if (timer) clearInterval(timer)
+      await mcp.close()
       if (server) await new Promise<void>((r) => server!.close(() => r()))
       await commands.flush()
       await sandboxes.pools.close()
@@ -207,4 +226,15 @@ export async function buildControlPlane(config: Config, opts: BuildOptions = {})
       if (!opts.runtime) await runtime.releaseIdle?.()
     },
   }
+}
+
+/** The URL of a clone by id, or of the clone bound to a sandbox (for the db.query action). */
+async function cloneUrl(data: DataService, principal: Principal, ref: { cloneId?: string | undefined; sandboxId?: string | undefined }): Promise<string> {
+  if (ref.cloneId) return (await data.getClone(principal, ref.cloneId)).url
+  for (let page = await data.listClones(principal, { limit: 1000 }); ; page = await data.listClones(principal, { limit: 1000, nextToken: page.nextToken })) {
+    const bound = page.items.find((c) => c.sandbox === ref.sandboxId)
+    if (bound) return bound.url
+    if (!page.nextToken) break
+  }
+  throw new AppError('not_found', `no clone is bound to sandbox ${ref.sandboxId}; create one with sandboxId, or pass cloneId`)
 }

@@ -1,5 +1,6 @@
 /** @module contract/operations — the operation table: the one source of routes, validation, OpenAPI, SDK and CLI help. */
 import { z } from 'zod'
+import { actionsOps } from './actions.js'
 import { AuditPage, AuditVerifyResult, ListAuditInput, SandboxEventPage } from './audit.js'
 import { CreatedToken, CreateTokenInput, ListTokensInput, Principal, TokenPage, TokenRef } from './auth.js'
 import { PageInput } from './common.js'
@@ -32,7 +33,7 @@ import {
 const sandboxOps = {
   createSandbox: { method: 'POST', path: '/v1/sandboxes', summary: 'Create a sandbox', scope: 'sandboxes:write', input: CreateSandboxInput, output: Sandbox, status: 201, mcp: true, tags: ['sandboxes'] },
   listSandboxes: { method: 'GET', path: '/v1/sandboxes', summary: 'List sandboxes (paginated, filter by state and metadata)', scope: 'sandboxes:read', input: ListSandboxesInput, output: SandboxPage, mcp: true, tags: ['sandboxes'] },
-  getSandbox: { method: 'GET', path: '/v1/sandboxes/{id}', summary: 'Get one sandbox', scope: 'sandboxes:read', input: SandboxRef, output: Sandbox, tags: ['sandboxes'] },
+  getSandbox: { method: 'GET', path: '/v1/sandboxes/{id}', summary: 'Get one sandbox', scope: 'sandboxes:read', input: SandboxRef, output: Sandbox, mcp: true, tags: ['sandboxes'] },
   patchSandbox: { method: 'PATCH', path: '/v1/sandboxes/{id}', summary: 'Extend the TTL, replace metadata, or resize live', scope: 'sandboxes:write', input: PatchSandboxInput, output: Sandbox, tags: ['sandboxes'] },
   deleteSandbox: { method: 'DELETE', path: '/v1/sandboxes/{id}', summary: 'Destroy a sandbox (idempotent)', scope: 'sandboxes:write', input: SandboxRef, output: 'empty', status: 204, mcp: true, tags: ['sandboxes'] },
   pauseSandbox: { method: 'POST', path: '/v1/sandboxes/{id}/pause', summary: 'Freeze every process of a sandbox', scope: 'sandboxes:write', input: SandboxRef, output: Sandbox, tags: ['sandboxes'] },
@@ -44,10 +45,10 @@ const sandboxOps = {
   listCommands: { method: 'GET', path: '/v1/sandboxes/{id}/commands', summary: 'Commands started in a sandbox', scope: 'sandboxes:read', input: SandboxRef, output: z.object({ items: z.array(CommandInfo) }), tags: ['commands'] },
   waitCommand: { method: 'POST', path: '/v1/sandboxes/{id}/commands/{pid}/wait', summary: 'Wait for a background command and get its result (NDJSON streams its output)', scope: 'sandboxes:read', input: CommandRef, output: ExecResult, stream: true, tags: ['commands'] },
   killCommand: { method: 'POST', path: '/v1/sandboxes/{id}/commands/{pid}/kill', summary: 'Kill a command and every process it started', scope: 'sandboxes:write', input: CommandRef, output: CommandInfo, tags: ['commands'] },
-  readFile: { method: 'GET', path: '/v1/sandboxes/{id}/files', summary: 'Read a file (raw bytes)', scope: 'sandboxes:read', input: FileRef, output: 'raw', tags: ['files'] },
-  listFiles: { method: 'GET', path: '/v1/sandboxes/{id}/files', query: { list: '1' }, summary: 'List a directory (?list=1)', scope: 'sandboxes:read', input: ListFilesInput, output: FileList, tags: ['files'] },
+  readFile: { method: 'GET', path: '/v1/sandboxes/{id}/files', summary: 'Read a file (raw bytes)', scope: 'sandboxes:read', input: FileRef, output: 'raw', mcp: true, tags: ['files'] },
+  listFiles: { method: 'GET', path: '/v1/sandboxes/{id}/files', query: { list: '1' }, summary: 'List a directory (?list=1)', scope: 'sandboxes:read', input: ListFilesInput, output: FileList, mcp: true, tags: ['files'] },
   statFile: { method: 'GET', path: '/v1/sandboxes/{id}/files/stat', summary: 'Whether a path exists, and what it is', scope: 'sandboxes:read', input: FileRef, output: FileStat, tags: ['files'] },
-  writeFile: { method: 'PUT', path: '/v1/sandboxes/{id}/files', summary: 'Write a file (raw bytes; parents are created)', scope: 'sandboxes:write', input: WriteFileInput, rawBody: 'content', rawStream: true, output: FileStat, tags: ['files'] },
+  writeFile: { method: 'PUT', path: '/v1/sandboxes/{id}/files', summary: 'Write a file (raw bytes; parents are created)', scope: 'sandboxes:write', input: WriteFileInput, rawBody: 'content', rawStream: true, output: FileStat, mcp: true, tags: ['files'] },
   deleteFile: { method: 'DELETE', path: '/v1/sandboxes/{id}/files', summary: 'Remove a file or directory tree (idempotent)', scope: 'sandboxes:write', input: FileRef, output: 'empty', status: 204, tags: ['files'] },
   makeDir: { method: 'POST', path: '/v1/sandboxes/{id}/files/mkdir', summary: 'Create a directory and its parents', scope: 'sandboxes:write', input: FileRef, output: FileStat, tags: ['files'] },
   renameFile: { method: 'POST', path: '/v1/sandboxes/{id}/files/rename', summary: 'Move or rename a file', scope: 'sandboxes:write', input: RenameFileInput, output: FileStat, tags: ['files'] },
@@ -70,6 +71,7 @@ export const operations = {
   ...dataOps,
   ...templatesOps,
   ...snapshotOps,
+  ...actionsOps,
 } as const satisfies Record<string, Operation>
 
 export type Operations = typeof operations
@@ -81,6 +83,7 @@ export type InsightsOpName = keyof typeof insightsOps
 export type DataOpName = keyof typeof dataOps
 export type TemplatesOpName = keyof typeof templatesOps
 export type SnapshotOpName = keyof typeof snapshotOps
+export type ActionsOpName = keyof typeof actionsOps
 export type OpInput<K extends OpName> = z.input<Operations[K]['input']>
 type OutputOf<O> = O extends z.ZodType ? z.output<O> : O extends 'raw' ? Uint8Array : void
 export type OpOutput<K extends OpName> = OutputOf<Operations[K]['output']>

@@ -10,6 +10,7 @@ const benches: Record<string, () => Promise<{ run(): Promise<BenchResult> }>> = 
   data: () => import('./data.js'),
   snapshot: () => import('./snapshot.js'),
   templates: () => import('./templates.js'),
+  mcp: () => import('./mcp.js'),
 }
 
 async function main(): Promise<void> {

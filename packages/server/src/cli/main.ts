@@ -9,6 +9,7 @@ import { accessCommands } from './commands/access.js'
 import { dataCommands } from './commands/data.js'
 import { insightsCommands } from './commands/insights.js'
 import { localCommands } from './commands/local.js'
+import { mcpCommand } from './commands/mcp.js'
 import { sandboxCommands } from './commands/sandbox.js'
 import { templateCommands } from './commands/template.js'
 import { createIo } from './io.js'
@@ -25,7 +26,7 @@ async function main(argv: string[]): Promise<number> {
   }
   let cached: Config | undefined
   const config = () => (cached ??= loadConfig({ env: process.env, file: configFile }))
-  const commands: CliCommand[] = [upCommand(() => configFile), ...sandboxCommands, ...accessCommands, ...localCommands(config), ...insightsCommands, ...dataCommands, ...templateCommands(config)]
+  const commands: CliCommand[] = [upCommand(() => configFile), ...sandboxCommands, ...accessCommands, ...localCommands(config), ...insightsCommands, ...dataCommands, ...templateCommands(config), mcpCommand]
 
   if (argv.length === 0 || argv[0] === 'help' || argv[0] === '--help' || argv[0] === '-h') {
     process.stdout.write(help(commands))

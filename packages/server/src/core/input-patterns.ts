@@ -98,4 +98,20 @@ export const regexFiles: Readonly<Record<string, RegexFile>> = {
   'server/src/sandboxes/files.ts': { input: 'request paths and the stderr of file commands' },
   'server/src/storage/dir-pool.ts': { input: 'filefrag output for files a sandbox wrote', evil: [(n) => ` 1: ${rep('1', n)}`, (n) => ` 1: 1.. 1: 1.. 1: 1:${rep(' ', n)}`] },
   'server/src/storage/loop-image.ts': { input: 'none: /proc/self/mounts' },
+  'server/src/actions/assert-actions.ts': { input: 'keys of a JSON value an action compares (bounded by the request body limit; anchored, one class and its repeat)' },
+  'server/src/actions/linear-regex.ts': { input: 'the message of a RegExp syntax error' },
+  'server/src/actions/wait-for.ts': { input: 'a wait.for path (≤ 2048 chars, one class) and /proc/net/tcp lines of the sandbox' },
+  'server/src/mcp/http-mount.ts': { input: 'the Authorization header of an MCP request (header size bounded by the HTTP server)' },
+  'server/src/mcp/resources.ts': { input: 'resource URIs an MCP client reads (anchored)' },
+  'server/src/mcp/tools.ts': { input: "none: the operation table's own names" },
+  'sdk/src/contract/actions.ts': { input: 'request fields (zod .regex; the string is bounded by .max first)' },
+}
+
+/**
+ * The one place a pattern is built at run time, and why it may be: assert.match compiles the caller's
+ * pattern with V8's linear-time engine (flag `l`), which never backtracks and refuses what needs to
+ * (backreferences, lookaround), so no pattern can make it superlinear.
+ */
+export const dynamicRegexSites: Readonly<Record<string, string>> = {
+  'server/src/actions/linear-regex.ts': "assert.match: the caller's pattern, on V8's linear-time engine only",
 }

@@ -1,6 +1,7 @@
 /** @module dispatch/handlers — one handler per operation: the areas' tables composed, checked against the whole operation table. */
 import type { OpName } from '@tidepool/sdk'
 import { accessHandlers } from '../access/handlers.js'
+import { actionsHandlers } from '../actions/handlers.js'
 import { dataHandlers } from '../data/handlers.js'
 import { insightsHandlers } from '../insights/handlers.js'
 import type { HandlerTable } from '../kit/handler-table.js'
@@ -16,6 +17,7 @@ const composed = {
   ...dataHandlers,
   ...templatesHandlers,
   ...snapshotHandlers,
+  ...actionsHandlers,
 }
 
 /** Every operation has a handler that fits its schemas (a missing one does not compile). */

@@ -1,6 +1,7 @@
 /** @module dispatch/services — the services every handler can reach, wired by hand in main.ts: each area's, and the shared ones. */
 import { join } from 'node:path'
 import type { AccessAreaServices } from '../access/handlers.js'
+import type { ActionsAreaServices } from '../actions/handlers.js'
 import type { Config } from '../config.js'
 import type { Clock } from '../core/clock.js'
 import type { Logger } from '../core/log.js'
@@ -14,7 +15,7 @@ import type { TemplatesAreaServices } from '../templates/handlers.js'
 import type { TemplateUsage } from '../kit/template-seam.js'
 import { TemplateService } from '../templates/service.js'
 
-export interface Services extends SandboxAreaServices, AccessAreaServices, InsightsAreaServices, DataAreaServices, TemplatesAreaServices {
+export interface Services extends SandboxAreaServices, AccessAreaServices, InsightsAreaServices, DataAreaServices, TemplatesAreaServices, ActionsAreaServices {
   config: Config
   store: OpenedStore
   clock: Clock
