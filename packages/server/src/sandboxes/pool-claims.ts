@@ -67,9 +67,14 @@ export class SandboxPools {
   claim(project: string, template: string, spec: PooledSpec): RuntimeRef | undefined {
     const name = `${project}/${template}`
     if (!this.#d.pools.some((p) => `${p.project}/${p.template}` === name && p.replicas > 0)) return undefined
-    const ref = this.#pools.claim(spec)
+    const ref = this.#pools.claim(spec, { deferRefill: true })
     if (!ref) this.#reresolve()
     return ref
+  }
+
+  /** After a create that claimed: start the refill (kept off the create's own path). */
+  refill(): void {
+    this.#pools.refill()
   }
 
   /** The pools serving a project, with their figures. */

@@ -126,7 +126,9 @@ export class SandboxService implements TemplateUsage {
     }
     await this.states.transition(row, 'running', 'created', p.tokenId, { runtime_ref: JSON.stringify(ref) })
     this.states.watch(row, ref)
-    return this.get(p, id)
+    const created = await this.get(p, id)
+    if (claimed) this.pools.refill()
+    return created
   }
 
   async get(p: Pick<Principal, 'project'>, id: string): Promise<Sandbox> {

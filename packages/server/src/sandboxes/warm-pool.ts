@@ -92,15 +92,25 @@ export class WarmPools {
     this.#kick()
   }
 
-  /** A ready sandbox started with exactly `spec`, now the caller's, or undefined (a miss). Synchronous: no I/O. */
-  claim(spec: PooledSpec): RuntimeRef | undefined {
+  /**
+   * A ready sandbox started with exactly `spec`, now the caller's, or undefined (a miss). Synchronous: no
+   * I/O. The refill starts on the next turn of the event loop unless `deferRefill` (then call refill()
+   * when the claimer is done): spawning a sandbox blocks the loop for a moment, which the claimer's own
+   * remaining work should not wait behind.
+   */
+  claim(spec: PooledSpec, o: { deferRefill?: boolean } = {}): RuntimeRef | undefined {
     const pool = this.#pools.get(poolKey(spec))
     if (!pool) return undefined
     const ref = pool.ready.shift()
     if (ref) pool.hits++
     else pool.misses++
-    this.#kick()
+    if (!o.deferRefill) this.refill()
     return ref
+  }
+
+  /** Starts refilling what claims took (on the next turn of the event loop). */
+  refill(): void {
+    setImmediate(() => this.#kick())
   }
 
   stats(): WarmPoolStats[] {
@@ -117,6 +127,7 @@ export class WarmPools {
 
   /** Resolves once every pool holds its replicas (or has failed to start one): for tests and the demo. */
   async settled(): Promise<void> {
+    await new Promise((r) => setImmediate(r)) // a refill a claim just scheduled has begun
     for (let i = 0; i < 10_000 && !this.#closed; i++) {
       const busy = [...this.#pools.values()].some((p) => p.filling || (p.ready.length < p.target.replicas && p.failures === 0))
       if (!busy) return
