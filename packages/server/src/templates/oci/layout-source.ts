@@ -78,8 +78,13 @@ async function dockerSave(dir: string, bytes: Buffer, ref: string | undefined, o
   const r = DockerSave.safeParse(raw)
   if (!r.success) throw new OciError('bad_image', `${dir}/manifest.json is not a docker save manifest`)
   const images = r.data
-  const img = ref === undefined ? (images.length === 1 ? images[0] : undefined) : images.find((i) => i.RepoTags?.includes(ref))
-  if (!img) throw new OciError(ref === undefined ? 'bad_reference' : 'not_found', `docker save ${dir}: ${ref === undefined ? 'several images; name one with ref' : `no image tagged ${ref}`}`)
+  // Docker and skopeo write tags fully qualified (docker.io/library/x:y); a short ref matches them too.
+  const tagged = (tags: string[] | null | undefined, r: string) => (tags ?? []).some((t) => t === r || t === `docker.io/${r}` || t === `docker.io/library/${r}`)
+  const img = ref === undefined ? (images.length === 1 ? images[0] : undefined) : images.find((i) => tagged(i.RepoTags, ref))
+  if (!img) {
+    const tags = images.flatMap((i) => i.RepoTags ?? []).join(', ') || 'none'
+    throw new OciError(ref === undefined ? 'bad_reference' : 'not_found', `docker save ${dir}: ${ref === undefined ? 'several images; name one with ref' : `no image tagged ${ref}`} (has ${tags})`)
+  }
   const files = new Map<string, string>()
   const describe = async (rel: string, mediaType: string): Promise<Descriptor> => {
     const path = join(dir, ...archivePath(rel, `${dir}/manifest.json`))
