@@ -23,8 +23,9 @@ export interface UnpackOptions {
 
 /** Decompressed tar bytes of a stored layer blob. */
 export function openLayer(store: BlobStore, layer: Descriptor, what: string): Readable {
-  const raw = store.open(layer.digest)
+  // Decompressor first: an unsupported one throws before a file is opened (and leaked).
   const decompress = decompressorFor(layer.mediaType, what)
+  const raw = store.open(layer.digest)
   if (!decompress) return raw
   // pipeline() (not pipe()) so a read error of the blob reaches the reader of the decompressed side.
   return pipeline(raw, decompress, () => {}) as unknown as Readable
