@@ -26,6 +26,7 @@ if (skipReason) console.log(`oci-registry: skipped: ${skipReason}`)
 
 const sha = (b: Buffer) => `sha256:${createHash('sha256').update(b).digest('hex')}`
 const uidBase = 300_000
+const auth = { username: 'alice', password: 'registry-pw' }
 
 async function freePort(): Promise<number> {
   const s = createServer()
@@ -62,15 +63,18 @@ describe.skipIf(skipReason !== '')('OCI import with mmdebstrap, skopeo and docke
     const port = await freePort()
     host = `127.0.0.1:${port}`
     const cfg = join(work, 'registry.yml')
-    await writeFile(cfg, `version: 0.1\nstorage:\n  filesystem:\n    rootdirectory: ${join(work, 'registry')}\nhttp:\n  addr: ${host}\n`)
+    // htpasswd wants bcrypt: Debian's Python crypt (libxcrypt) makes one without apache2-utils.
+    const { stdout: hash } = await run('python3', ['-W', 'ignore', '-c', "import crypt,sys; print(crypt.crypt(sys.argv[1], crypt.mksalt(crypt.METHOD_BLOWFISH)))", auth.password], { env: childEnv() })
+    await writeFile(join(work, 'htpasswd'), `${auth.username}:${hash.trim()}\n`)
+    await writeFile(cfg, `version: 0.1\nstorage:\n  filesystem:\n    rootdirectory: ${join(work, 'registry')}\nhttp:\n  addr: ${host}\nauth:\n  htpasswd:\n    realm: tidepool-test\n    path: ${join(work, 'htpasswd')}\n`)
     registry = spawn('/usr/bin/docker-registry', ['serve', cfg], { env: childEnv(), stdio: 'ignore' })
     for (let i = 0; i < 100; i++) {
-      const ok = await fetch(`http://${host}/v2/`).then((r) => r.ok, () => false)
+      const ok = await fetch(`http://${host}/v2/`).then((r) => r.status === 401, () => false)
       if (ok) break
       await new Promise((r) => setTimeout(r, 100))
     }
     const skopeo = (args: string[]) => run('skopeo', ['--insecure-policy', ...args], { env: childEnv(), maxBuffer: 1 << 24 })
-    await skopeo(['copy', '--dest-tls-verify=false', `oci:${layout}:v1`, `docker://${host}/tidepool/debian:v1`])
+    await skopeo(['copy', '--dest-tls-verify=false', '--dest-creds', `${auth.username}:${auth.password}`, `oci:${layout}:v1`, `docker://${host}/tidepool/debian:v1`])
     await skopeo(['copy', `oci:${layout}:v1`, `oci-archive:${join(work, 'oci.tar')}`])
     await skopeo(['copy', `oci:${layout}:v1`, `docker-archive:${join(work, 'docker.tar')}:tidepool/debian:v1`])
   }, 600_000)
@@ -82,7 +86,7 @@ describe.skipIf(skipReason !== '')('OCI import with mmdebstrap, skopeo and docke
 
   it('the registry, the layout and the OCI archive give one digest and a rootfs with /bin/sh shifted by uidBase', async () => {
     const storeDir = join(work, 'store')
-    const pulled = await importImage({ kind: 'registry', image: `${host}/tidepool/debian:v1`, insecureHttp: true }, { storeDir, uidBase })
+    const pulled = await importImage({ kind: 'registry', image: `${host}/tidepool/debian:v1`, auth, insecureHttp: true }, { storeDir, uidBase })
     expect(pulled.digest).toBe(layoutDigest)
     expect(pulled.cached).toBe(false)
     const fromLayout = await importImage({ kind: 'layout', path: layout, ref: 'v1' }, { storeDir, uidBase })
@@ -103,9 +107,12 @@ describe.skipIf(skipReason !== '')('OCI import with mmdebstrap, skopeo and docke
     expect((await lstat(join(img.rootfs, 'usr/bin/sh'))).isFile() || (await lstat(join(img.rootfs, 'usr/bin/sh'))).isSymbolicLink()).toBe(true)
   })
 
-  it('an unknown image is not_found; the registry stopped is runtime_unavailable', async () => {
+  it('no or a wrong password is refused; an unknown image is not_found; the registry stopped is runtime_unavailable', async () => {
     const storeDir = join(work, 'store4')
-    await expect(importImage({ kind: 'registry', image: `${host}/tidepool/none:v1`, insecureHttp: true }, { storeDir, uidBase })).rejects.toMatchObject({ code: 'not_found' })
+    const image = `${host}/tidepool/debian:v1`
+    await expect(importImage({ kind: 'registry', image, insecureHttp: true }, { storeDir, uidBase })).rejects.toMatchObject({ reason: 'auth_failed' })
+    await expect(importImage({ kind: 'registry', image, auth: { ...auth, password: 'wrong' }, insecureHttp: true }, { storeDir, uidBase })).rejects.toMatchObject({ reason: 'auth_failed', code: 'invalid_request' })
+    await expect(importImage({ kind: 'registry', image: `${host}/tidepool/none:v1`, auth, insecureHttp: true }, { storeDir, uidBase })).rejects.toMatchObject({ code: 'not_found' })
     registry?.kill('SIGTERM')
     await new Promise((r) => registry?.once('exit', r))
     registry = undefined

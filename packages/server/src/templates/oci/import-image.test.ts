@@ -48,6 +48,8 @@ const root = process.getuid?.() === 0
 describe.skipIf(!root)('importImage (needs root: chown)', () => {
   it('imports an OCI layout once, then finds it cached; removeImage removes it (idempotent)', async () => {
     const storeDir = join(work, 'store-layout')
+    // What a crash mid-unpack leaves (its pid is gone): swept by the next import, never used.
+    await mkdir(join(storeDir, 'tmp', '2147483646.dead.rootfs', 'etc'), { recursive: true })
     const phases: string[] = []
     const img = await importImage({ kind: 'layout', path: layoutDir, ref: 'v1' }, { storeDir, uidBase, onProgress: (p) => phases.push(p.phase) })
     expect(img.digest).toBe(sha(manifest))
