@@ -95,9 +95,9 @@ export async function removeImage(storeDir: string, digest: string): Promise<voi
   for (const name of await readdir(store.imagesDir).catch(() => [] as string[])) {
     const other = await readRecord(store, `sha256:${name.slice(0, -'.json'.length)}`).catch(() => undefined)
     for (const l of other?.layers ?? []) inUse.add(l.digest)
-    if (other?.configDigest) inUse.add(other.configDigest)
   }
-  for (const d of [...record.layers.map((l) => l.digest), ...(record.configDigest ? [record.configDigest] : [])]) {
+  // Config blobs are read, never stored; only layer blobs are kept.
+  for (const d of record.layers.map((l) => l.digest)) {
     if (!inUse.has(d)) await rm(store.blobPath(d), { force: true })
   }
 }
@@ -112,7 +112,7 @@ async function open(src: OciSource, store: BlobStore, o: ImportOptions): Promise
   return registrySource(src.image, { ...(src.auth ? { auth: src.auth } : {}), ...(src.insecureHttp ? { insecureHttp: true } : {}), ...(o.signal ? { signal: o.signal } : {}) })
 }
 
-type ImageRecord = Omit<OciImage, 'rootfs' | 'cached'> & { configDigest?: string }
+type ImageRecord = Omit<OciImage, 'rootfs' | 'cached'>
 
 async function readRecord(store: BlobStore, digest: string): Promise<ImageRecord | undefined> {
   const text = await readFile(store.recordPath(digest), 'utf8').catch(() => undefined)
