@@ -2,7 +2,9 @@
 # Installs, with apt, the Debian packages tidepool needs on a host and that a fresh machine lacks:
 # a C compiler and make (the local runtime's helper; better-sqlite3 builds from source), python3 (node-gyp),
 # util-linux (unshare/nsenter), iproute2, mount (losetup), PostgreSQL 15 (ephemeral databases), xfsprogs
-# (reflink loop images), btrfs-progs (the sandboxes' disk-limit pool), procps (ps in tests).
+# (reflink loop images), btrfs-progs (the sandboxes' disk-limit pool), procps (ps in tests), and for OCI
+# template bases: skopeo and umoci (build and push test images), docker-registry (a loopback registry in
+# tests), mmdebstrap (a small Debian rootfs for those images).
 # Run as root. Idempotent: installs only what is missing, and prints nothing when nothing is.
 set -euo pipefail
 
@@ -17,6 +19,10 @@ command -v unshare >/dev/null || need+=(util-linux)
 command -v mkfs.xfs >/dev/null || need+=(xfsprogs)
 command -v mkfs.btrfs >/dev/null || need+=(btrfs-progs)
 command -v losetup >/dev/null || need+=(mount)
+command -v skopeo >/dev/null || need+=(skopeo)
+command -v umoci >/dev/null || need+=(umoci)
+command -v mmdebstrap >/dev/null || need+=(mmdebstrap)
+[ -x /usr/bin/docker-registry ] || need+=(docker-registry)
 [ -x /usr/lib/postgresql/15/bin/postgres ] || need+=(postgresql-15 postgresql-client-15)
 
 [ ${#need[@]} -eq 0 ] && exit 0
