@@ -125,7 +125,7 @@ export type BuildTemplateInput = z.input<typeof BuildTemplateInput>
 
 export const TemplateLayer = z
   .object({
-    step: z.number().int().describe('Index of the step that made it (0-based).'),
+    step: z.number().int().describe('Index of the step that made it (0-based); -1 for the prepare layer of a rootfs or image base (the sandbox user, /home/user, /workspace).'),
     key: z.string().describe('Cache key: sha256 of the parent key and the step.'),
     digest: z.string().describe('sha256:<key>, as sandboxes record it.'),
     bytes: z.number().int().describe('Bytes the layer references.'),

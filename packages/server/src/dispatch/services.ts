@@ -13,6 +13,7 @@ import type { SandboxAreaServices } from '../sandboxes/handlers.js'
 import type { OpenedStore } from '../store/db.js'
 import type { TemplatesAreaServices } from '../templates/handlers.js'
 import type { TemplateUsage } from '../kit/template-seam.js'
+import { importImage, removeImage } from '../templates/oci/index.js'
 import { TemplateService } from '../templates/service.js'
 
 export interface Services extends SandboxAreaServices, AccessAreaServices, InsightsAreaServices, DataAreaServices, TemplatesAreaServices, ActionsAreaServices {
@@ -36,8 +37,8 @@ export function createTemplateService(d: { config: Config; store: OpenedStore; c
     log: d.log.child({ area: 'templates' }),
     usage,
     buildResources: { cpu, memoryMb, pids, diskMb },
-    importImage: undefined, // TODO(integrator): plug in importImage of templates/oci/index.ts (helper B), and removeImage below.
-    removeImage: undefined,
+    importImage,
+    removeImage,
     imageStoreDir: join(d.config.home, 'images'),
     uidBase: UID_BASE,
   })

@@ -23,6 +23,19 @@ export interface ResolvedBase {
   rootfs: string
   /** Path or image reference, never credentials. */
   source?: string
+  /** An image's own Env and WorkingDir: the template's defaults, below what the template sets. */
+  env?: Record<string, string>
+  workdir?: string
+}
+
+/** An image config's `Env` (`KEY=value` lines) as a record; malformed lines are left out. */
+export function imageEnv(lines: readonly string[]): Record<string, string> {
+  const out: Record<string, string> = Object.create(null)
+  for (const line of lines) {
+    const eq = line.indexOf('=')
+    if (eq > 0) out[line.slice(0, eq)] = line.slice(eq + 1)
+  }
+  return { ...out }
 }
 
 /** Most top-level entries a rootfs stamp reads (a root filesystem has a few dozen). */
@@ -70,5 +83,5 @@ export async function resolveBase(
     throw new AppError('runtime_unavailable', 'this server cannot import OCI images yet (no image importer is wired); use a host or rootfs base', [{ path: 'base.image', message: 'image import unavailable' }])
   }
   const img = await o.importImage(base.image as OciSource, { storeDir: o.storeDir, uidBase: o.uidBase, signal: o.signal, onProgress: o.onProgress })
-  return { kind: 'image', digest: img.digest, rootfs: img.rootfs, source: describeImage(base.image as OciSource) }
+  return { kind: 'image', digest: img.digest, rootfs: img.rootfs, source: describeImage(base.image as OciSource), env: imageEnv(img.config.env), ...(img.config.workdir ? { workdir: img.config.workdir } : {}) }
 }

@@ -61,15 +61,38 @@ export function rootKey(project: string, baseDigest: string): string {
   return sha256(`tidepool-template/v1\n${project}\n${baseDigest}`)
 }
 
-/** Every step's key and action. Template-level env/workdir/user are where the steps start from. */
-export function planBuild(project: string, baseDigest: string, steps: readonly ParsedStep[], start: { env: Record<string, string>; workdir?: string | undefined; user?: 'root' | 'user' | undefined }): Plan {
+/**
+ * What every sandbox expects of its root and a foreign image (rootfs or OCI) may lack: the sandbox
+ * user (uid 1000, the default user of commands), its home (the default cwd and where relative file
+ * paths start) and /workspace. Run as root before the template's own steps, as step 0 of the plan (a
+ * layer of its own, cached by the base digest like any step). Tolerant: a tool an image lacks leaves
+ * that part out rather than failing the build.
+ */
+export const PREPARE_SCRIPT = [
+  'mkdir -p /home/user /workspace',
+  '(chown 1000:1000 /home/user /workspace 2>/dev/null || true)',
+  "(grep -q '^user:' /etc/passwd 2>/dev/null || echo 'user:x:1000:1000::/home/user:/bin/sh' >> /etc/passwd)",
+  "(grep -q '^user:' /etc/group 2>/dev/null || echo 'user:x:1000:' >> /etc/group)",
+].join(' && ')
+
+/**
+ * Every step's key and action. Template-level env/workdir/user are where the steps start from. With
+ * `prepare`, PREPARE_SCRIPT runs first as a planned step of index -1 (the user's steps keep their numbers).
+ */
+export function planBuild(project: string, baseDigest: string, steps: readonly ParsedStep[], start: { env: Record<string, string>; workdir?: string | undefined; user?: 'root' | 'user' | undefined; prepare?: boolean }): Plan {
   const root = rootKey(project, baseDigest)
   let key = root
+  const prepared: PlannedStep[] = []
+  if (start.prepare) {
+    const action: RunAction = { kind: 'run', cmd: argvOf(PREPARE_SCRIPT), user: 'root', cwd: '/', env: { PATH: BUILD_PATH, HOME: '/root' }, timeoutMs: 60_000 }
+    key = sha256(`${key}\n${canonicalJson({ prepare: action })}`)
+    prepared.push({ index: -1, key, action, label: 'prepare: the sandbox user, /home/user and /workspace' })
+  }
   // Null-prototype: env names come from input.
   const env: Record<string, string> = Object.assign(Object.create(null) as Record<string, string>, start.env)
   let workdir = start.workdir
   let user = start.user
-  const out: PlannedStep[] = []
+  const out: PlannedStep[] = [...prepared]
   steps.forEach((step, index) => {
     let what: unknown
     let action: CopyAction | RunAction | undefined

@@ -9,6 +9,8 @@
  * a time (a mutex per project), so a layer is never collected while a build is about to use it.
  */
 import type { BuildTemplateInput, TemplateInfo as Template, TemplateBuildEvent } from '@tidepool/sdk'
+import { lstatSync } from 'node:fs'
+import { join } from 'node:path'
 import type { z } from 'zod'
 import type { Clock } from '../core/clock.js'
 import { AppError } from '../core/errors.js'
@@ -60,6 +62,11 @@ export interface BuildOptions {
   signal?: AbortSignal | undefined
 }
 
+/** Whether a root filesystem has a /bin/sh to run the prepare step with (merged-usr or not). */
+function hasShell(rootfs: string): boolean {
+  return ['bin/sh', 'usr/bin/sh'].some((p) => lstatSync(join(rootfs, p), { throwIfNoEntry: false }) !== undefined)
+}
+
 type Page<T> = { items: T[]; nextToken?: string }
 
 export class TemplateService implements TemplateResolver {
@@ -106,7 +113,7 @@ export class TemplateService implements TemplateResolver {
         onProgress: (p) => emit({ step: -1, of, cached: false, phase: p.phase, line: `${p.done}/${p.total}${p.detail ? ` ${p.detail}` : ''}` }),
       })
       // noCache: a root key of its own, so every layer is new (and nothing cached is replaced under a sandbox).
-      const plan = planBuild(project, input.noCache ? `${base.digest}#nocache:${buildId}` : base.digest, input.steps, { env: input.env, workdir: input.workdir, user: input.user })
+      const plan = planBuild(project, input.noCache ? `${base.digest}#nocache:${buildId}` : base.digest, input.steps, { env: { ...base.env, ...input.env }, workdir: input.workdir ?? base.workdir, user: input.user, prepare: base.kind !== 'host' && hasShell(base.rootfs) })
       const known = await this.#layers.rows(project, plan.steps.filter((s) => s.action).map((s) => s.key))
       const stack: LayerKey[] = []
       /** The snapshot of the last layer made or found: the next step starts from it. */

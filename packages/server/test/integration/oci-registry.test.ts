@@ -13,9 +13,14 @@ import { join } from 'node:path'
 import { promisify } from 'node:util'
 import { gzipSync } from 'node:zlib'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { Sandbox, Snapshot, Template } from '@tidepool/sdk'
+import { loadConfig } from '../../src/config.js'
 import { childEnv } from '../../src/core/child-env.js'
+import { silentLogger } from '../../src/core/log.js'
+import { buildControlPlane } from '../../src/main.js'
 import { importImage, removeImage } from '../../src/templates/oci/index.js'
 import { hostArch, mediaTypes } from '../../src/templates/oci/manifest.js'
+import { destroyAll, leftovers } from './support/host.js'
 
 const run = promisify(execFile)
 const tools = ['/usr/bin/mmdebstrap', '/usr/bin/skopeo', '/usr/bin/docker-registry']
@@ -105,6 +110,61 @@ describe.skipIf(skipReason !== '')('OCI import with mmdebstrap, skopeo and docke
   it('a docker archive imports (its digest is the manifest implied by manifest.json)', async () => {
     const img = await importImage({ kind: 'archive', path: join(work, 'docker.tar'), ref: 'tidepool/debian:v1' }, { storeDir: join(work, 'store3'), uidBase })
     expect((await lstat(join(img.rootfs, 'usr/bin/sh'))).isFile() || (await lstat(join(img.rootfs, 'usr/bin/sh'))).isSymbolicLink()).toBe(true)
+  })
+
+  // Issue #10's walk-through on the real runtime, through the SDK over HTTP: a template from the registry
+  // image, 5 sandboxes from it, a snapshot after a change, a fork into 3, a reset, a sandbox at its disk
+  // limit, and everything deleted leaving the runtime as it was.
+  it('a template from the registry image: sandboxes, snapshot, fork, reset, a disk limit, all deleted without leftovers', async () => {
+    const home = await mkdtemp(join(tmpdir(), 'oci-it-plane-'))
+    const cgroupName = `tidepool-it-oci-${process.pid}`
+    const config = loadConfig({ env: {}, overrides: { home, port: 0, logLevel: 'silent', runtime: { kind: 'local', cgroupName }, defaults: { cpu: 1, memoryMb: 256, pids: 128, diskMb: 64 } } })
+    const cp = await buildControlPlane(config, { logger: silentLogger, reaper: false })
+    const conn = { baseUrl: (await cp.listen()).url, token: cp.adminToken! }
+    const made: Sandbox[] = []
+    try {
+      const phases: string[] = []
+      const tpl = await Template.build(
+        { name: 'debian-app', base: { image: { kind: 'registry', image: `${host}/tidepool/debian:v1`, auth, insecureHttp: true } }, steps: [{ run: 'mkdir -p /opt/app && echo ready > /opt/app/state && chown -R user:user /opt/app' }] },
+        { ...conn, onProgress: (e) => void phases.push(e.phase) },
+      )
+      expect(tpl).toMatchObject({ base: { kind: 'image', digest: layoutDigest } })
+      expect(phases).toContain('fetch')
+      for (let i = 0; i < 5; i++) made.push(await Sandbox.create('debian-app', { ...conn, timeoutMs: 120_000 }))
+      for (const sbx of made) {
+        const r = await sbx.commands.run('cat /etc/debian_version /opt/app/state')
+        expect(r.exitCode).toBe(0)
+        expect(r.stdout).toMatch(/^12\.\d+\nready\n$/)
+        expect((await sbx.getInfo()).templateDigest).toBe(tpl.digest)
+      }
+      const [first, second] = made as [Sandbox, Sandbox]
+      await first.files.write('/opt/app/state', 'changed\n')
+      const snap = await first.createSnapshot()
+      const forks = await first.fork({ count: 3 })
+      made.push(...forks)
+      for (const f of forks) expect(await f.files.read('/opt/app/state')).toBe('changed\n')
+      await first.reset()
+      expect(await first.files.read('/opt/app/state')).toBe('ready\n')
+      // 64 MiB of disk: writing 100 MiB fails with EDQUOT inside, the sandbox and its siblings carry on.
+      const full = await second.commands.run('dd if=/dev/zero of=/tmp/fill bs=1M count=100 2>&1; echo exit=$?')
+      expect(full.stdout).toMatch(/quota exceeded/i)
+      expect(full.stdout).not.toMatch(/exit=0/)
+      expect((await second.commands.run('rm /tmp/fill && echo ok')).stdout).toBe('ok\n')
+      expect((await made[2]!.commands.run('echo alive')).stdout).toBe('alive\n')
+      for (const sbx of made.splice(0)) await sbx.kill()
+      await Snapshot.delete(snap.id, conn)
+      await Template.delete('debian-app', conn)
+      // Fork points go with the reaper once unused; the test deletes them the same way an operator would.
+      for (const s of (await Snapshot.list(conn)).items) await Snapshot.delete(s.id, conn)
+      expect(await cp.svc.runtime.list()).toEqual([])
+      expect(await cp.svc.runtime.snapshots!.list()).toEqual([])
+    } finally {
+      for (const sbx of made) await sbx.kill().catch(() => {})
+      await cp.close()
+      await destroyAll(join(home, 'runtime'), cgroupName)
+      expect(leftovers(cgroupName)).toEqual([])
+      await rm(home, { recursive: true, force: true })
+    }
   })
 
   it('no or a wrong password is refused; an unknown image is not_found; the registry stopped is runtime_unavailable', async () => {
