@@ -56,16 +56,12 @@ export class ApiError extends Error {
  * another copy of this package, where `instanceof` fails.
  */
 export function isApiError(err: unknown, code?: ApiErrorCode): err is ApiError {
-  const like =
-    err instanceof ApiError ||
-    (err instanceof Error && err.name === 'ApiError' && typeof (err as { code?: unknown }).code === 'string')
+  const like = err instanceof ApiError || (err instanceof Error && err.name === 'ApiError' && typeof (err as { code?: unknown }).code === 'string')
   return like && (code === undefined || (err as ApiError).code === code)
 }
 
 /** The `error` member of a wire error body, if `value` has that shape. */
-export function errorShape(
-  value: unknown,
-): { code: string; message: string; details?: unknown; requestId?: string } | undefined {
+export function errorShape(value: unknown): { code: string; message: string; details?: unknown; requestId?: string } | undefined {
   if (typeof value !== 'object' || value === null) return undefined
   const e = (value as { error?: unknown }).error
   if (typeof e !== 'object' || e === null) return undefined
@@ -110,9 +106,7 @@ export function apiErrorFromResponse(res: Response, bodyText: string): ApiError 
   const statusText = res.statusText ? ` ${res.statusText}` : ''
   return new ApiError(
     'internal',
-    `HTTP ${res.status}${statusText} from ${res.url || 'the server'} without a tidepool error body` +
-      (snippet ? `: ${snippet}` : ' (empty body)') +
-      '; check the base URL and any proxy in between',
+    `HTTP ${res.status}${statusText} from ${res.url || 'the server'} without a tidepool error body` + (snippet ? `: ${snippet}` : ' (empty body)') + '; check the base URL and any proxy in between',
     { status: res.status, requestId: headerRequestId, retryAfter },
   )
 }

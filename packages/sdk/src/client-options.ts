@@ -33,7 +33,6 @@ export interface RequestOptions {
   headers?: Record<string, string>
 }
 
-
 /** ClientOptions with the base URL normalised (no trailing slash). */
 export interface Config extends ClientOptions {
   baseUrl: string

@@ -202,9 +202,7 @@ describe('createClient: requests follow the table', () => {
 
 describe('createClient: errors', () => {
   it('an error body becomes ApiError with code, status, message, details, requestId', async () => {
-    srv.handle((_req, res) =>
-      json(res, 404, { error: { code: 'not_found', message: `sandbox ${SBX} not found`, details: [{ path: 'id', message: 'x' }], requestId: 'req_1' } }),
-    )
+    srv.handle((_req, res) => json(res, 404, { error: { code: 'not_found', message: `sandbox ${SBX} not found`, details: [{ path: 'id', message: 'x' }], requestId: 'req_1' } }))
     const err = (await api.getSandbox({ id: SBX }).catch((e: unknown) => e)) as ApiError
     expect(err).toBeInstanceOf(ApiError)
     expect(err).toBeInstanceOf(Error)
@@ -337,9 +335,17 @@ describe('createClient: NDJSON streams', () => {
     for (let cut = 1; cut < payload.length; cut++) {
       const parts = [payload.subarray(0, cut), payload.subarray(cut)]
       const fetch = async () =>
-        new Response(new ReadableStream({ start(c) { for (const p of parts) c.enqueue(new Uint8Array(p)); c.close() } }), {
-          headers: { 'content-type': 'application/x-ndjson' },
-        })
+        new Response(
+          new ReadableStream({
+            start(c) {
+              for (const p of parts) c.enqueue(new Uint8Array(p))
+              c.close()
+            },
+          }),
+          {
+            headers: { 'content-type': 'application/x-ndjson' },
+          },
+        )
       const c = createClient({ baseUrl: 'http://unused', token: 't', fetch })
       const got: StreamLine[] = []
       await c.stream('waitCommand', { id: SBX, pid: 3 }, { onLine: (l) => void got.push(l) })
@@ -377,9 +383,7 @@ describe('createClient: NDJSON streams', () => {
   })
 
   it('a server answering buffered JSON still feeds onLine', async () => {
-    srv.handle((_req, res) =>
-      json(res, 200, { exitCode: 2, stdout: 'out', stderr: 'err', durationMs: 1, timedOut: false, oomKilled: false, truncated: false, stdoutBytes: 3, stderrBytes: 3 }),
-    )
+    srv.handle((_req, res) => json(res, 200, { exitCode: 2, stdout: 'out', stderr: 'err', durationMs: 1, timedOut: false, oomKilled: false, truncated: false, stdoutBytes: 3, stderrBytes: 3 }))
     const got: StreamLine[] = []
     const end = await api.stream('exec', { id: SBX, cmd: 'x' }, { onLine: (l) => void got.push(l) })
     expect(got).toEqual([
@@ -393,24 +397,32 @@ describe('createClient: NDJSON streams', () => {
     srv.handle((_req, res) => dribble(res, payload))
     const boom = new Error('consumer failed')
     await expect(
-      api.stream('exec', { id: SBX, cmd: 'x' }, {
-        onLine: (l) => {
-          if ('stream' in l) throw boom
+      api.stream(
+        'exec',
+        { id: SBX, cmd: 'x' },
+        {
+          onLine: (l) => {
+            if ('stream' in l) throw boom
+          },
         },
-      }),
+      ),
     ).rejects.toBe(boom)
   })
 
   it('an async onLine is awaited before the next line (backpressure)', async () => {
     srv.handle((_req, res) => dribble(res, payload))
     const order: string[] = []
-    await api.stream('exec', { id: SBX, cmd: 'x' }, {
-      onLine: async (l) => {
-        order.push(`start ${Object.keys(l)[0]}`)
-        await sleep(2)
-        order.push('end')
+    await api.stream(
+      'exec',
+      { id: SBX, cmd: 'x' },
+      {
+        onLine: async (l) => {
+          order.push(`start ${Object.keys(l)[0]}`)
+          await sleep(2)
+          order.push('end')
+        },
       },
-    })
+    )
     for (let i = 0; i < order.length; i += 2) expect(order[i + 1]).toBe('end')
   })
 
@@ -424,17 +436,20 @@ describe('paginate', () => {
     srv.handle((req, res) => {
       const t = req.url.searchParams.get('nextToken')
       if (!t) return json(res, 200, { items: [{ ...sandbox, id: 'sbx_aaaaaa1' }], nextToken: 'p2' })
-      if (t === 'p2') return json(res, 200, { items: [{ ...sandbox, id: 'sbx_aaaaaa2' }, { ...sandbox, id: 'sbx_aaaaaa3' }], nextToken: 'p3' })
+      if (t === 'p2')
+        return json(res, 200, {
+          items: [
+            { ...sandbox, id: 'sbx_aaaaaa2' },
+            { ...sandbox, id: 'sbx_aaaaaa3' },
+          ],
+          nextToken: 'p3',
+        })
       return json(res, 200, { items: [] })
     })
     const ids: string[] = []
     for await (const s of paginate(api.listSandboxes, { metadata: { ci: '1' }, limit: 2 })) ids.push(s.id)
     expect(ids).toEqual(['sbx_aaaaaa1', 'sbx_aaaaaa2', 'sbx_aaaaaa3'])
-    expect(srv.seen.map((r) => r.url.search)).toEqual([
-      '?metadata.ci=1&limit=2',
-      '?metadata.ci=1&limit=2&nextToken=p2',
-      '?metadata.ci=1&limit=2&nextToken=p3',
-    ])
+    expect(srv.seen.map((r) => r.url.search)).toEqual(['?metadata.ci=1&limit=2', '?metadata.ci=1&limit=2&nextToken=p2', '?metadata.ci=1&limit=2&nextToken=p3'])
   })
 })
 

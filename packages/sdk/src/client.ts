@@ -38,13 +38,9 @@ export type RawBody = Uint8Array | ArrayBuffer | Blob | string | ReadableStream<
 export type RawOpName = { [K in OpName]: Operations[K] extends { output: 'raw' } ? K : never }[OpName]
 
 /** An operation's input as the client takes it: the raw-body field also accepts strings, Blobs, … */
-export type ClientInput<K extends OpName> = Operations[K] extends { rawBody: infer F extends string }
-  ? Omit<OpInput<K>, F> & { [P in F]: RawBody }
-  : OpInput<K>
+export type ClientInput<K extends OpName> = Operations[K] extends { rawBody: infer F extends string } ? Omit<OpInput<K>, F> & { [P in F]: RawBody } : OpInput<K>
 
-type Args<K extends OpName> = {} extends ClientInput<K>
-  ? [input?: ClientInput<K>, options?: RequestOptions]
-  : [input: ClientInput<K>, options?: RequestOptions]
+type Args<K extends OpName> = {} extends ClientInput<K> ? [input?: ClientInput<K>, options?: RequestOptions] : [input: ClientInput<K>, options?: RequestOptions]
 
 /** Every operation as a method; the input may be left out when all its fields are optional. */
 export type ClientApi = { [K in OpName]: (...args: Args<K>) => Promise<OpOutput<K>> }
@@ -250,4 +246,3 @@ function opOf(name: OpName): Operation {
   if (!op) throw new ApiError('invalid_request', `unknown operation ${JSON.stringify(name)}; see the operation table`)
   return op
 }
-

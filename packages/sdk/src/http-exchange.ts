@@ -180,4 +180,3 @@ function describe(err: unknown): string {
   const detail = typeof cause?.message === 'string' ? cause.message : typeof cause?.code === 'string' ? cause.code : ''
   return detail && !err.message.includes(detail) ? `${err.message} (${detail})` : err.message
 }
-

@@ -41,7 +41,11 @@ describe('@tidepool/sdk public surface', () => {
   })
 
   it('lists as values exactly what the module exports at run time', () => {
-    const values = readFileSync(listFile, 'utf8').trim().split('\n').filter((l) => l.startsWith('value ')).map((l) => l.slice('value '.length))
+    const values = readFileSync(listFile, 'utf8')
+      .trim()
+      .split('\n')
+      .filter((l) => l.startsWith('value '))
+      .map((l) => l.slice('value '.length))
     expect(Object.keys(sdk).sort()).toEqual(values.sort())
   })
 })

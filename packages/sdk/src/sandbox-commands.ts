@@ -154,10 +154,7 @@ export class Commands {
       snapshotOnFailure: opts.snapshotOnFailure,
     }
     if (opts.background) {
-      const started = await this.client.exec(
-        { ...input, background: true },
-        { signal: opts.signal, timeoutMs: opts.requestTimeoutMs ?? REQUEST_MARGIN_MS },
-      )
+      const started = await this.client.exec({ ...input, background: true }, { signal: opts.signal, timeoutMs: opts.requestTimeoutMs ?? REQUEST_MARGIN_MS })
       if (!('pid' in started)) throw unexpected('exec with background: true', started)
       return new CommandHandle(this.client, this.sandboxId, started.pid, opts)
     }
@@ -185,10 +182,7 @@ export class Commands {
   }
 
   /** A handle to a command started earlier (e.g. by another process), to wait for or kill it. */
-  async connect(
-    pid: number,
-    opts: Pick<RunOptions, 'onStdout' | 'onStderr' | 'throwOnError' | 'outputLimit' | 'signal'> = {},
-  ): Promise<CommandHandle> {
+  async connect(pid: number, opts: Pick<RunOptions, 'onStdout' | 'onStderr' | 'throwOnError' | 'outputLimit' | 'signal'> = {}): Promise<CommandHandle> {
     return new CommandHandle(this.client, this.sandboxId, pid, opts)
   }
 }
@@ -204,10 +198,7 @@ async function killCommand(client: Client, id: string, pid: number): Promise<boo
 }
 
 /** Run a streaming op, feeding the callbacks and keeping (capped) output for the result. */
-async function streamed(
-  start: (o: StreamOptions) => Promise<StreamEnd>,
-  opts: Pick<RunOptions, 'onStdout' | 'onStderr' | 'outputLimit' | 'signal' | 'requestTimeoutMs'>,
-): Promise<CommandResult> {
+async function streamed(start: (o: StreamOptions) => Promise<StreamEnd>, opts: Pick<RunOptions, 'onStdout' | 'onStderr' | 'outputLimit' | 'signal' | 'requestTimeoutMs'>): Promise<CommandResult> {
   const limit = opts.outputLimit ?? DEFAULT_OUTPUT_LIMIT
   const out = new HeadTail(limit)
   const err = new HeadTail(limit)

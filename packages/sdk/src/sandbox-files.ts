@@ -58,11 +58,7 @@ export class Files {
    */
   write(path: string, data: RawBody, opts?: FileOptions): Promise<FileEntry>
   write(files: WriteEntry[], opts?: FileOptions): Promise<FileEntry[]>
-  async write(
-    pathOrFiles: string | WriteEntry[],
-    dataOrOpts?: RawBody | FileOptions,
-    maybeOpts?: FileOptions,
-  ): Promise<FileEntry | FileEntry[]> {
+  async write(pathOrFiles: string | WriteEntry[], dataOrOpts?: RawBody | FileOptions, maybeOpts?: FileOptions): Promise<FileEntry | FileEntry[]> {
     if (Array.isArray(pathOrFiles)) {
       const opts = (dataOrOpts ?? {}) as FileOptions
       const files = pathOrFiles

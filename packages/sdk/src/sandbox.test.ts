@@ -174,10 +174,7 @@ describe('Sandbox: create, connect, list, kill', () => {
   })
 
   it('paginate walks every page', async () => {
-    routes['GET /v1/sandboxes'] = (req) =>
-      req.query.some(([k]) => k === 'nextToken')
-        ? { json: { items: [info({ id: 'sbx_second1' })] } }
-        : { json: { items: [info()], nextToken: 'n2' } }
+    routes['GET /v1/sandboxes'] = (req) => (req.query.some(([k]) => k === 'nextToken') ? { json: { items: [info({ id: 'sbx_second1' })] } } : { json: { items: [info()], nextToken: 'n2' } })
     const ids: string[] = []
     for await (const s of Sandbox.paginate({ ...conn(), query: { state: 'running' } })) ids.push(s.id)
     expect(ids).toEqual([SBX, 'sbx_second1'])
@@ -270,7 +267,12 @@ describe('sbx.commands', () => {
   it('a command allowed more than 4 minutes streams even without callbacks', async () => {
     routes[`POST ${execPath}`] = (req) =>
       String(req.headers.accept).includes('ndjson')
-        ? { ndjson: [{ stream: 'stdout', data: 'long' }, { exitCode: 0, durationMs: 5, timedOut: false, oomKilled: false, truncated: false, stdoutBytes: 4, stderrBytes: 0 }] }
+        ? {
+            ndjson: [
+              { stream: 'stdout', data: 'long' },
+              { exitCode: 0, durationMs: 5, timedOut: false, oomKilled: false, truncated: false, stdoutBytes: 4, stderrBytes: 0 },
+            ],
+          }
         : { status: 400, json: { error: { code: 'invalid_request', message: 'expected a stream' } } }
     const sbx = await Sandbox.connect(SBX, conn())
     await expect(sbx.commands.run('make', { timeoutMs: 600_000 })).resolves.toMatchObject({ stdout: 'long', exitCode: 0 })
@@ -372,8 +374,7 @@ describe('sbx.files', () => {
 
   it('list, exists, getInfo, remove, rename, makeDir', async () => {
     routes[`GET ${files}?list=1`] = () => ({ json: { items: [entry('/w/a'), entry('/w/d', 'dir')] } })
-    routes[`GET ${files}/stat`] = (req) =>
-      req.query[0]![1] === '/w/a' ? { json: { exists: true, entry: entry('/w/a') } } : { json: { exists: false } }
+    routes[`GET ${files}/stat`] = (req) => (req.query[0]![1] === '/w/a' ? { json: { exists: true, entry: entry('/w/a') } } : { json: { exists: false } })
     routes[`DELETE ${files}`] = () => ({ status: 204 })
     routes[`POST ${files}/rename`] = (req) => ({ json: { exists: true, entry: entry(String(req.json?.to)) } })
     routes[`POST ${files}/mkdir`] = () => ({ json: { exists: true, entry: entry('/w/new', 'dir') } })

@@ -1,13 +1,7 @@
 /** @module sandbox — the E2B-shaped `Sandbox` class: create, connect, list, kill; commands and files. */
 import { ApiError, isApiError } from './api-error.js'
 import { createClient, paginate, type Client, type FetchLike } from './client.js'
-import type {
-  CreateSandboxInput,
-  Resources,
-  Sandbox as SandboxInfo,
-  SandboxMetrics,
-  SandboxState,
-} from './contract/sandbox.js'
+import type { CreateSandboxInput, Resources, Sandbox as SandboxInfo, SandboxMetrics, SandboxState } from './contract/sandbox.js'
 import type { Snapshot as SnapshotInfo } from './contract/snapshots.js'
 import { Commands } from './sandbox-commands.js'
 import { Files } from './sandbox-files.js'
@@ -60,17 +54,7 @@ export interface SandboxInfoPage {
   nextToken?: string | undefined
 }
 
-const connectionKeys = [
-  'apiUrl',
-  'baseUrl',
-  'apiKey',
-  'token',
-  'fetch',
-  'headers',
-  'requestTimeoutMs',
-  'validate',
-  'client',
-] as const satisfies readonly (keyof ConnectionOptions)[]
+const connectionKeys = ['apiUrl', 'baseUrl', 'apiKey', 'token', 'fetch', 'headers', 'requestTimeoutMs', 'validate', 'client'] as const satisfies readonly (keyof ConnectionOptions)[]
 
 /**
  * A sandbox: an isolated place to run commands and keep files. Names follow E2B's SDK.
@@ -123,8 +107,7 @@ export class Sandbox {
   static async create(opts?: SandboxOptions): Promise<Sandbox>
   static async create(template: string, opts?: SandboxOptions): Promise<Sandbox>
   static async create(templateOrOpts?: string | SandboxOptions, maybeOpts?: SandboxOptions): Promise<Sandbox> {
-    const opts: SandboxOptions =
-      typeof templateOrOpts === 'string' ? { ...maybeOpts, template: templateOrOpts } : { ...templateOrOpts }
+    const opts: SandboxOptions = typeof templateOrOpts === 'string' ? { ...maybeOpts, template: templateOrOpts } : { ...templateOrOpts }
     const client = clientFor(opts)
     const input: Record<string, unknown> = { ...opts }
     for (const key of connectionKeys) delete input[key]
@@ -245,10 +228,7 @@ function listInput(opts: SandboxListOptions) {
 export function connectionOf(opts: ConnectionOptions): { baseUrl: string; token: string } {
   const token = opts.apiKey ?? opts.token ?? readEnv('TIDEPOOL_TOKEN')
   if (!token) {
-    throw new ApiError(
-      'unauthenticated',
-      'no API token: pass { apiKey } or set TIDEPOOL_TOKEN (`tidepool token create` makes one; the admin token is in $TIDEPOOL_HOME/admin.token)',
-    )
+    throw new ApiError('unauthenticated', 'no API token: pass { apiKey } or set TIDEPOOL_TOKEN (`tidepool token create` makes one; the admin token is in $TIDEPOOL_HOME/admin.token)')
   }
   return { baseUrl: opts.apiUrl ?? opts.baseUrl ?? readEnv('TIDEPOOL_URL') ?? DEFAULT_API_URL, token }
 }

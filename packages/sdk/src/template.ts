@@ -92,4 +92,3 @@ async function streamBuild(spec: BuildTemplateInput, opts: TemplateBuildOptions,
   if (template) return template
   throw new ApiError('network_error', 'buildTemplate: the stream ended before the final line (connection closed early?)')
 }
-

@@ -26,8 +26,18 @@ const text = errorCodesHeader()
 if (!existsSync(header) || readFileSync(header, 'utf8') !== text) writeFileSync(header, text)
 
 /** The helper's sources: every native/*.c (one concern each; main.c dispatches). */
-export const helperSources = readdirSync(native).filter((f) => f.endsWith('.c')).sort().map((f) => join(native, f))
-const inputs = [...helperSources, ...readdirSync(native).filter((f) => f.endsWith('.h')).map((f) => join(native, f)), header, sdkErrorsFile]
+export const helperSources = readdirSync(native)
+  .filter((f) => f.endsWith('.c'))
+  .sort()
+  .map((f) => join(native, f))
+const inputs = [
+  ...helperSources,
+  ...readdirSync(native)
+    .filter((f) => f.endsWith('.h'))
+    .map((f) => join(native, f)),
+  header,
+  sdkErrorsFile,
+]
 const newest = Math.max(...inputs.map((f) => statSync(f).mtimeMs), statSync(import.meta.filename ?? fileURLToPath(import.meta.url)).mtimeMs)
 if (existsSync(out) && statSync(out).mtimeMs >= newest) process.exit(0)
 const cc = process.env.CC ?? 'cc'

@@ -19,7 +19,9 @@ const quotaFields = {
     .number()
     .int()
     .min(0)
-    .describe("Sum of pids limits of live sandboxes per project. Whatever the quotas, every sandbox on the host together stays below half of the kernel's task limit (a pids ceiling on the parent cgroup)."),
+    .describe(
+      "Sum of pids limits of live sandboxes per project. Whatever the quotas, every sandbox on the host together stays below half of the kernel's task limit (a pids ceiling on the parent cgroup).",
+    ),
 }
 const quotaDefaults = { sandboxes: 100, memoryMb: 65_536, cpu: 64, pids: 32_768 }
 const QuotaLimits = z
@@ -68,7 +70,7 @@ export const ConfigSchema = z
         cpu: z.number().min(0.05).default(1),
         memoryMb: z.number().int().min(16).default(512),
         pids: z.number().int().min(8).default(256),
-        diskMb: z.number().int().min(16).default(2048).describe("Writable-layer limit of a sandbox that asks for none (MiB); at most runtime.disk.maxMb."),
+        diskMb: z.number().int().min(16).default(2048).describe('Writable-layer limit of a sandbox that asks for none (MiB); at most runtime.disk.maxMb.'),
       })
       .strict()
       .prefault({}),
@@ -88,7 +90,12 @@ export const ConfigSchema = z
     files: z
       .object({
         maxConcurrentTransfers: z.number().int().min(1).default(8).describe('File reads and writes one token may have running at once; more get quota_exceeded (429) with retryAfter.'),
-        maxReadBytes: z.number().int().min(1).default(4 * 1024 ** 3).describe('A file read (streamed) refuses a file larger than this with payload_too_large.'),
+        maxReadBytes: z
+          .number()
+          .int()
+          .min(1)
+          .default(4 * 1024 ** 3)
+          .describe('A file read (streamed) refuses a file larger than this with payload_too_large.'),
         transferTimeoutMs: z.number().int().min(1000).default(3_600_000).describe('A file read or write still running after this long is stopped (a write then changes nothing).'),
       })
       .strict()
@@ -144,7 +151,8 @@ export function loadConfig(opts: LoadOptions): Config {
     } catch (err) {
       throw new AppError('invalid_request', `config file ${file} is not valid YAML: ${(err as Error).message}`)
     }
-    if (parsed !== null && parsed !== undefined && (typeof parsed !== 'object' || Array.isArray(parsed))) throw new AppError('invalid_request', `config file ${file} must hold a mapping of keys (got ${Array.isArray(parsed) ? 'a list' : typeof parsed})`)
+    if (parsed !== null && parsed !== undefined && (typeof parsed !== 'object' || Array.isArray(parsed)))
+      throw new AppError('invalid_request', `config file ${file} must hold a mapping of keys (got ${Array.isArray(parsed) ? 'a list' : typeof parsed})`)
     // Null-prototype copy; __proto__/constructor/prototype keys and lone surrogates are refused at any depth.
     try {
       raw = safeCopy(parsed ?? {}) as Record<string, unknown>

@@ -87,7 +87,10 @@ function sourceEdges(): Edge[] {
   return files.flatMap((from) =>
     [...readFileSync(join(src, from), 'utf8').matchAll(specifier)].map((m) => ({
       from,
-      to: relative(src, normalize(join(src, dirname(from), m[1]!))).split('\\').join('/').replace(/\.js$/, '.ts'),
+      to: relative(src, normalize(join(src, dirname(from), m[1]!)))
+        .split('\\')
+        .join('/')
+        .replace(/\.js$/, '.ts'),
     })),
   )
 }
@@ -114,7 +117,12 @@ describe('imports run one way', () => {
       'data/clones.ts -> sandboxes/sandboxes.ts: data and sandboxes are siblings (areas: siblings that never import each other)',
     ])
     expect(layerViolations([{ from: 'gate/x.ts', to: 'core/errors.ts' }])).toEqual(['gate/x.ts -> core/errors.ts: gate is in no layer of the table'])
-    expect(layerViolations([{ from: 'sandboxes/files.ts', to: 'kit/page.ts' }, { from: 'cli/main.ts', to: 'main.ts' }])).toEqual([])
+    expect(
+      layerViolations([
+        { from: 'sandboxes/files.ts', to: 'kit/page.ts' },
+        { from: 'cli/main.ts', to: 'main.ts' },
+      ]),
+    ).toEqual([])
   })
 
   it('reports a circle once, however long', () => {

@@ -75,7 +75,17 @@ export async function buildControlPlane(config: Config, opts: BuildOptions = {})
     await store.close()
     throw err
   }
-  const runtime = opts.runtime ?? (await (await import('./runtime/create-runtime.js')).createRuntime({ kind: config.runtime.kind, dataDir: join(config.home, 'runtime'), cgroupName: config.runtime.cgroupName, disk: { ...config.runtime.disk, defaultMb: config.defaults.diskMb }, logger: log }))
+  const runtime =
+    opts.runtime ??
+    (await (
+      await import('./runtime/create-runtime.js')
+    ).createRuntime({
+      kind: config.runtime.kind,
+      dataDir: join(config.home, 'runtime'),
+      cgroupName: config.runtime.cgroupName,
+      disk: { ...config.runtime.disk, defaultMb: config.defaults.diskMb },
+      logger: log,
+    }))
   // The signing key and the signed head live outside the store, so whoever can rewrite the store
   // cannot re-sign it (see README, Audit log).
   const paths = auditPaths(config.home, config.audit)

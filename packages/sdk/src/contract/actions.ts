@@ -51,6 +51,24 @@ export const ActionResult = z
 export type ActionResult = z.infer<typeof ActionResult>
 
 export const actionsOps = {
-  listActions: { method: 'GET', path: '/v1/actions', summary: 'Built-in actions with their input and output JSON Schemas', scope: 'sandboxes:read', input: z.object({}).strict(), output: ActionList, mcp: true, tags: ['actions'] },
-  runAction: { method: 'POST', path: '/v1/actions/{name}/run', summary: 'Run one built-in action (deterministic output; actions that need a sandbox take sandboxId)', scope: 'sandboxes:read', input: RunActionInput, output: ActionResult, maxBodyBytes: 8 * 1024 * 1024, tags: ['actions'] },
+  listActions: {
+    method: 'GET',
+    path: '/v1/actions',
+    summary: 'Built-in actions with their input and output JSON Schemas',
+    scope: 'sandboxes:read',
+    input: z.object({}).strict(),
+    output: ActionList,
+    mcp: true,
+    tags: ['actions'],
+  },
+  runAction: {
+    method: 'POST',
+    path: '/v1/actions/{name}/run',
+    summary: 'Run one built-in action (deterministic output; actions that need a sandbox take sandboxId)',
+    scope: 'sandboxes:read',
+    input: RunActionInput,
+    output: ActionResult,
+    maxBodyBytes: 8 * 1024 * 1024,
+    tags: ['actions'],
+  },
 } as const satisfies Record<string, Operation>

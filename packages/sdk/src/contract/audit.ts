@@ -42,7 +42,10 @@ export const AuditVerifyResult = z
     head: z.object({ seq: z.number().int(), hash: z.string(), at: Timestamp }).optional().describe('The signed head read from the head file.'),
     signedThrough: z.number().int().optional().describe('Every record up to this seq is vouched for by a valid signature.'),
     unsignedTail: z.number().int().optional().describe('Records after signedThrough, covered by the hash chain only.'),
-    key: z.object({ id: z.string(), publicKey: z.string().describe('Ed25519, base64url.') }).optional().describe('The key signatures were checked against.'),
+    key: z
+      .object({ id: z.string(), publicKey: z.string().describe('Ed25519, base64url.') })
+      .optional()
+      .describe('The key signatures were checked against.'),
   })
   .meta({ id: 'AuditVerifyResult' })
 

@@ -37,12 +37,9 @@ export function boundedRecord<K extends z.core.$ZodRecordKey, V extends z.ZodTyp
   })
 }
 
-
 const MetadataKey = z.string().min(1).max(64)
 const MetadataValue = z.string().max(256)
-export const Metadata = boundedRecord(MetadataKey, MetadataValue, limits.metadataKeys, 'metadata keys').describe(
-  'Free-form string labels; filter lists with metadata.<key>=<value>.',
-)
+export const Metadata = boundedRecord(MetadataKey, MetadataValue, limits.metadataKeys, 'metadata keys').describe('Free-form string labels; filter lists with metadata.<key>=<value>.')
 /** A metadata filter: the same keys and values a sandbox's metadata can hold. */
 export const MetadataFilter = boundedRecord(MetadataKey, MetadataValue, limits.metadataKeys, 'metadata filters')
 

@@ -6,11 +6,30 @@ import type { Operation } from './operation.js'
 
 const tags = ['data']
 
-export const DataSourceId = z.string().max(limits.id).regex(/^dsrc_[a-z0-9]{6,40}$/, 'data source ids look like dsrc_ followed by lowercase letters and digits').describe('Data source id, e.g. dsrc_k3j9x2m1q8w7.')
-export const MirrorId = z.string().max(limits.id).regex(/^dmir_[a-z0-9]{6,40}$/, 'mirror ids look like dmir_ followed by lowercase letters and digits').describe('Mirror id, e.g. dmir_k3j9x2m1q8w7.')
-export const CloneId = z.string().max(limits.id).regex(/^dcl_[a-z0-9]{6,40}$/, 'clone ids look like dcl_ followed by lowercase letters and digits').describe('Clone id, e.g. dcl_k3j9x2m1q8w7.')
-export const DataSnapshotId = z.string().max(limits.id).regex(/^dsnap_[a-z0-9]{6,40}$/, 'snapshot ids look like dsnap_ followed by lowercase letters and digits').describe('Clone snapshot id.')
-const DataName = z.string().max(63).regex(/^[a-z0-9][a-z0-9_-]{0,62}$/, 'names are 1–63 lowercase letters, digits, - and _')
+export const DataSourceId = z
+  .string()
+  .max(limits.id)
+  .regex(/^dsrc_[a-z0-9]{6,40}$/, 'data source ids look like dsrc_ followed by lowercase letters and digits')
+  .describe('Data source id, e.g. dsrc_k3j9x2m1q8w7.')
+export const MirrorId = z
+  .string()
+  .max(limits.id)
+  .regex(/^dmir_[a-z0-9]{6,40}$/, 'mirror ids look like dmir_ followed by lowercase letters and digits')
+  .describe('Mirror id, e.g. dmir_k3j9x2m1q8w7.')
+export const CloneId = z
+  .string()
+  .max(limits.id)
+  .regex(/^dcl_[a-z0-9]{6,40}$/, 'clone ids look like dcl_ followed by lowercase letters and digits')
+  .describe('Clone id, e.g. dcl_k3j9x2m1q8w7.')
+export const DataSnapshotId = z
+  .string()
+  .max(limits.id)
+  .regex(/^dsnap_[a-z0-9]{6,40}$/, 'snapshot ids look like dsnap_ followed by lowercase letters and digits')
+  .describe('Clone snapshot id.')
+const DataName = z
+  .string()
+  .max(63)
+  .regex(/^[a-z0-9][a-z0-9_-]{0,62}$/, 'names are 1–63 lowercase letters, digits, - and _')
 
 // ---------------------------------------------------------------- sources
 
@@ -52,7 +71,7 @@ const MaxRows = z.number().int().min(0).max(1_000_000_000)
 
 export const TableSample = z
   .object({
-    percent: Percent.optional().describe('Share of the table\'s rows to sample (Bernoulli, repeatable).'),
+    percent: Percent.optional().describe("Share of the table's rows to sample (Bernoulli, repeatable)."),
     maxRows: MaxRows.optional().describe('Cap on sampled rows of this table (rows added to keep foreign keys whole come on top).'),
     skip: z.boolean().optional().describe('Copy no rows of this table except those other rows reference.'),
   })
@@ -60,9 +79,11 @@ export const TableSample = z
 
 export const SampleSpec = z
   .object({
-    percent: Percent.default(10).describe('Share of every table\'s rows to sample (default 10).'),
+    percent: Percent.default(10).describe("Share of every table's rows to sample (default 10)."),
     maxRows: MaxRows.optional().describe('Cap on sampled rows per table.'),
-    perTable: boundedRecord(z.string().min(1).max(limits.label), TableSample, maxSampledTables, 'tables in perTable').default({}).describe('Overrides by table, keyed "schema.table" or "table" (public).'),
+    perTable: boundedRecord(z.string().min(1).max(limits.label), TableSample, maxSampledTables, 'tables in perTable')
+      .default({})
+      .describe('Overrides by table, keyed "schema.table" or "table" (public).'),
     seed: z.number().int().min(0).max(2_147_483_647).default(42).describe('Seed of the repeatable sample.'),
   })
   .strict()
@@ -70,7 +91,9 @@ export const SampleSpec = z
 
 export const MaskKind = z
   .enum(['email', 'name', 'first_name', 'last_name', 'phone', 'hash', 'null', 'redact', 'keep'])
-  .describe('email/name/first_name/last_name/phone: deterministic fake of that kind; hash: keyed hash of the value; null; redact: the text "redacted"; keep: copy unchanged (overrides a default rule).')
+  .describe(
+    'email/name/first_name/last_name/phone: deterministic fake of that kind; hash: keyed hash of the value; null; redact: the text "redacted"; keep: copy unchanged (overrides a default rule).',
+  )
 export type MaskKind = z.infer<typeof MaskKind>
 
 export const MaskRule = z
@@ -89,10 +112,7 @@ export const MaskRule = z
 
 export const MaskingSpec = z
   .object({
-    defaults: z
-      .boolean()
-      .default(true)
-      .describe('Apply built-in rules to columns whose names look personal (email, first/last/full name, phone, address, ssn, birth date, ip, token, password).'),
+    defaults: z.boolean().default(true).describe('Apply built-in rules to columns whose names look personal (email, first/last/full name, phone, address, ssn, birth date, ip, token, password).'),
     rules: z.array(MaskRule).max(500).default([]).describe('Explicit rules; they win over the defaults, the first matching rule wins.'),
   })
   .strict()
@@ -123,7 +143,7 @@ export const MirrorReport = z
   .object({
     tables: z.array(MirrorTableReport),
     rows: z.number().int(),
-    bytes: z.number().int().describe('Size of the mirror\'s data directory.'),
+    bytes: z.number().int().describe("Size of the mirror's data directory."),
     durationMs: z.number(),
     phasesMs: z.record(z.string(), z.number()).optional().describe('Time per build phase: setup (catalog, server), schema, data, constraints (indexes, keys), finish (vacuum, checkpoint).'),
     rowsPerSecond: z.number(),
@@ -172,8 +192,14 @@ export const MirrorPage = page(Mirror)
 export const CreateCloneInput = z
   .object({
     mirror: z.string().min(1).max(limits.id).describe('Mirror id or name.'),
-    sandbox: SandboxId.optional().describe('Bind to this sandbox: it gets DATABASE_URL over the clone\'s Unix socket.'),
-    ttlSeconds: z.number().int().min(60, 'ttlSeconds must be at least 60').max(604_800, 'ttlSeconds must be at most 604800 (7 days)').optional().describe('Time to live (default data.defaultTtlSeconds).'),
+    sandbox: SandboxId.optional().describe("Bind to this sandbox: it gets DATABASE_URL over the clone's Unix socket."),
+    ttlSeconds: z
+      .number()
+      .int()
+      .min(60, 'ttlSeconds must be at least 60')
+      .max(604_800, 'ttlSeconds must be at most 604800 (7 days)')
+      .optional()
+      .describe('Time to live (default data.defaultTtlSeconds).'),
   })
   .strict()
   .meta({ id: 'CreateCloneInput' })
@@ -196,7 +222,7 @@ export const Clone = z
     sandbox: z.string().optional(),
     state: z.enum(['ready', 'stopped']).describe('ready: accepting connections; stopped: the server is down (tidepool restarts it).'),
     strategy: z.enum(['reflink', 'template']).describe('reflink: own server on a reflinked data dir; template: a database copied with CREATE DATABASE … TEMPLATE (fallback).'),
-    url: z.string().describe('postgresql:// URL over TCP 127.0.0.1 with the clone\'s own credentials.'),
+    url: z.string().describe("postgresql:// URL over TCP 127.0.0.1 with the clone's own credentials."),
     host: z.string(),
     port: z.number().int(),
     socketDir: z.string().describe('Unix socket directory on the host (bound into the sandbox when one is given).'),
@@ -213,31 +239,114 @@ export const Clone = z
 export type Clone = z.infer<typeof Clone>
 export const CloneRef = z.object({ id: CloneId }).strict()
 export const ClonePage = page(Clone)
-export const PatchCloneInput = z
-  .object({ id: CloneId, ttlSeconds: z.number().int().min(60).max(604_800).describe('New time to live, counted from now.') })
-  .strict()
+export const PatchCloneInput = z.object({ id: CloneId, ttlSeconds: z.number().int().min(60).max(604_800).describe('New time to live, counted from now.') }).strict()
 export const CreateDataSnapshotInput = z.object({ id: CloneId, label: z.string().max(128).optional() }).strict()
 export const ResetCloneInput = z
   .object({
     id: CloneId,
-    to: z.union([z.literal('start'), DataSnapshotId]).default('start').describe('"start" (the mirror\'s state) or a snapshot id of this clone.'),
+    to: z
+      .union([z.literal('start'), DataSnapshotId])
+      .default('start')
+      .describe('"start" (the mirror\'s state) or a snapshot id of this clone.'),
   })
   .strict()
 
 export const dataOps = {
-  createDataSource: { method: 'POST', path: '/v1/data/sources', summary: 'Register a source PostgreSQL database (checked: reachable, readable)', scope: 'data:write', input: CreateDataSourceInput, output: DataSource, status: 201, tags },
+  createDataSource: {
+    method: 'POST',
+    path: '/v1/data/sources',
+    summary: 'Register a source PostgreSQL database (checked: reachable, readable)',
+    scope: 'data:write',
+    input: CreateDataSourceInput,
+    output: DataSource,
+    status: 201,
+    tags,
+  },
   listDataSources: { method: 'GET', path: '/v1/data/sources', summary: 'List data sources', scope: 'data:read', input: ListDataInput, output: DataSourcePage, tags },
-  deleteDataSource: { method: 'DELETE', path: '/v1/data/sources/{id}', summary: 'Forget a data source (its mirrors must be deleted first)', scope: 'data:write', input: DataSourceRef, output: 'empty', status: 204, tags },
-  createMirror: { method: 'POST', path: '/v1/data/sources/{id}/mirror', summary: 'Build (or refresh) a mirror: full schema, FK-consistent sample, masked before it lands', scope: 'data:write', input: CreateMirrorInput, output: Mirror, status: 201, tags },
+  deleteDataSource: {
+    method: 'DELETE',
+    path: '/v1/data/sources/{id}',
+    summary: 'Forget a data source (its mirrors must be deleted first)',
+    scope: 'data:write',
+    input: DataSourceRef,
+    output: 'empty',
+    status: 204,
+    tags,
+  },
+  createMirror: {
+    method: 'POST',
+    path: '/v1/data/sources/{id}/mirror',
+    summary: 'Build (or refresh) a mirror: full schema, FK-consistent sample, masked before it lands',
+    scope: 'data:write',
+    input: CreateMirrorInput,
+    output: Mirror,
+    status: 201,
+    tags,
+  },
   listMirrors: { method: 'GET', path: '/v1/data/mirrors', summary: 'List mirrors', scope: 'data:read', input: ListDataInput, output: MirrorPage, tags },
   getMirror: { method: 'GET', path: '/v1/data/mirrors/{id}', summary: 'Get a mirror with its build progress and report', scope: 'data:read', input: MirrorRef, output: Mirror, tags },
-  refreshMirror: { method: 'POST', path: '/v1/data/mirrors/{id}/refresh', summary: 'Rebuild a mirror from its source with its sample and masking (clones keep their data)', scope: 'data:write', input: RefreshMirrorInput, output: Mirror, tags },
-  deleteMirror: { method: 'DELETE', path: '/v1/data/mirrors/{id}', summary: 'Delete a mirror (its clones must be destroyed first)', scope: 'data:write', input: MirrorRef, output: 'empty', status: 204, tags },
-  createClone: { method: 'POST', path: '/v1/data/clones', summary: 'Create a thin writable clone of a mirror, with its own server and credentials', scope: 'data:write', input: CreateCloneInput, output: Clone, status: 201, mcp: true, tags },
+  refreshMirror: {
+    method: 'POST',
+    path: '/v1/data/mirrors/{id}/refresh',
+    summary: 'Rebuild a mirror from its source with its sample and masking (clones keep their data)',
+    scope: 'data:write',
+    input: RefreshMirrorInput,
+    output: Mirror,
+    tags,
+  },
+  deleteMirror: {
+    method: 'DELETE',
+    path: '/v1/data/mirrors/{id}',
+    summary: 'Delete a mirror (its clones must be destroyed first)',
+    scope: 'data:write',
+    input: MirrorRef,
+    output: 'empty',
+    status: 204,
+    tags,
+  },
+  createClone: {
+    method: 'POST',
+    path: '/v1/data/clones',
+    summary: 'Create a thin writable clone of a mirror, with its own server and credentials',
+    scope: 'data:write',
+    input: CreateCloneInput,
+    output: Clone,
+    status: 201,
+    mcp: true,
+    tags,
+  },
   listClones: { method: 'GET', path: '/v1/data/clones', summary: 'List clones', scope: 'data:read', input: ListDataInput, output: ClonePage, tags },
   getClone: { method: 'GET', path: '/v1/data/clones/{id}', summary: 'Get a clone', scope: 'data:read', input: CloneRef, output: Clone, tags },
-  patchClone: { method: 'PATCH', path: '/v1/data/clones/{id}', summary: 'Extend (or shorten) a clone\'s TTL', scope: 'data:write', input: PatchCloneInput, output: Clone, tags },
-  deleteClone: { method: 'DELETE', path: '/v1/data/clones/{id}', summary: 'Destroy a clone: server, data, socket and snapshots (idempotent)', scope: 'data:write', input: CloneRef, output: 'empty', status: 204, mcp: true, tags },
-  createCloneSnapshot: { method: 'POST', path: '/v1/data/clones/{id}/snapshots', summary: 'Snapshot a clone (a known state to reset to)', scope: 'data:write', input: CreateDataSnapshotInput, output: DataSnapshot, status: 201, tags },
-  resetClone: { method: 'POST', path: '/v1/data/clones/{id}/reset', summary: 'Reset a clone to the mirror\'s state or to one of its snapshots', scope: 'data:write', input: ResetCloneInput, output: Clone, mcp: true, tags },
+  patchClone: { method: 'PATCH', path: '/v1/data/clones/{id}', summary: "Extend (or shorten) a clone's TTL", scope: 'data:write', input: PatchCloneInput, output: Clone, tags },
+  deleteClone: {
+    method: 'DELETE',
+    path: '/v1/data/clones/{id}',
+    summary: 'Destroy a clone: server, data, socket and snapshots (idempotent)',
+    scope: 'data:write',
+    input: CloneRef,
+    output: 'empty',
+    status: 204,
+    mcp: true,
+    tags,
+  },
+  createCloneSnapshot: {
+    method: 'POST',
+    path: '/v1/data/clones/{id}/snapshots',
+    summary: 'Snapshot a clone (a known state to reset to)',
+    scope: 'data:write',
+    input: CreateDataSnapshotInput,
+    output: DataSnapshot,
+    status: 201,
+    tags,
+  },
+  resetClone: {
+    method: 'POST',
+    path: '/v1/data/clones/{id}/reset',
+    summary: "Reset a clone to the mirror's state or to one of its snapshots",
+    scope: 'data:write',
+    input: ResetCloneInput,
+    output: Clone,
+    mcp: true,
+    tags,
+  },
 } as const satisfies Record<string, Operation>

@@ -22,7 +22,10 @@ export const Variant = boundedRecord(
 ).describe('What the run ran on, e.g. {"os":"linux","node":"20"}. Flakiness is judged per variant.')
 
 /** Durations: up to 31 days, longer than any CI job runs. */
-const Millis = z.number().min(0).max(31 * 86_400_000)
+const Millis = z
+  .number()
+  .min(0)
+  .max(31 * 86_400_000)
 /** Peak use in percent of a limit: above 100 when a runner overcommits (CPU over its quota), never a thousand times over. */
 const Pct = z.number().min(0).max(100_000)
 /** Named facts an infra object may carry, the known ones included. */
@@ -171,9 +174,7 @@ export const RunEvent = z
   .meta({ id: 'RunEvent' })
 export type RunEvent = z.input<typeof RunEvent>
 
-export const IngestEventsInput = z
-  .object({ id: RunId, events: z.array(RunEvent).min(1).max(10_000) })
-  .strict()
+export const IngestEventsInput = z.object({ id: RunId, events: z.array(RunEvent).min(1).max(10_000) }).strict()
 export const IngestEventsResult = z.object({ runId: RunId, accepted: z.number().int() })
 
 export const FinishRunInput = z
@@ -249,9 +250,7 @@ export const TestHistoryInput = z
     branch: z.string().max(256).optional(),
   })
   .strict()
-export const TestHistory = z
-  .object({ test: InsightTest, items: z.array(HistoryEntry).describe('Newest first, one per run.') })
-  .meta({ id: 'TestHistory' })
+export const TestHistory = z.object({ test: InsightTest, items: z.array(HistoryEntry).describe('Newest first, one per run.') }).meta({ id: 'TestHistory' })
 export type TestHistory = z.infer<typeof TestHistory>
 
 // ---------------------------------------------------------------- anomalies, signatures, clusters
@@ -383,10 +382,7 @@ export type Triage = z.infer<typeof Triage>
 export const TriageInput = z
   .object({
     id: RunId,
-    llm: z
-      .enum(['true', 'false', '1', '0'])
-      .optional()
-      .describe('Let the configured LLM rewrite the summary (default: yes when one is configured).'),
+    llm: z.enum(['true', 'false', '1', '0']).optional().describe('Let the configured LLM rewrite the summary (default: yes when one is configured).'),
   })
   .strict()
 
@@ -401,9 +397,7 @@ export const ListRemediationsInput = z
   })
   .strict()
 export const RemediationPage = page(Remediation).meta({ id: 'RemediationPage' })
-export const DecideRemediationInput = z
-  .object({ id: z.string().min(1).max(64), note: z.string().max(1024).optional() })
-  .strict()
+export const DecideRemediationInput = z.object({ id: z.string().min(1).max(64), note: z.string().max(1024).optional() }).strict()
 
 export const InsightsSettings = z
   .object({
@@ -473,7 +467,13 @@ export const Kpis = z
   .meta({ id: 'Kpis' })
 export type Kpis = z.infer<typeof Kpis>
 export const KpisInput = z
-  .object({ window: z.string().max(5).regex(/^\d{1,4}[hdw]$/, 'window looks like 24h, 7d or 4w').default('7d') })
+  .object({
+    window: z
+      .string()
+      .max(5)
+      .regex(/^\d{1,4}[hdw]$/, 'window looks like 24h, 7d or 4w')
+      .default('7d'),
+  })
   .strict()
 
 export const AnalyzeInput = z.object({ full: z.boolean().default(true).describe('Re-analyse every test, not only those touched since the last analysis.') }).strict()
@@ -489,20 +489,154 @@ export const insightsOps = {
   createRun: { method: 'POST', path: '/v1/runs', summary: 'Register a CI or agent run (idempotent on id)', scope: 'runs:write', input: CreateRunInput, output: Run, status: 201, tags: ['runs'] },
   listRuns: { method: 'GET', path: '/v1/runs', summary: 'Runs, newest first', scope: 'insights:read', input: ListRunsInput, output: RunPage, tags: ['runs'] },
   getRun: { method: 'GET', path: '/v1/runs/{id}', summary: 'One run with its summary', scope: 'insights:read', input: RunRef, output: Run, tags: ['runs'] },
-  ingestJunit: { method: 'POST', path: '/v1/runs/{id}/junit', summary: 'Upload one JUnit XML report (gzip accepted; same bytes again change nothing)', scope: 'runs:write', input: IngestJunitInput, output: JunitIngestResult, rawBody: 'body', rawContentType: 'application/xml', tags: ['runs'] },
-  ingestRunEvents: { method: 'POST', path: '/v1/runs/{id}/events', summary: 'Append seed-schema events (infra metrics, logs, snapshots, PR events) to a run', scope: 'runs:write', input: IngestEventsInput, output: IngestEventsResult, maxBodyBytes: 32 * 1024 * 1024, tags: ['runs'] },
-  finishRun: { method: 'POST', path: '/v1/runs/{id}/finish', summary: 'Mark a run finished: analyse it and decide remediations', scope: 'runs:write', input: FinishRunInput, output: FinishRunResult, tags: ['runs'] },
-  listInsightTests: { method: 'GET', path: '/v1/insights/tests', summary: 'Tests with flakiness status, score and interval', scope: 'insights:read', input: ListTestsInput, output: InsightTestPage, mcp: true, tags: ['insights'] },
-  getTestHistory: { method: 'GET', path: '/v1/insights/tests/{testId}/history', summary: 'One test’s results, newest first', scope: 'insights:read', input: TestHistoryInput, output: TestHistory, tags: ['insights'] },
-  getRunTriage: { method: 'GET', path: '/v1/insights/runs/{id}/triage', summary: 'Root cause per failing test, evidence and suggested actions (JSON or text/markdown)', scope: 'insights:read', input: TriageInput, output: Triage, markdown: true, mcp: true, tags: ['insights'] },
-  listAnomalies: { method: 'GET', path: '/v1/insights/anomalies', summary: 'Duration outliers and sustained regressions', scope: 'insights:read', input: ListAnomaliesInput, output: AnomalyPage, tags: ['insights'] },
-  listSignatures: { method: 'GET', path: '/v1/insights/signatures', summary: 'Failures grouped by normalised error signature', scope: 'insights:read', input: ListSignaturesInput, output: SignaturePage, tags: ['insights'] },
-  listClusters: { method: 'GET', path: '/v1/insights/clusters', summary: 'Tests that fail together (one likely cause)', scope: 'insights:read', input: z.object({}).strict(), output: ClusterList, tags: ['insights'] },
-  getKpis: { method: 'GET', path: '/v1/insights/kpis', summary: 'Feedback-loop KPIs over a window, with the suggest/auto A/B comparison', scope: 'insights:read', input: KpisInput, output: Kpis, tags: ['insights'] },
-  listRemediations: { method: 'GET', path: '/v1/insights/remediations', summary: 'Recommended and applied remediations with their gate decisions', scope: 'insights:read', input: ListRemediationsInput, output: RemediationPage, tags: ['insights'] },
-  applyRemediation: { method: 'POST', path: '/v1/insights/remediations/{id}/apply', summary: 'Apply a suggested remediation (every gate except mode still applies)', scope: 'insights:write', input: DecideRemediationInput, output: Remediation, tags: ['insights'] },
-  rejectRemediation: { method: 'POST', path: '/v1/insights/remediations/{id}/reject', summary: 'Reject a suggestion, or revert an automatic remediation (counts against acceptance)', scope: 'insights:write', input: DecideRemediationInput, output: Remediation, tags: ['insights'] },
-  getInsightsSettings: { method: 'GET', path: '/v1/insights/settings', summary: 'Remediation mode and defaults of the project', scope: 'insights:read', input: z.object({}).strict(), output: InsightsSettings, tags: ['insights'] },
-  putInsightsSettings: { method: 'PUT', path: '/v1/insights/settings', summary: 'Set the remediation mode (suggest | auto | ab) and defaults', scope: 'insights:write', input: PutInsightsSettingsInput, output: InsightsSettings, tags: ['insights'] },
-  analyzeInsights: { method: 'POST', path: '/v1/insights/analyze', summary: 'Re-analyse the project’s history now', scope: 'insights:write', input: AnalyzeInput, output: AnalyzeResult, tags: ['insights'] },
+  ingestJunit: {
+    method: 'POST',
+    path: '/v1/runs/{id}/junit',
+    summary: 'Upload one JUnit XML report (gzip accepted; same bytes again change nothing)',
+    scope: 'runs:write',
+    input: IngestJunitInput,
+    output: JunitIngestResult,
+    rawBody: 'body',
+    rawContentType: 'application/xml',
+    tags: ['runs'],
+  },
+  ingestRunEvents: {
+    method: 'POST',
+    path: '/v1/runs/{id}/events',
+    summary: 'Append seed-schema events (infra metrics, logs, snapshots, PR events) to a run',
+    scope: 'runs:write',
+    input: IngestEventsInput,
+    output: IngestEventsResult,
+    maxBodyBytes: 32 * 1024 * 1024,
+    tags: ['runs'],
+  },
+  finishRun: {
+    method: 'POST',
+    path: '/v1/runs/{id}/finish',
+    summary: 'Mark a run finished: analyse it and decide remediations',
+    scope: 'runs:write',
+    input: FinishRunInput,
+    output: FinishRunResult,
+    tags: ['runs'],
+  },
+  listInsightTests: {
+    method: 'GET',
+    path: '/v1/insights/tests',
+    summary: 'Tests with flakiness status, score and interval',
+    scope: 'insights:read',
+    input: ListTestsInput,
+    output: InsightTestPage,
+    mcp: true,
+    tags: ['insights'],
+  },
+  getTestHistory: {
+    method: 'GET',
+    path: '/v1/insights/tests/{testId}/history',
+    summary: 'One test’s results, newest first',
+    scope: 'insights:read',
+    input: TestHistoryInput,
+    output: TestHistory,
+    tags: ['insights'],
+  },
+  getRunTriage: {
+    method: 'GET',
+    path: '/v1/insights/runs/{id}/triage',
+    summary: 'Root cause per failing test, evidence and suggested actions (JSON or text/markdown)',
+    scope: 'insights:read',
+    input: TriageInput,
+    output: Triage,
+    markdown: true,
+    mcp: true,
+    tags: ['insights'],
+  },
+  listAnomalies: {
+    method: 'GET',
+    path: '/v1/insights/anomalies',
+    summary: 'Duration outliers and sustained regressions',
+    scope: 'insights:read',
+    input: ListAnomaliesInput,
+    output: AnomalyPage,
+    tags: ['insights'],
+  },
+  listSignatures: {
+    method: 'GET',
+    path: '/v1/insights/signatures',
+    summary: 'Failures grouped by normalised error signature',
+    scope: 'insights:read',
+    input: ListSignaturesInput,
+    output: SignaturePage,
+    tags: ['insights'],
+  },
+  listClusters: {
+    method: 'GET',
+    path: '/v1/insights/clusters',
+    summary: 'Tests that fail together (one likely cause)',
+    scope: 'insights:read',
+    input: z.object({}).strict(),
+    output: ClusterList,
+    tags: ['insights'],
+  },
+  getKpis: {
+    method: 'GET',
+    path: '/v1/insights/kpis',
+    summary: 'Feedback-loop KPIs over a window, with the suggest/auto A/B comparison',
+    scope: 'insights:read',
+    input: KpisInput,
+    output: Kpis,
+    tags: ['insights'],
+  },
+  listRemediations: {
+    method: 'GET',
+    path: '/v1/insights/remediations',
+    summary: 'Recommended and applied remediations with their gate decisions',
+    scope: 'insights:read',
+    input: ListRemediationsInput,
+    output: RemediationPage,
+    tags: ['insights'],
+  },
+  applyRemediation: {
+    method: 'POST',
+    path: '/v1/insights/remediations/{id}/apply',
+    summary: 'Apply a suggested remediation (every gate except mode still applies)',
+    scope: 'insights:write',
+    input: DecideRemediationInput,
+    output: Remediation,
+    tags: ['insights'],
+  },
+  rejectRemediation: {
+    method: 'POST',
+    path: '/v1/insights/remediations/{id}/reject',
+    summary: 'Reject a suggestion, or revert an automatic remediation (counts against acceptance)',
+    scope: 'insights:write',
+    input: DecideRemediationInput,
+    output: Remediation,
+    tags: ['insights'],
+  },
+  getInsightsSettings: {
+    method: 'GET',
+    path: '/v1/insights/settings',
+    summary: 'Remediation mode and defaults of the project',
+    scope: 'insights:read',
+    input: z.object({}).strict(),
+    output: InsightsSettings,
+    tags: ['insights'],
+  },
+  putInsightsSettings: {
+    method: 'PUT',
+    path: '/v1/insights/settings',
+    summary: 'Set the remediation mode (suggest | auto | ab) and defaults',
+    scope: 'insights:write',
+    input: PutInsightsSettingsInput,
+    output: InsightsSettings,
+    tags: ['insights'],
+  },
+  analyzeInsights: {
+    method: 'POST',
+    path: '/v1/insights/analyze',
+    summary: 'Re-analyse the project’s history now',
+    scope: 'insights:write',
+    input: AnalyzeInput,
+    output: AnalyzeResult,
+    tags: ['insights'],
+  },
 } as const satisfies Record<string, Operation>

@@ -2,10 +2,18 @@
 import { z } from 'zod'
 import { Envs, limits, Metadata, MetadataFilter, Name, PageInput, Path, Timestamp, page } from './common.js'
 
-export const SandboxId = z.string().max(limits.id).regex(/^sbx_[a-z0-9]{6,40}$/, 'sandbox ids look like sbx_ followed by lowercase letters and digits').describe('Sandbox id, e.g. sbx_k3j9x2m1q8w7.')
+export const SandboxId = z
+  .string()
+  .max(limits.id)
+  .regex(/^sbx_[a-z0-9]{6,40}$/, 'sandbox ids look like sbx_ followed by lowercase letters and digits')
+  .describe('Sandbox id, e.g. sbx_k3j9x2m1q8w7.')
 
 /** Snapshot ids live here, not in contract/snapshots, because CreateSandboxInput refers to them (no import cycle). */
-export const SnapshotId = z.string().max(limits.id).regex(/^snap_[a-z0-9]{6,40}$/, 'snapshot ids look like snap_ followed by lowercase letters and digits').describe('Snapshot id, e.g. snap_k3j9x2m1q8w7.')
+export const SnapshotId = z
+  .string()
+  .max(limits.id)
+  .regex(/^snap_[a-z0-9]{6,40}$/, 'snapshot ids look like snap_ followed by lowercase letters and digits')
+  .describe('Snapshot id, e.g. snap_k3j9x2m1q8w7.')
 
 export const SandboxState = z.enum(['starting', 'running', 'paused', 'stopped']).describe('Lifecycle state.')
 export type SandboxState = z.infer<typeof SandboxState>
@@ -56,11 +64,7 @@ export const FilesystemPolicy = z
   })
   .strict()
 
-const TimeoutMs = z
-  .number()
-  .int()
-  .min(1_000, 'timeoutMs must be at least 1000 (1 s)')
-  .max(86_400_000, 'timeoutMs must be at most 86400000 (24 h)')
+const TimeoutMs = z.number().int().min(1_000, 'timeoutMs must be at least 1000 (1 s)').max(86_400_000, 'timeoutMs must be at most 86400000 (24 h)')
 
 export const CreateSandboxInput = z
   .object({
@@ -123,16 +127,21 @@ export const PatchSandboxInput = z
 export const ExecInput = z
   .object({
     id: SandboxId,
-    cmd: z
-      .union([z.array(z.string().max(131_072)).min(1).max(4096), z.string().min(1).max(131_072)])
-      .describe('argv array, or a string run with /bin/sh -c.'),
+    cmd: z.union([z.array(z.string().max(131_072)).min(1).max(4096), z.string().min(1).max(131_072)]).describe('argv array, or a string run with /bin/sh -c.'),
     cwd: z.string().max(limits.path).startsWith('/', 'cwd is an absolute path inside the sandbox').optional(),
     envs: Envs.optional(),
     user: z.enum(['user', 'root']).optional().describe("'user' (uid 1000) or 'root' (root inside the sandbox's user namespace only); default: the template's user, else 'user'."),
-    stdin: z.string().max(16 * 1024 * 1024).optional().describe('Bytes (UTF-8) written to stdin, then closed.'),
+    stdin: z
+      .string()
+      .max(16 * 1024 * 1024)
+      .optional()
+      .describe('Bytes (UTF-8) written to stdin, then closed.'),
     timeoutMs: z.number().int().min(1, 'timeoutMs must be at least 1').max(86_400_000).default(60_000).describe('Kills the whole process tree after this many ms.'),
     background: z.boolean().default(false).describe('Return at once with a command handle (pid).'),
-    snapshotOnFailure: z.boolean().default(false).describe('On a non-zero exit or a timeout, snapshot the sandbox before returning (snapshotId in the result and the exec event). Not with background.'),
+    snapshotOnFailure: z
+      .boolean()
+      .default(false)
+      .describe('On a non-zero exit or a timeout, snapshot the sandbox before returning (snapshotId in the result and the exec event). Not with background.'),
   })
   .strict()
   .meta({ id: 'ExecInput' })
@@ -167,11 +176,7 @@ export type CommandInfo = z.infer<typeof CommandInfo>
 export const CommandRef = z.object({ id: SandboxId, pid: z.coerce.number().int().min(1).max(2_147_483_647) }).strict()
 
 /** One line of a streamed exec (NDJSON). */
-export const ExecStreamLine = z.union([
-  z.object({ stream: z.enum(['stdout', 'stderr']), data: z.string() }),
-  z.object({ pid: z.number().int() }),
-  ExecResult.omit({ stdout: true, stderr: true }),
-])
+export const ExecStreamLine = z.union([z.object({ stream: z.enum(['stdout', 'stderr']), data: z.string() }), z.object({ pid: z.number().int() }), ExecResult.omit({ stdout: true, stderr: true })])
 
 export const FilePath = Path.describe('Path inside the sandbox; relative paths start at /home/user.')
 export const FileRef = z.object({ id: SandboxId, path: FilePath }).strict()
@@ -180,9 +185,7 @@ const RawContent = z.custom<Uint8Array | AsyncIterable<Uint8Array>>(
   (v) => v instanceof Uint8Array || (typeof v === 'object' && v !== null && typeof (v as { [Symbol.asyncIterator]?: unknown })[Symbol.asyncIterator] === 'function'),
   'raw bytes',
 )
-export const WriteFileInput = z
-  .object({ id: SandboxId, path: FilePath, content: RawContent })
-  .strict()
+export const WriteFileInput = z.object({ id: SandboxId, path: FilePath, content: RawContent }).strict()
 export const RenameFileInput = z.object({ id: SandboxId, from: FilePath, to: FilePath }).strict()
 export const FileEntry = z
   .object({
@@ -195,9 +198,7 @@ export const FileEntry = z
   })
   .meta({ id: 'FileEntry' })
 export type FileEntry = z.infer<typeof FileEntry>
-export const ListFilesInput = z
-  .object({ id: SandboxId, path: FilePath, list: z.string().max(8).optional(), depth: z.coerce.number().int().min(1).max(8).default(1) })
-  .strict()
+export const ListFilesInput = z.object({ id: SandboxId, path: FilePath, list: z.string().max(8).optional(), depth: z.coerce.number().int().min(1).max(8).default(1) }).strict()
 export const FileList = z.object({ items: z.array(FileEntry) }).meta({ id: 'FileList' })
 export const FileStat = z.object({ exists: z.boolean(), entry: FileEntry.optional() }).meta({ id: 'FileStat' })
 export type FileStat = z.infer<typeof FileStat>
@@ -230,4 +231,3 @@ export const SandboxMetrics = z
   })
   .meta({ id: 'SandboxMetrics' })
 export type SandboxMetrics = z.infer<typeof SandboxMetrics>
-

@@ -10,7 +10,9 @@ const tags = ['snapshots']
 
 const LabelKey = z.string().min(1).max(64)
 const LabelValue = z.string().max(256)
-export const SnapshotLabels = boundedRecord(LabelKey, LabelValue, limits.metadataKeys, 'labels').describe('Free-form string labels; filter lists with labels.<key>=<value>. `pinned: "true"` keeps a snapshot from count retention.')
+export const SnapshotLabels = boundedRecord(LabelKey, LabelValue, limits.metadataKeys, 'labels').describe(
+  'Free-form string labels; filter lists with labels.<key>=<value>. `pinned: "true"` keeps a snapshot from count retention.',
+)
 
 /** Upper bound of one fork; the project's sandbox quota bounds it further. */
 export const maxForkCount = 16
@@ -19,7 +21,13 @@ export const CreateSnapshotInput = z
   .object({
     id: SandboxId,
     labels: SnapshotLabels.default({}),
-    ttlMs: z.number().int().min(1_000, 'ttlMs must be at least 1000 (1 s)').max(31_536_000_000, 'ttlMs must be at most 31536000000 (365 days)').optional().describe('Deleted this long after it was taken (default: the server default, or kept).'),
+    ttlMs: z
+      .number()
+      .int()
+      .min(1_000, 'ttlMs must be at least 1000 (1 s)')
+      .max(31_536_000_000, 'ttlMs must be at most 31536000000 (365 days)')
+      .optional()
+      .describe('Deleted this long after it was taken (default: the server default, or kept).'),
   })
   .strict()
   .meta({ id: 'CreateSnapshotInput' })
@@ -53,7 +61,13 @@ export const SnapshotPage = page(Snapshot).meta({ id: 'SnapshotPage' })
 export const ForkSandboxInput = z
   .object({
     id: SandboxId,
-    count: z.number().int().min(1, 'count must be at least 1').max(maxForkCount, `count must be at most ${maxForkCount}`).default(1).describe(`New sandboxes to make (1–${maxForkCount}), each with exactly the parent's files.`),
+    count: z
+      .number()
+      .int()
+      .min(1, 'count must be at least 1')
+      .max(maxForkCount, `count must be at most ${maxForkCount}`)
+      .default(1)
+      .describe(`New sandboxes to make (1–${maxForkCount}), each with exactly the parent's files.`),
     metadata: Metadata.optional().describe("Metadata of the new sandboxes (default: the parent's)."),
   })
   .strict()
@@ -74,10 +88,55 @@ export const ResetSandboxInput = z
   .meta({ id: 'ResetSandboxInput' })
 
 export const snapshotOps = {
-  createSnapshot: { method: 'POST', path: '/v1/sandboxes/{id}/snapshots', summary: "Snapshot a sandbox's files (consistent: its processes are frozen for the capture)", scope: 'sandboxes:write', input: CreateSnapshotInput, output: Snapshot, status: 201, mcp: true, tags },
-  listSnapshots: { method: 'GET', path: '/v1/snapshots', summary: 'List snapshots (paginated, filter by sandbox and labels)', scope: 'sandboxes:read', input: ListSnapshotsInput, output: SnapshotPage, tags },
+  createSnapshot: {
+    method: 'POST',
+    path: '/v1/sandboxes/{id}/snapshots',
+    summary: "Snapshot a sandbox's files (consistent: its processes are frozen for the capture)",
+    scope: 'sandboxes:write',
+    input: CreateSnapshotInput,
+    output: Snapshot,
+    status: 201,
+    mcp: true,
+    tags,
+  },
+  listSnapshots: {
+    method: 'GET',
+    path: '/v1/snapshots',
+    summary: 'List snapshots (paginated, filter by sandbox and labels)',
+    scope: 'sandboxes:read',
+    input: ListSnapshotsInput,
+    output: SnapshotPage,
+    tags,
+  },
   getSnapshot: { method: 'GET', path: '/v1/snapshots/{id}', summary: 'Get one snapshot', scope: 'sandboxes:read', input: SnapshotRef, output: Snapshot, tags },
-  deleteSnapshot: { method: 'DELETE', path: '/v1/snapshots/{id}', summary: 'Delete a snapshot (idempotent; refused while a live sandbox started from it)', scope: 'sandboxes:write', input: SnapshotRef, output: 'empty', status: 204, tags },
-  forkSandbox: { method: 'POST', path: '/v1/sandboxes/{id}/fork', summary: "New sandboxes with exactly a sandbox's files (processes are not carried over)", scope: 'sandboxes:write', input: ForkSandboxInput, output: ForkResult, status: 201, mcp: true, tags },
-  resetSandbox: { method: 'POST', path: '/v1/sandboxes/{id}/reset', summary: 'Put a sandbox back to its start or to a snapshot, in place (same id; processes restarted)', scope: 'sandboxes:write', input: ResetSandboxInput, output: Sandbox, tags },
+  deleteSnapshot: {
+    method: 'DELETE',
+    path: '/v1/snapshots/{id}',
+    summary: 'Delete a snapshot (idempotent; refused while a live sandbox started from it)',
+    scope: 'sandboxes:write',
+    input: SnapshotRef,
+    output: 'empty',
+    status: 204,
+    tags,
+  },
+  forkSandbox: {
+    method: 'POST',
+    path: '/v1/sandboxes/{id}/fork',
+    summary: "New sandboxes with exactly a sandbox's files (processes are not carried over)",
+    scope: 'sandboxes:write',
+    input: ForkSandboxInput,
+    output: ForkResult,
+    status: 201,
+    mcp: true,
+    tags,
+  },
+  resetSandbox: {
+    method: 'POST',
+    path: '/v1/sandboxes/{id}/reset',
+    summary: 'Put a sandbox back to its start or to a snapshot, in place (same id; processes restarted)',
+    scope: 'sandboxes:write',
+    input: ResetSandboxInput,
+    output: Sandbox,
+    tags,
+  },
 } as const satisfies Record<string, Operation>

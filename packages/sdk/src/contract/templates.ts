@@ -74,7 +74,10 @@ export const TemplateStep = z
         copy: z
           .object({
             path: AbsPath.describe('Where the file goes inside the template (parents are created).'),
-            content: z.string().max(Math.ceil((maxCopyBytes * 4) / 3) + 4).describe('The file: text, or base64 with encoding: base64 (at most 1 MiB of bytes).'),
+            content: z
+              .string()
+              .max(Math.ceil((maxCopyBytes * 4) / 3) + 4)
+              .describe('The file: text, or base64 with encoding: base64 (at most 1 MiB of bytes).'),
             encoding: z.enum(['utf8', 'base64']).default('utf8'),
             mode: z.number().int().min(0).max(0o7777).optional().describe('File mode, e.g. 493 (0755). Default 0644.'),
           })
@@ -191,9 +194,53 @@ export const BuildLogRef = z.object({ name: TemplateName, id: z.string().min(1).
 export const BuildLog = z.object({ id: z.string(), state: z.enum(['building', 'ready', 'failed']), lines: z.array(z.string()) }).meta({ id: 'TemplateBuildLog' })
 
 export const templatesOps = {
-  buildTemplate: { method: 'POST', path: '/v1/templates', summary: 'Build a template (cache hits are instant; NDJSON progress with Accept: application/x-ndjson)', scope: 'sandboxes:write', input: BuildTemplateInput, output: Template, status: 201, stream: true, maxBodyBytes: 8 * 1024 * 1024, tags: ['templates'] },
-  listTemplates: { method: 'GET', path: '/v1/templates', summary: 'Templates sandboxes can start from (paginated)', scope: 'sandboxes:read', input: ListTemplatesInput, output: TemplatePage, tags: ['templates'] },
-  getTemplate: { method: 'GET', path: '/v1/templates/{name}', summary: 'Inspect a template: layers, digests, sizes, last build, use', scope: 'sandboxes:read', input: TemplateRef, output: Template, tags: ['templates'] },
-  deleteTemplate: { method: 'DELETE', path: '/v1/templates/{name}', summary: 'Delete a template and the layers no other template uses (idempotent; refused while sandboxes use it)', scope: 'sandboxes:write', input: TemplateRef, output: 'empty', status: 204, tags: ['templates'] },
-  getTemplateBuildLog: { method: 'GET', path: '/v1/templates/{name}/builds/{id}/logs', summary: 'The log of one build (bounded)', scope: 'sandboxes:read', input: BuildLogRef, output: BuildLog, tags: ['templates'] },
+  buildTemplate: {
+    method: 'POST',
+    path: '/v1/templates',
+    summary: 'Build a template (cache hits are instant; NDJSON progress with Accept: application/x-ndjson)',
+    scope: 'sandboxes:write',
+    input: BuildTemplateInput,
+    output: Template,
+    status: 201,
+    stream: true,
+    maxBodyBytes: 8 * 1024 * 1024,
+    tags: ['templates'],
+  },
+  listTemplates: {
+    method: 'GET',
+    path: '/v1/templates',
+    summary: 'Templates sandboxes can start from (paginated)',
+    scope: 'sandboxes:read',
+    input: ListTemplatesInput,
+    output: TemplatePage,
+    tags: ['templates'],
+  },
+  getTemplate: {
+    method: 'GET',
+    path: '/v1/templates/{name}',
+    summary: 'Inspect a template: layers, digests, sizes, last build, use',
+    scope: 'sandboxes:read',
+    input: TemplateRef,
+    output: Template,
+    tags: ['templates'],
+  },
+  deleteTemplate: {
+    method: 'DELETE',
+    path: '/v1/templates/{name}',
+    summary: 'Delete a template and the layers no other template uses (idempotent; refused while sandboxes use it)',
+    scope: 'sandboxes:write',
+    input: TemplateRef,
+    output: 'empty',
+    status: 204,
+    tags: ['templates'],
+  },
+  getTemplateBuildLog: {
+    method: 'GET',
+    path: '/v1/templates/{name}/builds/{id}/logs',
+    summary: 'The log of one build (bounded)',
+    scope: 'sandboxes:read',
+    input: BuildLogRef,
+    output: BuildLog,
+    tags: ['templates'],
+  },
 } as const satisfies Record<string, Operation>

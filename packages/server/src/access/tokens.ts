@@ -76,7 +76,12 @@ export class TokenService {
   async revoke(id: string): Promise<void> {
     const row = await this.db.selectFrom('tokens').select(['id', 'revoked_at']).where('id', '=', id).executeTakeFirst()
     if (!row) throw new AppError('not_found', `token ${id} not found`)
-    if (!row.revoked_at) await this.db.updateTable('tokens').set({ revoked_at: iso(this.clock.now()) }).where('id', '=', id).execute()
+    if (!row.revoked_at)
+      await this.db
+        .updateTable('tokens')
+        .set({ revoked_at: iso(this.clock.now()) })
+        .where('id', '=', id)
+        .execute()
     for (const [hash, entry] of this.#cache) if (entry.principal.tokenId === id) this.#cache.delete(hash)
   }
 

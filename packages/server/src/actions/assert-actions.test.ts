@@ -3,7 +3,11 @@ import { describe, expect, it } from 'vitest'
 import { ActionService } from './service.js'
 
 const reader: Principal = { tokenId: 'tok_r', name: 'reader', project: 'p', scopes: ['sandboxes:read'] } as Principal
-const noSandbox = { exec: async () => { throw new Error('no sandbox in this test') } }
+const noSandbox = {
+  exec: async () => {
+    throw new Error('no sandbox in this test')
+  },
+}
 const svc = new ActionService({ sandbox: noSandbox })
 const run = (name: string, input: Record<string, unknown>) => svc.run(reader, { name, input, timing: false })
 
@@ -42,7 +46,13 @@ describe('assert.schema', () => {
     expect(await run('assert.schema', { value: { id: 'x', n: 1 }, schema })).toEqual({ ok: true, output: { valid: true, errors: [] } })
     const bad = await run('assert.schema', { value: { n: -1 }, schema })
     expect(bad.ok).toBe(false)
-    expect(bad.output).toEqual({ valid: false, errors: [{ path: '/', message: "must have required property 'id'" }, { path: '/n', message: 'must be >= 0' }] })
+    expect(bad.output).toEqual({
+      valid: false,
+      errors: [
+        { path: '/', message: "must have required property 'id'" },
+        { path: '/n', message: 'must be >= 0' },
+      ],
+    })
   })
   it('an invalid schema is invalid_request', async () => {
     await expect(run('assert.schema', { value: 1, schema: { type: 'nonsense' } })).rejects.toMatchObject({ code: 'invalid_request' })

@@ -12,9 +12,18 @@ import { byCodeUnits } from './stable.js'
 export const maxMarkEntries = 20_000
 const maxHashedBytes = 16 * 1024 * 1024
 
-const Root = z.string().min(1).max(4096).startsWith('/').refine((p) => p.split('/').every((s) => s !== '..'), 'must not contain .. segments').default('/workspace')
+const Root = z
+  .string()
+  .min(1)
+  .max(4096)
+  .startsWith('/')
+  .refine((p) => p.split('/').every((s) => s !== '..'), 'must not contain .. segments')
+  .default('/workspace')
 const Entry = z.object({ path: z.string().max(4096), type: z.enum(['file', 'dir', 'link']), size: z.number().int().min(0), sha256: z.string().max(64).optional() }).strict()
-export const Mark = z.object({ root: Root, entries: z.array(Entry).max(maxMarkEntries) }).strict().describe('A listing made by files.mark.')
+export const Mark = z
+  .object({ root: Root, entries: z.array(Entry).max(maxMarkEntries) })
+  .strict()
+  .describe('A listing made by files.mark.')
 export type Mark = z.output<typeof Mark>
 type Entry = z.output<typeof Entry>
 
@@ -60,7 +69,13 @@ async function markOf(root: string, env: ActionEnv): Promise<Mark> {
 export function parseMark(root: string, out: string): Mark {
   const sep = out.indexOf('\0=\0')
   const listing = (sep < 0 ? out : out.slice(0, sep)).split('\0').filter(Boolean)
-  const hashes = sep < 0 ? [] : out.slice(sep + 3).split('\0').filter(Boolean)
+  const hashes =
+    sep < 0
+      ? []
+      : out
+          .slice(sep + 3)
+          .split('\0')
+          .filter(Boolean)
   if (listing.length > maxMarkEntries) throw new AppError('invalid_request', `root: ${root} has more than ${maxMarkEntries} entries; mark a smaller directory`)
   const sha = new Map<string, string>()
   for (const h of hashes) {

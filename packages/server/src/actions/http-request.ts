@@ -13,12 +13,16 @@ import { byCodeUnits } from './stable.js'
 const maxBodyChars = 64 * 1024
 const maxResponseBytes = 1024 * 1024
 const noLineBreak = (s: string) => !s.includes('\r') && !s.includes('\n') && !s.includes('\0')
-const HeaderName = z.string().min(1).max(128).refine((s) => noLineBreak(s) && !s.includes(':') && !s.includes(' '), 'a header name has no spaces, colons or line breaks')
+const HeaderName = z
+  .string()
+  .min(1)
+  .max(128)
+  .refine((s) => noLineBreak(s) && !s.includes(':') && !s.includes(' '), 'a header name has no spaces, colons or line breaks')
 const HeaderValue = z.string().max(8192).refine(noLineBreak, 'a header value has no line breaks')
 
 export const httpRequest = defineAction({
   name: 'http.request',
-  summary: "One HTTP request from inside the sandbox to a port on its loopback (a service started there); status, sorted headers, body",
+  summary: 'One HTTP request from inside the sandbox to a port on its loopback (a service started there); status, sorted headers, body',
   needsSandbox: true,
   readOnly: false,
   timeoutMs: 60_000,
@@ -26,8 +30,16 @@ export const httpRequest = defineAction({
     .object({
       method: z.enum(['GET', 'HEAD', 'POST', 'PUT', 'PATCH', 'DELETE', 'OPTIONS']).default('GET'),
       port: z.number().int().min(1).max(65_535).describe('Port on 127.0.0.1 inside the sandbox.'),
-      path: z.string().max(2048).startsWith('/').default('/').refine((p) => noLineBreak(p) && !p.includes(' '), 'path has no spaces or line breaks'),
-      headers: z.record(HeaderName, HeaderValue).refine((h) => Object.keys(h).length <= 32, 'at most 32 headers').optional(),
+      path: z
+        .string()
+        .max(2048)
+        .startsWith('/')
+        .default('/')
+        .refine((p) => noLineBreak(p) && !p.includes(' '), 'path has no spaces or line breaks'),
+      headers: z
+        .record(HeaderName, HeaderValue)
+        .refine((h) => Object.keys(h).length <= 32, 'at most 32 headers')
+        .optional(),
       body: z.string().max(maxBodyChars).optional().describe('Request body (text).'),
       expectStatus: z.number().int().min(100).max(599).optional().describe('ok only when the status is this one (default: any 2xx).'),
     })
@@ -41,7 +53,11 @@ export const httpRequest = defineAction({
     // Everything reaches bash as positional arguments, never inside the script text.
     const script = 'exec 3<>/dev/tcp/127.0.0.1/"$1" || exit 7; printf "%s" "$2" >&3; head -c "$3" <&3'
     const r = await env.exec({ cmd: ['bash', '-c', script, 'http', String(i.port), request, String(maxResponseBytes + 1)] })
-    if (r.exitCode === 7 || (r.exitCode !== 0 && r.stdout === '')) throw new AppError('conflict', `nothing answers on 127.0.0.1:${i.port} inside the sandbox (${r.stderr.trim().slice(0, 200) || `exit ${r.exitCode}`}); start the service first, or wait.for its port`)
+    if (r.exitCode === 7 || (r.exitCode !== 0 && r.stdout === ''))
+      throw new AppError(
+        'conflict',
+        `nothing answers on 127.0.0.1:${i.port} inside the sandbox (${r.stderr.trim().slice(0, 200) || `exit ${r.exitCode}`}); start the service first, or wait.for its port`,
+      )
     const res = parseHttpResponse(r.stdout, maxResponseBytes)
     const ok = i.expectStatus !== undefined ? res.status === i.expectStatus : res.status >= 200 && res.status < 300
     return { ok, output: res }
@@ -67,7 +83,10 @@ export function parseHttpResponse(raw: string, maxBytes: number): { status: numb
   const headers: Record<string, string> = Object.create(null) as Record<string, string>
   for (const [k, v] of pairs) headers[k] = k in headers ? `${headers[k]}, ${v}` : v
   const truncated = Buffer.byteLength(raw) > maxBytes
-  if (truncated) body = Buffer.from(body).subarray(0, Math.max(0, maxBytes - (end + 4))).toString('utf8')
+  if (truncated)
+    body = Buffer.from(body)
+      .subarray(0, Math.max(0, maxBytes - (end + 4)))
+      .toString('utf8')
   let json: unknown
   if (!truncated && (headers['content-type'] ?? '').includes('json')) {
     try {

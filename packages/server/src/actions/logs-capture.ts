@@ -31,7 +31,14 @@ export const logsCapture = defineAction({
   readOnly: true,
   timeoutMs: 30_000,
   input: z.object({ file: File, from: Offset.default(0), to: Offset.optional(), maxBytes: z.number().int().min(1).max(maxCaptureBytes).default(maxCaptureBytes) }).strict(),
-  output: z.object({ file: z.string(), from: z.number().int(), to: z.number().int(), text: z.string(), truncated: z.boolean(), rotated: z.boolean().describe('The file is now shorter than `from` (truncated or rotated).') }),
+  output: z.object({
+    file: z.string(),
+    from: z.number().int(),
+    to: z.number().int(),
+    text: z.string(),
+    truncated: z.boolean(),
+    rotated: z.boolean().describe('The file is now shorter than `from` (truncated or rotated).'),
+  }),
   run: async (i, env) => {
     // First line: the size now; then at most `count` bytes from offset `from` (tail -c +N is 1-based).
     const script = 'size=$(stat -c %s -- "$1" 2>/dev/null || echo 0); echo "$size"; [ "$size" -gt "$2" ] && tail -c +"$(($2 + 1))" -- "$1" | head -c "$3"; true'

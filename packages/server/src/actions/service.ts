@@ -54,7 +54,9 @@ export class ActionService {
       if (!sandboxId) throw new AppError('invalid_request', `sandboxId: ${action.name} runs inside a sandbox; pass sandboxId`, [{ path: 'sandboxId', message: 'required' }])
       // Actions in a sandbox run commands there: the caller needs what exec needs.
       if (!principal.scopes.includes('admin') && !principal.scopes.includes('sandboxes:write')) {
-        throw new AppError('policy_denied', `action ${action.name} runs commands in a sandbox and needs scope sandboxes:write; this token has ${principal.scopes.join(', ') || 'none'}`, { required: 'sandboxes:write' })
+        throw new AppError('policy_denied', `action ${action.name} runs commands in a sandbox and needs scope sandboxes:write; this token has ${principal.scopes.join(', ') || 'none'}`, {
+          required: 'sandboxes:write',
+        })
       }
     }
     if (action.requires && !principal.scopes.includes('admin') && !principal.scopes.includes(action.requires)) {
@@ -74,7 +76,8 @@ export class ActionService {
       sleep: (ms) => new Promise((resolve) => setTimeout(resolve, Math.max(0, Math.min(ms, remainingMs()))).unref?.()),
       cloneUrl: async (cloneId) => {
         if (!this.deps.clones) throw new AppError('runtime_unavailable', 'ephemeral databases are not configured on this server; db.query is unavailable')
-        if (!cloneId && !sandboxId) throw new AppError('invalid_request', 'input.cloneId: name a clone, or pass the sandboxId its clone is bound to', [{ path: 'input.cloneId', message: 'required without sandboxId' }])
+        if (!cloneId && !sandboxId)
+          throw new AppError('invalid_request', 'input.cloneId: name a clone, or pass the sandboxId its clone is bound to', [{ path: 'input.cloneId', message: 'required without sandboxId' }])
         return this.deps.clones.url(principal, { cloneId, sandboxId })
       },
       exec: async (r) => {

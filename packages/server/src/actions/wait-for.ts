@@ -16,7 +16,12 @@ const Condition = z.discriminatedUnion('kind', [
     .object({
       kind: z.literal('http'),
       port: Port,
-      path: z.string().max(2048).startsWith('/').default('/').refine((p) => !/[\s\0]/.test(p), 'path must not contain whitespace or NUL'),
+      path: z
+        .string()
+        .max(2048)
+        .startsWith('/')
+        .default('/')
+        .refine((p) => !/[\s\0]/.test(p), 'path must not contain whitespace or NUL'),
       status: z.number().int().min(100).max(599).default(200).describe('The status wanted.'),
     })
     .strict(),

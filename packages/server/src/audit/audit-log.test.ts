@@ -54,9 +54,19 @@ function rewriteChain(sqlite: Database.Database, edit: (r: Record<string, any>) 
   const rows = sqlite.prepare('select * from audit order by seq').all() as Record<string, any>[]
   let prev = '0'.repeat(64)
   for (const row of rows) {
-    const r: Record<string, any> = hasBody && row.body
-      ? JSON.parse(row.body)
-      : { seq: row.seq, at: row.at, actor: row.actor, project: row.project, action: row.action, target: row.target ?? undefined, outcome: row.outcome, data: row.data ? JSON.parse(row.data) : undefined }
+    const r: Record<string, any> =
+      hasBody && row.body
+        ? JSON.parse(row.body)
+        : {
+            seq: row.seq,
+            at: row.at,
+            actor: row.actor,
+            project: row.project,
+            action: row.action,
+            target: row.target ?? undefined,
+            outcome: row.outcome,
+            data: row.data ? JSON.parse(row.data) : undefined,
+          }
     edit(r)
     r.prevHash = prev
     const text = canonicalJson(r)
@@ -75,7 +85,14 @@ describe('audit log: what is hashed is what is stored', () => {
   it('a lone surrogate (or NUL) appended by any caller still verifies after reading back, and reads back unchanged', async () => {
     const cp = await plane()
     try {
-      await cp.svc.audit.append({ actor: 'system:\ud800', project: 'p', action: 'createToken', target: 'tok_\udc00\u0000', outcome: 'policy_denied', data: { name: '\ud800', nested: { k: 'x\udfff' } } })
+      await cp.svc.audit.append({
+        actor: 'system:\ud800',
+        project: 'p',
+        action: 'createToken',
+        target: 'tok_\udc00\u0000',
+        outcome: 'policy_denied',
+        data: { name: '\ud800', nested: { k: 'x\udfff' } },
+      })
       await appendN(cp, 2)
       const report = await onlineVerify(cp)
       expect(report.problems).toEqual([])
@@ -181,7 +198,13 @@ describe('audit log: signed checkpoints and the head outside the store', () => {
     const config = configOf()
     const keyCmd = localCommands(() => config).find((c) => c.words.join(' ') === 'audit key')!
     let printed: { publicKey: string; id: string } | undefined
-    await keyCmd.run({ values: { json: true }, positionals: [], api: () => Promise.reject(new Error('offline')), io: { json: true, out() {}, info() {}, print: (v: unknown) => void (printed = v as never) }, cwd: home })
+    await keyCmd.run({
+      values: { json: true },
+      positionals: [],
+      api: () => Promise.reject(new Error('offline')),
+      io: { json: true, out() {}, info() {}, print: (v: unknown) => void (printed = v as never) },
+      cwd: home,
+    })
     const pinned = printed!.publicKey
 
     writeFileSync(keyFile(), generateKeyPairSync('ed25519').privateKey.export({ format: 'pem', type: 'pkcs8' }))
@@ -252,7 +275,10 @@ describe('audit log: signed checkpoints and the head outside the store', () => {
     for (let seq = 1; seq <= 3; seq++) {
       const body = { seq, at: '2026-01-01T00:00:00.000Z', actor: 'tok_1 (ci)', project: 'p', action: 'exec', target: `sbx_${seq}`, outcome: 'ok', data: { cmd: ['true'] }, prevHash: prev }
       const hash = createHash('sha256').update(canonicalJson(body)).digest('hex')
-      await legacy.insertInto('audit').values({ seq, at: body.at, actor: body.actor, project: 'p', action: 'exec', target: body.target, outcome: 'ok', request_id: null, data: JSON.stringify(body.data), prev_hash: prev, hash }).execute()
+      await legacy
+        .insertInto('audit')
+        .values({ seq, at: body.at, actor: body.actor, project: 'p', action: 'exec', target: body.target, outcome: 'ok', request_id: null, data: JSON.stringify(body.data), prev_hash: prev, hash })
+        .execute()
       prev = hash
     }
     await legacy.destroy()

@@ -25,10 +25,22 @@ describe('jsonValue', () => {
     cyclic.me = cyclic
     let deep: unknown = 'leaf'
     for (let i = 0; i < 100; i++) deep = [deep]
-    const bad = { get x(): never { throw new Error('no') } }
+    const bad = {
+      get x(): never {
+        throw new Error('no')
+      },
+    }
     const v = jsonValue({ n: 10n, inf: Number.POSITIVE_INFINITY, f: () => 1, u: undefined, arr: [undefined, Symbol('s')], d: new Date(0), cyclic, deep, bad, shared: [cyclic, cyclic] })
     expect(() => canonicalJson(v)).not.toThrow()
-    expect(v).toMatchObject({ n: '10', inf: null, arr: [null, null], d: '1970-01-01T00:00:00.000Z', cyclic: { me: '[circular]' }, bad: '[unserialisable]', shared: [{ me: '[circular]' }, { me: '[circular]' }] })
+    expect(v).toMatchObject({
+      n: '10',
+      inf: null,
+      arr: [null, null],
+      d: '1970-01-01T00:00:00.000Z',
+      cyclic: { me: '[circular]' },
+      bad: '[unserialisable]',
+      shared: [{ me: '[circular]' }, { me: '[circular]' }],
+    })
     expect(JSON.stringify(v)).toContain('[too deep]')
     expect(Object.keys(v as object)).not.toContain('f')
   })

@@ -56,7 +56,12 @@ export function verifierOf(publicKey: string): AuditVerifier {
   try {
     key = createPublicKey({ key: { kty: 'OKP', crv: 'Ed25519', x: publicKey }, format: 'jwk' })
   } catch (err) {
-    throw new AppError('invalid_request', `--key must be an Ed25519 public key as printed by \`tidepool audit key\` (43 base64url characters), got ${JSON.stringify(publicKey.slice(0, 64))}`, undefined, { cause: err })
+    throw new AppError(
+      'invalid_request',
+      `--key must be an Ed25519 public key as printed by \`tidepool audit key\` (43 base64url characters), got ${JSON.stringify(publicKey.slice(0, 64))}`,
+      undefined,
+      { cause: err },
+    )
   }
   return publicOf(key)
 }

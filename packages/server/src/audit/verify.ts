@@ -67,11 +67,15 @@ export async function verifyAuditLog(db: Db, opts: VerifyOptions = {}): Promise<
     const bad = key ? signatureProblem(c, key) : undefined
     if (bad) return void problems.push({ seq: c.seq, problem: `checkpoint: ${bad}` })
     if (recordHashAt === undefined) return void problems.push({ seq: c.seq, problem: `checkpoint signed ${c.at} vouches for record ${c.seq}, which is missing: records were deleted` })
-    if (recordHashAt !== c.hash) return void problems.push({ seq: c.seq, problem: `record ${c.seq} does not have the hash its checkpoint signed ${c.at} vouches for: records up to ${c.seq} were edited and the chain recomputed` })
+    if (recordHashAt !== c.hash)
+      return void problems.push({
+        seq: c.seq,
+        problem: `record ${c.seq} does not have the hash its checkpoint signed ${c.at} vouches for: records up to ${c.seq} were edited and the chain recomputed`,
+      })
     if (key) signedThrough = Math.max(signedThrough, c.seq)
   }
 
-  for (let afterSeq = 0; ; ) {
+  for (let afterSeq = 0; ;) {
     const rows = await db.selectFrom('audit').selectAll().where('seq', '>', afterSeq).orderBy('seq', 'asc').limit(PAGE).execute()
     if (rows.length === 0) break
     const hashes = new Map<number, string>()
@@ -108,7 +112,11 @@ export async function verifyAuditLog(db: Db, opts: VerifyOptions = {}): Promise<
 
   // Checkpoints past the end of the chain: the newest records were deleted (tail truncation).
   if (maxCp > lastSeq) {
-    const beyond = await db.selectFrom('audit_checkpoints').select((eb) => eb.fn.countAll<number>().as('n')).where('seq', '>', lastSeq).executeTakeFirst()
+    const beyond = await db
+      .selectFrom('audit_checkpoints')
+      .select((eb) => eb.fn.countAll<number>().as('n'))
+      .where('seq', '>', lastSeq)
+      .executeTakeFirst()
     const c = toCheckpoint(newest!)
     const bad = key ? signatureProblem(c, key) : undefined
     checkpoints++
@@ -126,10 +134,13 @@ export async function verifyAuditLog(db: Db, opts: VerifyOptions = {}): Promise<
     headInfo = { seq: h.seq, hash: h.hash, at: h.at }
     const bad = signatureProblem(h, key!)
     if (bad) problems.push({ seq: h.seq, problem: `head file ${opts.headFile}: ${bad}` })
-    else if (h.seq > lastSeq) problems.push({ seq: h.seq, problem: `the chain ends at seq ${lastSeq}, but the signed head (${opts.headFile}, ${h.at}) is at seq ${h.seq}: the newest records were deleted` })
-    else if ((h.seq === 0 ? genesis : headRecordHash) !== h.hash) problems.push({ seq: h.seq, problem: `record ${h.seq} does not have the hash the signed head vouches for: records up to ${h.seq} were edited and the chain recomputed` })
+    else if (h.seq > lastSeq)
+      problems.push({ seq: h.seq, problem: `the chain ends at seq ${lastSeq}, but the signed head (${opts.headFile}, ${h.at}) is at seq ${h.seq}: the newest records were deleted` })
+    else if ((h.seq === 0 ? genesis : headRecordHash) !== h.hash)
+      problems.push({ seq: h.seq, problem: `record ${h.seq} does not have the hash the signed head vouches for: records up to ${h.seq} were edited and the chain recomputed` })
     else signedThrough = Math.max(signedThrough, h.seq)
-    if (!bad && h.seq < maxCp) problems.push({ seq: h.seq, problem: `the head file is at seq ${h.seq}, older than the store's newest checkpoint (seq ${maxCp}): it was rolled back or replaced by an older one` })
+    if (!bad && h.seq < maxCp)
+      problems.push({ seq: h.seq, problem: `the head file is at seq ${h.seq}, older than the store's newest checkpoint (seq ${maxCp}): it was rolled back or replaced by an older one` })
   } else if (head?.state === 'unreadable') {
     problems.push({ seq: 0, problem: `head file ${opts.headFile} is unreadable (${head.reason}): it was damaged or replaced` })
   } else if (head?.state === 'absent' && (maxCp > 0 || records > 0)) {

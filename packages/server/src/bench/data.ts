@@ -38,7 +38,15 @@ export async function run(): Promise<BenchResult> {
   let port = 0
   for (let p = 26_000; p < 27_000 && !port; p++) if (await canBind(p)) port = p
   const store = await openStore(':memory:')
-  const config = loadConfig({ env: {}, overrides: { home, storeUrl: ':memory:', logLevel: 'silent', data: { dir: join(home, 'data'), socketDir: join(home, 's'), storage: { kind: 'auto', imageSizeMb: 16_384 }, quotas: { default: { clones: 100, diskMb: 1_000_000, mirrors: 10 }, projects: {} } } } })
+  const config = loadConfig({
+    env: {},
+    overrides: {
+      home,
+      storeUrl: ':memory:',
+      logLevel: 'silent',
+      data: { dir: join(home, 'data'), socketDir: join(home, 's'), storage: { kind: 'auto', imageSizeMb: 16_384 }, quotas: { default: { clones: 100, diskMb: 1_000_000, mirrors: 10 }, projects: {} } },
+    },
+  })
   const deps: AreaDeps = { config, store, clock: systemClock, log: silentLogger, audit: new AuditLog(store.db, systemClock), events: new EventLog(store.db, systemClock), runtime: undefined as never }
   const svc = createDataService(deps)
   const metrics: Metric[] = []
@@ -140,7 +148,9 @@ export async function run(): Promise<BenchResult> {
     for (const s of sizes) {
       const l = s.label
       metrics.push(metric(`clone to accepting connections ${l} (warm pool)`, 'ms', warm[l]!.clone, { target: 'p50 <= 100 ms', peer: peer(slow[l]!.clone, 'CREATE DATABASE ... TEMPLATE') }))
-      metrics.push(metric(`clone to accepting connections ${l} (cold: reflink copy + start)`, 'ms', cold[l]!.clone, { target: 'p50 <= 100 ms', peer: peer(slow[l]!.clone, 'CREATE DATABASE ... TEMPLATE') }))
+      metrics.push(
+        metric(`clone to accepting connections ${l} (cold: reflink copy + start)`, 'ms', cold[l]!.clone, { target: 'p50 <= 100 ms', peer: peer(slow[l]!.clone, 'CREATE DATABASE ... TEMPLATE') }),
+      )
       metrics.push(metric(`reset to start ${l}`, 'ms', warm[l]!.reset, { target: 'p50 <= 100 ms', peer: peer(slow[l]!.reset, 'DROP + CREATE DATABASE ... TEMPLATE') }))
       metrics.push(metric(`reset to start ${l} (clone made cold)`, 'ms', cold[l]!.reset, { target: 'p50 <= 100 ms', peer: peer(slow[l]!.reset, 'DROP + CREATE DATABASE ... TEMPLATE') }))
       metrics.push(metric(`TEMPLATE clone ${l}`, 'ms', slow[l]!.clone))

@@ -70,7 +70,7 @@ export async function run(): Promise<BenchResult> {
 
       log('test history queries …')
       const testIds: string[] = []
-      for (let tok: string | undefined; ; ) {
+      for (let tok: string | undefined; ;) {
         const page = await svc.listTests('bench', { limit: 1000, ...(tok ? { nextToken: tok } : {}) })
         testIds.push(...page.items.map((t) => t.testId))
         if (!page.nextToken) break
@@ -89,14 +89,14 @@ export async function run(): Promise<BenchResult> {
 
       log('flaky detection quality …')
       const tests = []
-      for (let tok: string | undefined; ; ) {
+      for (let tok: string | undefined; ;) {
         const page = await svc.listTests('bench', { limit: 1000, ...(tok ? { nextToken: tok } : {}) })
         tests.push(...page.items)
         if (!page.nextToken) break
         tok = page.nextToken
       }
       const allRuns = []
-      for (let tok: string | undefined; ; ) {
+      for (let tok: string | undefined; ;) {
         const page = await svc.listRuns('bench', { limit: 1000, ...(tok ? { nextToken: tok } : {}) })
         allRuns.push(...page.items)
         if (!page.nextToken) break

@@ -31,7 +31,9 @@ export async function run(): Promise<BenchResult> {
     const token = cp.adminToken!
     const api = createClient({ baseUrl: url, token })
     const stdio = new Client({ name: 'bench', version: '1' })
-    await stdio.connect(new StdioClientTransport({ command: process.execPath, args: [cliPath, 'mcp'], env: { TIDEPOOL_URL: url, TIDEPOOL_TOKEN: token, TIDEPOOL_HOME: home, PATH: '/usr/bin:/bin' }, stderr: 'ignore' }))
+    await stdio.connect(
+      new StdioClientTransport({ command: process.execPath, args: [cliPath, 'mcp'], env: { TIDEPOOL_URL: url, TIDEPOOL_TOKEN: token, TIDEPOOL_HOME: home, PATH: '/usr/bin:/bin' }, stderr: 'ignore' }),
+    )
     clients.push(stdio)
     const http = new Client({ name: 'bench', version: '1' })
     await http.connect(new StreamableHTTPClientTransport(new URL(`${url}/mcp`), { requestInit: { headers: { authorization: `Bearer ${token}` } } }))
@@ -61,7 +63,10 @@ export async function run(): Promise<BenchResult> {
       metrics: [
         metric('exec `true` round trip via API', 'ms', times.api),
         metric('exec `true` as MCP tool call over stdio', 'ms', times.stdio, { target: `p50 <= 1.5x API (${Math.round(apiP50 * 1.5 * 1000) / 1000} ms)`, peer: { name: 'API exec', p50: apiP50 } }),
-        metric('exec `true` as MCP tool call over Streamable HTTP', 'ms', times.http, { target: `p50 <= 1.5x API (${Math.round(apiP50 * 1.5 * 1000) / 1000} ms)`, peer: { name: 'API exec', p50: apiP50 } }),
+        metric('exec `true` as MCP tool call over Streamable HTTP', 'ms', times.http, {
+          target: `p50 <= 1.5x API (${Math.round(apiP50 * 1.5 * 1000) / 1000} ms)`,
+          peer: { name: 'API exec', p50: apiP50 },
+        }),
       ],
     }
   } finally {

@@ -28,7 +28,9 @@ async function main(): Promise<void> {
       const file = join(outDir, `${name}.json`)
       writeFileSync(file, `${JSON.stringify(result, null, 2)}\n`)
       for (const m of result.metrics) {
-        process.stderr.write(`  ${m.name.padEnd(44)} p50 ${String(m.p50).padStart(10)} ${m.unit.padEnd(10)} p99 ${String(m.p99).padStart(10)}  n=${m.n}${m.target ? `  target ${m.target}` : ''}${m.peer ? `  (${m.peer.name} p50 ${m.peer.p50})` : ''}\n`)
+        process.stderr.write(
+          `  ${m.name.padEnd(44)} p50 ${String(m.p50).padStart(10)} ${m.unit.padEnd(10)} p99 ${String(m.p99).padStart(10)}  n=${m.n}${m.target ? `  target ${m.target}` : ''}${m.peer ? `  (${m.peer.name} p50 ${m.peer.p50})` : ''}\n`,
+        )
       }
       process.stderr.write(`  → ${file}\n`)
     } catch (err) {

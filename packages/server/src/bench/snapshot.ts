@@ -26,7 +26,13 @@ const fileBytes = 102_400
 export async function run(): Promise<BenchResult> {
   const dataDir = mkdtempSync(join(tmpdir(), 'tidepool-bench-snap-'))
   const rt = new LocalRuntime({ dataDir, cgroupName: `tidepool-bench-snap-${process.pid}`, disk: { poolMb: 8192, maxMb: 4096 } })
-  const spec = (id: string, over: Partial<SandboxSpec> = {}): SandboxSpec => ({ id, template: { name: 'base', rootfs: 'host' }, resources: { cpu: 1, memoryMb: 256, pids: 64, diskMb: 4096 }, denyRead: [], ...over })
+  const spec = (id: string, over: Partial<SandboxSpec> = {}): SandboxSpec => ({
+    id,
+    template: { name: 'base', rootfs: 'host' },
+    resources: { cpu: 1, memoryMb: 256, pids: 64, diskMb: 4096 },
+    denyRead: [],
+    ...over,
+  })
   const ms = async (fn: () => Promise<unknown>) => {
     const t = performance.now()
     await fn()
@@ -83,7 +89,10 @@ export async function run(): Promise<BenchResult> {
     }
     const [small, big] = results
     metrics.push(
-      figure('snapshot p50, 1 GB / 10 MB', 'ratio', p50(big!.snap) / p50(small!.snap), { target: '<= 1.3', peer: { name: 'btrfs-progs, same ratio', p50: Math.round((p50(big!.progs) / p50(small!.progs)) * 1000) / 1000 } }),
+      figure('snapshot p50, 1 GB / 10 MB', 'ratio', p50(big!.snap) / p50(small!.snap), {
+        target: '<= 1.3',
+        peer: { name: 'btrfs-progs, same ratio', p50: Math.round((p50(big!.progs) / p50(small!.progs)) * 1000) / 1000 },
+      }),
       figure('fork to ready p50, 1 GB / 10 MB', 'ratio', p50(big!.fork) / p50(small!.fork), { target: '<= 1.3' }),
     )
     return { name: 'snapshot', at: new Date().toISOString(), machine: machine(), metrics }

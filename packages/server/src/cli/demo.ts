@@ -46,10 +46,14 @@ async function templatesAndSnapshots(conn: { baseUrl: string; token: string }, i
   io.info(`snapshot ${snap.id} in ${ms(t0)}`)
   t0 = performance.now()
   const forks = await sbx.fork({ count: 2 })
-  io.info(`forked into ${forks.map((f) => f.sandboxId).join(', ')} in ${ms(t0)}; each has /workspace/progress.txt: ${(await Promise.all(forks.map(async (f) => (await f.files.read('/workspace/progress.txt')).trim()))).join(' | ')}`)
+  io.info(
+    `forked into ${forks.map((f) => f.sandboxId).join(', ')} in ${ms(t0)}; each has /workspace/progress.txt: ${(await Promise.all(forks.map(async (f) => (await f.files.read('/workspace/progress.txt')).trim()))).join(' | ')}`,
+  )
   t0 = performance.now()
   await sbx.reset()
-  io.info(`reset ${sbx.sandboxId} to its start in ${ms(t0)}: progress.txt ${(await sbx.files.exists('/workspace/progress.txt')) ? 'still there' : 'gone'}, greeting.txt ${(await sbx.files.exists('/opt/app/greeting.txt')) ? 'kept' : 'gone'}`)
+  io.info(
+    `reset ${sbx.sandboxId} to its start in ${ms(t0)}: progress.txt ${(await sbx.files.exists('/workspace/progress.txt')) ? 'still there' : 'gone'}, greeting.txt ${(await sbx.files.exists('/opt/app/greeting.txt')) ? 'kept' : 'gone'}`,
+  )
   for (const s of [sbx, ...forks]) await s.kill()
   await Snapshot.delete(snap.id, conn)
   await Template.delete('demo-app', conn)

@@ -26,7 +26,16 @@ async function main(argv: string[]): Promise<number> {
   }
   let cached: Config | undefined
   const config = () => (cached ??= loadConfig({ env: process.env, file: configFile }))
-  const commands: CliCommand[] = [upCommand(() => configFile), ...sandboxCommands, ...accessCommands, ...localCommands(config), ...insightsCommands, ...dataCommands, ...templateCommands(config), mcpCommand]
+  const commands: CliCommand[] = [
+    upCommand(() => configFile),
+    ...sandboxCommands,
+    ...accessCommands,
+    ...localCommands(config),
+    ...insightsCommands,
+    ...dataCommands,
+    ...templateCommands(config),
+    mcpCommand,
+  ]
 
   if (argv.length === 0 || argv[0] === 'help' || argv[0] === '--help' || argv[0] === '-h') {
     process.stdout.write(help(commands))
@@ -36,9 +45,7 @@ async function main(argv: string[]): Promise<number> {
     process.stdout.write(`tidepool ${version}\n`)
     return 0
   }
-  const command = commands
-    .filter((c) => c.words.every((w, i) => argv[i] === w))
-    .sort((a, b) => b.words.length - a.words.length)[0]
+  const command = commands.filter((c) => c.words.every((w, i) => argv[i] === w)).sort((a, b) => b.words.length - a.words.length)[0]
   if (!command) {
     const near = commands.filter((c) => c.words[0] === argv[0]).map((c) => `tidepool ${c.words.join(' ')} ${c.usage}`)
     process.stderr.write(`tidepool: unknown command ${JSON.stringify(argv.join(' '))}\n${near.length ? `did you mean:\n  ${near.join('\n  ')}\n` : 'run tidepool help\n'}`)

@@ -40,7 +40,9 @@ export function upCommand(configFile: () => string | undefined): CliCommand {
         const token = cp.adminToken ?? (await import('node:fs')).readFileSync(`${config.home}/admin.token`, 'utf8').trim()
         const { runDemo } = await import('./demo.js')
         await runDemo(url, token, io).catch((err: unknown) => io.info(`demo failed: ${(err as Error).message}`))
-        io.info(`\nThe server keeps running on ${url}. Try:\n  export TIDEPOOL_TOKEN=$(cat ${config.home}/admin.token)\n  npx tidepool sandbox create\n  npx tidepool exec <id> -- uname -a\nCtrl-C stops it.`)
+        io.info(
+          `\nThe server keeps running on ${url}. Try:\n  export TIDEPOOL_TOKEN=$(cat ${config.home}/admin.token)\n  npx tidepool sandbox create\n  npx tidepool exec <id> -- uname -a\nCtrl-C stops it.`,
+        )
       }
       await new Promise(() => {})
       return 0

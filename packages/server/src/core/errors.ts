@@ -14,11 +14,9 @@ export class AppError extends Error {
   }
 }
 
-export const notFound = (what: string, id: string) =>
-  new AppError('not_found', `${what} ${id} not found`)
+export const notFound = (what: string, id: string) => new AppError('not_found', `${what} ${id} not found`)
 
-export const quotaExceeded = (message: string, details: QuotaDetails) =>
-  new AppError('quota_exceeded', message, details)
+export const quotaExceeded = (message: string, details: QuotaDetails) => new AppError('quota_exceeded', message, details)
 
 /** zod issues → `[{ path, message }]` and one message naming the field, the rule and the value. */
 export function invalidInput(err: z.ZodError, input: unknown): AppError {
@@ -44,7 +42,7 @@ function valueAt(input: unknown, path: PropertyKey[]): unknown {
 }
 
 function preview(v: unknown): string {
-  const s = typeof v === 'string' ? JSON.stringify(v) : JSON.stringify(v) ?? String(v)
+  const s = typeof v === 'string' ? JSON.stringify(v) : (JSON.stringify(v) ?? String(v))
   return s.length > 60 ? `${s.slice(0, 57)}...` : s
 }
 

@@ -124,7 +124,11 @@ function evilInputs(source: string, extra: readonly ((n: number) => string)[] = 
   // A run that almost matches and then fails at its very end is what makes nested quantifiers explode.
   for (const c of core) out.push((n) => `${rep(c, n)}\u0001`)
   for (const w of words) {
-    out.push((n) => rep(w, n), (n) => rep(`${w} `, n), (n) => `${rep(w, n)}\u0001`)
+    out.push(
+      (n) => rep(w, n),
+      (n) => rep(`${w} `, n),
+      (n) => `${rep(w, n)}\u0001`,
+    )
     for (const c of ['a', ' ', '0', '/']) out.push((n) => w + rep(c, n))
   }
   return [...out, ...extra]
@@ -152,8 +156,14 @@ describe('every regular expression of the server and the SDK', () => {
 
   it('lives in a file registered in core/input-patterns.ts, which lists no file without one', () => {
     const files = new Set(literals.map((l) => l.file))
-    expect([...files].filter((f) => !(f in regexFiles)), 'files with a regex but no entry in core/input-patterns.ts: say what input they see').toEqual([])
-    expect(Object.keys(regexFiles).filter((f) => !files.has(f)), 'entries of core/input-patterns.ts with no regex left: remove them').toEqual([])
+    expect(
+      [...files].filter((f) => !(f in regexFiles)),
+      'files with a regex but no entry in core/input-patterns.ts: say what input they see',
+    ).toEqual([])
+    expect(
+      Object.keys(regexFiles).filter((f) => !files.has(f)),
+      'entries of core/input-patterns.ts with no regex left: remove them',
+    ).toEqual([])
   })
 
   it('is a literal, never a pattern built at run time (which no test could enumerate)', () => {

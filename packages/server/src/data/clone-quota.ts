@@ -27,11 +27,14 @@ export async function checkCloneQuota(c: Pick<DataContext, 'cfg' | 'db' | 'clock
   const usedBytes = rows.reduce((n, r) => n + Number(r.disk_bytes), 0) + mirrors.reduce((n, m) => n + (m.report ? (JSON.parse(m.report) as { bytes: number }).bytes : 0), 0)
   const usedMb = Math.ceil(usedBytes / 1_048_576)
   if (usedMb >= limits.diskMb) {
-    throw quotaExceeded(`project ${project} holds ${usedMb} MiB of clone and mirror data, its limit is ${limits.diskMb} MiB; destroy clones or snapshots, or ask an admin to raise data.quotas.projects.${project}.diskMb`, {
-      scope: `data:${project}:diskMb`,
-      limit: limits.diskMb,
-      used: usedMb,
-      retryAfter,
-    })
+    throw quotaExceeded(
+      `project ${project} holds ${usedMb} MiB of clone and mirror data, its limit is ${limits.diskMb} MiB; destroy clones or snapshots, or ask an admin to raise data.quotas.projects.${project}.diskMb`,
+      {
+        scope: `data:${project}:diskMb`,
+        limit: limits.diskMb,
+        used: usedMb,
+        retryAfter,
+      },
+    )
   }
 }

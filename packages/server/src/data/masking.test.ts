@@ -24,22 +24,54 @@ const rules = (r: ReturnType<typeof resolveMasking>, t: SourceTable) => Object.f
 
 describe('resolveMasking', () => {
   it('masks personal-looking columns by default, and only those', () => {
-    const users = table('users', [col('id', { category: 'N', type: 'integer' }), col('email'), col('first_name'), col('last_name'), col('name'), col('phone'), col('street_address'), col('password_hash'), col('birth_date', { category: 'D', type: 'date' }), col('plan')])
+    const users = table('users', [
+      col('id', { category: 'N', type: 'integer' }),
+      col('email'),
+      col('first_name'),
+      col('last_name'),
+      col('name'),
+      col('phone'),
+      col('street_address'),
+      col('password_hash'),
+      col('birth_date', { category: 'D', type: 'date' }),
+      col('plan'),
+    ])
     const products = table('products', [col('id', { category: 'N' }), col('name'), col('description')])
     const r = resolveMasking([users, products], { defaults: true, rules: [] })
-    expect(rules(r, users)).toEqual({ email: 'email', first_name: 'first_name', last_name: 'last_name', name: 'name', phone: 'phone', street_address: 'redact', password_hash: 'hash', birth_date: 'null' })
+    expect(rules(r, users)).toEqual({
+      email: 'email',
+      first_name: 'first_name',
+      last_name: 'last_name',
+      name: 'name',
+      phone: 'phone',
+      street_address: 'redact',
+      password_hash: 'hash',
+      birth_date: 'null',
+    })
     expect(rules(r, products)).toEqual({}) // a product's name is not a person's
   })
 
   it('lets explicit rules win (first match), with table and schema patterns and wildcards', () => {
     const users = table('users', [col('id', { category: 'N' }), col('email'), col('notes'), col('bio')])
-    const r = resolveMasking([users], { defaults: true, rules: [{ column: 'users.email', rule: 'keep' }, { column: 'public.users.notes', rule: 'null' }, { column: 'b*', rule: 'hash' }, { column: 'nothing.here', rule: 'hash' }] })
+    const r = resolveMasking([users], {
+      defaults: true,
+      rules: [
+        { column: 'users.email', rule: 'keep' },
+        { column: 'public.users.notes', rule: 'null' },
+        { column: 'b*', rule: 'hash' },
+        { column: 'nothing.here', rule: 'hash' },
+      ],
+    })
     expect(rules(r, users)).toEqual({ notes: 'null', bio: 'hash' })
     expect(r.warnings.some((w) => w.includes('"nothing.here" matched no column'))).toBe(true)
   })
 
   it('adapts defaults to constraints: NOT NULL gets redact, unique gets hash, non-text nullable gets null', () => {
-    const t = table('customers', [col('id', { category: 'N' }), col('address_line', { notNull: true }), col('username'), col('dob', { category: 'D' }), col('last_ip', { category: 'I', notNull: true })], { uniques: [['id'], ['username']] })
+    const t = table(
+      'customers',
+      [col('id', { category: 'N' }), col('address_line', { notNull: true }), col('username'), col('dob', { category: 'D' }), col('last_ip', { category: 'I', notNull: true })],
+      { uniques: [['id'], ['username']] },
+    )
     const r = resolveMasking([t], { defaults: true, rules: [] })
     expect(rules(r, t)).toEqual({ address_line: 'redact', username: 'hash', dob: 'null' })
     expect(r.warnings.some((w) => w.includes('last_ip'))).toBe(true)
@@ -88,7 +120,13 @@ describe('maskValue', () => {
 
 describe('globMatch (rule column patterns)', () => {
   /** The RegExp the matcher used to build from a rule (commit b92cdb7): the reference on short names. */
-  const before = (glob: string, name: string) => new RegExp(`^${glob.split('*').map((s) => s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')).join('.*')}$`).test(name)
+  const before = (glob: string, name: string) =>
+    new RegExp(
+      `^${glob
+        .split('*')
+        .map((s) => s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&'))
+        .join('.*')}$`,
+    ).test(name)
 
   it('matches exactly what the built RegExp matched (20 000 random globs and names)', () => {
     let seed = 3
@@ -107,7 +145,11 @@ describe('globMatch (rule column patterns)', () => {
   })
 
   it('costs time linear in the name even with many stars (the RegExp grew with a power of the stars)', () => {
-    const g = confirmedGrowth((n) => 'a'.repeat(n), (name) => globMatch('*a*a*a*a*a*b', name), 256)
+    const g = confirmedGrowth(
+      (n) => 'a'.repeat(n),
+      (name) => globMatch('*a*a*a*a*a*b', name),
+      256,
+    )
     expect(g).toMatchObject({ linear: true })
   })
 })

@@ -148,7 +148,11 @@ export function resolveMasking(tables: SourceTable[], spec: MaskingInput): Resol
     }
   }
   if (problems.length > 0) {
-    throw new AppError('invalid_request', `masking: ${problems.join('; ')}`, problems.map((p) => ({ path: 'masking.rules', message: p })))
+    throw new AppError(
+      'invalid_request',
+      `masking: ${problems.join('; ')}`,
+      problems.map((p) => ({ path: 'masking.rules', message: p })),
+    )
   }
   const plan: MaskPlan = new Map()
   for (const [oid, m] of choices) if (m.size > 0) plan.set(oid, new Map([...m].map(([c, ch]) => [c, ch.rule])))

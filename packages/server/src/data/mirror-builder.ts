@@ -138,8 +138,7 @@ export async function buildMirror(b: MirrorBuild): Promise<BuiltMirror> {
     })
 
     // Rows: seeds first, then whatever the seeds reference, round by round, until nothing is missing.
-    const txn = (sql: string) =>
-      `BEGIN ISOLATION LEVEL REPEATABLE READ, READ ONLY;\n${snapshot ? `SET TRANSACTION SNAPSHOT ${quoteLiteral(snapshot)};\n` : ''}${sql};\nCOMMIT;\n`
+    const txn = (sql: string) => `BEGIN ISOLATION LEVEL REPEATABLE READ, READ ONLY;\n${snapshot ? `SET TRANSACTION SNAPSHOT ${quoteLiteral(snapshot)};\n` : ''}${sql};\nCOMMIT;\n`
     let rowsBefore = 0
     const pipe = async (p: TablePlan, sql: string, phase: 'seed' | 'closure') => {
       const base = rowsBefore
@@ -210,7 +209,11 @@ export async function buildMirror(b: MirrorBuild): Promise<BuiltMirror> {
     // template0 and template1 only serve CREATE DATABASE, which clone roles may not run: two thirds fewer
     // files to clone. Frozen, analysed, checkpointed: clones read it without rewriting pages (which would
     // un-share extents).
-    await psqlScript(bins, mirrorEnv, 'ALTER DATABASE template0 IS_TEMPLATE false;\nDROP DATABASE template0;\nALTER DATABASE template1 IS_TEMPLATE false;\nDROP DATABASE template1;\nVACUUM (FREEZE, ANALYZE);\nCHECKPOINT;\nCHECKPOINT;')
+    await psqlScript(
+      bins,
+      mirrorEnv,
+      'ALTER DATABASE template0 IS_TEMPLATE false;\nDROP DATABASE template0;\nALTER DATABASE template1 IS_TEMPLATE false;\nDROP DATABASE template1;\nVACUUM (FREEZE, ANALYZE);\nCHECKPOINT;\nCHECKPOINT;',
+    )
     await stopServer(dataDir, 'fast')
     await runCommand('sync', ['-f', dataDir], { allowFailure: true })
 
@@ -258,16 +261,30 @@ export async function buildMirror(b: MirrorBuild): Promise<BuiltMirror> {
  * (initdb takes most of a second; the copy milliseconds).
  */
 async function freshDataDir(b: MirrorBuild, bins: PgBinaries, dataDir: string): Promise<void> {
-  const key = createHash('sha256').update(JSON.stringify([bins.dir, bins.version, b.settings, b.runAs?.uid ?? null])).digest('hex').slice(0, 12)
+  const key = createHash('sha256')
+    .update(JSON.stringify([bins.dir, bins.version, b.settings, b.runAs?.uid ?? null]))
+    .digest('hex')
+    .slice(0, 12)
   const template = `${b.pool.root}/initdb/pg${bins.major}-${key}`
-  if (!(await stat(template).then(() => true, () => false))) {
+  if (
+    !(await stat(template).then(
+      () => true,
+      () => false,
+    ))
+  ) {
     const tmp = `${template}.${process.pid}.${Date.now()}`
     try {
       await initDataDir(bins, tmp, b.runAs, b.settings)
       await rename(tmp, template)
     } catch (err) {
       await b.pool.remove(tmp).catch(loggedAs(b.log, 'removing a half-made initdb template', { dir: tmp }))
-      if (!(await stat(template).then(() => true, () => false))) throw err
+      if (
+        !(await stat(template).then(
+          () => true,
+          () => false,
+        ))
+      )
+        throw err
     }
   }
   await b.pool.clone(template, dataDir)
@@ -295,7 +312,10 @@ function schemaError(err: unknown, bins: PgBinaries): AppError {
   const ext = /extension "([^"]+)"|could not open extension control file "[^"\n]*\/([^/"\n]+)\.control"/.exec(text)
   if (ext) {
     const name = ext[1] ?? ext[2]
-    return new AppError('runtime_unavailable', `the source uses extension ${name}, which PostgreSQL ${bins.version} here lacks: install it (e.g. apt-get install postgresql-${bins.major}-${name}) and mirror again (${text})`)
+    return new AppError(
+      'runtime_unavailable',
+      `the source uses extension ${name}, which PostgreSQL ${bins.version} here lacks: install it (e.g. apt-get install postgresql-${bins.major}-${name}) and mirror again (${text})`,
+    )
   }
   return new AppError('internal', `restoring the source schema into the mirror failed: ${text}`)
 }

@@ -51,7 +51,14 @@ export class Mirrors {
   async addSource(p: Principal, i: { url: string; name?: string | undefined }): Promise<DataSource> {
     const conn = parseSourceUrl(i.url)
     const probe = await probeSource(conn)
-    const name = i.name ?? (probe.database.toLowerCase().replace(/[^a-z0-9_-]+/g, '-').replace(/^[^a-z0-9]+/, '').slice(0, 63) || 'source')
+    const name =
+      i.name ??
+      (probe.database
+        .toLowerCase()
+        .replace(/[^a-z0-9_-]+/g, '-')
+        .replace(/^[^a-z0-9]+/, '')
+        .slice(0, 63) ||
+        'source')
     const row: DataSourceRow = {
       id: newId('dsrc', 12),
       project: p.project,
@@ -72,7 +79,12 @@ export class Mirrors {
   }
 
   async listSources(p: Principal, q: { limit: number; nextToken?: string | undefined }): Promise<{ items: DataSource[]; nextToken?: string }> {
-    let query = this.#c.db.selectFrom('data_sources').selectAll().where('project', '=', p.project).orderBy('id').limit(q.limit + 1)
+    let query = this.#c.db
+      .selectFrom('data_sources')
+      .selectAll()
+      .where('project', '=', p.project)
+      .orderBy('id')
+      .limit(q.limit + 1)
     const after = decodeCursor(q.nextToken)
     if (after) query = query.where('id', '>', after)
     return pageOf((await query.execute()).map(sourceView), q.limit)
@@ -105,13 +117,23 @@ export class Mirrors {
   }
 
   async view(row: DataMirrorRow): Promise<Mirror> {
-    const clones = await this.#c.db.selectFrom('data_clones').select((eb) => eb.fn.countAll<number>().as('n')).where('mirror_id', '=', row.id).where('state', 'in', ['ready', 'stopped']).executeTakeFirst()
+    const clones = await this.#c.db
+      .selectFrom('data_clones')
+      .select((eb) => eb.fn.countAll<number>().as('n'))
+      .where('mirror_id', '=', row.id)
+      .where('state', 'in', ['ready', 'stopped'])
+      .executeTakeFirst()
     const b = this.#building.get(row.id)
     return mirrorView(row, { clones: Number(clones?.n ?? 0), refreshing: Boolean(b), progress: b ? { ...b.progress } : undefined })
   }
 
   async list(p: Principal, q: { limit: number; nextToken?: string | undefined }): Promise<{ items: Mirror[]; nextToken?: string }> {
-    let query = this.#c.db.selectFrom('data_mirrors').selectAll().where('project', '=', p.project).orderBy('id').limit(q.limit + 1)
+    let query = this.#c.db
+      .selectFrom('data_mirrors')
+      .selectAll()
+      .where('project', '=', p.project)
+      .orderBy('id')
+      .limit(q.limit + 1)
     const after = decodeCursor(q.nextToken)
     if (after) query = query.where('id', '>', after)
     const rows = await query.execute()
@@ -141,9 +163,19 @@ export class Mirrors {
         return { ...existing, ...set }
       }
       const limit = this.#limits(p.project).mirrors
-      const count = await this.#c.db.selectFrom('data_mirrors').select((eb) => eb.fn.countAll<number>().as('n')).where('project', '=', p.project).executeTakeFirst()
+      const count = await this.#c.db
+        .selectFrom('data_mirrors')
+        .select((eb) => eb.fn.countAll<number>().as('n'))
+        .where('project', '=', p.project)
+        .executeTakeFirst()
       if (Number(count?.n ?? 0) >= limit) {
-        throw quotaExceeded(`project ${p.project} has ${limit} mirrors, its limit; delete one or ask an admin to raise data.quotas.projects.${p.project}.mirrors`, { scope: `data:${p.project}:mirrors`, limit, used: Number(count?.n ?? 0), requested: 1, retryAfter: 60 })
+        throw quotaExceeded(`project ${p.project} has ${limit} mirrors, its limit; delete one or ask an admin to raise data.quotas.projects.${p.project}.mirrors`, {
+          scope: `data:${p.project}:mirrors`,
+          limit,
+          used: Number(count?.n ?? 0),
+          requested: 1,
+          retryAfter: 60,
+        })
       }
       const fresh: DataMirrorRow = {
         id: newId('dmir', 12),
@@ -193,21 +225,28 @@ export class Mirrors {
     b.done = this.#build(row, source, version, b, () => {
       prepared = true
       onPrepared()
-    }).then(
-      () => undefined,
-      async (err: unknown) => {
-        const e = (await this.#c.asAppError(err, row.project)) as Error
-        const error = JSON.stringify({ code: codeOf(e), message: e instanceof AppError ? e.message : `internal error: ${e.message}` })
-        const answered = wait || !prepared
-        // Internal errors are logged once: by dispatch when the caller gets this one, else here.
-        if (!(e instanceof AppError) && !answered) this.#c.log.error({ err, mirror: row.id }, 'mirror build failed')
-        if (first) await this.#c.opened?.pool.remove(this.#c.abs(`mirrors/${row.id}`)).catch(loggedAs(this.#c.log, 'removing the failed mirror build', { mirror: row.id }))
-        if (first && answered) await this.#c.db.deleteFrom('data_mirrors').where('id', '=', row.id).execute()
-        else await this.#c.db.updateTable('data_mirrors').set(first ? { state: 'failed', error } : { error }).where('id', '=', row.id).execute()
-        await this.#c.event(row.project, row.id, 'data.mirror.failed', actor, { error: JSON.parse(error) as unknown })
-        if (answered) throw e
-      },
-    ).finally(() => this.#building.delete(row.id))
+    })
+      .then(
+        () => undefined,
+        async (err: unknown) => {
+          const e = (await this.#c.asAppError(err, row.project)) as Error
+          const error = JSON.stringify({ code: codeOf(e), message: e instanceof AppError ? e.message : `internal error: ${e.message}` })
+          const answered = wait || !prepared
+          // Internal errors are logged once: by dispatch when the caller gets this one, else here.
+          if (!(e instanceof AppError) && !answered) this.#c.log.error({ err, mirror: row.id }, 'mirror build failed')
+          if (first) await this.#c.opened?.pool.remove(this.#c.abs(`mirrors/${row.id}`)).catch(loggedAs(this.#c.log, 'removing the failed mirror build', { mirror: row.id }))
+          if (first && answered) await this.#c.db.deleteFrom('data_mirrors').where('id', '=', row.id).execute()
+          else
+            await this.#c.db
+              .updateTable('data_mirrors')
+              .set(first ? { state: 'failed', error } : { error })
+              .where('id', '=', row.id)
+              .execute()
+          await this.#c.event(row.project, row.id, 'data.mirror.failed', actor, { error: JSON.parse(error) as unknown })
+          if (answered) throw e
+        },
+      )
+      .finally(() => this.#building.delete(row.id))
     if (wait) {
       await b.done
       const fresh = await this.#c.db.selectFrom('data_mirrors').selectAll().where('id', '=', row.id).executeTakeFirstOrThrow()

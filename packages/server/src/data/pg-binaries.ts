@@ -27,7 +27,14 @@ export async function findPgBinaries(configured?: string): Promise<PgBinaries[]>
   }
   const found: PgBinaries[] = []
   for (const dir of dirs) {
-    const ok = await Promise.all(needed.map((b) => access(join(dir, b)).then(() => true, () => false)))
+    const ok = await Promise.all(
+      needed.map((b) =>
+        access(join(dir, b)).then(
+          () => true,
+          () => false,
+        ),
+      ),
+    )
     if (!ok.every(Boolean)) {
       if (configured) throw new AppError('runtime_unavailable', `data.pgBinDir ${dir} lacks ${needed.filter((_, i) => !ok[i]).join(', ')}; point it at a PostgreSQL bin directory`)
       continue

@@ -68,11 +68,10 @@ export async function initDataDir(bins: PgBinaries, dataDir: string, runAs: RunA
   await mkdir(dirname(dataDir), { recursive: true, mode: 0o755 })
   await mkdir(dataDir, { mode: 0o700 })
   if (runAs) await chown(dataDir, runAs.uid, runAs.gid)
-  await runCommand(
-    join(bins.dir, 'initdb'),
-    ['-D', dataDir, '-U', ADMIN_ROLE, '-E', 'UTF8', '--locale=C', '--auth-local=peer', '--auth-host=scram-sha-256', '--no-sync', '--no-instructions'],
-    { ...ids(runAs), env: { PATH: process.env.PATH ?? '/usr/bin:/bin', LC_ALL: 'C' } },
-  )
+  await runCommand(join(bins.dir, 'initdb'), ['-D', dataDir, '-U', ADMIN_ROLE, '-E', 'UTF8', '--locale=C', '--auth-local=peer', '--auth-host=scram-sha-256', '--no-sync', '--no-instructions'], {
+    ...ids(runAs),
+    env: { PATH: process.env.PATH ?? '/usr/bin:/bin', LC_ALL: 'C' },
+  })
   await writeFile(join(dataDir, 'pg_hba.conf'), hbaConf(false))
   await writeFile(join(dataDir, 'pg_ident.conf'), `# managed by tidepool\ntidepool ${osUserName()} ${ADMIN_ROLE}\n`)
   await appendFile(join(dataDir, 'postgresql.conf'), settingsConf(settings))

@@ -30,7 +30,15 @@ export async function pgDump(bins: PgBinaries, env: PgEnv, args: string[]): Prom
 
 /** Error text of a failed psql/pg_dump run (its stderr), for messages. */
 export function toolError(err: unknown): string {
-  if (err instanceof CommandError) return err.result.stderr.trim().split('\n').filter((l) => !/^\s*$/.test(l)).slice(-3).join(' ') || err.message
+  if (err instanceof CommandError)
+    return (
+      err.result.stderr
+        .trim()
+        .split('\n')
+        .filter((l) => !/^\s*$/.test(l))
+        .slice(-3)
+        .join(' ') || err.message
+    )
   return (err as Error).message ?? String(err)
 }
 

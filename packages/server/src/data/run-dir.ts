@@ -21,7 +21,11 @@ export async function prepareRunDir(dir: string, runAs: RunAs | undefined): Prom
   const st = await lstat(dir)
   const uid = process.getuid?.() ?? 0
   if (!st.isDirectory() || st.uid !== uid) {
-    throw new AppError('runtime_unavailable', `the data run dir ${dir} exists but is ${st.isSymbolicLink() ? 'a symbolic link' : st.isDirectory() ? `owned by uid ${st.uid}` : 'not a directory'}; remove it, or set data.socketDir to a dir tidepool may own`, { path: dir })
+    throw new AppError(
+      'runtime_unavailable',
+      `the data run dir ${dir} exists but is ${st.isSymbolicLink() ? 'a symbolic link' : st.isDirectory() ? `owned by uid ${st.uid}` : 'not a directory'}; remove it, or set data.socketDir to a dir tidepool may own`,
+      { path: dir },
+    )
   }
   if (runAs) await chown(dir, uid, runAs.gid)
   await chmod(dir, runAs ? 0o710 : 0o700)

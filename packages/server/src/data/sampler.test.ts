@@ -4,8 +4,32 @@ import type { SourceColumn, SourceTable } from './source.js'
 
 const int = (name: string): SourceColumn => ({ name, type: 'integer', notNull: false, generated: false, category: 'N', maxLength: undefined })
 const text = (name: string): SourceColumn => ({ name, type: 'text', notNull: false, generated: false, category: 'S', maxLength: undefined })
-const people: SourceTable = { oid: 1, schema: 'public', name: 'people', relkind: 'r', estimate: 100, bytes: 8192, rls: false, columns: [int('id'), text('email'), int('boss')], primaryKey: ['id'], uniques: [['id']], fks: [{ name: 'boss_fk', columns: ['boss'], refOid: 1, refColumns: ['id'] }] }
-const notes: SourceTable = { oid: 2, schema: 'app', name: 'notes', relkind: 'p', estimate: 10, bytes: 8192, rls: false, columns: [int('id'), int('person'), { ...text('total'), generated: true }], primaryKey: ['id'], uniques: [['id']], fks: [{ name: 'person_fk', columns: ['person'], refOid: 1, refColumns: ['id'] }] }
+const people: SourceTable = {
+  oid: 1,
+  schema: 'public',
+  name: 'people',
+  relkind: 'r',
+  estimate: 100,
+  bytes: 8192,
+  rls: false,
+  columns: [int('id'), text('email'), int('boss')],
+  primaryKey: ['id'],
+  uniques: [['id']],
+  fks: [{ name: 'boss_fk', columns: ['boss'], refOid: 1, refColumns: ['id'] }],
+}
+const notes: SourceTable = {
+  oid: 2,
+  schema: 'app',
+  name: 'notes',
+  relkind: 'p',
+  estimate: 10,
+  bytes: 8192,
+  rls: false,
+  columns: [int('id'), int('person'), { ...text('total'), generated: true }],
+  primaryKey: ['id'],
+  uniques: [['id']],
+  fks: [{ name: 'person_fk', columns: ['person'], refOid: 1, refColumns: ['id'] }],
+}
 
 describe('Sampler', () => {
   const make = (percent = 10) => new Sampler([people, notes], { percent, perTable: { 'app.notes': { maxRows: 3 } }, seed: 5 }, new Map([[1, new Map([['email', 'email' as const]])]]), 'salt')

@@ -35,17 +35,29 @@ describe('data service (no PostgreSQL needed)', () => {
 
   it('defaults every config key', () => {
     const c = DataConfig.parse({})
-    expect(c).toMatchObject({ runAsUser: 'postgres', cloneStrategy: 'auto', defaultTtlSeconds: 3600, warmClones: 1, storage: { kind: 'auto', imageSizeMb: 20_480 }, quotas: { default: { clones: 20, diskMb: 20_480, mirrors: 10 } } })
+    expect(c).toMatchObject({
+      runAsUser: 'postgres',
+      cloneStrategy: 'auto',
+      defaultTtlSeconds: 3600,
+      warmClones: 1,
+      storage: { kind: 'auto', imageSizeMb: 20_480 },
+      quotas: { default: { clones: 20, diskMb: 20_480, mirrors: 10 } },
+    })
   })
 
   it('has a handler for every data operation', () => {
-    const dataOps = Object.entries(operations).filter(([, op]) => (op.tags as readonly string[]).includes('data')).map(([name]) => name)
+    const dataOps = Object.entries(operations)
+      .filter(([, op]) => (op.tags as readonly string[]).includes('data'))
+      .map(([name]) => name)
     expect(Object.keys(dataHandlers).sort()).toEqual(dataOps.sort())
   })
 
   it('refuses a bad source URL and an unreachable source with clear errors, recording nothing', async () => {
     await expect(svc.addSource(p, { url: 'postgresql://u:pw@127.0.0.1:5432' })).rejects.toMatchObject({ code: 'invalid_request', message: expect.stringContaining('database name is missing') })
-    await expect(svc.addSource(p, { url: 'postgresql://u:pw@127.0.0.1:1/db' })).rejects.toMatchObject({ code: 'runtime_unavailable', message: expect.stringContaining('cannot reach source 127.0.0.1:1') })
+    await expect(svc.addSource(p, { url: 'postgresql://u:pw@127.0.0.1:1/db' })).rejects.toMatchObject({
+      code: 'runtime_unavailable',
+      message: expect.stringContaining('cannot reach source 127.0.0.1:1'),
+    })
     expect(await dataDb(store.db).selectFrom('data_sources').selectAll().execute()).toEqual([])
   })
 

@@ -71,10 +71,15 @@ export function createDataService(deps: AreaDeps, opts: DataServiceOptions = {})
     started ??= (async () => {
       await ctx.open()
       const r = await clones.recover()
-      const interrupted = await ctx.db.updateTable('data_mirrors').set({ state: 'failed', error: JSON.stringify({ code: 'internal', message: 'the build was interrupted by a restart; refresh the mirror' }) }).where('state', '=', 'building').executeTakeFirst()
+      const interrupted = await ctx.db
+        .updateTable('data_mirrors')
+        .set({ state: 'failed', error: JSON.stringify({ code: 'internal', message: 'the build was interrupted by a restart; refresh the mirror' }) })
+        .where('state', '=', 'building')
+        .executeTakeFirst()
       const orphans = await reaper.sweep()
       warm.fill()
-      if (r.adopted + r.restarted + r.removed + r.failed + Number(interrupted.numUpdatedRows) + orphans.servers + orphans.dirs > 0) ctx.log.info({ ...r, orphans, interruptedBuilds: Number(interrupted.numUpdatedRows) }, 'data: recovered state of the previous run')
+      if (r.adopted + r.restarted + r.removed + r.failed + Number(interrupted.numUpdatedRows) + orphans.servers + orphans.dirs > 0)
+        ctx.log.info({ ...r, orphans, interruptedBuilds: Number(interrupted.numUpdatedRows) }, 'data: recovered state of the previous run')
     })().catch((err: unknown) => {
       started = undefined
       throw err
@@ -112,18 +117,39 @@ export function createDataService(deps: AreaDeps, opts: DataServiceOptions = {})
     addSource: (p, i) => mirrors.addSource(p, i),
     listSources: (p, q) => mirrors.listSources(p, q),
     deleteSource: (p, id) => mirrors.deleteSource(p, id),
-    createMirror: op((p: Principal, i: CreateMirror) => mirrors.create(p, i), (p, i) => mirrors.preflight(p, { source: i.id })),
+    createMirror: op(
+      (p: Principal, i: CreateMirror) => mirrors.create(p, i),
+      (p, i) => mirrors.preflight(p, { source: i.id }),
+    ),
     listMirrors: (p, q) => mirrors.list(p, q),
     getMirror: async (p, id) => mirrors.view(await mirrors.mirrorRow(p, id)),
-    refreshMirror: op((p: Principal, id: string, wait: boolean) => mirrors.refresh(p, id, wait), (p, id) => mirrors.preflight(p, { mirror: id })),
-    deleteMirror: op((p: Principal, id: string) => mirrors.remove(p, id), (p, id) => mirrors.mirrorRow(p, id)),
-    createClone: op((p: Principal, i: CreateClone, o?: CreateCloneOptions) => clones.create(p, i, o), (p, i) => mirrors.mirrorRow(p, i.mirror)),
+    refreshMirror: op(
+      (p: Principal, id: string, wait: boolean) => mirrors.refresh(p, id, wait),
+      (p, id) => mirrors.preflight(p, { mirror: id }),
+    ),
+    deleteMirror: op(
+      (p: Principal, id: string) => mirrors.remove(p, id),
+      (p, id) => mirrors.mirrorRow(p, id),
+    ),
+    createClone: op(
+      (p: Principal, i: CreateClone, o?: CreateCloneOptions) => clones.create(p, i, o),
+      (p, i) => mirrors.mirrorRow(p, i.mirror),
+    ),
     listClones: (p, q) => clones.list(p, q),
     getClone: (p, id) => clones.get(p, id),
     patchClone: (p, id, ttl) => clones.patch(p, id, ttl),
-    deleteClone: op((p: Principal, id: string) => clones.remove(p, id), (p, id) => clones.row(p, id)),
-    snapshotClone: op((p: Principal, id: string, label?: string) => clones.snapshot(p, id, label), (p, id) => clones.row(p, id)),
-    resetClone: op((p: Principal, id: string, to: string) => clones.reset(p, id, to), (p, id) => clones.row(p, id)),
+    deleteClone: op(
+      (p: Principal, id: string) => clones.remove(p, id),
+      (p, id) => clones.row(p, id),
+    ),
+    snapshotClone: op(
+      (p: Principal, id: string, label?: string) => clones.snapshot(p, id, label),
+      (p, id) => clones.row(p, id),
+    ),
+    resetClone: op(
+      (p: Principal, id: string, to: string) => clones.reset(p, id, to),
+      (p, id) => clones.row(p, id),
+    ),
     releaseSandbox: async (project, sandboxId) => {
       const bound = await ctx.db.selectFrom('data_clones').select('id').where('sandbox_id', '=', sandboxId).where('state', '!=', 'destroyed').executeTakeFirst()
       if (!bound) return 0
@@ -156,7 +182,8 @@ export function createDataService(deps: AreaDeps, opts: DataServiceOptions = {})
         await clones.stopAll()
       } finally {
         // Whatever still runs on the pool (a clone half made when close came) stops, so the pool can unmount.
-        for (const pm of await postmastersUnder(o.pool.root).catch(() => [])) await stopPid(pm.pid, 'fast').catch(loggedAs(ctx.log, 'stopping a postmaster left on the pool', { pid: pm.pid, dataDir: pm.dataDir }))
+        for (const pm of await postmastersUnder(o.pool.root).catch(() => []))
+          await stopPid(pm.pid, 'fast').catch(loggedAs(ctx.log, 'stopping a postmaster left on the pool', { pid: pm.pid, dataDir: pm.dataDir }))
         await ctx.close()
         started = undefined
       }

@@ -3,7 +3,14 @@ import { libpqEnv, parseSourceUrl, redactUrl } from './source-url.js'
 
 describe('source URLs', () => {
   it('parses TCP and Unix-socket URLs', () => {
-    expect(parseSourceUrl('postgresql://app:s%40cret@db.internal:6543/shop?sslmode=require')).toEqual({ host: 'db.internal', port: 6543, database: 'shop', user: 'app', password: 's@cret', sslmode: 'require' })
+    expect(parseSourceUrl('postgresql://app:s%40cret@db.internal:6543/shop?sslmode=require')).toEqual({
+      host: 'db.internal',
+      port: 6543,
+      database: 'shop',
+      user: 'app',
+      password: 's@cret',
+      sslmode: 'require',
+    })
     expect(parseSourceUrl('postgres://app@/shop?host=/run/postgresql')).toMatchObject({ host: '/run/postgresql', port: 5432, user: 'app', password: undefined })
     expect(parseSourceUrl('postgresql://[::1]:5/d')).toMatchObject({ host: '::1', port: 5 })
   })

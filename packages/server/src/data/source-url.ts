@@ -14,8 +14,7 @@ export interface SourceConn {
 
 /** Parses `postgres[ql]://user:pass@host:port/db?sslmode=…&host=/socket/dir`; invalid_request naming the problem. */
 export function parseSourceUrl(url: string): SourceConn {
-  const bad = (why: string) =>
-    new AppError('invalid_request', `url: ${why} (got ${JSON.stringify(redactUrl(url))}); use postgresql://user:password@host:5432/dbname`, [{ path: 'url', message: why }])
+  const bad = (why: string) => new AppError('invalid_request', `url: ${why} (got ${JSON.stringify(redactUrl(url))}); use postgresql://user:password@host:5432/dbname`, [{ path: 'url', message: why }])
   if (!/^postgres(ql)?:\/\//.test(url)) throw bad('not a postgresql:// URL')
   // WHATWG URL rejects an empty host (postgresql://u@/db?host=/run/postgresql): parse with a placeholder.
   const hostless = /^postgres(ql)?:\/\/([^@/]*@)?\//.test(url)

@@ -82,7 +82,9 @@ export interface SourceProbe {
 export async function probeSource(conn: SourceConn): Promise<SourceProbe> {
   const client = await connectSource(conn)
   try {
-    const v = await client.query<{ version: string; num: string; db: string }>(`SELECT current_setting('server_version') AS version, current_setting('server_version_num') AS num, current_database() AS db`)
+    const v = await client.query<{ version: string; num: string; db: string }>(
+      `SELECT current_setting('server_version') AS version, current_setting('server_version_num') AS num, current_database() AS db`,
+    )
     const row = v.rows[0]!
     const denied = await client.query<{ what: string }>(
       `SELECT 'SELECT on table ' || quote_ident(n.nspname) || '.' || quote_ident(c.relname) AS what
@@ -101,7 +103,9 @@ export async function probeSource(conn: SourceConn): Promise<SourceProbe> {
         { reason: 'permission', missing: list },
       )
     }
-    const tables = await client.query<{ n: string }>(`SELECT count(*) AS n FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace WHERE c.relkind IN ('r', 'p') AND NOT c.relispartition AND ${userSchema}`)
+    const tables = await client.query<{ n: string }>(
+      `SELECT count(*) AS n FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace WHERE c.relkind IN ('r', 'p') AND NOT c.relispartition AND ${userSchema}`,
+    )
     return { version: row.version.split(' ')[0]!, major: Math.floor(Number(row.num) / 10_000), database: row.db, tables: Number(tables.rows[0]!.n) }
   } catch (err) {
     throw err instanceof AppError ? err : sourceError(err, conn)
@@ -169,14 +173,24 @@ export async function readCatalog(client: pg.Client): Promise<SourceCatalog> {
   ).rows
   const matviews = (await client.query<{ schema: string; name: string }>(`SELECT schemaname AS schema, matviewname AS name FROM pg_matviews WHERE ispopulated`)).rows
   const roles = (
-    await client.query<{ name: string }>(
-      `SELECT DISTINCT r.rolname::text AS name FROM pg_policy p CROSS JOIN LATERAL unnest(p.polroles) AS o(oid) JOIN pg_roles r ON r.oid = o.oid ORDER BY 1`,
-    )
+    await client.query<{ name: string }>(`SELECT DISTINCT r.rolname::text AS name FROM pg_policy p CROSS JOIN LATERAL unnest(p.polroles) AS o(oid) JOIN pg_roles r ON r.oid = o.oid ORDER BY 1`)
   ).rows.map((r) => r.name)
 
   const byOid = new Map<number, SourceTable>()
   const result: SourceTable[] = tables.map((t) => {
-    const table: SourceTable = { oid: Number(t.oid), schema: t.schema, name: t.name, relkind: t.relkind, estimate: Number(t.estimate), bytes: Number(t.bytes), rls: t.rls, columns: [], primaryKey: undefined, uniques: [], fks: [] }
+    const table: SourceTable = {
+      oid: Number(t.oid),
+      schema: t.schema,
+      name: t.name,
+      relkind: t.relkind,
+      estimate: Number(t.estimate),
+      bytes: Number(t.bytes),
+      rls: t.rls,
+      columns: [],
+      primaryKey: undefined,
+      uniques: [],
+      fks: [],
+    }
     byOid.set(table.oid, table)
     return table
   })

@@ -35,7 +35,13 @@ export class TemplateClones implements CloneDriver {
   async server(mirrorId: string, version: number, baseDir: string, bins: PgBinaries): Promise<DataServerRow> {
     return this.#lock.run(`${mirrorId}/${version}`, async () => {
       let row = await this.#d.db.selectFrom('data_servers').selectAll().where('mirror_id', '=', mirrorId).where('mirror_version', '=', version).executeTakeFirst()
-      if (row && !(await stat(this.#abs(`${row.data_dir}/PG_VERSION`)).then(() => true, () => false))) {
+      if (
+        row &&
+        !(await stat(this.#abs(`${row.data_dir}/PG_VERSION`)).then(
+          () => true,
+          () => false,
+        ))
+      ) {
         // Half made when tidepool stopped: start over.
         await this.#d.pool.remove(this.#abs(paths.server(row.id))).catch(loggedAs(this.#d.log, 'removing a half-made shared server dir', { server: row.id }))
         await this.#d.db.deleteFrom('data_servers').where('id', '=', row.id).execute()
@@ -46,7 +52,16 @@ export class TemplateClones implements CloneDriver {
         const dir = this.#abs(paths.server(id))
         const dataDir = `${dir}/pgdata`
         // The record first: the orphan sweep never takes a server being made for a stray.
-        row = { id, mirror_id: mirrorId, mirror_version: version, data_dir: `${paths.server(id)}/pgdata`, socket_dir: join(this.#d.socketRoot, id), port: 0, pg_major: bins.major, created_at: this.#d.now() }
+        row = {
+          id,
+          mirror_id: mirrorId,
+          mirror_version: version,
+          data_dir: `${paths.server(id)}/pgdata`,
+          socket_dir: join(this.#d.socketRoot, id),
+          port: 0,
+          pg_major: bins.major,
+          created_at: this.#d.now(),
+        }
         await this.#d.db.insertInto('data_servers').values(row).execute()
         try {
           await this.#d.pool.clone(this.#abs(baseDir), dir)
@@ -76,7 +91,15 @@ export class TemplateClones implements CloneDriver {
         const port = keep ? row.port : await this.#d.ports.take()
         if (keep) this.#d.ports.hold(port)
         try {
-          await startServer({ bins, dataDir: this.#abs(row.data_dir), port, socketDir: row.socket_dir, name: `tidepool-${row.id}`, runAs: this.#d.runAs, logFile: this.#abs(`${paths.server(row.id)}/server.log`) })
+          await startServer({
+            bins,
+            dataDir: this.#abs(row.data_dir),
+            port,
+            socketDir: row.socket_dir,
+            name: `tidepool-${row.id}`,
+            runAs: this.#d.runAs,
+            logFile: this.#abs(`${paths.server(row.id)}/server.log`),
+          })
           return port
         } catch (err) {
           this.#d.ports.release(port)
@@ -139,7 +162,9 @@ export class TemplateClones implements CloneDriver {
 
   async destroy(c: CloneRef, snapshotLocations: string[]): Promise<void> {
     // A stopped shared server is started to drop the clone's database and role; a vanished one took them along.
-    const port = (await this.running(c)) ? c.port : await this.restart(c).catch(loggedAs(this.#d.log, 'restarting the shared server to drop a clone (its database goes with the server)', { clone: c.id }))
+    const port = (await this.running(c))
+      ? c.port
+      : await this.restart(c).catch(loggedAs(this.#d.log, 'restarting the shared server to drop a clone (its database goes with the server)', { clone: c.id }))
     if (port === undefined) return
     await this.#drop({ socketDir: c.socketDir, port }, c.mirrorDatabase, c.database, snapshotLocations, c.user)
   }

@@ -29,9 +29,22 @@ export class WarmPool {
 
   /** Takes a running warm clone of the mirror's current base for a project; undefined when none is ready. */
   async claim(mirrorId: string, base: string, owner: Pick<DataCloneRow, 'project' | 'sandbox_id' | 'created_at' | 'expires_at'>): Promise<DataCloneRow | undefined> {
-    const candidates = await this.#c.db.selectFrom('data_clones').selectAll().where('state', '=', 'warm').where('mirror_id', '=', mirrorId).where('base_dir', '=', base).orderBy('created_at').limit(4).execute()
+    const candidates = await this.#c.db
+      .selectFrom('data_clones')
+      .selectAll()
+      .where('state', '=', 'warm')
+      .where('mirror_id', '=', mirrorId)
+      .where('base_dir', '=', base)
+      .orderBy('created_at')
+      .limit(4)
+      .execute()
     for (const w of candidates) {
-      const r = await this.#c.db.updateTable('data_clones').set({ ...owner, state: 'ready' }).where('id', '=', w.id).where('state', '=', 'warm').executeTakeFirst()
+      const r = await this.#c.db
+        .updateTable('data_clones')
+        .set({ ...owner, state: 'ready' })
+        .where('id', '=', w.id)
+        .where('state', '=', 'warm')
+        .executeTakeFirst()
       if (Number(r.numUpdatedRows) !== 1) continue
       const row = { ...w, ...owner, state: 'ready' }
       if (await this.#c.driver(row.strategy).running({ ...refBasics(row), bins: this.#c.binsFor(row.pg_major) })) return row
@@ -79,13 +92,39 @@ export class WarmPool {
     const id = newId('dcl', 16)
     const major = Number(pgVersion.split('.')[0])
     const row: DataCloneRow = {
-      id, project: '', mirror_id: mirrorId, sandbox_id: null, strategy: 'reflink', state: 'creating', server_id: null, data_dir: null, base_dir: base, socket_dir: '', port: 0,
-      pg_major: major, database, user_name: id, password: newPassword(), disk_bytes: 0, created_at: this.#c.now(), expires_at: WARM_EXPIRY, reset_at: null, destroyed_at: null, reason: null,
+      id,
+      project: '',
+      mirror_id: mirrorId,
+      sandbox_id: null,
+      strategy: 'reflink',
+      state: 'creating',
+      server_id: null,
+      data_dir: null,
+      base_dir: base,
+      socket_dir: '',
+      port: 0,
+      pg_major: major,
+      database,
+      user_name: id,
+      password: newPassword(),
+      disk_bytes: 0,
+      created_at: this.#c.now(),
+      expires_at: WARM_EXPIRY,
+      reset_at: null,
+      destroyed_at: null,
+      reason: null,
     }
     await this.#c.db.insertInto('data_clones').values(row).execute()
     try {
-      const place = await this.#c.opened!.reflink.create({ id, user: id, password: row.password, mirrorDatabase: database, mirrorId, mirrorVersion: version, baseDir: base, bins: this.#c.binsFor(major) }, { keepStart: true })
-      await this.#c.db.updateTable('data_clones').set({ state: 'warm', port: place.port, socket_dir: place.socketDir, data_dir: place.dataDir ?? null }).where('id', '=', id).execute()
+      const place = await this.#c.opened!.reflink.create(
+        { id, user: id, password: row.password, mirrorDatabase: database, mirrorId, mirrorVersion: version, baseDir: base, bins: this.#c.binsFor(major) },
+        { keepStart: true },
+      )
+      await this.#c.db
+        .updateTable('data_clones')
+        .set({ state: 'warm', port: place.port, socket_dir: place.socketDir, data_dir: place.dataDir ?? null })
+        .where('id', '=', id)
+        .execute()
     } catch (err) {
       await this.#c.db.deleteFrom('data_clones').where('id', '=', id).execute()
       throw err
@@ -106,5 +145,16 @@ export class WarmPool {
 }
 
 function refBasics(row: DataCloneRow): Omit<CloneRef, 'bins'> {
-  return { id: row.id, user: row.user_name, password: row.password, database: row.database, port: row.port, socketDir: row.socket_dir, dataDir: row.data_dir, serverId: row.server_id, baseDir: row.base_dir, mirrorDatabase: row.database }
+  return {
+    id: row.id,
+    user: row.user_name,
+    password: row.password,
+    database: row.database,
+    port: row.port,
+    socketDir: row.socket_dir,
+    dataDir: row.data_dir,
+    serverId: row.server_id,
+    baseDir: row.base_dir,
+    mirrorDatabase: row.database,
+  }
 }

@@ -20,7 +20,11 @@ describe('HTTP API', () => {
     const doc = await json(await tp.call('GET', '/openapi.json', { token: null }))
     expect(doc.openapi).toBe('3.1.0')
     expect(doc.paths['/v1/sandboxes'].post.operationId).toBe('createSandbox')
-    expect(doc.paths['/v1/sandboxes/{id}/exec'].post.requestBody.content['application/json'].schema).toMatchObject({ type: 'object', properties: { cmd: expect.any(Object) }, required: expect.arrayContaining(['cmd']) })
+    expect(doc.paths['/v1/sandboxes/{id}/exec'].post.requestBody.content['application/json'].schema).toMatchObject({
+      type: 'object',
+      properties: { cmd: expect.any(Object) },
+      required: expect.arrayContaining(['cmd']),
+    })
   })
 
   it('refuses missing and wrong tokens with 401 and a stable code', async () => {
@@ -119,7 +123,10 @@ describe('HTTP API', () => {
     expect(runtime.execs[0]!.env.SECRET).toBe('hunter2')
     const streamed = await tp.call('POST', `/v1/sandboxes/${s.id}/exec`, { body: { cmd: 'ls /' }, headers: { accept: 'application/x-ndjson' } })
     expect(streamed.headers.get('content-type')).toBe('application/x-ndjson')
-    const lines = (await streamed.text()).trim().split('\n').map((l) => JSON.parse(l))
+    const lines = (await streamed.text())
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l))
     expect(lines[0]).toEqual({ stream: 'stdout', data: '/bin/sh -c ls /\n' })
     expect(lines.at(-1)).toMatchObject({ exitCode: 0, stdoutBytes: 16 })
   })

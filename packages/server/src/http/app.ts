@@ -105,7 +105,8 @@ async function readInput(c: Context, op: Operation): Promise<Record<string, unkn
     if (dot > 0) {
       const [outer, inner] = [k.slice(0, dot), k.slice(dot + 1)]
       const rec = (input[outer] ??= nullRecord()) as Record<string, unknown>
-      if (typeof rec !== 'object' || Array.isArray(rec)) throw new AppError('invalid_request', `${outer}: given both as ${outer}=… and as ${k}=…; use one form`, [{ path: outer, message: 'given twice' }])
+      if (typeof rec !== 'object' || Array.isArray(rec))
+        throw new AppError('invalid_request', `${outer}: given both as ${outer}=… and as ${k}=…; use one form`, [{ path: outer, message: 'given twice' }])
       rec[inner] = v
     } else if (Object.hasOwn(input, k)) {
       input[k] = ([] as unknown[]).concat(input[k], v)

@@ -96,7 +96,17 @@ function hostileRequest(op: Operation, sandboxId: string): Req {
   let path = realPath()
   const kind = int(hasJsonBody(op) ? 7 : 4)
   if (kind === 0) {
-    const k = pick(['__proto__.X=1', 'constructor.prototype.X=1', 'a.__proto__=1', '__proto__=1', 'prototype.polluted=1', 'metadata.__proto__=x', 'metadata.constructor=x', `${fields[0] ?? 'f'}.prototype.X=1`, '__proto__.LD_PRELOAD=%2Ftmp%2Fx.so'])
+    const k = pick([
+      '__proto__.X=1',
+      'constructor.prototype.X=1',
+      'a.__proto__=1',
+      '__proto__=1',
+      'prototype.polluted=1',
+      'metadata.__proto__=x',
+      'metadata.constructor=x',
+      `${fields[0] ?? 'f'}.prototype.X=1`,
+      '__proto__.LD_PRELOAD=%2Ftmp%2Fx.so',
+    ])
     query.push(k)
     what = `query ${k}`
   } else if (kind === 1) {
@@ -144,7 +154,11 @@ function hostileRequest(op: Operation, sandboxId: string): Req {
     }
     body ??= JSON.stringify(obj)
   }
-  if (op.rawBody && body === undefined) body = rand() < 0.5 ? new Uint8Array(Array.from({ length: 64 }, () => int(256))) : '<testsuites><testsuite __proto__="x" constructor="y"><testcase name="a" prototype="z"><__proto__/></testcase></testsuite></testsuites>'
+  if (op.rawBody && body === undefined)
+    body =
+      rand() < 0.5
+        ? new Uint8Array(Array.from({ length: 64 }, () => int(256)))
+        : '<testsuites><testsuite __proto__="x" constructor="y"><testcase name="a" prototype="z"><__proto__/></testcase></testsuite></testsuites>'
   if (rand() < 0.3) headers['x-request-id'] = pick(['__proto__', 'req_forged', 'x'.repeat(10_000), 'a b\tc', ''])
   if (op.stream && rand() < 0.5) headers.accept = 'application/x-ndjson'
   if (op.markdown && rand() < 0.5) headers.accept = 'text/markdown'
@@ -154,7 +168,11 @@ function hostileRequest(op: Operation, sandboxId: string): Req {
 
 function protoSnapshot(): string[] {
   const out: string[] = []
-  for (const [name, p] of [['Object', Object.prototype], ['Array', Array.prototype], ['Function', Function.prototype]] as const) {
+  for (const [name, p] of [
+    ['Object', Object.prototype],
+    ['Array', Array.prototype],
+    ['Function', Function.prototype],
+  ] as const) {
     for (const key of Reflect.ownKeys(p)) {
       const d = Object.getOwnPropertyDescriptor(p, key)!
       out.push(`${name}.${String(key)}:${typeof d.value}:${String(d.writable)}:${d.get ? 'get' : ''}`)

@@ -33,7 +33,9 @@ describe('OpenAPI snapshot', () => {
       const a = committed.split('\n')
       const b = served.split('\n')
       const at = a.findIndex((line, i) => line !== b[i])
-      expect.fail(`the OpenAPI document differs from ${snapshotFile} (first at line ${at + 1}: ${JSON.stringify(a[at])} → ${JSON.stringify(b[at])}). If the contract change is intended, run: ${update} and commit the file`)
+      expect.fail(
+        `the OpenAPI document differs from ${snapshotFile} (first at line ${at + 1}: ${JSON.stringify(a[at])} → ${JSON.stringify(b[at])}). If the contract change is intended, run: ${update} and commit the file`,
+      )
     }
   })
 

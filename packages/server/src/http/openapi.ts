@@ -6,7 +6,13 @@ import { createDocument } from 'zod-openapi'
 const errorResponses = Object.fromEntries(
   [...new Set(Object.values(errorStatus))].map((status) => [
     String(status),
-    { description: `Error (${Object.entries(errorStatus).filter(([, s]) => s === status).map(([c]) => c).join(', ')})`, content: { 'application/json': { schema: ErrorBody } } },
+    {
+      description: `Error (${Object.entries(errorStatus)
+        .filter(([, s]) => s === status)
+        .map(([c]) => c)
+        .join(', ')})`,
+      content: { 'application/json': { schema: ErrorBody } },
+    },
   ]),
 )
 

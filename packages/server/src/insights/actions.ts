@@ -49,7 +49,12 @@ export interface SandboxPort {
 
 /** Remediation through the sandbox service: live resize, reset/re-seed of its state, snapshot. */
 export function sandboxRemediationActions(port: SandboxPort): RemediationActions {
-  const kinds = new Set<RemediationKind>(['resize', ...(port.resetState ? (['reset_state'] as const) : []), ...(port.reseed ? (['reseed'] as const) : []), ...(port.snapshot ? (['snapshot_on_failure'] as const) : [])])
+  const kinds = new Set<RemediationKind>([
+    'resize',
+    ...(port.resetState ? (['reset_state'] as const) : []),
+    ...(port.reseed ? (['reseed'] as const) : []),
+    ...(port.snapshot ? (['snapshot_on_failure'] as const) : []),
+  ])
   async function plan(a: RemediationAction): Promise<ActionOutcome & { target?: { cpu?: number; memoryMb?: number } }> {
     const id = typeof a.params.sandboxId === 'string' ? a.params.sandboxId : undefined
     if (!id) return { ok: false, detail: 'no sandboxId: the run did not say which sandbox it used (infra.sandboxId)' }

@@ -19,7 +19,14 @@ export interface Judgement {
 }
 
 /** Per test in `judge`: its verdict and duration anomalies over the window's runs; suite totals per run on the side. */
-export async function judgeTests(env: InsightsEnv, project: string, judge: readonly string[], windowRuns: ReadonlySet<string>, runs: ReadonlyMap<string, RunMeta>, tests: ReadonlyMap<string, TestRow>): Promise<Judgement> {
+export async function judgeTests(
+  env: InsightsEnv,
+  project: string,
+  judge: readonly string[],
+  windowRuns: ReadonlySet<string>,
+  runs: ReadonlyMap<string, RunMeta>,
+  tests: ReadonlyMap<string, TestRow>,
+): Promise<Judgement> {
   const verdicts = new Map<string, JudgedVerdict>()
   const anomalies: Anomaly[] = []
   const suiteTotals = new Map<string, { label: string; byRun: Map<string, number> }>()

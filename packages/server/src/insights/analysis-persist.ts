@@ -83,9 +83,23 @@ export async function persistAnalysis(env: InsightsEnv, project: string, o: Anal
         }
       }
     }
-    const rows: AnomalyRow[] = anomalies.map((a) => ({ project, id: a.id, kind: a.kind, subject: a.subject, label: a.label, type: a.type, at: Date.parse(a.at), run_id: a.runId, body: JSON.stringify(a) }))
+    const rows: AnomalyRow[] = anomalies.map((a) => ({
+      project,
+      id: a.id,
+      kind: a.kind,
+      subject: a.subject,
+      label: a.label,
+      type: a.type,
+      at: Date.parse(a.at),
+      run_id: a.runId,
+      body: JSON.stringify(a),
+    }))
     for (const batch of chunks(rows, 300)) {
-      await trx.insertInto('insight_anomalies').values(batch).onConflict((oc) => oc.columns(['project', 'id']).doNothing()).execute()
+      await trx
+        .insertInto('insight_anomalies')
+        .values(batch)
+        .onConflict((oc) => oc.columns(['project', 'id']).doNothing())
+        .execute()
     }
     await trx.deleteFrom('insight_clusters').where('project', '=', project).execute()
     const clusterRows = clusters.map((c) => ({

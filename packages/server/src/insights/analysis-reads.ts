@@ -32,7 +32,10 @@ export interface ResultScan {
   signature: string | null
 }
 
-export type RunScan = Pick<RunRow, 'id' | 'at' | 'commit_sha' | 'code_key' | 'variant_key' | 'branch' | 'attempt' | 'pr' | 'pipeline' | 'infra' | 'analyzed' | 'infra_suspect' | 'infra_reason' | 'tests'>
+export type RunScan = Pick<
+  RunRow,
+  'id' | 'at' | 'commit_sha' | 'code_key' | 'variant_key' | 'branch' | 'attempt' | 'pr' | 'pipeline' | 'infra' | 'analyzed' | 'infra_suspect' | 'infra_reason' | 'tests'
+>
 
 /** Every run of the project, oldest first, and its analysis view keyed by id (in the same order). */
 export async function loadRunMeta(env: InsightsEnv, project: string, settings: Pick<InsightsSettings, 'defaultBranch'>): Promise<{ runRows: RunScan[]; runs: Map<string, RunMeta> }> {
@@ -131,16 +134,9 @@ export async function* resultGroups(env: InsightsEnv, project: string, testIds: 
 /** Every failed attempt of the project (read from the small partial index). */
 export async function loadFailures(env: InsightsEnv, project: string): Promise<FailRow[]> {
   if (env.sqlite) {
-    return env.sqlite
-      .prepare('SELECT test_id, run_id, at, outcome, signature FROM insight_results WHERE project = ? AND signature IS NOT NULL')
-      .all(project) as FailRow[]
+    return env.sqlite.prepare('SELECT test_id, run_id, at, outcome, signature FROM insight_results WHERE project = ? AND signature IS NOT NULL').all(project) as FailRow[]
   }
-  const rows = await env.db
-    .selectFrom('insight_results')
-    .select(['test_id', 'run_id', 'at', 'outcome', 'signature'])
-    .where('project', '=', project)
-    .where('signature', 'is not', null)
-    .execute()
+  const rows = await env.db.selectFrom('insight_results').select(['test_id', 'run_id', 'at', 'outcome', 'signature']).where('project', '=', project).where('signature', 'is not', null).execute()
   return rows as FailRow[]
 }
 

@@ -6,14 +6,32 @@ import { InsightsConfig } from './config.js'
 const cfg = InsightsConfig.parse({})
 
 function run(id: string, at: number, over: Partial<RunMeta> = {}): RunMeta {
-  return { id, at, commit: `c${at}`, codeKey: `k${at}`, variantKey: '', branch: 'main', isDefault: true, infra: false, attempt: 1, pipeline: null, analyzed: false, wasInfra: false, infraReason: null, ...over }
+  return {
+    id,
+    at,
+    commit: `c${at}`,
+    codeKey: `k${at}`,
+    variantKey: '',
+    branch: 'main',
+    isDefault: true,
+    infra: false,
+    attempt: 1,
+    pipeline: null,
+    analyzed: false,
+    wasInfra: false,
+    infraReason: null,
+    ...over,
+  }
 }
 const fail = (test_id: string, run_id: string, signature = 'sig'): FailRow => ({ test_id, run_id, at: 0, outcome: 1, signature })
 
 describe('analysis steps', () => {
   it('classifyOutages: a run where most tests fail is an outage; only dirty runs are judged', () => {
     const runs = new Map([run('r1', 1, { analyzed: true }), run('r2', 2)].map((r) => [r.id, r]))
-    const runRows = [{ id: 'r1', tests: 10 }, { id: 'r2', tests: 10 }]
+    const runRows = [
+      { id: 'r1', tests: 10 },
+      { id: 'r2', tests: 10 },
+    ]
     const tests = new Map(Array.from({ length: 10 }, (_, i) => [`t${i}`, { suite: `s${i}` }]))
     const failRows = Array.from({ length: 8 }, (_, i) => fail(`t${i}`, 'r2', 'ECONNREFUSED'))
     const changed = classifyOutages({ cfg }, runRows, runs, [...failRows, fail('t0', 'r1')], tests, new Map(), false)

@@ -106,7 +106,10 @@ export function classifyOutages(
 /** Step 2 (incremental analysis): the tests in dirty runs plus every test of their suites (suite totals stay whole). */
 export async function testsToJudge(env: InsightsEnv, project: string, dirtyRuns: readonly RunMeta[], tests: ReadonlyMap<string, TestRow>): Promise<string[]> {
   const touched = new Set<string>()
-  for (const batch of chunks(dirtyRuns.map((r) => r.id), 400)) {
+  for (const batch of chunks(
+    dirtyRuns.map((r) => r.id),
+    400,
+  )) {
     const rows = await env.db.selectFrom('insight_results').select('test_id').distinct().where('project', '=', project).where('run_id', 'in', batch).execute()
     for (const r of rows) touched.add(r.test_id)
   }

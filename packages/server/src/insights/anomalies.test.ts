@@ -8,7 +8,7 @@ function series(values: number[]): Point[] {
 }
 function noisy(n: number, base: number, seed = 1): number[] {
   let s = seed
-  const rnd = () => ((s = (s * 16807) % 2147483647) / 2147483647)
+  const rnd = () => (s = (s * 16807) % 2147483647) / 2147483647
   return Array.from({ length: n }, () => base * (0.9 + 0.2 * rnd()))
 }
 

@@ -88,7 +88,7 @@ function findShift(values: readonly number[], p: AnomalyParams): { k: number; p:
   const order = values.map((v, i) => [v, i] as const).sort((a, b) => a[0] - b[0])
   const ranks = new Float64Array(n)
   let tieTerm = 0
-  for (let i = 0; i < n; ) {
+  for (let i = 0; i < n;) {
     let j = i
     while (j + 1 < n && order[j + 1]![0] === order[i]![0]) j++
     const r = (i + j) / 2 + 1

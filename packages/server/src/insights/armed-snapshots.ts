@@ -6,7 +6,15 @@ import type { InsightsEnv } from './deps.js'
 import { saveRemediation } from './queries.js'
 
 /** Tests with an armed snapshot-on-failure failed in this run: capture the sandbox (or flag it for CI). */
-export async function fireArmedSnapshots(env: InsightsEnv, actions: RemediationActions, project: string, runId: string, failingTests: readonly string[], sandboxId: string | undefined, armed: readonly Remediation[]): Promise<void> {
+export async function fireArmedSnapshots(
+  env: InsightsEnv,
+  actions: RemediationActions,
+  project: string,
+  runId: string,
+  failingTests: readonly string[],
+  sandboxId: string | undefined,
+  armed: readonly Remediation[],
+): Promise<void> {
   const failing = new Set(failingTests)
   for (const rem of armed) {
     if (!rem.testId || !failing.has(rem.testId)) continue

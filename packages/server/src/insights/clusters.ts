@@ -89,10 +89,11 @@ export function findClusters(failing: ReadonlyMap<string, ReadonlyMap<string, st
     }
     const runs = new Map<string, number>()
     const sigs = new Map<string, number>()
-    for (const t of tests) for (const [run, sig] of failing.get(t)!) {
-      runs.set(run, (runs.get(run) ?? 0) + 1)
-      sigs.set(sig, (sigs.get(sig) ?? 0) + 1)
-    }
+    for (const t of tests)
+      for (const [run, sig] of failing.get(t)!) {
+        runs.set(run, (runs.get(run) ?? 0) + 1)
+        sigs.set(sig, (sigs.get(sig) ?? 0) + 1)
+      }
     let coFailures = 0
     for (const c of runs.values()) if (c >= 2) coFailures++
     let signature: string | undefined

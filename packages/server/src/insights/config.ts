@@ -69,7 +69,12 @@ export const InsightsConfig = z
     recoverImprobability: z.number().min(0).max(1).default(0.01).describe('…and enough that such a clean streak is this improbable at the test’s own failure rate.'),
     clusterMinCoFailures: z.number().int().min(2).default(3),
     clusterMinJaccard: z.number().min(0).max(1).default(0.6),
-    maxJunitBytes: z.number().int().min(1024).default(512 * 1024 * 1024).describe('Largest (decompressed) report accepted.'),
+    maxJunitBytes: z
+      .number()
+      .int()
+      .min(1024)
+      .default(512 * 1024 * 1024)
+      .describe('Largest (decompressed) report accepted.'),
     messageMaxChars: z.number().int().min(64).default(2000).describe('Failure text kept per result.'),
     infra: Infra.prefault({}),
     anomalies: Anomalies.prefault({}),

@@ -12,7 +12,10 @@ const fail = (r: RunInfo): Entry => ({ run: r, outcome: 'fail', attempts: 1, fai
 
 describe('judgeTest', () => {
   it('healthy with no failures; the score is a posterior, never a bare label', () => {
-    const v = judgeTest(Array.from({ length: 20 }, () => pass(run())), params)
+    const v = judgeTest(
+      Array.from({ length: 20 }, () => pass(run())),
+      params,
+    )
     expect(v).toMatchObject({ status: 'healthy', tier: 'none', n: 20, fails: 0, evidence: 0 })
     expect(v.score.mean).toBeCloseTo(1 / 22)
     expect(v.score.lo).toBeLessThan(v.score.mean)
@@ -58,7 +61,13 @@ describe('judgeTest', () => {
   })
 
   it('a re-run passing at the failing code key breaks a streak: not broken', () => {
-    const es = [...Array.from({ length: 20 }, () => pass(run())), fail(run({ codeKey: 'x' })), fail(run({ codeKey: 'y' })), fail(run({ codeKey: 'z' })), pass(run({ codeKey: 'z', isDefault: false, branch: 'pr' }))]
+    const es = [
+      ...Array.from({ length: 20 }, () => pass(run())),
+      fail(run({ codeKey: 'x' })),
+      fail(run({ codeKey: 'y' })),
+      fail(run({ codeKey: 'z' })),
+      pass(run({ codeKey: 'z', isDefault: false, branch: 'pr' })),
+    ]
     expect(judgeTest(es, params).status).not.toBe('broken')
   })
 

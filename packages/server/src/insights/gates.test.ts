@@ -47,7 +47,9 @@ describe('evaluateGates', () => {
   })
   it('refuses a quarantine without owner, with a too-long expiry, or of a barely flaky test', () => {
     expect(evaluateGates(quarantine({ params: { testId: 't1', expiresAt: new Date(now + 86_400_000).toISOString() } })).blockedBy?.reason).toMatch(/owner/)
-    expect(evaluateGates(quarantine({ params: { testId: 't1', owner: 'a', from: new Date(now).toISOString(), expiresAt: new Date(now + 90 * 86_400_000).toISOString() } })).blockedBy?.reason).toMatch(/14 days/)
+    expect(evaluateGates(quarantine({ params: { testId: 't1', owner: 'a', from: new Date(now).toISOString(), expiresAt: new Date(now + 90 * 86_400_000).toISOString() } })).blockedBy?.reason).toMatch(
+      /14 days/,
+    )
     expect(evaluateGates(quarantine({ facts: { ...facts, testStatus: 'flaky', testScore: 0.001 } })).blockedBy?.gate).toBe('safety')
   })
   it('bounds the blast radius of quarantines', () => {

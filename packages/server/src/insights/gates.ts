@@ -161,7 +161,13 @@ function round(x: number): number {
 
 /** Decides, per remediation, whether policy allows it. The default policy keeps `requireApproval` kinds manual. */
 export interface RemediationPolicy {
-  decide(req: { project: string; kind: RemediationKind; params: Record<string, unknown>; auto: boolean; actor: string }): Promise<{ allow: boolean; reason: string }> | { allow: boolean; reason: string }
+  decide(req: {
+    project: string
+    kind: RemediationKind
+    params: Record<string, unknown>
+    auto: boolean
+    actor: string
+  }): Promise<{ allow: boolean; reason: string }> | { allow: boolean; reason: string }
 }
 
 export function defaultPolicy(cfg: InsightsConfig['remediation']): RemediationPolicy {

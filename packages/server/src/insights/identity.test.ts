@@ -21,7 +21,9 @@ describe('identity', () => {
     const a = testIdOf('vitest', 'src/a.ts', 'a', 'x')
     expect(a).toMatch(/^t_[0-9a-f]{16}$/)
     expect(testIdOf('vitest', 'src/a.ts', 'a', 'x')).toBe(a)
-    expect(new Set([a, testIdOf('jest', 'src/a.ts', 'a', 'x'), testIdOf('vitest', 'src/b.ts', 'a', 'x'), testIdOf('vitest', 'src/a.ts', 'b', 'x'), testIdOf('vitest', 'src/a.ts', 'a', 'y')]).size).toBe(5)
+    expect(
+      new Set([a, testIdOf('jest', 'src/a.ts', 'a', 'x'), testIdOf('vitest', 'src/b.ts', 'a', 'x'), testIdOf('vitest', 'src/a.ts', 'b', 'x'), testIdOf('vitest', 'src/a.ts', 'a', 'y')]).size,
+    ).toBe(5)
   })
   it('variant keys are canonical; the CLI form parses', () => {
     expect(variantKeyOf({ os: 'linux', node: '20' })).toBe('node=20,os=linux')

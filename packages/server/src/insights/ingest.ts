@@ -48,11 +48,19 @@ export async function createRun(env: InsightsEnv, project: string, input: Create
       (input.pipeline === undefined || existing.pipeline === input.pipeline) &&
       (input.pr === undefined || existing.pr === input.pr)
     if (!same) {
-      throw new AppError('conflict', `run ${id} already exists with commit ${existing.commit_sha}, branch ${existing.branch}, attempt ${existing.attempt}, variant "${existing.variant_key}"; use a new run id for a different run`)
+      throw new AppError(
+        'conflict',
+        `run ${id} already exists with commit ${existing.commit_sha}, branch ${existing.branch}, attempt ${existing.attempt}, variant "${existing.variant_key}"; use a new run id for a different run`,
+      )
     }
     if (input.infra) {
       const infra = { ...parseJson<Record<string, unknown>>(existing.infra), ...input.infra }
-      await env.db.updateTable('insight_runs').set({ infra: JSON.stringify(infra) }).where('project', '=', project).where('id', '=', id).execute()
+      await env.db
+        .updateTable('insight_runs')
+        .set({ infra: JSON.stringify(infra) })
+        .where('project', '=', project)
+        .where('id', '=', id)
+        .execute()
       existing.infra = JSON.stringify(infra)
     }
     return runView(env, existing)
@@ -89,7 +97,11 @@ export async function createRun(env: InsightsEnv, project: string, input: Create
     infra_reason: null,
     created_at: new Date(env.clock.now()).toISOString(),
   }
-  await env.db.insertInto('insight_runs').values(row).onConflict((oc) => oc.columns(['project', 'id']).doNothing()).execute()
+  await env.db
+    .insertInto('insight_runs')
+    .values(row)
+    .onConflict((oc) => oc.columns(['project', 'id']).doNothing())
+    .execute()
   if (settings.mode === 'ab') {
     await env.audit.append({ actor: systemActors.abAssign, project, action: 'insights.abAssign', target: id, outcome: arm, data: { mode: 'ab', autoShare: settings.abAutoShare } })
   }
@@ -227,7 +239,11 @@ export async function ingestEvents(env: InsightsEnv, project: string, runId: str
     return { project, run_id: runId, kind: e.kind ?? 'event', at, test_id: e.test_id ?? null, pr: e.pr ?? null, body: JSON.stringify({ ...e, run_id: runId }) }
   })
   await env.db.transaction().execute(async (trx) => {
-    for (let i = 0; i < rows.length; i += 500) await trx.insertInto('insight_events').values(rows.slice(i, i + 500)).execute()
+    for (let i = 0; i < rows.length; i += 500)
+      await trx
+        .insertInto('insight_events')
+        .values(rows.slice(i, i + 500))
+        .execute()
   })
   return rows.length
 }

@@ -152,7 +152,10 @@ function identityOf(rc: RawCase, framework: Framework, root: string | undefined)
 export function parseSeconds(raw: string | undefined, framework: Framework = 'junit'): number | undefined {
   if (raw === undefined) return undefined
   if (/^\d{1,9}(?:\.\d{1,9})?$/.test(raw)) return Math.round(Number(raw) * 1e6) / 1e3
-  let s = raw.trim().replace(/\s|\u00a0|\u202f|'/g, '').replace(/s$/i, '')
+  let s = raw
+    .trim()
+    .replace(/\s|\u00a0|\u202f|'/g, '')
+    .replace(/s$/i, '')
   if (!s) return undefined
   const comma = s.lastIndexOf(',')
   const dot = s.lastIndexOf('.')

@@ -145,7 +145,11 @@ describe('parseJunit: robustness', () => {
     for (let s = 0; s < 50; s++) {
       parts.push(`<testsuite name="s${s}">`)
       for (let i = 0; i < 1000; i++) {
-        parts.push(i % 100 === 0 ? `<testcase classname="s${s}" name="t${i}" time="0.01"><failure message="m">${big.repeat(20)}</failure><system-out>${big.repeat(10)}</system-out></testcase>` : `<testcase classname="s${s}" name="t${i}" time="0.01"><system-out>${big}</system-out></testcase>`)
+        parts.push(
+          i % 100 === 0
+            ? `<testcase classname="s${s}" name="t${i}" time="0.01"><failure message="m">${big.repeat(20)}</failure><system-out>${big.repeat(10)}</system-out></testcase>`
+            : `<testcase classname="s${s}" name="t${i}" time="0.01"><system-out>${big}</system-out></testcase>`,
+        )
       }
       parts.push('</testsuite>')
     }

@@ -23,15 +23,18 @@ export interface ParseOptions {
 }
 
 // Null-prototype: an element named <constructor> or <__proto__> is no failure tag (it would hide the failure inside it).
-const failureTags: Record<string, FailureRec['kind']> = Object.assign(Object.create(null) as Record<string, FailureRec['kind']>, {
-  failure: 'failure',
-  error: 'error',
-  flakyFailure: 'flaky',
-  flakyError: 'flaky',
-  rerunFailure: 'rerun',
-  rerunError: 'rerun',
-  rerun: 'pyrerun',
-} as const)
+const failureTags: Record<string, FailureRec['kind']> = Object.assign(
+  Object.create(null) as Record<string, FailureRec['kind']>,
+  {
+    failure: 'failure',
+    error: 'error',
+    flakyFailure: 'flaky',
+    flakyError: 'flaky',
+    rerunFailure: 'rerun',
+    rerunError: 'rerun',
+    rerun: 'pyrerun',
+  } as const,
+)
 
 class JunitHandler implements XmlHandler {
   wantText = false

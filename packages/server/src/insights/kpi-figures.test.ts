@@ -2,7 +2,29 @@ import { describe, expect, it } from 'vitest'
 import { flakyFailureShare, flakyRepairHours, prToMergeHours, rerunsOf } from './kpi-figures.js'
 import type { RunRow } from './tables.js'
 
-const base = { project: 'p', tree: null, code_key: 'k', branch: 'main', variant: '{}', variant_key: '', started_at: '', finished_at: null, pipeline: 'ci', pr: null, infra: null, arm: null, status: 'finished', analyzed: 1, flaky: 0, skipped: 0, files: 1, file_errors: 0, infra_suspect: 0, infra_reason: null, created_at: '' }
+const base = {
+  project: 'p',
+  tree: null,
+  code_key: 'k',
+  branch: 'main',
+  variant: '{}',
+  variant_key: '',
+  started_at: '',
+  finished_at: null,
+  pipeline: 'ci',
+  pr: null,
+  infra: null,
+  arm: null,
+  status: 'finished',
+  analyzed: 1,
+  flaky: 0,
+  skipped: 0,
+  files: 1,
+  file_errors: 0,
+  infra_suspect: 0,
+  infra_reason: null,
+  created_at: '',
+}
 const run = (id: string, at: number, failed: number, o: Partial<RunRow> = {}): RunRow => ({ ...base, id, at, commit_sha: 'c1', attempt: 1, tests: 10, failed, test_ms: 60_000, ...o })
 
 describe('KPI figures', () => {
@@ -12,8 +34,21 @@ describe('KPI figures', () => {
     expect(m.get('r1')).toEqual({ wastedMs: 60_000, greenAfter: true, toGreenMin: 10 })
   })
   it('flakyFailureShare leaves outage runs out', () => {
-    const rows = [{ test_id: 'a', run_id: 'r1' }, { test_id: 'b', run_id: 'r1' }, { test_id: 'a', run_id: 'out' }]
-    expect(flakyFailureShare(rows, new Set(['out']), new Map([['a', 'flaky'], ['b', 'broken']]))).toBe(0.5)
+    const rows = [
+      { test_id: 'a', run_id: 'r1' },
+      { test_id: 'b', run_id: 'r1' },
+      { test_id: 'a', run_id: 'out' },
+    ]
+    expect(
+      flakyFailureShare(
+        rows,
+        new Set(['out']),
+        new Map([
+          ['a', 'flaky'],
+          ['b', 'broken'],
+        ]),
+      ),
+    ).toBe(0.5)
     expect(flakyFailureShare([], new Set(), new Map())).toBeNull()
   })
   it('flakyRepairHours counts recoveries inside the window only', () => {

@@ -1,7 +1,10 @@
 /** @module insights/llm — optional rewrite of a triage summary by any OpenAI-compatible chat completions endpoint. */
 import type { InsightsConfig } from './config.js'
 
-export type FetchLike = (url: string, init: { method: string; headers: Record<string, string>; body: string; signal: AbortSignal }) => Promise<{
+export type FetchLike = (
+  url: string,
+  init: { method: string; headers: Record<string, string>; body: string; signal: AbortSignal },
+) => Promise<{
   ok: boolean
   status: number
   text(): Promise<string>

@@ -13,12 +13,22 @@ export async function hasUnanalyzedRuns(env: Env, project: string): Promise<bool
 }
 
 /** One page of runs (one row more than `limit`, so the caller knows whether another page follows), newest first. */
-export async function selectRuns(env: Env, project: string, f: { branch?: string | undefined; commit?: string | undefined; pr?: string | undefined; limit: number }, offset: number): Promise<RunRow[]> {
+export async function selectRuns(
+  env: Env,
+  project: string,
+  f: { branch?: string | undefined; commit?: string | undefined; pr?: string | undefined; limit: number },
+  offset: number,
+): Promise<RunRow[]> {
   let q = env.db.selectFrom('insight_runs').selectAll().where('project', '=', project)
   if (f.branch) q = q.where('branch', '=', f.branch)
   if (f.commit) q = q.where('commit_sha', '=', f.commit)
   if (f.pr) q = q.where('pr', '=', f.pr)
-  return q.orderBy('at', 'desc').orderBy('id', 'desc').limit(f.limit + 1).offset(offset).execute()
+  return q
+    .orderBy('at', 'desc')
+    .orderBy('id', 'desc')
+    .limit(f.limit + 1)
+    .offset(offset)
+    .execute()
 }
 
 /** Marks a run finished and due for analysis. */
@@ -69,7 +79,12 @@ export async function selectTests(env: Env, project: string, f: { status?: strin
     const like = containing(f.q)
     q = q.where((eb) => eb.or([eb('suite', 'like', like), eb('name', 'like', like), eb('file', 'like', like)]))
   }
-  return q.orderBy('score', 'desc').orderBy('id').limit(f.limit + 1).offset(offset).execute()
+  return q
+    .orderBy('score', 'desc')
+    .orderBy('id')
+    .limit(f.limit + 1)
+    .offset(offset)
+    .execute()
 }
 
 export async function findTest(env: Env, project: string, testId: string): Promise<TestRow | undefined> {
@@ -114,26 +129,52 @@ export async function remediationsOfRun(env: Env, project: string, runId: string
 }
 
 export async function saveRemediation(env: Env, project: string, rem: Remediation): Promise<void> {
-  await env.db.updateTable('insight_remediations').set({ body: JSON.stringify(rem) }).where('project', '=', project).where('id', '=', rem.id).execute()
+  await env.db
+    .updateTable('insight_remediations')
+    .set({ body: JSON.stringify(rem) })
+    .where('project', '=', project)
+    .where('id', '=', rem.id)
+    .execute()
 }
 
 /** One page of remediations (one more than `limit`), newest first. */
-export async function selectRemediations(env: Env, project: string, f: { status?: string | undefined; kind?: string | undefined; runId?: string | undefined; limit: number }, offset: number): Promise<string[]> {
+export async function selectRemediations(
+  env: Env,
+  project: string,
+  f: { status?: string | undefined; kind?: string | undefined; runId?: string | undefined; limit: number },
+  offset: number,
+): Promise<string[]> {
   let q = env.db.selectFrom('insight_remediations').select('body').where('project', '=', project)
   if (f.status) q = q.where('status', '=', f.status)
   if (f.kind) q = q.where('kind', '=', f.kind)
   if (f.runId) q = q.where('run_id', '=', f.runId)
-  const rows = await q.orderBy('created_at', 'desc').orderBy('id').limit(f.limit + 1).offset(offset).execute()
+  const rows = await q
+    .orderBy('created_at', 'desc')
+    .orderBy('id')
+    .limit(f.limit + 1)
+    .offset(offset)
+    .execute()
   return rows.map((r) => r.body)
 }
 
 /** One page of anomaly bodies (one more than `limit`). */
-export async function selectAnomalies(env: Env, project: string, f: { kind?: string | undefined; type?: string | undefined; subject?: string | undefined; limit: number }, offset: number): Promise<string[]> {
+export async function selectAnomalies(
+  env: Env,
+  project: string,
+  f: { kind?: string | undefined; type?: string | undefined; subject?: string | undefined; limit: number },
+  offset: number,
+): Promise<string[]> {
   let q = env.db.selectFrom('insight_anomalies').select('body').where('project', '=', project)
   if (f.kind) q = q.where('kind', '=', f.kind)
   if (f.type) q = q.where('type', '=', f.type)
   if (f.subject) q = q.where('subject', '=', f.subject)
-  const rows = await q.orderBy('type', 'desc').orderBy('at', 'desc').orderBy('id').limit(f.limit + 1).offset(offset).execute()
+  const rows = await q
+    .orderBy('type', 'desc')
+    .orderBy('at', 'desc')
+    .orderBy('id')
+    .limit(f.limit + 1)
+    .offset(offset)
+    .execute()
   return rows.map((r) => r.body)
 }
 

@@ -30,7 +30,16 @@ const dirtyState = /duplicate key|unique constraint|already exists|violates (?:f
 const missingSeed = /no rows|relation .{0,200}? does not exist|table .{0,200}? doesn'?t exist|no such table|fixture .{0,200}? (?:missing|not found)|seed/i
 
 /** Recommendations for one triaged run. Deterministic: same facts, same proposals. */
-export function recommend(run: RunRow, failures: readonly TriageFailure[], saturation: readonly string[], quarantinedOrPending: ReadonlySet<string>, armed: ReadonlySet<string>, owner: string, now: number, cfg: InsightsEnv['cfg']): Proposal[] {
+export function recommend(
+  run: RunRow,
+  failures: readonly TriageFailure[],
+  saturation: readonly string[],
+  quarantinedOrPending: ReadonlySet<string>,
+  armed: ReadonlySet<string>,
+  owner: string,
+  now: number,
+  cfg: InsightsEnv['cfg'],
+): Proposal[] {
   const out: Proposal[] = []
   const infra = parseJson<InfraMetrics>(run.infra)
   const sandboxId = typeof infra?.sandboxId === 'string' ? infra.sandboxId : undefined
@@ -114,7 +123,11 @@ export interface DecideContext {
 }
 
 /** Gate facts of a project, from the store. */
-async function gateFacts(env: InsightsEnv, project: string, p: { kind: RemediationKind; runId?: string | undefined; testId?: string | undefined; params: Record<string, unknown> }): Promise<GateFacts> {
+async function gateFacts(
+  env: InsightsEnv,
+  project: string,
+  p: { kind: RemediationKind; runId?: string | undefined; testId?: string | undefined; params: Record<string, unknown> },
+): Promise<GateFacts> {
   const now = env.clock.now()
   const recent = await env.db
     .selectFrom('insight_remediations')
@@ -136,7 +149,11 @@ async function gateFacts(env: InsightsEnv, project: string, p: { kind: Remediati
   const run = p.runId ? await env.db.selectFrom('insight_runs').selectAll().where('project', '=', project).where('id', '=', p.runId).executeTakeFirst() : undefined
   const test = p.testId ? await env.db.selectFrom('insight_tests').select(['status', 'score']).where('project', '=', project).where('id', '=', p.testId).executeTakeFirst() : undefined
   const q = await env.db.selectFrom('insight_quarantine').select(['test_id']).where('project', '=', project).where('expires_at', '>', now).execute()
-  const total = await env.db.selectFrom('insight_tests').select((eb) => eb.fn.countAll<number>().as('n')).where('project', '=', project).executeTakeFirst()
+  const total = await env.db
+    .selectFrom('insight_tests')
+    .select((eb) => eb.fn.countAll<number>().as('n'))
+    .where('project', '=', project)
+    .executeTakeFirst()
   return {
     testStatus: test?.status as GateFacts['testStatus'],
     testScore: test?.score,
@@ -155,8 +172,19 @@ async function gateFacts(env: InsightsEnv, project: string, p: { kind: Remediati
 async function dryRunOf(env: InsightsEnv, ctx: DecideContext, a: RemediationAction): Promise<ActionOutcome | undefined> {
   if (internalKinds(a.kind)) {
     if (a.kind === 'quarantine') return { ok: true, detail: `would quarantine ${a.testId} until ${String(a.params.expiresAt)}`, effect: { tests: 1 } }
-    if (a.kind === 'rerun') return { ok: true, detail: `would request re-run attempt ${String(a.params.attempt)} of ${(a.params.tests as unknown[]).length} test(s)`, effect: { tests: (a.params.tests as unknown[]).length } }
-    return { ok: true, detail: ctx.actions.supports('snapshot_on_failure') ? 'would arm a snapshot of the sandbox on the next failure' : 'would flag the next failure for capture (no snapshot executor: the CI job should upload one)', effect: { tests: 1 } }
+    if (a.kind === 'rerun')
+      return {
+        ok: true,
+        detail: `would request re-run attempt ${String(a.params.attempt)} of ${(a.params.tests as unknown[]).length} test(s)`,
+        effect: { tests: (a.params.tests as unknown[]).length },
+      }
+    return {
+      ok: true,
+      detail: ctx.actions.supports('snapshot_on_failure')
+        ? 'would arm a snapshot of the sandbox on the next failure'
+        : 'would flag the next failure for capture (no snapshot executor: the CI job should upload one)',
+      effect: { tests: 1 },
+    }
   }
   if (!ctx.actions.supports(a.kind)) return undefined
   try {
@@ -171,7 +199,15 @@ async function execute(env: InsightsEnv, ctx: DecideContext, a: RemediationActio
   if (a.kind === 'quarantine') {
     await env.db
       .insertInto('insight_quarantine')
-      .values({ project: a.project, test_id: a.testId!, owner: String(a.params.owner), reason: `remediation ${remId}`, expires_at: Date.parse(String(a.params.expiresAt)), remediation_id: remId, created_at: now })
+      .values({
+        project: a.project,
+        test_id: a.testId!,
+        owner: String(a.params.owner),
+        reason: `remediation ${remId}`,
+        expires_at: Date.parse(String(a.params.expiresAt)),
+        remediation_id: remId,
+        created_at: now,
+      })
       .onConflict((oc) => oc.columns(['project', 'test_id']).doUpdateSet({ owner: String(a.params.owner), expires_at: Date.parse(String(a.params.expiresAt)), remediation_id: remId }))
       .execute()
     return { ok: true, detail: `quarantined until ${String(a.params.expiresAt)}` }
@@ -329,7 +365,12 @@ export async function rejectByHand(env: InsightsEnv, project: string, id: string
   } else throw new AppError('conflict', `remediation ${id} is ${rem.status}; only suggested or applied ones can be rejected or reverted`)
   rem.decidedAt = new Date(env.clock.now()).toISOString()
   rem.decidedBy = actor
-  rem.result = { ...(rem.result as object | undefined), ...(note ? { note } : {}), [rem.status]: true, ...(revert ? { revert: { detail: revert.detail, ...(revert.effect ? { effect: revert.effect } : {}) } } : {}) }
+  rem.result = {
+    ...(rem.result as object | undefined),
+    ...(note ? { note } : {}),
+    [rem.status]: true,
+    ...(revert ? { revert: { detail: revert.detail, ...(revert.effect ? { effect: revert.effect } : {}) } } : {}),
+  }
   await save(env, rem)
   await auditDecision(env, rem, actor, 'insights.remediation.reject')
   return rem

@@ -29,7 +29,12 @@ describe('rankCause', () => {
     expect(rankCause({ ...base, test: { ...base.test, status: 'broken', failStreak: 5 } }).class).toBe('failing_on_default_branch')
   })
   it('a known flaky test failing the way it usually does', () => {
-    const r = rankCause({ ...base, test: { status: 'flaky', tier: 'confirmed', score: 0.12, interval: [0.08, 0.17], n: 300, failStreak: 0 }, signatureSeenForTest: true, defaultBranch: { runId: 'm1', commit: 'abc', outcome: 'pass' } })
+    const r = rankCause({
+      ...base,
+      test: { status: 'flaky', tier: 'confirmed', score: 0.12, interval: [0.08, 0.17], n: 300, failStreak: 0 },
+      signatureSeenForTest: true,
+      defaultBranch: { runId: 'm1', commit: 'abc', outcome: 'pass' },
+    })
     expect(r.class).toBe('known_flaky')
     expect(r.evidence.map((e) => e.kind)).toEqual(['flaky_score', 'known_signature'])
     expect(rankCause({ ...base, outcome: 'flaky' }).class).toBe('known_flaky')

@@ -57,7 +57,11 @@ export function rankCause(f: FailureFacts): Ranked {
   }
   if (f.defaultBranch?.outcome === 'fail') {
     conf.failing_on_default_branch = Math.max(conf.failing_on_default_branch, 0.8)
-    ev.failing_on_default_branch.push({ kind: 'default_branch_red', detail: `also failed on the default branch in run ${f.defaultBranch.runId} (${short(f.defaultBranch.commit)})`, value: f.defaultBranch.runId })
+    ev.failing_on_default_branch.push({
+      kind: 'default_branch_red',
+      detail: `also failed on the default branch in run ${f.defaultBranch.runId} (${short(f.defaultBranch.commit)})`,
+      value: f.defaultBranch.runId,
+    })
   }
 
   // Known flaky.

@@ -13,7 +13,8 @@ function xml(cases: Case[], suite = 'src/cart.test.ts'): string {
       const t = `time="${((c.time ?? 100) / 1000).toFixed(3)}"`
       if (c.skip) return `<testcase classname="${suite}" name="${esc(c.name)}" ${t}><skipped/></testcase>`
       if (c.fail) return `<testcase classname="${suite}" name="${esc(c.name)}" ${t}><failure message="${esc(c.fail)}" type="Error">${esc(c.fail)}\n    at ${suite}:1:1</failure></testcase>`
-      if (c.flaky) return `<testcase classname="${suite}" name="${esc(c.name)}" ${t}><flakyFailure message="${esc(c.flaky)}" type="Error"><stackTrace>${esc(c.flaky)}</stackTrace></flakyFailure></testcase>`
+      if (c.flaky)
+        return `<testcase classname="${suite}" name="${esc(c.name)}" ${t}><flakyFailure message="${esc(c.flaky)}" type="Error"><stackTrace>${esc(c.flaky)}</stackTrace></flakyFailure></testcase>`
       return `<testcase classname="${suite}" name="${esc(c.name)}" ${t}/>`
     })
     .join('')
@@ -27,7 +28,16 @@ afterEach(async () => {
 
 async function runWith(p: string, id: string, run: { commit: string; branch?: string; attempt?: number; tree?: string; pr?: string; infra?: Record<string, unknown> }, cases: Case[]) {
   t.clock.advance(60_000)
-  await t.svc.createRun(p, { id, commit: run.commit, branch: run.branch ?? 'main', attempt: run.attempt ?? 1, variant: { os: 'linux' }, ...(run.tree ? { tree: run.tree } : {}), ...(run.pr ? { pr: run.pr } : {}), ...(run.infra ? { infra: run.infra } : {}) })
+  await t.svc.createRun(p, {
+    id,
+    commit: run.commit,
+    branch: run.branch ?? 'main',
+    attempt: run.attempt ?? 1,
+    variant: { os: 'linux' },
+    ...(run.tree ? { tree: run.tree } : {}),
+    ...(run.pr ? { pr: run.pr } : {}),
+    ...(run.infra ? { infra: run.infra } : {}),
+  })
   return t.svc.ingestJunit(p, id, Buffer.from(xml(cases)), { name: 'report.xml' })
 }
 const healthy = (n: number): Case[] => Array.from({ length: n }, (_, i) => ({ name: `ok ${i}` }))
@@ -115,7 +125,11 @@ describe('analysis through the service', () => {
     t = await testInsights()
     for (let i = 0; i < 12; i++) {
       const commit = `c${i}`
-      const cases: Case[] = [...healthy(10), { name: 'flaky', ...(i % 4 === 1 ? { fail: `Timeout of ${1000 + i}ms exceeded` } : {}) }, { name: 'broken', ...(i >= 8 ? { fail: 'expected 200 got 500' } : {}) }]
+      const cases: Case[] = [
+        ...healthy(10),
+        { name: 'flaky', ...(i % 4 === 1 ? { fail: `Timeout of ${1000 + i}ms exceeded` } : {}) },
+        { name: 'broken', ...(i >= 8 ? { fail: 'expected 200 got 500' } : {}) },
+      ]
       await runWith('p', `r${i}`, { commit }, cases)
       if (i % 4 === 1) await runWith('p', `r${i}b`, { commit, attempt: 2 }, [...healthy(10), { name: 'flaky' }, { name: 'broken', ...(i >= 8 ? { fail: 'expected 200 got 500' } : {}) }])
     }
@@ -147,7 +161,12 @@ describe('analysis through the service', () => {
   it('a run where most tests fail is an infrastructure suspect: excluded from scores, reported', async () => {
     t = await testInsights()
     for (let i = 0; i < 5; i++) await runWith('p', `r${i}`, { commit: `c${i}` }, healthy(10))
-    await runWith('p', 'outage', { commit: 'c5' }, healthy(10).map((c, i) => (i < 6 ? { ...c, fail: `connect ECONNREFUSED 10.0.0.${i}:5432` } : c)))
+    await runWith(
+      'p',
+      'outage',
+      { commit: 'c5' },
+      healthy(10).map((c, i) => (i < 6 ? { ...c, fail: `connect ECONNREFUSED 10.0.0.${i}:5432` } : c)),
+    )
     await runWith('p', 'outage-rerun', { commit: 'c5', attempt: 2 }, healthy(10))
     const run = await t.svc.getRun('p', 'outage')
     expect(run).toMatchObject({ infraSuspect: true, infraReason: '6 of 10 tests failed (60% ≥ 30%)' })
@@ -197,7 +216,11 @@ describe('triage', () => {
     t = await testInsights()
     for (let i = 0; i < 6; i++) await runWith('p', `m${i}`, { commit: `m${i}` }, [...healthy(20), { name: 'on main too', ...(i >= 4 ? { fail: 'db schema mismatch' } : {}) }])
     await runWith('p', 'pr1', { commit: 'p1', branch: 'feature/a', pr: '7' }, [...healthy(20), { name: 'on main too', fail: 'db schema mismatch' }])
-    await runWith('p', 'pr2', { commit: 'p2', branch: 'feature/a', pr: '7' }, [...healthy(19), { name: 'ok 19', fail: 'TypeError: total is not a function' }, { name: 'on main too', fail: 'db schema mismatch' }])
+    await runWith('p', 'pr2', { commit: 'p2', branch: 'feature/a', pr: '7' }, [
+      ...healthy(19),
+      { name: 'ok 19', fail: 'TypeError: total is not a function' },
+      { name: 'on main too', fail: 'db schema mismatch' },
+    ])
     const a = await t.svc.triage('p', 'pr2')
     const b = await t.svc.triage('p', 'pr2')
     expect(a.markdown).toBe(b.markdown)
@@ -322,10 +345,17 @@ describe('remediation', () => {
   })
 
   it('auto mode: resize through the executor, reset kept manual by policy, broken tests never quarantined', async () => {
-    const actions = new RecordingActions(['resize', 'reset_state'], (a) => ({ ok: true, detail: `${a.kind} ok`, effect: a.kind === 'resize' ? { memoryMb: { from: 512, to: 1024 }, factor: 2 } : { sandboxes: 1 } }))
+    const actions = new RecordingActions(['resize', 'reset_state'], (a) => ({
+      ok: true,
+      detail: `${a.kind} ok`,
+      effect: a.kind === 'resize' ? { memoryMb: { from: 512, to: 1024 }, factor: 2 } : { sandboxes: 1 },
+    }))
     t = await testInsights({ actions })
     await t.svc.putSettings('p', { mode: 'auto' })
-    await runWith('p', 'r1', { commit: 'c1', infra: { sandboxId: 'sbx_abcdef123456', memoryPct: 98 } }, [...healthy(30), { name: 'db', fail: 'duplicate key value violates unique constraint "orders_pkey"' }])
+    await runWith('p', 'r1', { commit: 'c1', infra: { sandboxId: 'sbx_abcdef123456', memoryPct: 98 } }, [
+      ...healthy(30),
+      { name: 'db', fail: 'duplicate key value violates unique constraint "orders_pkey"' },
+    ])
     const fin = await t.svc.finishRun('p', 'r1')
     const byKind = Object.fromEntries(fin.remediations.map((r) => [r.kind, r]))
     expect(byKind.resize).toMatchObject({ status: 'applied', params: { sandboxId: 'sbx_abcdef123456', dimension: 'memoryMb', factor: 2 } })

@@ -165,7 +165,10 @@ export function createInsightsService(deps: InsightsDeps, opts: InsightsOptions 
       const existing = await decisionsFor(env, project, runId)
       const decided = new Set(existing.filter((e) => e.run_id === runId).map((e) => `${e.kind}\u0000${e.test_id ?? ''}`))
       const now = env.clock.now()
-      const pendingOrQuarantined = new Set([...(await quarantinedTestIds(env, project, now)), ...existing.filter((e) => e.kind === 'quarantine' && (e.status === 'suggested' || e.status === 'applied')).map((e) => e.test_id ?? '')])
+      const pendingOrQuarantined = new Set([
+        ...(await quarantinedTestIds(env, project, now)),
+        ...existing.filter((e) => e.kind === 'quarantine' && (e.status === 'suggested' || e.status === 'applied')).map((e) => e.test_id ?? ''),
+      ])
       const armed = existing.filter((e) => e.kind === 'snapshot_on_failure' && (e.status === 'applied' || e.status === 'suggested'))
       const armedTests = new Set(armed.map((e) => e.test_id ?? ''))
       const settings = await loadSettings(env.db, project, cfg)
@@ -174,7 +177,15 @@ export function createInsightsService(deps: InsightsDeps, opts: InsightsOptions 
       )
       const ctx = await remediationContext()
       const remediations = await decide(env, project, t.runRow, proposals, ctx)
-      await fireArmedSnapshots(env, actions, project, t.runRow.id, t.failures.map((f) => f.testId), parseJson<{ sandboxId?: string }>(infra)?.sandboxId, armed.filter((a) => a.status === 'applied').map((a) => JSON.parse(a.body) as Remediation))
+      await fireArmedSnapshots(
+        env,
+        actions,
+        project,
+        t.runRow.id,
+        t.failures.map((f) => f.testId),
+        parseJson<{ sandboxId?: string }>(infra)?.sandboxId,
+        armed.filter((a) => a.status === 'applied').map((a) => JSON.parse(a.body) as Remediation),
+      )
       return { run: await runView(env, await getRunRow(env, project, runId)), remediations }
     },
 
@@ -182,7 +193,12 @@ export function createInsightsService(deps: InsightsDeps, opts: InsightsOptions 
       await fresh(project)
       const offset = offsetOf(input.nextToken)
       const rows = await selectTests(env, project, input, offset)
-      const qs = await quarantinesOf(env, project, rows.map((r) => r.id), env.clock.now())
+      const qs = await quarantinesOf(
+        env,
+        project,
+        rows.map((r) => r.id),
+        env.clock.now(),
+      )
       const qmap = new Map(qs.map((x) => [x.test_id, x]))
       return offsetPageOf(
         rows.map((r) => testView(r, qmap.get(r.id))),
@@ -202,7 +218,12 @@ export function createInsightsService(deps: InsightsDeps, opts: InsightsOptions 
         const runs = await runsBefore(env, project, { until: t.last_seen, branch: input.branch, before, limit: chunk === 0 ? input.limit * 2 : 500 })
         if (runs.length === 0) break
         before = { at: runs[runs.length - 1]!.at, id: runs[runs.length - 1]!.id }
-        const rows = await resultsOfTest(env, project, t.id, runs.map((r) => r.id))
+        const rows = await resultsOfTest(
+          env,
+          project,
+          t.id,
+          runs.map((r) => r.id),
+        )
         const byRun = new Map<string, typeof rows>()
         for (const r of rows) byRun.set(r.run_id, [...(byRun.get(r.run_id) ?? []), r])
         for (const run of runs) {

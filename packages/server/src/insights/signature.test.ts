@@ -35,7 +35,14 @@ describe('signatureOf', () => {
     expect(x.id).not.toBe(y.id)
   })
   it('recognises infrastructure-like errors', () => {
-    for (const s of ['connect ECONNREFUSED 1.2.3.4:5', 'getaddrinfo ENOTFOUND db', 'java.lang.OutOfMemoryError: Java heap space', 'No space left on device', '503 Service Unavailable', 'PSQLException: connect timed out']) {
+    for (const s of [
+      'connect ECONNREFUSED 1.2.3.4:5',
+      'getaddrinfo ENOTFOUND db',
+      'java.lang.OutOfMemoryError: Java heap space',
+      'No space left on device',
+      '503 Service Unavailable',
+      'PSQLException: connect timed out',
+    ]) {
       expect(isInfraLike(s), s).toBe(true)
     }
     for (const s of ['expected 3 to equal 4', 'TypeError: x is not a function']) expect(isInfraLike(s), s).toBe(false)

@@ -4,7 +4,10 @@ import { cleanText } from './clean.js'
 
 type Replacer = (match: string, ...groups: (string | undefined)[]) => string
 /** `$1` + `suffix` where the pattern's first alternative matched; the text unchanged where the second did. */
-const keepUnless = (suffix: string, prefix = ''): Replacer => (m, g1) => (g1 === undefined ? m : `${prefix}${g1}${suffix}`)
+const keepUnless =
+  (suffix: string, prefix = ''): Replacer =>
+  (m, g1) =>
+    g1 === undefined ? m : `${prefix}${g1}${suffix}`
 
 // Order matters: specific shapes first (they contain digits the generic number rule would eat).
 // Every rule is linear in the message (core/input-patterns.test.ts times each on pathological input). Two
@@ -81,14 +84,22 @@ export function signatureOf(f: SignatureInput): Signature {
   const message = (f.message ?? '').trim() || firstLines(f.text ?? '', 2)
   const head = normalizeMessage(firstLines(message, 3)).slice(0, 400)
   const type = normalizeMessage(f.type ?? '')
-  const generic = head.replace(/<[a-z]+>/g, '').split(/\s+/).filter((w) => /\w{2,}/.test(w)).length < 2
+  const generic =
+    head
+      .replace(/<[a-z]+>/g, '')
+      .split(/\s+/)
+      .filter((w) => /\w{2,}/.test(w)).length < 2
   const frame = generic ? topFrames(f.text ?? '', 1).map(normalizeMessage)[0] : undefined
   const text = [type && !head.startsWith(type) ? type : '', head, frame].filter(Boolean).join(' | ') || '(no message)'
   return { id: `sig_${createHash('sha256').update(text).digest('hex').slice(0, 12)}`, text }
 }
 
 function firstLines(s: string, n: number): string {
-  return s.split('\n').filter((l) => l.trim()).slice(0, n).join('\n')
+  return s
+    .split('\n')
+    .filter((l) => l.trim())
+    .slice(0, n)
+    .join('\n')
 }
 
 const infraPatterns = [

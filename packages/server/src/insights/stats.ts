@@ -24,7 +24,9 @@ export function mad(xs: readonly number[], med = median(xs)): number {
 
 function logGamma(x: number): number {
   // Lanczos approximation (g = 7, n = 9).
-  const c = [0.99999999999980993, 676.5203681218851, -1259.1392167224028, 771.32342877765313, -176.61502916214059, 12.507343278686905, -0.13857109526572012, 9.9843695780195716e-6, 1.5056327351493116e-7]
+  const c = [
+    0.99999999999980993, 676.5203681218851, -1259.1392167224028, 771.32342877765313, -176.61502916214059, 12.507343278686905, -0.13857109526572012, 9.9843695780195716e-6, 1.5056327351493116e-7,
+  ]
   if (x < 0.5) return Math.log(Math.PI / Math.sin(Math.PI * x)) - logGamma(1 - x)
   const z = x - 1
   let a = c[0]!
@@ -148,7 +150,7 @@ export function mannWhitney(before: readonly number[], after: readonly number[])
   const n = all.length
   let rankSumAfter = 0
   let tieTerm = 0
-  for (let i = 0; i < n; ) {
+  for (let i = 0; i < n;) {
     let j = i
     while (j + 1 < n && all[j + 1]!.v === all[i]!.v) j++
     const rank = (i + j) / 2 + 1

@@ -35,7 +35,7 @@ export async function replayOnline(
     if ((i + 1) % every !== 0 && i !== runs.length - 1) continue
     await svc.analyze(project, { full: false })
     analyses++
-    for (let tok: string | undefined; ; ) {
+    for (let tok: string | undefined; ;) {
       const page = await svc.listTests(project, { status: 'flaky', limit: 1000, ...(tok ? { nextToken: tok } : {}) })
       for (const t of page.items) if (truth.flaky.has(t.testId) && !flakyDetectedAt.has(t.testId)) flakyDetectedAt.set(t.testId, i)
       if (!page.nextToken) break

@@ -21,21 +21,23 @@ describe('synthetic history with known ground truth', () => {
     }
     await t.svc.analyze('p', { full: true })
     const tests = []
-    for (let tok: string | undefined; ; ) {
+    for (let tok: string | undefined; ;) {
       const page = await t.svc.listTests('p', { limit: 1000, ...(tok ? { nextToken: tok } : {}) })
       tests.push(...page.items)
       if (!page.nextToken) break
       tok = page.nextToken
     }
     const allRuns = []
-    for (let tok: string | undefined; ; ) {
+    for (let tok: string | undefined; ;) {
       const page = await t.svc.listRuns('p', { limit: 1000, ...(tok ? { nextToken: tok } : {}) })
       allRuns.push(...page.items)
       if (!page.nextToken) break
       tok = page.nextToken
     }
     const s = scoreDetection(truth, tests, allRuns, () => [])
-    console.log(`synthetic (${defaultSpec.tests} tests × ${runs.length} runs, ${truth.flaky.size} flaky, ${truth.outageRuns.size} outage runs): precision ${s.precision.toFixed(3)}, recall ${s.recall.toFixed(3)}, outages flagged ${s.outagesFlagged}/${s.outages}, false outage flags ${s.falseOutages}`)
+    console.log(
+      `synthetic (${defaultSpec.tests} tests × ${runs.length} runs, ${truth.flaky.size} flaky, ${truth.outageRuns.size} outage runs): precision ${s.precision.toFixed(3)}, recall ${s.recall.toFixed(3)}, outages flagged ${s.outagesFlagged}/${s.outages}, false outage flags ${s.falseOutages}`,
+    )
     expect(s.precision).toBeGreaterThanOrEqual(0.95)
     expect(s.recall).toBeGreaterThanOrEqual(0.9)
     expect(s.brokenAsFlaky).toBe(0)
@@ -53,12 +55,24 @@ describe('synthetic history with known ground truth', () => {
   })
 
   it('time to detect, online: incremental analysis while the history arrives', async () => {
-    const spec: SyntheticSpec = { ...defaultSpec, seed: 7, tests: 120, suites: 12, runs: 240, flaky: { count: 10, minRate: 0.05, maxRate: 0.3 }, coFailGroups: 1, broken: 2, outages: { full: 2, partial: 2 } }
+    const spec: SyntheticSpec = {
+      ...defaultSpec,
+      seed: 7,
+      tests: 120,
+      suites: 12,
+      runs: 240,
+      flaky: { count: 10, minRate: 0.05, maxRate: 0.3 },
+      coFailGroups: 1,
+      broken: 2,
+      outages: { full: 2, partial: 2 },
+    }
     const t = await testInsights()
     const { runs, truth } = generateHistory(spec)
     const online = await replayOnline(t.svc, 'p', runs, truth, 5)
     const ttd = online.runsAfterFirstFailure
-    console.log(`time to detect (online, analysis every 5 runs): flaky p50 ${quantile(ttd, 0.5)} / p90 ${quantile(ttd, 0.9)} runs after the first failure (${online.flakyDetectedAt.size}/${truth.flaky.size} detected); slowdown ${online.slowdownRuns.join(', ')} runs`)
+    console.log(
+      `time to detect (online, analysis every 5 runs): flaky p50 ${quantile(ttd, 0.5)} / p90 ${quantile(ttd, 0.9)} runs after the first failure (${online.flakyDetectedAt.size}/${truth.flaky.size} detected); slowdown ${online.slowdownRuns.join(', ')} runs`,
+    )
     expect(online.flakyDetectedAt.size / truth.flaky.size).toBeGreaterThanOrEqual(0.9)
     expect(quantile(ttd, 0.5)).toBeLessThanOrEqual(10)
     expect(online.slowdownRuns).toHaveLength(truth.slowed.length)

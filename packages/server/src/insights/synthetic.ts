@@ -37,7 +37,10 @@ export const defaultSpec: SyntheticSpec = {
   tests: 300,
   suites: 30,
   runs: 400,
-  variants: [{ os: 'linux', node: '20' }, { os: 'linux', node: '22' }],
+  variants: [
+    { os: 'linux', node: '20' },
+    { os: 'linux', node: '22' },
+  ],
   flaky: { count: 24, minRate: 0.03, maxRate: 0.3 },
   coFailGroups: 2,
   broken: 4,
@@ -163,7 +166,8 @@ export function generateHistory(spec: SyntheticSpec): { runs: SyntheticRun[]; tr
       if (prState) {
         prState.commit++
         const sha = `pr${String(pr).padStart(4, '0')}c${String(prState.commit).padStart(3, '0')}`
-        for (const v of spec.variants) queue.push({ commit: sha, tree: `t${sha}`, branch: prState.branch, pr: String(pr), attempt: 1, variant: v, birth: prState.base, ...(prState.breaks ? { prBreaks: prState.breaks } : {}) })
+        for (const v of spec.variants)
+          queue.push({ commit: sha, tree: `t${sha}`, branch: prState.branch, pr: String(pr), attempt: 1, variant: v, birth: prState.base, ...(prState.breaks ? { prBreaks: prState.breaks } : {}) })
         if (--prState.runsLeft <= 0) prState = undefined
       } else {
         mainCommit++
@@ -190,14 +194,16 @@ export function generateHistory(spec: SyntheticSpec): { runs: SyntheticRun[]; tr
     for (const t of tests) {
       // One attempt → failure message or undefined.
       const attempt = (first: boolean): string | undefined => {
-        if (outage === 'full' && (first ? r() < fullShare : true) && (first || r() < 0.9)) return `java.net.ConnectException: Connection refused: db-${Math.floor(r() * 9)}.ci.internal:${5432 + Math.floor(r() * 3)}`
+        if (outage === 'full' && (first ? r() < fullShare : true) && (first || r() < 0.9))
+          return `java.net.ConnectException: Connection refused: db-${Math.floor(r() * 9)}.ci.internal:${5432 + Math.floor(r() * 3)}`
         if (outage === 'partial' && t.db) return `org.postgresql.util.PSQLException: connect timed out after ${1000 + Math.floor(r() * 9000)} ms (10.0.3.${Math.floor(r() * 250)}:5432)`
         const b = broken.find((x) => x.id === t.id)
         if (b && progress >= b.from && progress < b.to) return `expected status 200 but was 500 in ${t.name}`
         if (job.prBreaks === t.id) return `NullPointerException in ${t.name}: Cannot invoke "Order.total()" because "order" is null`
         if (groupFails.has(t.id) && (first || r() < 0.3)) return `cache warm-up race: key user:${Math.floor(r() * 1e6)} missing after ${Math.floor(r() * 500)} ms`
         const rate = flakyRate.get(t.id)
-        if (rate !== undefined && r() < rate) return pick([`Timeout of ${2000 + Math.floor(r() * 3000)}ms exceeded waiting for event`, `expected ${Math.floor(r() * 9)} items but got ${Math.floor(r() * 9)}`])
+        if (rate !== undefined && r() < rate)
+          return pick([`Timeout of ${2000 + Math.floor(r() * 3000)}ms exceeded waiting for event`, `expected ${Math.floor(r() * 9)} items but got ${Math.floor(r() * 9)}`])
         return undefined
       }
       const slow = slowed.find((s) => s.id === t.id)
@@ -221,7 +227,9 @@ export function generateHistory(spec: SyntheticSpec): { runs: SyntheticRun[]; tr
       }
       const trace = (m: string) => `${esc(m)}\n\tat ${t.suite}.${t.name}(${t.suite.split('.').pop()}.java:${40 + (t.name.length % 20)})`
       if (passedOnRetry) {
-        cases.push(`<testcase name="${t.name}" classname="${t.suite}" time="${ms.toFixed(3)}">${msgs.map((m) => `<flakyFailure message="${esc(m)}" type="java.lang.AssertionError"><stackTrace>${trace(m)}</stackTrace></flakyFailure>`).join('')}</testcase>`)
+        cases.push(
+          `<testcase name="${t.name}" classname="${t.suite}" time="${ms.toFixed(3)}">${msgs.map((m) => `<flakyFailure message="${esc(m)}" type="java.lang.AssertionError"><stackTrace>${trace(m)}</stackTrace></flakyFailure>`).join('')}</testcase>`,
+        )
       } else {
         fails++
         const [m0, ...rest] = msgs

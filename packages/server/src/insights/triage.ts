@@ -63,11 +63,18 @@ export async function triageRun(env: InsightsEnv, project: string, runId: string
   }
 
   const testRows = folded.size
-    ? await env.db.selectFrom('insight_tests').selectAll().where('project', '=', project).where('id', 'in', [...folded.keys()].slice(0, 2000)).execute()
+    ? await env.db
+        .selectFrom('insight_tests')
+        .selectAll()
+        .where('project', '=', project)
+        .where('id', 'in', [...folded.keys()].slice(0, 2000))
+        .execute()
     : []
   const tests = new Map<string, TestRow>(testRows.map((t) => [t.id, t]))
   const sigIds = [...new Set([...folded.values()].map((f) => f.signature).filter((s): s is string => !!s))]
-  const sigRows = sigIds.length ? await env.db.selectFrom('insight_signatures').select(['id', 'text', 'infra_like']).where('project', '=', project).where('id', 'in', sigIds.slice(0, 2000)).execute() : []
+  const sigRows = sigIds.length
+    ? await env.db.selectFrom('insight_signatures').select(['id', 'text', 'infra_like']).where('project', '=', project).where('id', 'in', sigIds.slice(0, 2000)).execute()
+    : []
   const sigs = new Map(sigRows.map((s) => [s.id, s]))
 
   // Infra facts of the run and its event samples; links from events.
@@ -144,9 +151,7 @@ export async function triageRun(env: InsightsEnv, project: string, runId: string
   for (const [s, ids] of bySig) if (ids.length >= 2) groups.push({ cause: `signature ${s}: ${sigs.get(s)?.text ?? ''}`.trim(), tests: ids })
 
   const anomalyRows = await env.db.selectFrom('insight_anomalies').select('body').where('project', '=', project).where('type', '=', 'regression').execute()
-  const anomalies = anomalyRows
-    .map((r) => JSON.parse(r.body) as Anomaly)
-    .filter((a) => a.changePoint?.runId === runId || (a.changePoint?.commit === runRow.commit_sha && a.runId === runId))
+  const anomalies = anomalyRows.map((r) => JSON.parse(r.body) as Anomaly).filter((a) => a.changePoint?.runId === runId || (a.changePoint?.commit === runRow.commit_sha && a.runId === runId))
   const files = await env.db.selectFrom('insight_files').select(['summary']).where('project', '=', project).where('run_id', '=', runId).execute()
   const problems = files.flatMap((f) => parseJson<{ errors: FileProblem[] }>(f.summary)?.errors ?? [])
 
@@ -225,7 +230,14 @@ async function priorHistory(env: InsightsEnv, project: string, run: RunRow, test
   return out
 }
 
-async function historyFacts(env: InsightsEnv, project: string, run: RunRow, hist: readonly PriorRun[], signature: string | undefined, isDefault: (b: string) => boolean): Promise<Partial<FailureFacts>> {
+async function historyFacts(
+  env: InsightsEnv,
+  project: string,
+  run: RunRow,
+  hist: readonly PriorRun[],
+  signature: string | undefined,
+  isDefault: (b: string) => boolean,
+): Promise<Partial<FailureFacts>> {
   const out: Partial<FailureFacts> = { signatureSeenForTest: signature !== undefined && hist.some((h) => h.signature === signature) }
   for (const h of hist) {
     if (h.outcome === 'skip') continue
@@ -234,14 +246,7 @@ async function historyFacts(env: InsightsEnv, project: string, run: RunRow, hist
     if (out.defaultBranch && out.previousOnBranch) break
   }
   if (signature) {
-    const seen = await env.db
-      .selectFrom('insight_results')
-      .select('run_id')
-      .where('project', '=', project)
-      .where('signature', '=', signature)
-      .where('at', '<', run.at)
-      .limit(1)
-      .executeTakeFirst()
+    const seen = await env.db.selectFrom('insight_results').select('run_id').where('project', '=', project).where('signature', '=', signature).where('at', '<', run.at).limit(1).executeTakeFirst()
     out.signatureSeenInProject = seen !== undefined || out.signatureSeenForTest === true
   }
   return out
@@ -293,7 +298,8 @@ export function renderMarkdown(t: TriageCore, remediations: readonly Remediation
   }
   if (t.anomalies.length) {
     lines.push('', '### Slower since this change')
-    for (const a of t.anomalies.slice(0, 10)) lines.push(`- ${cell(a.label)}: ${a.ratio.toFixed(2)}× (median ${Math.round(a.baselineMs)} ms before${a.pValue !== undefined ? `, p=${a.pValue.toExponential(1)}` : ''})`)
+    for (const a of t.anomalies.slice(0, 10))
+      lines.push(`- ${cell(a.label)}: ${a.ratio.toFixed(2)}× (median ${Math.round(a.baselineMs)} ms before${a.pValue !== undefined ? `, p=${a.pValue.toExponential(1)}` : ''})`)
   }
   if (remediations.length) {
     lines.push('', '### Suggested actions')

@@ -36,9 +36,7 @@ function stmts(db: SQLite.Database): Stmts {
   if (s) return s
   s = {
     deleteFile: db.prepare('DELETE FROM insight_results WHERE project = ? AND run_id = ? AND file_id = ?'),
-    insertResult: db.prepare(
-      'INSERT INTO insight_results (project, run_id, file_id, test_id, at, outcome, attempts, fails, duration_ms, signature, message) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)',
-    ),
+    insertResult: db.prepare('INSERT INTO insight_results (project, run_id, file_id, test_id, at, outcome, attempts, fails, duration_ms, signature, message) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)'),
     insertTest: db.prepare(
       `INSERT INTO insight_tests (project, id, framework, file, suite, name, first_seen, last_seen, status, tier, score, lo, hi, n, fails, evidence, excluded, streak, since, cluster)
        VALUES (?, ?, ?, ?, ?, ?, ?, ?, 'healthy', 'none', 0.5, 0, 1, 0, 0, 0, 0, 0, NULL, NULL) ON CONFLICT (project, id) DO NOTHING`,
@@ -52,9 +50,7 @@ function stmts(db: SQLite.Database): Stmts {
     runRows: db.prepare('SELECT test_id, outcome, attempts, fails, duration_ms FROM insight_results WHERE project = ? AND run_id = ?'),
     runFiles: db.prepare('SELECT files FROM insight_runs WHERE project = ? AND id = ?'),
     fileCounts: db.prepare('SELECT COUNT(*) AS files, COALESCE(SUM(CASE WHEN errors > 0 THEN 1 ELSE 0 END), 0) AS bad FROM insight_files WHERE project = ? AND run_id = ?'),
-    updateRun: db.prepare(
-      'UPDATE insight_runs SET tests = ?, failed = ?, flaky = ?, skipped = ?, files = ?, file_errors = ?, test_ms = ?, analyzed = 0 WHERE project = ? AND id = ?',
-    ),
+    updateRun: db.prepare('UPDATE insight_runs SET tests = ?, failed = ?, flaky = ?, skipped = ?, files = ?, file_errors = ?, test_ms = ?, analyzed = 0 WHERE project = ? AND id = ?'),
   }
   prepared.set(db, s)
   return s
@@ -85,7 +81,11 @@ export async function writeFileBatch(env: InsightsEnv, b: FileBatch): Promise<vo
     if (b.replace) {
       await trx.deleteFrom('insight_results').where('project', '=', b.project).where('run_id', '=', b.runId).where('file_id', '=', b.fileId).execute()
     }
-    for (let i = 0; i < b.results.length; i += 1000) await trx.insertInto('insight_results').values(b.results.slice(i, i + 1000)).execute()
+    for (let i = 0; i < b.results.length; i += 1000)
+      await trx
+        .insertInto('insight_results')
+        .values(b.results.slice(i, i + 1000))
+        .execute()
     for (let i = 0; i < b.tests.length; i += 500) {
       const rows = b.tests.slice(i, i + 500).map((t) => ({
         project: b.project,
@@ -109,26 +109,31 @@ export async function writeFileBatch(env: InsightsEnv, b: FileBatch): Promise<vo
         since: null,
         cluster: null,
       }))
-      await trx.insertInto('insight_tests').values(rows).onConflict((oc) => oc.columns(['project', 'id']).doNothing()).execute()
+      await trx
+        .insertInto('insight_tests')
+        .values(rows)
+        .onConflict((oc) => oc.columns(['project', 'id']).doNothing())
+        .execute()
     }
     const sigRows = [...b.signatures].map(([id, s]) => ({ project: b.project, id, text: s.text, example: s.example, infra_like: s.infraLike ? 1 : 0 }))
     for (let i = 0; i < sigRows.length; i += 500) {
-      await trx.insertInto('insight_signatures').values(sigRows.slice(i, i + 500)).onConflict((oc) => oc.columns(['project', 'id']).doNothing()).execute()
+      await trx
+        .insertInto('insight_signatures')
+        .values(sigRows.slice(i, i + 500))
+        .onConflict((oc) => oc.columns(['project', 'id']).doNothing())
+        .execute()
     }
     const f = b.file
     await trx
       .insertInto('insight_files')
       .values(f)
       .onConflict((oc) =>
-        oc.columns(['project', 'run_id', 'id']).doUpdateSet({ hash: f.hash, framework: f.framework, tests: f.tests, failures: f.failures, errors: f.errors, summary: f.summary, created_at: f.created_at }),
+        oc
+          .columns(['project', 'run_id', 'id'])
+          .doUpdateSet({ hash: f.hash, framework: f.framework, tests: f.tests, failures: f.failures, errors: f.errors, summary: f.summary, created_at: f.created_at }),
       )
       .execute()
-    const rows = await trx
-      .selectFrom('insight_results')
-      .select(['test_id', 'outcome', 'attempts', 'fails', 'duration_ms'])
-      .where('project', '=', b.project)
-      .where('run_id', '=', b.runId)
-      .execute()
+    const rows = await trx.selectFrom('insight_results').select(['test_id', 'outcome', 'attempts', 'fails', 'duration_ms']).where('project', '=', b.project).where('run_id', '=', b.runId).execute()
     const sum = summarizeRun(rows)
     const files = await trx.selectFrom('insight_files').select(['errors']).where('project', '=', b.project).where('run_id', '=', b.runId).execute()
     await trx

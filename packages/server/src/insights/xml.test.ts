@@ -5,7 +5,12 @@ function collect(src: string) {
   const ev: string[] = []
   const h: XmlHandler = {
     wantText: true,
-    open: (n, a, self) => ev.push(`<${n}${Object.entries(a).map(([k, v]) => ` ${k}=${v}`).join('')}${self ? '/' : ''}>`),
+    open: (n, a, self) =>
+      ev.push(
+        `<${n}${Object.entries(a)
+          .map(([k, v]) => ` ${k}=${v}`)
+          .join('')}${self ? '/' : ''}>`,
+      ),
     close: (n) => ev.push(`</${n}>`),
     text: (t) => {
       if (t.trim()) ev.push(t)
@@ -37,7 +42,12 @@ describe('scanXml', () => {
 describe('scanXml: prototype names', () => {
   it('hands attributes as a null-prototype object without __proto__/constructor/prototype', () => {
     const seen: Record<string, string>[] = []
-    scanXml('<a __proto__="p" constructor="c" prototype=\'q\' toString="t" name="n"/><b constructor/>', { wantText: false, open: (_n, a) => void seen.push(a), close: () => undefined, text: () => undefined })
+    scanXml('<a __proto__="p" constructor="c" prototype=\'q\' toString="t" name="n"/><b constructor/>', {
+      wantText: false,
+      open: (_n, a) => void seen.push(a),
+      close: () => undefined,
+      text: () => undefined,
+    })
     expect(seen.map((a) => Object.getPrototypeOf(a))).toEqual([null, null])
     expect(Object.keys(seen[0]!)).toEqual(['toString', 'name'])
     expect(Object.keys(seen[1]!)).toEqual([])

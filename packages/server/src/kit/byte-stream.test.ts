@@ -25,7 +25,7 @@ describe('ByteStream', () => {
     expect(src.cancels).toBe(0) // a stream read to its end is not cancelled
   })
 
-  it('refuses the chunk that crosses the bound, with the caller\'s error, and cancels the source once', async () => {
+  it("refuses the chunk that crosses the bound, with the caller's error, and cancels the source once", async () => {
     const src = counted(10)
     const bs = new ByteStream(src, { max: 10, tooLarge: (max) => new Error(`over ${max}`) })
     await expect(bs.collect()).rejects.toThrow('over 10')
@@ -61,7 +61,7 @@ describe('ByteStream', () => {
     await early.next()
     await early.cancel()
     expect(body.destroyed).toBe(false)
-    expect((await ByteStream.of(new Uint8Array([1, 2])).collect())).toEqual(Buffer.from([1, 2]))
+    expect(await ByteStream.of(new Uint8Array([1, 2])).collect()).toEqual(Buffer.from([1, 2]))
     expect(await ByteStream.of(new Uint8Array()).next()).toEqual({ done: true, value: undefined })
   })
 })

@@ -93,7 +93,9 @@ describe('MCP over Streamable HTTP', () => {
     const { client } = await connect(cp.adminToken!)
     const r = (await client.callTool({ name: 'action_assert_equals', arguments: { actual: { a: 1 }, expected: { a: 2 } } })) as { structuredContent?: unknown }
     expect(r.structuredContent).toEqual({ ok: false, output: { equal: false, firstDifference: '$.a' } })
-    const audit = (await (await cp.app.request('/v1/audit?action=runAction', { headers: { authorization: `Bearer ${cp.adminToken}` } })).json()) as { items: { action: string; target?: string; outcome: string }[] }
+    const audit = (await (await cp.app.request('/v1/audit?action=runAction', { headers: { authorization: `Bearer ${cp.adminToken}` } })).json()) as {
+      items: { action: string; target?: string; outcome: string }[]
+    }
     expect(audit.items).toEqual([expect.objectContaining({ action: 'runAction', target: 'assert.equals', outcome: 'ok' })])
   })
 })

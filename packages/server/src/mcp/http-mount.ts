@@ -62,7 +62,8 @@ export function mountMcp(app: Hono, svc: Services, opts: McpHttpOptions = {}): M
       // DNS rebinding: a page in a browser may reach a loopback server under another name. Browsers send
       // Origin; one that names another host than the request's own is refused before anything else.
       const origin = c.req.header('origin')
-      if (origin !== undefined && !sameHost(origin, c.req.header('host'))) throw new AppError('policy_denied', `Origin ${origin.slice(0, 200)} may not use this MCP endpoint; MCP clients send no Origin, or the server's own`)
+      if (origin !== undefined && !sameHost(origin, c.req.header('host')))
+        throw new AppError('policy_denied', `Origin ${origin.slice(0, 200)} may not use this MCP endpoint; MCP clients send no Origin, or the server's own`)
       const bearer = /^Bearer\s+(.+)$/i.exec(c.req.header('authorization') ?? '')?.[1]?.trim()
       const principal = await svc.tokens.authenticate(bearer)
       const id = c.req.header('mcp-session-id')
@@ -76,7 +77,12 @@ export function mountMcp(app: Hono, svc: Services, opts: McpHttpOptions = {}): M
       if (c.req.method !== 'POST') return jsonRpcError(c, 400, -32000, 'Mcp-Session-Id header required; initialize with a POST first')
       const held = [...sessions.values()].filter((s) => s.tokenId === principal.tokenId).length
       if (held >= maxPerToken) {
-        throw new AppError('quota_exceeded', `this token already holds ${held} MCP sessions (limit ${maxPerToken}); close one (DELETE /mcp) or wait for idle ones to expire`, { scope: 'mcp_sessions', limit: maxPerToken, used: held, retryAfter: 60 })
+        throw new AppError('quota_exceeded', `this token already holds ${held} MCP sessions (limit ${maxPerToken}); close one (DELETE /mcp) or wait for idle ones to expire`, {
+          scope: 'mcp_sessions',
+          limit: maxPerToken,
+          used: held,
+          retryAfter: 60,
+        })
       }
       const session: Partial<Session> = { tokenId: principal.tokenId, principal, lastUsed: svc.clock.now() }
       const transport = new WebStandardStreamableHTTPServerTransport({
@@ -86,7 +92,10 @@ export function mountMcp(app: Hono, svc: Services, opts: McpHttpOptions = {}): M
         onsessionclosed: (sid) => void sessions.delete(sid),
       })
       session.transport = transport
-      const server = createMcpServer(dispatchBackend(svc, () => session.principal!), { log: svc.log.child({ shell: 'mcp-http' }) })
+      const server = createMcpServer(
+        dispatchBackend(svc, () => session.principal!),
+        { log: svc.log.child({ shell: 'mcp-http' }) },
+      )
       await server.connect(transport)
       return await transport.handleRequest(c.req.raw)
     } catch (err) {

@@ -11,8 +11,20 @@ const events = /^tidepool:\/\/sandboxes\/(sbx_[a-z0-9]{6,40})\/events$/
 
 export function resourceTemplates(): ResourceTemplate[] {
   return [
-    { uriTemplate: 'tidepool://runs/{runId}/triage.md', name: 'run-triage', title: 'Run triage', description: 'Root cause per failing test of a CI or agent run, PR-ready Markdown', mimeType: 'text/markdown' },
-    { uriTemplate: 'tidepool://sandboxes/{sandboxId}/events', name: 'sandbox-events', title: 'Sandbox events', description: 'The event log of a sandbox: state changes, commands run and their exit codes (JSON)', mimeType: 'application/json' },
+    {
+      uriTemplate: 'tidepool://runs/{runId}/triage.md',
+      name: 'run-triage',
+      title: 'Run triage',
+      description: 'Root cause per failing test of a CI or agent run, PR-ready Markdown',
+      mimeType: 'text/markdown',
+    },
+    {
+      uriTemplate: 'tidepool://sandboxes/{sandboxId}/events',
+      name: 'sandbox-events',
+      title: 'Sandbox events',
+      description: 'The event log of a sandbox: state changes, commands run and their exit codes (JSON)',
+      mimeType: 'application/json',
+    },
   ]
 }
 

@@ -3,11 +3,19 @@ import { describe, expect, it } from 'vitest'
 import { ActionService } from '../actions/service.js'
 import { actionTools, operationTools, toolName } from './tools.js'
 
-const actions = new ActionService({ sandbox: { exec: async () => { throw new Error('unused') } } }).list()
+const actions = new ActionService({
+  sandbox: {
+    exec: async () => {
+      throw new Error('unused')
+    },
+  },
+}).list()
 
 describe('MCP tools from the operation table', () => {
   it('has one tool per mcp: true operation, and nothing else', () => {
-    const flagged = Object.entries(operations).filter(([, op]) => (op as Operation).mcp).map(([name]) => toolName(name))
+    const flagged = Object.entries(operations)
+      .filter(([, op]) => (op as Operation).mcp)
+      .map(([name]) => toolName(name))
     expect(operationTools().map((t) => t.name)).toEqual(flagged)
   })
 

@@ -65,7 +65,14 @@ const encoding = z.enum(['utf8', 'base64']).default('utf8').describe('How the fi
 function rawAdapter(op: Operation): Pick<ToolDef, 'inputSchema' | 'toInput' | 'fromOutput'> | undefined {
   if (op.rawBody) {
     const field = op.rawBody
-    const shape = { ...op.input.shape, [field]: z.string().max(8 * 1024 * 1024).describe('The file content.'), encoding }
+    const shape = {
+      ...op.input.shape,
+      [field]: z
+        .string()
+        .max(8 * 1024 * 1024)
+        .describe('The file content.'),
+      encoding,
+    }
     return {
       inputSchema: jsonSchema(z.object(shape).strict()),
       toInput: ({ encoding: enc, ...rest }) => {
@@ -81,7 +88,8 @@ function rawAdapter(op: Operation): Pick<ToolDef, 'inputSchema' | 'toInput' | 'f
       toInput: ({ encoding: _e, ...rest }) => rest,
       fromOutput: (bytes, args) => {
         const b = Buffer.from(bytes as Uint8Array)
-        if (b.byteLength > maxToolFileBytes) throw new AppError('payload_too_large', `the file has ${b.byteLength} bytes, more than a tool result carries (${maxToolFileBytes}); read parts with exec (head -c / tail -c)`)
+        if (b.byteLength > maxToolFileBytes)
+          throw new AppError('payload_too_large', `the file has ${b.byteLength} bytes, more than a tool result carries (${maxToolFileBytes}); read parts with exec (head -c / tail -c)`)
         return args.encoding === 'base64' ? { encoding: 'base64', content: b.toString('base64'), bytes: b.byteLength } : { encoding: 'utf8', content: b.toString('utf8'), bytes: b.byteLength }
       },
     }

@@ -2,7 +2,22 @@
 import { PassThrough } from 'node:stream'
 import { RuntimeError } from './local/runtime-error.js'
 import { checkLimits, checkSandboxId } from './sandbox-checks.js'
-import type { AdoptedExec, RuntimeSnapshots, SnapshotRef, ExecExit, ExecHandle, ExecRequest, HotMount, PreflightCheck, ResourceLimits, Runtime, RuntimeRef, RuntimeStatus, SandboxSpec, SandboxStats } from './runtime.js'
+import type {
+  AdoptedExec,
+  RuntimeSnapshots,
+  SnapshotRef,
+  ExecExit,
+  ExecHandle,
+  ExecRequest,
+  HotMount,
+  PreflightCheck,
+  ResourceLimits,
+  Runtime,
+  RuntimeRef,
+  RuntimeStatus,
+  SandboxSpec,
+  SandboxStats,
+} from './runtime.js'
 
 export interface FakeReply {
   stdout?: string | Buffer

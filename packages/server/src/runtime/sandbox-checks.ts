@@ -17,6 +17,9 @@ export function checkLimits(l: ResourceLimits, pidsBound?: number): void {
   if (!(Number.isInteger(l.memoryMb) && l.memoryMb >= 4)) throw new RuntimeError('invalid_request', `resources.memoryMb must be an integer >= 4 (got ${l.memoryMb})`)
   if (!(Number.isInteger(l.pids) && l.pids >= 2)) throw new RuntimeError('invalid_request', `resources.pids must be an integer >= 2 (got ${l.pids})`)
   if (pidsBound !== undefined && l.pids > pidsBound) {
-    throw new RuntimeError('invalid_request', `resources.pids must be at most ${pidsBound} on this host (half of its kernel task limit, min(pid_max, threads-max); the rest is the host's headroom) (got ${l.pids}); ask for fewer`)
+    throw new RuntimeError(
+      'invalid_request',
+      `resources.pids must be at most ${pidsBound} on this host (half of its kernel task limit, min(pid_max, threads-max); the rest is the host's headroom) (got ${l.pids}); ask for fewer`,
+    )
   }
 }

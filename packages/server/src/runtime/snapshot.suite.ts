@@ -10,7 +10,14 @@ import type { RunResult } from './runtime.suite.js'
 export interface SnapshotSuiteDeps {
   /** The suite's `it` (it honours the implementation's declared skips). */
   it: (name: string, fn: (ctx: TestContext) => Promise<void>) => void
-  rt: () => { snapshots?: RuntimeSnapshots; start(spec: SandboxSpec): Promise<RuntimeRef>; pause(r: RuntimeRef): Promise<void>; resume(r: RuntimeRef): Promise<void>; inspect(r: RuntimeRef): Promise<string>; list(): Promise<string[]> }
+  rt: () => {
+    snapshots?: RuntimeSnapshots
+    start(spec: SandboxSpec): Promise<RuntimeRef>
+    pause(r: RuntimeRef): Promise<void>
+    resume(r: RuntimeRef): Promise<void>
+    inspect(r: RuntimeRef): Promise<string>
+    list(): Promise<string[]>
+  }
   /** A sandbox of the suite (destroyed at its end) with the base template unless `over` says otherwise. */
   start: (over?: Partial<SandboxSpec>) => Promise<RuntimeRef>
   destroy: (ref: RuntimeRef) => Promise<void>
@@ -60,14 +67,14 @@ export function snapshotSuite(d: SnapshotSuiteDeps): void {
       await out(parent, 'touch /tmp/stop')
       expect((await writer).stdout).toBe('done\n')
       const fork = await d.start({ fromSnapshot: a.id })
-      expect(await out(fork, 'cat /home/user/proj/a.txt; echo; stat -c "%U %G %a %s" /home/user/proj/a.txt; readlink /home/user/proj/link; cat /etc/rootfile; echo; stat -c "%u %a" /etc/rootfile /opt/x')).toBe(
-        'hello\nuser user 640 5\na.txt\nsecret\n0 600\n1000 711\n',
-      )
+      expect(
+        await out(fork, 'cat /home/user/proj/a.txt; echo; stat -c "%U %G %a %s" /home/user/proj/a.txt; readlink /home/user/proj/link; cat /etc/rootfile; echo; stat -c "%u %a" /etc/rootfile /opt/x'),
+      ).toBe('hello\nuser user 640 5\na.txt\nsecret\n0 600\n1000 711\n')
       const log = (await out(fork, 'cat /tmp/log; test ! -e /tmp/stop')).split('\n')
       expect(log.pop()).toBe('') // ends with a whole line
       expect(log.length).toBeGreaterThan(0)
       expect(log.filter((l, i) => l !== `line ${i + 1} of the writer`)).toEqual([])
-      expect((await out(fork, 'id -un; echo ok > /home/user/new && cat /home/user/new', 'user'))).toBe('user\nok\n')
+      expect(await out(fork, 'id -un; echo ok > /home/user/new && cat /home/user/new', 'user')).toBe('user\nok\n')
     })
 
     it('changes after a snapshot reach neither the parent, nor the snapshot, nor a sibling, and the other way round', async (s) => {

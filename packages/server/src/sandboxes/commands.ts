@@ -40,9 +40,7 @@ export class CommandService {
   #background = new Map<string, Map<number, Background>>()
   #nextPid = new Map<string, number>()
 
-  constructor(
-    private readonly deps: { runtime: Runtime; sandboxes: SandboxService; events: EventLog; config: Config; clock: Clock },
-  ) {}
+  constructor(private readonly deps: { runtime: Runtime; sandboxes: SandboxService; events: EventLog; config: Config; clock: Clock }) {}
 
   /** Starts a command; the caller consumes the handle (buffered, streamed or background). */
   async #start(p: Principal, id: string, o: ExecOptions, background?: (argv: string[]) => string): Promise<{ sbx: LiveSandbox; handle: ExecHandle; argv: string[] }> {
@@ -155,7 +153,13 @@ export class CommandService {
       const tag = parseTag(found.tag)
       if (!found.detached || !tag) {
         counts.killed++
-        await this.deps.events.emit({ project: sbx.row.project, sandboxId: sbx.row.id, kind: 'command_killed', actor: systemActors.reconcile, data: { reason: 'caller_gone', detail: 'the server restarted while the command ran; nobody was left to receive its result' } })
+        await this.deps.events.emit({
+          project: sbx.row.project,
+          sandboxId: sbx.row.id,
+          kind: 'command_killed',
+          actor: systemActors.reconcile,
+          data: { reason: 'caller_gone', detail: 'the server restarted while the command ran; nobody was left to receive its result' },
+        })
         continue
       }
       counts.background++
@@ -277,7 +281,16 @@ export class CommandService {
     await this.deps.events.emit({
       ...base,
       kind: 'exec',
-      data: { cmd: argv[0], exitCode: r.exitCode, durationMs: r.durationMs, timedOut: r.timedOut, oomKilled: r.oomKilled, truncated: r.truncated, ...(r.snapshotId ? { snapshotId: r.snapshotId } : {}), ...(r.snapshotError ? { snapshotError: r.snapshotError } : {}) },
+      data: {
+        cmd: argv[0],
+        exitCode: r.exitCode,
+        durationMs: r.durationMs,
+        timedOut: r.timedOut,
+        oomKilled: r.oomKilled,
+        truncated: r.truncated,
+        ...(r.snapshotId ? { snapshotId: r.snapshotId } : {}),
+        ...(r.snapshotError ? { snapshotError: r.snapshotError } : {}),
+      },
     })
     if (r.oomKilled) {
       await this.deps.events.emit({ ...base, kind: 'oom_killed', data: { cmd: argv[0], memoryLimit: JSON.parse(sbx.row.resources).memoryMb } })
@@ -299,7 +312,8 @@ function parseTag(text: string | undefined): { pid: number; cmd: string[]; start
 
 async function waitAll(handle: ExecHandle): Promise<ExecExit> {
   // Output must be drained before the result is final: wait for exit and both stream ends.
-  const ended = (s: NodeJS.ReadableStream) => new Promise<void>((r) => (s as NodeJS.ReadableStream & { readableEnded?: boolean }).readableEnded ? r() : (s.once('end', () => r()), s.once('close', () => r())))
+  const ended = (s: NodeJS.ReadableStream) =>
+    new Promise<void>((r) => ((s as NodeJS.ReadableStream & { readableEnded?: boolean }).readableEnded ? r() : (s.once('end', () => r()), s.once('close', () => r()))))
   const [exit] = await Promise.all([handle.wait(), ended(handle.stdout), ended(handle.stderr)])
   return exit
 }
@@ -325,7 +339,11 @@ async function* merge(handle: ExecHandle): AsyncGenerator<['stdout' | 'stderr', 
     stderr: handle.stderr[Symbol.asyncIterator]() as AsyncIterator<Buffer>,
   }
   const pending = new Map<'stdout' | 'stderr', Promise<['stdout' | 'stderr', IteratorResult<Buffer>]>>()
-  const pull = (s: 'stdout' | 'stderr') => pending.set(s, its[s].next().then((r) => [s, r] as ['stdout' | 'stderr', IteratorResult<Buffer>]))
+  const pull = (s: 'stdout' | 'stderr') =>
+    pending.set(
+      s,
+      its[s].next().then((r) => [s, r] as ['stdout' | 'stderr', IteratorResult<Buffer>]),
+    )
   pull('stdout')
   pull('stderr')
   while (pending.size) {

@@ -125,7 +125,12 @@ export function fileError(verb: Verb, field: string, path: string, code: number,
   if (/File name too long/.test(stderr)) return new AppError('invalid_request', `${field}: a name in ${path} is too long (at most 255 bytes per name, 4096 per path)`)
   if (/Permission denied|Read-only file system|Operation not permitted/.test(stderr)) return denied(verb, field, path, why)
   if (/No space left|Disk quota exceeded/.test(stderr)) {
-    return new AppError('quota_exceeded', `${field}: no space left in the sandbox writing ${path}; remove files or give the sandbox more disk`, { scope: 'sandbox:disk', limit: 0, used: 0, retryAfter: 1 })
+    return new AppError('quota_exceeded', `${field}: no space left in the sandbox writing ${path}; remove files or give the sandbox more disk`, {
+      scope: 'sandbox:disk',
+      limit: 0,
+      used: 0,
+      retryAfter: 1,
+    })
   }
   if (/No such file/.test(stderr)) return new AppError('not_found', `${field}: ${path} (or a directory above it) does not exist in the sandbox`)
   if (/Not a directory/.test(stderr)) return new AppError('conflict', `${field}: a part of ${path} is a file, not a directory; pick another path`)
@@ -135,11 +140,9 @@ export function fileError(verb: Verb, field: string, path: string, code: number,
 }
 
 export function kernelFsError(field: string, path: string): AppError {
-  return new AppError(
-    'invalid_request',
-    `${field}: ${path} is under /proc, /sys or /dev: kernel interfaces, not files; the files API does not change them (use exec if you mean to)`,
-    [{ path: field, message: 'under /proc, /sys or /dev' }],
-  )
+  return new AppError('invalid_request', `${field}: ${path} is under /proc, /sys or /dev: kernel interfaces, not files; the files API does not change them (use exec if you mean to)`, [
+    { path: field, message: 'under /proc, /sys or /dev' },
+  ])
 }
 
 function denied(verb: Verb, field: string, path: string, why: string): AppError {

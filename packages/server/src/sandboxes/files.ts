@@ -236,9 +236,12 @@ export function resolvePath(path: string, field = 'path'): string {
   const abs = posix.normalize(path.startsWith('/') ? path : posix.join('/home/user', path)).replace(/(.)(?<!\/\/)\/+$/, '$1')
   const long = abs.split('/').find((name) => Buffer.byteLength(name) > 255)
   if (long !== undefined) {
-    throw new AppError('invalid_request', `${field}: the name ${JSON.stringify(`${long.slice(0, 40)}…`)} is ${Buffer.byteLength(long)} bytes; a name may have at most 255 bytes`, [{ path: field, message: 'a name is over 255 bytes' }])
+    throw new AppError('invalid_request', `${field}: the name ${JSON.stringify(`${long.slice(0, 40)}…`)} is ${Buffer.byteLength(long)} bytes; a name may have at most 255 bytes`, [
+      { path: field, message: 'a name is over 255 bytes' },
+    ])
   }
-  if (Buffer.byteLength(abs) > 4096) throw new AppError('invalid_request', `${field} is ${Buffer.byteLength(abs)} bytes; a path may have at most 4096 bytes`, [{ path: field, message: 'over 4096 bytes' }])
+  if (Buffer.byteLength(abs) > 4096)
+    throw new AppError('invalid_request', `${field} is ${Buffer.byteLength(abs)} bytes; a path may have at most 4096 bytes`, [{ path: field, message: 'over 4096 bytes' }])
   return abs
 }
 

@@ -11,7 +11,12 @@ import type { CreateSandbox, SandboxService } from './sandboxes.js'
  * all `count` before anything is made; a start that fails destroys the ones started (and the fork point)
  * and reports which failed. Processes are not carried over.
  */
-export async function forkSandbox(svc: SandboxService, p: Principal, id: string, input: { count: number; metadata?: Record<string, string> | undefined }): Promise<{ items: Sandbox[]; snapshotId: string }> {
+export async function forkSandbox(
+  svc: SandboxService,
+  p: Principal,
+  id: string,
+  input: { count: number; metadata?: Record<string, string> | undefined },
+): Promise<{ items: Sandbox[]; snapshotId: string }> {
   const { config } = svc.deps
   svc.snapshots.runtimeSnapshots('forks')
   const parent = await svc.row(p, id)

@@ -57,10 +57,12 @@ export class SandboxPools {
       }
     }
     this.#specs = specs
-    this.#pools.configure(this.#d.pools.flatMap((p) => {
-      const spec = specs.get(`${p.project}/${p.template}`)
-      return spec ? [{ name: `${p.project}/${p.template}`, spec, replicas: p.replicas }] : []
-    }))
+    this.#pools.configure(
+      this.#d.pools.flatMap((p) => {
+        const spec = specs.get(`${p.project}/${p.template}`)
+        return spec ? [{ name: `${p.project}/${p.template}`, spec, replicas: p.replicas }] : []
+      }),
+    )
   }
 
   /** A ready sandbox for this create, or undefined. Synchronous apart from a background re-resolve on a miss. */

@@ -10,13 +10,17 @@ afterEach(() => tp.dispose())
 
 const json = async (r: Response) => (await r.json()) as Record<string, any>
 
-describe('the pids quota (sum of pids limits of a project\'s live sandboxes)', () => {
+describe("the pids quota (sum of pids limits of a project's live sandboxes)", () => {
   it('refuses a create or a resize that passes it with quota_exceeded and its figures, and creates nothing', async () => {
     const a = await json(await tp.call('POST', '/v1/sandboxes', { body: { resources: { pids: 600 } } }))
     expect(a.resources.pids).toBe(600)
     const over = await tp.call('POST', '/v1/sandboxes', { body: { resources: { pids: 500 } } })
     expect(over.status).toBe(429)
-    expect((await json(over)).error).toMatchObject({ code: 'quota_exceeded', message: expect.stringMatching(/pids quota: limit 1000, in use 600, requested 500/), details: { scope: 'project:default:pids', limit: 1000, used: 600, requested: 500 } })
+    expect((await json(over)).error).toMatchObject({
+      code: 'quota_exceeded',
+      message: expect.stringMatching(/pids quota: limit 1000, in use 600, requested 500/),
+      details: { scope: 'project:default:pids', limit: 1000, used: 600, requested: 500 },
+    })
     expect((await json(await tp.call('GET', '/v1/sandboxes'))).items).toHaveLength(1)
     const grow = await tp.call('PATCH', `/v1/sandboxes/${a.id}`, { body: { resources: { pids: 1001 } } })
     expect(grow.status).toBe(429)

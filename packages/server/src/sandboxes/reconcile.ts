@@ -39,7 +39,8 @@ export async function reconcileSandboxes(deps: SandboxDeps, states: SandboxState
       result.lost++
     } else {
       const state = status === 'paused' ? 'paused' : 'running'
-      if (state !== row.state) await states.asSystem(systemActors.reconcile, row, 'adoptSandbox', { reason: 'adopted', from: row.state, to: state }, () => states.transition(row, state, 'adopted', systemActors.reconcile))
+      if (state !== row.state)
+        await states.asSystem(systemActors.reconcile, row, 'adoptSandbox', { reason: 'adopted', from: row.state, to: state }, () => states.transition(row, state, 'adopted', systemActors.reconcile))
       log.info({ id: row.id, state }, 'reconcile: adopted running sandbox')
       result.adopted++
       const ref = refOf(row)

@@ -27,7 +27,11 @@ export async function resetSandbox(svc: SandboxService, p: Pick<Principal, 'proj
       if (to !== undefined) {
         const snap = await svc.snapshots.row(p, to)
         if (snap.template !== row.template) {
-          throw new AppError('invalid_request', `snapshot ${to} was taken on template ${snap.template}, sandbox ${id} runs ${row.template}; reset to a snapshot of the same template, or create a sandbox from it`, [{ path: 'to', message: 'other template' }])
+          throw new AppError(
+            'invalid_request',
+            `snapshot ${to} was taken on template ${snap.template}, sandbox ${id} runs ${row.template}; reset to a snapshot of the same template, or create a sandbox from it`,
+            [{ path: 'to', message: 'other template' }],
+          )
         }
       }
       const template = row.template_ref ? parseTemplateRef(row.template_ref) : await svc.deps.templates?.resolve(p.project, row.template)

@@ -73,14 +73,7 @@ export class SandboxStates {
 
   /** "sandbox … was lost: <what happened>; create a new one" (what happened is in its last state change). */
   async lostError(row: SandboxRow): Promise<AppError> {
-    const last = await this.deps.db
-      .selectFrom('events')
-      .select('data')
-      .where('sandbox_id', '=', row.id)
-      .where('kind', '=', 'state_changed')
-      .orderBy('seq', 'desc')
-      .limit(1)
-      .executeTakeFirst()
+    const last = await this.deps.db.selectFrom('events').select('data').where('sandbox_id', '=', row.id).where('kind', '=', 'state_changed').orderBy('seq', 'desc').limit(1).executeTakeFirst()
     const detail = (JSON.parse(last?.data ?? '{}') as { detail?: unknown }).detail
     return new AppError('conflict', `sandbox ${row.id} was lost: ${typeof detail === 'string' ? detail : 'its init or supervisor exited'}; create a new one`)
   }

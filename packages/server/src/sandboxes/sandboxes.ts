@@ -51,7 +51,13 @@ export class SandboxService implements TemplateUsage {
 
   /** TemplateUsage for the templates area: live sandboxes started from a template of the project. */
   async liveSandboxesUsing(project: string, templateName: string): Promise<number> {
-    const r = await this.deps.db.selectFrom('sandboxes').select((e) => e.fn.countAll().as('n')).where('project', '=', project).where('template', '=', templateName).where('state', 'in', live).executeTakeFirstOrThrow()
+    const r = await this.deps.db
+      .selectFrom('sandboxes')
+      .select((e) => e.fn.countAll().as('n'))
+      .where('project', '=', project)
+      .where('template', '=', templateName)
+      .where('state', 'in', live)
+      .executeTakeFirstOrThrow()
     return Number(r.n)
   }
 
@@ -182,7 +188,13 @@ export class SandboxService implements TemplateUsage {
         this.#checkCpu(next.cpu)
         await this.states.lock.run(`project:${p.project}`, async () => {
           const used = await this.usage(p.project)
-          checkQuota(this.deps.config, p.project, used, { sandboxes: 0, memoryMb: next.memoryMb - current.memoryMb, cpu: next.cpu - current.cpu, pids: next.pids - current.pids }, await this.#soonestExpiryS(p.project))
+          checkQuota(
+            this.deps.config,
+            p.project,
+            used,
+            { sandboxes: 0, memoryMb: next.memoryMb - current.memoryMb, cpu: next.cpu - current.cpu, pids: next.pids - current.pids },
+            await this.#soonestExpiryS(p.project),
+          )
           await this.deps.runtime.resize(refOf(row), next)
           set.resources = JSON.stringify(next)
         })
@@ -308,15 +320,17 @@ export class SandboxService implements TemplateUsage {
     const { db, clock } = this.deps
     const row = await db.selectFrom('sandboxes').select('envs').where('id', '=', id).executeTakeFirstOrThrow()
     const envs = change(JSON.parse(row.envs) as Record<string, string>)
-    await db.updateTable('sandboxes').set({ envs: JSON.stringify(envs), updated_at: iso(clock.now()) }).where('id', '=', id).execute()
+    await db
+      .updateTable('sandboxes')
+      .set({ envs: JSON.stringify(envs), updated_at: iso(clock.now()) })
+      .where('id', '=', id)
+      .execute()
   }
 
   /** A sandbox gets at most the host's cores, at create and at resize alike. */
   #checkCpu(cpu: number): void {
     if (cpu <= this.#hostCpus) return
-    throw new AppError('invalid_request', `resources.cpu must be at most ${this.#hostCpus} (the host's cores) (got ${cpu})`, [
-      { path: 'resources.cpu', message: `at most ${this.#hostCpus}` },
-    ])
+    throw new AppError('invalid_request', `resources.cpu must be at most ${this.#hostCpus} (the host's cores) (got ${cpu})`, [{ path: 'resources.cpu', message: `at most ${this.#hostCpus}` }])
   }
 
   async #soonestExpiryS(project: string): Promise<number> {

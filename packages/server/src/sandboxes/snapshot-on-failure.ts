@@ -7,7 +7,14 @@ import type { SnapshotService } from './snapshots.js'
  * armed (SnapshotService.arm) — snapshots the sandbox before its result returns. A failed capture is
  * reported in the result (snapshotError); the command's own result is never lost to it.
  */
-export async function snapshotOnFailure(snapshots: SnapshotService, p: Pick<Principal, 'project' | 'tokenId'>, id: string, asked: boolean | undefined, argv: string[], result: ExecResult): Promise<ExecResult> {
+export async function snapshotOnFailure(
+  snapshots: SnapshotService,
+  p: Pick<Principal, 'project' | 'tokenId'>,
+  id: string,
+  asked: boolean | undefined,
+  argv: string[],
+  result: ExecResult,
+): Promise<ExecResult> {
   if (result.exitCode === 0 && !result.timedOut) return result
   const armed = !asked && snapshots.takeArmed(id)
   if (!asked && !armed) return result

@@ -316,7 +316,22 @@ describe('crash mid-snapshot', () => {
   const interrupted = async (withCapture: boolean) => {
     await plane()
     const sbx = await sandbox()
-    const row = { id: 'snap_interrupted000001', project: 'default', sandbox_id: sbx.id, parent: null, template: 'default', template_ref: null, state: 'creating' as const, size_bytes: 0, exclusive_bytes: 0, labels: '{}', created_by: 'x', created_at: '2026-01-01T00:00:00.000Z', expires_at: null, fork_point: 0 }
+    const row = {
+      id: 'snap_interrupted000001',
+      project: 'default',
+      sandbox_id: sbx.id,
+      parent: null,
+      template: 'default',
+      template_ref: null,
+      state: 'creating' as const,
+      size_bytes: 0,
+      exclusive_bytes: 0,
+      labels: '{}',
+      created_by: 'x',
+      created_at: '2026-01-01T00:00:00.000Z',
+      expires_at: null,
+      fork_point: 0,
+    }
     await tp.svc.store.db.insertInto('snapshots').values(row).execute()
     if (withCapture) runtime.snapshotRefs.set(row.id, { id: row.id, layer: '/nonexistent', bytes: 7, exclusiveBytes: 3 })
     runtime.snapshotRefs.set('snap_orphan0000000001', { id: 'snap_orphan0000000001', layer: '/nonexistent', bytes: 1, exclusiveBytes: 1 })

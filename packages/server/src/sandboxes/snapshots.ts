@@ -50,7 +50,11 @@ export class SnapshotService {
   /** The runtime's snapshots, or a clear refusal naming the runtime that has none. */
   runtimeSnapshots(what = 'snapshots'): RuntimeSnapshots {
     const s = this.deps.runtime.snapshots
-    if (!s) throw new AppError('invalid_request', `${what} are not supported by the ${this.deps.runtime.kind} runtime (it cannot capture a sandbox's files); use a runtime with snapshots (the local runtime on a btrfs, reflink or copy pool)`)
+    if (!s)
+      throw new AppError(
+        'invalid_request',
+        `${what} are not supported by the ${this.deps.runtime.kind} runtime (it cannot capture a sandbox's files); use a runtime with snapshots (the local runtime on a btrfs, reflink or copy pool)`,
+      )
     return s
   }
 
@@ -85,7 +89,15 @@ export class SnapshotService {
         fork_point: input.forkPoint ? 1 : 0,
       }
       await this.states.lock.run(`project:${p.project}`, async () => {
-        const used = Number((await db.selectFrom('snapshots').select((e) => e.fn.countAll().as('n')).where('project', '=', p.project).executeTakeFirstOrThrow()).n)
+        const used = Number(
+          (
+            await db
+              .selectFrom('snapshots')
+              .select((e) => e.fn.countAll().as('n'))
+              .where('project', '=', p.project)
+              .executeTakeFirstOrThrow()
+          ).n,
+        )
         const limit = config.snapshots.maxPerProject
         if (used + 1 > limit) {
           throw quotaExceeded(`project ${p.project} would exceed its snapshot quota: limit ${limit}, in use ${used}, requested 1; delete snapshots or ask an admin to raise snapshots.maxPerProject`, {
@@ -164,9 +176,11 @@ export class SnapshotService {
       if (!row) return
       const users = await this.users(id)
       if (users.length > 0) {
-        throw new AppError('conflict', `snapshot ${id} is in use: live sandbox${users.length > 1 ? 'es' : ''} ${users.join(', ')} started from it; destroy ${users.length > 1 ? 'them' : 'it'} first (DELETE /v1/sandboxes/{id})`, [
-          { path: 'id', message: `in use by ${users.join(', ')}` },
-        ])
+        throw new AppError(
+          'conflict',
+          `snapshot ${id} is in use: live sandbox${users.length > 1 ? 'es' : ''} ${users.join(', ')} started from it; destroy ${users.length > 1 ? 'them' : 'it'} first (DELETE /v1/sandboxes/{id})`,
+          [{ path: 'id', message: `in use by ${users.join(', ')}` }],
+        )
       }
       await this.runtimeSnapshots().delete(id)
       await this.deps.db.deleteFrom('snapshots').where('id', '=', id).execute()

@@ -40,15 +40,22 @@ export function parseTemplateRef(text: string): ResolvedTemplate {
  * What a create starts from: the template it names, or — with fromSnapshot — the snapshot (a ready one of
  * the project, else not_found) on exactly the template build it was taken on.
  */
-export async function resolveStart(snapshots: SnapshotService, templates: TemplateResolver, p: { project: string }, input: { template: string; fromSnapshot?: string | undefined }): Promise<{ resolved: ResolvedTemplate; fromSnapshot?: string }> {
+export async function resolveStart(
+  snapshots: SnapshotService,
+  templates: TemplateResolver,
+  p: { project: string },
+  input: { template: string; fromSnapshot?: string | undefined },
+): Promise<{ resolved: ResolvedTemplate; fromSnapshot?: string }> {
   if (input.fromSnapshot === undefined) return { resolved: await templates.resolve(p.project, input.template) }
   snapshots.runtimeSnapshots('sandboxes from snapshots')
   const snap = await snapshots.row(p, input.fromSnapshot)
   // `template` defaults to 'default', so only another explicit name can contradict the snapshot's.
   if (input.template !== 'default' && input.template !== snap.template) {
-    throw new AppError('invalid_request', `template ${JSON.stringify(input.template)} contradicts fromSnapshot ${snap.id}, taken on template ${snap.template}; leave template out (a sandbox from a snapshot starts on its template)`, [
-      { path: 'template', message: 'contradicts fromSnapshot' },
-    ])
+    throw new AppError(
+      'invalid_request',
+      `template ${JSON.stringify(input.template)} contradicts fromSnapshot ${snap.id}, taken on template ${snap.template}; leave template out (a sandbox from a snapshot starts on its template)`,
+      [{ path: 'template', message: 'contradicts fromSnapshot' }],
+    )
   }
   return { resolved: snap.template_ref ? parseTemplateRef(snap.template_ref) : await templates.resolve(p.project, snap.template), fromSnapshot: snap.id }
 }
@@ -73,9 +80,11 @@ export async function startTemplateCommand(runtime: Runtime, ref: RuntimeRef, t:
     const exit = await check.wait()
     if (exit.exitCode === 0) return
     if (performance.now() + ready.intervalMs > deadline) {
-      throw new AppError('invalid_request', `template ${t.ref.name}: its ready check (${ready.cmd.join(' ')}) did not exit 0 within ${ready.timeoutMs} ms (${attempt + 1} checks, last exit ${exit.exitCode}); fix the template's start or ready command`, [
-        { path: 'template', message: 'ready check failed' },
-      ])
+      throw new AppError(
+        'invalid_request',
+        `template ${t.ref.name}: its ready check (${ready.cmd.join(' ')}) did not exit 0 within ${ready.timeoutMs} ms (${attempt + 1} checks, last exit ${exit.exitCode}); fix the template's start or ready command`,
+        [{ path: 'template', message: 'ready check failed' }],
+      )
     }
     await sleep(ready.intervalMs)
   }

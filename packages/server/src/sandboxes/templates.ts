@@ -28,9 +28,7 @@ export const builtInTemplates: TemplateResolver = {
   async resolve(_project: string, name: string): Promise<ResolvedTemplate> {
     const t = builtIn.find((x) => x.name === name || (name === 'base' && x.name === 'default'))
     if (!t) {
-      throw new AppError('invalid_request', `template ${JSON.stringify(name)} does not exist; available: ${builtIn.map((x) => x.name).join(', ')}`, [
-        { path: 'template', message: 'unknown template' },
-      ])
+      throw new AppError('invalid_request', `template ${JSON.stringify(name)} does not exist; available: ${builtIn.map((x) => x.name).join(', ')}`, [{ path: 'template', message: 'unknown template' }])
     }
     // A digest of what the runtime mounts: the host root has no layers, so it is the same everywhere.
     const digest = `sha256:${createHash('sha256').update(`rootfs:${t.rootfs}`).digest('hex')}`

@@ -47,7 +47,17 @@ export interface WarmPoolDeps {
 /** The key two specs share exactly when a sandbox started with one is what the other would start. */
 export function poolKey(spec: PooledSpec): string {
   const { template, resources, denyRead, fromSnapshot } = spec
-  return JSON.stringify([template.name, template.rootfs, template.layers ?? [], resources.cpu, resources.memoryMb, resources.pids, resources.diskMb ?? null, [...denyRead].sort(), fromSnapshot ?? null])
+  return JSON.stringify([
+    template.name,
+    template.rootfs,
+    template.layers ?? [],
+    resources.cpu,
+    resources.memoryMb,
+    resources.pids,
+    resources.diskMb ?? null,
+    [...denyRead].sort(),
+    fromSnapshot ?? null,
+  ])
 }
 
 interface Pool {

@@ -19,4 +19,3 @@ export class PoolUnavailableError extends Error {
 }
 
 export const mb = (bytes: number) => Math.round(bytes / 1_048_576)
-

@@ -27,7 +27,10 @@ storagePoolSuite({ name: 'reflink (loop XFS image)', skip: xfsSkip, open: () => 
 describe.skipIf(Boolean(xfsSkip))('loop image lifecycle', () => {
   const dir = join(base, 'life')
   const { image, mountPoint } = imagePaths(dir)
-  const loops = () => execFileSync('losetup', ['-a'], { encoding: 'utf8' }).split('\n').filter((l) => l.includes(image))
+  const loops = () =>
+    execFileSync('losetup', ['-a'], { encoding: 'utf8' })
+      .split('\n')
+      .filter((l) => l.includes(image))
 
   it('mounts once, adopts an existing mount, and close() leaves no mount, loop device or mount point', async () => {
     const a = await openStoragePool({ dir, kind: 'auto', imageSizeMb: 320 })
@@ -87,5 +90,7 @@ describe.skipIf(Boolean(xfsSkip))('a private pool dir reached through mountAt', 
 })
 
 function mountedAt(): string[] {
-  return readFileSync('/proc/mounts', 'utf8').split('\n').map((l) => l.split(' ')[1] ?? '')
+  return readFileSync('/proc/mounts', 'utf8')
+    .split('\n')
+    .map((l) => l.split(' ')[1] ?? '')
 }

@@ -60,7 +60,11 @@ describe('openStore refuses a damaged SQLite file, naming it and what to do', ()
     const dir = home()
     const file = join(dir, 'tidepool.db')
     const s = await openStore(`sqlite:${file}`)
-    for (let i = 0; i < 40; i++) await s.db.insertInto('events').values({ at: `t${i}`, project: 'p', sandbox_id: 's', kind: 'k'.repeat(500), actor: 'a', data: '{}' }).execute()
+    for (let i = 0; i < 40; i++)
+      await s.db
+        .insertInto('events')
+        .values({ at: `t${i}`, project: 'p', sandbox_id: 's', kind: 'k'.repeat(500), actor: 'a', data: '{}' })
+        .execute()
     await s.close()
     const size = statSync(file).size
     expect(size).toBeGreaterThan(8 * 4096)

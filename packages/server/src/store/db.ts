@@ -41,7 +41,9 @@ export async function openStore(url: string): Promise<OpenedStore> {
     } catch (err) {
       sqlite.close()
       if ((err as { code?: string }).code?.startsWith('SQLITE_BUSY')) {
-        throw new AppError('conflict', `the store ${file} is in use by another tidepool process (a running server?); stop it, use the API instead, or set another TIDEPOOL_HOME`, undefined, { cause: err })
+        throw new AppError('conflict', `the store ${file} is in use by another tidepool process (a running server?); stop it, use the API instead, or set another TIDEPOOL_HOME`, undefined, {
+          cause: err,
+        })
       }
       if (isCorruption(err)) throw damaged(file, 'corrupt', `SQLite cannot read it: ${(err as Error).message}`, err)
       throw err

@@ -16,7 +16,10 @@ describe('LIKE patterns from user input', () => {
     sqlite = new Database(':memory:')
     db = new Kysely<T>({ dialect: new SqliteDialect({ database: sqlite }) })
     await db.schema.createTable('words').addColumn('w', 'text').execute()
-    await db.insertInto('words').values(['a%b', 'axb', 'a_b', 'ayb', 'a\\b', 'zzz'].map((w) => ({ w }))).execute()
+    await db
+      .insertInto('words')
+      .values(['a%b', 'axb', 'a_b', 'ayb', 'a\\b', 'zzz'].map((w) => ({ w })))
+      .execute()
   })
   afterAll(async () => db.destroy())
 

@@ -26,8 +26,7 @@ export interface StoreFileState {
   homeState: string[]
 }
 
-const what = (file: string) =>
-  `restore ${file} from a backup (with its -wal file, if any), or move it and the rest of ${dirname(file)} away to start fresh`
+const what = (file: string) => `restore ${file} from a backup (with its -wal file, if any), or move it and the rest of ${dirname(file)} away to start fresh`
 
 export function damaged(file: string, problem: StoreProblem, detail: string, cause?: unknown): AppError {
   return new AppError('runtime_unavailable', `the store ${file} is damaged (${detail}); tidepool will not start over it: ${what(file)}`, { file, problem }, cause === undefined ? undefined : { cause })

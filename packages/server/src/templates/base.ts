@@ -47,7 +47,11 @@ export function rootfsStamp(dir: string): { real: string; digest: string } {
     real = realpathSync(dir)
     if (!statSync(real).isDirectory()) throw new Error('not a directory')
   } catch (err) {
-    throw new AppError('invalid_request', `base.rootfs ${JSON.stringify(dir)} is not a readable directory on the server (${(err as Error).message}); give the absolute path of a root filesystem folder`, [{ path: 'base.rootfs', message: 'not a directory' }])
+    throw new AppError(
+      'invalid_request',
+      `base.rootfs ${JSON.stringify(dir)} is not a readable directory on the server (${(err as Error).message}); give the absolute path of a root filesystem folder`,
+      [{ path: 'base.rootfs', message: 'not a directory' }],
+    )
   }
   const st = statSync(real)
   const parts = [real, st.dev, st.ino, st.mtimeMs, st.ctimeMs]
@@ -80,8 +84,17 @@ export async function resolveBase(
     return { kind: 'rootfs', digest, rootfs: real, source: base.rootfs }
   }
   if (!o.importImage) {
-    throw new AppError('runtime_unavailable', 'this server cannot import OCI images yet (no image importer is wired); use a host or rootfs base', [{ path: 'base.image', message: 'image import unavailable' }])
+    throw new AppError('runtime_unavailable', 'this server cannot import OCI images yet (no image importer is wired); use a host or rootfs base', [
+      { path: 'base.image', message: 'image import unavailable' },
+    ])
   }
   const img = await o.importImage(base.image as OciSource, { storeDir: o.storeDir, uidBase: o.uidBase, signal: o.signal, onProgress: o.onProgress })
-  return { kind: 'image', digest: img.digest, rootfs: img.rootfs, source: describeImage(base.image as OciSource), env: imageEnv(img.config.env), ...(img.config.workdir ? { workdir: img.config.workdir } : {}) }
+  return {
+    kind: 'image',
+    digest: img.digest,
+    rootfs: img.rootfs,
+    source: describeImage(base.image as OciSource),
+    env: imageEnv(img.config.env),
+    ...(img.config.workdir ? { workdir: img.config.workdir } : {}),
+  }
 }

@@ -45,12 +45,22 @@ export async function buildLayer(ctx: StepContext, stepIndex: number, action: Co
     }
     // A command that cannot start (a missing workdir, a sandbox gone) fails the build naming the step too.
     const cannotStart = (err: unknown) =>
-      new AppError(codeOf(err) === 'internal' ? 'internal' : codeOf(err), `template ${ctx.templateName}: step ${stepIndex + 1} (${action.kind}) could not start: ${(err as Error).message}`, [{ path: `steps.${stepIndex}`, message: 'could not start' }], { cause: err })
+      new AppError(
+        codeOf(err) === 'internal' ? 'internal' : codeOf(err),
+        `template ${ctx.templateName}: step ${stepIndex + 1} (${action.kind}) could not start: ${(err as Error).message}`,
+        [{ path: `steps.${stepIndex}`, message: 'could not start' }],
+        { cause: err },
+      )
     let handle
     try {
       handle =
         action.kind === 'copy'
-          ? ctx.runtime.exec(ref, { cmd: ['/bin/sh', '-c', copyScript, 'sh', action.path, action.mode.toString(8)], env: { PATH: BUILD_PATH, HOME: '/root', LANG: 'C.UTF-8' }, user: 'root', timeoutMs: 120_000 })
+          ? ctx.runtime.exec(ref, {
+              cmd: ['/bin/sh', '-c', copyScript, 'sh', action.path, action.mode.toString(8)],
+              env: { PATH: BUILD_PATH, HOME: '/root', LANG: 'C.UTF-8' },
+              user: 'root',
+              timeoutMs: 120_000,
+            })
           : ctx.runtime.exec(ref, { cmd: action.cmd, cwd: action.cwd, env: action.env, user: action.user, timeoutMs: action.timeoutMs })
     } catch (err) {
       throw cannotStart(err)
@@ -72,7 +82,11 @@ export async function buildLayer(ctx: StepContext, stepIndex: number, action: Co
     }
     if (ctx.signal?.aborted) throw new AppError('conflict', `the build of ${ctx.templateName} was cancelled at step ${stepIndex + 1}`)
     if (exit.exitCode !== 0) {
-      const why = exit.timedOut ? `timed out after ${action.kind === 'run' ? action.timeoutMs : 120_000} ms` : exit.oomKilled ? `was killed for exceeding memory (exit ${exit.exitCode})` : `exited with ${exit.exitCode}`
+      const why = exit.timedOut
+        ? `timed out after ${action.kind === 'run' ? action.timeoutMs : 120_000} ms`
+        : exit.oomKilled
+          ? `was killed for exceeding memory (exit ${exit.exitCode})`
+          : `exited with ${exit.exitCode}`
       const shown = tail.length > 0 ? `; output tail:\n${tail.join('\n')}` : ' (no output)'
       throw new AppError('invalid_request', `template ${ctx.templateName}: step ${stepIndex + 1} (${action.kind}) ${why}${shown}`, [{ path: `steps.${stepIndex}`, message: why }])
     }

@@ -40,7 +40,10 @@ describe('templates over HTTP', () => {
   it('streams progress as NDJSON, ending with the template', async () => {
     const r = await build({ name: 's', steps: [{ run: 'echo hi' }] }, { headers: { accept: 'application/x-ndjson' } })
     expect(r.headers.get('content-type')).toContain('application/x-ndjson')
-    const lines = (await r.text()).trim().split('\n').map((l) => JSON.parse(l) as Record<string, any>)
+    const lines = (await r.text())
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l) as Record<string, any>)
     expect(lines.map((l) => l.phase ?? 'template')).toEqual(['resolve', 'start', 'output', 'snapshot', 'done', 'template'])
     expect(lines[2]).toEqual({ step: 0, of: 1, cached: false, phase: 'output', line: 'ok' })
     expect(lines.at(-1)!.template.name).toBe('s')

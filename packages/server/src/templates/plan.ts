@@ -79,7 +79,12 @@ export const PREPARE_SCRIPT = [
  * Every step's key and action. Template-level env/workdir/user are where the steps start from. With
  * `prepare`, PREPARE_SCRIPT runs first as a planned step of index -1 (the user's steps keep their numbers).
  */
-export function planBuild(project: string, baseDigest: string, steps: readonly ParsedStep[], start: { env: Record<string, string>; workdir?: string | undefined; user?: 'root' | 'user' | undefined; prepare?: boolean }): Plan {
+export function planBuild(
+  project: string,
+  baseDigest: string,
+  steps: readonly ParsedStep[],
+  start: { env: Record<string, string>; workdir?: string | undefined; user?: 'root' | 'user' | undefined; prepare?: boolean },
+): Plan {
   const root = rootKey(project, baseDigest)
   let key = root
   const prepared: PlannedStep[] = []

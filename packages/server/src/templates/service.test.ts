@@ -123,7 +123,13 @@ describe('template builds', () => {
     expect(r.spec).toEqual({ name: 'app', rootfs: 'host' })
     expect(r.fromSnapshot).toBe([...runtime.snapshotRefs.keys()].at(-1))
     expect(r.ref.layers).toHaveLength(2)
-    expect(r).toMatchObject({ env: { MODE: 'test' }, workdir: '/app', user: 'user', start: { cmd: ['/bin/sh', '-c', 'node server.js'], ready: { cmd: ['/bin/sh', '-c', 'curl -f localhost:3000'], timeoutMs: 30_000, intervalMs: 200 } }, resources: { memoryMb: 1024 } })
+    expect(r).toMatchObject({
+      env: { MODE: 'test' },
+      workdir: '/app',
+      user: 'user',
+      start: { cmd: ['/bin/sh', '-c', 'node server.js'], ready: { cmd: ['/bin/sh', '-c', 'curl -f localhost:3000'], timeoutMs: 30_000, intervalMs: 200 } },
+      resources: { memoryMb: 1024 },
+    })
     expect(await svc.resolve('p1', 'default')).toMatchObject({ spec: { name: 'default', rootfs: 'host' }, ref: { layers: [] } })
   })
 
@@ -207,7 +213,11 @@ describe('template delete, list and inspect', () => {
 describe('restart during a build', () => {
   it('reconcile marks the build failed, destroys its sandbox and removes snapshots without a layer row', async () => {
     // What a crash mid-build leaves: a running build row, its build sandbox, an unrecorded capture.
-    await store.db.withTables<{ template_builds: Record<string, unknown> }>().insertInto('template_builds').values({ id: 'tbld_x', project: 'p1', name: 'app', state: 'building', started_at: '2026-01-01T00:00:00.000Z', finished_at: null, cached_steps: 0, built_steps: 0, error: null, log: '[]' }).execute()
+    await store.db
+      .withTables<{ template_builds: Record<string, unknown> }>()
+      .insertInto('template_builds')
+      .values({ id: 'tbld_x', project: 'p1', name: 'app', state: 'building', started_at: '2026-01-01T00:00:00.000Z', finished_at: null, cached_steps: 0, built_steps: 0, error: null, log: '[]' })
+      .execute()
     const ref = await runtime.start({ id: 'tpb_leftover', template: { name: 'app', rootfs: 'host' }, resources: { cpu: 1, memoryMb: 64, pids: 16 }, denyRead: [] })
     await runtime.snapshots.create(ref, 'tpl_halfdone')
     await runtime.start({ id: 'sbx_keepme', template: { name: 'default', rootfs: 'host' }, resources: { cpu: 1, memoryMb: 64, pids: 16 }, denyRead: [] })

@@ -84,7 +84,10 @@ export class TemplateService implements TemplateResolver {
   async build(who: Builder, input: ParsedBuildInput, o: BuildOptions = {}): Promise<Template> {
     if (isBuiltInName(input.name)) throw new AppError('invalid_request', `template name ${input.name} is the built-in host template's; choose another name`, [{ path: 'name', message: 'reserved' }])
     if (baseReadsHostPaths(input.base) && !who.admin) {
-      throw new AppError('policy_denied', 'a rootfs, OCI layout or archive base reads a path on the server host: it needs an admin token (use a registry image or the host base otherwise)', { required: 'admin', path: 'base' })
+      throw new AppError('policy_denied', 'a rootfs, OCI layout or archive base reads a path on the server host: it needs an admin token (use a registry image or the host base otherwise)', {
+        required: 'admin',
+        path: 'base',
+      })
     }
     return this.#mutex.run(who.project, () => this.#build(who.project, input, o))
   }
@@ -100,7 +103,10 @@ export class TemplateService implements TemplateResolver {
       o.onProgress?.(e)
     }
     const startedAt = new Date(clock.now()).toISOString()
-    await this.#db.insertInto('template_builds').values({ id: buildId, project, name: input.name, state: 'building', started_at: startedAt, finished_at: null, cached_steps: 0, built_steps: 0, error: null, log: '[]' }).execute()
+    await this.#db
+      .insertInto('template_builds')
+      .values({ id: buildId, project, name: input.name, state: 'building', started_at: startedAt, finished_at: null, cached_steps: 0, built_steps: 0, error: null, log: '[]' })
+      .execute()
     let cached = 0
     let built = 0
     try {
@@ -113,8 +119,16 @@ export class TemplateService implements TemplateResolver {
         onProgress: (p) => emit({ step: -1, of, cached: false, phase: p.phase, line: `${p.done}/${p.total}${p.detail ? ` ${p.detail}` : ''}` }),
       })
       // noCache: a root key of its own, so every layer is new (and nothing cached is replaced under a sandbox).
-      const plan = planBuild(project, input.noCache ? `${base.digest}#nocache:${buildId}` : base.digest, input.steps, { env: { ...base.env, ...input.env }, workdir: input.workdir ?? base.workdir, user: input.user, prepare: base.kind !== 'host' && hasShell(base.rootfs) })
-      const known = await this.#layers.rows(project, plan.steps.filter((s) => s.action).map((s) => s.key))
+      const plan = planBuild(project, input.noCache ? `${base.digest}#nocache:${buildId}` : base.digest, input.steps, {
+        env: { ...base.env, ...input.env },
+        workdir: input.workdir ?? base.workdir,
+        user: input.user,
+        prepare: base.kind !== 'host' && hasShell(base.rootfs),
+      })
+      const known = await this.#layers.rows(
+        project,
+        plan.steps.filter((s) => s.action).map((s) => s.key),
+      )
       const stack: LayerKey[] = []
       /** The snapshot of the last layer made or found: the next step starts from it. */
       let from: string | undefined
@@ -131,10 +145,24 @@ export class TemplateService implements TemplateResolver {
           emit({ step: step.index, of, cached: true, phase: 'cache', line: step.label })
         } else {
           const snapshots = runtime.snapshots
-          if (!snapshots) throw new AppError('runtime_unavailable', `the ${runtime.kind} runtime cannot capture layers, so copy and run steps cannot be built here; use a runtime with snapshots (the local runtime)`, [{ path: `steps.${step.index}`, message: 'needs runtime snapshots' }])
+          if (!snapshots)
+            throw new AppError(
+              'runtime_unavailable',
+              `the ${runtime.kind} runtime cannot capture layers, so copy and run steps cannot be built here; use a runtime with snapshots (the local runtime)`,
+              [{ path: `steps.${step.index}`, message: 'needs runtime snapshots' }],
+            )
           emit({ step: step.index, of, cached: false, phase: 'start', line: step.label })
           const snap = await buildLayer(
-            { runtime, snapshots, resources: { ...this.deps.buildResources, ...definedOf(input.resources) }, templateName: input.name, rootfs: base.rootfs, from, signal: o.signal, onLine: (line) => emit({ step: step.index, of, cached: false, phase: 'output', line }) },
+            {
+              runtime,
+              snapshots,
+              resources: { ...this.deps.buildResources, ...definedOf(input.resources) },
+              templateName: input.name,
+              rootfs: base.rootfs,
+              from,
+              signal: o.signal,
+              onLine: (line) => emit({ step: step.index, of, cached: false, phase: 'output', line }),
+            },
             step.index,
             step.action,
             this.#layers.snapshotIdOf(step.key),
@@ -163,7 +191,10 @@ export class TemplateService implements TemplateResolver {
         base_digest: base.digest,
         base_source: base.source ?? null,
         rootfs: base.rootfs,
-        digest: templateDigest(base.digest, stack.map((l) => l.key)),
+        digest: templateDigest(
+          base.digest,
+          stack.map((l) => l.key),
+        ),
         layer_keys: JSON.stringify(stack),
         defaults: JSON.stringify(defaults),
         created_at: now,
@@ -172,7 +203,11 @@ export class TemplateService implements TemplateResolver {
       }
       const { project: _p, name: _n, created_at: _c, ...changed } = row
       // One statement: the template appears (or changes) whole, or not at all.
-      await this.#db.insertInto('templates').values(row).onConflict((oc) => oc.columns(['project', 'name']).doUpdateSet(changed)).execute()
+      await this.#db
+        .insertInto('templates')
+        .values(row)
+        .onConflict((oc) => oc.columns(['project', 'name']).doUpdateSet(changed))
+        .execute()
       emit({ step: of - 1, of, cached: built === 0, phase: 'done', line: `${row.digest} (${cached} cached, ${built} built)` })
       const finished = await this.#finish(buildId, log, 'ready', cached, built)
       const stored = await this.#db.selectFrom('templates').selectAll().where('project', '=', project).where('name', '=', input.name).executeTakeFirstOrThrow()
@@ -194,10 +229,18 @@ export class TemplateService implements TemplateResolver {
   }
 
   async list(project: string, q: { limit: number; after?: string | undefined }): Promise<Page<Template>> {
-    let query = this.#db.selectFrom('templates').selectAll().where('project', '=', project).orderBy('name').limit(q.limit + 1)
+    let query = this.#db
+      .selectFrom('templates')
+      .selectAll()
+      .where('project', '=', project)
+      .orderBy('name')
+      .limit(q.limit + 1)
     if (q.after !== undefined) query = query.where('name', '>', q.after)
     const rows = await query.execute()
-    const layers = await this.#layers.rows(project, rows.flatMap((r) => (JSON.parse(r.layer_keys) as LayerKey[]).map((k) => k.key)))
+    const layers = await this.#layers.rows(
+      project,
+      rows.flatMap((r) => (JSON.parse(r.layer_keys) as LayerKey[]).map((k) => k.key)),
+    )
     const items = rows.map((r) => templateView(r, layers))
     if (q.after === undefined || BUILT_IN_NAME > q.after) items.push(builtInTemplate())
     items.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0))
@@ -210,7 +253,10 @@ export class TemplateService implements TemplateResolver {
     if (isBuiltInName(name)) return { ...builtInTemplate(), usedBy: await this.deps.usage.liveSandboxesUsing(project, BUILT_IN_NAME) }
     const row = await this.#row(project, name)
     const [layers, build, usedBy] = await Promise.all([
-      this.#layers.rows(project, (JSON.parse(row.layer_keys) as LayerKey[]).map((k) => k.key)),
+      this.#layers.rows(
+        project,
+        (JSON.parse(row.layer_keys) as LayerKey[]).map((k) => k.key),
+      ),
       this.#db.selectFrom('template_builds').selectAll().where('project', '=', project).where('name', '=', name).orderBy('started_at', 'desc').limit(1).executeTakeFirst(),
       this.deps.usage.liveSandboxesUsing(project, name),
     ])
@@ -247,7 +293,10 @@ export class TemplateService implements TemplateResolver {
   async resolve(project: string, name: string): Promise<ResolvedTemplate> {
     if (isBuiltInName(name)) return { spec: { name: BUILT_IN_NAME, rootfs: 'host' }, ref: { name: BUILT_IN_NAME, digest: templateDigest(HOST_BASE_DIGEST, []), layers: [] }, env: {} }
     const row = await this.#db.selectFrom('templates').selectAll().where('project', '=', project).where('name', '=', name).executeTakeFirst()
-    if (!row) throw new AppError('invalid_request', `template ${JSON.stringify(name)} does not exist in this project; build it (POST /v1/templates) or see GET /v1/templates`, [{ path: 'template', message: 'unknown template' }])
+    if (!row)
+      throw new AppError('invalid_request', `template ${JSON.stringify(name)} does not exist in this project; build it (POST /v1/templates) or see GET /v1/templates`, [
+        { path: 'template', message: 'unknown template' },
+      ])
     const keys = (JSON.parse(row.layer_keys) as LayerKey[]).map((k) => k.key)
     const layers = await this.#layers.rows(project, keys)
     const missing = keys.filter((k) => !layers.has(k))
@@ -271,7 +320,11 @@ export class TemplateService implements TemplateResolver {
    */
   async reconcile(): Promise<{ interrupted: number; sandboxes: number; layers: number; snapshots: number }> {
     const now = new Date(this.deps.clock.now()).toISOString()
-    const r = await this.#db.updateTable('template_builds').set({ state: 'failed', finished_at: now, error: 'interrupted by a restart of the server; build again' }).where('state', '=', 'building').executeTakeFirst()
+    const r = await this.#db
+      .updateTable('template_builds')
+      .set({ state: 'failed', finished_at: now, error: 'interrupted by a restart of the server; build again' })
+      .where('state', '=', 'building')
+      .executeTakeFirst()
     const swept = await this.#layers.sweep()
     return { interrupted: Number(r.numUpdatedRows), ...swept }
   }

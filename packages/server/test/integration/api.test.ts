@@ -206,8 +206,7 @@ describe.skipIf(skipReason)('crash safety (real server process)', () => {
     const cg = `tidepool-it-crash-${process.pid}`
     const port = 20000 + (process.pid % 20000)
     const env = { ...process.env, TIDEPOOL_HOME: home2, TIDEPOOL_PORT: String(port), TIDEPOOL_CGROUP_NAME: cg, TIDEPOOL_LOG_LEVEL: 'warn' }
-    const exited = (child: ReturnType<typeof spawn>) =>
-      child.exitCode !== null || child.signalCode !== null ? Promise.resolve() : new Promise((r) => child.once('exit', r))
+    const exited = (child: ReturnType<typeof spawn>) => (child.exitCode !== null || child.signalCode !== null ? Promise.resolve() : new Promise((r) => child.once('exit', r)))
     const start = async () => {
       const child = spawn(process.execPath, [cliPath, 'up'], { env, stdio: ['ignore', 'ignore', 'pipe'] })
       let stderr = ''
@@ -222,7 +221,12 @@ describe.skipIf(skipReason)('crash safety (real server process)', () => {
       const admin = createClient({ baseUrl: `http://127.0.0.1:${port}`, token: (await import('node:fs')).readFileSync(tokenFile, 'utf8').trim() })
       const acked = (await admin.createSandbox({ timeoutMs: 600_000 })).id
       // Fire creates and kill the server while they are in flight.
-      const inflight = Array.from({ length: 4 }, () => admin.createSandbox({ timeoutMs: 600_000 }).then((s) => s.id, () => undefined))
+      const inflight = Array.from({ length: 4 }, () =>
+        admin.createSandbox({ timeoutMs: 600_000 }).then(
+          (s) => s.id,
+          () => undefined,
+        ),
+      )
       await new Promise((r) => setTimeout(r, 15))
       server.kill('SIGKILL')
       const settled = (await Promise.all(inflight)).filter((x): x is string => Boolean(x))

@@ -10,7 +10,10 @@ import { destroyAll, leftovers, skipReason } from './support/host.js'
 
 const cgroupName = `tidepool-it-stop-${process.pid}`
 const home = mkdtempSync(join(tmpdir(), 'tidepool-it-stop-'))
-const mountsUnder = (dir: string) => readFileSync('/proc/mounts', 'utf8').split('\n').filter((l) => l.split(' ')[1]?.startsWith(dir))
+const mountsUnder = (dir: string) =>
+  readFileSync('/proc/mounts', 'utf8')
+    .split('\n')
+    .filter((l) => l.split(' ')[1]?.startsWith(dir))
 
 describe.skipIf(skipReason)('a clean stop', () => {
   afterAll(async () => {

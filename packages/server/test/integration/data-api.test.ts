@@ -26,7 +26,12 @@ describe.skipIf(Boolean(dataSkip))(`data API and CLI${dataSkip ? ` (skipped: ${d
     home = tempDir('tp-data-api-')
     const config = loadConfig({
       env: {},
-      overrides: { home, port: 0, logLevel: 'silent', data: { dir: join(home, 'data'), socketDir: join(home, 's'), warmClones: 0, quotas: { default: { clones: 2, diskMb: 100_000, mirrors: 5 }, projects: {} } } },
+      overrides: {
+        home,
+        port: 0,
+        logLevel: 'silent',
+        data: { dir: join(home, 'data'), socketDir: join(home, 's'), warmClones: 0, quotas: { default: { clones: 2, diskMb: 100_000, mirrors: 5 }, projects: {} } },
+      },
     })
     cp = await buildControlPlane(config, { logger: silentLogger, reaper: false, runtime: new FakeRuntime() })
     url = (await cp.listen()).url
@@ -44,7 +49,11 @@ describe.skipIf(Boolean(dataSkip))(`data API and CLI${dataSkip ? ` (skipped: ${d
   })
 
   it('serves the data operations: 201 on create, 204 on delete, 400 with field and rule, 404, 429 with Retry-After', async () => {
-    const bad = await fetch(`${url}/v1/data/sources`, { method: 'POST', headers: { authorization: `Bearer ${cp.adminToken}`, 'content-type': 'application/json' }, body: JSON.stringify({ url: 'http://nope' }) })
+    const bad = await fetch(`${url}/v1/data/sources`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${cp.adminToken}`, 'content-type': 'application/json' },
+      body: JSON.stringify({ url: 'http://nope' }),
+    })
     expect(bad.status).toBe(400)
     expect(((await bad.json()) as { error: { message: string } }).error.message).toMatch(/^url: url must be a PostgreSQL URL/)
 
@@ -56,7 +65,11 @@ describe.skipIf(Boolean(dataSkip))(`data API and CLI${dataSkip ? ` (skipped: ${d
     const a = await api.createClone({ mirror: 'shop', ttlSeconds: 120 })
     expect(await cloneQuery(a, 'SELECT count(*) > 0 AS ok FROM customers')).toEqual([{ ok: true }])
     const b = await api.createClone({ mirror: m.id })
-    const over = await fetch(`${url}/v1/data/clones`, { method: 'POST', headers: { authorization: `Bearer ${cp.adminToken}`, 'content-type': 'application/json' }, body: JSON.stringify({ mirror: m.id }) })
+    const over = await fetch(`${url}/v1/data/clones`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${cp.adminToken}`, 'content-type': 'application/json' },
+      body: JSON.stringify({ mirror: m.id }),
+    })
     expect(over.status).toBe(429)
     expect(Number(over.headers.get('retry-after'))).toBeGreaterThan(0)
     const snap = await api.createCloneSnapshot({ id: a.id, label: 'x' })

@@ -41,9 +41,12 @@ describe.skipIf(Boolean(dataSkip))(`data faults${dataSkip ? ` (skipped: ${dataSk
     await src.sql('shop', `GRANT USAGE ON SCHEMA public TO noperm; GRANT SELECT ON customers, orders TO noperm`)
     // Row-level security: the reader sees orders of customer 1..50 but customers only up to 10.
     await src.sql('postgres', `CREATE ROLE rls LOGIN PASSWORD 'rls'`)
-    await src.sql('shop', `GRANT USAGE ON SCHEMA public TO rls; GRANT SELECT ON ALL TABLES IN SCHEMA public TO rls;
+    await src.sql(
+      'shop',
+      `GRANT USAGE ON SCHEMA public TO rls; GRANT SELECT ON ALL TABLES IN SCHEMA public TO rls;
       ALTER TABLE customers ENABLE ROW LEVEL SECURITY; CREATE POLICY few ON customers FOR SELECT TO rls USING (id <= 10);
-      CREATE POLICY everyone ON customers FOR SELECT TO reader, shop USING (true);`)
+      CREATE POLICY everyone ON customers FOR SELECT TO reader, shop USING (true);`,
+    )
     t = await testData({ storage: { kind: 'reflink', imageSizeMb: 320 }, warmClones: 0 })
   })
 
@@ -59,9 +62,16 @@ describe.skipIf(Boolean(dataSkip))(`data faults${dataSkip ? ` (skipped: ${dataSk
   })
 
   it('bad URL, unreachable host, wrong password, missing database: clear errors, nothing recorded', async () => {
-    await expect(t.svc.addSource(t.principal, { url: 'postgresql://reader@127.0.0.1:5432' })).rejects.toMatchObject({ code: 'invalid_request', message: expect.stringMatching(/database name is missing/) })
+    await expect(t.svc.addSource(t.principal, { url: 'postgresql://reader@127.0.0.1:5432' })).rejects.toMatchObject({
+      code: 'invalid_request',
+      message: expect.stringMatching(/database name is missing/),
+    })
     await expect(t.svc.addSource(t.principal, { url: `postgresql://reader:x@127.0.0.1:1/shop` })).rejects.toMatchObject({ code: 'runtime_unavailable', details: { reason: 'unreachable' } })
-    await expect(t.svc.addSource(t.principal, { url: src.url('reader', 'wrong', 'shop') })).rejects.toMatchObject({ code: 'invalid_request', details: { reason: 'auth' }, message: expect.stringContaining('check the user and password') })
+    await expect(t.svc.addSource(t.principal, { url: src.url('reader', 'wrong', 'shop') })).rejects.toMatchObject({
+      code: 'invalid_request',
+      details: { reason: 'auth' },
+      message: expect.stringContaining('check the user and password'),
+    })
     await expect(t.svc.addSource(t.principal, { url: src.url('reader', READER_PASSWORD, 'nodb') })).rejects.toMatchObject({ code: 'invalid_request', details: { reason: 'database' } })
     expect(await dataDb(t.store.db).selectFrom('data_sources').selectAll().execute()).toEqual([])
   })
@@ -85,7 +95,18 @@ describe.skipIf(Boolean(dataSkip))(`data faults${dataSkip ? ` (skipped: ${dataSk
   it('masking rules that cannot work: refused before anything is built', async () => {
     const s = await t.svc.addSource(t.principal, { url: src.url('reader', READER_PASSWORD, 'shop'), name: 'masking' })
     const err = await t.svc
-      .createMirror(t.principal, { id: s.id, sample: { percent: 50, perTable: {}, seed: 1 }, masking: { defaults: true, rules: [{ column: 'orders.total', rule: 'email' }, { column: 'customers.email', rule: 'null' }] }, wait: true })
+      .createMirror(t.principal, {
+        id: s.id,
+        sample: { percent: 50, perTable: {}, seed: 1 },
+        masking: {
+          defaults: true,
+          rules: [
+            { column: 'orders.total', rule: 'email' },
+            { column: 'customers.email', rule: 'null' },
+          ],
+        },
+        wait: true,
+      })
       .catch((e: unknown) => e)
     expect(err).toMatchObject({ code: 'invalid_request' })
     expect((err as Error).message).toContain('public.orders.total is numeric(10,2); rule email applies to text columns only')

@@ -133,7 +133,13 @@ describe.skipIf(Boolean(dataSkip))(`data lifecycle${dataSkip ? ` (skipped: ${dat
     expect(readdirSync(c.socketDir)).toContain(`.s.PGSQL.${c.port}`)
     // The URL the sandbox gets works through the socket dir (here: at its host path).
     const url = new URL(bound.b.envs.DATABASE_URL!.replace('%2Frun%2Fpostgresql', encodeURIComponent(c.socketDir)))
-    const viaSocket = await cloneClient({ host: decodeURIComponent(url.searchParams.get('host')!), port: Number(url.searchParams.get('port')), user: decodeURIComponent(url.username), password: decodeURIComponent(url.password), database: url.pathname.slice(1) })
+    const viaSocket = await cloneClient({
+      host: decodeURIComponent(url.searchParams.get('host')!),
+      port: Number(url.searchParams.get('port')),
+      user: decodeURIComponent(url.username),
+      password: decodeURIComponent(url.password),
+      database: url.pathname.slice(1),
+    })
     await viaSocket.end()
     await expect(t.svc.createClone(t.principal, { mirror: mirror.id, sandbox: 'sbx_data0001' })).rejects.toMatchObject({ code: 'conflict' })
     expect(await t.svc.releaseSandbox('proj', 'sbx_data0001')).toBe(1)
@@ -196,7 +202,15 @@ describe.skipIf(Boolean(dataSkip))(`data lifecycle${dataSkip ? ` (skipped: ${dat
     execFileSync('cp', ['-a', '--reflink=always', join(pool(), 'clones', c.id), join(pool(), 'clones', 'dcl_stray0000000000')])
     execFileSync('rm', ['-f', join(pool(), 'clones', 'dcl_stray0000000000', 'pgdata', 'postmaster.pid')])
     const bins = (await findPgBinaries())[0]!
-    await startServer({ bins, dataDir: join(pool(), 'clones', 'dcl_stray0000000000', 'pgdata'), port: 29_999, socketDir: join(t.socketRoot, 'dcl_stray0000000000'), name: 'tidepool-stray', runAs: await resolveRunAs('postgres'), logFile: '/dev/null' })
+    await startServer({
+      bins,
+      dataDir: join(pool(), 'clones', 'dcl_stray0000000000', 'pgdata'),
+      port: 29_999,
+      socketDir: join(t.socketRoot, 'dcl_stray0000000000'),
+      name: 'tidepool-stray',
+      runAs: await resolveRunAs('postgres'),
+      logFile: '/dev/null',
+    })
 
     // "Crash": a second service over the same store and dirs, the first one simply abandoned.
     const t2 = await testData({}, { store: t.store, home: t.home, binder })
@@ -212,7 +226,9 @@ describe.skipIf(Boolean(dataSkip))(`data lifecycle${dataSkip ? ` (skipped: ${dat
     await t2.svc.close()
     expect(await serverPid(dataDir)).toBeUndefined()
     // A clean stop leaves no mount: the pool dir's bind mount into the run dir (as root) goes with it.
-    const mounts = readFileSyncSafe('/proc/mounts').split('\n').filter((l) => l.includes(t.home))
+    const mounts = readFileSyncSafe('/proc/mounts')
+      .split('\n')
+      .filter((l) => l.includes(t.home))
     expect(mounts.map((l) => l.split(' ')[1])).toEqual([])
     expect(mounts.join('\n')).not.toContain('/dev/loop')
     const t3 = await testData({}, { store: t.store, home: t.home, binder })
@@ -245,7 +261,9 @@ describe.skipIf(Boolean(dataSkip))(`data on a pool without reflink${dataSkip ? `
     const s = await t.svc.addSource(t.principal, { url: src.url('reader', READER_PASSWORD, 'shop') })
     const m = await t.svc.createMirror(t.principal, { id: s.id, sample: { percent: 50, perTable: {}, seed: 1 }, masking: { defaults: true, rules: [] }, wait: true })
     // No image: only the pool dir itself, bind-mounted into the run dir where the postgres user reaches it (as root).
-    const mounts = readFileSyncSafe('/proc/mounts').split('\n').filter((l) => l.includes(t.home))
+    const mounts = readFileSyncSafe('/proc/mounts')
+      .split('\n')
+      .filter((l) => l.includes(t.home))
     expect(mounts.map((l) => l.split(' ')[1])).toEqual(process.getuid?.() === 0 ? [t.poolRoot] : [])
     expect(mounts.join('\n')).not.toContain('/dev/loop')
     const a = await t.svc.createClone(t.principal, { mirror: m.id })

@@ -153,7 +153,7 @@ describe.skipIf(Boolean(dataSkip))(`mirror and clones${dataSkip ? ` (skipped: ${
       await t.svc.deleteClone(t.principal, b.id)
     })
 
-    it('gives each clone its own credentials: another clone\'s password does not open it', async () => {
+    it("gives each clone its own credentials: another clone's password does not open it", async () => {
       const b = await t.svc.createClone(t.principal, { mirror: mirror.id })
       await expect(cloneClient({ ...a, user: b.user, password: b.password })).rejects.toThrow()
       await expect(cloneClient({ ...a, user: 'tidepool', password: '' })).rejects.toThrow()

@@ -177,12 +177,20 @@ describe.skipIf(skipReason)('files (real runtime)', () => {
       ['mkdir, a name over 255 bytes', () => sbx.files.makeDir(`/home/user/${long}`), 'invalid_request', /^path: .*300 bytes; a name may have at most 255/],
       ['PUT, a name over 255 bytes', () => sbx.files.write(`/home/user/${long}`, 'x'), 'invalid_request', /^path: .*at most 255/],
       ['PUT into /proc', () => sbx.files.write('/proc/self/oom_score_adj', '-1000'), 'invalid_request', /^path: \/proc\/self\/oom_score_adj is under \/proc/],
-      ['PUT through a symlink into /proc', () => sbx.commands.run('ln -sf /proc/self/oom_score_adj /home/user/oom').then(() => sbx.files.write('/home/user/oom', '-1000')), 'invalid_request', /under \/proc/],
+      [
+        'PUT through a symlink into /proc',
+        () => sbx.commands.run('ln -sf /proc/self/oom_score_adj /home/user/oom').then(() => sbx.files.write('/home/user/oom', '-1000')),
+        'invalid_request',
+        /under \/proc/,
+      ],
       ['rename under a file', () => sbx.files.rename('/home/user/f', '/home/user/f/g'), 'conflict', /^to: \/home\/user\/f is a file/],
       ['rename of nothing', () => sbx.files.rename('/home/user/nothing', '/home/user/g'), 'not_found', /^from: \/home\/user\/nothing does not exist/],
     ]
     for (const [name, call, code, message] of cases) {
-      const err = (await call().then(() => undefined, (e: unknown) => e)) as { code?: string; message?: string } | undefined
+      const err = (await call().then(
+        () => undefined,
+        (e: unknown) => e,
+      )) as { code?: string; message?: string } | undefined
       expect({ name, code: err?.code }).toEqual({ name, code })
       expect(err?.message, name).toMatch(message)
     }
@@ -200,7 +208,10 @@ describe.skipIf(skipReason)('files (real runtime)', () => {
       ['a name over 255 bytes', () => sbx.files.rename('/home/user/src.txt', `/home/user/${'b'.repeat(256)}`), 'invalid_request', /^to: the name/],
     ]
     for (const [name, call, code, message] of cases) {
-      const err = (await call().then(() => undefined, (e: unknown) => e)) as { code?: string; message?: string } | undefined
+      const err = (await call().then(
+        () => undefined,
+        (e: unknown) => e,
+      )) as { code?: string; message?: string } | undefined
       expect({ name, code: err?.code }).toEqual({ name, code })
       expect(err?.message, name).toMatch(message)
       expect(err?.message, name).not.toMatch(/^path:/)
@@ -213,7 +224,11 @@ describe.skipIf(skipReason)('files (real runtime)', () => {
   it('gives each refused exec cwd the hint that fits it, and file errors none of that hint', async () => {
     const sbx = await Sandbox.create(conn())
     await sbx.commands.run('echo x > /home/user/f && mkdir -p /home/user/locked && chmod 700 /home/user/locked', { user: 'root' })
-    const refusal = async (p: Promise<unknown>) => (await p.then(() => undefined, (e: unknown) => e)) as { code?: string; message?: string }
+    const refusal = async (p: Promise<unknown>) =>
+      (await p.then(
+        () => undefined,
+        (e: unknown) => e,
+      )) as { code?: string; message?: string }
     const missing = await refusal(sbx.commands.run('pwd', { cwd: '/home/user/nope' }))
     expect(missing).toMatchObject({ code: 'invalid_request' })
     expect(missing.message).toMatch(/cwd \/home\/user\/nope does not exist; create it first or pick an existing directory/)
@@ -236,7 +251,10 @@ describe.skipIf(skipReason)('files (real runtime)', () => {
     const sbx = await Sandbox.create(conn())
     await sbx.commands.run('mkdir -p /home/user/e && ln -s /nowhere /home/user/e/dangling && echo s > /home/user/e/secret && chmod 000 /home/user/e/secret')
     const entries = await sbx.files.list('/home/user/e')
-    expect(entries.map((e) => [e.name, e.type])).toEqual([['dangling', 'symlink'], ['secret', 'file']])
+    expect(entries.map((e) => [e.name, e.type])).toEqual([
+      ['dangling', 'symlink'],
+      ['secret', 'file'],
+    ])
     expect(Number.parseInt(entries.find((e) => e.name === 'secret')?.mode ?? '', 8)).toBe(0) // listed with its mode, though unreadable
     await sbx.kill()
   })
@@ -245,7 +263,10 @@ describe.skipIf(skipReason)('files (real runtime)', () => {
     const sbx = await Sandbox.create(conn())
     await sbx.commands.run('mkfifo /home/user/fifo')
     for (const path of ['/home/user/fifo', '/dev/zero']) {
-      const err = (await sbx.files.read(path).then(() => undefined, (e: unknown) => e)) as { code?: string; message?: string }
+      const err = (await sbx.files.read(path).then(
+        () => undefined,
+        (e: unknown) => e,
+      )) as { code?: string; message?: string }
       expect(err?.code, path).toBe('invalid_request')
       expect(err?.message).toMatch(/is not a regular file/)
     }

@@ -40,7 +40,7 @@ afterAll(async () => {
 })
 
 describe.skipIf(Boolean(skip))('two tidepools on one host', () => {
-  it('a second runtime (another home, the same cgroup name) lists, reconciles and tidies up without touching the first one\'s sandboxes', async () => {
+  it("a second runtime (another home, the same cgroup name) lists, reconciles and tidies up without touching the first one's sandboxes", async () => {
     const first = newRuntime()
     const second = newRuntime()
     const ref: RuntimeRef = await first.start(spec())
@@ -66,7 +66,7 @@ describe.skipIf(Boolean(skip))('pids against what the host has', () => {
   const tasks = readHostTasks()
   const bound = pidsCeiling(tasks)
 
-  it('refuses one sandbox\'s pids over half the kernel\'s task limit, at create and at resize, naming the bound', async () => {
+  it("refuses one sandbox's pids over half the kernel's task limit, at create and at resize, naming the bound", async () => {
     const rt = newRuntime()
     expect(rt.pidsBound).toBe(bound)
     const s = spec({ pids: Math.min(tasks.pidMax, tasks.threadsMax) })
@@ -105,7 +105,10 @@ describe.skipIf(Boolean(skip))('disk limits', () => {
     // dd asked for 200 MiB: the host's filesystem gave the pool image at most the limit (and some metadata).
     expect(before - freeBytes(home)).toBeLessThan(100 * MiB)
     // Live resize: below what it holds is refused; above, the sandbox can write again.
-    await expect(rt.resize(ref, { cpu: 1, memoryMb: 128, pids: 64, diskMb: 16 })).rejects.toMatchObject({ code: 'invalid_request', message: expect.stringMatching(/diskMb 16 is below what sandbox .* holds now/) })
+    await expect(rt.resize(ref, { cpu: 1, memoryMb: 128, pids: 64, diskMb: 16 })).rejects.toMatchObject({
+      code: 'invalid_request',
+      message: expect.stringMatching(/diskMb 16 is below what sandbox .* holds now/),
+    })
     await rt.resize(ref, { cpu: 1, memoryMb: 128, pids: 64, diskMb: 128 })
     expect((await run(rt, ref, ['sh', '-c', 'dd if=/dev/zero of=/more bs=1M count=16 2>/dev/null; echo rc=$?'], { env })).stdout).toBe('rc=0\n')
     expect((await rt.stats(ref)).diskLimitBytes).toBe(128 * MiB)
@@ -133,7 +136,7 @@ describe.skipIf(Boolean(skip))('disk limits', () => {
     expect(leftovers(cgroupName, [ref.id])).toEqual([])
   })
 
-  it('two instances keep two pools, and neither unmounts the other\'s', async () => {
+  it("two instances keep two pools, and neither unmounts the other's", async () => {
     const a = newRuntime()
     const b = newRuntime()
     const ref = await a.start(spec({ diskMb: 32 }))

@@ -11,7 +11,10 @@ import { dataSkip, startTestPg, storeDatabase, type TestPg } from './support/dat
 const esc = (s: string) => s.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/"/g, '&quot;')
 function report(cases: { name: string; fail?: string; ms?: number }[]): string {
   return `<testsuites name="vitest tests"><testsuite name="src/app.test.ts">${cases
-    .map((c) => `<testcase classname="src/app.test.ts" name="${esc(c.name)}" time="${((c.ms ?? 50) / 1000).toFixed(3)}">${c.fail ? `<failure message="${esc(c.fail)}" type="Error">${esc(c.fail)}</failure>` : ''}</testcase>`)
+    .map(
+      (c) =>
+        `<testcase classname="src/app.test.ts" name="${esc(c.name)}" time="${((c.ms ?? 50) / 1000).toFixed(3)}">${c.fail ? `<failure message="${esc(c.fail)}" type="Error">${esc(c.fail)}</failure>` : ''}</testcase>`,
+    )
     .join('')}</testsuite></testsuites>`
 }
 
@@ -34,14 +37,24 @@ describe.skipIf(Boolean(dataSkip))(`insights on PostgreSQL${dataSkip ? ` (skippe
     for (let i = 0; i < 30; i++) {
       t.clock.advance(60_000)
       const flakyFails = i % 5 === 2
-      const cases = [...healthy, { name: 'flaky', ...(flakyFails ? { fail: `Timeout of ${2000 + i}ms exceeded` } : {}) }, { name: 'broken', ...(i >= 25 ? { fail: 'expected 200, got 500' } : {}) }, { name: 'slow', ms: i >= 18 ? 400 + (i % 4) : 200 + (i % 4) }]
+      const cases = [
+        ...healthy,
+        { name: 'flaky', ...(flakyFails ? { fail: `Timeout of ${2000 + i}ms exceeded` } : {}) },
+        { name: 'broken', ...(i >= 25 ? { fail: 'expected 200, got 500' } : {}) },
+        { name: 'slow', ms: i >= 18 ? 400 + (i % 4) : 200 + (i % 4) },
+      ]
       await t.svc.createRun('p', { id: `r${i}`, commit: `c${i}`, branch: 'main', attempt: 1, variant: { os: 'linux' }, infra: { queueMs: 1000 + i } })
       const body = Buffer.from(report(cases))
       const res = await t.svc.ingestJunit('p', `r${i}`, i % 2 ? gzipSync(body) : body, { name: 'unit.xml' })
       expect(res.errors).toEqual([])
       if (flakyFails) {
         await t.svc.createRun('p', { id: `r${i}b`, commit: `c${i}`, branch: 'main', attempt: 2, variant: { os: 'linux' } })
-        await t.svc.ingestJunit('p', `r${i}b`, Buffer.from(report([...healthy, { name: 'flaky' }, { name: 'broken', ...(i >= 25 ? { fail: 'expected 200, got 500' } : {}) }, { name: 'slow', ms: i >= 18 ? 400 : 200 }])), { name: 'unit.xml' })
+        await t.svc.ingestJunit(
+          'p',
+          `r${i}b`,
+          Buffer.from(report([...healthy, { name: 'flaky' }, { name: 'broken', ...(i >= 25 ? { fail: 'expected 200, got 500' } : {}) }, { name: 'slow', ms: i >= 18 ? 400 : 200 }])),
+          { name: 'unit.xml' },
+        )
       }
     }
     // idempotent re-upload and replacement on PostgreSQL too

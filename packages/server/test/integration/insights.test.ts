@@ -48,7 +48,11 @@ describe('insights over HTTP', () => {
     for (const dir of producers) {
       for (const f of readdirSync(join(fixtures, dir))) {
         const body = readFileSync(join(fixtures, dir, f))
-        const r = await tp.call('POST', `/v1/runs/gh-100-1/junit?name=${encodeURIComponent(`${dir}/${f}`)}`, { token: ci, raw: f.endsWith('.xml') && dir === 'dotnet' ? gzipSync(body) : body, headers: { 'content-type': 'application/xml' } })
+        const r = await tp.call('POST', `/v1/runs/gh-100-1/junit?name=${encodeURIComponent(`${dir}/${f}`)}`, {
+          token: ci,
+          raw: f.endsWith('.xml') && dir === 'dotnet' ? gzipSync(body) : body,
+          headers: { 'content-type': 'application/xml' },
+        })
         expect(r.status, `${dir}/${f}`).toBe(200)
         const res = await json(r)
         expect(res.errors, `${dir}/${f}`).toEqual([])
@@ -56,9 +60,23 @@ describe('insights over HTTP', () => {
         tests += res.tests
       }
     }
-    const again = await json(await tp.call('POST', '/v1/runs/gh-100-1/junit?name=vitest%2Fvitest-real.xml', { token: ci, raw: readFileSync(join(fixtures, 'vitest/vitest-real.xml')), headers: { 'content-type': 'application/xml' } }))
+    const again = await json(
+      await tp.call('POST', '/v1/runs/gh-100-1/junit?name=vitest%2Fvitest-real.xml', {
+        token: ci,
+        raw: readFileSync(join(fixtures, 'vitest/vitest-real.xml')),
+        headers: { 'content-type': 'application/xml' },
+      }),
+    )
     expect(again.duplicate).toBe(true)
-    const events = await tp.call('POST', '/v1/runs/gh-100-1/events', { token: ci, body: { events: [{ kind: 'infra_sample', infra_metrics: { cpuPct: 40, memoryPct: 55 } }, { kind: 'pr_opened', pr: '42' }] } })
+    const events = await tp.call('POST', '/v1/runs/gh-100-1/events', {
+      token: ci,
+      body: {
+        events: [
+          { kind: 'infra_sample', infra_metrics: { cpuPct: 40, memoryPct: 55 } },
+          { kind: 'pr_opened', pr: '42' },
+        ],
+      },
+    })
     expect(await json(events)).toEqual({ runId: 'gh-100-1', accepted: 2 })
     const fin = await json(await tp.call('POST', '/v1/runs/gh-100-1/finish', { token: ci, body: {} }))
     expect(fin.run).toMatchObject({ status: 'finished', summary: { files: 10 } })
@@ -92,7 +110,8 @@ describe('insights over HTTP', () => {
   it('learns flakiness across runs, and the decisions are audited', async () => {
     ci = await token('pay', ['runs:write', 'insights:read', 'insights:write'])
     reader = await token('pay', ['insights:read'])
-    const report = (fail: boolean) => `<testsuites name="vitest tests"><testsuite name="src/pay.test.ts">${Array.from({ length: 20 }, (_, i) => `<testcase classname="src/pay.test.ts" name="case ${i}" time="0.01"/>`).join('')}<testcase classname="src/pay.test.ts" name="retries payment" time="0.2">${fail ? '<failure message="socket hang up">Error: socket hang up</failure>' : ''}</testcase></testsuite></testsuites>`
+    const report = (fail: boolean) =>
+      `<testsuites name="vitest tests"><testsuite name="src/pay.test.ts">${Array.from({ length: 20 }, (_, i) => `<testcase classname="src/pay.test.ts" name="case ${i}" time="0.01"/>`).join('')}<testcase classname="src/pay.test.ts" name="retries payment" time="0.2">${fail ? '<failure message="socket hang up">Error: socket hang up</failure>' : ''}</testcase></testsuite></testsuites>`
     const put = await json(await tp.call('PUT', '/v1/insights/settings', { token: ci, body: { mode: 'auto', quarantineOwner: 'payments' } }))
     expect(put).toMatchObject({ mode: 'auto', quarantineOwner: 'payments' })
     for (let i = 0; i < 8; i++) {
@@ -163,7 +182,21 @@ describe('insights through the SDK and the built CLI on a listening server', () 
       const r = await run(...args)
       return { code: r.status ?? -1, stdout: r.stdout, stderr: r.stderr }
     }
-    const ing = await cli(['ingest', 'junit', 'jest/jest-junit.xml', 'mocha/mocha-junit-reporter.xml', 'missing.xml', '--run', 'cli-1', '--commit', 'abc', '--branch', 'main', '--variant', 'os=linux,node=22'])
+    const ing = await cli([
+      'ingest',
+      'junit',
+      'jest/jest-junit.xml',
+      'mocha/mocha-junit-reporter.xml',
+      'missing.xml',
+      '--run',
+      'cli-1',
+      '--commit',
+      'abc',
+      '--branch',
+      'main',
+      '--variant',
+      'os=linux,node=22',
+    ])
     expect(ing.code, ing.stderr).toBe(65)
     expect(ing.stderr).toContain('missing.xml: missing')
     expect(ing.stdout).toContain('run cli-1: 2 report(s), 9 tests, 2 failed, 1 report(s) missing or unreadable (incomplete)')

@@ -41,7 +41,12 @@ describe.skipIf(Boolean(skip))('LocalRuntime pause that keeps everything', () =>
       while ((await run(rt, ref, ['test', '-s', '/tmp/sleeper.pid'], { env })).exit.exitCode !== 0) await new Promise((r) => setTimeout(r, 5))
       const sleeperPid = (await run(rt, ref, ['cat', '/tmp/sleeper.pid'], { env })).stdout.trim()
       for (let i = 1; i <= 20; i++) {
-        const w = await run(rt, ref, ['sh', '-c', `mkdir -p /home/user/c && printf '%s' ${i} > /home/user/c/f${i} && echo line${i} >> /home/user/log && rm -f /home/user/c/f${i - 1}.tmp && : > /home/user/c/f${i}.tmp`], { env, user: 'user' })
+        const w = await run(
+          rt,
+          ref,
+          ['sh', '-c', `mkdir -p /home/user/c && printf '%s' ${i} > /home/user/c/f${i} && echo line${i} >> /home/user/log && rm -f /home/user/c/f${i - 1}.tmp && : > /home/user/c/f${i}.tmp`],
+          { env, user: 'user' },
+        )
         expect(w.exit.exitCode).toBe(0)
         await rt.pause(ref)
         expect(await rt.inspect(ref)).toBe('paused')
@@ -55,7 +60,12 @@ describe.skipIf(Boolean(skip))('LocalRuntime pause that keeps everything', () =>
         }
         await rt.resume(ref)
         expect(await rt.inspect(ref)).toBe('running')
-        const seen = await run(rt, ref, ['sh', '-c', 'for f in $(ls /home/user/c | sort -V); do printf "%s=%s " $f "$(cat /home/user/c/$f)"; done; echo; cat /home/user/log; cat /proc/$(cat /tmp/sleeper.pid)/comm'], { env, user: 'user' })
+        const seen = await run(
+          rt,
+          ref,
+          ['sh', '-c', 'for f in $(ls /home/user/c | sort -V); do printf "%s=%s " $f "$(cat /home/user/c/$f)"; done; echo; cat /home/user/log; cat /proc/$(cat /tmp/sleeper.pid)/comm'],
+          { env, user: 'user' },
+        )
         const files = Array.from({ length: i }, (_, k) => `f${k + 1}=${k + 1}`)
         files.push(`f${i}.tmp=`) // only the newest .tmp: each write removed the one before
         expect(seen.stdout).toBe(`${files.join(' ')} \n${Array.from({ length: i }, (_, k) => `line${k + 1}\n`).join('')}sleep\n`)

@@ -94,7 +94,9 @@ describe.skipIf(Boolean(skip))('LocalRuntime specifics', () => {
   it('passes every preflight check on this host', async () => {
     const checks = await rt.preflight()
     expect(checks.filter((c) => !c.ok)).toEqual([])
-    expect(checks.map((c) => c.name)).toEqual(expect.arrayContaining(['privileges', 'user namespaces', 'overlayfs', 'cgroup memory', 'cgroup pids', 'cgroup freezer', 'seccomp', 'fast exec', 'helper']))
+    expect(checks.map((c) => c.name)).toEqual(
+      expect.arrayContaining(['privileges', 'user namespaces', 'overlayfs', 'cgroup memory', 'cgroup pids', 'cgroup freezer', 'seccomp', 'fast exec', 'helper']),
+    )
   })
 
   it('a missing cwd rejects wait() with invalid_request', async () => {
@@ -116,7 +118,9 @@ describe.skipIf(Boolean(skip))('LocalRuntime specifics', () => {
 
   it('a failing start leaves nothing behind', async () => {
     const id = `sbx_badroot${process.pid}`
-    await expect(rt.start({ id, template: { name: 'broken', rootfs: '/nonexistent-rootfs' }, resources: { cpu: 1, memoryMb: 64, pids: 16 }, denyRead: [] })).rejects.toMatchObject({ code: 'invalid_request' })
+    await expect(rt.start({ id, template: { name: 'broken', rootfs: '/nonexistent-rootfs' }, resources: { cpu: 1, memoryMb: 64, pids: 16 }, denyRead: [] })).rejects.toMatchObject({
+      code: 'invalid_request',
+    })
     // A template folder that is no directory: the helper refuses to open it as a layer (layers are passed by fd).
     const file = join(dataDir, 'not-a-dir')
     writeFileSync(file, 'x')
@@ -159,7 +163,7 @@ describe.skipIf(Boolean(skip))('LocalRuntime specifics', () => {
     expect(await hostTraces(other.id, other)).toEqual([])
   })
 
-  it('serves execs on a root-only socket in the sandbox dir; commands land in their own cgroup2 cgroup, not the supervisor\'s', async () => {
+  it("serves execs on a root-only socket in the sandbox dir; commands land in their own cgroup2 cgroup, not the supervisor's", async () => {
     const sock = join(dataDir, 'sandboxes', ref.id, 'exec.sock')
     expect(statSync(sock).isSocket()).toBe(true)
     expect(statSync(sock).mode & 0o077).toBe(0) // its owner (root) only
@@ -190,7 +194,8 @@ describe.skipIf(Boolean(skip))('LocalRuntime specifics', () => {
     const full = await rt.start({ id: `sbx_local${process.pid}x${seq++}`, template: { name: 'base', rootfs: 'host' }, resources: { cpu: 1, memoryMb: 128, pids: 24 }, denyRead: [] })
     refs.push(full)
     // Forks until the kernel refuses, then holds every pid (a shell would give up at the first refusal).
-    const fill = 'import os, sys, time\nwhile True:\n    try:\n        pid = os.fork()\n    except OSError:\n        break\n    if pid == 0:\n        time.sleep(1000)\n        os._exit(0)\nprint("full", flush=True)\ntime.sleep(1000)\n'
+    const fill =
+      'import os, sys, time\nwhile True:\n    try:\n        pid = os.fork()\n    except OSError:\n        break\n    if pid == 0:\n        time.sleep(1000)\n        os._exit(0)\nprint("full", flush=True)\ntime.sleep(1000)\n'
     const filler = rt.exec(full, { cmd: ['python3', '-c', fill], env, user: 'user', timeoutMs: 60_000 })
     filler.stdin.end()
     filler.stderr.resume()
@@ -220,13 +225,11 @@ describe.skipIf(Boolean(skip))('LocalRuntime specifics', () => {
   })
 
   it('exec on a gone sandbox throws not_found', async () => {
-    expect(() => rt.exec({ id: 'sbx_gone', pid: 999_999, startTime: 1 }, { cmd: ['true'], env, user: 'root', timeoutMs: 1000 })).toThrow(
-      expect.objectContaining({ code: 'not_found' }),
-    )
+    expect(() => rt.exec({ id: 'sbx_gone', pid: 999_999, startTime: 1 }, { cmd: ['true'], env, user: 'root', timeoutMs: 1000 })).toThrow(expect.objectContaining({ code: 'not_found' }))
   })
 })
 
-describe.skipIf(Boolean(skip))('LocalRuntime bindMount (a clone\'s socket dir in one sandbox)', () => {
+describe.skipIf(Boolean(skip))("LocalRuntime bindMount (a clone's socket dir in one sandbox)", () => {
   const rt = newRuntime()
   const refs: RuntimeRef[] = []
   const env = { PATH: '/usr/bin:/bin' }
@@ -247,10 +250,16 @@ describe.skipIf(Boolean(skip))('LocalRuntime bindMount (a clone\'s socket dir in
   }
   /** Connects to the socket as a client would (perl-base is on every Debian) and prints the reply. */
   const ping = (path = '/run/postgresql/.s.PGSQL.5432') => [
-    'perl', '-MIO::Socket::UNIX', '-e',
-    '$s = IO::Socket::UNIX->new(Peer => $ARGV[0]) or die "connect: $!\\n"; print $s "ping\\n"; print scalar <$s>', path,
+    'perl',
+    '-MIO::Socket::UNIX',
+    '-e',
+    '$s = IO::Socket::UNIX->new(Peer => $ARGV[0]) or die "connect: $!\\n"; print $s "ping\\n"; print scalar <$s>',
+    path,
   ]
-  const hostMounts = () => readFileSync('/proc/mounts', 'utf8').split('\n').filter((l) => l.includes(hostDir) || l.includes('/run/postgresql'))
+  const hostMounts = () =>
+    readFileSync('/proc/mounts', 'utf8')
+      .split('\n')
+      .filter((l) => l.includes(hostDir) || l.includes('/run/postgresql'))
 
   beforeAll(async () => {
     hostDir = mkdtempSync(join(tmpdir(), 'tidepool-bind-'))
@@ -294,7 +303,7 @@ describe.skipIf(Boolean(skip))('LocalRuntime bindMount (a clone\'s socket dir in
     expect(existsSync(join(sockDir, 'x'))).toBe(false)
   })
 
-  it('unbindMount takes it away (target stays as an empty dir of the sandbox\'s root); both calls are idempotent', async () => {
+  it("unbindMount takes it away (target stays as an empty dir of the sandbox's root); both calls are idempotent", async () => {
     await rt.bindMount(a, { source: sockDir, target: '/run/postgresql' })
     await rt.unbindMount(a, '/run/postgresql')
     await rt.unbindMount(a, '/run/postgresql/') // the same target, normalised
@@ -325,7 +334,10 @@ describe.skipIf(Boolean(skip))('LocalRuntime bindMount (a clone\'s socket dir in
       await expect(rt.bindMount(a, { source: sockDir, target })).rejects.toMatchObject({ code: 'invalid_request' })
     }
     await expect(rt.bindMount(a, { source: 'relative', target: '/run/x' })).rejects.toMatchObject({ code: 'invalid_request' })
-    await expect(rt.bindMount(a, { source: join(hostDir, 'missing'), target: '/run/x' })).rejects.toMatchObject({ code: 'invalid_request', message: expect.stringMatching(/source .*missing.*No such file/) })
+    await expect(rt.bindMount(a, { source: join(hostDir, 'missing'), target: '/run/x' })).rejects.toMatchObject({
+      code: 'invalid_request',
+      message: expect.stringMatching(/source .*missing.*No such file/),
+    })
     await expect(rt.bindMount(a, { source: join(sockDir, 'info.txt'), target: '/run/x' })).rejects.toMatchObject({ code: 'invalid_request', message: expect.stringMatching(/not a directory/) })
     await expect(rt.bindMount(a, { source: sockDir, target: '/run/postgresql/info' })).resolves.toBeUndefined()
     await rt.unbindMount(a, '/run/postgresql/info')
@@ -380,7 +392,9 @@ describe.skipIf(Boolean(skip))('LocalRuntime bindMount (a clone\'s socket dir in
       times.unbind.push(performance.now() - t)
     }
     const median = (xs: number[]) => [...xs].sort((x, y) => x - y)[Math.floor(xs.length / 2)]!
-    console.log(`bindMount median ${median(times.bind).toFixed(1)} ms (max ${Math.max(...times.bind).toFixed(1)}), unbindMount median ${median(times.unbind).toFixed(1)} ms (max ${Math.max(...times.unbind).toFixed(1)})`)
+    console.log(
+      `bindMount median ${median(times.bind).toFixed(1)} ms (max ${Math.max(...times.bind).toFixed(1)}), unbindMount median ${median(times.unbind).toFixed(1)} ms (max ${Math.max(...times.unbind).toFixed(1)})`,
+    )
     expect((await run(rt, a, ['cat', '/proc/self/mounts'], { env })).stdout).toBe(mountsBefore) // nothing stacked or left
     expect(median(times.bind)).toBeLessThan(200)
     expect(median(times.unbind)).toBeLessThan(200)

@@ -24,7 +24,10 @@ const newRuntime = () => {
 }
 const spec = (id: string, over: Partial<SandboxSpec> = {}): SandboxSpec => ({ id, template: { name: 'base', rootfs: 'host' }, resources: { cpu: 1, memoryMb: 128, pids: 64 }, denyRead: [], ...over })
 const pool = join(dataDir, 'sandboxes')
-const poolMounted = () => readFileSync('/proc/mounts', 'utf8').split('\n').some((l) => l.split(' ')[1] === pool)
+const poolMounted = () =>
+  readFileSync('/proc/mounts', 'utf8')
+    .split('\n')
+    .some((l) => l.split(' ')[1] === pool)
 
 afterAll(async () => {
   for (const rt of runtimes) rt.close()

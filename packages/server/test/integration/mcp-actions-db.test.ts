@@ -29,11 +29,23 @@ describe.skipIf(dataSkip)('db.query action (real PostgreSQL)', () => {
     pgs = await startTestPg('actions')
     await pgs.sql('postgres', "create role agent login password 'agent-pw'")
     await pgs.sql('postgres', 'create database shop owner agent')
-    await pgs.sql('shop', "create table orders (id int primary key, item text, at timestamptz); insert into orders select g, 'item ' || g, '2026-01-01T00:00:00Z'::timestamptz + g * interval '1 day' from generate_series(1, 50) g; create sequence s; alter table orders owner to agent; alter sequence s owner to agent")
+    await pgs.sql(
+      'shop',
+      "create table orders (id int primary key, item text, at timestamptz); insert into orders select g, 'item ' || g, '2026-01-01T00:00:00Z'::timestamptz + g * interval '1 day' from generate_series(1, 50) g; create sequence s; alter table orders owner to agent; alter sequence s owner to agent",
+    )
     const url = pgs.url('agent', 'agent-pw', 'shop')
     svc = new ActionService({
-      sandbox: { exec: async () => { throw new Error('no sandbox here') } },
-      clones: { url: async (_p, ref) => { if (ref.cloneId !== 'dcl_test') throw Object.assign(new Error('no such clone'), { code: 'not_found' }); return url } },
+      sandbox: {
+        exec: async () => {
+          throw new Error('no sandbox here')
+        },
+      },
+      clones: {
+        url: async (_p, ref) => {
+          if (ref.cloneId !== 'dcl_test') throw Object.assign(new Error('no such clone'), { code: 'not_found' })
+          return url
+        },
+      },
     })
   })
   afterAll(async () => {
@@ -42,7 +54,19 @@ describe.skipIf(dataSkip)('db.query action (real PostgreSQL)', () => {
 
   it('returns fields and rows in the query order, the same bytes twice', async () => {
     const r = await run({ sql: 'select id, item, at from orders where id <= $1 order by id desc;', params: [3] })
-    expect(r).toEqual({ ok: true, output: { fields: ['id', 'item', 'at'], rows: [[3, 'item 3', '2026-01-04T00:00:00.000Z'], [2, 'item 2', '2026-01-03T00:00:00.000Z'], [1, 'item 1', '2026-01-02T00:00:00.000Z']], rowCount: 3, truncated: false } })
+    expect(r).toEqual({
+      ok: true,
+      output: {
+        fields: ['id', 'item', 'at'],
+        rows: [
+          [3, 'item 3', '2026-01-04T00:00:00.000Z'],
+          [2, 'item 2', '2026-01-03T00:00:00.000Z'],
+          [1, 'item 1', '2026-01-02T00:00:00.000Z'],
+        ],
+        rowCount: 3,
+        truncated: false,
+      },
+    })
     expect(JSON.stringify(await run({ sql: 'select id, item, at from orders where id <= $1 order by id desc;', params: [3] }))).toBe(JSON.stringify(r))
   })
 

@@ -64,7 +64,8 @@ describe.skipIf(skipReason)('MCP server (real runtime, real MCP client)', () => 
       const { client } = await connect(kind, admin)
       const { tools } = await client.listTools()
       const byName = new Map(tools.map((t) => [t.name, t]))
-      for (const name of ['create_sandbox', 'list_sandboxes', 'delete_sandbox', 'exec', 'read_file', 'write_file', 'get_run_triage', 'action_assert_equals', 'action_files_diff']) expect(byName.has(name), name).toBe(true)
+      for (const name of ['create_sandbox', 'list_sandboxes', 'delete_sandbox', 'exec', 'read_file', 'write_file', 'get_run_triage', 'action_assert_equals', 'action_files_diff'])
+        expect(byName.has(name), name).toBe(true)
       expect(byName.get('list_sandboxes')!.annotations).toMatchObject({ readOnlyHint: true, destructiveHint: false })
       expect(byName.get('delete_sandbox')!.annotations).toMatchObject({ readOnlyHint: false, destructiveHint: true, idempotentHint: true })
       expect(byName.get('create_sandbox')!.annotations).toMatchObject({ readOnlyHint: false, destructiveHint: false })
@@ -150,8 +151,8 @@ describe.skipIf(skipReason)('MCP server (real runtime, real MCP client)', () => 
       "  let b = ''; q.on('data', (c) => (b += c)); q.on('end', () => {",
       "    if (q.url === '/health') { s.statusCode = 204; return s.end() }",
       "    if (q.url === '/echo') { s.setHeader('content-type', 'application/json'); return s.end(JSON.stringify({ method: q.method, body: b, x: q.headers['x-test'] })) }",
-      "    s.statusCode = 404; s.end()",
-      "  })",
+      '    s.statusCode = 404; s.end()',
+      '  })',
       "}).listen(8123, '127.0.0.1')",
     ].join('\n')
     expect((await call(client, 'exec', { id, cmd: ['node', '-e', server], background: true })).isError).toBeFalsy()
@@ -178,7 +179,8 @@ describe.skipIf(skipReason)('MCP server (real runtime, real MCP client)', () => 
   it('serves a run triage as a Markdown resource and a sandbox event log', async () => {
     const api = createClient({ baseUrl: url, token: admin })
     await api.createRun({ id: 'mcp-run-1', commit: 'f00', branch: 'main' })
-    const xml = '<testsuite name="s" tests="2"><testcase classname="a" name="ok"/><testcase classname="a" name="bad"><failure message="expected 1 got 2">AssertionError: expected 1 got 2</failure></testcase></testsuite>'
+    const xml =
+      '<testsuite name="s" tests="2"><testcase classname="a" name="ok"/><testcase classname="a" name="bad"><failure message="expected 1 got 2">AssertionError: expected 1 got 2</failure></testcase></testsuite>'
     await api.ingestJunit({ id: 'mcp-run-1', body: xml, name: 'r.xml' } as never)
     const { client } = await connect('http', admin)
     const { resourceTemplates } = await client.listResourceTemplates()

@@ -58,23 +58,36 @@ describe.skipIf(skipReason !== '')('OCI import with mmdebstrap, skopeo and docke
     const put = async (b: Buffer) => (await writeFile(join(layout, 'blobs', 'sha256', sha(b).slice(7)), b), { digest: sha(b), size: b.length })
     const plain = await readFile(rootfsTar)
     const layer = await put(gzipSync(plain))
-    const config = await put(Buffer.from(JSON.stringify({ architecture: hostArch(), os: 'linux', config: { Env: ['PATH=/usr/bin:/bin'], Cmd: ['/bin/sh'] }, rootfs: { type: 'layers', diff_ids: [sha(plain)] } })))
-    const manifestBytes = Buffer.from(JSON.stringify({ schemaVersion: 2, mediaType: mediaTypes.ociManifest, config: { mediaType: mediaTypes.ociConfig, ...config }, layers: [{ mediaType: mediaTypes.ociLayerGzip, ...layer }] }))
+    const config = await put(
+      Buffer.from(JSON.stringify({ architecture: hostArch(), os: 'linux', config: { Env: ['PATH=/usr/bin:/bin'], Cmd: ['/bin/sh'] }, rootfs: { type: 'layers', diff_ids: [sha(plain)] } })),
+    )
+    const manifestBytes = Buffer.from(
+      JSON.stringify({ schemaVersion: 2, mediaType: mediaTypes.ociManifest, config: { mediaType: mediaTypes.ociConfig, ...config }, layers: [{ mediaType: mediaTypes.ociLayerGzip, ...layer }] }),
+    )
     const manifest = await put(manifestBytes)
     layoutDigest = manifest.digest
     await writeFile(join(layout, 'oci-layout'), '{"imageLayoutVersion":"1.0.0"}')
-    await writeFile(join(layout, 'index.json'), JSON.stringify({ schemaVersion: 2, manifests: [{ mediaType: mediaTypes.ociManifest, ...manifest, annotations: { 'org.opencontainers.image.ref.name': 'v1' } }] }))
+    await writeFile(
+      join(layout, 'index.json'),
+      JSON.stringify({ schemaVersion: 2, manifests: [{ mediaType: mediaTypes.ociManifest, ...manifest, annotations: { 'org.opencontainers.image.ref.name': 'v1' } }] }),
+    )
 
     const port = await freePort()
     host = `127.0.0.1:${port}`
     const cfg = join(work, 'registry.yml')
     // htpasswd wants bcrypt: Debian's Python crypt (libxcrypt) makes one without apache2-utils.
-    const { stdout: hash } = await run('python3', ['-W', 'ignore', '-c', "import crypt,sys; print(crypt.crypt(sys.argv[1], crypt.mksalt(crypt.METHOD_BLOWFISH)))", auth.password], { env: childEnv() })
+    const { stdout: hash } = await run('python3', ['-W', 'ignore', '-c', 'import crypt,sys; print(crypt.crypt(sys.argv[1], crypt.mksalt(crypt.METHOD_BLOWFISH)))', auth.password], { env: childEnv() })
     await writeFile(join(work, 'htpasswd'), `${auth.username}:${hash.trim()}\n`)
-    await writeFile(cfg, `version: 0.1\nstorage:\n  filesystem:\n    rootdirectory: ${join(work, 'registry')}\nhttp:\n  addr: ${host}\nauth:\n  htpasswd:\n    realm: tidepool-test\n    path: ${join(work, 'htpasswd')}\n`)
+    await writeFile(
+      cfg,
+      `version: 0.1\nstorage:\n  filesystem:\n    rootdirectory: ${join(work, 'registry')}\nhttp:\n  addr: ${host}\nauth:\n  htpasswd:\n    realm: tidepool-test\n    path: ${join(work, 'htpasswd')}\n`,
+    )
     registry = spawn('/usr/bin/docker-registry', ['serve', cfg], { env: childEnv(), stdio: 'ignore' })
     for (let i = 0; i < 100; i++) {
-      const ok = await fetch(`http://${host}/v2/`).then((r) => r.status === 401, () => false)
+      const ok = await fetch(`http://${host}/v2/`).then(
+        (r) => r.status === 401,
+        () => false,
+      )
       if (ok) break
       await new Promise((r) => setTimeout(r, 100))
     }
@@ -125,7 +138,11 @@ describe.skipIf(skipReason !== '')('OCI import with mmdebstrap, skopeo and docke
     try {
       const phases: string[] = []
       const tpl = await Template.build(
-        { name: 'debian-app', base: { image: { kind: 'registry', image: `${host}/tidepool/debian:v1`, auth, insecureHttp: true } }, steps: [{ run: 'mkdir -p /opt/app && echo ready > /opt/app/state && chown -R user:user /opt/app' }] },
+        {
+          name: 'debian-app',
+          base: { image: { kind: 'registry', image: `${host}/tidepool/debian:v1`, auth, insecureHttp: true } },
+          steps: [{ run: 'mkdir -p /opt/app && echo ready > /opt/app/state && chown -R user:user /opt/app' }],
+        },
         { ...conn, onProgress: (e) => void phases.push(e.phase) },
       )
       expect(tpl).toMatchObject({ base: { kind: 'image', digest: layoutDigest } })
@@ -171,7 +188,10 @@ describe.skipIf(skipReason !== '')('OCI import with mmdebstrap, skopeo and docke
     const storeDir = join(work, 'store4')
     const image = `${host}/tidepool/debian:v1`
     await expect(importImage({ kind: 'registry', image, insecureHttp: true }, { storeDir, uidBase })).rejects.toMatchObject({ reason: 'auth_failed' })
-    await expect(importImage({ kind: 'registry', image, auth: { ...auth, password: 'wrong' }, insecureHttp: true }, { storeDir, uidBase })).rejects.toMatchObject({ reason: 'auth_failed', code: 'invalid_request' })
+    await expect(importImage({ kind: 'registry', image, auth: { ...auth, password: 'wrong' }, insecureHttp: true }, { storeDir, uidBase })).rejects.toMatchObject({
+      reason: 'auth_failed',
+      code: 'invalid_request',
+    })
     await expect(importImage({ kind: 'registry', image: `${host}/tidepool/none:v1`, auth, insecureHttp: true }, { storeDir, uidBase })).rejects.toMatchObject({ code: 'not_found' })
     registry?.kill('SIGTERM')
     await new Promise((r) => registry?.once('exit', r))

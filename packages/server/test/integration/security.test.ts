@@ -115,7 +115,13 @@ describe.skipIf(Boolean(skip))('sandbox security (local runtime)', () => {
   })
 
   it.each(users)('cannot reach a server on the host, by loopback or by the host address (%s)', async (user) => {
-    const addrs = ['127.0.0.1', ...Object.values(networkInterfaces()).flat().filter((i) => i && i.family === 'IPv4' && !i.internal).map((i) => i!.address)]
+    const addrs = [
+      '127.0.0.1',
+      ...Object.values(networkInterfaces())
+        .flat()
+        .filter((i) => i && i.family === 'IPv4' && !i.internal)
+        .map((i) => i!.address),
+    ]
     for (const addr of addrs) {
       const r = run(rt, a, ['bash', '-c', `echo hi > /dev/tcp/${addr}/${port} && echo CONNECTED`], { user, env, timeoutMs: 5000 })
       expect((await r).stdout).not.toContain('CONNECTED')
@@ -161,7 +167,7 @@ describe.skipIf(Boolean(skip))('sandbox security (local runtime)', () => {
     expect(new Date(hostAfter).getUTCFullYear()).toBeGreaterThan(2001)
   })
 
-  it('learns no host path from its mount table, and neither the host\'s boot command line nor its load', async () => {
+  it("learns no host path from its mount table, and neither the host's boot command line nor its load", async () => {
     const r = await run(rt, a, ['sh', '-c', 'cat /proc/self/mountinfo; echo ---; wc -c < /proc/cmdline; cat /proc/loadavg'], { user: 'root', env })
     expect(r.stdout).not.toContain(dataDir)
     expect(r.stdout).not.toMatch(/(lower|upper|work)dir=\/(?!proc\/self\/fd\/)/)
@@ -205,7 +211,7 @@ describe.skipIf(Boolean(skip))('sandbox security (local runtime)', () => {
     await done
   })
 
-  it.each(users)('cannot reach any exec server, its own or another sandbox\'s (%s)', async (user) => {
+  it.each(users)("cannot reach any exec server, its own or another sandbox's (%s)", async (user) => {
     // The sockets live on the host, in the 0700 data dir, and in the host's network namespace.
     const socks = [a, b].map((r) => join(dataDir, 'sandboxes', r.id, 'exec.sock'))
     const probe = `import socket\nfor p in ${JSON.stringify(socks)}:\n    try:\n        socket.socket(socket.AF_UNIX).connect(p)\n        print('connected', p)\n    except OSError as e:\n        print(type(e).__name__)\n`
@@ -227,10 +233,22 @@ describe.skipIf(Boolean(skip))('sandbox security (local runtime)', () => {
     expect(r.exit.timedOut).toBe(true)
     // The bomb's exec handler (host side) exits right after it reported the exit: give it a moment.
     const handlerGone = Date.now() + 5000
-    const comm = (p: number) => { try { return readFileSync(`/proc/${p}/comm`, 'utf8').trim() } catch { return 'gone' } }
+    const comm = (p: number) => {
+      try {
+        return readFileSync(`/proc/${p}/comm`, 'utf8').trim()
+      } catch {
+        return 'gone'
+      }
+    }
     while (hostPids(ref.id).some((p) => comm(p) === 'tidepool-exec') && Date.now() < handlerGone) await new Promise((r) => setTimeout(r, 20))
     const left = hostPids(ref.id)
-    const info = left.map((p) => { try { return `${p} ${readFileSync(`/proc/${p}/stat`, 'utf8').slice(0, 50)} ${readFileSync(`/proc/${p}/cgroup`, 'utf8').replace(/\n/g, ' ')}` } catch { return `${p} gone` } })
+    const info = left.map((p) => {
+      try {
+        return `${p} ${readFileSync(`/proc/${p}/stat`, 'utf8').slice(0, 50)} ${readFileSync(`/proc/${p}/cgroup`, 'utf8').replace(/\n/g, ' ')}`
+      } catch {
+        return `${p} gone`
+      }
+    })
     // Only init and its supervisor (the exec server, which sits in the sandbox's resource cgroups) are left.
     expect(info.map((l) => /\((tidepool-\w+)\)/.exec(l)?.[1]).sort(), info.join('\n')).toEqual(['tidepool-init', 'tidepool-sup'])
     expect((await sh(ref, 'echo recovered')).stdout).toBe('recovered\n')

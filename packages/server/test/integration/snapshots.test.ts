@@ -92,7 +92,11 @@ describe.skipIf(skipReason)('snapshots, fork, reset (real runtime)', () => {
   it('snapshotOnFailure keeps the state of a failing command and links it', async (ctx) => {
     needSnapshots(ctx)
     const sbx = await Sandbox.create(conn())
-    const r = await cp.svc.commands.run({ project: 'default', tokenId: 'tok_it', name: 'it', scopes: ['sandboxes:write'] }, sbx.sandboxId, { cmd: 'echo broken > /workspace/out.txt; exit 3', timeoutMs: 10_000, snapshotOnFailure: true })
+    const r = await cp.svc.commands.run({ project: 'default', tokenId: 'tok_it', name: 'it', scopes: ['sandboxes:write'] }, sbx.sandboxId, {
+      cmd: 'echo broken > /workspace/out.txt; exit 3',
+      timeoutMs: 10_000,
+      snapshotOnFailure: true,
+    })
     expect(r.exitCode).toBe(3)
     expect(r.snapshotId).toMatch(/^snap_/)
     const from = await Sandbox.create({ ...conn(), fromSnapshot: r.snapshotId! })

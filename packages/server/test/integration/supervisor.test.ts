@@ -102,7 +102,8 @@ describe.skipIf(skipReason)('supervisor and exec handlers (real runtime, in-proc
   it('a sandbox at its pids limit refuses 30 concurrent commands with 409 conflict, never a 500, and takes one again once processes end', async () => {
     const sbx = await api.createSandbox({ resources: { pids: 24 } })
     // Forks until the kernel refuses, then holds every pid.
-    const fill = 'import os, time\nwhile True:\n    try:\n        pid = os.fork()\n    except OSError:\n        break\n    if pid == 0:\n        time.sleep(1000)\n        os._exit(0)\nprint("full", flush=True)\ntime.sleep(1000)\n'
+    const fill =
+      'import os, time\nwhile True:\n    try:\n        pid = os.fork()\n    except OSError:\n        break\n    if pid == 0:\n        time.sleep(1000)\n        os._exit(0)\nprint("full", flush=True)\ntime.sleep(1000)\n'
     const filler = (await api.exec({ id: sbx.id, cmd: ['python3', '-c', fill], background: true, timeoutMs: 120_000 })) as { pid: number }
     await until(async () => (await api.getSandboxMetrics({ id: sbx.id })).pids === 24, 'the sandbox is full')
     const tries = await Promise.all(

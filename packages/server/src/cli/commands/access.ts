@@ -13,7 +13,9 @@ export const accessCommands: CliCommand[] = [
     options: { ...json, project: { type: 'string' }, scope: { type: 'string', multiple: true }, name: { type: 'string' }, ttl: { type: 'string' } },
     async run({ values: v, api, io }) {
       if (!v.project || !v.scope) throw new Error('usage: tidepool token create --project P --scope sandboxes:write [--scope …]')
-      const t = await (await api()).createToken({
+      const t = await (
+        await api()
+      ).createToken({
         project: String(v.project),
         scopes: (v.scope as string[]).map(String) as Scope[],
         ...(v.name ? { name: String(v.name) } : {}),
@@ -30,7 +32,12 @@ export const accessCommands: CliCommand[] = [
     options: json,
     async run({ api, io }) {
       const page = await (await api()).listTokens({})
-      io.print(page, () => table(page.items.map((t) => ({ ...t, scopes: t.scopes.join(',') })), ['id', 'name', 'project', 'scopes', 'createdAt', 'expiresAt']))
+      io.print(page, () =>
+        table(
+          page.items.map((t) => ({ ...t, scopes: t.scopes.join(',') })),
+          ['id', 'name', 'project', 'scopes', 'createdAt', 'expiresAt'],
+        ),
+      )
       return 0
     },
   },
@@ -53,12 +60,19 @@ export const accessCommands: CliCommand[] = [
     usage: '[--target ID] [--action OP] [--limit N] [--json]',
     options: { ...json, target: { type: 'string' }, action: { type: 'string' }, limit: { type: 'string' } },
     async run({ values: v, api, io }) {
-      const page = await (await api()).listAudit({
+      const page = await (
+        await api()
+      ).listAudit({
         ...(v.target ? { target: String(v.target) } : {}),
         ...(v.action ? { action: String(v.action) } : {}),
         ...(v.limit ? { limit: Number(v.limit) } : {}),
       })
-      io.print(page, () => table(page.items.map((r) => ({ ...r, hash: r.hash.slice(0, 12) })), ['seq', 'at', 'actor', 'action', 'target', 'outcome', 'hash']))
+      io.print(page, () =>
+        table(
+          page.items.map((r) => ({ ...r, hash: r.hash.slice(0, 12) })),
+          ['seq', 'at', 'actor', 'action', 'target', 'outcome', 'hash'],
+        ),
+      )
       return 0
     },
   },

@@ -33,7 +33,11 @@ export function auditLocalCommands(config: () => Config): CliCommand[] {
         } else {
           result = await (await api()).verifyAudit({})
           if (pinned && result.key?.id !== pinned.id) {
-            result = { ...result, ok: false, problems: [...result.problems, { seq: 0, problem: `the server signs with key ${result.key?.id ?? '(none)'}, not the pinned key ${pinned.id}: the signing key was replaced` }] }
+            result = {
+              ...result,
+              ok: false,
+              problems: [...result.problems, { seq: 0, problem: `the server signs with key ${result.key?.id ?? '(none)'}, not the pinned key ${pinned.id}: the signing key was replaced` }],
+            }
           }
         }
         io.print(result, () => describe(result))

@@ -68,7 +68,14 @@ async function follow(api: Api, io: CliContext['io'], m: Mirror): Promise<Mirror
 function reportText(m: Mirror): string {
   const r = m.report
   if (!r) return `${m.id} ${m.state}`
-  const rows = r.tables.map((t) => ({ table: t.table, source: t.sourceRows, rows: t.rows, sampled: t.sampled, 'for keys': t.addedForKeys, masked: t.masked.map((x) => `${x.column}:${x.rule}`).join(' ') }))
+  const rows = r.tables.map((t) => ({
+    table: t.table,
+    source: t.sourceRows,
+    rows: t.rows,
+    sampled: t.sampled,
+    'for keys': t.addedForKeys,
+    masked: t.masked.map((x) => `${x.column}:${x.rule}`).join(' '),
+  }))
   return [
     `mirror ${m.id} (${m.name}) ready: ${r.rows} rows, ${mb(r.bytes)}, ${(r.durationMs / 1000).toFixed(1)} s, ${r.rowsPerSecond} rows/s, PostgreSQL ${r.pgVersion}`,
     table(rows, ['table', 'source', 'rows', 'sampled', 'for keys', 'masked']),
@@ -105,7 +112,12 @@ export const dataCommands: CliCommand[] = [
     options: json,
     async run({ api, io }) {
       const page = await (await api()).listDataSources({ limit: 1000 })
-      io.print(page, () => table(page.items.map((s) => ({ id: s.id, name: s.name, url: s.url, version: s.serverVersion, tables: s.tables })), ['id', 'name', 'url', 'version', 'tables']))
+      io.print(page, () =>
+        table(
+          page.items.map((s) => ({ id: s.id, name: s.name, url: s.url, version: s.serverVersion, tables: s.tables })),
+          ['id', 'name', 'url', 'version', 'tables'],
+        ),
+      )
       return 0
     },
   },
@@ -189,7 +201,9 @@ export const dataCommands: CliCommand[] = [
     usage: '<mirror id|name> [--sandbox sbx_…] [--ttl 1h] [--json]',
     options: { ...json, sandbox: { type: 'string' }, ttl: { type: 'string' } },
     async run({ positionals, values: v, api, io }) {
-      const c = await (await api()).createClone({
+      const c = await (
+        await api()
+      ).createClone({
         mirror: one(positionals, 'mirror'),
         ...(v.sandbox ? { sandbox: String(v.sandbox) } : {}),
         ...(v.ttl ? { ttlSeconds: seconds(String(v.ttl), '--ttl') } : {}),
@@ -233,7 +247,15 @@ export const dataCommands: CliCommand[] = [
         [
           'MIRRORS',
           table(
-            mirrors.items.map((m) => ({ id: m.id, name: m.name, state: m.refreshing ? `${m.state} (building)` : m.state, rows: m.report?.rows, size: m.report ? mb(m.report.bytes) : undefined, refreshed: m.refreshedAt, clones: m.clones })),
+            mirrors.items.map((m) => ({
+              id: m.id,
+              name: m.name,
+              state: m.refreshing ? `${m.state} (building)` : m.state,
+              rows: m.report?.rows,
+              size: m.report ? mb(m.report.bytes) : undefined,
+              refreshed: m.refreshedAt,
+              clones: m.clones,
+            })),
             ['id', 'name', 'state', 'rows', 'size', 'refreshed', 'clones'],
           ),
           '',

@@ -64,7 +64,12 @@ describe('tidepool ingest junit / triage / insights', () => {
   it('ingests reports from several producers into one run, finishes it and triages it', async () => {
     t = await testInsights()
     const api = apiOver(t)
-    const r = await run(['ingest', 'junit'], ['vitest/vitest-real.xml', 'surefire/TEST-com.example.cart.CartServiceTest.xml', '--run', 'gh-1-1', '--commit', 'abc123', '--branch', 'main', '--variant', 'os=linux,node=20'], api, fixtures)
+    const r = await run(
+      ['ingest', 'junit'],
+      ['vitest/vitest-real.xml', 'surefire/TEST-com.example.cart.CartServiceTest.xml', '--run', 'gh-1-1', '--commit', 'abc123', '--branch', 'main', '--variant', 'os=linux,node=20'],
+      api,
+      fixtures,
+    )
     expect(r.code).toBe(0)
     expect(r.info).toContain('vitest/vitest-real.xml: vitest, 5 tests, 2 failed')
     expect(r.out).toContain('run gh-1-1: 2 report(s), 11 tests, 4 failed')

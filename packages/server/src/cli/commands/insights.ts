@@ -114,7 +114,9 @@ export const insightsCommands: CliCommand[] = [
     usage: '[--branch B] [--commit SHA] [--pr N] [--limit N] [--json]',
     options: { ...json, branch: { type: 'string' }, commit: { type: 'string' }, pr: { type: 'string' }, limit: { type: 'string' } },
     async run({ values: v, api, io }) {
-      const page = await (await api()).listRuns({ ...(str(v, 'branch') ? { branch: str(v, 'branch') } : {}), ...(str(v, 'commit') ? { commit: str(v, 'commit') } : {}), ...(str(v, 'pr') ? { pr: str(v, 'pr') } : {}), ...limitOf(v) })
+      const page = await (
+        await api()
+      ).listRuns({ ...(str(v, 'branch') ? { branch: str(v, 'branch') } : {}), ...(str(v, 'commit') ? { commit: str(v, 'commit') } : {}), ...(str(v, 'pr') ? { pr: str(v, 'pr') } : {}), ...limitOf(v) })
       io.print(page, () =>
         table(
           page.items.map((r) => ({ ...r, commit: r.commit.slice(0, 12), tests: r.summary.tests, failed: r.summary.failed, infra: r.infraSuspect ? 'suspect' : '' })),
@@ -225,7 +227,14 @@ export const insightsCommands: CliCommand[] = [
       const page = await (await api()).listAnomalies({ ...(str(v, 'kind') ? { kind: str(v, 'kind') as never } : {}), ...(str(v, 'type') ? { type: str(v, 'type') as never } : {}), ...limitOf(v) })
       io.print(page, () =>
         table(
-          page.items.map((a) => ({ ...a, label: a.label.slice(0, 60), ratio: `${a.ratio.toFixed(2)}×`, since: a.changePoint?.commit.slice(0, 12) ?? '', baselineMs: Math.round(a.baselineMs), valueMs: Math.round(a.valueMs) })),
+          page.items.map((a) => ({
+            ...a,
+            label: a.label.slice(0, 60),
+            ratio: `${a.ratio.toFixed(2)}×`,
+            since: a.changePoint?.commit.slice(0, 12) ?? '',
+            baselineMs: Math.round(a.baselineMs),
+            valueMs: Math.round(a.valueMs),
+          })),
           ['type', 'kind', 'label', 'ratio', 'baselineMs', 'valueMs', 'since', 'runId'],
         ),
       )
@@ -239,7 +248,12 @@ export const insightsCommands: CliCommand[] = [
     options: { ...json, q: { type: 'string' }, limit: { type: 'string' } },
     async run({ values: v, api, io }) {
       const page = await (await api()).listSignatures({ ...(str(v, 'q') ? { q: str(v, 'q') } : {}), ...limitOf(v) })
-      io.print(page, () => table(page.items.map((s) => ({ ...s, text: s.text.slice(0, 70), infra: s.infraLike ? 'yes' : '' })), ['signature', 'count', 'tests', 'runs', 'infra', 'text', 'lastSeen']))
+      io.print(page, () =>
+        table(
+          page.items.map((s) => ({ ...s, text: s.text.slice(0, 70), infra: s.infraLike ? 'yes' : '' })),
+          ['signature', 'count', 'tests', 'runs', 'infra', 'text', 'lastSeen'],
+        ),
+      )
       return 0
     },
   },
@@ -250,7 +264,18 @@ export const insightsCommands: CliCommand[] = [
     options: json,
     async run({ api, io }) {
       const list = await (await api()).listClusters({})
-      io.print(list, () => table(list.items.map((c) => ({ ...c, tests: c.tests.map((t) => t.name).join('; ').slice(0, 90) })), ['id', 'coFailures', 'jaccard', 'tests']))
+      io.print(list, () =>
+        table(
+          list.items.map((c) => ({
+            ...c,
+            tests: c.tests
+              .map((t) => t.name)
+              .join('; ')
+              .slice(0, 90),
+          })),
+          ['id', 'coFailures', 'jaccard', 'tests'],
+        ),
+      )
       return 0
     },
   },
@@ -287,13 +312,20 @@ export const insightsCommands: CliCommand[] = [
     usage: '[--status S] [--kind K] [--run ID] [--limit N] [--json]',
     options: { ...json, status: { type: 'string' }, kind: { type: 'string' }, run: { type: 'string' }, limit: { type: 'string' } },
     async run({ values: v, api, io }) {
-      const page = await (await api()).listRemediations({
+      const page = await (
+        await api()
+      ).listRemediations({
         ...(str(v, 'status') ? { status: str(v, 'status') as never } : {}),
         ...(str(v, 'kind') ? { kind: str(v, 'kind') as never } : {}),
         ...(str(v, 'run') ? { runId: str(v, 'run') } : {}),
         ...limitOf(v),
       })
-      io.print(page, () => table(page.items.map((m) => ({ ...m, blocked: m.gates.find((g) => !g.pass)?.gate ?? '', reason: m.reason.slice(0, 60) })), ['id', 'kind', 'status', 'mode', 'blocked', 'runId', 'reason']))
+      io.print(page, () =>
+        table(
+          page.items.map((m) => ({ ...m, blocked: m.gates.find((g) => !g.pass)?.gate ?? '', reason: m.reason.slice(0, 60) })),
+          ['id', 'kind', 'status', 'mode', 'blocked', 'runId', 'reason'],
+        ),
+      )
       return 0
     },
   },
@@ -313,7 +345,11 @@ export const insightsCommands: CliCommand[] = [
         ...(str(v, 'owner') ? { quarantineOwner: str(v, 'owner') } : {}),
       }
       const s = Object.keys(change).length ? await client.putInsightsSettings(change) : await client.getInsightsSettings({})
-      io.print(s, () => `mode ${s.mode}${s.mode === 'ab' ? ` (auto share ${s.abAutoShare})` : ''}; default branch ${s.defaultBranch ?? '(configured)'}; auto actions ${s.allowedActions.join(', ')}${s.quarantineOwner ? `; quarantine owner ${s.quarantineOwner}` : ''}`)
+      io.print(
+        s,
+        () =>
+          `mode ${s.mode}${s.mode === 'ab' ? ` (auto share ${s.abAutoShare})` : ''}; default branch ${s.defaultBranch ?? '(configured)'}; auto actions ${s.allowedActions.join(', ')}${s.quarantineOwner ? `; quarantine owner ${s.quarantineOwner}` : ''}`,
+      )
       return 0
     },
   },

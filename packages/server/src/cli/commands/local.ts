@@ -20,11 +20,21 @@ export function localCommands(config: () => Config): CliCommand[] {
         const checks: PreflightCheck[] = [nodeCheck(), homeCheck(cfg.home)]
         const { createRuntime } = await import('../../runtime/create-runtime.js')
         const { silentLogger } = await import('../../core/log.js')
-        const runtime = await createRuntime({ kind: cfg.runtime.kind, dataDir: join(cfg.home, 'runtime'), cgroupName: cfg.runtime.cgroupName, disk: { ...cfg.runtime.disk, defaultMb: cfg.defaults.diskMb }, logger: silentLogger })
+        const runtime = await createRuntime({
+          kind: cfg.runtime.kind,
+          dataDir: join(cfg.home, 'runtime'),
+          cgroupName: cfg.runtime.cgroupName,
+          disk: { ...cfg.runtime.disk, defaultMb: cfg.defaults.diskMb },
+          logger: silentLogger,
+        })
         checks.push(...(await runtime.preflight()))
         const ok = checks.every((c) => c.ok)
         io.print({ ok, checks }, () =>
-          [...checks.map((c) => `${c.ok ? 'ok  ' : 'MISS'}  ${c.name}: ${c.detail}${!c.ok && c.fix ? `\n      fix: ${c.fix}` : ''}`), '', ok ? 'All checks passed.' : 'Some checks failed; sandboxes cannot start until they are fixed.'].join('\n'),
+          [
+            ...checks.map((c) => `${c.ok ? 'ok  ' : 'MISS'}  ${c.name}: ${c.detail}${!c.ok && c.fix ? `\n      fix: ${c.fix}` : ''}`),
+            '',
+            ok ? 'All checks passed.' : 'Some checks failed; sandboxes cannot start until they are fixed.',
+          ].join('\n'),
         )
         return ok ? 0 : 69
       },

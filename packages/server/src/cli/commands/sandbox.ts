@@ -21,7 +21,11 @@ const describe = (s: Sandbox) =>
     `template:  ${s.template}`,
     `expires:   ${s.expiresAt} (timeout ${s.timeoutMs} ms, on timeout: ${s.lifecycle.onTimeout}${s.lifecycle.autoResume ? ', auto-resume' : ''})`,
     `resources: cpu ${s.resources.cpu}, memory ${s.resources.memoryMb} MiB, pids ${s.resources.pids}`,
-    `metadata:  ${Object.entries(s.metadata).map(([k, v]) => `${k}=${v}`).join(' ') || '-'}`,
+    `metadata:  ${
+      Object.entries(s.metadata)
+        .map(([k, v]) => `${k}=${v}`)
+        .join(' ') || '-'
+    }`,
   ].join('\n')
 
 function resourcesFrom(v: CliCommandValues) {
@@ -55,7 +59,9 @@ export const sandboxCommands: CliCommand[] = [
       'deny-read': { type: 'string', multiple: true },
     },
     async run({ values: v, api, io }) {
-      const s = await (await api()).createSandbox({
+      const s = await (
+        await api()
+      ).createSandbox({
         ...(v.template ? { template: String(v.template) } : {}),
         ...(v['from-snapshot'] ? { fromSnapshot: String(v['from-snapshot']) } : {}),
         ...(v.timeout ? { timeoutMs: parseDuration(String(v.timeout), '--timeout') } : {}),
@@ -76,7 +82,9 @@ export const sandboxCommands: CliCommand[] = [
     options: { ...json, state: { type: 'string' }, meta: { type: 'string', multiple: true }, limit: { type: 'string' }, 'next-token': { type: 'string' } },
     async run({ values: v, api, io }) {
       const metadata = keyValues(v.meta, '--meta')
-      const page = await (await api()).listSandboxes({
+      const page = await (
+        await api()
+      ).listSandboxes({
         ...(v.state ? { state: v.state as never } : {}),
         ...(Object.keys(metadata).length ? { metadata } : {}),
         ...(v.limit ? { limit: Number(v.limit) } : {}),
@@ -110,21 +118,19 @@ export const sandboxCommands: CliCommand[] = [
       return 0
     },
   },
-  ...(['pause', 'resume'] as const).map(
-    (verb): CliCommand => ({
-      words: ['sandbox', verb],
-      summary: verb === 'pause' ? 'Freeze every process of a sandbox' : 'Thaw a paused sandbox',
-      usage: '<id> [--json]',
-      options: json,
-      async run({ positionals, api, io }) {
-        const client = await api()
-        const id = one(positionals, 'sandbox id')
-        const s = verb === 'pause' ? await client.pauseSandbox({ id }) : await client.resumeSandbox({ id })
-        io.print(s, () => `${s.id} ${s.state} (${s.reason})`)
-        return 0
-      },
-    }),
-  ),
+  ...(['pause', 'resume'] as const).map((verb): CliCommand => ({
+    words: ['sandbox', verb],
+    summary: verb === 'pause' ? 'Freeze every process of a sandbox' : 'Thaw a paused sandbox',
+    usage: '<id> [--json]',
+    options: json,
+    async run({ positionals, api, io }) {
+      const client = await api()
+      const id = one(positionals, 'sandbox id')
+      const s = verb === 'pause' ? await client.pauseSandbox({ id }) : await client.resumeSandbox({ id })
+      io.print(s, () => `${s.id} ${s.state} (${s.reason})`)
+      return 0
+    },
+  })),
   {
     words: ['sandbox', 'set'],
     summary: 'Extend the TTL or resize a sandbox live',
@@ -132,7 +138,9 @@ export const sandboxCommands: CliCommand[] = [
     options: { ...json, timeout: { type: 'string' }, cpu: { type: 'string' }, memory: { type: 'string' }, pids: { type: 'string' } },
     async run({ positionals, values: v, api, io }) {
       const resources = resourcesFrom(v)
-      const s = await (await api()).patchSandbox({
+      const s = await (
+        await api()
+      ).patchSandbox({
         id: one(positionals, 'sandbox id'),
         ...(v.timeout ? { timeoutMs: parseDuration(String(v.timeout), '--timeout') } : {}),
         ...(Object.keys(resources).length ? { resources } : {}),
@@ -166,7 +174,12 @@ export const sandboxCommands: CliCommand[] = [
     options: { ...json, limit: { type: 'string' } },
     async run({ positionals, values: v, api, io }) {
       const page = await (await api()).listSandboxEvents({ id: one(positionals, 'sandbox id'), ...(v.limit ? { limit: Number(v.limit) } : {}) })
-      io.print(page, () => table(page.items.map((e) => ({ seq: e.seq, at: e.at, kind: e.kind, actor: e.actor, data: JSON.stringify(e.data) })), ['seq', 'at', 'kind', 'actor', 'data']))
+      io.print(page, () =>
+        table(
+          page.items.map((e) => ({ seq: e.seq, at: e.at, kind: e.kind, actor: e.actor, data: JSON.stringify(e.data) })),
+          ['seq', 'at', 'kind', 'actor', 'data'],
+        ),
+      )
       return 0
     },
   },
@@ -174,7 +187,15 @@ export const sandboxCommands: CliCommand[] = [
     words: ['exec'],
     summary: "Run a command in a sandbox, streaming its output; exits with the command's exit code",
     usage: '<id> [--cwd DIR] [--env K=V]… [--user user|root] [--timeout 60s] [--stdin] [--background] [--json] -- <cmd> [args…]',
-    options: { ...json, cwd: { type: 'string' }, env: { type: 'string', multiple: true }, user: { type: 'string' }, timeout: { type: 'string' }, stdin: { type: 'boolean' }, background: { type: 'boolean' } },
+    options: {
+      ...json,
+      cwd: { type: 'string' },
+      env: { type: 'string', multiple: true },
+      user: { type: 'string' },
+      timeout: { type: 'string' },
+      stdin: { type: 'boolean' },
+      background: { type: 'boolean' },
+    },
     async run({ positionals, values: v, api, io }) {
       const [id, ...cmd] = positionals
       if (!id || cmd.length === 0) throw new Error('usage: tidepool exec <id> -- <cmd> [args…]')
@@ -251,7 +272,12 @@ export const sandboxCommands: CliCommand[] = [
       const [id, path = '/home/user'] = positionals
       if (!id) throw new Error('missing sandbox id')
       const list = await (await api()).listFiles({ id, path, list: '1', ...(v.depth ? { depth: Number(v.depth) } : {}) })
-      io.print(list, () => table(list.items.map((e) => ({ type: e.type, mode: e.mode, size: e.size, modified: e.modifiedAt, path: e.path })), ['type', 'mode', 'size', 'modified', 'path']))
+      io.print(list, () =>
+        table(
+          list.items.map((e) => ({ type: e.type, mode: e.mode, size: e.size, modified: e.modifiedAt, path: e.path })),
+          ['type', 'mode', 'size', 'modified', 'path'],
+        ),
+      )
       return 0
     },
   },

@@ -9,8 +9,20 @@ const one = (positionals: string[], what: string): string => {
   if (!v) throw new Error(`missing ${what}`)
   return v
 }
-const labelsOf = (l: Record<string, string>) => Object.entries(l).map(([k, v]) => `${k}=${v}`).join(' ') || '-'
-const row = (s: Snapshot) => ({ id: s.id, sandbox: s.sandboxId, template: s.template, size: s.sizeBytes, exclusive: s.exclusiveBytes, created: s.createdAt, expires: s.expiresAt ?? '-', labels: labelsOf(s.labels) })
+const labelsOf = (l: Record<string, string>) =>
+  Object.entries(l)
+    .map(([k, v]) => `${k}=${v}`)
+    .join(' ') || '-'
+const row = (s: Snapshot) => ({
+  id: s.id,
+  sandbox: s.sandboxId,
+  template: s.template,
+  size: s.sizeBytes,
+  exclusive: s.exclusiveBytes,
+  created: s.createdAt,
+  expires: s.expiresAt ?? '-',
+  labels: labelsOf(s.labels),
+})
 const columns = ['id', 'sandbox', 'template', 'size', 'exclusive', 'created', 'expires', 'labels']
 const describe = (s: Snapshot) =>
   [
@@ -30,7 +42,9 @@ export const snapshotCommands: CliCommand[] = [
     usage: '<id> [--label K=V]… [--ttl 1h] [--json]',
     options: { ...json, label: { type: 'string', multiple: true }, ttl: { type: 'string' } },
     async run({ positionals, values: v, api, io }) {
-      const s = await (await api()).createSnapshot({
+      const s = await (
+        await api()
+      ).createSnapshot({
         id: one(positionals, 'sandbox id'),
         labels: keyValues(v.label, '--label'),
         ...(v.ttl ? { ttlMs: parseDuration(String(v.ttl), '--ttl') } : {}),
@@ -46,7 +60,9 @@ export const snapshotCommands: CliCommand[] = [
     options: { ...json, count: { type: 'string' }, meta: { type: 'string', multiple: true } },
     async run({ positionals, values: v, api, io }) {
       const metadata = keyValues(v.meta, '--meta')
-      const out = await (await api()).forkSandbox({
+      const out = await (
+        await api()
+      ).forkSandbox({
         id: one(positionals, 'sandbox id'),
         ...(v.count ? { count: Number(v.count) } : {}),
         ...(Object.keys(metadata).length ? { metadata } : {}),
@@ -73,7 +89,9 @@ export const snapshotCommands: CliCommand[] = [
     options: { ...json, sandbox: { type: 'string' }, label: { type: 'string', multiple: true }, limit: { type: 'string' }, 'next-token': { type: 'string' } },
     async run({ values: v, api, io }) {
       const labels = keyValues(v.label, '--label')
-      const page = await (await api()).listSnapshots({
+      const page = await (
+        await api()
+      ).listSnapshots({
         ...(v.sandbox ? { sandboxId: String(v.sandbox) } : {}),
         ...(Object.keys(labels).length ? { labels } : {}),
         ...(v.limit ? { limit: Number(v.limit) } : {}),

@@ -61,7 +61,13 @@ function detailText(t: TemplateInfo): string {
     ...(t.usedBy !== undefined ? [`used by:  ${t.usedBy} live sandbox(es)`] : []),
     ...(t.lastBuild ? [`build:    ${t.lastBuild.id} ${t.lastBuild.state}, ${t.lastBuild.cachedSteps} cached, ${t.lastBuild.builtSteps} built`] : []),
   ]
-  if (t.layers.length > 0) lines.push(table(t.layers.map((l) => ({ step: l.step + 1, digest: l.digest.slice(0, 19), size: mb(l.bytes), exclusive: mb(l.exclusiveBytes) })), ['step', 'digest', 'size', 'exclusive']))
+  if (t.layers.length > 0)
+    lines.push(
+      table(
+        t.layers.map((l) => ({ step: l.step + 1, digest: l.digest.slice(0, 19), size: mb(l.bytes), exclusive: mb(l.exclusiveBytes) })),
+        ['step', 'digest', 'size', 'exclusive'],
+      ),
+    )
   return lines.join('\n')
 }
 
@@ -93,7 +99,20 @@ export function templateCommands(config: () => Config): CliCommand[] {
       options: json,
       async run({ api, io }) {
         const pools = await (await api()).listWarmPools()
-        io.print(pools, () => table(pools.items.map((p) => ({ template: p.template, replicas: p.replicas, ready: p.ready, hits: p.hits, misses: p.misses, refillP50Ms: p.refillP50Ms?.toFixed(1) ?? '-', lastError: p.lastError ?? '' })), ['template', 'replicas', 'ready', 'hits', 'misses', 'refillP50Ms', 'lastError']))
+        io.print(pools, () =>
+          table(
+            pools.items.map((p) => ({
+              template: p.template,
+              replicas: p.replicas,
+              ready: p.ready,
+              hits: p.hits,
+              misses: p.misses,
+              refillP50Ms: p.refillP50Ms?.toFixed(1) ?? '-',
+              lastError: p.lastError ?? '',
+            })),
+            ['template', 'replicas', 'ready', 'hits', 'misses', 'refillP50Ms', 'lastError'],
+          ),
+        )
         return 0
       },
     },
@@ -104,7 +123,12 @@ export function templateCommands(config: () => Config): CliCommand[] {
       options: json,
       async run({ api, io }) {
         const page = await (await api()).listTemplates({ limit: 1000 })
-        io.print(page, () => table(page.items.map((t) => ({ name: t.name, base: t.base.kind, layers: t.layers.length, digest: t.digest.slice(0, 19), updated: t.updatedAt })), ['name', 'base', 'layers', 'digest', 'updated']))
+        io.print(page, () =>
+          table(
+            page.items.map((t) => ({ name: t.name, base: t.base.kind, layers: t.layers.length, digest: t.digest.slice(0, 19), updated: t.updatedAt })),
+            ['name', 'base', 'layers', 'digest', 'updated'],
+          ),
+        )
         return 0
       },
     },

@@ -65,8 +65,20 @@ export class DiskPool {
     const btrfs = /\tbtrfs$/m.test(readText('/proc/filesystems') ?? '')
     const mkfs = onPath('mkfs.btrfs')
     const losetup = onPath('losetup')
-    if (!btrfs) return { name, ok: false, detail: 'the kernel has no btrfs (not in /proc/filesystems): sandbox writable layers cannot be size-limited', fix: 'modprobe btrfs (use a kernel built with CONFIG_BTRFS_FS)' }
-    if (!mkfs || !losetup) return { name, ok: false, detail: `${!mkfs ? 'mkfs.btrfs' : 'losetup'} is not installed: the disk pool for sandbox writable layers cannot be made`, fix: !mkfs ? 'apt-get install btrfs-progs (dnf install btrfs-progs)' : 'apt-get install mount (util-linux)' }
+    if (!btrfs)
+      return {
+        name,
+        ok: false,
+        detail: 'the kernel has no btrfs (not in /proc/filesystems): sandbox writable layers cannot be size-limited',
+        fix: 'modprobe btrfs (use a kernel built with CONFIG_BTRFS_FS)',
+      }
+    if (!mkfs || !losetup)
+      return {
+        name,
+        ok: false,
+        detail: `${!mkfs ? 'mkfs.btrfs' : 'losetup'} is not installed: the disk pool for sandbox writable layers cannot be made`,
+        fix: !mkfs ? 'apt-get install btrfs-progs (dnf install btrfs-progs)' : 'apt-get install mount (util-linux)',
+      }
     let free = ''
     try {
       const s = statfsSync(this.#o.dataDir)
@@ -121,7 +133,10 @@ export class DiskPool {
   async setLimit(id: string, sandboxDir: string, bytes: number): Promise<void> {
     const u = this.usage(sandboxDir)
     if (u && bytes < u.bytes) {
-      throw new RuntimeError('invalid_request', `resources.diskMb ${Math.round(bytes / MiB)} is below what sandbox ${id} holds now (${Math.ceil(u.bytes / MiB)} MiB); delete files inside it or choose a higher limit`)
+      throw new RuntimeError(
+        'invalid_request',
+        `resources.diskMb ${Math.round(bytes / MiB)} is below what sandbox ${id} holds now (${Math.ceil(u.bytes / MiB)} MiB); delete files inside it or choose a higher limit`,
+      )
     }
     await run(this.#o.helperPath, ['disk-limit', '--path', sandboxDir, '--bytes', String(bytes)], `set the disk limit of sandbox ${id}`)
   }
@@ -161,7 +176,10 @@ export class DiskPool {
     if (!check.ok) throw new RuntimeError('runtime_unavailable', `sandbox disk limits are not available: ${check.detail} (fix: ${check.fix})`)
     mkdirSync(this.mountPoint, { recursive: true, mode: 0o700 })
     if (readdirSync(this.mountPoint).length > 0) {
-      throw new RuntimeError('runtime_unavailable', `${this.mountPoint} holds files but is not the disk pool (sandboxes of an older tidepool?); destroy them (or move the directory away) and start again`)
+      throw new RuntimeError(
+        'runtime_unavailable',
+        `${this.mountPoint} holds files but is not the disk pool (sandboxes of an older tidepool?); destroy them (or move the directory away) and start again`,
+      )
     }
     if (!existsSync(this.image)) {
       const fd = openSync(this.image, 'wx', 0o600)

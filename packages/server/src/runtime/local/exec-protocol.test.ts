@@ -13,7 +13,18 @@ function serverFrame(type: string, payload: string | Buffer): Buffer {
 
 describe('requestFrame', () => {
   it('writes NUL-terminated fields and counted lists after a q header', () => {
-    const f = requestFrame({ uid: 1000, gid: 1000, cwd: '/home/user', cloneInto: '/cg/x1', cgroupProcs: [], cmd: ['sh', '-c', 'echo hi'], env: { A: '1', B: 'x=y' }, timeoutMs: 1500.2, detached: true, statusFile: '/d/x1.exit' })
+    const f = requestFrame({
+      uid: 1000,
+      gid: 1000,
+      cwd: '/home/user',
+      cloneInto: '/cg/x1',
+      cgroupProcs: [],
+      cmd: ['sh', '-c', 'echo hi'],
+      env: { A: '1', B: 'x=y' },
+      timeoutMs: 1500.2,
+      detached: true,
+      statusFile: '/d/x1.exit',
+    })
     expect(String.fromCharCode(f[0]!)).toBe('q')
     expect(f.readUInt32LE(1)).toBe(f.length - FRAME_HEADER)
     expect(f.subarray(FRAME_HEADER).toString().split('\0')).toEqual(['1000', '1000', '/home/user', '/cg/x1', '0', '3', 'sh', '-c', 'echo hi', '2', 'A=1', 'B=x=y', '1501', '1', '/d/x1.exit', ''])
@@ -46,7 +57,7 @@ describe('FrameDecoder', () => {
     }
   })
 
-  it('tells an exit at the handler\'s deadline from a plain one', () => {
+  it("tells an exit at the handler's deadline from a plain one", () => {
     expect(new FrameDecoder().push(serverFrame('x', '137 timeout'))).toEqual([{ type: 'exit', code: 137, timedOut: true }])
     expect(new FrameDecoder().push(serverFrame('x', '0'))).toEqual([{ type: 'exit', code: 0, timedOut: false }])
   })

@@ -31,10 +31,7 @@ export interface ExecServerRequest {
   statusFile: string
 }
 
-export type ServerFrame =
-  | { type: 'stdout' | 'stderr'; data: Buffer }
-  | { type: 'exit'; code: number; timedOut: boolean }
-  | { type: 'error'; report: string }
+export type ServerFrame = { type: 'stdout' | 'stderr'; data: Buffer } | { type: 'exit'; code: number; timedOut: boolean } | { type: 'error'; report: string }
 
 export function frame(type: 'q' | 'i' | 'e', payload: Buffer = Buffer.alloc(0)): Buffer {
   const header = Buffer.allocUnsafe(FRAME_HEADER)

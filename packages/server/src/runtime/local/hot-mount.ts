@@ -100,7 +100,12 @@ function runHelper(helperPath: string, ref: RuntimeRef, argv: string[], what: st
         return reject(new RuntimeError(r.code, msg))
       }
       if (signal === 'SIGKILL') return reject(new RuntimeError('internal', `${what} in sandbox ${ref.id}: tidepool-helper did not finish in ${HELPER_TIMEOUT_MS / 1000} s`))
-      reject(new RuntimeError('internal', `${what} in sandbox ${ref.id}: ${report || `tidepool-helper exited with ${signal ?? code}`}${code === 2 ? ' (the helper is older than this runtime? run `npm run build`)' : ''}`))
+      reject(
+        new RuntimeError(
+          'internal',
+          `${what} in sandbox ${ref.id}: ${report || `tidepool-helper exited with ${signal ?? code}`}${code === 2 ? ' (the helper is older than this runtime? run `npm run build`)' : ''}`,
+        ),
+      )
     })
   })
 }

@@ -38,6 +38,7 @@ function readId(file: string): string | undefined {
   } catch {
     return undefined
   }
-  if (!INSTANCE_RE.test(text)) throw new RuntimeError('internal', `${file} holds ${JSON.stringify(text.slice(0, 40))}, not an instance id (10 hex digits); restore it, or remove it when no sandbox of this home runs`)
+  if (!INSTANCE_RE.test(text))
+    throw new RuntimeError('internal', `${file} holds ${JSON.stringify(text.slice(0, 40))}, not an instance id (10 hex digits); restore it, or remove it when no sandbox of this home runs`)
   return text
 }

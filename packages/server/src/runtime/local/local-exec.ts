@@ -52,7 +52,8 @@ export function startExec(deps: ExecDeps, ref: RuntimeRef, req: ExecRequest): Ex
   const cwd = req.cwd ?? (req.user === 'root' ? '/' : '/home/user')
   if (!cwd.startsWith('/')) throw new RuntimeError('invalid_request', `cwd must be an absolute path inside the sandbox (got ${JSON.stringify(cwd)})`)
   if (!isRunning(ref.pid, ref.startTime)) throw new RuntimeError('not_found', `sandbox ${ref.id} is not running (its init, pid ${ref.pid}, is gone)`)
-  if (req.tag !== undefined && Buffer.byteLength(req.tag) > MAX_TAG_BYTES) throw new RuntimeError('invalid_request', `an exec tag is at most ${MAX_TAG_BYTES} bytes (got ${Buffer.byteLength(req.tag)})`)
+  if (req.tag !== undefined && Buffer.byteLength(req.tag) > MAX_TAG_BYTES)
+    throw new RuntimeError('invalid_request', `an exec tag is at most ${MAX_TAG_BYTES} bytes (got ${Buffer.byteLength(req.tag)})`)
   const uid = req.user === 'root' ? 0 : USER_UID
   const { cgroups } = deps
   // Read when the previous command ended: a kill since then (by anything in the sandbox) counts for this one.
@@ -135,10 +136,16 @@ class LocalExec implements ExecHandle {
     this.#connection.catch(() => {}) // reported through wait()
     this.stdin = new Writable({
       write: (chunk: Buffer, _enc, cb) => {
-        this.#connection.then((s) => (s.writable ? s.write(frame('i', chunk), () => cb()) : cb()), () => cb())
+        this.#connection.then(
+          (s) => (s.writable ? s.write(frame('i', chunk), () => cb()) : cb()),
+          () => cb(),
+        )
       },
       final: (cb) => {
-        this.#connection.then((s) => (s.writable ? s.write(frame('e'), () => cb()) : cb()), () => cb())
+        this.#connection.then(
+          (s) => (s.writable ? s.write(frame('e'), () => cb()) : cb()),
+          () => cb(),
+        )
       },
     })
     // A command that exits without reading its stdin: not an error of ours.
@@ -146,10 +153,13 @@ class LocalExec implements ExecHandle {
     // The handler kills the tree at the deadline itself (also when this process is gone); this timer
     // is only the backstop should it not.
     if (timeoutMs > 0 && Number.isFinite(timeoutMs)) {
-      this.#timer = setTimeout(() => {
-        this.#timedOut = true
-        void this.#killTree()
-      }, Math.min(timeoutMs + TIMEOUT_BACKSTOP_MS, MAX_TIMER_MS))
+      this.#timer = setTimeout(
+        () => {
+          this.#timedOut = true
+          void this.#killTree()
+        },
+        Math.min(timeoutMs + TIMEOUT_BACKSTOP_MS, MAX_TIMER_MS),
+      )
       this.#timer.unref()
     }
     this.#done = this.#finish(this.#relay(), started, oomBefore)
@@ -240,7 +250,9 @@ class LocalExec implements ExecHandle {
         }
         // The exec server refused (no handler could be forked) and closed before its answer was read.
         if ((code === 'EPIPE' || code === 'ECONNRESET') && pidsFull(cgroups, this.#id)) {
-          throw new RuntimeError('conflict', `could not start the command in sandbox ${this.#id}: the sandbox's pids limit is reached; end some of its processes or raise resources.pids`, { cause: outcome.lost })
+          throw new RuntimeError('conflict', `could not start the command in sandbox ${this.#id}: the sandbox's pids limit is reached; end some of its processes or raise resources.pids`, {
+            cause: outcome.lost,
+          })
         }
         const why = outcome.lost ? messageOf(outcome.lost) : 'the connection closed before the command ended'
         throw new RuntimeError('internal', `lost the command in sandbox ${this.#id}: ${why}`, { cause: outcome.lost })

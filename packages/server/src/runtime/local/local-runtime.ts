@@ -3,19 +3,7 @@ import { mkdirSync } from 'node:fs'
 import { isAbsolute, join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { KeyedMutex } from '../../core/mutex.js'
-import type {
-  AdoptedExec,
-  ExecHandle,
-  ExecRequest,
-  HotMount,
-  PreflightCheck,
-  ResourceLimits,
-  Runtime,
-  RuntimeRef,
-  RuntimeStatus,
-  SandboxSpec,
-  SandboxStats,
-} from '../runtime.js'
+import type { AdoptedExec, ExecHandle, ExecRequest, HotMount, PreflightCheck, ResourceLimits, Runtime, RuntimeRef, RuntimeStatus, SandboxSpec, SandboxStats } from '../runtime.js'
 import { SANDBOX_ID_RE, checkLimits, checkSandboxId } from '../sandbox-checks.js'
 import { adoptExecs } from './adopted-exec.js'
 import type { Cgroups } from './cgroups/cgroups.js'
@@ -157,7 +145,12 @@ export class LocalRuntime implements Runtime {
     const from = spec.fromSnapshot === undefined ? undefined : await this.snapshots.subvolumeOf(spec.fromSnapshot)
     const hostTemplateRoot = this.#templateRoot!
     const hostLayout = this.#layout!
-    return startSandbox({ dataDir: this.#dataDir, helperPath: this.#helperPath, cgroups: this.#cgroups, log: this.#log, hostTemplateRoot, hostLayout, supervisors: this.#supervisors, destroy: (id) => this.destroy(id) }, spec, diskMb, from)
+    return startSandbox(
+      { dataDir: this.#dataDir, helperPath: this.#helperPath, cgroups: this.#cgroups, log: this.#log, hostTemplateRoot, hostLayout, supervisors: this.#supervisors, destroy: (id) => this.destroy(id) },
+      spec,
+      diskMb,
+      from,
+    )
   }
 
   exec(ref: RuntimeRef, req: ExecRequest): ExecHandle {
@@ -234,7 +227,10 @@ export class LocalRuntime implements Runtime {
     const mb = l.diskMb ?? this.#disk.defaultMb
     if (!(Number.isInteger(mb) && mb >= 16)) throw new RuntimeError('invalid_request', `resources.diskMb must be an integer >= 16 (got ${mb})`)
     if (mb > this.#disk.maxMb) {
-      throw new RuntimeError('invalid_request', `resources.diskMb must be at most ${this.#disk.maxMb} on this host (runtime.disk.maxMb) (got ${mb}); ask for less, or have an admin raise runtime.disk.maxMb (and runtime.disk.poolMb)`)
+      throw new RuntimeError(
+        'invalid_request',
+        `resources.diskMb must be at most ${this.#disk.maxMb} on this host (runtime.disk.maxMb) (got ${mb}); ask for less, or have an admin raise runtime.disk.maxMb (and runtime.disk.poolMb)`,
+      )
     }
     return mb
   }

@@ -159,4 +159,3 @@ function checkSnapshotId(id: string): void {
     throw new RuntimeError('invalid_request', `snapshot id must be 1-63 characters of [A-Za-z0-9_-] starting with a letter or digit (got ${JSON.stringify(id)})`)
   }
 }
-

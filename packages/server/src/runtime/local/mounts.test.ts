@@ -43,7 +43,15 @@ describe('planMounts', () => {
   })
 
   it('host template on a host without merged /usr: real /bin and /lib come in read-only', () => {
-    const plan = planMounts({ spec: spec(), paths, hostTemplateRoot: '/t', hostLayout: [{ name: 'bin', kind: 'dir' }, { name: 'lib64', kind: 'symlink', target: 'usr/lib64' }] })
+    const plan = planMounts({
+      spec: spec(),
+      paths,
+      hostTemplateRoot: '/t',
+      hostLayout: [
+        { name: 'bin', kind: 'dir' },
+        { name: 'lib64', kind: 'symlink', target: 'usr/lib64' },
+      ],
+    })
     expect(plan.binds).toEqual([{ source: '/bin', target: '/bin', readOnly: true }])
   })
 
@@ -96,7 +104,28 @@ describe('checkHotMount', () => {
 
   it('refuses targets that would shadow system paths, relative ones and parent references', () => {
     expect(() => checkHotMountTarget('/')).toThrow(/other than \//)
-    for (const t of ['/usr', '/usr/lib/x', '/etc', '/etc/postgresql', '/proc', '/proc/1', '/dev', '/dev/shm', '/sys', '/bin', '/sbin', '/lib', '/root', '/var', '/var/lib/x', '/run', '/tmp', '/home', '/runx/a', '/tmpfoo']) {
+    for (const t of [
+      '/usr',
+      '/usr/lib/x',
+      '/etc',
+      '/etc/postgresql',
+      '/proc',
+      '/proc/1',
+      '/dev',
+      '/dev/shm',
+      '/sys',
+      '/bin',
+      '/sbin',
+      '/lib',
+      '/root',
+      '/var',
+      '/var/lib/x',
+      '/run',
+      '/tmp',
+      '/home',
+      '/runx/a',
+      '/tmpfoo',
+    ]) {
       expect(() => checkHotMountTarget(t), t).toThrow(/would shadow a system path/)
     }
     expect(() => checkHotMountTarget('run/postgresql')).toThrow(/absolute path inside the sandbox/)

@@ -99,9 +99,7 @@ export function planMounts(input: {
         { target: '/usr', lowers: [...usrs, '/usr'], upper: paths.upperUsr, work: paths.workUsr },
       ],
       // A host that keeps /bin, /lib… as real directories gets them read-only, as they are.
-      binds: input.hostLayout
-        .filter((e) => e.kind === 'dir')
-        .map((e) => ({ source: `/${e.name}`, target: `/${e.name}`, readOnly: true })),
+      binds: input.hostLayout.filter((e) => e.kind === 'dir').map((e) => ({ source: `/${e.name}`, target: `/${e.name}`, readOnly: true })),
       masks,
     }
   }
@@ -142,7 +140,7 @@ export function checkHotMount(m: HotMount): { source: string; target: string; re
     throw new RuntimeError('invalid_request', `bind mount source must be an absolute host path without '..' (got ${JSON.stringify(m?.source)})`)
   }
   const source = posix.normalize(m.source).replace(/(.)(?<!\/\/)\/+$/, '$1')
-  if (source === '/') throw new RuntimeError('invalid_request', 'bind mount source must be a directory other than the host\'s /')
+  if (source === '/') throw new RuntimeError('invalid_request', "bind mount source must be a directory other than the host's /")
   return { source, target: checkHotMountTarget(m.target), readOnly: m.readOnly === true }
 }
 
@@ -152,10 +150,7 @@ export function checkHotMountTarget(target: string): string {
   const clean = checkSandboxPath(target, 'bind mount target')
   const ok = hotMountRoots.some((r) => clean.startsWith(`${r}/`) || (clean === r && wholeRootAllowed.has(r)))
   if (!ok) {
-    throw new RuntimeError(
-      'invalid_request',
-      `bind mount target ${JSON.stringify(target)} would shadow a system path; use a path below ${hotMountRoots.join(', ')} (or /mnt, /workspace themselves)`,
-    )
+    throw new RuntimeError('invalid_request', `bind mount target ${JSON.stringify(target)} would shadow a system path; use a path below ${hotMountRoots.join(', ')} (or /mnt, /workspace themselves)`)
   }
   return clean
 }

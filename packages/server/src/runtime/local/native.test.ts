@@ -25,7 +25,10 @@ function runUnit(defines: string[] = []): { status: number | null; out: string }
   writeFileSync(header, errorCodesHeader())
   const bin = join(work, `unit${defines.length ? '-fail' : ''}`)
   const modules = ['args.c', 'util.c', 'frame.c', 'mounts.c', 'exec-request.c', 'exec-command.c', 'snapshot-paths.c'].map((f) => join(native, f))
-  const cc = spawnSync(process.env.CC ?? 'cc', ['-O1', '-Wall', '-Wextra', '-Werror', ...defines, '-I', work, '-o', bin, join(native, 'test', 'unit.c'), ...modules], { encoding: 'utf8', env: childEnv() })
+  const cc = spawnSync(process.env.CC ?? 'cc', ['-O1', '-Wall', '-Wextra', '-Werror', ...defines, '-I', work, '-o', bin, join(native, 'test', 'unit.c'), ...modules], {
+    encoding: 'utf8',
+    env: childEnv(),
+  })
   if (cc.status !== 0) return { status: cc.status, out: `cc failed:\n${cc.stderr}${cc.error?.message ?? ''}` }
   const run = spawnSync(bin, [], { encoding: 'utf8', env: {} })
   return { status: run.status, out: run.stdout + run.stderr }
@@ -69,6 +72,6 @@ describe('native helper', () => {
 
   it('refuses an SDK errors file without a code list', () => {
     expect(() => sdkErrorCodes('export const other = {}')).toThrow(/errorStatus/)
-    expect(sdkErrorCodes("export const errorStatus = {\n  a_b: 400,\n  c: 500,\n} as const")).toEqual(['a_b', 'c'])
+    expect(sdkErrorCodes('export const errorStatus = {\n  a_b: 400,\n  c: 500,\n} as const')).toEqual(['a_b', 'c'])
   })
 })

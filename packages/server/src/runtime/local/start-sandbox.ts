@@ -49,7 +49,17 @@ export async function startSandbox(d: StartDeps, spec: SandboxSpec, diskMb: numb
     const cgroups = d.cgroups.create(spec.id, spec.resources)
     const execSocket = execSocketPath(paths.dir)
     if (execSocket.startsWith(`${FALLBACK_SOCKET_DIR}/`)) mkdirSync(FALLBACK_SOCKET_DIR, { recursive: true, mode: 0o700 })
-    const argv = createArgv({ id: spec.id, plan, ...(cgroups.initInto ? { cgroupInto: cgroups.initInto } : {}), cgroupProcs: cgroups.init, joinProcs: cgroups.supervisor, execSocket, uidBase: UID_BASE, idCount: ID_COUNT, disk: { subvolume: paths.dir, bytes: diskMb * 1_048_576, ...(from ? { from } : {}) } })
+    const argv = createArgv({
+      id: spec.id,
+      plan,
+      ...(cgroups.initInto ? { cgroupInto: cgroups.initInto } : {}),
+      cgroupProcs: cgroups.init,
+      joinProcs: cgroups.supervisor,
+      execSocket,
+      uidBase: UID_BASE,
+      idCount: ID_COUNT,
+      disk: { subvolume: paths.dir, bytes: diskMb * 1_048_576, ...(from ? { from } : {}) },
+    })
     const pid = await spawnInit(d, spec.id, argv)
     const startTime = readStartTime(pid)
     if (startTime === undefined) throw new RuntimeError('internal', `sandbox ${spec.id} init (pid ${pid}) exited right after it started`)

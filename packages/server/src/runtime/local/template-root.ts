@@ -1,18 +1,5 @@
 /** @module runtime/local/template-root — builds the 'host' template's skeleton root once (idempotent, atomic). */
-import {
-  chmodSync,
-  copyFileSync,
-  existsSync,
-  lchownSync,
-  lstatSync,
-  mkdirSync,
-  readdirSync,
-  readlinkSync,
-  renameSync,
-  rmSync,
-  symlinkSync,
-  writeFileSync,
-} from 'node:fs'
+import { chmodSync, copyFileSync, existsSync, lchownSync, lstatSync, mkdirSync, readdirSync, readlinkSync, renameSync, rmSync, symlinkSync, writeFileSync } from 'node:fs'
 import { dirname, join } from 'node:path'
 import type { HostLayoutEntry } from './mounts.js'
 import { systemTopLevel } from './mounts.js'
@@ -22,9 +9,27 @@ export const USER_UID = 1000
 
 /** Files of the host's /etc that programs need and that hold no secret (copied when world-readable). */
 const etcFiles = [
-  'ld.so.cache', 'ld.so.conf', 'os-release', 'debian_version', 'lsb-release', 'profile', 'bash.bashrc', 'environment',
-  'localtime', 'timezone', 'protocols', 'services', 'networks', 'shells', 'inputrc', 'host.conf', 'gai.conf',
-  'mime.types', 'ssl/openssl.cnf', 'ca-certificates.conf', 'login.defs',
+  'ld.so.cache',
+  'ld.so.conf',
+  'os-release',
+  'debian_version',
+  'lsb-release',
+  'profile',
+  'bash.bashrc',
+  'environment',
+  'localtime',
+  'timezone',
+  'protocols',
+  'services',
+  'networks',
+  'shells',
+  'inputrc',
+  'host.conf',
+  'gai.conf',
+  'mime.types',
+  'ssl/openssl.cnf',
+  'ca-certificates.conf',
+  'login.defs',
 ]
 /** Directories copied recursively (world-readable entries only; symlinks as symlinks). */
 const etcDirs = ['ld.so.conf.d', 'alternatives', 'profile.d', 'ssl/certs', 'python3', 'python3.11', 'python3.12', 'python3.13']

@@ -14,7 +14,10 @@ describe('the migration sequence', () => {
 
   it('catches a new migration numbered by area, before the last released one', () => {
     const names = [...releasedMigrations, '0101-insights-more']
-    expect(migrationOrderProblems(names)).toEqual([expect.stringContaining('does not sort after'), expect.stringContaining('new migration 0101-insights-more sorts before the last released one (0400-audit-checkpoints)')])
+    expect(migrationOrderProblems(names)).toEqual([
+      expect.stringContaining('does not sort after'),
+      expect.stringContaining('new migration 0101-insights-more sorts before the last released one (0400-audit-checkpoints)'),
+    ])
   })
 
   it('catches a released migration renamed or removed', () => {

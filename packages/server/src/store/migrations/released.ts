@@ -19,7 +19,9 @@ export function migrationOrderProblems(names: readonly string[], released: reado
   const releasedSet = new Set(released)
   for (const n of names) {
     if (last !== undefined && !releasedSet.has(n) && n <= last)
-      problems.push(`new migration ${n} sorts before the last released one (${last}): kysely would refuse every existing store; name it so it sorts after ${last} (e.g. the next number in the one sequence)`)
+      problems.push(
+        `new migration ${n} sorts before the last released one (${last}): kysely would refuse every existing store; name it so it sorts after ${last} (e.g. the next number in the one sequence)`,
+      )
   }
   return problems
 }

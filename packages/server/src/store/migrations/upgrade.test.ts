@@ -60,9 +60,32 @@ const sandbox: SandboxRow = {
 function auditRows(): Array<Record<string, unknown>> {
   let prevHash = genesis
   return [1, 2].map((seq) => {
-    const body: AuditBody = { seq, at: `2026-11-01T10:00:0${seq}.000Z`, actor: 'tok_admin (admin)', project: 'default', action: seq === 1 ? 'createSandbox' : 'execCommand', target: sandbox.id, outcome: 'ok', requestId: `req_${seq}`, data: { seq }, prevHash }
+    const body: AuditBody = {
+      seq,
+      at: `2026-11-01T10:00:0${seq}.000Z`,
+      actor: 'tok_admin (admin)',
+      project: 'default',
+      action: seq === 1 ? 'createSandbox' : 'execCommand',
+      target: sandbox.id,
+      outcome: 'ok',
+      requestId: `req_${seq}`,
+      data: { seq },
+      prevHash,
+    }
     const hash = recordHash(body)
-    const row = { seq, at: body.at, actor: body.actor, project: body.project, action: body.action, target: body.target, outcome: body.outcome, request_id: body.requestId, data: JSON.stringify(body.data), prev_hash: prevHash, hash }
+    const row = {
+      seq,
+      at: body.at,
+      actor: body.actor,
+      project: body.project,
+      action: body.action,
+      target: body.target,
+      outcome: body.outcome,
+      request_id: body.requestId,
+      data: JSON.stringify(body.data),
+      prev_hash: prevHash,
+      hash,
+    }
     prevHash = hash
     return row
   })

@@ -34,7 +34,7 @@ export async function archiveSource(path: string, ref: string | undefined, store
       const at = join(dir, ...comps)
       if (e.type === 'Directory') return void (e.resume(), await mkdir(at, { recursive: true, mode: 0o700 }))
       if (e.type === 'SymbolicLink' || e.type === 'Link') {
-        const target = e.type === 'Link' ? e.linkpath ?? '' : posix.join(posix.dirname(comps.join('/')), e.linkpath ?? '')
+        const target = e.type === 'Link' ? (e.linkpath ?? '') : posix.join(posix.dirname(comps.join('/')), e.linkpath ?? '')
         links.push({ at: comps, target: archivePath(target, `image archive ${path}: link ${e.path}`) })
         return void e.resume()
       }

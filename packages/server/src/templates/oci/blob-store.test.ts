@@ -34,7 +34,12 @@ it('refuses, and keeps nothing of, a tampered, a truncated or an oversized blob'
   await expect(store.put(desc, Readable.from([body.subarray(0, 4)]), 'blob')).rejects.toMatchObject({ reason: 'size_mismatch' })
   // Refused mid-stream: the source is never read to its end.
   let pulled = 0
-  const endless = new Readable({ read() { pulled++; this.push(Buffer.alloc(1024)) } })
+  const endless = new Readable({
+    read() {
+      pulled++
+      this.push(Buffer.alloc(1024))
+    },
+  })
   await expect(store.put(desc, endless, 'blob')).rejects.toThrow(/larger than its descriptor/)
   expect(pulled).toBeLessThan(64) // the stream buffer (16 KiB) and no more
   expect(await leftovers()).toEqual([])

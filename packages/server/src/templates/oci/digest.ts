@@ -40,9 +40,7 @@ export class VerifyingStream extends Transform {
   readonly #hash: Hash = createHash('sha256')
   #bytes = 0
 
-  constructor(
-    private readonly expect: { digest: string; size: number; what: string },
-  ) {
+  constructor(private readonly expect: { digest: string; size: number; what: string }) {
     super()
   }
 

@@ -47,6 +47,6 @@ export function parseImageRef(image: string): ImageRef {
 
 /** Loopback hosts, the only ones `insecureHttp` may talk plain HTTP to. */
 export function isLoopbackHost(registry: string): boolean {
-  const host = registry.startsWith('[') ? registry.slice(1, registry.indexOf(']')) : registry.split(':')[0] ?? ''
+  const host = registry.startsWith('[') ? registry.slice(1, registry.indexOf(']')) : (registry.split(':')[0] ?? '')
   return host === 'localhost' || host === '::1' || host.startsWith('127.')
 }

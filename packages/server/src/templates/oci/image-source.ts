@@ -25,11 +25,7 @@ export async function readVerified(stream: Readable, d: Descriptor, what: string
 }
 
 /** Follows index → manifest (at most 3 levels: an index of indexes is allowed, a cycle is not). */
-export async function narrowToManifest(
-  start: Descriptor,
-  read: (d: Descriptor) => Promise<{ bytes: Buffer; mediaType?: string }>,
-  what: string,
-): Promise<{ digest: string; manifest: Manifest }> {
+export async function narrowToManifest(start: Descriptor, read: (d: Descriptor) => Promise<{ bytes: Buffer; mediaType?: string }>, what: string): Promise<{ digest: string; manifest: Manifest }> {
   let desc = start
   for (let depth = 0; depth < 3; depth++) {
     const { bytes, mediaType } = await read(desc)

@@ -14,13 +14,22 @@ const sha = (b: Buffer) => `sha256:${createHash('sha256').update(b).digest('hex'
 const uidBase = 200_000
 
 // One small image, built here: a gzip layer, a config, a manifest, an index naming it v1.
-const layer = gzipSync(makeTar([{ path: 'bin/', type: '5' }, { path: 'bin/sh', body: '#!fake', mode: 0o755 }, { path: 'etc/os-release', body: 'ID=tidepool-test\n' }]))
+const layer = gzipSync(
+  makeTar([
+    { path: 'bin/', type: '5' },
+    { path: 'bin/sh', body: '#!fake', mode: 0o755 },
+    { path: 'etc/os-release', body: 'ID=tidepool-test\n' },
+  ]),
+)
 const config = Buffer.from(JSON.stringify({ architecture: hostArch(), os: 'linux', config: { Env: ['PATH=/bin'], Cmd: ['/bin/sh'], WorkingDir: '/srv' }, rootfs: { type: 'layers', diff_ids: [] } }))
-const manifest = Buffer.from(JSON.stringify({
-  schemaVersion: 2, mediaType: mediaTypes.ociManifest,
-  config: { mediaType: mediaTypes.ociConfig, digest: sha(config), size: config.length },
-  layers: [{ mediaType: mediaTypes.ociLayerGzip, digest: sha(layer), size: layer.length }],
-}))
+const manifest = Buffer.from(
+  JSON.stringify({
+    schemaVersion: 2,
+    mediaType: mediaTypes.ociManifest,
+    config: { mediaType: mediaTypes.ociConfig, digest: sha(config), size: config.length },
+    layers: [{ mediaType: mediaTypes.ociLayerGzip, digest: sha(layer), size: layer.length }],
+  }),
+)
 const index = (entries: object[]) => Buffer.from(JSON.stringify({ schemaVersion: 2, mediaType: mediaTypes.ociIndex, manifests: entries }))
 const manifestDesc = { mediaType: mediaTypes.ociManifest, digest: sha(manifest), size: manifest.length }
 const list = index([
@@ -113,7 +122,7 @@ describe.skipIf(!root)('importImage (needs root: chown)', () => {
     const host = () => base.slice('http://'.length)
     const auth = { username: 'alice', password: 'secret' }
 
-    it('pulls through the bearer flow; an index picks this host\'s platform', async () => {
+    it("pulls through the bearer flow; an index picks this host's platform", async () => {
       const img = await importImage({ kind: 'registry', image: `${host()}/team/img:multi`, auth, insecureHttp: true }, { storeDir: join(work, 'store-reg'), uidBase })
       expect(img.digest).toBe(sha(manifest))
       expect(await readFile(join(img.rootfs, 'bin/sh'), 'utf8')).toBe('#!fake')
@@ -123,7 +132,10 @@ describe.skipIf(!root)('importImage (needs root: chown)', () => {
       state.tamper = true
       const storeDir = join(work, 'store-tamper')
       try {
-        await expect(importImage({ kind: 'registry', image: `${host()}/team/img:v1`, auth, insecureHttp: true }, { storeDir, uidBase })).rejects.toMatchObject({ reason: 'digest_mismatch', code: 'runtime_unavailable' })
+        await expect(importImage({ kind: 'registry', image: `${host()}/team/img:v1`, auth, insecureHttp: true }, { storeDir, uidBase })).rejects.toMatchObject({
+          reason: 'digest_mismatch',
+          code: 'runtime_unavailable',
+        })
       } finally {
         state.tamper = false
       }
@@ -134,12 +146,18 @@ describe.skipIf(!root)('importImage (needs root: chown)', () => {
 
     it('a wrong password is auth_failed; a closed port is runtime_unavailable', async () => {
       const storeDir = join(work, 'store-fail')
-      await expect(importImage({ kind: 'registry', image: `${host()}/team/img:v1`, auth: { username: 'alice', password: 'wrong' }, insecureHttp: true }, { storeDir, uidBase })).rejects.toMatchObject({ reason: 'auth_failed', code: 'invalid_request' })
+      await expect(importImage({ kind: 'registry', image: `${host()}/team/img:v1`, auth: { username: 'alice', password: 'wrong' }, insecureHttp: true }, { storeDir, uidBase })).rejects.toMatchObject({
+        reason: 'auth_failed',
+        code: 'invalid_request',
+      })
       const closed = createServer()
       await new Promise<void>((r) => closed.listen(0, '127.0.0.1', r))
       const port = (closed.address() as AddressInfo).port
       await new Promise<void>((r) => closed.close(() => r()))
-      await expect(importImage({ kind: 'registry', image: `127.0.0.1:${port}/team/img:v1`, insecureHttp: true }, { storeDir, uidBase })).rejects.toMatchObject({ reason: 'registry_unavailable', code: 'runtime_unavailable' })
+      await expect(importImage({ kind: 'registry', image: `127.0.0.1:${port}/team/img:v1`, insecureHttp: true }, { storeDir, uidBase })).rejects.toMatchObject({
+        reason: 'registry_unavailable',
+        code: 'runtime_unavailable',
+      })
       await expect(importImage({ kind: 'registry', image: 'example.com/team/img:v1', insecureHttp: true }, { storeDir, uidBase })).rejects.toMatchObject({ code: 'invalid_request' })
     })
   })

@@ -16,9 +16,7 @@ import { unpackLayers } from './unpack.js'
 export { OciError, type OciFailure } from './oci-error.js'
 
 export type OciSource =
-  | { kind: 'layout'; path: string; ref?: string }
-  | { kind: 'archive'; path: string; ref?: string }
-  | { kind: 'registry'; image: string; auth?: RegistryAuth; insecureHttp?: boolean }
+  { kind: 'layout'; path: string; ref?: string } | { kind: 'archive'; path: string; ref?: string } | { kind: 'registry'; image: string; auth?: RegistryAuth; insecureHttp?: boolean }
 
 export interface OciImage {
   /** sha256:… of the manifest chosen (for this host's linux architecture when an index). */

@@ -20,8 +20,7 @@ afterEach(async () => {
   await rm(outside, { recursive: true, force: true })
 })
 
-const apply = (entries: TarEntry[], opts: { truncate?: number } = {}) =>
-  applyLayer(root, Readable.from([makeTar(entries, opts)]), { uidBase, log: silentLogger, what: 'layer 1' })
+const apply = (entries: TarEntry[], opts: { truncate?: number } = {}) => applyLayer(root, Readable.from([makeTar(entries, opts)]), { uidBase, log: silentLogger, what: 'layer 1' })
 
 describe.skipIf(process.getuid?.() !== 0)('applyLayer (needs root: chown)', () => {
   it('writes files, dirs and symlinks with owners shifted by uidBase and modes (setuid) kept', async () => {
@@ -61,7 +60,10 @@ describe.skipIf(process.getuid?.() !== 0)('applyLayer (needs root: chown)', () =
   })
 
   it('a file entry over a symlink replaces the link, never writes through it', async () => {
-    await apply([{ path: 'x', type: '2', linkpath: join(outside, 'target') }, { path: 'x', body: 'mine' }])
+    await apply([
+      { path: 'x', type: '2', linkpath: join(outside, 'target') },
+      { path: 'x', body: 'mine' },
+    ])
     expect(await readdir(outside)).toEqual([])
     expect((await lstat(join(root, 'x'))).isFile()).toBe(true)
   })
@@ -70,12 +72,20 @@ describe.skipIf(process.getuid?.() !== 0)('applyLayer (needs root: chown)', () =
     await expect(apply([{ path: 'h', type: '1', linkpath: '../outside' }])).rejects.toThrow(/'\.\.'/)
     await expect(apply([{ path: 'h', type: '1', linkpath: join(outside, 'f') }])).rejects.toThrow(/absolute path/)
     await expect(apply([{ path: 'h', type: '1', linkpath: 'missing' }])).rejects.toThrow(/not an existing file/)
-    await apply([{ path: 'f', body: 'one' }, { path: 'h', type: '1', linkpath: 'f' }])
+    await apply([
+      { path: 'f', body: 'one' },
+      { path: 'h', type: '1', linkpath: 'f' },
+    ])
     expect((await stat(join(root, 'h'))).ino).toBe((await stat(join(root, 'f'))).ino)
   })
 
   it('applies whiteouts and opaque directories to the layers below', async () => {
-    await apply([{ path: 'd/x', body: '1' }, { path: 'd/y', body: '2' }, { path: 'gone', body: '3' }, { path: 'keep', body: '4' }])
+    await apply([
+      { path: 'd/x', body: '1' },
+      { path: 'd/y', body: '2' },
+      { path: 'gone', body: '3' },
+      { path: 'keep', body: '4' },
+    ])
     await apply([{ path: '.wh.gone' }, { path: 'd/', type: '5' }, { path: 'd/z', body: 'new' }, { path: 'd/.wh..wh..opq' }])
     expect((await readdir(root)).sort()).toEqual(['d', 'keep'])
     expect(await readdir(join(root, 'd'))).toEqual(['z'])
@@ -83,7 +93,10 @@ describe.skipIf(process.getuid?.() !== 0)('applyLayer (needs root: chown)', () =
 
   it('refuses owners that cannot be mapped, skips device nodes, makes FIFOs', async () => {
     await expect(apply([{ path: 'f', body: 'x', uid: 65536 }])).rejects.toThrow(/outside 0\.\.65535/)
-    await apply([{ path: 'null', type: '3' }, { path: 'pipe', type: '6', mode: 0o620 }])
+    await apply([
+      { path: 'null', type: '3' },
+      { path: 'pipe', type: '6', mode: 0o620 },
+    ])
     await expect(lstat(join(root, 'null'))).rejects.toThrow()
     const p = await lstat(join(root, 'pipe'))
     expect([p.isFIFO(), p.mode & 0o777, p.uid]).toEqual([true, 0o620, uidBase])

@@ -43,7 +43,10 @@ function ociLayout(dir: string, indexBytes: Buffer, ref: string | undefined, onC
       const refs = all.map((m) => m.annotations?.[refAnnotation]).filter((r): r is string => r !== undefined)
       const chosen = ref === undefined ? (all.length === 1 ? all[0] : undefined) : all.find((m) => m.annotations?.[refAnnotation] === ref)
       if (!chosen) {
-        const why = ref === undefined ? `holds ${all.length} images; name one with ref (one of ${refs.join(', ') || 'none named'})` : `has no image named ${JSON.stringify(ref)} (has ${refs.join(', ') || 'none named'})`
+        const why =
+          ref === undefined
+            ? `holds ${all.length} images; name one with ref (one of ${refs.join(', ') || 'none named'})`
+            : `has no image named ${JSON.stringify(ref)} (has ${refs.join(', ') || 'none named'})`
         throw new OciError(ref === undefined ? 'bad_reference' : 'not_found', `OCI layout ${dir} ${why}`)
       }
       return narrowToManifest(chosen, async (d) => ({ bytes: await readVerified(createReadStream(blob(d)), d, `${dir} blob`) }), `OCI layout ${dir}`)

@@ -48,7 +48,7 @@ export function registrySource(image: string, o: { auth?: RegistryAuth; insecure
     const bytes = await readCapped(res, maxJsonBytes, `manifest ${reference}`)
     const got = sha256Of(bytes)
     const claimed = res.headers.get('docker-content-digest')
-    const want = expect?.digest ?? (reference.startsWith('sha256:') ? reference : claimed ?? got)
+    const want = expect?.digest ?? (reference.startsWith('sha256:') ? reference : (claimed ?? got))
     if (got !== want) throw new OciError('digest_mismatch', `manifest ${ref.name}:${reference} from ${ref.registry} does not match its digest: expected ${want}, got ${got}`, { expected: want, got })
     const ct = res.headers.get('content-type')?.split(';')[0]?.trim()
     return { bytes, digest: got, ...(ct ? { mediaType: ct } : {}) }
@@ -76,7 +76,7 @@ async function send(url: string, init: RequestInit, signal: AbortSignal | undefi
   } catch (err) {
     if (signal?.aborted) throw err
     const cause = (err as { cause?: { code?: string; message?: string } }).cause
-    const why = timeout.aborted ? `no answer within ${requestTimeoutMs} ms` : cause?.code ?? cause?.message ?? (err as Error).message
+    const why = timeout.aborted ? `no answer within ${requestTimeoutMs} ms` : (cause?.code ?? cause?.message ?? (err as Error).message)
     throw new OciError('registry_unavailable', `cannot fetch ${what}: ${why}`, {}, { cause: err })
   }
 }

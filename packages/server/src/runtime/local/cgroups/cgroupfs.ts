@@ -53,26 +53,29 @@ export function moveAll(pids: number[], procsFile: string): void {
 export async function killAndWait(killDir: string | undefined, dirs: string[], timeoutMs: number, afterSignal?: () => void): Promise<boolean> {
   const killFile = killDir ? join(killDir, 'cgroup.kill') : undefined
   let useKillFile = killFile !== undefined && existsSync(killFile)
-  return pollUntil(() => {
-    const pids = dirs.flatMap((d) => listProcsDeep(d))
-    if (pids.length === 0) return true
-    if (useKillFile) {
-      try {
-        writeFileSync(killFile!, '1')
-      } catch {
-        useKillFile = false
+  return pollUntil(
+    () => {
+      const pids = dirs.flatMap((d) => listProcsDeep(d))
+      if (pids.length === 0) return true
+      if (useKillFile) {
+        try {
+          writeFileSync(killFile!, '1')
+        } catch {
+          useKillFile = false
+        }
       }
-    }
-    for (const pid of pids) {
-      try {
-        process.kill(pid, 'SIGKILL')
-      } catch {
-        // already gone
+      for (const pid of pids) {
+        try {
+          process.kill(pid, 'SIGKILL')
+        } catch {
+          // already gone
+        }
       }
-    }
-    afterSignal?.()
-    return false
-  }, { timeoutMs, maxDelayMs: 20 })
+      afterSignal?.()
+      return false
+    },
+    { timeoutMs, maxDelayMs: 20 },
+  )
 }
 
 /** rmdir that counts a missing directory as removed. */
@@ -88,13 +91,16 @@ export function tryRmdir(dir: string): boolean {
 /** rmdir, retried (~1 s) while the kernel says EBUSY: the last task is still on its way out. */
 export async function rmdirRetry(dir: string): Promise<void> {
   try {
-    await retry(() => {
-      try {
-        rmdirSync(dir)
-      } catch (err) {
-        if (errnoOf(err) !== 'ENOENT') throw err
-      }
-    }, { attempts: 11, delayMs: (n) => 2 ** n, retryable: (err) => errnoOf(err) === 'EBUSY' })
+    await retry(
+      () => {
+        try {
+          rmdirSync(dir)
+        } catch (err) {
+          if (errnoOf(err) !== 'ENOENT') throw err
+        }
+      },
+      { attempts: 11, delayMs: (n) => 2 ** n, retryable: (err) => errnoOf(err) === 'EBUSY' },
+    )
   } catch (err) {
     throw new RuntimeError('internal', `could not remove cgroup ${dir}: ${messageOf(err)}; kill the processes listed in its cgroup.procs and rmdir it`, { cause: err })
   }

@@ -119,7 +119,12 @@ describe('cgroup v1 on a hybrid host (v1 limits, cgroup2 tracking)', () => {
     expect(files).toEqual({ supervisor: ['memory', 'cpu', 'cpuacct', 'pids'].map((h) => join(tmp, h, 'tp/i1/s1/cgroup.procs')), initInto: join(unified, 'tp/i1/s1'), init: [] })
     expect(cg.problems()).toEqual([]) // the v1 freezer is not needed with a cgroup2 tree
     expect(cg.sandboxDirs('s1').sort()).toEqual(['cpu', 'cpuacct', 'memory', 'pids', 'unified'].map((h) => join(tmp, h, 'tp/i1/s1')))
-    expect([read('memory/tp/i1/s1/memory.limit_in_bytes'), read('cpu/tp/i1/s1/cpu.cfs_quota_us'), read('pids/tp/i1/s1/pids.max'), read('pids/tp/pids.max')]).toEqual([String(64 * MiB), '50000', '32', '500'])
+    expect([read('memory/tp/i1/s1/memory.limit_in_bytes'), read('cpu/tp/i1/s1/cpu.cfs_quota_us'), read('pids/tp/i1/s1/pids.max'), read('pids/tp/pids.max')]).toEqual([
+      String(64 * MiB),
+      '50000',
+      '32',
+      '500',
+    ])
     expect([cg.version, cg.cgroup2Tree, cg.mountOf('freezer'), cg.mountOf('cpuacct')]).toEqual([1, unified, unified, c.cpuacct])
     expect(cg.createExec('s1')).toEqual({ name: 'x1', cloneInto: join(unified, 'tp/i1/s1/x1'), procs: [] })
   })

@@ -11,7 +11,11 @@ import type { CgroupLimits, CgroupProblem, CgroupTracker, ExecCgroup, SandboxCgr
 /** Empty exec cgroups kept per sandbox: enough for an agent's usual handful of concurrent commands. */
 const SPARE_EXEC_CGROUPS = 4
 
-const noCgroupfs: CgroupProblem = { name: 'cgroups', detail: 'no cgroup filesystem is mounted (see /proc/mounts)', fix: 'mount cgroup2 at /sys/fs/cgroup (mount -t cgroup2 none /sys/fs/cgroup) or the v1 controllers memory, cpu, cpuacct, pids, freezer' }
+const noCgroupfs: CgroupProblem = {
+  name: 'cgroups',
+  detail: 'no cgroup filesystem is mounted (see /proc/mounts)',
+  fix: 'mount cgroup2 at /sys/fs/cgroup (mount -t cgroup2 none /sys/fs/cgroup) or the v1 controllers memory, cpu, cpuacct, pids, freezer',
+}
 
 function gone(id: string): RuntimeError {
   return new RuntimeError('not_found', `sandbox ${id} has no cgroups (it is gone)`)
@@ -93,7 +97,10 @@ export class Cgroups {
   resize(id: string, limits: ResourceLimits): void {
     const current = this.#limits?.memoryUsage(this.#rel(id))
     if (current !== undefined && limits.memoryMb * 1024 * 1024 < current) {
-      throw new RuntimeError('invalid_request', `memoryMb ${limits.memoryMb} is below what sandbox ${id} uses now (${Math.ceil(current / 1048576)} MiB); free memory inside it or choose a higher limit`)
+      throw new RuntimeError(
+        'invalid_request',
+        `memoryMb ${limits.memoryMb} is below what sandbox ${id} uses now (${Math.ceil(current / 1048576)} MiB); free memory inside it or choose a higher limit`,
+      )
     }
     this.#writeLimits(id, limits, this.#limits?.memoryLimit(this.#rel(id)))
   }

@@ -10,9 +10,7 @@ export const v2Controllers = ['memory', 'cpu', 'pids'] as const
 
 export type CgroupLayout =
   /** v1 controllers, each at its mount point (co-mounted ones share it); `unified` is a hybrid host's cgroup2 mount. */
-  | { version: 1; controllers: Partial<Record<V1Controller, string>>; unified?: string }
-  | { version: 2; root: string }
-  | { version: 'none' }
+  { version: 1; controllers: Partial<Record<V1Controller, string>>; unified?: string } | { version: 2; root: string } | { version: 'none' }
 
 /** Reads the cgroup layout from /proc/mounts text. */
 export function detectCgroups(mounts: string): CgroupLayout {

@@ -100,7 +100,11 @@ export class V1Tracker implements CgroupTracker {
   readonly #own: string[]
 
   /** `resourceMounts`: where the supervisor already is (its children inherit those cgroups). */
-  constructor(readonly root: string, freezer: string | undefined, resourceMounts: readonly string[]) {
+  constructor(
+    readonly root: string,
+    freezer: string | undefined,
+    resourceMounts: readonly string[],
+  ) {
     this.#freezer = freezer
     this.hierarchies = freezer ? [freezer] : []
     this.#own = freezer && !resourceMounts.includes(freezer) ? [freezer] : []

@@ -26,7 +26,11 @@ export class V2Limits implements CgroupLimits {
     const available = readText(join(root, 'cgroup.controllers'))?.split(/\s+/) ?? []
     return v2Controllers
       .filter((c) => !available.includes(c))
-      .map((c) => ({ name: `cgroup ${c}`, detail: `cgroup v2 controller ${c} is not available at ${root} (cgroup.controllers: ${available.join(' ') || 'none'})`, fix: `enable it on the host (kernel config / boot with cgroup_enable=${c}); tidepool enables it in ${root}/cgroup.subtree_control itself` }))
+      .map((c) => ({
+        name: `cgroup ${c}`,
+        detail: `cgroup v2 controller ${c} is not available at ${root} (cgroup.controllers: ${available.join(' ') || 'none'})`,
+        fix: `enable it on the host (kernel config / boot with cgroup_enable=${c}); tidepool enables it in ${root}/cgroup.subtree_control itself`,
+      }))
   }
 
   mountOf(): string {
@@ -140,6 +144,10 @@ function enableControllers(dir: string): void {
   try {
     writeFileSync(join(dir, 'cgroup.subtree_control'), missing.map((c) => `+${c}`).join(' '))
   } catch (err) {
-    throw new RuntimeError('runtime_unavailable', `could not enable cgroup controllers ${missing.join(', ')} in ${dir}/cgroup.subtree_control: ${messageOf(err)}; processes directly in that cgroup block it (move them to a leaf cgroup) or delegate it to tidepool`, { cause: err })
+    throw new RuntimeError(
+      'runtime_unavailable',
+      `could not enable cgroup controllers ${missing.join(', ')} in ${dir}/cgroup.subtree_control: ${messageOf(err)}; processes directly in that cgroup block it (move them to a leaf cgroup) or delegate it to tidepool`,
+      { cause: err },
+    )
   }
 }
