@@ -34,3 +34,41 @@ export function offsetOf(token: string | undefined): number {
 export function offsetPageOf<T>(items: T[], offset: number, limit: number): Page<T> {
   return items.length > limit ? { items: items.slice(0, limit), nextToken: encodeCursor(String(offset + limit)) } : { items }
 }
+
+/** Rows a scan reads per query while filtering in code. */
+const SCAN_BATCH = 500
+
+/**
+ * A keyset page of the rows that pass a filter the database cannot apply (a JSON column's labels or
+ * metadata): reads batches of rows after the cursor, in id order, until `limit + 1` pass or the rows
+ * run out; the token then resumes after the last item returned.
+ */
+export async function filteredPageOf<R extends { id: string }, T>(o: {
+  nextToken: string | undefined
+  limit: number
+  /** Up to `n` rows with id > `after` (all rows when undefined), ordered by id. */
+  fetch: (after: string | undefined, n: number) => Promise<R[]>
+  keep: (row: R) => boolean
+  view: (row: R) => T
+}): Promise<Page<T>> {
+  const kept: R[] = []
+  let cursor = decodeCursor(o.nextToken)
+  for (;;) {
+    const rows = await o.fetch(cursor, SCAN_BATCH)
+    for (const row of rows) {
+      if (o.keep(row)) kept.push(row)
+      if (kept.length > o.limit) break
+    }
+    if (kept.length > o.limit || rows.length < SCAN_BATCH) break
+    cursor = rows[rows.length - 1]!.id
+  }
+  const page = pageOf(kept, o.limit)
+  return { ...page, items: page.items.map(o.view) }
+}
+
+/** Whether a JSON record column holds every key/value of `wanted` (own keys only: no prototype reaches in). */
+export function hasAll(recordJson: string, wanted: readonly [string, string][]): boolean {
+  if (wanted.length === 0) return true
+  const record = JSON.parse(recordJson) as Record<string, string>
+  return wanted.every(([k, v]) => Object.hasOwn(record, k) && record[k] === v)
+}

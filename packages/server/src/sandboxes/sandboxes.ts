@@ -6,7 +6,7 @@ import { AppError, notFound } from '../core/errors.js'
 import { newId } from '../core/ids.js'
 import type { ResourceLimits, RuntimeRef } from '../runtime/runtime.js'
 import type { SandboxRow } from '../store/schema.js'
-import { decodeCursor, encodeCursor } from '../kit/cursor.js'
+import { filteredPageOf, hasAll } from '../kit/page.js'
 import { pruneStopped, reapExpired } from './expiry.js'
 import { reconcileSandboxes, type ReconcileResult } from './reconcile.js'
 import { SandboxStates, type SandboxDeps } from './sandbox-states.js'
@@ -149,27 +149,19 @@ export class SandboxService implements TemplateUsage {
   }
 
   async list(p: Principal, q: { state?: SandboxState | undefined; metadata?: Record<string, string> | undefined; limit: number; nextToken?: string | undefined }) {
-    const after = decodeCursor(q.nextToken)
     const filters = Object.entries(q.metadata ?? {})
-    const items: Sandbox[] = []
-    let cursor = after
-    // Metadata is a JSON column: filter in code, scanning keyset pages until the page is full.
-    for (;;) {
-      let query = this.deps.db.selectFrom('sandboxes').selectAll().where('project', '=', p.project).orderBy('id').limit(500)
-      query = q.state ? query.where('state', '=', q.state) : query.where('state', 'in', live)
-      if (cursor) query = query.where('id', '>', cursor)
-      const rows = await query.execute()
-      for (const row of rows) {
-        const meta = JSON.parse(row.metadata) as Record<string, string>
-        if (filters.every(([k, v]) => meta[k] === v)) items.push(toSandbox(row))
-        if (items.length > q.limit) break
-      }
-      if (items.length > q.limit || rows.length < 500) break
-      cursor = rows[rows.length - 1]!.id
-    }
-    if (items.length <= q.limit) return { items }
-    const page = items.slice(0, q.limit)
-    return { items: page, nextToken: encodeCursor(page[page.length - 1]!.id) }
+    // Metadata is a JSON column: filtered in code over keyset pages.
+    return filteredPageOf({
+      nextToken: q.nextToken,
+      limit: q.limit,
+      fetch: (after, n) => {
+        let query = this.deps.db.selectFrom('sandboxes').selectAll().where('project', '=', p.project).orderBy('id').limit(n)
+        query = q.state ? query.where('state', '=', q.state) : query.where('state', 'in', live)
+        return (after ? query.where('id', '>', after) : query).execute()
+      },
+      keep: (row) => hasAll(row.metadata, filters),
+      view: toSandbox,
+    })
   }
 
   async patch(p: Principal, id: string, input: { timeoutMs?: number | undefined; metadata?: Record<string, string> | undefined; resources?: Partial<ResourceLimits> | undefined }): Promise<Sandbox> {

@@ -4,7 +4,7 @@ import { systemActors } from '../audit/system-actor.js'
 import { iso } from '../core/clock.js'
 import { AppError, notFound, quotaExceeded } from '../core/errors.js'
 import { newId } from '../core/ids.js'
-import { decodeCursor, encodeCursor } from '../kit/cursor.js'
+import { filteredPageOf, hasAll } from '../kit/page.js'
 import type { RuntimeSnapshots } from '../runtime/runtime.js'
 import type { SnapshotRow } from '../store/schema.js'
 import { live, refOf } from './sandbox-row.js'
@@ -138,25 +138,18 @@ export class SnapshotService {
 
   async list(p: Pick<Principal, 'project'>, q: { sandboxId?: string | undefined; labels?: Record<string, string> | undefined; limit: number; nextToken?: string | undefined }) {
     const filters = Object.entries(q.labels ?? {})
-    const items: Snapshot[] = []
-    let cursor = decodeCursor(q.nextToken)
-    // Labels are a JSON column: filter in code, scanning keyset pages until the page is full.
-    for (;;) {
-      let query = this.deps.db.selectFrom('snapshots').selectAll().where('project', '=', p.project).where('state', '=', 'ready').orderBy('id').limit(500)
-      if (q.sandboxId) query = query.where('sandbox_id', '=', q.sandboxId)
-      if (cursor) query = query.where('id', '>', cursor)
-      const rows = await query.execute()
-      for (const row of rows) {
-        const labels = JSON.parse(row.labels) as Record<string, string>
-        if (filters.every(([k, v]) => Object.hasOwn(labels, k) && labels[k] === v)) items.push(toSnapshot(row))
-        if (items.length > q.limit) break
-      }
-      if (items.length > q.limit || rows.length < 500) break
-      cursor = rows[rows.length - 1]!.id
-    }
-    if (items.length <= q.limit) return { items }
-    const page = items.slice(0, q.limit)
-    return { items: page, nextToken: encodeCursor(page[page.length - 1]!.id) }
+    // Labels are a JSON column: filtered in code over keyset pages.
+    return filteredPageOf({
+      nextToken: q.nextToken,
+      limit: q.limit,
+      fetch: (after, n) => {
+        let query = this.deps.db.selectFrom('snapshots').selectAll().where('project', '=', p.project).where('state', '=', 'ready').orderBy('id').limit(n)
+        if (q.sandboxId) query = query.where('sandbox_id', '=', q.sandboxId)
+        return (after ? query.where('id', '>', after) : query).execute()
+      },
+      keep: (row) => hasAll(row.labels, filters),
+      view: toSnapshot,
+    })
   }
 
   /** From now on retention deletes the snapshot once no live sandbox started from it. */
