@@ -4,7 +4,7 @@ import type { StoragePool } from '../storage/storage-pool.js'
 import type { PgBinaries } from './pg-binaries.js'
 import type { RunAs, ServerSettings } from './pg-server.js'
 import type { PortAllocator } from './ports.js'
-import type { DataDb } from './tables.js'
+import type { DataCloneRow, DataDb } from './tables.js'
 
 /** What a driver needs to make a clone. */
 export interface CloneSpec {
@@ -77,4 +77,20 @@ export interface DriverDeps {
   spares: boolean
   log: Logger
   now: () => string
+}
+
+/** A clone row as the driver needs it; `mirrorDatabase` is the row's own database (the template strategy's differs: see clones.ts). */
+export function cloneRefOf(row: DataCloneRow): Omit<CloneRef, 'bins'> {
+  return {
+    id: row.id,
+    user: row.user_name,
+    password: row.password,
+    database: row.database,
+    port: row.port,
+    socketDir: row.socket_dir,
+    dataDir: row.data_dir,
+    serverId: row.server_id,
+    baseDir: row.base_dir,
+    mirrorDatabase: row.database,
+  }
 }

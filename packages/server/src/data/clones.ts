@@ -4,7 +4,7 @@ import { AppError, notFound } from '../core/errors.js'
 import { newId } from '../core/ids.js'
 import { decodeCursor } from '../kit/cursor.js'
 import { bindingEnvs, SANDBOX_SOCKET_DIR, type SandboxBinding } from './binder.js'
-import type { CloneDriver, CloneRef } from './clone-driver.js'
+import { cloneRefOf, type CloneDriver, type CloneRef } from './clone-driver.js'
 import { checkCloneQuota, live } from './clone-quota.js'
 import { actorOf, type DataContext } from './data-context.js'
 import { paths } from './layout.js'
@@ -173,20 +173,7 @@ export class Clones {
   }
 
   #ref(row: DataCloneRow): CloneRef {
-    const mirrorDb = row.strategy === 'template' ? undefined : row.database
-    return {
-      id: row.id,
-      user: row.user_name,
-      password: row.password,
-      database: row.database,
-      port: row.port,
-      socketDir: row.socket_dir,
-      dataDir: row.data_dir,
-      serverId: row.server_id,
-      baseDir: row.base_dir,
-      mirrorDatabase: mirrorDb ?? '',
-      bins: this.#c.binsFor(row.pg_major),
-    }
+    return { ...cloneRefOf(row), mirrorDatabase: row.strategy === 'template' ? '' : row.database, bins: this.#c.binsFor(row.pg_major) }
   }
 
   /** The template strategy needs the mirror's database name (the clone's own differs). */

@@ -3,7 +3,7 @@
  * no project. Creating a clone hands one out (a database update) and the next one is made in the background.
  */
 import { newId } from '../core/ids.js'
-import type { CloneRef } from './clone-driver.js'
+import { cloneRefOf, type CloneRef } from './clone-driver.js'
 import type { DataContext } from './data-context.js'
 import { loggedAs } from './logged.js'
 import { newPassword } from './pg-admin.js'
@@ -47,7 +47,7 @@ export class WarmPool {
         .executeTakeFirst()
       if (Number(r.numUpdatedRows) !== 1) continue
       const row = { ...w, ...owner, state: 'ready' }
-      if (await this.#c.driver(row.strategy).running({ ...refBasics(row), bins: this.#c.binsFor(row.pg_major) })) return row
+      if (await this.#c.driver(row.strategy).running({ ...cloneRefOf(row), bins: this.#c.binsFor(row.pg_major) })) return row
       // Its server died (host trouble): drop it and try the next.
       await this.#clones.destroy(owner.project, row.id, 'warm_clone_lost', 'tidepool').catch(loggedAs(this.#c.log, 'destroying a lost warm clone', { clone: row.id }))
     }
@@ -141,20 +141,5 @@ export class WarmPool {
   /** Waits for the warm pool to be refilled (tests, benchmarks). */
   async settle(): Promise<void> {
     while (this.#filling) await this.#filling
-  }
-}
-
-function refBasics(row: DataCloneRow): Omit<CloneRef, 'bins'> {
-  return {
-    id: row.id,
-    user: row.user_name,
-    password: row.password,
-    database: row.database,
-    port: row.port,
-    socketDir: row.socket_dir,
-    dataDir: row.data_dir,
-    serverId: row.server_id,
-    baseDir: row.base_dir,
-    mirrorDatabase: row.database,
   }
 }
