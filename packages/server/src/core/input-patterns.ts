@@ -66,7 +66,7 @@ export const regexFiles: Readonly<Record<string, RegexFile>> = {
   'server/src/insights/junit-fold.ts': { input: 'JUnit XML time attributes (anchored, bounded repeats)' },
   'server/src/insights/kpis.ts': { input: 'the window query parameter (validated by the contract first)' },
   'server/src/insights/llm.ts': { input: 'none: the configured LLM URL' },
-  'server/src/insights/remediation.ts': { input: 'failure messages from JUnit XML', evil: [(n) => rep('relation ', n), (n) => rep('table ', n), (n) => rep('fixture ', n)] },
+  'server/src/insights/recommend.ts': { input: 'failure messages from JUnit XML', evil: [(n) => rep('relation ', n), (n) => rep('table ', n), (n) => rep('fixture ', n)] },
   'server/src/insights/signature.ts': {
     input: 'failure messages and stack traces from JUnit XML',
     evil: [

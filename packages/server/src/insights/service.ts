@@ -39,7 +39,8 @@ import { createRun, getRunRow, ingestEvents, ingestJunit, runView, type IngestOp
 import { computeKpis } from './kpis.js'
 import { rewriteTriage, type FetchLike } from './llm.js'
 import { fireArmedSnapshots } from './armed-snapshots.js'
-import { applyByHand, decide, recommend, rejectByHand } from './remediation.js'
+import { recommend } from './recommend.js'
+import { applyByHand, decide, rejectByHand } from './remediation.js'
 import { isDefaultBranch, loadSettings, parseJson, runFromRow } from './runs.js'
 import {
   clusterBodies,
