@@ -184,7 +184,7 @@ export class CommandService {
         // A background command killed by its sandbox's end (or a reset) is not a failure worth a capture.
         const result = exit.killed ? toResult(exit, bg.stdout, bg.stderr) : await this.#snapshotOnFailure(p, id, { snapshotOnFailure }, argv, toResult(exit, bg.stdout, bg.stderr))
         bg.info = { ...bg.info, state: 'exited', exitCode: result.exitCode }
-        await this.#recordExit(p, sbx, argv, result).catch(() => undefined)
+        await this.#recordExit(p, sbx, argv, result).catch((err: unknown) => this.#logLost(err, id))
         return result
       }),
     }
@@ -268,7 +268,12 @@ export class CommandService {
   #pending: Promise<unknown> = Promise.resolve()
 
   #recordExitLater(p: Principal, sbx: LiveSandbox, argv: string[], r: ExecResult): void {
-    this.#pending = this.#pending.then(() => this.#recordExit(p, sbx, argv, r)).catch(() => undefined)
+    this.#pending = this.#pending.then(() => this.#recordExit(p, sbx, argv, r)).catch((err: unknown) => this.#logLost(err, sbx.row.id))
+  }
+
+  /** An exit event that could not be written: the command's result still reached its caller. */
+  #logLost(err: unknown, id: string): void {
+    this.deps.sandboxes.deps.log.warn({ err, id }, 'exec: the exit event of a command could not be recorded')
   }
 
   /** Resolves once every exec event queued so far is written (shutdown, tests). */

@@ -218,6 +218,7 @@ export class FileService {
   async #removeTemp(p: Principal, id: string, printedDir: string, tmp: string): Promise<void> {
     const dir = printedDir.split('\n')[0]
     if (!dir?.startsWith('/')) return
+    // Best effort, and nothing to log: the temp file is inside the sandbox and ends with it at the latest.
     await this.#run(p, id, ['/bin/sh', '-c', cleanupScript, 'sh', dir, tmp], 1024).catch(() => undefined)
   }
 }
