@@ -10,7 +10,7 @@ import { actorOf, type DataContext } from './data-context.js'
 import { paths } from './layout.js'
 import { loggedAs } from './logged.js'
 import type { Mirrors } from './mirrors.js'
-import { pageOf } from '../kit/page.js'
+import { keysetPageOf } from '../kit/page.js'
 import { newPassword } from './pg-admin.js'
 import type { DataCloneRow, DataSnapshotRow } from './tables.js'
 import type { WarmPool } from './warm-pool.js'
@@ -67,17 +67,14 @@ export class Clones {
   }
 
   async list(p: Principal, q: { limit: number; nextToken?: string | undefined }): Promise<{ items: Clone[]; nextToken?: string }> {
-    let query = this.#c.db
-      .selectFrom('data_clones')
-      .selectAll()
-      .where('project', '=', p.project)
-      .where('state', 'in', ['ready', 'stopped'])
-      .orderBy('id')
-      .limit(q.limit + 1)
-    const after = decodeCursor(q.nextToken)
-    if (after) query = query.where('id', '>', after)
-    const rows = await query.execute()
-    return pageOf(await Promise.all(rows.map((r) => this.view(r))), q.limit)
+    return keysetPageOf({
+      ...q,
+      fetch: (after, n) => {
+        const query = this.#c.db.selectFrom('data_clones').selectAll().where('project', '=', p.project).where('state', 'in', ['ready', 'stopped']).orderBy('id').limit(n)
+        return (after ? query.where('id', '>', after) : query).execute()
+      },
+      view: (r) => this.view(r),
+    })
   }
 
   async create(p: Principal, i: CreateClone, opts: CreateCloneOptions = {}): Promise<Clone> {

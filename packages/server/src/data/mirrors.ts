@@ -5,7 +5,7 @@ import type { z } from 'zod'
 import { AppError, codeOf, notFound, quotaExceeded } from '../core/errors.js'
 import { newId } from '../core/ids.js'
 import { decodeCursor } from '../kit/cursor.js'
-import { pageOf } from '../kit/page.js'
+import { keysetPageOf } from '../kit/page.js'
 import { choosePgBinaries } from './pg-binaries.js'
 import { actorOf, type DataContext } from './data-context.js'
 import { paths } from './layout.js'
@@ -79,15 +79,14 @@ export class Mirrors {
   }
 
   async listSources(p: Principal, q: { limit: number; nextToken?: string | undefined }): Promise<{ items: DataSource[]; nextToken?: string }> {
-    let query = this.#c.db
-      .selectFrom('data_sources')
-      .selectAll()
-      .where('project', '=', p.project)
-      .orderBy('id')
-      .limit(q.limit + 1)
-    const after = decodeCursor(q.nextToken)
-    if (after) query = query.where('id', '>', after)
-    return pageOf((await query.execute()).map(sourceView), q.limit)
+    return keysetPageOf({
+      ...q,
+      fetch: (after, n) => {
+        const query = this.#c.db.selectFrom('data_sources').selectAll().where('project', '=', p.project).orderBy('id').limit(n)
+        return (after ? query.where('id', '>', after) : query).execute()
+      },
+      view: sourceView,
+    })
   }
 
   async sourceRow(p: Principal, id: string): Promise<DataSourceRow> {
@@ -128,16 +127,14 @@ export class Mirrors {
   }
 
   async list(p: Principal, q: { limit: number; nextToken?: string | undefined }): Promise<{ items: Mirror[]; nextToken?: string }> {
-    let query = this.#c.db
-      .selectFrom('data_mirrors')
-      .selectAll()
-      .where('project', '=', p.project)
-      .orderBy('id')
-      .limit(q.limit + 1)
-    const after = decodeCursor(q.nextToken)
-    if (after) query = query.where('id', '>', after)
-    const rows = await query.execute()
-    return pageOf(await Promise.all(rows.map((r) => this.view(r))), q.limit)
+    return keysetPageOf({
+      ...q,
+      fetch: (after, n) => {
+        const query = this.#c.db.selectFrom('data_mirrors').selectAll().where('project', '=', p.project).orderBy('id').limit(n)
+        return (after ? query.where('id', '>', after) : query).execute()
+      },
+      view: (r) => this.view(r),
+    })
   }
 
   /**

@@ -72,3 +72,14 @@ export function hasAll(recordJson: string, wanted: readonly [string, string][]):
   const record = JSON.parse(recordJson) as Record<string, string>
   return wanted.every(([k, v]) => Object.hasOwn(record, k) && record[k] === v)
 }
+
+/** A keyset page of rows in id order: `fetch` reads up to `n` rows after the cursor, `view` makes each an item. */
+export async function keysetPageOf<R extends { id: string }, T>(o: {
+  nextToken?: string | undefined
+  limit: number
+  fetch: (after: string | undefined, n: number) => Promise<R[]>
+  view: (row: R) => T | Promise<T>
+}): Promise<Page<T>> {
+  const page = pageOf(await o.fetch(decodeCursor(o.nextToken), o.limit + 1), o.limit)
+  return { ...page, items: await Promise.all(page.items.map(o.view)) }
+}
