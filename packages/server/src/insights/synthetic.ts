@@ -1,6 +1,7 @@
 /** @module insights/synthetic — a CI history generator with known ground truth (flaky, broken, co-failing, slowed tests; outages; PR breakages), and its scorer. */
 import { testIdOf } from './identity.js'
 import type { InsightsService } from './service.js'
+import { mulberry32 } from '../core/prng.js'
 
 export interface SyntheticSpec {
   seed: number
@@ -77,17 +78,7 @@ export interface GroundTruth {
   runIndex: Map<string, number>
 }
 
-/** mulberry32: small, fast, deterministic. */
-function rng(seed: number): () => number {
-  let a = seed >>> 0
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0
-    let t = a
-    t = Math.imul(t ^ (t >>> 15), t | 1)
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61)
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296
-  }
-}
+const rng = mulberry32
 
 interface TestDef {
   id: string
