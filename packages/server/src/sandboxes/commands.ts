@@ -300,8 +300,22 @@ export class CommandService {
     if (r.oomKilled) {
       await this.deps.events.emit({ ...base, kind: 'oom_killed', data: { cmd: argv[0], memoryLimit: JSON.parse(sbx.row.resources).memoryMb } })
     }
+    // A failed command in a sandbox whose writable layer is at its diskMb: most likely the cause (EDQUOT).
+    if (r.exitCode !== 0) {
+      const stats = await this.deps.runtime.stats(sbx.ref).catch(() => undefined) // a sandbox gone meanwhile has no disk to report
+      if (stats?.diskLimitBytes && stats.diskBytes !== undefined && stats.diskBytes >= stats.diskLimitBytes * DISK_FULL_SHARE) {
+        await this.deps.events.emit({
+          ...base,
+          kind: 'disk_full',
+          data: { cmd: argv[0], diskBytes: stats.diskBytes, diskLimitBytes: stats.diskLimitBytes, diskMb: JSON.parse(sbx.row.resources).diskMb },
+        })
+      }
+    }
   }
 }
+
+/** The share of diskMb past which a layer counts as full (qgroups count in extents, so a full layer reads a little under its limit). */
+const DISK_FULL_SHARE = 0.98
 
 /** The tag startBackground gave a detached command, or undefined when it is not one of ours. */
 function parseTag(text: string | undefined): { pid: number; cmd: string[]; startedAt: string; actor?: string } | undefined {

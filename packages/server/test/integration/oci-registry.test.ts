@@ -13,7 +13,7 @@ import { join } from 'node:path'
 import { promisify } from 'node:util'
 import { gzipSync } from 'node:zlib'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { Sandbox, Snapshot, Template } from '@tidepool/sdk'
+import { createClient, Sandbox, Snapshot, Template } from '@tidepool/sdk'
 import { loadConfig } from '../../src/config.js'
 import { childEnv } from '../../src/core/child-env.js'
 import { silentLogger } from '../../src/core/log.js'
@@ -163,10 +163,16 @@ describe.skipIf(skipReason !== '')('OCI import with mmdebstrap, skopeo and docke
       await first.reset()
       expect(await first.files.read('/opt/app/state')).toBe('ready\n')
       // 64 MiB of disk: writing 100 MiB fails with EDQUOT inside, the sandbox and its siblings carry on.
-      const full = await second.commands.run('dd if=/dev/zero of=/tmp/fill bs=1M count=100 2>&1; echo exit=$?')
+      const full = await second.commands.run('dd if=/dev/zero of=/tmp/fill bs=1M count=100 2>&1')
       expect(full.stdout).toMatch(/quota exceeded/i)
-      expect(full.stdout).not.toMatch(/exit=0/)
+      expect(full.exitCode).not.toBe(0)
+      // The failed command's event says the layer was full; a command failing in a sandbox with room does not.
+      const events = (await createClient(conn).listSandboxEvents({ id: second.sandboxId, limit: 100 })).items
+      expect(events.filter((e) => e.kind === 'disk_full')).toEqual([expect.objectContaining({ data: expect.objectContaining({ diskMb: 64, diskLimitBytes: 64 * 1_048_576 }) })])
       expect((await second.commands.run('rm /tmp/fill && echo ok')).stdout).toBe('ok\n')
+      const other = made[2]!
+      expect((await other.commands.run('exit 3')).exitCode).toBe(3)
+      expect((await createClient(conn).listSandboxEvents({ id: other.sandboxId, limit: 100 })).items.filter((e) => e.kind === 'disk_full')).toEqual([])
       expect((await made[2]!.commands.run('echo alive')).stdout).toBe('alive\n')
       for (const sbx of made.splice(0)) await sbx.kill()
       await Snapshot.delete(snap.id, conn)
