@@ -9,6 +9,7 @@ import { AppError, notFound } from '../core/errors.js'
 import type { ExecExit, ExecHandle, Runtime } from '../runtime/runtime.js'
 import type { EventLog } from '../kit/events.js'
 import { OutputBuffer } from './output-buffer.js'
+import { recordExit } from './exec-events.js'
 import { snapshotOnFailure } from './snapshot-on-failure.js'
 import { execEnv, isTemplateStart } from './template-start.js'
 import type { LiveSandbox, SandboxService } from './sandboxes.js'
@@ -281,41 +282,10 @@ export class CommandService {
     return this.#pending
   }
 
-  async #recordExit(p: Principal, sbx: LiveSandbox, argv: string[], r: ExecResult): Promise<void> {
-    const base = { project: sbx.row.project, sandboxId: sbx.row.id, actor: p.tokenId }
-    await this.deps.events.emit({
-      ...base,
-      kind: 'exec',
-      data: {
-        cmd: argv[0],
-        exitCode: r.exitCode,
-        durationMs: r.durationMs,
-        timedOut: r.timedOut,
-        oomKilled: r.oomKilled,
-        truncated: r.truncated,
-        ...(r.snapshotId ? { snapshotId: r.snapshotId } : {}),
-        ...(r.snapshotError ? { snapshotError: r.snapshotError } : {}),
-      },
-    })
-    if (r.oomKilled) {
-      await this.deps.events.emit({ ...base, kind: 'oom_killed', data: { cmd: argv[0], memoryLimit: JSON.parse(sbx.row.resources).memoryMb } })
-    }
-    // A failed command in a sandbox whose writable layer is at its diskMb: most likely the cause (EDQUOT).
-    if (r.exitCode !== 0) {
-      const stats = await this.deps.runtime.stats(sbx.ref).catch(() => undefined) // a sandbox gone meanwhile has no disk to report
-      if (stats?.diskLimitBytes && stats.diskBytes !== undefined && stats.diskBytes >= stats.diskLimitBytes * DISK_FULL_SHARE) {
-        await this.deps.events.emit({
-          ...base,
-          kind: 'disk_full',
-          data: { cmd: argv[0], diskBytes: stats.diskBytes, diskLimitBytes: stats.diskLimitBytes, diskMb: JSON.parse(sbx.row.resources).diskMb },
-        })
-      }
-    }
+  #recordExit(p: Principal, sbx: LiveSandbox, argv: string[], r: ExecResult): Promise<void> {
+    return recordExit(this.deps, p, sbx, argv, r)
   }
 }
-
-/** The share of diskMb past which a layer counts as full (qgroups count in extents, so a full layer reads a little under its limit). */
-const DISK_FULL_SHARE = 0.98
 
 /** The tag startBackground gave a detached command, or undefined when it is not one of ours. */
 function parseTag(text: string | undefined): { pid: number; cmd: string[]; startedAt: string; actor?: string } | undefined {
