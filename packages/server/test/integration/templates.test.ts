@@ -1,8 +1,7 @@
 /**
  * Templates for real (LocalRuntime, HTTP on loopback): a copy and a run step on the host base are built
  * into layers, a sandbox started from the template's last layer sees both, a rebuild is a cache hit, and
- * deleting the template leaves no snapshot, sandbox, mount or cgroup. Needs runtime snapshots (helper
- * A's branch); until those are merged the test is skipped with a printed reason.
+ * deleting the template leaves no snapshot, sandbox, mount or cgroup.
  */
 import { mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
@@ -32,13 +31,9 @@ describe.skipIf(skipReason)('templates (real runtime)', () => {
     rmSync(home, { recursive: true, force: true })
   })
 
-  it('builds copy + run layers on the host base, starts a sandbox from them, and deletes without leftovers', async (ctx) => {
+  it('builds copy + run layers on the host base, starts a sandbox from them, and deletes without leftovers', async () => {
     const runtime = cp.svc.runtime
-    if (!runtime.snapshots) {
-      console.warn('templates integration test skipped: this LocalRuntime has no snapshots yet (helper A’s branch adds runtime.snapshots)')
-      ctx.skip()
-      return
-    }
+    if (!runtime.snapshots) throw new Error('LocalRuntime has no snapshots: template layers cannot be built')
     const spec = {
       name: 'it-app',
       steps: [
