@@ -1,6 +1,5 @@
 /**
- * Snapshots, fork and reset through the HTTP API (SDK) on the real local runtime. Runs where the runtime
- * has `snapshots` (the pool drivers of #10 part 2); elsewhere each test says why it skipped.
+ * Snapshots, fork and reset through the HTTP API (SDK) on the real local runtime (btrfs snapshots).
  */
 import { mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
