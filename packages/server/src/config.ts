@@ -10,6 +10,7 @@ import { isUnsafeKey, safeCopy } from './core/safe-input.js'
 import { DataConfig } from './data/config.js'
 import { InsightsConfig } from './insights/config.js'
 import { SnapshotConfig, WarmPoolConfig } from './sandboxes/config.js'
+import { TemplatesConfig } from './templates/config.js'
 
 const quotaFields = {
   sandboxes: z.number().int().min(0).describe('Concurrent (not stopped) sandboxes per project.'),
@@ -116,6 +117,7 @@ export const ConfigSchema = z
     data: DataConfig.prefault({}),
     audit: AuditConfig.prefault({}),
     snapshots: SnapshotConfig.prefault({}),
+    templates: TemplatesConfig.prefault({}),
     warmPools: z.array(WarmPoolConfig).max(64).default([]).describe('Warm pools: sandboxes started ahead per project and template, so a matching create is a claim.'),
   })
   .strict()

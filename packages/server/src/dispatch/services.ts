@@ -41,5 +41,6 @@ export function createTemplateService(d: { config: Config; store: OpenedStore; c
     removeImage,
     imageStoreDir: join(d.config.home, 'images'),
     uidBase: UID_BASE,
+    registries: d.config.templates.registries,
   })
 }

@@ -11,6 +11,7 @@ import { join } from 'node:path'
 import type { TemplateBase } from '@tidepool/sdk'
 import { AppError } from '../core/errors.js'
 import type { ImportImage, OciProgress, OciSource } from './oci-api.js'
+import { parseImageRef } from './oci/image-ref.js'
 import { sha256 } from './plan.js'
 
 /** Bump when the runtime's host skeleton changes in a way that invalidates built layers. */
@@ -68,6 +69,20 @@ export function baseReadsHostPaths(base: TemplateBase): boolean {
   if ('rootfs' in base) return true
   if ('image' in base) return base.image.kind !== 'registry'
   return false
+}
+
+/**
+ * Why a base needs an admin token, or undefined: a host path (it reads what the server can read), or a
+ * registry outside config `templates.registries` (a pull makes the server send requests there, so a
+ * project token could probe loopback and private services from the server).
+ */
+export function whyAdminOnly(base: TemplateBase, registries: readonly string[]): string | undefined {
+  if (baseReadsHostPaths(base)) return 'a rootfs, OCI layout or archive base reads a path on the server host'
+  if ('image' in base && base.image.kind === 'registry') {
+    const { registry } = parseImageRef(base.image.image)
+    if (!registries.includes(registry)) return `registry ${registry} is not in the server's templates.registries (${registries.join(', ') || 'none'})`
+  }
+  return undefined
 }
 
 export function describeImage(src: OciSource): string {

@@ -29,6 +29,7 @@ const service = () =>
     buildResources: { cpu: 1, memoryMb: 256, pids: 64, diskMb: 512 },
     imageStoreDir: '/nonexistent/images',
     uidBase: 100_000,
+    registries: ['ghcr.io'],
   })
 
 beforeEach(async () => {
@@ -145,8 +146,12 @@ describe('template builds', () => {
     await expect(svc.build(me, spec([], { base: { rootfs: '/srv/root' } }))).rejects.toMatchObject({ code: 'policy_denied' })
     await expect(svc.build(me, spec([], { base: { image: { kind: 'layout', path: '/srv/oci' } } }))).rejects.toMatchObject({ code: 'policy_denied' })
     await expect(svc.build(me, BuildTemplateInput.parse({ name: 'default' }))).rejects.toMatchObject({ code: 'invalid_request' })
-    // A registry image is open to sandboxes:write, and says clearly when no importer is wired.
-    await expect(svc.build(me, spec([], { base: { image: { kind: 'registry', image: '127.0.0.1:5000/x:1' } } }))).rejects.toMatchObject({ code: 'runtime_unavailable' })
+    // An allowed registry is open to sandboxes:write, and says clearly when no importer is wired; any
+    // other (loopback, private: the server would probe it for the token) needs admin.
+    await expect(svc.build(me, spec([], { base: { image: { kind: 'registry', image: 'ghcr.io/org/x:1' } } }))).rejects.toMatchObject({ code: 'runtime_unavailable' })
+    for (const image of ['127.0.0.1:5000/x:1', '10.0.0.7/x:1', 'metadata.internal:80/x', 'localhost/x'])
+      await expect(svc.build(me, spec([], { base: { image: { kind: 'registry', image } } }))).rejects.toMatchObject({ code: 'policy_denied' })
+    await expect(svc.build({ ...me, admin: true }, spec([], { base: { image: { kind: 'registry', image: '127.0.0.1:5000/x:1' } } }))).rejects.toMatchObject({ code: 'runtime_unavailable' })
     expect(runtime.sandboxes.size).toBe(0)
   })
 

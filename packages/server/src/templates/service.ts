@@ -21,7 +21,7 @@ import { encodeCursor } from '../kit/cursor.js'
 import type { ResourceLimits, Runtime } from '../runtime/runtime.js'
 import type { Db } from '../store/db.js'
 import type { ResolvedTemplate, TemplateResolver, TemplateUsage } from '../kit/template-seam.js'
-import { baseReadsHostPaths, HOST_BASE_DIGEST, resolveBase } from './base.js'
+import { HOST_BASE_DIGEST, resolveBase, whyAdminOnly } from './base.js'
 import { buildLayer } from './build-sandbox.js'
 import { BuildLog } from './build-log.js'
 import { LayerStore } from './layer-store.js'
@@ -49,6 +49,8 @@ export interface TemplateDeps {
   imageStoreDir: string
   /** The runtime's uid base (image files are shifted by it). */
   uidBase: number
+  /** Registry hosts a project token may pull from (config templates.registries); others need admin. */
+  registries: readonly string[]
 }
 
 /** Who builds: the project, and whether the token is admin (host-path bases need it). */
@@ -83,11 +85,9 @@ export class TemplateService implements TemplateResolver {
 
   async build(who: Builder, input: ParsedBuildInput, o: BuildOptions = {}): Promise<Template> {
     if (isBuiltInName(input.name)) throw new AppError('invalid_request', `template name ${input.name} is the built-in host template's; choose another name`, [{ path: 'name', message: 'reserved' }])
-    if (baseReadsHostPaths(input.base) && !who.admin) {
-      throw new AppError('policy_denied', 'a rootfs, OCI layout or archive base reads a path on the server host: it needs an admin token (use a registry image or the host base otherwise)', {
-        required: 'admin',
-        path: 'base',
-      })
+    const adminOnly = whyAdminOnly(input.base, this.deps.registries)
+    if (adminOnly && !who.admin) {
+      throw new AppError('policy_denied', `${adminOnly}: it needs an admin token (use the host base or an image of an allowed registry otherwise)`, { required: 'admin', path: 'base' })
     }
     return this.#mutex.run(who.project, () => this.#build(who.project, input, o))
   }
