@@ -203,7 +203,7 @@ export class LocalRuntime implements Runtime {
 
   async resume(ref: RuntimeRef): Promise<void> {
     this.#mustBeAlive(ref)
-    await this.#freezeLock.run(ref.id, async () => this.#cgroups.thaw(ref.id))
+    await this.#freezeLock.run(ref.id, () => this.#cgroups.thawAndWait(ref.id))
   }
 
   async resize(ref: RuntimeRef, limits: ResourceLimits): Promise<void> {

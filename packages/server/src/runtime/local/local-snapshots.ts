@@ -77,7 +77,7 @@ export class LocalSnapshots implements RuntimeSnapshots {
         // Still frozen, and the capture committed a transaction: the layer's qgroup counts what it holds now.
         bytes = this.#d.pool.usage(source)?.bytes ?? 0
       } finally {
-        if (!paused) this.#d.cgroups.thaw(ref.id)
+        if (!paused) await this.#d.cgroups.thawAndWait(ref.id)
       }
     })
     try {

@@ -204,6 +204,18 @@ export class Cgroups {
     this.#setFrozen(id, false)
   }
 
+  /**
+   * Thaws and resolves once the kernel no longer reports the sandbox frozen: cgroup2's `frozen` in
+   * cgroup.events can lag the write to cgroup.freeze, and a resume that returned early would let the
+   * caller see its sandbox still paused.
+   */
+  async thawAndWait(id: string, timeoutMs = 5000): Promise<void> {
+    this.#setFrozen(id, false)
+    if (!(await pollUntil(() => this.state(id) !== 'frozen', { timeoutMs, maxDelayMs: 50 }))) {
+      throw new RuntimeError('internal', `sandbox ${id} did not thaw within ${timeoutMs} ms`)
+    }
+  }
+
   /** 'frozen' (also while freezing), 'thawed', or undefined when the cgroup is gone. */
   state(id: string): 'frozen' | 'thawed' | undefined {
     return this.#tracker?.state(this.#rel(id))
