@@ -23,14 +23,16 @@ const quotaFields = {
     .describe(
       "Sum of pids limits of live sandboxes per project. Whatever the quotas, every sandbox on the host together stays below half of the kernel's task limit (a pids ceiling on the parent cgroup).",
     ),
+  diskMb: z.number().int().min(0).describe('Sum of the disk limits (resources.diskMb) of live sandboxes per project: the storage their writable layers may take.'),
 }
-const quotaDefaults = { sandboxes: 100, memoryMb: 65_536, cpu: 64, pids: 32_768 }
+const quotaDefaults = { sandboxes: 100, memoryMb: 65_536, cpu: 64, pids: 32_768, diskMb: 1_048_576 }
 const QuotaLimits = z
   .object({
     sandboxes: quotaFields.sandboxes.default(quotaDefaults.sandboxes),
     memoryMb: quotaFields.memoryMb.default(quotaDefaults.memoryMb),
     cpu: quotaFields.cpu.default(quotaDefaults.cpu),
     pids: quotaFields.pids.default(quotaDefaults.pids),
+    diskMb: quotaFields.diskMb.default(quotaDefaults.diskMb),
   })
   .strict()
 /** Per-project overrides: keys left out inherit quotas.default (so no defaults here). */

@@ -24,7 +24,13 @@ export async function forkSandbox(
   const resources = JSON.parse(parent.resources) as ResourceLimits
   // All or nothing against the quota: refuse the whole fork before snapshotting (the creates check again).
   const used = await svc.usage(p.project)
-  checkQuota(config, p.project, used, { sandboxes: input.count, memoryMb: resources.memoryMb * input.count, cpu: resources.cpu * input.count, pids: resources.pids * input.count }, 1)
+  checkQuota(
+    config,
+    p.project,
+    used,
+    { sandboxes: input.count, memoryMb: resources.memoryMb * input.count, cpu: resources.cpu * input.count, pids: resources.pids * input.count, diskMb: (resources.diskMb ?? 0) * input.count },
+    1,
+  )
   // Marked a fork point only once the forks hold it: retention must not take it while they start.
   const point = await svc.snapshots.create(p, id, { labels: { fork: 'true', forkOf: id } })
   const lifecycle = JSON.parse(parent.lifecycle) as CreateSandbox['lifecycle']

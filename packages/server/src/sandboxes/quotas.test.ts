@@ -37,3 +37,22 @@ describe('resources.diskMb', () => {
     expect(bad.error).toMatchObject({ code: 'invalid_request', details: [expect.objectContaining({ path: 'resources.diskMb' })] })
   })
 })
+
+describe("the storage quota (sum of diskMb of a project's live sandboxes)", () => {
+  it('refuses a create, a fork or a resize past it, names the scope, and makes nothing', async () => {
+    await tp.dispose()
+    tp = await testPlane(new FakeRuntime(() => ({})), { quotas: { default: { sandboxes: 10, memoryMb: 100_000, cpu: 10, pids: 1000, diskMb: 3000 }, projects: {} } })
+    const a = await json(await tp.call('POST', '/v1/sandboxes', { body: { resources: { diskMb: 2000 } } }))
+    expect(a.resources.diskMb).toBe(2000)
+    const over = await tp.call('POST', '/v1/sandboxes', { body: { resources: { diskMb: 1500 } } })
+    expect(over.status).toBe(429)
+    expect((await json(over)).error.details).toMatchObject({ scope: 'project:default:diskMb', limit: 3000, used: 2000, requested: 1500 })
+    const fork = await tp.call('POST', `/v1/sandboxes/${a.id}/fork`, { body: { count: 1 } })
+    expect(fork.status).toBe(429)
+    expect((await json(fork)).error.details).toMatchObject({ scope: 'project:default:diskMb' })
+    const grow = await tp.call('PATCH', `/v1/sandboxes/${a.id}`, { body: { resources: { diskMb: 3001 } } })
+    expect(grow.status).toBe(429)
+    expect((await json(await tp.call('GET', '/v1/sandboxes'))).items).toHaveLength(1)
+    expect((await json(await tp.call('POST', '/v1/sandboxes', { body: { resources: { diskMb: 1000 } } }))).resources.diskMb).toBe(1000)
+  })
+})

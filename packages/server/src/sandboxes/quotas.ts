@@ -9,6 +9,8 @@ export interface Usage {
   cpu: number
   /** Sum of the pids limits of live sandboxes. */
   pids: number
+  /** Sum of the disk limits of live sandboxes (their writable layers). */
+  diskMb: number
 }
 
 export function limitsFor(cfg: Config, project: string) {
@@ -19,13 +21,20 @@ export function limitsFor(cfg: Config, project: string) {
  * Throws quota_exceeded when adding `add` (a new sandbox, or a resize delta) to `used` passes a limit.
  * retryAfter is a hint: sandboxes free capacity when they end, so the TTL of the soonest-expiring one.
  */
-export function checkQuota(cfg: Config, project: string, used: Usage, add: { sandboxes: number } & Pick<ResourceLimits, 'memoryMb' | 'cpu' | 'pids'>, retryAfterS: number): void {
+export function checkQuota(
+  cfg: Config,
+  project: string,
+  used: Usage,
+  add: { sandboxes: number; diskMb?: number | undefined } & Pick<ResourceLimits, 'memoryMb' | 'cpu' | 'pids'>,
+  retryAfterS: number,
+): void {
   const limits = limitsFor(cfg, project)
   const checks: [keyof Usage, number][] = [
     ['sandboxes', add.sandboxes],
     ['memoryMb', add.memoryMb],
     ['cpu', add.cpu],
     ['pids', add.pids],
+    ['diskMb', add.diskMb ?? 0],
   ]
   for (const [scope, delta] of checks) {
     if (delta <= 0) continue

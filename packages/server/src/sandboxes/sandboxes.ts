@@ -111,7 +111,7 @@ export class SandboxService implements TemplateUsage {
       this.states.lock.run(`project:${p.project}`, async () => {
         if (fromSnapshot) await this.snapshots.row(p, fromSnapshot) // still there (a delete may have won the lock)
         const used = await this.usage(p.project)
-        checkQuota(config, p.project, used, { sandboxes: 1, memoryMb: resources.memoryMb, cpu: resources.cpu, pids: resources.pids }, await this.#soonestExpiryS(p.project))
+        checkQuota(config, p.project, used, { sandboxes: 1, memoryMb: resources.memoryMb, cpu: resources.cpu, pids: resources.pids, diskMb: resources.diskMb }, await this.#soonestExpiryS(p.project))
         await db.insertInto('sandboxes').values(row).execute()
       })
     try {
@@ -184,7 +184,7 @@ export class SandboxService implements TemplateUsage {
             this.deps.config,
             p.project,
             used,
-            { sandboxes: 0, memoryMb: next.memoryMb - current.memoryMb, cpu: next.cpu - current.cpu, pids: next.pids - current.pids },
+            { sandboxes: 0, memoryMb: next.memoryMb - current.memoryMb, cpu: next.cpu - current.cpu, pids: next.pids - current.pids, diskMb: (next.diskMb ?? 0) - (current.diskMb ?? 0) },
             await this.#soonestExpiryS(p.project),
           )
           await this.deps.runtime.resize(refOf(row), next)
@@ -276,12 +276,13 @@ export class SandboxService implements TemplateUsage {
 
   async usage(project: string): Promise<Usage> {
     const rows = await this.deps.db.selectFrom('sandboxes').select(['resources']).where('project', '=', project).where('state', 'in', live).execute()
-    const used: Usage = { sandboxes: rows.length, memoryMb: 0, cpu: 0, pids: 0 }
+    const used: Usage = { sandboxes: rows.length, memoryMb: 0, cpu: 0, pids: 0, diskMb: 0 }
     for (const r of rows) {
       const res = JSON.parse(r.resources) as ResourceLimits
       used.memoryMb += res.memoryMb
       used.cpu += res.cpu
       used.pids += res.pids
+      used.diskMb += res.diskMb ?? 0
     }
     return used
   }
