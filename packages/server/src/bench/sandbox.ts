@@ -28,7 +28,7 @@ export async function run(): Promise<BenchResult> {
       // The configured defaults (a whole core, 512 MiB): a fractional CFS quota or a tight memory limit would
       // throttle or reclaim during the very fork/exec being timed.
       defaults: { cpu: 1, memoryMb: 512, pids: 256 },
-      quotas: { default: { sandboxes: idleCount + 10, memoryMb: 1_000_000, cpu: 1000, pids: 1_000_000 }, projects: {} },
+      quotas: { default: { sandboxes: idleCount + 10, memoryMb: 1_000_000, cpu: 1000, pids: 1_000_000, diskMb: 1_000_000_000 }, projects: {} },
     },
   })
   const cp = await buildControlPlane(config, { logger: silentLogger, reaper: false })
