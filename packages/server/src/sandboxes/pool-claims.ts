@@ -70,7 +70,11 @@ export class SandboxPools {
     const name = `${project}/${template}`
     if (!this.#d.pools.some((p) => `${p.project}/${p.template}` === name && p.replicas > 0)) return undefined
     const ref = this.#pools.claim(spec, { deferRefill: true })
-    if (!ref) this.#reresolve()
+    // A miss because the template was rebuilt (its layers differ from the pool's): re-resolve. A miss
+    // because the create asked for other resources or masks is just a miss.
+    const pooled = this.#specs.get(name)
+    const rebuilt = !pooled || JSON.stringify([pooled.template, pooled.fromSnapshot]) !== JSON.stringify([spec.template, spec.fromSnapshot])
+    if (!ref && rebuilt) this.#reresolve()
     return ref
   }
 
