@@ -11,15 +11,6 @@
 #ifndef BTRFS_QUOTA_CTL_ENABLE_SIMPLE_QUOTA
 #define BTRFS_QUOTA_CTL_ENABLE_SIMPLE_QUOTA 4
 #endif
-#define TP_BTRFS_FIRST_FREE_OBJECTID 256ULL /* linux/btrfs_tree.h: the root dir of every subvolume */
-
-static unsigned long long subvol_id(int fd) {
-  struct btrfs_ioctl_ino_lookup_args a;
-  memset(&a, 0, sizeof a);
-  a.objectid = TP_BTRFS_FIRST_FREE_OBJECTID;
-  if (ioctl(fd, BTRFS_IOC_INO_LOOKUP, &a) < 0) return 0;
-  return a.treeid;
-}
 
 /* Limits the subvolume's qgroup (0/id) to bytes (0: no limit) and records it in <dir>/disk. */
 static int disk_set_limit(int dir_fd, unsigned long long id, unsigned long long bytes) {

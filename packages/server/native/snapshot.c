@@ -18,7 +18,7 @@ int snap_create(int parent_fd, const char *name, int src_fd, int rdonly) {
   return ioctl(parent_fd, BTRFS_IOC_SNAP_CREATE_V2, &a);
 }
 
-static unsigned long long subvol_id_of(int fd) {
+unsigned long long subvol_id(int fd) {
   struct btrfs_ioctl_ino_lookup_args a;
   memset(&a, 0, sizeof a);
   a.objectid = TP_BTRFS_FIRST_FREE_OBJECTID;
@@ -80,7 +80,7 @@ int snapshot_main(int argc, char **argv) {
     fail("snapshot %s as %s", source, dest);
   }
   int fd = open(dest, O_RDONLY | O_DIRECTORY | O_CLOEXEC | O_NOFOLLOW);
-  unsigned long long id = fd < 0 ? 0 : subvol_id_of(fd);
+  unsigned long long id = fd < 0 ? 0 : subvol_id(fd);
   if (!id) {
     int e = errno;
     destroy_subvol(pfd, name); /* a failed capture leaves nothing */
