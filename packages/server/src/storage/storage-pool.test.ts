@@ -6,6 +6,7 @@ import { afterAll, describe, expect, it } from 'vitest'
 import { imagePaths, openStoragePool } from './storage-pool.js'
 import { storagePoolSuite } from './storage-pool.suite.js'
 import { isMounted } from './loop-image.js'
+import { childEnv } from '../core/child-env.js'
 
 const base = mkdtempSync(join(tmpdir(), 'tp-storage-'))
 afterAll(() => rmSync(base, { recursive: true, force: true }))
@@ -28,7 +29,7 @@ describe.skipIf(Boolean(xfsSkip))('loop image lifecycle', () => {
   const dir = join(base, 'life')
   const { image, mountPoint } = imagePaths(dir)
   const loops = () =>
-    execFileSync('losetup', ['-a'], { encoding: 'utf8' })
+    execFileSync('losetup', ['-a'], { encoding: 'utf8', env: childEnv() })
       .split('\n')
       .filter((l) => l.includes(image))
 

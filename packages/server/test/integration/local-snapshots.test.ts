@@ -12,6 +12,7 @@ import { afterAll, describe, expect, it } from 'vitest'
 import { defaultHelperPath, LocalRuntime } from '../../src/runtime/local/local-runtime.js'
 import type { SandboxSpec } from '../../src/runtime/runtime.js'
 import { run } from '../../src/runtime/runtime.suite.js'
+import { childEnv } from '../../src/core/child-env.js'
 
 const skip = process.getuid?.() !== 0 ? 'the local runtime needs root (namespaces, overlay mounts, cgroups, btrfs); run the tests as root' : undefined
 const dataDir = mkdtempSync(join(tmpdir(), 'tidepool-snaps-'))
@@ -51,7 +52,7 @@ describe.skipIf(Boolean(skip))('LocalRuntime snapshots on the host', () => {
     expect(snap.layer).toBe(join(pool, '.snapshots', 'snp_restart', 'upper'))
     expect(readFileSync(join(snap.layer, 'root', 'tmp', 'kept'), 'utf8')).toBe('kept\n')
     // Read-only on the host too: the layer is never written again.
-    expect(() => execFileSync('touch', [join(snap.layer, 'root', 'tmp', 'x')], { stdio: 'pipe' })).toThrow(/Read-only file system/)
+    expect(() => execFileSync('touch', [join(snap.layer, 'root', 'tmp', 'x')], { stdio: 'pipe', env: childEnv() })).toThrow(/Read-only file system/)
     await rt.destroy(parent.id, parent)
     expect(await rt.list()).toEqual([])
     await rt.releaseIdle()
@@ -94,7 +95,7 @@ describe.skipIf(Boolean(skip))('LocalRuntime snapshots on the host', () => {
     const parent = await rt.start(spec(`sbx_snaps${process.pid}c`))
     try {
       // What a control plane killed between the capture and its record leaves: the subvolume alone.
-      execFileSync(defaultHelperPath, ['snapshot', '--source', join(pool, parent.id), '--dest', join(pool, '.snapshots', 'snp_cut')], { stdio: 'pipe' })
+      execFileSync(defaultHelperPath, ['snapshot', '--source', join(pool, parent.id), '--dest', join(pool, '.snapshots', 'snp_cut')], { stdio: 'pipe', env: childEnv() })
       expect(existsSync(join(pool, '.snapshots', 'snp_cut'))).toBe(true)
       expect(await rt.snapshots.get('snp_cut')).toBeUndefined()
       await expect(rt.start(spec(`sbx_snaps${process.pid}d`, { fromSnapshot: 'snp_cut' }))).rejects.toMatchObject({ code: 'not_found' })
