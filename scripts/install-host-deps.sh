@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Installs, with apt, the Debian packages tidepool needs on a host and that a fresh machine lacks:
 # a C compiler and make (the local runtime's helper; better-sqlite3 builds from source), python3 (node-gyp),
-# util-linux (unshare/nsenter), iproute2, mount (losetup), PostgreSQL 15 (ephemeral databases), xfsprogs
+# util-linux (unshare/nsenter), iproute2 (network tests), nftables (per-sandbox network rules), mount (losetup), PostgreSQL 15 (ephemeral databases), xfsprogs
 # (reflink loop images), btrfs-progs (the sandboxes' disk-limit pool), procps (ps in tests), and for OCI
 # template bases: skopeo and umoci (build and push test images), docker-registry (a loopback registry in
 # tests), mmdebstrap (a small Debian rootfs for those images).
@@ -15,6 +15,7 @@ command -v make >/dev/null || need+=(make)
 command -v python3 >/dev/null || need+=(python3)
 command -v ps >/dev/null || need+=(procps)
 command -v ip >/dev/null || need+=(iproute2)
+command -v nft >/dev/null || need+=(nftables)
 command -v unshare >/dev/null || need+=(util-linux)
 command -v mkfs.xfs >/dev/null || need+=(xfsprogs)
 command -v mkfs.btrfs >/dev/null || need+=(btrfs-progs)

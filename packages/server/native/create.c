@@ -46,6 +46,9 @@ static void parse_opts(struct create_opts *o, int argc, char **argv) {
     else if (!strcmp(a, "--disk-subvol")) o->disk_subvol = v;
     else if (!strcmp(a, "--disk-bytes")) o->disk_bytes = parse_long(a, v);
     else if (!strcmp(a, "--disk-from")) o->disk_from = v;
+    else if (!strcmp(a, "--net")) {
+      if (net_parse(&o->net, v, &e) < 0) usage_error(&e);
+    }
     else usage();
   }
   if (!o->id || !o->root || !o->exec_socket || o->uid_base < 0 || o->id_count <= 0 || o->n_overlays == 0) usage();
@@ -126,6 +129,16 @@ int create_main(int argc, char **argv) {
     }
   }
   if (into >= 0) close(into);
+  /* The pair exists before init goes on, so init finds eth0 when it sets up its side. */
+  if (o.net.enabled) {
+    struct tp_err ne;
+    if (net_host_setup(&o.net, pid, &ne) < 0) {
+      kill(pid, SIGKILL);
+      waitpid(pid, NULL, 0);
+      fprintf(stderr, "%s: set up the network: %s\n", prog, ne.msg);
+      return 1;
+    }
+  }
   if (write_all(go[1], "g", 1) < 0) goto child_failed;
   step = "set up namespaces";
   do r = read(status[0], buf, 1);

@@ -3,6 +3,7 @@
 #define TP_CREATE_H
 #include "args.h"
 #include "compat.h"
+#include "net.h"
 
 struct create_opts {
   const char *id, *root;
@@ -22,6 +23,7 @@ struct create_opts {
   const char *disk_subvol; /* the sandbox's dir, made a btrfs subvolume with a qgroup limit */
   long disk_bytes;
   const char *disk_from; /* a snapshot (helper snapshot) the subvolume starts as a writable snapshot of */
+  struct net_opts net;   /* --net: a veth pair to the host (net.c); else loopback only */
 };
 
 int create_main(int argc, char **argv);

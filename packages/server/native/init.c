@@ -95,6 +95,10 @@ void init_main(struct create_opts *o, int go_fd, int status_fd) {
   /* Per network namespace: let root inside bind low ports and anyone ping, before /proc/sys turns read-only. */
   write_file("/proc/sys/net/ipv4/ip_unprivileged_port_start", "0");
   write_file("/proc/sys/net/ipv4/ping_group_range", "0 2147483647");
+  if (o->net.enabled) {
+    struct tp_err ne;
+    if (net_sandbox_setup(&o->net, &ne) < 0) fail_err(&ne);
+  }
   static const char *proc_masks[] = {"/proc/kcore",        "/proc/keys",  "/proc/timer_list", "/proc/sched_debug",
                                      "/proc/latency_stats", "/proc/acpi", "/proc/scsi",       "/proc/asound",
                                      "/proc/sysrq-trigger", "/proc/cmdline"};

@@ -6,7 +6,7 @@
  *
  *   tidepool-helper create --id ID --root DIR [--overlay TARGET:LOWER[:LOWER2...]:UPPER:WORK]...
  *       [--bind SRC:DST[:ro]]... [--mask PATH]... [--cgroup-into DIR] [--cgroup-procs FILE]...
- *       [--join-procs FILE]... --exec-socket PATH --uid-base N --id-count N
+ *       [--join-procs FILE]... --exec-socket PATH --uid-base N --id-count N [--net HOSTIF:SANDBOXIP:GATEWAYIP]
  *
  *     Starts a sandbox's init (PID 1 of new mount, pid, net, ipc, uts and cgroup namespaces, then a
  *     user namespace mapping 0..id-count to uid-base..) and prints its host pid on stdout once it is
@@ -34,6 +34,20 @@
  *     of every --overlay's upper and work and of --root are made in it, and the root overlay's upper
  *     is given to the sandbox's root (uid-base). The sandbox only sees its layer through overlayfs,
  *     which passes no btrfs ioctl on: it can neither make a subvolume (an own qgroup) nor lift a limit.
+ *
+ *     With --net the sandbox also gets a veth pair (net.c), made by rtnetlink before init goes on: the
+ *     host end HOSTIF (IPv6 off, rp_filter strict, up, a /32 route to SANDBOXIP with source GATEWAYIP),
+ *     its peer eth0 made straight in the sandbox's network namespace, where init gives it SANDBOXIP/32,
+ *     brings it up, adds a default route via GATEWAYIP (onlink) and turns IPv6 off. Killing init
+ *     destroys the namespace and with it the pair and the route. What may pass is nftables' business
+ *     (the runtime's one table); the host never forwards.
+ *
+ *   tidepool-helper net-gateway --address IP [--remove]
+ *   tidepool-helper net-delete --link NAME
+ *
+ *     net-gateway adds IP/32 to lo (label lo:tidepool; idempotent), the address every sandbox's default
+ *     route points at and the egress proxy listens on; --remove takes it away (missing is fine).
+ *     net-delete deletes link NAME (a stray host end; missing is fine). Failure: a message, exit 1.
  *
  *   tidepool-helper disk-limit --path PATH --bytes N
  *   tidepool-helper disk-pool --path MOUNT
@@ -76,6 +90,7 @@
 #include "disk.h"
 #include "snapshot.h"
 #include "hot-mount.h"
+#include "net.h"
 #include "util.h"
 #include "watch.h"
 
@@ -86,15 +101,17 @@ void usage(void) {
   fprintf(stderr,
           "usage: %s create --id ID --root DIR [--overlay T:L[:L...]:U:W]... [--bind S:D[:ro]]...\n"
           "         [--mask PATH]... [--cgroup-into DIR] [--cgroup-procs FILE]... [--join-procs FILE]...\n"
-          "         --exec-socket PATH\n"
+          "         --exec-socket PATH [--net HOSTIF:SANDBOXIP:GATEWAYIP]\n"
           "         --uid-base N --id-count N [--disk-subvol PATH --disk-bytes N [--disk-from SNAPSHOT]]\n"
           "       %s disk-limit --path PATH --bytes N\n"
           "       %s disk-pool --path MOUNT\n"
           "       %s snapshot --source SUBVOL --dest DIR/ID\n"
           "       %s subvolume-delete --path DIR/NAME\n"
           "       %s mount --pid PID --start-time T --source DIR --target PATH [--ro]\n"
-          "       %s umount --pid PID --start-time T --target PATH\n",
-          prog, prog, prog, prog, prog, prog, prog);
+          "       %s umount --pid PID --start-time T --target PATH\n"
+          "       %s net-gateway --address IP [--remove]\n"
+          "       %s net-delete --link NAME\n",
+          prog, prog, prog, prog, prog, prog, prog, prog, prog);
   exit(2);
 }
 
@@ -110,5 +127,7 @@ int main(int argc, char **argv) {
   if (!strcmp(argv[1], "snapshot")) return snapshot_main(argc - 2, argv + 2);
   if (!strcmp(argv[1], "subvolume-delete")) return subvolume_delete_main(argc - 2, argv + 2);
   if (!strcmp(argv[1], "watch")) return watch_main();
+  if (!strcmp(argv[1], "net-gateway")) return net_gateway_main(argc - 2, argv + 2);
+  if (!strcmp(argv[1], "net-delete")) return net_delete_main(argc - 2, argv + 2);
   usage();
 }

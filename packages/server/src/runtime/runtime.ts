@@ -43,6 +43,37 @@ export interface SandboxSpec {
   denyRead: string[]
   /** Start with the files of this snapshot (Runtime.snapshots) in the writable layer instead of an empty one. */
   fromSnapshot?: string
+  /**
+   * egress: a link to the host whose only reachable destination is the gateway's egress ports
+   * (Runtime.network); needs a runtime with `network`. Absent or false: loopback only.
+   */
+  network?: { egress: boolean }
+}
+
+/** A sandbox's addresses on its link to the host (Runtime.networkOf). */
+export interface SandboxAddresses {
+  /** The sandbox's own address (its eth0, /32); the source of every packet it sends to the host. */
+  sandboxIp: string
+  /** The host address its default route points at, where the egress proxy listens. */
+  gatewayIp: string
+}
+
+/**
+ * The host side of sandboxes' links (a runtime that gives sandboxes network). Kernel-enforced: a
+ * sandbox reaches TCP ports of the egress set on gatewayIp and nothing else (no other host port on
+ * any address, no other sandbox, nothing beyond the host, no UDP, no IPv6), whatever it tries.
+ */
+export interface RuntimeNetwork {
+  /** The stable gateway address, present on the host from ensure() until the runtime is released. */
+  readonly gatewayIp: string
+  /**
+   * Makes the gateway address and the rules present (idempotent; also done by the first start with
+   * network), so a proxy can listen on gatewayIp before any sandbox exists. `runtime_unavailable`
+   * naming what is missing (nft, kernel support).
+   */
+  ensure(): Promise<void>
+  /** Replaces the egress set: the TCP ports on gatewayIp sandboxes may open (the proxy's). Calls ensure(). */
+  setEgressPorts(ports: number[]): Promise<void>
 }
 
 /** An immutable point-in-time capture of a sandbox's writable layer. */
@@ -174,6 +205,10 @@ export interface Runtime {
    * absent on a runtime that cannot capture, where the service refuses those requests with a clear error.
    */
   readonly snapshots?: RuntimeSnapshots
+  /** Per-sandbox network (SandboxSpec.network): absent on a runtime without, where egress is refused. */
+  readonly network?: RuntimeNetwork
+  /** The addresses of a sandbox started with network.egress; undefined for one without (or gone). */
+  networkOf?(ref: RuntimeRef): SandboxAddresses | undefined
   /** Every kernel feature and privilege this runtime needs, present or missing. */
   preflight(): Promise<PreflightCheck[]>
   /** Start a sandbox; resolves when it is ready for exec. Leaves nothing behind when it fails. */

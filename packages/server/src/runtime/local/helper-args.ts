@@ -16,6 +16,8 @@ export interface CreateArgs {
   idCount: number
   /** The sandbox's dir becomes a btrfs subvolume (in the disk pool) whose qgroup may hold at most `bytes`. */
   disk?: { subvolume: string; bytes: number; /** Start as a writable snapshot of this snapshot subvolume. */ from?: string }
+  /** A veth pair to the host: host end `hostIf`, eth0 inside with `sandboxIp`/32, default route via `gatewayIp`. */
+  net?: { hostIf: string; sandboxIp: string; gatewayIp: string }
 }
 
 /** `tidepool-helper create …` (without the helper path). */
@@ -30,6 +32,7 @@ export function createArgv(a: CreateArgs): string[] {
   argv.push('--exec-socket', a.execSocket, '--uid-base', String(a.uidBase), '--id-count', String(a.idCount))
   if (a.disk) argv.push('--disk-subvol', a.disk.subvolume, '--disk-bytes', String(a.disk.bytes))
   if (a.disk?.from) argv.push('--disk-from', a.disk.from)
+  if (a.net) argv.push('--net', `${a.net.hostIf}:${a.net.sandboxIp}:${a.net.gatewayIp}`)
   return argv
 }
 

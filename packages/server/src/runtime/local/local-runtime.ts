@@ -3,7 +3,7 @@ import { mkdirSync } from 'node:fs'
 import { isAbsolute, join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { KeyedMutex } from '../../core/mutex.js'
-import type { AdoptedExec, ExecHandle, ExecRequest, HotMount, PreflightCheck, ResourceLimits, Runtime, RuntimeRef, RuntimeStatus, SandboxSpec, SandboxStats } from '../runtime.js'
+import type { AdoptedExec, ExecHandle, ExecRequest, HotMount, PreflightCheck, ResourceLimits, Runtime, RuntimeRef, RuntimeStatus, SandboxAddresses, SandboxSpec, SandboxStats } from '../runtime.js'
 import { SANDBOX_ID_RE, checkLimits, checkSandboxId } from '../sandbox-checks.js'
 import { adoptExecs } from './adopted-exec.js'
 import type { Cgroups } from './cgroups/cgroups.js'
@@ -21,6 +21,7 @@ import { ProcessWatcher, supervisorOf } from './liveness.js'
 import { startExec } from './local-exec.js'
 import type { HostLayoutEntry } from './mounts.js'
 import { checkHostPath, checkHotMount, checkHotMountTarget, sandboxPaths } from './mounts.js'
+import { LocalNetwork } from './network/local-network.js'
 import { runPreflight } from './preflight.js'
 import { isAlive, isRunning } from './proc.js'
 import { type RuntimeLogger, silentLogger } from './runtime-logger.js'
@@ -50,6 +51,15 @@ export interface LocalRuntimeOptions {
   logger?: RuntimeLogger
   /** Disk limits of sandbox writable layers (MiB); see disk-pool.ts. */
   disk?: DiskLimits
+  /** Per-sandbox network (SandboxSpec.network); see network/local-network.ts. */
+  network?: NetworkConfig
+}
+
+export interface NetworkConfig {
+  /** false: no `network` on this runtime (sandboxes asking for egress are refused). Default true. */
+  enabled?: boolean
+  /** Private IPv4 range of sandbox addresses; its first address is the gateway (default 10.200.0.0/16). */
+  range?: string
 }
 
 export interface DiskLimits {
@@ -96,6 +106,9 @@ export class LocalRuntime implements Runtime {
   readonly #liveExecs = new Map<string, Set<string>>()
   /** Pidfds (in a helper child) on each watched sandbox's init and supervisor. */
   readonly #watcher: ProcessWatcher
+  /** The host side of sandboxes' links, unless runtime.network.enabled is false. */
+  readonly network?: LocalNetwork
+  #netPruned = false
 
   constructor(opts: LocalRuntimeOptions) {
     if (!isAbsolute(opts.dataDir)) throw new RuntimeError('invalid_request', `dataDir must be absolute (got ${JSON.stringify(opts.dataDir)})`)
@@ -113,6 +126,9 @@ export class LocalRuntime implements Runtime {
     this.#disk = { poolMb, maxMb: Math.min(opts.disk?.maxMb ?? 10_240, poolMb), defaultMb: Math.min(opts.disk?.defaultMb ?? 2048, poolMb) }
     this.#pool = new DiskPool({ dataDir: this.#dataDir, instance: this.#instance, sizeMb: poolMb, helperPath: this.#helperPath })
     this.snapshots = new LocalSnapshots({ dataDir: this.#dataDir, helperPath: this.#helperPath, pool: this.#pool, cgroups: this.#cgroups, freezeLock: this.#freezeLock })
+    if (opts.network?.enabled !== false) {
+      this.network = new LocalNetwork({ helperPath: this.#helperPath, sandboxesDir: join(this.#dataDir, 'sandboxes'), ...(opts.network?.range ? { range: opts.network.range } : {}) })
+    }
     this.#watcher = new ProcessWatcher(this.#helperPath, (err) => this.#log.error({ err: err.message }, 'sandbox watcher'))
   }
 
@@ -132,7 +148,8 @@ export class LocalRuntime implements Runtime {
   }
 
   async preflight(): Promise<PreflightCheck[]> {
-    return [...runPreflight({ dataDir: this.#dataDir, helperPath: this.#helperPath, cgroups: this.#cgroups }), this.#pool.preflight()]
+    const net = this.network ? [await this.network.preflight()] : []
+    return [...runPreflight({ dataDir: this.#dataDir, helperPath: this.#helperPath, cgroups: this.#cgroups }), this.#pool.preflight(), ...net]
   }
 
   async start(spec: SandboxSpec): Promise<RuntimeRef> {
@@ -145,12 +162,32 @@ export class LocalRuntime implements Runtime {
     const from = spec.fromSnapshot === undefined ? undefined : await this.snapshots.subvolumeOf(spec.fromSnapshot)
     const hostTemplateRoot = this.#templateRoot!
     const hostLayout = this.#layout!
+    const net = spec.network?.egress ? await this.#link(spec.id) : undefined
     return startSandbox(
       { dataDir: this.#dataDir, helperPath: this.#helperPath, cgroups: this.#cgroups, log: this.#log, hostTemplateRoot, hostLayout, supervisors: this.#supervisors, destroy: (id) => this.destroy(id) },
       spec,
       diskMb,
       from,
+      net,
     )
+  }
+
+  /** The rules first (never a link they do not police), then an address (a failed start's destroy frees it). */
+  async #link(id: string) {
+    const network = this.network
+    if (!network) throw new RuntimeError('invalid_request', `sandbox ${id} asks for network, which runtime.network.enabled = false turns off on this host`)
+    await network.ensure()
+    if (!this.#netPruned) {
+      this.#netPruned = true
+      const pruned = await network.pruneStrays(await this.list())
+      if (pruned.length > 0) this.#log.info({ links: pruned }, 'removed stray sandbox links')
+    }
+    return { ...network.allocate(id), record: (dir: string) => network.record(id, dir) }
+  }
+
+  networkOf(ref: RuntimeRef): SandboxAddresses | undefined {
+    if (!this.network || !SANDBOX_ID_RE.test(ref.id)) return undefined
+    return this.network.addressesOf(ref.id)
   }
 
   exec(ref: RuntimeRef, req: ExecRequest): ExecHandle {
@@ -278,7 +315,9 @@ export class LocalRuntime implements Runtime {
     this.#watcher.unwatch(`${id}:init`)
     this.#watcher.unwatch(`${id}:sup`)
     this.#liveExecs.delete(id)
+    const addressed = this.network?.addressesOf(id) // read before its dir (and `net` file) goes
     await destroySandbox({ dataDir: this.#dataDir, helperPath: this.#helperPath, cgroups: this.#cgroups, supervisors: this.#supervisors }, id, ref)
+    if (addressed) await this.network!.release(id)
   }
 
   async list(): Promise<string[]> {
@@ -292,7 +331,10 @@ export class LocalRuntime implements Runtime {
    * no sandbox is in it; for tests, uninstall and a clean stop. Sandboxes must be destroyed first.
    */
   async releaseIdle(): Promise<void> {
-    if ((await this.list()).length === 0) await this.removeCgroupParents()
+    if ((await this.list()).length === 0) {
+      await this.removeCgroupParents()
+      await this.network?.releaseIfIdle()
+    }
   }
 
   async removeCgroupParents(): Promise<void> {

@@ -12,6 +12,7 @@ import { planMounts, sandboxPaths } from './mounts.js'
 import { readStartTime } from './proc.js'
 import type { RuntimeLogger } from './runtime-logger.js'
 import { RuntimeError, messageOf } from './runtime-error.js'
+import type { SandboxLink } from './network/local-network.js'
 import { resolveLayers } from './template-layers.js'
 
 /** Host uid/gid that is root inside every sandbox; the sandbox owns uids [UID_BASE, UID_BASE + ID_COUNT). */
@@ -33,9 +34,10 @@ export interface StartDeps {
 
 /**
  * Starts a checked spec whose writable layer may take `diskMb` (and begins as a writable snapshot of
- * the snapshot subvolume `from`, when given); on any failure nothing of it is left.
+ * the snapshot subvolume `from`, when given), linked to the host by `net` when given; on any failure
+ * nothing of it is left.
  */
-export async function startSandbox(d: StartDeps, spec: SandboxSpec, diskMb: number, from?: string): Promise<RuntimeRef> {
+export async function startSandbox(d: StartDeps, spec: SandboxSpec, diskMb: number, from?: string, net?: SandboxLink & { record: (dir: string) => void }): Promise<RuntimeRef> {
   const paths = sandboxPaths(d.dataDir, spec.id)
   if (existsSync(paths.dir) || d.cgroups.sandboxDirs(spec.id).some((dir) => existsSync(dir))) {
     throw new RuntimeError('invalid_request', `sandbox ${spec.id} already exists on this host; destroy it first or use a new id`)
@@ -59,12 +61,14 @@ export async function startSandbox(d: StartDeps, spec: SandboxSpec, diskMb: numb
       uidBase: UID_BASE,
       idCount: ID_COUNT,
       disk: { subvolume: paths.dir, bytes: diskMb * 1_048_576, ...(from ? { from } : {}) },
+      ...(net ? { net: { hostIf: net.hostIf, sandboxIp: net.sandboxIp, gatewayIp: net.gatewayIp } } : {}),
     })
     const pid = await spawnInit(d, spec.id, argv)
     const startTime = readStartTime(pid)
     if (startTime === undefined) throw new RuntimeError('internal', `sandbox ${spec.id} init (pid ${pid}) exited right after it started`)
     // So a destroy by id alone (after a control-plane crash) still finds the init.
     writeFileSync(join(paths.dir, 'init'), `${pid} ${startTime}\n`)
+    net?.record(paths.dir)
     d.log.debug({ id: spec.id, pid }, 'sandbox started')
     return { id: spec.id, pid, startTime }
   } catch (err) {
