@@ -65,6 +65,17 @@ export const ConfigSchema = z
           })
           .strict()
           .prefault({}),
+        network: z
+          .object({
+            enabled: z.boolean().default(true).describe('Per-sandbox network (a veth pair to the host, policed by nftables); false: every sandbox has loopback only.'),
+            range: z
+              .string()
+              .max(18)
+              .default('10.200.0.0/16')
+              .describe('Private IPv4 range of sandbox addresses (/8 to /28); its first address is the gateway, on lo, where the egress proxy listens. One range per host.'),
+          })
+          .strict()
+          .prefault({}),
       })
       .strict()
       .prefault({}),

@@ -84,6 +84,7 @@ export async function buildControlPlane(config: Config, opts: BuildOptions = {})
       dataDir: join(config.home, 'runtime'),
       cgroupName: config.runtime.cgroupName,
       disk: { ...config.runtime.disk, defaultMb: config.defaults.diskMb },
+      network: config.runtime.network,
       logger: log,
     }))
   // The signing key and the signed head live outside the store, so whoever can rewrite the store

@@ -25,6 +25,8 @@ export const regexFiles: Readonly<Record<string, RegexFile>> = {
   'server/src/core/safe-input.ts': { input: 'every request string (\\p{Cs}: one character class, no quantifier)' },
   'server/src/runtime/local/disk-pool.ts': { input: 'none: output of btrfs/losetup and sysfs files' },
   'server/src/runtime/local/instance.ts': { input: 'none: the instance file tidepool wrote (anchored, fixed length)' },
+  'server/src/runtime/local/network/address-pool.ts': { input: 'runtime.network.range from the config (anchored, bounded quantifiers), names in /sys/class/net (anchored, fixed length)' },
+  'server/src/runtime/local/network/local-network.ts': { input: 'none: names in /sys/class/net (anchored, fixed length)' },
   'server/src/sandboxes/file-scripts.ts': { input: 'none: exit codes and stderr of our own scripts' },
   'server/src/runtime/local/runtime-error.ts': { input: "none: the helper's own failure report (anchored)" },
   'server/src/store/like.ts': { input: 'a search string (one character class, no quantifier)' },

@@ -1,6 +1,6 @@
 /** @module runtime/create-runtime — picks the Runtime implementation named in the config. */
 import { LocalRuntime } from './local/local-runtime.js'
-import type { DiskLimits } from './local/local-runtime.js'
+import type { DiskLimits, NetworkConfig } from './local/local-runtime.js'
 import type { RuntimeLogger } from './local/runtime-logger.js'
 import { RuntimeError } from './local/runtime-error.js'
 import type { Runtime } from './runtime.js'
@@ -13,6 +13,8 @@ export interface RuntimeConfig {
   cgroupName?: string
   /** Disk limits of sandbox writable layers (runtime.disk, defaults.diskMb). */
   disk?: DiskLimits
+  /** Per-sandbox network (runtime.network). */
+  network?: NetworkConfig
   logger?: RuntimeLogger
 }
 
@@ -25,6 +27,7 @@ export async function createRuntime(cfg: RuntimeConfig): Promise<Runtime> {
         ...(cfg.cgroupName !== undefined ? { cgroupName: cfg.cgroupName } : {}),
         ...(cfg.logger !== undefined ? { logger: cfg.logger } : {}),
         ...(cfg.disk !== undefined ? { disk: cfg.disk } : {}),
+        ...(cfg.network !== undefined ? { network: cfg.network } : {}),
       })
     default:
       throw new RuntimeError('runtime_unavailable', `runtime kind ${JSON.stringify(cfg.kind)} is not available in this build; set runtime.kind to 'local'`)

@@ -18,6 +18,32 @@ describe('FakeRuntime bindMount', () => {
   })
 })
 
+describe('FakeRuntime network', () => {
+  it('gives a sandbox with network.egress distinct addresses in the range, none without, and frees them on destroy', async () => {
+    const rt = new FakeRuntime()
+    const spec = (id: string, egress?: boolean) => ({
+      id,
+      template: { name: 'base', rootfs: 'host' },
+      resources: { cpu: 1, memoryMb: 64, pids: 16 },
+      denyRead: [],
+      ...(egress === undefined ? {} : { network: { egress } }),
+    })
+    const a = await rt.start(spec('sbx_a', true))
+    const b = await rt.start(spec('sbx_b', true))
+    const c = await rt.start(spec('sbx_c', false))
+    const d = await rt.start(spec('sbx_d'))
+    expect(rt.networkOf(a)).toEqual({ sandboxIp: '10.200.0.2', gatewayIp: '10.200.0.1' })
+    expect(rt.networkOf(b)?.sandboxIp).toBe('10.200.0.3')
+    expect(rt.networkOf(c)).toBeUndefined()
+    expect(rt.networkOf(d)).toBeUndefined()
+    await rt.destroy('sbx_a')
+    expect(rt.networkOf(a)).toBeUndefined()
+    await rt.network.setEgressPorts([3128, 1080, 3128])
+    expect(rt.egressPorts).toEqual([1080, 3128])
+    await expect(rt.network.setEgressPorts([0])).rejects.toThrow(/egress ports/)
+  })
+})
+
 const runsNothing = 'FakeRuntime runs no command: `reply` answers each one (default: echo argv) as soon as stdin ends'
 /**
  * The shared suite's tests FakeRuntime does not pass, with why: the ones that need a command to run

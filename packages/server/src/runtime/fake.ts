@@ -1,5 +1,6 @@
 /** @module runtime/fake — an in-memory Runtime for fast tests of the layers above it. Runs nothing. */
 import { PassThrough } from 'node:stream'
+import { formatIpv4, gatewayOf, nextAddress, parseRange } from './local/network/address-pool.js'
 import { RuntimeError } from './local/runtime-error.js'
 import { checkLimits, checkSandboxId } from './sandbox-checks.js'
 import type {
@@ -13,8 +14,10 @@ import type {
   PreflightCheck,
   ResourceLimits,
   Runtime,
+  RuntimeNetwork,
   RuntimeRef,
   RuntimeStatus,
+  SandboxAddresses,
   SandboxSpec,
   SandboxStats,
 } from './runtime.js'
@@ -69,6 +72,30 @@ export class FakeRuntime implements Runtime {
     list: async () => [...this.snapshotRefs.keys()],
   }
 
+  /** Addresses from 10.200.0.0/16 as the local runtime's default; no packet moves (nothing runs). */
+  readonly #range = parseRange('10.200.0.0/16')
+  readonly #addresses = new Map<string, number>()
+  #cursor = 0
+  /** What setEgressPorts was last given; ensure() calls counted (for tests of the layers above). */
+  egressPorts: number[] = []
+  ensureCalls = 0
+  readonly network: RuntimeNetwork = {
+    gatewayIp: formatIpv4(gatewayOf(this.#range)),
+    ensure: async () => {
+      this.ensureCalls++
+    },
+    setEgressPorts: async (ports) => {
+      if (!ports.every((p) => Number.isInteger(p) && p >= 1 && p <= 65_535)) throw new RuntimeError('invalid_request', `egress ports must be integers from 1 to 65535 (got ${JSON.stringify(ports)})`)
+      this.ensureCalls++
+      this.egressPorts = [...new Set(ports)].sort((a, b) => a - b)
+    },
+  }
+
+  networkOf(ref: RuntimeRef): SandboxAddresses | undefined {
+    const ip = this.#addresses.get(ref.id)
+    return ip === undefined ? undefined : { sandboxIp: formatIpv4(ip), gatewayIp: this.network.gatewayIp }
+  }
+
   constructor(private readonly reply: (req: ExecRequest) => FakeReply = (r) => ({ stdout: `${r.cmd.join(' ')}\n` })) {}
 
   async preflight(): Promise<PreflightCheck[]> {
@@ -84,6 +111,10 @@ export class FakeRuntime implements Runtime {
     checkSandboxId(spec.id)
     checkLimits(spec.resources)
     if (spec.fromSnapshot !== undefined && !this.snapshotRefs.has(spec.fromSnapshot)) throw new RuntimeError('not_found', `snapshot ${spec.fromSnapshot} does not exist`)
+    if (spec.network?.egress) {
+      this.#cursor = nextAddress(this.#range, new Set(this.#addresses.values()), this.#cursor)
+      this.#addresses.set(spec.id, this.#cursor)
+    }
     this.sandboxes.set(spec.id, { spec, limits: spec.resources, status: 'running', running: new Set() })
     return { id: spec.id, pid: this.#nextPid++, startTime: 1 }
   }
@@ -161,6 +192,7 @@ export class FakeRuntime implements Runtime {
     for (const kill of this.sandboxes.get(id)?.running ?? []) kill()
     this.sandboxes.delete(id)
     this.mounts.delete(id)
+    this.#addresses.delete(id)
   }
 
   async list(): Promise<string[]> {

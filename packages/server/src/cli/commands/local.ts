@@ -25,6 +25,7 @@ export function localCommands(config: () => Config): CliCommand[] {
           dataDir: join(cfg.home, 'runtime'),
           cgroupName: cfg.runtime.cgroupName,
           disk: { ...cfg.runtime.disk, defaultMb: cfg.defaults.diskMb },
+          network: cfg.runtime.network,
           logger: silentLogger,
         })
         checks.push(...(await runtime.preflight()))

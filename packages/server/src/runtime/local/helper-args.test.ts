@@ -7,6 +7,12 @@ describe('createArgv', () => {
     const argv = createArgv({ id: 'sbx_1', plan, cgroupProcs: [], joinProcs: [], execSocket: '/d/exec.sock', uidBase: 100000, idCount: 65536, disk: { subvolume: '/p/sbx_1', bytes: 67_108_864 } })
     expect(argv.slice(-4)).toEqual(['--disk-subvol', '/p/sbx_1', '--disk-bytes', '67108864'])
   })
+  it('links the sandbox to the host with --net HOSTIF:SANDBOXIP:GATEWAYIP, and not without net', () => {
+    const plan = { root: '/d/merged', overlays: [{ target: '/', lowers: ['/t'], upper: '/d/u', work: '/d/w' }], binds: [], masks: [] }
+    const base = { id: 'sbx_1', plan, cgroupProcs: [], joinProcs: [], execSocket: '/d/exec.sock', uidBase: 100000, idCount: 65536 }
+    expect(createArgv({ ...base, net: { hostIf: 'tp0ac80002', sandboxIp: '10.200.0.2', gatewayIp: '10.200.0.1' } }).slice(-2)).toEqual(['--net', 'tp0ac80002:10.200.0.2:10.200.0.1'])
+    expect(createArgv(base)).not.toContain('--net')
+  })
   it('starts the subvolume from a snapshot with --disk-from', () => {
     const plan = { root: '/d/merged', overlays: [{ target: '/', lowers: ['/t'], upper: '/d/u', work: '/d/w' }], binds: [], masks: [] }
     const argv = createArgv({
