@@ -21,7 +21,7 @@ import { ProcessWatcher, supervisorOf } from './liveness.js'
 import { startExec } from './local-exec.js'
 import type { HostLayoutEntry } from './mounts.js'
 import { checkHostPath, checkHotMount, checkHotMountTarget, sandboxPaths } from './mounts.js'
-import { LocalNetwork } from './network/local-network.js'
+import { LocalNetwork, type NetworkConfig } from './network/local-network.js'
 import { runPreflight } from './preflight.js'
 import { isAlive, isRunning } from './proc.js'
 import { type RuntimeLogger, silentLogger } from './runtime-logger.js'
@@ -30,6 +30,7 @@ import { UID_BASE, startSandbox } from './start-sandbox.js'
 import { ensureHostTemplate, readHostLayout } from './template-root.js'
 
 export type { RuntimeLogger } from './runtime-logger.js'
+export type { NetworkConfig } from './network/local-network.js'
 export { ID_COUNT, UID_BASE } from './start-sandbox.js'
 
 export interface LocalRuntimeOptions {
@@ -53,13 +54,6 @@ export interface LocalRuntimeOptions {
   disk?: DiskLimits
   /** Per-sandbox network (SandboxSpec.network); see network/local-network.ts. */
   network?: NetworkConfig
-}
-
-export interface NetworkConfig {
-  /** false: no `network` on this runtime (sandboxes asking for egress are refused). Default true. */
-  enabled?: boolean
-  /** Private IPv4 range of sandbox addresses; its first address is the gateway (default 10.200.0.0/16). */
-  range?: string
 }
 
 export interface DiskLimits {
@@ -108,7 +102,6 @@ export class LocalRuntime implements Runtime {
   readonly #watcher: ProcessWatcher
   /** The host side of sandboxes' links, unless runtime.network.enabled is false. */
   readonly network?: LocalNetwork
-  #netPruned = false
 
   constructor(opts: LocalRuntimeOptions) {
     if (!isAbsolute(opts.dataDir)) throw new RuntimeError('invalid_request', `dataDir must be absolute (got ${JSON.stringify(opts.dataDir)})`)
@@ -127,7 +120,12 @@ export class LocalRuntime implements Runtime {
     this.#pool = new DiskPool({ dataDir: this.#dataDir, instance: this.#instance, sizeMb: poolMb, helperPath: this.#helperPath })
     this.snapshots = new LocalSnapshots({ dataDir: this.#dataDir, helperPath: this.#helperPath, pool: this.#pool, cgroups: this.#cgroups, freezeLock: this.#freezeLock })
     if (opts.network?.enabled !== false) {
-      this.network = new LocalNetwork({ helperPath: this.#helperPath, sandboxesDir: join(this.#dataDir, 'sandboxes'), ...(opts.network?.range ? { range: opts.network.range } : {}) })
+      this.network = new LocalNetwork({
+        helperPath: this.#helperPath,
+        sandboxesDir: join(this.#dataDir, 'sandboxes'),
+        liveIds: () => this.list(),
+        ...(opts.network?.range ? { range: opts.network.range } : {}),
+      })
     }
     this.#watcher = new ProcessWatcher(this.#helperPath, (err) => this.#log.error({ err: err.message }, 'sandbox watcher'))
   }
@@ -176,12 +174,8 @@ export class LocalRuntime implements Runtime {
   async #link(id: string) {
     const network = this.network
     if (!network) throw new RuntimeError('invalid_request', `sandbox ${id} asks for network, which runtime.network.enabled = false turns off on this host`)
-    await network.ensure()
-    if (!this.#netPruned) {
-      this.#netPruned = true
-      const pruned = await network.pruneStrays(await this.list())
-      if (pruned.length > 0) this.#log.info({ links: pruned }, 'removed stray sandbox links')
-    }
+    await network.ensure() // the first one also removes stray pairs
+    if (network.lastPruned.length > 0) this.#log.info({ links: network.lastPruned.splice(0) }, 'removed stray sandbox links')
     return { ...network.allocate(id), record: (dir: string) => network.record(id, dir) }
   }
 

@@ -13,6 +13,14 @@ import { RuntimeError, messageOf } from '../runtime-error.js'
 import { type Ipv4Range, formatIpv4, gatewayOf, hostIfName, ipOfHostIf, nextAddress, parseIpv4, parseRange, rangeText } from './address-pool.js'
 import { renderDelete, renderEgressPorts, renderTable } from './nft-rules.js'
 
+/** runtime.network: the local runtime's per-sandbox network. */
+export interface NetworkConfig {
+  /** false: no `network` on this runtime (sandboxes asking for egress are refused). Default true. */
+  enabled?: boolean
+  /** Private IPv4 range of sandbox addresses; its first address is the gateway (default 10.200.0.0/16). */
+  range?: string
+}
+
 export interface NetworkOptions {
   /** The private IPv4 range sandboxes' addresses come from; its first address is the gateway (default 10.200.0.0/16). */
   range?: string
@@ -20,6 +28,8 @@ export interface NetworkOptions {
   helperPath: string
   /** Where sandboxes' dirs are (each with its `net` file): <dataDir>/sandboxes. */
   sandboxesDir: string
+  /** Ids of the runtime's sandboxes on the host: the first ensure() deletes host ends none of them owns. */
+  liveIds?: () => Promise<string[]>
 }
 
 /** The file in a sandbox's dir that records its address (survives a restart of the control plane). */
@@ -39,6 +49,8 @@ export class LocalNetwork implements RuntimeNetwork {
   readonly range: Ipv4Range
   readonly #helperPath: string
   readonly #sandboxesDir: string
+  readonly #liveIds: (() => Promise<string[]>) | undefined
+  #pruned = false
   #ports: number[] = []
   #installed: Promise<void> | undefined
   /** Addresses of sandboxes this process knows (started here, or read back from their `net` file). */
@@ -50,6 +62,7 @@ export class LocalNetwork implements RuntimeNetwork {
     this.gatewayIp = formatIpv4(gatewayOf(this.range))
     this.#helperPath = o.helperPath
     this.#sandboxesDir = o.sandboxesDir
+    this.#liveIds = o.liveIds
   }
 
   ensure(): Promise<void> {
@@ -181,7 +194,15 @@ export class LocalNetwork implements RuntimeNetwork {
     if (!findNft()) throw new RuntimeError('runtime_unavailable', 'sandbox network needs nft (nftables), which is not installed; apt-get install nftables, or set runtime.network.enabled to false')
     await nft(renderTable({ gateway: this.gatewayIp, range: rangeText(this.range) }), 'install the nftables table')
     await runHelper(this.#helperPath, ['net-gateway', '--address', this.gatewayIp], 'add the gateway address')
+    // Reconcile once per process: a crash mid-create can leave a pair no sandbox record owns.
+    if (this.#liveIds && !this.#pruned) {
+      this.#pruned = true
+      this.lastPruned = await this.pruneStrays(await this.#liveIds())
+    }
   }
+
+  /** Host ends the first ensure() of this process deleted (for the runtime's log). */
+  lastPruned: string[] = []
 
   /** Reads the `net` files of sandboxes this process does not know yet (once per id). */
   #loadRecords(): void {
