@@ -309,9 +309,9 @@ export class LocalRuntime implements Runtime {
     this.#watcher.unwatch(`${id}:init`)
     this.#watcher.unwatch(`${id}:sup`)
     this.#liveExecs.delete(id)
-    const addressed = this.network?.addressesOf(id) // read before its dir (and `net` file) goes
+    this.network?.addressesOf(id) // read before its dir (and `net` file) goes
     await destroySandbox({ dataDir: this.#dataDir, helperPath: this.#helperPath, cgroups: this.#cgroups, supervisors: this.#supervisors }, id, ref)
-    if (addressed) await this.network!.release(id)
+    await this.network?.release(id)
   }
 
   async list(): Promise<string[]> {

@@ -55,6 +55,8 @@ export class LocalNetwork implements RuntimeNetwork {
   #installed: Promise<void> | undefined
   /** Addresses of sandboxes this process knows (started here, or read back from their `net` file). */
   readonly #byId = new Map<string, number>()
+  /** Sandboxes whose dir holds no `net` file (no network): read once, not on every destroy. */
+  readonly #without = new Set<string>()
   #cursor = 0
 
   constructor(o: NetworkOptions) {
@@ -91,13 +93,15 @@ export class LocalNetwork implements RuntimeNetwork {
 
   /** Reserves an address for sandbox `id` (synchronous: concurrent starts never get the same one). */
   allocate(id: string): SandboxLink {
-    this.#loadRecords()
-    if (this.#byId.has(id)) throw new RuntimeError('invalid_request', `sandbox ${id} already has an address on this host; destroy it first or use a new id`)
+    if (this.#addressOf(id) !== undefined) throw new RuntimeError('invalid_request', `sandbox ${id} already has an address on this host; destroy it first or use a new id`)
+    // Every live sandbox's pair is on the host (so a restarted process sees them too), and so are the
+    // lingering pairs of sandboxes just destroyed; reservations of starts under way are in #byId.
     const taken = new Set(this.#byId.values())
-    for (const ip of this.#hostLinks().values()) taken.add(ip) // lingering pairs of destroyed sandboxes too
+    for (const ip of this.#hostLinks().values()) taken.add(ip)
     const ip = nextAddress(this.range, taken, this.#cursor)
     this.#cursor = ip
     this.#byId.set(id, ip)
+    this.#without.delete(id)
     return { hostIf: hostIfName(ip), sandboxIp: formatIpv4(ip), gatewayIp: this.gatewayIp }
   }
 
@@ -108,8 +112,7 @@ export class LocalNetwork implements RuntimeNetwork {
   }
 
   addressesOf(id: string): SandboxAddresses | undefined {
-    this.#loadRecords()
-    const ip = this.#byId.get(id)
+    const ip = this.#addressOf(id)
     return ip === undefined ? undefined : { sandboxIp: formatIpv4(ip), gatewayIp: this.gatewayIp }
   }
 
@@ -118,8 +121,8 @@ export class LocalNetwork implements RuntimeNetwork {
    * goes asynchronously), deletes it if it lingers, and frees the address.
    */
   async release(id: string): Promise<void> {
-    this.#loadRecords()
-    const ip = this.#byId.get(id)
+    const ip = this.#addressOf(id)
+    this.#without.delete(id) // a later sandbox of the same id may have network
     if (ip === undefined) return
     const name = hostIfName(ip)
     if (!(await pollUntil(() => !linkExists(name), { timeoutMs: 3000, maxDelayMs: 50 }))) await this.#deleteLink(name)
@@ -128,10 +131,11 @@ export class LocalNetwork implements RuntimeNetwork {
 
   /** Host ends of this range that no known sandbox owns (e.g. left by a crash mid-create) are deleted. */
   async pruneStrays(liveIds: readonly string[]): Promise<string[]> {
-    this.#loadRecords()
-    const owned = new Set<number>()
-    const live = new Set(liveIds)
-    for (const [id, ip] of this.#byId) if (live.has(id)) owned.add(ip)
+    const owned = new Set<number>(this.#byId.values()) // incl. starts under way
+    for (const id of liveIds) {
+      const ip = this.#addressOf(id)
+      if (ip !== undefined) owned.add(ip)
+    }
     const pruned: string[] = []
     for (const [name, ip] of this.#hostLinks()) {
       if (owned.has(ip)) continue
@@ -182,11 +186,10 @@ export class LocalNetwork implements RuntimeNetwork {
       }
     }
     const forward = readText('/proc/sys/net/ipv4/ip_forward')?.trim()
-    const veth = existsSync('/sys/module/veth') || /^veth /m.test(readText('/proc/modules') ?? '')
     return {
       name,
       ok: true,
-      detail: `nftables takes the rules; range ${rangeText(this.range)}, gateway ${this.gatewayIp}${veth ? '' : ' (veth module not seen loaded: it loads on first use)'}${forward === '1' ? '; note: ip_forward is on (the forward chain still drops sandbox traffic)' : ''}`,
+      detail: `nftables takes the rules (nf_tables, fib, reject, conntrack); range ${rangeText(this.range)}, gateway ${this.gatewayIp} on lo${forward === '1' ? '; note: ip_forward is on (the forward chain still drops sandbox traffic)' : ''}`,
     }
   }
 
@@ -204,19 +207,17 @@ export class LocalNetwork implements RuntimeNetwork {
   /** Host ends the first ensure() of this process deleted (for the runtime's log). */
   lastPruned: string[] = []
 
-  /** Reads the `net` files of sandboxes this process does not know yet (once per id). */
-  #loadRecords(): void {
-    let names: string[]
-    try {
-      names = readdirSync(this.#sandboxesDir)
-    } catch {
-      return
+  /** The address of sandbox `id`: known here, or read back (once) from its `net` file. */
+  #addressOf(id: string): number | undefined {
+    const known = this.#byId.get(id)
+    if (known !== undefined || this.#without.has(id)) return known
+    const ip = parseIpv4((readText(join(this.#sandboxesDir, id, NET_FILE)) ?? '').trim())
+    if (ip === undefined || ipOfHostIf(hostIfName(ip), this.range) === undefined) {
+      this.#without.add(id)
+      return undefined
     }
-    for (const id of names) {
-      if (this.#byId.has(id)) continue
-      const ip = parseIpv4((readText(join(this.#sandboxesDir, id, NET_FILE)) ?? '').trim())
-      if (ip !== undefined) this.#byId.set(id, ip)
-    }
+    this.#byId.set(id, ip)
+    return ip
   }
 
   /** Host ends of this range on the host now: name → address. */
