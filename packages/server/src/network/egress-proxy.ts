@@ -146,6 +146,10 @@ export class EgressProxy {
     return att ? { ...att, sourceIp: ip! } : undefined
   }
 
+  attachedCount(): number {
+    return this.#bySource.size
+  }
+
   counters(): EgressCounters {
     return { ...this.#counters }
   }

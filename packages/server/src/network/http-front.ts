@@ -100,7 +100,7 @@ async function handleRequest(core: ProxyCore, agent: Agent, req: IncomingMessage
       if (secret === undefined) {
         req.resume()
         const rule = `credential secret ${h.secret} is not set in project ${att.project}`
-        res.writeHead(502, denyHeaders('error', rule)).end(refusalText(a, port, 'brokered request'))
+        res.writeHead(502, denyHeaders('error', rule)).end(refusalText({ host: a.host, rule }, port, 'brokered request'))
         core.emit({ ...base, verdict: 'error', rule, bytesUp: 0, bytesDown: 0 })
         return
       }
