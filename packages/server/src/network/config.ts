@@ -49,6 +49,10 @@ const CredentialConfig = z
           .strict(),
       )
       .describe('Header name → its value from a named secret.'),
+    terminateTls: z
+      .boolean()
+      .default(false)
+      .describe("Also for HTTPS: the proxy terminates TLS to these hosts with tidepool's CA (<home>/network/ca; install it in the sandbox), adds the headers, and re-encrypts to the real server."),
   })
   .strict()
 
@@ -75,6 +79,7 @@ export const NetworkConfig = z
       .default({})
       .describe('Name → address, trusted without DNS or the private-address check (tests, air-gapped sites).'),
     resolvers: z.array(z.string().min(1).max(64)).max(8).default([]).describe('DNS servers (ip or ip:port) the proxy resolves with; empty: the system resolver.'),
+    upstreamCaFiles: z.array(z.string().min(1).max(4096)).max(16).default([]).describe('PEM files of extra roots trusted for upstream HTTPS when terminating TLS (default: the system roots).'),
     stubs: z.array(StubConfig).max(256).default([]),
     credentials: z.array(CredentialConfig).max(256).default([]),
     events: z

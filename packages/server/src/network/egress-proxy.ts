@@ -17,6 +17,8 @@ import type { EffectivePolicy } from './policy.js'
 import { sourceAddress, type ProxyCore } from './proxy-core.js'
 import { DestinationResolver, type ResolverOptions } from './resolver.js'
 import { createSocksFront } from './socks-front.js'
+import type { TidepoolCa } from './ca.js'
+import { TlsTerminator } from './tls-terminate.js'
 
 export interface EgressProxyOptions {
   /** Address both fronts listen on. */
@@ -31,6 +33,10 @@ export interface EgressProxyOptions {
   onEvent?: (e: EgressEvent) => void
   secretValue?: (project: string, name: string) => Promise<string | undefined>
   connectTimeoutMs?: number
+  /** tidepool's CA: needed when a credential rule sets terminateTls. */
+  ca?: TidepoolCa | undefined
+  /** Extra trusted roots for upstream HTTPS when terminating (PEM); the system roots otherwise. */
+  upstreamCa?: readonly string[] | undefined
   now?: () => number
   log: Logger
 }
@@ -53,6 +59,7 @@ export class EgressProxy {
   readonly #counters: EgressCounters = { allowed: 0, denied: 0, stubbed: 0, error: 0, refusedConnections: 0, bytesUp: 0, bytesDown: 0 }
   readonly #opts: EgressProxyOptions
   readonly #sockets = new Set<Socket>()
+  #terminator: TlsTerminator | undefined
 
   private constructor(opts: EgressProxyOptions) {
     this.#opts = opts
@@ -79,6 +86,10 @@ export class EgressProxy {
       secretValue: opts.secretValue ?? (async () => undefined),
       connectTimeoutMs: opts.connectTimeoutMs ?? 10_000,
       log: opts.log,
+    }
+    if (opts.ca) {
+      this.#terminator = new TlsTerminator(core, opts.ca, opts.upstreamCa)
+      core.terminator = this.#terminator
     }
     this.#http = createHttpFront(core)
     this.#socks = createSocksFront(core)
@@ -150,6 +161,11 @@ export class EgressProxy {
     return this.#bySource.size
   }
 
+  /** tidepool's CA certificate (PEM) for sandboxes' trust stores, when TLS termination is set up. */
+  caCertificatePem(): string | undefined {
+    return this.#opts.ca?.certPem
+  }
+
   counters(): EgressCounters {
     return { ...this.#counters }
   }
@@ -163,6 +179,7 @@ export class EgressProxy {
   async close(): Promise<void> {
     this.#bySource.clear()
     this.#sourceOf.clear()
+    this.#terminator?.close()
     const closing = Promise.all([closeServer(this.#http), closeServer(this.#socks)])
     for (const s of this.#sockets) s.destroy()
     await closing

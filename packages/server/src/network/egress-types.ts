@@ -37,6 +37,8 @@ export interface CredentialRule {
   domains: readonly string[]
   /** header name → how to build its value: `format` with `{secret}` replaced by the secret (default `{secret}`). */
   headers: Readonly<Record<string, { secret: string; format?: string | undefined }>>
+  /** Terminate HTTPS to these hosts with tidepool's CA so the headers reach HTTPS requests too (the sandbox must trust the CA). */
+  terminateTls?: boolean | undefined
 }
 
 export interface EgressEvent {

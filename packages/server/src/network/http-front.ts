@@ -177,6 +177,11 @@ async function handleConnect(core: ProxyCore, req: IncomingMessage, socket: Sock
   }
   if (a.verdict === 'denied' || a.verdict === 'error') return refuse(403, a.verdict, a.rule)
   if (a.verdict === 'stubbed' && !a.stub.url) return refuse(403, 'denied', `${a.rule} answers plain http:// only (a fixture; there is no TLS termination for stubs)`)
+  if (a.verdict === 'allowed' && a.credentials?.terminateTls) {
+    if (!core.terminator) return refuse(502, 'error', 'TLS termination is not available (no CA)')
+    socket.write('HTTP/1.1 200 Connection Established\r\n\r\n')
+    return core.terminator.take(socket, head, { att, host: a.host, port, address: a.address, rule: a.rule, credentials: a.credentials, protocol: 'connect' })
+  }
   const dest = a.verdict === 'stubbed' ? stubTarget(a.stub) : { address: a.address, port }
   let upstream: Socket
   try {

@@ -2,7 +2,7 @@
 import { connect, type Socket } from 'node:net'
 import type { Logger } from '../core/log.js'
 import type { AdmissionRules } from './admission.js'
-import type { Attachment, EgressEvent, StubCall, StubRule } from './egress-types.js'
+import type { Attachment, CredentialRule, EgressEvent, StubCall, StubRule } from './egress-types.js'
 import { STUB_BODY_MAX } from './egress-types.js'
 
 export interface ProxyCore {
@@ -14,6 +14,13 @@ export interface ProxyCore {
   secretValue(project: string, name: string): Promise<string | undefined>
   connectTimeoutMs: number
   log: Logger
+  /** Set when a credential rule terminates TLS (the CA exists then). */
+  terminator?: TlsTerminatorLike | undefined
+}
+
+/** What the fronts need of network/tls-terminate (kept as an interface so the two modules do not import each other). */
+export interface TlsTerminatorLike {
+  take(client: Socket, head: Buffer, t: { att: Attachment; host: string; port: number; address: string; rule: string; credentials: CredentialRule; protocol: 'connect' | 'socks' }): Promise<void>
 }
 
 /** `::ffff:127.0.0.1` → `127.0.0.1`: a dual-stack listener reports IPv4 peers in mapped form. */

@@ -3,6 +3,7 @@
  * project level from config and the template level the sandboxes area passes in), the egress proxy's
  * lifecycle, its events, stubs' calls and brokered secrets.
  */
+import { readFileSync } from 'node:fs'
 import { join } from 'node:path'
 import type { NetworkEvent, SandboxNetwork } from '@tidepool/sdk'
 import type { Clock } from '../core/clock.js'
@@ -14,6 +15,7 @@ import type { DomainPolicyInput, NetworkSeam } from '../kit/network-seam.js'
 import type { Db } from '../store/db.js'
 import type { NetworkConfig } from './config.js'
 import type { EgressEvent } from './egress-types.js'
+import { TidepoolCa } from './ca.js'
 import { EgressProxy } from './egress-proxy.js'
 import { NetworkEventStore } from './event-store.js'
 import { effectivePolicy, type DomainPolicy, type EffectivePolicy } from './policy.js'
@@ -52,7 +54,11 @@ export class NetworkService {
   async start(opts: { force?: boolean; host?: string } = {}): Promise<void> {
     const c = this.d.config
     if (this.#proxy || (!c.proxy.enabled && !opts.force)) return
+    // The CA exists only where a rule needs it: a sandbox need not trust anything else.
+    const ca = c.credentials.some((r) => r.terminateTls) ? await TidepoolCa.loadOrCreate(join(this.d.home, 'network', 'ca')) : undefined
     this.#proxy = await EgressProxy.start({
+      ca,
+      upstreamCa: c.upstreamCaFiles.map((f) => readFileSync(f, 'utf8')),
       host: opts.host ?? c.proxy.host,
       httpPort: c.proxy.httpPort,
       socksPort: c.proxy.socksPort,
@@ -179,7 +185,7 @@ export class NetworkService {
       attach: (sandbox, sourceIp, policy) => this.attach(sandbox, sourceIp, policy),
       detach: (id) => this.detach(id),
       proxyEnv: () => this.#proxy?.proxyEnv() ?? {},
-      caCertificatePem: () => undefined,
+      caCertificatePem: () => this.#proxy?.caCertificatePem(),
     }
   }
 

@@ -69,6 +69,16 @@ async function connectRequest(core: ProxyCore, s: Socket, host: string, port: nu
     core.emit({ ...base, verdict: 'denied', rule, bytesUp: 0, bytesDown: 0 })
     return
   }
+  if (a.verdict === 'allowed' && a.credentials?.terminateTls) {
+    if (!core.terminator) {
+      s.end(reply(SocksReply.generalFailure))
+      core.emit({ ...base, verdict: 'error', rule: 'TLS termination is not available (no CA)', bytesUp: 0, bytesDown: 0 })
+      return
+    }
+    s.write(reply(SocksReply.succeeded))
+    s.resume()
+    return core.terminator.take(s, head, { att, host: a.host, port, address: a.address, rule: a.rule, credentials: a.credentials, protocol: 'socks' })
+  }
   const dest = a.verdict === 'stubbed' ? stubTarget(a.stub) : { address: a.address, port }
   let upstream: Socket
   try {

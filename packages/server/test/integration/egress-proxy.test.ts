@@ -5,10 +5,15 @@
  */
 import { request, type IncomingHttpHeaders } from 'node:http'
 import type { Socket } from 'node:net'
+import { mkdtempSync, rmSync } from 'node:fs'
+import { createServer as createHttpsServer, type Server as HttpsServer } from 'node:https'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
 import { createServer as createTlsServer, connect as tlsConnect, type Server as TlsServer } from 'node:tls'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { createLogger } from '../../src/core/log.js'
 import type { EgressEvent } from '../../src/network/egress-types.js'
+import { TidepoolCa } from '../../src/network/ca.js'
 import { EgressProxy } from '../../src/network/egress-proxy.js'
 import { effectivePolicy } from '../../src/network/policy.js'
 import { selfSigned, socksConnect, startDns, startUpstream } from './support/egress.js'
@@ -21,27 +26,50 @@ let tls: TlsServer
 let tlsPort: number
 let cert: { key: string; cert: string }
 const events: EgressEvent[] = []
+let https: HttpsServer
+let httpsPort: number
+const httpsSeen: IncomingHttpHeaders[] = []
+let caDir: string
+let ca: TidepoolCa
 
 const policy = effectivePolicy({
-  project: { allowedDomains: ['allowed.test', '*.wild.test', 'private.test', 'ten.test', 'meta.test', 'rebind.test', 'broker.test'], deniedDomains: [] },
+  project: { allowedDomains: ['allowed.test', '*.wild.test', 'private.test', 'ten.test', 'meta.test', 'rebind.test', 'broker.test', 'secure.test'], deniedDomains: [] },
   sandbox: { allowedDomains: [], deniedDomains: ['bad.wild.test'] },
 })
 
 beforeAll(async () => {
   upstream = await startUpstream()
   dns = await startDns({ 'private.test': ['127.0.0.1'], 'ten.test': ['10.0.0.1'], 'meta.test': ['169.254.169.254'], 'rebind.test': ['192.0.2.1', '127.0.0.1'] })
-  cert = selfSigned(['allowed.test'])
+  cert = selfSigned(['allowed.test', 'secure.test'])
+  https = createHttpsServer({ key: cert.key, cert: cert.cert }, (req, res) => (httpsSeen.push(req.headers), req.resume(), res.end('secure hello')))
+  await new Promise<void>((r) => https.listen(0, '127.0.0.1', r))
+  httpsPort = (https.address() as { port: number }).port
+  caDir = mkdtempSync(join(tmpdir(), 'egress-ca-'))
+  ca = await TidepoolCa.loadOrCreate(caDir)
   tls = createTlsServer({ key: cert.key, cert: cert.cert }, (s) => {
     s.once('data', () => s.end('HTTP/1.1 200 OK\r\ncontent-length: 9\r\nconnection: close\r\n\r\ntls hello'))
   })
   await new Promise<void>((r) => tls.listen(0, '127.0.0.1', r))
   tlsPort = (tls.address() as { port: number }).port
-  const mapped = { 'allowed.test': '127.0.0.1', 'api.wild.test': '127.0.0.1', 'bad.wild.test': '127.0.0.1', 'denied.test': '127.0.0.1', 'stub.test': '127.0.0.1', 'broker.test': '127.0.0.1' }
+  const mapped = {
+    'allowed.test': '127.0.0.1',
+    'api.wild.test': '127.0.0.1',
+    'bad.wild.test': '127.0.0.1',
+    'denied.test': '127.0.0.1',
+    'stub.test': '127.0.0.1',
+    'broker.test': '127.0.0.1',
+    'secure.test': '127.0.0.1',
+  }
   proxy = await EgressProxy.start({
     host: '127.0.0.1',
     resolver: { hosts: mapped, servers: [`127.0.0.1:${dns.port}`], timeoutMs: 2000 },
     stubs: [{ name: 'payments', domains: ['stub.test'], response: { status: 201, headers: { 'content-type': 'application/json' }, body: '{"ok":true}' } }],
-    credentials: [{ domains: ['broker.test'], headers: { authorization: { secret: 'api-token', format: 'Bearer {secret}' } } }],
+    credentials: [
+      { domains: ['broker.test'], headers: { authorization: { secret: 'api-token', format: 'Bearer {secret}' } } },
+      { domains: ['secure.test'], headers: { authorization: { secret: 'api-token', format: 'Bearer {secret}' } }, terminateTls: true },
+    ],
+    ca,
+    upstreamCa: [cert.cert],
     secretValue: async (project, name) => (project === 'prj_test' && name === 'api-token' ? 's3cr3t-value' : undefined),
     connectTimeoutMs: 500,
     onEvent: (e) => events.push(e),
@@ -55,6 +83,8 @@ afterAll(async () => {
   await upstream?.close()
   await dns?.close()
   await new Promise<void>((r) => (tls ? tls.close(() => r()) : r()))
+  await new Promise<void>((r) => (https ? (https.closeAllConnections(), https.close(() => r())) : r()))
+  if (caDir) rmSync(caDir, { recursive: true, force: true })
 })
 
 interface Reply {
@@ -101,11 +131,11 @@ function connectTunnel(target: string): Promise<{ status: number; socket: Socket
   })
 }
 
-function tlsGet(socket: Socket, servername: string): Promise<string> {
+function tlsGet(socket: Socket, servername: string, trust = cert.cert): Promise<string> {
   return new Promise((resolve, reject) => {
-    const t = tlsConnect({ socket, servername, ca: cert.cert })
+    const t = tlsConnect({ socket, servername, ca: trust })
     let out = ''
-    t.on('secureConnect', () => t.write('GET / HTTP/1.1\r\nhost: allowed.test\r\n\r\n'))
+    t.on('secureConnect', () => t.write(`GET / HTTP/1.1\r\nhost: ${servername}\r\nconnection: close\r\n\r\n`))
     t.on('data', (d: Buffer) => (out += d.toString()))
     let secure = false
     t.on('secureConnect', () => (secure = true))
@@ -233,6 +263,32 @@ describe('egress proxy', () => {
     expect(upstream.seen.at(-1)?.headers.authorization).toBe('Bearer s3cr3t-value')
     expect(JSON.stringify(r)).not.toContain('s3cr3t')
     expect(JSON.stringify(await eventFor('broker.test'))).not.toContain('s3cr3t')
+  })
+
+  it('brokers a credential into HTTPS where the rule terminates TLS with the tidepool CA', async () => {
+    const t = await connectTunnel(`secure.test:${httpsPort}`)
+    expect(t.status).toBe(200)
+    const reply = await tlsGet(t.socket, 'secure.test', ca.certPem) // the sandbox trusts tidepool's CA
+    expect(reply).toContain('secure hello')
+    expect(reply).not.toContain('s3cr3t')
+    expect(httpsSeen.at(-1)?.authorization).toBe('Bearer s3cr3t-value')
+    const e = await eventFor('secure.test', 'connect')
+    expect(e).toMatchObject({ verdict: 'allowed', rule: expect.stringContaining('TLS terminated') })
+    expect(proxy.caCertificatePem()).toContain('BEGIN CERTIFICATE')
+  })
+
+  it('a terminated tunnel still refuses a TLS server name other than the CONNECT host', async () => {
+    const t = await connectTunnel(`secure.test:${httpsPort}`)
+    // A client that accepts any certificate, so that the proxy's own check is what refuses it.
+    const closed = new Promise<void>((resolve) => {
+      const c = tlsConnect({ socket: t.socket, servername: 'other.test', rejectUnauthorized: false })
+      c.on('error', () => {})
+      c.on('close', () => resolve())
+    })
+    await closed
+    const e = await eventFor('secure.test', 'connect')
+    expect(e).toMatchObject({ verdict: 'denied', rule: 'TLS server name other.test does not match the CONNECT host secure.test' })
+    expect(httpsSeen.filter((h) => h.host === 'other.test')).toEqual([])
   })
 
   it('a policy change applies to new connections', async () => {
