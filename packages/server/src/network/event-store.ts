@@ -13,6 +13,7 @@ import { parseStored, type NetworkDb, type NetworkEventRow } from './tables.js'
 /** Events waiting beyond this are dropped (and counted) rather than held: memory stays bounded if the store stalls. */
 const MAX_PENDING = 10_000
 const BATCH = 500
+const WRITE_DELAY_MS = 50
 /** Retention runs after this many writes. */
 const PRUNE_EVERY = 1000
 
@@ -31,6 +32,7 @@ export class NetworkEventStore {
   #pending: EgressEvent[] = []
   #writing: Promise<void> | undefined
   #sincePrune = 0
+  #timer: NodeJS.Timeout | undefined
   dropped = 0
 
   constructor(private readonly d: { db: NetworkDb; log: Logger; retain: number }) {}
@@ -42,11 +44,25 @@ export class NetworkEventStore {
       return
     }
     this.#pending.push(e)
-    this.#writing ??= new Promise<void>((r) => setImmediate(r)).then(() => this.#drain())
+    // Batched: one insert per WRITE_DELAY_MS (or per BATCH events) instead of one per attempt, so a busy
+    // proxy spends its loop on traffic, not on statements (SQLite runs on this thread).
+    if (this.#pending.length >= BATCH) this.#kick()
+    else if (!this.#writing && !this.#timer) {
+      this.#timer = setTimeout(() => this.#kick(), WRITE_DELAY_MS)
+      this.#timer.unref()
+    }
+  }
+
+  #kick(): void {
+    if (this.#timer) clearTimeout(this.#timer)
+    this.#timer = undefined
+    // Started after the assignment (a microtask later), so a drain that finds nothing cannot finish before it is recorded as running.
+    this.#writing ??= Promise.resolve().then(() => this.#drain())
   }
 
   /** Everything recorded so far is in the store. */
   async flush(): Promise<void> {
+    if (this.#pending.length > 0) this.#kick()
     while (this.#writing) await this.#writing
   }
 
