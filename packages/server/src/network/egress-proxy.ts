@@ -33,6 +33,8 @@ export interface EgressProxyOptions {
   onEvent?: (e: EgressEvent) => void
   secretValue?: (project: string, name: string) => Promise<string | undefined>
   connectTimeoutMs?: number
+  /** Open client connections per front, all sandboxes together (default 10000); more are refused by the kernel's accept path. */
+  maxConnections?: number
   /** tidepool's CA: needed when a credential rule sets terminateTls. */
   ca?: TidepoolCa | undefined
   /** Extra trusted roots for upstream HTTPS when terminating (PEM); the system roots otherwise. */
@@ -93,6 +95,8 @@ export class EgressProxy {
     }
     this.#http = createHttpFront(core)
     this.#socks = createSocksFront(core)
+    this.#http.maxConnections = opts.maxConnections ?? 10_000
+    this.#socks.maxConnections = opts.maxConnections ?? 10_000
     // Tracked so close() ends tunnels too (a tunnel's upstream ends with its client).
     for (const server of [this.#http, this.#socks])
       server.on('connection', (s: Socket) => {
