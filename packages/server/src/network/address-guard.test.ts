@@ -19,14 +19,19 @@ describe('forbiddenReason', () => {
     'ff02::1',
     '::ffff:127.0.0.1',
     '::ffff:10.0.0.1',
+    '64:ff9b::a9fe:a9fe',
+    '64:ff9b::127.0.0.1',
+    '2002:a00:1::1',
+    '2002:7f00:1::',
   ])('refuses %s', (a) => {
     expect(forbiddenReason(a)).toBeTypeOf('string')
   })
-  it.each(['93.184.216.34', '1.1.1.1', '2606:4700::1111', '::ffff:8.8.8.8'])('allows the public address %s', (a) => {
+  it.each(['93.184.216.34', '1.1.1.1', '2606:4700::1111', '::ffff:8.8.8.8', '64:ff9b::808:808', '2002:808:808::1'])('allows the public address %s', (a) => {
     expect(forbiddenReason(a)).toBeUndefined()
   })
   it('names the range', () => {
     expect(forbiddenReason('169.254.169.254')).toBe('link-local or metadata address 169.254.169.254 (169.254.0.0/16)')
     expect(forbiddenReason('not-an-ip')).toBe('not an IP address')
+    expect(forbiddenReason('64:ff9b::a9fe:a9fe')).toBe('NAT64 address 64:ff9b::a9fe:a9fe embedding a link-local or metadata address 169.254.169.254 (169.254.0.0/16)')
   })
 })

@@ -49,5 +49,40 @@ export function forbiddenReason(address: string): string | undefined {
     fam = 'ipv4'
   }
   for (const l of lists) if (l.family === fam && l.b.check(addr, fam)) return `${l.why} address ${address} (${l.net})`
+  // IPv4 carried inside IPv6 by translation (NAT64 64:ff9b::/96) or tunnelling (6to4 2002::/16): the
+  // IPv4 address is where the packets end up, so it is checked as well.
+  if (fam === 'ipv6') {
+    const b = ipv6Bytes(lower)
+    if (b) {
+      const nat64 = b.subarray(0, 12).equals(Buffer.from([0, 0x64, 0xff, 0x9b, 0, 0, 0, 0, 0, 0, 0, 0]))
+      const sixToFour = b[0] === 0x20 && b[1] === 0x02
+      const v4 = nat64 ? b.subarray(12, 16) : sixToFour ? b.subarray(2, 6) : undefined
+      if (v4) {
+        const inner = forbiddenReason(`${v4[0]}.${v4[1]}.${v4[2]}.${v4[3]}`)
+        if (inner !== undefined) return `${nat64 ? 'NAT64' : '6to4'} address ${address} embedding a ${inner}`
+      }
+    }
+  }
   return undefined
+}
+
+/** The 16 bytes of a valid IPv6 address text (isIP said so), `::` and a dotted IPv4 tail included. */
+function ipv6Bytes(text: string): Buffer | undefined {
+  let t = text
+  const tail: number[] = []
+  const lastColon = t.lastIndexOf(':')
+  if (t.includes('.', lastColon)) {
+    for (const part of t.slice(lastColon + 1).split('.')) tail.push(Number(part))
+    t = `${t.slice(0, lastColon + 1)}0:0`
+  }
+  const [head, rest] = t.split('::') as [string, string | undefined]
+  const groups = (x: string | undefined) => (x ? x.split(':').map((g) => parseInt(g, 16)) : [])
+  const h = groups(head)
+  const r = groups(rest)
+  const all = rest === undefined ? h : [...h, ...Array<number>(8 - h.length - r.length).fill(0), ...r]
+  if (all.length !== 8) return undefined
+  const b = Buffer.alloc(16)
+  all.forEach((g, i) => b.writeUInt16BE(g, i * 2))
+  if (tail.length === 4) tail.forEach((x, i) => (b[12 + i] = x))
+  return b
 }
