@@ -132,6 +132,14 @@ describe('network API', () => {
     expect(after.body).toContain('credential secret upstream-key is not set')
   })
 
+  it('a sandbox looping on a denied host cannot flood its event stream; the egress events keep every attempt', async () => {
+    for (let i = 0; i < 70; i++) expect((await get(`http://b.test:${port}/${i}`)).status).toBe(403)
+    const stream = (await (await tp.call('GET', `/v1/sandboxes/${sbx}/events?limit=1000`)).json()) as { items: { kind: string }[] }
+    expect(stream.items.filter((e) => e.kind.startsWith('egress_')).length).toBe(60)
+    const denied = (await (await tp.call('GET', `/v1/network/events?sandboxId=${sbx}&verdict=denied&host=b.test&limit=1000`)).json()) as { items: unknown[] }
+    expect(denied.items.length).toBeGreaterThanOrEqual(70)
+  })
+
   it('a destroyed sandbox is detached: its policy is gone', async () => {
     expect((await tp.call('DELETE', `/v1/sandboxes/${sbx}`)).status).toBe(204)
     await new Promise((r) => setTimeout(r, 20))

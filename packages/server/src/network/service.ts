@@ -22,6 +22,8 @@ import { effectivePolicy, type DomainPolicy, type EffectivePolicy } from './poli
 import { loadOrCreateKey, SecretStore } from './secrets.js'
 import { networkDb, parseStored, type NetworkDb, type NetworkPolicyRow } from './tables.js'
 
+const PUBLISH_PER_MINUTE = 60
+
 export interface NetworkServiceDeps {
   db: Db
   config: NetworkConfig
@@ -38,6 +40,7 @@ export class NetworkService {
   readonly events: NetworkEventStore
   readonly secrets: SecretStore
   #proxy: EgressProxy | undefined
+  readonly #published = new Map<string, { start: number; n: number }>()
 
   constructor(private readonly d: NetworkServiceDeps) {
     this.#db = networkDb(d.db)
@@ -80,7 +83,22 @@ export class NetworkService {
   #onEvent(e: EgressEvent): void {
     this.events.record(e)
     const p = this.d.config.events.publish
-    if (this.d.publish && (p === 'all' || (p === 'refused' && e.verdict !== 'allowed'))) this.d.publish(e)
+    if (this.d.publish && (p === 'all' || (p === 'refused' && e.verdict !== 'allowed')) && this.#mayPublish(e.sandboxId)) this.d.publish(e)
+  }
+
+  /**
+   * At most PUBLISH_PER_MINUTE events per sandbox reach the sandbox event stream (one statement each):
+   * a sandbox looping on a denied host must not flood it. The egress events table has them all.
+   */
+  #mayPublish(sandboxId: string): boolean {
+    const now = this.d.clock.now()
+    let w = this.#published.get(sandboxId)
+    if (!w || now - w.start >= 60_000) {
+      if (!w && this.#published.size >= 10_000) this.#published.clear()
+      w = { start: now, n: 0 }
+      this.#published.set(sandboxId, w)
+    }
+    return ++w.n <= PUBLISH_PER_MINUTE
   }
 
   /** The project level: config `network.projects.<id>`, else the top-level lists. */
@@ -123,6 +141,7 @@ export class NetworkService {
 
   async detach(sandboxId: string): Promise<void> {
     this.#proxy?.detach(sandboxId)
+    this.#published.delete(sandboxId)
     await this.#db.deleteFrom('network_policies').where('sandbox_id', '=', sandboxId).execute()
   }
 
