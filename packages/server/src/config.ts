@@ -9,6 +9,7 @@ import { AppError } from './core/errors.js'
 import { isUnsafeKey, safeCopy } from './core/safe-input.js'
 import { DataConfig } from './data/config.js'
 import { InsightsConfig } from './insights/config.js'
+import { NetworkConfig } from './network/config.js'
 import { SnapshotConfig, WarmPoolConfig } from './sandboxes/config.js'
 import { TemplatesConfig } from './templates/config.js'
 
@@ -131,6 +132,7 @@ export const ConfigSchema = z
     audit: AuditConfig.prefault({}),
     snapshots: SnapshotConfig.prefault({}),
     templates: TemplatesConfig.prefault({}),
+    network: NetworkConfig.prefault({}).describe('Egress: the proxy, the project-level domain policy (sandbox-runtime keys), hosts, resolvers, stubs, brokered credentials.'),
     warmPools: z.array(WarmPoolConfig).max(64).default([]).describe('Warm pools: sandboxes started ahead per project and template, so a matching create is a claim.'),
   })
   .strict()

@@ -25,6 +25,7 @@ import { CommandService } from './sandboxes/commands.js'
 import { EventLog } from './kit/events.js'
 import { FileService } from './sandboxes/files.js'
 import { SandboxService } from './sandboxes/sandboxes.js'
+import { NetworkService } from './network/service.js'
 import { sandboxBinder } from './dispatch/sandbox-binder.js'
 import { createTemplateService, type Services } from './dispatch/services.js'
 import { openStore } from './store/db.js'
@@ -109,7 +110,20 @@ export async function buildControlPlane(config: Config, opts: BuildOptions = {})
   const areaDeps = { config, store, clock, log, audit, events, runtime }
   // Sandboxes start from templates (the resolver), and a template's delete asks how many live sandboxes use it.
   const templates = createTemplateService(areaDeps, { liveSandboxesUsing: (project, name) => sandboxes.liveSandboxesUsing(project, name) })
-  const sandboxes: SandboxService = new SandboxService({ db: store.db, runtime, config, clock, log, events, audit, templates })
+  // Egress: every refused attempt also joins the sandbox's event stream (config network.events.publish).
+  const network = new NetworkService({
+    db: store.db,
+    config: config.network,
+    home: config.home,
+    clock,
+    log: log.child({ area: 'network' }),
+    publish: (e) => {
+      const { sandboxId, project, call: _call, ...data } = e
+      events.emit({ project, sandboxId, kind: `egress_${e.verdict}`, actor: 'egress-proxy', data }).catch((err: unknown) => log.error({ err }, 'network: publishing an egress event failed'))
+    },
+  })
+  // The sandboxes area accepts network policies only where the egress proxy enforces them.
+  const sandboxes: SandboxService = new SandboxService({ db: store.db, runtime, config, clock, log, events, audit, templates, ...(config.network.proxy.enabled ? { network: network.seam() } : {}) })
   const commands = new CommandService({ runtime, sandboxes, events, config, clock })
   const files = new FileService({ runtime, sandboxes, config })
   const svcData = createDataService(areaDeps, { binder: sandboxBinder({ runtime, sandboxes, events }) })
@@ -157,6 +171,7 @@ export async function buildControlPlane(config: Config, opts: BuildOptions = {})
     }),
     data: svcData,
     templates,
+    network,
     // Actions run commands through the same command service as the API, as the calling principal.
     actions: new ActionService({
       sandbox: { exec: (principal, id, req) => commands.run(principal, id, { ...req, user: req.user ?? 'user' }) },
@@ -180,11 +195,14 @@ export async function buildControlPlane(config: Config, opts: BuildOptions = {})
   events.subscribe((e) => {
     if (e.kind === 'state_changed' && e.data.to === 'stopped') {
       commands.forget(e.sandboxId)
+      network.detach(e.sandboxId).catch((err: unknown) => log.error({ err, sandbox: e.sandboxId }, 'network: detaching an ended sandbox failed'))
       svc.data.releaseSandbox(e.project, e.sandboxId).catch((err: unknown) => log.error({ err, sandbox: e.sandboxId }, 'releasing the clones of an ended sandbox failed'))
     }
   })
   // Adopts or restarts clones after a restart, reaps orphans, starts the data reaper.
   await svc.data.start({ reaper: opts.reaper !== false })
+  // The egress proxy (config network.proxy.enabled), serving the sandboxes attached before a restart.
+  await network.start()
 
   let timer: NodeJS.Timeout | undefined
   if (opts.reaper !== false) {
@@ -230,6 +248,7 @@ export async function buildControlPlane(config: Config, opts: BuildOptions = {})
       await commands.flush()
       await sandboxes.pools.close()
       await svc.data.close()
+      await network.close()
       // After everything that may still append; signs the final head.
       await audit.close()
       await store.close()

@@ -6,6 +6,7 @@ import { CreatedToken, CreateTokenInput, ListTokensInput, Principal, TokenPage, 
 import { PageInput } from './common.js'
 import { dataOps } from './data.js'
 import { insightsOps } from './insights.js'
+import { networkOps } from './network.js'
 import { templatesOps } from './templates.js'
 import type { Operation } from './operation.js'
 import { snapshotOps } from './snapshots.js'
@@ -199,6 +200,7 @@ export const operations = {
   ...templatesOps,
   ...snapshotOps,
   ...actionsOps,
+  ...networkOps,
 } as const satisfies Record<string, Operation>
 
 export type Operations = typeof operations
@@ -211,6 +213,7 @@ export type DataOpName = keyof typeof dataOps
 export type TemplatesOpName = keyof typeof templatesOps
 export type SnapshotOpName = keyof typeof snapshotOps
 export type ActionsOpName = keyof typeof actionsOps
+export type NetworkOpName = keyof typeof networkOps
 export type OpInput<K extends OpName> = z.input<Operations[K]['input']>
 type OutputOf<O> = O extends z.ZodType ? z.output<O> : O extends 'raw' ? Uint8Array : void
 export type OpOutput<K extends OpName> = OutputOf<Operations[K]['output']>

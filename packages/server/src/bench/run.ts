@@ -12,6 +12,7 @@ const benches: Record<string, () => Promise<{ run(): Promise<BenchResult> }>> = 
   templates: () => import('./templates.js'),
   mcp: () => import('./mcp.js'),
   'network-setup': () => import('./network-setup.js'),
+  network: () => import('./network.js'),
 }
 
 async function main(): Promise<void> {

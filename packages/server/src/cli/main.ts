@@ -9,6 +9,7 @@ import { accessCommands } from './commands/access.js'
 import { dataCommands } from './commands/data.js'
 import { insightsCommands } from './commands/insights.js'
 import { localCommands } from './commands/local.js'
+import { networkCommands } from './commands/network.js'
 import { mcpCommand } from './commands/mcp.js'
 import { sandboxCommands } from './commands/sandbox.js'
 import { templateCommands } from './commands/template.js'
@@ -34,6 +35,7 @@ async function main(argv: string[]): Promise<number> {
     ...insightsCommands,
     ...dataCommands,
     ...templateCommands(config),
+    ...networkCommands,
     mcpCommand,
   ]
 

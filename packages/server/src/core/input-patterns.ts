@@ -37,6 +37,7 @@ export const regexFiles: Readonly<Record<string, RegexFile>> = {
   'sdk/src/contract/templates.ts': { input: 'request fields (zod .regex; the string is bounded by .max first)' },
   'sdk/src/contract/auth.ts': { input: 'request fields (zod .regex; the string is bounded by .max first)' },
   'sdk/src/contract/common.ts': { input: 'request fields (zod .regex; the string is bounded by .max first)' },
+  'sdk/src/contract/network.ts': { input: 'request fields (zod .regex; the string is bounded by .max first)' },
   'sdk/src/contract/data.ts': { input: 'request fields (zod .regex; the string is bounded by .max first)' },
   'sdk/src/contract/insights.ts': { input: 'request fields (zod .regex; the string is bounded by .max first)' },
   'sdk/src/contract/sandbox.ts': { input: 'request fields (zod .regex; the string is bounded by .max first)' },

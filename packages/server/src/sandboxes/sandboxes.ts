@@ -13,6 +13,7 @@ import { SandboxStates, type SandboxDeps } from './sandbox-states.js'
 import { checkQuota, type Usage } from './quotas.js'
 import { live, liveOf, refOf, toSandbox, type LiveSandbox } from './sandbox-row.js'
 import type { TemplateResolver, TemplateUsage } from '../kit/template-seam.js'
+import type { NetworkSeam } from '../kit/network-seam.js'
 import { snapshotLockKey, SnapshotService } from './snapshots.js'
 import { execEnv, resolveStart, startTemplateCommand } from './template-start.js'
 import { builtInTemplates } from './templates.js'
@@ -42,7 +43,7 @@ export class SandboxService implements TemplateUsage {
   readonly pools: SandboxPools
 
   /** `templates` defaults to the built-in ones (main.ts passes the templates area's resolver). */
-  constructor(readonly deps: SandboxDeps & { templates?: TemplateResolver }) {
+  constructor(readonly deps: SandboxDeps & { templates?: TemplateResolver; network?: NetworkSeam }) {
     this.states = new SandboxStates(deps)
     this.snapshots = new SnapshotService(deps, this.states)
     this.#templates = deps.templates ?? builtInTemplates
@@ -63,13 +64,14 @@ export class SandboxService implements TemplateUsage {
 
   async create(p: Principal, input: CreateSandbox): Promise<Sandbox> {
     const { config, db, runtime, clock } = this.deps
-    if (input.network && input.network.allowedDomains.length > 0) {
+    // Refused unless the network area is wired (kit/network-seam.ts): nothing else would enforce the lists.
+    if (!this.deps.network && input.network && input.network.allowedDomains.length > 0) {
       throw new AppError('invalid_request', 'network.allowedDomains: egress is not available yet — sandboxes have loopback only; remove network.allowedDomains', [
         { path: 'network.allowedDomains', message: 'egress not available yet' },
       ])
     }
     // Accepted by the contract for the egress proxy to come; until then a denylist would be silently ignored.
-    if (input.network && input.network.deniedDomains.length > 0) {
+    if (!this.deps.network && input.network && input.network.deniedDomains.length > 0) {
       throw new AppError('invalid_request', 'network.deniedDomains: egress is not available yet — sandboxes have loopback only, so nothing is reachable to deny; remove network.deniedDomains', [
         { path: 'network.deniedDomains', message: 'egress not available yet' },
       ])
@@ -132,6 +134,8 @@ export class SandboxService implements TemplateUsage {
     }
     await this.states.transition(row, 'running', 'created', p.tokenId, { runtime_ref: JSON.stringify(ref) })
     this.states.watch(row, ref)
+    // The egress policy is recorded now; the runtime's network part attaches the sandbox's address.
+    await this.deps.network?.attach({ id, projectId: p.project, template: resolved.ref.name }, undefined, input.network)
     const created = await this.get(p, id)
     if (claimed) this.pools.refill()
     return created
