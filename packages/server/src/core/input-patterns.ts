@@ -60,6 +60,7 @@ export const regexFiles: Readonly<Record<string, RegexFile>> = {
   'server/src/data/source.ts': { input: 'error messages of the pg driver' },
   'server/src/http/app.ts': { input: "the Authorization header; the operation table's own paths", evil: [(n) => `Bearer${rep(' ', n)}x`, (n) => `Bearer ${rep(' \t', n)}`] },
   'server/src/http/openapi.ts': { input: "none: the operation table's own paths" },
+  'server/src/http/port-proxy.ts': { input: 'the Authorization header of a request to a sandbox port', evil: [(n) => `Bearer${rep(' ', n)}x`, (n) => `Bearer ${rep(' \t', n)}`] },
   'server/src/insights/clean.ts': { input: 'JUnit text (names, messages, output)', evil: [(n) => `\u001b[${rep('0', n)}`, (n) => `\u001b]${rep('a', n)}`] },
   'server/src/insights/identity.ts': { input: 'file paths from JUnit XML', evil: [(n) => `/builds/${rep('a/', n)}`, (n) => `/builds/${rep('src/', n)}`] },
   'server/src/insights/junit.ts': { input: 'JUnit XML attribute values' },

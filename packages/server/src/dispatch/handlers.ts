@@ -5,6 +5,7 @@ import { actionsHandlers } from '../actions/handlers.js'
 import { dataHandlers } from '../data/handlers.js'
 import { insightsHandlers } from '../insights/handlers.js'
 import type { HandlerTable } from '../kit/handler-table.js'
+import { portsHandlers } from '../ports/handlers.js'
 import { sandboxHandlers } from '../sandboxes/handlers.js'
 import { templatesHandlers } from '../templates/handlers.js'
 import { snapshotHandlers } from '../sandboxes/snapshot-handlers.js'
@@ -18,6 +19,7 @@ const composed = {
   ...templatesHandlers,
   ...snapshotHandlers,
   ...actionsHandlers,
+  ...portsHandlers,
 }
 
 /** Every operation has a handler that fits its schemas (a missing one does not compile). */

@@ -7,6 +7,7 @@ import type { Clock } from '../core/clock.js'
 import type { Logger } from '../core/log.js'
 import type { DataAreaServices } from '../data/handlers.js'
 import type { InsightsAreaServices } from '../insights/handlers.js'
+import type { PortsAreaServices } from '../ports/handlers.js'
 import { UID_BASE } from '../runtime/local/start-sandbox.js'
 import type { Runtime } from '../runtime/runtime.js'
 import type { SandboxAreaServices } from '../sandboxes/handlers.js'
@@ -16,7 +17,7 @@ import type { TemplateUsage } from '../kit/template-seam.js'
 import { importImage, removeImage } from '../templates/oci/index.js'
 import { TemplateService } from '../templates/service.js'
 
-export interface Services extends SandboxAreaServices, AccessAreaServices, InsightsAreaServices, DataAreaServices, TemplatesAreaServices, ActionsAreaServices {
+export interface Services extends SandboxAreaServices, AccessAreaServices, InsightsAreaServices, DataAreaServices, TemplatesAreaServices, ActionsAreaServices, PortsAreaServices {
   config: Config
   store: OpenedStore
   clock: Clock
