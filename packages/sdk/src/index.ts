@@ -56,6 +56,7 @@ export type {
   ActionsOpName,
   PortsOpName,
 } from './contract/operations.js'
+export { Ports, portHost, portHostSuffix } from './sandbox-ports.js'
 export { PortNumber, PortRef, SetPortPublicInput, PortExposure, portsOps } from './contract/ports.js'
 export { ActionName, ActionInfo, ActionList, RunActionInput, ActionResult, actionsOps } from './contract/actions.js'
 // Templates: the schema `Template` is exported as `TemplateInfo` so that `Template` is the class (as with Sandbox).
