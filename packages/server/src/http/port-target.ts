@@ -112,8 +112,3 @@ export function splitPortCookie(header: string | undefined): { token?: string; r
   }
   return { ...(token !== undefined ? { token } : {}), ...(kept.length > 0 ? { rest: kept.join('; ') } : {}) }
 }
-
-/** The host name of port `port` of sandbox `id` behind an API listening on `apiPort` (E2B's getHost shape). */
-export function portHost(id: string, port: number, apiPort: number): string {
-  return `${port}-${id}${PORT_HOST_SUFFIX}:${apiPort}`
-}
