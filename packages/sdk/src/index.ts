@@ -55,7 +55,10 @@ export type {
   SnapshotOpName,
   ActionsOpName,
   NetworkOpName,
+  PortsOpName,
 } from './contract/operations.js'
+export { Ports, portHost, portHostSuffix } from './sandbox-ports.js'
+export { PortNumber, PortRef, SetPortPublicInput, PortExposure, portsOps } from './contract/ports.js'
 export { ActionName, ActionInfo, ActionList, RunActionInput, ActionResult, actionsOps } from './contract/actions.js'
 export {
   SandboxNetwork,

@@ -5,6 +5,7 @@ import type { CreateSandboxInput, Resources, Sandbox as SandboxInfo, SandboxMetr
 import type { Snapshot as SnapshotInfo } from './contract/snapshots.js'
 import { Commands } from './sandbox-commands.js'
 import { Files } from './sandbox-files.js'
+import { Ports } from './sandbox-ports.js'
 
 /** Where the server listens unless told otherwise (`tidepool up`'s default). */
 export const DEFAULT_API_URL = 'http://127.0.0.1:7070'
@@ -72,6 +73,8 @@ export class Sandbox {
   readonly commands: Commands
   /** Read and write files. */
   readonly files: Files
+  /** Reach servers listening inside (URLs, public exposure). */
+  readonly ports: Ports
   #info: SandboxInfo
 
   /**
@@ -86,6 +89,15 @@ export class Sandbox {
     this.#info = info
     this.commands = new Commands(client, info.id)
     this.files = new Files(client, info.id)
+    this.ports = new Ports(client, info.id)
+  }
+
+  /**
+   * `"<port>-<id>.sandbox.localhost:<api port>"`: the host (no scheme) where a server inside on `port`
+   * is reached through the API server with the caller's token (E2B's getHost). See `sbx.ports.url`.
+   */
+  getHost(port: number): string {
+    return this.ports.host(port)
   }
 
   /** The sandbox id, e.g. `sbx_k3j9x2m1q8w7`. */

@@ -5,6 +5,7 @@
 #include "exec-request.h"
 #include "exec-server.h"
 #include "exec-tree.h"
+#include "port-forward.h"
 #include "seccomp.h"
 #include "util.h"
 
@@ -22,6 +23,8 @@ void __attribute__((noreturn)) serve_connection(int conn, pid_t init, long uid_b
   err_prefix_code = 1;
   struct timeval tv = {.tv_sec = 10};
   setsockopt(conn, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv); /* a client that never sends its request */
+  unsigned char kind;
+  if (recv(conn, &kind, 1, MSG_PEEK) == 1 && kind == 'p') serve_port_forward(conn, init); /* not an exec */
   struct exec_req r;
   read_request(conn, &r);
   long long deadline = r.timeout_ms > 0 ? mono_ms() + r.timeout_ms : 0;

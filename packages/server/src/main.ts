@@ -17,6 +17,7 @@ import { freezePrototypes } from './core/harden.js'
 import { createLogger, type Logger } from './core/log.js'
 import { createDataService, type DataService } from './data/service.js'
 import { createHttpApp } from './http/app.js'
+import { proxyPortUpgrade } from './http/port-proxy.js'
 import { mountMcp, type McpHttpMount, type McpHttpOptions } from './mcp/http-mount.js'
 import { sandboxRemediationActions } from './insights/actions.js'
 import { createInsightsService } from './insights/service.js'
@@ -24,6 +25,7 @@ import type { Runtime } from './runtime/runtime.js'
 import { CommandService } from './sandboxes/commands.js'
 import { EventLog } from './kit/events.js'
 import { FileService } from './sandboxes/files.js'
+import { PortService } from './ports/service.js'
 import { SandboxService } from './sandboxes/sandboxes.js'
 import { NetworkService } from './network/service.js'
 import { sandboxBinder } from './dispatch/sandbox-binder.js'
@@ -139,6 +141,7 @@ export async function buildControlPlane(config: Config, opts: BuildOptions = {})
     sandboxes,
     commands,
     files,
+    ports: new PortService({ db: store.db, runtime, sandboxes, clock }),
     insights: createInsightsService(areaDeps, {
       // Remediations act on sandboxes through the same service as the API, as a system principal.
       actions: sandboxRemediationActions({
@@ -196,6 +199,7 @@ export async function buildControlPlane(config: Config, opts: BuildOptions = {})
     if (e.kind === 'state_changed' && e.data.to === 'stopped') {
       commands.forget(e.sandboxId)
       network.detach(e.sandboxId).catch((err: unknown) => log.error({ err, sandbox: e.sandboxId }, 'network: detaching an ended sandbox failed'))
+      svc.ports.forget(e.sandboxId).catch((err: unknown) => log.error({ err, sandbox: e.sandboxId }, 'forgetting the public ports of an ended sandbox failed'))
       svc.data.releaseSandbox(e.project, e.sandboxId).catch((err: unknown) => log.error({ err, sandbox: e.sandboxId }, 'releasing the clones of an ended sandbox failed'))
     }
   })
@@ -240,6 +244,8 @@ export async function buildControlPlane(config: Config, opts: BuildOptions = {})
           resolve({ url: `http://${config.host}:${info.port}`, port: info.port })
         })
         server.once('error', reject)
+        // WebSocket upgrades to a sandbox's port (the fetch shell never sees an upgrade).
+        server.on('upgrade', (req, socket, head) => proxyPortUpgrade(svc, req, socket, head))
       }),
     close: async () => {
       if (timer) clearInterval(timer)

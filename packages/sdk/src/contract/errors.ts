@@ -11,6 +11,7 @@ export const errorStatus = {
   payload_too_large: 413,
   quota_exceeded: 429,
   internal: 500,
+  bad_gateway: 502,
   runtime_unavailable: 503,
 } as const
 
@@ -27,6 +28,7 @@ export const errorExitCode: Record<ErrorCode, number> = {
   payload_too_large: 64,
   quota_exceeded: 75,
   internal: 70,
+  bad_gateway: 69,
   runtime_unavailable: 69,
 }
 

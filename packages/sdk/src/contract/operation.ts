@@ -32,6 +32,12 @@ export interface Operation {
   query?: Record<string, string>
   /** The operation can stream NDJSON lines when asked with `Accept: application/x-ndjson`. */
   stream?: boolean
+  /**
+   * A tunnel to a port inside a sandbox: the HTTP shell relays requests of any method, at this path and
+   * below it, and WebSocket upgrades, over the stream the handler returns (http/port-proxy.ts); no
+   * generic route is made for it.
+   */
+  tunnel?: boolean
   /** Exposed as an MCP tool. */
   mcp?: boolean
   /** Also accepts `text/markdown` output (string) when asked with Accept. */

@@ -9,6 +9,7 @@ import { insightsOps } from './insights.js'
 import { networkOps } from './network.js'
 import { templatesOps } from './templates.js'
 import type { Operation } from './operation.js'
+import { portsOps } from './ports.js'
 import { snapshotOps } from './snapshots.js'
 import {
   CommandInfo,
@@ -201,6 +202,7 @@ export const operations = {
   ...snapshotOps,
   ...actionsOps,
   ...networkOps,
+  ...portsOps,
 } as const satisfies Record<string, Operation>
 
 export type Operations = typeof operations
@@ -214,6 +216,7 @@ export type TemplatesOpName = keyof typeof templatesOps
 export type SnapshotOpName = keyof typeof snapshotOps
 export type ActionsOpName = keyof typeof actionsOps
 export type NetworkOpName = keyof typeof networkOps
+export type PortsOpName = keyof typeof portsOps
 export type OpInput<K extends OpName> = z.input<Operations[K]['input']>
 type OutputOf<O> = O extends z.ZodType ? z.output<O> : O extends 'raw' ? Uint8Array : void
 export type OpOutput<K extends OpName> = OutputOf<Operations[K]['output']>

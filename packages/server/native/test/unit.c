@@ -10,6 +10,7 @@
 #include "../exec-request.h"
 #include "../frame.h"
 #include "../mounts.h"
+#include "../port-forward.h"
 #include "../snapshot-paths.h"
 #include "../util.h"
 
@@ -260,6 +261,19 @@ static void test_snapshot_paths(void) {
   CHECK(split_subvol_path(longname, big, sizeof big, &name) == -1);
 }
 
+/* The port a port-forward request names: digits only, 1-65535. */
+static void test_port_request(void) {
+  CHECK(parse_port_request("8080", 4) == 8080);
+  CHECK(parse_port_request("1", 1) == 1);
+  CHECK(parse_port_request("65535", 5) == 65535);
+  CHECK(parse_port_request("0", 1) == -1);
+  CHECK(parse_port_request("65536", 5) == -1);
+  CHECK(parse_port_request("", 0) == -1);
+  CHECK(parse_port_request("80a", 3) == -1);
+  CHECK(parse_port_request("-80", 3) == -1);
+  CHECK(parse_port_request("000080", 6) == -1);
+}
+
 int main(void) {
   test_overlay();
   test_bind();
@@ -273,6 +287,7 @@ int main(void) {
   test_cwd_hints();
   test_codes();
   test_snapshot_paths();
+  test_port_request();
   printf("%d checks, %d failed\n", checks, failed);
   return failed ? 1 : 0;
 }

@@ -13,6 +13,7 @@ const benches: Record<string, () => Promise<{ run(): Promise<BenchResult> }>> = 
   mcp: () => import('./mcp.js'),
   'network-setup': () => import('./network-setup.js'),
   network: () => import('./network.js'),
+  ports: () => import('./ports.js'),
 }
 
 async function main(): Promise<void> {

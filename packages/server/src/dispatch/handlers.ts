@@ -6,6 +6,7 @@ import { dataHandlers } from '../data/handlers.js'
 import { insightsHandlers } from '../insights/handlers.js'
 import type { HandlerTable } from '../kit/handler-table.js'
 import { networkHandlers } from '../network/handlers.js'
+import { portsHandlers } from '../ports/handlers.js'
 import { sandboxHandlers } from '../sandboxes/handlers.js'
 import { templatesHandlers } from '../templates/handlers.js'
 import { snapshotHandlers } from '../sandboxes/snapshot-handlers.js'
@@ -20,6 +21,7 @@ const composed = {
   ...snapshotHandlers,
   ...actionsHandlers,
   ...networkHandlers,
+  ...portsHandlers,
 }
 
 /** Every operation has a handler that fits its schemas (a missing one does not compile). */

@@ -8,6 +8,7 @@ import type { Logger } from '../core/log.js'
 import type { DataAreaServices } from '../data/handlers.js'
 import type { InsightsAreaServices } from '../insights/handlers.js'
 import type { NetworkAreaServices } from '../network/handlers.js'
+import type { PortsAreaServices } from '../ports/handlers.js'
 import { UID_BASE } from '../runtime/local/start-sandbox.js'
 import type { Runtime } from '../runtime/runtime.js'
 import type { SandboxAreaServices } from '../sandboxes/handlers.js'
@@ -17,7 +18,7 @@ import type { TemplateUsage } from '../kit/template-seam.js'
 import { importImage, removeImage } from '../templates/oci/index.js'
 import { TemplateService } from '../templates/service.js'
 
-export interface Services extends SandboxAreaServices, AccessAreaServices, InsightsAreaServices, DataAreaServices, TemplatesAreaServices, ActionsAreaServices, NetworkAreaServices {
+export interface Services extends SandboxAreaServices, AccessAreaServices, InsightsAreaServices, DataAreaServices, TemplatesAreaServices, ActionsAreaServices, NetworkAreaServices, PortsAreaServices {
   config: Config
   store: OpenedStore
   clock: Clock

@@ -11,6 +11,7 @@ import { StreamResult } from '../kit/context.js'
 import { dispatch } from '../dispatch/dispatch.js'
 import type { Services } from '../dispatch/services.js'
 import { openApiDocument } from './openapi.js'
+import { portProxy } from './port-proxy.js'
 
 /** JSON body limit of an operation that does not set its own (Operation.maxBodyBytes). */
 const defaultMaxJsonBytes = 1024 * 1024
@@ -24,6 +25,8 @@ export function createHttpApp(svc: Services): Hono {
   const app = new Hono()
   let openapi: string | undefined
 
+  // First: a request for a port inside a sandbox (its host name or /v1/sandboxes/{id}/ports/{port}/…) is relayed there.
+  app.use('*', portProxy(svc))
   app.get('/healthz', (c) => c.json({ ok: true }))
   app.get('/openapi.json', (c) => {
     openapi ??= JSON.stringify(openApiDocument())
@@ -34,6 +37,7 @@ export function createHttpApp(svc: Services): Hono {
   const routes = new Map<string, OpName[]>()
   for (const name of Object.keys(operations) as OpName[]) {
     const op = operations[name] as Operation
+    if (op.tunnel) continue // relayed by portProxy, any method and path below it
     const key = `${op.method} ${op.path}`
     routes.set(key, [...(routes.get(key) ?? []), name])
   }

@@ -248,6 +248,10 @@ describe('fuzz: hostile input to every operation', () => {
         sent++
         const allowed = p.scopes.includes('admin') || p.scopes.includes(op.scope)
         const where = `${name} [${p.label}] ${op.method} ${req.path.slice(0, 60)}?${req.query.join('&').slice(0, 80)} (${req.what})`
+        // A tunnel's query and body are the server inside's, not input: past authorisation and a valid id and
+        // port, the fake's answer (no server listens there) is a 502, which is the right one.
+        const upstream = Boolean(op.tunnel) && allowed && res.status === 502 && res.code === 'bad_gateway'
+        if (upstream) continue
         if (res.status < 400 || res.status > 499) failures.push(`${where}: status ${res.status} ${res.text}`)
         else if (!res.code || errorStatus[res.code as keyof typeof errorStatus] !== res.status) failures.push(`${where}: ${res.status} without a matching code: ${res.text}`)
         else if (p.token === null || p.label === 'unknown token') {

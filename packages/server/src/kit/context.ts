@@ -1,4 +1,5 @@
 /** @module kit/context — what every handler receives besides its input: the caller and the request. */
+import type { Duplex } from 'node:stream'
 import type { Principal } from '@tidepool/sdk'
 import type { Logger } from '../core/log.js'
 
@@ -15,4 +16,12 @@ export interface Ctx {
 /** Returned by a handler that streams: the HTTP shell writes each item as one NDJSON line. */
 export class StreamResult {
   constructor(readonly lines: AsyncIterable<unknown>) {}
+}
+
+/**
+ * Returned by a tunnel operation's handler (Operation.tunnel): a byte stream to a port inside a sandbox,
+ * authorised and opened; the HTTP shell relays the caller's request (or WebSocket) over it.
+ */
+export class TunnelResult {
+  constructor(readonly stream: Duplex) {}
 }

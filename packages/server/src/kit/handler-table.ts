@@ -2,7 +2,7 @@
 import type { Operation, OpName, Operations } from '@tidepool/sdk'
 import type { z } from 'zod'
 import type { ByteStream } from './byte-stream.js'
-import type { Ctx, StreamResult } from './context.js'
+import type { Ctx, StreamResult, TunnelResult } from './context.js'
 
 /** What dispatch hands a handler of `Op`: its input after the schema parsed it (defaults filled in). */
 export type HandlerInput<Op extends Operation> = z.output<Op['input']>
@@ -12,9 +12,9 @@ type Returned<O> = O extends z.ZodType ? z.output<O> : O extends 'raw' ? Uint8Ar
 /**
  * What a handler of `Op` may return: what its output schema describes (the shell does not parse output,
  * so this type is the only check), raw bytes for a raw operation, nothing for an empty one, and for an
- * operation that streams, a StreamResult of NDJSON lines.
+ * operation that streams, a StreamResult of NDJSON lines; for a tunnel, the opened TunnelResult.
  */
-export type HandlerOutput<Op extends Operation> = Returned<Op['output']> | (Op extends { stream: true } ? StreamResult : never)
+export type HandlerOutput<Op extends Operation> = Returned<Op['output']> | (Op extends { stream: true } ? StreamResult : never) | (Op extends { tunnel: true } ? TunnelResult : never)
 
 /** One operation's handler; `S` is the part of the services the area's handlers use. */
 export type OpHandler<Op extends Operation, S> = (input: HandlerInput<Op>, ctx: Ctx, svc: S) => Promise<HandlerOutput<Op>>

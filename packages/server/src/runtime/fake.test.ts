@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest'
 import { FakeRuntime } from './fake.js'
+import type { Runtime, RuntimeRef } from './runtime.js'
 import { type SuiteSkip, runtimeSuite } from './runtime.suite.js'
 
 describe('FakeRuntime bindMount', () => {
@@ -75,4 +76,12 @@ const fakeSnapshotSkips: readonly SuiteSkip[] = [
   "a snapshot's layer works as a template layer: the last layer is topmost, the sandbox writes above them all",
 ].map((test) => ({ test, reason: keepsNoFiles }))
 
-runtimeSuite({ name: 'fake', create: async () => new FakeRuntime(), skips: [...fakeSuiteSkips, ...fakeSnapshotSkips] })
+/** A "server inside" the fake: echoes each connection, and answers its end with "bye". */
+async function fakeEchoServer(rt: Runtime, ref: RuntimeRef, port: number): Promise<void> {
+  ;(rt as FakeRuntime).listen(ref.id, port, (conn) => {
+    conn.on('data', (c: Buffer) => conn.write(c))
+    conn.on('end', () => conn.end('bye'))
+  })
+}
+
+runtimeSuite({ name: 'fake', create: async () => new FakeRuntime(), echoServer: fakeEchoServer, skips: [...fakeSuiteSkips, ...fakeSnapshotSkips] })

@@ -1,6 +1,6 @@
 /** @module runtime/fake — an in-memory Runtime for fast tests of the layers above it. Runs nothing. */
-import { PassThrough } from 'node:stream'
 import { formatIpv4, gatewayOf, nextAddress, parseRange } from './local/network/address-pool.js'
+import { Duplex, PassThrough } from 'node:stream'
 import { RuntimeError } from './local/runtime-error.js'
 import { checkLimits, checkSandboxId } from './sandbox-checks.js'
 import type {
@@ -35,6 +35,27 @@ interface FakeSandbox {
   status: RuntimeStatus
   /** Kills of its commands still running: destroy ends them, as a real runtime does. */
   running: Set<() => void>
+  /** Servers "listening inside" (FakeRuntime.listen): port → what takes each connection. */
+  listeners: Map<number, (conn: Duplex) => void>
+}
+
+/** Two connected in-memory streams: what one writes the other reads, end() half-closes, destroy() ends both. */
+export function duplexPair(): [Duplex, Duplex] {
+  const ab = new PassThrough()
+  const ba = new PassThrough()
+  const a = Duplex.from({ writable: ab, readable: ba })
+  const b = Duplex.from({ writable: ba, readable: ab })
+  // Destroying one side aborts the streams both share: that is the far side "seeing the connection end".
+  for (const [self, other] of [
+    [a, b],
+    [b, a],
+  ] as const) {
+    self.on('error', (err: NodeJS.ErrnoException) => {
+      if (err.code !== 'ABORT_ERR') other.destroy(err)
+    })
+    self.once('close', () => other.destroy())
+  }
+  return [a, b]
 }
 
 /**
@@ -115,7 +136,7 @@ export class FakeRuntime implements Runtime {
       this.#cursor = nextAddress(this.#range, new Set(this.#addresses.values()), this.#cursor)
       this.#addresses.set(spec.id, this.#cursor)
     }
-    this.sandboxes.set(spec.id, { spec, limits: spec.resources, status: 'running', running: new Set() })
+    this.sandboxes.set(spec.id, { spec, limits: spec.resources, status: 'running', running: new Set(), listeners: new Map() })
     return { id: spec.id, pid: this.#nextPid++, startTime: 1 }
   }
 
@@ -153,6 +174,24 @@ export class FakeRuntime implements Runtime {
       wait: () => done,
       kill: async () => kill(),
     }
+  }
+
+  /** Tests: a server "inside" sandbox `id` on `port`; each connectPort hands it the far end of a stream. */
+  listen(id: string, port: number, onConnection: (conn: Duplex) => void): void {
+    this.#must(id).listeners.set(port, onConnection)
+  }
+
+  async connectPort(ref: RuntimeRef, port: number): Promise<Duplex> {
+    if (!Number.isInteger(port) || port < 1 || port > 65_535) throw new RuntimeError('invalid_request', `port must be an integer 1-65535 (got ${JSON.stringify(port)})`)
+    const sandbox = this.#must(ref.id)
+    const serve = sandbox.listeners.get(port)
+    if (!serve) throw new RuntimeError('bad_gateway', `sandbox ${ref.id}: nothing listens on port ${port} inside the sandbox (fake runtime: no listen() for it)`)
+    const [ours, theirs] = duplexPair()
+    const drop = () => ours.destroy()
+    sandbox.running.add(drop)
+    ours.once('close', () => sandbox.running.delete(drop))
+    serve(theirs)
+    return ours
   }
 
   async pause(ref: RuntimeRef): Promise<void> {

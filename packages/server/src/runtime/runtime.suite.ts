@@ -20,6 +20,12 @@ export interface RuntimeSuiteOptions {
   traces?: (id: string, ref: RuntimeRef) => Promise<string[]>
   /** Everything the implementation can still find of a snapshot on the host (empty once deleted). */
   snapshotTraces?: (id: string) => Promise<string[]>
+  /**
+   * Starts a server inside the sandbox on 127.0.0.1:`port` (loopback only) that echoes what each
+   * connection sends and, at its end, writes "bye" and closes; resolves once it listens. Without it the
+   * connectPort tests that need a server are skipped by name (list them in `skips`).
+   */
+  echoServer?: (rt: Runtime, ref: RuntimeRef, port: number) => Promise<void>
   /** Called after every sandbox of the suite is destroyed (e.g. to remove parent cgroups). */
   cleanup?: (rt: Runtime) => Promise<void>
 }
@@ -272,6 +278,48 @@ export function runtimeSuite(opts: RuntimeSuiteOptions): void {
       await expect(rt.start({ id, template: { name: 'base', rootfs: 'host' }, resources: { ...base, memoryMb: -1 }, denyRead: [] })).rejects.toThrow(/memoryMb/)
       await expect(rt.start({ id: '../etc', template: { name: 'base', rootfs: 'host' }, resources: base, denyRead: [] })).rejects.toThrow(/id/)
       expect(await rt.list()).not.toContain(id)
+    })
+
+    it('connectPort relays bytes both ways to a loopback-only server, and passes a half-close on', async () => {
+      const ref = await start()
+      await opts.echoServer!(rt, ref, 7070)
+      const conn = await rt.connectPort(ref, 7070)
+      const got: Buffer[] = []
+      const ended = new Promise<void>((r) => conn.once('end', r))
+      conn.on('data', (c: Buffer) => got.push(c))
+      conn.write('ping ')
+      conn.end('pong')
+      await ended
+      expect(Buffer.concat(got).toString()).toBe('ping pongbye')
+      conn.destroy()
+      await rt.destroy(ref.id, ref)
+      live.delete(ref.id)
+    })
+
+    it('connectPort ends the stream when the sandbox is destroyed mid-stream', async () => {
+      const ref = await start()
+      await opts.echoServer!(rt, ref, 7071)
+      const conn = await rt.connectPort(ref, 7071)
+      conn.on('error', () => {})
+      conn.write('x')
+      await new Promise<void>((r) => conn.once('data', () => r()))
+      // The reading side ends (a half-open stream need not close until its writer ends too).
+      const ended = new Promise<void>((r) => ['end', 'close', 'error'].forEach((e) => conn.once(e, () => r())))
+      await rt.destroy(ref.id, ref)
+      live.delete(ref.id)
+      await ended
+      conn.destroy()
+      if (opts.traces) expect(await opts.traces(ref.id, ref)).toEqual([])
+    })
+
+    it('connectPort refuses a port nothing listens on (bad_gateway naming it), a bad port and a gone sandbox', async () => {
+      await expect(rt.connectPort(shared, 7079)).rejects.toMatchObject({ code: 'bad_gateway', message: expect.stringMatching(/port 7079/) })
+      await expect(rt.connectPort(shared, 0)).rejects.toMatchObject({ code: 'invalid_request' })
+      await expect(rt.connectPort(shared, 65_536)).rejects.toMatchObject({ code: 'invalid_request' })
+      const ref = await start()
+      await rt.destroy(ref.id, ref)
+      live.delete(ref.id)
+      await expect(rt.connectPort(ref, 7079)).rejects.toMatchObject({ code: 'not_found' })
     })
 
     snapshotSuite({

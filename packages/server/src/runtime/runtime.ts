@@ -1,5 +1,5 @@
 /** @module runtime — the seam between the control plane and a place that runs sandboxes. */
-import type { Readable, Writable } from 'node:stream'
+import type { Duplex, Readable, Writable } from 'node:stream'
 
 /** Kernel-enforced limits of one sandbox. */
 export interface ResourceLimits {
@@ -231,6 +231,15 @@ export interface Runtime {
   bindMount(ref: RuntimeRef, mount: HotMount): Promise<void>
   /** Undo bindMount (detach); a missing mount (or a gone sandbox) is fine. */
   unbindMount(ref: RuntimeRef, target: string): Promise<void>
+  /**
+   * A TCP connection to 127.0.0.1:`port` (else [::1]:`port`) inside the sandbox's network namespace,
+   * as a byte stream both ways (like kubectl port-forward); a server bound to the sandbox's loopback only
+   * is reachable, and nothing else on the host can reach the port. end() half-closes (the server reads
+   * EOF and may still answer); the stream ends when the server closes, and is destroyed when the sandbox
+   * goes. Rejects with `bad_gateway` naming the port when nothing listens there, `not_found` when the
+   * sandbox is gone, `invalid_request` for a port outside 1-65535.
+   */
+  connectPort(ref: RuntimeRef, port: number): Promise<Duplex>
   /** Destroy: no process, mount, cgroup or file left. Idempotent (a gone sandbox is fine). */
   destroy(id: string, ref?: RuntimeRef): Promise<void>
   /**

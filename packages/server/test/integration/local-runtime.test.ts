@@ -12,6 +12,7 @@ import { LocalRuntime } from '../../src/runtime/local/local-runtime.js'
 import { RuntimeError } from '../../src/runtime/local/runtime-error.js'
 import type { RuntimeRef } from '../../src/runtime/runtime.js'
 import { run, runtimeSuite } from '../../src/runtime/runtime.suite.js'
+import { echoServer } from './support/port-servers.js'
 
 const skip = process.getuid?.() !== 0 ? 'the local runtime needs root (namespaces, overlay mounts, cgroups); run the tests as root' : undefined
 const cgroupName = `tidepool-test-${process.pid}`
@@ -56,6 +57,7 @@ runtimeSuite({
   ...(skip ? { skip } : {}),
   traces: (id, ref) => hostTraces(id, ref),
   snapshotTraces,
+  echoServer,
 })
 
 // The path of hosts without a cgroup2 tree: commands join their cgroups after fork, the v1 freezer
@@ -71,6 +73,7 @@ runtimeSuite({
   ...(skip ? { skip } : {}),
   traces: (id, ref) => hostTraces(id, ref, v1Name),
   snapshotTraces,
+  echoServer,
 })
 
 describe.skipIf(Boolean(skip))('LocalRuntime specifics', () => {

@@ -3,6 +3,7 @@ import { readFileSync, writeFileSync } from 'node:fs'
 import type { SandboxInfo as Sandbox } from '@tidepool/sdk'
 import type { CliCommand } from '../command.js'
 import { keyValues, parseDuration, table } from '../io.js'
+import { portCommands } from './port.js'
 import { snapshotCommands } from './snapshot.js'
 
 const json = { json: { type: 'boolean' } } as const
@@ -40,6 +41,7 @@ type CliCommandValues = Record<string, unknown>
 export const sandboxCommands: CliCommand[] = [
   // snapshot, fork, reset (and `snapshot …`) live in their own file
   ...snapshotCommands,
+  ...portCommands,
   {
     words: ['sandbox', 'create'],
     summary: 'Create a sandbox and print its id',

@@ -3,6 +3,7 @@ import { mkdirSync } from 'node:fs'
 import { isAbsolute, join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { KeyedMutex } from '../../core/mutex.js'
+import type { Duplex } from 'node:stream'
 import type { AdoptedExec, ExecHandle, ExecRequest, HotMount, PreflightCheck, ResourceLimits, Runtime, RuntimeRef, RuntimeStatus, SandboxAddresses, SandboxSpec, SandboxStats } from '../runtime.js'
 import { SANDBOX_ID_RE, checkLimits, checkSandboxId } from '../sandbox-checks.js'
 import { adoptExecs } from './adopted-exec.js'
@@ -19,6 +20,7 @@ import { instanceIdOf } from './instance.js'
 import { LocalSnapshots } from './local-snapshots.js'
 import { ProcessWatcher, supervisorOf } from './liveness.js'
 import { startExec } from './local-exec.js'
+import { connectPort } from './port-connect.js'
 import type { HostLayoutEntry } from './mounts.js'
 import { checkHostPath, checkHotMount, checkHotMountTarget, sandboxPaths } from './mounts.js'
 import { LocalNetwork, type NetworkConfig } from './network/local-network.js'
@@ -187,6 +189,12 @@ export class LocalRuntime implements Runtime {
   exec(ref: RuntimeRef, req: ExecRequest): ExecHandle {
     const dir = sandboxPaths(this.#dataDir, ref.id).dir
     return startExec({ cgroups: this.#cgroups, socketPath: execSocketPath(dir), execsDir: join(dir, 'execs'), live: this.#liveSet(ref.id) }, ref, req)
+  }
+
+  /** A TCP stream to a port inside the sandbox, relayed by a handler of its supervisor (port-connect.ts). */
+  connectPort(ref: RuntimeRef, port: number): Promise<Duplex> {
+    checkSandboxId(ref.id)
+    return connectPort(execSocketPath(sandboxPaths(this.#dataDir, ref.id).dir), ref, port)
   }
 
   /** The sandbox's commands no handle of this process owns: detached ones adopted, lost foreground ones killed. */

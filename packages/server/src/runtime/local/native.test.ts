@@ -24,7 +24,7 @@ function runUnit(defines: string[] = []): { status: number | null; out: string }
   const header = join(work, 'error-codes.h')
   writeFileSync(header, errorCodesHeader())
   const bin = join(work, `unit${defines.length ? '-fail' : ''}`)
-  const modules = ['args.c', 'util.c', 'frame.c', 'mounts.c', 'exec-request.c', 'exec-command.c', 'snapshot-paths.c'].map((f) => join(native, f))
+  const modules = ['args.c', 'util.c', 'frame.c', 'mounts.c', 'exec-request.c', 'exec-command.c', 'snapshot-paths.c', 'port-forward.c'].map((f) => join(native, f))
   const cc = spawnSync(process.env.CC ?? 'cc', ['-O1', '-Wall', '-Wextra', '-Werror', ...defines, '-I', work, '-o', bin, join(native, 'test', 'unit.c'), ...modules], {
     encoding: 'utf8',
     env: childEnv(),

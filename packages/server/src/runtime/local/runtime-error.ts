@@ -2,7 +2,7 @@
 import { errorStatus, type ErrorCode } from '@tidepool/sdk'
 
 /** The codes a runtime may report: a subset of the API's (the SDK owns every code string). */
-export const runtimeErrorCodes = ['runtime_unavailable', 'not_found', 'invalid_request', 'conflict', 'internal'] as const satisfies readonly ErrorCode[]
+export const runtimeErrorCodes = ['runtime_unavailable', 'not_found', 'invalid_request', 'conflict', 'internal', 'bad_gateway'] as const satisfies readonly ErrorCode[]
 export type RuntimeErrorCode = (typeof runtimeErrorCodes)[number]
 
 /** An error with a stable code and a message that says what is missing and how to fix it. */
