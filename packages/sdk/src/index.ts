@@ -41,8 +41,35 @@ export { scopes, Scope, ProjectName, Principal, CreateTokenInput, TokenInfo, Cre
 export { AuditRecord, ListAuditInput, AuditPage, AuditVerifyResult, SandboxEvent, SandboxEventPage } from './contract/audit.js'
 export type { Operation, HttpMethod } from './contract/operation.js'
 export { operations } from './contract/operations.js'
-export type { Operations, OpName, OpInput, OpOutput, Api, SandboxOpName, AccessOpName, InsightsOpName, DataOpName, TemplatesOpName, SnapshotOpName, ActionsOpName } from './contract/operations.js'
+export type {
+  Operations,
+  OpName,
+  OpInput,
+  OpOutput,
+  Api,
+  SandboxOpName,
+  AccessOpName,
+  InsightsOpName,
+  DataOpName,
+  TemplatesOpName,
+  SnapshotOpName,
+  ActionsOpName,
+  WorkflowsOpName,
+} from './contract/operations.js'
 export { ActionName, ActionInfo, ActionList, RunActionInput, ActionResult, actionsOps } from './contract/actions.js'
+export {
+  GetWorkflowReportInput,
+  maxWorkflowChars,
+  ReportFormat,
+  RunWorkflowInput,
+  WorkflowReport,
+  WorkflowRun,
+  WorkflowRunId,
+  WorkflowRunPage,
+  WorkflowRunSummary,
+  WorkflowStepResult,
+  workflowsOps,
+} from './contract/workflows.js'
 // Templates: the schema `Template` is exported as `TemplateInfo` so that `Template` is the class (as with Sandbox).
 export {
   TemplateName,

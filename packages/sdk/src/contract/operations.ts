@@ -9,6 +9,7 @@ import { insightsOps } from './insights.js'
 import { templatesOps } from './templates.js'
 import type { Operation } from './operation.js'
 import { snapshotOps } from './snapshots.js'
+import { workflowsOps } from './workflows.js'
 import {
   CommandInfo,
   CommandRef,
@@ -199,6 +200,7 @@ export const operations = {
   ...templatesOps,
   ...snapshotOps,
   ...actionsOps,
+  ...workflowsOps,
 } as const satisfies Record<string, Operation>
 
 export type Operations = typeof operations
@@ -211,6 +213,7 @@ export type DataOpName = keyof typeof dataOps
 export type TemplatesOpName = keyof typeof templatesOps
 export type SnapshotOpName = keyof typeof snapshotOps
 export type ActionsOpName = keyof typeof actionsOps
+export type WorkflowsOpName = keyof typeof workflowsOps
 export type OpInput<K extends OpName> = z.input<Operations[K]['input']>
 type OutputOf<O> = O extends z.ZodType ? z.output<O> : O extends 'raw' ? Uint8Array : void
 export type OpOutput<K extends OpName> = OutputOf<Operations[K]['output']>

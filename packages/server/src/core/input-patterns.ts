@@ -38,6 +38,7 @@ export const regexFiles: Readonly<Record<string, RegexFile>> = {
   'sdk/src/contract/data.ts': { input: 'request fields (zod .regex; the string is bounded by .max first)' },
   'sdk/src/contract/insights.ts': { input: 'request fields (zod .regex; the string is bounded by .max first)' },
   'sdk/src/contract/sandbox.ts': { input: 'request fields (zod .regex; the string is bounded by .max first)' },
+  'sdk/src/contract/workflows.ts': { input: 'request fields (zod .regex; the string is bounded by .max first)' },
   'server/src/bench/sandbox.ts': { input: 'none: /proc/meminfo in the benchmark' },
   'server/src/cli/commands/data.ts': { input: 'command-line arguments' },
   'server/src/cli/commands/insights.ts': { input: 'command-line arguments and file names' },
