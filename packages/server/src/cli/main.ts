@@ -12,6 +12,7 @@ import { localCommands } from './commands/local.js'
 import { mcpCommand } from './commands/mcp.js'
 import { sandboxCommands } from './commands/sandbox.js'
 import { templateCommands } from './commands/template.js'
+import { workflowCommands } from './commands/workflow.js'
 import { createIo } from './io.js'
 import { upCommand } from './up.js'
 
@@ -34,6 +35,7 @@ async function main(argv: string[]): Promise<number> {
     ...insightsCommands,
     ...dataCommands,
     ...templateCommands(config),
+    ...workflowCommands,
     mcpCommand,
   ]
 

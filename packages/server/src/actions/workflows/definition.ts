@@ -113,6 +113,8 @@ export function compileWorkflow(text: string, actions: ReadonlyMap<string, Actio
         try {
           const t = parseTemplate(v)
           if (!t) return { k: 'lit', v }
+          // `port: ${{ inputs.port }}` keeps the value's type; quoted, `"${{ inputs.port }}"` is always a string.
+          if (t.whole && source.quoted(path)) t.whole = false
           templatePaths.push(pathText(path.slice(3)))
           for (const p of t.parts) if (typeof p !== 'string') checkRefs(p.expr, path, p.at)
           return { k: 'tpl', t }

@@ -19,7 +19,11 @@ inputs:
 steps:
   - id: first
     uses: assert.equals
-    with: { actual: { n: 2 }, expected: { n: "\${{ inputs.want }}" } }
+    with:
+      actual: { n: 2, s: '2' }
+      expected:
+        n: \${{ inputs.want }}
+        s: '\${{ inputs.want }}'
   - id: second
     name: compare the label
     uses: assert.match

@@ -36,6 +36,8 @@ export interface WorkflowSource {
   /** Line and column of the node at `path` (or its nearest ancestor); `offset` moves into a one-line string. */
   at(path: readonly PathSeg[], offset?: number): { line: number; column: number }
   issue(path: readonly PathSeg[], message: string, offset?: number): SourceIssue
+  /** The string at `path` was written in quotes ('…' or "…"). */
+  quoted(path: readonly PathSeg[]): boolean
 }
 
 export function pathText(path: readonly PathSeg[]): string {
@@ -98,7 +100,11 @@ export function readWorkflowYaml(text: string): WorkflowSource {
     }
     return pos(start)
   }
-  return { value, at, issue: (path, message, offset) => ({ path: pathText(path), message, ...at(path, offset) }) }
+  const quoted = (path: readonly PathSeg[]) => {
+    const node = nodeAt(doc, path)
+    return isScalar(node) && (node.type === 'QUOTE_DOUBLE' || node.type === 'QUOTE_SINGLE')
+  }
+  return { value, at, quoted, issue: (path, message, offset) => ({ path: pathText(path), message, ...at(path, offset) }) }
 }
 
 function rangeOf(node: unknown): number {
