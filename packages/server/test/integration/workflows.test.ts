@@ -5,6 +5,8 @@
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
+import { Client as McpClient } from '@modelcontextprotocol/sdk/client/index.js'
+import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js'
 import { createClient, type Client } from '@tidepool/sdk'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { loadConfig } from '../../src/config.js'
@@ -18,13 +20,15 @@ let home: string
 let cp: ControlPlane
 let api: Client
 let sandboxId: string
+let url: string
 
 describe.skipIf(skipReason)('workflows (real runtime, real HTTP)', () => {
   beforeAll(async () => {
     home = mkdtempSync(join(tmpdir(), 'tidepool-it-wf-'))
     const config = loadConfig({ env: {}, overrides: { home, port: 0, logLevel: 'silent', runtime: { kind: 'local', cgroupName }, defaults: { cpu: 0.5, memoryMb: 128, pids: 128 } } })
     cp = await buildControlPlane(config, { logger: silentLogger, reaper: false })
-    api = createClient({ baseUrl: (await cp.listen()).url, token: cp.adminToken! })
+    url = (await cp.listen()).url
+    api = createClient({ baseUrl: url, token: cp.adminToken! })
     sandboxId = (await api.createSandbox({})).id
     const server =
       "require('http').createServer((q, s) => { s.setHeader('content-type', 'application/json'); s.end(JSON.stringify({ name: process.env.NAME, path: q.url })) }).listen(8123, '127.0.0.1')"
@@ -87,5 +91,24 @@ steps:
       details: [{ path: 'workflow.steps[0].uses', line: 4, column: 11 }],
     })
     expect((await api.listWorkflowRuns({})).items.length).toBe(before)
+  })
+
+  it('runs a workflow through the MCP tool workflow_run and reads its Markdown report as a resource', async () => {
+    const client = new McpClient({ name: 'tidepool-test', version: '1' })
+    await client.connect(new StreamableHTTPClientTransport(new URL(`${url}/mcp`), { requestInit: { headers: { authorization: `Bearer ${cp.adminToken!}` } } }))
+    try {
+      const r = (await client.callTool({ name: 'workflow_run', arguments: { workflow: example, inputs: { name: 'tidepool' }, sandboxId } })) as {
+        isError?: boolean
+        structuredContent?: { id: string; status: string }
+      }
+      expect(r.isError).toBeFalsy()
+      expect(r.structuredContent!.status).toBe('passed')
+      const md = await client.readResource({ uri: `tidepool://workflows/runs/${r.structuredContent!.id}/report.md` })
+      expect((md.contents[0] as { text: string }).text).toContain('## ✅ Workflow `service-smoke` passed')
+      const rep = (await client.callTool({ name: 'report_get', arguments: { id: r.structuredContent!.id, format: 'junit' } })) as { structuredContent?: { content: string } }
+      expect(rep.structuredContent!.content).toContain('<testcase classname="service-smoke" name="hello"')
+    } finally {
+      await client.close()
+    }
   })
 })
