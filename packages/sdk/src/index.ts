@@ -56,6 +56,7 @@ export type {
   ActionsOpName,
   NetworkOpName,
   PortsOpName,
+  WorkflowsOpName,
 } from './contract/operations.js'
 export { Ports, portHost, portHostSuffix } from './sandbox-ports.js'
 export { PortNumber, PortRef, SetPortPublicInput, PortExposure, portsOps } from './contract/ports.js'
@@ -74,6 +75,19 @@ export {
   EgressVerdict,
   networkOps,
 } from './contract/network.js'
+export {
+  GetWorkflowReportInput,
+  maxWorkflowChars,
+  ReportFormat,
+  RunWorkflowInput,
+  WorkflowReport,
+  WorkflowRun,
+  WorkflowRunId,
+  WorkflowRunPage,
+  WorkflowRunSummary,
+  WorkflowStepResult,
+  workflowsOps,
+} from './contract/workflows.js'
 // Templates: the schema `Template` is exported as `TemplateInfo` so that `Template` is the class (as with Sandbox).
 export {
   TemplateName,

@@ -9,7 +9,9 @@ import { auditPaths } from './audit/config.js'
 import { loadOrCreateSigningKey } from './audit/signing-key.js'
 import { auditedSystemAction, systemActors } from './audit/system-actor.js'
 import { TokenService } from './access/tokens.js'
+import { builtinActions } from './actions/catalog.js'
 import { ActionService } from './actions/service.js'
+import { WorkflowService } from './actions/workflows/service.js'
 import { secretFromEnv, storeUrlOf, type Config } from './config.js'
 import { systemClock, type Clock } from './core/clock.js'
 import { AppError } from './core/errors.js'
@@ -129,6 +131,12 @@ export async function buildControlPlane(config: Config, opts: BuildOptions = {})
   const commands = new CommandService({ runtime, sandboxes, events, config, clock })
   const files = new FileService({ runtime, sandboxes, config })
   const svcData = createDataService(areaDeps, { binder: sandboxBinder({ runtime, sandboxes, events }) })
+  // Actions run commands through the same command service as the API, as the calling principal.
+  const actions = new ActionService({
+    sandbox: { exec: (principal, id, req) => commands.run(principal, id, { ...req, user: req.user ?? 'user' }) },
+    // db.query reaches clones through the data service, as the caller (a foreign clone is not_found).
+    clones: { url: (principal, ref) => cloneUrl(svcData, principal, ref) },
+  })
   const svc: Services = {
     config,
     store,
@@ -175,11 +183,14 @@ export async function buildControlPlane(config: Config, opts: BuildOptions = {})
     data: svcData,
     templates,
     network,
-    // Actions run commands through the same command service as the API, as the calling principal.
-    actions: new ActionService({
-      sandbox: { exec: (principal, id, req) => commands.run(principal, id, { ...req, user: req.user ?? 'user' }) },
-      // db.query reaches clones through the data service, as the caller (a foreign clone is not_found).
-      clones: { url: (principal, ref) => cloneUrl(svcData, principal, ref) },
+    actions,
+    // Workflow steps are action runs as the caller; on_failure: snapshot snapshots as the caller too.
+    workflows: new WorkflowService({
+      db: store.db,
+      clock,
+      actions: builtinActions,
+      runner: actions,
+      snapshots: { snapshot: (principal, id, labels) => sandboxes.snapshots.create(principal, id, { labels }) },
     }),
   }
   // Adopted sandboxes' commands too: background ones listed again, foreground ones (caller gone) killed.

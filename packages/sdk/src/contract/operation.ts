@@ -40,6 +40,8 @@ export interface Operation {
   tunnel?: boolean
   /** Exposed as an MCP tool. */
   mcp?: boolean
+  /** The MCP tool's name when it is not the op name in snake_case (the names DESIGN.md gives agents). */
+  mcpName?: string
   /** Also accepts `text/markdown` output (string) when asked with Accept. */
   markdown?: boolean
   tags: string[]

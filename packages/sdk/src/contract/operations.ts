@@ -11,6 +11,7 @@ import { templatesOps } from './templates.js'
 import type { Operation } from './operation.js'
 import { portsOps } from './ports.js'
 import { snapshotOps } from './snapshots.js'
+import { workflowsOps } from './workflows.js'
 import {
   CommandInfo,
   CommandRef,
@@ -203,6 +204,7 @@ export const operations = {
   ...actionsOps,
   ...networkOps,
   ...portsOps,
+  ...workflowsOps,
 } as const satisfies Record<string, Operation>
 
 export type Operations = typeof operations
@@ -217,6 +219,7 @@ export type SnapshotOpName = keyof typeof snapshotOps
 export type ActionsOpName = keyof typeof actionsOps
 export type NetworkOpName = keyof typeof networkOps
 export type PortsOpName = keyof typeof portsOps
+export type WorkflowsOpName = keyof typeof workflowsOps
 export type OpInput<K extends OpName> = z.input<Operations[K]['input']>
 type OutputOf<O> = O extends z.ZodType ? z.output<O> : O extends 'raw' ? Uint8Array : void
 export type OpOutput<K extends OpName> = OutputOf<Operations[K]['output']>

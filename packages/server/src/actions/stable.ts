@@ -4,7 +4,8 @@
 export function sortedKeys(value: unknown): unknown {
   if (Array.isArray(value)) return value.map(sortedKeys)
   if (value === null || typeof value !== 'object') return value
-  const out: Record<string, unknown> = {}
+  // Null-prototype: a key `__proto__` in an output (a parsed JSON body) stays a key, never a prototype.
+  const out = Object.create(null) as Record<string, unknown>
   for (const key of Object.keys(value).sort()) {
     const v = (value as Record<string, unknown>)[key]
     if (v !== undefined) out[key] = sortedKeys(v)

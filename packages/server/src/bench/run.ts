@@ -14,6 +14,7 @@ const benches: Record<string, () => Promise<{ run(): Promise<BenchResult> }>> = 
   'network-setup': () => import('./network-setup.js'),
   network: () => import('./network.js'),
   ports: () => import('./ports.js'),
+  workflows: () => import('./workflows.js'),
 }
 
 async function main(): Promise<void> {

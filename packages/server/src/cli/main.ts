@@ -13,6 +13,7 @@ import { networkCommands } from './commands/network.js'
 import { mcpCommand } from './commands/mcp.js'
 import { sandboxCommands } from './commands/sandbox.js'
 import { templateCommands } from './commands/template.js'
+import { workflowCommands } from './commands/workflow.js'
 import { createIo } from './io.js'
 import { upCommand } from './up.js'
 
@@ -36,6 +37,7 @@ async function main(argv: string[]): Promise<number> {
     ...dataCommands,
     ...templateCommands(config),
     ...networkCommands,
+    ...workflowCommands,
     mcpCommand,
   ]
 

@@ -2,6 +2,7 @@
 import type { OpName } from '@tidepool/sdk'
 import { accessHandlers } from '../access/handlers.js'
 import { actionsHandlers } from '../actions/handlers.js'
+import { workflowsHandlers } from '../actions/workflows/handlers.js'
 import { dataHandlers } from '../data/handlers.js'
 import { insightsHandlers } from '../insights/handlers.js'
 import type { HandlerTable } from '../kit/handler-table.js'
@@ -22,6 +23,7 @@ const composed = {
   ...actionsHandlers,
   ...networkHandlers,
   ...portsHandlers,
+  ...workflowsHandlers,
 }
 
 /** Every operation has a handler that fits its schemas (a missing one does not compile). */

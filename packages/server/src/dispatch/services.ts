@@ -2,6 +2,7 @@
 import { join } from 'node:path'
 import type { AccessAreaServices } from '../access/handlers.js'
 import type { ActionsAreaServices } from '../actions/handlers.js'
+import type { WorkflowsAreaServices } from '../actions/workflows/handlers.js'
 import type { Config } from '../config.js'
 import type { Clock } from '../core/clock.js'
 import type { Logger } from '../core/log.js'
@@ -18,7 +19,16 @@ import type { TemplateUsage } from '../kit/template-seam.js'
 import { importImage, removeImage } from '../templates/oci/index.js'
 import { TemplateService } from '../templates/service.js'
 
-export interface Services extends SandboxAreaServices, AccessAreaServices, InsightsAreaServices, DataAreaServices, TemplatesAreaServices, ActionsAreaServices, NetworkAreaServices, PortsAreaServices {
+export interface Services
+  extends SandboxAreaServices,
+    AccessAreaServices,
+    InsightsAreaServices,
+    DataAreaServices,
+    TemplatesAreaServices,
+    ActionsAreaServices,
+    NetworkAreaServices,
+    PortsAreaServices,
+    WorkflowsAreaServices {
   config: Config
   store: OpenedStore
   clock: Clock

@@ -1,6 +1,6 @@
 /**
- * @module mcp/resources — read-only views an agent can attach: a run's triage as Markdown and a sandbox's
- * event log (state changes, commands and their exit codes). Each read is one API call, so the same scopes apply.
+ * @module mcp/resources — read-only views an agent can attach: a run's triage as Markdown, a workflow run's
+ * report as Markdown, and a sandbox's event log (state changes, commands and their exit codes). Each read is one API call, so the same scopes apply.
  */
 import type { ReadResourceResult, ResourceTemplate } from '@modelcontextprotocol/sdk/types.js'
 import { AppError } from '../core/errors.js'
@@ -8,6 +8,7 @@ import type { McpBackend } from './backend.js'
 
 const triage = /^tidepool:\/\/runs\/([A-Za-z0-9._:-]{1,128})\/triage\.md$/
 const events = /^tidepool:\/\/sandboxes\/(sbx_[a-z0-9]{6,40})\/events$/
+const workflowReport = /^tidepool:\/\/workflows\/runs\/(wfr_[a-z0-9]{6,40})\/report\.md$/
 
 export function resourceTemplates(): ResourceTemplate[] {
   return [
@@ -25,6 +26,13 @@ export function resourceTemplates(): ResourceTemplate[] {
       description: 'The event log of a sandbox: state changes, commands run and their exit codes (JSON)',
       mimeType: 'application/json',
     },
+    {
+      uriTemplate: 'tidepool://workflows/runs/{runId}/report.md',
+      name: 'workflow-report',
+      title: 'Workflow run report',
+      description: 'A workflow run as PR-ready Markdown: one row per step, the failures in detail',
+      mimeType: 'text/markdown',
+    },
   ]
 }
 
@@ -39,6 +47,11 @@ export async function readResource(backend: McpBackend, uri: string): Promise<Re
   if (e) {
     const r = await backend.call('listSandboxEvents', { id: e[1]!, limit: 100 })
     return { contents: [{ uri, mimeType: 'application/json', text: JSON.stringify(r) }] }
+  }
+  const w = workflowReport.exec(uri)
+  if (w) {
+    const r = (await backend.call('getWorkflowReport', { id: w[1]!, format: 'markdown' })) as { content: string }
+    return { contents: [{ uri, mimeType: 'text/markdown', text: r.content }] }
   }
   throw new AppError('not_found', `no resource ${uri}; resources/templates/list names the kinds`)
 }

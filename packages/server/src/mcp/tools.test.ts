@@ -15,7 +15,7 @@ describe('MCP tools from the operation table', () => {
   it('has one tool per mcp: true operation, and nothing else', () => {
     const flagged = Object.entries(operations)
       .filter(([, op]) => (op as Operation).mcp)
-      .map(([name]) => toolName(name))
+      .map(([name, op]) => (op as Operation).mcpName ?? toolName(name))
     expect(operationTools().map((t) => t.name)).toEqual(flagged)
   })
 

@@ -106,7 +106,7 @@ export function operationTools(): ToolDef[] {
     const raw = rawAdapter(op)
     const readOnly = op.method === 'GET'
     out.push({
-      name: toolName(name),
+      name: op.mcpName ?? toolName(name),
       description: op.summary,
       inputSchema: raw?.inputSchema ?? jsonSchema(op.input),
       annotations: {

@@ -161,3 +161,31 @@ export type TemplateTables = {
   template_builds: TemplateBuildRow
   template_layers: TemplateLayerRow
 }
+
+// ---------------------------------------------------------------- workflows (migration 0800-workflows)
+
+/** One workflow run: the text and inputs as sent (replay), and what came of them. */
+export interface WorkflowRunRow {
+  id: string
+  project: string
+  name: string
+  status: 'running' | 'passed' | 'failed'
+  sandbox_id: string | null
+  workflow: string
+  /** JSON of the inputs as the caller sent them. */
+  inputs_sent: string
+  /** JSON of the inputs as resolved (defaults, types). */
+  inputs: string
+  /** JSON array of WorkflowStepResult. */
+  steps: string
+  /** JSON WorkflowTimings; null while running. */
+  timings: string | null
+  replay_of: string | null
+  created_by: string
+  created_at: string
+  finished_at: string | null
+}
+
+export type WorkflowTables = {
+  workflow_runs: WorkflowRunRow
+}

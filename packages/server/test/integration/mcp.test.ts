@@ -189,7 +189,7 @@ describe.skipIf(skipReason)('MCP server (real runtime, real MCP client)', () => 
     await api.ingestJunit({ id: 'mcp-run-1', body: xml, name: 'r.xml' } as never)
     const { client } = await connect('http', admin)
     const { resourceTemplates } = await client.listResourceTemplates()
-    expect(resourceTemplates.map((t) => t.uriTemplate)).toEqual(['tidepool://runs/{runId}/triage.md', 'tidepool://sandboxes/{sandboxId}/events'])
+    expect(resourceTemplates.map((t) => t.uriTemplate)).toEqual(['tidepool://runs/{runId}/triage.md', 'tidepool://sandboxes/{sandboxId}/events', 'tidepool://workflows/runs/{runId}/report.md'])
     const md = await client.readResource({ uri: 'tidepool://runs/mcp-run-1/triage.md' })
     expect(md.contents[0]).toMatchObject({ mimeType: 'text/markdown' })
     expect((md.contents[0] as { text: string }).text).toContain('bad')

@@ -16,6 +16,7 @@ import * as auditCheckpoints from './0400-audit-checkpoints.js'
 import * as templates from './0500-templates.js'
 import * as snapshots from './0600-snapshots.js'
 import * as network from './0700-network.js'
+import * as workflows from './0800-workflows.js'
 import * as ports from './0900-ports.js'
 
 export const migrations: Record<string, Migration> = {
@@ -27,5 +28,6 @@ export const migrations: Record<string, Migration> = {
   '0500-templates': templates,
   '0600-snapshots': snapshots,
   '0700-network': network,
+  '0800-workflows': workflows,
   '0900-ports': ports,
 }
