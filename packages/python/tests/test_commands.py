@@ -42,9 +42,9 @@ def test_streamed_output_reaches_the_callbacks_while_the_command_runs(sbx: Sandb
 
 
 def test_a_background_command_can_be_listed_waited_for_and_killed(sbx: Sandbox) -> None:
-    h = sbx.commands.run("echo start; sleep 0.3; echo end", background=True)
     out: list[str] = []
-    h._opts = (out.append, None, h._opts[2])  # callbacks may also be given to run(); set here to test wait()
+    h = sbx.commands.run("echo start; sleep 0.3; echo end", background=True, on_stdout=out.append)
+    assert h.pid > 0
     result = h.wait()
     assert result["exitCode"] == 0 and result["stdout"] == "start\nend\n" and "".join(out) == "start\nend\n"
 

@@ -279,7 +279,7 @@ class Sandbox:
         return [Sandbox(self.client, info) for info in out["items"]]
 
     def reset(self, *, to: str | None = None) -> None:
-        """Back to the sandbox's latest snapshot (or ``to``, a snapshot id)."""
+        """Put the files back to the sandbox's start (its template, or the snapshot it started from) or to snapshot ``to``, in place; processes restart."""
         self.info = cast(SandboxInfo, self.client.request("resetSandbox", _drop_none({"id": self.sandbox_id, "to": to})))
 
     def kill(self) -> None:
