@@ -11,6 +11,7 @@ const benches: Record<string, () => Promise<{ run(): Promise<BenchResult> }>> = 
   snapshot: () => import('./snapshot.js'),
   templates: () => import('./templates.js'),
   mcp: () => import('./mcp.js'),
+  'python-sdk': () => import('./python-sdk.js'),
 }
 
 async function main(): Promise<void> {
