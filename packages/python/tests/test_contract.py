@@ -77,3 +77,12 @@ def test_the_langchain_style_example_runs(tp: Server) -> None:
     run = subprocess.run([sys.executable, str(example)], env=env, capture_output=True, text=True, timeout=120)
     assert run.returncode == 0, run.stderr
     assert "hello from Linux" in run.stdout and "snippet" in run.stdout
+
+
+def test_the_readme_example_runs(tp: Server, capsys: pytest.CaptureFixture[str]) -> None:
+    readme = (PACKAGE.parents[1] / "README.md").read_text()
+    section = readme.split("### Python SDK", 1)[1]
+    code = section.split("```python\n", 1)[1].split("```", 1)[0]
+    exec(compile(code, "README.md (Python SDK)", "exec"), {})
+    out = capsys.readouterr().out
+    assert "b'\\x00\\x01\\x02\\x03'" in out and "not_found 404" in out
