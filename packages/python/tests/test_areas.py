@@ -29,6 +29,20 @@ def test_snapshot_fork_and_reset(tp: Server) -> None:
         Snapshot.get(snap["id"])
 
 
+def test_a_template_builds_with_streamed_progress_and_a_sandbox_starts_from_it(tp: Server) -> None:
+    progress: list[dict[str, object]] = []
+    spec = {"name": "py-sdk-test", "steps": [{"copy": {"path": "/etc/py-sdk", "content": "built\n"}}, {"run": "echo step two > /etc/py-sdk-2"}]}
+    t = Template.build(spec, on_progress=progress.append)
+    try:
+        assert t["name"] == "py-sdk-test" and progress and all("phase" in p for p in progress)
+        with Sandbox.create("py-sdk-test", timeout_ms=60_000) as sbx:
+            assert sbx.commands.run("cat /etc/py-sdk /etc/py-sdk-2")["stdout"] == "built\nstep two\n"
+    finally:
+        Template.delete("py-sdk-test")
+    with pytest.raises(NotFoundError):
+        Template.get("py-sdk-test")
+
+
 def test_templates_list_and_get(tp: Server) -> None:
     names = [t["name"] for t in Template.list().items()]
     assert "default" in names

@@ -24,7 +24,8 @@ from .errors import (
     RuntimeUnavailableError,
     UnauthenticatedError,
 )
-from .sandbox import CommandHandle, Commands, Files, Paginator, Sandbox, Snapshot, Template
+from .catalog import Snapshot, Template
+from .sandbox import CommandHandle, Commands, Files, Paginator, Sandbox
 
 __all__ = [
     "ApiError",

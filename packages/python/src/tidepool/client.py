@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Mapping
-from typing import Any, TypeVar
+from typing import Any
 
 import httpx
 
@@ -13,7 +13,6 @@ from ._wire import NDJSON, NdjsonLines, Request, connection, encode, operation, 
 from .errors import ApiError, NetworkError, error_from_response
 
 DEFAULT_TIMEOUT_S = 60.0
-T = TypeVar("T")
 
 
 def _headers(token: str, extra: Mapping[str, str] | None, req: Request, accept: str) -> dict[str, str]:
