@@ -1,10 +1,10 @@
 #!/usr/bin/env bash
 # Installs, with apt, the Debian packages tidepool needs on a host and that a fresh machine lacks:
 # a C compiler and make (the local runtime's helper; better-sqlite3 builds from source), python3 (node-gyp)
-# and python3-venv (the Python SDK's test venv), util-linux (unshare/nsenter), iproute2, mount (losetup), PostgreSQL 15 (ephemeral databases), xfsprogs
-# (reflink loop images), btrfs-progs (the sandboxes' disk-limit pool), procps (ps in tests), and for OCI
-# template bases: skopeo and umoci (build and push test images), docker-registry (a loopback registry in
-# tests), mmdebstrap (a small Debian rootfs for those images).
+# and python3-venv (the Python SDK's test venv), util-linux (unshare/nsenter), iproute2, mount (losetup),
+# PostgreSQL 15 (ephemeral databases), xfsprogs (reflink loop images), btrfs-progs (the sandboxes'
+# disk-limit pool), procps (ps in tests), and for OCI template bases: skopeo and umoci (build and push test
+# images), docker-registry (a loopback registry in tests), mmdebstrap (a small Debian rootfs for those images).
 # Run as root. Idempotent: installs only what is missing, and prints nothing when nothing is.
 set -euo pipefail
 
