@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Installs, with apt, the Debian packages tidepool needs on a host and that a fresh machine lacks:
-# a C compiler and make (the local runtime's helper; better-sqlite3 builds from source), python3 (node-gyp),
-# util-linux (unshare/nsenter), iproute2 (network tests), nftables (per-sandbox network rules), mount (losetup), PostgreSQL 15 (ephemeral databases), xfsprogs
+# a C compiler and make (the local runtime's helper; better-sqlite3 builds from source), python3 (node-gyp)
+# and python3-venv (the Python SDK's test venv), util-linux (unshare/nsenter), iproute2 (network tests),
+# nftables (per-sandbox network rules), mount (losetup), PostgreSQL 15 (ephemeral databases), xfsprogs
 # (reflink loop images), btrfs-progs (the sandboxes' disk-limit pool), procps (ps in tests), and for OCI
 # template bases: skopeo and umoci (build and push test images), docker-registry (a loopback registry in
 # tests), mmdebstrap (a small Debian rootfs for those images).
@@ -13,6 +14,8 @@ command -v cc >/dev/null || need+=(gcc libc6-dev)
 command -v g++ >/dev/null || need+=(g++)
 command -v make >/dev/null || need+=(make)
 command -v python3 >/dev/null || need+=(python3)
+# The Python SDK's tests run in a venv; Debian ships venv's ensurepip only in python3-venv.
+python3 -c 'import ensurepip' 2>/dev/null || need+=(python3-venv)
 command -v ps >/dev/null || need+=(procps)
 command -v ip >/dev/null || need+=(iproute2)
 command -v nft >/dev/null || need+=(nftables)
