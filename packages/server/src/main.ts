@@ -117,7 +117,7 @@ export async function buildControlPlane(config: Config, opts: BuildOptions = {})
   // Egress: every refused attempt also joins the sandbox's event stream (config network.events.publish).
   const network = new NetworkService({
     db: store.db,
-    config: config.network,
+    config: egressConfig(config.network, runtime),
     home: config.home,
     clock,
     log: log.child({ area: 'network' }),
@@ -217,7 +217,11 @@ export async function buildControlPlane(config: Config, opts: BuildOptions = {})
   // Adopts or restarts clones after a restart, reaps orphans, starts the data reaper.
   await svc.data.start({ reaper: opts.reaper !== false })
   // The egress proxy (config network.proxy.enabled), serving the sandboxes attached before a restart.
+  // With per-sandbox links (runtime.network) the proxy listens on their gateway, the one host address
+  // sandboxes reach, and only its two ports pass the runtime's nftables rules.
+  if (config.network.proxy.enabled && runtime.network) await runtime.network.ensure()
   await network.start()
+  if (network.proxy && runtime.network) await runtime.network.setEgressPorts([network.proxy.httpPort, network.proxy.socksPort])
 
   let timer: NodeJS.Timeout | undefined
   if (opts.reaper !== false) {
@@ -284,4 +288,14 @@ async function cloneUrl(data: DataService, principal: Principal, ref: { cloneId?
     if (!page.nextToken) break
   }
   throw new AppError('not_found', `no clone is bound to sandbox ${ref.sandboxId}; create one with sandboxId, or pass cloneId`)
+}
+
+/**
+ * The network config as the proxy runs it: on a runtime with per-sandbox links, bound to their gateway
+ * address on fixed ports (3128 HTTP, 1080 SOCKS unless configured), because sandboxes keep the proxy
+ * URLs of their env across a restart of the control plane.
+ */
+function egressConfig(c: Config['network'], runtime: Runtime): Config['network'] {
+  if (!c.proxy.enabled || !runtime.network) return c
+  return { ...c, proxy: { ...c.proxy, host: runtime.network.gatewayIp, httpPort: c.proxy.httpPort || 3128, socksPort: c.proxy.socksPort || 1080 } }
 }

@@ -81,7 +81,10 @@ export class SandboxService implements TemplateUsage {
     this.#checkCpu(resources.cpu)
     // A user's snapshot holds the template's files too (its sandbox started from them); else the template's last layer.
     const from = fromSnapshot ?? resolved.fromSnapshot
-    const spec = { template: resolved.spec, resources, denyRead: input.filesystem?.denyRead ?? [], ...(from ? { fromSnapshot: from } : {}) }
+    // With the egress proxy wired and a runtime that links sandboxes to the host, every sandbox gets its
+    // link (default deny: without allowedDomains the proxy refuses everything) and the proxy variables.
+    const egress = this.deps.network !== undefined && runtime.network !== undefined
+    const spec = { template: resolved.spec, resources, denyRead: input.filesystem?.denyRead ?? [], ...(from ? { fromSnapshot: from } : {}), ...(egress ? { network: { egress: true } } : {}) }
     // A warm pool's sandbox started with exactly this spec, nothing ever ran in it: it becomes this sandbox.
     const claimed = this.pools.claim(p.project, resolved.ref.name, spec)
     const id = claimed?.id ?? newId('sbx', 16)
@@ -99,7 +102,7 @@ export class SandboxService implements TemplateUsage {
       lifecycle: JSON.stringify(input.lifecycle),
       resources: JSON.stringify(resources),
       // The template's env below the create's own.
-      envs: JSON.stringify({ ...resolved.env, ...input.envs }),
+      envs: JSON.stringify({ ...(egress ? this.deps.network!.proxyEnv() : {}), ...resolved.env, ...input.envs }),
       metadata: JSON.stringify(input.metadata),
       deny_read: JSON.stringify(input.filesystem?.denyRead ?? []),
       runtime_ref: null,
@@ -134,8 +137,8 @@ export class SandboxService implements TemplateUsage {
     }
     await this.states.transition(row, 'running', 'created', p.tokenId, { runtime_ref: JSON.stringify(ref) })
     this.states.watch(row, ref)
-    // The egress policy is recorded now; the runtime's network part attaches the sandbox's address.
-    await this.deps.network?.attach({ id, projectId: p.project, template: resolved.ref.name }, undefined, input.network)
+    // The proxy now knows the sandbox by its link's address (none without a link: only the policy is recorded).
+    await this.deps.network?.attach({ id, projectId: p.project, template: resolved.ref.name }, egress ? runtime.networkOf?.(ref)?.sandboxIp : undefined, input.network)
     const created = await this.get(p, id)
     if (claimed) this.pools.refill()
     return created
