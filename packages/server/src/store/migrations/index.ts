@@ -15,6 +15,7 @@ import * as retention from './0300-retention.js'
 import * as auditCheckpoints from './0400-audit-checkpoints.js'
 import * as templates from './0500-templates.js'
 import * as snapshots from './0600-snapshots.js'
+import * as auditRuns from './1000-audit-runs.js'
 
 export const migrations: Record<string, Migration> = {
   '0001-core': core,
@@ -24,4 +25,5 @@ export const migrations: Record<string, Migration> = {
   '0400-audit-checkpoints': auditCheckpoints,
   '0500-templates': templates,
   '0600-snapshots': snapshots,
+  '1000-audit-runs': auditRuns,
 }
