@@ -1,4 +1,5 @@
 /** @module client-options — how a client reaches a server, and per-call options. */
+import type { CallMeta } from './contract/call-meta.js'
 
 /** The subset of `fetch` the client calls; `globalThis.fetch`, undici's or a test double all fit. */
 export type FetchLike = (url: string, init: RequestInit) => Promise<Response>
@@ -13,6 +14,8 @@ export interface ClientOptions {
   fetch?: FetchLike
   /** Extra headers on every request. */
   headers?: Record<string, string>
+  /** What every call of this client says of itself (agent run, prompt, model): audited with it (x-tidepool-meta). */
+  meta?: CallMeta
   /**
    * Per-request time limit in ms (default 60 000; 0 disables). Operations that stream (`exec`,
    * `waitCommand`) run as long as their command, so they get no limit unless a call passes one.
@@ -31,6 +34,8 @@ export interface RequestOptions {
   timeoutMs?: number
   /** Extra headers for this call. */
   headers?: Record<string, string>
+  /** This call's CallMeta, instead of the client's (e.g. its own prompt and `parentId`). */
+  meta?: CallMeta
 }
 
 /** ClientOptions with the base URL normalised (no trailing slash). */

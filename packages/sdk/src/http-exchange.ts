@@ -1,4 +1,5 @@
 /** @module http-exchange — one HTTP exchange of the client: URL and body from the operation table, timeout and abort, failures as ApiError. */
+import { callMetaHeader, callMetaHeaderValue } from './contract/call-meta.js'
 import type { z } from 'zod'
 import { ApiError } from './api-error.js'
 import type { Config, RequestOptions } from './client-options.js'
@@ -43,6 +44,8 @@ export class Call {
       ...this.ro.headers,
       authorization: `Bearer ${this.cfg.token}`,
     }
+    const meta = this.ro.meta ?? this.cfg.meta
+    if (meta) headers[callMetaHeader] = callMetaHeaderValue(meta)
     if (contentType) headers['content-type'] = contentType
     const doFetch = this.cfg.fetch ?? ((u: string, init: RequestInit) => globalThis.fetch(u, init))
     // A streamed body needs duplex 'half' (fetch's rule for request streams); it is not in every lib's RequestInit.

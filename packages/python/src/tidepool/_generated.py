@@ -7,7 +7,7 @@ from typing import Any, Literal, NamedTuple, TypedDict, cast
 from typing_extensions import NotRequired, Required, TypeAlias, Unpack
 
 API_VERSION = "1.0.0"
-ERROR_CODES: tuple[str, ...] = ('invalid_request', 'unauthenticated', 'policy_denied', 'not_found', 'conflict', 'payload_too_large', 'quota_exceeded', 'internal', 'runtime_unavailable')
+ERROR_CODES: tuple[str, ...] = ('invalid_request', 'unauthenticated', 'policy_denied', 'not_found', 'conflict', 'payload_too_large', 'quota_exceeded', 'internal', 'bad_gateway', 'runtime_unavailable')
 
 
 class Operation(NamedTuple):
@@ -241,7 +241,7 @@ class Sandbox(TypedDict, total=False):
 
 
 class ErrorError(TypedDict, total=False):
-    code: Required[Literal['invalid_request', 'unauthenticated', 'policy_denied', 'not_found', 'conflict', 'payload_too_large', 'quota_exceeded', 'internal', 'runtime_unavailable']]
+    code: Required[Literal['invalid_request', 'unauthenticated', 'policy_denied', 'not_found', 'conflict', 'payload_too_large', 'quota_exceeded', 'internal', 'bad_gateway', 'runtime_unavailable']]
     "Stable error code; match on this."
     message: Required[str]
     "What went wrong and what to do about it."
@@ -388,9 +388,61 @@ class AuditRecord(TypedDict, total=False):
     requestId: NotRequired[str]
     data: NotRequired[Any]
     "Inputs with secrets redacted."
+    call: NotRequired[CallMeta]
+    "What the caller said of the call (x-tidepool-meta / MCP _meta): run, parent call, prompt, model."
+    result: NotRequired[AuditResult]
+    "Of a call that carried a run id: what it returned, for the decision graph and replay."
     prevHash: Required[str]
     hash: Required[str]
     "SHA-256 over the canonical JSON (RFC 8785) of the record and prevHash."
+
+
+class CallMeta(TypedDict, total=False):
+    runId: NotRequired[str]
+    "The agent run this call belongs to: `GET /v1/audit/graph?run=` reads it back."
+    parentId: NotRequired[str]
+    "The call this one follows from: the x-request-id (requestId) an earlier call returned."
+    prompt: NotRequired[str]
+    "The prompt the model answered with this call."
+    model: NotRequired[str]
+    modelVersion: NotRequired[str]
+    parameters: NotRequired[dict[str, str | float | bool | None]]
+    "Model parameters (temperature, top_p, \u2026): flat scalars."
+
+
+class AuditResult(TypedDict, total=False):
+    digest: Required[str]
+    "SHA-256 of the canonical JSON of the result with ids, times and durations normalised."
+    preview: Required[Any]
+    "The result, redacted and bounded like audited inputs."
+    streamed: NotRequired[bool]
+    "The result came as a stream (NDJSON exec): this is its final line."
+
+
+class AuditGraphNodesItem(TypedDict, total=False):
+    id: Required[str]
+    kind: Required[Literal['prompt', 'model', 'action', 'result']]
+    label: Required[str]
+    seq: NotRequired[int]
+    "The audit record the node comes from (prompt nodes: the first record with that prompt)."
+    requestId: NotRequired[str]
+    data: NotRequired[Any]
+    "prompt: its text; model: model, version, parameters; action: operation, target, redacted input; result: outcome and preview."
+
+
+AuditGraphEdgesItem = TypedDict("AuditGraphEdgesItem", {"from": "Required[str]", "to": "Required[str]", "kind": "Required[Literal['asked', 'called', 'returned', 'led_to']]"}, total=False)
+
+
+class AuditGraph(TypedDict, total=False):
+    run: Required[str]
+    records: Required[int]
+    "Audit records of the run the graph is made of."
+    truncated: Required[bool]
+    "The run has more records than a graph holds (the first ones are shown)."
+    nodes: Required[list[AuditGraphNodesItem]]
+    edges: Required[list[AuditGraphEdgesItem]]
+    mermaid: Required[str]
+    "The same graph as a Mermaid flowchart."
 
 
 class AuditVerifyResultProblemsItem(TypedDict, total=False):
@@ -1161,6 +1213,194 @@ class ActionResult(TypedDict, total=False):
     "Only when timing was asked for."
 
 
+class SandboxNetworkPolicy(TypedDict, total=False):
+    "The sandbox's own level (what create or PATCH set)."
+    allowedDomains: Required[list[str]]
+    "Egress allowlist (wildcards like *.npmjs.org)."
+    deniedDomains: Required[list[str]]
+    "Egress denylist; wins over allowedDomains."
+
+
+class SandboxNetworkEffectiveAllowItem(TypedDict, total=False):
+    level: Required[Literal['project', 'template', 'sandbox']]
+    patterns: Required[list[str]]
+
+
+class SandboxNetworkEffectiveDenyItem(TypedDict, total=False):
+    level: Required[Literal['project', 'template', 'sandbox']]
+    patterns: Required[list[str]]
+
+
+class SandboxNetworkEffective(TypedDict, total=False):
+    "The most restrictive combination of the project (config), template and sandbox levels."
+    allow: Required[list[SandboxNetworkEffectiveAllowItem]]
+    "A host is allowed only when every listed level allows it; none listed: nothing is allowed."
+    deny: Required[list[SandboxNetworkEffectiveDenyItem]]
+    "A host any level denies is denied (deny wins)."
+
+
+class SandboxNetwork(TypedDict, total=False):
+    sandboxId: Required[str]
+    "Sandbox id, e.g. sbx_k3j9x2m1q8w7."
+    policy: Required[SandboxNetworkPolicy]
+    "The sandbox's own level (what create or PATCH set)."
+    effective: Required[SandboxNetworkEffective]
+    "The most restrictive combination of the project (config), template and sandbox levels."
+    attached: Required[bool]
+    "Whether the egress proxy serves the sandbox now."
+    updatedAt: Required[str]
+    "RFC 3339 timestamp (UTC)."
+
+
+class NetworkEventPage(TypedDict, total=False):
+    items: Required[list[NetworkEvent]]
+    nextToken: NotRequired[str]
+    "Pass to get the next page; absent on the last page."
+
+
+class NetworkEvent(TypedDict, total=False):
+    seq: Required[int]
+    at: Required[str]
+    "RFC 3339 timestamp (UTC)."
+    sandboxId: Required[str]
+    "Sandbox id, e.g. sbx_k3j9x2m1q8w7."
+    protocol: Required[Literal['http', 'connect', 'socks']]
+    host: Required[str]
+    port: Required[int]
+    verdict: Required[Literal['allowed', 'denied', 'stubbed', 'error']]
+    rule: Required[str]
+    "The rule or reason that decided."
+    bytesUp: Required[int]
+    bytesDown: Required[int]
+    stub: NotRequired[str]
+    call: NotRequired[StubCall]
+
+
+class StubCall(TypedDict, total=False):
+    method: Required[str]
+    path: Required[str]
+    headers: Required[dict[str, str]]
+    "Request headers without credentials (authorization, cookies, API keys)."
+    body: Required[str]
+    "The request body as UTF-8, at most 64 KiB."
+    truncated: Required[bool]
+
+
+class NetworkStats(TypedDict, total=False):
+    allowed: Required[int]
+    denied: Required[int]
+    stubbed: Required[int]
+    error: Required[int]
+    refusedConnections: Required[int]
+    "Connections from an address no sandbox is attached at."
+    bytesUp: Required[int]
+    bytesDown: Required[int]
+    attached: Required[int]
+    "Sandboxes the proxy serves now."
+
+
+class SecretInfo(TypedDict, total=False):
+    name: Required[str]
+    createdAt: Required[str]
+    "RFC 3339 timestamp (UTC)."
+    updatedAt: Required[str]
+    "RFC 3339 timestamp (UTC)."
+
+
+class PortExposure(TypedDict, total=False):
+    sandboxId: Required[str]
+    "Sandbox id, e.g. sbx_k3j9x2m1q8w7."
+    port: Required[int]
+    public: Required[bool]
+    "Token-less requests on the host-name form reach the port (until the sandbox ends)."
+
+
+class WorkflowRun(TypedDict, total=False):
+    id: Required[str]
+    "Workflow run id, e.g. wfr_k3j9x2m1q8w7p0a4."
+    workflow: Required[str]
+    "The workflow's name."
+    status: Required[Literal['running', 'passed', 'failed']]
+    "failed: a step with on_failure fail or snapshot failed."
+    sandboxId: NotRequired[str]
+    "Sandbox id, e.g. sbx_k3j9x2m1q8w7."
+    inputs: Required[dict[str, Any]]
+    "The inputs as resolved (defaults filled in, types converted)."
+    steps: Required[list[WorkflowStepResult]]
+    replayOf: NotRequired[str]
+    "The run this one replayed."
+    createdBy: Required[str]
+    createdAt: Required[str]
+    "RFC 3339 timestamp (UTC)."
+    finishedAt: NotRequired[str]
+    "RFC 3339 timestamp (UTC)."
+    timings: NotRequired[WorkflowTimings]
+
+
+class WorkflowStepResultError(TypedDict, total=False):
+    "Why the action could not run or finish (an API error)."
+    code: Required[str]
+    message: Required[str]
+
+
+class WorkflowStepResult(TypedDict, total=False):
+    id: Required[str]
+    name: NotRequired[str]
+    uses: Required[str]
+    "The action the step ran."
+    status: Required[Literal['passed', 'failed', 'skipped']]
+    "passed: ok; failed: not ok or an error; skipped: its `if` was false."
+    onFailure: Required[Literal['fail', 'continue', 'snapshot']]
+    output: NotRequired[Any]
+    "The action's output (keys sorted)."
+    error: NotRequired[WorkflowStepResultError]
+    "Why the action could not run or finish (an API error)."
+    snapshotId: NotRequired[str]
+    "on_failure: snapshot \u2014 the snapshot taken of the sandbox when the step failed."
+
+
+class WorkflowTimings(TypedDict, total=False):
+    durationMs: Required[float]
+    "The whole run."
+    steps: Required[dict[str, float]]
+    "Per step id: milliseconds its action took (skipped steps absent)."
+
+
+class WorkflowRunPage(TypedDict, total=False):
+    items: Required[list[WorkflowRunSummary]]
+    nextToken: NotRequired[str]
+    "Pass to get the next page; absent on the last page."
+
+
+class WorkflowRunSummary(TypedDict, total=False):
+    id: Required[str]
+    "Workflow run id, e.g. wfr_k3j9x2m1q8w7p0a4."
+    workflow: Required[str]
+    "The workflow's name."
+    status: Required[Literal['running', 'passed', 'failed']]
+    "failed: a step with on_failure fail or snapshot failed."
+    sandboxId: NotRequired[str]
+    "Sandbox id, e.g. sbx_k3j9x2m1q8w7."
+    replayOf: NotRequired[str]
+    "The run this one replayed."
+    createdBy: Required[str]
+    createdAt: Required[str]
+    "RFC 3339 timestamp (UTC)."
+    finishedAt: NotRequired[str]
+    "RFC 3339 timestamp (UTC)."
+
+
+class WorkflowReport(TypedDict, total=False):
+    id: Required[str]
+    "Workflow run id, e.g. wfr_k3j9x2m1q8w7p0a4."
+    format: Required[Literal['json', 'junit', 'markdown']]
+    "json (deterministic), junit (XML) or markdown."
+    mediaType: Required[str]
+    "application/json, application/xml or text/markdown."
+    content: Required[str]
+    "The report."
+
+
 class LifecycleOutput(TypedDict, total=False):
     onTimeout: Required[Literal['kill', 'pause']]
     "What happens when timeoutMs elapses."
@@ -1457,6 +1697,8 @@ class ListAuditInput(TypedDict, total=False):
     target: NotRequired[str]
     action: NotRequired[str]
     afterSeq: NotRequired[int]
+    run: NotRequired[str]
+    "Only the records of this agent run (CallMeta.runId)."
     limit: NotRequired[int]
     "Page size (1\u20131000)."
     nextToken: NotRequired[str]
@@ -1467,6 +1709,10 @@ class ListAuditResult(TypedDict, total=False):
     items: Required[list[AuditRecord]]
     nextToken: NotRequired[str]
     "Pass to get the next page; absent on the last page."
+
+
+class AuditGraphInput(TypedDict, total=False):
+    run: Required[str]
 
 
 class VerifyAuditInput(TypedDict, total=False):
@@ -1935,6 +2181,114 @@ class RunActionInput(TypedDict, total=False):
     "Add durationMs to the result (off by default: results stay deterministic)."
 
 
+class GetSandboxNetworkInput(TypedDict, total=False):
+    id: Required[str]
+    "Sandbox id, e.g. sbx_k3j9x2m1q8w7."
+
+
+class PatchSandboxNetworkInput(TypedDict, total=False):
+    id: Required[str]
+    "Sandbox id, e.g. sbx_k3j9x2m1q8w7."
+    allowedDomains: NotRequired[list[str]]
+    "Replaces the sandbox-level allowlist (wildcards like *.npmjs.org)."
+    deniedDomains: NotRequired[list[str]]
+    "Replaces the sandbox-level denylist; wins over every allow."
+
+
+class ListNetworkEventsInput(TypedDict, total=False):
+    sandboxId: NotRequired[str]
+    "Only events of this sandbox."
+    verdict: NotRequired[Literal['allowed', 'denied', 'stubbed', 'error']]
+    host: NotRequired[str]
+    "Only attempts to this host (exact)."
+    limit: NotRequired[int]
+    "Page size (1\u20131000)."
+    nextToken: NotRequired[str]
+    "Token from the previous page."
+
+
+class ListStubCallsInput(TypedDict, total=False):
+    name: Required[str]
+    "The stub rule (config network.stubs[].name)."
+    sandboxId: NotRequired[str]
+    limit: NotRequired[int]
+    "Page size (1\u20131000)."
+    nextToken: NotRequired[str]
+    "Token from the previous page."
+
+
+class GetNetworkStatsInput(TypedDict, total=False):
+    pass
+
+
+class CreateSecretInput(TypedDict, total=False):
+    name: Required[str]
+    value: Required[str]
+    "Stored encrypted (AES-256-GCM); never returned, never logged."
+
+
+class ListSecretsInput(TypedDict, total=False):
+    pass
+
+
+class ListSecretsResult(TypedDict, total=False):
+    items: Required[list[SecretInfo]]
+
+
+class DeleteSecretInput(TypedDict, total=False):
+    name: Required[str]
+
+
+class ConnectPortInput(TypedDict, total=False):
+    id: Required[str]
+    "Sandbox id, e.g. sbx_k3j9x2m1q8w7."
+    port: Required[int]
+    "A TCP port inside the sandbox, 1-65535."
+
+
+class SetPortPublicInput(TypedDict, total=False):
+    id: Required[str]
+    "Sandbox id, e.g. sbx_k3j9x2m1q8w7."
+    port: Required[int]
+    "A TCP port inside the sandbox, 1-65535."
+    enabled: Required[bool]
+    "true: requests on the host-name form need no token; false: they do again."
+
+
+class RunWorkflowInput(TypedDict, total=False):
+    workflow: Required[str]
+    "The workflow file (YAML text)."
+    inputs: NotRequired[dict[str, str | float | bool]]
+    "Values of the workflow's inputs (strings are converted to the declared number or boolean type)."
+    sandboxId: NotRequired[str]
+    "The sandbox the steps act in (needed by steps whose action runs in a sandbox)."
+
+
+class ListWorkflowRunsInput(TypedDict, total=False):
+    limit: NotRequired[int]
+    "Page size (1\u20131000)."
+    nextToken: NotRequired[str]
+    "Token from the previous page."
+
+
+class GetWorkflowRunInput(TypedDict, total=False):
+    id: Required[str]
+    "Workflow run id, e.g. wfr_k3j9x2m1q8w7p0a4."
+
+
+class GetWorkflowReportInput(TypedDict, total=False):
+    id: Required[str]
+    "Workflow run id, e.g. wfr_k3j9x2m1q8w7p0a4."
+    format: NotRequired[Literal['json', 'junit', 'markdown']]
+    timings: NotRequired[Literal['true', 'false']]
+    "json only: add a `timings` field (left out by default, so the same run gives the same bytes)."
+
+
+class ReplayWorkflowRunInput(TypedDict, total=False):
+    id: Required[str]
+    "Workflow run id, e.g. wfr_k3j9x2m1q8w7p0a4."
+
+
 OPERATIONS: dict[str, Operation] = {
     "createSandbox": Operation("POST", "/v1/sandboxes", (), {}, "json", "", "json", False, "sandboxes:write"),
     "listSandboxes": Operation("GET", "/v1/sandboxes", (), {}, "none", "", "json", False, "sandboxes:read"),
@@ -1962,6 +2316,7 @@ OPERATIONS: dict[str, Operation] = {
     "listTokens": Operation("GET", "/v1/tokens", (), {}, "none", "", "json", False, "admin"),
     "revokeToken": Operation("DELETE", "/v1/tokens/{id}", ('id',), {}, "none", "", "none", False, "admin"),
     "listAudit": Operation("GET", "/v1/audit", (), {}, "none", "", "json", False, "audit:read"),
+    "auditGraph": Operation("GET", "/v1/audit/graph", (), {}, "none", "", "json", False, "audit:read"),
     "verifyAudit": Operation("POST", "/v1/audit/verify", (), {}, "none", "", "json", False, "admin"),
     "createRun": Operation("POST", "/v1/runs", (), {}, "json", "", "json", False, "runs:write"),
     "listRuns": Operation("GET", "/v1/runs", (), {}, "none", "", "json", False, "insights:read"),
@@ -2010,6 +2365,21 @@ OPERATIONS: dict[str, Operation] = {
     "resetSandbox": Operation("POST", "/v1/sandboxes/{id}/reset", ('id',), {}, "json", "", "json", False, "sandboxes:write"),
     "listActions": Operation("GET", "/v1/actions", (), {}, "none", "", "json", False, "sandboxes:read"),
     "runAction": Operation("POST", "/v1/actions/{name}/run", ('name',), {}, "json", "", "json", False, "sandboxes:read"),
+    "getSandboxNetwork": Operation("GET", "/v1/sandboxes/{id}/network", ('id',), {}, "none", "", "json", False, "sandboxes:read"),
+    "patchSandboxNetwork": Operation("PATCH", "/v1/sandboxes/{id}/network", ('id',), {}, "json", "", "json", False, "sandboxes:write"),
+    "listNetworkEvents": Operation("GET", "/v1/network/events", (), {}, "none", "", "json", False, "sandboxes:read"),
+    "listStubCalls": Operation("GET", "/v1/network/stubs/{name}/calls", ('name',), {}, "none", "", "json", False, "sandboxes:read"),
+    "getNetworkStats": Operation("GET", "/v1/network/stats", (), {}, "none", "", "json", False, "admin"),
+    "createSecret": Operation("POST", "/v1/secrets", (), {}, "json", "", "json", False, "admin"),
+    "listSecrets": Operation("GET", "/v1/secrets", (), {}, "none", "", "json", False, "admin"),
+    "deleteSecret": Operation("DELETE", "/v1/secrets/{name}", ('name',), {}, "none", "", "none", False, "admin"),
+    "connectPort": Operation("GET", "/v1/sandboxes/{id}/ports/{port}", ('id', 'port'), {}, "none", "", "raw", False, "sandboxes:write"),
+    "setPortPublic": Operation("PUT", "/v1/sandboxes/{id}/ports/{port}/public", ('id', 'port'), {}, "json", "", "json", False, "sandboxes:write"),
+    "runWorkflow": Operation("POST", "/v1/workflows/runs", (), {}, "json", "", "json", False, "sandboxes:read"),
+    "listWorkflowRuns": Operation("GET", "/v1/workflows/runs", (), {}, "none", "", "json", False, "sandboxes:read"),
+    "getWorkflowRun": Operation("GET", "/v1/workflows/runs/{id}", ('id',), {}, "none", "", "json", False, "sandboxes:read"),
+    "getWorkflowReport": Operation("GET", "/v1/workflows/runs/{id}/report", ('id',), {}, "none", "", "json", False, "sandboxes:read"),
+    "replayWorkflowRun": Operation("POST", "/v1/workflows/runs/{id}/replay", ('id',), {}, "none", "", "json", False, "sandboxes:read"),
 }
 
 
@@ -2122,6 +2492,10 @@ class SyncOperations:
     def list_audit(self, **input: Unpack[ListAuditInput]) -> ListAuditResult:
         "The project's audit records (GET /v1/audit)"
         return cast("ListAuditResult", self.request("listAudit", input))
+
+    def audit_graph(self, **input: Unpack[AuditGraphInput]) -> AuditGraph:
+        "An agent run's decision graph: prompt \u2192 model output \u2192 action \u2192 result, as JSON and Mermaid (GET /v1/audit/graph)"
+        return cast("AuditGraph", self.request("auditGraph", input))
 
     def verify_audit(self, **input: Unpack[VerifyAuditInput]) -> AuditVerifyResult:
         "Verify the audit hash chain (admin) (POST /v1/audit/verify)"
@@ -2315,6 +2689,66 @@ class SyncOperations:
         "Run one built-in action (deterministic output; actions that need a sandbox take sandboxId) (POST /v1/actions/{name}/run)"
         return cast("ActionResult", self.request("runAction", input))
 
+    def get_sandbox_network(self, **input: Unpack[GetSandboxNetworkInput]) -> SandboxNetwork:
+        "A sandbox's egress policy: its own level and the effective combination (GET /v1/sandboxes/{id}/network)"
+        return cast("SandboxNetwork", self.request("getSandboxNetwork", input))
+
+    def patch_sandbox_network(self, **input: Unpack[PatchSandboxNetworkInput]) -> SandboxNetwork:
+        "Change a running sandbox's egress policy (new connections use it) (PATCH /v1/sandboxes/{id}/network)"
+        return cast("SandboxNetwork", self.request("patchSandboxNetwork", input))
+
+    def list_network_events(self, **input: Unpack[ListNetworkEventsInput]) -> NetworkEventPage:
+        "Egress attempts, newest first (allowed, denied, stubbed, error), with bytes and the deciding rule (GET /v1/network/events)"
+        return cast("NetworkEventPage", self.request("listNetworkEvents", input))
+
+    def list_stub_calls(self, **input: Unpack[ListStubCallsInput]) -> NetworkEventPage:
+        "What sandboxes sent a stub, oldest first (method, path, headers without credentials, bounded body) (GET /v1/network/stubs/{name}/calls)"
+        return cast("NetworkEventPage", self.request("listStubCalls", input))
+
+    def get_network_stats(self, **input: Unpack[GetNetworkStatsInput]) -> NetworkStats:
+        "The egress proxy's counters since start (all projects; admin) (GET /v1/network/stats)"
+        return cast("NetworkStats", self.request("getNetworkStats", input))
+
+    def create_secret(self, **input: Unpack[CreateSecretInput]) -> SecretInfo:
+        "Store (or replace) a secret the egress proxy can broker (admin) (POST /v1/secrets)"
+        return cast("SecretInfo", self.request("createSecret", input))
+
+    def list_secrets(self, **input: Unpack[ListSecretsInput]) -> ListSecretsResult:
+        "The project's secrets, without values (admin) (GET /v1/secrets)"
+        return cast("ListSecretsResult", self.request("listSecrets", input))
+
+    def delete_secret(self, **input: Unpack[DeleteSecretInput]) -> None:
+        "Delete a secret (admin, idempotent) (DELETE /v1/secrets/{name})"
+        return cast("None", self.request("deleteSecret", input))
+
+    def connect_port(self, **input: Unpack[ConnectPortInput]) -> bytes:
+        "Proxy to a server inside the sandbox: any method and any path below this one (also http://{port}-{id}.sandbox.localhost:<api port>/), streaming responses and WebSocket upgrades; GET here returns its / as bytes (GET /v1/sandboxes/{id}/ports/{port})"
+        return cast("bytes", self.request("connectPort", input))
+
+    def set_port_public(self, **input: Unpack[SetPortPublicInput]) -> PortExposure:
+        "Let token-less requests reach a port on its host-name URL (off by default; ends with the sandbox) (PUT /v1/sandboxes/{id}/ports/{port}/public)"
+        return cast("PortExposure", self.request("setPortPublic", input))
+
+    def run_workflow(self, **input: Unpack[RunWorkflowInput]) -> WorkflowRun:
+        "Validate a YAML workflow (errors carry line and column), run its steps in order and store the run (POST /v1/workflows/runs)"
+        return cast("WorkflowRun", self.request("runWorkflow", input))
+
+    def list_workflow_runs(self, **input: Unpack[ListWorkflowRunsInput]) -> WorkflowRunPage:
+        "Workflow runs, newest first (GET /v1/workflows/runs)"
+        return cast("WorkflowRunPage", self.request("listWorkflowRuns", input))
+
+    def get_workflow_run(self, **input: Unpack[GetWorkflowRunInput]) -> WorkflowRun:
+        "One workflow run with its steps (GET /v1/workflows/runs/{id})"
+        return cast("WorkflowRun", self.request("getWorkflowRun", input))
+
+    def get_workflow_report(self, **input: Unpack[GetWorkflowReportInput]) -> WorkflowReport:
+        "A run as a report: JSON (deterministic), JUnit XML or Markdown (GET /v1/workflows/runs/{id}/report)"
+        return cast("WorkflowReport", self.request("getWorkflowReport", input))
+
+    def replay_workflow_run(self, **input: Unpack[ReplayWorkflowRunInput]) -> WorkflowRun:
+        "Run a stored run again: same workflow text, inputs and sandbox, as a new run (POST /v1/workflows/runs/{id}/replay)"
+        return cast("WorkflowRun", self.request("replayWorkflowRun", input))
+
 
 class AsyncOperations:
     """Every operation as a coroutine method of the async client."""
@@ -2425,6 +2859,10 @@ class AsyncOperations:
     async def list_audit(self, **input: Unpack[ListAuditInput]) -> ListAuditResult:
         "The project's audit records (GET /v1/audit)"
         return cast("ListAuditResult", await self.request("listAudit", input))
+
+    async def audit_graph(self, **input: Unpack[AuditGraphInput]) -> AuditGraph:
+        "An agent run's decision graph: prompt \u2192 model output \u2192 action \u2192 result, as JSON and Mermaid (GET /v1/audit/graph)"
+        return cast("AuditGraph", await self.request("auditGraph", input))
 
     async def verify_audit(self, **input: Unpack[VerifyAuditInput]) -> AuditVerifyResult:
         "Verify the audit hash chain (admin) (POST /v1/audit/verify)"
@@ -2617,3 +3055,63 @@ class AsyncOperations:
     async def run_action(self, **input: Unpack[RunActionInput]) -> ActionResult:
         "Run one built-in action (deterministic output; actions that need a sandbox take sandboxId) (POST /v1/actions/{name}/run)"
         return cast("ActionResult", await self.request("runAction", input))
+
+    async def get_sandbox_network(self, **input: Unpack[GetSandboxNetworkInput]) -> SandboxNetwork:
+        "A sandbox's egress policy: its own level and the effective combination (GET /v1/sandboxes/{id}/network)"
+        return cast("SandboxNetwork", await self.request("getSandboxNetwork", input))
+
+    async def patch_sandbox_network(self, **input: Unpack[PatchSandboxNetworkInput]) -> SandboxNetwork:
+        "Change a running sandbox's egress policy (new connections use it) (PATCH /v1/sandboxes/{id}/network)"
+        return cast("SandboxNetwork", await self.request("patchSandboxNetwork", input))
+
+    async def list_network_events(self, **input: Unpack[ListNetworkEventsInput]) -> NetworkEventPage:
+        "Egress attempts, newest first (allowed, denied, stubbed, error), with bytes and the deciding rule (GET /v1/network/events)"
+        return cast("NetworkEventPage", await self.request("listNetworkEvents", input))
+
+    async def list_stub_calls(self, **input: Unpack[ListStubCallsInput]) -> NetworkEventPage:
+        "What sandboxes sent a stub, oldest first (method, path, headers without credentials, bounded body) (GET /v1/network/stubs/{name}/calls)"
+        return cast("NetworkEventPage", await self.request("listStubCalls", input))
+
+    async def get_network_stats(self, **input: Unpack[GetNetworkStatsInput]) -> NetworkStats:
+        "The egress proxy's counters since start (all projects; admin) (GET /v1/network/stats)"
+        return cast("NetworkStats", await self.request("getNetworkStats", input))
+
+    async def create_secret(self, **input: Unpack[CreateSecretInput]) -> SecretInfo:
+        "Store (or replace) a secret the egress proxy can broker (admin) (POST /v1/secrets)"
+        return cast("SecretInfo", await self.request("createSecret", input))
+
+    async def list_secrets(self, **input: Unpack[ListSecretsInput]) -> ListSecretsResult:
+        "The project's secrets, without values (admin) (GET /v1/secrets)"
+        return cast("ListSecretsResult", await self.request("listSecrets", input))
+
+    async def delete_secret(self, **input: Unpack[DeleteSecretInput]) -> None:
+        "Delete a secret (admin, idempotent) (DELETE /v1/secrets/{name})"
+        return cast("None", await self.request("deleteSecret", input))
+
+    async def connect_port(self, **input: Unpack[ConnectPortInput]) -> bytes:
+        "Proxy to a server inside the sandbox: any method and any path below this one (also http://{port}-{id}.sandbox.localhost:<api port>/), streaming responses and WebSocket upgrades; GET here returns its / as bytes (GET /v1/sandboxes/{id}/ports/{port})"
+        return cast("bytes", await self.request("connectPort", input))
+
+    async def set_port_public(self, **input: Unpack[SetPortPublicInput]) -> PortExposure:
+        "Let token-less requests reach a port on its host-name URL (off by default; ends with the sandbox) (PUT /v1/sandboxes/{id}/ports/{port}/public)"
+        return cast("PortExposure", await self.request("setPortPublic", input))
+
+    async def run_workflow(self, **input: Unpack[RunWorkflowInput]) -> WorkflowRun:
+        "Validate a YAML workflow (errors carry line and column), run its steps in order and store the run (POST /v1/workflows/runs)"
+        return cast("WorkflowRun", await self.request("runWorkflow", input))
+
+    async def list_workflow_runs(self, **input: Unpack[ListWorkflowRunsInput]) -> WorkflowRunPage:
+        "Workflow runs, newest first (GET /v1/workflows/runs)"
+        return cast("WorkflowRunPage", await self.request("listWorkflowRuns", input))
+
+    async def get_workflow_run(self, **input: Unpack[GetWorkflowRunInput]) -> WorkflowRun:
+        "One workflow run with its steps (GET /v1/workflows/runs/{id})"
+        return cast("WorkflowRun", await self.request("getWorkflowRun", input))
+
+    async def get_workflow_report(self, **input: Unpack[GetWorkflowReportInput]) -> WorkflowReport:
+        "A run as a report: JSON (deterministic), JUnit XML or Markdown (GET /v1/workflows/runs/{id}/report)"
+        return cast("WorkflowReport", await self.request("getWorkflowReport", input))
+
+    async def replay_workflow_run(self, **input: Unpack[ReplayWorkflowRunInput]) -> WorkflowRun:
+        "Run a stored run again: same workflow text, inputs and sandbox, as a new run (POST /v1/workflows/runs/{id}/replay)"
+        return cast("WorkflowRun", await self.request("replayWorkflowRun", input))

@@ -1,6 +1,17 @@
 /** @module contract/audit — the tamper-evident audit log. */
 import { z } from 'zod'
+import { CallMeta } from './call-meta.js'
 import { limits, PageInput, Timestamp, page } from './common.js'
+
+/** What a run's call returned, as the audit keeps it: a digest to compare a replay with, and a bounded, redacted preview. */
+export const AuditResult = z
+  .object({
+    digest: z.string().describe('SHA-256 of the canonical JSON of the result with ids, times and durations normalised.'),
+    preview: z.unknown().describe('The result, redacted and bounded like audited inputs.'),
+    streamed: z.boolean().optional().describe('The result came as a stream (NDJSON exec): this is its final line.'),
+  })
+  .meta({ id: 'AuditResult' })
+export type AuditResult = z.infer<typeof AuditResult>
 
 export const AuditRecord = z
   .object({
@@ -13,6 +24,8 @@ export const AuditRecord = z
     outcome: z.string().describe("'ok' or an error code."),
     requestId: z.string().optional(),
     data: z.unknown().optional().describe('Inputs with secrets redacted.'),
+    call: CallMeta.optional().describe('What the caller said of the call (x-tidepool-meta / MCP _meta): run, parent call, prompt, model.'),
+    result: AuditResult.optional().describe('Of a call that carried a run id: what it returned, for the decision graph and replay.'),
     prevHash: z.string(),
     hash: z.string().describe('SHA-256 over the canonical JSON (RFC 8785) of the record and prevHash.'),
   })
@@ -24,10 +37,33 @@ export const ListAuditInput = z
     target: z.string().max(128).optional(),
     action: z.string().max(128).optional(),
     afterSeq: z.coerce.number().int().min(0).max(limits.count).optional(),
+    run: z.string().min(1).max(limits.name).optional().describe('Only the records of this agent run (CallMeta.runId).'),
     ...PageInput,
   })
   .strict()
 export const AuditPage = page(AuditRecord)
+
+export const AuditGraphInput = z.object({ run: z.string().min(1).max(limits.name) }).strict()
+
+const GraphNode = z.object({
+  id: z.string(),
+  kind: z.enum(['prompt', 'model', 'action', 'result']),
+  label: z.string(),
+  seq: z.number().int().optional().describe('The audit record the node comes from (prompt nodes: the first record with that prompt).'),
+  requestId: z.string().optional(),
+  data: z.unknown().optional().describe('prompt: its text; model: model, version, parameters; action: operation, target, redacted input; result: outcome and preview.'),
+})
+export const AuditGraph = z
+  .object({
+    run: z.string(),
+    records: z.number().int().describe('Audit records of the run the graph is made of.'),
+    truncated: z.boolean().describe('The run has more records than a graph holds (the first ones are shown).'),
+    nodes: z.array(GraphNode),
+    edges: z.array(z.object({ from: z.string(), to: z.string(), kind: z.enum(['asked', 'called', 'returned', 'led_to']) })),
+    mermaid: z.string().describe('The same graph as a Mermaid flowchart.'),
+  })
+  .meta({ id: 'AuditGraph' })
+export type AuditGraph = z.infer<typeof AuditGraph>
 
 export const AuditVerifyResult = z
   .object({

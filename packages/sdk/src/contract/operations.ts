@@ -1,7 +1,7 @@
 /** @module contract/operations — the operation table: the one source of routes, validation, OpenAPI, SDK and CLI help. */
 import { z } from 'zod'
 import { actionsOps } from './actions.js'
-import { AuditPage, AuditVerifyResult, ListAuditInput, SandboxEventPage } from './audit.js'
+import { AuditGraph, AuditGraphInput, AuditPage, AuditVerifyResult, ListAuditInput, SandboxEventPage } from './audit.js'
 import { CreatedToken, CreateTokenInput, ListTokensInput, Principal, TokenPage, TokenRef } from './auth.js'
 import { PageInput } from './common.js'
 import { dataOps } from './data.js'
@@ -190,6 +190,15 @@ const accessOps = {
   listTokens: { method: 'GET', path: '/v1/tokens', summary: 'List tokens (admin)', scope: 'admin', input: ListTokensInput, output: TokenPage, tags: ['auth'] },
   revokeToken: { method: 'DELETE', path: '/v1/tokens/{id}', summary: 'Revoke a token (admin, idempotent)', scope: 'admin', input: TokenRef, output: 'empty', status: 204, tags: ['auth'] },
   listAudit: { method: 'GET', path: '/v1/audit', summary: "The project's audit records", scope: 'audit:read', input: ListAuditInput, output: AuditPage, tags: ['audit'] },
+  auditGraph: {
+    method: 'GET',
+    path: '/v1/audit/graph',
+    summary: "An agent run's decision graph: prompt → model output → action → result, as JSON and Mermaid",
+    scope: 'audit:read',
+    input: AuditGraphInput,
+    output: AuditGraph,
+    tags: ['audit'],
+  },
   verifyAudit: { method: 'POST', path: '/v1/audit/verify', summary: 'Verify the audit hash chain (admin)', scope: 'admin', input: z.object({}).strict(), output: AuditVerifyResult, tags: ['audit'] },
 } as const satisfies Record<string, Operation>
 

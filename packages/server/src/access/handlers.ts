@@ -1,6 +1,7 @@
 /** @module access/handlers — tokens, whoami, audit. */
 import type { AccessOpName } from '@tidepool/sdk'
 import type { AuditLog } from '../audit/audit-log.js'
+import { decisionGraph, maxGraphRecords } from '../audit/decision-graph.js'
 import { decodeCursor } from '../kit/cursor.js'
 import type { HandlerTable } from '../kit/handler-table.js'
 import { pageOf } from '../kit/page.js'
@@ -25,8 +26,13 @@ export const accessHandlers: HandlerTable<AccessOpName, AccessAreaServices> = {
     const afterSeq = cursor !== undefined ? Number(cursor) : i.afterSeq
     // Admins see every project's records; everyone else their own project's.
     const project = ctx.principal.scopes.includes('admin') ? undefined : ctx.principal.project
-    const items = await svc.audit.list({ project, target: i.target, action: i.action, afterSeq, limit: i.limit + 1 })
+    const items = await svc.audit.list({ project, target: i.target, action: i.action, run: i.run, afterSeq, limit: i.limit + 1 })
     return pageOf(items, i.limit, (r) => String(r.seq))
+  },
+  auditGraph: async (i, ctx, svc) => {
+    const project = ctx.principal.scopes.includes('admin') ? undefined : ctx.principal.project
+    const records = await svc.audit.list({ project, run: i.run, limit: maxGraphRecords + 1 })
+    return decisionGraph(i.run, records)
   },
   verifyAudit: async (_i, _ctx, svc) => svc.audit.verify(),
 }

@@ -1,5 +1,5 @@
 /** @module audit/audit-log — append-only audit records in a SHA-256 hash chain over canonical JSON, with signed checkpoints. */
-import type { AuditRecord } from '@tidepool/sdk'
+import type { AuditRecord, AuditResult, CallMeta } from '@tidepool/sdk'
 import type { Clock } from '../core/clock.js'
 import { iso } from '../core/clock.js'
 import type { Logger } from '../core/log.js'
@@ -22,6 +22,10 @@ export interface AuditEntry {
   outcome: string
   requestId?: string | undefined
   data?: unknown
+  /** The caller's CallMeta (run, parent call, prompt, model), when it gave one. */
+  call?: CallMeta | undefined
+  /** What a run's call returned (result-digest.ts). */
+  result?: AuditResult | undefined
 }
 
 /** How the chain's head is signed: by whom, where the head file goes, and how often. */
@@ -101,6 +105,8 @@ export class AuditLog {
       outcome: text(entry.outcome),
       ...(entry.requestId !== undefined ? { requestId: text(entry.requestId) } : {}),
       ...(data !== undefined ? { data } : {}),
+      ...(entry.call !== undefined ? { call: jsonValue(entry.call) as CallMeta } : {}),
+      ...(entry.result !== undefined ? { result: jsonValue(entry.result) as AuditResult } : {}),
       prevHash: last.hash,
     }
     // The stored text is the hashed text: verification re-hashes it and never re-serialises.
@@ -172,8 +178,16 @@ export class AuditLog {
     await this.checkpoint()
   }
 
-  async list(q: { project?: string; target?: string; action?: string; afterSeq?: number; limit: number }): Promise<AuditRecord[]> {
+  async list(q: {
+    project?: string | undefined
+    target?: string | undefined
+    action?: string | undefined
+    run?: string | undefined
+    afterSeq?: number | undefined
+    limit: number
+  }): Promise<AuditRecord[]> {
     let query = this.db.selectFrom('audit').selectAll().orderBy('seq', 'asc').limit(q.limit)
+    if (q.run) query = query.where('run_id', '=', q.run)
     if (q.project) query = query.where('project', '=', q.project)
     if (q.target) query = query.where('target', '=', q.target)
     if (q.action) query = query.where('action', '=', q.action)

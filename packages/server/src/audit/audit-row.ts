@@ -43,6 +43,7 @@ export function toRow(r: AuditRecord, body: string): AuditRow {
     prev_hash: r.prevHash,
     hash: r.hash,
     body,
+    run_id: r.call?.runId === undefined ? null : columnText(r.call.runId),
   }
 }
 
@@ -57,6 +58,7 @@ export function columnMismatch(row: AuditRow, r: AuditRecord): string | undefine
     ['outcome', columnText(r.outcome)],
     ['request_id', r.requestId === undefined ? null : columnText(r.requestId)],
     ['data', null],
+    ['run_id', r.call?.runId === undefined ? null : columnText(r.call.runId)],
   ]
   return expected.find(([col, v]) => row[col] !== v)?.[0]
 }

@@ -36,6 +36,7 @@ export const regexFiles: Readonly<Record<string, RegexFile>> = {
   'sdk/src/http-exchange.ts': { input: "none: the operation table's own paths" },
   'sdk/src/contract/templates.ts': { input: 'request fields (zod .regex; the string is bounded by .max first)' },
   'sdk/src/contract/auth.ts': { input: 'request fields (zod .regex; the string is bounded by .max first)' },
+  'sdk/src/contract/call-meta.ts': { input: 'a run id (one character class, no quantifier; bounded by .max first)' },
   'sdk/src/contract/common.ts': { input: 'request fields (zod .regex; the string is bounded by .max first)' },
   'sdk/src/contract/network.ts': { input: 'request fields (zod .regex; the string is bounded by .max first)' },
   'sdk/src/contract/data.ts': { input: 'request fields (zod .regex; the string is bounded by .max first)' },

@@ -1,8 +1,10 @@
 /** @module dispatch/dispatch — the one front door: authorise, read and validate, call the service, audit. */
-import { operations, type OpName, type Principal } from '@tidepool/sdk'
+import { operations, type AuditResult, type OpName, type Principal } from '@tidepool/sdk'
 import { AppError, codeOf, invalidInput } from '../core/errors.js'
 import { redactForAudit } from '../audit/redact.js'
-import type { Ctx } from '../kit/context.js'
+import { auditResultOf } from '../audit/result-digest.js'
+import { ByteStream } from '../kit/byte-stream.js'
+import { StreamResult, type Ctx } from '../kit/context.js'
 import { handlers } from './handlers.js'
 import type { Services } from './services.js'
 
@@ -20,6 +22,7 @@ export async function dispatch(name: OpName, raw: RawInput, ctx: Ctx, svc: Servi
   let rawInput: unknown
   let input: Record<string, unknown> | undefined
   let created: string | undefined
+  let resultOf: AuditResult | undefined
   try {
     authorise(ctx.principal, op.scope, name)
     rawInput = typeof raw === 'function' ? await (raw as () => Promise<unknown>)() : raw
@@ -27,9 +30,13 @@ export async function dispatch(name: OpName, raw: RawInput, ctx: Ctx, svc: Servi
     if (!parsed.success) throw invalidInput(parsed.error, rawInput)
     input = parsed.data as Record<string, unknown>
     const handler = handlers[name] as (i: unknown, c: Ctx, s: Services) => Promise<unknown>
-    const result = await handler(input, ctx, svc)
+    let result = await handler(input, ctx, svc)
     outcome = 'ok'
     created = createdId(result)
+    if (ctx.meta?.runId !== undefined) {
+      if (result instanceof StreamResult) result = recordStreamEnd(result, name, targetOf(input) ?? created, ctx, svc)
+      else resultOf = auditResultOf(result instanceof ByteStream ? { raw: true } : result)
+    }
     return result
   } catch (err) {
     outcome = codeOf(err)
@@ -39,7 +46,8 @@ export async function dispatch(name: OpName, raw: RawInput, ctx: Ctx, svc: Servi
     const ms = Math.round((performance.now() - started) * 10) / 10
     ctx.log.info({ op: name, actor: ctx.principal.tokenId, outcome, ms }, 'op')
     // Reads are not audited (they change nothing); every change and every exec is, whatever its outcome.
-    if (op.method !== 'GET') {
+    // A call of an agent run is, whatever its method: the run's decision graph holds every step it took.
+    if (op.method !== 'GET' || ctx.meta?.runId !== undefined) {
       await svc.audit.append({
         actor: `${ctx.principal.tokenId} (${ctx.principal.name})`,
         project: ctx.principal.project,
@@ -49,9 +57,47 @@ export async function dispatch(name: OpName, raw: RawInput, ctx: Ctx, svc: Servi
         outcome,
         requestId: ctx.requestId,
         data: redactForAudit(input ?? {}),
+        call: ctx.meta,
+        result: resultOf,
       })
     }
   }
+}
+
+/**
+ * A run's streamed call (NDJSON exec, a template build) is audited when it starts, like any call; its
+ * result is known only at the stream's end, so that end gets a record of its own, `<op>:result`, with the
+ * same requestId — the graph joins the two. A stream the client abandons records what it had seen last.
+ */
+function recordStreamEnd(result: StreamResult, name: string, target: string | undefined, ctx: Ctx, svc: Services): StreamResult {
+  const lines = result.lines
+  async function* watched(): AsyncGenerator<unknown> {
+    let last: unknown
+    let outcome = 'ok'
+    try {
+      for await (const line of lines) {
+        last = line
+        yield line
+      }
+    } catch (err) {
+      outcome = codeOf(err)
+      throw err
+    } finally {
+      await svc.audit
+        .append({
+          actor: `${ctx.principal.tokenId} (${ctx.principal.name})`,
+          project: ctx.principal.project,
+          action: `${name}:result`,
+          target,
+          outcome,
+          requestId: ctx.requestId,
+          call: ctx.meta,
+          result: auditResultOf(last, true),
+        })
+        .catch((err: unknown) => ctx.log.error({ err, op: name }, 'audit of a stream end failed'))
+    }
+  }
+  return new StreamResult(watched())
 }
 
 const maxTargetChars = 256

@@ -20,15 +20,7 @@ import { importImage, removeImage } from '../templates/oci/index.js'
 import { TemplateService } from '../templates/service.js'
 
 export interface Services
-  extends SandboxAreaServices,
-    AccessAreaServices,
-    InsightsAreaServices,
-    DataAreaServices,
-    TemplatesAreaServices,
-    ActionsAreaServices,
-    NetworkAreaServices,
-    PortsAreaServices,
-    WorkflowsAreaServices {
+  extends SandboxAreaServices, AccessAreaServices, InsightsAreaServices, DataAreaServices, TemplatesAreaServices, ActionsAreaServices, NetworkAreaServices, PortsAreaServices, WorkflowsAreaServices {
   config: Config
   store: OpenedStore
   clock: Clock

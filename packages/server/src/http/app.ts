@@ -1,12 +1,13 @@
 /** @module http/app — the HTTP shell: routes derived from the operation table, all through dispatch. */
 import { pipeline } from 'node:stream'
 import { createGunzip, gunzipSync } from 'node:zlib'
-import { errorStatus, operations, type Operation, type OpName } from '@tidepool/sdk'
+import { callMetaHeader, errorStatus, operations, type Operation, type OpName } from '@tidepool/sdk'
 import { Hono, type Context } from 'hono'
 import { AppError, codeOf } from '../core/errors.js'
 import { newId } from '../core/ids.js'
 import { checkKey, checkString, nullRecord, parseJsonSafely } from '../core/safe-input.js'
 import { ByteStream } from '../kit/byte-stream.js'
+import { callMetaOfHeader } from '../kit/call-meta.js'
 import { StreamResult } from '../kit/context.js'
 import { dispatch } from '../dispatch/dispatch.js'
 import type { Services } from '../dispatch/services.js'
@@ -69,12 +70,13 @@ async function handle(c: Context, name: OpName, svc: Services): Promise<Response
   try {
     const bearer = /^Bearer\s+(.+)$/i.exec(c.req.header('authorization') ?? '')?.[1]?.trim()
     const principal = await svc.tokens.authenticate(bearer)
+    const meta = callMetaOfHeader(c.req.header(callMetaHeader))
     // Lazy: dispatch checks the scope before the body is read, parsed or validated.
     const input = () => readInput(c, op)
     const wantsStream = Boolean(op.stream) && (c.req.header('accept') ?? '').includes('application/x-ndjson')
     // Only a stream needs to know the client left; under @hono/node-server touching the signal builds a full Request.
     const signal = wantsStream ? c.req.raw.signal : undefined
-    const result = await dispatch(name, input, { principal, requestId, log, stream: wantsStream, signal }, svc)
+    const result = await dispatch(name, input, { principal, requestId, log, stream: wantsStream, signal, meta }, svc)
     const headers = { 'x-request-id': requestId }
     if (result instanceof StreamResult) return ndjson(result, requestId)
     if (op.output === 'empty') return c.body(null, 204, headers)

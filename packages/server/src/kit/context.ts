@@ -1,6 +1,6 @@
 /** @module kit/context — what every handler receives besides its input: the caller and the request. */
 import type { Duplex } from 'node:stream'
-import type { Principal } from '@tidepool/sdk'
+import type { CallMeta, Principal } from '@tidepool/sdk'
 import type { Logger } from '../core/log.js'
 
 export interface Ctx {
@@ -11,6 +11,8 @@ export interface Ctx {
   stream?: boolean
   /** Aborted when the client goes away. */
   signal?: AbortSignal
+  /** What the caller said of the call (run, parent call, prompt, model): recorded in the audit with it. */
+  meta?: CallMeta | undefined
 }
 
 /** Returned by a handler that streams: the HTTP shell writes each item as one NDJSON line. */

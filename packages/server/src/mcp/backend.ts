@@ -3,7 +3,7 @@
  * transport, inside the API server), or remotely through the SDK client (`tidepool mcp` over stdio).
  * Both give the same answers: the remote one ends in the same dispatch on the server.
  */
-import type { Client, OpName, Principal } from '@tidepool/sdk'
+import { callMetaHeader, callMetaHeaderValue, type CallMeta, type Client, type OpName, type Principal } from '@tidepool/sdk'
 import { ByteStream } from '../kit/byte-stream.js'
 import { StreamResult } from '../kit/context.js'
 import { AppError } from '../core/errors.js'
@@ -21,6 +21,8 @@ export interface CallOptions {
   /** Stream `exec`'s output here as it comes (the call still resolves to the whole result). */
   onOutput?: ((chunk: OutputChunk) => void | Promise<void>) | undefined
   signal?: AbortSignal | undefined
+  /** The tool call's CallMeta (its `_meta`): recorded in the audit with the call. */
+  meta?: CallMeta | undefined
 }
 
 /**
@@ -42,7 +44,7 @@ export function dispatchBackend(svc: Services, principal: () => Principal): McpB
     async call(name, input, opts = {}) {
       const requestId = newId('req', 12)
       const stream = name === 'exec' && Boolean(opts.onOutput) && input.background !== true
-      const ctx = { principal: principal(), requestId, log: svc.log.child({ requestId, shell: 'mcp' }), stream, signal: opts.signal }
+      const ctx = { principal: principal(), requestId, log: svc.log.child({ requestId, shell: 'mcp' }), stream, signal: opts.signal, meta: opts.meta }
       const raw = name === 'writeFile' ? { ...input, content: ByteStream.of(input.content as Uint8Array) } : input
       const result = await dispatch(name, raw, ctx, svc)
       if (result instanceof StreamResult) return collect(result.lines, opts.onOutput!)
@@ -56,7 +58,7 @@ export function dispatchBackend(svc: Services, principal: () => Principal): McpB
 export function clientBackend(client: Client): McpBackend {
   return {
     async call(name, input, opts = {}) {
-      const ro = opts.signal ? { signal: opts.signal } : undefined
+      const ro = opts.signal || opts.meta ? { ...(opts.signal ? { signal: opts.signal } : {}), ...(opts.meta ? { headers: { [callMetaHeader]: callMetaHeaderValue(opts.meta) } } : {}) } : undefined
       if (name === 'exec' && opts.onOutput && input.background !== true) {
         const kept = new Kept()
         const end = await client.stream('exec', input as never, {

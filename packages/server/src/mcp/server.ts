@@ -5,6 +5,7 @@
  * The low-level `Server` is used (not `McpServer`) so that arguments reach dispatch unvalidated: the
  * API's own validation answers, with the API's codes and messages, exactly as over HTTP.
  */
+import { callMetaOfObject } from '../kit/call-meta.js'
 import { Server } from '@modelcontextprotocol/sdk/server/index.js'
 import {
   CallToolRequestSchema,
@@ -64,7 +65,8 @@ export function createMcpServer(backend: McpBackend, opts: McpServerOptions): Se
               await extra.sendNotification({ method: 'notifications/progress', params: { progressToken: token, progress, message: c.stream === 'stderr' ? `[stderr] ${c.data}` : c.data } })
             }
           : undefined
-      const result = tool.fromOutput(await backend.call(tool.op, tool.toInput(args), { onOutput, signal: extra.signal }), args)
+      const meta = callMetaOfObject(req.params._meta)
+      const result = tool.fromOutput(await backend.call(tool.op, tool.toInput(args), { onOutput, signal: extra.signal, meta }), args)
       return success(result)
     } catch (err) {
       return failure(err, opts.log)

@@ -46,6 +46,8 @@ export interface AuditRow {
   hash: string
   /** The canonical JSON text the hash covers (null on rows written before migration 0400). */
   body: string | null
+  /** call.runId of the record (migration 1000); null when the call named no run. */
+  run_id: string | null
 }
 
 /** A signed statement "the chain's record `seq` has hash `hash`", made at `at` by the key `key_id`. */

@@ -89,7 +89,14 @@ describe.skipIf(skipReason ?? (hasNft ? undefined : 'needs nftables'))('egress t
     const look = await api.exec({
       id,
       user: 'root',
-      cmd: ['sh', '-c', 'env; ps -eo args; cat /proc/[0-9]*/environ /proc/[0-9]*/cmdline 2>/dev/null | tr "\\0" "\\n"; grep -rsl "$1$2" /etc /home /tmp /workspace /root 2>/dev/null; true', 'look', secretValue.slice(0, half), secretValue.slice(half)],
+      cmd: [
+        'sh',
+        '-c',
+        'env; ps -eo args; cat /proc/[0-9]*/environ /proc/[0-9]*/cmdline 2>/dev/null | tr "\\0" "\\n"; grep -rsl "$1$2" /etc /home /tmp /workspace /root 2>/dev/null; true',
+        'look',
+        secretValue.slice(0, half),
+        secretValue.slice(half),
+      ],
     })
     expect(look.stdout).toContain('HTTP_PROXY') // the probe saw the environment
     expect(look.stdout).not.toContain(secretValue)

@@ -18,6 +18,7 @@ import * as snapshots from './0600-snapshots.js'
 import * as network from './0700-network.js'
 import * as workflows from './0800-workflows.js'
 import * as ports from './0900-ports.js'
+import * as auditRuns from './1000-audit-runs.js'
 
 export const migrations: Record<string, Migration> = {
   '0001-core': core,
@@ -30,4 +31,5 @@ export const migrations: Record<string, Migration> = {
   '0700-network': network,
   '0800-workflows': workflows,
   '0900-ports': ports,
+  '1000-audit-runs': auditRuns,
 }
