@@ -1,4 +1,5 @@
 /** @module main — the composition root: builds every service by hand and wires them together. */
+import { networkInterfaces } from 'node:os'
 import { mkdirSync } from 'node:fs'
 import { join } from 'node:path'
 import { serve } from '@hono/node-server'
@@ -115,9 +116,12 @@ export async function buildControlPlane(config: Config, opts: BuildOptions = {})
   // Sandboxes start from templates (the resolver), and a template's delete asks how many live sandboxes use it.
   const templates = createTemplateService(areaDeps, { liveSandboxesUsing: (project, name) => sandboxes.liveSandboxesUsing(project, name) })
   // Egress: every refused attempt also joins the sandbox's event stream (config network.events.publish).
+  // The links' gateway address and rules come first: the proxy binds to that address.
+  if (config.network.proxy.enabled && runtime.network) await runtime.network.ensure()
+  const linked = config.network.proxy.enabled && runtime.network !== undefined && isHostAddress(runtime.network.gatewayIp)
   const network = new NetworkService({
     db: store.db,
-    config: egressConfig(config.network, runtime),
+    config: linked ? onGateway(config.network, runtime.network!.gatewayIp) : config.network,
     home: config.home,
     clock,
     log: log.child({ area: 'network' }),
@@ -219,9 +223,8 @@ export async function buildControlPlane(config: Config, opts: BuildOptions = {})
   // The egress proxy (config network.proxy.enabled), serving the sandboxes attached before a restart.
   // With per-sandbox links (runtime.network) the proxy listens on their gateway, the one host address
   // sandboxes reach, and only its two ports pass the runtime's nftables rules.
-  if (config.network.proxy.enabled && runtime.network) await runtime.network.ensure()
   await network.start()
-  if (network.proxy && runtime.network) await runtime.network.setEgressPorts([network.proxy.httpPort, network.proxy.socksPort])
+  if (linked && network.proxy) await runtime.network!.setEgressPorts([network.proxy.httpPort, network.proxy.socksPort])
 
   let timer: NodeJS.Timeout | undefined
   if (opts.reaper !== false) {
@@ -291,11 +294,15 @@ async function cloneUrl(data: DataService, principal: Principal, ref: { cloneId?
 }
 
 /**
- * The network config as the proxy runs it: on a runtime with per-sandbox links, bound to their gateway
- * address on fixed ports (3128 HTTP, 1080 SOCKS unless configured), because sandboxes keep the proxy
- * URLs of their env across a restart of the control plane.
+ * The network config as the proxy runs it with per-sandbox links: bound to their gateway address on fixed
+ * ports (3128 HTTP, 1080 SOCKS unless configured), because sandboxes keep the proxy URLs of their env
+ * across a restart of the control plane.
  */
-function egressConfig(c: Config['network'], runtime: Runtime): Config['network'] {
-  if (!c.proxy.enabled || !runtime.network) return c
-  return { ...c, proxy: { ...c.proxy, host: runtime.network.gatewayIp, httpPort: c.proxy.httpPort || 3128, socksPort: c.proxy.socksPort || 1080 } }
+function onGateway(c: Config['network'], gatewayIp: string): Config['network'] {
+  return { ...c, proxy: { ...c.proxy, host: gatewayIp, httpPort: c.proxy.httpPort || 3128, socksPort: c.proxy.socksPort || 1080 } }
+}
+
+/** The address is one of this host's (a runtime's gateway is, once installed; a fake runtime's is not). */
+function isHostAddress(ip: string): boolean {
+  return Object.values(networkInterfaces()).some((list) => list?.some((a) => a.address === ip))
 }
