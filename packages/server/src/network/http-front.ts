@@ -6,7 +6,7 @@
 import { Agent, createServer, request, type IncomingMessage, type OutgoingHttpHeaders, type Server, type ServerResponse } from 'node:http'
 import type { Socket } from 'node:net'
 import { admit, type Admission } from './admission.js'
-import type { Attachment, EgressProtocol } from './egress-types.js'
+import type { Attachment, EgressEvent, EgressProtocol } from './egress-types.js'
 import { BoundedBody, connectTo, sourceAddress, stubCall, stubTarget, type ProxyCore } from './proxy-core.js'
 import { runTunnel } from './tunnel.js'
 
@@ -191,8 +191,25 @@ async function handleConnect(core: ProxyCore, req: IncomingMessage, socket: Sock
   }
   if (socket.destroyed) return void upstream.destroy()
   socket.write('HTTP/1.1 200 Connection Established\r\n\r\n')
+  relayTunnel(core, base, a, socket, upstream, head)
+}
+
+type TunnelAdmission = Extract<Admission, { verdict: 'allowed' | 'stubbed' }>
+
+/**
+ * Relays an admitted tunnel (CONNECT or SOCKS) and records its one event when it ends: denied when the
+ * TLS server name did not match the host, error when the upstream failed before answering a byte.
+ */
+export function relayTunnel(
+  core: ProxyCore,
+  base: Pick<EgressEvent, 'sandboxId' | 'project' | 'protocol' | 'host' | 'port'>,
+  a: TunnelAdmission,
+  client: Socket,
+  upstream: Socket,
+  head: Buffer,
+): void {
   runTunnel({
-    client: socket,
+    client,
     upstream,
     head,
     host: a.host,

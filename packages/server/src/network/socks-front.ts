@@ -1,10 +1,9 @@
 /** @module network/socks-front — the SOCKS5 front: handshake, the same admission as HTTP, then a checked tunnel; refusals as SOCKS reply codes. */
 import { createServer, type Server, type Socket } from 'node:net'
 import { admit } from './admission.js'
-import { refuseUnknown } from './http-front.js'
+import { refuseUnknown, relayTunnel } from './http-front.js'
 import { connectTo, stubTarget, type ProxyCore } from './proxy-core.js'
 import { parseGreeting, parseRequest, reply, SocksReply } from './socks5.js'
-import { runTunnel } from './tunnel.js'
 
 /** Greeting and request together never exceed this (257 + 262 bytes); more before the reply is a protocol error. */
 const MAX_HANDSHAKE = 1024
@@ -92,21 +91,5 @@ async function connectRequest(core: ProxyCore, s: Socket, host: string, port: nu
   if (s.destroyed) return void upstream.destroy()
   s.write(reply(SocksReply.succeeded))
   s.resume()
-  runTunnel({
-    client: s,
-    upstream,
-    head,
-    host: a.host,
-    onEnd: (end) => {
-      const verdict = end.refused ? 'denied' : end.error && end.bytesDown === 0 ? 'error' : a.verdict
-      core.emit({
-        ...base,
-        verdict,
-        rule: end.refused ?? (verdict === 'error' ? `upstream ${end.error}` : a.rule),
-        bytesUp: end.bytesUp,
-        bytesDown: end.bytesDown,
-        stub: a.verdict === 'stubbed' ? a.stub.name : undefined,
-      })
-    },
-  })
+  relayTunnel(core, base, a, s, upstream, head)
 }
