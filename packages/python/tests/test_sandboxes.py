@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import time
 import uuid
+
+import httpx
 
 import pytest
 
@@ -68,3 +71,19 @@ def test_no_token_anywhere_is_an_unauthenticated_error(tp: Server, monkeypatch: 
     with pytest.raises(ApiError) as info:
         Sandbox.create()
     assert info.value.code == "unauthenticated" and "TIDEPOOL_TOKEN" in info.value.message
+
+
+def test_get_host_reaches_a_server_inside_through_port_exposure(server: Server) -> None:
+    with Sandbox.create(timeout_ms=120_000, api_url=server.url, token=server.token) as s:
+        s.files.write("/tmp/www/index.html", "hello from inside\n")
+        s.commands.run("python3 -m http.server --bind 127.0.0.1 --directory /tmp/www 8000", background=True)
+        host = s.get_host(8000)
+        assert host == f"8000-{s.sandbox_id}.sandbox.localhost:{httpx.URL(server.url).port}"
+        got = None
+        for _ in range(200):  # the server starts in the background: a bounded wait
+            got = httpx.get(f"{server.url}/index.html", headers={"host": host, "authorization": f"Bearer {server.token}"})
+            if got.status_code != 502:
+                break
+            time.sleep(0.05)
+        assert got is not None and got.status_code == 200 and got.text == "hello from inside\n"
+        assert httpx.get(f"{server.url}/index.html", headers={"host": host}).status_code == 401

@@ -12,6 +12,7 @@ from .aio import AsyncCommandHandle, AsyncSandbox, AsyncTemplate
 from .client import AsyncClient, Client
 from .errors import (
     ApiError,
+    BadGatewayError,
     CommandExitError,
     ConflictError,
     InternalError,
@@ -29,6 +30,7 @@ from .sandbox import CommandHandle, Commands, Files, Paginator, Sandbox
 
 __all__ = [
     "ApiError",
+    "BadGatewayError",
     "AsyncClient",
     "AsyncCommandHandle",
     "AsyncSandbox",

@@ -12,7 +12,7 @@ from ._generated import CommandInfo, ExecResult, FileEntry, SandboxMetrics, Snap
 from ._wire import DEFAULT_OUTPUT_LIMIT, HeadTail
 from .client import AsyncClient
 from .errors import CommandExitError, NotFoundError
-from .sandbox import DEFAULT_COMMAND_TIMEOUT_MS, MAX_PAGES, REQUEST_MARGIN_S, STREAM_ABOVE_MS, _drop_none, _entry
+from .sandbox import DEFAULT_COMMAND_TIMEOUT_MS, MAX_PAGES, REQUEST_MARGIN_S, STREAM_ABOVE_MS, _drop_none, _entry, port_host
 
 T = TypeVar("T")
 AsyncOutputCallback = Callable[[str], "Awaitable[object] | object"]
@@ -184,6 +184,10 @@ class AsyncSandbox:
     @property
     def sandbox_id(self) -> str:
         return self.info["id"]
+
+    def get_host(self, port: int) -> str:
+        """As ``Sandbox.get_host``: the host name that reaches port ``port`` inside through the API server."""
+        return port_host(self.client.base_url, self.info["id"], port)
 
     @classmethod
     async def create(cls, template: str | None = None, *, timeout_ms: int | None = None, envs: Mapping[str, str] | None = None, metadata: Mapping[str, str] | None = None, lifecycle: Mapping[str, Any] | None = None, resources: Mapping[str, Any] | None = None, network: Mapping[str, Any] | None = None, from_snapshot: str | None = None, api_url: str | None = None, token: str | None = None, client: AsyncClient | None = None) -> AsyncSandbox:

@@ -72,6 +72,12 @@ class RuntimeUnavailableError(ApiError):
     code = "runtime_unavailable"
 
 
+class BadGatewayError(ApiError):
+    """A server inside the sandbox did not answer through port exposure (nothing listens on the port)."""
+
+    code = "bad_gateway"
+
+
 class NetworkError(ApiError):
     """No answer from the server (refused, reset, timed out); ``code`` is ``network_error``."""
 
@@ -90,6 +96,7 @@ ERROR_CLASSES: dict[str, type[ApiError]] = {
         QuotaExceededError,
         InternalError,
         RuntimeUnavailableError,
+        BadGatewayError,
         NetworkError,
     )
 }
@@ -115,7 +122,7 @@ def error_from_response(status: int, body: bytes, request_id: str | None) -> Api
             details=err.get("details"),
             request_id=err.get("requestId") if isinstance(err.get("requestId"), str) else request_id,
         )
-    code = {400: "invalid_request", 401: "unauthenticated", 403: "policy_denied", 404: "not_found", 409: "conflict", 413: "payload_too_large", 429: "quota_exceeded", 503: "runtime_unavailable"}.get(status, "internal")
+    code = {400: "invalid_request", 401: "unauthenticated", 403: "policy_denied", 404: "not_found", 409: "conflict", 413: "payload_too_large", 429: "quota_exceeded", 502: "bad_gateway", 503: "runtime_unavailable"}.get(status, "internal")
     text = body[:200].decode("utf-8", "replace")
     return api_error(code, f"HTTP {status}: {text}", status=status, request_id=request_id)
 

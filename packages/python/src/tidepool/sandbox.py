@@ -5,6 +5,7 @@ from __future__ import annotations
 import builtins
 
 from collections.abc import Callable, Iterator, Mapping, Sequence
+from urllib.parse import urlsplit
 from typing import Any, Generic, Literal, TypeVar, cast, overload
 
 from ._generated import CommandInfo, ExecResult, FileEntry, SandboxMetrics, Snapshot as SnapshotInfo, Sandbox as SandboxInfo
@@ -201,6 +202,12 @@ class Files:
         return _entry(self._client.make_dir(id=self._id, path=path), path)
 
 
+def port_host(base_url: str, sandbox_id: str, port: int) -> str:
+    """The host-name form of port exposure, as the TypeScript SDK's ``portHost``."""
+    api_port = urlsplit(base_url).port
+    return f"{port}-{sandbox_id}.sandbox.localhost" + (f":{api_port}" if api_port else "")
+
+
 class Sandbox:
     """A tidepool sandbox (sync). ``Sandbox.create(...)`` or ``Sandbox.connect(id)``; use as a context manager to kill it on exit."""
 
@@ -214,6 +221,11 @@ class Sandbox:
     @property
     def sandbox_id(self) -> str:
         return self.info["id"]
+
+    def get_host(self, port: int) -> str:
+        """``"<port>-<id>.sandbox.localhost:<api port>"``: a server inside on ``port`` (also one bound to its
+        127.0.0.1) reached through the API server with the caller's token (E2B's ``get_host``)."""
+        return port_host(self.client.base_url, self.info["id"], port)
 
     @classmethod
     def create(cls, template: str | None = None, *, timeout_ms: int | None = None, envs: Mapping[str, str] | None = None, metadata: Mapping[str, str] | None = None, lifecycle: Mapping[str, Any] | None = None, resources: Mapping[str, Any] | None = None, network: Mapping[str, Any] | None = None, from_snapshot: str | None = None, api_url: str | None = None, token: str | None = None, client: Client | None = None) -> Sandbox:
