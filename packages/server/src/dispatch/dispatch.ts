@@ -35,7 +35,7 @@ export async function dispatch(name: OpName, raw: RawInput, ctx: Ctx, svc: Servi
     created = createdId(result)
     if (ctx.meta?.runId !== undefined) {
       if (result instanceof StreamResult) result = recordStreamEnd(result, name, targetOf(input) ?? created, ctx, svc)
-      else resultOf = auditResultOf(result instanceof ByteStream ? { raw: true } : result)
+      else resultOf = auditResultOf(isPlain(result) ? result : { returned: result instanceof ByteStream ? 'bytes' : 'stream' })
     }
     return result
   } catch (err) {
@@ -101,6 +101,13 @@ function recordStreamEnd(result: StreamResult, name: string, target: string | un
 }
 
 const maxTargetChars = 256
+
+/** A JSON-shaped result (what the operation table's outputs are), not bytes, a tunnel or another live object. */
+function isPlain(v: unknown): boolean {
+  if (v === null || typeof v !== 'object' || Array.isArray(v)) return true
+  const proto = Object.getPrototypeOf(v) as unknown
+  return proto === Object.prototype || proto === null
+}
 
 export function authorise(principal: Principal, scope: string, name: string): void {
   if (principal.scopes.includes('admin') || principal.scopes.includes(scope as never)) return
