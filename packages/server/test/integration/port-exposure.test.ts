@@ -14,6 +14,7 @@ import { setTimeout as sleep } from 'node:timers/promises'
 import { createClient } from '@tidepool/sdk'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { loadConfig } from '../../src/config.js'
+import { childEnv } from '../../src/core/child-env.js'
 import { silentLogger } from '../../src/core/log.js'
 import { buildControlPlane, type ControlPlane } from '../../src/main.js'
 import { destroyAll, leftovers, skipReason } from './support/host.js'
@@ -199,7 +200,7 @@ describe.skipIf(skipReason)('port exposure (real runtime, real HTTP server)', ()
     await api.deleteSandbox({ id: doomed })
     await both
     expect(leftovers(cgroupName, [doomed]).filter((l) => l.includes(doomed))).toEqual([])
-    const ports = spawnSync('ps', ['-eo', 'comm,args'], { encoding: 'utf8' })
+    const ports = spawnSync('ps', ['-eo', 'comm,args'], { encoding: 'utf8', env: childEnv() })
       .stdout.split('\n')
       .filter((l) => l.startsWith('tidepool-port') && l.includes(doomed))
     expect(ports).toEqual([])
