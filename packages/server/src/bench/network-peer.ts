@@ -5,10 +5,11 @@
  * interleaved, and posts the samples back.
  */
 import { execFileSync } from 'node:child_process'
-import { readFileSync } from 'node:fs'
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs'
 import { Agent, createServer, request, type IncomingMessage } from 'node:http'
 import { createServer as createHttpsServer } from 'node:https'
 import { connect as netConnect, type Socket } from 'node:net'
+import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { connect as tlsConnect, type TLSSocket } from 'node:tls'
 import { parentPort, workerData } from 'node:worker_threads'
@@ -28,31 +29,41 @@ const downloadRuns = 5
 export const downloadBytes = 100 * 1024 * 1024
 const chunk = Buffer.alloc(1024 * 1024, 0x61)
 
-function selfSigned(dir: string, name: string): { key: string; cert: string } {
-  execFileSync(
-    'openssl',
-    [
-      'req',
-      '-x509',
-      '-newkey',
-      'ec',
-      '-pkeyopt',
-      'ec_paramgen_curve:prime256v1',
-      '-nodes',
-      '-days',
-      '1',
-      '-subj',
-      `/CN=${name}`,
-      '-addext',
-      `subjectAltName=DNS:${name}`,
-      '-keyout',
-      join(dir, 'k.pem'),
-      '-out',
-      join(dir, 'c.pem'),
-    ],
-    { env: childEnv(), stdio: 'ignore' },
-  )
-  return { key: readFileSync(join(dir, 'k.pem'), 'utf8'), cert: readFileSync(join(dir, 'c.pem'), 'utf8') }
+/** A self-signed certificate for `names` (the first is the CN), made with the openssl CLI; nothing is left on disk. */
+export function selfSigned(names: string[]): { key: string; cert: string } {
+  const dir = mkdtempSync(join(tmpdir(), 'egress-cert-'))
+  try {
+    const san = names.map((n) => `DNS:${n}`).join(',')
+    execFileSync(
+      'openssl',
+      [
+        'req',
+        '-x509',
+        '-newkey',
+        'ec',
+        '-pkeyopt',
+        'ec_paramgen_curve:prime256v1',
+        '-nodes',
+        '-days',
+        '1',
+        '-subj',
+        `/CN=${names[0]}`,
+        '-addext',
+        `subjectAltName=${san}`,
+        '-keyout',
+        join(dir, 'k.pem'),
+        '-out',
+        join(dir, 'c.pem'),
+      ],
+      {
+        env: childEnv(),
+        stdio: 'ignore',
+      },
+    )
+    return { key: readFileSync(join(dir, 'k.pem'), 'utf8'), cert: readFileSync(join(dir, 'c.pem'), 'utf8') }
+  } finally {
+    rmSync(dir, { recursive: true, force: true })
+  }
 }
 
 function get(o: { port: number; path: string; agent: Agent; proxied: boolean; upstreamPort: number }): Promise<number> {
@@ -115,7 +126,7 @@ function tcp(port: number): Promise<Socket> {
   })
 }
 
-async function measure(dir: string, proxyPort: number): Promise<PeerSamples> {
+async function measure(proxyPort: number): Promise<PeerSamples> {
   const upstream = createServer((req, res) => {
     if (req.url !== '/big') return void res.end('ok')
     res.writeHead(200, { 'content-length': downloadBytes })
@@ -129,7 +140,7 @@ async function measure(dir: string, proxyPort: number): Promise<PeerSamples> {
     }
     pump()
   })
-  const cert = selfSigned(dir, 'bench.test')
+  const cert = selfSigned(['bench.test'])
   const tls = createHttpsServer({ key: cert.key, cert: cert.cert }, (_req, res) => res.end('ok'))
   await new Promise<void>((r) => upstream.listen(0, '127.0.0.1', r))
   await new Promise<void>((r) => tls.listen(0, '127.0.0.1', r))
@@ -180,8 +191,8 @@ async function measure(dir: string, proxyPort: number): Promise<PeerSamples> {
 }
 
 if (parentPort && workerData) {
-  const { dir, proxyPort } = workerData as { dir: string; proxyPort: number }
-  measure(dir, proxyPort).then(
+  const { proxyPort } = workerData as { proxyPort: number }
+  measure(proxyPort).then(
     (s) => parentPort!.postMessage({ ok: s }),
     (err: unknown) => parentPort!.postMessage({ error: String((err as Error).stack ?? err) }),
   )

@@ -63,7 +63,7 @@ export async function run(): Promise<BenchResult> {
     await network.start({ force: true })
     await network.attach({ id: 'sbx_bench', projectId: 'bench' }, '127.0.0.1', { allowedDomains: ['bench.test'], deniedDomains: [] })
     const sameLoop = await sameLoopGets(network.proxy!.httpPort)
-    const worker = new Worker(new URL('./network-peer.js', import.meta.url), { workerData: { dir, proxyPort: network.proxy!.httpPort } })
+    const worker = new Worker(new URL('./network-peer.js', import.meta.url), { workerData: { proxyPort: network.proxy!.httpPort } })
     const s = await new Promise<PeerSamples>((resolve, reject) => {
       worker.once('message', (m: { ok?: PeerSamples; error?: string }) => (m.ok ? resolve(m.ok) : reject(new Error(m.error))))
       worker.once('error', reject)

@@ -1,12 +1,7 @@
 /** Helpers for the egress proxy tests: a tiny UDP DNS server, a recording upstream, a SOCKS5 client, a self-signed certificate. */
-import { execFileSync } from 'node:child_process'
 import { createSocket, type Socket as UdpSocket } from 'node:dgram'
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs'
 import { createServer, type IncomingMessage, type Server } from 'node:http'
 import { connect, type Socket } from 'node:net'
-import { tmpdir } from 'node:os'
-import { join } from 'node:path'
-import { childEnv } from '../../../src/core/child-env.js'
 
 /** A DNS server on loopback answering A queries from `answers` (a list per name: one answer per query, the last repeated). */
 export async function startDns(answers: Record<string, string[]>): Promise<{ port: number; queries: string[]; close(): Promise<void> }> {
@@ -66,42 +61,7 @@ export async function startUpstream(): Promise<{ port: number; seen: Recorded[];
   return { port: (server.address() as { port: number }).port, seen, server, close: () => new Promise((r) => (server.closeAllConnections(), server.close(() => r()))) }
 }
 
-/** A self-signed certificate for `names` (openssl CLI, explicit environment). */
-export function selfSigned(names: string[]): { key: string; cert: string } {
-  const dir = mkdtempSync(join(tmpdir(), 'egress-cert-'))
-  try {
-    const san = names.map((n) => `DNS:${n}`).join(',')
-    execFileSync(
-      'openssl',
-      [
-        'req',
-        '-x509',
-        '-newkey',
-        'ec',
-        '-pkeyopt',
-        'ec_paramgen_curve:prime256v1',
-        '-nodes',
-        '-days',
-        '1',
-        '-subj',
-        `/CN=${names[0]}`,
-        '-addext',
-        `subjectAltName=${san}`,
-        '-keyout',
-        join(dir, 'k.pem'),
-        '-out',
-        join(dir, 'c.pem'),
-      ],
-      {
-        env: childEnv(),
-        stdio: 'ignore',
-      },
-    )
-    return { key: readFileSync(join(dir, 'k.pem'), 'utf8'), cert: readFileSync(join(dir, 'c.pem'), 'utf8') }
-  } finally {
-    rmSync(dir, { recursive: true, force: true })
-  }
-}
+export { selfSigned } from '../../../src/bench/network-peer.js'
 
 /** Connect through a SOCKS5 proxy to host:port (by name); resolves with the open socket, or rejects with the reply code. */
 export function socksConnect(proxyPort: number, host: string, port: number, localAddress?: string): Promise<Socket> {
