@@ -1,4 +1,4 @@
-/** @module cli/commands/access — `tidepool token …`, `audit …`. */
+/** @module cli/commands/access — `tidepool token …`, `audit ls`, `audit graph`. */
 import type { Scope } from '@tidepool/sdk'
 import type { CliCommand } from '../command.js'
 import { table } from '../io.js'
@@ -57,14 +57,15 @@ export const accessCommands: CliCommand[] = [
   {
     words: ['audit', 'ls'],
     summary: 'Audit records (your project; all projects for admins)',
-    usage: '[--target ID] [--action OP] [--limit N] [--json]',
-    options: { ...json, target: { type: 'string' }, action: { type: 'string' }, limit: { type: 'string' } },
+    usage: '[--target ID] [--action OP] [--run RUN] [--limit N] [--json]',
+    options: { ...json, target: { type: 'string' }, action: { type: 'string' }, run: { type: 'string' }, limit: { type: 'string' } },
     async run({ values: v, api, io }) {
       const page = await (
         await api()
       ).listAudit({
         ...(v.target ? { target: String(v.target) } : {}),
         ...(v.action ? { action: String(v.action) } : {}),
+        ...(v.run ? { run: String(v.run) } : {}),
         ...(v.limit ? { limit: Number(v.limit) } : {}),
       })
       io.print(page, () =>
@@ -73,6 +74,22 @@ export const accessCommands: CliCommand[] = [
           ['seq', 'at', 'actor', 'action', 'target', 'outcome', 'hash'],
         ),
       )
+      return 0
+    },
+  },
+  {
+    words: ['audit', 'graph'],
+    summary: "An agent run's decision graph (prompt → model → action → result) as Mermaid, or everything with --json",
+    usage: '<run-id> [--json]',
+    options: json,
+    async run({ positionals, api, io }) {
+      const run = positionals[0]
+      if (!run) throw new Error('usage: tidepool audit graph <run-id> [--json] (the runId agents send in x-tidepool-meta or MCP _meta)')
+      const g = await (await api()).auditGraph({ run })
+      io.print(g, () => {
+        const more = g.truncated ? `\n%% truncated: the run has more than ${g.records} records` : ''
+        return g.records === 0 ? `no audit records for run ${run}` : `${g.mermaid}${more}`
+      })
       return 0
     },
   },
