@@ -23,6 +23,8 @@ export interface CallOptions {
   signal?: AbortSignal | undefined
   /** The tool call's CallMeta (its `_meta`): recorded in the audit with the call. */
   meta?: CallMeta | undefined
+  /** Told the call's requestId (the audit record's) where the backend knows it: the in-process one does. */
+  onRequestId?: ((requestId: string) => void) | undefined
 }
 
 /**
@@ -43,6 +45,7 @@ export function dispatchBackend(svc: Services, principal: () => Principal): McpB
   return {
     async call(name, input, opts = {}) {
       const requestId = newId('req', 12)
+      opts.onRequestId?.(requestId)
       const stream = name === 'exec' && Boolean(opts.onOutput) && input.background !== true
       const ctx = { principal: principal(), requestId, log: svc.log.child({ requestId, shell: 'mcp' }), stream, signal: opts.signal, meta: opts.meta }
       const raw = name === 'writeFile' ? { ...input, content: ByteStream.of(input.content as Uint8Array) } : input

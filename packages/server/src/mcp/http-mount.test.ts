@@ -91,11 +91,14 @@ describe('MCP over Streamable HTTP', () => {
 
   it('audits an action run through MCP like any API call, with the same actor', async () => {
     const { client } = await connect(cp.adminToken!)
-    const r = (await client.callTool({ name: 'action_assert_equals', arguments: { actual: { a: 1 }, expected: { a: 2 } } })) as { structuredContent?: unknown }
+    const r = (await client.callTool({ name: 'action_assert_equals', arguments: { actual: { a: 1 }, expected: { a: 2 } } })) as { structuredContent?: unknown; _meta?: unknown }
     expect(r.structuredContent).toEqual({ ok: false, output: { equal: false, firstDifference: '$.a' } })
     const audit = (await (await cp.app.request('/v1/audit?action=runAction', { headers: { authorization: `Bearer ${cp.adminToken}` } })).json()) as {
-      items: { action: string; target?: string; outcome: string }[]
+      items: { action: string; target?: string; outcome: string; requestId?: string }[]
     }
     expect(audit.items).toEqual([expect.objectContaining({ action: 'runAction', target: 'assert.equals', outcome: 'ok' })])
+    // The result's _meta names that record: what a client passes on as the next call's parentId.
+    expect(r._meta).toEqual({ requestId: audit.items[0]!.requestId })
+    expect(audit.items[0]!.requestId).toMatch(/^req_/)
   })
 })

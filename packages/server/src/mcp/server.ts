@@ -53,6 +53,7 @@ export function createMcpServer(backend: McpBackend, opts: McpServerOptions): Se
 
   server.setRequestHandler(CallToolRequestSchema, async (req, extra): Promise<CallToolResult> => {
     const tool = (await toolMap()).get(req.params.name)
+    let requestId: string | undefined
     try {
       if (!tool) throw new AppError('not_found', `no tool ${req.params.name}; tools/list names them`)
       const args = safeCopy(req.params.arguments ?? {}, '') as Record<string, unknown>
@@ -66,10 +67,11 @@ export function createMcpServer(backend: McpBackend, opts: McpServerOptions): Se
             }
           : undefined
       const meta = callMetaOfObject(req.params._meta)
-      const result = tool.fromOutput(await backend.call(tool.op, tool.toInput(args), { onOutput, signal: extra.signal, meta }), args)
-      return success(result)
+      const onRequestId = (id: string) => void (requestId = id)
+      const result = tool.fromOutput(await backend.call(tool.op, tool.toInput(args), { onOutput, signal: extra.signal, meta, onRequestId }), args)
+      return withRequestId(success(result), requestId)
     } catch (err) {
-      return failure(err, opts.log)
+      return withRequestId(failure(err, opts.log), requestId)
     }
   })
 
@@ -78,6 +80,9 @@ export function createMcpServer(backend: McpBackend, opts: McpServerOptions): Se
   server.setRequestHandler(ReadResourceRequestSchema, async (req) => readResource(backend, req.params.uri))
   return server
 }
+
+/** The audit record's requestId in the result's `_meta`: the next call's CallMeta.parentId. */
+const withRequestId = (r: CallToolResult, requestId: string | undefined): CallToolResult => (requestId ? { ...r, _meta: { requestId } } : r)
 
 function success(result: unknown): CallToolResult {
   if (result === undefined) return { content: [{ type: 'text', text: 'done' }], structuredContent: { ok: true } }

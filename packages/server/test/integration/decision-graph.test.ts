@@ -54,6 +54,9 @@ describe.skipIf(skipReason)('decision graph of an agent run (SDK and MCP)', () =
     try {
       const r = await mcp.callTool({ name: 'exec', arguments: { id: sbx.id, cmd: ['sh', '-c', 'echo ok; exit 3'] }, _meta: { runId: run, parentId: step2.requestId!, prompt: 'Run it', ...model } })
       expect(r.isError ?? false).toBe(false)
+      // The result names its audit record, so an MCP client can make it the next step's parentId.
+      const step3 = (await reader.listAudit({ run })).items.find((x) => x.action === 'exec')!
+      expect(r._meta).toEqual({ requestId: step3.requestId })
     } finally {
       await mcp.close()
     }
