@@ -36,6 +36,8 @@ export interface RequestOptions {
   headers?: Record<string, string>
   /** This call's CallMeta, instead of the client's (e.g. its own prompt and `parentId`). */
   meta?: CallMeta
+  /** Told the answer's `x-request-id` (the audit record's requestId: a next step's `parentId`) before the body is read. */
+  onRequestId?: (requestId: string) => void
 }
 
 /** ClientOptions with the base URL normalised (no trailing slash). */

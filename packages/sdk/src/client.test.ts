@@ -212,6 +212,18 @@ describe('createClient: errors', () => {
     expect(err.retryAfter).toBeUndefined()
   })
 
+  it("onRequestId is told the answer's x-request-id, on success and on failure", async () => {
+    let status = 200
+    srv.handle((_req, res) =>
+      status === 200 ? json(res, 200, { items: [] }, { 'x-request-id': 'req_ok' }) : json(res, 404, { error: { code: 'not_found', message: 'no' } }, { 'x-request-id': 'req_no' }),
+    )
+    const seen: string[] = []
+    await api.listSandboxes({}, { onRequestId: (id) => seen.push(id) })
+    status = 404
+    await api.listSandboxes({}, { onRequestId: (id) => seen.push(id) }).catch(() => {})
+    expect(seen).toEqual(['req_ok', 'req_no'])
+  })
+
   it('429 carries retryAfter from Retry-After', async () => {
     srv.handle((_req, res) =>
       json(

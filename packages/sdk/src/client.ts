@@ -87,6 +87,11 @@ const NDJSON = 'application/x-ndjson'
  * const r = await api.exec({ id: sbx.id, cmd: 'uname -a' })
  * ```
  */
+function tellRequestId(res: Response, ro: RequestOptions): void {
+  const id = res.headers.get('x-request-id')
+  if (id && ro.onRequestId) ro.onRequestId(id)
+}
+
 export function createClient(options: ClientOptions): Client {
   const baseUrl = options.baseUrl.replace(/(?<!\/)\/+$/, '')
   if (!/^https?:\/\//i.test(baseUrl)) {
@@ -99,6 +104,7 @@ export function createClient(options: ClientOptions): Client {
     const call = new Call(cfg, name, op, ro, ro.timeoutMs ?? (op.stream ? 0 : (cfg.timeoutMs ?? DEFAULT_TIMEOUT_MS)))
     try {
       const res = await call.fetch(input, op.output === 'raw' ? 'application/octet-stream, */*' : 'application/json')
+      tellRequestId(res, ro)
       if (!res.ok) throw apiErrorFromResponse(res, await res.text())
       if (op.output === 'empty') {
         await res.arrayBuffer()
@@ -130,6 +136,7 @@ export function createClient(options: ClientOptions): Client {
     try {
       const res = await call.fetch(input, `${NDJSON}, application/json;q=0.5`)
       call.stopTimer()
+      tellRequestId(res, so)
       if (!res.ok) throw apiErrorFromResponse(res, await res.text())
       if (!(res.headers.get('content-type') ?? '').includes(NDJSON)) {
         const result = (await readJson(res, name)) as ExecResult

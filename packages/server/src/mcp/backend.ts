@@ -23,7 +23,7 @@ export interface CallOptions {
   signal?: AbortSignal | undefined
   /** The tool call's CallMeta (its `_meta`): recorded in the audit with the call. */
   meta?: CallMeta | undefined
-  /** Told the call's requestId (the audit record's) where the backend knows it: the in-process one does. */
+  /** Told the call's requestId (the audit record's): the in-process backend makes it, the remote one reads x-request-id. */
   onRequestId?: ((requestId: string) => void) | undefined
 }
 
@@ -61,7 +61,11 @@ export function dispatchBackend(svc: Services, principal: () => Principal): McpB
 export function clientBackend(client: Client): McpBackend {
   return {
     async call(name, input, opts = {}) {
-      const ro = opts.signal || opts.meta ? { ...(opts.signal ? { signal: opts.signal } : {}), ...(opts.meta ? { headers: { [callMetaHeader]: callMetaHeaderValue(opts.meta) } } : {}) } : undefined
+      const ro = {
+        ...(opts.signal ? { signal: opts.signal } : {}),
+        ...(opts.meta ? { headers: { [callMetaHeader]: callMetaHeaderValue(opts.meta) } } : {}),
+        ...(opts.onRequestId ? { onRequestId: opts.onRequestId } : {}),
+      }
       if (name === 'exec' && opts.onOutput && input.background !== true) {
         const kept = new Kept()
         const end = await client.stream('exec', input as never, {

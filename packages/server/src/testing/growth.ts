@@ -40,14 +40,7 @@ function perCall(apply: (input: string) => unknown, input: string, batched: bool
  * Measures `apply(make(size))` at n, 2n, 4n, 8n, 16n (inputs are built outside the timing), taking the
  * minimum of `reps` runs at each size, and stops at the first size outside the envelope.
  */
-export function growth(
-  make: (size: number) => string,
-  apply: (input: string) => unknown,
-  n: number,
-  reps = 3,
-  envelope = linearEnvelope,
-  batched = false,
-): Growth {
+export function growth(make: (size: number) => string, apply: (input: string) => unknown, n: number, reps = 3, envelope = linearEnvelope, batched = false): Growth {
   const time = (input: string): number => {
     let best = Infinity
     for (let r = 0; r < reps; r++) best = Math.min(best, perCall(apply, input, batched))

@@ -38,7 +38,7 @@ async function connect(kind: Transport, token: string): Promise<{ client: Client
   return { client, transport }
 }
 
-type ToolResult = { isError?: boolean; content: { type: string; text?: string }[]; structuredContent?: Record<string, unknown> }
+type ToolResult = { isError?: boolean; content: { type: string; text?: string }[]; structuredContent?: Record<string, unknown>; _meta?: Record<string, unknown> }
 const call = async (c: Client, name: string, args: Record<string, unknown>, onprogress?: (p: { progress: number; message?: string }) => void) =>
   (await c.callTool({ name, arguments: args }, undefined, onprogress ? { onprogress, resetTimeoutOnProgress: true } : undefined)) as ToolResult
 
@@ -79,6 +79,9 @@ describe.skipIf(skipReason)('MCP server (real runtime, real MCP client)', () => 
       const created = await call(client, 'create_sandbox', { metadata: { suite: `mcp-${kind}` } })
       expect(created.isError, created.content[0]?.text).toBeFalsy()
       const id = created.structuredContent!.id as string
+      // Over both transports the result names the call's audit record (a next step's parentId).
+      const audited = (await createClient({ baseUrl: url, token: admin }).listAudit({ target: id, action: 'createSandbox' })).items
+      expect(created._meta).toEqual({ requestId: audited[0]!.requestId })
       const progress: string[] = []
       const r = await call(client, 'exec', { id, cmd: 'echo one; sleep 0.2; echo two >&2; echo three' }, (p) => progress.push(p.message ?? ''))
       expect(r.isError).toBeFalsy()
