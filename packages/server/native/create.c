@@ -170,6 +170,8 @@ int create_main(int argc, char **argv) {
     goto parent_failed;
   }
 
+  /* Named before the pid is announced: whoever learns of the sandbox from that line sees the supervisor by its name. */
+  prctl(PR_SET_NAME, (unsigned long)"tidepool-sup", 0, 0, 0);
   printf("%d\n", (int)pid);
   fflush(stdout);
   /* Supervise: serve execs, and reap init when the sandbox is destroyed (so it never lingers as a zombie). */
@@ -182,7 +184,6 @@ int create_main(int argc, char **argv) {
   }
   signal(SIGINT, SIG_IGN);
   signal(SIGHUP, SIG_IGN);
-  prctl(PR_SET_NAME, (unsigned long)"tidepool-sup", 0, 0, 0);
   return serve_execs(listen_fd, pid, o.uid_base);
 
 parent_failed: {
