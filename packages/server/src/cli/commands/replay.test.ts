@@ -1,0 +1,57 @@
+import { parseArgs } from 'node:util'
+import { createClient, type Client, type ReplayReport } from '@tidepool/sdk'
+import { afterEach, describe, expect, it } from 'vitest'
+import { FakeRuntime } from '../../runtime/fake.js'
+import { testPlane, type TestPlane } from '../../testing/control-plane.js'
+import type { CliIo } from '../command.js'
+import { replayCommand } from './replay.js'
+
+let tp: TestPlane
+afterEach(() => tp?.dispose())
+
+const clientOf = (tp: TestPlane, meta?: { runId: string; prompt: string }): Client =>
+  createClient({
+    baseUrl: 'http://127.0.0.1:7070',
+    token: tp.admin,
+    ...(meta ? { meta } : {}),
+    fetch: (url, init) => Promise.resolve(tp.app.request(new URL(String(url)).pathname + new URL(String(url)).search, init as RequestInit)),
+  })
+
+async function run(args: string[], api: Client) {
+  const { values, positionals } = parseArgs({ args, options: replayCommand.options, allowPositionals: true, strict: true })
+  const out: string[] = []
+  const json = Boolean(values.json)
+  const io: CliIo = { json, out: (x) => void out.push(x), info: () => {}, print: (v, human) => void out.push(json ? JSON.stringify(v) : human()) }
+  const code = await replayCommand.run({ values: values as never, positionals, api: async () => api, io, cwd: '/' })
+  return { code, out: out.join('\n') }
+}
+
+describe('tidepool replay', () => {
+  it('prints a step table, exits 0 when every step is the same and 1 when one differs', async () => {
+    let n = 0
+    // The fake answers `roll` differently every time, anything else with its argv.
+    tp = await testPlane(new FakeRuntime((r) => ({ stdout: r.cmd[0] === 'roll' ? `${++n}\n` : `${r.cmd.join(' ')}\n` })))
+    const agent = clientOf(tp, { runId: 'run-r1', prompt: 'do it' })
+    const id = (await agent.createSandbox({})).id
+    await agent.exec({ id, cmd: ['echo', 'hi'] })
+    const api = clientOf(tp)
+
+    const same = await run(['run-r1'], api)
+    expect(same.code).toBe(0)
+    expect(same.out).toMatch(/^\s+SEQ\s+ACTION/)
+    expect(same.out).toMatch(/✓\s+\d+\s+createSandbox/)
+    expect(same.out).toMatch(/✓ 2 same, 0 differ/)
+    expect(same.out).toMatch(/: destroyed/)
+
+    await agent.exec({ id, cmd: ['roll'] })
+    const differs = await run(['run-r1'], api)
+    expect(differs.code).toBe(1)
+    expect(differs.out).toMatch(/✗\s+\d+\s+exec/)
+    expect(differs.out).toContain('recorded: {')
+    const report = JSON.parse((await run(['run-r1', '--json', '--keep'], api)).out) as ReplayReport
+    expect(report.steps.map((s) => s.status)).toEqual(['same', 'same', 'differs'])
+    expect(report.sandboxes[0]!.destroyed).toBe(false)
+    expect((await api.listSandboxes({})).items.map((s) => s.id).sort()).toEqual([id, report.sandboxes[0]!.fresh].sort())
+    await expect(run([], api)).rejects.toThrow(/usage/)
+  })
+})
