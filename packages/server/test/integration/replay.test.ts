@@ -4,7 +4,7 @@
  * command reads /dev/urandom replayed (that step differs), a run whose file upload and secret env cannot be
  * replayed, a token that may not exec, and the CLI. After each replay the fresh sandbox is gone.
  */
-import { spawnSync } from 'node:child_process'
+import { spawn } from 'node:child_process'
 import { mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
@@ -73,7 +73,7 @@ describe.skipIf(skipReason)('replay of an agent run', () => {
     const fresh = report.sandboxes[0]!.fresh
     expect(fresh).not.toBe(sbx.id)
     expect(await liveIds()).toEqual(before)
-    expect(leftovers(cgroupName, [fresh])).toEqual([])
+    expect(leftovers(cgroupName, [fresh]).filter((l) => l.includes(fresh))).toEqual([])
     expect((await a.api.exec({ id: sbx.id, cmd: ['cat', '/tmp/note.txt'] })).stdout).toBe('hello replay\n')
 
     // The replay is a run of its own: its calls acted on the fresh sandbox, each naming the call it replays.
@@ -120,7 +120,8 @@ describe.skipIf(skipReason)('replay of an agent run', () => {
     // The secret never reached the report or the replay run.
     expect(JSON.stringify(report)).not.toContain('secret-value')
     expect(await liveIds()).toEqual(before)
-    expect(leftovers(cgroupName, [report.sandboxes[0]!.fresh])).toEqual([])
+    const fresh = report.sandboxes[0]!.fresh
+    expect(leftovers(cgroupName, [fresh]).filter((l) => l.includes(fresh))).toEqual([])
 
     // --keep leaves the fresh sandbox for a look; a given create input replaces the recorded one.
     const kept = await reader().replayRun({ run, keep: true, create: { metadata: { replay: 'kept' } } })
@@ -155,13 +156,24 @@ describe.skipIf(skipReason)('replay of an agent run', () => {
     const sbx = await a.api.createSandbox({}, a.meta('Set up'))
     await a.api.exec({ id: sbx.id, cmd: ['echo', 'hi'] }, a.meta('Greet'))
     const env = { PATH: process.env.PATH ?? '/usr/bin:/bin', TIDEPOOL_HOME: home, TIDEPOOL_URL: url, TIDEPOOL_TOKEN: admin }
-    const ok = spawnSync(process.execPath, [cliPath, 'replay', run], { encoding: 'utf8', env })
+    // Not spawnSync: the server answering the CLI runs in this process.
+    const cli = (args: string[]) =>
+      new Promise<{ status: number | null; stdout: string; stderr: string }>((resolve, reject) => {
+        const child = spawn(process.execPath, [cliPath, ...args], { env, stdio: ['ignore', 'pipe', 'pipe'] })
+        let stdout = ''
+        let stderr = ''
+        child.stdout.on('data', (d: Buffer) => (stdout += d.toString()))
+        child.stderr.on('data', (d: Buffer) => (stderr += d.toString()))
+        child.on('error', reject)
+        child.on('close', (status) => resolve({ status, stdout, stderr }))
+      })
+    const ok = await cli(['replay', run])
     expect(ok.stderr).toBe('')
     expect(ok.status).toBe(0)
     expect(ok.stdout).toMatch(/✓ .*createSandbox/)
     expect(ok.stdout).toMatch(/2 same/)
     await a.api.exec({ id: sbx.id, cmd: ['sh', '-c', 'head -c8 /dev/urandom | od -An -tx1'] }, a.meta('Roll'))
-    const bad = spawnSync(process.execPath, [cliPath, 'replay', run, '--json'], { encoding: 'utf8', env })
+    const bad = await cli(['replay', run, '--json'])
     expect(bad.status).toBe(1)
     const report = JSON.parse(bad.stdout) as ReplayReport
     expect(report.steps.map((s) => s.status)).toEqual(['same', 'same', 'differs'])

@@ -29,7 +29,8 @@ export const replayCommand: CliCommand = {
   async run({ positionals, values: v, api, io }) {
     const run = positionals[0]
     if (!run) throw new Error('usage: tidepool replay <run-id> [--keep] [--json] (the runId agents send in x-tidepool-meta or MCP _meta)')
-    const report = await (await api()).replayRun({ run, keep: Boolean(v.keep) })
+    // No client timeout: a replay takes as long as the run's own steps.
+    const report = await (await api()).replayRun({ run, keep: Boolean(v.keep) }, { timeoutMs: 0 })
     io.print(report, () => replayText(report))
     return report.ok ? 0 : 1
   },
