@@ -51,7 +51,7 @@ describe.skipIf(skipReason)('replay of an agent run', () => {
   const reader = () => createClient({ baseUrl: url, token: admin })
   const liveIds = async () => (await reader().listSandboxes({})).items.map((s) => s.id)
 
-  it('a three-step agent run replays against a fresh sandbox, every step the same', async () => {
+  it('a decision graph of a three-step agent run and its replay: against a fresh sandbox, every step the same', async () => {
     const run = `run-same-${process.pid}`
     const a = agentRun(run)
     const sbx = await a.api.createSandbox({ metadata: { job: 'replay' } }, a.meta('Set up a workspace'))

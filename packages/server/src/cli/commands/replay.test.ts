@@ -54,4 +54,25 @@ describe('tidepool replay', () => {
     expect((await api.listSandboxes({})).items.map((s) => s.id).sort()).toEqual([id, report.sandboxes[0]!.fresh].sort())
     await expect(run([], api)).rejects.toThrow(/usage/)
   })
+
+  it('stands a fresh sandbox in for one the run used but did not create, and leaves other sandboxes alone', async () => {
+    tp = await testPlane(new FakeRuntime())
+    const api = clientOf(tp)
+    const existing = (await api.createSandbox({ metadata: { who: 'before' } })).id
+    const other = (await api.createSandbox({})).id
+    const agent = clientOf(tp, { runId: 'run-r2', prompt: 'use it' })
+    await agent.exec({ id: existing, cmd: ['echo', 'hi'] })
+    await agent.exec({ id: other, cmd: ['echo', 'there'] })
+    const report = JSON.parse((await run(['run-r2', '--json'], api)).out) as ReplayReport
+    expect(report.steps.map((s) => s.status)).toEqual(['same', 'skipped'])
+    expect(report.steps[1]!.reason).toMatch(/did not create/)
+    expect(report.sandboxes).toEqual([{ original: existing, fresh: expect.stringMatching(/^sbx_/), destroyed: true }])
+    const replayed = (await api.listAudit({ run: report.replayRun })).items
+    expect(replayed.map((r) => [r.action, r.call?.parameters?.replayOf])).toEqual([
+      ['createSandbox', 'setup'],
+      ['exec', expect.stringMatching(/^req_/)],
+    ])
+    // Only the two sandboxes made outside the replay are left.
+    expect((await api.listSandboxes({})).items.map((s) => s.id).sort()).toEqual([existing, other].sort())
+  })
 })
