@@ -75,4 +75,25 @@ describe('tidepool replay', () => {
     // Only the two sandboxes made outside the replay are left.
     expect((await api.listSandboxes({})).items.map((s) => s.id).sort()).toEqual([existing, other].sort())
   })
+
+  it('replays a streamed exec as a stream and compares its last line (exit code and byte counts)', async () => {
+    let n = 0
+    tp = await testPlane(new FakeRuntime((r) => (r.cmd[0] === 'flip' ? { stdout: 'x\n', exitCode: n++ % 2 } : { stdout: 'ok\n' })))
+    const meta = { 'x-tidepool-meta': JSON.stringify({ runId: 'run-r3', prompt: 'stream it' }) }
+    const created = await tp.call('POST', '/v1/sandboxes', { body: {}, headers: meta })
+    const id = ((await created.json()) as { id: string }).id
+    const streamed = await tp.call('POST', `/v1/sandboxes/${id}/exec`, { body: { cmd: ['flip'] }, headers: { ...meta, accept: 'application/x-ndjson' } })
+    expect(streamed.headers.get('content-type')).toBe('application/x-ndjson')
+    expect(await streamed.text()).toContain('"exitCode":0')
+    const report = JSON.parse((await run(['run-r3', '--json'], clientOf(tp))).out) as ReplayReport
+    expect(report.steps.map((s) => [s.action, s.status])).toEqual([
+      ['createSandbox', 'same'],
+      ['exec', 'differs'],
+      ['exec:result', 'skipped'],
+    ])
+    expect(report.steps[1]!.recorded?.preview).toMatchObject({ exitCode: 0 })
+    expect(report.steps[1]!.replayed?.preview).toMatchObject({ exitCode: 1 })
+    // The replayed stream's end was recorded in the replay run, as the original's was.
+    expect((await clientOf(tp).listAudit({ run: report.replayRun })).items.map((r) => r.action)).toEqual(['createSandbox', 'exec', 'exec:result'])
+  })
 })
