@@ -38,7 +38,20 @@ export {
 } from './contract/sandbox.js'
 export { SnapshotId, SnapshotLabels, CreateSnapshotInput, SnapshotRef, ListSnapshotsInput, SnapshotPage, ForkSandboxInput, ForkResult, ResetSandboxInput, maxForkCount } from './contract/snapshots.js'
 export { scopes, Scope, ProjectName, Principal, CreateTokenInput, TokenInfo, CreatedToken, TokenPage } from './contract/auth.js'
-export { AuditRecord, AuditResult, ListAuditInput, AuditPage, AuditGraphInput, AuditGraph, AuditVerifyResult, SandboxEvent, SandboxEventPage } from './contract/audit.js'
+export {
+  AuditRecord,
+  AuditResult,
+  ListAuditInput,
+  AuditPage,
+  AuditGraphInput,
+  AuditGraph,
+  AuditVerifyResult,
+  ReplayInput,
+  ReplayStep,
+  ReplayReport,
+  SandboxEvent,
+  SandboxEventPage,
+} from './contract/audit.js'
 export { CallMeta, callMetaHeader, callMetaHeaderValue, callIdHeader, maxPromptChars } from './contract/call-meta.js'
 export type { Operation, HttpMethod } from './contract/operation.js'
 export { operations } from './contract/operations.js'

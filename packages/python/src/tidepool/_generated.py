@@ -32,6 +32,50 @@ class Lifecycle(TypedDict, total=False):
     "A paused sandbox resumes on its next exec or file call."
 
 
+class CreateSandboxInputResources(TypedDict, total=False):
+    "Limits; unset fields take the configured defaults."
+    cpu: NotRequired[float]
+    "CPU cores (fractional allowed), enforced as a CFS quota."
+    memoryMb: NotRequired[int]
+    "Memory limit in MiB; the kernel OOM-kills above it."
+    pids: NotRequired[int]
+    "Maximum number of processes and threads, counting the sandbox's init, its exec server and one handler per running command; at most half of the host's kernel task limit."
+    diskMb: NotRequired[int]
+    "What the sandbox's writable layer may hold, in MiB (files it writes anywhere); a write past it fails with EDQUOT inside the sandbox. At most the server's runtime.disk.maxMb."
+
+
+class CreateSandboxInputNetwork(TypedDict, total=False):
+    "Egress policy. Sandboxes have loopback only until egress lands."
+    allowedDomains: NotRequired[list[str]]
+    "Egress allowlist (wildcards like *.npmjs.org)."
+    deniedDomains: NotRequired[list[str]]
+    "Egress denylist; wins over allowedDomains."
+
+
+class CreateSandboxInputFilesystem(TypedDict, total=False):
+    denyRead: NotRequired[list[str]]
+    "Paths inside the sandbox to hide (masked with an empty file or directory)."
+
+
+class CreateSandboxInput(TypedDict, total=False):
+    template: NotRequired[str]
+    "Template name; see GET /v1/templates. Ignored with fromSnapshot (the snapshot names its template)."
+    fromSnapshot: NotRequired[str]
+    "Start with this snapshot's files (and its template) instead of an empty writable layer."
+    timeoutMs: NotRequired[int]
+    "Time to live in ms (default 5 minutes); extend with PATCH."
+    lifecycle: NotRequired[Lifecycle]
+    resources: NotRequired[CreateSandboxInputResources]
+    "Limits; unset fields take the configured defaults."
+    network: NotRequired[CreateSandboxInputNetwork]
+    "Egress policy. Sandboxes have loopback only until egress lands."
+    filesystem: NotRequired[CreateSandboxInputFilesystem]
+    envs: NotRequired[dict[str, str]]
+    "Environment variables (at most 256, names up to 256 bytes, values up to 32 KiB). Values are never logged and are redacted in the audit log."
+    metadata: NotRequired[dict[str, str]]
+    "Free-form string labels; filter lists with metadata.<key>=<value>."
+
+
 class RunEventInfraMetrics(TypedDict, total=False):
     "Infrastructure facts about the run or a moment in it (seed schema infra_metrics)."
     queueMs: NotRequired[float]
@@ -443,6 +487,68 @@ class AuditGraph(TypedDict, total=False):
     edges: Required[list[AuditGraphEdgesItem]]
     mermaid: Required[str]
     "The same graph as a Mermaid flowchart."
+
+
+class ReplayReportSandboxesItem(TypedDict, total=False):
+    original: NotRequired[str]
+    fresh: Required[str]
+    destroyed: Required[bool]
+
+
+class ReplayReportStepsItemRecorded(TypedDict, total=False):
+    outcome: Required[str]
+    "'ok' or an error code."
+    digest: NotRequired[str]
+    "AuditResult.digest of the result (normalised: ids, times and durations masked)."
+    preview: NotRequired[Any]
+    "The result, redacted and bounded as the audit keeps it."
+
+
+class ReplayReportStepsItemReplayed(TypedDict, total=False):
+    outcome: Required[str]
+    "'ok' or an error code."
+    digest: NotRequired[str]
+    "AuditResult.digest of the result (normalised: ids, times and durations masked)."
+    preview: NotRequired[Any]
+    "The result, redacted and bounded as the audit keeps it."
+
+
+class ReplayReportStepsItem(TypedDict, total=False):
+    seq: Required[int]
+    "The original audit record."
+    action: Required[str]
+    target: NotRequired[str]
+    "What the original call acted on."
+    status: Required[Literal['same', 'differs', 'failed', 'unverified', 'skipped', 'not_replayable']]
+    "same: the replayed result digests as the recorded one; differs: it does not, or the outcome changed; failed: the replay failed where the original succeeded; unverified: replayed, but the original kept no result; skipped / not_replayable: not re-issued (see reason)."
+    reason: NotRequired[str]
+    requestId: NotRequired[str]
+    "The replayed call (its audit record in the replay run)."
+    recorded: NotRequired[ReplayReportStepsItemRecorded]
+    replayed: NotRequired[ReplayReportStepsItemReplayed]
+
+
+class ReplayReportSummary(TypedDict, total=False):
+    same: Required[int]
+    differs: Required[int]
+    failed: Required[int]
+    unverified: Required[int]
+    skipped: Required[int]
+    notReplayable: Required[int]
+
+
+class ReplayReport(TypedDict, total=False):
+    run: Required[str]
+    replayRun: Required[str]
+    "The run id the replayed calls were recorded under; each carries parameters.replayOf = the original requestId."
+    sandboxes: Required[list[ReplayReportSandboxesItem]]
+    "Sandboxes the replay created, with the original each stands in for."
+    truncated: Required[bool]
+    "The run has more records than a replay takes (the first ones were replayed)."
+    steps: Required[list[ReplayReportStepsItem]]
+    summary: Required[ReplayReportSummary]
+    ok: Required[bool]
+    "No step differs or failed."
 
 
 class AuditVerifyResultProblemsItem(TypedDict, total=False):
@@ -1435,7 +1541,7 @@ class MaskingSpecOutput(TypedDict, total=False):
     "Explicit rules; they win over the defaults, the first matching rule wins."
 
 
-class CreateSandboxInputResources(TypedDict, total=False):
+class CreateSandboxInput2Resources(TypedDict, total=False):
     "Limits; unset fields take the configured defaults."
     cpu: NotRequired[float]
     "CPU cores (fractional allowed), enforced as a CFS quota."
@@ -1447,7 +1553,7 @@ class CreateSandboxInputResources(TypedDict, total=False):
     "What the sandbox's writable layer may hold, in MiB (files it writes anywhere); a write past it fails with EDQUOT inside the sandbox. At most the server's runtime.disk.maxMb."
 
 
-class CreateSandboxInputNetwork(TypedDict, total=False):
+class CreateSandboxInput2Network(TypedDict, total=False):
     "Egress policy. Sandboxes have loopback only until egress lands."
     allowedDomains: NotRequired[list[str]]
     "Egress allowlist (wildcards like *.npmjs.org)."
@@ -1455,12 +1561,12 @@ class CreateSandboxInputNetwork(TypedDict, total=False):
     "Egress denylist; wins over allowedDomains."
 
 
-class CreateSandboxInputFilesystem(TypedDict, total=False):
+class CreateSandboxInput2Filesystem(TypedDict, total=False):
     denyRead: NotRequired[list[str]]
     "Paths inside the sandbox to hide (masked with an empty file or directory)."
 
 
-class CreateSandboxInput(TypedDict, total=False):
+class CreateSandboxInput2(TypedDict, total=False):
     template: NotRequired[str]
     "Template name; see GET /v1/templates. Ignored with fromSnapshot (the snapshot names its template)."
     fromSnapshot: NotRequired[str]
@@ -1468,11 +1574,11 @@ class CreateSandboxInput(TypedDict, total=False):
     timeoutMs: NotRequired[int]
     "Time to live in ms (default 5 minutes); extend with PATCH."
     lifecycle: NotRequired[Lifecycle]
-    resources: NotRequired[CreateSandboxInputResources]
+    resources: NotRequired[CreateSandboxInput2Resources]
     "Limits; unset fields take the configured defaults."
-    network: NotRequired[CreateSandboxInputNetwork]
+    network: NotRequired[CreateSandboxInput2Network]
     "Egress policy. Sandboxes have loopback only until egress lands."
-    filesystem: NotRequired[CreateSandboxInputFilesystem]
+    filesystem: NotRequired[CreateSandboxInput2Filesystem]
     envs: NotRequired[dict[str, str]]
     "Environment variables (at most 256, names up to 256 bytes, values up to 32 KiB). Values are never logged and are redacted in the audit log."
     metadata: NotRequired[dict[str, str]]
@@ -1713,6 +1819,15 @@ class ListAuditResult(TypedDict, total=False):
 
 class AuditGraphInput(TypedDict, total=False):
     run: Required[str]
+
+
+class ReplayRunInput(TypedDict, total=False):
+    run: Required[str]
+    "The agent run to replay (CallMeta.runId)."
+    keep: NotRequired[bool]
+    "Keep the fresh sandbox (and anything else the replay created) instead of destroying it at the end."
+    create: NotRequired[CreateSandboxInput]
+    "Create the fresh sandbox with this instead of the run's recorded createSandbox input."
 
 
 class VerifyAuditInput(TypedDict, total=False):
@@ -2317,6 +2432,7 @@ OPERATIONS: dict[str, Operation] = {
     "revokeToken": Operation("DELETE", "/v1/tokens/{id}", ('id',), {}, "none", "", "none", False, "admin"),
     "listAudit": Operation("GET", "/v1/audit", (), {}, "none", "", "json", False, "audit:read"),
     "auditGraph": Operation("GET", "/v1/audit/graph", (), {}, "none", "", "json", False, "audit:read"),
+    "replayRun": Operation("POST", "/v1/audit/replay", (), {}, "json", "", "json", False, "audit:read"),
     "verifyAudit": Operation("POST", "/v1/audit/verify", (), {}, "none", "", "json", False, "admin"),
     "createRun": Operation("POST", "/v1/runs", (), {}, "json", "", "json", False, "runs:write"),
     "listRuns": Operation("GET", "/v1/runs", (), {}, "none", "", "json", False, "insights:read"),
@@ -2389,7 +2505,7 @@ class SyncOperations:
     def request(self, op: str, input: Any = None) -> Any:
         raise NotImplementedError
 
-    def create_sandbox(self, **input: Unpack[CreateSandboxInput]) -> Sandbox:
+    def create_sandbox(self, **input: Unpack[CreateSandboxInput2]) -> Sandbox:
         "Create a sandbox (POST /v1/sandboxes)"
         return cast("Sandbox", self.request("createSandbox", input))
 
@@ -2496,6 +2612,10 @@ class SyncOperations:
     def audit_graph(self, **input: Unpack[AuditGraphInput]) -> AuditGraph:
         "An agent run's decision graph: prompt \u2192 model output \u2192 action \u2192 result, as JSON and Mermaid (GET /v1/audit/graph)"
         return cast("AuditGraph", self.request("auditGraph", input))
+
+    def replay_run(self, **input: Unpack[ReplayRunInput]) -> ReplayReport:
+        "Replay an agent run: re-issue its recorded actions against a fresh sandbox and report where results differ (each replayed call needs its own scope) (POST /v1/audit/replay)"
+        return cast("ReplayReport", self.request("replayRun", input))
 
     def verify_audit(self, **input: Unpack[VerifyAuditInput]) -> AuditVerifyResult:
         "Verify the audit hash chain (admin) (POST /v1/audit/verify)"
@@ -2756,7 +2876,7 @@ class AsyncOperations:
     async def request(self, op: str, input: Any = None) -> Any:
         raise NotImplementedError
 
-    async def create_sandbox(self, **input: Unpack[CreateSandboxInput]) -> Sandbox:
+    async def create_sandbox(self, **input: Unpack[CreateSandboxInput2]) -> Sandbox:
         "Create a sandbox (POST /v1/sandboxes)"
         return cast("Sandbox", await self.request("createSandbox", input))
 
@@ -2863,6 +2983,10 @@ class AsyncOperations:
     async def audit_graph(self, **input: Unpack[AuditGraphInput]) -> AuditGraph:
         "An agent run's decision graph: prompt \u2192 model output \u2192 action \u2192 result, as JSON and Mermaid (GET /v1/audit/graph)"
         return cast("AuditGraph", await self.request("auditGraph", input))
+
+    async def replay_run(self, **input: Unpack[ReplayRunInput]) -> ReplayReport:
+        "Replay an agent run: re-issue its recorded actions against a fresh sandbox and report where results differ (each replayed call needs its own scope) (POST /v1/audit/replay)"
+        return cast("ReplayReport", await self.request("replayRun", input))
 
     async def verify_audit(self, **input: Unpack[VerifyAuditInput]) -> AuditVerifyResult:
         "Verify the audit hash chain (admin) (POST /v1/audit/verify)"

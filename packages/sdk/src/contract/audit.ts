@@ -2,6 +2,7 @@
 import { z } from 'zod'
 import { CallMeta } from './call-meta.js'
 import { limits, PageInput, Timestamp, page } from './common.js'
+import { CreateSandboxInput } from './sandbox.js'
 
 /** What a run's call returned, as the audit keeps it: a digest to compare a replay with, and a bounded, redacted preview. */
 export const AuditResult = z
@@ -64,6 +65,47 @@ export const AuditGraph = z
   })
   .meta({ id: 'AuditGraph' })
 export type AuditGraph = z.infer<typeof AuditGraph>
+
+export const ReplayInput = z
+  .object({
+    run: z.string().min(1).max(limits.name).describe('The agent run to replay (CallMeta.runId).'),
+    keep: z.boolean().default(false).describe('Keep the fresh sandbox (and anything else the replay created) instead of destroying it at the end.'),
+    create: CreateSandboxInput.optional().describe("Create the fresh sandbox with this instead of the run's recorded createSandbox input."),
+  })
+  .strict()
+
+const ReplayedResult = z.object({
+  outcome: z.string().describe("'ok' or an error code."),
+  digest: z.string().optional().describe('AuditResult.digest of the result (normalised: ids, times and durations masked).'),
+  preview: z.unknown().optional().describe('The result, redacted and bounded as the audit keeps it.'),
+})
+export const ReplayStep = z.object({
+  seq: z.number().int().describe('The original audit record.'),
+  action: z.string(),
+  target: z.string().optional().describe('What the original call acted on.'),
+  status: z
+    .enum(['same', 'differs', 'failed', 'unverified', 'skipped', 'not_replayable'])
+    .describe(
+      'same: the replayed result digests as the recorded one; differs: it does not, or the outcome changed; failed: the replay failed where the original succeeded; unverified: replayed, but the original kept no result; skipped / not_replayable: not re-issued (see reason).',
+    ),
+  reason: z.string().optional(),
+  requestId: z.string().optional().describe('The replayed call (its audit record in the replay run).'),
+  recorded: ReplayedResult.optional(),
+  replayed: ReplayedResult.optional(),
+})
+export const ReplayReport = z
+  .object({
+    run: z.string(),
+    replayRun: z.string().describe('The run id the replayed calls were recorded under; each carries parameters.replayOf = the original requestId.'),
+    sandboxes: z.array(z.object({ original: z.string().optional(), fresh: z.string(), destroyed: z.boolean() })).describe('Sandboxes the replay created, with the original each stands in for.'),
+    truncated: z.boolean().describe('The run has more records than a replay takes (the first ones were replayed).'),
+    steps: z.array(ReplayStep),
+    summary: z.object({ same: z.number().int(), differs: z.number().int(), failed: z.number().int(), unverified: z.number().int(), skipped: z.number().int(), notReplayable: z.number().int() }),
+    ok: z.boolean().describe('No step differs or failed.'),
+  })
+  .meta({ id: 'ReplayReport' })
+export type ReplayReport = z.infer<typeof ReplayReport>
+export type ReplayStep = z.infer<typeof ReplayStep>
 
 export const AuditVerifyResult = z
   .object({

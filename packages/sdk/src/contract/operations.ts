@@ -1,7 +1,7 @@
 /** @module contract/operations — the operation table: the one source of routes, validation, OpenAPI, SDK and CLI help. */
 import { z } from 'zod'
 import { actionsOps } from './actions.js'
-import { AuditGraph, AuditGraphInput, AuditPage, AuditVerifyResult, ListAuditInput, SandboxEventPage } from './audit.js'
+import { AuditGraph, AuditGraphInput, AuditPage, AuditVerifyResult, ListAuditInput, ReplayInput, ReplayReport, SandboxEventPage } from './audit.js'
 import { CreatedToken, CreateTokenInput, ListTokensInput, Principal, TokenPage, TokenRef } from './auth.js'
 import { PageInput } from './common.js'
 import { dataOps } from './data.js'
@@ -197,6 +197,16 @@ const accessOps = {
     scope: 'audit:read',
     input: AuditGraphInput,
     output: AuditGraph,
+    tags: ['audit'],
+  },
+  replayRun: {
+    method: 'POST',
+    path: '/v1/audit/replay',
+    summary: 'Replay an agent run: re-issue its recorded actions against a fresh sandbox and report where results differ (each replayed call needs its own scope)',
+    scope: 'audit:read',
+    input: ReplayInput,
+    output: ReplayReport,
+    mcp: true,
     tags: ['audit'],
   },
   verifyAudit: { method: 'POST', path: '/v1/audit/verify', summary: 'Verify the audit hash chain (admin)', scope: 'admin', input: z.object({}).strict(), output: AuditVerifyResult, tags: ['audit'] },

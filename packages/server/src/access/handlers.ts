@@ -13,7 +13,8 @@ export interface AccessAreaServices {
   audit: AuditLog
 }
 
-export const accessHandlers: HandlerTable<AccessOpName, AccessAreaServices> = {
+/** Every access operation but replayRun, which dispatch/handlers.ts wires (it calls dispatch). */
+export const accessHandlers: HandlerTable<Exclude<AccessOpName, 'replayRun'>, AccessAreaServices> = {
   whoami: async (_i, ctx) => ctx.principal,
   createToken: async (i, _ctx, svc) => svc.tokens.create(i),
   listTokens: async (i, _ctx, svc) => {

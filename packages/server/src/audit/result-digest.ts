@@ -33,7 +33,7 @@ const volatileKeys = new Set([
 const maxDepth = 16
 
 /** A generated id: a short lower-case prefix, `_`, then letters and digits (sbx_…, snap_…, req_…). Linear: no nested quantifier. */
-function isGeneratedId(s: string): boolean {
+export function isGeneratedId(s: string): boolean {
   const u = s.indexOf('_')
   if (u < 2 || u > 6 || s.length - u - 1 < 6 || s.length > 64) return false
   for (let i = 0; i < u; i++) {

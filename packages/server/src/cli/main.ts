@@ -8,6 +8,7 @@ import type { CliCommand } from './command.js'
 import { accessCommands } from './commands/access.js'
 import { dataCommands } from './commands/data.js'
 import { insightsCommands } from './commands/insights.js'
+import { replayCommand } from './commands/replay.js'
 import { localCommands } from './commands/local.js'
 import { networkCommands } from './commands/network.js'
 import { mcpCommand } from './commands/mcp.js'
@@ -32,6 +33,7 @@ async function main(argv: string[]): Promise<number> {
     upCommand(() => configFile),
     ...sandboxCommands,
     ...accessCommands,
+    replayCommand,
     ...localCommands(config),
     ...insightsCommands,
     ...dataCommands,

@@ -34,6 +34,7 @@ describe('MCP tools from the operation table', () => {
     expect(by.get('createSandbox')).toMatchObject({ readOnlyHint: false, destructiveHint: false, idempotentHint: false })
     expect(by.get('exec')).toMatchObject({ readOnlyHint: false, destructiveHint: true })
     expect(by.get('resetClone')).toMatchObject({ destructiveHint: true })
+    expect(by.get('replayRun')).toMatchObject({ readOnlyHint: false, destructiveHint: false, idempotentHint: false })
   })
 
   it('carries raw file bytes as text or base64, and action arguments as the action input', () => {
