@@ -56,6 +56,12 @@ export const ConfigSchema = z
           .describe("Parent cgroup shared by every tidepool on the host; each instance's sandboxes sit in <cgroupName>/<instance id>/."),
         disk: z
           .object({
+            driver: z
+              .enum(['auto', 'btrfs', 'reflink', 'copy'])
+              .default('auto')
+              .describe(
+                "Where sandboxes' writable layers and snapshots live: btrfs (a subvolume each, snapshots O(1), diskMb enforced by qgroups), reflink (file clones, O(files)), copy (cp -a, O(bytes)); auto: btrfs where the host has it, else reflink or copy with a warning. reflink and copy do not enforce resources.diskMb (a diskMb other than defaults.diskMb is refused).",
+              ),
             poolMb: z
               .number()
               .int()

@@ -174,6 +174,8 @@ export interface SandboxStats {
   oomKills: number
   /** Bytes the writable layer holds, and its limit (runtimes that limit disk). */
   diskBytes?: number
+  /** Bytes only this layer holds (not shared with a snapshot or another clone): what destroying it frees. */
+  diskExclusiveBytes?: number
   diskLimitBytes?: number
 }
 
