@@ -24,7 +24,11 @@ const quotaFields = {
     .describe(
       "Sum of pids limits of live sandboxes per project. Whatever the quotas, every sandbox on the host together stays below half of the kernel's task limit (a pids ceiling on the parent cgroup).",
     ),
-  diskMb: z.number().int().min(0).describe('Sum of the disk limits (resources.diskMb) of live sandboxes per project: the storage their writable layers may take.'),
+  diskMb: z
+    .number()
+    .int()
+    .min(0)
+    .describe('Storage per project (MiB): the disk limits (resources.diskMb) of its live sandboxes plus what its snapshots and template layers hold (their exclusive bytes).'),
 }
 const quotaDefaults = { sandboxes: 100, memoryMb: 65_536, cpu: 64, pids: 32_768, diskMb: 1_048_576 }
 const QuotaLimits = z

@@ -56,3 +56,20 @@ describe("the storage quota (sum of diskMb of a project's live sandboxes)", () =
     expect((await json(await tp.call('POST', '/v1/sandboxes', { body: { resources: { diskMb: 1000 } } }))).resources.diskMb).toBe(1000)
   })
 })
+
+describe("the storage quota counts the project's snapshots (their exclusive bytes) beside live sandboxes' diskMb", () => {
+  it('refuses a create while snapshots hold the room, and allows it once they are deleted', async () => {
+    await tp.dispose()
+    const runtime = new FakeRuntime(() => ({}))
+    tp = await testPlane(runtime, { quotas: { default: { sandboxes: 10, memoryMb: 100_000, cpu: 10, pids: 1000, diskMb: 3000 }, projects: {} } })
+    runtime.snapshotBytes = 1500 * 1_048_576
+    const a = await json(await tp.call('POST', '/v1/sandboxes', { body: { resources: { diskMb: 1000 } } }))
+    const snap = await json(await tp.call('POST', `/v1/sandboxes/${a.id}/snapshots`, { body: {} }))
+    expect(snap.exclusiveBytes).toBe(1500 * 1_048_576)
+    const over = await tp.call('POST', '/v1/sandboxes', { body: { resources: { diskMb: 1000 } } })
+    expect(over.status).toBe(429)
+    expect((await json(over)).error.details).toMatchObject({ scope: 'project:default:diskMb', limit: 3000, used: 2500, requested: 1000 })
+    expect((await tp.call('DELETE', `/v1/snapshots/${snap.id}`)).status).toBeLessThan(300)
+    expect((await tp.call('POST', '/v1/sandboxes', { body: { resources: { diskMb: 1000 } } })).status).toBe(201)
+  })
+})
