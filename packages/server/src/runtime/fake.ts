@@ -72,6 +72,8 @@ export class FakeRuntime implements Runtime {
   /** watch() listeners per sandbox, until destroy. */
   readonly #onLost = new Map<string, (detail: string) => void>()
   failNextStart?: Error
+  /** Disk figures stats() adds (what a runtime with a storage pool reports). */
+  diskStats: Partial<SandboxStats> = {}
   /** Bytes (and exclusive bytes) every new capture reports. */
   snapshotBytes = 0
   /** Captures by id: the fake keeps no files, only the record (layer is a path that does not exist). */
@@ -211,7 +213,7 @@ export class FakeRuntime implements Runtime {
 
   async stats(ref: RuntimeRef): Promise<SandboxStats> {
     const s = this.#must(ref.id)
-    return { cpuSeconds: 0, memoryBytes: 1 << 20, memoryPeakBytes: 1 << 20, memoryLimitBytes: s.limits.memoryMb * 1048576, pids: 1, pidsLimit: s.limits.pids, oomKills: 0 }
+    return { cpuSeconds: 0, memoryBytes: 1 << 20, memoryPeakBytes: 1 << 20, memoryLimitBytes: s.limits.memoryMb * 1048576, pids: 1, pidsLimit: s.limits.pids, oomKills: 0, ...this.diskStats }
   }
 
   async inspect(ref: RuntimeRef): Promise<RuntimeStatus> {

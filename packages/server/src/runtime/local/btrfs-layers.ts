@@ -1,5 +1,5 @@
 /** @module runtime/local/btrfs-layers — the `btrfs` layer driver: each layer a subvolume of the disk pool (disk-pool.ts), snapshots by the helper's ioctl, diskMb by qgroups. */
-import { existsSync } from 'node:fs'
+import { existsSync, statfsSync } from 'node:fs'
 import { rm } from 'node:fs/promises'
 import type { PreflightCheck } from '../runtime.js'
 import { DiskPool, type DiskPoolOptions } from './disk-pool.js'
@@ -87,7 +87,21 @@ export class BtrfsLayers implements LayerDriver {
     return this.pool.setLimit(id, sandboxDir, bytes)
   }
 
+  space(): Promise<{ totalBytes: number; freeBytes: number } | undefined> {
+    return Promise.resolve(statfsOf(this.pool.mountPoint))
+  }
+
   release(): Promise<void> {
     return this.pool.release()
+  }
+}
+
+/** statfs of a mounted pool (what an unprivileged writer may still take), or undefined when nothing is there. */
+export function statfsOf(path: string): { totalBytes: number; freeBytes: number } | undefined {
+  try {
+    const s = statfsSync(path)
+    return { totalBytes: Number(s.blocks) * Number(s.bsize), freeBytes: Number(s.bavail) * Number(s.bsize) }
+  } catch {
+    return undefined
   }
 }

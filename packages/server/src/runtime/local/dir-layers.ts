@@ -140,6 +140,11 @@ export class DirLayers implements LayerDriver {
     return Promise.reject(unsupportedDiskMb(this.kind, `sandbox ${id}`))
   }
 
+  async space(): Promise<{ totalBytes: number; freeBytes: number } | undefined> {
+    if (!this.#pool) return undefined
+    return (await this.#pool).space()
+  }
+
   /** Unmounts and deletes the pool (its image or dir) when no layer and no snapshot is left in it. */
   async release(): Promise<void> {
     if (!this.#pool && !existsSync(this.#poolDir)) return

@@ -55,6 +55,8 @@ export interface LayerDriver {
   snapshotUsage(dir: string, subvolume: number, recorded: number): Promise<{ bytes: number; exclusiveBytes: number }>
   /** Sets a live sandbox's diskMb (bytes); `invalid_request` where the driver enforces none. */
   setLimit(id: string, sandboxDir: string, bytes: number): Promise<void>
+  /** Size and free space of the pool that holds every layer (statfs), or undefined when it is not mounted. */
+  space(): Promise<{ totalBytes: number; freeBytes: number } | undefined>
   /** Unmounts the pool and removes it when no layer is left in it. */
   release(): Promise<void>
 }

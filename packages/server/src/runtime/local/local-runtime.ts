@@ -281,8 +281,10 @@ export class LocalRuntime implements Runtime {
   async stats(ref: RuntimeRef): Promise<SandboxStats> {
     this.#mustBeAlive(ref)
     const disk = await this.#layers.usage(sandboxPaths(this.#dataDir, ref.id).dir)
+    const pool = await this.#layers.space()
     return {
       ...this.#cgroups.stats(ref.id),
+      ...(pool ? { diskPoolBytes: pool.totalBytes, diskPoolFreeBytes: pool.freeBytes } : {}),
       ...(disk ? { diskBytes: disk.bytes, diskExclusiveBytes: disk.exclusiveBytes } : {}),
       ...(disk?.limitBytes !== undefined ? { diskLimitBytes: disk.limitBytes } : {}),
     }
