@@ -309,6 +309,7 @@ export class LocalRuntime implements Runtime {
 
   async inspect(ref: RuntimeRef): Promise<RuntimeStatus> {
     if (!isRunning(ref.pid, ref.startTime)) return 'gone'
+    if (SANDBOX_ID_RE.test(ref.id)) await this.snapshots.settleCapture(ref.id) // frozen by a capture a crash cut short: not paused
     // Without its supervisor a sandbox serves no exec and nothing reaps its init: as good as gone.
     if (!supervisorOf(ref)) return 'gone'
     return this.#cgroups.state(ref.id) === 'frozen' ? 'paused' : 'running'

@@ -19,6 +19,8 @@ import { RuntimeError } from './runtime-error.js'
 
 /** A snapshot's record beside it: "<subvolume id> <bytes at capture>". Ids hold no '.', so it is never an id. */
 const recordOf = (dir: string, id: string) => join(dir, `${id}.rec`)
+/** In a sandbox's dir while a capture has it frozen. */
+const CAPTURE_MARKER = 'capture-frozen'
 
 export interface LocalSnapshotsDeps {
   dataDir: string
@@ -35,6 +37,8 @@ export class LocalSnapshots implements RuntimeSnapshots {
   readonly #ids = new KeyedMutex()
   /** Ids being created in this process (no record yet, and not to be swept as unfinished). */
   readonly #creating = new Set<string>()
+  /** Sandboxes a capture of this process has frozen now. */
+  readonly #capturing = new Set<string>()
 
   constructor(d: LocalSnapshotsDeps) {
     this.#d = d
@@ -70,12 +74,23 @@ export class LocalSnapshots implements RuntimeSnapshots {
     await this.#d.freezeLock.run(ref.id, async () => {
       if (!isRunning(ref.pid, ref.startTime)) throw gone()
       const paused = this.#d.cgroups.state(ref.id) === 'frozen'
-      if (!paused) await this.#d.cgroups.freeze(ref.id)
+      // The marker says "frozen by a capture, not paused": a server killed before the thaw leaves it, and
+      // settleCapture() thaws the sandbox on the next look instead of taking it for paused.
+      const marker = join(source, CAPTURE_MARKER)
+      this.#capturing.add(ref.id)
       try {
+        if (!paused) {
+          writeFileSync(marker, `${id}\n`, { mode: 0o600 })
+          await this.#d.cgroups.freeze(ref.id)
+        }
         // btrfs: still frozen, and the capture committed a transaction: the layer's qgroup counts what it holds now.
         ;({ subvolume, bytes } = await this.#d.layers.capture(source, dest, `snapshot sandbox ${ref.id} as ${id}`))
       } finally {
-        if (!paused) await this.#d.cgroups.thawAndWait(ref.id)
+        if (!paused) {
+          await this.#d.cgroups.thawAndWait(ref.id)
+          rmSync(marker, { force: true })
+        }
+        this.#capturing.delete(ref.id)
       }
     })
     try {
@@ -88,6 +103,20 @@ export class LocalSnapshots implements RuntimeSnapshots {
       throw err
     }
     return { id, layer: join(dest, 'upper'), ...(await this.#d.layers.snapshotUsage(dest, subvolume, bytes)) }
+  }
+
+  /**
+   * Thaws a sandbox a capture froze when the capture never finished (the server was killed between the
+   * freeze and the thaw), so it is not mistaken for paused; a no-op otherwise.
+   */
+  async settleCapture(sandboxId: string): Promise<void> {
+    const marker = join(sandboxPaths(this.#d.dataDir, sandboxId).dir, CAPTURE_MARKER)
+    if (!existsSync(marker)) return
+    await this.#d.freezeLock.run(sandboxId, async () => {
+      if (!existsSync(marker) || this.#capturing.has(sandboxId)) return
+      await this.#d.cgroups.thawAndWait(sandboxId)
+      rmSync(marker, { force: true })
+    })
   }
 
   async get(id: string): Promise<SnapshotRef | undefined> {
