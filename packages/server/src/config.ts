@@ -24,7 +24,11 @@ const quotaFields = {
     .describe(
       "Sum of pids limits of live sandboxes per project. Whatever the quotas, every sandbox on the host together stays below half of the kernel's task limit (a pids ceiling on the parent cgroup).",
     ),
-  diskMb: z.number().int().min(0).describe('Sum of the disk limits (resources.diskMb) of live sandboxes per project: the storage their writable layers may take.'),
+  diskMb: z
+    .number()
+    .int()
+    .min(0)
+    .describe('Storage per project (MiB): the disk limits (resources.diskMb) of its live sandboxes plus what its snapshots and template layers hold (their exclusive bytes).'),
 }
 const quotaDefaults = { sandboxes: 100, memoryMb: 65_536, cpu: 64, pids: 32_768, diskMb: 1_048_576 }
 const QuotaLimits = z
@@ -56,6 +60,12 @@ export const ConfigSchema = z
           .describe("Parent cgroup shared by every tidepool on the host; each instance's sandboxes sit in <cgroupName>/<instance id>/."),
         disk: z
           .object({
+            driver: z
+              .enum(['auto', 'btrfs', 'reflink', 'copy'])
+              .default('auto')
+              .describe(
+                "Where sandboxes' writable layers and snapshots live: btrfs (a subvolume each, snapshots O(1), diskMb enforced by qgroups), reflink (file clones, O(files)), copy (cp -a, O(bytes)); auto: btrfs where the host has it, else reflink or copy with a warning. reflink and copy do not enforce resources.diskMb (a diskMb other than defaults.diskMb is refused).",
+              ),
             poolMb: z
               .number()
               .int()

@@ -316,9 +316,15 @@ class SandboxMetrics(TypedDict, total=False):
     pidsLimit: Required[int]
     oomKills: Required[int]
     diskBytes: NotRequired[int]
-    "Bytes the sandbox's writable layer holds."
+    "Bytes the sandbox's writable layer holds on disk (allocated, not apparent sizes)."
+    diskExclusiveBytes: NotRequired[int]
+    "Bytes only this layer holds (not shared with a snapshot or a clone): what destroying the sandbox frees."
     diskLimitBytes: NotRequired[int]
-    "Its limit (resources.diskMb)."
+    "Its limit (resources.diskMb), on a layer driver that enforces one (btrfs)."
+    diskPoolBytes: NotRequired[int]
+    "Size of the storage pool every sandbox's writable layer shares."
+    diskPoolFreeBytes: NotRequired[int]
+    "Free space left in that pool."
 
 
 class WarmPool(TypedDict, total=False):
@@ -344,7 +350,7 @@ class SandboxEvent(TypedDict, total=False):
     "RFC 3339 timestamp (UTC)."
     sandboxId: Required[str]
     kind: Required[str]
-    "e.g. state_changed, exec, oom_killed, disk_full (a failed command with the writable layer at its diskMb), file_written"
+    "e.g. state_changed, exec, oom_killed, disk_full (a failed command with the writable layer at its diskMb, or the storage pool full: data.scope sandbox|pool), file_written"
     actor: Required[str]
     data: Required[dict[str, Any]]
 

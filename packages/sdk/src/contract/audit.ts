@@ -132,7 +132,9 @@ export const SandboxEvent = z
     seq: z.number().int(),
     at: Timestamp,
     sandboxId: z.string(),
-    kind: z.string().describe('e.g. state_changed, exec, oom_killed, disk_full (a failed command with the writable layer at its diskMb), file_written'),
+    kind: z
+      .string()
+      .describe('e.g. state_changed, exec, oom_killed, disk_full (a failed command with the writable layer at its diskMb, or the storage pool full: data.scope sandbox|pool), file_written'),
     actor: z.string(),
     data: z.record(z.string(), z.unknown()),
   })

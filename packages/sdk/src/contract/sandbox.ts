@@ -226,8 +226,11 @@ export const SandboxMetrics = z
     pids: z.number().int(),
     pidsLimit: z.number().int(),
     oomKills: z.number().int(),
-    diskBytes: z.number().int().optional().describe("Bytes the sandbox's writable layer holds."),
-    diskLimitBytes: z.number().int().optional().describe('Its limit (resources.diskMb).'),
+    diskBytes: z.number().int().optional().describe("Bytes the sandbox's writable layer holds on disk (allocated, not apparent sizes)."),
+    diskExclusiveBytes: z.number().int().optional().describe('Bytes only this layer holds (not shared with a snapshot or a clone): what destroying the sandbox frees.'),
+    diskLimitBytes: z.number().int().optional().describe('Its limit (resources.diskMb), on a layer driver that enforces one (btrfs).'),
+    diskPoolBytes: z.number().int().optional().describe("Size of the storage pool every sandbox's writable layer shares."),
+    diskPoolFreeBytes: z.number().int().optional().describe('Free space left in that pool.'),
   })
   .meta({ id: 'SandboxMetrics' })
 export type SandboxMetrics = z.infer<typeof SandboxMetrics>

@@ -72,6 +72,10 @@ export class FakeRuntime implements Runtime {
   /** watch() listeners per sandbox, until destroy. */
   readonly #onLost = new Map<string, (detail: string) => void>()
   failNextStart?: Error
+  /** Disk figures stats() adds (what a runtime with a storage pool reports). */
+  diskStats: Partial<SandboxStats> = {}
+  /** Bytes (and exclusive bytes) every new capture reports. */
+  snapshotBytes = 0
   /** Captures by id: the fake keeps no files, only the record (layer is a path that does not exist). */
   readonly snapshotRefs = new Map<string, SnapshotRef>()
   readonly snapshots: RuntimeSnapshots = {
@@ -79,7 +83,7 @@ export class FakeRuntime implements Runtime {
       this.#must(ref.id)
       checkSandboxId(id)
       if (this.snapshotRefs.has(id)) throw new RuntimeError('invalid_request', `snapshot ${id} exists already`)
-      const snap = { id, layer: `/nonexistent/fake-snapshots/${id}`, bytes: 0, exclusiveBytes: 0 }
+      const snap = { id, layer: `/nonexistent/fake-snapshots/${id}`, bytes: this.snapshotBytes, exclusiveBytes: this.snapshotBytes }
       this.snapshotRefs.set(id, snap)
       return { ...snap }
     },
@@ -209,7 +213,7 @@ export class FakeRuntime implements Runtime {
 
   async stats(ref: RuntimeRef): Promise<SandboxStats> {
     const s = this.#must(ref.id)
-    return { cpuSeconds: 0, memoryBytes: 1 << 20, memoryPeakBytes: 1 << 20, memoryLimitBytes: s.limits.memoryMb * 1048576, pids: 1, pidsLimit: s.limits.pids, oomKills: 0 }
+    return { cpuSeconds: 0, memoryBytes: 1 << 20, memoryPeakBytes: 1 << 20, memoryLimitBytes: s.limits.memoryMb * 1048576, pids: 1, pidsLimit: s.limits.pids, oomKills: 0, ...this.diskStats }
   }
 
   async inspect(ref: RuntimeRef): Promise<RuntimeStatus> {

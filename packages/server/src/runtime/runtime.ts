@@ -174,7 +174,12 @@ export interface SandboxStats {
   oomKills: number
   /** Bytes the writable layer holds, and its limit (runtimes that limit disk). */
   diskBytes?: number
+  /** Bytes only this layer holds (not shared with a snapshot or another clone): what destroying it frees. */
+  diskExclusiveBytes?: number
   diskLimitBytes?: number
+  /** Size and free space of the pool every sandbox's layer shares (runtimes with one). */
+  diskPoolBytes?: number
+  diskPoolFreeBytes?: number
 }
 
 /** A host directory bind-mounted into one running sandbox (Runtime.bindMount). */

@@ -26,14 +26,24 @@ export async function recordExit(deps: { runtime: Runtime; events: EventLog }, p
   if (r.oomKilled) {
     await deps.events.emit({ ...base, kind: 'oom_killed', data: { cmd: argv[0], memoryLimit: JSON.parse(sbx.row.resources).memoryMb } })
   }
-  // A failed command in a sandbox whose writable layer is at its diskMb: most likely the cause (EDQUOT).
+  // A failed command in a sandbox whose writable layer is at its diskMb (EDQUOT), or while the pool every
+  // layer shares is full (ENOSPC): most likely the cause. `scope` says which.
   if (r.exitCode !== 0) {
     const stats = await deps.runtime.stats(sbx.ref).catch(() => undefined) // a sandbox gone meanwhile has no disk to report
-    if (stats?.diskLimitBytes && stats.diskBytes !== undefined && stats.diskBytes >= stats.diskLimitBytes * DISK_FULL_SHARE) {
+    const atLimit = Boolean(stats?.diskLimitBytes && stats.diskBytes !== undefined && stats.diskBytes >= stats.diskLimitBytes * DISK_FULL_SHARE)
+    const poolFull = Boolean(stats?.diskPoolBytes && stats.diskPoolFreeBytes !== undefined && stats.diskPoolFreeBytes <= stats.diskPoolBytes * (1 - DISK_FULL_SHARE))
+    if (stats && (atLimit || poolFull)) {
       await deps.events.emit({
         ...base,
         kind: 'disk_full',
-        data: { cmd: argv[0], diskBytes: stats.diskBytes, diskLimitBytes: stats.diskLimitBytes, diskMb: JSON.parse(sbx.row.resources).diskMb },
+        data: {
+          cmd: argv[0],
+          scope: atLimit ? 'sandbox' : 'pool',
+          diskBytes: stats.diskBytes,
+          diskLimitBytes: stats.diskLimitBytes,
+          diskMb: JSON.parse(sbx.row.resources).diskMb,
+          ...(poolFull ? { diskPoolBytes: stats.diskPoolBytes, diskPoolFreeBytes: stats.diskPoolFreeBytes } : {}),
+        },
       })
     }
   }

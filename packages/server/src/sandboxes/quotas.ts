@@ -1,7 +1,9 @@
-/** @module sandboxes/quotas — per-project limits on live sandboxes, refused before anything is created. */
+/** @module sandboxes/quotas — per-project limits on live sandboxes and stored layers, refused before anything is created. */
 import type { Config } from '../config.js'
 import { quotaExceeded } from '../core/errors.js'
 import type { ResourceLimits } from '../runtime/runtime.js'
+import type { Db } from '../store/db.js'
+import type { TemplateTables } from '../store/schema.js'
 
 export interface Usage {
   sandboxes: number
@@ -9,8 +11,27 @@ export interface Usage {
   cpu: number
   /** Sum of the pids limits of live sandboxes. */
   pids: number
-  /** Sum of the disk limits of live sandboxes (their writable layers). */
+  /** Sum of the disk limits of live sandboxes (their writable layers), plus what the project's snapshots and template layers hold (storedMb). */
   diskMb: number
+}
+
+/**
+ * MiB the project's snapshots and template layers hold on disk: the sum of their exclusive bytes (what
+ * deleting them frees, as measured when each was captured), rounded up. Counted into the diskMb quota.
+ */
+export async function storedMb(db: Db, project: string): Promise<number> {
+  const t = db.withTables<TemplateTables>()
+  const snaps = await t
+    .selectFrom('snapshots')
+    .select((eb) => eb.fn.sum<number | string | null>('exclusive_bytes').as('b'))
+    .where('project', '=', project)
+    .executeTakeFirst()
+  const layers = await t
+    .selectFrom('template_layers')
+    .select((eb) => eb.fn.sum<number | string | null>('exclusive_bytes').as('b'))
+    .where('project', '=', project)
+    .executeTakeFirst()
+  return Math.ceil((Number(snaps?.b ?? 0) + Number(layers?.b ?? 0)) / 1_048_576)
 }
 
 export function limitsFor(cfg: Config, project: string) {

@@ -10,7 +10,7 @@ import { filteredPageOf, hasAll } from '../kit/page.js'
 import { pruneStopped, reapExpired } from './expiry.js'
 import { reconcileSandboxes, type ReconcileResult } from './reconcile.js'
 import { SandboxStates, type SandboxDeps } from './sandbox-states.js'
-import { checkQuota, type Usage } from './quotas.js'
+import { checkQuota, storedMb, type Usage } from './quotas.js'
 import { live, liveOf, refOf, toSandbox, type LiveSandbox } from './sandbox-row.js'
 import type { TemplateResolver, TemplateUsage } from '../kit/template-seam.js'
 import type { NetworkSeam } from '../kit/network-seam.js'
@@ -291,6 +291,7 @@ export class SandboxService implements TemplateUsage {
       used.pids += res.pids
       used.diskMb += res.diskMb ?? 0
     }
+    used.diskMb += await storedMb(this.deps.db, project)
     return used
   }
 

@@ -12,12 +12,12 @@ import { readText } from './host-files.js'
 import { supervisorOf } from './liveness.js'
 import { sandboxPaths } from './mounts.js'
 import { isAlive, isReaped } from './proc.js'
+import type { LayerDriver } from './layer-driver.js'
 import { RuntimeError } from './runtime-error.js'
-import { deleteSubvolume } from './subvolumes.js'
 
 export interface DestroyDeps {
   dataDir: string
-  helperPath: string
+  layers: LayerDriver
   cgroups: Cgroups
   /** The supervisors this process started (reaped when they resolve). */
   supervisors: Map<string, Promise<void>>
@@ -58,22 +58,7 @@ export async function destroySandbox(d: DestroyDeps, id: string, ref?: RuntimeRe
   }
   await d.cgroups.remove(id)
   await rm(execSocketPath(paths.dir), { force: true }) // outside the sandbox's dir when its path was too long
-  await removeLayer(d.helperPath, id, paths.dir)
-}
-
-/**
- * The sandbox's subvolume goes in one ioctl whatever it holds (a sandbox started from a 1 GB snapshot
- * holds 10,000 files an rm -r would unlink one by one); the kernel frees its extents and drops its
- * qgroup in the background. A dir that is no subvolume (a start that failed before making it) goes by rm -r.
- */
-async function removeLayer(helperPath: string, id: string, dir: string): Promise<void> {
-  if (!existsSync(dir)) return
-  try {
-    return await deleteSubvolume(helperPath, dir, `delete the writable layer of sandbox ${id}`)
-  } catch {
-    // no subvolume (or no helper): what an rm -r can remove, it removes; what it cannot, it reports
-  }
-  await rm(dir, { recursive: true, force: true, maxRetries: 3 })
+  await d.layers.remove(paths.dir, `delete the writable layer of sandbox ${id}`)
 }
 
 /** Ids of every sandbox with cgroups or a layer on this host (this instance's only). */

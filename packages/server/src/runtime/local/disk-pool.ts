@@ -113,6 +113,12 @@ export class DiskPool {
     return { bytes: this.qgroupBytes(id, 'referenced') ?? 0, limitBytes: limit }
   }
 
+  /** The subvolume id of a sandbox's layer (from its `disk` record), or undefined. */
+  subvolumeOf(sandboxDir: string): number | undefined {
+    const id = Number((readText(join(sandboxDir, 'disk')) ?? '').trim().split(' ')[0])
+    return Number.isInteger(id) && id > 0 ? id : undefined
+  }
+
   /**
    * A subvolume's qgroup counter (0/<id>) as the kernel last committed it: sysfs shows the numbers of
    * the last transaction commit, so writes of the last few seconds may not be in them yet.

@@ -11,12 +11,13 @@ import type { Cgroups } from './cgroups/cgroups.js'
 import { createCgroups } from './cgroups/create-cgroups.js'
 import { detectCgroups } from './cgroups/layout.js'
 import { destroySandbox, listSandboxes } from './destroy-sandbox.js'
-import { DiskPool } from './disk-pool.js'
 import { execSocketPath } from './exec-socket.js'
 import { hotBind, hotUnbind } from './hot-mount.js'
 import { pidsCeiling, readHostTasks } from './host-limits.js'
 import { readText } from './host-files.js'
 import { instanceIdOf } from './instance.js'
+import { type LayerDriver, type LayerDriverChoice, openLayerDriver } from './layer-driver.js'
+import { unsupportedDiskMb } from './dir-layers.js'
 import { LocalSnapshots } from './local-snapshots.js'
 import { ProcessWatcher, supervisorOf } from './liveness.js'
 import { startExec } from './local-exec.js'
@@ -52,13 +53,15 @@ export interface LocalRuntimeOptions {
    */
   cgroup2?: boolean
   logger?: RuntimeLogger
-  /** Disk limits of sandbox writable layers (MiB); see disk-pool.ts. */
+  /** Disk limits of sandbox writable layers (MiB) and their driver; see layer-driver.ts. */
   disk?: DiskLimits
   /** Per-sandbox network (SandboxSpec.network); see network/local-network.ts. */
   network?: NetworkConfig
 }
 
 export interface DiskLimits {
+  /** Where writable layers and snapshots live (default auto: btrfs where the host has it); see layer-driver.ts. */
+  driver?: LayerDriverChoice
   /** Size of the sparse pool image all sandboxes' writable layers share (default 20480). */
   poolMb?: number
   /** The largest resources.diskMb one sandbox may have (default 10240, at most poolMb). */
@@ -86,8 +89,8 @@ export class LocalRuntime implements Runtime {
   readonly #instance: string
   /** The most tasks one sandbox (and all together) may have: half of what the kernel allows. */
   readonly #pidsBound: number
-  readonly #pool: DiskPool
-  readonly #disk: Required<DiskLimits>
+  readonly #layers: LayerDriver
+  readonly #disk: Required<Omit<DiskLimits, 'driver'>>
   #layout: HostLayoutEntry[] | undefined
   #templateRoot: string | undefined
   /** Resolves when the init's supervisor (our child) has exited and been reaped, per sandbox we started. */
@@ -119,8 +122,8 @@ export class LocalRuntime implements Runtime {
     this.#cgroups = createCgroups(layout, this.#cgroupName, this.#instance, { pidsCeiling: this.#pidsBound })
     const poolMb = opts.disk?.poolMb ?? 20_480
     this.#disk = { poolMb, maxMb: Math.min(opts.disk?.maxMb ?? 10_240, poolMb), defaultMb: Math.min(opts.disk?.defaultMb ?? 2048, poolMb) }
-    this.#pool = new DiskPool({ dataDir: this.#dataDir, instance: this.#instance, sizeMb: poolMb, helperPath: this.#helperPath })
-    this.snapshots = new LocalSnapshots({ dataDir: this.#dataDir, helperPath: this.#helperPath, pool: this.#pool, cgroups: this.#cgroups, freezeLock: this.#freezeLock })
+    this.#layers = openLayerDriver({ choice: opts.disk?.driver ?? 'auto', dataDir: this.#dataDir, instance: this.#instance, sizeMb: poolMb, helperPath: this.#helperPath, log: this.#log })
+    this.snapshots = new LocalSnapshots({ dataDir: this.#dataDir, layers: this.#layers, cgroups: this.#cgroups, freezeLock: this.#freezeLock })
     if (opts.network?.enabled !== false) {
       this.network = new LocalNetwork({
         helperPath: this.#helperPath,
@@ -142,6 +145,16 @@ export class LocalRuntime implements Runtime {
     return this.#cgroups.parent
   }
 
+  /** The layer driver in use (`btrfs`, `reflink` or `copy`; for `auto`, what the probe chose once a pool is open). */
+  get diskDriver(): LayerDriver['kind'] {
+    return this.#layers.kind
+  }
+
+  /** Whether resources.diskMb is enforced by the kernel here (btrfs qgroups). */
+  get enforcesDiskMb(): boolean {
+    return this.#layers.enforcesDiskMb
+  }
+
   /** The largest resources.pids a sandbox may have on this host (the same bound caps all of them together). */
   get pidsBound(): number {
     return this.#pidsBound
@@ -149,22 +162,32 @@ export class LocalRuntime implements Runtime {
 
   async preflight(): Promise<PreflightCheck[]> {
     const net = this.network ? [await this.network.preflight()] : []
-    return [...runPreflight({ dataDir: this.#dataDir, helperPath: this.#helperPath, cgroups: this.#cgroups }), this.#pool.preflight(), ...net]
+    return [...runPreflight({ dataDir: this.#dataDir, helperPath: this.#helperPath, cgroups: this.#cgroups }), this.#layers.preflight(), ...net]
   }
 
   async start(spec: SandboxSpec): Promise<RuntimeRef> {
     checkSandboxId(spec.id)
     checkLimits(spec.resources, this.#pidsBound)
-    const diskMb = this.#diskMb(spec.resources)
+    const diskMb = this.#diskMb(spec.resources, `sandbox ${spec.id}`)
     if (spec.fromSnapshot !== undefined) checkSandboxId(spec.fromSnapshot)
     this.#ready()
-    await this.#pool.ensure()
+    await this.#layers.ensure()
     const from = spec.fromSnapshot === undefined ? undefined : await this.snapshots.subvolumeOf(spec.fromSnapshot)
     const hostTemplateRoot = this.#templateRoot!
     const hostLayout = this.#layout!
     const net = spec.network?.egress ? await this.#link(spec.id) : undefined
     return startSandbox(
-      { dataDir: this.#dataDir, helperPath: this.#helperPath, cgroups: this.#cgroups, log: this.#log, hostTemplateRoot, hostLayout, supervisors: this.#supervisors, destroy: (id) => this.destroy(id) },
+      {
+        dataDir: this.#dataDir,
+        helperPath: this.#helperPath,
+        cgroups: this.#cgroups,
+        log: this.#log,
+        hostTemplateRoot,
+        hostLayout,
+        layers: this.#layers,
+        supervisors: this.#supervisors,
+        destroy: (id) => this.destroy(id),
+      },
       spec,
       diskMb,
       from,
@@ -247,23 +270,33 @@ export class LocalRuntime implements Runtime {
 
   async resize(ref: RuntimeRef, limits: ResourceLimits): Promise<void> {
     checkLimits(limits, this.#pidsBound)
-    const diskMb = limits.diskMb === undefined ? undefined : this.#diskMb(limits)
+    const diskMb = limits.diskMb === undefined ? undefined : this.#diskMb(limits, `sandbox ${ref.id}`)
     this.#mustBeAlive(ref)
     const dir = sandboxPaths(this.#dataDir, ref.id).dir
     // Disk first: it can still refuse (below what the sandbox holds) before any cgroup limit changed.
-    if (diskMb !== undefined && this.#pool.usage(dir)?.limitBytes !== diskMb * 1_048_576) await this.#pool.setLimit(ref.id, dir, diskMb * 1_048_576)
+    if (diskMb !== undefined && this.#layers.enforcesDiskMb) await this.#layers.setLimit(ref.id, dir, diskMb * 1_048_576)
     this.#cgroups.resize(ref.id, limits)
   }
 
   async stats(ref: RuntimeRef): Promise<SandboxStats> {
     this.#mustBeAlive(ref)
-    const disk = this.#pool.usage(sandboxPaths(this.#dataDir, ref.id).dir)
-    return { ...this.#cgroups.stats(ref.id), ...(disk ? { diskBytes: disk.bytes, diskLimitBytes: disk.limitBytes } : {}) }
+    const disk = await this.#layers.usage(sandboxPaths(this.#dataDir, ref.id).dir)
+    const pool = await this.#layers.space()
+    return {
+      ...this.#cgroups.stats(ref.id),
+      ...(pool ? { diskPoolBytes: pool.totalBytes, diskPoolFreeBytes: pool.freeBytes } : {}),
+      ...(disk ? { diskBytes: disk.bytes, diskExclusiveBytes: disk.exclusiveBytes } : {}),
+      ...(disk?.limitBytes !== undefined ? { diskLimitBytes: disk.limitBytes } : {}),
+    }
   }
 
-  /** resources.diskMb (or the default), checked against runtime.disk.maxMb. */
-  #diskMb(l: ResourceLimits): number {
+  /**
+   * resources.diskMb (or the default), checked against runtime.disk.maxMb. A driver that cannot enforce
+   * it takes only the default (which it does not enforce, as preflight says): any other is refused.
+   */
+  #diskMb(l: ResourceLimits, what: string): number {
     const mb = l.diskMb ?? this.#disk.defaultMb
+    if (!this.#layers.enforcesDiskMb && mb !== this.#disk.defaultMb) throw unsupportedDiskMb(this.#layers.kind, what)
     if (!(Number.isInteger(mb) && mb >= 16)) throw new RuntimeError('invalid_request', `resources.diskMb must be an integer >= 16 (got ${mb})`)
     if (mb > this.#disk.maxMb) {
       throw new RuntimeError(
@@ -276,6 +309,7 @@ export class LocalRuntime implements Runtime {
 
   async inspect(ref: RuntimeRef): Promise<RuntimeStatus> {
     if (!isRunning(ref.pid, ref.startTime)) return 'gone'
+    if (SANDBOX_ID_RE.test(ref.id)) await this.snapshots.settleCapture(ref.id) // frozen by a capture a crash cut short: not paused
     // Without its supervisor a sandbox serves no exec and nothing reaps its init: as good as gone.
     if (!supervisorOf(ref)) return 'gone'
     return this.#cgroups.state(ref.id) === 'frozen' ? 'paused' : 'running'
@@ -312,18 +346,18 @@ export class LocalRuntime implements Runtime {
 
   async destroy(id: string, ref?: RuntimeRef): Promise<void> {
     if (!SANDBOX_ID_RE.test(id)) return // nothing of ours can carry such a name
-    await this.#pool.adopt() // after a reboot: its subvolume is in the pool, which must be mounted to remove it
+    await this.#layers.adopt() // after a reboot: its subvolume is in the pool, which must be mounted to remove it
     // An end we cause is no loss.
     this.#watcher.unwatch(`${id}:init`)
     this.#watcher.unwatch(`${id}:sup`)
     this.#liveExecs.delete(id)
     this.network?.addressesOf(id) // read before its dir (and `net` file) goes
-    await destroySandbox({ dataDir: this.#dataDir, helperPath: this.#helperPath, cgroups: this.#cgroups, supervisors: this.#supervisors }, id, ref)
+    await destroySandbox({ dataDir: this.#dataDir, layers: this.#layers, cgroups: this.#cgroups, supervisors: this.#supervisors }, id, ref)
     await this.network?.release(id)
   }
 
   async list(): Promise<string[]> {
-    await this.#pool.adopt()
+    await this.#layers.adopt()
     return listSandboxes({ dataDir: this.#dataDir, cgroups: this.#cgroups })
   }
 
@@ -341,7 +375,7 @@ export class LocalRuntime implements Runtime {
 
   async removeCgroupParents(): Promise<void> {
     this.#cgroups.removeParents()
-    await this.#pool.release()
+    await this.#layers.release()
   }
 
   /** Fails with runtime_unavailable naming what is missing; builds the host template once. */

@@ -1,8 +1,9 @@
 /**
  * @module runtime/local/local-snapshots — RuntimeSnapshots of the local runtime: a snapshot is a
- * read-only btrfs snapshot of a sandbox's subvolume, `<pool>/.snapshots/<id>` (its `upper/` is the layer:
- * `root/`, and `usr/` for host templates), complete once its record `<pool>/.snapshots/<id>.rec` exists
- * (written after the capture, removed before the delete). O(1) in bytes and files.
+ * capture of a sandbox's layer by the layer driver (layer-driver.ts) at `<pool>/.snapshots/<id>` (its
+ * `upper/` is the layer: `root/`, and `usr/` for host templates): a read-only btrfs snapshot (O(1) in
+ * bytes and files), or a reflink clone / copy of upper/. Complete once its record
+ * `<pool>/.snapshots/<id>.rec` exists (written after the capture, removed before the delete).
  */
 import { existsSync, readdirSync, renameSync, rmSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
@@ -10,20 +11,20 @@ import { KeyedMutex } from '../../core/mutex.js'
 import type { RuntimeRef, RuntimeSnapshots, SnapshotRef } from '../runtime.js'
 import { SANDBOX_ID_RE, checkSandboxId } from '../sandbox-checks.js'
 import type { Cgroups } from './cgroups/cgroups.js'
-import type { DiskPool } from './disk-pool.js'
 import { readText } from './host-files.js'
+import type { LayerDriver } from './layer-driver.js'
 import { sandboxPaths, snapshotsDir } from './mounts.js'
 import { isRunning } from './proc.js'
 import { RuntimeError } from './runtime-error.js'
-import { deleteSubvolume, snapshotSubvolume } from './subvolumes.js'
 
 /** A snapshot's record beside it: "<subvolume id> <bytes at capture>". Ids hold no '.', so it is never an id. */
 const recordOf = (dir: string, id: string) => join(dir, `${id}.rec`)
+/** In a sandbox's dir while a capture has it frozen. */
+const CAPTURE_MARKER = 'capture-frozen'
 
 export interface LocalSnapshotsDeps {
   dataDir: string
-  helperPath: string
-  pool: DiskPool
+  layers: LayerDriver
   cgroups: Cgroups
   /** Per sandbox: pause, resume and a snapshot's freeze–capture–thaw never interleave (a thaw must not undo a pause). */
   freezeLock: KeyedMutex
@@ -36,6 +37,8 @@ export class LocalSnapshots implements RuntimeSnapshots {
   readonly #ids = new KeyedMutex()
   /** Ids being created in this process (no record yet, and not to be swept as unfinished). */
   readonly #creating = new Set<string>()
+  /** Sandboxes a capture of this process has frozen now. */
+  readonly #capturing = new Set<string>()
 
   constructor(d: LocalSnapshotsDeps) {
     this.#d = d
@@ -53,7 +56,7 @@ export class LocalSnapshots implements RuntimeSnapshots {
     checkSandboxId(ref.id)
     const gone = () => new RuntimeError('not_found', `sandbox ${ref.id} is not running (its init, pid ${ref.pid}, is gone); nothing to snapshot`)
     if (!isRunning(ref.pid, ref.startTime)) throw gone()
-    await this.#d.pool.ensure()
+    await this.#d.layers.ensure()
     return this.#ids.run(id, () => {
       this.#creating.add(id)
       return this.#capture(ref, id, gone).finally(() => this.#creating.delete(id))
@@ -64,20 +67,30 @@ export class LocalSnapshots implements RuntimeSnapshots {
     const dest = join(this.#dir, id)
     if (existsSync(recordOf(this.#dir, id))) throw new RuntimeError('invalid_request', `snapshot ${id} exists already; choose another id or delete it first`)
     // A capture a crash cut short (no record): never complete, never used.
-    if (existsSync(dest)) await deleteSubvolume(this.#d.helperPath, dest, `remove the unfinished snapshot ${id}`)
+    if (existsSync(dest)) await this.#d.layers.remove(dest, `remove the unfinished snapshot ${id}`)
     const source = sandboxPaths(this.#d.dataDir, ref.id).dir
     let subvolume = 0
     let bytes = 0
     await this.#d.freezeLock.run(ref.id, async () => {
       if (!isRunning(ref.pid, ref.startTime)) throw gone()
       const paused = this.#d.cgroups.state(ref.id) === 'frozen'
-      if (!paused) await this.#d.cgroups.freeze(ref.id)
+      // The marker says "frozen by a capture, not paused": a server killed before the thaw leaves it, and
+      // settleCapture() thaws the sandbox on the next look instead of taking it for paused.
+      const marker = join(source, CAPTURE_MARKER)
+      this.#capturing.add(ref.id)
       try {
-        subvolume = await snapshotSubvolume(this.#d.helperPath, source, dest, `snapshot sandbox ${ref.id} as ${id}`)
-        // Still frozen, and the capture committed a transaction: the layer's qgroup counts what it holds now.
-        bytes = this.#d.pool.usage(source)?.bytes ?? 0
+        if (!paused) {
+          writeFileSync(marker, `${id}\n`, { mode: 0o600 })
+          await this.#d.cgroups.freeze(ref.id)
+        }
+        // btrfs: still frozen, and the capture committed a transaction: the layer's qgroup counts what it holds now.
+        ;({ subvolume, bytes } = await this.#d.layers.capture(source, dest, `snapshot sandbox ${ref.id} as ${id}`))
       } finally {
-        if (!paused) await this.#d.cgroups.thawAndWait(ref.id)
+        if (!paused) {
+          await this.#d.cgroups.thawAndWait(ref.id)
+          rmSync(marker, { force: true })
+        }
+        this.#capturing.delete(ref.id)
       }
     })
     try {
@@ -86,19 +99,40 @@ export class LocalSnapshots implements RuntimeSnapshots {
       renameSync(`${rec}.tmp`, rec)
     } catch (err) {
       rmSync(`${recordOf(this.#dir, id)}.tmp`, { force: true })
-      await deleteSubvolume(this.#d.helperPath, dest, `remove the unfinished snapshot ${id}`)
+      await this.#d.layers.remove(dest, `remove the unfinished snapshot ${id}`)
       throw err
     }
-    return { id, layer: join(dest, 'upper'), ...this.#bytesOf(subvolume, bytes) }
+    return { id, layer: join(dest, 'upper'), ...(await this.#d.layers.snapshotUsage(dest, subvolume, bytes)) }
+  }
+
+  /**
+   * Thaws a sandbox a capture froze when the capture never finished (the server was killed between the
+   * freeze and the thaw), so it is not mistaken for paused; a no-op otherwise.
+   */
+  async settleCapture(sandboxId: string): Promise<void> {
+    const marker = join(sandboxPaths(this.#d.dataDir, sandboxId).dir, CAPTURE_MARKER)
+    if (!existsSync(marker)) return
+    await this.#d.freezeLock.run(sandboxId, async () => {
+      if (!existsSync(marker) || this.#capturing.has(sandboxId)) return
+      await this.#d.cgroups.thawAndWait(sandboxId)
+      rmSync(marker, { force: true })
+    })
   }
 
   async get(id: string): Promise<SnapshotRef | undefined> {
     if (!SANDBOX_ID_RE.test(id)) return undefined
-    await this.#d.pool.adopt()
+    await this.#d.layers.adopt()
     const dir = join(this.#dir, id)
-    const [subvol, recorded] = (readText(recordOf(this.#dir, id)) ?? '').trim().split(' ').map(Number)
-    if (!subvol || recorded === undefined || !Number.isFinite(recorded)) return undefined
-    return { id, layer: join(dir, 'upper'), ...this.#bytesOf(subvol, recorded) }
+    const rec = this.#record(id)
+    if (!rec) return undefined
+    return { id, layer: join(dir, 'upper'), ...(await this.#d.layers.snapshotUsage(dir, rec.subvolume, rec.bytes)) }
+  }
+
+  /** The record of a complete snapshot (its subvolume id, 0 on a dir driver; bytes at capture), or undefined. */
+  #record(id: string): { subvolume: number; bytes: number } | undefined {
+    const [subvolume, bytes] = (readText(recordOf(this.#dir, id)) ?? '').trim().split(' ').map(Number)
+    if (subvolume === undefined || !Number.isInteger(subvolume) || subvolume < 0 || bytes === undefined || !Number.isFinite(bytes)) return undefined
+    return { subvolume, bytes }
   }
 
   /**
@@ -106,21 +140,23 @@ export class LocalSnapshots implements RuntimeSnapshots {
    * when there is no complete snapshot of that id.
    */
   async subvolumeOf(id: string): Promise<string> {
-    if (!(await this.get(id))) throw new RuntimeError('not_found', `snapshot ${id} does not exist on this host; list the snapshots, or make one first`)
+    if (!SANDBOX_ID_RE.test(id)) throw new RuntimeError('not_found', `snapshot ${JSON.stringify(id)} does not exist on this host`)
+    await this.#d.layers.adopt()
+    if (!this.#record(id)) throw new RuntimeError('not_found', `snapshot ${id} does not exist on this host; list the snapshots, or make one first`)
     return join(this.#dir, id)
   }
 
   async delete(id: string): Promise<void> {
     if (!SANDBOX_ID_RE.test(id)) return // no snapshot can carry such a name
-    await this.#d.pool.adopt()
+    await this.#d.layers.adopt()
     await this.#ids.run(id, async () => {
       rmSync(recordOf(this.#dir, id), { force: true }) // incomplete from here on: no start can pick it
-      await deleteSubvolume(this.#d.helperPath, join(this.#dir, id), `delete snapshot ${id}`)
+      await this.#d.layers.remove(join(this.#dir, id), `delete snapshot ${id}`)
     })
   }
 
   async list(): Promise<string[]> {
-    await this.#d.pool.adopt()
+    await this.#d.layers.adopt()
     let names: string[]
     try {
       names = readdirSync(this.#dir)
@@ -131,26 +167,9 @@ export class LocalSnapshots implements RuntimeSnapshots {
     const ids = names.filter((n) => SANDBOX_ID_RE.test(n))
     // A capture a crash cut short has no record: nobody can use it, so it goes (unless being made now).
     for (const id of ids.filter((n) => !all.has(`${n}.rec`) && !this.#creating.has(n))) {
-      await this.#ids.run(id, () => (existsSync(recordOf(this.#dir, id)) ? Promise.resolve() : deleteSubvolume(this.#d.helperPath, join(this.#dir, id), `remove the unfinished snapshot ${id}`)))
+      await this.#ids.run(id, () => (existsSync(recordOf(this.#dir, id)) ? Promise.resolve() : this.#d.layers.remove(join(this.#dir, id), `remove the unfinished snapshot ${id}`)))
     }
     return ids.filter((n) => all.has(`${n}.rec`)).sort()
-  }
-
-  /**
-   * Under full qgroups the snapshot's own qgroup is exact (referenced; exclusive = what deleting frees).
-   * Under simple quotas (what the pool uses on Linux 6.7+) every extent stays charged to the subvolume
-   * that wrote it, so the snapshot's qgroup holds only its metadata: bytes is then what the sandbox's
-   * qgroup counted at the capture (exact: read after the capture's commit, before the thaw; but only the
-   * data the sandbox wrote itself: what it had from a snapshot it started from stays charged to that
-   * data's writer), and exclusiveBytes cannot be told, so equals bytes.
-   */
-  #bytesOf(subvol: number, recorded: number): { bytes: number; exclusiveBytes: number } {
-    if (this.#d.pool.quotaMode() === 'full') {
-      const bytes = this.#d.pool.qgroupBytes(subvol, 'referenced')
-      const exclusiveBytes = this.#d.pool.qgroupBytes(subvol, 'exclusive')
-      if (bytes !== undefined && exclusiveBytes !== undefined) return { bytes, exclusiveBytes }
-    }
-    return { bytes: recorded, exclusiveBytes: recorded }
   }
 }
 

@@ -12,6 +12,7 @@ import { planMounts, sandboxPaths } from './mounts.js'
 import { readStartTime } from './proc.js'
 import type { RuntimeLogger } from './runtime-logger.js'
 import { RuntimeError, messageOf } from './runtime-error.js'
+import type { LayerDriver } from './layer-driver.js'
 import type { SandboxLink } from './network/local-network.js'
 import { resolveLayers } from './template-layers.js'
 
@@ -26,6 +27,7 @@ export interface StartDeps {
   log: RuntimeLogger
   hostTemplateRoot: string
   hostLayout: HostLayoutEntry[]
+  layers: LayerDriver
   /** Resolves when the init's supervisor (our child) has exited and been reaped, per sandbox started. */
   supervisors: Map<string, Promise<void>>
   /** Removes what a failed start left. */
@@ -47,7 +49,9 @@ export async function startSandbox(d: StartDeps, spec: SandboxSpec, diskMb: numb
     throw new RuntimeError('invalid_request', `template ${spec.template.name}: rootfs ${spec.template.rootfs} does not exist; build the template again`)
   }
   try {
-    // The helper makes paths.dir a btrfs subvolume (empty, or a snapshot of `from`) limited to diskMb, and the layer's dirs in it.
+    // btrfs: the helper makes paths.dir a subvolume (empty, or a snapshot of `from`) limited to diskMb, and the
+    // layer's dirs in it; reflink/copy: the driver makes the dir (a clone of `from`'s upper/) here.
+    const disk = await d.layers.prepare(paths.dir, diskMb * 1_048_576, plan, UID_BASE, from)
     const cgroups = d.cgroups.create(spec.id, spec.resources)
     const execSocket = execSocketPath(paths.dir)
     if (execSocket.startsWith(`${FALLBACK_SOCKET_DIR}/`)) mkdirSync(FALLBACK_SOCKET_DIR, { recursive: true, mode: 0o700 })
@@ -60,7 +64,7 @@ export async function startSandbox(d: StartDeps, spec: SandboxSpec, diskMb: numb
       execSocket,
       uidBase: UID_BASE,
       idCount: ID_COUNT,
-      disk: { subvolume: paths.dir, bytes: diskMb * 1_048_576, ...(from ? { from } : {}) },
+      ...(disk ? { disk } : {}),
       ...(net ? { net: { hostIf: net.hostIf, sandboxIp: net.sandboxIp, gatewayIp: net.gatewayIp } } : {}),
     })
     const pid = await spawnInit(d, spec.id, argv)
