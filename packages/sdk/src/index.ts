@@ -177,6 +177,7 @@ export {
   FinishRunResult,
   TestStatus,
   TestTier,
+  FlakyEvidenceKind,
   Quarantine,
   InsightTest,
   ListTestsInput,
