@@ -44,7 +44,7 @@ export interface RawCase {
 
 /** The report's raw cases → one case per test identity (retries in one report folded as attempts); collisions become warnings. */
 export function foldCases(raw: RawCase[], framework: Framework, root: string | undefined, cap: number, file: string, warnings: FileProblem[]): ParsedCase[] {
-  const byId = new Map<string, ParsedCase & { passes: number; failed: number }>()
+  const byId = new Map<string, ParsedCase & { passes: number; failed: number; lastPass: boolean }>()
   const collisions = new Set<string>()
   for (const rc of raw) {
     const { testId, file: testFile, suite, name } = identityOf(rc, framework, root)
@@ -58,7 +58,8 @@ export function foldCases(raw: RawCase[], framework: Framework, root: string | u
     let fails: number
     if (finals.length > 0) {
       outcome = 'fail'
-      attempts = 1 + reruns.length
+      // Vitest writes one <failure> per failed attempt of a retried test (and per soft-assertion error).
+      attempts = (framework === 'vitest' ? finals.length : 1) + reruns.length
       fails = attempts
     } else if (flaky.length > 0 || reruns.length > 0) {
       outcome = 'pass'
@@ -91,10 +92,23 @@ export function foldCases(raw: RawCase[], framework: Framework, root: string | u
         ...(failure ? { failure } : {}),
         passes: outcome === 'pass' ? 1 : 0,
         failed: outcome === 'fail' ? 1 : 0,
+        lastPass: outcome === 'pass' && fails === 0,
       })
       continue
     }
     // Same identity again in one report: a retry (gotestsum --rerun-fails, pytest reruns) — folded as attempts.
+    if (framework === 'pytest') {
+      // pytest-rerunfailures (with pytest's own junitxml) writes every rerun attempt as a <testcase> of its own,
+      // without a <failure>, before the final one: every earlier occurrence was a failed attempt, the last decides.
+      if (prev.lastPass) prev.fails++
+      prev.attempts += attempts
+      prev.fails += fails
+      prev.outcome = outcome
+      prev.lastPass = outcome === 'pass' && fails === 0
+      if (!prev.failure && failure) prev.failure = failure
+      if (durationMs !== undefined) prev.durationMs = durationMs
+      continue
+    }
     prev.attempts += attempts
     prev.fails += fails
     if (outcome === 'pass') prev.passes++
@@ -113,7 +127,7 @@ export function foldCases(raw: RawCase[], framework: Framework, root: string | u
       message: `test identity collision: "${c.suite} › ${c.name}" passed more than once in one report; distinct tests share a name (treated as one test)`,
     })
   }
-  return [...byId.values()].map(({ passes: _p, failed: _f, ...c }) => c)
+  return [...byId.values()].map(({ passes: _p, failed: _f, lastPass: _l, ...c }) => c)
 }
 
 interface Identity {

@@ -1,0 +1,56 @@
+import { readFileSync } from 'node:fs'
+import { join } from 'node:path'
+import { describe, expect, it } from 'vitest'
+import { parseJunit, type ParsedCase } from './junit.js'
+
+// Reports written by real runs of one small suite per runner (test/fixtures/runners/generate.sh): a test that
+// passes, one that always fails, and one that fails its first attempt and passes its retry.
+const dir = join(import.meta.dirname, '../../test/fixtures/runners')
+const parse = (p: string) => parseJunit(readFileSync(join(dir, p)), { file: p })
+const byName = (cases: ParsedCase[], part: string) => {
+  const c = cases.find((x) => x.name.includes(part))
+  if (!c) throw new Error(`no case ${part} in ${cases.map((x) => x.name).join(', ')}`)
+  return c
+}
+
+describe('retry traces of real runners', () => {
+  it('gotestsum --rerun-fails=2: repeated test cases of one identity are attempts', () => {
+    const r = parse('gotestsum/rerun-fails.xml')
+    expect(r.framework).toBe('gotestsum')
+    expect(r.cases).toHaveLength(3)
+    expect(byName(r.cases, 'TestFlaky')).toMatchObject({ outcome: 'pass', attempts: 2, fails: 1 })
+    expect(byName(r.cases, 'TestAlwaysFails')).toMatchObject({ outcome: 'fail', attempts: 3, fails: 3 })
+    expect(byName(r.cases, 'TestPasses')).toMatchObject({ outcome: 'pass', attempts: 1, fails: 0 })
+    expect(r.warnings).toEqual([])
+  })
+
+  it('vitest retry: 2 — one <failure> per failed attempt; a pass on retry leaves no trace', () => {
+    const r = parse('vitest/retry.xml')
+    expect(r.framework).toBe('vitest')
+    expect(byName(r.cases, 'always fails')).toMatchObject({ outcome: 'fail', attempts: 3, fails: 3 })
+    expect(byName(r.cases, 'flaky')).toMatchObject({ outcome: 'pass', attempts: 1, fails: 0 })
+  })
+
+  it('pytest-rerunfailures --reruns 2: every rerun is a <testcase> of its own without a failure; the last decides', () => {
+    for (const family of ['xunit1', 'xunit2']) {
+      const r = parse(`pytest/rerunfailures-${family}.xml`)
+      expect(r.framework).toBe('pytest')
+      expect(r.cases).toHaveLength(3)
+      expect(byName(r.cases, 'test_always_fails')).toMatchObject({ outcome: 'fail', attempts: 3, fails: 3 })
+      expect(byName(r.cases, 'test_flaky')).toMatchObject({ outcome: 'pass', attempts: 2, fails: 1 })
+      expect(byName(r.cases, 'test_passes')).toMatchObject({ outcome: 'pass', attempts: 1, fails: 0 })
+      expect(r.warnings).toEqual([])
+    }
+  })
+
+  it('jest-junit and mocha-junit-reporter hide retries: only the final attempt is visible', () => {
+    const jest = parse('jest/jest-junit-retry.xml')
+    expect(jest.framework).toBe('jest')
+    expect(byName(jest.cases, 'flaky')).toMatchObject({ outcome: 'pass', attempts: 1, fails: 0 })
+    expect(byName(jest.cases, 'always fails')).toMatchObject({ outcome: 'fail', attempts: 1, fails: 1 })
+    const mocha = parse('mocha/mocha-junit-retry.xml')
+    expect(mocha.framework).toBe('mocha')
+    expect(byName(mocha.cases, 'flaky')).toMatchObject({ outcome: 'pass', attempts: 1, fails: 0 })
+    expect(byName(mocha.cases, 'always fails')).toMatchObject({ outcome: 'fail', attempts: 1, fails: 1 })
+  })
+})
