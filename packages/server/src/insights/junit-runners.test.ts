@@ -2,6 +2,7 @@ import { readFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { describe, expect, it } from 'vitest'
 import { parseJunit, type ParsedCase } from './junit.js'
+import { testInsights } from './testing.js'
 
 // Reports written by real runs of one small suite per runner (test/fixtures/runners/generate.sh): a test that
 // passes, one that always fails, and one that fails its first attempt and passes its retry.
@@ -52,5 +53,44 @@ describe('retry traces of real runners', () => {
     expect(mocha.framework).toBe('mocha')
     expect(byName(mocha.cases, 'flaky')).toMatchObject({ outcome: 'pass', attempts: 1, fails: 0 })
     expect(byName(mocha.cases, 'always fails')).toMatchObject({ outcome: 'fail', attempts: 1, fails: 1 })
+  })
+
+  it('jest --json: invocations per test are attempts (what jest-junit hides)', () => {
+    const r = parse('jest/jest-retry.json')
+    expect(r).toMatchObject({ framework: 'jest', errors: [], warnings: [] })
+    expect(r.cases).toHaveLength(3)
+    expect(byName(r.cases, 'flaky')).toMatchObject({ outcome: 'pass', attempts: 2, fails: 1, file: 'jest/cart.test.js' })
+    const red = byName(r.cases, 'always fails')
+    expect(red).toMatchObject({ outcome: 'fail', attempts: 3, fails: 3 })
+    expect(red.failure?.message).toContain('expect(received).toBe(expected)')
+    expect(byName(r.cases, 'passes')).toMatchObject({ outcome: 'pass', attempts: 1, fails: 0 })
+  })
+
+  it('a JSON file that is not jest output is a clear problem, never a pass', () => {
+    expect(parseJunit('{"numTests": 3}', { file: 'x.json' }).errors[0]?.kind).toBe('not_junit')
+    expect(parseJunit('{"num', { file: 'y.json' }).errors[0]?.kind).toBe('malformed')
+    const proto = parseJunit('{"numX":1,"testResults":[{"name":"a.test.js","assertionResults":[{"title":"__proto__","status":"passed","invocations":2,"__proto__":{"x":1}}]}]}', { file: 'p.json' })
+    expect(proto.cases[0]).toMatchObject({ name: '__proto__', attempts: 2, fails: 1 })
+    expect(({} as Record<string, unknown>).x).toBeUndefined()
+  })
+
+  it('ingested, each runner’s flaky test is flaky-in-run where its report shows the retry', async () => {
+    const t = await testInsights()
+    try {
+      const files: [string, number][] = [
+        ['gotestsum/rerun-fails.xml', 1],
+        ['pytest/rerunfailures-xunit2.xml', 1],
+        ['jest/jest-retry.json', 1],
+        ['jest/jest-junit-retry.xml', 0],
+        ['vitest/retry.xml', 0],
+      ]
+      for (const [i, [f, flaky]] of files.entries()) {
+        await t.svc.createRun('p', { id: `r${i}`, commit: `c${i}`, branch: 'main', attempt: 1, variant: {} })
+        await t.svc.ingestJunit('p', `r${i}`, readFileSync(join(dir, f)), { name: f })
+        expect((await t.svc.getRun('p', `r${i}`)).summary, f).toMatchObject({ tests: 3, failed: 1, flaky })
+      }
+    } finally {
+      await t.close()
+    }
   })
 })

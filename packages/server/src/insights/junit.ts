@@ -1,6 +1,7 @@
 /** @module insights/junit — lenient JUnit XML reader for the common producers (Surefire, pytest, Jest, Vitest, Mocha, Playwright, gotestsum, dotnet). */
 import type { FileProblem } from '@tidepool/sdk'
 import { cleanLine, cleanText } from './clean.js'
+import { looksLikeJestJson, parseJestJson } from './junit-json.js'
 import { foldCases, type FailureRec, type Framework, type ParsedCase, type RawCase } from './junit-fold.js'
 import { decodeXmlBytes, scanXml, type XmlHandler } from './xml.js'
 
@@ -152,6 +153,8 @@ export function parseJunit(input: Uint8Array | string, opts: ParseOptions): Pars
   if (text.trim().length === 0) {
     return { framework: opts.framework ?? 'junit', cases: [], errors: [{ file, kind: 'empty', message: 'the file is empty: missing data, not a pass' }], warnings }
   }
+  // Jest's own JSON summary (it tells retries that jest-junit hides).
+  if (looksLikeJestJson(text)) return { framework: 'jest', ...parseJestJson(text, file, opts.root, cap * 2) }
   const h = new JunitHandler(cap * 2)
   const scan = scanXml(text, h)
   if (h.rootName === undefined) {
