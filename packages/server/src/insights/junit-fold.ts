@@ -40,6 +40,8 @@ export interface RawCase {
   hostname: string
   recs: FailureRec[]
   skipped: boolean
+  /** Playwright: highest retry number its report mentions (attachment paths, "Retry #N" sections). */
+  retries?: number | undefined
 }
 
 /** The report's raw cases → one case per test identity (retries in one report folded as attempts); collisions become warnings. */
@@ -56,15 +58,22 @@ export function foldCases(raw: RawCase[], framework: Framework, root: string | u
     let outcome: Outcome
     let attempts: number
     let fails: number
+    // Playwright's retries of a failed test are "Retry #N" sections of its one <failure>; a test that passed on a
+    // retry shows only in the attachment paths of the retries (test-results/<test>-retryN/…, e.g. the trace).
+    const pwRetries = framework === 'playwright' ? (rc.retries ?? 0) : 0
     if (finals.length > 0) {
       outcome = 'fail'
       // Vitest writes one <failure> per failed attempt of a retried test (and per soft-assertion error).
-      attempts = (framework === 'vitest' ? finals.length : 1) + reruns.length
+      attempts = Math.max((framework === 'vitest' ? finals.length : 1) + reruns.length, 1 + pwRetries)
       fails = attempts
     } else if (flaky.length > 0 || reruns.length > 0) {
       outcome = 'pass'
       attempts = 1 + flaky.length + reruns.length
       fails = flaky.length + reruns.length
+    } else if (pwRetries > 0 && !rc.skipped) {
+      outcome = 'pass'
+      attempts = 1 + pwRetries
+      fails = pwRetries
     } else if (rc.skipped) {
       outcome = 'skip'
       attempts = 0

@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { describe, expect, it } from 'vitest'
-import { parseJunit, type ParsedCase } from './junit.js'
+import { attachmentRetry, parseJunit, retrySection, type ParsedCase } from './junit.js'
 import { testInsights } from './testing.js'
 
 // Reports written by real runs of one small suite per runner (test/fixtures/runners/generate.sh): a test that
@@ -55,6 +55,21 @@ describe('retry traces of real runners', () => {
     expect(byName(mocha.cases, 'always fails')).toMatchObject({ outcome: 'fail', attempts: 1, fails: 1 })
   })
 
+  it('Playwright retries: "Retry #N" sections of a failure; -retryN attachment paths of a test that passed on retry', () => {
+    const r = parse('playwright/retries-trace-on-first-retry.xml')
+    expect(r.framework).toBe('playwright')
+    expect(byName(r.cases, 'always fails')).toMatchObject({ outcome: 'fail', attempts: 3, fails: 3 })
+    expect(byName(r.cases, 'flaky: fails the first attempt')).toMatchObject({ outcome: 'pass', attempts: 2, fails: 1 })
+    // trace: 'on-first-retry' attaches a trace to every retry: a flake without attachments of its own shows too.
+    expect(byName(r.cases, 'flaky without attachments')).toMatchObject({ outcome: 'pass', attempts: 2, fails: 1 })
+    expect(byName(r.cases, 'passes')).toMatchObject({ outcome: 'pass', attempts: 1, fails: 0 })
+    const bare = parse('playwright/retries-no-trace.xml')
+    expect(byName(bare.cases, 'always fails')).toMatchObject({ outcome: 'fail', attempts: 3, fails: 3 })
+    expect(byName(bare.cases, 'flaky: fails the first attempt')).toMatchObject({ outcome: 'pass', attempts: 2, fails: 1 })
+    // No trace, no attachment: the retry is invisible.
+    expect(byName(bare.cases, 'flaky without attachments')).toMatchObject({ outcome: 'pass', attempts: 1, fails: 0 })
+  })
+
   it('jest --json: invocations per test are attempts (what jest-junit hides)', () => {
     const r = parse('jest/jest-retry.json')
     expect(r).toMatchObject({ framework: 'jest', errors: [], warnings: [] })
@@ -92,5 +107,16 @@ describe('retry traces of real runners', () => {
     } finally {
       await t.close()
     }
+  })
+})
+
+describe('Playwright retry marks', () => {
+  it('reads the highest retry of attachment paths and failure sections, nothing else', () => {
+    expect(attachmentRetry('[[ATTACHMENT|test-results/a/x.txt]]\n[[ATTACHMENT|test-results/a-retry2/trace.zip]]\n[[ATTACHMENT|test-results/a-retry1/x]]')).toBe(2)
+    expect(attachmentRetry('test-results/a-retry3/x.txt [[ATTACHMENT|test-results/a-retryX/x]] [[ATTACHMENT|b-retry4.txt]]')).toBe(0)
+    expect(retrySection('Error\n    Retry #1 ───\n    Retry #12 ───')).toBe(12)
+    expect(retrySection('Retry #x')).toBe(0)
+    // Adversarial input stays linear: many unterminated markers.
+    expect(attachmentRetry('[[ATTACHMENT|-retry'.repeat(50_000))).toBe(0)
   })
 })
