@@ -22,6 +22,11 @@ describe('analyzeFlips', () => {
     expect(f.breakModelP).toBeLessThan(defaultFlipParams.flipImprobability)
   })
 
+  it('the case of issue #16: failed the final attempt in 4 of 20 runs, each on its own commit, scattered', () => {
+    const f = analyzeFlips(history('x..x......x..x......'))
+    expect(f).toMatchObject({ flaky: true, flipEpisodes: 4, commits: 20 })
+  })
+
   it('one failure then passes is not flaky (a fix after a short break), and neither is a clean history', () => {
     expect(analyzeFlips(history('.....x.........')).flaky).toBe(false)
     expect(analyzeFlips(history('...............')).flipEpisodes).toBe(0)
