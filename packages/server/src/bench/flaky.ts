@@ -13,6 +13,7 @@ import { replayOnline, scoreDetection } from '../insights/synthetic-score.js'
 import { defaultSpec, generateHistory, type SyntheticRun, type SyntheticSpec } from '../insights/synthetic.js'
 import { ManualClock, MemoryAudit } from '../insights/testing.js'
 import { openStore } from '../store/db.js'
+import { perRunnerMetrics } from './flaky-runners.js'
 import { figure, machine, metric, type BenchResult, type Metric } from './result.js'
 
 /** One variant, one run per commit, no CI re-runs, no in-run retries, no PRs: only flips across commits tell. */
@@ -127,6 +128,7 @@ export async function run(): Promise<BenchResult> {
     metrics.push(figure('broken tests called flaky', 'ratio', round(brokenAsFlaky / Math.max(1, brokenTotal)), { target: '0' }))
     metrics.push(figure('broken tests labelled broken', 'ratio', round(brokenFound / Math.max(1, brokenTotal))))
     metrics.push(figure('detected flaky tests whose only evidence is flips across commits', 'ratio', round(crossOnly / Math.max(1, detected))))
+    metrics.push(...perRunnerMetrics())
     return { name: 'flaky', at: new Date().toISOString(), machine: machine(), metrics }
   } finally {
     rmSync(dir, { recursive: true, force: true })
