@@ -190,6 +190,7 @@ export {
   FinishRunResult,
   TestStatus,
   TestTier,
+  FlakyEvidenceKind,
   Quarantine,
   InsightTest,
   ListTestsInput,

@@ -763,9 +763,9 @@ class InsightTest(TypedDict, total=False):
     name: Required[str]
     file: NotRequired[str]
     status: Required[Literal['flaky', 'broken', 'healthy']]
-    "flaky: passed and failed at the same code key and variant; broken: failing consecutively on the default branch."
+    "flaky: passed and failed at the same code key and variant, or failures that come and go across default-branch commits; broken: failing consecutively on the default branch."
     tier: Required[Literal['confirmed', 'likely', 'suspect', 'recovered', 'none']]
-    "confirmed: flaky evidence twice or an in-run retry flip; likely: once; suspect: failures without same-key evidence; recovered: was flaky, clean since."
+    "confirmed: flaky evidence twice, an in-run retry flip, two kinds of evidence or more flip episodes across commits than needed; likely: once (or just enough flip episodes); suspect: failures without flaky evidence; recovered: was flaky, clean since."
     score: Required[float]
     "Posterior mean failure rate per attempt (Beta(1,1) prior), infra-suspect runs excluded."
     interval: Required[tuple[float, float]]
@@ -776,6 +776,10 @@ class InsightTest(TypedDict, total=False):
     "Failed attempts among them."
     flakyEvidence: Required[int]
     "Code key + variant groups with both a pass and a failure."
+    evidence: Required[list[Literal['same_tree_retry', 'in_run_retry', 'cross_commit_flips']]]
+    "What made the flaky call: same_tree_retry (a CI re-run of one tree passed and failed), in_run_retry (a retry inside a run passed), cross_commit_flips (failures that came and went across default-branch commits, no break or fix)."
+    flips: Required[int]
+    "Pass\u2194fail transitions across default-branch commits outside breaks (persistent failure from one commit on) and fixes."
     excludedRuns: Required[int]
     "Runs left out as infrastructure suspects."
     failStreak: Required[int]

@@ -187,10 +187,16 @@ export const FinishRunInput = z
 
 // ---------------------------------------------------------------- tests and history
 
-export const TestStatus = z.enum(['flaky', 'broken', 'healthy']).describe('flaky: passed and failed at the same code key and variant; broken: failing consecutively on the default branch.')
+export const TestStatus = z
+  .enum(['flaky', 'broken', 'healthy'])
+  .describe('flaky: passed and failed at the same code key and variant, or failures that come and go across default-branch commits; broken: failing consecutively on the default branch.')
 export const TestTier = z
   .enum(['confirmed', 'likely', 'suspect', 'recovered', 'none'])
-  .describe('confirmed: flaky evidence twice or an in-run retry flip; likely: once; suspect: failures without same-key evidence; recovered: was flaky, clean since.')
+  .describe(
+    'confirmed: flaky evidence twice, an in-run retry flip, two kinds of evidence or more flip episodes across commits than needed; likely: once (or just enough flip episodes); suspect: failures without flaky evidence; recovered: was flaky, clean since.',
+  )
+
+export const FlakyEvidenceKind = z.enum(['same_tree_retry', 'in_run_retry', 'cross_commit_flips'])
 
 export const Quarantine = z.object({ owner: z.string(), expiresAt: Timestamp, reason: z.string(), remediationId: z.string().optional() })
 
@@ -208,6 +214,12 @@ export const InsightTest = z
     n: z.number().int().describe('Attempts the score is based on.'),
     failures: z.number().int().describe('Failed attempts among them.'),
     flakyEvidence: z.number().int().describe('Code key + variant groups with both a pass and a failure.'),
+    evidence: z
+      .array(FlakyEvidenceKind)
+      .describe(
+        'What made the flaky call: same_tree_retry (a CI re-run of one tree passed and failed), in_run_retry (a retry inside a run passed), cross_commit_flips (failures that came and went across default-branch commits, no break or fix).',
+      ),
+    flips: z.number().int().describe('Pass↔fail transitions across default-branch commits outside breaks (persistent failure from one commit on) and fixes.'),
     excludedRuns: z.number().int().describe('Runs left out as infrastructure suspects.'),
     failStreak: z.number().int().describe('Consecutive failing runs on the default branch, newest first.'),
     since: Timestamp.optional().describe('When the current status began.'),

@@ -7,6 +7,7 @@ import type { BenchResult } from './result.js'
 const benches: Record<string, () => Promise<{ run(): Promise<BenchResult> }>> = {
   sandbox: () => import('./sandbox.js'),
   insights: () => import('./insights.js'),
+  flaky: () => import('./flaky.js'),
   data: () => import('./data.js'),
   snapshot: () => import('./snapshot.js'),
   templates: () => import('./templates.js'),

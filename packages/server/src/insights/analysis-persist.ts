@@ -52,6 +52,8 @@ export async function persistAnalysis(env: InsightsEnv, project: string, o: Anal
         streak: v.failStreak,
         since: v.since ?? null,
         cluster: clusterOf.get(id) ?? null,
+        evidence_kinds: v.evidenceKinds.join(','),
+        flips: v.flips,
       })
     }
     // Cluster membership can change for tests not judged this time.
@@ -62,9 +64,10 @@ export async function persistAnalysis(env: InsightsEnv, project: string, o: Anal
     }
     if (env.sqlite) {
       const upd = env.sqlite.prepare(
-        'UPDATE insight_tests SET first_seen = ?, last_seen = ?, status = ?, tier = ?, score = ?, lo = ?, hi = ?, n = ?, fails = ?, evidence = ?, excluded = ?, streak = ?, since = ?, cluster = ? WHERE project = ? AND id = ?',
+        'UPDATE insight_tests SET first_seen = ?, last_seen = ?, status = ?, tier = ?, score = ?, lo = ?, hi = ?, n = ?, fails = ?, evidence = ?, excluded = ?, streak = ?, since = ?, cluster = ?, evidence_kinds = ?, flips = ? WHERE project = ? AND id = ?',
       )
-      for (const u of updates) upd.run(u.first_seen, u.last_seen, u.status, u.tier, u.score, u.lo, u.hi, u.n, u.fails, u.evidence, u.excluded, u.streak, u.since, u.cluster, project, u.id)
+      for (const u of updates)
+        upd.run(u.first_seen, u.last_seen, u.status, u.tier, u.score, u.lo, u.hi, u.n, u.fails, u.evidence, u.excluded, u.streak, u.since, u.cluster, u.evidence_kinds, u.flips, project, u.id)
     } else {
       for (const u of updates) {
         const { project: _p, id: _i, ...set } = u

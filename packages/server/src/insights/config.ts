@@ -48,6 +48,15 @@ const Remediation = z
   })
   .strict()
 
+const Flips = z
+  .object({
+    maxFlipSpan: z.number().int().min(1).default(3).describe('Longest failure episode (distinct default-branch commits) that counts as a flip; longer ones that end are a break and its fix.'),
+    minFlipEpisodes: z.number().int().min(2).default(2).describe('Flip episodes across commits that make a test flaky…'),
+    breakRate: z.number().min(0).max(1).default(0.001).describe('…when that many break/fix pairs would be improbable at this rate of breaks per test and commit…'),
+    flipImprobability: z.number().min(0).max(1).default(0.05).describe('…below this probability (Poisson tail).'),
+  })
+  .strict()
+
 const Llm = z
   .object({
     url: z.string().url().optional().describe('OpenAI-compatible base URL (POST {url}/chat/completions); unset: deterministic summaries only.'),
@@ -76,6 +85,7 @@ export const InsightsConfig = z
       .default(512 * 1024 * 1024)
       .describe('Largest (decompressed) report accepted.'),
     messageMaxChars: z.number().int().min(64).default(2000).describe('Failure text kept per result.'),
+    flips: Flips.prefault({}).describe('Flakiness across commits (see docs/insights.md).'),
     infra: Infra.prefault({}),
     anomalies: Anomalies.prefault({}),
     remediation: Remediation.prefault({}),

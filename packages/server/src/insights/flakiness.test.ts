@@ -93,4 +93,34 @@ describe('judgeTest', () => {
     const es = [fail(run({ codeKey: 'old' })), pass(run({ codeKey: 'old', attempt: 2 })), ...Array.from({ length: 10 }, () => pass(run()))]
     expect(judgeTest(es, { ...params, historyRuns: 10 })).toMatchObject({ status: 'healthy', evidence: 0, n: 10 })
   })
+
+  it('failures that come and go across commits are flaky with cross_commit_flips evidence, scored without a fix', () => {
+    const es: Entry[] = []
+    for (let i = 0; i < 40; i++) es.push(i === 8 || i === 20 || i === 31 ? fail(run()) : pass(run()))
+    const v = judgeTest(es, params)
+    expect(v).toMatchObject({ status: 'flaky', tier: 'confirmed', evidenceKinds: ['cross_commit_flips'], flipEpisodes: 3, flips: 6, evidence: 0, fails: 3, n: 40 })
+    expect(v.since).toBe(es[21]!.run.at)
+    // A break that was fixed (8 failing commits) on top: its runs leave the score, the verdict stays.
+    const fixed = [...es, ...Array.from({ length: 8 }, () => fail(run())), ...Array.from({ length: 5 }, () => pass(run()))]
+    const w = judgeTest(fixed, params)
+    expect(w).toMatchObject({ status: 'flaky', fails: 3, n: 45 })
+    expect(w.score.mean).toBeCloseTo(4 / 47)
+  })
+
+  it('a fixed test is not flaky for having failed once; a broken one stays broken', () => {
+    const fixed = [...Array.from({ length: 20 }, () => pass(run())), ...Array.from({ length: 6 }, () => fail(run())), ...Array.from({ length: 20 }, () => pass(run()))]
+    expect(judgeTest(fixed, params)).toMatchObject({ status: 'healthy', evidenceKinds: [], flipEpisodes: 0 })
+    const quick = [...Array.from({ length: 20 }, () => pass(run())), fail(run()), ...Array.from({ length: 20 }, () => pass(run()))]
+    expect(judgeTest(quick, params)).toMatchObject({ status: 'healthy', tier: 'suspect', flipEpisodes: 1 })
+    const broken = [...Array.from({ length: 20 }, () => pass(run())), fail(run()), pass(run()), ...Array.from({ length: 10 }, () => fail(run()))]
+    expect(judgeTest(broken, params)).toMatchObject({ status: 'broken', evidenceKinds: [] })
+  })
+
+  it('names the evidence: a CI re-run of the same tree, a retry inside a run', () => {
+    const a = run({ codeKey: 't1' })
+    const same = judgeTest([pass(run()), fail(a), pass(run({ codeKey: 't1', attempt: 2 })), pass(run())], params)
+    expect(same.evidenceKinds).toEqual(['same_tree_retry'])
+    const inRun = judgeTest([pass(run()), { run: run(), outcome: 'pass', attempts: 2, fails: 1 }], params)
+    expect(inRun.evidenceKinds).toEqual(['in_run_retry'])
+  })
 })

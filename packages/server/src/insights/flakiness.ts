@@ -1,5 +1,6 @@
 /** @module insights/flakiness — one test's verdict from its history: flaky (with Bayesian score), broken, or healthy; recovery with hysteresis. */
 import type { Outcome } from './junit.js'
+import { analyzeFlips, defaultFlipParams, type FlipParams } from './flips.js'
 import { betaScore, type BetaScore } from './stats.js'
 
 /** What the analysis knows about a run, for judging the tests in it. */
@@ -34,7 +35,12 @@ export interface FlakinessParams {
   brokenImprobability: number
   recoverAfterRuns: number
   recoverImprobability: number
+  /** Cross-commit flip model (defaults when absent). */
+  flips?: FlipParams | undefined
 }
+
+/** What made a flaky call: a pass and a failure of one tree across CI re-runs, a retry inside a run, flips across commits. */
+export type EvidenceKind = 'same_tree_retry' | 'in_run_retry' | 'cross_commit_flips'
 
 export type Status = 'flaky' | 'broken' | 'healthy'
 export type Tier = 'confirmed' | 'likely' | 'suspect' | 'recovered' | 'none'
@@ -58,6 +64,12 @@ export interface Verdict {
   since?: number | undefined
   /** Time of the first flaky evidence in the window. */
   firstEvidenceAt?: number | undefined
+  /** Kinds of flaky evidence found (empty for a test that is not flaky). */
+  evidenceKinds: EvidenceKind[]
+  /** Pass↔fail transitions across default-branch commits outside break and fix segments. */
+  flips: number
+  /** Failure episodes that ended within a few commits (see flips.ts). */
+  flipEpisodes: number
 }
 
 /** Judges one test. `entries` are sorted by run time, oldest first. */
@@ -78,7 +90,7 @@ export function judgeTest(all: readonly Entry[], p: FlakinessParams): Verdict {
   const score = betaScore(fails, n, p.credibleLevel)
 
   // Flaky evidence: a pass and a failure at the same code key and variant (in-run retries count).
-  const groups = new Map<string, { pass: boolean; fail: boolean; mixedAt?: number }>()
+  const groups = new Map<string, { pass: boolean; fail: boolean; runPass: boolean; runFail: boolean; mixedAt?: number }>()
   let inRunFlips = 0
   let firstEvidenceAt: number | undefined
   let lastFailIdx = -1
@@ -88,16 +100,24 @@ export function judgeTest(all: readonly Entry[], p: FlakinessParams): Verdict {
     if (e.fails > 0 && e.attempts > e.fails) inRunFlips++
     const key = `${e.run.codeKey}\u0000${e.run.variantKey}`
     let g = groups.get(key)
-    if (!g) groups.set(key, (g = { pass: false, fail: false }))
+    if (!g) groups.set(key, (g = { pass: false, fail: false, runPass: false, runFail: false }))
     if (e.attempts > e.fails) g.pass = true
     if (e.fails > 0) g.fail = true
+    if (e.outcome === 'pass' && e.fails === 0) g.runPass = true
+    if (e.outcome === 'fail') g.runFail = true
     if (g.pass && g.fail && g.mixedAt === undefined) {
       g.mixedAt = e.run.at
       if (firstEvidenceAt === undefined || e.run.at < firstEvidenceAt) firstEvidenceAt = e.run.at
     }
   }
   let evidence = 0
-  for (const g of groups.values()) if (g.mixedAt !== undefined) evidence++
+  let sameTree = false
+  for (const g of groups.values()) {
+    if (g.mixedAt !== undefined) evidence++
+    if (g.runPass && g.runFail) sameTree = true
+  }
+  const fl = analyzeFlips(used, p.flips ?? defaultFlipParams)
+  const base = { n, fails, evidence, inRunFlips, excluded, flips: fl.flips, flipEpisodes: fl.flipEpisodes }
 
   // Broken: a trailing streak of failing default-branch runs, improbable under the test's own earlier flaky rate.
   let failStreak = 0
@@ -114,6 +134,7 @@ export function judgeTest(all: readonly Entry[], p: FlakinessParams): Verdict {
     let nb = 0
     let fb = 0
     for (let i = 0; i < streakStart; i++) {
+      if (fl.breakRuns.has(used[i]!.run.id)) continue
       nb += used[i]!.attempts
       fb += used[i]!.fails
     }
@@ -127,30 +148,56 @@ export function judgeTest(all: readonly Entry[], p: FlakinessParams): Verdict {
     broken = !streakKeysPass && (before ** failStreak < p.brokenImprobability || failStreak >= 3 * p.brokenAfter)
   }
   if (broken) {
-    return { status: 'broken', tier: 'none', score, n, fails, evidence, inRunFlips, excluded, failStreak, since: used[streakStart]!.run.at, firstEvidenceAt }
+    return { status: 'broken', tier: 'none', score, ...base, failStreak, since: used[streakStart]!.run.at, firstEvidenceAt, evidenceKinds: [] }
   }
 
-  if (evidence > 0) {
+  const kinds: EvidenceKind[] = []
+  if (sameTree) kinds.push('same_tree_retry')
+  if (inRunFlips > 0) kinds.push('in_run_retry')
+  if (fl.flaky) kinds.push('cross_commit_flips')
+  if (fl.flaky && fl.evidenceAt !== undefined && (firstEvidenceAt === undefined || fl.evidenceAt < firstEvidenceAt)) firstEvidenceAt = fl.evidenceAt
+  if (evidence > 0 || fl.flaky) {
+    // The failure rate of a flaky test leaves out the runs of a break and its fix.
+    let nf = 0
+    let ff = 0
+    let nAll = 0
+    let fAll = 0
+    for (let i = 0; i < used.length; i++) {
+      const e = used[i]!
+      if (fl.breakRuns.has(e.run.id)) continue
+      nAll += e.attempts
+      fAll += e.fails
+      if (i <= lastFailIdx) {
+        nf += e.attempts
+        ff += e.fails
+      }
+    }
+    const flakyScore = fl.breakRuns.size ? betaScore(fAll, nAll, p.credibleLevel) : score
     // Recovery with hysteresis: enter on one piece of evidence, leave only after a clean streak that would be
     // improbable (< recoverImprobability) under the rate the test failed at, and at least recoverAfterRuns long.
     const clean = used.length - 1 - lastFailIdx
-    let nf = 0
-    let ff = 0
-    for (let i = 0; i <= lastFailIdx; i++) {
-      nf += used[i]!.attempts
-      ff += used[i]!.fails
-    }
     const rate = Math.min(0.999, betaScore(ff, nf, p.credibleLevel).mean)
     const needed = Math.max(p.recoverAfterRuns, Math.ceil(Math.log(p.recoverImprobability) / Math.log(1 - rate)))
     if (clean >= needed) {
       const recoveredAt = used[lastFailIdx + needed]?.run.at
-      return { status: 'healthy', tier: 'recovered', score, n, fails, evidence, inRunFlips, excluded, failStreak, since: recoveredAt, firstEvidenceAt }
+      return { status: 'healthy', tier: 'recovered', score: flakyScore, ...base, failStreak, since: recoveredAt, firstEvidenceAt, evidenceKinds: kinds }
     }
-    const tier: Tier = evidence >= 2 || inRunFlips > 0 ? 'confirmed' : 'likely'
-    return { status: 'flaky', tier, score, n, fails, evidence, inRunFlips, excluded, failStreak, since: firstEvidenceAt, firstEvidenceAt }
+    const tier: Tier = evidence >= 2 || inRunFlips > 0 || kinds.length >= 2 || fl.flipEpisodes > (p.flips ?? defaultFlipParams).minFlipEpisodes ? 'confirmed' : 'likely'
+    return {
+      status: 'flaky',
+      tier,
+      score: flakyScore,
+      ...base,
+      n: fl.breakRuns.size ? nAll : n,
+      fails: fl.breakRuns.size ? fAll : fails,
+      failStreak,
+      since: firstEvidenceAt,
+      firstEvidenceAt,
+      evidenceKinds: kinds,
+    }
   }
   const tier: Tier = fails > 0 ? 'suspect' : 'none'
-  return { status: 'healthy', tier, score, n, fails, evidence, inRunFlips, excluded, failStreak, since: window[0]?.run.at, firstEvidenceAt }
+  return { status: 'healthy', tier, score, ...base, failStreak, since: window[0]?.run.at, firstEvidenceAt, evidenceKinds: [] }
 }
 
 /** Folds the rows of one test in one run (several report files) into one entry: any pass wins, attempts add up. */

@@ -40,11 +40,13 @@ export interface RawCase {
   hostname: string
   recs: FailureRec[]
   skipped: boolean
+  /** Playwright: highest retry number its report mentions (attachment paths, "Retry #N" sections). */
+  retries?: number | undefined
 }
 
 /** The report's raw cases → one case per test identity (retries in one report folded as attempts); collisions become warnings. */
 export function foldCases(raw: RawCase[], framework: Framework, root: string | undefined, cap: number, file: string, warnings: FileProblem[]): ParsedCase[] {
-  const byId = new Map<string, ParsedCase & { passes: number; failed: number }>()
+  const byId = new Map<string, ParsedCase & { passes: number; failed: number; lastPass: boolean }>()
   const collisions = new Set<string>()
   for (const rc of raw) {
     const { testId, file: testFile, suite, name } = identityOf(rc, framework, root)
@@ -56,14 +58,22 @@ export function foldCases(raw: RawCase[], framework: Framework, root: string | u
     let outcome: Outcome
     let attempts: number
     let fails: number
+    // Playwright's retries of a failed test are "Retry #N" sections of its one <failure>; a test that passed on a
+    // retry shows only in the attachment paths of the retries (test-results/<test>-retryN/…, e.g. the trace).
+    const pwRetries = framework === 'playwright' ? (rc.retries ?? 0) : 0
     if (finals.length > 0) {
       outcome = 'fail'
-      attempts = 1 + reruns.length
+      // Vitest writes one <failure> per failed attempt of a retried test (and per soft-assertion error).
+      attempts = Math.max((framework === 'vitest' ? finals.length : 1) + reruns.length, 1 + pwRetries)
       fails = attempts
     } else if (flaky.length > 0 || reruns.length > 0) {
       outcome = 'pass'
       attempts = 1 + flaky.length + reruns.length
       fails = flaky.length + reruns.length
+    } else if (pwRetries > 0 && !rc.skipped) {
+      outcome = 'pass'
+      attempts = 1 + pwRetries
+      fails = pwRetries
     } else if (rc.skipped) {
       outcome = 'skip'
       attempts = 0
@@ -91,10 +101,23 @@ export function foldCases(raw: RawCase[], framework: Framework, root: string | u
         ...(failure ? { failure } : {}),
         passes: outcome === 'pass' ? 1 : 0,
         failed: outcome === 'fail' ? 1 : 0,
+        lastPass: outcome === 'pass' && fails === 0,
       })
       continue
     }
     // Same identity again in one report: a retry (gotestsum --rerun-fails, pytest reruns) — folded as attempts.
+    if (framework === 'pytest') {
+      // pytest-rerunfailures (with pytest's own junitxml) writes every rerun attempt as a <testcase> of its own,
+      // without a <failure>, before the final one: every earlier occurrence was a failed attempt, the last decides.
+      if (prev.lastPass) prev.fails++
+      prev.attempts += attempts
+      prev.fails += fails
+      prev.outcome = outcome
+      prev.lastPass = outcome === 'pass' && fails === 0
+      if (!prev.failure && failure) prev.failure = failure
+      if (durationMs !== undefined) prev.durationMs = durationMs
+      continue
+    }
     prev.attempts += attempts
     prev.fails += fails
     if (outcome === 'pass') prev.passes++
@@ -113,7 +136,7 @@ export function foldCases(raw: RawCase[], framework: Framework, root: string | u
       message: `test identity collision: "${c.suite} › ${c.name}" passed more than once in one report; distinct tests share a name (treated as one test)`,
     })
   }
-  return [...byId.values()].map(({ passes: _p, failed: _f, ...c }) => c)
+  return [...byId.values()].map(({ passes: _p, failed: _f, lastPass: _l, ...c }) => c)
 }
 
 interface Identity {

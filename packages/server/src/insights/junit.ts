@@ -1,6 +1,7 @@
 /** @module insights/junit — lenient JUnit XML reader for the common producers (Surefire, pytest, Jest, Vitest, Mocha, Playwright, gotestsum, dotnet). */
 import type { FileProblem } from '@tidepool/sdk'
 import { cleanLine, cleanText } from './clean.js'
+import { looksLikeJestJson, parseJestJson } from './junit-json.js'
 import { foldCases, type FailureRec, type Framework, type ParsedCase, type RawCase } from './junit-fold.js'
 import { decodeXmlBytes, scanXml, type XmlHandler } from './xml.js'
 
@@ -49,6 +50,8 @@ class JunitHandler implements XmlHandler {
   /** Depth of system-out/err nested inside a failure record (its text is not the failure's). */
   nestedOut = 0
   inSkipped = false
+  /** Inside the test case's own <system-out> (read only for Playwright's retry attachments). */
+  inCaseOut = false
   readonly cap: number
 
   constructor(cap: number) {
@@ -97,6 +100,11 @@ class JunitHandler implements XmlHandler {
       this.wantText = false
       return
     }
+    if (!this.rec && name === 'system-out') {
+      this.inCaseOut = true
+      this.wantText = true
+      return
+    }
     if (name === 'skipped') {
       this.cur.skipped = true
       return
@@ -114,6 +122,12 @@ class JunitHandler implements XmlHandler {
       this.rec = undefined
       this.wantText = false
       this.nestedOut = 0
+      this.inCaseOut = false
+      return
+    }
+    if (this.inCaseOut && name === 'system-out') {
+      this.inCaseOut = false
+      this.wantText = false
       return
     }
     if (this.rec) {
@@ -131,8 +145,13 @@ class JunitHandler implements XmlHandler {
   }
 
   text(value: string): void {
+    if (this.inCaseOut) {
+      if (this.cur) this.cur.retries = Math.max(this.cur.retries ?? 0, attachmentRetry(value))
+      return
+    }
     const r = this.rec
     if (!r || this.nestedOut > 0) return
+    if (this.cur && value.includes('Retry #')) this.cur.retries = Math.max(this.cur.retries ?? 0, retrySection(value))
     if (r.text.length < this.cap) r.text += value.length > this.cap ? value.slice(0, this.cap) : value
   }
 }
@@ -152,6 +171,8 @@ export function parseJunit(input: Uint8Array | string, opts: ParseOptions): Pars
   if (text.trim().length === 0) {
     return { framework: opts.framework ?? 'junit', cases: [], errors: [{ file, kind: 'empty', message: 'the file is empty: missing data, not a pass' }], warnings }
   }
+  // Jest's own JSON summary (it tells retries that jest-junit hides).
+  if (looksLikeJestJson(text)) return { framework: 'jest', ...parseJestJson(text, file, opts.root, cap * 2) }
   const h = new JunitHandler(cap * 2)
   const scan = scanXml(text, h)
   if (h.rootName === undefined) {
@@ -197,4 +218,34 @@ function lineOf(text: string, offset: number): number {
   let line = 1
   for (let i = text.indexOf('\n'); i !== -1 && i < offset; i = text.indexOf('\n', i + 1)) line++
   return line
+}
+
+/** Highest N of Playwright's `[[ATTACHMENT|test-results/<test>-retryN/…]]` lines (0: none). Linear scans only. */
+export function attachmentRetry(text: string): number {
+  let max = 0
+  for (let i = text.indexOf('[[ATTACHMENT|'); i !== -1; i = text.indexOf('[[ATTACHMENT|', i + 13)) {
+    // An attachment path is short: look at most 512 characters ahead (linear in the text whatever it holds).
+    const seg = text.slice(i, i + 512)
+    const end = seg.indexOf(']]')
+    const line = end === -1 ? seg : seg.slice(0, end)
+    for (let j = line.indexOf('-retry'); j !== -1; j = line.indexOf('-retry', j + 6)) {
+      const n = digitsAt(line, j + 6)
+      if (n > 0 && line[j + 6 + String(n).length] === '/') max = Math.max(max, n)
+    }
+  }
+  return max
+}
+
+/** Highest N of Playwright's "Retry #N" section headers in a failure body (0: none). */
+export function retrySection(text: string): number {
+  let max = 0
+  for (let i = text.indexOf('Retry #'); i !== -1; i = text.indexOf('Retry #', i + 7)) max = Math.max(max, digitsAt(text, i + 7))
+  return max
+}
+
+function digitsAt(s: string, at: number): number {
+  let n = 0
+  let k = at
+  while (k < s.length && k < at + 4 && s.charCodeAt(k) >= 48 && s.charCodeAt(k) <= 57) n = n * 10 + s.charCodeAt(k++) - 48
+  return n
 }

@@ -39,6 +39,11 @@ describe('rankCause', () => {
     expect(r.evidence.map((e) => e.kind)).toEqual(['flaky_score', 'known_signature'])
     expect(rankCause({ ...base, outcome: 'flaky' }).class).toBe('known_flaky')
   })
+  it('names the evidence of the flaky call', () => {
+    const r = rankCause({ ...base, test: { status: 'flaky', tier: 'likely', score: 0.1, interval: [0.05, 0.2], n: 40, failStreak: 0, evidence: ['cross_commit_flips'], flips: 4 } })
+    expect(r.evidence[0]!.detail).toContain('evidence: failures came and went across commits (4 flips)')
+    expect(r.evidence[0]!.value).toMatchObject({ evidence: ['cross_commit_flips'] })
+  })
   it('green on the default branch, new error, passed before on the branch: this change', () => {
     const r = rankCause({ ...base, signatureSeenInProject: false, defaultBranch: { runId: 'm1', commit: 'abc', outcome: 'pass' }, previousOnBranch: { runId: 'p1', commit: 'def', outcome: 'pass' } })
     expect(r.class).toBe('this_change')

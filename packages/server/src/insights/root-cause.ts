@@ -9,7 +9,17 @@ export interface FailureFacts {
   signature?: string | undefined
   signatureInfraLike: boolean
   run: { infraSuspect: boolean; infraReason?: string | undefined; saturation: string[]; onDefaultBranch: boolean }
-  test: { status: 'flaky' | 'broken' | 'healthy'; tier: string; score: number; interval: [number, number]; n: number; failStreak: number; cluster?: string | undefined }
+  test: {
+    status: 'flaky' | 'broken' | 'healthy'
+    tier: string
+    score: number
+    interval: [number, number]
+    n: number
+    failStreak: number
+    cluster?: string | undefined
+    evidence?: readonly string[] | undefined
+    flips?: number | undefined
+  }
   /** The newest default-branch run before this one that ran the test. */
   defaultBranch?: { runId: string; commit: string; outcome: 'pass' | 'fail' | 'skip' } | undefined
   /** The previous run of the same branch (and variant) that ran the test. */
@@ -74,8 +84,8 @@ export function rankCause(f: FailureFacts): Ranked {
     conf.known_flaky = Math.max(conf.known_flaky, Math.min(0.95, c))
     ev.known_flaky.push({
       kind: 'flaky_score',
-      detail: `flaky (${f.test.tier}): failure rate ${pctl(f.test.score)} [${pctl(f.test.interval[0])}–${pctl(f.test.interval[1])}] over ${f.test.n} attempts`,
-      value: { score: f.test.score, interval: f.test.interval, n: f.test.n },
+      detail: `flaky (${f.test.tier}): failure rate ${pctl(f.test.score)} [${pctl(f.test.interval[0])}–${pctl(f.test.interval[1])}] over ${f.test.n} attempts${evidenceText(f.test.evidence, f.test.flips)}`,
+      value: { score: f.test.score, interval: f.test.interval, n: f.test.n, ...(f.test.evidence?.length ? { evidence: [...f.test.evidence] } : {}) },
     })
     if (f.signatureSeenForTest) ev.known_flaky.push({ kind: 'known_signature', detail: 'it failed this way before', value: f.signature })
   } else if (f.test.tier === 'suspect') {
@@ -120,4 +130,16 @@ function short(sha: string): string {
 
 function pctl(x: number): string {
   return `${(x * 100).toFixed(x < 0.01 ? 2 : 1)}%`
+}
+
+const evidenceLabel: Record<string, string> = {
+  same_tree_retry: 'a CI re-run of the same tree passed',
+  in_run_retry: 'a retry inside a run passed',
+  cross_commit_flips: 'failures came and went across commits',
+}
+
+/** "; evidence: …" naming what made the flaky call. */
+function evidenceText(kinds: readonly string[] | undefined, flips: number | undefined): string {
+  if (!kinds?.length) return ''
+  return `; evidence: ${kinds.map((k) => (k === 'cross_commit_flips' && flips ? `${evidenceLabel[k]} (${flips} flips)` : (evidenceLabel[k] ?? k))).join(', ')}`
 }

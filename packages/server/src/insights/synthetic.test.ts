@@ -78,4 +78,41 @@ describe('synthetic history with known ground truth', () => {
     expect(online.slowdownRuns).toHaveLength(truth.slowed.length)
     await t.close()
   })
+
+  it('flaky across commits: every run a new commit, no retries anywhere; breaks, fixes and quick reverts are never flaky', async () => {
+    const spec: SyntheticSpec = {
+      ...defaultSpec,
+      seed: 5,
+      tests: 150,
+      suites: 15,
+      runs: 200,
+      variants: [{ os: 'linux' }],
+      flaky: { count: 15, minRate: 0.05, maxRate: 0.3 },
+      coFailGroups: 1,
+      broken: 6,
+      quickFixes: 6,
+      outages: { full: 2, partial: 2 },
+      slowed: 0,
+      prShare: 0,
+      rerunRed: 0,
+      inRunRetries: 0,
+    }
+    const t = await testInsights()
+    const { runs, truth } = generateHistory(spec)
+    for (const run of runs) {
+      await t.svc.createRun('p', run.input)
+      await t.svc.ingestJunit('p', run.input.id, Buffer.from(run.xml))
+    }
+    await t.svc.analyze('p', { full: true })
+    const tests = (await t.svc.listTests('p', { limit: 1000 })).items
+    const s = scoreDetection(truth, tests, (await t.svc.listRuns('p', { limit: 1000 })).items, () => [])
+    console.log(`cross-commit synthetic (${spec.tests} tests × ${runs.length} commits, ${truth.flaky.size} flaky): precision ${s.precision.toFixed(3)}, recall ${s.recall.toFixed(3)}`)
+    expect(s.precision).toBeGreaterThanOrEqual(0.95)
+    expect(s.recall).toBeGreaterThanOrEqual(0.85)
+    expect(s.brokenAsFlaky).toBe(0)
+    for (const id of truth.fixed) expect(tests.find((x) => x.testId === id)?.status).not.toBe('flaky')
+    const found = tests.filter((x) => x.status === 'flaky')
+    expect(found.every((x) => x.evidence.includes('cross_commit_flips') && x.flips >= 2)).toBe(true)
+    await t.close()
+  })
 })

@@ -18,6 +18,8 @@ export interface SyntheticSpec {
   coFailGroups: number
   /** Tests broken on the default branch from some commit on (half of them fixed later). */
   broken: number
+  /** Tests broken for 1–3 default-branch commits, then fixed (a revert): never flaky. */
+  quickFixes?: number | undefined
   /** Outages: full (40–90 % of tests fail) and partial (the database suites fail), each lasting 1–3 runs. */
   outages: { full: number; partial: number }
   /** Tests that become 2× slower from one default-branch commit on. */
@@ -69,6 +71,8 @@ export interface GroundTruth {
   /** testId → per-attempt failure rate of truly flaky tests (co-failing members included). */
   flaky: Map<string, number>
   broken: Set<string>
+  /** Tests broken for a while and fixed since (neither flaky nor broken at the end). */
+  fixed: Set<string>
   /** Tests that only a PR broke (healthy on the default branch). */
   prBroken: Set<string>
   slowed: { testId: string; commit: string; runId: string }[]
@@ -104,7 +108,7 @@ export function generateHistory(spec: SyntheticSpec): { runs: SyntheticRun[]; tr
   const shuffled = [...tests].sort(() => r() - 0.5)
   let k = 0
   const take = (n: number) => shuffled.slice(k, (k += n))
-  const truth: GroundTruth = { flaky: new Map(), broken: new Set(), prBroken: new Set(), slowed: [], outageRuns: new Set(), coFailGroups: [], runIndex: new Map() }
+  const truth: GroundTruth = { flaky: new Map(), broken: new Set(), fixed: new Set(), prBroken: new Set(), slowed: [], outageRuns: new Set(), coFailGroups: [], runIndex: new Map() }
   const flakyRate = new Map<string, number>()
   for (const t of take(spec.flaky.count)) {
     const rate = spec.flaky.minRate + (spec.flaky.maxRate - spec.flaky.minRate) * r()
@@ -125,7 +129,12 @@ export function generateHistory(spec: SyntheticSpec): { runs: SyntheticRun[]; tr
     const to = i % 2 === 0 ? from + 10 + Math.floor(30 * r()) : Number.POSITIVE_INFINITY
     return { id: t.id, from, to }
   })
-  for (const b of broken) if (b.to === Number.POSITIVE_INFINITY) truth.broken.add(b.id)
+  // Quick fixes: broken at a commit, reverted 1–3 commits later (in run indices: commits × variants).
+  for (const t of take(spec.quickFixes ?? 0)) {
+    const from = Math.floor(spec.runs * (0.1 + 0.8 * r()))
+    broken.push({ id: t.id, from, to: from + (1 + Math.floor(3 * r())) * spec.variants.length })
+  }
+  for (const b of broken) (b.to === Number.POSITIVE_INFINITY ? truth.broken : truth.fixed).add(b.id)
   const slowed = take(spec.slowed).map((t) => ({ id: t.id, from: Math.floor(spec.runs * (0.4 + 0.3 * r())) }))
   const healthy = shuffled.slice(k)
 

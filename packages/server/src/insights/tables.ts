@@ -85,6 +85,10 @@ export interface TestRow {
   streak: number
   since: number | null
   cluster: string | null
+  /** Comma-separated evidence kinds of the flaky call ('' for none). */
+  evidence_kinds: string
+  /** Pass↔fail transitions across default-branch commits outside breaks and fixes. */
+  flips: number
 }
 
 export interface StatusLogRow {

@@ -20,6 +20,8 @@ export function testView(t: TestRow, q?: Quarantine): InsightTest {
     n: t.n,
     failures: t.fails,
     flakyEvidence: t.evidence,
+    evidence: evidenceKinds(t.evidence_kinds),
+    flips: t.flips,
     excludedRuns: t.excluded,
     failStreak: t.streak,
     ...(t.since !== null ? { since: new Date(t.since).toISOString() } : {}),
@@ -59,6 +61,13 @@ export function historyItem(run: HistoryRun, rows: readonly HistoryResult[]): Te
     ...(withSig?.message ? { message: withSig.message } : {}),
     infraSuspect: run.infra_suspect === 1,
   }
+}
+
+const kinds = new Set<string>(['same_tree_retry', 'in_run_retry', 'cross_commit_flips'])
+
+/** The stored comma-separated evidence kinds, known kinds only. */
+export function evidenceKinds(s: string): InsightTest['evidence'] {
+  return s.split(',').filter((k) => kinds.has(k)) as InsightTest['evidence']
 }
 
 function round(x: number): number {

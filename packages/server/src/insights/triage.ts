@@ -7,6 +7,7 @@ import { getRunRow } from './ingest.js'
 import { rankCause, type FailureFacts } from './root-cause.js'
 import { isDefaultBranch, loadSettings, parseJson, runFromRow } from './runs.js'
 import { outcomeName, type RunRow, type TestRow } from './tables.js'
+import { evidenceKinds } from './test-view.js'
 
 /** At most this many failures get per-test history lookups; the rest are grouped by signature only. */
 const maxDetailed = 300
@@ -108,6 +109,8 @@ export async function triageRun(env: InsightsEnv, project: string, runId: string
         n: t?.n ?? 0,
         failStreak: t?.streak ?? 0,
         cluster: t?.cluster ?? undefined,
+        evidence: t ? evidenceKinds(t.evidence_kinds) : [],
+        flips: t?.flips ?? 0,
       },
       signatureSeenForTest: false,
       signatureSeenInProject: true,

@@ -108,6 +108,8 @@ export async function writeFileBatch(env: InsightsEnv, b: FileBatch): Promise<vo
         streak: 0,
         since: null,
         cluster: null,
+        evidence_kinds: '',
+        flips: 0,
       }))
       await trx
         .insertInto('insight_tests')

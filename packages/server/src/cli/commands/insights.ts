@@ -189,9 +189,10 @@ export const insightsCommands: CliCommand[] = [
             score: pct(t.score),
             interval: `${pct(t.interval[0])}–${pct(t.interval[1])}`,
             n: t.n,
+            evidence: t.evidence.join(',') || '—',
             id: t.testId,
           })),
-          ['test', 'status', 'tier', 'score', 'interval', 'n', 'id'],
+          ['test', 'status', 'tier', 'score', 'interval', 'n', 'evidence', 'id'],
         ),
       )
       return 0
