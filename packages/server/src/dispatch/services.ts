@@ -10,6 +10,7 @@ import type { DataAreaServices } from '../data/handlers.js'
 import type { InsightsAreaServices } from '../insights/handlers.js'
 import type { NetworkAreaServices } from '../network/handlers.js'
 import type { PortsAreaServices } from '../ports/handlers.js'
+import type { PolicyGate } from '../policy/gate.js'
 import { UID_BASE } from '../runtime/local/start-sandbox.js'
 import type { Runtime } from '../runtime/runtime.js'
 import type { SandboxAreaServices } from '../sandboxes/handlers.js'
@@ -26,6 +27,8 @@ export interface Services
   clock: Clock
   log: Logger
   runtime: Runtime
+  /** The policy every call is decided by (dispatch), and that gates ask through `policy.engine.decide`. */
+  policy: PolicyGate
 }
 
 /**
