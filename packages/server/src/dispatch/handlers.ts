@@ -7,6 +7,7 @@ import { dataHandlers } from '../data/handlers.js'
 import { insightsHandlers } from '../insights/handlers.js'
 import type { HandlerTable } from '../kit/handler-table.js'
 import { networkHandlers } from '../network/handlers.js'
+import { policyHandlers } from '../policy/handlers.js'
 import { portsHandlers } from '../ports/handlers.js'
 import { sandboxHandlers } from '../sandboxes/handlers.js'
 import { templatesHandlers } from '../templates/handlers.js'
@@ -24,6 +25,7 @@ const composed = {
   ...networkHandlers,
   ...portsHandlers,
   ...workflowsHandlers,
+  ...policyHandlers,
 }
 
 /** Every operation has a handler that fits its schemas (a missing one does not compile). */

@@ -10,7 +10,7 @@ import type { DataAreaServices } from '../data/handlers.js'
 import type { InsightsAreaServices } from '../insights/handlers.js'
 import type { NetworkAreaServices } from '../network/handlers.js'
 import type { PortsAreaServices } from '../ports/handlers.js'
-import type { PolicyGate } from '../policy/gate.js'
+import type { PolicyAreaServices } from '../policy/handlers.js'
 import { UID_BASE } from '../runtime/local/start-sandbox.js'
 import type { Runtime } from '../runtime/runtime.js'
 import type { SandboxAreaServices } from '../sandboxes/handlers.js'
@@ -21,14 +21,12 @@ import { importImage, removeImage } from '../templates/oci/index.js'
 import { TemplateService } from '../templates/service.js'
 
 export interface Services
-  extends SandboxAreaServices, AccessAreaServices, InsightsAreaServices, DataAreaServices, TemplatesAreaServices, ActionsAreaServices, NetworkAreaServices, PortsAreaServices, WorkflowsAreaServices {
+  extends SandboxAreaServices, AccessAreaServices, InsightsAreaServices, DataAreaServices, TemplatesAreaServices, ActionsAreaServices, NetworkAreaServices, PortsAreaServices, WorkflowsAreaServices, PolicyAreaServices {
   config: Config
   store: OpenedStore
   clock: Clock
   log: Logger
   runtime: Runtime
-  /** The policy every call is decided by (dispatch), and that gates ask through `policy.engine.decide`. */
-  policy: PolicyGate
 }
 
 /**
