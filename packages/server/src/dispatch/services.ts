@@ -21,7 +21,17 @@ import { importImage, removeImage } from '../templates/oci/index.js'
 import { TemplateService } from '../templates/service.js'
 
 export interface Services
-  extends SandboxAreaServices, AccessAreaServices, InsightsAreaServices, DataAreaServices, TemplatesAreaServices, ActionsAreaServices, NetworkAreaServices, PortsAreaServices, WorkflowsAreaServices, PolicyAreaServices {
+  extends
+    SandboxAreaServices,
+    AccessAreaServices,
+    InsightsAreaServices,
+    DataAreaServices,
+    TemplatesAreaServices,
+    ActionsAreaServices,
+    NetworkAreaServices,
+    PortsAreaServices,
+    WorkflowsAreaServices,
+    PolicyAreaServices {
   config: Config
   store: OpenedStore
   clock: Clock

@@ -3,7 +3,10 @@ import { createRequire } from 'node:module'
 import type * as CedarWasm from '@cedar-policy/cedar-wasm/nodejs'
 
 /** The Node.js build is CommonJS that loads its .wasm synchronously; required once, on first use. */
-export type Cedar = Pick<typeof CedarWasm, 'validate' | 'checkParseSchema' | 'policySetTextToParts' | 'policyToJson' | 'preparsePolicySet' | 'preparseSchema' | 'statefulIsAuthorized' | 'getCedarVersion'>
+export type Cedar = Pick<
+  typeof CedarWasm,
+  'validate' | 'checkParseSchema' | 'policySetTextToParts' | 'policyToJson' | 'preparsePolicySet' | 'preparseSchema' | 'statefulIsAuthorized' | 'getCedarVersion'
+>
 export type { CedarValueJson, DetailedError, EntityJson } from '@cedar-policy/cedar-wasm/nodejs'
 
 let loaded: Cedar | undefined

@@ -3,9 +3,7 @@ import type { Principal } from '@tidepool/sdk'
 import type { CedarValueJson, EntityJson } from './cedar.js'
 
 /** What a decision is about besides the principal: a sandbox (with its labels) or a project. */
-export type ResourceFacts =
-  | { kind: 'sandbox'; id: string; project: string; state: string; labels: Record<string, string> }
-  | { kind: 'project'; id: string }
+export type ResourceFacts = { kind: 'sandbox'; id: string; project: string; state: string; labels: Record<string, string> } | { kind: 'project'; id: string }
 
 /** The call's context (the schema's `Call` type). */
 export interface CallContext {

@@ -69,7 +69,12 @@ export function loadPolicies(sources: readonly PolicySource[], schema: string): 
       readsResource ||= json.json.resource.op !== 'All' || JSON.stringify(json.json.conditions).includes('"resource"')
     })
   }
-  if (problems.length > 0) throw new AppError('invalid_request', `invalid policy: ${problems.join('; ')}`, problems.map((message) => ({ path: 'policy', message })))
+  if (problems.length > 0)
+    throw new AppError(
+      'invalid_request',
+      `invalid policy: ${problems.join('; ')}`,
+      problems.map((message) => ({ path: 'policy', message })),
+    )
   return { policies, ids: Object.keys(policies), files: sources.map((s) => s.file), readsResource }
 }
 
