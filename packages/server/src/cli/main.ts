@@ -10,6 +10,7 @@ import { dataCommands } from './commands/data.js'
 import { insightsCommands } from './commands/insights.js'
 import { localCommands } from './commands/local.js'
 import { networkCommands } from './commands/network.js'
+import { policyCommands } from './commands/policy.js'
 import { mcpCommand } from './commands/mcp.js'
 import { sandboxCommands } from './commands/sandbox.js'
 import { templateCommands } from './commands/template.js'
@@ -38,6 +39,7 @@ async function main(argv: string[]): Promise<number> {
     ...templateCommands(config),
     ...networkCommands,
     ...workflowCommands,
+    ...policyCommands(config),
     mcpCommand,
   ]
 
