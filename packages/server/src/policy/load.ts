@@ -37,7 +37,19 @@ function describe(file: string, text: string, e: DetailedError): string {
 export function problemsOf(src: PolicySource, schema: string): string[] {
   const answer = cedar().validate({ schema, policies: { staticPolicies: src.text }, validationSettings: { mode: 'strict' } })
   if (answer.type === 'failure') return answer.errors.map((e) => describe(src.file, src.text, e))
-  return answer.validationErrors.map((v) => describe(src.file, src.text, v.error))
+  return onePerPlace(answer.validationErrors.map((v) => describe(src.file, src.text, v.error)))
+}
+
+/** Cedar reports one error per action a policy applies to: one per place is kept, with how many more there were. */
+function onePerPlace(problems: string[]): string[] {
+  const byPlace = new Map<string, { first: string; more: number }>()
+  for (const p of problems) {
+    const place = p.slice(0, p.indexOf(': '))
+    const seen = byPlace.get(place)
+    if (seen) seen.more++
+    else byPlace.set(place, { first: p, more: 0 })
+  }
+  return [...byPlace.values()].map((v) => (v.more > 0 ? `${v.first} (and ${v.more} more like it there)` : v.first))
 }
 
 /**
