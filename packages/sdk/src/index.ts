@@ -70,10 +70,12 @@ export type {
   ActionsOpName,
   NetworkOpName,
   PortsOpName,
+  PolicyOpName,
   WorkflowsOpName,
 } from './contract/operations.js'
 export { Ports, portHost, portHostSuffix } from './sandbox-ports.js'
 export { PortNumber, PortRef, SetPortPublicInput, PortExposure, portsOps } from './contract/ports.js'
+export { PolicyStatus, policyOps } from './contract/policy.js'
 export { ActionName, ActionInfo, ActionList, RunActionInput, ActionResult, actionsOps } from './contract/actions.js'
 export {
   SandboxNetwork,

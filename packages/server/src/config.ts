@@ -10,6 +10,7 @@ import { isUnsafeKey, safeCopy } from './core/safe-input.js'
 import { DataConfig } from './data/config.js'
 import { InsightsConfig } from './insights/config.js'
 import { NetworkConfig } from './network/config.js'
+import { PolicyConfig } from './policy/config.js'
 import { SnapshotConfig, WarmPoolConfig } from './sandboxes/config.js'
 import { TemplatesConfig } from './templates/config.js'
 
@@ -143,6 +144,7 @@ export const ConfigSchema = z
     snapshots: SnapshotConfig.prefault({}),
     templates: TemplatesConfig.prefault({}),
     network: NetworkConfig.prefault({}).describe('Egress: the proxy, the project-level domain policy (sandbox-runtime keys), hosts, resolvers, stubs, brokered credentials.'),
+    policy: PolicyConfig.prefault({}).describe('Policy as code (Cedar): which principal may do which call on which resource.'),
     warmPools: z.array(WarmPoolConfig).max(64).default([]).describe('Warm pools: sandboxes started ahead per project and template, so a matching create is a claim.'),
   })
   .strict()

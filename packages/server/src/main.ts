@@ -1,7 +1,7 @@
 /** @module main — the composition root: builds every service by hand and wires them together. */
 import { networkInterfaces } from 'node:os'
 import { mkdirSync } from 'node:fs'
-import { join } from 'node:path'
+import { join, resolve } from 'node:path'
 import { serve } from '@hono/node-server'
 import type { Principal } from '@tidepool/sdk'
 import type { Hono } from 'hono'
@@ -29,8 +29,10 @@ import { CommandService } from './sandboxes/commands.js'
 import { EventLog } from './kit/events.js'
 import { FileService } from './sandboxes/files.js'
 import { PortService } from './ports/service.js'
+import { PolicyGate } from './policy/gate.js'
 import { SandboxService } from './sandboxes/sandboxes.js'
 import { NetworkService } from './network/service.js'
+import { dispatch } from './dispatch/dispatch.js'
 import { sandboxBinder } from './dispatch/sandbox-binder.js'
 import { createTemplateService, type Services } from './dispatch/services.js'
 import { openStore } from './store/db.js'
@@ -65,12 +67,26 @@ export interface BuildOptions {
   freezePrototypes?: boolean
   /** Limits of the MCP HTTP sessions (tests lower them). */
   mcp?: McpHttpOptions
+  /** Bench only: false skips the policy evaluation of each call (the scope check stays). */
+  policyEvaluation?: boolean
 }
 
 export async function buildControlPlane(config: Config, opts: BuildOptions = {}): Promise<ControlPlane> {
   mkdirSync(config.home, { recursive: true, mode: 0o700 })
   const log = opts.logger ?? createLogger(config.logLevel)
   const clock = opts.clock ?? systemClock
+  // First: an invalid policy refuses the start before anything is opened or made.
+  let sandboxesForPolicy: SandboxService | undefined
+  const policy = new PolicyGate({
+    files: config.policy.files.map((f) => resolve(f)),
+    actions: [...builtinActions.values()],
+    lookup: async (principal, id) => {
+      const row = await sandboxesForPolicy?.row(principal, id).catch(() => undefined)
+      return row ? { project: row.project, state: row.state, labels: JSON.parse(row.metadata) as Record<string, string> } : undefined
+    },
+    log: log.child({ area: 'policy' }),
+    evaluate: opts.policyEvaluation ?? true,
+  })
   const store = await openStore(storeUrlOf(config))
   const tokens = new TokenService(store.db, clock)
   let adminToken: string | undefined
@@ -132,6 +148,7 @@ export async function buildControlPlane(config: Config, opts: BuildOptions = {})
   })
   // The sandboxes area accepts network policies only where the egress proxy enforces them.
   const sandboxes: SandboxService = new SandboxService({ db: store.db, runtime, config, clock, log, events, audit, templates, ...(config.network.proxy.enabled ? { network: network.seam() } : {}) })
+  sandboxesForPolicy = sandboxes
   const commands = new CommandService({ runtime, sandboxes, events, config, clock })
   const files = new FileService({ runtime, sandboxes, config })
   const svcData = createDataService(areaDeps, { binder: sandboxBinder({ runtime, sandboxes, events }) })
@@ -142,11 +159,13 @@ export async function buildControlPlane(config: Config, opts: BuildOptions = {})
     clones: { url: (principal, ref) => cloneUrl(svcData, principal, ref) },
   })
   const svc: Services = {
+    redispatch: (name, input, ctx) => dispatch(name, input, ctx, svc),
     config,
     store,
     clock,
     log,
     runtime,
+    policy,
     audit,
     events,
     tokens,

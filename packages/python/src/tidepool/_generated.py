@@ -1517,6 +1517,17 @@ class WorkflowReport(TypedDict, total=False):
     "The report."
 
 
+class PolicyStatus(TypedDict, total=False):
+    files: Required[list[str]]
+    "The policy files in force (or the built-in default policy)."
+    policies: Required[list[str]]
+    "The ids of the policies in force (their @id annotations)."
+    version: Required[int]
+    "How many policy sets this server has loaded (1 at start, +1 per good reload)."
+    loadedAt: Required[str]
+    "When the set in force was loaded."
+
+
 class LifecycleOutput(TypedDict, total=False):
     onTimeout: Required[Literal['kill', 'pause']]
     "What happens when timeoutMs elapses."
@@ -2414,6 +2425,14 @@ class ReplayWorkflowRunInput(TypedDict, total=False):
     "Workflow run id, e.g. wfr_k3j9x2m1q8w7p0a4."
 
 
+class GetPolicyInput(TypedDict, total=False):
+    pass
+
+
+class ReloadPolicyInput(TypedDict, total=False):
+    pass
+
+
 OPERATIONS: dict[str, Operation] = {
     "createSandbox": Operation("POST", "/v1/sandboxes", (), {}, "json", "", "json", False, "sandboxes:write"),
     "listSandboxes": Operation("GET", "/v1/sandboxes", (), {}, "none", "", "json", False, "sandboxes:read"),
@@ -2506,6 +2525,8 @@ OPERATIONS: dict[str, Operation] = {
     "getWorkflowRun": Operation("GET", "/v1/workflows/runs/{id}", ('id',), {}, "none", "", "json", False, "sandboxes:read"),
     "getWorkflowReport": Operation("GET", "/v1/workflows/runs/{id}/report", ('id',), {}, "none", "", "json", False, "sandboxes:read"),
     "replayWorkflowRun": Operation("POST", "/v1/workflows/runs/{id}/replay", ('id',), {}, "none", "", "json", False, "sandboxes:read"),
+    "getPolicy": Operation("GET", "/v1/policy", (), {}, "none", "", "json", False, "admin"),
+    "reloadPolicy": Operation("POST", "/v1/policy/reload", (), {}, "none", "", "json", False, "admin"),
 }
 
 
@@ -2879,6 +2900,14 @@ class SyncOperations:
         "Run a stored run again: same workflow text, inputs and sandbox, as a new run (POST /v1/workflows/runs/{id}/replay)"
         return cast("WorkflowRun", self.request("replayWorkflowRun", input))
 
+    def get_policy(self, **input: Unpack[GetPolicyInput]) -> PolicyStatus:
+        "The policy set in force (admin) (GET /v1/policy)"
+        return cast("PolicyStatus", self.request("getPolicy", input))
+
+    def reload_policy(self, **input: Unpack[ReloadPolicyInput]) -> PolicyStatus:
+        "Read the policy files again (admin); an invalid set is refused and the old one stays in force (POST /v1/policy/reload)"
+        return cast("PolicyStatus", self.request("reloadPolicy", input))
+
 
 class AsyncOperations:
     """Every operation as a coroutine method of the async client."""
@@ -3249,3 +3278,11 @@ class AsyncOperations:
     async def replay_workflow_run(self, **input: Unpack[ReplayWorkflowRunInput]) -> WorkflowRun:
         "Run a stored run again: same workflow text, inputs and sandbox, as a new run (POST /v1/workflows/runs/{id}/replay)"
         return cast("WorkflowRun", await self.request("replayWorkflowRun", input))
+
+    async def get_policy(self, **input: Unpack[GetPolicyInput]) -> PolicyStatus:
+        "The policy set in force (admin) (GET /v1/policy)"
+        return cast("PolicyStatus", await self.request("getPolicy", input))
+
+    async def reload_policy(self, **input: Unpack[ReloadPolicyInput]) -> PolicyStatus:
+        "Read the policy files again (admin); an invalid set is refused and the old one stays in force (POST /v1/policy/reload)"
+        return cast("PolicyStatus", await self.request("reloadPolicy", input))

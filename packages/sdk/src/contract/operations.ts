@@ -9,6 +9,7 @@ import { insightsOps } from './insights.js'
 import { networkOps } from './network.js'
 import { templatesOps } from './templates.js'
 import type { Operation } from './operation.js'
+import { policyOps } from './policy.js'
 import { portsOps } from './ports.js'
 import { snapshotOps } from './snapshots.js'
 import { workflowsOps } from './workflows.js'
@@ -224,6 +225,7 @@ export const operations = {
   ...networkOps,
   ...portsOps,
   ...workflowsOps,
+  ...policyOps,
 } as const satisfies Record<string, Operation>
 
 export type Operations = typeof operations
@@ -239,6 +241,7 @@ export type ActionsOpName = keyof typeof actionsOps
 export type NetworkOpName = keyof typeof networkOps
 export type PortsOpName = keyof typeof portsOps
 export type WorkflowsOpName = keyof typeof workflowsOps
+export type PolicyOpName = keyof typeof policyOps
 export type OpInput<K extends OpName> = z.input<Operations[K]['input']>
 type OutputOf<O> = O extends z.ZodType ? z.output<O> : O extends 'raw' ? Uint8Array : void
 export type OpOutput<K extends OpName> = OutputOf<Operations[K]['output']>

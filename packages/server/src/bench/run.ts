@@ -16,6 +16,7 @@ const benches: Record<string, () => Promise<{ run(): Promise<BenchResult> }>> = 
   network: () => import('./network.js'),
   ports: () => import('./ports.js'),
   workflows: () => import('./workflows.js'),
+  policy: () => import('./policy.js'),
   'python-sdk': () => import('./python-sdk.js'),
 }
 

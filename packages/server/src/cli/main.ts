@@ -11,6 +11,7 @@ import { insightsCommands } from './commands/insights.js'
 import { replayCommand } from './commands/replay.js'
 import { localCommands } from './commands/local.js'
 import { networkCommands } from './commands/network.js'
+import { policyCommands } from './commands/policy.js'
 import { mcpCommand } from './commands/mcp.js'
 import { sandboxCommands } from './commands/sandbox.js'
 import { templateCommands } from './commands/template.js'
@@ -40,6 +41,7 @@ async function main(argv: string[]): Promise<number> {
     ...templateCommands(config),
     ...networkCommands,
     ...workflowCommands,
+    ...policyCommands(config),
     mcpCommand,
   ]
 

@@ -36,6 +36,15 @@ export function upCommand(configFile: () => string | undefined): CliCommand {
       }
       process.once('SIGINT', () => void stop('SIGINT'))
       process.once('SIGTERM', () => void stop('SIGTERM'))
+      // SIGHUP reads the policy files again; an invalid set is refused (logged) and the old one stays.
+      process.on('SIGHUP', () => {
+        try {
+          const s = cp.svc.policy.reload()
+          io.info(`tidepool: SIGHUP, policy reloaded (${s.policies.length} policies, version ${s.version})`)
+        } catch (err) {
+          io.info(`tidepool: SIGHUP, policy reload refused, the previous policies stay in force: ${(err as Error).message}`)
+        }
+      })
       if (values.demo) {
         const token = cp.adminToken ?? (await import('node:fs')).readFileSync(`${config.home}/admin.token`, 'utf8').trim()
         const { runDemo } = await import('./demo.js')

@@ -12,8 +12,9 @@ import type { Services } from './services.js'
 export type RawInput = unknown | (() => Promise<unknown>)
 
 /**
- * Runs one operation for a principal. The scope is checked first, before `raw` is read (when it is
- * a function), parsed or validated: a caller without the scope costs no body read and no zod parse.
+ * Runs one operation for a principal. Under the default policy the scope is checked first, before `raw`
+ * is read (when it is a function), parsed or validated: a caller without the scope costs no body read and
+ * no zod parse. The policy (policy/) then decides on the validated input, for every operation.
  */
 export async function dispatch(name: OpName, raw: RawInput, ctx: Ctx, svc: Services): Promise<unknown> {
   const op = operations[name]
@@ -24,11 +25,12 @@ export async function dispatch(name: OpName, raw: RawInput, ctx: Ctx, svc: Servi
   let created: string | undefined
   let resultOf: AuditResult | undefined
   try {
-    authorise(ctx.principal, op.scope, name)
+    if (svc.policy.screensByScope) authorise(ctx.principal, op.scope, name)
     rawInput = typeof raw === 'function' ? await (raw as () => Promise<unknown>)() : raw
     const parsed = op.input.safeParse(rawInput ?? {})
     if (!parsed.success) throw invalidInput(parsed.error, rawInput)
     input = parsed.data as Record<string, unknown>
+    await svc.policy.authorise(ctx.principal, name, input)
     const handler = handlers[name] as (i: unknown, c: Ctx, s: Services) => Promise<unknown>
     let result = await handler(input, ctx, svc)
     outcome = 'ok'

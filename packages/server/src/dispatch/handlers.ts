@@ -1,7 +1,7 @@
 /** @module dispatch/handlers — one handler per operation: the areas' tables composed, checked against the whole operation table. */
 import type { OpName, Operations } from '@tidepool/sdk'
 import { accessHandlers } from '../access/handlers.js'
-import { replayRun } from '../audit/replay.js'
+import { replayRun } from '../replay/replay.js'
 import { actionsHandlers } from '../actions/handlers.js'
 import { workflowsHandlers } from '../actions/workflows/handlers.js'
 import { dataHandlers } from '../data/handlers.js'
@@ -9,11 +9,11 @@ import { insightsHandlers } from '../insights/handlers.js'
 import type { Ctx } from '../kit/context.js'
 import type { HandlerInput, HandlerTable } from '../kit/handler-table.js'
 import { networkHandlers } from '../network/handlers.js'
+import { policyHandlers } from '../policy/handlers.js'
 import { portsHandlers } from '../ports/handlers.js'
 import { sandboxHandlers } from '../sandboxes/handlers.js'
 import { templatesHandlers } from '../templates/handlers.js'
 import { snapshotHandlers } from '../sandboxes/snapshot-handlers.js'
-import { dispatch } from './dispatch.js'
 import type { Services } from './services.js'
 
 const composed = {
@@ -27,8 +27,9 @@ const composed = {
   ...networkHandlers,
   ...portsHandlers,
   ...workflowsHandlers,
+  ...policyHandlers,
   // A replay re-issues a run's calls through dispatch itself, so each one is authorised and audited.
-  replayRun: (i: HandlerInput<Operations['replayRun']>, ctx: Ctx, svc: Services) => replayRun(i, ctx, svc.audit, (name, input, c) => dispatch(name, input, c, svc)),
+  replayRun: (i: HandlerInput<Operations['replayRun']>, ctx: Ctx, svc: Services) => replayRun(i, ctx, svc.audit, svc.redispatch),
 }
 
 /** Every operation has a handler that fits its schemas (a missing one does not compile). */

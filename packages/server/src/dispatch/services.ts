@@ -1,5 +1,7 @@
 /** @module dispatch/services — the services every handler can reach, wired by hand in main.ts: each area's, and the shared ones. */
 import { join } from 'node:path'
+import type { OpName } from '@tidepool/sdk'
+import type { Ctx } from '../kit/context.js'
 import type { AccessAreaServices } from '../access/handlers.js'
 import type { ActionsAreaServices } from '../actions/handlers.js'
 import type { WorkflowsAreaServices } from '../actions/workflows/handlers.js'
@@ -10,6 +12,7 @@ import type { DataAreaServices } from '../data/handlers.js'
 import type { InsightsAreaServices } from '../insights/handlers.js'
 import type { NetworkAreaServices } from '../network/handlers.js'
 import type { PortsAreaServices } from '../ports/handlers.js'
+import type { PolicyAreaServices } from '../policy/handlers.js'
 import { UID_BASE } from '../runtime/local/start-sandbox.js'
 import type { Runtime } from '../runtime/runtime.js'
 import type { SandboxAreaServices } from '../sandboxes/handlers.js'
@@ -20,12 +23,24 @@ import { importImage, removeImage } from '../templates/oci/index.js'
 import { TemplateService } from '../templates/service.js'
 
 export interface Services
-  extends SandboxAreaServices, AccessAreaServices, InsightsAreaServices, DataAreaServices, TemplatesAreaServices, ActionsAreaServices, NetworkAreaServices, PortsAreaServices, WorkflowsAreaServices {
+  extends
+    SandboxAreaServices,
+    AccessAreaServices,
+    InsightsAreaServices,
+    DataAreaServices,
+    TemplatesAreaServices,
+    ActionsAreaServices,
+    NetworkAreaServices,
+    PortsAreaServices,
+    WorkflowsAreaServices,
+    PolicyAreaServices {
   config: Config
   store: OpenedStore
   clock: Clock
   log: Logger
   runtime: Runtime
+  /** `dispatch` bound to these services, for a handler that re-issues calls as its caller (replay); wired in main.ts, so no handler imports dispatch. */
+  redispatch: (name: OpName, input: unknown, ctx: Ctx) => Promise<unknown>
 }
 
 /**

@@ -1,32 +1,10 @@
 /** @module insights/flakiness — one test's verdict from its history: flaky (with Bayesian score), broken, or healthy; recovery with hysteresis. */
 import type { Outcome } from './junit.js'
+import type { Entry, RunInfo } from './history-entry.js'
 import { analyzeFlips, defaultFlipParams, type FlipParams } from './flips.js'
 import { betaScore, type BetaScore } from './stats.js'
 
-/** What the analysis knows about a run, for judging the tests in it. */
-export interface RunInfo {
-  id: string
-  at: number
-  commit: string
-  codeKey: string
-  variantKey: string
-  branch: string
-  isDefault: boolean
-  /** Suspected infrastructure outage: excluded from scores. */
-  infra: boolean
-  attempt: number
-  pr?: string | undefined
-}
-
-/** One test in one run (rows of several report files already folded). */
-export interface Entry {
-  run: RunInfo
-  outcome: Outcome
-  attempts: number
-  fails: number
-  durationMs?: number | undefined
-  signature?: string | undefined
-}
+export type { Entry, RunInfo } from './history-entry.js'
 
 export interface FlakinessParams {
   historyRuns: number

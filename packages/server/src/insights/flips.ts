@@ -11,7 +11,7 @@
  * its own break and fix; the test is flaky across commits when `minFlipEpisodes` of them occurred and that many
  * break/fix pairs would be improbable (Poisson, `breakRate` per commit) — a fixed test that failed once is not.
  */
-import type { Entry } from './flakiness.js'
+import type { Entry } from './history-entry.js'
 
 export interface FlipParams {
   /** Longest episode (in distinct commits) that still counts as a flip rather than a break and its fix. */

@@ -4,7 +4,7 @@ import { rm } from 'node:fs/promises'
 import type { PreflightCheck } from '../runtime.js'
 import { DiskPool, type DiskPoolOptions } from './disk-pool.js'
 import type { CreateArgs } from './helper-args.js'
-import type { LayerDriver, LayerUsage } from './layer-driver.js'
+import type { LayerDriver, LayerUsage } from './layer-driver-types.js'
 import { deleteSubvolume, snapshotSubvolume } from './subvolumes.js'
 
 export class BtrfsLayers implements LayerDriver {

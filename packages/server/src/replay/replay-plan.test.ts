@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest'
-import { redactForAudit } from './redact.js'
+import { redactForAudit } from '../audit/redact.js'
 import { compareStep, idsIn, mapIds, redactionMarker, refusalOf, rewriteIds } from './replay-plan.js'
-import { auditResultOf } from './result-digest.js'
+import { auditResultOf } from '../audit/result-digest.js'
 
 describe('refusalOf', () => {
   it('re-issues sandbox calls whose input the audit kept whole', () => {

@@ -1,11 +1,11 @@
 /**
- * @module audit/replay-plan — the pure half of a replay: which recorded calls can be re-issued, how their
+ * @module replay/replay-plan — the pure half of a replay: which recorded calls can be re-issued, how their
  * inputs are rewritten to the ids the replay made, which ids a replayed result maps, and how a replayed
  * result compares with the recorded one. No I/O: records and results in, decisions out.
  */
 import { operations, type AuditResult, type Operation, type ReplayStep } from '@tidepool/sdk'
-import { AUDIT_MAX_DEPTH } from './redact.js'
-import { isGeneratedId } from './result-digest.js'
+import { AUDIT_MAX_DEPTH } from '../audit/redact.js'
+import { isGeneratedId } from '../audit/result-digest.js'
 
 export const resultSuffix = ':result'
 const maxWalkDepth = AUDIT_MAX_DEPTH + 2

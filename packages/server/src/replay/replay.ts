@@ -1,5 +1,5 @@
 /**
- * @module audit/replay — `POST /v1/audit/replay`: an agent run's recorded calls re-issued, in seq order,
+ * @module replay/replay — `POST /v1/audit/replay`: an agent run's recorded calls re-issued, in seq order,
  * through `dispatch` (so policy, scopes and the audit apply to each as if the caller made it), against a
  * fresh sandbox standing in for the first one the run used; each result compared with the recorded one.
  *
@@ -11,10 +11,10 @@ import { AppError, codeOf } from '../core/errors.js'
 import { newId } from '../core/ids.js'
 import { ByteStream } from '../kit/byte-stream.js'
 import { StreamResult, type Ctx } from '../kit/context.js'
-import type { AuditLog } from './audit-log.js'
-import { maxGraphRecords } from './decision-graph.js'
+import type { AuditLog } from '../audit/audit-log.js'
+import { maxGraphRecords } from '../audit/decision-graph.js'
 import { compareStep, idsIn, mapIds, refusalOf, resultSuffix, rewriteIds, type Side } from './replay-plan.js'
-import { auditResultOf } from './result-digest.js'
+import { auditResultOf } from '../audit/result-digest.js'
 
 /** Re-issues one operation as the caller (dispatch, bound to the services). */
 export type ReplayCall = (name: OpName, input: unknown, ctx: Ctx) => Promise<unknown>
