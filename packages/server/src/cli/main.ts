@@ -11,6 +11,7 @@ import { insightsCommands } from './commands/insights.js'
 import { localCommands } from './commands/local.js'
 import { networkCommands } from './commands/network.js'
 import { mcpCommand } from './commands/mcp.js'
+import { runCommand } from './commands/run.js'
 import { sandboxCommands } from './commands/sandbox.js'
 import { templateCommands } from './commands/template.js'
 import { workflowCommands } from './commands/workflow.js'
@@ -31,6 +32,7 @@ async function main(argv: string[]): Promise<number> {
   const commands: CliCommand[] = [
     upCommand(() => configFile),
     ...sandboxCommands,
+    runCommand,
     ...accessCommands,
     ...localCommands(config),
     ...insightsCommands,
