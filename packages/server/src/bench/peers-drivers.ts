@@ -34,7 +34,8 @@ export function spawnOk(file: string, args: string[], opts: { shell?: boolean } 
     let err = ''
     child.stderr.on('data', (c: Buffer) => (err = (err + c.toString('utf8')).slice(-2000)))
     child.once('error', reject)
-    child.once('close', (code, signal) => (code === 0 ? resolve() : reject(new Error(`${file} exited ${code ?? signal}: ${err.trim()}`))))
+    // 'exit', not 'close': a detached container (runc run -d) keeps runc's stderr open for its whole life.
+    child.once('exit', (code, signal) => (code === 0 ? resolve() : setTimeout(() => reject(new Error(`${file} exited ${code ?? signal}: ${err.trim()}`)), 20)))
   })
 }
 
@@ -133,6 +134,8 @@ function writeOciConfig(file: string, rootfs: string): void {
 /** podman (with runc: crun refuses this host's hybrid cgroups) over the same rootfs, no image pull. */
 export function podmanPeer(dir: string): Peer {
   const global = ['--runtime', 'runc', '--cgroup-manager', 'cgroupfs', '--events-backend', 'none']
+  // podman's defaults for root (nofile and nproc at 1Mi) exceed this host's hard limits, which runc may not raise.
+  const ulimits = ['--ulimit', 'nofile=1024:1024', '--ulimit', 'nproc=4096:4096']
   let seq = 0
   const live = new Set<string>()
   const destroy = async (id: string) => {
@@ -156,6 +159,7 @@ export function podmanPeer(dir: string): Peer {
         '--log-driver',
         'none',
         '--read-only',
+        ...ulimits,
         ...lim,
         '-v',
         '/usr:/usr:ro',
