@@ -5,6 +5,8 @@
 import { existsSync, mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
+import { Client as McpClient } from '@modelcontextprotocol/sdk/client/index.js'
+import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js'
 import { createClient, isApiError, Sandbox, type Client } from '@tidepool/sdk'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { loadConfig } from '../../src/config.js'
@@ -147,5 +149,18 @@ describe.skipIf(skipReason)('one-shot runs (real runtime)', () => {
     expect(JSON.parse(json.stdout)).toMatchObject({ exitCode: 0, stdout: 'j\n', sandboxId: expect.stringMatching(/^sbx_/) })
     await cp.svc.runs.flush()
     expect(leftOf((JSON.parse(json.stdout) as { sandboxId: string }).sandboxId)).toEqual([])
+  })
+
+  it('is the MCP tool run_command', async () => {
+    const mcp = new McpClient({ name: 'tidepool-test', version: '1' })
+    await mcp.connect(new StreamableHTTPClientTransport(new URL(`${url}/mcp`), { requestInit: { headers: { authorization: `Bearer ${cp.adminToken!}` } } }))
+    try {
+      const r = (await mcp.callTool({ name: 'run_command', arguments: { cmd: 'echo mcp; exit 2' } })) as { isError?: boolean; structuredContent?: Record<string, unknown> }
+      expect(r.structuredContent).toMatchObject({ exitCode: 2, stdout: 'mcp\n', sandboxId: expect.stringMatching(/^sbx_/) })
+      await cp.svc.runs.flush()
+      expect(leftOf(r.structuredContent!.sandboxId as string)).toEqual([])
+    } finally {
+      await mcp.close()
+    }
   })
 })
