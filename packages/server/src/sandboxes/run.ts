@@ -70,19 +70,25 @@ export class RunService {
   }
 
   async #create(p: Principal, o: OneShotOptions): Promise<string> {
-    const sbx = await this.d.sandboxes.create(p, {
-      template: o.template,
-      timeoutMs: o.timeoutMs + ttlMarginMs,
-      lifecycle: { onTimeout: 'kill', autoResume: false },
-      resources: o.resources,
-      filesystem: o.filesystem,
-      envs: {},
-      metadata: {},
-    })
+    const sbx = await this.d.sandboxes.create(
+      p,
+      {
+        template: o.template,
+        timeoutMs: o.timeoutMs + ttlMarginMs,
+        lifecycle: { onTimeout: 'kill', autoResume: false },
+        resources: o.resources,
+        filesystem: o.filesystem,
+        envs: {},
+        metadata: {},
+      },
+      { deferRefill: true },
+    )
     return sbx.id
   }
 
   #destroyLater(p: Principal, id: string): void {
+    // A pool this run claimed from refills now, not while its command ran (the start would compete with it).
+    this.d.sandboxes.pools.refill()
     const done = this.d.sandboxes
       .destroy(p, id, 'run_finished')
       .catch((err: unknown) => this.d.log.warn({ err, id }, 'run: destroying the sandbox of a finished run failed; its TTL will reap it'))
