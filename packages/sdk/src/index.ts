@@ -24,6 +24,9 @@ export {
   CommandInfo,
   CommandRef,
   ExecStreamLine,
+  OneShotInput,
+  OneShotResult,
+  OneShotStreamLine,
   FilePath,
   FileRef,
   WriteFileInput,
@@ -142,6 +145,7 @@ export type { SnapshotListOptions } from './snapshot.js'
 export type { ConnectionOptions, SandboxInfoPage, SandboxListOptions, SandboxOptions } from './sandbox.js'
 export { Commands, CommandHandle, CommandExitError } from './sandbox-commands.js'
 export type { CommandResult, RunOptions } from './sandbox-commands.js'
+export type { OneShotOptions } from './sandbox-run.js'
 export { Files } from './sandbox-files.js'
 export { Template } from './template.js'
 export type { TemplateBuildOptions, TemplateListOptions } from './template.js'

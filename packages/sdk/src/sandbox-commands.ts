@@ -198,7 +198,10 @@ async function killCommand(client: Client, id: string, pid: number): Promise<boo
 }
 
 /** Run a streaming op, feeding the callbacks and keeping (capped) output for the result. */
-async function streamed(start: (o: StreamOptions) => Promise<StreamEnd>, opts: Pick<RunOptions, 'onStdout' | 'onStderr' | 'outputLimit' | 'signal' | 'requestTimeoutMs'>): Promise<CommandResult> {
+export async function streamed(
+  start: (o: StreamOptions) => Promise<StreamEnd>,
+  opts: Pick<RunOptions, 'onStdout' | 'onStderr' | 'outputLimit' | 'signal' | 'requestTimeoutMs'>,
+): Promise<CommandResult> {
   const limit = opts.outputLimit ?? DEFAULT_OUTPUT_LIMIT
   const out = new HeadTail(limit)
   const err = new HeadTail(limit)

@@ -432,3 +432,30 @@ describe('HeadTail', () => {
     expect(t.text()).toBe('abc🌊')
   })
 })
+
+describe('Sandbox.run (one-shot)', () => {
+  it('posts the command and its settings to /v1/run and returns the result with its sandbox id', async () => {
+    routes['POST /v1/run'] = () => ({ json: result({ exitCode: 4, stdout: 'hi\n', sandboxId: SBX }) })
+    const r = await Sandbox.run(['sh', '-c', 'echo hi; exit 4'], { ...conn(), template: 'node', timeoutMs: 5000, envs: { A: '1' }, resources: { memoryMb: 64 } })
+    expect(r).toMatchObject({ exitCode: 4, stdout: 'hi\n', sandboxId: SBX })
+    const req = find('POST', '/v1/run')[0]!
+    expect(req.json).toEqual({ cmd: ['sh', '-c', 'echo hi; exit 4'], template: 'node', timeoutMs: 5000, envs: { A: '1' }, resources: { memoryMb: 64 } })
+    expect(req.headers.authorization).toBe('Bearer tok_test')
+  })
+
+  it('streams to the callbacks as NDJSON, and throws CommandExitError with throwOnError', async () => {
+    routes['POST /v1/run'] = () => ({
+      ndjson: [
+        { stream: 'stdout', data: 'a' },
+        { stream: 'stderr', data: 'b' },
+        { ...result({ exitCode: 1, sandboxId: SBX }), stdout: undefined, stderr: undefined },
+      ],
+    })
+    const out: string[] = []
+    const err = (await Sandbox.run('false', { ...conn(), onStdout: (d) => void out.push(d), throwOnError: true }).catch((e: unknown) => e)) as CommandExitError
+    expect(out).toEqual(['a'])
+    expect(err).toBeInstanceOf(CommandExitError)
+    expect(err.result).toMatchObject({ exitCode: 1, stdout: 'a', stderr: 'b', sandboxId: SBX })
+    expect(String(find('POST', '/v1/run').at(-1)!.headers.accept)).toContain('application/x-ndjson')
+  })
+})

@@ -6,6 +6,8 @@ import type { Snapshot as SnapshotInfo } from './contract/snapshots.js'
 import { Commands } from './sandbox-commands.js'
 import { Files } from './sandbox-files.js'
 import { Ports } from './sandbox-ports.js'
+import { runOnce, type OneShotOptions } from './sandbox-run.js'
+import type { OneShotResult } from './contract/sandbox.js'
 
 /** Where the server listens unless told otherwise (`tidepool up`'s default). */
 export const DEFAULT_API_URL = 'http://127.0.0.1:7070'
@@ -151,6 +153,22 @@ export class Sandbox {
   static paginate(opts: SandboxListOptions = {}): AsyncGenerator<SandboxInfo, void, undefined> {
     const client = clientFor(opts)
     return paginate(client.listSandboxes, listInput(opts))
+  }
+
+  /**
+   * Run one command in a fresh sandbox that is destroyed after (nothing is left behind): the same
+   * isolation, limits and audit as a sandbox, for a CI step or an agent that needs one command, not a
+   * session. A string runs with `/bin/sh -c`, an array is an argv. Resolves with `{ exitCode, stdout,
+   * stderr, …, sandboxId }`; output streams to `onStdout` / `onStderr` when given.
+   *
+   * ```ts
+   * const r = await Sandbox.run('npm test', { template: 'node', timeoutMs: 120_000 })
+   * ```
+   */
+  static async run(cmd: string | string[], opts: OneShotOptions & ConnectionOptions = {}): Promise<OneShotResult> {
+    const rest: Record<string, unknown> = { ...opts }
+    for (const key of connectionKeys) delete rest[key]
+    return runOnce(clientFor(opts), cmd, rest as OneShotOptions)
   }
 
   /** Destroy a sandbox by id. `true` once it is gone; `false` if there was no such sandbox. */

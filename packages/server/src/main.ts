@@ -26,6 +26,7 @@ import { sandboxRemediationActions } from './insights/actions.js'
 import { createInsightsService } from './insights/service.js'
 import type { Runtime } from './runtime/runtime.js'
 import { CommandService } from './sandboxes/commands.js'
+import { RunService } from './sandboxes/run.js'
 import { EventLog } from './kit/events.js'
 import { FileService } from './sandboxes/files.js'
 import { PortService } from './ports/service.js'
@@ -151,6 +152,7 @@ export async function buildControlPlane(config: Config, opts: BuildOptions = {})
   sandboxesForPolicy = sandboxes
   const commands = new CommandService({ runtime, sandboxes, events, config, clock })
   const files = new FileService({ runtime, sandboxes, config })
+  const runs = new RunService({ sandboxes, commands, log: log.child({ area: 'runs' }) })
   const svcData = createDataService(areaDeps, { binder: sandboxBinder({ runtime, sandboxes, events }) })
   // Actions run commands through the same command service as the API, as the calling principal.
   const actions = new ActionService({
@@ -172,6 +174,7 @@ export async function buildControlPlane(config: Config, opts: BuildOptions = {})
     sandboxes,
     commands,
     files,
+    runs,
     ports: new PortService({ db: store.db, runtime, sandboxes, clock }),
     insights: createInsightsService(areaDeps, {
       // Remediations act on sandboxes through the same service as the API, as a system principal.
@@ -288,6 +291,7 @@ export async function buildControlPlane(config: Config, opts: BuildOptions = {})
       if (timer) clearInterval(timer)
       await mcp.close()
       if (server) await new Promise<void>((r) => server!.close(() => r()))
+      await runs.flush()
       await commands.flush()
       await sandboxes.pools.close()
       await svc.data.close()

@@ -385,6 +385,24 @@ class CommandInfo(TypedDict, total=False):
     exitCode: NotRequired[int]
 
 
+class OneShotResult(TypedDict, total=False):
+    exitCode: Required[int]
+    "Exit code; 128+N when killed by signal N."
+    stdout: Required[str]
+    stderr: Required[str]
+    durationMs: Required[float]
+    timedOut: Required[bool]
+    oomKilled: Required[bool]
+    "The kernel killed a process of this command for exceeding memoryMb."
+    truncated: Required[bool]
+    "Output exceeded the buffered cap; head and tail were kept."
+    stdoutBytes: Required[int]
+    "Total bytes written to stdout, kept or not."
+    stderrBytes: Required[int]
+    sandboxId: Required[str]
+    "The sandbox the command ran in (already destroyed or being destroyed); audit records and events name it."
+
+
 class FileStat(TypedDict, total=False):
     exists: Required[bool]
     entry: NotRequired[FileEntry]
@@ -1706,6 +1724,42 @@ class ExecInput(TypedDict, total=False):
     "On a non-zero exit or a timeout, snapshot the sandbox before returning (snapshotId in the result and the exec event). Not with background."
 
 
+class RunInputResources(TypedDict, total=False):
+    "Limits; unset fields take the configured defaults (a warm pool of the template serves runs with none)."
+    cpu: NotRequired[float]
+    "CPU cores (fractional allowed), enforced as a CFS quota."
+    memoryMb: NotRequired[int]
+    "Memory limit in MiB; the kernel OOM-kills above it."
+    pids: NotRequired[int]
+    "Maximum number of processes and threads, counting the sandbox's init, its exec server and one handler per running command; at most half of the host's kernel task limit."
+    diskMb: NotRequired[int]
+    "What the sandbox's writable layer may hold, in MiB (files it writes anywhere); a write past it fails with EDQUOT inside the sandbox. At most the server's runtime.disk.maxMb."
+
+
+class RunInputFilesystem(TypedDict, total=False):
+    denyRead: NotRequired[list[str]]
+    "Paths inside the sandbox to hide (masked with an empty file or directory)."
+
+
+class RunInput(TypedDict, total=False):
+    cmd: Required[list[str] | str]
+    "argv array, or a string run with /bin/sh -c."
+    cwd: NotRequired[str]
+    envs: NotRequired[dict[str, str]]
+    "Environment of the command, on top of the template's."
+    user: NotRequired[Literal['user', 'root']]
+    "'user' (uid 1000) or 'root' (root inside the sandbox's user namespace only); default: the template's user, else 'user'."
+    stdin: NotRequired[str]
+    "Bytes (UTF-8) written to stdin, then closed."
+    timeoutMs: NotRequired[int]
+    "Kills the whole process tree after this many ms."
+    template: NotRequired[str]
+    "Template of the sandbox the command runs in; see GET /v1/templates."
+    resources: NotRequired[RunInputResources]
+    "Limits; unset fields take the configured defaults (a warm pool of the template serves runs with none)."
+    filesystem: NotRequired[RunInputFilesystem]
+
+
 class ListCommandsInput(TypedDict, total=False):
     id: Required[str]
     "Sandbox id, e.g. sbx_k3j9x2m1q8w7."
@@ -2445,6 +2499,7 @@ OPERATIONS: dict[str, Operation] = {
     "listWarmPools": Operation("GET", "/v1/pools", (), {}, "none", "", "json", False, "sandboxes:read"),
     "listSandboxEvents": Operation("GET", "/v1/sandboxes/{id}/events", ('id',), {}, "none", "", "json", False, "sandboxes:read"),
     "exec": Operation("POST", "/v1/sandboxes/{id}/exec", ('id',), {}, "json", "", "json", True, "sandboxes:write"),
+    "run": Operation("POST", "/v1/run", (), {}, "json", "", "json", True, "sandboxes:write"),
     "listCommands": Operation("GET", "/v1/sandboxes/{id}/commands", ('id',), {}, "none", "", "json", False, "sandboxes:read"),
     "waitCommand": Operation("POST", "/v1/sandboxes/{id}/commands/{pid}/wait", ('id', 'pid'), {}, "none", "", "json", True, "sandboxes:read"),
     "killCommand": Operation("POST", "/v1/sandboxes/{id}/commands/{pid}/kill", ('id', 'pid'), {}, "none", "", "json", False, "sandboxes:write"),
@@ -2579,6 +2634,10 @@ class SyncOperations:
     def exec(self, **input: Unpack[ExecInput]) -> ExecResult | CommandInfo:
         "Run a command (buffered JSON, or NDJSON stream with Accept: application/x-ndjson) (POST /v1/sandboxes/{id}/exec)"
         return cast("ExecResult | CommandInfo", self.request("exec", input))
+
+    def run(self, **input: Unpack[RunInput]) -> OneShotResult:
+        "Run one command in a fresh sandbox that is destroyed after (buffered JSON, or NDJSON stream with Accept: application/x-ndjson) (POST /v1/run)"
+        return cast("OneShotResult", self.request("run", input))
 
     def list_commands(self, **input: Unpack[ListCommandsInput]) -> ListCommandsResult:
         "Commands started in a sandbox (GET /v1/sandboxes/{id}/commands)"
@@ -2958,6 +3017,10 @@ class AsyncOperations:
     async def exec(self, **input: Unpack[ExecInput]) -> ExecResult | CommandInfo:
         "Run a command (buffered JSON, or NDJSON stream with Accept: application/x-ndjson) (POST /v1/sandboxes/{id}/exec)"
         return cast("ExecResult | CommandInfo", await self.request("exec", input))
+
+    async def run(self, **input: Unpack[RunInput]) -> OneShotResult:
+        "Run one command in a fresh sandbox that is destroyed after (buffered JSON, or NDJSON stream with Accept: application/x-ndjson) (POST /v1/run)"
+        return cast("OneShotResult", await self.request("run", input))
 
     async def list_commands(self, **input: Unpack[ListCommandsInput]) -> ListCommandsResult:
         "Commands started in a sandbox (GET /v1/sandboxes/{id}/commands)"

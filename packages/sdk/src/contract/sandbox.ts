@@ -163,6 +163,37 @@ export const ExecResult = z
   .meta({ id: 'ExecResult' })
 export type ExecResult = z.infer<typeof ExecResult>
 
+/** A one-shot run (POST /v1/run): a fresh sandbox for one command, destroyed once its result is produced. */
+export const OneShotInput = z
+  .object({
+    cmd: ExecInput.shape.cmd,
+    cwd: ExecInput.shape.cwd,
+    envs: Envs.optional().describe("Environment of the command, on top of the template's."),
+    user: ExecInput.shape.user,
+    stdin: ExecInput.shape.stdin,
+    timeoutMs: z
+      .number()
+      .int()
+      .min(1, 'timeoutMs must be at least 1')
+      .max(3_600_000, 'timeoutMs must be at most 3600000 (1 h)')
+      .default(60_000)
+      .describe('Kills the whole process tree after this many ms.'),
+    template: Name.default('default').describe('Template of the sandbox the command runs in; see GET /v1/templates.'),
+    resources: Resources.partial().default({}).describe('Limits; unset fields take the configured defaults (a warm pool of the template serves runs with none).'),
+    filesystem: FilesystemPolicy.optional(),
+  })
+  .strict()
+  .meta({ id: 'OneShotInput' })
+export type OneShotInput = z.input<typeof OneShotInput>
+
+export const OneShotResult = ExecResult.omit({ snapshotId: true, snapshotError: true })
+  .extend({ sandboxId: SandboxId.describe('The sandbox the command ran in (already destroyed or being destroyed); audit records and events name it.') })
+  .meta({ id: 'OneShotResult' })
+export type OneShotResult = z.infer<typeof OneShotResult>
+
+/** One line of a streamed run (NDJSON): output chunks, then the result without its output. */
+export const OneShotStreamLine = z.union([z.object({ stream: z.enum(['stdout', 'stderr']), data: z.string() }), OneShotResult.omit({ stdout: true, stderr: true })])
+
 export const CommandInfo = z
   .object({
     pid: z.number().int().describe('Handle of a command started by exec (tidepool-side id, stable for the sandbox).'),

@@ -8,6 +8,6 @@ describe('metric', () => {
       'ms',
       Array.from({ length: 100 }, (_, i) => i + 1),
     )
-    expect(m).toMatchObject({ n: 100, p50: 50, p90: 90, p99: 99 })
+    expect(m).toMatchObject({ n: 100, p50: 50, p90: 90, p99: 99, p999: 100 })
   })
 })

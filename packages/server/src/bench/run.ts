@@ -18,6 +18,7 @@ const benches: Record<string, () => Promise<{ run(): Promise<BenchResult> }>> = 
   workflows: () => import('./workflows.js'),
   policy: () => import('./policy.js'),
   'python-sdk': () => import('./python-sdk.js'),
+  peers: () => import('./peers.js'),
 }
 
 async function main(): Promise<void> {
@@ -36,7 +37,7 @@ async function main(): Promise<void> {
       writeFileSync(file, `${JSON.stringify(result, null, 2)}\n`)
       for (const m of result.metrics) {
         process.stderr.write(
-          `  ${m.name.padEnd(44)} p50 ${String(m.p50).padStart(10)} ${m.unit.padEnd(10)} p99 ${String(m.p99).padStart(10)}  n=${m.n}${m.target ? `  target ${m.target}` : ''}${m.peer ? `  (${m.peer.name} p50 ${m.peer.p50})` : ''}\n`,
+          `  ${m.name.padEnd(44)} p50 ${String(m.p50).padStart(10)} ${m.unit.padEnd(10)} p99 ${String(m.p99).padStart(10)} p99.9 ${String(m.p999).padStart(10)}  n=${m.n}${m.target ? `  target ${m.target}` : ''}${m.peer ? `  (${m.peer.name} p50 ${m.peer.p50})` : ''}\n`,
         )
       }
       process.stderr.write(`  → ${file}\n`)

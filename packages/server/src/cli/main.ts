@@ -13,6 +13,7 @@ import { localCommands } from './commands/local.js'
 import { networkCommands } from './commands/network.js'
 import { policyCommands } from './commands/policy.js'
 import { mcpCommand } from './commands/mcp.js'
+import { runCommand } from './commands/run.js'
 import { sandboxCommands } from './commands/sandbox.js'
 import { templateCommands } from './commands/template.js'
 import { workflowCommands } from './commands/workflow.js'
@@ -33,6 +34,7 @@ async function main(argv: string[]): Promise<number> {
   const commands: CliCommand[] = [
     upCommand(() => configFile),
     ...sandboxCommands,
+    runCommand,
     ...accessCommands,
     replayCommand,
     ...localCommands(config),

@@ -13,6 +13,11 @@ const allowed = new Set([
   'LC_ALL',
   'LANG',
   'TZ',
+  // apt-get (the peers benchmark's setup installs missing peers without prompting)
+  'DEBIAN_FRONTEND',
+  // npm (the same benchmark installs sandbox-runtime: the user's npmrc and the host's extra CA)
+  'HOME',
+  'NODE_EXTRA_CA_CERTS',
   // libpq (psql, pg_dump, initdb talk to our own servers)
   'PGHOST',
   'PGPORT',

@@ -120,7 +120,9 @@ export function authorise(principal: Principal, scope: string, name: string): vo
 
 /** The id of what an operation returned (a create's new sandbox, token, run, …). */
 function createdId(result: unknown): string | undefined {
-  const id = result && typeof result === 'object' ? (result as { id?: unknown }).id : undefined
+  // A one-shot run names the sandbox it made (and destroyed) as sandboxId.
+  const r = result && typeof result === 'object' ? (result as { id?: unknown; sandboxId?: unknown }) : undefined
+  const id = r?.id ?? r?.sandboxId
   return typeof id === 'string' ? id : undefined
 }
 

@@ -7,6 +7,7 @@ import type { HandlerTable } from '../kit/handler-table.js'
 import { pageOf } from '../kit/page.js'
 import type { CommandService } from './commands.js'
 import type { FileService } from './files.js'
+import type { RunService } from './run.js'
 import type { SandboxService } from './sandboxes.js'
 
 /** The services the sandbox area's handlers use. */
@@ -14,6 +15,7 @@ export interface SandboxAreaServices {
   sandboxes: SandboxService
   commands: CommandService
   files: FileService
+  runs: RunService
   events: EventLog
 }
 
@@ -39,6 +41,7 @@ export const sandboxHandlers: HandlerTable<SandboxOpName, SandboxAreaServices> =
     if (ctx.stream) return new StreamResult(svc.commands.stream(ctx.principal, i.id, i, ctx.signal))
     return svc.commands.run(ctx.principal, i.id, i)
   },
+  run: async (i, ctx, svc) => (ctx.stream ? new StreamResult(svc.runs.stream(ctx.principal, i, ctx.signal)) : svc.runs.run(ctx.principal, i)),
   listCommands: async (i, ctx, svc) => {
     await svc.sandboxes.row(ctx.principal, i.id)
     return { items: svc.commands.list(i.id) }

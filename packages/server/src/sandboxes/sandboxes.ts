@@ -62,7 +62,8 @@ export class SandboxService implements TemplateUsage {
     return Number(r.n)
   }
 
-  async create(p: Principal, input: CreateSandbox): Promise<Sandbox> {
+  /** `deferRefill`: the caller refills a claimed-from pool itself (a one-shot run, once its command is done). */
+  async create(p: Principal, input: CreateSandbox, opts: { deferRefill?: boolean } = {}): Promise<Sandbox> {
     const { config, db, runtime, clock } = this.deps
     // Refused unless the network area is wired (kit/network-seam.ts): nothing else would enforce the lists.
     if (!this.deps.network && input.network && input.network.allowedDomains.length > 0) {
@@ -140,7 +141,7 @@ export class SandboxService implements TemplateUsage {
     // The proxy now knows the sandbox by its link's address (none without a link: only the policy is recorded).
     await this.deps.network?.attach({ id, projectId: p.project, template: resolved.ref.name }, egress ? runtime.networkOf?.(ref)?.sandboxIp : undefined, input.network)
     const created = await this.get(p, id)
-    if (claimed) this.pools.refill()
+    if (claimed && !opts.deferRefill) this.pools.refill()
     return created
   }
 
