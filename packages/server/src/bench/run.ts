@@ -16,6 +16,7 @@ const benches: Record<string, () => Promise<{ run(): Promise<BenchResult> }>> = 
   ports: () => import('./ports.js'),
   workflows: () => import('./workflows.js'),
   'python-sdk': () => import('./python-sdk.js'),
+  e2b: () => import('./e2b.js'),
 }
 
 async function main(): Promise<void> {

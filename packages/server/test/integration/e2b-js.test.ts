@@ -80,6 +80,12 @@ describe.skipIf(skipReason)('e2b JS SDK against tidepool (real runtime)', () => 
       await expect(again.wait()).rejects.toBeInstanceOf(CommandExitError)
       expect((await sbx.commands.list()).map((p) => p.pid)).not.toContain(h.pid)
       expect(await sbx.commands.kill(9999)).toBe(false)
+      // stdin: written while the command runs, then closed (EOF ends `cat`).
+      const cat = await sbx.commands.run('cat', { background: true, stdin: true })
+      await sbx.commands.sendStdin(cat.pid, 'line one\n')
+      await sbx.commands.sendStdin(cat.pid, new TextEncoder().encode('line two\n'))
+      await sbx.commands.closeStdin(cat.pid)
+      expect((await cat.wait()).stdout).toBe('line one\nline two\n')
       // Connect-Timeout-Ms (timeoutMs) ends the command.
       await expect(sbx.commands.run('sleep 30', { timeoutMs: 1500 })).rejects.toBeInstanceOf(TimeoutError)
     } finally {

@@ -33,6 +33,8 @@ export const processService: Partial<ServiceImpl<typeof Process>> = {
         ...(cfg.cwd ? { cwd: cfg.cwd } : {}),
         ...(user ? { user } : {}),
         background: true,
+        // The SDKs send stdin: false unless asked; an older one leaves it out, meaning open (envd's default).
+        keepStdin: req.stdin !== false,
         timeoutMs: timeoutMs && timeoutMs > 0 ? Math.min(timeoutMs, MAX_TIMEOUT_MS) : MAX_TIMEOUT_MS,
       })) as CommandInfo
     } catch (err) {
@@ -60,6 +62,22 @@ export const processService: Partial<ServiceImpl<typeof Process>> = {
     }
   },
 
+  async sendInput(req, ctx) {
+    const c = envdCallOf(ctx)
+    const input = req.input?.input
+    if (input?.case !== 'stdin') throw new ConnectError(input?.case === 'pty' ? 'PTY input is not served by tidepool yet' : 'input.stdin is required', Code.InvalidArgument)
+    const pid = await pidOf(c, req.process?.selector)
+    await stdin(c, pid, input.value, false)
+    return {}
+  },
+
+  async closeStdin(req, ctx) {
+    const c = envdCallOf(ctx)
+    const pid = await pidOf(c, req.process?.selector)
+    await stdin(c, pid, new Uint8Array(0), true)
+    return {}
+  },
+
   async sendSignal(req, ctx) {
     const c = envdCallOf(ctx)
     if (req.signal !== Signal.SIGKILL && req.signal !== Signal.SIGTERM) throw new ConnectError(`signal ${req.signal} is not one of SIGKILL, SIGTERM`, Code.InvalidArgument)
@@ -72,6 +90,14 @@ export const processService: Partial<ServiceImpl<typeof Process>> = {
       throw toConnectError(err)
     }
   },
+}
+
+async function stdin(c: EnvdCall, pid: number, data: Uint8Array, eof: boolean): Promise<void> {
+  try {
+    await call(c.svc, c.principal, 'writeCommandStdin', { id: c.sandboxId, pid, data: Buffer.from(data).toString('base64'), encoding: 'base64', eof })
+  } catch (err) {
+    throw toConnectError(err)
+  }
 }
 
 /** The pid a selector names: a pid as it is (a running or finished command of this sandbox), tags are not kept. */
