@@ -58,6 +58,7 @@ describe.skipIf(skipReason)('e2b JS SDK against tidepool (real runtime)', () => 
       const root = await sbx.commands.run('id -u', { user: 'root' })
       expect(root.stdout.trim()).toBe('0')
 
+      expect(sbx.getHost(8000)).toBe(`8000-${sbx.sandboxId}.sandbox.localhost:${new URL(process.env.E2B_API_URL!).port}`)
       const info = await sbx.getInfo()
       expect(info.metadata).toEqual({ suite: 'e2b-js', n: '1' })
       expect(info.state).toBe('running')
