@@ -143,6 +143,15 @@ describe.skipIf(skipReason)('e2b JS SDK against tidepool (real runtime)', () => 
       await again.setTimeout(3_600_000)
       expect((await again.getInfo()).endAt.getTime()).toBeGreaterThan(before)
 
+      // Pause, then connect resumes it (files and processes kept).
+      await again.files.write('/home/user/kept.txt', 'kept')
+      expect(await again.pause()).toBe(true)
+      expect((await again.getInfo()).state).toBe('paused')
+      expect(await again.pause()).toBe(false)
+      const resumed = await Sandbox.connect(made[0]!.sandboxId)
+      expect((await resumed.getInfo()).state).toBe('running')
+      expect(await resumed.files.read('/home/user/kept.txt')).toBe('kept')
+
       await expect(Sandbox.list({ apiKey: `e2b_${'ab'.repeat(20)}` }).nextItems()).rejects.toBeInstanceOf(AuthenticationError)
     } finally {
       await Promise.all(made.map((s) => s.kill()))
