@@ -119,6 +119,25 @@ describe.skipIf(skipReason)('e2b JS SDK against tidepool (real runtime)', () => 
       await sbx.files.remove('/home/user/d')
       expect(await sbx.files.exists('/home/user/d')).toBe(false)
       await expect(sbx.files.read('/home/user/missing')).rejects.toBeInstanceOf(NotFoundError)
+
+      // watchDir: events for what changes after it started (tidepool polls the directory).
+      await sbx.files.makeDir('/home/user/w')
+      const events: { name: string; type: string }[] = []
+      const waiters: { type: string; resolve: () => void }[] = []
+      const eventOf = (type: string) => new Promise<void>((resolve) => waiters.push({ type, resolve }))
+      const created = eventOf('create')
+      const removed = eventOf('remove')
+      const watch = await sbx.files.watchDir('/home/user/w', (e) => {
+        events.push({ name: e.name, type: e.type })
+        for (const w of waiters) if (w.type === e.type) w.resolve()
+      })
+      await sbx.files.write('/home/user/w/new.txt', 'x')
+      await created // one poll saw the file before it goes
+      await sbx.files.remove('/home/user/w/new.txt')
+      await removed
+      await watch.stop()
+      expect(events[0]).toEqual({ name: 'new.txt', type: 'create' })
+      expect(events.at(-1)).toEqual({ name: 'new.txt', type: 'remove' })
     } finally {
       await sbx.kill()
     }

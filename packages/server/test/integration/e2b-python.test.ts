@@ -51,6 +51,10 @@ try:
     sbx.files.write("/home/user/py/a.txt", "from py")
     out["read"] = sbx.files.read("py/a.txt")
     out["list"] = [e.name for e in sbx.files.list("/home/user/py")]
+    w = sbx.files.watch_dir("/home/user/py")
+    sbx.files.write("/home/user/py/b.txt", "b")
+    out["watch"] = [(e.name, e.type.value) for e in w.get_new_events()]
+    w.stop()
     out["exists"] = [sbx.files.exists("/home/user/py/a.txt"), sbx.files.exists("/home/user/none")]
     sbx.set_timeout(3600)
     again = Sandbox.connect(sbx.sandbox_id)
@@ -111,6 +115,7 @@ describe.skipIf(skipReason || !hostPython)('e2b Python SDK against tidepool (rea
       timeout: true,
       read: 'from py',
       list: ['a.txt'],
+      watch: [['b.txt', 'create']],
       exists: [true, false],
       connect: 'again\n',
       metadata: { suite: 'e2b-py' },

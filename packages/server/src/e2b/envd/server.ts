@@ -18,6 +18,7 @@ import { envdCallKey, type EnvdCall } from './context.js'
 import { serveFiles } from './files-http.js'
 import { filesystemService } from './filesystem.js'
 import { processService } from './process.js'
+import { watchService } from './watch.js'
 
 /** The port envd listens on inside an E2B sandbox; the SDKs put it in host names and E2b-Sandbox-Port. */
 export const ENVD_PORT = 49983
@@ -44,7 +45,7 @@ export function createEnvdHandler(svc: Services, secret: Buffer): EnvdHandler {
   const rpc = connectNodeAdapter({
     routes: (router) => {
       router.service(Process, processService)
-      router.service(Filesystem, filesystemService)
+      router.service(Filesystem, { ...filesystemService, ...watchService })
     },
     contextValues: (req) => createContextValues().set(envdCallKey, calls.get(req as IncomingMessage)),
   })
