@@ -56,5 +56,6 @@ export function toConnectError(err: unknown): ConnectError {
   const code = codeOf(err)
   const message = code === 'internal' ? 'internal error; see the tidepool server log' : (err as Error).message
   if (code === 'not_found' && /^sandbox \S+ not found/.test(message)) return new ConnectError(message, Code.Unavailable)
-  return new ConnectError(message, codes[code] ?? Code.Internal)
+  // An internal error keeps its cause: the envd server logs it (server.ts), the client sees only the code.
+  return new ConnectError(message, codes[code] ?? Code.Internal, undefined, undefined, code === 'internal' ? err : undefined)
 }

@@ -5,7 +5,7 @@
  * /health and /files are served here. Every call ends in dispatch, as the principal the token names.
  */
 import type { IncomingMessage, ServerResponse } from 'node:http'
-import { createContextValues } from '@connectrpc/connect'
+import { Code, ConnectError, createContextValues } from '@connectrpc/connect'
 import { connectNodeAdapter } from '@connectrpc/connect-node'
 import { errorStatus } from '@tidepool/sdk'
 import { AppError, codeOf } from '../../core/errors.js'
@@ -48,6 +48,17 @@ export function createEnvdHandler(svc: Services, secret: Buffer): EnvdHandler {
       router.service(Filesystem, { ...filesystemService, ...watchService })
     },
     contextValues: (req) => createContextValues().set(envdCallKey, calls.get(req as IncomingMessage)),
+    // A server fault is logged with its stack; the client got `internal` and a pointer to this log.
+    interceptors: [
+      (next) => async (req) => {
+        try {
+          return await next(req)
+        } catch (err) {
+          if (err instanceof ConnectError && err.code === Code.Internal) svc.log.error({ err: err.cause ?? err, rpc: req.url }, 'e2b envd: internal error')
+          throw err
+        }
+      },
+    ],
   })
   return (req, res, sandboxId) => {
     void (async () => {
@@ -62,6 +73,7 @@ export function createEnvdHandler(svc: Services, secret: Buffer): EnvdHandler {
         calls.set(req, c)
         rpc(req, res)
       } catch (err) {
+        if (codeOf(err) === 'internal') svc.log.error({ err, path: url.pathname }, 'e2b envd: internal error')
         fail(res, err)
       }
     })()
