@@ -12,7 +12,7 @@ import { describe, expect, it } from 'vitest'
 /** Top to bottom. A unit is a folder under src/ (or a file at its root). */
 const layers: { units: string[]; why: string; siblings?: 'may-import-each-other' }[] = [
   { units: ['main.ts', 'cli', 'bench', 'testing'], why: 'entry points and the composition root', siblings: 'may-import-each-other' },
-  { units: ['http', 'mcp'], why: 'shells over dispatch (HTTP API, MCP server)' },
+  { units: ['http', 'mcp', 'e2b'], why: 'shells over dispatch (HTTP API, MCP server, E2B-compatible endpoint)' },
   { units: ['dispatch'], why: "the front door: composes the areas' handler tables" },
   // network: the egress proxy, domain policy, stubs, brokered credentials.
   { units: ['sandboxes', 'templates', 'access', 'data', 'insights', 'actions', 'network', 'ports', 'policy', 'replay'], why: 'areas: siblings that never import each other' },

@@ -19,6 +19,7 @@ import { AppError } from './core/errors.js'
 import { freezePrototypes } from './core/harden.js'
 import { createLogger, type Logger } from './core/log.js'
 import { createDataService, type DataService } from './data/service.js'
+import { mountE2b } from './e2b/mount.js'
 import { createHttpApp } from './http/app.js'
 import { proxyPortUpgrade } from './http/port-proxy.js'
 import { mountMcp, type McpHttpMount, type McpHttpOptions } from './mcp/http-mount.js'
@@ -271,6 +272,8 @@ export async function buildControlPlane(config: Config, opts: BuildOptions = {})
   const app = createHttpApp(svc)
   // MCP over Streamable HTTP at /mcp: a second shell over the same dispatch.
   const mcp = mountMcp(app, svc, opts.mcp)
+  // The E2B-compatible endpoint (REST at the root, envd by E2b-Sandbox-Id): a third shell over dispatch.
+  const e2b = mountE2b(app, svc, config.home)
   if (opts.freezePrototypes) log.info({ frozen: freezePrototypes() }, 'prototypes frozen')
   let server: ReturnType<typeof serve> | undefined
   return {
@@ -280,7 +283,8 @@ export async function buildControlPlane(config: Config, opts: BuildOptions = {})
     adminToken,
     listen: () =>
       new Promise((resolve, reject) => {
-        server = serve({ fetch: app.fetch, hostname: config.host, port: config.port }, (info) => {
+        server = serve({ fetch: app.fetch, hostname: config.host, port: config.port, createServer: e2b.createServer }, (info) => {
+          e2b.setPort(info.port)
           resolve({ url: `http://${config.host}:${info.port}`, port: info.port })
         })
         server.once('error', reject)

@@ -1720,6 +1720,8 @@ class ExecInput(TypedDict, total=False):
     "Kills the whole process tree after this many ms."
     background: NotRequired[bool]
     "Return at once with a command handle (pid)."
+    keepStdin: NotRequired[bool]
+    "With background: keep stdin open, to write to with POST \u2026/commands/{pid}/stdin (stdin, if given, is written first)."
     snapshotOnFailure: NotRequired[bool]
     "On a non-zero exit or a timeout, snapshot the sandbox before returning (snapshotId in the result and the exec event). Not with background."
 
@@ -1779,6 +1781,18 @@ class KillCommandInput(TypedDict, total=False):
     id: Required[str]
     "Sandbox id, e.g. sbx_k3j9x2m1q8w7."
     pid: Required[int]
+
+
+class WriteCommandStdinInput(TypedDict, total=False):
+    id: Required[str]
+    "Sandbox id, e.g. sbx_k3j9x2m1q8w7."
+    pid: Required[int]
+    data: NotRequired[str]
+    "What to write to the stdin of a command started with keepStdin."
+    encoding: NotRequired[Literal['utf8', 'base64']]
+    "How data is encoded (base64 for binary)."
+    eof: NotRequired[bool]
+    "Close stdin after writing (the command reads end of file)."
 
 
 class ReadFileInput(TypedDict, total=False):
@@ -2503,6 +2517,7 @@ OPERATIONS: dict[str, Operation] = {
     "listCommands": Operation("GET", "/v1/sandboxes/{id}/commands", ('id',), {}, "none", "", "json", False, "sandboxes:read"),
     "waitCommand": Operation("POST", "/v1/sandboxes/{id}/commands/{pid}/wait", ('id', 'pid'), {}, "none", "", "json", True, "sandboxes:read"),
     "killCommand": Operation("POST", "/v1/sandboxes/{id}/commands/{pid}/kill", ('id', 'pid'), {}, "none", "", "json", False, "sandboxes:write"),
+    "writeCommandStdin": Operation("POST", "/v1/sandboxes/{id}/commands/{pid}/stdin", ('id', 'pid'), {}, "json", "", "json", False, "sandboxes:write"),
     "readFile": Operation("GET", "/v1/sandboxes/{id}/files", ('id',), {}, "none", "", "raw", False, "sandboxes:read"),
     "writeFile": Operation("PUT", "/v1/sandboxes/{id}/files", ('id',), {}, "raw", "application/octet-stream", "json", False, "sandboxes:write"),
     "deleteFile": Operation("DELETE", "/v1/sandboxes/{id}/files", ('id',), {}, "none", "", "none", False, "sandboxes:write"),
@@ -2650,6 +2665,10 @@ class SyncOperations:
     def kill_command(self, **input: Unpack[KillCommandInput]) -> CommandInfo:
         "Kill a command and every process it started (POST /v1/sandboxes/{id}/commands/{pid}/kill)"
         return cast("CommandInfo", self.request("killCommand", input))
+
+    def write_command_stdin(self, **input: Unpack[WriteCommandStdinInput]) -> CommandInfo:
+        "Write to (or close) the stdin of a background command started with keepStdin (POST /v1/sandboxes/{id}/commands/{pid}/stdin)"
+        return cast("CommandInfo", self.request("writeCommandStdin", input))
 
     def read_file(self, **input: Unpack[ReadFileInput]) -> bytes:
         "Read a file (raw bytes) (GET /v1/sandboxes/{id}/files)"
@@ -3033,6 +3052,10 @@ class AsyncOperations:
     async def kill_command(self, **input: Unpack[KillCommandInput]) -> CommandInfo:
         "Kill a command and every process it started (POST /v1/sandboxes/{id}/commands/{pid}/kill)"
         return cast("CommandInfo", await self.request("killCommand", input))
+
+    async def write_command_stdin(self, **input: Unpack[WriteCommandStdinInput]) -> CommandInfo:
+        "Write to (or close) the stdin of a background command started with keepStdin (POST /v1/sandboxes/{id}/commands/{pid}/stdin)"
+        return cast("CommandInfo", await self.request("writeCommandStdin", input))
 
     async def read_file(self, **input: Unpack[ReadFileInput]) -> bytes:
         "Read a file (raw bytes) (GET /v1/sandboxes/{id}/files)"

@@ -138,6 +138,7 @@ export const ExecInput = z
       .describe('Bytes (UTF-8) written to stdin, then closed.'),
     timeoutMs: z.number().int().min(1, 'timeoutMs must be at least 1').max(86_400_000).default(60_000).describe('Kills the whole process tree after this many ms.'),
     background: z.boolean().default(false).describe('Return at once with a command handle (pid).'),
+    keepStdin: z.boolean().default(false).describe('With background: keep stdin open, to write to with POST …/commands/{pid}/stdin (stdin, if given, is written first).'),
     snapshotOnFailure: z
       .boolean()
       .default(false)
@@ -205,6 +206,15 @@ export const CommandInfo = z
   .meta({ id: 'CommandInfo' })
 export type CommandInfo = z.infer<typeof CommandInfo>
 export const CommandRef = z.object({ id: SandboxId, pid: z.coerce.number().int().min(1).max(2_147_483_647) }).strict()
+export const CommandStdinInput = CommandRef.extend({
+  data: z
+    .string()
+    .max(8 * 1024 * 1024)
+    .default('')
+    .describe('What to write to the stdin of a command started with keepStdin.'),
+  encoding: z.enum(['utf8', 'base64']).default('utf8').describe('How data is encoded (base64 for binary).'),
+  eof: z.boolean().default(false).describe('Close stdin after writing (the command reads end of file).'),
+}).strict()
 
 /** One line of a streamed exec (NDJSON). */
 export const ExecStreamLine = z.union([z.object({ stream: z.enum(['stdout', 'stderr']), data: z.string() }), z.object({ pid: z.number().int() }), ExecResult.omit({ stdout: true, stderr: true })])

@@ -19,6 +19,7 @@ const benches: Record<string, () => Promise<{ run(): Promise<BenchResult> }>> = 
   policy: () => import('./policy.js'),
   'python-sdk': () => import('./python-sdk.js'),
   peers: () => import('./peers.js'),
+  e2b: () => import('./e2b.js'),
 }
 
 async function main(): Promise<void> {

@@ -18,6 +18,8 @@ export interface CliContext {
   positionals: string[]
   /** The API client, built from TIDEPOOL_URL and TIDEPOOL_TOKEN (or the admin token file). */
   api: () => Promise<Client>
+  /** The server URL and token the API client uses (for commands that print them for another tool, e.g. `e2b env`). */
+  connection?: () => { baseUrl: string; token: string }
   io: CliIo
   /** Raw stdin (for commands reading a body), and the environment's cwd for relative files. */
   cwd: string

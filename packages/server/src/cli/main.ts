@@ -7,6 +7,7 @@ import { AppError } from '../core/errors.js'
 import type { CliCommand } from './command.js'
 import { accessCommands } from './commands/access.js'
 import { dataCommands } from './commands/data.js'
+import { e2bCommands } from './commands/e2b.js'
 import { insightsCommands } from './commands/insights.js'
 import { replayCommand } from './commands/replay.js'
 import { localCommands } from './commands/local.js'
@@ -45,6 +46,7 @@ async function main(argv: string[]): Promise<number> {
     ...workflowCommands,
     ...policyCommands(config),
     mcpCommand,
+    ...e2bCommands,
   ]
 
   if (argv.length === 0 || argv[0] === 'help' || argv[0] === '--help' || argv[0] === '-h') {
@@ -68,12 +70,13 @@ async function main(argv: string[]): Promise<number> {
   }
   const { values, positionals } = parseArgs({ args: rest, options: command.options, allowPositionals: true, strict: true })
   const io = createIo(Boolean(values.json))
-  const api = async () => {
+  const connection = () => {
     const s = clientSettings(process.env, config())
     if (!s.token) throw new AppError('unauthenticated', `no token: set TIDEPOOL_TOKEN, or start the server once so it writes ${s.tokenFile}`)
-    return createClient({ baseUrl: s.baseUrl, token: s.token })
+    return { baseUrl: s.baseUrl, token: s.token }
   }
-  return command.run({ values: values as never, positionals, api, io, cwd: process.cwd() })
+  const api = async () => createClient(connection())
+  return command.run({ values: values as never, positionals, api, connection, io, cwd: process.cwd() })
 }
 
 function help(commands: CliCommand[]): string {

@@ -22,6 +22,8 @@ export interface ExecOptions {
   user?: 'user' | 'root' | undefined
   stdin?: string | Uint8Array | undefined
   timeoutMs: number
+  /** A background command's stdin stays open for writeStdin (stdin, if given, is written first). */
+  keepStdin?: boolean | undefined
   /** A non-zero exit or a timeout snapshots the sandbox before the result returns (buffered and streamed exec). */
   snapshotOnFailure?: boolean | undefined
 }
@@ -35,6 +37,8 @@ interface Background {
   /** Chunks since start, for streaming waiters, in order; kept only up to the cap. */
   listeners: Set<(line: StreamLine) => void>
   done: Promise<ExecResult>
+  /** Started with keepStdin and not closed yet. */
+  stdinOpen: boolean
 }
 
 export class CommandService {
@@ -61,7 +65,10 @@ export class CommandService {
       throw await this.deps.sandboxes.explainLost(p, id, err)
     }
     handle.stdin.on('error', () => {}) // a command that exits without reading stdin closes the pipe: not an error
-    if (o.stdin !== undefined) handle.stdin.end(typeof o.stdin === 'string' ? Buffer.from(o.stdin) : o.stdin)
+    const input = o.stdin === undefined ? undefined : typeof o.stdin === 'string' ? Buffer.from(o.stdin) : o.stdin
+    if (background && o.keepStdin) {
+      if (input) handle.stdin.write(input)
+    } else if (input) handle.stdin.end(input)
     else handle.stdin.end()
     return { sbx, handle, argv }
   }
@@ -137,7 +144,24 @@ export class CommandService {
     this.#nextPid.set(id, pid)
     const startedAt = iso(this.deps.clock.now())
     const { sbx, handle, argv } = await this.#start(p, id, o, (cmd) => JSON.stringify({ pid, cmd: cmd.slice(0, 64).map((a) => a.slice(0, 256)), startedAt, actor: p.tokenId }))
-    return this.#track(p, sbx, handle, { pid, cmd: argv, state: 'running', startedAt }, o.snapshotOnFailure)
+    const info = this.#track(p, sbx, handle, { pid, cmd: argv, state: 'running', startedAt }, o.snapshotOnFailure)
+    if (o.keepStdin) this.#get(id, pid).stdinOpen = true
+    return info
+  }
+
+  /** Writes to the stdin of a background command started with keepStdin (waits until the pipe took it); eof closes it. */
+  async writeStdin(id: string, pid: number, data: Uint8Array, eof: boolean): Promise<CommandInfo> {
+    const bg = this.#get(id, pid)
+    if (!bg.stdinOpen) throw new AppError('conflict', `the stdin of command ${pid} is closed (or it was started without keepStdin: true)`)
+    if (bg.info.state !== 'running') throw new AppError('conflict', `command ${pid} has exited; its stdin is gone`)
+    const stdin = bg.handle.stdin
+    // A command that exits mid-write closes the pipe: that ends the wait too (the write's error is ignored, as at start).
+    if (data.byteLength) await new Promise<void>((resolve) => (stdin.write(data) ? resolve() : (stdin.once('drain', resolve), stdin.once('close', resolve))))
+    if (eof) {
+      bg.stdinOpen = false
+      stdin.end()
+    }
+    return bg.info
   }
 
   /**
@@ -180,6 +204,7 @@ export class CommandService {
       stdout: new OutputBuffer(cap),
       stderr: new OutputBuffer(cap),
       listeners: new Set(),
+      stdinOpen: false,
       // Settles after this function returned, so `bg` is there by then.
       done: waitAll(handle).then(async (exit) => {
         // A background command killed by its sandbox's end (or a reset) is not a failure worth a capture.

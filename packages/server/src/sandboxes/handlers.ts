@@ -55,6 +55,10 @@ export const sandboxHandlers: HandlerTable<SandboxOpName, SandboxAreaServices> =
     await svc.sandboxes.row(ctx.principal, i.id)
     return svc.commands.kill(i.id, i.pid)
   },
+  writeCommandStdin: async (i, ctx, svc) => {
+    await svc.sandboxes.row(ctx.principal, i.id)
+    return svc.commands.writeStdin(i.id, i.pid, Buffer.from(i.data, i.encoding), i.eof)
+  },
   readFile: async (i, ctx, svc) => svc.files.read(ctx.principal, i.id, i.path),
   listFiles: async (i, ctx, svc) => ({ items: await svc.files.list(ctx.principal, i.id, i.path, i.depth) }),
   statFile: async (i, ctx, svc) => svc.files.stat(ctx.principal, i.id, i.path),
