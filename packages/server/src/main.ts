@@ -113,8 +113,6 @@ export async function buildControlPlane(config: Config, opts: BuildOptions = {})
   }
   const events = new EventLog(store.db, clock)
   const areaDeps = { config, store, clock, log, audit, events, runtime }
-  // Sandboxes start from templates (the resolver), and a template's delete asks how many live sandboxes use it.
-  const templates = createTemplateService(areaDeps, { liveSandboxesUsing: (project, name) => sandboxes.liveSandboxesUsing(project, name) })
   // Egress: every refused attempt also joins the sandbox's event stream (config network.events.publish).
   // The links' gateway address and rules come first: the proxy binds to that address.
   if (config.network.proxy.enabled && runtime.network) await runtime.network.ensure()
@@ -130,6 +128,9 @@ export async function buildControlPlane(config: Config, opts: BuildOptions = {})
       events.emit({ project, sandboxId, kind: `egress_${e.verdict}`, actor: 'egress-proxy', data }).catch((err: unknown) => log.error({ err }, 'network: publishing an egress event failed'))
     },
   })
+  // Sandboxes start from templates (the resolver), and a template's delete asks how many live sandboxes use it.
+  // Build steps of a template with a network policy get egress through the same proxy.
+  const templates = createTemplateService(areaDeps, { liveSandboxesUsing: (project, name) => sandboxes.liveSandboxesUsing(project, name) }, config.network.proxy.enabled ? network.seam() : undefined)
   // The sandboxes area accepts network policies only where the egress proxy enforces them.
   const sandboxes: SandboxService = new SandboxService({ db: store.db, runtime, config, clock, log, events, audit, templates, ...(config.network.proxy.enabled ? { network: network.seam() } : {}) })
   const commands = new CommandService({ runtime, sandboxes, events, config, clock })
