@@ -31,6 +31,7 @@ import { FileService } from './sandboxes/files.js'
 import { PortService } from './ports/service.js'
 import { SandboxService } from './sandboxes/sandboxes.js'
 import { NetworkService } from './network/service.js'
+import { BUILD_SANDBOX_PREFIX } from './templates/plan.js'
 import { sandboxBinder } from './dispatch/sandbox-binder.js'
 import { createTemplateService, type Services } from './dispatch/services.js'
 import { openStore } from './store/db.js'
@@ -207,6 +208,8 @@ export async function buildControlPlane(config: Config, opts: BuildOptions = {})
   await sandboxes.reapExpired()
   // After the sandboxes' reconcile: an interrupted template build leaves a complete template or none.
   await svc.templates.reconcile()
+  // Build sandboxes that reconcile destroyed may have had egress attachments (templates with network).
+  await network.forgetPrefix(BUILD_SANDBOX_PREFIX)
   // Warm pools fill in the background once the templates they start from are whole again.
   await sandboxes.pools.configure()
   // What belongs to a sandbox ends with it, however it ends (destroy, TTL, lost after a crash): its
