@@ -35,6 +35,7 @@ import { PolicyGate } from './policy/gate.js'
 import { SandboxService } from './sandboxes/sandboxes.js'
 import { NetworkService } from './network/service.js'
 import { dispatch } from './dispatch/dispatch.js'
+import { BUILD_SANDBOX_PREFIX } from './templates/plan.js'
 import { sandboxBinder } from './dispatch/sandbox-binder.js'
 import { createTemplateService, type Services } from './dispatch/services.js'
 import { openStore } from './store/db.js'
@@ -131,8 +132,6 @@ export async function buildControlPlane(config: Config, opts: BuildOptions = {})
   }
   const events = new EventLog(store.db, clock)
   const areaDeps = { config, store, clock, log, audit, events, runtime }
-  // Sandboxes start from templates (the resolver), and a template's delete asks how many live sandboxes use it.
-  const templates = createTemplateService(areaDeps, { liveSandboxesUsing: (project, name) => sandboxes.liveSandboxesUsing(project, name) })
   // Egress: every refused attempt also joins the sandbox's event stream (config network.events.publish).
   // The links' gateway address and rules come first: the proxy binds to that address.
   if (config.network.proxy.enabled && runtime.network) await runtime.network.ensure()
@@ -148,6 +147,9 @@ export async function buildControlPlane(config: Config, opts: BuildOptions = {})
       events.emit({ project, sandboxId, kind: `egress_${e.verdict}`, actor: 'egress-proxy', data }).catch((err: unknown) => log.error({ err }, 'network: publishing an egress event failed'))
     },
   })
+  // Sandboxes start from templates (the resolver), and a template's delete asks how many live sandboxes use it.
+  // Build steps of a template with a network policy get egress through the same proxy.
+  const templates = createTemplateService(areaDeps, { liveSandboxesUsing: (project, name) => sandboxes.liveSandboxesUsing(project, name) }, config.network.proxy.enabled ? network.seam() : undefined)
   // The sandboxes area accepts network policies only where the egress proxy enforces them.
   const sandboxes: SandboxService = new SandboxService({ db: store.db, runtime, config, clock, log, events, audit, templates, ...(config.network.proxy.enabled ? { network: network.seam() } : {}) })
   sandboxesForPolicy = sandboxes
@@ -229,6 +231,8 @@ export async function buildControlPlane(config: Config, opts: BuildOptions = {})
   await sandboxes.reapExpired()
   // After the sandboxes' reconcile: an interrupted template build leaves a complete template or none.
   await svc.templates.reconcile()
+  // Build sandboxes that reconcile destroyed may have had egress attachments (templates with network).
+  await network.forgetPrefix(BUILD_SANDBOX_PREFIX)
   // Warm pools fill in the background once the templates they start from are whole again.
   await sandboxes.pools.configure()
   // What belongs to a sandbox ends with it, however it ends (destroy, TTL, lost after a crash): its

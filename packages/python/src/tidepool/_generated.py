@@ -1217,6 +1217,12 @@ class TemplateResources(TypedDict, total=False):
     "What the sandbox's writable layer may hold, in MiB (files it writes anywhere); a write past it fails with EDQUOT inside the sandbox. At most the server's runtime.disk.maxMb."
 
 
+class TemplateNetwork(TypedDict, total=False):
+    "The template level of egress policy (build run steps and every sandbox of the template)."
+    allowedDomains: Required[list[str]]
+    deniedDomains: Required[list[str]]
+
+
 class Template(TypedDict, total=False):
     name: Required[str]
     description: Required[str]
@@ -1235,6 +1241,8 @@ class Template(TypedDict, total=False):
     start: NotRequired[list[str]]
     ready: NotRequired[TemplateReady]
     resources: NotRequired[TemplateResources]
+    network: NotRequired[TemplateNetwork]
+    "The template level of egress policy (build run steps and every sandbox of the template)."
     createdAt: Required[str]
     "RFC 3339 timestamp (UTC)."
     updatedAt: Required[str]
@@ -2279,6 +2287,14 @@ class BuildTemplateInputResources(TypedDict, total=False):
     "What the sandbox's writable layer may hold, in MiB (files it writes anywhere); a write past it fails with EDQUOT inside the sandbox. At most the server's runtime.disk.maxMb."
 
 
+class BuildTemplateInputNetwork(TypedDict, total=False):
+    "The template level of egress policy: build run steps get egress through the proxy with it (without it they run offline), and every sandbox of the template has it combined with the project and sandbox levels (most restrictive wins)."
+    allowedDomains: NotRequired[list[str]]
+    "Egress allowlist (wildcards like *.npmjs.org)."
+    deniedDomains: NotRequired[list[str]]
+    "Egress denylist; wins over allowedDomains."
+
+
 class BuildTemplateInput(TypedDict, total=False):
     name: Required[str]
     "Template name (per project). `default` is the built-in host template."
@@ -2297,6 +2313,8 @@ class BuildTemplateInput(TypedDict, total=False):
     "A sandbox create waits until this exits 0 (needs start)."
     resources: NotRequired[BuildTemplateInputResources]
     "Defaults a create\u2019s own resources override."
+    network: NotRequired[BuildTemplateInputNetwork]
+    "The template level of egress policy: build run steps get egress through the proxy with it (without it they run offline), and every sandbox of the template has it combined with the project and sandbox levels (most restrictive wins)."
     noCache: NotRequired[bool]
     "Rebuild every step (e.g. a rootfs base changed deep inside)."
 

@@ -5,7 +5,7 @@
 import { z } from 'zod'
 import { Envs, limits, PageInput, page, Timestamp } from './common.js'
 import type { Operation } from './operation.js'
-import { Resources } from './sandbox.js'
+import { NetworkPolicy, Resources } from './sandbox.js'
 
 /**
  * Template names: lower-case letters, digits and . _ - (start with a letter or digit), at most 64. They
@@ -119,6 +119,9 @@ export const BuildTemplateInput = z
     start: TemplateCommand.optional().describe('Started in the background in every sandbox of this template.'),
     ready: ReadyCheck.optional().describe('A sandbox create waits until this exits 0 (needs start).'),
     resources: Resources.partial().optional().describe('Defaults a create’s own resources override.'),
+    network: NetworkPolicy.optional().describe(
+      'The template level of egress policy: build run steps get egress through the proxy with it (without it they run offline), and every sandbox of the template has it combined with the project and sandbox levels (most restrictive wins).',
+    ),
     noCache: z.boolean().default(false).describe('Rebuild every step (e.g. a rootfs base changed deep inside).'),
   })
   .strict()
@@ -163,6 +166,10 @@ export const Template = z
     start: z.array(z.string()).optional(),
     ready: z.object({ cmd: z.array(z.string()), timeoutMs: z.number().int(), intervalMs: z.number().int() }).optional(),
     resources: Resources.partial().optional(),
+    network: z
+      .object({ allowedDomains: z.array(z.string()), deniedDomains: z.array(z.string()) })
+      .optional()
+      .describe('The template level of egress policy (build run steps and every sandbox of the template).'),
     createdAt: Timestamp,
     updatedAt: Timestamp,
     lastBuild: TemplateBuildInfo.optional(),

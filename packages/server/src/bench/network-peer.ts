@@ -20,6 +20,8 @@ export interface PeerSamples {
   tunnel: { direct: number[]; proxy: number[] }
   mbps: { direct: number[]; proxy: number[] }
   tunnelMbps: { direct: number[]; proxy: number[] }
+  /** Through sandbox-runtime's HTTP proxy (when it runs): the same small GET and download. */
+  srt?: { small: number[]; mbps: number[] }
 }
 
 const samples = 400
@@ -66,9 +68,9 @@ export function selfSigned(names: string[]): { key: string; cert: string } {
   }
 }
 
-function get(o: { port: number; path: string; agent: Agent; proxied: boolean; upstreamPort: number }): Promise<number> {
+function get(o: { port: number; path: string; agent: Agent; proxied: boolean; upstreamPort: number; host?: string }): Promise<number> {
   return new Promise((resolve, reject) => {
-    const path = o.proxied ? `http://bench.test:${o.upstreamPort}${o.path}` : o.path
+    const path = o.proxied ? `http://${o.host ?? 'bench.test'}:${o.upstreamPort}${o.path}` : o.path
     const req = request({ host: '127.0.0.1', port: o.port, path, agent: o.agent }, (res: IncomingMessage) => {
       let n = 0
       res.on('data', (d: Buffer) => (n += d.length))
@@ -126,7 +128,7 @@ function tcp(port: number): Promise<Socket> {
   })
 }
 
-async function measure(proxyPort: number): Promise<PeerSamples> {
+async function measure(proxyPort: number, srtPort: number | undefined): Promise<PeerSamples> {
   const upstream = createServer((req, res) => {
     if (req.url !== '/big') return void res.end('ok')
     res.writeHead(200, { 'content-length': downloadBytes })
@@ -148,6 +150,9 @@ async function measure(proxyPort: number): Promise<PeerSamples> {
   const tlsPort = (tls.address() as { port: number }).port
   const direct = new Agent({ keepAlive: true, maxSockets: 1 })
   const proxied = new Agent({ keepAlive: true, maxSockets: 1 })
+  const viaSrt = new Agent({ keepAlive: true, maxSockets: 1 })
+  // sandbox-runtime's proxy resolves names itself: it is given the upstream's address.
+  const srt = (path: string) => get({ port: srtPort!, path, agent: viaSrt, proxied: true, upstreamPort: upPort, host: '127.0.0.1' })
   const out: PeerSamples = { small: { direct: [], proxy: [] }, tunnel: { direct: [], proxy: [] }, mbps: { direct: [], proxy: [] }, tunnelMbps: { direct: [], proxy: [] } }
   try {
     for (let i = 0; i < warmup + samples; i++) {
@@ -155,6 +160,11 @@ async function measure(proxyPort: number): Promise<PeerSamples> {
         const t = performance.now()
         await get({ port: k === 'direct' ? upPort : proxyPort, path: '/', agent: k === 'direct' ? direct : proxied, proxied: k === 'proxy', upstreamPort: upPort })
         if (i >= warmup) out.small[k].push(performance.now() - t)
+      }
+      if (srtPort !== undefined) {
+        const t = performance.now()
+        await srt('/')
+        if (i >= warmup) (out.srt ??= { small: [], mbps: [] }).small.push(performance.now() - t)
       }
     }
     for (let i = 0; i < 10 + tunnelSamples; i++) {
@@ -172,6 +182,12 @@ async function measure(proxyPort: number): Promise<PeerSamples> {
         if (n !== downloadBytes) throw new Error(`download got ${n} bytes, expected ${downloadBytes}`)
         if (i >= 1) out.mbps[k].push(n / 2 ** 20 / ((performance.now() - t) / 1000))
       }
+      if (srtPort !== undefined) {
+        const t = performance.now()
+        const n = await srt('/big')
+        if (n !== downloadBytes) throw new Error(`download via sandbox-runtime got ${n} bytes, expected ${downloadBytes}`)
+        if (i >= 1) (out.srt ??= { small: [], mbps: [] }).mbps.push(n / 2 ** 20 / ((performance.now() - t) / 1000))
+      }
     }
     for (let i = 0; i < 1 + downloadRuns; i++) {
       for (const k of ['direct', 'proxy'] as const) {
@@ -185,14 +201,15 @@ async function measure(proxyPort: number): Promise<PeerSamples> {
   } finally {
     direct.destroy()
     proxied.destroy()
+    viaSrt.destroy()
     await new Promise<void>((r) => (upstream.closeAllConnections(), upstream.close(() => r())))
     await new Promise<void>((r) => (tls.closeAllConnections(), tls.close(() => r())))
   }
 }
 
 if (parentPort && workerData) {
-  const { proxyPort } = workerData as { proxyPort: number }
-  measure(proxyPort).then(
+  const { proxyPort, srtPort } = workerData as { proxyPort: number; srtPort?: number }
+  measure(proxyPort, srtPort).then(
     (s) => parentPort!.postMessage({ ok: s }),
     (err: unknown) => parentPort!.postMessage({ error: String((err as Error).stack ?? err) }),
   )

@@ -4,10 +4,12 @@
  * each time, against a new direct TLS connection), and a 100 MB download. The proxy is the one the
  * server runs (NetworkService over a SQLite store, so every attempt's event is written too), on this
  * thread; the clients and upstream servers run in a worker (bench/network-peer.ts) on their own loop.
- * sandbox-runtime's proxy is not measured beside it: it is not installed here.
+ * sandbox-runtime's HTTP proxy (`createHttpProxyServer` of @anthropic-ai/sandbox-runtime 0.0.83, a
+ * devDependency, allowing every host) runs beside it on the same thread where it installs: the same
+ * small GET and download through it; without the package its rows are left out (a message says why).
  */
 import { mkdtempSync, rmSync } from 'node:fs'
-import { Agent, createServer, request } from 'node:http'
+import { Agent, createServer, request, type Server } from 'node:http'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { Worker } from 'node:worker_threads'
@@ -54,16 +56,33 @@ async function sameLoopGets(proxyPort: number): Promise<{ direct: number[]; prox
   }
 }
 
+/** sandbox-runtime's HTTP proxy on loopback, or why it cannot run here. */
+async function startSrtProxy(): Promise<{ server: Server; port: number } | { skipped: string }> {
+  try {
+    const spec = '@anthropic-ai/sandbox-runtime/dist/sandbox/http-proxy.js'
+    const mod = (await import(spec)) as { createHttpProxyServer(o: { filter: () => boolean }): Server }
+    const server = mod.createHttpProxyServer({ filter: () => true })
+    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r))
+    return { server, port: (server.address() as { port: number }).port }
+  } catch (err) {
+    return { skipped: `sandbox-runtime's proxy could not start: ${(err as Error).message.split('\n')[0]}` }
+  }
+}
+
 export async function run(): Promise<BenchResult> {
   const dir = mkdtempSync(join(tmpdir(), 'tidepool-bench-network-'))
   const store = await openStore(':memory:')
   const config = NetworkConfig.parse({ allowedDomains: ['bench.test'], hosts: { 'bench.test': '127.0.0.1' }, proxy: { host: '127.0.0.1' } })
   const network = new NetworkService({ db: store.db, config, home: dir, clock: systemClock, log: silentLogger })
+  let srt: Awaited<ReturnType<typeof startSrtProxy>> | undefined
   try {
     await network.start({ force: true })
     await network.attach({ id: 'sbx_bench', projectId: 'bench' }, '127.0.0.1', { allowedDomains: ['bench.test'], deniedDomains: [] })
     const sameLoop = await sameLoopGets(network.proxy!.httpPort)
-    const worker = new Worker(new URL('./network-peer.js', import.meta.url), { workerData: { proxyPort: network.proxy!.httpPort } })
+    srt = await startSrtProxy()
+    if ('skipped' in srt) process.stderr.write(`${srt.skipped}\n`)
+    const srtPort = 'port' in srt ? srt.port : undefined
+    const worker = new Worker(new URL('./network-peer.js', import.meta.url), { workerData: { proxyPort: network.proxy!.httpPort, srtPort } })
     const s = await new Promise<PeerSamples>((resolve, reject) => {
       worker.once('message', (m: { ok?: PeerSamples; error?: string }) => (m.ok ? resolve(m.ok) : reject(new Error(m.error))))
       worker.once('error', reject)
@@ -92,9 +111,22 @@ export async function run(): Promise<BenchResult> {
         figure('100 MB download (plain HTTP): proxy throughput / direct', '%', ratio, { target: '>= 90 %' }),
         metric('100 MB download through a CONNECT tunnel', 'MB/s', s.tunnelMbps.proxy, { peer: { name: 'direct TCP', p50: p50(s.tunnelMbps.direct) } }),
         figure('100 MB download (CONNECT tunnel, as HTTPS): proxy throughput / direct', '%', tunnelRatio, { target: '>= 90 %' }),
+        ...(s.srt
+          ? [
+              metric("small HTTP GET via sandbox-runtime's proxy (keep-alive)", 'ms', s.srt.small, { peer: { name: 'direct', p50: p50(s.small.direct) } }),
+              figure("small HTTP GET: added by sandbox-runtime's proxy (p50)", 'ms', added({ direct: s.small.direct, proxy: s.srt.small })),
+              metric("100 MB download via sandbox-runtime's proxy (plain HTTP)", 'MB/s', s.srt.mbps, { peer: { name: 'direct', p50: p50(s.mbps.direct) } }),
+              figure("100 MB download (plain HTTP): sandbox-runtime's proxy throughput / direct", '%', Math.round((p50(s.srt.mbps) / p50(s.mbps.direct)) * 1000) / 10),
+            ]
+          : []),
       ],
     }
   } finally {
+    if (srt && 'server' in srt) {
+      const server = srt.server
+      server.closeAllConnections()
+      await new Promise<void>((r) => server.close(() => r()))
+    }
     await network.close()
     await store.close()
     rmSync(dir, { recursive: true, force: true })

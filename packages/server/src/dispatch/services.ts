@@ -19,6 +19,7 @@ import type { SandboxAreaServices } from '../sandboxes/handlers.js'
 import type { OpenedStore } from '../store/db.js'
 import type { TemplatesAreaServices } from '../templates/handlers.js'
 import type { TemplateUsage } from '../kit/template-seam.js'
+import type { NetworkSeam } from '../kit/network-seam.js'
 import { importImage, removeImage } from '../templates/oci/index.js'
 import { TemplateService } from '../templates/service.js'
 
@@ -47,7 +48,7 @@ export interface Services
  * The templates service, wired: build sandboxes get the configured default resources; `usage` comes
  * from the sandboxes area (main.ts hands in SandboxService.liveSandboxesUsing: no area reads another's tables).
  */
-export function createTemplateService(d: { config: Config; store: OpenedStore; clock: Clock; log: Logger; runtime: Runtime }, usage: TemplateUsage): TemplateService {
+export function createTemplateService(d: { config: Config; store: OpenedStore; clock: Clock; log: Logger; runtime: Runtime }, usage: TemplateUsage, network?: NetworkSeam): TemplateService {
   const { cpu, memoryMb, pids, diskMb } = d.config.defaults
   return new TemplateService({
     db: d.store.db,
@@ -61,5 +62,6 @@ export function createTemplateService(d: { config: Config; store: OpenedStore; c
     imageStoreDir: join(d.config.home, 'images'),
     uidBase: UID_BASE,
     registries: d.config.templates.registries,
+    network,
   })
 }

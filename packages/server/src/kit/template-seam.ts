@@ -30,6 +30,8 @@ export interface ResolvedTemplate {
   start?: { cmd: string[]; ready?: { cmd: string[]; timeoutMs: number; intervalMs: number } }
   /** Defaults a create's own resources override. */
   resources?: Partial<ResourceLimits>
+  /** The template level of egress policy, combined with the project's and the sandbox's (most restrictive wins). */
+  network?: { allowedDomains: string[]; deniedDomains: string[] }
 }
 
 export interface TemplateResolver {

@@ -57,6 +57,15 @@ function get(url: string, body?: string): Promise<{ status: number; body: string
 }
 
 describe('network API', () => {
+  it("forgetPrefix drops a crashed build sandbox's attachment and keeps the others", async () => {
+    await tp.svc.network.attach({ id: 'tpb_crashed', projectId: project, templatePolicy: { allowedDomains: ['a.test'], deniedDomains: [] } }, '10.200.9.9')
+    const before = tp.svc.network.stats().attached
+    expect(await tp.svc.network.forgetPrefix('tpb_')).toBe(1)
+    expect(tp.svc.network.stats().attached).toBe(before - 1)
+    expect(await tp.svc.network.forgetPrefix('tpb_')).toBe(0)
+    expect((await tp.svc.network.get(project, sbx)).sandboxId).toBe(sbx)
+  })
+
   it('GET /v1/sandboxes/{id}/network shows the sandbox level and the effective combination', async () => {
     const r = await tp.call('GET', `/v1/sandboxes/${sbx}/network`)
     expect(r.status).toBe(200)

@@ -145,6 +145,17 @@ export class NetworkService {
     await this.#db.deleteFrom('network_policies').where('sandbox_id', '=', sandboxId).execute()
   }
 
+  /**
+   * Drops the attachments of sandboxes whose ids start with `prefix` (build sandboxes a crash left: the
+   * templates area destroys them on start, before the proxy serves what was attached). Returns how many.
+   */
+  async forgetPrefix(prefix: string): Promise<number> {
+    const rows = await this.#db.selectFrom('network_policies').select('sandbox_id').where('sandbox_id', '>=', prefix).orderBy('sandbox_id').limit(10_000).execute()
+    const ids = rows.map((r) => r.sandbox_id).filter((id) => id.startsWith(prefix))
+    for (const id of ids) await this.detach(id)
+    return ids.length
+  }
+
   async #row(project: string, id: string): Promise<NetworkPolicyRow> {
     const row = await this.#db.selectFrom('network_policies').selectAll().where('sandbox_id', '=', id).where('project', '=', project).executeTakeFirst()
     if (!row)

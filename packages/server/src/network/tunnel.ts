@@ -1,5 +1,7 @@
 /**
- * @module network/tunnel — one CONNECT or SOCKS tunnel: bytes both ways with backpressure, counted;
+ * @module network/tunnel — one CONNECT or SOCKS tunnel: bytes both ways with backpressure (socket to
+ * socket by `pipe`, no JS per chunk once the hello is checked; bytes counted once, from the upstream
+ * socket's own counters, when the tunnel closes);
  * when the client speaks TLS, its ClientHello's server name must be the host it asked to reach
  * (otherwise an allowed host's tunnel could carry a request for any other host to a shared front end).
  */
@@ -22,14 +24,17 @@ export function runTunnel(o: { client: Socket; upstream: Socket; head: Buffer; h
   const end: TunnelEnd = { bytesUp: 0, bytesDown: 0 }
   let open = 2
   const closed = () => {
-    if (--open === 0) o.onEnd(end)
+    if (--open > 0) return
+    // What the upstream sent is what the client got; what it was sent is what the client sent (the head too).
+    end.bytesDown = upstream.bytesRead
+    end.bytesUp = upstream.bytesWritten
+    o.onEnd(end)
   }
   client.once('close', () => (upstream.destroy(), closed()))
   upstream.once('close', () => (client.destroy(), closed()))
   client.on('error', () => {})
   upstream.on('error', (err: NodeJS.ErrnoException) => (end.error ??= err.code ?? err.message))
   // Server-speaks-first protocols work: the upstream's bytes flow at once; only the client's wait for the check.
-  upstream.on('data', (d: Buffer) => (end.bytesDown += d.length))
   upstream.pipe(client)
   const checkSni = isIP(o.host) === 0
   let pending: Buffer = o.head
@@ -43,9 +48,7 @@ export function runTunnel(o: { client: Socket; upstream: Socket; head: Buffer; h
   const flow = () => {
     clearTimeout(timer)
     client.off('data', gather)
-    end.bytesUp += pending.length
     if (pending.length > 0) upstream.write(pending)
-    client.on('data', (d: Buffer) => (end.bytesUp += d.length))
     client.pipe(upstream)
   }
   const examine = (): boolean => {

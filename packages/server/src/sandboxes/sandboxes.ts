@@ -18,6 +18,7 @@ import { snapshotLockKey, SnapshotService } from './snapshots.js'
 import { execEnv, resolveStart, startTemplateCommand } from './template-start.js'
 import { builtInTemplates } from './templates.js'
 import { SandboxPools } from './pool-claims.js'
+import { installTrust, trustEnv } from '../kit/egress-trust.js'
 
 export interface CreateSandbox {
   template: string
@@ -85,6 +86,8 @@ export class SandboxService implements TemplateUsage {
     // With the egress proxy wired and a runtime that links sandboxes to the host, every sandbox gets its
     // link (default deny: without allowedDomains the proxy refuses everything) and the proxy variables.
     const egress = this.deps.network !== undefined && runtime.network !== undefined
+    // With TLS termination configured, the sandbox trusts tidepool's CA (kit/egress-trust.ts).
+    const caPem = egress ? this.deps.network!.caCertificatePem() : undefined
     const spec = { template: resolved.spec, resources, denyRead: input.filesystem?.denyRead ?? [], ...(from ? { fromSnapshot: from } : {}), ...(egress ? { network: { egress: true } } : {}) }
     // A warm pool's sandbox started with exactly this spec, nothing ever ran in it: it becomes this sandbox.
     const claimed = this.pools.claim(p.project, resolved.ref.name, spec)
@@ -103,7 +106,7 @@ export class SandboxService implements TemplateUsage {
       lifecycle: JSON.stringify(input.lifecycle),
       resources: JSON.stringify(resources),
       // The template's env below the create's own.
-      envs: JSON.stringify({ ...(egress ? this.deps.network!.proxyEnv() : {}), ...resolved.env, ...input.envs }),
+      envs: JSON.stringify({ ...(egress ? this.deps.network!.proxyEnv() : {}), ...(caPem ? trustEnv() : {}), ...resolved.env, ...input.envs }),
       metadata: JSON.stringify(input.metadata),
       deny_read: JSON.stringify(input.filesystem?.denyRead ?? []),
       runtime_ref: null,
@@ -129,6 +132,7 @@ export class SandboxService implements TemplateUsage {
     let ref: RuntimeRef
     try {
       ref = claimed ?? (await runtime.start({ id, ...spec }))
+      if (caPem) await installTrust(runtime, ref, caPem)
       if (resolved.start) await startTemplateCommand(runtime, ref, resolved, { ...execEnv(id, resolved.user ?? 'user'), ...resolved.env, ...input.envs })
     } catch (err) {
       // Nothing half-made: the runtime cleans its part, we drop the reservation.
@@ -139,7 +143,11 @@ export class SandboxService implements TemplateUsage {
     await this.states.transition(row, 'running', 'created', p.tokenId, { runtime_ref: JSON.stringify(ref) })
     this.states.watch(row, ref)
     // The proxy now knows the sandbox by its link's address (none without a link: only the policy is recorded).
-    await this.deps.network?.attach({ id, projectId: p.project, template: resolved.ref.name }, egress ? runtime.networkOf?.(ref)?.sandboxIp : undefined, input.network)
+    await this.deps.network?.attach(
+      { id, projectId: p.project, template: resolved.ref.name, templatePolicy: resolved.network },
+      egress ? runtime.networkOf?.(ref)?.sandboxIp : undefined,
+      input.network,
+    )
     const created = await this.get(p, id)
     if (claimed && !opts.deferRefill) this.pools.refill()
     return created

@@ -3,11 +3,15 @@
  *
  * The sandbox's writable layer starts as the previous step's snapshot (so it holds every change so
  * far; see kit/template-seam.ts for why steps are not stacked as overlay lowers); the step writes into it; runtime.snapshots.create captures it as the step's layer; the sandbox is destroyed whatever
- * happened. Build sandboxes have loopback only (no egress exists yet), so steps run offline.
+ * happened. A run step of a template with a network policy runs with egress through the proxy under
+ * that policy (the template level, combined with the project's), the proxy variables in its env; every
+ * other step has loopback only, offline.
  */
 import { StringDecoder } from 'node:string_decoder'
 import { AppError, codeOf } from '../core/errors.js'
 import { newId } from '../core/ids.js'
+import type { NetworkSeam } from '../kit/network-seam.js'
+import { installTrust, removeTrust, trustEnv } from '../kit/egress-trust.js'
 import type { ResourceLimits, Runtime, RuntimeSnapshots, SnapshotRef } from '../runtime/runtime.js'
 import { BUILD_PATH, BUILD_SANDBOX_PREFIX, type CopyAction, type RunAction } from './plan.js'
 
@@ -30,13 +34,37 @@ export interface StepContext {
   /** Output lines as they come. */
   onLine: (line: string) => void
   signal?: AbortSignal | undefined
+  /** The egress proxy and the building project: run steps with a network policy go through it. */
+  egress?: { network: NetworkSeam; project: string } | undefined
 }
 
 /** Runs `action` in a sandbox started from the previous step's snapshot and captures the result as snapshot `snapshotId`. */
 export async function buildLayer(ctx: StepContext, stepIndex: number, action: CopyAction | RunAction, snapshotId: string): Promise<SnapshotRef> {
   const id = newId(BUILD_SANDBOX_PREFIX.slice(0, -1), 20)
-  const ref = await ctx.runtime.start({ id, template: { name: ctx.templateName, rootfs: ctx.rootfs }, ...(ctx.from ? { fromSnapshot: ctx.from } : {}), resources: ctx.resources, denyRead: [] })
+  const online = action.kind === 'run' && action.network !== undefined && ctx.egress !== undefined && ctx.runtime.network !== undefined
+  const ref = await ctx.runtime.start({
+    id,
+    template: { name: ctx.templateName, rootfs: ctx.rootfs },
+    ...(ctx.from ? { fromSnapshot: ctx.from } : {}),
+    resources: ctx.resources,
+    denyRead: [],
+    ...(online ? { network: { egress: true } } : {}),
+  })
+  let proxyEnv: Record<string, string> = {}
+  let trusted = false
   try {
+    if (online && action.kind === 'run') {
+      // The template level only: a build sandbox has no level of its own; the project's comes from config.
+      const net = ctx.egress!.network
+      await net.attach({ id, projectId: ctx.egress!.project, template: ctx.templateName, templatePolicy: action.network }, ctx.runtime.networkOf?.(ref)?.sandboxIp)
+      proxyEnv = net.proxyEnv()
+      const caPem = net.caCertificatePem()
+      if (caPem) {
+        await installTrust(ctx.runtime, ref, caPem)
+        trusted = true
+        proxyEnv = { ...proxyEnv, ...trustEnv() }
+      }
+    }
     const tail: string[] = []
     const onLine = (line: string) => {
       tail.push(line)
@@ -61,7 +89,7 @@ export async function buildLayer(ctx: StepContext, stepIndex: number, action: Co
               user: 'root',
               timeoutMs: 120_000,
             })
-          : ctx.runtime.exec(ref, { cmd: action.cmd, cwd: action.cwd, env: action.env, user: action.user, timeoutMs: action.timeoutMs })
+          : ctx.runtime.exec(ref, { cmd: action.cmd, cwd: action.cwd, env: { ...proxyEnv, ...action.env }, user: action.user, timeoutMs: action.timeoutMs })
     } catch (err) {
       throw cannotStart(err)
     }
@@ -90,10 +118,13 @@ export async function buildLayer(ctx: StepContext, stepIndex: number, action: Co
       const shown = tail.length > 0 ? `; output tail:\n${tail.join('\n')}` : ' (no output)'
       throw new AppError('invalid_request', `template ${ctx.templateName}: step ${stepIndex + 1} (${action.kind}) ${why}${shown}`, [{ path: `steps.${stepIndex}`, message: why }])
     }
+    // The CA bundle belongs to this build sandbox, not to the layer.
+    if (trusted) await removeTrust(ctx.runtime, ref)
     // A capture a crash left under this id (never recorded as a layer) is stale: replace it.
     if (await ctx.snapshots.get(snapshotId)) await ctx.snapshots.delete(snapshotId)
     return await ctx.snapshots.create(ref, snapshotId)
   } finally {
+    if (online) await ctx.egress!.network.detach(id)
     await ctx.runtime.destroy(id, ref)
   }
 }

@@ -32,6 +32,17 @@ describe('planBuild', () => {
     expect(plan).toMatchObject({ env: { BASE: 'b', K: '1' }, workdir: '/w', user: 'user' })
   })
 
+  it("keys run steps (not copies) on the template's network policy; none keeps the offline keys", () => {
+    const net = (allowedDomains: string[]) => planBuild('p', 'sha256:base', steps(a), { env: {}, network: { allowedDomains, deniedDomains: [] } })
+    const online = net(['registry.npmjs.org'])
+    const offline = keys('p', a)
+    expect(online.steps[0]!.key).toBe(offline[0])
+    expect(online.steps[2]!.key).not.toBe(offline[2])
+    expect(net(['pypi.org']).steps[2]!.key).not.toBe(online.steps[2]!.key)
+    expect(online.steps[2]!.action).toMatchObject({ kind: 'run', network: { allowedDomains: ['registry.npmjs.org'], deniedDomains: [] } })
+    expect(planBuild('p', 'sha256:base', steps(a), { env: {} }).steps[2]!.action).not.toHaveProperty('network')
+  })
+
   it('a template digest names the base and the exact layers', () => {
     expect(templateDigest('sha256:b', ['k1', 'k2'])).not.toBe(templateDigest('sha256:b', ['k2', 'k1']))
     expect(templateDigest('sha256:b', [])).toMatch(/^sha256:[0-9a-f]{64}$/)

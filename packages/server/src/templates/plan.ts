@@ -3,7 +3,9 @@
  *
  * key(step i) = sha256(key(i-1) + "\n" + canonical JSON of what step i does), starting from a root key
  * over the project and the base digest. What a run step does includes the env, workdir and user it runs
- * with, so an env/workdir/user step changes every later key but makes no layer itself. Layers are
+ * with, so an env/workdir/user step changes every later key but makes no layer itself; the template's
+ * network policy is part of every run step's key too (a step online may make other files than offline),
+ * and of no key when the template has none (so offline templates keep their keys). Layers are
  * per project: the root key names it, so two projects never share (or probe) each other's layers.
  */
 import { createHash } from 'node:crypto'
@@ -33,6 +35,14 @@ export interface RunAction {
   cwd: string | undefined
   env: Record<string, string>
   timeoutMs: number
+  /** The template's egress policy: the step runs with egress through the proxy under it; absent, offline. */
+  network?: StepNetwork | undefined
+}
+
+/** A template's network level as its run steps get it. */
+export interface StepNetwork {
+  allowedDomains: readonly string[]
+  deniedDomains: readonly string[]
 }
 
 export interface PlannedStep {
@@ -83,7 +93,7 @@ export function planBuild(
   project: string,
   baseDigest: string,
   steps: readonly ParsedStep[],
-  start: { env: Record<string, string>; workdir?: string | undefined; user?: 'root' | 'user' | undefined; prepare?: boolean },
+  start: { env: Record<string, string>; workdir?: string | undefined; user?: 'root' | 'user' | undefined; prepare?: boolean; network?: StepNetwork | undefined },
 ): Plan {
   const root = rootKey(project, baseDigest)
   let key = root
@@ -113,8 +123,9 @@ export function planBuild(
       const cmd = argvOf(step.run)
       const runAs = step.user ?? user ?? 'root'
       const runEnv = { PATH: BUILD_PATH, HOME: runAs === 'root' ? '/root' : '/home/user', ...env }
-      what = { run: { cmd, user: runAs, cwd: workdir ?? null, env: runEnv, timeoutMs: step.timeoutMs } }
-      action = { kind: 'run', cmd, user: runAs, cwd: workdir, env: runEnv, timeoutMs: step.timeoutMs }
+      const network = start.network && { allowedDomains: [...start.network.allowedDomains], deniedDomains: [...start.network.deniedDomains] }
+      what = { run: { cmd, user: runAs, cwd: workdir ?? null, env: runEnv, timeoutMs: step.timeoutMs, ...(network ? { network } : {}) } }
+      action = { kind: 'run', cmd, user: runAs, cwd: workdir, env: runEnv, timeoutMs: step.timeoutMs, ...(network ? { network } : {}) }
       label = `run ${typeof step.run === 'string' ? step.run : step.run.join(' ')}`.slice(0, 200)
     } else if ('env' in step) {
       Object.assign(env, step.env)

@@ -4,7 +4,8 @@ import { silentLogger } from '../core/log.js'
 import { FakeRuntime } from '../runtime/fake.js'
 import type { ExecRequest } from '../runtime/runtime.js'
 import { openStore, type OpenedStore } from '../store/db.js'
-import { TemplateService } from './service.js'
+import type { NetworkSeam } from '../kit/network-seam.js'
+import { TemplateService, type TemplateDeps } from './service.js'
 
 let store: OpenedStore
 let runtime: FakeRuntime
@@ -19,18 +20,18 @@ const reply = (r: ExecRequest) => {
   return r.cmd.some((a) => a.includes('fail')) ? { stdout: 'working\n', stderr: 'it broke\n', exitCode: 2 } : { stdout: `ran ${r.cmd.at(-1)}\n` }
 }
 
-const service = () =>
-  new TemplateService({
-    db: store.db,
-    runtime,
-    clock: { now: () => Date.parse('2026-01-01T00:00:00Z') },
-    log: silentLogger,
-    usage: { liveSandboxesUsing: async (project, name) => live.get(`${project}/${name}`) ?? 0 },
-    buildResources: { cpu: 1, memoryMb: 256, pids: 64, diskMb: 512 },
-    imageStoreDir: '/nonexistent/images',
-    uidBase: 100_000,
-    registries: ['ghcr.io'],
-  })
+const deps = (): TemplateDeps => ({
+  db: store.db,
+  runtime,
+  clock: { now: () => Date.parse('2026-01-01T00:00:00Z') },
+  log: silentLogger,
+  usage: { liveSandboxesUsing: async (project, name) => live.get(`${project}/${name}`) ?? 0 },
+  buildResources: { cpu: 1, memoryMb: 256, pids: 64, diskMb: 512 },
+  imageStoreDir: '/nonexistent/images',
+  uidBase: 100_000,
+  registries: ['ghcr.io'],
+})
+const service = () => new TemplateService(deps())
 
 beforeEach(async () => {
   store = await openStore(':memory:')
@@ -132,6 +133,34 @@ describe('template builds', () => {
       resources: { memoryMb: 1024 },
     })
     expect(await svc.resolve('p1', 'default')).toMatchObject({ spec: { name: 'default', rootfs: 'host' }, ref: { layers: [] } })
+  })
+
+  it("runs a template's run steps with egress under its network policy (copies offline), and resolves the level", async () => {
+    const calls: string[] = []
+    const network: NetworkSeam = {
+      attach: async (sbx, ip, policy) => void calls.push(`attach ${sbx.projectId} ${JSON.stringify(sbx.templatePolicy)} ${ip} ${policy === undefined}`),
+      detach: async (id) => void calls.push(`detach ${id.slice(0, 4)}`),
+      proxyEnv: () => ({ HTTP_PROXY: 'http://10.200.0.1:3128' }),
+      caCertificatePem: () => undefined,
+    }
+    svc = new TemplateService({ ...deps(), network })
+    const policy = { allowedDomains: ['registry.npmjs.org'], deniedDomains: [] }
+    const t = await svc.build(me, spec(threeSteps, { network: policy }))
+    expect(t.network).toEqual(policy)
+    expect(calls).toEqual([`attach p1 ${JSON.stringify(policy)} 10.200.0.2 true`, 'detach tpb_'])
+    expect(runtime.execs[0]!.env).not.toHaveProperty('HTTP_PROXY') // the copy
+    expect(runtime.execs[1]!.env).toMatchObject({ HTTP_PROXY: 'http://10.200.0.1:3128', MODE: 'test' })
+    expect(runtime.sandboxes.size).toBe(0)
+    expect((await svc.resolve('p1', 'app')).network).toEqual(policy)
+    // The same steps without the policy are other layers (other keys): the run step's layer differs.
+    const offline = await service().build(me, spec(threeSteps, { name: 'app2' }))
+    expect(offline.layers[0]!.key).toBe(t.layers[0]!.key)
+    expect(offline.layers[1]!.key).not.toBe(t.layers[1]!.key)
+  })
+
+  it('refuses a network policy where no egress proxy is wired, building nothing', async () => {
+    await expect(svc.build(me, spec(threeSteps, { network: { allowedDomains: ['a.test'] } }))).rejects.toMatchObject({ code: 'invalid_request', details: [{ path: 'network' }] })
+    expect(runtime.execs).toHaveLength(0)
   })
 
   it('keeps templates per project', async () => {

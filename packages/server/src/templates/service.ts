@@ -20,6 +20,7 @@ import { KeyedMutex } from '../core/mutex.js'
 import { encodeCursor } from '../kit/cursor.js'
 import type { ResourceLimits, Runtime } from '../runtime/runtime.js'
 import type { Db } from '../store/db.js'
+import type { NetworkSeam } from '../kit/network-seam.js'
 import type { ResolvedTemplate, TemplateResolver, TemplateUsage } from '../kit/template-seam.js'
 import { HOST_BASE_DIGEST, resolveBase, whyAdminOnly } from './base.js'
 import { buildLayer } from './build-sandbox.js'
@@ -51,6 +52,8 @@ export interface TemplateDeps {
   uidBase: number
   /** Registry hosts a project token may pull from (config templates.registries); others need admin. */
   registries: readonly string[]
+  /** The egress proxy (when wired): run steps of a template with a network policy get egress under it. */
+  network?: NetworkSeam | undefined
 }
 
 /** Who builds: the project, and whether the token is admin (host-path bases need it). */
@@ -89,6 +92,12 @@ export class TemplateService implements TemplateResolver {
     if (adminOnly && !who.admin) {
       throw new AppError('policy_denied', `${adminOnly}: it needs an admin token (use the host base or an image of an allowed registry otherwise)`, { required: 'admin', path: 'base' })
     }
+    const policy = input.network
+    if (policy && (policy.allowedDomains.length > 0 || policy.deniedDomains.length > 0) && !(this.deps.network && this.deps.runtime.network)) {
+      throw new AppError('invalid_request', 'network: egress is not available on this server (no egress proxy or no per-sandbox links), so build steps run offline; remove network', [
+        { path: 'network', message: 'egress not available' },
+      ])
+    }
     return this.#mutex.run(who.project, () => this.#build(who.project, input, o))
   }
 
@@ -124,6 +133,7 @@ export class TemplateService implements TemplateResolver {
         workdir: input.workdir ?? base.workdir,
         user: input.user,
         prepare: base.kind !== 'host' && hasShell(base.rootfs),
+        network: input.network,
       })
       const known = await this.#layers.rows(
         project,
@@ -161,6 +171,7 @@ export class TemplateService implements TemplateResolver {
               rootfs: base.rootfs,
               from,
               signal: o.signal,
+              ...(this.deps.network ? { egress: { network: this.deps.network, project } } : {}),
               onLine: (line) => emit({ step: step.index, of, cached: false, phase: 'output', line }),
             },
             step.index,
@@ -181,6 +192,7 @@ export class TemplateService implements TemplateResolver {
         start: input.start === undefined ? undefined : argvOf(input.start),
         ready: input.ready && { cmd: argvOf(input.ready.cmd), timeoutMs: input.ready.timeoutMs, intervalMs: input.ready.intervalMs },
         resources: input.resources,
+        network: input.network,
       }
       const now = new Date(clock.now()).toISOString()
       const row: TemplateRow = {
@@ -311,6 +323,7 @@ export class TemplateService implements TemplateResolver {
       ...(d.user ? { user: d.user } : {}),
       ...(d.start ? { start: { cmd: d.start, ...(d.ready ? { ready: d.ready } : {}) } } : {}),
       ...(d.resources ? { resources: d.resources } : {}),
+      ...(d.network ? { network: { allowedDomains: [...d.network.allowedDomains], deniedDomains: [...d.network.deniedDomains] } } : {}),
     }
   }
 

@@ -23,6 +23,8 @@ export interface TemplateDefaults {
   start?: string[] | undefined
   ready?: { cmd: string[]; timeoutMs: number; intervalMs: number } | undefined
   resources?: { cpu?: number | undefined; memoryMb?: number | undefined; pids?: number | undefined; diskMb?: number | undefined } | undefined
+  /** The template level of egress policy (build run steps ran with it; sandboxes get it). */
+  network?: { allowedDomains: string[]; deniedDomains: string[] } | undefined
 }
 
 /** JSON from the store as a null-prototype record (a key like __proto__ stays data). */

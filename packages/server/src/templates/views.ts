@@ -55,6 +55,7 @@ export function templateView(row: TemplateRow, layers: Map<string, TemplateLayer
     ...(d.start ? { start: d.start } : {}),
     ...(d.ready ? { ready: d.ready } : {}),
     ...(d.resources ? { resources: d.resources } : {}),
+    ...(d.network ? { network: { allowedDomains: [...d.network.allowedDomains], deniedDomains: [...d.network.deniedDomains] } } : {}),
     createdAt: row.created_at,
     updatedAt: row.updated_at,
     ...(lastBuild ? { lastBuild: buildInfo(lastBuild) } : {}),

@@ -3,9 +3,13 @@
  * through tidepool's proxy (curl inside, following the HTTP_PROXY the sandbox was given) and nothing
  * else — a denied domain gets the proxy's 403, and going around the proxy to the same server fails.
  * The upstream is a real HTTP server on the host's loopback, reached by a name mapped in network.hosts.
+ * With TLS termination configured, the sandbox trusts tidepool's CA (a bundle and the variables naming
+ * it): curl reaches an HTTPS upstream without -k and the brokered header is added on the way.
  */
 import { execFileSync } from 'node:child_process'
-import { mkdtempSync, rmSync } from 'node:fs'
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs'
+import type { IncomingHttpHeaders } from 'node:http'
+import { createServer as createHttpsServer, type Server as HttpsServer } from 'node:https'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { createClient } from '@tidepool/sdk'
@@ -14,7 +18,7 @@ import { loadConfig } from '../../src/config.js'
 import { childEnv } from '../../src/core/child-env.js'
 import { silentLogger } from '../../src/core/log.js'
 import { buildControlPlane, type ControlPlane } from '../../src/main.js'
-import { startUpstream } from './support/egress.js'
+import { selfSigned, startUpstream } from './support/egress.js'
 import { destroyAll, leftovers, skipReason } from './support/host.js'
 
 const hasNft = (() => {
@@ -33,11 +37,21 @@ describe.skipIf(skipReason ?? (hasNft ? undefined : 'needs nftables'))('egress t
   let api: ReturnType<typeof createClient>
   let upstream: Awaited<ReturnType<typeof startUpstream>>
   let id: string
+  let https: HttpsServer
+  let httpsPort: number
+  const httpsSeen: { url: string; headers: IncomingHttpHeaders }[] = []
   const secretValue = `s3cret-${process.pid}-brokered`
 
   beforeAll(async () => {
     upstream = await startUpstream()
     home = mkdtempSync(join(tmpdir(), 'tidepool-it-egress-'))
+    // The HTTPS upstream's certificate is its own (the proxy trusts it through upstreamCaFiles); the
+    // sandbox sees the certificate tidepool's CA signs for brokered.test.
+    const cert = selfSigned(['brokered.test'])
+    writeFileSync(join(home, 'upstream-ca.pem'), cert.cert)
+    https = createHttpsServer({ key: cert.key, cert: cert.cert }, (req, res) => (httpsSeen.push({ url: req.url ?? '', headers: req.headers }), req.resume(), res.end('tls hello')))
+    await new Promise<void>((r) => https.listen(0, '127.0.0.1', r))
+    httpsPort = (https.address() as { port: number }).port
     const config = loadConfig({
       env: {},
       overrides: {
@@ -48,8 +62,12 @@ describe.skipIf(skipReason ?? (hasNft ? undefined : 'needs nftables'))('egress t
         defaults: { cpu: 0.5, memoryMb: 256, pids: 128 },
         network: {
           proxy: { enabled: true, httpPort: 0, socksPort: 0 },
-          hosts: { 'api.test': '127.0.0.1', 'other.test': '127.0.0.1' },
-          credentials: [{ domains: ['api.test'], headers: { authorization: { secret: 'api-token', format: 'Bearer {secret}' } } }],
+          hosts: { 'api.test': '127.0.0.1', 'other.test': '127.0.0.1', 'brokered.test': '127.0.0.1' },
+          credentials: [
+            { domains: ['api.test'], headers: { authorization: { secret: 'api-token', format: 'Bearer {secret}' } } },
+            { domains: ['brokered.test'], headers: { authorization: { secret: 'api-token', format: 'Bearer {secret}' } }, terminateTls: true },
+          ],
+          upstreamCaFiles: [join(home, 'upstream-ca.pem')],
         },
       },
     })
@@ -57,13 +75,14 @@ describe.skipIf(skipReason ?? (hasNft ? undefined : 'needs nftables'))('egress t
     const listening = await cp.listen()
     api = createClient({ baseUrl: listening.url, token: cp.adminToken! })
     await api.createSecret({ name: 'api-token', value: secretValue })
-    id = (await api.createSandbox({ network: { allowedDomains: ['api.test'], deniedDomains: [] } })).id
+    id = (await api.createSandbox({ network: { allowedDomains: ['api.test', 'brokered.test'], deniedDomains: [] } })).id
   }, 120_000)
 
   afterAll(async () => {
     await cp?.close()
     await destroyAll(join(home, 'runtime'), cgroupName)
     await upstream?.close()
+    await new Promise<void>((r) => (https ? (https.closeAllConnections(), https.close(() => r())) : r()))
     rmSync(home, { recursive: true, force: true })
   })
 
@@ -99,6 +118,24 @@ describe.skipIf(skipReason ?? (hasNft ? undefined : 'needs nftables'))('egress t
       ],
     })
     expect(look.stdout).toContain('HTTP_PROXY') // the probe saw the environment
+    expect(look.stdout).not.toContain(secretValue)
+  })
+
+  it("trusts tidepool's CA: HTTPS with TLS termination works without -k, the header brokered, the secret not inside", async () => {
+    const env = await api.exec({ id, cmd: ['sh', '-c', 'echo "$SSL_CERT_FILE $CURL_CA_BUNDLE $NODE_EXTRA_CA_CERTS"; grep -c "BEGIN CERTIFICATE" "$SSL_CERT_FILE"'] })
+    const [paths, count] = env.stdout.trim().split('\n')
+    expect(paths).toBe('/etc/ssl/tidepool/ca-bundle.pem /etc/ssl/tidepool/ca-bundle.pem /etc/ssl/tidepool/ca-bundle.pem')
+    // The system roots and the CA (the host's bundle has many): public roots still verify.
+    expect(Number(count)).toBeGreaterThan(1)
+    const r = await curl(`https://brokered.test:${httpsPort}/tls`)
+    expect(r).toMatchObject({ exitCode: 0, stdout: 'tls hello' })
+    expect(httpsSeen.find((s) => s.url === '/tls')?.headers.authorization).toBe(`Bearer ${secretValue}`)
+    // Without the bundle curl refuses the certificate the proxy presented: the trust is what made it work.
+    const untrusted = await api.exec({ id, cmd: ['env', '-u', 'SSL_CERT_FILE', '-u', 'CURL_CA_BUNDLE', 'curl', '-sS', '--max-time', '5', `https://brokered.test:${httpsPort}/untrusted`] })
+    expect(untrusted.exitCode).toBe(60) // curl: peer certificate cannot be authenticated with known CA certificates
+    const half = secretValue.length >> 1
+    const look = await api.exec({ id, user: 'root', cmd: ['sh', '-c', 'grep -rsl "$1$2" /etc /home /tmp /workspace /root; env', 'look', secretValue.slice(0, half), secretValue.slice(half)] })
+    expect(look.stdout).toContain('SSL_CERT_FILE')
     expect(look.stdout).not.toContain(secretValue)
   })
 
