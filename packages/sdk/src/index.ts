@@ -58,8 +58,25 @@ export type {
   NetworkOpName,
   PortsOpName,
   WorkflowsOpName,
+  EnvironmentsOpName,
 } from './contract/operations.js'
 export { Ports, portHost, portHostSuffix } from './sandbox-ports.js'
+export {
+  EnvName,
+  ServiceName,
+  RoutingKey,
+  UpstreamUrl,
+  ServiceSpec,
+  CreateEnvironmentInput,
+  Environment,
+  EnvironmentPage,
+  Fork,
+  CreateForkInput,
+  RoutedService,
+  RouteMetric,
+  EnvironmentMetrics,
+  environmentsOps,
+} from './contract/environments.js'
 export { PortNumber, PortRef, SetPortPublicInput, PortExposure, portsOps } from './contract/ports.js'
 export { ActionName, ActionInfo, ActionList, RunActionInput, ActionResult, actionsOps } from './contract/actions.js'
 export {

@@ -19,6 +19,7 @@ import { AppError } from './core/errors.js'
 import { freezePrototypes } from './core/harden.js'
 import { createLogger, type Logger } from './core/log.js'
 import { createDataService, type DataService } from './data/service.js'
+import { EnvironmentService } from './environments/service.js'
 import { createHttpApp } from './http/app.js'
 import { proxyPortUpgrade } from './http/port-proxy.js'
 import { mountMcp, type McpHttpMount, type McpHttpOptions } from './mcp/http-mount.js'
@@ -34,6 +35,8 @@ import { NetworkService } from './network/service.js'
 import { sandboxBinder } from './dispatch/sandbox-binder.js'
 import { createTemplateService, type Services } from './dispatch/services.js'
 import { openStore } from './store/db.js'
+import { RouteMetrics } from './router/metrics.js'
+import { RequestRouter } from './router/router.js'
 
 /** How often stopped sandboxes past their retention are looked for (the reaper runs every second). */
 const PRUNE_INTERVAL_MS = 10 * 60_000
@@ -45,7 +48,8 @@ export interface ControlPlane {
   mcp: McpHttpMount
   /** Set on first start: the admin token, to be printed once. */
   adminToken?: string | undefined
-  listen(): Promise<{ url: string; port: number }>
+  /** Listens; with BuildOptions.router the request router too (`routerPort`). */
+  listen(): Promise<{ url: string; port: number; routerPort?: number }>
   close(): Promise<void>
 }
 
@@ -65,6 +69,8 @@ export interface BuildOptions {
   freezePrototypes?: boolean
   /** Limits of the MCP HTTP sessions (tests lower them). */
   mcp?: McpHttpOptions
+  /** listen() also starts the request router on config.router's address (`tidepool up` sets it). */
+  router?: boolean
 }
 
 export async function buildControlPlane(config: Config, opts: BuildOptions = {}): Promise<ControlPlane> {
@@ -141,8 +147,14 @@ export async function buildControlPlane(config: Config, opts: BuildOptions = {})
     // db.query reaches clones through the data service, as the caller (a foreign clone is not_found).
     clones: { url: (principal, ref) => cloneUrl(svcData, principal, ref) },
   })
+  // Routed URLs name the router's port: the configured one, or the one it bound (port 0 in tests).
+  let routerPort = config.router.port
+  const environments = new EnvironmentService({ db: store.db, clock, routedUrl: (env, service) => `http://${service}.${env}.localhost:${routerPort}` })
+  const routeMetrics = new RouteMetrics()
   const svc: Services = {
     config,
+    environments,
+    routeMetrics,
     store,
     clock,
     log,
@@ -232,6 +244,7 @@ export async function buildControlPlane(config: Config, opts: BuildOptions = {})
     let pruned = 0 // last time stopped sandboxes were pruned (clock ms)
     const tick = async () => {
       await sandboxes.reapExpired()
+      await environments.reapExpired()
       if (clock.now() - pruned < PRUNE_INTERVAL_MS) return
       pruned = clock.now()
       for (let n = await sandboxes.pruneStopped(); n > 0; n = await sandboxes.pruneStopped()) log.info({ deleted: n }, 'retention: deleted stopped sandboxes')
@@ -251,22 +264,40 @@ export async function buildControlPlane(config: Config, opts: BuildOptions = {})
   const mcp = mountMcp(app, svc, opts.mcp)
   if (opts.freezePrototypes) log.info({ frozen: freezePrototypes() }, 'prototypes frozen')
   let server: ReturnType<typeof serve> | undefined
+  const router = opts.router
+    ? new RequestRouter({
+        source: environments,
+        config: config.router,
+        metrics: routeMetrics,
+        log: log.child({ area: 'router' }),
+        verifyToken: (secret) =>
+          tokens.authenticate(secret).then(
+            () => true,
+            () => false,
+          ),
+      })
+    : undefined
   return {
     svc,
     app,
     mcp,
     adminToken,
-    listen: () =>
-      new Promise((resolve, reject) => {
+    listen: async () => {
+      const api = await new Promise<{ url: string; port: number }>((resolve, reject) => {
         server = serve({ fetch: app.fetch, hostname: config.host, port: config.port }, (info) => {
           resolve({ url: `http://${config.host}:${info.port}`, port: info.port })
         })
         server.once('error', reject)
         // WebSocket upgrades to a sandbox's port (the fetch shell never sees an upgrade).
         server.on('upgrade', (req, socket, head) => proxyPortUpgrade(svc, req, socket, head))
-      }),
+      })
+      if (!router) return api
+      routerPort = (await router.listen()).port
+      return { ...api, routerPort }
+    },
     close: async () => {
       if (timer) clearInterval(timer)
+      await router?.close()
       await mcp.close()
       if (server) await new Promise<void>((r) => server!.close(() => r()))
       await commands.flush()

@@ -4,6 +4,7 @@ import { accessHandlers } from '../access/handlers.js'
 import { actionsHandlers } from '../actions/handlers.js'
 import { workflowsHandlers } from '../actions/workflows/handlers.js'
 import { dataHandlers } from '../data/handlers.js'
+import { environmentsHandlers } from '../environments/handlers.js'
 import { insightsHandlers } from '../insights/handlers.js'
 import type { HandlerTable } from '../kit/handler-table.js'
 import { networkHandlers } from '../network/handlers.js'
@@ -24,6 +25,7 @@ const composed = {
   ...networkHandlers,
   ...portsHandlers,
   ...workflowsHandlers,
+  ...environmentsHandlers,
 }
 
 /** Every operation has a handler that fits its schemas (a missing one does not compile). */

@@ -7,6 +7,7 @@ import type { Config } from '../config.js'
 import type { Clock } from '../core/clock.js'
 import type { Logger } from '../core/log.js'
 import type { DataAreaServices } from '../data/handlers.js'
+import type { EnvironmentsAreaServices } from '../environments/handlers.js'
 import type { InsightsAreaServices } from '../insights/handlers.js'
 import type { NetworkAreaServices } from '../network/handlers.js'
 import type { PortsAreaServices } from '../ports/handlers.js'
@@ -20,7 +21,17 @@ import { importImage, removeImage } from '../templates/oci/index.js'
 import { TemplateService } from '../templates/service.js'
 
 export interface Services
-  extends SandboxAreaServices, AccessAreaServices, InsightsAreaServices, DataAreaServices, TemplatesAreaServices, ActionsAreaServices, NetworkAreaServices, PortsAreaServices, WorkflowsAreaServices {
+  extends
+    SandboxAreaServices,
+    AccessAreaServices,
+    InsightsAreaServices,
+    DataAreaServices,
+    TemplatesAreaServices,
+    ActionsAreaServices,
+    NetworkAreaServices,
+    PortsAreaServices,
+    WorkflowsAreaServices,
+    EnvironmentsAreaServices {
   config: Config
   store: OpenedStore
   clock: Clock

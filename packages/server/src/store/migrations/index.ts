@@ -19,6 +19,7 @@ import * as network from './0700-network.js'
 import * as workflows from './0800-workflows.js'
 import * as ports from './0900-ports.js'
 import * as auditRuns from './1000-audit-runs.js'
+import * as environments from './1100-environments.js'
 
 export const migrations: Record<string, Migration> = {
   '0001-core': core,
@@ -32,4 +33,5 @@ export const migrations: Record<string, Migration> = {
   '0800-workflows': workflows,
   '0900-ports': ports,
   '1000-audit-runs': auditRuns,
+  '1100-environments': environments,
 }
