@@ -202,6 +202,23 @@ class TemplateStepValue5(TypedDict, total=False):
 TemplateStep: TypeAlias = TemplateStepValue1 | TemplateStepValue2 | TemplateStepValue3 | TemplateStepValue4 | TemplateStepValue5
 
 
+class ServiceSpecResources(TypedDict, total=False):
+    "Resources the service is declared to use (recorded; not enforced on URL upstreams)."
+    cpu: NotRequired[float]
+    "CPUs the service is sized for."
+    memoryMb: NotRequired[int]
+    "Memory the service is sized for (MiB)."
+
+
+class ServiceSpec(TypedDict, total=False):
+    name: Required[str]
+    "Service name within the environment."
+    upstream: Required[str]
+    "The service's own address, e.g. http://127.0.0.1:8081 (http or https, no credentials)."
+    resources: NotRequired[ServiceSpecResources]
+    "Resources the service is declared to use (recorded; not enforced on URL upstreams)."
+
+
 class SandboxResources(TypedDict, total=False):
     cpu: Required[float]
     "CPU cores (fractional allowed), enforced as a CFS quota."
@@ -1401,6 +1418,76 @@ class WorkflowReport(TypedDict, total=False):
     "The report."
 
 
+class Environment(TypedDict, total=False):
+    name: Required[str]
+    project: Required[str]
+    createdAt: Required[str]
+    "RFC 3339 timestamp (UTC)."
+    services: Required[list[RoutedService]]
+    forks: Required[list[Fork]]
+
+
+class RoutedServiceResources(TypedDict, total=False):
+    "Resources the service is declared to use (recorded; not enforced on URL upstreams)."
+    cpu: NotRequired[float]
+    "CPUs the service is sized for."
+    memoryMb: NotRequired[int]
+    "Memory the service is sized for (MiB)."
+
+
+class RoutedService(TypedDict, total=False):
+    name: Required[str]
+    upstream: Required[str]
+    "The baseline address."
+    url: Required[str]
+    "The routed URL callers use instead of the upstream: http://<service>.<env>.localhost:<router port>."
+    resources: NotRequired[RoutedServiceResources]
+    "Resources the service is declared to use (recorded; not enforced on URL upstreams)."
+
+
+class Fork(TypedDict, total=False):
+    id: Required[str]
+    "Fork id (frk_\u2026)."
+    environment: Required[str]
+    service: Required[str]
+    routingKey: Required[str]
+    "The key that selects this fork; forks of other services with the same key form its route group."
+    upstream: Required[str]
+    "The fork's own address."
+    createdAt: Required[str]
+    "RFC 3339 timestamp (UTC)."
+    expiresAt: NotRequired[str]
+    "When the fork ends (ttlSeconds); the router stops using it then."
+    health: NotRequired[Literal['up', 'down']]
+    "Probed when the environment or its forks are read."
+
+
+class EnvironmentMetrics(TypedDict, total=False):
+    environment: Required[str]
+    routerRunning: Required[bool]
+    "false when this server runs no router (counters then stay empty)."
+    items: Required[list[RouteMetric]]
+
+
+class RouteMetricLatencyMs(TypedDict, total=False):
+    "Time to response headers, over the last 1024 requests."
+    p50: Required[float]
+    p99: Required[float]
+
+
+class RouteMetric(TypedDict, total=False):
+    service: Required[str]
+    target: Required[str]
+    "baseline, or the routing key of the fork that served."
+    requests: Required[int]
+    fallbacks: Required[int]
+    "Requests that carried a key with no fork of this service and went to the baseline."
+    errors: Required[int]
+    "Requests answered 502 or 504 by the router."
+    latencyMs: Required[RouteMetricLatencyMs]
+    "Time to response headers, over the last 1024 requests."
+
+
 class LifecycleOutput(TypedDict, total=False):
     onTimeout: Required[Literal['kill', 'pause']]
     "What happens when timeoutMs elapses."
@@ -2289,6 +2376,69 @@ class ReplayWorkflowRunInput(TypedDict, total=False):
     "Workflow run id, e.g. wfr_k3j9x2m1q8w7p0a4."
 
 
+class CreateEnvironmentInput(TypedDict, total=False):
+    name: Required[str]
+    "Environment name, unique on the server (it is part of host names: <service>.<env>.localhost)."
+    services: Required[list[ServiceSpec]]
+    "The baseline: every service of the environment and where it runs."
+
+
+class ListEnvironmentsInput(TypedDict, total=False):
+    limit: NotRequired[int]
+    "Page size (1\u20131000)."
+    nextToken: NotRequired[str]
+    "Token from the previous page."
+
+
+class ListEnvironmentsResult(TypedDict, total=False):
+    items: Required[list[Environment]]
+    nextToken: NotRequired[str]
+    "Pass to get the next page; absent on the last page."
+
+
+class GetEnvironmentInput(TypedDict, total=False):
+    env: Required[str]
+    "Environment name, unique on the server (it is part of host names: <service>.<env>.localhost)."
+
+
+class DeleteEnvironmentInput(TypedDict, total=False):
+    env: Required[str]
+    "Environment name, unique on the server (it is part of host names: <service>.<env>.localhost)."
+
+
+class CreateForkInput(TypedDict, total=False):
+    env: Required[str]
+    "Environment name, unique on the server (it is part of host names: <service>.<env>.localhost)."
+    service: Required[str]
+    "The service this fork replaces for requests carrying its key."
+    upstream: Required[str]
+    "The fork's own address."
+    routingKey: NotRequired[str]
+    "Join the route group of this key (or name a new one); generated when absent."
+    ttlSeconds: NotRequired[int]
+    "The fork ends after this long; none by default."
+
+
+class ListForksInput(TypedDict, total=False):
+    env: Required[str]
+    "Environment name, unique on the server (it is part of host names: <service>.<env>.localhost)."
+
+
+class ListForksResult(TypedDict, total=False):
+    items: Required[list[Fork]]
+
+
+class DeleteForkInput(TypedDict, total=False):
+    env: Required[str]
+    "Environment name, unique on the server (it is part of host names: <service>.<env>.localhost)."
+    id: Required[str]
+
+
+class GetEnvironmentMetricsInput(TypedDict, total=False):
+    env: Required[str]
+    "Environment name, unique on the server (it is part of host names: <service>.<env>.localhost)."
+
+
 OPERATIONS: dict[str, Operation] = {
     "createSandbox": Operation("POST", "/v1/sandboxes", (), {}, "json", "", "json", False, "sandboxes:write"),
     "listSandboxes": Operation("GET", "/v1/sandboxes", (), {}, "none", "", "json", False, "sandboxes:read"),
@@ -2380,6 +2530,14 @@ OPERATIONS: dict[str, Operation] = {
     "getWorkflowRun": Operation("GET", "/v1/workflows/runs/{id}", ('id',), {}, "none", "", "json", False, "sandboxes:read"),
     "getWorkflowReport": Operation("GET", "/v1/workflows/runs/{id}/report", ('id',), {}, "none", "", "json", False, "sandboxes:read"),
     "replayWorkflowRun": Operation("POST", "/v1/workflows/runs/{id}/replay", ('id',), {}, "none", "", "json", False, "sandboxes:read"),
+    "createEnvironment": Operation("POST", "/v1/environments", (), {}, "json", "", "json", False, "sandboxes:write"),
+    "listEnvironments": Operation("GET", "/v1/environments", (), {}, "none", "", "json", False, "sandboxes:read"),
+    "getEnvironment": Operation("GET", "/v1/environments/{env}", ('env',), {}, "none", "", "json", False, "sandboxes:read"),
+    "deleteEnvironment": Operation("DELETE", "/v1/environments/{env}", ('env',), {}, "none", "", "none", False, "sandboxes:write"),
+    "createFork": Operation("POST", "/v1/environments/{env}/forks", ('env',), {}, "json", "", "json", False, "sandboxes:write"),
+    "listForks": Operation("GET", "/v1/environments/{env}/forks", ('env',), {}, "none", "", "json", False, "sandboxes:read"),
+    "deleteFork": Operation("DELETE", "/v1/environments/{env}/forks/{id}", ('env', 'id'), {}, "none", "", "none", False, "sandboxes:write"),
+    "getEnvironmentMetrics": Operation("GET", "/v1/environments/{env}/metrics", ('env',), {}, "none", "", "json", False, "sandboxes:read"),
 }
 
 
@@ -2749,6 +2907,38 @@ class SyncOperations:
         "Run a stored run again: same workflow text, inputs and sandbox, as a new run (POST /v1/workflows/runs/{id}/replay)"
         return cast("WorkflowRun", self.request("replayWorkflowRun", input))
 
+    def create_environment(self, **input: Unpack[CreateEnvironmentInput]) -> Environment:
+        "Create an environment: a named baseline of services, each reached through the router at services[].url (POST /v1/environments)"
+        return cast("Environment", self.request("createEnvironment", input))
+
+    def list_environments(self, **input: Unpack[ListEnvironmentsInput]) -> ListEnvironmentsResult:
+        "The project's environments (paginated) (GET /v1/environments)"
+        return cast("ListEnvironmentsResult", self.request("listEnvironments", input))
+
+    def get_environment(self, **input: Unpack[GetEnvironmentInput]) -> Environment:
+        "One environment with its routed URLs and its forks (with health) (GET /v1/environments/{env})"
+        return cast("Environment", self.request("getEnvironment", input))
+
+    def delete_environment(self, **input: Unpack[DeleteEnvironmentInput]) -> None:
+        "Delete an environment and its forks (idempotent) (DELETE /v1/environments/{env})"
+        return cast("None", self.request("deleteEnvironment", input))
+
+    def create_fork(self, **input: Unpack[CreateForkInput]) -> Fork:
+        "Fork one service: requests carrying the routing key (returned; generated when absent) reach the fork, every other request the baseline (POST /v1/environments/{env}/forks)"
+        return cast("Fork", self.request("createFork", input))
+
+    def list_forks(self, **input: Unpack[ListForksInput]) -> ListForksResult:
+        "An environment's forks with their health (GET /v1/environments/{env}/forks)"
+        return cast("ListForksResult", self.request("listForks", input))
+
+    def delete_fork(self, **input: Unpack[DeleteForkInput]) -> None:
+        "Remove a fork (idempotent): requests with its key go to the baseline again (DELETE /v1/environments/{env}/forks/{id})"
+        return cast("None", self.request("deleteFork", input))
+
+    def get_environment_metrics(self, **input: Unpack[GetEnvironmentMetricsInput]) -> EnvironmentMetrics:
+        "The router's per-route counters for an environment: requests, fallbacks, errors, latency (GET /v1/environments/{env}/metrics)"
+        return cast("EnvironmentMetrics", self.request("getEnvironmentMetrics", input))
+
 
 class AsyncOperations:
     """Every operation as a coroutine method of the async client."""
@@ -3115,3 +3305,35 @@ class AsyncOperations:
     async def replay_workflow_run(self, **input: Unpack[ReplayWorkflowRunInput]) -> WorkflowRun:
         "Run a stored run again: same workflow text, inputs and sandbox, as a new run (POST /v1/workflows/runs/{id}/replay)"
         return cast("WorkflowRun", await self.request("replayWorkflowRun", input))
+
+    async def create_environment(self, **input: Unpack[CreateEnvironmentInput]) -> Environment:
+        "Create an environment: a named baseline of services, each reached through the router at services[].url (POST /v1/environments)"
+        return cast("Environment", await self.request("createEnvironment", input))
+
+    async def list_environments(self, **input: Unpack[ListEnvironmentsInput]) -> ListEnvironmentsResult:
+        "The project's environments (paginated) (GET /v1/environments)"
+        return cast("ListEnvironmentsResult", await self.request("listEnvironments", input))
+
+    async def get_environment(self, **input: Unpack[GetEnvironmentInput]) -> Environment:
+        "One environment with its routed URLs and its forks (with health) (GET /v1/environments/{env})"
+        return cast("Environment", await self.request("getEnvironment", input))
+
+    async def delete_environment(self, **input: Unpack[DeleteEnvironmentInput]) -> None:
+        "Delete an environment and its forks (idempotent) (DELETE /v1/environments/{env})"
+        return cast("None", await self.request("deleteEnvironment", input))
+
+    async def create_fork(self, **input: Unpack[CreateForkInput]) -> Fork:
+        "Fork one service: requests carrying the routing key (returned; generated when absent) reach the fork, every other request the baseline (POST /v1/environments/{env}/forks)"
+        return cast("Fork", await self.request("createFork", input))
+
+    async def list_forks(self, **input: Unpack[ListForksInput]) -> ListForksResult:
+        "An environment's forks with their health (GET /v1/environments/{env}/forks)"
+        return cast("ListForksResult", await self.request("listForks", input))
+
+    async def delete_fork(self, **input: Unpack[DeleteForkInput]) -> None:
+        "Remove a fork (idempotent): requests with its key go to the baseline again (DELETE /v1/environments/{env}/forks/{id})"
+        return cast("None", await self.request("deleteFork", input))
+
+    async def get_environment_metrics(self, **input: Unpack[GetEnvironmentMetricsInput]) -> EnvironmentMetrics:
+        "The router's per-route counters for an environment: requests, fallbacks, errors, latency (GET /v1/environments/{env}/metrics)"
+        return cast("EnvironmentMetrics", await self.request("getEnvironmentMetrics", input))
