@@ -58,6 +58,7 @@ export class RequestRouter {
   readonly #deps: RouterDeps
   readonly #agents = new Map<string, HttpAgent>()
   readonly #sockets = new Set<Duplex>()
+  readonly #urls = new Map<string, URL>()
   #table: { at: number; table: Promise<Map<string, RouteEnvironment>> } | undefined
   #server: Server | undefined
   #unsubscribe: (() => void) | undefined
@@ -126,7 +127,17 @@ export class RequestRouter {
     const key = routeKeyOf(trusted ? host : { env: host.env, service: host.service }, req.headers, problems)
     if (problems.length > 0) this.#deps.log.info({ env: host.env, service: host.service, problems }, 'router: a routing header carried no key (baseline)')
     const fork = key === undefined ? undefined : svc.forks.get(key)
-    return { env: host.env, service: host.service, upstream: new URL(fork ?? svc.baseline), target: fork ? key! : 'baseline', fallback: key !== undefined && !fork }
+    return { env: host.env, service: host.service, upstream: this.#url(fork ?? svc.baseline), target: fork ? key! : 'baseline', fallback: key !== undefined && !fork }
+  }
+
+  /** Upstream URLs parsed once (the table holds them as text). */
+  #url(s: string): URL {
+    let u = this.#urls.get(s)
+    if (!u) {
+      if (this.#urls.size > 10_000) this.#urls.clear()
+      this.#urls.set(s, (u = new URL(s)))
+    }
+    return u
   }
 
   #agent(u: URL): HttpAgent {
@@ -153,7 +164,7 @@ export class RequestRouter {
     const servedBy = `${p.service}@${p.target}`
     const record = (error: boolean) => this.#deps.metrics.record(p.env, p.service, p.target, { ms: Number(process.hrtime.bigint() - started) / 1e6, fallback: p.fallback, error })
     const send = p.upstream.protocol === 'https:' ? httpsRequest : httpRequest
-    const up = send(p.upstream, { method: req.method, path: joinPath(p.upstream, req.url ?? '/'), headers: forwardHeaders(req, p.upstream, false), agent: this.#agent(p.upstream) })
+    const up = send({ ...target(p.upstream), method: req.method, path: joinPath(p.upstream, req.url ?? '/'), headers: forwardHeaders(req, p.upstream, false), agent: this.#agent(p.upstream) })
     const { connectTimeoutMs, responseTimeoutMs } = this.#deps.config
     let answered = false
     const fail = (status: 502 | 504, why: string) => {
@@ -187,7 +198,8 @@ export class RequestRouter {
       const headers = responseHeaders(upRes.headers)
       headers[SERVED_BY] = servedBy
       res.writeHead(upRes.statusCode ?? 502, upRes.statusMessage, headers)
-      res.flushHeaders()
+      // A body of unknown length may be a stream (SSE): the client gets the headers now, not with the first event.
+      if (upRes.headers['content-length'] === undefined) res.flushHeaders()
       upRes.pipe(res)
       upRes.on('error', (err) => res.destroy(err))
       upRes.on('aborted', () => res.destroy())
@@ -210,7 +222,7 @@ export class RequestRouter {
     const p = picked
     const servedBy = `${p.service}@${p.target}`
     const send = p.upstream.protocol === 'https:' ? httpsRequest : httpRequest
-    const up = send(p.upstream, { method: req.method, path: joinPath(p.upstream, req.url ?? '/'), headers: forwardHeaders(req, p.upstream, true), agent: false })
+    const up = send({ ...target(p.upstream), method: req.method, path: joinPath(p.upstream, req.url ?? '/'), headers: forwardHeaders(req, p.upstream, true), agent: false })
     const timer = setTimeout(() => {
       up.destroy()
       rawError(socket, 504, `upstream ${p.upstream.origin} of ${servedBy} did not answer the upgrade within ${this.#deps.config.responseTimeoutMs} ms`, servedBy)
@@ -263,6 +275,10 @@ function responseHeaders(h: IncomingHttpHeaders): Record<string, string | string
   const out: Record<string, string | string[]> = Object.create(null) as Record<string, string | string[]>
   for (const [k, v] of Object.entries(h)) if (v !== undefined && !hopByHop.has(k)) out[k] = v
   return out
+}
+
+function target(u: URL): { protocol: string; hostname: string; port: number } {
+  return { protocol: u.protocol, hostname: u.hostname.startsWith('[') ? u.hostname.slice(1, -1) : u.hostname, port: Number(u.port || (u.protocol === 'https:' ? 443 : 80)) }
 }
 
 /** The upstream's own path prefix (if it has one) before the request's path. */
