@@ -7,6 +7,7 @@ import { AppError } from '../core/errors.js'
 import type { CliCommand } from './command.js'
 import { accessCommands } from './commands/access.js'
 import { dataCommands } from './commands/data.js'
+import { envCommands } from './commands/env.js'
 import { insightsCommands } from './commands/insights.js'
 import { localCommands } from './commands/local.js'
 import { networkCommands } from './commands/network.js'
@@ -38,6 +39,7 @@ async function main(argv: string[]): Promise<number> {
     ...templateCommands(config),
     ...networkCommands,
     ...workflowCommands,
+    ...envCommands(config),
     mcpCommand,
   ]
 
