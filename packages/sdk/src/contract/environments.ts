@@ -5,6 +5,9 @@ import type { Operation } from './operation.js'
 
 const tags = ['environments']
 
+/** Names that could reach an object prototype where a name becomes a key. */
+const reserved = new Set(['constructor', 'prototype'])
+
 /** A DNS label: environment and service names appear in the router's host names. */
 const dnsLabel = (what: string, max: number) =>
   z
@@ -13,6 +16,7 @@ const dnsLabel = (what: string, max: number) =>
     .max(max)
     .regex(/^[a-z0-9][a-z0-9-]*$/, `${what} are lowercase letters, digits and -, starting with a letter or digit`)
     .refine((s) => !s.endsWith('-') && !s.includes('--'), `${what} neither end with - nor contain --`)
+    .refine((s) => !reserved.has(s), `${what} may not be constructor or prototype`)
 
 export const EnvName = dnsLabel('environment names', 40).describe('Environment name, unique on the server (it is part of host names: <service>.<env>.localhost).')
 export const ServiceName = dnsLabel('service names', 40).describe('Service name within the environment.')
@@ -21,6 +25,7 @@ export const RoutingKey = z
   .min(1)
   .max(63)
   .regex(/^[a-z0-9][a-z0-9-]*$/, 'routing keys are lowercase letters, digits and -')
+  .refine((s) => !reserved.has(s), 'routing keys may not be constructor or prototype')
   .describe('Routing key: requests carrying it (baggage tidepool-route=<key>, x-tidepool-route, or <key>--<service>.<env>.preview.localhost) reach the forks of this key.')
 
 /** An http(s) URL of a server that answers for a service (its own address, not the routed one). */

@@ -7,6 +7,7 @@ import { AppError, notFound } from '../core/errors.js'
 import { newId } from '../core/ids.js'
 import { decodeCursor } from '../kit/cursor.js'
 import { type Page, pageOf } from '../kit/page.js'
+import type { RouteEnvironment } from '../router/router.js'
 import type { Db } from '../store/opened-store.js'
 import { type EnvironmentRow, environmentsDb, type ForkRow } from './tables.js'
 
@@ -15,13 +16,6 @@ export interface StoredService {
   name: string
   upstream: string
   resources?: { cpu?: number | undefined; memoryMb?: number | undefined } | undefined
-}
-
-/** What the router needs of one environment: each service's baseline and its forks by routing key. */
-export interface RouteEnvironment {
-  name: string
-  project: string
-  services: Map<string, { baseline: string; forks: Map<string, string> }>
 }
 
 export interface EnvironmentServiceDeps {

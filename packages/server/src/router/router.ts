@@ -9,13 +9,19 @@ import { Agent as HttpsAgent, request as httpsRequest } from 'node:https'
 import type { AddressInfo, Socket } from 'node:net'
 import type { Duplex } from 'node:stream'
 import type { Logger } from '../core/log.js'
-import type { RouteEnvironment } from '../environments/service.js'
 import type { RouterConfig } from './config.js'
 import type { RouteMetrics } from './metrics.js'
 import { parseHost, routeKeyOf } from './route-key.js'
 import { stripRouting, TOKEN_HEADER } from './trust.js'
 
 export const SERVED_BY = 'x-tidepool-served-by'
+
+/** What the router needs of one environment: each service's baseline and its forks by routing key (upstream URLs). */
+export interface RouteEnvironment {
+  name: string
+  project: string
+  services: Map<string, { baseline: string; forks: Map<string, string> }>
+}
 
 /** Where the router's table comes from: the environments service in-process, or the API (tidepool router). */
 export interface RouteSource {

@@ -1,7 +1,7 @@
 /** @module cli/commands/env — `tidepool env …` (environments and forks) and `tidepool router` (the request router as a sidecar). */
 import type { Client, Environment, Fork } from '@tidepool/sdk'
 import type { Config } from '../../config.js'
-import type { RouteEnvironment } from '../../environments/service.js'
+import type { RouteEnvironment } from '../../router/router.js'
 import type { CliCommand } from '../command.js'
 
 const json = { json: { type: 'boolean' as const } }
