@@ -213,7 +213,11 @@ export class RequestRouter {
     res.on('close', () => {
       if (!res.writableFinished) up.destroy()
     })
-    req.pipe(up)
+    // No body (no length, not chunked): end at once instead of piping an empty stream.
+    if (req.headers['content-length'] === undefined && req.headers['transfer-encoding'] === undefined) {
+      req.resume()
+      up.end()
+    } else req.pipe(up)
   }
 
   async #upgrade(req: IncomingMessage, socket: Duplex, head: Buffer): Promise<void> {
