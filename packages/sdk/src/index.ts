@@ -75,8 +75,25 @@ export type {
   PortsOpName,
   PolicyOpName,
   WorkflowsOpName,
+  EnvironmentsOpName,
 } from './contract/operations.js'
 export { Ports, portHost, portHostSuffix } from './sandbox-ports.js'
+export {
+  EnvName,
+  ServiceName,
+  RoutingKey,
+  UpstreamUrl,
+  ServiceSpec,
+  CreateEnvironmentInput,
+  Environment,
+  EnvironmentPage,
+  Fork,
+  CreateForkInput,
+  RoutedService,
+  RouteMetric,
+  EnvironmentMetrics,
+  environmentsOps,
+} from './contract/environments.js'
 export { PortNumber, PortRef, SetPortPublicInput, PortExposure, portsOps } from './contract/ports.js'
 export { PolicyStatus, policyOps } from './contract/policy.js'
 export { ActionName, ActionInfo, ActionList, RunActionInput, ActionResult, actionsOps } from './contract/actions.js'

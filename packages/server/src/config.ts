@@ -11,6 +11,7 @@ import { DataConfig } from './data/config.js'
 import { InsightsConfig } from './insights/config.js'
 import { NetworkConfig } from './network/config.js'
 import { PolicyConfig } from './policy/config.js'
+import { RouterConfig } from './router/config.js'
 import { SnapshotConfig, WarmPoolConfig } from './sandboxes/config.js'
 import { TemplatesConfig } from './templates/config.js'
 
@@ -145,6 +146,7 @@ export const ConfigSchema = z
     templates: TemplatesConfig.prefault({}),
     network: NetworkConfig.prefault({}).describe('Egress: the proxy, the project-level domain policy (sandbox-runtime keys), hosts, resolvers, stubs, brokered credentials.'),
     policy: PolicyConfig.prefault({}).describe('Policy as code (Cedar): which principal may do which call on which resource.'),
+    router: RouterConfig.prefault({}).describe('The request router of environments (issue #13): its address, timeouts and pools.'),
     warmPools: z.array(WarmPoolConfig).max(64).default([]).describe('Warm pools: sandboxes started ahead per project and template, so a matching create is a claim.'),
   })
   .strict()
@@ -158,6 +160,7 @@ const envKeys: Record<string, (v: string) => [string[], unknown]> = {
   TIDEPOOL_STORE_URL: (v) => [['storeUrl'], v],
   TIDEPOOL_LOG_LEVEL: (v) => [['logLevel'], v],
   TIDEPOOL_CGROUP_NAME: (v) => [['runtime', 'cgroupName'], v],
+  TIDEPOOL_ROUTER_PORT: (v) => [['router', 'port'], Number(v)],
 }
 
 export interface LoadOptions {

@@ -15,11 +15,11 @@ const layers: { units: string[]; why: string; siblings?: 'may-import-each-other'
   { units: ['http', 'mcp', 'e2b'], why: 'shells over dispatch (HTTP API, MCP server, E2B-compatible endpoint)' },
   { units: ['dispatch'], why: "the front door: composes the areas' handler tables" },
   // network: the egress proxy, domain policy, stubs, brokered credentials.
-  { units: ['sandboxes', 'templates', 'access', 'data', 'insights', 'actions', 'network', 'ports', 'policy', 'replay'], why: 'areas: siblings that never import each other' },
+  { units: ['sandboxes', 'templates', 'access', 'data', 'insights', 'actions', 'network', 'ports', 'policy', 'replay', 'environments'], why: 'areas: siblings that never import each other' },
   { units: ['kit'], why: 'what every area shares: cursor and pages, events, context, handler types, area deps, the seams between areas' },
   { units: ['config.ts'], why: "one config schema, assembled from each area's section" },
   { units: ['audit'], why: 'the audit log every change is written to' },
-  { units: ['runtime', 'store'], why: 'drivers' },
+  { units: ['runtime', 'store', 'router'], why: 'drivers' },
   { units: ['storage'], why: 'the storage pool (btrfs, reflink, copy) the local runtime keeps its layers in' },
   { units: ['core'], why: 'errors, ids, clock, log, input rules' },
 ]

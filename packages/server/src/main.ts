@@ -20,6 +20,7 @@ import { freezePrototypes } from './core/harden.js'
 import { createLogger, type Logger } from './core/log.js'
 import { createDataService, type DataService } from './data/service.js'
 import { mountE2b } from './e2b/mount.js'
+import { EnvironmentService } from './environments/service.js'
 import { createHttpApp } from './http/app.js'
 import { proxyPortUpgrade } from './http/port-proxy.js'
 import { mountMcp, type McpHttpMount, type McpHttpOptions } from './mcp/http-mount.js'
@@ -39,6 +40,8 @@ import { BUILD_SANDBOX_PREFIX } from './templates/plan.js'
 import { sandboxBinder } from './dispatch/sandbox-binder.js'
 import { createTemplateService, type Services } from './dispatch/services.js'
 import { openStore } from './store/db.js'
+import { RouteMetrics } from './router/metrics.js'
+import { RequestRouter } from './router/router.js'
 
 /** How often stopped sandboxes past their retention are looked for (the reaper runs every second). */
 const PRUNE_INTERVAL_MS = 10 * 60_000
@@ -50,7 +53,8 @@ export interface ControlPlane {
   mcp: McpHttpMount
   /** Set on first start: the admin token, to be printed once. */
   adminToken?: string | undefined
-  listen(): Promise<{ url: string; port: number }>
+  /** Listens; with BuildOptions.router the request router too (`routerPort`). */
+  listen(): Promise<{ url: string; port: number; routerPort?: number }>
   close(): Promise<void>
 }
 
@@ -72,6 +76,8 @@ export interface BuildOptions {
   mcp?: McpHttpOptions
   /** Bench only: false skips the policy evaluation of each call (the scope check stays). */
   policyEvaluation?: boolean
+  /** listen() also starts the request router on config.router's address (`tidepool up` sets it). */
+  router?: boolean
 }
 
 export async function buildControlPlane(config: Config, opts: BuildOptions = {}): Promise<ControlPlane> {
@@ -163,9 +169,15 @@ export async function buildControlPlane(config: Config, opts: BuildOptions = {})
     // db.query reaches clones through the data service, as the caller (a foreign clone is not_found).
     clones: { url: (principal, ref) => cloneUrl(svcData, principal, ref) },
   })
+  // Routed URLs name the router's port: the configured one, or the one it bound (port 0 in tests).
+  let routerPort = config.router.port
+  const environments = new EnvironmentService({ db: store.db, clock, routedUrl: (env, service) => `http://${service}.${env}.localhost:${routerPort}` })
+  const routeMetrics = new RouteMetrics()
   const svc: Services = {
     redispatch: (name, input, ctx) => dispatch(name, input, ctx, svc),
     config,
+    environments,
+    routeMetrics,
     store,
     clock,
     log,
@@ -259,6 +271,7 @@ export async function buildControlPlane(config: Config, opts: BuildOptions = {})
     let pruned = 0 // last time stopped sandboxes were pruned (clock ms)
     const tick = async () => {
       await sandboxes.reapExpired()
+      await environments.reapExpired()
       if (clock.now() - pruned < PRUNE_INTERVAL_MS) return
       pruned = clock.now()
       for (let n = await sandboxes.pruneStopped(); n > 0; n = await sandboxes.pruneStopped()) log.info({ deleted: n }, 'retention: deleted stopped sandboxes')
@@ -280,13 +293,26 @@ export async function buildControlPlane(config: Config, opts: BuildOptions = {})
   const e2b = mountE2b(app, svc, config.home)
   if (opts.freezePrototypes) log.info({ frozen: freezePrototypes() }, 'prototypes frozen')
   let server: ReturnType<typeof serve> | undefined
+  const router = opts.router
+    ? new RequestRouter({
+        source: environments,
+        config: config.router,
+        metrics: routeMetrics,
+        log: log.child({ area: 'router' }),
+        verifyToken: (secret) =>
+          tokens.authenticate(secret).then(
+            () => true,
+            () => false,
+          ),
+      })
+    : undefined
   return {
     svc,
     app,
     mcp,
     adminToken,
-    listen: () =>
-      new Promise((resolve, reject) => {
+    listen: async () => {
+      const api = await new Promise<{ url: string; port: number }>((resolve, reject) => {
         server = serve({ fetch: app.fetch, hostname: config.host, port: config.port, createServer: e2b.createServer }, (info) => {
           e2b.setPort(info.port)
           resolve({ url: `http://${config.host}:${info.port}`, port: info.port })
@@ -294,9 +320,14 @@ export async function buildControlPlane(config: Config, opts: BuildOptions = {})
         server.once('error', reject)
         // WebSocket upgrades to a sandbox's port (the fetch shell never sees an upgrade).
         server.on('upgrade', (req, socket, head) => proxyPortUpgrade(svc, req, socket, head))
-      }),
+      })
+      if (!router) return api
+      routerPort = (await router.listen()).port
+      return { ...api, routerPort }
+    },
     close: async () => {
       if (timer) clearInterval(timer)
+      await router?.close()
       await mcp.close()
       if (server) await new Promise<void>((r) => server!.close(() => r()))
       await runs.flush()

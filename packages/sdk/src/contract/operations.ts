@@ -5,6 +5,7 @@ import { AuditGraph, AuditGraphInput, AuditPage, AuditVerifyResult, ListAuditInp
 import { CreatedToken, CreateTokenInput, ListTokensInput, Principal, TokenPage, TokenRef } from './auth.js'
 import { PageInput } from './common.js'
 import { dataOps } from './data.js'
+import { environmentsOps } from './environments.js'
 import { insightsOps } from './insights.js'
 import { networkOps } from './network.js'
 import { templatesOps } from './templates.js'
@@ -252,6 +253,7 @@ export const operations = {
   ...portsOps,
   ...workflowsOps,
   ...policyOps,
+  ...environmentsOps,
 } as const satisfies Record<string, Operation>
 
 export type Operations = typeof operations
@@ -268,6 +270,7 @@ export type NetworkOpName = keyof typeof networkOps
 export type PortsOpName = keyof typeof portsOps
 export type WorkflowsOpName = keyof typeof workflowsOps
 export type PolicyOpName = keyof typeof policyOps
+export type EnvironmentsOpName = keyof typeof environmentsOps
 export type OpInput<K extends OpName> = z.input<Operations[K]['input']>
 type OutputOf<O> = O extends z.ZodType ? z.output<O> : O extends 'raw' ? Uint8Array : void
 export type OpOutput<K extends OpName> = OutputOf<Operations[K]['output']>

@@ -15,6 +15,7 @@ const benches: Record<string, () => Promise<{ run(): Promise<BenchResult> }>> = 
   'network-setup': () => import('./network-setup.js'),
   network: () => import('./network.js'),
   ports: () => import('./ports.js'),
+  router: () => import('./router.js'),
   workflows: () => import('./workflows.js'),
   policy: () => import('./policy.js'),
   'python-sdk': () => import('./python-sdk.js'),

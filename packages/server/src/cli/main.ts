@@ -8,6 +8,7 @@ import type { CliCommand } from './command.js'
 import { accessCommands } from './commands/access.js'
 import { dataCommands } from './commands/data.js'
 import { e2bCommands } from './commands/e2b.js'
+import { envCommands } from './commands/env.js'
 import { insightsCommands } from './commands/insights.js'
 import { replayCommand } from './commands/replay.js'
 import { localCommands } from './commands/local.js'
@@ -45,6 +46,7 @@ async function main(argv: string[]): Promise<number> {
     ...networkCommands,
     ...workflowCommands,
     ...policyCommands(config),
+    ...envCommands(config),
     mcpCommand,
     ...e2bCommands,
   ]

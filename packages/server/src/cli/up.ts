@@ -22,9 +22,10 @@ export function upCommand(configFile: () => string | undefined): CliCommand {
       const logger = logFile ? (await import('../core/log.js')).createLogger(config.logLevel, { file: logFile, stderrLevel: 'warn' }) : undefined
       // Loaded here, not at the top: every other CLI command starts without the server's dependencies.
       const { buildControlPlane } = await import('../main.js')
-      const cp = await buildControlPlane(config, { env: process.env, freezePrototypes: true, ...(logger ? { logger } : {}) })
-      const { url } = await cp.listen()
+      const cp = await buildControlPlane(config, { env: process.env, freezePrototypes: true, router: true, ...(logger ? { logger } : {}) })
+      const { url, routerPort } = await cp.listen()
       io.info(`tidepool listening on ${url} (data in ${config.home}, store ${config.storeUrl ?? 'sqlite'}, runtime ${config.runtime.kind})`)
+      io.info(`request router on http://${config.router.host}:${routerPort} (routed URLs http://<service>.<env>.localhost:${routerPort})`)
       if (logFile) io.info(`logs (level ${config.logLevel}; --log-level or TIDEPOOL_LOG_LEVEL to change) go to ${logFile}; warnings also here`)
       if (cp.adminToken) {
         io.info(`admin token (shown once; also in ${config.home}/admin.token, mode 0600):\n  ${cp.adminToken}`)

@@ -119,6 +119,7 @@ export const regexFiles: Readonly<Record<string, RegexFile>> = {
   'server/src/mcp/http-mount.ts': { input: 'the Authorization header of an MCP request (header size bounded by the HTTP server)' },
   'server/src/mcp/resources.ts': { input: 'resource URIs an MCP client reads (anchored)' },
   'server/src/mcp/tools.ts': { input: "none: the operation table's own names" },
+  'sdk/src/contract/environments.ts': { input: 'request fields (zod .regex; the string is bounded by .max first)' },
   'sdk/src/contract/actions.ts': { input: 'request fields (zod .regex; the string is bounded by .max first)' },
 }
 

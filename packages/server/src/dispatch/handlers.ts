@@ -5,6 +5,7 @@ import { replayRun } from '../replay/replay.js'
 import { actionsHandlers } from '../actions/handlers.js'
 import { workflowsHandlers } from '../actions/workflows/handlers.js'
 import { dataHandlers } from '../data/handlers.js'
+import { environmentsHandlers } from '../environments/handlers.js'
 import { insightsHandlers } from '../insights/handlers.js'
 import type { Ctx } from '../kit/context.js'
 import type { HandlerInput, HandlerTable } from '../kit/handler-table.js'
@@ -30,6 +31,7 @@ const composed = {
   ...policyHandlers,
   // A replay re-issues a run's calls through dispatch itself, so each one is authorised and audited.
   replayRun: (i: HandlerInput<Operations['replayRun']>, ctx: Ctx, svc: Services) => replayRun(i, ctx, svc.audit, svc.redispatch),
+  ...environmentsHandlers,
 }
 
 /** Every operation has a handler that fits its schemas (a missing one does not compile). */

@@ -9,6 +9,7 @@ import type { Config } from '../config.js'
 import type { Clock } from '../core/clock.js'
 import type { Logger } from '../core/log.js'
 import type { DataAreaServices } from '../data/handlers.js'
+import type { EnvironmentsAreaServices } from '../environments/handlers.js'
 import type { InsightsAreaServices } from '../insights/handlers.js'
 import type { NetworkAreaServices } from '../network/handlers.js'
 import type { PortsAreaServices } from '../ports/handlers.js'
@@ -34,7 +35,8 @@ export interface Services
     NetworkAreaServices,
     PortsAreaServices,
     WorkflowsAreaServices,
-    PolicyAreaServices {
+    PolicyAreaServices,
+    EnvironmentsAreaServices {
   config: Config
   store: OpenedStore
   clock: Clock

@@ -20,6 +20,7 @@ import * as workflows from './0800-workflows.js'
 import * as ports from './0900-ports.js'
 import * as auditRuns from './1000-audit-runs.js'
 import * as insightFlakyEvidence from './1100-insight-flaky-evidence.js'
+import * as environments from './1101-environments.js'
 
 export const migrations: Record<string, Migration> = {
   '0001-core': core,
@@ -34,4 +35,5 @@ export const migrations: Record<string, Migration> = {
   '0900-ports': ports,
   '1000-audit-runs': auditRuns,
   '1100-insight-flaky-evidence': insightFlakyEvidence,
+  '1101-environments': environments,
 }

@@ -1,0 +1,192 @@
+/** @module cli/commands/env — `tidepool env …` (environments and forks) and `tidepool router` (the request router as a sidecar). */
+import type { Client, Environment, Fork } from '@tidepool/sdk'
+import type { Config } from '../../config.js'
+import type { RouteEnvironment } from '../../router/router.js'
+import type { CliCommand } from '../command.js'
+
+const json = { json: { type: 'boolean' as const } }
+
+const forkLine = (f: Fork) => `${f.id}  ${f.service}  key=${f.routingKey}  ${f.upstream}${f.health ? `  ${f.health}` : ''}${f.expiresAt ? `  until ${f.expiresAt}` : ''}`
+const envText = (e: Environment) =>
+  [
+    `${e.name} (project ${e.project}, created ${e.createdAt})`,
+    ...e.services.map((s) => `  ${s.name}  ${s.url}  → ${s.upstream}`),
+    ...(e.forks.length ? ['forks:', ...e.forks.map((f) => `  ${forkLine(f)}`)] : []),
+  ].join('\n')
+
+/** `name=url` pairs of --service. */
+function servicesOf(values: unknown): { name: string; upstream: string }[] {
+  const list = Array.isArray(values) ? values.map(String) : []
+  if (list.length === 0) throw new Error('name at least one service: --service <name>=<url> (repeat for each)')
+  return list.map((s) => {
+    const eq = s.indexOf('=')
+    if (eq <= 0) throw new Error(`--service takes <name>=<url> (got ${JSON.stringify(s)})`)
+    return { name: s.slice(0, eq), upstream: s.slice(eq + 1) }
+  })
+}
+
+export function envCommands(config: () => Config): CliCommand[] {
+  return [
+    {
+      words: ['env', 'create'],
+      summary: 'Create an environment from a baseline of services; prints their routed URLs',
+      usage: '<name> --service <name>=<url> [--service …] [--json]',
+      options: { ...json, service: { type: 'string', multiple: true } },
+      async run({ positionals, values, api, io }) {
+        const [name] = positionals
+        if (!name) throw new Error('usage: tidepool env create <name> --service <name>=<url> [--service …]')
+        const e = await (await api()).createEnvironment({ name, services: servicesOf(values.service) })
+        io.print(e, () => envText(e))
+        return 0
+      },
+    },
+    {
+      words: ['env', 'get'],
+      summary: 'Show an environment: routed URLs, baseline upstreams, forks with their health',
+      usage: '<name> [--json]',
+      options: json,
+      async run({ positionals, api, io }) {
+        if (!positionals[0]) throw new Error('usage: tidepool env get <name>')
+        const e = await (await api()).getEnvironment({ env: positionals[0] })
+        io.print(e, () => envText(e))
+        return 0
+      },
+    },
+    {
+      words: ['env', 'ls'],
+      summary: "List the project's environments",
+      usage: '[--limit N] [--next-token T] [--json]',
+      options: { ...json, limit: { type: 'string' }, 'next-token': { type: 'string' } },
+      async run({ values, api, io }) {
+        const page = await (
+          await api()
+        ).listEnvironments({
+          ...(values.limit ? { limit: Number(values.limit) } : {}),
+          ...(values['next-token'] ? { nextToken: String(values['next-token']) } : {}),
+        })
+        io.print(page, () =>
+          [...page.items.map((e) => `${e.name}  ${e.services.length} services  ${e.forks.length} forks`), ...(page.nextToken ? [`more: --next-token ${page.nextToken}`] : [])].join('\n'),
+        )
+        return 0
+      },
+    },
+    {
+      words: ['env', 'rm'],
+      summary: 'Delete an environment and its forks (idempotent)',
+      usage: '<name>',
+      options: json,
+      async run({ positionals, api, io }) {
+        if (!positionals[0]) throw new Error('usage: tidepool env rm <name>')
+        await (await api()).deleteEnvironment({ env: positionals[0] })
+        io.print({ deleted: positionals[0] }, () => `deleted ${positionals[0]}`)
+        return 0
+      },
+    },
+    {
+      words: ['env', 'fork'],
+      summary: 'Fork one service: requests with the printed routing key reach <url>, all others the baseline (--key joins a route group)',
+      usage: '<env> <service> <url> [--key K] [--ttl SECONDS] [--json]',
+      options: { ...json, key: { type: 'string' }, ttl: { type: 'string' } },
+      async run({ positionals, values, api, io }) {
+        const [env, service, upstream] = positionals
+        if (!env || !service || !upstream) throw new Error('usage: tidepool env fork <env> <service> <url> [--key K] [--ttl SECONDS]')
+        const f = await (
+          await api()
+        ).createFork({
+          env,
+          service,
+          upstream,
+          ...(values.key ? { routingKey: String(values.key) } : {}),
+          ...(values.ttl ? { ttlSeconds: Number(values.ttl) } : {}),
+        })
+        io.print(f, () => `${forkLine(f)}\nsend: baggage: tidepool-route=${f.routingKey}  (or x-tidepool-route: ${f.routingKey})`)
+        return 0
+      },
+    },
+    {
+      words: ['env', 'forks'],
+      summary: "List an environment's forks with their health",
+      usage: '<env> [--json]',
+      options: json,
+      async run({ positionals, api, io }) {
+        if (!positionals[0]) throw new Error('usage: tidepool env forks <env>')
+        const list = await (await api()).listForks({ env: positionals[0] })
+        io.print(list, () => list.items.map(forkLine).join('\n') || 'no forks')
+        return 0
+      },
+    },
+    {
+      words: ['env', 'unfork'],
+      summary: 'Remove a fork (idempotent)',
+      usage: '<env> <fork id>',
+      options: json,
+      async run({ positionals, api, io }) {
+        const [env, id] = positionals
+        if (!env || !id) throw new Error('usage: tidepool env unfork <env> <fork id>')
+        await (await api()).deleteFork({ env, id })
+        io.print({ deleted: id }, () => `deleted ${id}`)
+        return 0
+      },
+    },
+    {
+      words: ['router'],
+      summary: "Run the request router alone (a sidecar): it reads the token's environments from the API every second",
+      usage: '[--port N] [--host ADDR]',
+      options: { port: { type: 'string' }, host: { type: 'string' } },
+      async run({ values, api, io }) {
+        const cfg = config().router
+        const client = await api()
+        const { RequestRouter } = await import('../../router/router.js')
+        const { RouteMetrics } = await import('../../router/metrics.js')
+        const { createLogger } = await import('../../core/log.js')
+        const source = polledSource(client)
+        await source.refresh()
+        const router = new RequestRouter({ source, config: cfg, metrics: new RouteMetrics(), log: createLogger(config().logLevel).child({ area: 'router' }) })
+        const { url } = await router.listen(values.port !== undefined ? Number(values.port) : cfg.port, values.host !== undefined ? String(values.host) : cfg.host)
+        io.info(`tidepool router on ${url} (routes from ${client.baseUrl}, refreshed every second)`)
+        const timer = setInterval(() => void source.refresh().catch((err: unknown) => io.info(`router: reading environments failed: ${(err as Error).message}`)), 1000)
+        const stop = async () => {
+          clearInterval(timer)
+          await router.close()
+          process.exit(0)
+        }
+        process.once('SIGINT', () => void stop())
+        process.once('SIGTERM', () => void stop())
+        await new Promise(() => {})
+        return 0
+      },
+    },
+  ]
+}
+
+/** The routing table from the API (every page of listEnvironments), re-read on refresh(); listeners hear of changes. */
+function polledSource(client: Client) {
+  let table = new Map<string, RouteEnvironment>()
+  let last = ''
+  const listeners = new Set<() => void>()
+  return {
+    routeTable: async () => table,
+    onChange: (fn: () => void) => {
+      listeners.add(fn)
+      return () => void listeners.delete(fn)
+    },
+    async refresh(): Promise<void> {
+      const envs: Environment[] = []
+      for (let page = await client.listEnvironments({ limit: 1000 }); ; page = await client.listEnvironments({ limit: 1000, nextToken: page.nextToken })) {
+        envs.push(...page.items)
+        if (!page.nextToken) break
+      }
+      const text = JSON.stringify(envs.map((e) => [e.name, e.services.map((s) => [s.name, s.upstream]), e.forks.map((f) => [f.service, f.routingKey, f.upstream])]))
+      if (text === last) return
+      last = text
+      const next = new Map<string, RouteEnvironment>()
+      for (const e of envs) {
+        const services = new Map(e.services.map((s) => [s.name, { baseline: s.upstream, forks: new Map<string, string>() }]))
+        for (const f of e.forks) services.get(f.service)?.forks.set(f.routingKey, f.upstream)
+        next.set(e.name, { name: e.name, project: e.project, services })
+      }
+      table = next
+      for (const fn of listeners) fn()
+    },
+  }
+}

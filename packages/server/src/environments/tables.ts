@@ -1,0 +1,30 @@
+/** @module environments/tables — the environments area's tables (migration 1101-environments). */
+import type { Db } from '../store/opened-store.js'
+
+/** One environment: its baseline services as JSON (`[{ name, upstream, resources? }]`). Names are unique on the server: they are host names. */
+export interface EnvironmentRow {
+  name: string
+  project: string
+  services: string
+  created_by: string
+  created_at: string
+}
+
+/** One fork of one service of an environment, selected by `routing_key`; deleted with its environment. */
+export interface ForkRow {
+  id: string
+  environment: string
+  project: string
+  service: string
+  routing_key: string
+  upstream: string
+  created_by: string
+  created_at: string
+  expires_at: string | null
+}
+
+export type EnvironmentTables = { environments: EnvironmentRow; environment_forks: ForkRow }
+
+export function environmentsDb(db: Db) {
+  return db.withTables<EnvironmentTables>()
+}
