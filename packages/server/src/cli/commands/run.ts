@@ -1,6 +1,7 @@
 /** @module cli/commands/run — `tidepool run -- <cmd>`: one command in a fresh sandbox, nothing left after. */
 import { readFileSync } from 'node:fs'
 import type { CliCommand } from '../command.js'
+import { relayCommandOutput } from './command-output.js'
 import { keyValues, parseDuration } from '../io.js'
 
 export const runCommand: CliCommand = {
@@ -40,19 +41,6 @@ export const runCommand: CliCommand = {
       io.print(r, () => '')
       return r.exitCode
     }
-    let exitCode = 1
-    await client.stream('run', input, {
-      onLine: (l) => {
-        const line = l as Record<string, unknown>
-        if (line.stream === 'stdout') process.stdout.write(String(line.data))
-        else if (line.stream === 'stderr') process.stderr.write(String(line.data))
-        else if (typeof line.exitCode === 'number') {
-          exitCode = line.exitCode
-          if (line.timedOut) io.info(`tidepool: command timed out and was killed (exit ${exitCode})`)
-          if (line.oomKilled) io.info('tidepool: a process was killed for exceeding the memory limit (OOM)')
-        }
-      },
-    })
-    return exitCode
+    return relayCommandOutput(client, 'run', input, io)
   },
 }

@@ -2,6 +2,7 @@
 import { readFileSync, writeFileSync } from 'node:fs'
 import type { SandboxInfo as Sandbox } from '@tidepool/sdk'
 import type { CliCommand } from '../command.js'
+import { relayCommandOutput } from './command-output.js'
 import { keyValues, parseDuration, table } from '../io.js'
 import { portCommands } from './port.js'
 import { snapshotCommands } from './snapshot.js'
@@ -221,20 +222,7 @@ export const sandboxCommands: CliCommand[] = [
         io.print(r, () => '')
         return r.exitCode
       }
-      let exitCode = 1
-      await client.stream('exec', input, {
-        onLine: (l) => {
-          const line = l as Record<string, unknown>
-          if (line.stream === 'stdout') process.stdout.write(String(line.data))
-          else if (line.stream === 'stderr') process.stderr.write(String(line.data))
-          else if (typeof line.exitCode === 'number') {
-            exitCode = line.exitCode
-            if (line.timedOut) io.info(`tidepool: command timed out and was killed (exit ${exitCode})`)
-            if (line.oomKilled) io.info('tidepool: a process was killed for exceeding the memory limit (OOM)')
-          }
-        },
-      })
-      return exitCode
+      return relayCommandOutput(client, 'exec', input, io)
     },
   },
   {
