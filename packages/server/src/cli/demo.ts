@@ -19,6 +19,11 @@ export async function runDemo(baseUrl: string, token: string, io: CliIo): Promis
   io.info(`resumed: ${(await sbx.getInfo()).state}; file still there: ${JSON.stringify(after)}`)
   await sbx.kill()
   io.info(`destroyed ${sbx.sandboxId}; the audit log recorded every step (tidepool audit ls / audit verify)`)
+  const t1 = performance.now()
+  const once = await Sandbox.run('echo "one command in $(hostname)"', conn)
+  io.info(
+    `\n== one-shot: Sandbox.run (tidepool run -- …) in ${(performance.now() - t1).toFixed(1)} ms: ${once.stdout.trim()} (exit ${once.exitCode}); its sandbox ${once.sandboxId} is destroyed after`,
+  )
   await templatesAndSnapshots(conn, io)
   await feedbackLoop(baseUrl, token, io)
   io.info('== demo done')
