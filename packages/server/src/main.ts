@@ -165,6 +165,11 @@ export async function buildControlPlane(config: Config, opts: BuildOptions = {})
   const svcData = createDataService(areaDeps, { binder: sandboxBinder({ runtime, sandboxes, events }) })
   // Actions run commands through the same command service as the API, as the calling principal.
   const actions = new ActionService({
+    // Every action run is the policy's to decide, also one a workflow step runs (dispatch decides the call that started the workflow).
+    ...(opts.policyEvaluation !== false && {
+      authorise: (principal: Principal, req: { name: string; sandboxId?: string | undefined }) =>
+        policy.authorise(principal, 'runAction', { name: req.name, ...(req.sandboxId !== undefined ? { sandboxId: req.sandboxId } : {}) }),
+    }),
     sandbox: { exec: (principal, id, req) => commands.run(principal, id, { ...req, user: req.user ?? 'user' }) },
     // db.query reaches clones through the data service, as the caller (a foreign clone is not_found).
     clones: { url: (principal, ref) => cloneUrl(svcData, principal, ref) },

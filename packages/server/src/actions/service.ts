@@ -22,6 +22,11 @@ export interface ActionServiceDeps {
   /** Clones for db.query (absent: db.query answers runtime_unavailable). */
   clones?: CloneAccess | undefined
   actions?: ReadonlyMap<string, Action>
+  /**
+   * The policy's answer for one action run (main.ts hands in the Cedar gate), so an action a workflow step
+   * runs is decided like one called directly. Absent: the action's scope rules below decide.
+   */
+  authorise?: (principal: Principal, req: { name: string; sandboxId?: string | undefined }) => Promise<void>
 }
 
 export class ActionService {
@@ -50,18 +55,9 @@ export class ActionService {
     const action = this.#actions.get(req.name)
     if (!action) throw new AppError('not_found', `action ${req.name} does not exist; GET /v1/actions lists them`)
     const sandboxId = req.sandboxId
-    if (action.needsSandbox) {
-      if (!sandboxId) throw new AppError('invalid_request', `sandboxId: ${action.name} runs inside a sandbox; pass sandboxId`, [{ path: 'sandboxId', message: 'required' }])
-      // Actions in a sandbox run commands there: the caller needs what exec needs.
-      if (!principal.scopes.includes('admin') && !principal.scopes.includes('sandboxes:write')) {
-        throw new AppError('policy_denied', `action ${action.name} runs commands in a sandbox and needs scope sandboxes:write; this token has ${principal.scopes.join(', ') || 'none'}`, {
-          required: 'sandboxes:write',
-        })
-      }
-    }
-    if (action.requires && !principal.scopes.includes('admin') && !principal.scopes.includes(action.requires)) {
-      throw new AppError('policy_denied', `action ${action.name} needs scope ${action.requires}; this token has ${principal.scopes.join(', ') || 'none'}`, { required: action.requires })
-    }
+    if (action.needsSandbox && !sandboxId) throw new AppError('invalid_request', `sandboxId: ${action.name} runs inside a sandbox; pass sandboxId`, [{ path: 'sandboxId', message: 'required' }])
+    if (this.deps.authorise) await this.deps.authorise(principal, { name: action.name, sandboxId })
+    else checkScopes(principal, action)
     const parsed = action.input.safeParse(req.input)
     if (!parsed.success) throw prefixed(invalidInput(parsed.error, req.input))
     const timeoutMs = Math.min(action.timeoutMs, req.timeoutMs ?? action.timeoutMs)
@@ -110,4 +106,17 @@ function prefixed(err: AppError): AppError {
 
 function jsonSchemaOf(schema: z.ZodType, io: 'input' | 'output'): Record<string, unknown> {
   return z.toJSONSchema(schema, { io, unrepresentable: 'any' }) as Record<string, unknown>
+}
+
+/** The scope rules of an action without a policy gate (what the default policy says too). */
+function checkScopes(principal: Principal, action: Action): void {
+  // Actions in a sandbox run commands there: the caller needs what exec needs.
+  if (action.needsSandbox && !principal.scopes.includes('admin') && !principal.scopes.includes('sandboxes:write')) {
+    throw new AppError('policy_denied', `action ${action.name} runs commands in a sandbox and needs scope sandboxes:write; this token has ${principal.scopes.join(', ') || 'none'}`, {
+      required: 'sandboxes:write',
+    })
+  }
+  if (action.requires && !principal.scopes.includes('admin') && !principal.scopes.includes(action.requires)) {
+    throw new AppError('policy_denied', `action ${action.name} needs scope ${action.requires}; this token has ${principal.scopes.join(', ') || 'none'}`, { required: action.requires })
+  }
 }

@@ -126,6 +126,30 @@ describe.skipIf(skipReason)('policy (example agent-run policy, real runtime, HTT
     expect((await agent.exec({ id: own, cmd: 'true' })).exitCode).toBe(0)
   })
 
+  it('a workflow step is decided like the action called directly: its exec runs in the own run’s sandbox only', async () => {
+    const good = readFileSync(policyFile, 'utf8')
+    // Agents may start workflows here; what each step does is still the policy's to decide.
+    writeFileSync(
+      policyFile,
+      `${good}\n@id("agent-workflows")\npermit (principal, action == Action::"runWorkflow", resource) when { principal.hasTag("run") && principal.scopes.containsAll(context.requiredScopes) };\n`,
+    )
+    await admin.reloadPolicy({})
+    try {
+      const workflow = 'name: probe\nsteps:\n  - id: touch\n    uses: exec\n    with: { cmd: [sh, -c, "echo ran > /tmp/probe; echo ran"] }\n'
+      const mine = await agent.runWorkflow({ workflow, sandboxId: own })
+      expect(mine.status).toBe('passed')
+      expect(mine.steps[0]!.output).toMatchObject({ stdout: 'ran\n' })
+      const theirs = await agent.runWorkflow({ workflow, sandboxId: foreign })
+      expect(theirs.status).toBe('failed')
+      expect(theirs.steps[0]).toMatchObject({ status: 'failed', error: { code: 'policy_denied', message: expect.stringContaining('agent-exec-only-in-own-run') } })
+      // The step's command never ran in the foreign sandbox.
+      expect((await admin.exec({ id: foreign, cmd: 'test -e /tmp/probe; echo $?' })).stdout).toBe('1\n')
+    } finally {
+      writeFileSync(policyFile, good)
+      await admin.reloadPolicy({})
+    }
+  })
+
   it('a broken policy file refuses the start, naming file, line and column, before the store is made', async () => {
     const other = mkdtempSync(join(tmpdir(), 'tidepool-it-policy-bad-'))
     try {
