@@ -197,6 +197,8 @@ export async function buildControlPlane(config: Config, opts: BuildOptions = {})
     runs,
     ports: new PortService({ db: store.db, runtime, sandboxes, clock }),
     insights: createInsightsService(areaDeps, {
+      // The one policy engine: a policy file can refuse a remediation (the requireApproval rule still holds first).
+      policyAsCode: { decide: (req) => policy.decideRemediation(req) },
       // Remediations act on sandboxes through the same service as the API, as a system principal.
       actions: sandboxRemediationActions({
         get: async (project, id) => {

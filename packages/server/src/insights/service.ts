@@ -94,6 +94,8 @@ export interface InsightsOptions {
   actions?: RemediationActions
   /** Policy decision per remediation (default: requireApproval kinds stay manual). */
   policy?: RemediationPolicy
+  /** Asked after `policy` allows: the Cedar policy set (main.ts hands in the policy area's gate), so a policy file can refuse a remediation too. */
+  policyAsCode?: RemediationPolicy
   /** API key of the LLM endpoint (main.ts reads it from the env var named by insights.llm.apiKeyEnv). */
   llmApiKey?: string | undefined
   fetch?: FetchLike
@@ -115,7 +117,7 @@ export function createInsightsService(deps: InsightsDeps, opts: InsightsOptions 
     knownTests: new Map(),
   }
   const actions = opts.actions ?? noActions
-  const policy = opts.policy ?? defaultPolicy(cfg.remediation)
+  const policy = thenAsk(opts.policy ?? defaultPolicy(cfg.remediation), opts.policyAsCode)
   const fetchImpl: FetchLike = opts.fetch ?? ((url, init) => fetch(url, init))
   const analyses = new KeyedMutex() // one analysis per project at a time
 
@@ -333,6 +335,17 @@ export function createInsightsService(deps: InsightsDeps, opts: InsightsOptions 
     async analyze(project, o = {}) {
       const r = await analyses.run(project, () => analyzeProject(env, project, { full: o.full ?? true }))
       return { ...r, ms: Math.round(r.ms) }
+    },
+  }
+}
+
+/** `first`'s refusal stands; where it allows, `then` (when there is one) decides. */
+function thenAsk(first: RemediationPolicy, then: RemediationPolicy | undefined): RemediationPolicy {
+  if (!then) return first
+  return {
+    decide: async (req) => {
+      const a = await first.decide(req)
+      return a.allow ? then.decide(req) : a
     },
   }
 }

@@ -12,6 +12,8 @@ export interface CallContext {
   readOnly: boolean
   actionName?: string | undefined
   sandboxId?: string | undefined
+  /** A remediation's decision: whether the feedback loop applies it by itself (false: a person asked). */
+  auto?: boolean | undefined
 }
 
 /**
@@ -50,5 +52,6 @@ export function contextRecord(c: CallContext): Record<string, CedarValueJson> {
   const out: Record<string, CedarValueJson> = { op: c.op, requiredScopes: [...c.requiredScopes], readOnly: c.readOnly }
   if (c.actionName !== undefined) out.actionName = c.actionName
   if (c.sandboxId !== undefined) out.sandboxId = c.sandboxId
+  if (c.auto !== undefined) out.auto = c.auto
   return out
 }

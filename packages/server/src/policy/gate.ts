@@ -3,7 +3,7 @@ import type { OpName, Principal } from '@tidepool/sdk'
 import type { Logger } from '../core/log.js'
 import { authoriseCall, type SandboxLookup } from './call.js'
 import { PolicyEngine, type PolicyStatus } from './engine.js'
-import type { ActionFacts } from './schema.js'
+import { remediationId, type ActionFacts } from './schema.js'
 
 export interface PolicyGateOptions {
   files: readonly string[]
@@ -42,6 +42,20 @@ export class PolicyGate {
   async authorise(principal: Principal, name: OpName, input: Record<string, unknown>): Promise<void> {
     if (!this.#evaluate) return
     await authoriseCall(this.engine, principal, name, input, { actions: this.#actions, lookup: this.#lookup, readsResource: this.engine.readsResource })
+  }
+
+  /**
+   * A remediation the feedback loop would apply (`auto`) or a person applies: `remediation:<kind>` on the
+   * project, the actor (`system:remediation` or the applying token's id) as a Token without scopes. The
+   * insights gate 'policy' shows the reason.
+   */
+  decideRemediation(req: { project: string; kind: string; auto: boolean; actor: string }): { allow: boolean; reason: string } {
+    const action = remediationId(req.kind)
+    if (!this.#evaluate) return { allow: true, reason: 'policy evaluation is off' }
+    const principal: Principal = { tokenId: req.actor, name: req.actor, project: req.project, scopes: [] }
+    const d = this.engine.decide(principal, action, { kind: 'project', id: req.project }, { op: action, requiredScopes: [], readOnly: false, auto: req.auto })
+    if (d.allow) return { allow: true, reason: `policy permits ${action} (${d.policies.join(', ')})` }
+    return { allow: false, reason: d.policies[0] !== undefined ? `${action} is forbidden by policy ${d.policies[0]}` : `no policy permits ${action}` }
   }
 
   /** Reloads the files; an invalid set keeps the old one in force and throws why (invalid_request). */

@@ -1,5 +1,5 @@
 /** @module policy/schema — the Cedar schema every policy is validated against, made from the operation table and the action catalog. */
-import { operations, type OpName, type Scope } from '@tidepool/sdk'
+import { operations, RemediationKind, type OpName, type Scope } from '@tidepool/sdk'
 
 /** What the policy area needs to know of one built-in action (from the actions area's catalog). */
 export interface ActionFacts {
@@ -12,6 +12,9 @@ export interface ActionFacts {
 /** The Cedar action id of a built-in action run through runAction (`Action::"action:exec"`). */
 export const actionRunId = (name: string): string => `action:${name}`
 
+/** The Cedar action id of a remediation the feedback loop applies (`Action::"remediation:rerun"`). */
+export const remediationId = (kind: string): string => `remediation:${kind}`
+
 /** Operations whose input `id` is a sandbox id (their path starts with /v1/sandboxes/{id}). */
 export function targetsSandboxById(name: OpName): boolean {
   return operations[name].path.startsWith('/v1/sandboxes/{id}')
@@ -23,7 +26,8 @@ const quote = (s: string) => JSON.stringify(s)
  * The schema: a `Token` (the principal, in its `Project`; tags are its labels), a `Sandbox` (in its
  * project; tags are its metadata labels) or the `Project` as resource, one action per operation and
  * per built-in action, and the groups `readOnly` (every GET operation and every read-only action) and
- * `runAction` / `exec` (an action run is in runAction; `action:exec` is in exec too).
+ * `runAction` / `exec` (an action run is in runAction; `action:exec` is in exec too); one action per
+ * remediation kind, in the group `remediation`.
  */
 export function cedarSchema(actions: readonly ActionFacts[]): string {
   const lines = [
@@ -31,8 +35,10 @@ export function cedarSchema(actions: readonly ActionFacts[]): string {
     'entity Project;',
     'entity Token in [Project] { name: String, project: String, scopes: Set<String> } tags String;',
     'entity Sandbox in [Project] { project: String, state: String } tags String;',
-    'type Call = { op: String, requiredScopes: Set<String>, readOnly: Bool, actionName?: String, sandboxId?: String };',
+    // A remediation's decision has the same context type (every policy is checked against every action), plus `auto`.
+    'type Call = { op: String, requiredScopes: Set<String>, readOnly: Bool, actionName?: String, sandboxId?: String, auto?: Bool };',
     'action readOnly;',
+    'action remediation;',
   ]
   const applies = 'appliesTo { principal: Token, resource: [Sandbox, Project], context: Call }'
   for (const name of Object.keys(operations).sort() as OpName[]) {
@@ -43,5 +49,7 @@ export function cedarSchema(actions: readonly ActionFacts[]): string {
     const groups = ['runAction', ...(a.readOnly ? ['readOnly'] : []), ...(a.name === 'exec' ? ['exec'] : [])]
     lines.push(`action ${quote(actionRunId(a.name))} in [${groups.map(quote).join(', ')}] ${applies};`)
   }
+  // Remediations (the feedback loop's act side): the actor is the system or the person applying one, in the run's project.
+  for (const kind of RemediationKind.options) lines.push(`action ${quote(remediationId(kind))} in ["remediation"] ${applies};`)
   return `${lines.join('\n')}\n`
 }
