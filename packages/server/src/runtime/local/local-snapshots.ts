@@ -80,7 +80,17 @@ export class LocalSnapshots implements RuntimeSnapshots {
       this.#capturing.add(ref.id)
       try {
         if (!paused) {
-          writeFileSync(marker, `${id}\n`, { mode: 0o600 })
+          try {
+            writeFileSync(marker, `${id}\n`, { mode: 0o600 })
+          } catch (err) {
+            // A full pool has no room even for the marker: nothing is frozen or captured yet.
+            const full = (err as NodeJS.ErrnoException).code === 'ENOSPC'
+            throw new RuntimeError(
+              full ? 'conflict' : 'internal',
+              `could not snapshot sandbox ${ref.id} as ${id}: ${full ? 'disk_full: the storage pool has no room left; delete sandboxes or snapshots to free space' : (err as Error).message}`,
+              { cause: err },
+            )
+          }
           await this.#d.cgroups.freeze(ref.id)
         }
         // btrfs: still frozen, and the capture committed a transaction: the layer's qgroup counts what it holds now.
