@@ -108,7 +108,12 @@ describe.skipIf(skipReason)('a server killed during a snapshot (real server proc
       const token = readFileSync(join(home, 'admin.token'), 'utf8').trim()
       let api = createClient({ baseUrl: server.url, token })
       const sbx = await api.createSandbox({ timeoutMs: 600_000 })
-      const fill = await api.exec({ id: sbx.id, user: 'root', cmd: ['sh', '-ec', 'mkdir /data; for i in $(seq 1 300); do head -c 1048576 /dev/urandom > /data/f$i; done; sync; echo ok'], timeoutMs: 300_000 })
+      const fill = await api.exec({
+        id: sbx.id,
+        user: 'root',
+        cmd: ['sh', '-ec', 'mkdir /data; for i in $(seq 1 300); do head -c 1048576 /dev/urandom > /data/f$i; done; sync; echo ok'],
+        timeoutMs: 300_000,
+      })
       expect(fill).toMatchObject({ exitCode: 0, stdout: 'ok\n' })
 
       const pending = api.createSnapshot({ id: sbx.id }).catch(() => 'lost with the server')
