@@ -80,7 +80,7 @@ def server() -> Iterator[Server]:
     port = free_port()
     url = f"http://127.0.0.1:{port}"
     # An explicit minimal environment, like every child the project starts.
-    env = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "HOME": str(home), "TIDEPOOL_HOME": str(home), "TIDEPOOL_CGROUP_NAME": cgroup, "TIDEPOOL_LOG_LEVEL": "warn"}
+    env = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "HOME": str(home), "TIDEPOOL_HOME": str(home), "TIDEPOOL_CGROUP_NAME": cgroup, "TIDEPOOL_ROUTER_PORT": "0", "TIDEPOOL_LOG_LEVEL": "warn"}
     log = open(home / "server.log", "wb")
     proc = subprocess.Popen(["node", str(CLI), "up", "--port", str(port), "--host", "127.0.0.1"], env=env, stdout=log, stderr=subprocess.STDOUT, cwd=REPO)
     srv: Server | None = None

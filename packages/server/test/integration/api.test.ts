@@ -205,7 +205,7 @@ describe.skipIf(skipReason)('crash safety (real server process)', () => {
     const home2 = mkdtempSync(join(tmpdir(), 'tidepool-it-crash-'))
     const cg = `tidepool-it-crash-${process.pid}`
     const port = 20000 + (process.pid % 20000)
-    const env = { ...process.env, TIDEPOOL_HOME: home2, TIDEPOOL_PORT: String(port), TIDEPOOL_CGROUP_NAME: cg, TIDEPOOL_LOG_LEVEL: 'warn' }
+    const env = { ...process.env, TIDEPOOL_HOME: home2, TIDEPOOL_PORT: String(port), TIDEPOOL_ROUTER_PORT: '0', TIDEPOOL_CGROUP_NAME: cg, TIDEPOOL_LOG_LEVEL: 'warn' }
     const exited = (child: ReturnType<typeof spawn>) => (child.exitCode !== null || child.signalCode !== null ? Promise.resolve() : new Promise((r) => child.once('exit', r)))
     const start = async () => {
       const child = spawn(process.execPath, [cliPath, 'up'], { env, stdio: ['ignore', 'ignore', 'pipe'] })

@@ -38,7 +38,7 @@ describe.skipIf(skipReason)('a server killed during a template build (real serve
   it('on restart: the build failed (none), no build sandbox or layer capture is left, and a new build succeeds', async () => {
     const home = mkdtempSync(join(tmpdir(), 'tidepool-it-tplcrash-'))
     const cg = `tidepool-it-tplcrash-${process.pid}`
-    const env = { PATH: process.env.PATH ?? '/usr/bin:/bin', TIDEPOOL_HOME: home, TIDEPOOL_PORT: '0', TIDEPOOL_CGROUP_NAME: cg, TIDEPOOL_LOG_LEVEL: 'info' }
+    const env = { PATH: process.env.PATH ?? '/usr/bin:/bin', TIDEPOOL_HOME: home, TIDEPOOL_PORT: '0', TIDEPOOL_ROUTER_PORT: '0', TIDEPOOL_CGROUP_NAME: cg, TIDEPOOL_LOG_LEVEL: 'info' }
     const start = async () => {
       const child = spawn(process.execPath, [cliPath, 'up'], { env, stdio: ['ignore', 'ignore', 'pipe'] })
       let stderr = ''
@@ -90,7 +90,7 @@ describe.skipIf(skipReason)('a server killed during a snapshot (real server proc
     const home = mkdtempSync(join(tmpdir(), 'tidepool-it-snapcrash-'))
     const cg = `tidepool-it-snapcrash-${process.pid}`
     writeFileSync(join(home, 'config.yaml'), 'runtime:\n  disk:\n    driver: copy\n')
-    const env = { PATH: process.env.PATH ?? '/usr/bin:/bin', TIDEPOOL_HOME: home, TIDEPOOL_PORT: '0', TIDEPOOL_CGROUP_NAME: cg, TIDEPOOL_LOG_LEVEL: 'info' }
+    const env = { PATH: process.env.PATH ?? '/usr/bin:/bin', TIDEPOOL_HOME: home, TIDEPOOL_PORT: '0', TIDEPOOL_ROUTER_PORT: '0', TIDEPOOL_CGROUP_NAME: cg, TIDEPOOL_LOG_LEVEL: 'info' }
     const start = async () => {
       const child = spawn(process.execPath, [cliPath, 'up'], { env, stdio: ['ignore', 'ignore', 'pipe'] })
       let stderr = ''

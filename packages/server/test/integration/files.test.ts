@@ -57,7 +57,7 @@ describe.skipIf(skipReason)('files (real runtime)', () => {
     const home2 = mkdtempSync(join(tmpdir(), 'tidepool-it-files-rss-'))
     const cg = `tidepool-it-files-rss-${process.pid}`
     const port = 20000 + ((process.pid + 7919) % 20000)
-    const env = { PATH: '/usr/local/bin:/usr/bin:/bin', TIDEPOOL_HOME: home2, TIDEPOOL_PORT: String(port), TIDEPOOL_CGROUP_NAME: cg, TIDEPOOL_LOG_LEVEL: 'warn' }
+    const env = { PATH: '/usr/local/bin:/usr/bin:/bin', TIDEPOOL_HOME: home2, TIDEPOOL_PORT: String(port), TIDEPOOL_ROUTER_PORT: '0', TIDEPOOL_CGROUP_NAME: cg, TIDEPOOL_LOG_LEVEL: 'warn' }
     const server = spawn(process.execPath, [cliPath, 'up'], { env, stdio: ['ignore', 'ignore', 'pipe'] })
     let stderr = ''
     server.stderr.on('data', (d: Buffer) => (stderr += d.toString()))

@@ -162,7 +162,7 @@ describe.skipIf(skipReason)('commands across a kill -9 of the server (real serve
   it('timeouts fire while the server is down; a restart lists background commands again and foreground ones are gone', async () => {
     const home = mkdtempSync(join(tmpdir(), 'tidepool-it-cmdcrash-'))
     const cg = `tidepool-it-cmdcrash-${process.pid}`
-    const env = { PATH: process.env.PATH ?? '/usr/bin:/bin', TIDEPOOL_HOME: home, TIDEPOOL_PORT: '0', TIDEPOOL_CGROUP_NAME: cg, TIDEPOOL_LOG_LEVEL: 'info' }
+    const env = { PATH: process.env.PATH ?? '/usr/bin:/bin', TIDEPOOL_HOME: home, TIDEPOOL_PORT: '0', TIDEPOOL_ROUTER_PORT: '0', TIDEPOOL_CGROUP_NAME: cg, TIDEPOOL_LOG_LEVEL: 'info' }
     const exited = (child: ReturnType<typeof spawn>) => (child.exitCode !== null || child.signalCode !== null ? Promise.resolve() : new Promise((r) => child.once('exit', r)))
     const start = async () => {
       const child = spawn(process.execPath, [cliPath, 'up'], { env, stdio: ['ignore', 'ignore', 'pipe'] })
