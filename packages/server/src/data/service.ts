@@ -179,6 +179,8 @@ export function createDataService(deps: AreaDeps, opts: DataServiceOptions = {})
       if (!o) return
       try {
         await mirrors.settle()
+        // A warm refill in flight would start a postmaster on the pool after stopAll and keep it busy.
+        await warm.settle()
         await clones.stopAll()
       } finally {
         // Whatever still runs on the pool (a clone half made when close came) stops, so the pool can unmount.
