@@ -105,6 +105,11 @@ export class IsolatingRuntime implements Runtime {
   }
 }
 
+/** The namespaces level of a runtime (itself when it offers one level): what benches and tests release. */
+export function namespacesLevel(rt: Runtime): Runtime {
+  return rt instanceof IsolatingRuntime ? rt.levels.namespaces : rt
+}
+
 /** The namespaces runtime's snapshots, refusing a gvisor sandbox (its writable layer lives in gVisor's memory). */
 function guardSnapshots(s: RuntimeSnapshots, isGvisor: (id: string) => boolean): RuntimeSnapshots {
   return {

@@ -9,8 +9,15 @@ import { SENTRY_TASK_HEADROOM, linuxResources } from './oci-spec.js'
 /** runsc uses cgroup2 only where /sys/fs/cgroup itself is cgroup2; a hybrid host's unified mount stays unused. */
 export class GvisorCgroups {
   readonly #layout: CgroupLayout
-  constructor(layout: CgroupLayout) {
+  readonly #v1Mounts: string[]
+  /** `mounts`: /proc/mounts text (runsc makes the sandbox's cgroup in every v1 hierarchy, blkio and devices too). */
+  constructor(layout: CgroupLayout, mounts: string) {
     this.#layout = layout
+    this.#v1Mounts = mounts
+      .split('\n')
+      .map((l) => l.split(' '))
+      .filter((f) => f[2] === 'cgroup' && f[1] !== undefined)
+      .map((f) => f[1]!.replace(/\\([0-7]{3})/g, (_m, o: string) => String.fromCharCode(parseInt(o, 8))))
   }
 
   get available(): boolean {
@@ -22,7 +29,7 @@ export class GvisorCgroups {
     const l = this.#layout
     if (l.version === 2) return [join(l.root, path)]
     if (l.version === 'none') return []
-    return [...new Set(Object.values(l.controllers))].map((mnt) => join(mnt, path))
+    return [...new Set([...Object.values(l.controllers), ...this.#v1Mounts])].map((mnt) => join(mnt, path))
   }
 
   #file(controller: 'memory' | 'cpu' | 'cpuacct' | 'pids', path: string, v1: string, v2: string): string {

@@ -18,6 +18,8 @@ export interface GvisorExecDeps {
   killGroup: (pgid: number) => Promise<void>
   /** The sandbox's OOM kill count so far (to tell whether this command met one). */
   oomKills: () => number
+  /** True once the sandbox is being destroyed or has died: a command it cut short was killed, not unstartable. */
+  gone: () => boolean
 }
 
 let seq = 0
@@ -75,6 +77,7 @@ export function startGvisorExec(deps: GvisorExecDeps, ref: RuntimeRef, req: Exec
     if (errText.length < 4096) errText += c.toString('utf8')
   })
   const done = exited.then(async (code): Promise<ExecExit> => {
+    if (!header && deps.gone()) return { exitCode: 137, timedOut, killed, oomKilled: false, durationMs: Math.max(1, Date.now() - started) }
     if (!header) throw new RuntimeError('not_found', `could not start the command in sandbox ${ref.id}: ${lastLine(errText) ?? `runsc exec exited ${code}`}`)
     if (header.kind === 'no-cwd') throw new RuntimeError('invalid_request', `sandbox ${ref.id}: cwd ${JSON.stringify(cwd)} does not exist (or is not a directory the user may enter)`)
     const exitCode = killed || timedOut ? 137 : code

@@ -9,7 +9,7 @@ import { detectCgroups } from '../local/cgroups/layout.js'
 import { readText } from '../local/host-files.js'
 import { instanceIdOf } from '../local/instance.js'
 import type { HostLayoutEntry } from '../local/mounts.js'
-import { isRunning, readStartTime } from '../local/proc.js'
+import { isReaped, isRunning, readStartTime } from '../local/proc.js'
 import { RuntimeError } from '../local/runtime-error.js'
 import { type RuntimeLogger, silentLogger } from '../local/runtime-logger.js'
 import { ensureHostTemplate, readHostLayout } from '../local/template-root.js'
@@ -57,6 +57,8 @@ export class GvisorRuntime implements Runtime {
   /** Per paused sandbox: process groups whose kill waits for resume (runsc exec cannot enter a paused sandbox). */
   readonly #pendingKills = new Map<string, Set<number>>()
   readonly #watchers = new Map<string, NodeJS.Timeout>()
+  /** Sandboxes a destroy has begun on (their commands end as killed, 137). */
+  readonly #destroying = new Set<string>()
 
   constructor(opts: GvisorRuntimeOptions) {
     if (!isAbsolute(opts.dataDir)) throw new RuntimeError('invalid_request', `dataDir must be absolute (got ${JSON.stringify(opts.dataDir)})`)
@@ -65,7 +67,8 @@ export class GvisorRuntime implements Runtime {
     this.#dir = join(opts.dataDir, 'gvisor')
     this.#bin = findRunsc(opts.runscPath)
     this.#flags = { stateDir: join(this.#dir, 'state'), platform: opts.platform ?? 'systrap' }
-    this.#cgroups = new GvisorCgroups(detectCgroups(readText('/proc/mounts') ?? ''))
+    const mounts = readText('/proc/mounts') ?? ''
+    this.#cgroups = new GvisorCgroups(detectCgroups(mounts), mounts)
     this.#parent = `${cgroupName}-gvisor/${instanceIdOf(opts.dataDir)}`
     this.#log = opts.logger ?? silentLogger
     this.#required = opts.required ?? false
@@ -107,6 +110,7 @@ export class GvisorRuntime implements Runtime {
     const bin = this.#ready()
     const dir = this.#sandboxDir(spec.id)
     if (existsSync(dir)) throw new RuntimeError('conflict', `sandbox ${spec.id} exists already`)
+    this.#destroying.delete(spec.id)
     try {
       mkdirSync(join(dir, 'execs'), { recursive: true, mode: 0o700 })
       const root = spec.template.rootfs === 'host' ? this.#templateRoot! : this.#rootfs(spec)
@@ -179,6 +183,7 @@ export class GvisorRuntime implements Runtime {
         execsDir: join(this.#sandboxDir(ref.id), 'execs'),
         killGroup: (pgid) => this.#killGroup(ref.id, pgid),
         oomKills: () => this.#cgroups.oomKills(this.#cgroupOf(ref.id)),
+        gone: () => this.#destroying.has(ref.id) || !isRunning(ref.pid, ref.startTime),
       },
       ref,
       req,
@@ -268,17 +273,29 @@ export class GvisorRuntime implements Runtime {
     checkSandboxId(ref.id)
   }
 
-  async destroy(id: string, _ref?: RuntimeRef): Promise<void> {
+  async destroy(id: string, ref?: RuntimeRef): Promise<void> {
     if (!SANDBOX_ID_RE.test(id)) return
+    this.#destroying.add(id)
     clearInterval(this.#watchers.get(id))
     this.#watchers.delete(id)
     this.#pendingKills.delete(id)
     if (this.#bin && this.#hasState(id)) {
+      const pid = ref?.pid ?? (await this.#statePid(id))
+      const startTime = ref?.startTime ?? (pid !== undefined ? readStartTime(pid) : undefined)
       const r = await runsc(this.#bin, this.#flags, ['delete', '--force', id])
       if (r.code !== 0 && !/does not exist|not found|no such/i.test(r.stderr)) this.#log.warn({ id, err: runscError(r) }, 'runsc delete')
+      // runsc delete returns once the sandbox is told to go; "nothing left" means its process is gone too.
+      if (pid !== undefined && startTime !== undefined) for (let i = 0; i < 100 && !isReaped(pid, startTime); i++) await new Promise((res) => setTimeout(res, 50))
     }
     this.#cgroups.remove(this.#cgroupOf(id))
     rmSync(this.#sandboxDir(id), { recursive: true, force: true })
+  }
+
+  async #statePid(id: string): Promise<number | undefined> {
+    const st = await runsc(this.#bin!, this.#flags, ['state', id])
+    if (st.code !== 0) return undefined
+    const pid = Number((JSON.parse(st.stdout) as { pid?: number }).pid)
+    return Number.isInteger(pid) && pid > 0 ? pid : undefined
   }
 
   /** runsc keeps `<root>/<id>_sandbox:<id>.state`-like files; any entry naming the id counts. */
@@ -298,9 +315,17 @@ export class GvisorRuntime implements Runtime {
     }
   }
 
-  /** Removes the parent cgroups once no gvisor sandbox is left. */
+  /**
+   * Once no gvisor sandbox is left: unmounts the empty network namespace runsc keeps bound in its state
+   * dir for --network=none (`null-netns`), and removes the parent cgroups.
+   */
   async releaseIdle(): Promise<void> {
     if ((await this.list()).length > 0) return
+    const netns = join(this.#flags.stateDir, 'null-netns')
+    if ((readText('/proc/mounts') ?? '').split('\n').some((l) => l.split(' ')[1] === netns)) {
+      await new Promise<void>((resolve) => spawn('umount', [netns], { env: runscEnv, stdio: 'ignore' }).once('close', () => resolve()).once('error', () => resolve()))
+    }
+    rmSync(netns, { force: true })
     this.#cgroups.remove(this.#parent)
     this.#cgroups.remove(this.#parent.split('/')[0]!)
   }

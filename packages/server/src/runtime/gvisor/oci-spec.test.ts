@@ -42,7 +42,7 @@ describe('bundleSpec', () => {
     expect(spec.linux.cgroupsPath).toBe(plan.cgroupsPath)
     expect(spec.linux.resources).toEqual(linuxResources(plan.resources))
     expect(linuxResources(plan.resources)).toEqual({
-      memory: { limit: 128 * 1_048_576, swap: 128 * 1_048_576 },
+      memory: { limit: 128 * 1_048_576 },
       cpu: { quota: 50_000, period: 100_000 },
       pids: { limit: 64 + SENTRY_TASK_HEADROOM },
     })

@@ -52,10 +52,11 @@ const CPU_PERIOD_US = 100_000
 export const SENTRY_TASK_HEADROOM = 192
 
 /**
- * PID 1 of the sandbox: waits forever and reaps what is orphaned onto it (dash's wait reaps any child).
- * TERM ends it, which ends the sandbox.
+ * PID 1 of the sandbox: waits forever and so reaps what is orphaned onto it (dash's wait reaps any
+ * child). What it waits on is a child shell that stopped itself: it never ends and runs nothing (no
+ * `sleep` that a command listing processes would mistake for its own). TERM ends it, and the sandbox.
  */
-export const INIT_SCRIPT = 'trap "exit 0" TERM; while :; do sleep 3600 & wait $!; done'
+export const INIT_SCRIPT = 'trap "exit 0" TERM; sh -c \'kill -STOP $$\' & while :; do wait; done'
 
 export function processSpec(args: string[], env: Record<string, string>, user: 'user' | 'root'): OciProcess {
   const caps = user === 'root' ? rootCaps : []
@@ -73,7 +74,7 @@ export function processSpec(args: string[], env: Record<string, string>, user: '
 /** The host limits of one sandbox: memory and cpu as asked; pids with the sentry's headroom (see above). */
 export function linuxResources(l: ResourceLimits) {
   return {
-    memory: { limit: l.memoryMb * 1_048_576, swap: l.memoryMb * 1_048_576 },
+    memory: { limit: l.memoryMb * 1_048_576 },
     cpu: { quota: Math.max(1000, Math.round(l.cpu * CPU_PERIOD_US)), period: CPU_PERIOD_US },
     pids: { limit: l.pids + SENTRY_TASK_HEADROOM },
   }
@@ -83,7 +84,6 @@ export function linuxResources(l: ResourceLimits) {
 export function bundleSpec(plan: BundlePlan): Record<string, unknown> {
   const mounts: OciMount[] = [
     { destination: '/proc', type: 'proc', source: 'proc', options: ['nosuid', 'noexec', 'nodev'] },
-    { destination: '/dev', type: 'tmpfs', source: 'tmpfs', options: ['nosuid', 'strictatime', 'mode=755', 'size=65536k'] },
     { destination: '/sys', type: 'sysfs', source: 'sysfs', options: ['nosuid', 'noexec', 'nodev', 'ro'] },
     { destination: '/tmp', type: 'tmpfs', source: 'tmpfs', options: ['nosuid', 'nodev', 'mode=1777'] },
   ]
