@@ -28,11 +28,11 @@ export async function createRuntime(cfg: RuntimeConfig): Promise<Runtime> {
     case 'local':
       return new IsolatingRuntime(
         new LocalRuntime({
-        dataDir: cfg.dataDir,
-        ...(cfg.cgroupName !== undefined ? { cgroupName: cfg.cgroupName } : {}),
-        ...(cfg.logger !== undefined ? { logger: cfg.logger } : {}),
-        ...(cfg.disk !== undefined ? { disk: cfg.disk } : {}),
-        ...(cfg.network !== undefined ? { network: cfg.network } : {}),
+          dataDir: cfg.dataDir,
+          ...(cfg.cgroupName !== undefined ? { cgroupName: cfg.cgroupName } : {}),
+          ...(cfg.logger !== undefined ? { logger: cfg.logger } : {}),
+          ...(cfg.disk !== undefined ? { disk: cfg.disk } : {}),
+          ...(cfg.network !== undefined ? { network: cfg.network } : {}),
         }),
         new GvisorRuntime({
           dataDir: cfg.dataDir,

@@ -3,7 +3,24 @@
  * runtime, e.g. local) and `gvisor`; each sandbox goes to the one its spec names and stays there.
  */
 import type { Duplex } from 'node:stream'
-import type { AdoptedExec, ExecHandle, ExecRequest, HotMount, Isolation, PreflightCheck, ResourceLimits, Runtime, RuntimeNetwork, RuntimeRef, RuntimeSnapshots, RuntimeStatus, SandboxAddresses, SandboxSpec, SandboxStats, SnapshotRef } from './runtime.js'
+import type {
+  AdoptedExec,
+  ExecHandle,
+  ExecRequest,
+  HotMount,
+  Isolation,
+  PreflightCheck,
+  ResourceLimits,
+  Runtime,
+  RuntimeNetwork,
+  RuntimeRef,
+  RuntimeSnapshots,
+  RuntimeStatus,
+  SandboxAddresses,
+  SandboxSpec,
+  SandboxStats,
+  SnapshotRef,
+} from './runtime.js'
 import { RuntimeError } from './local/runtime-error.js'
 
 /** The part of a gVisor runtime this router needs besides Runtime: whether a sandbox id is one of its own. */
@@ -115,7 +132,9 @@ function guardSnapshots(s: RuntimeSnapshots, isGvisor: (id: string) => boolean):
   return {
     create: (ref: RuntimeRef, id: string): Promise<SnapshotRef> => {
       if (isGvisor(ref.id)) {
-        return Promise.reject(new RuntimeError('invalid_request', `sandbox ${ref.id} runs with isolation "gvisor", whose files live in gVisor's memory overlay and cannot be snapshotted; use isolation "namespaces"`))
+        return Promise.reject(
+          new RuntimeError('invalid_request', `sandbox ${ref.id} runs with isolation "gvisor", whose files live in gVisor's memory overlay and cannot be snapshotted; use isolation "namespaces"`),
+        )
       }
       return s.create(ref, id)
     },

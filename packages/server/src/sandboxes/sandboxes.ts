@@ -97,7 +97,14 @@ export class SandboxService implements TemplateUsage {
     const egress = isolation === 'namespaces' && this.deps.network !== undefined && runtime.network !== undefined
     // With TLS termination configured, the sandbox trusts tidepool's CA (kit/egress-trust.ts).
     const caPem = egress ? this.deps.network!.caCertificatePem() : undefined
-    const spec = { template: resolved.spec, resources, denyRead: input.filesystem?.denyRead ?? [], ...(from ? { fromSnapshot: from } : {}), ...(egress ? { network: { egress: true } } : {}), isolation }
+    const spec = {
+      template: resolved.spec,
+      resources,
+      denyRead: input.filesystem?.denyRead ?? [],
+      ...(from ? { fromSnapshot: from } : {}),
+      ...(egress ? { network: { egress: true } } : {}),
+      isolation,
+    }
     // A warm pool's sandbox started with exactly this spec, nothing ever ran in it: it becomes this sandbox.
     const claimed = this.pools.claim(p.project, resolved.ref.name, spec)
     const id = claimed?.id ?? newId('sbx', 16)

@@ -53,7 +53,8 @@ const gvisorSkips: readonly SuiteSkip[] = [
   },
   {
     test: 'pause freezes every process, kill still works while paused, resume lets them continue',
-    reason: 'its fixed 200 ms windows are shorter than a runsc exec start here (~250 ms on this 2-core VM), so the ticker has not ticked before the pause; pause and resume themselves are runsc pause/resume',
+    reason:
+      'its fixed 200 ms windows are shorter than a runsc exec start here (~250 ms on this 2-core VM), so the ticker has not ticked before the pause; pause and resume themselves are runsc pause/resume',
   },
   {
     test: 'feeds stdin, and /dev/stdin, /dev/stdout and /dev/stderr work',

@@ -99,5 +99,9 @@ export function startGvisorExec(deps: GvisorExecDeps, ref: RuntimeRef, req: Exec
 }
 
 function lastLine(text: string): string | undefined {
-  return text.split('\n').map((l) => l.trim()).filter(Boolean).at(-1)
+  return text
+    .split('\n')
+    .map((l) => l.trim())
+    .filter(Boolean)
+    .at(-1)
 }

@@ -100,9 +100,13 @@ export class GvisorRuntime implements Runtime {
   async start(spec: SandboxSpec): Promise<RuntimeRef> {
     checkSandboxId(spec.id)
     checkLimits(spec.resources)
-    if (spec.fromSnapshot !== undefined) throw new RuntimeError('invalid_request', `sandbox ${spec.id}: the gvisor runtime has no snapshots, so fromSnapshot cannot be used; use isolation "namespaces"`)
+    if (spec.fromSnapshot !== undefined)
+      throw new RuntimeError('invalid_request', `sandbox ${spec.id}: the gvisor runtime has no snapshots, so fromSnapshot cannot be used; use isolation "namespaces"`)
     if ((spec.template.layers ?? []).length > 0) {
-      throw new RuntimeError('invalid_request', `sandbox ${spec.id}: template ${spec.template.name} has layers, which the gvisor runtime does not stack yet; use isolation "namespaces" for layered templates`)
+      throw new RuntimeError(
+        'invalid_request',
+        `sandbox ${spec.id}: template ${spec.template.name} has layers, which the gvisor runtime does not stack yet; use isolation "namespaces" for layered templates`,
+      )
     }
     if (spec.network?.egress) {
       throw new RuntimeError('invalid_request', `sandbox ${spec.id}: gvisor sandboxes have loopback only (runsc --network=none); egress needs isolation "namespaces"`)
@@ -160,7 +164,8 @@ export class GvisorRuntime implements Runtime {
 
   #rootfs(spec: SandboxSpec): string {
     const p = spec.template.rootfs
-    if (!isAbsolute(p) || !statSync(p, { throwIfNoEntry: false })?.isDirectory()) throw new RuntimeError('invalid_request', `template ${spec.template.name}: rootfs ${JSON.stringify(p)} is not a directory`)
+    if (!isAbsolute(p) || !statSync(p, { throwIfNoEntry: false })?.isDirectory())
+      throw new RuntimeError('invalid_request', `template ${spec.template.name}: rootfs ${JSON.stringify(p)} is not a directory`)
     return p
   }
 
@@ -323,7 +328,11 @@ export class GvisorRuntime implements Runtime {
     if ((await this.list()).length > 0) return
     const netns = join(this.#flags.stateDir, 'null-netns')
     if ((readText('/proc/mounts') ?? '').split('\n').some((l) => l.split(' ')[1] === netns)) {
-      await new Promise<void>((resolve) => spawn('umount', [netns], { env: runscEnv, stdio: 'ignore' }).once('close', () => resolve()).once('error', () => resolve()))
+      await new Promise<void>((resolve) =>
+        spawn('umount', [netns], { env: runscEnv, stdio: 'ignore' })
+          .once('close', () => resolve())
+          .once('error', () => resolve()),
+      )
     }
     rmSync(netns, { force: true })
     this.#cgroups.remove(this.#parent)
@@ -333,7 +342,10 @@ export class GvisorRuntime implements Runtime {
   /** runsc's path, else runtime_unavailable; builds the host template (uid 0 = root inside gVisor) once. */
   #ready(): string {
     if (!this.#bin) {
-      throw new RuntimeError('runtime_unavailable', 'gvisor runtime unavailable: runsc is not installed (looked in /usr/local/lib/tidepool, /usr/local/bin, /usr/bin); install it with scripts/install-runsc.sh')
+      throw new RuntimeError(
+        'runtime_unavailable',
+        'gvisor runtime unavailable: runsc is not installed (looked in /usr/local/lib/tidepool, /usr/local/bin, /usr/bin); install it with scripts/install-runsc.sh',
+      )
     }
     if (!this.#cgroups.available) throw new RuntimeError('runtime_unavailable', 'gvisor runtime unavailable: no cgroup hierarchy is mounted; mount cgroups v1 or v2')
     if (!this.#templateRoot) {

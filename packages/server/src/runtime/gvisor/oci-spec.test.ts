@@ -18,7 +18,12 @@ const plan = {
 }
 
 describe('bundleSpec', () => {
-  const spec = bundleSpec(plan) as { root: unknown; hostname: string; mounts: { destination: string; type: string; source: string; options: string[] }[]; linux: { cgroupsPath: string; resources: unknown } }
+  const spec = bundleSpec(plan) as {
+    root: unknown
+    hostname: string
+    mounts: { destination: string; type: string; source: string; options: string[] }[]
+    linux: { cgroupsPath: string; resources: unknown }
+  }
 
   it('roots the sandbox read-only in the template and binds the host system dirs read-only', () => {
     expect(spec.root).toEqual({ path: plan.root, readonly: true })

@@ -21,7 +21,12 @@ export async function gvisorPreflight(d: GvisorPreflightDeps): Promise<Preflight
   const version = await runsc(d.bin, d.flags, ['--version']).catch(() => undefined)
   const checks: PreflightCheck[] = [
     { name: 'gvisor: runsc', ok: version?.code === 0, detail: version?.code === 0 ? `${d.bin}: ${version.stdout.split('\n')[0]}` : `${d.bin} does not run`, fix: install },
-    { name: 'gvisor: cgroups', ok: d.cgroups.available, detail: d.cgroups.available ? 'cgroup hierarchy mounted (runsc applies cpu, memory and pids limits there)' : 'no cgroup hierarchy mounted', fix: 'mount cgroups v1 or v2' },
+    {
+      name: 'gvisor: cgroups',
+      ok: d.cgroups.available,
+      detail: d.cgroups.available ? 'cgroup hierarchy mounted (runsc applies cpu, memory and pids limits there)' : 'no cgroup hierarchy mounted',
+      fix: 'mount cgroups v1 or v2',
+    },
   ]
   if (version?.code === 0) checks.push(await (probed ??= probe(d)))
   return checks

@@ -71,6 +71,9 @@ export function runsc(bin: string, flags: RunscFlags, args: string[], timeoutMs 
 
 /** The last line of runsc's stderr that says something (its error), for messages. */
 export function runscError(r: RunscResult): string {
-  const lines = r.stderr.split('\n').map((l) => l.trim()).filter(Boolean)
+  const lines = r.stderr
+    .split('\n')
+    .map((l) => l.trim())
+    .filter(Boolean)
   return lines.at(-1) ?? `exit ${r.code}`
 }
