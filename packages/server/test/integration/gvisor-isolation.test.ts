@@ -13,6 +13,7 @@ import { loadConfig } from '../../src/config.js'
 import { silentLogger } from '../../src/core/log.js'
 import { buildControlPlane, type ControlPlane } from '../../src/main.js'
 import { findRunsc } from '../../src/runtime/gvisor/runsc.js'
+import { cliRunner } from './support/cli.js'
 import { destroyAll, leftovers, skipReason } from './support/host.js'
 
 const skip = skipReason ?? (findRunsc() === undefined ? 'runsc is not installed; run scripts/install-runsc.sh (the setup does) to test the gvisor isolation level' : undefined)
@@ -92,6 +93,15 @@ describe.skipIf(Boolean(skip))('isolation levels through the API (real runtime, 
     expect(bad.code).toBe('invalid_request')
     const net = await refusal(admin.createSandbox({ isolation: 'gvisor', network: { allowedDomains: ['example.com'], deniedDomains: [] } }))
     expect(net.code).toBe('invalid_request')
+  })
+
+  it('tidepool doctor says whether the gvisor level is available (here: runsc runs a sandbox)', async () => {
+    const cli = cliRunner({ PATH: process.env.PATH ?? '/usr/bin:/bin', TIDEPOOL_HOME: home, TIDEPOOL_CGROUP_NAME: cgroupName })
+    const r = await cli('doctor', '--json')
+    const report = JSON.parse(r.stdout) as { checks: { name: string; ok: boolean; optional?: boolean; detail: string }[] }
+    const gv = report.checks.filter((c) => c.name.startsWith('gvisor:'))
+    expect(gv.map((c) => c.name)).toEqual(['gvisor: runsc', 'gvisor: cgroups', 'gvisor: runsc do (platform systrap)'])
+    expect(gv.every((c) => c.ok && c.optional === true)).toBe(true)
   })
 
   it('destroy leaves nothing of a gvisor sandbox', async () => {
