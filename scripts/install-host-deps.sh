@@ -29,6 +29,9 @@ command -v mmdebstrap >/dev/null || need+=(mmdebstrap)
 [ -x /usr/bin/docker-registry ] || need+=(docker-registry)
 [ -x /usr/lib/postgresql/15/bin/postgres ] || need+=(postgresql-15 postgresql-client-15)
 
+# gVisor's runsc (the gvisor isolation level), built from the Go module proxy, cached by version.
+"$(dirname "$0")/install-runsc.sh"
+
 [ ${#need[@]} -eq 0 ] && exit 0
 
 if [ "$(id -u)" -ne 0 ]; then

@@ -15,6 +15,7 @@ export {
   NetworkPolicy,
   FilesystemPolicy,
   CreateSandboxInput,
+  Isolation,
   SandboxRef,
   ListSandboxesInput,
   SandboxPage,

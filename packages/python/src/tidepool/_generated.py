@@ -32,6 +32,9 @@ class Lifecycle(TypedDict, total=False):
     "A paused sandbox resumes on its next exec or file call."
 
 
+Isolation: TypeAlias = Literal['namespaces', 'gvisor']
+
+
 class CreateSandboxInputResources(TypedDict, total=False):
     "Limits; unset fields take the configured defaults."
     cpu: NotRequired[float]
@@ -74,6 +77,7 @@ class CreateSandboxInput(TypedDict, total=False):
     "Environment variables (at most 256, names up to 256 bytes, values up to 32 KiB). Values are never logged and are redacted in the audit log."
     metadata: NotRequired[dict[str, str]]
     "Free-form string labels; filter lists with metadata.<key>=<value>."
+    isolation: NotRequired[Isolation]
 
 
 class RunEventInfraMetrics(TypedDict, total=False):
@@ -1630,6 +1634,7 @@ class CreateSandboxInput2(TypedDict, total=False):
     "Environment variables (at most 256, names up to 256 bytes, values up to 32 KiB). Values are never logged and are redacted in the audit log."
     metadata: NotRequired[dict[str, str]]
     "Free-form string labels; filter lists with metadata.<key>=<value>."
+    isolation: NotRequired[Isolation]
 
 
 class ListSandboxesInput(TypedDict, total=False):

@@ -12,6 +12,7 @@ import { createClient, type Client } from '@tidepool/sdk'
 import { loadConfig } from '../config.js'
 import { silentLogger } from '../core/log.js'
 import { buildControlPlane } from '../main.js'
+import { namespacesLevel } from '../runtime/isolating-runtime.js'
 import { LocalRuntime } from '../runtime/local/local-runtime.js'
 import { bwrapPeer, limits, podmanPeer, runcPeer, sandboxRuntimePeer, tidepoolPeer, type Peer } from './peers-drivers.js'
 import { ensureDebianTools, ensureSandboxRuntime, makeRootfs } from './peers-setup.js'
@@ -126,7 +127,8 @@ export async function run(): Promise<BenchResult> {
   } finally {
     for (const p of peers) await p.close().catch((err: unknown) => process.stderr.write(`  ${p.name}: cleanup failed: ${(err as Error).message}\n`))
     await cp.close()
-    if (cp.svc.runtime instanceof LocalRuntime) await cp.svc.runtime.removeCgroupParents()
+    const local = namespacesLevel(cp.svc.runtime)
+    if (local instanceof LocalRuntime) await local.removeCgroupParents()
     rmSync(home, { recursive: true, force: true })
     rmSync(dir, { recursive: true, force: true })
   }

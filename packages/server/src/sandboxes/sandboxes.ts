@@ -30,6 +30,8 @@ export interface CreateSandbox {
   filesystem?: { denyRead: string[] } | undefined
   envs: Record<string, string>
   metadata: Record<string, string>
+  /** Absent: runtime.defaultIsolation. */
+  isolation?: 'namespaces' | 'gvisor' | undefined
 }
 
 export type { LiveSandbox } from './sandbox-row.js'
@@ -78,6 +80,13 @@ export class SandboxService implements TemplateUsage {
         { path: 'network.deniedDomains', message: 'egress not available yet' },
       ])
     }
+    const isolation = input.isolation ?? config.runtime.defaultIsolation
+    // A gvisor sandbox has loopback only (runsc --network=none): an egress list would be silently unenforced.
+    if (isolation === 'gvisor' && input.network && input.network.allowedDomains.length + input.network.deniedDomains.length > 0) {
+      throw new AppError('invalid_request', 'network: a sandbox with isolation "gvisor" has loopback only, so egress lists cannot apply; remove network, or use isolation "namespaces"', [
+        { path: 'network', message: 'not available with isolation gvisor' },
+      ])
+    }
     const { resolved, fromSnapshot } = await resolveStart(this.snapshots, this.#templates, p, input)
     const resources: ResourceLimits = { ...config.defaults, ...resolved.resources, ...input.resources }
     this.#checkCpu(resources.cpu)
@@ -85,10 +94,17 @@ export class SandboxService implements TemplateUsage {
     const from = fromSnapshot ?? resolved.fromSnapshot
     // With the egress proxy wired and a runtime that links sandboxes to the host, every sandbox gets its
     // link (default deny: without allowedDomains the proxy refuses everything) and the proxy variables.
-    const egress = this.deps.network !== undefined && runtime.network !== undefined
+    const egress = isolation === 'namespaces' && this.deps.network !== undefined && runtime.network !== undefined
     // With TLS termination configured, the sandbox trusts tidepool's CA (kit/egress-trust.ts).
     const caPem = egress ? this.deps.network!.caCertificatePem() : undefined
-    const spec = { template: resolved.spec, resources, denyRead: input.filesystem?.denyRead ?? [], ...(from ? { fromSnapshot: from } : {}), ...(egress ? { network: { egress: true } } : {}) }
+    const spec = {
+      template: resolved.spec,
+      resources,
+      denyRead: input.filesystem?.denyRead ?? [],
+      ...(from ? { fromSnapshot: from } : {}),
+      ...(egress ? { network: { egress: true } } : {}),
+      isolation,
+    }
     // A warm pool's sandbox started with exactly this spec, nothing ever ran in it: it becomes this sandbox.
     const claimed = this.pools.claim(p.project, resolved.ref.name, spec)
     const id = claimed?.id ?? newId('sbx', 16)
