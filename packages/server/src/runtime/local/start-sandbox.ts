@@ -43,6 +43,25 @@ export interface StartDeps {
   supervisors: Map<string, Promise<void>>
   /** Removes what a failed start left. */
   destroy: (id: string) => Promise<void>
+  /** Told how long each phase of a start took (StartPhase), for benchmarks and tail hunting. */
+  timings?: ((phase: StartPhase, ms: number) => void) | undefined
+}
+
+/**
+ * The phases of a start, in order: the writable layer, the cgroups (and a one-shot's exec cgroup), the
+ * synchronous part of spawning the helper (the event loop is blocked meanwhile), the helper until init is
+ * ready (namespaces, mounts, v1 cgroup joins, uid maps), and recording the init.
+ */
+export type StartPhase = 'layer' | 'cgroups' | 'spawn' | 'helper' | 'record'
+
+/** Times consecutive phases: each mark() reports the time since the previous one. */
+function phaseClock(report: StartDeps['timings']): (phase: StartPhase) => void {
+  let last = performance.now()
+  return (phase) => {
+    const now = performance.now()
+    report?.(phase, now - last)
+    last = now
+  }
 }
 
 /**
@@ -71,6 +90,7 @@ async function launch(
   net?: SandboxLink & { record: (dir: string) => void },
   oneShot?: OneShot,
 ): Promise<{ ref: RuntimeRef; connection?: Socket; prepared?: PreparedExec }> {
+  const mark = phaseClock(d.timings)
   const paths = sandboxPaths(d.dataDir, spec.id)
   if (existsSync(paths.dir) || d.cgroups.sandboxDirs(spec.id).some((dir) => existsSync(dir))) {
     throw new RuntimeError('invalid_request', `sandbox ${spec.id} already exists on this host; destroy it first or use a new id`)
@@ -83,8 +103,10 @@ async function launch(
     // btrfs: the helper makes paths.dir a subvolume (empty, or a snapshot of `from`) limited to diskMb, and the
     // layer's dirs in it; reflink/copy: the driver makes the dir (a clone of `from`'s upper/) here.
     const disk = await d.layers.prepare(paths.dir, diskMb * 1_048_576, plan, UID_BASE, from)
+    mark('layer')
     const cgroups = d.cgroups.create(spec.id, spec.resources)
     const prepared = oneShot ? prepareExec(oneShot.exec, spec.id, oneShot.req) : undefined
+    mark('cgroups')
     const execSocket = execSocketPath(paths.dir)
     if (!oneShot && execSocket.startsWith(`${FALLBACK_SOCKET_DIR}/`)) mkdirSync(FALLBACK_SOCKET_DIR, { recursive: true, mode: 0o700 })
     const argv = createArgv({
@@ -99,12 +121,14 @@ async function launch(
       ...(disk ? { disk } : {}),
       ...(net ? { net: { hostIf: net.hostIf, sandboxIp: net.sandboxIp, gatewayIp: net.gatewayIp } } : {}),
     })
-    const { pid, connection } = await spawnInit(d, spec.id, argv, prepared?.request)
+    const { pid, connection } = await spawnInit(d, spec.id, argv, prepared?.request, () => mark('spawn'))
+    mark('helper')
     const startTime = readStartTime(pid)
     if (startTime === undefined) throw new RuntimeError('internal', `sandbox ${spec.id} init (pid ${pid}) exited right after it started`)
     // So a destroy by id alone (after a control-plane crash) still finds the init.
     writeFileSync(join(paths.dir, 'init'), `${pid} ${startTime}\n`)
     net?.record(paths.dir)
+    mark('record')
     d.log.debug({ id: spec.id, pid }, 'sandbox started')
     return { ref: { id: spec.id, pid, startTime }, ...(connection && prepared ? { connection, prepared } : {}) }
   } catch (err) {
@@ -119,11 +143,12 @@ async function launch(
  * one-shot start) the helper gets a socketpair as fd RUN_FD, the request is sent on it at once, and
  * the connection comes back with the pid.
  */
-function spawnInit(d: StartDeps, id: string, argv: string[], request?: Buffer): Promise<{ pid: number; connection?: Socket }> {
+function spawnInit(d: StartDeps, id: string, argv: string[], request?: Buffer, spawned?: () => void): Promise<{ pid: number; connection?: Socket }> {
   return new Promise((resolve, reject) => {
     // An empty env: init is visible inside, and must not carry the control plane's environment.
     const stdio = request ? (['ignore', 'pipe', 'pipe', 'pipe'] as const) : (['ignore', 'pipe', 'pipe'] as const)
     const child = spawn(d.helperPath, argv, { stdio: [...stdio], env: emptyEnv(), detached: true })
+    spawned?.()
     const connection = request ? (child.stdio[RUN_FD] as Socket) : undefined
     if (connection && request) {
       connection.on('error', () => {}) // a helper that failed closes it: reported by its exit below
