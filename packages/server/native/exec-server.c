@@ -142,8 +142,9 @@ int run_one(int conn, pid_t init, long uid_base) {
   pid_t handler = fork();
   if (handler == 0) serve_connection(conn, init, uid_base);
   if (handler < 0) {
-    static const char msg[] = "internal: could not fork the handler of a one-shot command";
-    send_frame(conn, 'E', msg, sizeof msg - 1);
+    char msg[128];
+    int len = snprintf(msg, sizeof msg, "%s: could not fork the handler of a one-shot command", tp_code_str(TP_ERR_INTERNAL));
+    send_frame(conn, 'E', msg, (size_t)len);
     kill(init, SIGKILL);
   }
   close(conn); /* the handler's alone: its end is the client's end of the connection */
