@@ -3,12 +3,13 @@
  * isolation as an exec (own namespaces, unprivileged uid, no capabilities, seccomp, cgroup limits), its
  * output and exit come back, and once it is done no process of the sandbox is left; destroy removes the rest.
  */
-import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs'
+import { spawnSync } from 'node:child_process'
+import { closeSync, existsSync, mkdtempSync, openSync, readdirSync, readFileSync, rmSync } from 'node:fs'
 import { hostname, tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { afterAll, describe, expect, it } from 'vitest'
 import { instanceIdOf } from '../../src/runtime/local/instance.js'
-import { LocalRuntime } from '../../src/runtime/local/local-runtime.js'
+import { LocalRuntime, defaultHelperPath } from '../../src/runtime/local/local-runtime.js'
 import type { ExecRequest, SandboxSpec } from '../../src/runtime/runtime.js'
 import { collect } from '../../src/runtime/runtime.suite.js'
 import { destroyAll, leftovers, skipReason } from './support/host.js'
@@ -129,6 +130,22 @@ describe.skipIf(skipReason)('LocalRuntime.runOnce (one-shot fast path)', () => {
     await expect(collect(badCwd.handle)).rejects.toMatchObject({ code: 'invalid_request', message: expect.stringContaining('/no/such/dir') })
     await rt.destroy(b.id, badCwd.ref)
     expect(leftovers(cgroupName, [a.id, b.id])).toEqual([])
+  })
+
+  it('the helper takes exactly one of --exec-socket and --run-fd, and --run-fd only on a stream socket (usage error, exit 2)', () => {
+    const args = ['create', '--id', 'sbx_usage', '--root', '/nonexistent/r', '--overlay', '/:/l:/u:/w', '--uid-base', '100000', '--id-count', '65536']
+    const helper = (extra: string[], fd3: 'pipe' | number = 'pipe') => spawnSync(defaultHelperPath, [...args, ...extra], { stdio: ['ignore', 'ignore', 'pipe', fd3], env: {}, encoding: 'utf8' })
+    expect(helper([]).status).toBe(2)
+    expect(helper(['--exec-socket', '/nonexistent/s', '--run-fd', '3']).status).toBe(2)
+    const file = openSync('/dev/null', 'r')
+    try {
+      const notSocket = helper(['--run-fd', '3'], file)
+      expect(notSocket.status).toBe(2)
+      expect(notSocket.stderr).toContain('--run-fd must name an open stream socket')
+    } finally {
+      closeSync(file)
+    }
+    expect(helper(['--run-fd', '1']).status).toBe(2)
   })
 
   it('refuses a detached command, network, and bad requests before anything starts', async () => {
