@@ -237,6 +237,14 @@ export interface Runtime {
    * otherwise resolves with its exit.
    */
   exec(ref: RuntimeRef, req: ExecRequest): ExecHandle
+  /**
+   * The shortest path for one command (a one-shot run): starts a sandbox for `spec` whose only process
+   * besides its init is `req`, with the isolation and limits of start + exec, and no exec socket
+   * (`req.detached` is refused). Resolves once the sandbox is up, with its ref and the command's handle;
+   * when the command has ended (or was killed) the sandbox's processes are gone, and the caller still
+   * calls destroy(), which removes what is left (cgroups, layer). Absent: the caller uses start + exec.
+   */
+  runOnce?(spec: SandboxSpec, req: ExecRequest): Promise<{ ref: RuntimeRef; handle: ExecHandle }>
   pause(ref: RuntimeRef): Promise<void>
   resume(ref: RuntimeRef): Promise<void>
   resize(ref: RuntimeRef, limits: ResourceLimits): Promise<void>
