@@ -66,7 +66,8 @@ export async function run(): Promise<BenchResult> {
     // The runtime's phases of tidepool's starts (create loop and one-shot loop apart): where p50 and the tail go.
     const phases = { create: new Map() as Samples, oneShot: new Map() as Samples }
     let phaseSink: Samples | undefined
-    const runtime = cp.svc.runtime instanceof LocalRuntime ? cp.svc.runtime : undefined
+    const level = namespacesLevel(cp.svc.runtime)
+    const runtime = level instanceof LocalRuntime ? level : undefined
     if (runtime) runtime.startTimings = (phase, ms) => phaseSink && add(phaseSink, phase, ms)
     const timed = async <T>(sink: Samples | undefined, fn: () => Promise<T>): Promise<T> => {
       phaseSink = sink

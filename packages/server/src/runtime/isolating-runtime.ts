@@ -47,7 +47,16 @@ export class IsolatingRuntime implements Runtime {
     this.kind = namespaces.kind
     if (namespaces.network) this.network = namespaces.network
     if (namespaces.snapshots) this.snapshots = guardSnapshots(namespaces.snapshots, (id) => gvisor.owns(id))
+    // The one-shot path is the namespaces runtime's own (its helper ends the sandbox with the command);
+    // a gvisor sandbox takes start + exec (the sandboxes service asks only for namespaces ones).
+    if (namespaces.runOnce) {
+      const runOnce = namespaces.runOnce.bind(namespaces)
+      this.runOnce = (spec, req) =>
+        spec.isolation === 'gvisor' ? Promise.reject(new RuntimeError('invalid_request', 'runOnce: a gvisor sandbox has no one-shot path; start it and exec')) : runOnce(spec, req)
+    }
   }
+
+  readonly runOnce?: Runtime['runOnce']
 
   /** The runtime of each isolation level (for doctor and tests). */
   get levels(): Record<Isolation, Runtime> {

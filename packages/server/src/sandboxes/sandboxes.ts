@@ -173,7 +173,7 @@ export class SandboxService implements TemplateUsage {
     }
     let ref: RuntimeRef
     let handle: ExecHandle | undefined
-    const oneShot = request && !claimed && runtime.runOnce && !caPem && !resolved.start && !egress ? request : undefined
+    const oneShot = request && !claimed && isolation === 'namespaces' && runtime.runOnce && !caPem && !resolved.start && !egress ? request : undefined
     try {
       if (oneShot) {
         const started = await runtime.runOnce!({ id, ...spec }, oneShot(execViewOf(row)))
