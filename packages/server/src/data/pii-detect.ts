@@ -78,8 +78,15 @@ export const ibanLengths: ReadonlyMap<string, number> = new Map(
 
 // ---------------------------------------------------------------- emails
 
-const localChars = new Set([...'._%+-!#$&\'*/=?^`{|}~'].map((c) => c.charCodeAt(0)))
-const isLocalChar = (c: number) => isDigit(c) || isAsciiLetter(c) || localChars.has(c)
+/** ASCII lookup table of a character class: one array read per character in the hot loops. */
+function asciiTable(chars: string, digits: boolean, letters: boolean): Uint8Array {
+  const t = new Uint8Array(128)
+  for (let c = 0; c < 128; c++) t[c] = (digits && isDigit(c)) || (letters && isAsciiLetter(c)) ? 1 : 0
+  for (const ch of chars) t[ch.charCodeAt(0)] = 1
+  return t
+}
+const localChars = asciiTable("._%+-!#$&'*/=?^`{|}~", true, true)
+const isLocalChar = (c: number) => c < 128 && localChars[c] === 1
 const isDomainChar = (c: number) => isDigit(c) || isAsciiLetter(c) || c === 45 /* - */ || c === 46 /* . */
 
 /** Email spans: around each `@`, at most 64 characters left and 253 right, never across a neighbour `@`. */
@@ -107,8 +114,8 @@ function findEmails(s: string, out: PiiSpan[]): void {
 
 // ---------------------------------------------------------------- numbers (cards, phones)
 
-const runChars = new Set([...' -.()+/'].map((c) => c.charCodeAt(0)))
-const isRunChar = (c: number) => isDigit(c) || runChars.has(c)
+const runChars = asciiTable(' -.()+/', true, false)
+const isRunChar = (c: number) => c < 128 && runChars[c] === 1
 
 interface Group {
   start: number
@@ -159,7 +166,7 @@ const digitsOf = (s: string, gs: Group[], from: number, to: number) => {
   return d
 }
 const endsClean = (s: string, end: number) => !isAlnumAt(s, end)
-const joiners = new Set([...'-./_#:'].map((c) => c.charCodeAt(0)))
+const joiners = new Set([...'-./_#:'].map((c) => c.charCodeAt(0))) // read once per number run, not per character
 /** Whether the number starting at `i` continues a word: a letter right before it, or one joined by - . / _ # :. */
 function gluedToWord(s: string, i: number): boolean {
   if (isAlnumAt(s, i - 1)) return true
@@ -275,8 +282,10 @@ export function detectPii(s: string, names?: NameBook): PiiSpan[] {
     const c = s.charCodeAt(i)
     if (isRunChar(c)) {
       let j = i
-      while (j < limit && isRunChar(s.charCodeAt(j))) j++
-      if (j - i > 1 || isDigit(c)) findNumbers(s, i, j, out)
+      let digits = 0
+      for (let d = c; j < limit && isRunChar((d = s.charCodeAt(j))); j++) if (isDigit(d)) digits++
+      // Fewer than 8 digits make no phone (E.164's least), card or IBAN digits: most runs end here.
+      if (digits >= 8) findNumbers(s, i, j, out)
       i = j
       continue
     }
@@ -300,8 +309,8 @@ export function detectPii(s: string, names?: NameBook): PiiSpan[] {
     }
     i++
   }
-  // Numbers are found by run; re-sort the few spans of one text so masking can splice left to right.
-  return out.length > 1 ? out.sort((a, b) => a.start - b.start) : out
+  // In order already: the scan moves left to right and emails are merged in at their place.
+  return out
 }
 
 function startsUpper(s: string, i: number): boolean {

@@ -16,6 +16,8 @@ const isLetterCode = (c: number) => (c >= 65 && c <= 90) || (c >= 97 && c <= 122
 export class ContentMasker {
   readonly #salt: string
   readonly #names: NameBook
+  /** Fakes already made (kind + original → fake): the same address or name recurs across rows; HMACs are not free. */
+  readonly #fakes = new Map<string, string>()
 
   constructor(salt: string, names: NameBook) {
     this.#salt = salt
@@ -92,6 +94,17 @@ export class ContentMasker {
   }
 
   #fake(original: string, sp: PiiSpan): string {
+    const key = `${sp.kind}\0${original}`
+    let fake = this.#fakes.get(key)
+    if (fake === undefined) {
+      if (this.#fakes.size >= 50_000) this.#fakes.clear() // bounded memory; a miss only costs a recomputation
+      fake = this.#make(original, sp)
+      this.#fakes.set(key, fake)
+    }
+    return fake
+  }
+
+  #make(original: string, sp: PiiSpan): string {
     switch (sp.kind) {
       case 'email':
         // The column masker's fake: an address written in a note masks like the same address in an email column.
