@@ -114,8 +114,14 @@ function findEmails(s: string, out: PiiSpan[]): void {
 
 // ---------------------------------------------------------------- numbers (cards, phones)
 
-const runChars = asciiTable(' -.()+/', true, false)
-const isRunChar = (c: number) => c < 128 && runChars[c] === 1
+/** ASCII character classes of the main scan, ordered so that ranges test them: letters ≤ UPPER < RUN ≤ DIGIT. */
+const OTHER = 0
+const LETTER = 1
+const UPPER = 2
+const RUN = 3
+const DIGIT = 4
+const asciiClass = new Uint8Array(128)
+for (let c = 0; c < 128; c++) asciiClass[c] = isDigit(c) ? DIGIT : isUpperAscii(c) ? UPPER : isAsciiLetter(c) ? LETTER : ' -.()+/'.includes(String.fromCharCode(c)) ? RUN : OTHER
 
 interface Group {
   start: number
@@ -155,11 +161,6 @@ function findNumbers(s: string, start: number, end: number, out: PiiSpan[]): voi
   }
 }
 
-const digitCount = (gs: Group[], from: number, to: number) => {
-  let n = 0
-  for (let k = from; k <= to; k++) n += gs[k]!.end - gs[k]!.start
-  return n
-}
 const digitsOf = (s: string, gs: Group[], from: number, to: number) => {
   let d = ''
   for (let k = from; k <= to; k++) d += s.slice(gs[k]!.start, gs[k]!.end)
@@ -204,13 +205,19 @@ function phoneAt(s: string, gs: Group[], g: number): { span: PiiSpan; next: numb
   if (s.charCodeAt(start - 1) === 40) start-- // (555) or (+44)
   if (s.charCodeAt(start - 1) === 43) start-- // +(44)
   if (start !== first.start && gluedToWord(s, start)) return undefined
+  const lead = first.end - first.start
   let best: number | undefined
+  let digits = 0
+  // National numbers: every group of 2+ digits except a leading trunk or country `1`/`0`.
+  let groupsLong = true
   for (let k = g; k < gs.length; k++) {
     if (k > g && !phoneSeparator(s, gs[k - 1]!.end, gs[k]!.start)) break
-    const digits = digitCount(gs, g, k)
+    const len = gs[k]!.end - gs[k]!.start
+    digits += len
     if (digits > 15) break
+    if (len < 2 && k > g) groupsLong = false
     if (!endsClean(s, gs[k]!.end)) continue
-    if (plus ? digits >= 8 : nationalPhone(s, gs, g, k, digits)) best = k
+    if (plus ? digits >= 8 : k > g && groupsLong && nationalLength(s, first.start, digits, lead)) best = k
   }
   if (best === undefined) return undefined
   return { span: { start, end: gs[best]!.end, kind: 'phone' }, next: best + 1 }
@@ -218,17 +225,11 @@ function phoneAt(s: string, gs: Group[], g: number): { span: PiiSpan; next: numb
 
 /**
  * A national number: 10 digits, or 11 starting with 0 or 1 (trunk prefix, NANP's 1), written in at least
- * two groups (a bare 10-digit integer is an id or a timestamp far more often than a phone), every group
- * of 2+ digits except a leading country/trunk `1` or `0`.
+ * two groups (a bare 10-digit integer is an id or a timestamp far more often than a phone).
  */
-function nationalPhone(s: string, gs: Group[], g: number, k: number, digits: number): boolean {
-  if (k === g) return false
-  if (digits !== 10 && !(digits === 11 && (s[gs[g]!.start] === '0' || s[gs[g]!.start] === '1'))) return false
-  for (let j = g; j <= k; j++) {
-    const len = gs[j]!.end - gs[j]!.start
-    if (len < 2 && !(j === g && len === 1)) return false
-  }
-  return true
+function nationalLength(s: string, at: number, digits: number, lead: number): boolean {
+  if (lead === 1 && s[at] !== '0' && s[at] !== '1') return false
+  return digits === 10 || (digits === 11 && (s[at] === '0' || s[at] === '1'))
 }
 
 // ---------------------------------------------------------------- IBANs
@@ -265,33 +266,39 @@ function ibanAt(s: string, i: number): { end: number; valid: boolean } | undefin
  */
 export function detectPii(s: string, names?: NameBook): PiiSpan[] {
   const emails: PiiSpan[] = []
-  findEmails(s, emails)
+  if (s.indexOf('@') >= 0) findEmails(s, emails)
   const out: PiiSpan[] = []
   const useNames = names !== undefined && names.size > 0
   let e = 0
   let i = 0
+  let limit = emails.length > 0 ? emails[0]!.start : s.length
   while (i < s.length) {
-    const next = emails[e]
-    if (next && i >= next.start) {
-      out.push(next)
-      i = next.end
-      e++
+    if (i >= limit) {
+      const email = emails[e++]!
+      out.push(email)
+      i = email.end
+      limit = e < emails.length ? emails[e]!.start : s.length
       continue
     }
-    const limit = next ? next.start : s.length
     const c = s.charCodeAt(i)
-    if (isRunChar(c)) {
+    const k = c < 128 ? asciiClass[c]! : isLetterAt(s, i) ? LETTER : OTHER
+    if (k === OTHER) {
+      i++
+      continue
+    }
+    if (k === RUN || k === DIGIT) {
       let j = i
       let digits = 0
-      for (let d = c; j < limit && isRunChar((d = s.charCodeAt(j))); j++) if (isDigit(d)) digits++
-      // Fewer than 8 digits make no phone (E.164's least), card or IBAN digits: most runs end here.
+      for (let d = c; j < limit && (d = s.charCodeAt(j)) < 128 && asciiClass[d]! >= RUN; j++) if (asciiClass[d] === DIGIT) digits++
+      // Fewer than 8 digits make no phone (E.164's least) or card: most runs end here.
       if (digits >= 8) findNumbers(s, i, j, out)
       i = j
       continue
     }
-    if (isLetterAt(s, i)) {
-      const wordStart = !isAlnumAt(s, i - 1)
-      if (wordStart && isAsciiLetter(c) && i + 3 < limit) {
+    // A word. Lower-case words (most of any text) are skipped in one tight loop: no IBAN or name starts so.
+    const wordStart = !isAlnumAt(s, i - 1)
+    if (k === UPPER && wordStart) {
+      if (i + 3 < limit) {
         const iban = ibanAt(s, i)
         if (iban !== undefined && iban.end <= limit) {
           if (iban.valid) out.push({ start: i, end: iban.end, kind: 'iban' })
@@ -299,15 +306,13 @@ export function detectPii(s: string, names?: NameBook): PiiSpan[] {
           continue
         }
       }
-      let j = i
-      while (j < limit && isLetterAt(s, j)) j++
-      if (useNames && wordStart && j - i >= 2 && !isDigit(s.charCodeAt(j)) && startsUpper(s, i) && names.has(s.slice(i, j).toLowerCase())) {
-        out.push({ start: i, end: j, kind: 'name' })
-      }
-      i = j
-      continue
     }
-    i++
+    let j = i + 1
+    for (let d: number; j < limit && ((d = s.charCodeAt(j)) < 128 ? asciiClass[d]! <= UPPER && asciiClass[d]! >= LETTER : isLetterAt(s, j)); ) j++
+    if (useNames && wordStart && j - i >= 2 && !isDigit(s.charCodeAt(j)) && (k === UPPER || (c >= 128 && startsUpper(s, i))) && names.has(s.slice(i, j).toLowerCase())) {
+      out.push({ start: i, end: j, kind: 'name' })
+    }
+    i = j
   }
   // In order already: the scan moves left to right and emails are merged in at their place.
   return out

@@ -179,16 +179,20 @@ export class Sampler {
     for (const m of p.masks) {
       f[m.index] = encodeField(maskValue(m.rule, decodeField(f[m.index]!), this.#salt, m))
     }
+    let changed = p.masks.length > 0
     for (const sc of p.scans) {
       const raw = f[sc.index]!
       if (raw === NULL_FIELD) continue
       const value = decodeField(raw)!
       const masked = scanValue(this.#masker!, value, sc.json, sc.tally, sc.maxLength)
-      if (masked !== value) f[sc.index] = encodeField(masked)
+      if (masked !== value) {
+        f[sc.index] = encodeField(masked)
+        changed = true
+      }
     }
     if (phase === 'seed') p.sampled++
     else p.added++
-    return f.join('\t')
+    return changed ? f.join('\t') : line
   }
 
   /** Rows of this table need no look at all: no keys tracked, no foreign keys to follow, nothing masked. */
