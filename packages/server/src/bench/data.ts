@@ -197,7 +197,13 @@ async function contentScanning(svc: DataService, sql: (db: string, text: string)
   const id = await source('notes')
   const rate: Record<'off' | 'on', number[]> = { off: [], on: [] }
   for (const content of [false, true, false, true]) {
-    const m = await svc.createMirror(principal, { id, name: `notes-${content ? 'on' : 'off'}`, sample: { percent: 100, perTable: {}, seed: 1 }, masking: { defaults: true, content, rules: [] }, wait: true })
+    const m = await svc.createMirror(principal, {
+      id,
+      name: `notes-${content ? 'on' : 'off'}`,
+      sample: { percent: 100, perTable: {}, seed: 1 },
+      masking: { defaults: true, content, rules: [] },
+      wait: true,
+    })
     const r = m.report!
     rate[content ? 'on' : 'off'].push(r.rowsPerSecond)
     log(`mirror notes (content ${content ? 'on' : 'off'}): ${r.rows} rows in ${r.durationMs} ms (${r.rowsPerSecond} rows/s; found ${JSON.stringify(r.masking?.found)})`)

@@ -135,7 +135,7 @@ interface Group {
  */
 function findNumbers(s: string, start: number, end: number, out: PiiSpan[]): void {
   const groups: Group[] = []
-  for (let i = start; i < end; ) {
+  for (let i = start; i < end;) {
     if (!isDigit(s.charCodeAt(i))) {
       i++
       continue
@@ -144,7 +144,7 @@ function findNumbers(s: string, start: number, end: number, out: PiiSpan[]): voi
     while (i < end && isDigit(s.charCodeAt(i))) i++
     groups.push({ start: g, end: i })
   }
-  for (let g = 0; g < groups.length; ) {
+  for (let g = 0; g < groups.length;) {
     const first = groups[g]!
     // A number glued to a word (A1234, INV-2024-000123, #123…) is an identifier, not a phone or a card.
     if (gluedToWord(s, first.start)) {
@@ -308,7 +308,7 @@ export function detectPii(s: string, names?: NameBook): PiiSpan[] {
       }
     }
     let j = i + 1
-    for (let d: number; j < limit && ((d = s.charCodeAt(j)) < 128 ? asciiClass[d]! <= UPPER && asciiClass[d]! >= LETTER : isLetterAt(s, j)); ) j++
+    for (let d: number; j < limit && ((d = s.charCodeAt(j)) < 128 ? asciiClass[d]! <= UPPER && asciiClass[d]! >= LETTER : isLetterAt(s, j));) j++
     if (useNames && wordStart && j - i >= 2 && !isDigit(s.charCodeAt(j)) && (k === UPPER || (c >= 128 && startsUpper(s, i))) && names.has(s.slice(i, j).toLowerCase())) {
       out.push({ start: i, end: j, kind: 'name' })
     }
@@ -328,7 +328,7 @@ function startsUpper(s: string, i: number): boolean {
 /** Splits a name column's value into the words the scan compares (letters only, 2+ long). */
 export function nameWords(value: string): string[] {
   const words: string[] = []
-  for (let i = 0; i < value.length; ) {
+  for (let i = 0; i < value.length;) {
     if (!isLetterAt(value, i)) {
       i++
       continue

@@ -9,8 +9,7 @@ const names = new Map<string, 'first' | 'last'>([
   ['smith', 'last'],
 ])
 const m = new ContentMasker('salt-1', names)
-const note =
-  'Call Alice Smith on +44 20 7946 0958 or (555) 123-4567, mail alice@corp.example.com; card 4111 1111 1111 1111, IBAN DE89 3704 0044 0532 0130 00. Thanks!'
+const note = 'Call Alice Smith on +44 20 7946 0958 or (555) 123-4567, mail alice@corp.example.com; card 4111 1111 1111 1111, IBAN DE89 3704 0044 0532 0130 00. Thanks!'
 const originals = ['Alice', 'Smith', '+44 20 7946 0958', '(555) 123-4567', 'alice@corp.example.com', '4111 1111 1111 1111', 'DE89 3704 0044 0532 0130 00']
 
 describe('ContentMasker.maskText', () => {

@@ -12,10 +12,7 @@ import { zeroCounts, type ContentMasker, type PiiCounts } from './pii-mask.js'
 import type { SourceColumn, SourceTable } from './source.js'
 
 /** What happens to one column. */
-export type ColumnDecision =
-  | { column: SourceColumn; by: 'name'; rule: MaskKind }
-  | { column: SourceColumn; by: 'scan'; json: boolean }
-  | { column: SourceColumn; by: 'none'; reason: string }
+export type ColumnDecision = { column: SourceColumn; by: 'name'; rule: MaskKind } | { column: SourceColumn; by: 'scan'; json: boolean } | { column: SourceColumn; by: 'none'; reason: string }
 
 /** Per table oid, every stored column in order. */
 export type ContentPlan = Map<number, ColumnDecision[]>

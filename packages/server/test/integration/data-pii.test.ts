@@ -86,7 +86,7 @@ describe.skipIf(Boolean(dataSkip))(`masking by content${dataSkip ? ` (skipped: $
     expect(plan.found).toEqual({ email: 2 * TICKETS, phone: 2 * TICKETS, card: 3 * TICKETS, iban: 2 * TICKETS, name: 3 * TICKETS })
   })
 
-  it("the build records the same report, readable afterwards from the mirror", async () => {
+  it('the build records the same report, readable afterwards from the mirror', async () => {
     const built = (await t.svc.getMirror(t.principal, mirror.id)).report!.masking!
     expect(built.dryRun).toBe(false)
     expect(built.found).toEqual(plan.found)
