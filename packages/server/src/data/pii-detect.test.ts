@@ -26,6 +26,12 @@ describe('emails', () => {
       ['email', 'bob@x.io'],
     ])
   })
+  it('leaves quotes and brackets around an address to the text', () => {
+    expect(found("said 'carol@corp.example.com' and {dave@x.io}")).toEqual([
+      ['email', 'carol@corp.example.com'],
+      ['email', 'dave@x.io'],
+    ])
+  })
   it('refuses what is not an address', () => {
     expect(found('meet @ noon; user@localhost; a@b.c; x@.com; @handle; foo@bar..com')).toEqual([])
   })

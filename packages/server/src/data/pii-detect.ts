@@ -95,7 +95,8 @@ function findEmails(s: string, out: PiiSpan[]): void {
   for (let at = s.indexOf('@'); at >= 0; at = s.indexOf('@', at + 1)) {
     let a = at
     while (a > floor && at - a < 64 && isLocalChar(s.charCodeAt(a - 1))) a--
-    while (a < at && s.charCodeAt(a) === 46) a++ // a local part does not start with a dot
+    // A local part starts with a letter or digit here: a quote or bracket before it belongs to the text.
+    while (a < at && !isDigit(s.charCodeAt(a)) && !isAsciiLetter(s.charCodeAt(a))) a++
     if (a === at) continue
     let b = at + 1
     while (b < s.length && b - at <= 253 && isDomainChar(s.charCodeAt(b))) b++
