@@ -145,6 +145,8 @@ class SampleSpec(TypedDict, total=False):
 class MaskingSpec(TypedDict, total=False):
     defaults: NotRequired[bool]
     "Apply built-in rules to columns whose names look personal (email, first/last/full name, phone, address, ssn, birth date, ip, token, password)."
+    content: NotRequired[bool]
+    "Also scan text and JSON columns that no rule masks for personal data by content (emails, phone numbers, Luhn-valid card numbers, mod-97-valid IBANs, names that are values of masked name columns) and mask just those spans."
     rules: NotRequired[list[MaskRule]]
     "Explicit rules; they win over the defaults, the first matching rule wins."
 
@@ -248,6 +250,23 @@ class TemplateStepValue5(TypedDict, total=False):
 
 
 TemplateStep: TypeAlias = TemplateStepValue1 | TemplateStepValue2 | TemplateStepValue3 | TemplateStepValue4 | TemplateStepValue5
+
+
+class ServiceSpecResources(TypedDict, total=False):
+    "Resources the service is declared to use (recorded; not enforced on URL upstreams)."
+    cpu: NotRequired[float]
+    "CPUs the service is sized for."
+    memoryMb: NotRequired[int]
+    "Memory the service is sized for (MiB)."
+
+
+class ServiceSpec(TypedDict, total=False):
+    name: Required[str]
+    "Service name within the environment."
+    upstream: Required[str]
+    "The service's own address, e.g. http://127.0.0.1:8081 (http or https, no credentials)."
+    resources: NotRequired[ServiceSpecResources]
+    "Resources the service is declared to use (recorded; not enforced on URL upstreams)."
 
 
 class SandboxResources(TypedDict, total=False):
@@ -1154,6 +1173,75 @@ class MirrorReport(TypedDict, total=False):
     pgVersion: Required[str]
     "Major version of the PostgreSQL serving the mirror and its clones."
     warnings: Required[list[str]]
+    masking: NotRequired[MaskingReport]
+    "What was masked, by name and by content, column by column (builds since content masking)."
+
+
+class MaskingReportTablesItemColumnsItemFound(TypedDict, total=False):
+    "Spans found by content, per detector."
+    email: Required[int]
+    phone: Required[int]
+    "E.164 (+ and 8\u201315 digits) or national (10 digits, or 11 after a 0/1 trunk prefix, in 2+ groups)."
+    card: Required[int]
+    "13\u201319 digits (single spaces or dashes between groups) passing Luhn."
+    iban: Required[int]
+    "Country code, check digits and the country's IBAN length, passing mod 97."
+    name: Required[int]
+    "Capitalised words that are values of the masked name columns."
+
+
+class MaskingReportTablesItemColumnsItem(TypedDict, total=False):
+    column: Required[str]
+    type: Required[str]
+    "PostgreSQL type."
+    masking: Required[Literal['name', 'content', 'none']]
+    "name: a rule masks the whole value; content: spans found inside were masked; none: left as is (see reason)."
+    rule: NotRequired[Literal['email', 'name', 'first_name', 'last_name', 'phone', 'hash', 'null', 'redact', 'keep']]
+    "The rule, for masking \"name\"."
+    scanned: NotRequired[int]
+    "Values scanned by content (non-NULL)."
+    masked: NotRequired[int]
+    "Values in which at least one span was masked."
+    found: NotRequired[MaskingReportTablesItemColumnsItemFound]
+    "Spans found by content, per detector."
+    reason: NotRequired[str]
+    "Why a column is left as is: not text, a key column, an explicit keep rule, content scanning off, or nothing found."
+
+
+class MaskingReportTablesItem(TypedDict, total=False):
+    table: Required[str]
+    "schema.table"
+    rows: Required[int]
+    "Rows looked at (dry run: the sample read; build: rows copied)."
+    columns: Required[list[MaskingReportTablesItemColumnsItem]]
+
+
+class MaskingReportFound(TypedDict, total=False):
+    "Totals over all tables."
+    email: Required[int]
+    phone: Required[int]
+    "E.164 (+ and 8\u201315 digits) or national (10 digits, or 11 after a 0/1 trunk prefix, in 2+ groups)."
+    card: Required[int]
+    "13\u201319 digits (single spaces or dashes between groups) passing Luhn."
+    iban: Required[int]
+    "Country code, check digits and the country's IBAN length, passing mod 97."
+    name: Required[int]
+    "Capitalised words that are values of the masked name columns."
+
+
+class MaskingReport(TypedDict, total=False):
+    dryRun: Required[bool]
+    "true: a plan from a sample, nothing was built."
+    content: Required[bool]
+    "Content scanning was on."
+    nameColumns: Required[list[str]]
+    "Masked name columns (schema.table.column) whose values taught the name detector."
+    namesLearned: Required[int]
+    "Distinct name words learned from them."
+    tables: Required[list[MaskingReportTablesItem]]
+    found: Required[MaskingReportFound]
+    "Totals over all tables."
+    warnings: Required[list[str]]
 
 
 class Clone(TypedDict, total=False):
@@ -1558,6 +1646,76 @@ class PolicyStatus(TypedDict, total=False):
     "When the set in force was loaded."
 
 
+class Environment(TypedDict, total=False):
+    name: Required[str]
+    project: Required[str]
+    createdAt: Required[str]
+    "RFC 3339 timestamp (UTC)."
+    services: Required[list[RoutedService]]
+    forks: Required[list[Fork]]
+
+
+class RoutedServiceResources(TypedDict, total=False):
+    "Resources the service is declared to use (recorded; not enforced on URL upstreams)."
+    cpu: NotRequired[float]
+    "CPUs the service is sized for."
+    memoryMb: NotRequired[int]
+    "Memory the service is sized for (MiB)."
+
+
+class RoutedService(TypedDict, total=False):
+    name: Required[str]
+    upstream: Required[str]
+    "The baseline address."
+    url: Required[str]
+    "The routed URL callers use instead of the upstream: http://<service>.<env>.localhost:<router port>."
+    resources: NotRequired[RoutedServiceResources]
+    "Resources the service is declared to use (recorded; not enforced on URL upstreams)."
+
+
+class Fork(TypedDict, total=False):
+    id: Required[str]
+    "Fork id (frk_\u2026)."
+    environment: Required[str]
+    service: Required[str]
+    routingKey: Required[str]
+    "The key that selects this fork; forks of other services with the same key form its route group."
+    upstream: Required[str]
+    "The fork's own address."
+    createdAt: Required[str]
+    "RFC 3339 timestamp (UTC)."
+    expiresAt: NotRequired[str]
+    "When the fork ends (ttlSeconds); the router stops using it then."
+    health: NotRequired[Literal['up', 'down']]
+    "Probed when the environment or its forks are read."
+
+
+class EnvironmentMetrics(TypedDict, total=False):
+    environment: Required[str]
+    routerRunning: Required[bool]
+    "false when this server runs no router (counters then stay empty)."
+    items: Required[list[RouteMetric]]
+
+
+class RouteMetricLatencyMs(TypedDict, total=False):
+    "Time to response headers, over the last 1024 requests."
+    p50: Required[float]
+    p99: Required[float]
+
+
+class RouteMetric(TypedDict, total=False):
+    service: Required[str]
+    target: Required[str]
+    "baseline, or the routing key of the fork that served."
+    requests: Required[int]
+    fallbacks: Required[int]
+    "Requests that carried a key with no fork of this service and went to the baseline."
+    errors: Required[int]
+    "Requests answered 502 or 504 by the router."
+    latencyMs: Required[RouteMetricLatencyMs]
+    "Time to response headers, over the last 1024 requests."
+
+
 class LifecycleOutput(TypedDict, total=False):
     onTimeout: Required[Literal['kill', 'pause']]
     "What happens when timeoutMs elapses."
@@ -1588,6 +1746,8 @@ class SampleSpecOutput(TypedDict, total=False):
 class MaskingSpecOutput(TypedDict, total=False):
     defaults: Required[bool]
     "Apply built-in rules to columns whose names look personal (email, first/last/full name, phone, address, ssn, birth date, ip, token, password)."
+    content: Required[bool]
+    "Also scan text and JSON columns that no rule masks for personal data by content (emails, phone numbers, Luhn-valid card numbers, mod-97-valid IBANs, names that are values of masked name columns) and mask just those spans."
     rules: Required[list[MaskRule]]
     "Explicit rules; they win over the defaults, the first matching rule wins."
 
@@ -2191,6 +2351,16 @@ class CreateMirrorInput(TypedDict, total=False):
     "Answer once the mirror is built (default). false: answer at once with state \"building\"; follow progress with GET /v1/data/mirrors/{id}."
 
 
+class PlanMaskingInput(TypedDict, total=False):
+    id: Required[str]
+    "The data source to plan a mirror of."
+    sample: NotRequired[SampleSpec]
+    "The mirror's sample: the dry run reads the first rowsPerTable rows of each table's sample."
+    masking: NotRequired[MaskingSpec]
+    rowsPerTable: NotRequired[int]
+    "Rows read per table to scan (default 1000)."
+
+
 class ListMirrorsInput(TypedDict, total=False):
     limit: NotRequired[int]
     "Page size (1\u20131000)."
@@ -2524,6 +2694,69 @@ class ReloadPolicyInput(TypedDict, total=False):
     pass
 
 
+class CreateEnvironmentInput(TypedDict, total=False):
+    name: Required[str]
+    "Environment name, unique on the server (it is part of host names: <service>.<env>.localhost)."
+    services: Required[list[ServiceSpec]]
+    "The baseline: every service of the environment and where it runs."
+
+
+class ListEnvironmentsInput(TypedDict, total=False):
+    limit: NotRequired[int]
+    "Page size (1\u20131000)."
+    nextToken: NotRequired[str]
+    "Token from the previous page."
+
+
+class ListEnvironmentsResult(TypedDict, total=False):
+    items: Required[list[Environment]]
+    nextToken: NotRequired[str]
+    "Pass to get the next page; absent on the last page."
+
+
+class GetEnvironmentInput(TypedDict, total=False):
+    env: Required[str]
+    "Environment name, unique on the server (it is part of host names: <service>.<env>.localhost)."
+
+
+class DeleteEnvironmentInput(TypedDict, total=False):
+    env: Required[str]
+    "Environment name, unique on the server (it is part of host names: <service>.<env>.localhost)."
+
+
+class CreateForkInput(TypedDict, total=False):
+    env: Required[str]
+    "Environment name, unique on the server (it is part of host names: <service>.<env>.localhost)."
+    service: Required[str]
+    "The service this fork replaces for requests carrying its key."
+    upstream: Required[str]
+    "The fork's own address."
+    routingKey: NotRequired[str]
+    "Join the route group of this key (or name a new one); generated when absent."
+    ttlSeconds: NotRequired[int]
+    "The fork ends after this long; none by default."
+
+
+class ListForksInput(TypedDict, total=False):
+    env: Required[str]
+    "Environment name, unique on the server (it is part of host names: <service>.<env>.localhost)."
+
+
+class ListForksResult(TypedDict, total=False):
+    items: Required[list[Fork]]
+
+
+class DeleteForkInput(TypedDict, total=False):
+    env: Required[str]
+    "Environment name, unique on the server (it is part of host names: <service>.<env>.localhost)."
+    id: Required[str]
+
+
+class GetEnvironmentMetricsInput(TypedDict, total=False):
+    env: Required[str]
+    "Environment name, unique on the server (it is part of host names: <service>.<env>.localhost)."
+
+
 OPERATIONS: dict[str, Operation] = {
     "createSandbox": Operation("POST", "/v1/sandboxes", (), {}, "json", "", "json", False, "sandboxes:write"),
     "listSandboxes": Operation("GET", "/v1/sandboxes", (), {}, "none", "", "json", False, "sandboxes:read"),
@@ -2579,6 +2812,7 @@ OPERATIONS: dict[str, Operation] = {
     "listDataSources": Operation("GET", "/v1/data/sources", (), {}, "none", "", "json", False, "data:read"),
     "deleteDataSource": Operation("DELETE", "/v1/data/sources/{id}", ('id',), {}, "none", "", "none", False, "data:write"),
     "createMirror": Operation("POST", "/v1/data/sources/{id}/mirror", ('id',), {}, "json", "", "json", False, "data:write"),
+    "planMasking": Operation("POST", "/v1/data/sources/{id}/mask-plan", ('id',), {}, "json", "", "json", False, "data:write"),
     "listMirrors": Operation("GET", "/v1/data/mirrors", (), {}, "none", "", "json", False, "data:read"),
     "getMirror": Operation("GET", "/v1/data/mirrors/{id}", ('id',), {}, "none", "", "json", False, "data:read"),
     "deleteMirror": Operation("DELETE", "/v1/data/mirrors/{id}", ('id',), {}, "none", "", "none", False, "data:write"),
@@ -2620,6 +2854,14 @@ OPERATIONS: dict[str, Operation] = {
     "replayWorkflowRun": Operation("POST", "/v1/workflows/runs/{id}/replay", ('id',), {}, "none", "", "json", False, "sandboxes:read"),
     "getPolicy": Operation("GET", "/v1/policy", (), {}, "none", "", "json", False, "admin"),
     "reloadPolicy": Operation("POST", "/v1/policy/reload", (), {}, "none", "", "json", False, "admin"),
+    "createEnvironment": Operation("POST", "/v1/environments", (), {}, "json", "", "json", False, "sandboxes:write"),
+    "listEnvironments": Operation("GET", "/v1/environments", (), {}, "none", "", "json", False, "sandboxes:read"),
+    "getEnvironment": Operation("GET", "/v1/environments/{env}", ('env',), {}, "none", "", "json", False, "sandboxes:read"),
+    "deleteEnvironment": Operation("DELETE", "/v1/environments/{env}", ('env',), {}, "none", "", "none", False, "sandboxes:write"),
+    "createFork": Operation("POST", "/v1/environments/{env}/forks", ('env',), {}, "json", "", "json", False, "sandboxes:write"),
+    "listForks": Operation("GET", "/v1/environments/{env}/forks", ('env',), {}, "none", "", "json", False, "sandboxes:read"),
+    "deleteFork": Operation("DELETE", "/v1/environments/{env}/forks/{id}", ('env', 'id'), {}, "none", "", "none", False, "sandboxes:write"),
+    "getEnvironmentMetrics": Operation("GET", "/v1/environments/{env}/metrics", ('env',), {}, "none", "", "json", False, "sandboxes:read"),
 }
 
 
@@ -2845,6 +3087,10 @@ class SyncOperations:
         "Build (or refresh) a mirror: full schema, FK-consistent sample, masked before it lands (POST /v1/data/sources/{id}/mirror)"
         return cast("Mirror", self.request("createMirror", input))
 
+    def plan_masking(self, **input: Unpack[PlanMaskingInput]) -> MaskingReport:
+        "Dry run of a mirror build: sample the source and report, per column, what would be masked by name, by content (counts per detector) or left as is (POST /v1/data/sources/{id}/mask-plan)"
+        return cast("MaskingReport", self.request("planMasking", input))
+
     def list_mirrors(self, **input: Unpack[ListMirrorsInput]) -> ListMirrorsResult:
         "List mirrors (GET /v1/data/mirrors)"
         return cast("ListMirrorsResult", self.request("listMirrors", input))
@@ -3008,6 +3254,38 @@ class SyncOperations:
     def reload_policy(self, **input: Unpack[ReloadPolicyInput]) -> PolicyStatus:
         "Read the policy files again (admin); an invalid set is refused and the old one stays in force (POST /v1/policy/reload)"
         return cast("PolicyStatus", self.request("reloadPolicy", input))
+
+    def create_environment(self, **input: Unpack[CreateEnvironmentInput]) -> Environment:
+        "Create an environment: a named baseline of services, each reached through the router at services[].url (POST /v1/environments)"
+        return cast("Environment", self.request("createEnvironment", input))
+
+    def list_environments(self, **input: Unpack[ListEnvironmentsInput]) -> ListEnvironmentsResult:
+        "The project's environments (paginated) (GET /v1/environments)"
+        return cast("ListEnvironmentsResult", self.request("listEnvironments", input))
+
+    def get_environment(self, **input: Unpack[GetEnvironmentInput]) -> Environment:
+        "One environment with its routed URLs and its forks (with health) (GET /v1/environments/{env})"
+        return cast("Environment", self.request("getEnvironment", input))
+
+    def delete_environment(self, **input: Unpack[DeleteEnvironmentInput]) -> None:
+        "Delete an environment and its forks (idempotent) (DELETE /v1/environments/{env})"
+        return cast("None", self.request("deleteEnvironment", input))
+
+    def create_fork(self, **input: Unpack[CreateForkInput]) -> Fork:
+        "Fork one service: requests carrying the routing key (returned; generated when absent) reach the fork, every other request the baseline (POST /v1/environments/{env}/forks)"
+        return cast("Fork", self.request("createFork", input))
+
+    def list_forks(self, **input: Unpack[ListForksInput]) -> ListForksResult:
+        "An environment's forks with their health (GET /v1/environments/{env}/forks)"
+        return cast("ListForksResult", self.request("listForks", input))
+
+    def delete_fork(self, **input: Unpack[DeleteForkInput]) -> None:
+        "Remove a fork (idempotent): requests with its key go to the baseline again (DELETE /v1/environments/{env}/forks/{id})"
+        return cast("None", self.request("deleteFork", input))
+
+    def get_environment_metrics(self, **input: Unpack[GetEnvironmentMetricsInput]) -> EnvironmentMetrics:
+        "The router's per-route counters for an environment: requests, fallbacks, errors, latency (GET /v1/environments/{env}/metrics)"
+        return cast("EnvironmentMetrics", self.request("getEnvironmentMetrics", input))
 
 
 class AsyncOperations:
@@ -3232,6 +3510,10 @@ class AsyncOperations:
         "Build (or refresh) a mirror: full schema, FK-consistent sample, masked before it lands (POST /v1/data/sources/{id}/mirror)"
         return cast("Mirror", await self.request("createMirror", input))
 
+    async def plan_masking(self, **input: Unpack[PlanMaskingInput]) -> MaskingReport:
+        "Dry run of a mirror build: sample the source and report, per column, what would be masked by name, by content (counts per detector) or left as is (POST /v1/data/sources/{id}/mask-plan)"
+        return cast("MaskingReport", await self.request("planMasking", input))
+
     async def list_mirrors(self, **input: Unpack[ListMirrorsInput]) -> ListMirrorsResult:
         "List mirrors (GET /v1/data/mirrors)"
         return cast("ListMirrorsResult", await self.request("listMirrors", input))
@@ -3395,3 +3677,35 @@ class AsyncOperations:
     async def reload_policy(self, **input: Unpack[ReloadPolicyInput]) -> PolicyStatus:
         "Read the policy files again (admin); an invalid set is refused and the old one stays in force (POST /v1/policy/reload)"
         return cast("PolicyStatus", await self.request("reloadPolicy", input))
+
+    async def create_environment(self, **input: Unpack[CreateEnvironmentInput]) -> Environment:
+        "Create an environment: a named baseline of services, each reached through the router at services[].url (POST /v1/environments)"
+        return cast("Environment", await self.request("createEnvironment", input))
+
+    async def list_environments(self, **input: Unpack[ListEnvironmentsInput]) -> ListEnvironmentsResult:
+        "The project's environments (paginated) (GET /v1/environments)"
+        return cast("ListEnvironmentsResult", await self.request("listEnvironments", input))
+
+    async def get_environment(self, **input: Unpack[GetEnvironmentInput]) -> Environment:
+        "One environment with its routed URLs and its forks (with health) (GET /v1/environments/{env})"
+        return cast("Environment", await self.request("getEnvironment", input))
+
+    async def delete_environment(self, **input: Unpack[DeleteEnvironmentInput]) -> None:
+        "Delete an environment and its forks (idempotent) (DELETE /v1/environments/{env})"
+        return cast("None", await self.request("deleteEnvironment", input))
+
+    async def create_fork(self, **input: Unpack[CreateForkInput]) -> Fork:
+        "Fork one service: requests carrying the routing key (returned; generated when absent) reach the fork, every other request the baseline (POST /v1/environments/{env}/forks)"
+        return cast("Fork", await self.request("createFork", input))
+
+    async def list_forks(self, **input: Unpack[ListForksInput]) -> ListForksResult:
+        "An environment's forks with their health (GET /v1/environments/{env}/forks)"
+        return cast("ListForksResult", await self.request("listForks", input))
+
+    async def delete_fork(self, **input: Unpack[DeleteForkInput]) -> None:
+        "Remove a fork (idempotent): requests with its key go to the baseline again (DELETE /v1/environments/{env}/forks/{id})"
+        return cast("None", await self.request("deleteFork", input))
+
+    async def get_environment_metrics(self, **input: Unpack[GetEnvironmentMetricsInput]) -> EnvironmentMetrics:
+        "The router's per-route counters for an environment: requests, fallbacks, errors, latency (GET /v1/environments/{env}/metrics)"
+        return cast("EnvironmentMetrics", await self.request("getEnvironmentMetrics", input))
