@@ -1,5 +1,6 @@
 /** @module insights/service — the feedback loop's service (ingest, analysis, remediation, triage, KPIs), scoped per project. */
 import type {
+  InfraMetrics,
   AnalyzeResult,
   Anomaly,
   Cluster,
@@ -12,6 +13,8 @@ import type {
   Kpis,
   ListAnomaliesInput,
   ListRemediationsInput,
+  ListRerunRequestsInput,
+  RerunRequest,
   ListRunsInput,
   ListSignaturesInput,
   ListTestsInput,
@@ -33,13 +36,16 @@ import { offsetOf, offsetPageOf, type Page } from '../kit/page.js'
 import { noActions, type RemediationActions } from './actions.js'
 import { analyzeProject } from './analysis.js'
 import { InsightsConfig } from './config.js'
-import type { AuditSink, InsightsEnv } from './deps.js'
+import type { AuditSink, EventSink, InsightsEnv } from './deps.js'
 import { defaultPolicy, type RemediationPolicy } from './gates.js'
 import { createRun, getRunRow, ingestEvents, ingestJunit, runView, type IngestOptions } from './ingest.js'
 import { computeKpis } from './kpis.js'
 import { rewriteTriage, type FetchLike } from './llm.js'
 import { fireArmedSnapshots } from './armed-snapshots.js'
 import { recommend } from './recommend.js'
+import { restoreResizesAfterRun } from './resize-restore.js'
+import { pendingRerunRequests } from './rerun-requests.js'
+import { joinFigures, sandboxesOfRun, type SandboxFiguresPort } from './sandbox-figures.js'
 import { applyByHand, decide, rejectByHand } from './remediation.js'
 import { isDefaultBranch, loadSettings, parseJson, runFromRow } from './runs.js'
 import {
@@ -61,7 +67,7 @@ import {
   selectSignatures,
   selectTests,
 } from './queries.js'
-import { insightsDb } from './tables.js'
+import { insightsDb, type RunRow } from './tables.js'
 import { historyItem, testView } from './test-view.js'
 import { renderMarkdown, triageRun } from './triage.js'
 
@@ -82,6 +88,8 @@ export interface InsightsService {
   listClusters(project: string): Promise<{ items: Cluster[] }>
   kpis(project: string, window: string): Promise<Kpis>
   listRemediations(project: string, input: Out<typeof ListRemediationsInput>): Promise<Page<Remediation>>
+  /** Applied rerun requests no run has answered yet (also announced on the event stream as insights.rerun_requested). */
+  listRerunRequests(project: string, input: Out<typeof ListRerunRequestsInput>): Promise<Page<RerunRequest>>
   applyRemediation(project: string, id: string, actor: string, note?: string): Promise<Remediation>
   rejectRemediation(project: string, id: string, actor: string, note?: string): Promise<Remediation>
   getSettings(project: string): Promise<InsightsSettings>
@@ -99,9 +107,11 @@ export interface InsightsOptions {
   /** API key of the LLM endpoint (main.ts reads it from the env var named by insights.llm.apiKeyEnv). */
   llmApiKey?: string | undefined
   fetch?: FetchLike
+  /** The sandboxes' cgroup figures, joined to a finished run that executed in them (main.ts: the sandbox service). */
+  sandboxes?: SandboxFiguresPort
 }
 
-export type InsightsDeps = Pick<AreaDeps, 'store' | 'clock' | 'log'> & { config: Pick<Config, 'insights'>; audit: AuditSink }
+export type InsightsDeps = Pick<AreaDeps, 'store' | 'clock' | 'log'> & { config: Pick<Config, 'insights'>; audit: AuditSink; events?: EventSink | undefined }
 
 export function createInsightsService(deps: InsightsDeps, opts: InsightsOptions = {}): InsightsService {
   // Re-parse: the config loader may hand over `{}` for an absent section; every key has a default here.
@@ -114,6 +124,7 @@ export function createInsightsService(deps: InsightsDeps, opts: InsightsOptions 
     clock: deps.clock,
     log: deps.log,
     audit: deps.audit,
+    events: deps.events,
     knownTests: new Map(),
   }
   const actions = opts.actions ?? noActions
@@ -161,7 +172,8 @@ export function createInsightsService(deps: InsightsDeps, opts: InsightsOptions 
       const row = await getRunRow(env, project, runId)
       const finishedAt = input.finishedAt ?? new Date(env.clock.now()).toISOString()
       if (Number.isNaN(Date.parse(finishedAt))) throw new AppError('invalid_request', `finishedAt must be an RFC 3339 timestamp (got ${JSON.stringify(finishedAt)})`)
-      const infra = input.infra ? JSON.stringify({ ...parseJson<Record<string, unknown>>(row.infra), ...input.infra }) : row.infra
+      const given = input.infra ? JSON.stringify({ ...parseJson<Record<string, unknown>>(row.infra), ...input.infra }) : row.infra
+      const infra = opts.sandboxes ? await withSandboxFigures(opts.sandboxes, project, row, given, finishedAt) : given
       await markRunFinished(env, project, runId, finishedAt, infra)
       await fresh(project)
       const t = await triageRun(env, project, runId)
@@ -179,6 +191,8 @@ export function createInsightsService(deps: InsightsDeps, opts: InsightsOptions 
         (p) => !decided.has(`${p.kind}\u0000${p.testId ?? ''}`),
       )
       const ctx = await remediationContext()
+      // The resize decided for an earlier run lasted its run (this one): back down first, then decide afresh.
+      await restoreResizesAfterRun(env, actions, project, runId, parseJson<{ sandboxId?: string }>(infra)?.sandboxId)
       const remediations = await decide(env, project, t.runRow, proposals, ctx)
       await fireArmedSnapshots(
         env,
@@ -309,6 +323,11 @@ export function createInsightsService(deps: InsightsDeps, opts: InsightsOptions 
       )
     },
 
+    async listRerunRequests(project, input) {
+      const offset = offsetOf(input.nextToken)
+      return offsetPageOf(await pendingRerunRequests(env, project, offset, input.limit), offset, input.limit)
+    },
+
     applyRemediation: async (project, id, actor, note) => applyByHand(env, project, id, actor, await remediationContext(), note),
     rejectRemediation: async (project, id, actor, note) => rejectByHand(env, project, id, actor, await remediationContext(), note),
 
@@ -337,6 +356,16 @@ export function createInsightsService(deps: InsightsDeps, opts: InsightsOptions 
       return { ...r, ms: Math.round(r.ms) }
     },
   }
+}
+
+/** The run's infra facts with its sandboxes' cgroup figures joined (read as the run finishes: live, or kept as a sandbox ended). */
+async function withSandboxFigures(port: SandboxFiguresPort, project: string, row: RunRow, infraJson: string | null, finishedAt: string): Promise<string | null> {
+  const infra = parseJson<InfraMetrics>(infraJson)
+  const ids = await sandboxesOfRun(port, project, row.id, infra)
+  const figures = (await Promise.all(ids.map((id) => port.figures(project, id)))).filter((f) => f !== undefined)
+  if (figures.length === 0) return infraJson
+  const wallMs = typeof infra?.durationMs === 'number' ? infra.durationMs : Date.parse(finishedAt) - Date.parse(row.started_at)
+  return JSON.stringify(joinFigures(infra, figures, Number.isFinite(wallMs) ? wallMs : undefined))
 }
 
 /** `first`'s refusal stands; where it allows, `then` (when there is one) decides. */
