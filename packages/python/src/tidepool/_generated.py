@@ -91,6 +91,16 @@ class RunEventInfraMetrics(TypedDict, total=False):
     oomKills: NotRequired[int]
     "Processes killed for exceeding memory."
     diskPct: NotRequired[float]
+    cpuSeconds: NotRequired[float]
+    "CPU time the run's sandboxes used (joined from their cgroups when the run executed in tidepool sandboxes)."
+    memoryPeakBytes: NotRequired[int]
+    "Peak memory of the most memory-starved sandbox of the run (joined from its cgroup)."
+    memoryLimitBytes: NotRequired[int]
+    "That sandbox's memory limit."
+    pidsLimitHits: NotRequired[int]
+    "Forks refused at the pids limit (joined from the sandboxes\u2019 cgroups: pids.events max)."
+    figuresFrom: NotRequired[str]
+    "The sandboxes whose cgroup figures were joined (\" (live)\" when read before the sandbox ended)."
     sandboxId: NotRequired[str]
     "The tidepool sandbox the run used (enables resize/reset remediation)."
     runner: NotRequired[str]
@@ -246,6 +256,23 @@ class TemplateStepValue5(TypedDict, total=False):
 TemplateStep: TypeAlias = TemplateStepValue1 | TemplateStepValue2 | TemplateStepValue3 | TemplateStepValue4 | TemplateStepValue5
 
 
+class ServiceSpecResources(TypedDict, total=False):
+    "Resources the service is declared to use (recorded; not enforced on URL upstreams)."
+    cpu: NotRequired[float]
+    "CPUs the service is sized for."
+    memoryMb: NotRequired[int]
+    "Memory the service is sized for (MiB)."
+
+
+class ServiceSpec(TypedDict, total=False):
+    name: Required[str]
+    "Service name within the environment."
+    upstream: Required[str]
+    "The service's own address, e.g. http://127.0.0.1:8081 (http or https, no credentials)."
+    resources: NotRequired[ServiceSpecResources]
+    "Resources the service is declared to use (recorded; not enforced on URL upstreams)."
+
+
 class SandboxResources(TypedDict, total=False):
     cpu: Required[float]
     "CPU cores (fractional allowed), enforced as a CFS quota."
@@ -315,6 +342,10 @@ class SandboxMetrics(TypedDict, total=False):
     pids: Required[int]
     pidsLimit: Required[int]
     oomKills: Required[int]
+    cpuLimit: NotRequired[float]
+    "CPU cores the sandbox's cgroup quota allows, read back from the cgroup (what a resize really set)."
+    pidsLimitHits: NotRequired[int]
+    "Times a fork was refused at the pids limit (pids.events max)."
     diskBytes: NotRequired[int]
     "Bytes the sandbox's writable layer holds on disk (allocated, not apparent sizes)."
     diskExclusiveBytes: NotRequired[int]
@@ -630,6 +661,16 @@ class RunInfra(TypedDict, total=False):
     oomKills: NotRequired[int]
     "Processes killed for exceeding memory."
     diskPct: NotRequired[float]
+    cpuSeconds: NotRequired[float]
+    "CPU time the run's sandboxes used (joined from their cgroups when the run executed in tidepool sandboxes)."
+    memoryPeakBytes: NotRequired[int]
+    "Peak memory of the most memory-starved sandbox of the run (joined from its cgroup)."
+    memoryLimitBytes: NotRequired[int]
+    "That sandbox's memory limit."
+    pidsLimitHits: NotRequired[int]
+    "Forks refused at the pids limit (joined from the sandboxes\u2019 cgroups: pids.events max)."
+    figuresFrom: NotRequired[str]
+    "The sandboxes whose cgroup figures were joined (\" (live)\" when read before the sandbox ended)."
     sandboxId: NotRequired[str]
     "The tidepool sandbox the run used (enables resize/reset remediation)."
     runner: NotRequired[str]
@@ -1042,6 +1083,31 @@ class RemediationPage(TypedDict, total=False):
     items: Required[list[Remediation]]
     nextToken: NotRequired[str]
     "Pass to get the next page; absent on the last page."
+
+
+class RerunRequestPage(TypedDict, total=False):
+    items: Required[list[RerunRequest]]
+    nextToken: NotRequired[str]
+    "Pass to get the next page; absent on the last page."
+
+
+class RerunRequest(TypedDict, total=False):
+    remediationId: Required[str]
+    "The applied rerun remediation this request is (reject it to withdraw the request)."
+    runId: Required[str]
+    "The red run to re-run."
+    commit: Required[str]
+    branch: Required[str]
+    pipeline: NotRequired[str]
+    pr: NotRequired[str]
+    attempt: Required[int]
+    "The attempt number the re-run should report (createRun attempt)."
+    tests: Required[list[str]]
+    "Test ids that failed (a CI may re-run only these)."
+    requestedAt: Required[str]
+    "RFC 3339 timestamp (UTC)."
+    requestedBy: Required[str]
+    "system:remediation, or the token that applied it."
 
 
 class InsightsSettings(TypedDict, total=False):
@@ -1554,6 +1620,76 @@ class PolicyStatus(TypedDict, total=False):
     "When the set in force was loaded."
 
 
+class Environment(TypedDict, total=False):
+    name: Required[str]
+    project: Required[str]
+    createdAt: Required[str]
+    "RFC 3339 timestamp (UTC)."
+    services: Required[list[RoutedService]]
+    forks: Required[list[Fork]]
+
+
+class RoutedServiceResources(TypedDict, total=False):
+    "Resources the service is declared to use (recorded; not enforced on URL upstreams)."
+    cpu: NotRequired[float]
+    "CPUs the service is sized for."
+    memoryMb: NotRequired[int]
+    "Memory the service is sized for (MiB)."
+
+
+class RoutedService(TypedDict, total=False):
+    name: Required[str]
+    upstream: Required[str]
+    "The baseline address."
+    url: Required[str]
+    "The routed URL callers use instead of the upstream: http://<service>.<env>.localhost:<router port>."
+    resources: NotRequired[RoutedServiceResources]
+    "Resources the service is declared to use (recorded; not enforced on URL upstreams)."
+
+
+class Fork(TypedDict, total=False):
+    id: Required[str]
+    "Fork id (frk_\u2026)."
+    environment: Required[str]
+    service: Required[str]
+    routingKey: Required[str]
+    "The key that selects this fork; forks of other services with the same key form its route group."
+    upstream: Required[str]
+    "The fork's own address."
+    createdAt: Required[str]
+    "RFC 3339 timestamp (UTC)."
+    expiresAt: NotRequired[str]
+    "When the fork ends (ttlSeconds); the router stops using it then."
+    health: NotRequired[Literal['up', 'down']]
+    "Probed when the environment or its forks are read."
+
+
+class EnvironmentMetrics(TypedDict, total=False):
+    environment: Required[str]
+    routerRunning: Required[bool]
+    "false when this server runs no router (counters then stay empty)."
+    items: Required[list[RouteMetric]]
+
+
+class RouteMetricLatencyMs(TypedDict, total=False):
+    "Time to response headers, over the last 1024 requests."
+    p50: Required[float]
+    p99: Required[float]
+
+
+class RouteMetric(TypedDict, total=False):
+    service: Required[str]
+    target: Required[str]
+    "baseline, or the routing key of the fork that served."
+    requests: Required[int]
+    fallbacks: Required[int]
+    "Requests that carried a key with no fork of this service and went to the baseline."
+    errors: Required[int]
+    "Requests answered 502 or 504 by the router."
+    latencyMs: Required[RouteMetricLatencyMs]
+    "Time to response headers, over the last 1024 requests."
+
+
 class LifecycleOutput(TypedDict, total=False):
     onTimeout: Required[Literal['kill', 'pause']]
     "What happens when timeoutMs elapses."
@@ -1946,6 +2082,16 @@ class CreateRunInputInfra(TypedDict, total=False):
     oomKills: NotRequired[int]
     "Processes killed for exceeding memory."
     diskPct: NotRequired[float]
+    cpuSeconds: NotRequired[float]
+    "CPU time the run's sandboxes used (joined from their cgroups when the run executed in tidepool sandboxes)."
+    memoryPeakBytes: NotRequired[int]
+    "Peak memory of the most memory-starved sandbox of the run (joined from its cgroup)."
+    memoryLimitBytes: NotRequired[int]
+    "That sandbox's memory limit."
+    pidsLimitHits: NotRequired[int]
+    "Forks refused at the pids limit (joined from the sandboxes\u2019 cgroups: pids.events max)."
+    figuresFrom: NotRequired[str]
+    "The sandboxes whose cgroup figures were joined (\" (live)\" when read before the sandbox ended)."
     sandboxId: NotRequired[str]
     "The tidepool sandbox the run used (enables resize/reset remediation)."
     runner: NotRequired[str]
@@ -2029,6 +2175,16 @@ class FinishRunInputInfra(TypedDict, total=False):
     oomKills: NotRequired[int]
     "Processes killed for exceeding memory."
     diskPct: NotRequired[float]
+    cpuSeconds: NotRequired[float]
+    "CPU time the run's sandboxes used (joined from their cgroups when the run executed in tidepool sandboxes)."
+    memoryPeakBytes: NotRequired[int]
+    "Peak memory of the most memory-starved sandbox of the run (joined from its cgroup)."
+    memoryLimitBytes: NotRequired[int]
+    "That sandbox's memory limit."
+    pidsLimitHits: NotRequired[int]
+    "Forks refused at the pids limit (joined from the sandboxes\u2019 cgroups: pids.events max)."
+    figuresFrom: NotRequired[str]
+    "The sandboxes whose cgroup figures were joined (\" (live)\" when read before the sandbox ended)."
     sandboxId: NotRequired[str]
     "The tidepool sandbox the run used (enables resize/reset remediation)."
     runner: NotRequired[str]
@@ -2107,6 +2263,13 @@ class ListRemediationsInput(TypedDict, total=False):
     status: NotRequired[Literal['suggested', 'applied', 'refused', 'failed', 'rejected', 'reverted']]
     kind: NotRequired[Literal['rerun', 'quarantine', 'resize', 'reset_state', 'reseed', 'snapshot_on_failure']]
     runId: NotRequired[str]
+    limit: NotRequired[int]
+    "Page size (1\u20131000)."
+    nextToken: NotRequired[str]
+    "Token from the previous page."
+
+
+class ListRerunRequestsInput(TypedDict, total=False):
     limit: NotRequired[int]
     "Page size (1\u20131000)."
     nextToken: NotRequired[str]
@@ -2519,6 +2682,69 @@ class ReloadPolicyInput(TypedDict, total=False):
     pass
 
 
+class CreateEnvironmentInput(TypedDict, total=False):
+    name: Required[str]
+    "Environment name, unique on the server (it is part of host names: <service>.<env>.localhost)."
+    services: Required[list[ServiceSpec]]
+    "The baseline: every service of the environment and where it runs."
+
+
+class ListEnvironmentsInput(TypedDict, total=False):
+    limit: NotRequired[int]
+    "Page size (1\u20131000)."
+    nextToken: NotRequired[str]
+    "Token from the previous page."
+
+
+class ListEnvironmentsResult(TypedDict, total=False):
+    items: Required[list[Environment]]
+    nextToken: NotRequired[str]
+    "Pass to get the next page; absent on the last page."
+
+
+class GetEnvironmentInput(TypedDict, total=False):
+    env: Required[str]
+    "Environment name, unique on the server (it is part of host names: <service>.<env>.localhost)."
+
+
+class DeleteEnvironmentInput(TypedDict, total=False):
+    env: Required[str]
+    "Environment name, unique on the server (it is part of host names: <service>.<env>.localhost)."
+
+
+class CreateForkInput(TypedDict, total=False):
+    env: Required[str]
+    "Environment name, unique on the server (it is part of host names: <service>.<env>.localhost)."
+    service: Required[str]
+    "The service this fork replaces for requests carrying its key."
+    upstream: Required[str]
+    "The fork's own address."
+    routingKey: NotRequired[str]
+    "Join the route group of this key (or name a new one); generated when absent."
+    ttlSeconds: NotRequired[int]
+    "The fork ends after this long; none by default."
+
+
+class ListForksInput(TypedDict, total=False):
+    env: Required[str]
+    "Environment name, unique on the server (it is part of host names: <service>.<env>.localhost)."
+
+
+class ListForksResult(TypedDict, total=False):
+    items: Required[list[Fork]]
+
+
+class DeleteForkInput(TypedDict, total=False):
+    env: Required[str]
+    "Environment name, unique on the server (it is part of host names: <service>.<env>.localhost)."
+    id: Required[str]
+
+
+class GetEnvironmentMetricsInput(TypedDict, total=False):
+    env: Required[str]
+    "Environment name, unique on the server (it is part of host names: <service>.<env>.localhost)."
+
+
 OPERATIONS: dict[str, Operation] = {
     "createSandbox": Operation("POST", "/v1/sandboxes", (), {}, "json", "", "json", False, "sandboxes:write"),
     "listSandboxes": Operation("GET", "/v1/sandboxes", (), {}, "none", "", "json", False, "sandboxes:read"),
@@ -2565,6 +2791,7 @@ OPERATIONS: dict[str, Operation] = {
     "listClusters": Operation("GET", "/v1/insights/clusters", (), {}, "none", "", "json", False, "insights:read"),
     "getKpis": Operation("GET", "/v1/insights/kpis", (), {}, "none", "", "json", False, "insights:read"),
     "listRemediations": Operation("GET", "/v1/insights/remediations", (), {}, "none", "", "json", False, "insights:read"),
+    "listRerunRequests": Operation("GET", "/v1/insights/rerun-requests", (), {}, "none", "", "json", False, "insights:read"),
     "applyRemediation": Operation("POST", "/v1/insights/remediations/{id}/apply", ('id',), {}, "json", "", "json", False, "insights:write"),
     "rejectRemediation": Operation("POST", "/v1/insights/remediations/{id}/reject", ('id',), {}, "json", "", "json", False, "insights:write"),
     "getInsightsSettings": Operation("GET", "/v1/insights/settings", (), {}, "none", "", "json", False, "insights:read"),
@@ -2615,6 +2842,14 @@ OPERATIONS: dict[str, Operation] = {
     "replayWorkflowRun": Operation("POST", "/v1/workflows/runs/{id}/replay", ('id',), {}, "none", "", "json", False, "sandboxes:read"),
     "getPolicy": Operation("GET", "/v1/policy", (), {}, "none", "", "json", False, "admin"),
     "reloadPolicy": Operation("POST", "/v1/policy/reload", (), {}, "none", "", "json", False, "admin"),
+    "createEnvironment": Operation("POST", "/v1/environments", (), {}, "json", "", "json", False, "sandboxes:write"),
+    "listEnvironments": Operation("GET", "/v1/environments", (), {}, "none", "", "json", False, "sandboxes:read"),
+    "getEnvironment": Operation("GET", "/v1/environments/{env}", ('env',), {}, "none", "", "json", False, "sandboxes:read"),
+    "deleteEnvironment": Operation("DELETE", "/v1/environments/{env}", ('env',), {}, "none", "", "none", False, "sandboxes:write"),
+    "createFork": Operation("POST", "/v1/environments/{env}/forks", ('env',), {}, "json", "", "json", False, "sandboxes:write"),
+    "listForks": Operation("GET", "/v1/environments/{env}/forks", ('env',), {}, "none", "", "json", False, "sandboxes:read"),
+    "deleteFork": Operation("DELETE", "/v1/environments/{env}/forks/{id}", ('env', 'id'), {}, "none", "", "none", False, "sandboxes:write"),
+    "getEnvironmentMetrics": Operation("GET", "/v1/environments/{env}/metrics", ('env',), {}, "none", "", "json", False, "sandboxes:read"),
 }
 
 
@@ -2803,6 +3038,10 @@ class SyncOperations:
     def list_remediations(self, **input: Unpack[ListRemediationsInput]) -> RemediationPage:
         "Recommended and applied remediations with their gate decisions (GET /v1/insights/remediations)"
         return cast("RemediationPage", self.request("listRemediations", input))
+
+    def list_rerun_requests(self, **input: Unpack[ListRerunRequestsInput]) -> RerunRequestPage:
+        "Re-runs requested and not yet reported: a run of the same commit and pipeline with the requested attempt (or later) fulfils one (GET /v1/insights/rerun-requests)"
+        return cast("RerunRequestPage", self.request("listRerunRequests", input))
 
     def apply_remediation(self, **input: Unpack[ApplyRemediationInput]) -> Remediation:
         "Apply a suggested remediation (every gate except mode still applies) (POST /v1/insights/remediations/{id}/apply)"
@@ -3004,6 +3243,38 @@ class SyncOperations:
         "Read the policy files again (admin); an invalid set is refused and the old one stays in force (POST /v1/policy/reload)"
         return cast("PolicyStatus", self.request("reloadPolicy", input))
 
+    def create_environment(self, **input: Unpack[CreateEnvironmentInput]) -> Environment:
+        "Create an environment: a named baseline of services, each reached through the router at services[].url (POST /v1/environments)"
+        return cast("Environment", self.request("createEnvironment", input))
+
+    def list_environments(self, **input: Unpack[ListEnvironmentsInput]) -> ListEnvironmentsResult:
+        "The project's environments (paginated) (GET /v1/environments)"
+        return cast("ListEnvironmentsResult", self.request("listEnvironments", input))
+
+    def get_environment(self, **input: Unpack[GetEnvironmentInput]) -> Environment:
+        "One environment with its routed URLs and its forks (with health) (GET /v1/environments/{env})"
+        return cast("Environment", self.request("getEnvironment", input))
+
+    def delete_environment(self, **input: Unpack[DeleteEnvironmentInput]) -> None:
+        "Delete an environment and its forks (idempotent) (DELETE /v1/environments/{env})"
+        return cast("None", self.request("deleteEnvironment", input))
+
+    def create_fork(self, **input: Unpack[CreateForkInput]) -> Fork:
+        "Fork one service: requests carrying the routing key (returned; generated when absent) reach the fork, every other request the baseline (POST /v1/environments/{env}/forks)"
+        return cast("Fork", self.request("createFork", input))
+
+    def list_forks(self, **input: Unpack[ListForksInput]) -> ListForksResult:
+        "An environment's forks with their health (GET /v1/environments/{env}/forks)"
+        return cast("ListForksResult", self.request("listForks", input))
+
+    def delete_fork(self, **input: Unpack[DeleteForkInput]) -> None:
+        "Remove a fork (idempotent): requests with its key go to the baseline again (DELETE /v1/environments/{env}/forks/{id})"
+        return cast("None", self.request("deleteFork", input))
+
+    def get_environment_metrics(self, **input: Unpack[GetEnvironmentMetricsInput]) -> EnvironmentMetrics:
+        "The router's per-route counters for an environment: requests, fallbacks, errors, latency (GET /v1/environments/{env}/metrics)"
+        return cast("EnvironmentMetrics", self.request("getEnvironmentMetrics", input))
+
 
 class AsyncOperations:
     """Every operation as a coroutine method of the async client."""
@@ -3190,6 +3461,10 @@ class AsyncOperations:
     async def list_remediations(self, **input: Unpack[ListRemediationsInput]) -> RemediationPage:
         "Recommended and applied remediations with their gate decisions (GET /v1/insights/remediations)"
         return cast("RemediationPage", await self.request("listRemediations", input))
+
+    async def list_rerun_requests(self, **input: Unpack[ListRerunRequestsInput]) -> RerunRequestPage:
+        "Re-runs requested and not yet reported: a run of the same commit and pipeline with the requested attempt (or later) fulfils one (GET /v1/insights/rerun-requests)"
+        return cast("RerunRequestPage", await self.request("listRerunRequests", input))
 
     async def apply_remediation(self, **input: Unpack[ApplyRemediationInput]) -> Remediation:
         "Apply a suggested remediation (every gate except mode still applies) (POST /v1/insights/remediations/{id}/apply)"
@@ -3390,3 +3665,35 @@ class AsyncOperations:
     async def reload_policy(self, **input: Unpack[ReloadPolicyInput]) -> PolicyStatus:
         "Read the policy files again (admin); an invalid set is refused and the old one stays in force (POST /v1/policy/reload)"
         return cast("PolicyStatus", await self.request("reloadPolicy", input))
+
+    async def create_environment(self, **input: Unpack[CreateEnvironmentInput]) -> Environment:
+        "Create an environment: a named baseline of services, each reached through the router at services[].url (POST /v1/environments)"
+        return cast("Environment", await self.request("createEnvironment", input))
+
+    async def list_environments(self, **input: Unpack[ListEnvironmentsInput]) -> ListEnvironmentsResult:
+        "The project's environments (paginated) (GET /v1/environments)"
+        return cast("ListEnvironmentsResult", await self.request("listEnvironments", input))
+
+    async def get_environment(self, **input: Unpack[GetEnvironmentInput]) -> Environment:
+        "One environment with its routed URLs and its forks (with health) (GET /v1/environments/{env})"
+        return cast("Environment", await self.request("getEnvironment", input))
+
+    async def delete_environment(self, **input: Unpack[DeleteEnvironmentInput]) -> None:
+        "Delete an environment and its forks (idempotent) (DELETE /v1/environments/{env})"
+        return cast("None", await self.request("deleteEnvironment", input))
+
+    async def create_fork(self, **input: Unpack[CreateForkInput]) -> Fork:
+        "Fork one service: requests carrying the routing key (returned; generated when absent) reach the fork, every other request the baseline (POST /v1/environments/{env}/forks)"
+        return cast("Fork", await self.request("createFork", input))
+
+    async def list_forks(self, **input: Unpack[ListForksInput]) -> ListForksResult:
+        "An environment's forks with their health (GET /v1/environments/{env}/forks)"
+        return cast("ListForksResult", await self.request("listForks", input))
+
+    async def delete_fork(self, **input: Unpack[DeleteForkInput]) -> None:
+        "Remove a fork (idempotent): requests with its key go to the baseline again (DELETE /v1/environments/{env}/forks/{id})"
+        return cast("None", await self.request("deleteFork", input))
+
+    async def get_environment_metrics(self, **input: Unpack[GetEnvironmentMetricsInput]) -> EnvironmentMetrics:
+        "The router's per-route counters for an environment: requests, fallbacks, errors, latency (GET /v1/environments/{env}/metrics)"
+        return cast("EnvironmentMetrics", await self.request("getEnvironmentMetrics", input))

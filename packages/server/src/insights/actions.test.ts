@@ -74,7 +74,7 @@ describe('sandboxRemediationActions', () => {
     const armed = new Set(['sbx_abc123def456'])
     const a = sandboxRemediationActions({ ...port().p, disarm: (id) => armed.delete(id) })
     const out = await a.revert!({ project: 'p', kind: 'snapshot_on_failure', params: { sandboxId: 'sbx_abc123def456' } }, undefined)
-    expect(out).toMatchObject({ ok: true, effect: { check: { detail: 'the sandbox was armed and is not any more' } } })
+    expect(out).toMatchObject({ ok: true, effect: { check: { detail: 'sbx_abc123def456 armed before, not any more' } } })
     expect(armed.size).toBe(0)
   })
   it('RecordingActions records every call', async () => {

@@ -166,12 +166,14 @@ export function sandboxRemediationActions(port: SandboxPort): RemediationActions
         }
       }
       if (a.kind === 'snapshot_on_failure') {
-        // Disarming is the rollback: captures taken stay (they are evidence), no further one is taken.
-        const wasArmed = id && port.disarm ? port.disarm(id) : false
+        // Disarming is the rollback: captures taken stay (they are evidence), no further one is taken. The
+        // sandboxes are the one named at arming and those captured since (each capture armed its sandbox).
+        const ids = [...new Set([...(id ? [id] : []), ...(Array.isArray(effect?.sandboxIds) ? effect.sandboxIds.filter((x): x is string => typeof x === 'string') : [])])]
+        const armed = port.disarm ? ids.filter((x) => port.disarm!(x)) : []
         return {
           ok: true,
-          detail: `snapshot on failure disarmed${id ? ` for sandbox ${id}` : ''}`,
-          effect: { check: { ok: true, detail: wasArmed ? 'the sandbox was armed and is not any more' : 'the sandbox was not armed' } },
+          detail: `snapshot on failure disarmed${ids.length ? ` for ${ids.join(', ')}` : ''}`,
+          effect: { check: { ok: true, detail: armed.length ? `${armed.join(', ')} armed before, not any more` : 'no sandbox was armed' } },
         }
       }
       if (a.kind !== 'resize') return { ok: false, detail: `${a.kind} cannot be undone by tidepool` }

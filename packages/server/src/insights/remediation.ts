@@ -263,7 +263,10 @@ export async function rejectByHand(env: InsightsEnv, project: string, id: string
     } else if (rem.kind === 'rerun') {
       revert = { ok: true, detail: 'rerun request withdrawn', effect: { check: { ok: true, detail: 'no longer listed as pending' } } }
     } else if (revertedByExecutor.has(rem.kind)) {
-      const effect = (rem.result as { effect?: Record<string, unknown> } | undefined)?.effect
+      const result = rem.result as { effect?: Record<string, unknown>; captures?: { effect?: { sandboxId?: unknown } }[] } | undefined
+      // An armed snapshot's captures each armed the sandbox they snapshotted: the rollback disarms those too.
+      const captured = (result?.captures ?? []).map((c) => c.effect?.sandboxId).filter((x): x is string => typeof x === 'string')
+      const effect = captured.length ? { ...result?.effect, sandboxIds: captured } : result?.effect
       const action: RemediationAction = {
         project,
         kind: rem.kind,
