@@ -294,6 +294,8 @@ export async function buildControlPlane(config: Config, opts: BuildOptions = {})
     const tick = async () => {
       await sandboxes.reapExpired()
       await environments.reapExpired()
+      // A resize the feedback loop applied lasts one run, or at most insights.remediation.resizeRestoreMinutes.
+      await svc.insights.restoreDueResizes()
       if (clock.now() - pruned < PRUNE_INTERVAL_MS) return
       pruned = clock.now()
       for (let n = await sandboxes.pruneStopped(); n > 0; n = await sandboxes.pruneStopped()) log.info({ deleted: n }, 'retention: deleted stopped sandboxes')

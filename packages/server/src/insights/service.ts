@@ -43,7 +43,7 @@ import { computeKpis } from './kpis.js'
 import { rewriteTriage, type FetchLike } from './llm.js'
 import { fireArmedSnapshots } from './armed-snapshots.js'
 import { recommend } from './recommend.js'
-import { restoreResizesAfterRun } from './resize-restore.js'
+import { restoreDueResizes, restoreResizesAfterRun } from './resize-restore.js'
 import { pendingRerunRequests } from './rerun-requests.js'
 import { joinFigures, sandboxesOfRun, type SandboxFiguresPort } from './sandbox-figures.js'
 import { applyByHand, decide, rejectByHand } from './remediation.js'
@@ -95,6 +95,8 @@ export interface InsightsService {
   getSettings(project: string): Promise<InsightsSettings>
   putSettings(project: string, input: Out<typeof PutInsightsSettingsInput>): Promise<InsightsSettings>
   analyze(project: string, opts?: { full?: boolean }): Promise<AnalyzeResult>
+  /** Resizes past remediation.resizeRestoreMinutes go back down (the reaper's tick); how many were restored. */
+  restoreDueResizes(): Promise<number>
 }
 
 export interface InsightsOptions {
@@ -350,6 +352,8 @@ export function createInsightsService(deps: InsightsDeps, opts: InsightsOptions 
       if (branch !== cur.defaultBranch) await markProjectUnanalyzed(env, project)
       return loadSettings(env.db, project, cfg)
     },
+
+    restoreDueResizes: async () => (await restoreDueResizes(env, actions)).length,
 
     async analyze(project, o = {}) {
       const r = await analyses.run(project, () => analyzeProject(env, project, { full: o.full ?? true }))

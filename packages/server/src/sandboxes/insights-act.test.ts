@@ -49,6 +49,25 @@ describe('the act side on a sandbox', () => {
     expect((await audit('insights.remediation.restore'))[0]).toMatchObject({ actor: 'system:remediation', outcome: 'ok' })
   })
 
+  it('a resize no run follows goes back down after remediation.resizeRestoreMinutes (the reaper tick)', async () => {
+    const { runtime, sbx, run, audit, limits } = await plane()
+    runtime.statsOverride.set(sbx.id, { memoryPeakBytes: 500 * MiB })
+    const resize = (await run('r1', 'c1', 'Killed')).remediations.find((r) => r.kind === 'resize')!
+    expect(limits().memoryMb).toBe(1024)
+    tp.clock.advance(60 * 60_000)
+    expect(await tp.svc.insights.restoreDueResizes()).toBe(0)
+    expect(limits().memoryMb).toBe(1024)
+    tp.clock.advance(61 * 60_000)
+    expect(await tp.svc.insights.restoreDueResizes()).toBe(1)
+    expect(limits().memoryMb).toBe(512)
+    expect((await tp.svc.insights.listRemediations(p, { kind: 'resize', limit: 10 })).items.find((r) => r.id === resize.id)).toMatchObject({
+      status: 'applied',
+      result: { restored: { afterRun: 'ttl', ok: true } },
+    })
+    expect(await tp.svc.insights.restoreDueResizes()).toBe(0)
+    expect((await audit('insights.remediation.restore')).length).toBe(1)
+  })
+
   it('rejecting an applied resize reverts the limits, with its own audit record and check', async () => {
     const { runtime, sbx, run, audit, limits } = await plane()
     runtime.statsOverride.set(sbx.id, { memoryPeakBytes: 500 * MiB })
