@@ -12,7 +12,7 @@ const maxPages = 20
  * data area writes its own events and audit records for each: data.clone.snapshot, data.clone.reset).
  */
 export function remediationClones(data: DataService): ClonePort {
-  const as = (project: string): Principal => ({ tokenId: systemActors.remediation, name: 'insights remediation', project, scopes: ['data:write'] }) as Principal
+  const as = (project: string): Principal => ({ tokenId: systemActors.remediation, name: 'insights remediation', project, scopes: ['data:write'] })
   return {
     async boundTo(project, sandboxId) {
       const out: { id: string; resetAt?: string | undefined }[] = []
