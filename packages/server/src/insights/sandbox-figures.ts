@@ -1,5 +1,7 @@
 /** @module insights/sandbox-figures — a run that executed in tidepool sandboxes gets their cgroup figures joined to its infra facts. */
 import type { InfraMetrics } from '@tidepool/sdk'
+import { parseJson } from './runs.js'
+import type { RunRow } from './tables.js'
 
 /** One sandbox's cgroup figures (the sandboxes area's SandboxFigures, as main.ts hands them over). */
 export interface RunSandboxFigures {
@@ -73,4 +75,20 @@ export function joinFigures(infra: InfraMetrics | undefined, figures: readonly R
 
 function round(x: number): number {
   return Math.round(x * 100) / 100
+}
+
+/** The run's infra facts with its sandboxes' cgroup figures joined (read as the run finishes: live, or kept as a sandbox ended). */
+export async function withSandboxFigures(
+  port: SandboxFiguresPort,
+  project: string,
+  row: RunRow,
+  infraJson: string | null,
+  finishedAt: string,
+): Promise<{ infra: string | null; sandboxIds: string[] }> {
+  const infra = parseJson<InfraMetrics>(infraJson)
+  const sandboxIds = await sandboxesOfRun(port, project, row.id, infra)
+  const figures = (await Promise.all(sandboxIds.map((id) => port.figures(project, id)))).filter((f) => f !== undefined)
+  if (figures.length === 0) return { infra: infraJson, sandboxIds }
+  const wallMs = typeof infra?.durationMs === 'number' ? infra.durationMs : Date.parse(finishedAt) - Date.parse(row.started_at)
+  return { infra: JSON.stringify(joinFigures(infra, figures, Number.isFinite(wallMs) ? wallMs : undefined)), sandboxIds }
 }

@@ -1,6 +1,5 @@
 /** @module insights/service — the feedback loop's service (ingest, analysis, remediation, triage, KPIs), scoped per project. */
 import type {
-  InfraMetrics,
   AnalyzeResult,
   Anomaly,
   Cluster,
@@ -45,7 +44,7 @@ import { fireArmedSnapshots } from './armed-snapshots.js'
 import { recommend } from './recommend.js'
 import { restoreDueResizes, restoreResizesAfterRun } from './resize-restore.js'
 import { pendingRerunRequests } from './rerun-requests.js'
-import { joinFigures, sandboxesOfRun, type SandboxFiguresPort } from './sandbox-figures.js'
+import { withSandboxFigures, type SandboxFiguresPort } from './sandbox-figures.js'
 import { applyByHand, decide, rejectByHand } from './remediation.js'
 import { isDefaultBranch, loadSettings, parseJson, runFromRow } from './runs.js'
 import {
@@ -67,7 +66,7 @@ import {
   selectSignatures,
   selectTests,
 } from './queries.js'
-import { insightsDb, type RunRow } from './tables.js'
+import { insightsDb } from './tables.js'
 import { historyItem, testView } from './test-view.js'
 import { renderMarkdown, triageRun } from './triage.js'
 
@@ -175,7 +174,8 @@ export function createInsightsService(deps: InsightsDeps, opts: InsightsOptions 
       const finishedAt = input.finishedAt ?? new Date(env.clock.now()).toISOString()
       if (Number.isNaN(Date.parse(finishedAt))) throw new AppError('invalid_request', `finishedAt must be an RFC 3339 timestamp (got ${JSON.stringify(finishedAt)})`)
       const given = input.infra ? JSON.stringify({ ...parseJson<Record<string, unknown>>(row.infra), ...input.infra }) : row.infra
-      const infra = opts.sandboxes ? await withSandboxFigures(opts.sandboxes, project, row, given, finishedAt) : given
+      const joined = opts.sandboxes ? await withSandboxFigures(opts.sandboxes, project, row, given, finishedAt) : { infra: given, sandboxIds: [] }
+      const infra = joined.infra
       await markRunFinished(env, project, runId, finishedAt, infra)
       await fresh(project)
       const t = await triageRun(env, project, runId)
@@ -202,7 +202,8 @@ export function createInsightsService(deps: InsightsDeps, opts: InsightsOptions 
         project,
         t.runRow.id,
         t.failures.map((f) => f.testId),
-        parseJson<{ sandboxId?: string }>(infra)?.sandboxId,
+        // The run's sandbox: infra.sandboxId, else the first one its calls created.
+        parseJson<{ sandboxId?: string }>(infra)?.sandboxId ?? joined.sandboxIds[0],
         armed.filter((a) => a.status === 'applied').map((a) => JSON.parse(a.body) as Remediation),
       )
       return { run: await runView(env, await getRunRow(env, project, runId)), remediations }
@@ -360,16 +361,6 @@ export function createInsightsService(deps: InsightsDeps, opts: InsightsOptions 
       return { ...r, ms: Math.round(r.ms) }
     },
   }
-}
-
-/** The run's infra facts with its sandboxes' cgroup figures joined (read as the run finishes: live, or kept as a sandbox ended). */
-async function withSandboxFigures(port: SandboxFiguresPort, project: string, row: RunRow, infraJson: string | null, finishedAt: string): Promise<string | null> {
-  const infra = parseJson<InfraMetrics>(infraJson)
-  const ids = await sandboxesOfRun(port, project, row.id, infra)
-  const figures = (await Promise.all(ids.map((id) => port.figures(project, id)))).filter((f) => f !== undefined)
-  if (figures.length === 0) return infraJson
-  const wallMs = typeof infra?.durationMs === 'number' ? infra.durationMs : Date.parse(finishedAt) - Date.parse(row.started_at)
-  return JSON.stringify(joinFigures(infra, figures, Number.isFinite(wallMs) ? wallMs : undefined))
 }
 
 /** `first`'s refusal stands; where it allows, `then` (when there is one) decides. */

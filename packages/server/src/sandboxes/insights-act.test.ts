@@ -104,6 +104,17 @@ describe('the act side on a sandbox', () => {
     expect(triage.failures[0]!.evidence.map((e) => e.detail)).toContain('pids-starved: the pids limit refused 2 fork(s)')
   })
 
+  it("a run's sandboxes are also the ones created by calls naming it (CallMeta runId in the audit log)", async () => {
+    const runtime = new FakeRuntime()
+    tp = await testPlane(runtime)
+    const made = (await (await tp.call('POST', '/v1/sandboxes', { body: {}, headers: { 'x-tidepool-meta': JSON.stringify({ runId: 'agent-7' }) } })).json()) as { id: string }
+    runtime.statsOverride.set(made.id, { memoryPeakBytes: 500 * MiB, cpuSeconds: 3 })
+    await tp.svc.insights.createRun(p, { id: 'agent-7', commit: 'c1', branch: 'main', attempt: 1, variant: {} })
+    await tp.svc.insights.ingestJunit(p, 'agent-7', Buffer.from(xml('Killed')), { name: 'report.xml' })
+    const fin = await tp.svc.insights.finishRun(p, 'agent-7')
+    expect(fin.run.infra).toMatchObject({ cpuSeconds: 3, memoryPeakBytes: 500 * MiB, figuresFrom: `${made.id} (live)` })
+  })
+
   it('an applied rerun is announced on the event stream and listed pending until a run of the requested attempt answers it', async () => {
     const { run } = await plane()
     const seen: SandboxEvent[] = []
