@@ -95,6 +95,16 @@ class RunEventInfraMetrics(TypedDict, total=False):
     oomKills: NotRequired[int]
     "Processes killed for exceeding memory."
     diskPct: NotRequired[float]
+    cpuSeconds: NotRequired[float]
+    "CPU time the run's sandboxes used (joined from their cgroups when the run executed in tidepool sandboxes)."
+    memoryPeakBytes: NotRequired[int]
+    "Peak memory of the most memory-starved sandbox of the run (joined from its cgroup)."
+    memoryLimitBytes: NotRequired[int]
+    "That sandbox's memory limit."
+    pidsLimitHits: NotRequired[int]
+    "Forks refused at the pids limit (joined from the sandboxes\u2019 cgroups: pids.events max)."
+    figuresFrom: NotRequired[str]
+    "The sandboxes whose cgroup figures were joined (\" (live)\" when read before the sandbox ended)."
     sandboxId: NotRequired[str]
     "The tidepool sandbox the run used (enables resize/reset remediation)."
     runner: NotRequired[str]
@@ -338,6 +348,10 @@ class SandboxMetrics(TypedDict, total=False):
     pids: Required[int]
     pidsLimit: Required[int]
     oomKills: Required[int]
+    cpuLimit: NotRequired[float]
+    "CPU cores the sandbox's cgroup quota allows, read back from the cgroup (what a resize really set)."
+    pidsLimitHits: NotRequired[int]
+    "Times a fork was refused at the pids limit (pids.events max)."
     diskBytes: NotRequired[int]
     "Bytes the sandbox's writable layer holds on disk (allocated, not apparent sizes)."
     diskExclusiveBytes: NotRequired[int]
@@ -653,6 +667,16 @@ class RunInfra(TypedDict, total=False):
     oomKills: NotRequired[int]
     "Processes killed for exceeding memory."
     diskPct: NotRequired[float]
+    cpuSeconds: NotRequired[float]
+    "CPU time the run's sandboxes used (joined from their cgroups when the run executed in tidepool sandboxes)."
+    memoryPeakBytes: NotRequired[int]
+    "Peak memory of the most memory-starved sandbox of the run (joined from its cgroup)."
+    memoryLimitBytes: NotRequired[int]
+    "That sandbox's memory limit."
+    pidsLimitHits: NotRequired[int]
+    "Forks refused at the pids limit (joined from the sandboxes\u2019 cgroups: pids.events max)."
+    figuresFrom: NotRequired[str]
+    "The sandboxes whose cgroup figures were joined (\" (live)\" when read before the sandbox ended)."
     sandboxId: NotRequired[str]
     "The tidepool sandbox the run used (enables resize/reset remediation)."
     runner: NotRequired[str]
@@ -1065,6 +1089,31 @@ class RemediationPage(TypedDict, total=False):
     items: Required[list[Remediation]]
     nextToken: NotRequired[str]
     "Pass to get the next page; absent on the last page."
+
+
+class RerunRequestPage(TypedDict, total=False):
+    items: Required[list[RerunRequest]]
+    nextToken: NotRequired[str]
+    "Pass to get the next page; absent on the last page."
+
+
+class RerunRequest(TypedDict, total=False):
+    remediationId: Required[str]
+    "The applied rerun remediation this request is (reject it to withdraw the request)."
+    runId: Required[str]
+    "The red run to re-run."
+    commit: Required[str]
+    branch: Required[str]
+    pipeline: NotRequired[str]
+    pr: NotRequired[str]
+    attempt: Required[int]
+    "The attempt number the re-run should report (createRun attempt)."
+    tests: Required[list[str]]
+    "Test ids that failed (a CI may re-run only these)."
+    requestedAt: Required[str]
+    "RFC 3339 timestamp (UTC)."
+    requestedBy: Required[str]
+    "system:remediation, or the token that applied it."
 
 
 class InsightsSettings(TypedDict, total=False):
@@ -2111,6 +2160,16 @@ class CreateRunInputInfra(TypedDict, total=False):
     oomKills: NotRequired[int]
     "Processes killed for exceeding memory."
     diskPct: NotRequired[float]
+    cpuSeconds: NotRequired[float]
+    "CPU time the run's sandboxes used (joined from their cgroups when the run executed in tidepool sandboxes)."
+    memoryPeakBytes: NotRequired[int]
+    "Peak memory of the most memory-starved sandbox of the run (joined from its cgroup)."
+    memoryLimitBytes: NotRequired[int]
+    "That sandbox's memory limit."
+    pidsLimitHits: NotRequired[int]
+    "Forks refused at the pids limit (joined from the sandboxes\u2019 cgroups: pids.events max)."
+    figuresFrom: NotRequired[str]
+    "The sandboxes whose cgroup figures were joined (\" (live)\" when read before the sandbox ended)."
     sandboxId: NotRequired[str]
     "The tidepool sandbox the run used (enables resize/reset remediation)."
     runner: NotRequired[str]
@@ -2194,6 +2253,16 @@ class FinishRunInputInfra(TypedDict, total=False):
     oomKills: NotRequired[int]
     "Processes killed for exceeding memory."
     diskPct: NotRequired[float]
+    cpuSeconds: NotRequired[float]
+    "CPU time the run's sandboxes used (joined from their cgroups when the run executed in tidepool sandboxes)."
+    memoryPeakBytes: NotRequired[int]
+    "Peak memory of the most memory-starved sandbox of the run (joined from its cgroup)."
+    memoryLimitBytes: NotRequired[int]
+    "That sandbox's memory limit."
+    pidsLimitHits: NotRequired[int]
+    "Forks refused at the pids limit (joined from the sandboxes\u2019 cgroups: pids.events max)."
+    figuresFrom: NotRequired[str]
+    "The sandboxes whose cgroup figures were joined (\" (live)\" when read before the sandbox ended)."
     sandboxId: NotRequired[str]
     "The tidepool sandbox the run used (enables resize/reset remediation)."
     runner: NotRequired[str]
@@ -2272,6 +2341,13 @@ class ListRemediationsInput(TypedDict, total=False):
     status: NotRequired[Literal['suggested', 'applied', 'refused', 'failed', 'rejected', 'reverted']]
     kind: NotRequired[Literal['rerun', 'quarantine', 'resize', 'reset_state', 'reseed', 'snapshot_on_failure']]
     runId: NotRequired[str]
+    limit: NotRequired[int]
+    "Page size (1\u20131000)."
+    nextToken: NotRequired[str]
+    "Token from the previous page."
+
+
+class ListRerunRequestsInput(TypedDict, total=False):
     limit: NotRequired[int]
     "Page size (1\u20131000)."
     nextToken: NotRequired[str]
@@ -2803,6 +2879,7 @@ OPERATIONS: dict[str, Operation] = {
     "listClusters": Operation("GET", "/v1/insights/clusters", (), {}, "none", "", "json", False, "insights:read"),
     "getKpis": Operation("GET", "/v1/insights/kpis", (), {}, "none", "", "json", False, "insights:read"),
     "listRemediations": Operation("GET", "/v1/insights/remediations", (), {}, "none", "", "json", False, "insights:read"),
+    "listRerunRequests": Operation("GET", "/v1/insights/rerun-requests", (), {}, "none", "", "json", False, "insights:read"),
     "applyRemediation": Operation("POST", "/v1/insights/remediations/{id}/apply", ('id',), {}, "json", "", "json", False, "insights:write"),
     "rejectRemediation": Operation("POST", "/v1/insights/remediations/{id}/reject", ('id',), {}, "json", "", "json", False, "insights:write"),
     "getInsightsSettings": Operation("GET", "/v1/insights/settings", (), {}, "none", "", "json", False, "insights:read"),
@@ -3050,6 +3127,10 @@ class SyncOperations:
     def list_remediations(self, **input: Unpack[ListRemediationsInput]) -> RemediationPage:
         "Recommended and applied remediations with their gate decisions (GET /v1/insights/remediations)"
         return cast("RemediationPage", self.request("listRemediations", input))
+
+    def list_rerun_requests(self, **input: Unpack[ListRerunRequestsInput]) -> RerunRequestPage:
+        "Re-runs requested and not yet reported: a run of the same commit and pipeline with the requested attempt (or later) fulfils one (GET /v1/insights/rerun-requests)"
+        return cast("RerunRequestPage", self.request("listRerunRequests", input))
 
     def apply_remediation(self, **input: Unpack[ApplyRemediationInput]) -> Remediation:
         "Apply a suggested remediation (every gate except mode still applies) (POST /v1/insights/remediations/{id}/apply)"
@@ -3473,6 +3554,10 @@ class AsyncOperations:
     async def list_remediations(self, **input: Unpack[ListRemediationsInput]) -> RemediationPage:
         "Recommended and applied remediations with their gate decisions (GET /v1/insights/remediations)"
         return cast("RemediationPage", await self.request("listRemediations", input))
+
+    async def list_rerun_requests(self, **input: Unpack[ListRerunRequestsInput]) -> RerunRequestPage:
+        "Re-runs requested and not yet reported: a run of the same commit and pipeline with the requested attempt (or later) fulfils one (GET /v1/insights/rerun-requests)"
+        return cast("RerunRequestPage", await self.request("listRerunRequests", input))
 
     async def apply_remediation(self, **input: Unpack[ApplyRemediationInput]) -> Remediation:
         "Apply a suggested remediation (every gate except mode still applies) (POST /v1/insights/remediations/{id}/apply)"

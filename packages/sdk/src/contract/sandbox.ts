@@ -276,6 +276,8 @@ export const SandboxMetrics = z
     pids: z.number().int(),
     pidsLimit: z.number().int(),
     oomKills: z.number().int(),
+    cpuLimit: z.number().optional().describe("CPU cores the sandbox's cgroup quota allows, read back from the cgroup (what a resize really set)."),
+    pidsLimitHits: z.number().int().optional().describe('Times a fork was refused at the pids limit (pids.events max).'),
     diskBytes: z.number().int().optional().describe("Bytes the sandbox's writable layer holds on disk (allocated, not apparent sizes)."),
     diskExclusiveBytes: z.number().int().optional().describe('Bytes only this layer holds (not shared with a snapshot or a clone): what destroying the sandbox frees.'),
     diskLimitBytes: z.number().int().optional().describe('Its limit (resources.diskMb), on a layer driver that enforces one (btrfs).'),

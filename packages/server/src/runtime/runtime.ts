@@ -181,6 +181,10 @@ export interface SandboxStats {
   pids: number
   pidsLimit: number
   oomKills: number
+  /** CPU cores the cgroup's quota allows, read back from the cgroup (cpu.max, cpu.cfs_quota_us); absent where unknown. */
+  cpuLimit?: number
+  /** Times a fork was refused at the pids limit (pids.events `max`); absent where the kernel does not count them. */
+  pidsLimitHits?: number
   /** Bytes the writable layer holds, and its limit (runtimes that limit disk). */
   diskBytes?: number
   /** Bytes only this layer holds (not shared with a snapshot or another clone): what destroying it frees. */

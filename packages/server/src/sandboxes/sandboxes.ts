@@ -17,6 +17,7 @@ import type { NetworkSeam } from '../kit/network-seam.js'
 import { snapshotLockKey, SnapshotService } from './snapshots.js'
 import { execEnv, resolveStart, startTemplateCommand } from './template-start.js'
 import { builtInTemplates } from './templates.js'
+import { recordFinalUsage, sandboxFigures, type SandboxFigures } from './usage-figures.js'
 import { SandboxPools } from './pool-claims.js'
 import { installTrust, trustEnv } from '../kit/egress-trust.js'
 
@@ -266,6 +267,7 @@ export class SandboxService implements TemplateUsage {
     await this.states.lock.run(id, async () => {
       const row = await this.row(p, id)
       if (row.state === 'stopped') return
+      if (row.runtime_ref) await recordFinalUsage(this.deps, row)
       await this.deps.runtime.destroy(id, row.runtime_ref ? refOf(row) : undefined)
       await this.states.transition(row, 'stopped', reason, p.tokenId)
     })
@@ -335,6 +337,11 @@ export class SandboxService implements TemplateUsage {
       throw await this.explainLost(p, id, err)
     })
     return { at: iso(this.deps.clock.now()), ...s }
+  }
+
+  /** Its cgroup figures now, or as it ended (the feedback loop joins them to the CI run that used it). */
+  figures(project: string, id: string): Promise<SandboxFigures | undefined> {
+    return sandboxFigures(this.deps, project, id)
   }
 
   async usage(project: string): Promise<Usage> {
