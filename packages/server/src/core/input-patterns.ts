@@ -70,6 +70,8 @@ export const regexFiles: Readonly<Record<string, RegexFile>> = {
   },
   'server/src/data/source.ts': { input: 'error messages of the pg driver' },
   'server/src/http/app.ts': { input: "the Authorization header; the operation table's own paths", evil: [(n) => `Bearer${rep(' ', n)}x`, (n) => `Bearer ${rep(' \t', n)}`] },
+  'server/src/http/webhook-routes.ts': { input: 'claims of a verified approval link (one character class, no quantifier)' },
+  'server/src/webhooks/signing.ts': { input: 'the X-Tidepool-Timestamp header a receiver got (anchored, bounded quantifier)' },
   'server/src/http/openapi.ts': { input: "none: the operation table's own paths" },
   'server/src/http/port-proxy.ts': { input: 'the Authorization header of a request to a sandbox port', evil: [(n) => `Bearer${rep(' ', n)}x`, (n) => `Bearer ${rep(' \t', n)}`] },
   'server/src/insights/clean.ts': { input: 'JUnit text (names, messages, output)', evil: [(n) => `\u001b[${rep('0', n)}`, (n) => `\u001b]${rep('a', n)}`] },
