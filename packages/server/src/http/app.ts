@@ -36,7 +36,7 @@ export function createHttpApp(svc: Services): Hono {
   })
 
   // Signed approval links and GitHub's webhooks: no bearer token, each authenticated by its own signature.
-  mountWebhookRoutes(app, svc)
+  mountWebhookRoutes(app, svc, errorResponse)
 
   // Ops sharing a method+path (e.g. read vs ?list=1) are told apart by their query discriminator.
   const routes = new Map<string, OpName[]>()

@@ -18,18 +18,20 @@ import type { Services } from '../dispatch/services.js'
 import { runOfPayload, runEvents } from '../webhooks/github/incoming.js'
 import { linkPath } from '../webhooks/links.js'
 import { verifyGithubSignature } from '../webhooks/signing.js'
-import { errorResponse } from './app.js'
 
 /** GitHub caps webhook payloads at 25 MB; a workflow_run one is a few KiB. */
 const maxGithubBody = 5 * 1024 * 1024
 
-export function mountWebhookRoutes(app: Hono, svc: Services): void {
-  app.get(linkPath, (c) => withErrors(c, svc, async () => confirmPage(c, svc)))
-  app.post(linkPath, (c) => withErrors(c, svc, async (requestId) => applyLink(c, svc, requestId)))
-  app.post('/v1/github/webhook', (c) => withErrors(c, svc, async (requestId) => githubWebhook(c, svc, requestId)))
+/** The error response of the HTTP shell (http/app.ts hands in its own, so both answer errors alike). */
+export type ErrorResponder = (c: Context, err: unknown, requestId: string, svc: Services) => Response
+
+export function mountWebhookRoutes(app: Hono, svc: Services, errorResponse: ErrorResponder): void {
+  app.get(linkPath, (c) => withErrors(c, svc, errorResponse, async () => confirmPage(c, svc)))
+  app.post(linkPath, (c) => withErrors(c, svc, errorResponse, async (requestId) => applyLink(c, svc, requestId)))
+  app.post('/v1/github/webhook', (c) => withErrors(c, svc, errorResponse, async (requestId) => githubWebhook(c, svc, requestId)))
 }
 
-async function withErrors(c: Context, svc: Services, fn: (requestId: string) => Promise<Response>): Promise<Response> {
+async function withErrors(c: Context, svc: Services, errorResponse: ErrorResponder, fn: (requestId: string) => Promise<Response>): Promise<Response> {
   const requestId = newId('req', 12)
   try {
     return await fn(requestId)

@@ -94,9 +94,10 @@ describe('webhook deliveries', () => {
     const hooks = service()
     const hook = await hooks.create(alice, { url, events: ['remediation.approved'] })
     await hooks.publish({ project: 'shop', event: 'remediation.approved', data })
+    await hooks.settle()
     for (let i = 0; i < 6; i++) {
-      await hooks.drain()
       t += 10_000
+      await hooks.drain()
     }
     const [d] = (await hooks.deliveries(alice, { id: hook.id, limit: 1 })).items
     expect(d).toMatchObject({ status: 'failed', attempts: 4, error: 'ECONNREFUSED' })

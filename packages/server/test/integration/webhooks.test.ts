@@ -218,22 +218,24 @@ describe('webhooks and the GitHub adapter', () => {
     expect(await json(applied)).toMatchObject({ id: remId, status: 'applied', decidedBy: expect.stringContaining(approverId) })
     // Through dispatch: audited as the approver's call.
     const audit = await json(await cp.app.request('/v1/audit?limit=1000', { headers: { authorization: `Bearer ${cp.adminToken}` } }))
-    expect(audit.items.some((a: { op?: string; action?: string; actor?: string; target?: string }) => (a.op ?? a.action) === 'applyRemediation' && JSON.stringify(a).includes(approverId))).toBe(true)
+    const record = audit.items.find((a: { action: string; target?: string }) => a.action === 'applyRemediation' && a.target === remId)
+    expect(record).toMatchObject({ actor: expect.stringContaining(approverId), project: 'shop', outcome: 'ok' })
     await settle()
     expect(rx.received.some((r) => r.headers['x-tidepool-event'] === 'remediation.approved' && JSON.parse(r.body).data.remediation.id === remId)).toBe(true)
     // Used again: the remediation is decided already.
     const twice = await fetch(approve.url, { method: 'POST' })
     expect(twice.status).toBe(409)
 
-    // A link made by the API for the caller, then past its expiry.
-    const other = (await json(await api('GET', '/v1/insights/remediations?status=suggested&limit=100', { token: ci }))).items[0]
-    if (other) {
-      const made = await json(await api('POST', `/v1/insights/remediations/${other.id}/links`, { token: ci, body: { decision: 'reject', ttlSeconds: 60 } }))
-      t += 61_000
-      const expired = await fetch(made.url, { method: 'POST' })
-      expect(expired.status).toBe(401)
-      expect((await json(expired)).error).toMatchObject({ code: 'unauthenticated', details: { reason: 'link_expired' } })
-    }
+    // A link made by the API for the caller, then past its expiry: refused before anything is looked up.
+    const made = await json(await api('POST', `/v1/insights/remediations/${remId}/links`, { token: ci, body: { decision: 'reject', ttlSeconds: 60 } }))
+    expect(made.url).toContain('/v1/links/remediations?t=')
+    t += 61_000
+    const expired = await fetch(made.url, { method: 'POST' })
+    expect(expired.status).toBe(401)
+    expect((await json(expired)).error).toMatchObject({ code: 'unauthenticated', details: { reason: 'link_expired' } })
+    expect((await fetch(made.url)).status).toBe(401) // the confirmation page too
+    const still = (await json(await api('GET', '/v1/insights/remediations?limit=100', { token: ci }))).items.find((r: { id: string }) => r.id === remId)
+    expect(still.status).toBe('applied')
   })
 
   it('a link stops working when its token is revoked', async () => {
