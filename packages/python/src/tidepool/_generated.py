@@ -246,6 +246,23 @@ class TemplateStepValue5(TypedDict, total=False):
 TemplateStep: TypeAlias = TemplateStepValue1 | TemplateStepValue2 | TemplateStepValue3 | TemplateStepValue4 | TemplateStepValue5
 
 
+class ServiceSpecResources(TypedDict, total=False):
+    "Resources the service is declared to use (recorded; not enforced on URL upstreams)."
+    cpu: NotRequired[float]
+    "CPUs the service is sized for."
+    memoryMb: NotRequired[int]
+    "Memory the service is sized for (MiB)."
+
+
+class ServiceSpec(TypedDict, total=False):
+    name: Required[str]
+    "Service name within the environment."
+    upstream: Required[str]
+    "The service's own address, e.g. http://127.0.0.1:8081 (http or https, no credentials)."
+    resources: NotRequired[ServiceSpecResources]
+    "Resources the service is declared to use (recorded; not enforced on URL upstreams)."
+
+
 class SandboxResources(TypedDict, total=False):
     cpu: Required[float]
     "CPU cores (fractional allowed), enforced as a CFS quota."
@@ -1554,6 +1571,145 @@ class PolicyStatus(TypedDict, total=False):
     "When the set in force was loaded."
 
 
+class Environment(TypedDict, total=False):
+    name: Required[str]
+    project: Required[str]
+    createdAt: Required[str]
+    "RFC 3339 timestamp (UTC)."
+    services: Required[list[RoutedService]]
+    forks: Required[list[Fork]]
+
+
+class RoutedServiceResources(TypedDict, total=False):
+    "Resources the service is declared to use (recorded; not enforced on URL upstreams)."
+    cpu: NotRequired[float]
+    "CPUs the service is sized for."
+    memoryMb: NotRequired[int]
+    "Memory the service is sized for (MiB)."
+
+
+class RoutedService(TypedDict, total=False):
+    name: Required[str]
+    upstream: Required[str]
+    "The baseline address."
+    url: Required[str]
+    "The routed URL callers use instead of the upstream: http://<service>.<env>.localhost:<router port>."
+    resources: NotRequired[RoutedServiceResources]
+    "Resources the service is declared to use (recorded; not enforced on URL upstreams)."
+
+
+class Fork(TypedDict, total=False):
+    id: Required[str]
+    "Fork id (frk_\u2026)."
+    environment: Required[str]
+    service: Required[str]
+    routingKey: Required[str]
+    "The key that selects this fork; forks of other services with the same key form its route group."
+    upstream: Required[str]
+    "The fork's own address."
+    createdAt: Required[str]
+    "RFC 3339 timestamp (UTC)."
+    expiresAt: NotRequired[str]
+    "When the fork ends (ttlSeconds); the router stops using it then."
+    health: NotRequired[Literal['up', 'down']]
+    "Probed when the environment or its forks are read."
+
+
+class EnvironmentMetrics(TypedDict, total=False):
+    environment: Required[str]
+    routerRunning: Required[bool]
+    "false when this server runs no router (counters then stay empty)."
+    items: Required[list[RouteMetric]]
+
+
+class RouteMetricLatencyMs(TypedDict, total=False):
+    "Time to response headers, over the last 1024 requests."
+    p50: Required[float]
+    p99: Required[float]
+
+
+class RouteMetric(TypedDict, total=False):
+    service: Required[str]
+    target: Required[str]
+    "baseline, or the routing key of the fork that served."
+    requests: Required[int]
+    fallbacks: Required[int]
+    "Requests that carried a key with no fork of this service and went to the baseline."
+    errors: Required[int]
+    "Requests answered 502 or 504 by the router."
+    latencyMs: Required[RouteMetricLatencyMs]
+    "Time to response headers, over the last 1024 requests."
+
+
+class CreatedWebhook(TypedDict, total=False):
+    id: Required[str]
+    "Webhook id (whk_\u2026)."
+    project: Required[str]
+    url: Required[str]
+    events: Required[list[Literal['triage.summary', 'remediation.proposed', 'remediation.approved', 'remediation.rejected']]]
+    description: NotRequired[str]
+    createdAt: Required[str]
+    "RFC 3339 timestamp (UTC)."
+    createdBy: Required[str]
+    "Token id that created it."
+    secret: Required[str]
+    "The signing secret (whsec_\u2026): shown only once. Verify X-Tidepool-Signature with it (README, Webhooks)."
+
+
+class Webhook(TypedDict, total=False):
+    id: Required[str]
+    "Webhook id (whk_\u2026)."
+    project: Required[str]
+    url: Required[str]
+    events: Required[list[Literal['triage.summary', 'remediation.proposed', 'remediation.approved', 'remediation.rejected']]]
+    description: NotRequired[str]
+    createdAt: Required[str]
+    "RFC 3339 timestamp (UTC)."
+    createdBy: Required[str]
+    "Token id that created it."
+
+
+class WebhookDelivery(TypedDict, total=False):
+    id: Required[str]
+    "Delivery id (dlv_\u2026): the X-Tidepool-Delivery header; the same on every retry."
+    webhookId: Required[str]
+    event: Required[Literal['triage.summary', 'remediation.proposed', 'remediation.approved', 'remediation.rejected']]
+    "triage.summary: a run was finished and triaged; remediation.proposed: a remediation waits for a decision; remediation.approved: one was applied (by a person or automatically); remediation.rejected: one was rejected or reverted."
+    status: Required[Literal['pending', 'delivered', 'failed']]
+    "pending: will be tried (again) at nextAttemptAt; delivered: a 2xx came back; failed: attempts ran out."
+    attempts: Required[int]
+    statusCode: NotRequired[int]
+    "Status of the last attempt."
+    error: NotRequired[str]
+    "Error of the last attempt."
+    nextAttemptAt: NotRequired[str]
+    "RFC 3339 timestamp (UTC)."
+    createdAt: Required[str]
+    "RFC 3339 timestamp (UTC)."
+    log: Required[list[DeliveryAttempt]]
+    "Every attempt, oldest first."
+
+
+class DeliveryAttempt(TypedDict, total=False):
+    attempt: Required[int]
+    "1 for the first try."
+    at: Required[str]
+    "RFC 3339 timestamp (UTC)."
+    statusCode: NotRequired[int]
+    "The HTTP status the receiver answered; absent when no answer came (error says why)."
+    error: NotRequired[str]
+    "Why the attempt failed (connection refused, timeout, non-2xx status)."
+    durationMs: Required[float]
+    "Time to the answer (or to the failure)."
+
+
+class ApprovalLink(TypedDict, total=False):
+    url: Required[str]
+    "Open it to confirm; the confirmation applies the decision as the caller that made the link (its scopes, the policy and the audit apply then)."
+    expiresAt: Required[str]
+    "RFC 3339 timestamp (UTC)."
+
+
 class LifecycleOutput(TypedDict, total=False):
     onTimeout: Required[Literal['kill', 'pause']]
     "What happens when timeoutMs elapses."
@@ -2519,6 +2675,120 @@ class ReloadPolicyInput(TypedDict, total=False):
     pass
 
 
+class CreateEnvironmentInput(TypedDict, total=False):
+    name: Required[str]
+    "Environment name, unique on the server (it is part of host names: <service>.<env>.localhost)."
+    services: Required[list[ServiceSpec]]
+    "The baseline: every service of the environment and where it runs."
+
+
+class ListEnvironmentsInput(TypedDict, total=False):
+    limit: NotRequired[int]
+    "Page size (1\u20131000)."
+    nextToken: NotRequired[str]
+    "Token from the previous page."
+
+
+class ListEnvironmentsResult(TypedDict, total=False):
+    items: Required[list[Environment]]
+    nextToken: NotRequired[str]
+    "Pass to get the next page; absent on the last page."
+
+
+class GetEnvironmentInput(TypedDict, total=False):
+    env: Required[str]
+    "Environment name, unique on the server (it is part of host names: <service>.<env>.localhost)."
+
+
+class DeleteEnvironmentInput(TypedDict, total=False):
+    env: Required[str]
+    "Environment name, unique on the server (it is part of host names: <service>.<env>.localhost)."
+
+
+class CreateForkInput(TypedDict, total=False):
+    env: Required[str]
+    "Environment name, unique on the server (it is part of host names: <service>.<env>.localhost)."
+    service: Required[str]
+    "The service this fork replaces for requests carrying its key."
+    upstream: Required[str]
+    "The fork's own address."
+    routingKey: NotRequired[str]
+    "Join the route group of this key (or name a new one); generated when absent."
+    ttlSeconds: NotRequired[int]
+    "The fork ends after this long; none by default."
+
+
+class ListForksInput(TypedDict, total=False):
+    env: Required[str]
+    "Environment name, unique on the server (it is part of host names: <service>.<env>.localhost)."
+
+
+class ListForksResult(TypedDict, total=False):
+    items: Required[list[Fork]]
+
+
+class DeleteForkInput(TypedDict, total=False):
+    env: Required[str]
+    "Environment name, unique on the server (it is part of host names: <service>.<env>.localhost)."
+    id: Required[str]
+
+
+class GetEnvironmentMetricsInput(TypedDict, total=False):
+    env: Required[str]
+    "Environment name, unique on the server (it is part of host names: <service>.<env>.localhost)."
+
+
+class CreateWebhookInput(TypedDict, total=False):
+    url: Required[str]
+    "Where deliveries are POSTed (http or https, no credentials in the URL)."
+    events: Required[list[Literal['triage.summary', 'remediation.proposed', 'remediation.approved', 'remediation.rejected']]]
+    "The events this subscription receives."
+    description: NotRequired[str]
+    "A label for people."
+
+
+class ListWebhooksInput(TypedDict, total=False):
+    limit: NotRequired[int]
+    "Page size (1\u20131000)."
+    nextToken: NotRequired[str]
+    "Token from the previous page."
+
+
+class ListWebhooksResult(TypedDict, total=False):
+    items: Required[list[Webhook]]
+    nextToken: NotRequired[str]
+    "Pass to get the next page; absent on the last page."
+
+
+class DeleteWebhookInput(TypedDict, total=False):
+    id: Required[str]
+    "Webhook id (whk_\u2026)."
+
+
+class ListWebhookDeliveriesInput(TypedDict, total=False):
+    id: Required[str]
+    "Webhook id (whk_\u2026)."
+    status: NotRequired[Literal['pending', 'delivered', 'failed']]
+    limit: NotRequired[int]
+    "Page size (1\u20131000)."
+    nextToken: NotRequired[str]
+    "Token from the previous page."
+
+
+class ListWebhookDeliveriesResult(TypedDict, total=False):
+    items: Required[list[WebhookDelivery]]
+    nextToken: NotRequired[str]
+    "Pass to get the next page; absent on the last page."
+
+
+class CreateApprovalLinkInput(TypedDict, total=False):
+    remediationId: Required[str]
+    "The remediation the link decides (an unknown one is refused when the link is used: not_found)."
+    decision: Required[Literal['approve', 'reject']]
+    ttlSeconds: NotRequired[int]
+    "How long the link works (default one day)."
+
+
 OPERATIONS: dict[str, Operation] = {
     "createSandbox": Operation("POST", "/v1/sandboxes", (), {}, "json", "", "json", False, "sandboxes:write"),
     "listSandboxes": Operation("GET", "/v1/sandboxes", (), {}, "none", "", "json", False, "sandboxes:read"),
@@ -2615,6 +2885,19 @@ OPERATIONS: dict[str, Operation] = {
     "replayWorkflowRun": Operation("POST", "/v1/workflows/runs/{id}/replay", ('id',), {}, "none", "", "json", False, "sandboxes:read"),
     "getPolicy": Operation("GET", "/v1/policy", (), {}, "none", "", "json", False, "admin"),
     "reloadPolicy": Operation("POST", "/v1/policy/reload", (), {}, "none", "", "json", False, "admin"),
+    "createEnvironment": Operation("POST", "/v1/environments", (), {}, "json", "", "json", False, "sandboxes:write"),
+    "listEnvironments": Operation("GET", "/v1/environments", (), {}, "none", "", "json", False, "sandboxes:read"),
+    "getEnvironment": Operation("GET", "/v1/environments/{env}", ('env',), {}, "none", "", "json", False, "sandboxes:read"),
+    "deleteEnvironment": Operation("DELETE", "/v1/environments/{env}", ('env',), {}, "none", "", "none", False, "sandboxes:write"),
+    "createFork": Operation("POST", "/v1/environments/{env}/forks", ('env',), {}, "json", "", "json", False, "sandboxes:write"),
+    "listForks": Operation("GET", "/v1/environments/{env}/forks", ('env',), {}, "none", "", "json", False, "sandboxes:read"),
+    "deleteFork": Operation("DELETE", "/v1/environments/{env}/forks/{id}", ('env', 'id'), {}, "none", "", "none", False, "sandboxes:write"),
+    "getEnvironmentMetrics": Operation("GET", "/v1/environments/{env}/metrics", ('env',), {}, "none", "", "json", False, "sandboxes:read"),
+    "createWebhook": Operation("POST", "/v1/webhooks", (), {}, "json", "", "json", False, "insights:write"),
+    "listWebhooks": Operation("GET", "/v1/webhooks", (), {}, "none", "", "json", False, "insights:read"),
+    "deleteWebhook": Operation("DELETE", "/v1/webhooks/{id}", ('id',), {}, "none", "", "none", False, "insights:write"),
+    "listWebhookDeliveries": Operation("GET", "/v1/webhooks/{id}/deliveries", ('id',), {}, "none", "", "json", False, "insights:read"),
+    "createApprovalLink": Operation("POST", "/v1/insights/remediations/{remediationId}/links", ('remediationId',), {}, "json", "", "json", False, "insights:write"),
 }
 
 
@@ -3004,6 +3287,58 @@ class SyncOperations:
         "Read the policy files again (admin); an invalid set is refused and the old one stays in force (POST /v1/policy/reload)"
         return cast("PolicyStatus", self.request("reloadPolicy", input))
 
+    def create_environment(self, **input: Unpack[CreateEnvironmentInput]) -> Environment:
+        "Create an environment: a named baseline of services, each reached through the router at services[].url (POST /v1/environments)"
+        return cast("Environment", self.request("createEnvironment", input))
+
+    def list_environments(self, **input: Unpack[ListEnvironmentsInput]) -> ListEnvironmentsResult:
+        "The project's environments (paginated) (GET /v1/environments)"
+        return cast("ListEnvironmentsResult", self.request("listEnvironments", input))
+
+    def get_environment(self, **input: Unpack[GetEnvironmentInput]) -> Environment:
+        "One environment with its routed URLs and its forks (with health) (GET /v1/environments/{env})"
+        return cast("Environment", self.request("getEnvironment", input))
+
+    def delete_environment(self, **input: Unpack[DeleteEnvironmentInput]) -> None:
+        "Delete an environment and its forks (idempotent) (DELETE /v1/environments/{env})"
+        return cast("None", self.request("deleteEnvironment", input))
+
+    def create_fork(self, **input: Unpack[CreateForkInput]) -> Fork:
+        "Fork one service: requests carrying the routing key (returned; generated when absent) reach the fork, every other request the baseline (POST /v1/environments/{env}/forks)"
+        return cast("Fork", self.request("createFork", input))
+
+    def list_forks(self, **input: Unpack[ListForksInput]) -> ListForksResult:
+        "An environment's forks with their health (GET /v1/environments/{env}/forks)"
+        return cast("ListForksResult", self.request("listForks", input))
+
+    def delete_fork(self, **input: Unpack[DeleteForkInput]) -> None:
+        "Remove a fork (idempotent): requests with its key go to the baseline again (DELETE /v1/environments/{env}/forks/{id})"
+        return cast("None", self.request("deleteFork", input))
+
+    def get_environment_metrics(self, **input: Unpack[GetEnvironmentMetricsInput]) -> EnvironmentMetrics:
+        "The router's per-route counters for an environment: requests, fallbacks, errors, latency (GET /v1/environments/{env}/metrics)"
+        return cast("EnvironmentMetrics", self.request("getEnvironmentMetrics", input))
+
+    def create_webhook(self, **input: Unpack[CreateWebhookInput]) -> CreatedWebhook:
+        "Subscribe a URL to events of the project (the signing secret is shown once) (POST /v1/webhooks)"
+        return cast("CreatedWebhook", self.request("createWebhook", input))
+
+    def list_webhooks(self, **input: Unpack[ListWebhooksInput]) -> ListWebhooksResult:
+        "Webhook subscriptions of the project (GET /v1/webhooks)"
+        return cast("ListWebhooksResult", self.request("listWebhooks", input))
+
+    def delete_webhook(self, **input: Unpack[DeleteWebhookInput]) -> None:
+        "Remove a subscription and its pending deliveries (idempotent) (DELETE /v1/webhooks/{id})"
+        return cast("None", self.request("deleteWebhook", input))
+
+    def list_webhook_deliveries(self, **input: Unpack[ListWebhookDeliveriesInput]) -> ListWebhookDeliveriesResult:
+        "The delivery log of a subscription, newest first (GET /v1/webhooks/{id}/deliveries)"
+        return cast("ListWebhookDeliveriesResult", self.request("listWebhookDeliveries", input))
+
+    def create_approval_link(self, **input: Unpack[CreateApprovalLinkInput]) -> ApprovalLink:
+        "A signed, expiring link that approves or rejects a remediation as the caller (POST /v1/insights/remediations/{remediationId}/links)"
+        return cast("ApprovalLink", self.request("createApprovalLink", input))
+
 
 class AsyncOperations:
     """Every operation as a coroutine method of the async client."""
@@ -3390,3 +3725,55 @@ class AsyncOperations:
     async def reload_policy(self, **input: Unpack[ReloadPolicyInput]) -> PolicyStatus:
         "Read the policy files again (admin); an invalid set is refused and the old one stays in force (POST /v1/policy/reload)"
         return cast("PolicyStatus", await self.request("reloadPolicy", input))
+
+    async def create_environment(self, **input: Unpack[CreateEnvironmentInput]) -> Environment:
+        "Create an environment: a named baseline of services, each reached through the router at services[].url (POST /v1/environments)"
+        return cast("Environment", await self.request("createEnvironment", input))
+
+    async def list_environments(self, **input: Unpack[ListEnvironmentsInput]) -> ListEnvironmentsResult:
+        "The project's environments (paginated) (GET /v1/environments)"
+        return cast("ListEnvironmentsResult", await self.request("listEnvironments", input))
+
+    async def get_environment(self, **input: Unpack[GetEnvironmentInput]) -> Environment:
+        "One environment with its routed URLs and its forks (with health) (GET /v1/environments/{env})"
+        return cast("Environment", await self.request("getEnvironment", input))
+
+    async def delete_environment(self, **input: Unpack[DeleteEnvironmentInput]) -> None:
+        "Delete an environment and its forks (idempotent) (DELETE /v1/environments/{env})"
+        return cast("None", await self.request("deleteEnvironment", input))
+
+    async def create_fork(self, **input: Unpack[CreateForkInput]) -> Fork:
+        "Fork one service: requests carrying the routing key (returned; generated when absent) reach the fork, every other request the baseline (POST /v1/environments/{env}/forks)"
+        return cast("Fork", await self.request("createFork", input))
+
+    async def list_forks(self, **input: Unpack[ListForksInput]) -> ListForksResult:
+        "An environment's forks with their health (GET /v1/environments/{env}/forks)"
+        return cast("ListForksResult", await self.request("listForks", input))
+
+    async def delete_fork(self, **input: Unpack[DeleteForkInput]) -> None:
+        "Remove a fork (idempotent): requests with its key go to the baseline again (DELETE /v1/environments/{env}/forks/{id})"
+        return cast("None", await self.request("deleteFork", input))
+
+    async def get_environment_metrics(self, **input: Unpack[GetEnvironmentMetricsInput]) -> EnvironmentMetrics:
+        "The router's per-route counters for an environment: requests, fallbacks, errors, latency (GET /v1/environments/{env}/metrics)"
+        return cast("EnvironmentMetrics", await self.request("getEnvironmentMetrics", input))
+
+    async def create_webhook(self, **input: Unpack[CreateWebhookInput]) -> CreatedWebhook:
+        "Subscribe a URL to events of the project (the signing secret is shown once) (POST /v1/webhooks)"
+        return cast("CreatedWebhook", await self.request("createWebhook", input))
+
+    async def list_webhooks(self, **input: Unpack[ListWebhooksInput]) -> ListWebhooksResult:
+        "Webhook subscriptions of the project (GET /v1/webhooks)"
+        return cast("ListWebhooksResult", await self.request("listWebhooks", input))
+
+    async def delete_webhook(self, **input: Unpack[DeleteWebhookInput]) -> None:
+        "Remove a subscription and its pending deliveries (idempotent) (DELETE /v1/webhooks/{id})"
+        return cast("None", await self.request("deleteWebhook", input))
+
+    async def list_webhook_deliveries(self, **input: Unpack[ListWebhookDeliveriesInput]) -> ListWebhookDeliveriesResult:
+        "The delivery log of a subscription, newest first (GET /v1/webhooks/{id}/deliveries)"
+        return cast("ListWebhookDeliveriesResult", await self.request("listWebhookDeliveries", input))
+
+    async def create_approval_link(self, **input: Unpack[CreateApprovalLinkInput]) -> ApprovalLink:
+        "A signed, expiring link that approves or rejects a remediation as the caller (POST /v1/insights/remediations/{remediationId}/links)"
+        return cast("ApprovalLink", await self.request("createApprovalLink", input))

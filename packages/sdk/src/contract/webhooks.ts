@@ -61,7 +61,19 @@ export const CreatedWebhook = Webhook.extend({
 }).meta({ id: 'CreatedWebhook' })
 export type CreatedWebhook = z.infer<typeof CreatedWebhook>
 
-export const WebhookRef = z.object({ id: z.string().min(1).max(limits.id) }).strict()
+/** Ids tidepool generates: a prefix, then lowercase letters and digits (anything else cannot name one). */
+export const WebhookId = z
+  .string()
+  .max(limits.id)
+  .regex(/^whk_[a-z0-9]+$/, 'webhook ids are whk_ followed by lowercase letters and digits')
+  .describe('Webhook id (whk_…).')
+export const RemediationRefId = z
+  .string()
+  .max(limits.id)
+  .regex(/^rem_[a-z0-9]+$/, 'remediation ids are rem_ followed by lowercase letters and digits')
+  .describe('Remediation id (rem_…).')
+
+export const WebhookRef = z.object({ id: WebhookId }).strict()
 export const WebhookPage = page(Webhook)
 export const ListWebhooksInput = z.object({ ...PageInput }).strict()
 
@@ -93,7 +105,7 @@ export type WebhookDelivery = z.infer<typeof WebhookDelivery>
 
 export const ListDeliveriesInput = z
   .object({
-    id: z.string().min(1).max(limits.id),
+    id: WebhookId,
     status: z.enum(['pending', 'delivered', 'failed']).optional(),
     ...PageInput,
   })
@@ -102,7 +114,7 @@ export const DeliveryPage = page(WebhookDelivery)
 
 export const CreateApprovalLinkInput = z
   .object({
-    remediationId: z.string().min(1).max(limits.id).describe('The remediation the link decides.'),
+    remediationId: RemediationRefId.describe('The remediation the link decides (an unknown one is refused when the link is used: not_found).'),
     decision: z.enum(['approve', 'reject']),
     ttlSeconds: z.number().int().min(60).max(2_592_000).default(86_400).describe('How long the link works (default one day).'),
   })

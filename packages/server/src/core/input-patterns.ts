@@ -42,6 +42,7 @@ export const regexFiles: Readonly<Record<string, RegexFile>> = {
   'sdk/src/contract/data.ts': { input: 'request fields (zod .regex; the string is bounded by .max first)' },
   'sdk/src/contract/insights.ts': { input: 'request fields (zod .regex; the string is bounded by .max first)' },
   'sdk/src/contract/sandbox.ts': { input: 'request fields (zod .regex; the string is bounded by .max first)' },
+  'sdk/src/contract/webhooks.ts': { input: 'request fields (zod .regex; the string is bounded by .max first)' },
   'sdk/src/contract/workflows.ts': { input: 'request fields (zod .regex; the string is bounded by .max first)' },
   'server/src/bench/sandbox.ts': { input: 'none: /proc/meminfo in the benchmark' },
   'server/src/bench/ports.ts': { input: "none: the benchmark's own server's first line" },
