@@ -1,4 +1,4 @@
-/** @module store/migrations/1240-webhooks — outgoing webhook subscriptions, their durable deliveries, and GitHub links of runs. */
+/** @module store/migrations/1240-webhooks — outgoing webhook subscriptions, their durable deliveries, GitHub links of runs, and the changed files of a run. */
 import type { Kysely } from 'kysely'
 
 // biome-ignore lint: migrations run against any table set
@@ -43,10 +43,13 @@ export async function up(db: Kysely<any>): Promise<void> {
     .addColumn('created_at', 'text', (c) => c.notNull())
     .addPrimaryKeyConstraint('github_runs_pk', ['project', 'run_id'])
     .execute()
+  // The files a run's commit changed (JSON array; null: not told), read by insights/flips.ts.
+  await db.schema.alterTable('insight_runs').addColumn('changed_files', 'text').execute()
 }
 
 // biome-ignore lint: migrations run against any table set
 export async function down(db: Kysely<any>): Promise<void> {
+  await db.schema.alterTable('insight_runs').dropColumn('changed_files').execute()
   await db.schema.dropTable('github_runs').execute()
   await db.schema.dropTable('webhook_deliveries').execute()
   await db.schema.dropTable('webhooks').execute()
