@@ -57,7 +57,7 @@ describe('analyzeFlips', () => {
     expect(analyzeFlips(es)).toMatchObject({ flipEpisodes: 2, flaky: true })
   })
 
-  it('a failure on a commit that changed the test\'s own file is explained by the change, not flaky evidence', () => {
+  it("a failure on a commit that changed the test's own file is explained by the change, not flaky evidence", () => {
     const pattern = 'x..x......x..x......'
     // Each failing commit changed the test's file (and the next commit changed it back): breaks and fixes.
     const es = [...pattern].map((c, i) => at(i, c === 'x' ? 'fail' : 'pass', c === 'x' ? { changedFiles: new Set(['packages/cart/src/cart.test.ts', 'README.md']) } : {}))
