@@ -2129,6 +2129,8 @@ class CreateRunInput(TypedDict, total=False):
     "Pull/merge request number or id."
     infra: NotRequired[CreateRunInputInfra]
     "Infrastructure facts about the run or a moment in it (seed schema infra_metrics)."
+    changedFiles: NotRequired[list[str]]
+    "Files the run's commit changed (paths from the repository root, e.g. `git diff --name-only HEAD^`). A failure of a test whose file the commit changed is explained by the change: it is not counted as flaky evidence across commits."
 
 
 class ListRunsInput(TypedDict, total=False):
