@@ -42,7 +42,7 @@ describe('tidepool webhook', () => {
   it('add prints the secret once, ls lists, deliveries shows the log, rm is idempotent', async () => {
     const added = JSON.parse((await run('webhook add', [`${rx.url}/in`, '--event', 'triage.summary', '--json'])).out)
     expect(added).toMatchObject({ id: expect.stringMatching(/^whk_/), url: `${rx.url}/in`, events: ['triage.summary'], secret: expect.stringMatching(/^whsec_/) })
-    expect((await run('webhook add', [rx.url])).out).toContain('shown only once')
+    expect((await run('webhook add', [rx.url, '--event', 'remediation.proposed'])).out).toContain('shown only once')
     const ls = JSON.parse((await run('webhook ls', ['--json', '--limit', '1'])).out)
     expect(ls.items).toHaveLength(1)
     expect(ls.items[0]).not.toHaveProperty('secret')
