@@ -96,6 +96,7 @@ export async function buildControlPlane(config: Config, opts: BuildOptions = {})
       return row ? { project: row.project, state: row.state, labels: JSON.parse(row.metadata) as Record<string, string> } : undefined
     },
     log: log.child({ area: 'policy' }),
+    defaultIsolation: config.runtime.defaultIsolation,
     evaluate: opts.policyEvaluation ?? true,
   })
   const store = await openStore(storeUrlOf(config))
@@ -118,6 +119,7 @@ export async function buildControlPlane(config: Config, opts: BuildOptions = {})
       cgroupName: config.runtime.cgroupName,
       disk: { ...config.runtime.disk, defaultMb: config.defaults.diskMb },
       network: config.runtime.network,
+      gvisor: { ...config.runtime.gvisor, required: config.runtime.defaultIsolation === 'gvisor' },
       logger: log,
     }))
   // The signing key and the signed head live outside the store, so whoever can rewrite the store
