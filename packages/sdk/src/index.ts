@@ -77,6 +77,7 @@ export type {
   PolicyOpName,
   WorkflowsOpName,
   EnvironmentsOpName,
+  WebhooksOpName,
 } from './contract/operations.js'
 export { Ports, portHost, portHostSuffix } from './sandbox-ports.js'
 export {
@@ -95,6 +96,19 @@ export {
   EnvironmentMetrics,
   environmentsOps,
 } from './contract/environments.js'
+export {
+  webhookEvents,
+  WebhookEvent,
+  WebhookUrl,
+  CreateWebhookInput,
+  Webhook,
+  CreatedWebhook,
+  WebhookDelivery,
+  DeliveryAttempt,
+  CreateApprovalLinkInput,
+  ApprovalLink,
+  webhooksOps,
+} from './contract/webhooks.js'
 export { PortNumber, PortRef, SetPortPublicInput, PortExposure, portsOps } from './contract/ports.js'
 export { PolicyStatus, policyOps } from './contract/policy.js'
 export { ActionName, ActionInfo, ActionList, RunActionInput, ActionResult, actionsOps } from './contract/actions.js'

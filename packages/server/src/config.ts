@@ -14,6 +14,7 @@ import { PolicyConfig } from './policy/config.js'
 import { RouterConfig } from './router/config.js'
 import { SnapshotConfig, WarmPoolConfig } from './sandboxes/config.js'
 import { TemplatesConfig } from './templates/config.js'
+import { WebhooksConfig } from './webhooks/config.js'
 
 const quotaFields = {
   sandboxes: z.number().int().min(0).describe('Concurrent (not stopped) sandboxes per project.'),
@@ -158,6 +159,7 @@ export const ConfigSchema = z
     network: NetworkConfig.prefault({}).describe('Egress: the proxy, the project-level domain policy (sandbox-runtime keys), hosts, resolvers, stubs, brokered credentials.'),
     policy: PolicyConfig.prefault({}).describe('Policy as code (Cedar): which principal may do which call on which resource.'),
     router: RouterConfig.prefault({}).describe('The request router of environments (issue #13): its address, timeouts and pools.'),
+    webhooks: WebhooksConfig.prefault({}).describe('Outgoing webhooks (signed, retried, logged), approval links and the GitHub adapter (issue #16).'),
     warmPools: z.array(WarmPoolConfig).max(64).default([]).describe('Warm pools: sandboxes started ahead per project and template, so a matching create is a claim.'),
   })
   .strict()

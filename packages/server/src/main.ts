@@ -43,6 +43,8 @@ import { createTemplateService, type Services } from './dispatch/services.js'
 import { openStore } from './store/db.js'
 import { RouteMetrics } from './router/metrics.js'
 import { RequestRouter } from './router/router.js'
+import { createWebhooksArea } from './webhooks/area.js'
+import { publishingInsights } from './webhooks/insights-seam.js'
 
 /** How often stopped sandboxes past their retention are looked for (the reaper runs every second). */
 const PRUNE_INTERVAL_MS = 10 * 60_000
@@ -181,6 +183,18 @@ export async function buildControlPlane(config: Config, opts: BuildOptions = {})
   let routerPort = config.router.port
   const environments = new EnvironmentService({ db: store.db, clock, routedUrl: (env, service) => `http://${service}.${env}.localhost:${routerPort}` })
   const routeMetrics = new RouteMetrics()
+  // Webhooks: subscriptions and their durable queue, approval links, the GitHub adapter (secrets from the env vars the config names).
+  let apiUrl = `http://${config.host}:${config.port}`
+  const hooks = createWebhooksArea({
+    db: store.db,
+    clock,
+    log,
+    home: config.home,
+    cfg: config.webhooks,
+    githubToken: secretFromEnv(opts.env ?? {}, config.webhooks?.github.tokenEnv),
+    githubWebhookSecret: secretFromEnv(opts.env ?? {}, config.webhooks?.github.webhookSecretEnv),
+    listenUrl: () => apiUrl,
+  })
   const svc: Services = {
     redispatch: (name, input, ctx) => dispatch(name, input, ctx, svc),
     config,
@@ -199,52 +213,59 @@ export async function buildControlPlane(config: Config, opts: BuildOptions = {})
     files,
     runs,
     ports: new PortService({ db: store.db, runtime, sandboxes, clock }),
-    insights: createInsightsService(areaDeps, {
-      // The one policy engine: a policy file can refuse a remediation (the requireApproval rule still holds first).
-      policyAsCode: { decide: (req) => policy.decideRemediation(req) },
-      // Remediations act on sandboxes through the same service as the API, as a system principal.
-      actions: sandboxRemediationActions({
-        get: async (project, id) => {
-          try {
-            const s = await sandboxes.get({ project }, id)
-            return { state: s.state, resources: s.resources }
-          } catch (err) {
-            if ((err as { code?: string }).code === 'not_found') return undefined
-            throw err
-          }
+    ...hooks,
+    // Triage summaries and remediation decisions also go out as webhook events (webhooks/insights-seam.ts).
+    insights: publishingInsights(
+      createInsightsService(areaDeps, {
+        // The one policy engine: a policy file can refuse a remediation (the requireApproval rule still holds first).
+        policyAsCode: { decide: (req) => policy.decideRemediation(req) },
+        // Remediations act on sandboxes through the same service as the API, as a system principal.
+        actions: sandboxRemediationActions({
+          get: async (project, id) => {
+            try {
+              const s = await sandboxes.get({ project }, id)
+              return { state: s.state, resources: s.resources }
+            } catch (err) {
+              if ((err as { code?: string }).code === 'not_found') return undefined
+              throw err
+            }
+          },
+          resize: async (project, id, resources) => {
+            const actor = systemActors.remediation
+            await auditedSystemAction(audit, log, { actor, project, action: 'patchSandbox', target: id, data: { id, resources } }, () =>
+              sandboxes.patch({ tokenId: actor, name: 'insights remediation', project, scopes: ['sandboxes:write'] }, id, { resources }),
+            )
+          },
+          // How a resize (and its rollback) is checked: the limits read back from the sandbox's cgroup files.
+          limits: async (project, id) => {
+            const m = await sandboxes.metrics({ tokenId: systemActors.remediation, name: 'insights remediation', project, scopes: ['sandboxes:read'] }, id).catch(() => undefined)
+            return m && { memoryMb: m.memoryLimitBytes / 1048576, pids: m.pidsLimit, cpu: m.cpuLimit }
+          },
+          // reset_state / reseed reset the clones bound to the sandbox through the data area, as system:remediation.
+          clones: remediationClones(svcData),
+          disarm: (id) => sandboxes.snapshots.takeArmed(id) !== undefined,
+          // snapshot_on_failure's executor: the failed state is captured now, and the sandbox's next failing exec too.
+          snapshot: async (project, id) => {
+            const actor = systemActors.remediation
+            const snap = await auditedSystemAction(audit, log, { actor, project, action: 'createSnapshot', target: id, data: { id, reason: 'snapshot_on_failure' } }, () =>
+              sandboxes.snapshots.create({ tokenId: actor, project }, id, { labels: { reason: 'insights_failure' } }),
+            )
+            sandboxes.snapshots.arm(id, 'insights_failure')
+            return { id: snap.id }
+          },
+        }),
+        // A run that executed in tidepool sandboxes gets their cgroup figures: infra.sandboxId, and the
+        // sandboxes created by calls that named the run (CallMeta runId, in the audit log).
+        sandboxes: {
+          figures: (project, id) => sandboxes.figures(project, id),
+          sandboxesOfRun: async (project, runId) =>
+            (await audit.list({ project, run: runId, action: 'createSandbox', limit: 100 })).filter((r) => r.outcome === 'ok' && r.target).map((r) => r.target!),
         },
-        resize: async (project, id, resources) => {
-          const actor = systemActors.remediation
-          await auditedSystemAction(audit, log, { actor, project, action: 'patchSandbox', target: id, data: { id, resources } }, () =>
-            sandboxes.patch({ tokenId: actor, name: 'insights remediation', project, scopes: ['sandboxes:write'] }, id, { resources }),
-          )
-        },
-        // How a resize (and its rollback) is checked: the limits read back from the sandbox's cgroup files.
-        limits: async (project, id) => {
-          const m = await sandboxes.metrics({ tokenId: systemActors.remediation, name: 'insights remediation', project, scopes: ['sandboxes:read'] }, id).catch(() => undefined)
-          return m && { memoryMb: m.memoryLimitBytes / 1048576, pids: m.pidsLimit, cpu: m.cpuLimit }
-        },
-        // reset_state / reseed reset the clones bound to the sandbox through the data area, as system:remediation.
-        clones: remediationClones(svcData),
-        disarm: (id) => sandboxes.snapshots.takeArmed(id) !== undefined,
-        // snapshot_on_failure's executor: the failed state is captured now, and the sandbox's next failing exec too.
-        snapshot: async (project, id) => {
-          const actor = systemActors.remediation
-          const snap = await auditedSystemAction(audit, log, { actor, project, action: 'createSnapshot', target: id, data: { id, reason: 'snapshot_on_failure' } }, () =>
-            sandboxes.snapshots.create({ tokenId: actor, project }, id, { labels: { reason: 'insights_failure' } }),
-          )
-          sandboxes.snapshots.arm(id, 'insights_failure')
-          return { id: snap.id }
-        },
+        llmApiKey: secretFromEnv(opts.env ?? {}, config.insights.llm.apiKeyEnv),
       }),
-      // A run that executed in tidepool sandboxes gets their cgroup figures: infra.sandboxId, and the
-      // sandboxes created by calls that named the run (CallMeta runId, in the audit log).
-      sandboxes: {
-        figures: (project, id) => sandboxes.figures(project, id),
-        sandboxesOfRun: async (project, runId) => (await audit.list({ project, run: runId, action: 'createSandbox', limit: 100 })).filter((r) => r.outcome === 'ok' && r.target).map((r) => r.target!),
-      },
-      llmApiKey: secretFromEnv(opts.env ?? {}, config.insights.llm.apiKeyEnv),
-    }),
+      hooks.webhooks,
+      log,
+    ),
     data: svcData,
     templates,
     network,
@@ -288,6 +309,9 @@ export async function buildControlPlane(config: Config, opts: BuildOptions = {})
   // sandboxes reach, and only its two ports pass the runtime's nftables rules.
   await network.start()
   if (linked && network.proxy) await runtime.network!.setEgressPorts([network.proxy.httpPort, network.proxy.socksPort])
+
+  // Pending deliveries left by a previous run are due now: the queue picks them up.
+  hooks.webhooks.start()
 
   let timer: NodeJS.Timeout | undefined
   if (opts.reaper !== false) {
@@ -341,7 +365,8 @@ export async function buildControlPlane(config: Config, opts: BuildOptions = {})
       const api = await new Promise<{ url: string; port: number }>((resolve, reject) => {
         server = serve({ fetch: app.fetch, hostname: config.host, port: config.port, createServer: e2b.createServer }, (info) => {
           e2b.setPort(info.port)
-          resolve({ url: `http://${config.host}:${info.port}`, port: info.port })
+          apiUrl = `http://${config.host}:${info.port}`
+          resolve({ url: apiUrl, port: info.port })
         })
         server.once('error', reject)
         // WebSocket upgrades to a sandbox's port (the fetch shell never sees an upgrade).
@@ -357,6 +382,8 @@ export async function buildControlPlane(config: Config, opts: BuildOptions = {})
       await mcp.close()
       if (server) await new Promise<void>((r) => server!.close(() => r()))
       await runs.flush()
+      await hooks.webhooks.close()
+      await hooks.github?.adapter.settle()
       await commands.flush()
       await sandboxes.pools.close()
       await svc.data.close()

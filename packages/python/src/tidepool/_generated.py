@@ -1765,6 +1765,75 @@ class RouteMetric(TypedDict, total=False):
     "Time to response headers, over the last 1024 requests."
 
 
+class CreatedWebhook(TypedDict, total=False):
+    id: Required[str]
+    "Webhook id (whk_\u2026)."
+    project: Required[str]
+    url: Required[str]
+    events: Required[list[Literal['triage.summary', 'remediation.proposed', 'remediation.approved', 'remediation.rejected']]]
+    description: NotRequired[str]
+    createdAt: Required[str]
+    "RFC 3339 timestamp (UTC)."
+    createdBy: Required[str]
+    "Token id that created it."
+    secret: Required[str]
+    "The signing secret (whsec_\u2026): shown only once. Verify X-Tidepool-Signature with it (README, Webhooks)."
+
+
+class Webhook(TypedDict, total=False):
+    id: Required[str]
+    "Webhook id (whk_\u2026)."
+    project: Required[str]
+    url: Required[str]
+    events: Required[list[Literal['triage.summary', 'remediation.proposed', 'remediation.approved', 'remediation.rejected']]]
+    description: NotRequired[str]
+    createdAt: Required[str]
+    "RFC 3339 timestamp (UTC)."
+    createdBy: Required[str]
+    "Token id that created it."
+
+
+class WebhookDelivery(TypedDict, total=False):
+    id: Required[str]
+    "Delivery id (dlv_\u2026): the X-Tidepool-Delivery header; the same on every retry."
+    webhookId: Required[str]
+    event: Required[Literal['triage.summary', 'remediation.proposed', 'remediation.approved', 'remediation.rejected']]
+    "triage.summary: a run was finished and triaged; remediation.proposed: a remediation waits for a decision; remediation.approved: one was applied (by a person or automatically); remediation.rejected: one was rejected or reverted."
+    status: Required[Literal['pending', 'delivered', 'failed']]
+    "pending: will be tried (again) at nextAttemptAt; delivered: a 2xx came back; failed: attempts ran out."
+    attempts: Required[int]
+    statusCode: NotRequired[int]
+    "Status of the last attempt."
+    error: NotRequired[str]
+    "Error of the last attempt."
+    nextAttemptAt: NotRequired[str]
+    "RFC 3339 timestamp (UTC)."
+    createdAt: Required[str]
+    "RFC 3339 timestamp (UTC)."
+    log: Required[list[DeliveryAttempt]]
+    "Every attempt, oldest first."
+
+
+class DeliveryAttempt(TypedDict, total=False):
+    attempt: Required[int]
+    "1 for the first try."
+    at: Required[str]
+    "RFC 3339 timestamp (UTC)."
+    statusCode: NotRequired[int]
+    "The HTTP status the receiver answered; absent when no answer came (error says why)."
+    error: NotRequired[str]
+    "Why the attempt failed (connection refused, timeout, non-2xx status)."
+    durationMs: Required[float]
+    "Time to the answer (or to the failure)."
+
+
+class ApprovalLink(TypedDict, total=False):
+    url: Required[str]
+    "Open it to confirm; the confirmation applies the decision as the caller that made the link (its scopes, the policy and the audit apply then)."
+    expiresAt: Required[str]
+    "RFC 3339 timestamp (UTC)."
+
+
 class LifecycleOutput(TypedDict, total=False):
     onTimeout: Required[Literal['kill', 'pause']]
     "What happens when timeoutMs elapses."
@@ -2197,6 +2266,8 @@ class CreateRunInput(TypedDict, total=False):
     "Pull/merge request number or id."
     infra: NotRequired[CreateRunInputInfra]
     "Infrastructure facts about the run or a moment in it (seed schema infra_metrics)."
+    changedFiles: NotRequired[list[str]]
+    "Files the run's commit changed (paths from the repository root, e.g. `git diff --name-only HEAD^`). A failure of a test whose file the commit changed is explained by the change: it is not counted as flaky evidence across commits."
 
 
 class ListRunsInput(TypedDict, total=False):
@@ -2833,6 +2904,57 @@ class GetEnvironmentMetricsInput(TypedDict, total=False):
     "Environment name, unique on the server (it is part of host names: <service>.<env>.localhost)."
 
 
+class CreateWebhookInput(TypedDict, total=False):
+    url: Required[str]
+    "Where deliveries are POSTed (http or https, no credentials in the URL)."
+    events: Required[list[Literal['triage.summary', 'remediation.proposed', 'remediation.approved', 'remediation.rejected']]]
+    "The events this subscription receives."
+    description: NotRequired[str]
+    "A label for people."
+
+
+class ListWebhooksInput(TypedDict, total=False):
+    limit: NotRequired[int]
+    "Page size (1\u20131000)."
+    nextToken: NotRequired[str]
+    "Token from the previous page."
+
+
+class ListWebhooksResult(TypedDict, total=False):
+    items: Required[list[Webhook]]
+    nextToken: NotRequired[str]
+    "Pass to get the next page; absent on the last page."
+
+
+class DeleteWebhookInput(TypedDict, total=False):
+    id: Required[str]
+    "Webhook id (whk_\u2026)."
+
+
+class ListWebhookDeliveriesInput(TypedDict, total=False):
+    id: Required[str]
+    "Webhook id (whk_\u2026)."
+    status: NotRequired[Literal['pending', 'delivered', 'failed']]
+    limit: NotRequired[int]
+    "Page size (1\u20131000)."
+    nextToken: NotRequired[str]
+    "Token from the previous page."
+
+
+class ListWebhookDeliveriesResult(TypedDict, total=False):
+    items: Required[list[WebhookDelivery]]
+    nextToken: NotRequired[str]
+    "Pass to get the next page; absent on the last page."
+
+
+class CreateApprovalLinkInput(TypedDict, total=False):
+    remediationId: Required[str]
+    "The remediation the link decides (an unknown one is refused when the link is used: not_found)."
+    decision: Required[Literal['approve', 'reject']]
+    ttlSeconds: NotRequired[int]
+    "How long the link works (default one day)."
+
+
 OPERATIONS: dict[str, Operation] = {
     "createSandbox": Operation("POST", "/v1/sandboxes", (), {}, "json", "", "json", False, "sandboxes:write"),
     "listSandboxes": Operation("GET", "/v1/sandboxes", (), {}, "none", "", "json", False, "sandboxes:read"),
@@ -2939,6 +3061,11 @@ OPERATIONS: dict[str, Operation] = {
     "listForks": Operation("GET", "/v1/environments/{env}/forks", ('env',), {}, "none", "", "json", False, "sandboxes:read"),
     "deleteFork": Operation("DELETE", "/v1/environments/{env}/forks/{id}", ('env', 'id'), {}, "none", "", "none", False, "sandboxes:write"),
     "getEnvironmentMetrics": Operation("GET", "/v1/environments/{env}/metrics", ('env',), {}, "none", "", "json", False, "sandboxes:read"),
+    "createWebhook": Operation("POST", "/v1/webhooks", (), {}, "json", "", "json", False, "insights:write"),
+    "listWebhooks": Operation("GET", "/v1/webhooks", (), {}, "none", "", "json", False, "insights:read"),
+    "deleteWebhook": Operation("DELETE", "/v1/webhooks/{id}", ('id',), {}, "none", "", "none", False, "insights:write"),
+    "listWebhookDeliveries": Operation("GET", "/v1/webhooks/{id}/deliveries", ('id',), {}, "none", "", "json", False, "insights:read"),
+    "createApprovalLink": Operation("POST", "/v1/insights/remediations/{remediationId}/links", ('remediationId',), {}, "json", "", "json", False, "insights:write"),
 }
 
 
@@ -3368,6 +3495,26 @@ class SyncOperations:
         "The router's per-route counters for an environment: requests, fallbacks, errors, latency (GET /v1/environments/{env}/metrics)"
         return cast("EnvironmentMetrics", self.request("getEnvironmentMetrics", input))
 
+    def create_webhook(self, **input: Unpack[CreateWebhookInput]) -> CreatedWebhook:
+        "Subscribe a URL to events of the project (the signing secret is shown once) (POST /v1/webhooks)"
+        return cast("CreatedWebhook", self.request("createWebhook", input))
+
+    def list_webhooks(self, **input: Unpack[ListWebhooksInput]) -> ListWebhooksResult:
+        "Webhook subscriptions of the project (GET /v1/webhooks)"
+        return cast("ListWebhooksResult", self.request("listWebhooks", input))
+
+    def delete_webhook(self, **input: Unpack[DeleteWebhookInput]) -> None:
+        "Remove a subscription and its pending deliveries (idempotent) (DELETE /v1/webhooks/{id})"
+        return cast("None", self.request("deleteWebhook", input))
+
+    def list_webhook_deliveries(self, **input: Unpack[ListWebhookDeliveriesInput]) -> ListWebhookDeliveriesResult:
+        "The delivery log of a subscription, newest first (GET /v1/webhooks/{id}/deliveries)"
+        return cast("ListWebhookDeliveriesResult", self.request("listWebhookDeliveries", input))
+
+    def create_approval_link(self, **input: Unpack[CreateApprovalLinkInput]) -> ApprovalLink:
+        "A signed, expiring link that approves or rejects a remediation as the caller (POST /v1/insights/remediations/{remediationId}/links)"
+        return cast("ApprovalLink", self.request("createApprovalLink", input))
+
 
 class AsyncOperations:
     """Every operation as a coroutine method of the async client."""
@@ -3794,3 +3941,23 @@ class AsyncOperations:
     async def get_environment_metrics(self, **input: Unpack[GetEnvironmentMetricsInput]) -> EnvironmentMetrics:
         "The router's per-route counters for an environment: requests, fallbacks, errors, latency (GET /v1/environments/{env}/metrics)"
         return cast("EnvironmentMetrics", await self.request("getEnvironmentMetrics", input))
+
+    async def create_webhook(self, **input: Unpack[CreateWebhookInput]) -> CreatedWebhook:
+        "Subscribe a URL to events of the project (the signing secret is shown once) (POST /v1/webhooks)"
+        return cast("CreatedWebhook", await self.request("createWebhook", input))
+
+    async def list_webhooks(self, **input: Unpack[ListWebhooksInput]) -> ListWebhooksResult:
+        "Webhook subscriptions of the project (GET /v1/webhooks)"
+        return cast("ListWebhooksResult", await self.request("listWebhooks", input))
+
+    async def delete_webhook(self, **input: Unpack[DeleteWebhookInput]) -> None:
+        "Remove a subscription and its pending deliveries (idempotent) (DELETE /v1/webhooks/{id})"
+        return cast("None", await self.request("deleteWebhook", input))
+
+    async def list_webhook_deliveries(self, **input: Unpack[ListWebhookDeliveriesInput]) -> ListWebhookDeliveriesResult:
+        "The delivery log of a subscription, newest first (GET /v1/webhooks/{id}/deliveries)"
+        return cast("ListWebhookDeliveriesResult", await self.request("listWebhookDeliveries", input))
+
+    async def create_approval_link(self, **input: Unpack[CreateApprovalLinkInput]) -> ApprovalLink:
+        "A signed, expiring link that approves or rejects a remediation as the caller (POST /v1/insights/remediations/{remediationId}/links)"
+        return cast("ApprovalLink", await self.request("createApprovalLink", input))

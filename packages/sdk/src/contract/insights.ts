@@ -67,6 +67,13 @@ export const CreateRunInput = z
     pipeline: z.string().min(1).max(256).optional().describe('Pipeline or workflow name.'),
     pr: z.string().min(1).max(64).optional().describe('Pull/merge request number or id.'),
     infra: InfraMetrics.optional(),
+    changedFiles: z
+      .array(z.string().min(1).max(1024))
+      .max(10_000)
+      .optional()
+      .describe(
+        "Files the run's commit changed (paths from the repository root, e.g. `git diff --name-only HEAD^`). A failure of a test whose file the commit changed is explained by the change: it is not counted as flaky evidence across commits.",
+      ),
   })
   .strict()
   .meta({ id: 'CreateRunInput' })

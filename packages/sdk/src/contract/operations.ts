@@ -14,6 +14,7 @@ import { policyOps } from './policy.js'
 import { portsOps } from './ports.js'
 import { snapshotOps } from './snapshots.js'
 import { workflowsOps } from './workflows.js'
+import { webhooksOps } from './webhooks.js'
 import {
   CommandInfo,
   CommandRef,
@@ -254,6 +255,7 @@ export const operations = {
   ...workflowsOps,
   ...policyOps,
   ...environmentsOps,
+  ...webhooksOps,
 } as const satisfies Record<string, Operation>
 
 export type Operations = typeof operations
@@ -271,6 +273,7 @@ export type PortsOpName = keyof typeof portsOps
 export type WorkflowsOpName = keyof typeof workflowsOps
 export type PolicyOpName = keyof typeof policyOps
 export type EnvironmentsOpName = keyof typeof environmentsOps
+export type WebhooksOpName = keyof typeof webhooksOps
 export type OpInput<K extends OpName> = z.input<Operations[K]['input']>
 type OutputOf<O> = O extends z.ZodType ? z.output<O> : O extends 'raw' ? Uint8Array : void
 export type OpOutput<K extends OpName> = OutputOf<Operations[K]['output']>

@@ -66,6 +66,18 @@ export class TokenService {
     return principal
   }
 
+  /**
+   * The principal of a token by its id, for a capability that names the token instead of carrying its
+   * secret (a signed approval link, the identity GitHub webhooks create runs as); `unauthenticated` for an
+   * unknown, revoked or expired one, so revoking the token ends what was bound to it.
+   */
+  async principalById(id: string): Promise<Principal> {
+    const row = await this.db.selectFrom('tokens').selectAll().where('id', '=', id).executeTakeFirst()
+    if (!row || row.revoked_at) throw new AppError('unauthenticated', `token ${id} is unknown or revoked`)
+    if (row.expires_at && row.expires_at <= iso(this.clock.now())) throw new AppError('unauthenticated', `token ${row.id} expired at ${row.expires_at}`)
+    return { tokenId: row.id, name: row.name, project: row.project, scopes: JSON.parse(row.scopes) as Scope[] }
+  }
+
   async list(limit: number, after?: string): Promise<TokenInfo[]> {
     let q = this.db.selectFrom('tokens').selectAll().where('revoked_at', 'is', null).orderBy('id').limit(limit)
     if (after) q = q.where('id', '>', after)

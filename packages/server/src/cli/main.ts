@@ -19,6 +19,7 @@ import { runCommand } from './commands/run.js'
 import { sandboxCommands } from './commands/sandbox.js'
 import { templateCommands } from './commands/template.js'
 import { workflowCommands } from './commands/workflow.js'
+import { webhookCommands } from './commands/webhook.js'
 import { createIo } from './io.js'
 import { upCommand } from './up.js'
 
@@ -45,6 +46,7 @@ async function main(argv: string[]): Promise<number> {
     ...templateCommands(config),
     ...networkCommands,
     ...workflowCommands,
+    ...webhookCommands,
     ...policyCommands(config),
     ...envCommands(config),
     mcpCommand,

@@ -15,6 +15,7 @@ import { portsHandlers } from '../ports/handlers.js'
 import { sandboxHandlers } from '../sandboxes/handlers.js'
 import { templatesHandlers } from '../templates/handlers.js'
 import { snapshotHandlers } from '../sandboxes/snapshot-handlers.js'
+import { webhooksHandlers } from '../webhooks/handlers.js'
 import type { Services } from './services.js'
 
 const composed = {
@@ -32,6 +33,7 @@ const composed = {
   // A replay re-issues a run's calls through dispatch itself, so each one is authorised and audited.
   replayRun: (i: HandlerInput<Operations['replayRun']>, ctx: Ctx, svc: Services) => replayRun(i, ctx, svc.audit, svc.redispatch),
   ...environmentsHandlers,
+  ...webhooksHandlers,
 }
 
 /** Every operation has a handler that fits its schemas (a missing one does not compile). */

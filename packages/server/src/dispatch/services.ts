@@ -19,6 +19,7 @@ import type { Runtime } from '../runtime/runtime.js'
 import type { SandboxAreaServices } from '../sandboxes/handlers.js'
 import type { OpenedStore } from '../store/db.js'
 import type { TemplatesAreaServices } from '../templates/handlers.js'
+import type { WebhooksAreaServices } from '../webhooks/handlers.js'
 import type { TemplateUsage } from '../kit/template-seam.js'
 import type { NetworkSeam } from '../kit/network-seam.js'
 import { importImage, removeImage } from '../templates/oci/index.js'
@@ -36,7 +37,8 @@ export interface Services
     PortsAreaServices,
     WorkflowsAreaServices,
     PolicyAreaServices,
-    EnvironmentsAreaServices {
+    EnvironmentsAreaServices,
+    WebhooksAreaServices {
   config: Config
   store: OpenedStore
   clock: Clock

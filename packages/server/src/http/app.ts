@@ -13,6 +13,7 @@ import { dispatch } from '../dispatch/dispatch.js'
 import type { Services } from '../dispatch/services.js'
 import { openApiDocument } from './openapi.js'
 import { portProxy } from './port-proxy.js'
+import { mountWebhookRoutes } from './webhook-routes.js'
 
 /** JSON body limit of an operation that does not set its own (Operation.maxBodyBytes). */
 const defaultMaxJsonBytes = 1024 * 1024
@@ -33,6 +34,9 @@ export function createHttpApp(svc: Services): Hono {
     openapi ??= JSON.stringify(openApiDocument())
     return c.body(openapi, 200, { 'content-type': 'application/json' })
   })
+
+  // Signed approval links and GitHub's webhooks: no bearer token, each authenticated by its own signature.
+  mountWebhookRoutes(app, svc, errorResponse)
 
   // Ops sharing a method+path (e.g. read vs ?list=1) are told apart by their query discriminator.
   const routes = new Map<string, OpName[]>()

@@ -35,9 +35,9 @@ export async function judgeTests(
     results += rowsOfTest.length
     const entries = entriesOf(rowsOfTest, runs)
     if (entries.length === 0) continue
-    const v = judgeTest(entries, env.cfg)
-    verdicts.set(testId, { ...v, firstSeen: entries[0]!.run.at, lastSeen: entries[entries.length - 1]!.run.at })
     const t = tests.get(testId)!
+    const v = judgeTest(entries, env.cfg, t.file || undefined)
+    verdicts.set(testId, { ...v, firstSeen: entries[0]!.run.at, lastSeen: entries[entries.length - 1]!.run.at })
     anomalies.push(...testAnomalies(env, project, 'test', testId, `${t.suite} › ${t.name}`, entries))
     const suiteKey = `${t.framework}\u0000${t.suite}`
     let st = suiteTotals.get(suiteKey)

@@ -34,14 +34,14 @@ export interface ResultScan {
 
 export type RunScan = Pick<
   RunRow,
-  'id' | 'at' | 'commit_sha' | 'code_key' | 'variant_key' | 'branch' | 'attempt' | 'pr' | 'pipeline' | 'infra' | 'analyzed' | 'infra_suspect' | 'infra_reason' | 'tests'
+  'id' | 'at' | 'commit_sha' | 'code_key' | 'variant_key' | 'branch' | 'attempt' | 'pr' | 'pipeline' | 'infra' | 'analyzed' | 'infra_suspect' | 'infra_reason' | 'tests' | 'changed_files'
 >
 
 /** Every run of the project, oldest first, and its analysis view keyed by id (in the same order). */
 export async function loadRunMeta(env: InsightsEnv, project: string, settings: Pick<InsightsSettings, 'defaultBranch'>): Promise<{ runRows: RunScan[]; runs: Map<string, RunMeta> }> {
   const runRows = await env.db
     .selectFrom('insight_runs')
-    .select(['id', 'at', 'commit_sha', 'code_key', 'variant_key', 'branch', 'attempt', 'pr', 'pipeline', 'infra', 'analyzed', 'infra_suspect', 'infra_reason', 'tests'])
+    .select(['id', 'at', 'commit_sha', 'code_key', 'variant_key', 'branch', 'attempt', 'pr', 'pipeline', 'infra', 'analyzed', 'infra_suspect', 'infra_reason', 'tests', 'changed_files'])
     .where('project', '=', project)
     .orderBy('at')
     .orderBy('id')
@@ -60,6 +60,7 @@ export async function loadRunMeta(env: InsightsEnv, project: string, settings: P
       infra: r.infra_suspect === 1,
       attempt: r.attempt,
       pr: r.pr ?? undefined,
+      changedFiles: r.changed_files ? new Set(parseJson<string[]>(r.changed_files) ?? []) : undefined,
       pipeline: r.pipeline,
       queueMs: infra?.queueMs,
       setupMs: infra?.setupMs,

@@ -51,7 +51,7 @@ export interface Verdict {
 }
 
 /** Judges one test. `entries` are sorted by run time, oldest first. */
-export function judgeTest(all: readonly Entry[], p: FlakinessParams): Verdict {
+export function judgeTest(all: readonly Entry[], p: FlakinessParams, testFile?: string): Verdict {
   const window = all.length > p.historyRuns ? all.slice(all.length - p.historyRuns) : all
   let excluded = 0
   const used: Entry[] = []
@@ -94,7 +94,7 @@ export function judgeTest(all: readonly Entry[], p: FlakinessParams): Verdict {
     if (g.mixedAt !== undefined) evidence++
     if (g.runPass && g.runFail) sameTree = true
   }
-  const fl = analyzeFlips(used, p.flips ?? defaultFlipParams)
+  const fl = analyzeFlips(used, p.flips ?? defaultFlipParams, testFile)
   const base = { n, fails, evidence, inRunFlips, excluded, flips: fl.flips, flipEpisodes: fl.flipEpisodes }
 
   // Broken: a trailing streak of failing default-branch runs, improbable under the test's own earlier flaky rate.

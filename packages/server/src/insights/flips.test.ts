@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest'
 import type { Entry, RunInfo } from './flakiness.js'
-import { analyzeFlips, defaultFlipParams, poissonSf } from './flips.js'
+import { analyzeFlips, changedTestFile, defaultFlipParams, poissonSf } from './flips.js'
 
 let n = 0
 /** One default-branch commit per call (a new code key), on the given variant. */
@@ -55,6 +55,31 @@ describe('analyzeFlips', () => {
     const es: Entry[] = []
     for (let c = 0; c < 12; c++) for (const v of ['v1', 'v2']) es.push(at(c, (c === 3 && v === 'v1') || (c === 8 && v === 'v2') ? 'fail' : 'pass', { variantKey: v }))
     expect(analyzeFlips(es)).toMatchObject({ flipEpisodes: 2, flaky: true })
+  })
+
+  it("a failure on a commit that changed the test's own file is explained by the change, not flaky evidence", () => {
+    const pattern = 'x..x......x..x......'
+    // Each failing commit changed the test's file (and the next commit changed it back): breaks and fixes.
+    const es = [...pattern].map((c, i) => at(i, c === 'x' ? 'fail' : 'pass', c === 'x' ? { changedFiles: new Set(['packages/cart/src/cart.test.ts', 'README.md']) } : {}))
+    const explained = analyzeFlips(es, defaultFlipParams, 'src/cart.test.ts')
+    expect(explained).toMatchObject({ flaky: false, flipEpisodes: 0, fixes: 4, explained: 4 })
+    expect(explained.breakRuns.size).toBe(4)
+    expect(explained.episodes.every((e) => e.explained && e.kind === 'fix')).toBe(true)
+    // The same failures with changes elsewhere (or untold) are flips: flaky.
+    const elsewhere = [...pattern].map((c, i) => at(i, c === 'x' ? 'fail' : 'pass', { changedFiles: new Set(['src/other.ts']) }))
+    expect(analyzeFlips(elsewhere, defaultFlipParams, 'src/cart.test.ts')).toMatchObject({ flaky: true, flipEpisodes: 4, explained: 0 })
+    expect(analyzeFlips(es)).toMatchObject({ flaky: true, flipEpisodes: 4 }) // no test file known: nothing is explained
+    // Two explained, two not: two flip episodes are still flaky evidence.
+    const half = [...pattern].map((c, i) => at(i, c === 'x' ? 'fail' : 'pass', c === 'x' && i < 5 ? { changedFiles: new Set(['src/cart.test.ts']) } : {}))
+    expect(analyzeFlips(half, defaultFlipParams, 'src/cart.test.ts')).toMatchObject({ flipEpisodes: 2, explained: 2, flaky: true })
+  })
+
+  it('matches the test file whole or as a /-bounded suffix, never a partial name', () => {
+    expect(changedTestFile(new Set(['a/src/x.test.ts']), 'src/x.test.ts')).toBe(true)
+    expect(changedTestFile(new Set(['x.test.ts']), 'pkg/x.test.ts')).toBe(true)
+    expect(changedTestFile(new Set(['src/ax.test.ts']), 'x.test.ts')).toBe(false)
+    expect(changedTestFile(undefined, 'x.test.ts')).toBe(false)
+    expect(changedTestFile(new Set(['x.test.ts']), undefined)).toBe(false)
   })
 
   it('infrastructure suspects, skips and other branches are left out', () => {

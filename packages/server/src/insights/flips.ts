@@ -10,6 +10,8 @@
  * end of the history is a possible break (the broken rule judges it). Under a break model each flip episode needs
  * its own break and fix; the test is flaky across commits when `minFlipEpisodes` of them occurred and that many
  * break/fix pairs would be improbable (Poisson, `breakRate` per commit) — a fixed test that failed once is not.
+ * An episode with a failure on a commit that changed the test's own file (the run's `changedFiles`) is explained
+ * by that change — a break and its fix, never a flip — whatever its span.
  */
 import type { Entry } from './history-entry.js'
 
@@ -37,6 +39,8 @@ export interface Episode {
   /** Time of the run that ended it (the last variant's first pass after it). */
   endedAt?: number | undefined
   kind: 'flip' | 'fix' | 'open'
+  /** A failing run of it changed the test's file: the change explains it (counted as a fix, not a flip). */
+  explained?: boolean
 }
 
 export interface FlipAnalysis {
@@ -45,6 +49,8 @@ export interface FlipAnalysis {
   flips: number
   flipEpisodes: number
   fixes: number
+  /** Episodes explained by a change to the test's file (included in `fixes` when they ended). */
+  explained: number
   /** The newest episode is still failing. */
   open: boolean
   /** Distinct default-branch commits seen. */
@@ -64,10 +70,19 @@ interface Segment {
   runs: string[]
   ended: boolean
   endedAt?: number | undefined
+  explained: boolean
+}
+
+/** Whether a run's changed files include the test's file (paths compared whole, or one as a /-bounded suffix of the other: reports name files relative to a package, diffs from the repository root). */
+export function changedTestFile(changed: ReadonlySet<string> | undefined, file: string | undefined): boolean {
+  if (!changed || !file) return false
+  if (changed.has(file)) return true
+  for (const c of changed) if (c.endsWith(`/${file}`) || file.endsWith(`/${c}`)) return true
+  return false
 }
 
 /** Analyses the default-branch entries of one test (any order of branches; entries sorted by time, oldest first). */
-export function analyzeFlips(entries: readonly Entry[], p: FlipParams = defaultFlipParams): FlipAnalysis {
+export function analyzeFlips(entries: readonly Entry[], p: FlipParams = defaultFlipParams, testFile?: string): FlipAnalysis {
   const ordinal = new Map<string, number>()
   const byVariant = new Map<string, Entry[]>()
   for (const e of entries) {
@@ -83,7 +98,8 @@ export function analyzeFlips(entries: readonly Entry[], p: FlipParams = defaultF
     for (const e of list) {
       const o = ordinal.get(e.run.codeKey)!
       if (e.outcome === 'fail') {
-        if (!cur) cur = { lo: o, hi: o, runs: [], ended: false }
+        if (!cur) cur = { lo: o, hi: o, runs: [], ended: false, explained: false }
+        if (changedTestFile(e.run.changedFiles, testFile)) cur.explained = true
         cur.hi = Math.max(cur.hi, o)
         cur.lo = Math.min(cur.lo, o)
         cur.runs.push(e.run.id)
@@ -104,6 +120,7 @@ export function analyzeFlips(entries: readonly Entry[], p: FlipParams = defaultF
       last.hi = Math.max(last.hi, s.hi)
       last.runs.push(...s.runs)
       last.ended &&= s.ended
+      last.explained ||= s.explained
       last.endedAt = last.ended ? Math.max(last.endedAt ?? 0, s.endedAt ?? 0) : undefined
     } else merged.push({ ...s, runs: [...s.runs] })
   }
@@ -111,6 +128,7 @@ export function analyzeFlips(entries: readonly Entry[], p: FlipParams = defaultF
   const episodes: Episode[] = []
   let flipEpisodes = 0
   let fixes = 0
+  let explained = 0
   let flips = 0
   let evidenceAt: number | undefined
   const commits = ordinal.size
@@ -118,8 +136,9 @@ export function analyzeFlips(entries: readonly Entry[], p: FlipParams = defaultF
   const endings: number[] = []
   for (const s of merged) {
     const span = s.hi - s.lo + 1
-    const kind: Episode['kind'] = !s.ended ? 'open' : span <= p.maxFlipSpan ? 'flip' : 'fix'
-    episodes.push({ lo: s.lo, hi: s.hi, runs: s.runs.length, ended: s.ended, endedAt: s.endedAt, kind })
+    const kind: Episode['kind'] = !s.ended ? 'open' : span <= p.maxFlipSpan && !s.explained ? 'flip' : 'fix'
+    if (s.explained) explained++
+    episodes.push({ lo: s.lo, hi: s.hi, runs: s.runs.length, ended: s.ended, endedAt: s.endedAt, kind, ...(s.explained ? { explained: true } : {}) })
     if (kind === 'flip') {
       flipEpisodes++
       flips += s.lo > 0 ? 2 : 1
@@ -128,7 +147,7 @@ export function analyzeFlips(entries: readonly Entry[], p: FlipParams = defaultF
       fixes++
       for (const id of s.runs) breakRuns.add(id)
     } else {
-      if (span > p.maxFlipSpan) for (const id of s.runs) breakRuns.add(id)
+      if (span > p.maxFlipSpan || s.explained) for (const id of s.runs) breakRuns.add(id)
       else if (s.lo > 0) flips++
     }
   }
@@ -140,7 +159,7 @@ export function analyzeFlips(entries: readonly Entry[], p: FlipParams = defaultF
     evidenceAt = endings[p.minFlipEpisodes - 1]
   }
   const open = merged.length > 0 && !merged[merged.length - 1]!.ended
-  return { episodes, flips, flipEpisodes, fixes, open, commits, breakModelP, flaky, evidenceAt, breakRuns }
+  return { episodes, flips, flipEpisodes, fixes, explained, open, commits, breakModelP, flaky, evidenceAt, breakRuns }
 }
 
 /** P(X ≥ k) for X ~ Poisson(lambda). */

@@ -14,6 +14,8 @@ export interface RunInfo {
   infra: boolean
   attempt: number
   pr?: string | undefined
+  /** Files the run's commit changed, when the run said (CreateRunInput.changedFiles). */
+  changedFiles?: ReadonlySet<string> | undefined
 }
 
 /** One test in one run (rows of several report files already folded). */

@@ -83,6 +83,7 @@ export async function createRun(env: InsightsEnv, project: string, input: Create
     pipeline: input.pipeline ?? null,
     pr: input.pr ?? null,
     infra: input.infra ? JSON.stringify(input.infra) : null,
+    changed_files: input.changedFiles ? JSON.stringify([...new Set(input.changedFiles)].sort()) : null,
     arm,
     status: 'running',
     analyzed: 0,

@@ -61,6 +61,19 @@ describe('parseJunit: producers', () => {
     expect(byName(r.cases, 'exportsCsv').outcome).toBe('skip')
   })
 
+  it('Surefire (real: Maven Surefire 3.2.5, -Dsurefire.rerunFailingTestsCount=2, JUnit 5): every attempt counts', () => {
+    const r = parse('surefire/TEST-com.example.retry.RetryTest-real.xml')
+    expect(r.framework).toBe('surefire')
+    expect(r.errors).toEqual([])
+    expect(r.cases).toHaveLength(4) // the suite's own tests="1" is Surefire's count after reruns; the cases are read
+    expect(byName(r.cases, 'passes')).toMatchObject({ outcome: 'pass', attempts: 1, fails: 0 })
+    expect(byName(r.cases, 'failsOnceThenPasses')).toMatchObject({ outcome: 'pass', attempts: 2, fails: 1 })
+    expect(byName(r.cases, 'errorsOnceThenPasses')).toMatchObject({ outcome: 'pass', attempts: 2, fails: 1 })
+    const always = byName(r.cases, 'alwaysFails')
+    expect(always).toMatchObject({ outcome: 'fail', attempts: 3, fails: 3 })
+    expect(always.failure?.text).toContain('RetryTest.java:43')
+  })
+
   it('jest-junit: ANSI colour codes written as character references are stripped', () => {
     const r = parse('jest/jest-junit.xml')
     expect(r.framework).toBe('jest')

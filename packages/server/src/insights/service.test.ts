@@ -158,6 +158,31 @@ describe('analysis through the service', () => {
     expect(sigs.items[1]).toMatchObject({ count: 3, text: 'Error | Timeout of <n>ms exceeded' })
   })
 
+  it("failures on commits that changed the test's file are explained by the change, not flaky across commits", async () => {
+    t = await testInsights()
+    const report = (fail: boolean) =>
+      `<testsuites><testsuite name="cart"><testcase classname="cart" name="totals" file="src/cart.test.ts" time="0.1">${fail ? '<failure message="expected 3 got 4">expected 3 got 4</failure>' : ''}</testcase>${healthy(
+        5,
+      )
+        .map((c) => `<testcase classname="cart" name="${c.name}" file="src/cart.test.ts" time="0.1"/>`)
+        .join('')}</testsuite></testsuites>`
+    const failing = new Set([0, 3, 10, 13])
+    for (const p of ['told', 'untold']) {
+      for (let i = 0; i < 20; i++) {
+        t.clock.advance(60_000)
+        const fail = failing.has(i)
+        // In "told" each failing commit changed the test's file (and its next commit changed it back).
+        const changedFiles = p === 'told' && (fail || failing.has(i - 1)) ? ['packages/shop/src/cart.test.ts'] : ['README.md']
+        await t.svc.createRun(p, { id: `r${i}`, commit: `c${i}`, branch: 'main', attempt: 1, variant: {}, changedFiles })
+        await t.svc.ingestJunit(p, `r${i}`, Buffer.from(report(fail)), { name: 'report.xml' })
+      }
+    }
+    const flakyUntold = await t.svc.listTests('untold', { status: 'flaky', limit: 10 })
+    expect(flakyUntold.items.map((x) => x.name)).toEqual(['totals'])
+    const flakyTold = await t.svc.listTests('told', { status: 'flaky', limit: 10 })
+    expect(flakyTold.items).toEqual([])
+  })
+
   it('a run where most tests fail is an infrastructure suspect: excluded from scores, reported', async () => {
     t = await testInsights()
     for (let i = 0; i < 5; i++) await runWith('p', `r${i}`, { commit: `c${i}` }, healthy(10))

@@ -4,6 +4,8 @@ import type { OpenedStore } from '../store/db.js'
 
 export interface RunRow {
   project: string
+  /** JSON array of the files the run's commit changed (migration 1240); null or absent: not told. */
+  changed_files?: string | null
   id: string
   commit_sha: string
   tree: string | null
