@@ -76,6 +76,7 @@ export type {
   PolicyOpName,
   WorkflowsOpName,
   EnvironmentsOpName,
+  GateOpName,
 } from './contract/operations.js'
 export { Ports, portHost, portHostSuffix } from './sandbox-ports.js'
 export {
@@ -94,6 +95,18 @@ export {
   EnvironmentMetrics,
   environmentsOps,
 } from './contract/environments.js'
+export {
+  gateOps,
+  GateTargetId,
+  ProposalId,
+  CreateGateTargetInput,
+  GateTarget,
+  CreateProposalInput,
+  Proposal,
+  RehearsalEvidence,
+  Classification,
+  ProposalState,
+} from './contract/gate.js'
 export { PortNumber, PortRef, SetPortPublicInput, PortExposure, portsOps } from './contract/ports.js'
 export { PolicyStatus, policyOps } from './contract/policy.js'
 export { ActionName, ActionInfo, ActionList, RunActionInput, ActionResult, actionsOps } from './contract/actions.js'

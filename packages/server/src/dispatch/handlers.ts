@@ -6,6 +6,7 @@ import { actionsHandlers } from '../actions/handlers.js'
 import { workflowsHandlers } from '../actions/workflows/handlers.js'
 import { dataHandlers } from '../data/handlers.js'
 import { environmentsHandlers } from '../environments/handlers.js'
+import { gateHandlers } from '../gate/handlers.js'
 import { insightsHandlers } from '../insights/handlers.js'
 import type { Ctx } from '../kit/context.js'
 import type { HandlerInput, HandlerTable } from '../kit/handler-table.js'
@@ -32,6 +33,7 @@ const composed = {
   // A replay re-issues a run's calls through dispatch itself, so each one is authorised and audited.
   replayRun: (i: HandlerInput<Operations['replayRun']>, ctx: Ctx, svc: Services) => replayRun(i, ctx, svc.audit, svc.redispatch),
   ...environmentsHandlers,
+  ...gateHandlers,
 }
 
 /** Every operation has a handler that fits its schemas (a missing one does not compile). */

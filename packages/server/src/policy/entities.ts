@@ -14,6 +14,12 @@ export interface CallContext {
   sandboxId?: string | undefined
   /** A remediation's decision: whether the feedback loop applies it by itself (false: a person asked). */
   auto?: boolean | undefined
+  /** A gate decision: the proposal's verdict, what its classification found, the rows its rehearsal changed, its target. */
+  verdict?: string | undefined
+  destructive?: boolean | undefined
+  heavyLocks?: boolean | undefined
+  rowsChanged?: number | undefined
+  target?: string | undefined
 }
 
 /**
@@ -53,5 +59,10 @@ export function contextRecord(c: CallContext): Record<string, CedarValueJson> {
   if (c.actionName !== undefined) out.actionName = c.actionName
   if (c.sandboxId !== undefined) out.sandboxId = c.sandboxId
   if (c.auto !== undefined) out.auto = c.auto
+  if (c.verdict !== undefined) out.verdict = c.verdict
+  if (c.destructive !== undefined) out.destructive = c.destructive
+  if (c.heavyLocks !== undefined) out.heavyLocks = c.heavyLocks
+  if (c.rowsChanged !== undefined) out.rowsChanged = c.rowsChanged
+  if (c.target !== undefined) out.target = c.target
   return out
 }
