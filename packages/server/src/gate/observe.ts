@@ -128,3 +128,17 @@ export function diffSchema(before: readonly string[], after: readonly string[]):
   for (const [k, l] of b) if (!a.has(k)) removed.push(l)
   return { added, removed, changed }
 }
+
+/** The table (schema.table) a schema line is about: its own name, a column's or constraint's table, an index's ON table. */
+export function tableOfLine(line: string): string | undefined {
+  const [kind, name = ''] = line.split(' ', 2)
+  if (kind === 'table') return name
+  if (kind === 'column' || kind === 'constraint') return name.split('.').slice(0, 2).join('.')
+  if (kind === 'index') {
+    const on = line.indexOf(' ON ')
+    if (on < 0) return undefined
+    const rest = line.slice(on + 4).replace(/^ONLY /, '')
+    return rest.slice(0, rest.indexOf(' ') < 0 ? rest.length : rest.indexOf(' '))
+  }
+  return undefined
+}

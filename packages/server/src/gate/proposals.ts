@@ -157,7 +157,7 @@ export class Proposals {
     }
     await this.#update(row.id, { evidence: JSON.stringify(evidence), approval: null })
     await this.#c.chain(p, 'rehearsed', row, { mirror: target.mirror_id, fingerprint: evidence.fingerprint })
-    await this.#c.chain(p, 'evidence', row, { hash: evidence.hash, rowsChanged: evidence.rowsChanged, error: evidence.error?.message, droppedWithData: evidence.droppedWithData })
+    await this.#c.chain(p, 'evidence', row, { evidenceHash: evidence.hash, rowsChanged: evidence.rowsChanged, error: evidence.error?.message, droppedWithData: evidence.droppedWithData })
     const d = decide(plan, evidence, (JSON.parse(row.body) as Body).expect, this.#c.config)
     await this.#c.db.insertInto('gate_rehearsals').values({ id: newId('grh', 12), target_id: row.target_id, artifact_hash: row.artifact_hash, proposal_id: row.id, verdict: d.verdict, at: this.#c.now() }).execute()
     return this.#decided(p, row, d, 'rehearsed')

@@ -7,7 +7,7 @@ import type { Principal } from '@tidepool/sdk'
 import pg from 'pg'
 import { canonicalJson } from '../audit/canonical-json.js'
 import type { Classification } from './classify.js'
-import { diffSchema, nonNullValues, stateOf } from './observe.js'
+import { diffSchema, nonNullValues, stateOf, tableOfLine } from './observe.js'
 import { runArtifact, type TargetSettings } from './run-artifact.js'
 import type { GateData } from './seams.js'
 
@@ -76,7 +76,10 @@ export async function rehearse(data: GateData, i: RehearsalInput): Promise<Evide
     const db = await connect(clone.url, 'tidepool-gate-rehearsal')
     try {
       const before = await stateOf(db, tables)
-      const drift = diffSchema(target.schema, before.schema)
+      // Drift that matters: of the tables the artifact names (the rest of the schema may have moved on since the mirror was built).
+      const named = new Set(tables)
+      const relevant = (lines: string[]) => lines.filter((l) => named.has(tableOfLine(l) ?? ''))
+      const drift = diffSchema(relevant(target.schema), relevant(before.schema))
       const mirrorDrift = [...drift.added.map((l) => `only in the mirror: ${l}`), ...drift.removed.map((l) => `only in the target: ${l}`), ...drift.changed.map((l) => `differs: ${l}`)]
       const columnData = new Map<string, number>()
       for (const s of i.plan.statements) for (const col of s.droppedColumns) columnData.set(col, (await nonNullValues(db, col)) ?? 0)
