@@ -63,6 +63,8 @@ export class Promoter {
   async #apply(actor: string, row: GateProposalRow, target: GateTargetRow, plan: Classification): Promise<void> {
     const settings = JSON.parse(target.settings) as TargetSettings
     const db = await connect(target.url, 'tidepool-gate-promotion')
+    // A backend notices a vanished client (this process killed) within a second even mid-statement, and aborts.
+    await db.query('SET client_connection_check_interval = 1000').catch(() => undefined)
     let promotion = JSON.parse(row.promotion ?? '{}') as Promotion
     try {
       const run = await runArtifact(db, plan, settings, {
@@ -167,6 +169,9 @@ export class Promoter {
         const r = await db.query<{ s: string | null }>('SELECT txid_status($1::bigint) AS s', [xid])
         const s = r.rows[0]?.s ?? 'aborted'
         if (s !== 'in progress' || i >= 300) return s
+        // Still open: its backend has not noticed that our dead process is gone. Ending it aborts the
+        // transaction (it was this store's, recorded before its first statement; no one else has its id).
+        if (i === 0) await db.query('SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE backend_xid::text::bigint = $1::bigint % 4294967296', [xid])
         await new Promise((res) => setTimeout(res, 100))
       }
     } finally {
