@@ -246,6 +246,23 @@ class TemplateStepValue5(TypedDict, total=False):
 TemplateStep: TypeAlias = TemplateStepValue1 | TemplateStepValue2 | TemplateStepValue3 | TemplateStepValue4 | TemplateStepValue5
 
 
+class ServiceSpecResources(TypedDict, total=False):
+    "Resources the service is declared to use (recorded; not enforced on URL upstreams)."
+    cpu: NotRequired[float]
+    "CPUs the service is sized for."
+    memoryMb: NotRequired[int]
+    "Memory the service is sized for (MiB)."
+
+
+class ServiceSpec(TypedDict, total=False):
+    name: Required[str]
+    "Service name within the environment."
+    upstream: Required[str]
+    "The service's own address, e.g. http://127.0.0.1:8081 (http or https, no credentials)."
+    resources: NotRequired[ServiceSpecResources]
+    "Resources the service is declared to use (recorded; not enforced on URL upstreams)."
+
+
 class SandboxResources(TypedDict, total=False):
     cpu: Required[float]
     "CPU cores (fractional allowed), enforced as a CFS quota."
@@ -427,14 +444,14 @@ class Principal(TypedDict, total=False):
     tokenId: Required[str]
     name: Required[str]
     project: Required[str]
-    scopes: Required[list[Literal['admin', 'sandboxes:read', 'sandboxes:write', 'audit:read', 'runs:write', 'insights:read', 'insights:write', 'data:read', 'data:write']]]
+    scopes: Required[list[Literal['admin', 'sandboxes:read', 'sandboxes:write', 'audit:read', 'runs:write', 'insights:read', 'insights:write', 'data:read', 'data:write', 'gate:read', 'gate:propose', 'gate:approve', 'gate:promote']]]
 
 
 class TokenInfo(TypedDict, total=False):
     id: Required[str]
     name: Required[str]
     project: Required[str]
-    scopes: Required[list[Literal['admin', 'sandboxes:read', 'sandboxes:write', 'audit:read', 'runs:write', 'insights:read', 'insights:write', 'data:read', 'data:write']]]
+    scopes: Required[list[Literal['admin', 'sandboxes:read', 'sandboxes:write', 'audit:read', 'runs:write', 'insights:read', 'insights:write', 'data:read', 'data:write', 'gate:read', 'gate:propose', 'gate:approve', 'gate:promote']]]
     createdAt: Required[str]
     "RFC 3339 timestamp (UTC)."
     expiresAt: NotRequired[str]
@@ -1554,6 +1571,261 @@ class PolicyStatus(TypedDict, total=False):
     "When the set in force was loaded."
 
 
+class Environment(TypedDict, total=False):
+    name: Required[str]
+    project: Required[str]
+    createdAt: Required[str]
+    "RFC 3339 timestamp (UTC)."
+    services: Required[list[RoutedService]]
+    forks: Required[list[Fork]]
+
+
+class RoutedServiceResources(TypedDict, total=False):
+    "Resources the service is declared to use (recorded; not enforced on URL upstreams)."
+    cpu: NotRequired[float]
+    "CPUs the service is sized for."
+    memoryMb: NotRequired[int]
+    "Memory the service is sized for (MiB)."
+
+
+class RoutedService(TypedDict, total=False):
+    name: Required[str]
+    upstream: Required[str]
+    "The baseline address."
+    url: Required[str]
+    "The routed URL callers use instead of the upstream: http://<service>.<env>.localhost:<router port>."
+    resources: NotRequired[RoutedServiceResources]
+    "Resources the service is declared to use (recorded; not enforced on URL upstreams)."
+
+
+class Fork(TypedDict, total=False):
+    id: Required[str]
+    "Fork id (frk_\u2026)."
+    environment: Required[str]
+    service: Required[str]
+    routingKey: Required[str]
+    "The key that selects this fork; forks of other services with the same key form its route group."
+    upstream: Required[str]
+    "The fork's own address."
+    createdAt: Required[str]
+    "RFC 3339 timestamp (UTC)."
+    expiresAt: NotRequired[str]
+    "When the fork ends (ttlSeconds); the router stops using it then."
+    health: NotRequired[Literal['up', 'down']]
+    "Probed when the environment or its forks are read."
+
+
+class EnvironmentMetrics(TypedDict, total=False):
+    environment: Required[str]
+    routerRunning: Required[bool]
+    "false when this server runs no router (counters then stay empty)."
+    items: Required[list[RouteMetric]]
+
+
+class RouteMetricLatencyMs(TypedDict, total=False):
+    "Time to response headers, over the last 1024 requests."
+    p50: Required[float]
+    p99: Required[float]
+
+
+class RouteMetric(TypedDict, total=False):
+    service: Required[str]
+    target: Required[str]
+    "baseline, or the routing key of the fork that served."
+    requests: Required[int]
+    fallbacks: Required[int]
+    "Requests that carried a key with no fork of this service and went to the baseline."
+    errors: Required[int]
+    "Requests answered 502 or 504 by the router."
+    latencyMs: Required[RouteMetricLatencyMs]
+    "Time to response headers, over the last 1024 requests."
+
+
+class GateTargetSettings(TypedDict, total=False):
+    lockTimeoutMs: Required[int]
+    statementTimeoutMs: Required[int]
+    role: NotRequired[str]
+
+
+class GateTarget(TypedDict, total=False):
+    id: Required[str]
+    "Gate target id, e.g. gtg_k3j9x2m1q8w7."
+    project: Required[str]
+    name: Required[str]
+    kind: Required[Literal['postgres']]
+    url: Required[str]
+    "The URL with its password hidden."
+    mirror: Required[str]
+    "Mirror id rehearsals clone."
+    settings: Required[GateTargetSettings]
+    lock: NotRequired[GateLock]
+    "The promotion lock, while held and not expired."
+    createdAt: Required[str]
+    "RFC 3339 timestamp (UTC)."
+
+
+class GateLock(TypedDict, total=False):
+    owner: Required[str]
+    "Token id holding the lock."
+    reason: Required[str]
+    acquiredAt: Required[str]
+    "RFC 3339 timestamp (UTC)."
+    expiresAt: Required[str]
+    "RFC 3339 timestamp (UTC)."
+
+
+class ProposalExpect(TypedDict, total=False):
+    "What the proposer says the change does; the decision checks the evidence against it."
+    maxRowsChanged: NotRequired[int]
+    "Most rows the change may insert, update or delete in all (default: the gate config)."
+    tables: NotRequired[list[str]]
+    "The only tables (schema.table) whose rows may change."
+    destructive: Required[bool]
+    "The change is meant to drop or delete (DROP, TRUNCATE, DELETE/UPDATE without WHERE, DROP COLUMN)."
+    heavyLocks: Required[bool]
+    "The change may take locks that block reads or writes of a whole table."
+
+
+class ProposalDecision(TypedDict, total=False):
+    verdict: Required[Literal['pass', 'fail', 'inconclusive']]
+    reasons: Required[list[str]]
+    skip: NotRequired[Literal['read-only', 'override', 'standing']]
+    "Why the rehearsal was skipped."
+    at: Required[str]
+    "RFC 3339 timestamp (UTC)."
+
+
+class ProposalApproval(TypedDict, total=False):
+    by: Required[str]
+    hash: Required[str]
+    "sha256 of the proposal (hex)."
+    at: Required[str]
+    "RFC 3339 timestamp (UTC)."
+
+
+class ProposalPromotion(TypedDict, total=False):
+    by: Required[str]
+    startedAt: Required[str]
+    "RFC 3339 timestamp (UTC)."
+    finishedAt: NotRequired[str]
+    "RFC 3339 timestamp (UTC)."
+    verified: NotRequired[bool]
+    rolledBack: NotRequired[bool]
+    error: NotRequired[str]
+
+
+class Proposal(TypedDict, total=False):
+    id: Required[str]
+    "Proposal id, e.g. prop_k3j9x2m1q8w7."
+    project: Required[str]
+    target: Required[str]
+    "Gate target id, e.g. gtg_k3j9x2m1q8w7."
+    kind: Required[Literal['sql']]
+    hash: Required[str]
+    "sha256 of the proposal (hex)."
+    artifact: Required[str]
+    rollback: NotRequired[str]
+    verify: NotRequired[str]
+    intent: Required[str]
+    expect: Required[ProposalExpect]
+    "What the proposer says the change does; the decision checks the evidence against it."
+    proposer: Required[str]
+    "Token id of the proposer."
+    state: Required[Literal['proposed', 'rehearsed', 'approved', 'promoting', 'promoted', 'verified', 'rolled_back', 'failed']]
+    classification: Required[Classification]
+    evidence: NotRequired[RehearsalEvidence]
+    decision: NotRequired[ProposalDecision]
+    approval: NotRequired[ProposalApproval]
+    promotion: NotRequired[ProposalPromotion]
+    createdAt: Required[str]
+    "RFC 3339 timestamp (UTC)."
+
+
+class ClassificationStatementsItem(TypedDict, total=False):
+    index: Required[int]
+    kind: Required[str]
+    "Statement node, e.g. AlterTableStmt."
+    category: Required[Literal['read', 'write', 'ddl', 'other']]
+    destructive: Required[list[str]]
+    "Why it destroys data (empty: it does not)."
+    heavyLocks: Required[list[str]]
+    "Locks it takes that block a whole table (empty: none)."
+    transactional: Required[bool]
+    "It can run inside a transaction."
+    tables: Required[list[str]]
+
+
+class Classification(TypedDict, total=False):
+    category: Required[Literal['read-only', 'write', 'ddl']]
+    destructive: Required[bool]
+    heavyLocks: Required[bool]
+    transactional: Required[bool]
+    statements: Required[list[ClassificationStatementsItem]]
+
+
+class RehearsalEvidenceSettings(TypedDict, total=False):
+    lockTimeoutMs: Required[int]
+    statementTimeoutMs: Required[int]
+    role: NotRequired[str]
+    roleApplied: Required[bool]
+    "The role could be set on the clone."
+
+
+class RehearsalEvidenceError(TypedDict, total=False):
+    message: Required[str]
+    code: NotRequired[str]
+    statement: NotRequired[int]
+
+
+class RehearsalEvidenceTablesItem(TypedDict, total=False):
+    table: Required[str]
+    inserted: Required[int]
+    updated: Required[int]
+    deleted: Required[int]
+    rowsBefore: Required[int]
+    rowsAfter: Required[int]
+
+
+class RehearsalEvidenceSchemaDiff(TypedDict, total=False):
+    "Columns, indexes and constraints as `table.name type`."
+    added: Required[list[str]]
+    removed: Required[list[str]]
+    changed: Required[list[str]]
+
+
+class RehearsalEvidenceLocksItem(TypedDict, total=False):
+    table: Required[str]
+    mode: Required[str]
+    source: Required[Literal['observed', 'implied']]
+
+
+class RehearsalEvidence(TypedDict, total=False):
+    hash: Required[str]
+    "sha256 of the evidence bundle (canonical JSON, this field left out)."
+    cloneOf: Required[str]
+    "Mirror id the clone was made from."
+    settings: Required[RehearsalEvidenceSettings]
+    artifactMs: Required[float]
+    "The artifact's own run time."
+    overheadMs: Required[float]
+    "Clone + observe time beyond the artifact."
+    error: NotRequired[RehearsalEvidenceError]
+    tables: Required[list[RehearsalEvidenceTablesItem]]
+    "Tables whose rows changed."
+    rowsChanged: Required[int]
+    schemaDiff: Required[RehearsalEvidenceSchemaDiff]
+    "Columns, indexes and constraints as `table.name type`."
+    droppedWithData: Required[list[str]]
+    "Tables or columns removed that held rows."
+    locks: Required[list[RehearsalEvidenceLocksItem]]
+    fingerprint: Required[str]
+    "The target's fingerprint (schema + row counts of the tables the artifact names) when it was rehearsed; a promotion refuses a target that no longer has it."
+    mirrorDrift: Required[list[str]]
+    "How the mirror's schema differs from the target's (empty: the same shape)."
+    at: Required[str]
+    "RFC 3339 timestamp (UTC)."
+
+
 class LifecycleOutput(TypedDict, total=False):
     onTimeout: Required[Literal['kill', 'pause']]
     "What happens when timeoutMs elapses."
@@ -1858,7 +2130,7 @@ class WhoamiInput(TypedDict, total=False):
 class CreateTokenInput(TypedDict, total=False):
     project: Required[str]
     "Project (tenant) the token is bound to."
-    scopes: Required[list[Literal['admin', 'sandboxes:read', 'sandboxes:write', 'audit:read', 'runs:write', 'insights:read', 'insights:write', 'data:read', 'data:write']]]
+    scopes: Required[list[Literal['admin', 'sandboxes:read', 'sandboxes:write', 'audit:read', 'runs:write', 'insights:read', 'insights:write', 'data:read', 'data:write', 'gate:read', 'gate:propose', 'gate:approve', 'gate:promote']]]
     "What the token may do."
     name: NotRequired[str]
     "Label, e.g. the agent or CI job using it."
@@ -1870,7 +2142,7 @@ class CreateTokenResult(TypedDict, total=False):
     id: Required[str]
     name: Required[str]
     project: Required[str]
-    scopes: Required[list[Literal['admin', 'sandboxes:read', 'sandboxes:write', 'audit:read', 'runs:write', 'insights:read', 'insights:write', 'data:read', 'data:write']]]
+    scopes: Required[list[Literal['admin', 'sandboxes:read', 'sandboxes:write', 'audit:read', 'runs:write', 'insights:read', 'insights:write', 'data:read', 'data:write', 'gate:read', 'gate:propose', 'gate:approve', 'gate:promote']]]
     createdAt: Required[str]
     "RFC 3339 timestamp (UTC)."
     expiresAt: NotRequired[str]
@@ -2519,6 +2791,209 @@ class ReloadPolicyInput(TypedDict, total=False):
     pass
 
 
+class CreateEnvironmentInput(TypedDict, total=False):
+    name: Required[str]
+    "Environment name, unique on the server (it is part of host names: <service>.<env>.localhost)."
+    services: Required[list[ServiceSpec]]
+    "The baseline: every service of the environment and where it runs."
+
+
+class ListEnvironmentsInput(TypedDict, total=False):
+    limit: NotRequired[int]
+    "Page size (1\u20131000)."
+    nextToken: NotRequired[str]
+    "Token from the previous page."
+
+
+class ListEnvironmentsResult(TypedDict, total=False):
+    items: Required[list[Environment]]
+    nextToken: NotRequired[str]
+    "Pass to get the next page; absent on the last page."
+
+
+class GetEnvironmentInput(TypedDict, total=False):
+    env: Required[str]
+    "Environment name, unique on the server (it is part of host names: <service>.<env>.localhost)."
+
+
+class DeleteEnvironmentInput(TypedDict, total=False):
+    env: Required[str]
+    "Environment name, unique on the server (it is part of host names: <service>.<env>.localhost)."
+
+
+class CreateForkInput(TypedDict, total=False):
+    env: Required[str]
+    "Environment name, unique on the server (it is part of host names: <service>.<env>.localhost)."
+    service: Required[str]
+    "The service this fork replaces for requests carrying its key."
+    upstream: Required[str]
+    "The fork's own address."
+    routingKey: NotRequired[str]
+    "Join the route group of this key (or name a new one); generated when absent."
+    ttlSeconds: NotRequired[int]
+    "The fork ends after this long; none by default."
+
+
+class ListForksInput(TypedDict, total=False):
+    env: Required[str]
+    "Environment name, unique on the server (it is part of host names: <service>.<env>.localhost)."
+
+
+class ListForksResult(TypedDict, total=False):
+    items: Required[list[Fork]]
+
+
+class DeleteForkInput(TypedDict, total=False):
+    env: Required[str]
+    "Environment name, unique on the server (it is part of host names: <service>.<env>.localhost)."
+    id: Required[str]
+
+
+class GetEnvironmentMetricsInput(TypedDict, total=False):
+    env: Required[str]
+    "Environment name, unique on the server (it is part of host names: <service>.<env>.localhost)."
+
+
+class CreateGateTargetInputSettings(TypedDict, total=False):
+    "Production settings, applied the same way in rehearsals and promotions."
+    lockTimeoutMs: NotRequired[int]
+    "lock_timeout of rehearsals and promotions (ms)."
+    statementTimeoutMs: NotRequired[int]
+    "statement_timeout of rehearsals and promotions (ms)."
+    role: NotRequired[str]
+    "SET ROLE to this role before the artifact runs (a role of production that exists in the mirror too)."
+
+
+class CreateGateTargetInput(TypedDict, total=False):
+    name: Required[str]
+    "Name, unique in the project."
+    kind: NotRequired[Literal['postgres']]
+    "What the target is (PostgreSQL databases today)."
+    url: Required[str]
+    "Production connection URL, with credentials that can apply changes. Kept by tidepool; never returned, logged or handed to an agent."
+    mirror: Required[str]
+    "Mirror (id or name) of this database that rehearsals clone."
+    settings: NotRequired[CreateGateTargetInputSettings]
+    "Production settings, applied the same way in rehearsals and promotions."
+
+
+class ListGateTargetsInput(TypedDict, total=False):
+    limit: NotRequired[int]
+    "Page size (1\u20131000)."
+    nextToken: NotRequired[str]
+    "Token from the previous page."
+
+
+class ListGateTargetsResult(TypedDict, total=False):
+    items: Required[list[GateTarget]]
+    nextToken: NotRequired[str]
+    "Pass to get the next page; absent on the last page."
+
+
+class GetGateTargetInput(TypedDict, total=False):
+    id: Required[str]
+    "Target id or name."
+
+
+class LockGateTargetInput(TypedDict, total=False):
+    id: Required[str]
+    "Target id or name."
+    reason: Required[str]
+    "Why the target is locked (shown to whoever finds it locked)."
+    ttlSeconds: NotRequired[int]
+    "The lock lapses after this long."
+
+
+class UnlockGateTargetInput(TypedDict, total=False):
+    id: Required[str]
+    "Target id or name."
+    force: NotRequired[bool]
+    "Release another owner's lock (admin; audited)."
+
+
+class CreateProposalInputExpect(TypedDict, total=False):
+    "What the proposer says the change does; the decision checks the evidence against it."
+    maxRowsChanged: NotRequired[int]
+    "Most rows the change may insert, update or delete in all (default: the gate config)."
+    tables: NotRequired[list[str]]
+    "The only tables (schema.table) whose rows may change."
+    destructive: NotRequired[bool]
+    "The change is meant to drop or delete (DROP, TRUNCATE, DELETE/UPDATE without WHERE, DROP COLUMN)."
+    heavyLocks: NotRequired[bool]
+    "The change may take locks that block reads or writes of a whole table."
+
+
+class CreateProposalInput(TypedDict, total=False):
+    target: Required[str]
+    "Target id or name."
+    kind: NotRequired[Literal['sql']]
+    "Artifact kind (sql today)."
+    artifact: Required[str]
+    "The change: SQL statements, run in one transaction."
+    rollback: NotRequired[str]
+    "SQL that undoes the change; shown before approval, run when verification fails."
+    verify: NotRequired[str]
+    "SQL run after promotion; a failing statement, or a first column false/null in its first row, fails verification."
+    intent: Required[str]
+    "What the change is for, in a sentence."
+    expect: NotRequired[CreateProposalInputExpect]
+    "What the proposer says the change does; the decision checks the evidence against it."
+    rehearse: NotRequired[bool]
+    "Rehearse at once (false: classify only; POST \u2026/rehearse later)."
+
+
+class ListProposalsInput(TypedDict, total=False):
+    limit: NotRequired[int]
+    "Page size (1\u20131000)."
+    nextToken: NotRequired[str]
+    "Token from the previous page."
+    target: NotRequired[str]
+    "Only this target (id or name)."
+    state: NotRequired[Literal['proposed', 'rehearsed', 'approved', 'promoting', 'promoted', 'verified', 'rolled_back', 'failed']]
+
+
+class ListProposalsResult(TypedDict, total=False):
+    items: Required[list[Proposal]]
+    nextToken: NotRequired[str]
+    "Pass to get the next page; absent on the last page."
+
+
+class GetProposalInput(TypedDict, total=False):
+    id: Required[str]
+    "Proposal id, e.g. prop_k3j9x2m1q8w7."
+
+
+class RehearseProposalInput(TypedDict, total=False):
+    id: Required[str]
+    "Proposal id, e.g. prop_k3j9x2m1q8w7."
+
+
+class OverrideProposalInput(TypedDict, total=False):
+    id: Required[str]
+    "Proposal id, e.g. prop_k3j9x2m1q8w7."
+    reason: Required[str]
+
+
+class ApproveProposalInput(TypedDict, total=False):
+    id: Required[str]
+    "Proposal id, e.g. prop_k3j9x2m1q8w7."
+    hash: Required[str]
+    "The hash you reviewed: the call is refused unless it is the proposal\u2019s."
+
+
+class PromoteProposalInput(TypedDict, total=False):
+    id: Required[str]
+    "Proposal id, e.g. prop_k3j9x2m1q8w7."
+    hash: Required[str]
+    "The hash you reviewed: the call is refused unless it is the proposal\u2019s."
+
+
+class RollbackProposalInput(TypedDict, total=False):
+    id: Required[str]
+    "Proposal id, e.g. prop_k3j9x2m1q8w7."
+    reason: Required[str]
+
+
 OPERATIONS: dict[str, Operation] = {
     "createSandbox": Operation("POST", "/v1/sandboxes", (), {}, "json", "", "json", False, "sandboxes:write"),
     "listSandboxes": Operation("GET", "/v1/sandboxes", (), {}, "none", "", "json", False, "sandboxes:read"),
@@ -2615,6 +3090,27 @@ OPERATIONS: dict[str, Operation] = {
     "replayWorkflowRun": Operation("POST", "/v1/workflows/runs/{id}/replay", ('id',), {}, "none", "", "json", False, "sandboxes:read"),
     "getPolicy": Operation("GET", "/v1/policy", (), {}, "none", "", "json", False, "admin"),
     "reloadPolicy": Operation("POST", "/v1/policy/reload", (), {}, "none", "", "json", False, "admin"),
+    "createEnvironment": Operation("POST", "/v1/environments", (), {}, "json", "", "json", False, "sandboxes:write"),
+    "listEnvironments": Operation("GET", "/v1/environments", (), {}, "none", "", "json", False, "sandboxes:read"),
+    "getEnvironment": Operation("GET", "/v1/environments/{env}", ('env',), {}, "none", "", "json", False, "sandboxes:read"),
+    "deleteEnvironment": Operation("DELETE", "/v1/environments/{env}", ('env',), {}, "none", "", "none", False, "sandboxes:write"),
+    "createFork": Operation("POST", "/v1/environments/{env}/forks", ('env',), {}, "json", "", "json", False, "sandboxes:write"),
+    "listForks": Operation("GET", "/v1/environments/{env}/forks", ('env',), {}, "none", "", "json", False, "sandboxes:read"),
+    "deleteFork": Operation("DELETE", "/v1/environments/{env}/forks/{id}", ('env', 'id'), {}, "none", "", "none", False, "sandboxes:write"),
+    "getEnvironmentMetrics": Operation("GET", "/v1/environments/{env}/metrics", ('env',), {}, "none", "", "json", False, "sandboxes:read"),
+    "createGateTarget": Operation("POST", "/v1/gate/targets", (), {}, "json", "", "json", False, "admin"),
+    "listGateTargets": Operation("GET", "/v1/gate/targets", (), {}, "none", "", "json", False, "gate:read"),
+    "getGateTarget": Operation("GET", "/v1/gate/targets/{id}", ('id',), {}, "none", "", "json", False, "gate:read"),
+    "lockGateTarget": Operation("POST", "/v1/gate/targets/{id}/lock", ('id',), {}, "json", "", "json", False, "gate:promote"),
+    "unlockGateTarget": Operation("DELETE", "/v1/gate/targets/{id}/lock", ('id',), {}, "none", "", "json", False, "gate:promote"),
+    "createProposal": Operation("POST", "/v1/proposals", (), {}, "json", "", "json", False, "gate:propose"),
+    "listProposals": Operation("GET", "/v1/proposals", (), {}, "none", "", "json", False, "gate:read"),
+    "getProposal": Operation("GET", "/v1/proposals/{id}", ('id',), {}, "none", "", "json", False, "gate:read"),
+    "rehearseProposal": Operation("POST", "/v1/proposals/{id}/rehearse", ('id',), {}, "none", "", "json", False, "gate:propose"),
+    "overrideProposal": Operation("POST", "/v1/proposals/{id}/override", ('id',), {}, "json", "", "json", False, "gate:approve"),
+    "approveProposal": Operation("POST", "/v1/proposals/{id}/approve", ('id',), {}, "json", "", "json", False, "gate:approve"),
+    "promoteProposal": Operation("POST", "/v1/proposals/{id}/promote", ('id',), {}, "json", "", "json", False, "gate:promote"),
+    "rollbackProposal": Operation("POST", "/v1/proposals/{id}/rollback", ('id',), {}, "json", "", "json", False, "gate:promote"),
 }
 
 
@@ -3004,6 +3500,90 @@ class SyncOperations:
         "Read the policy files again (admin); an invalid set is refused and the old one stays in force (POST /v1/policy/reload)"
         return cast("PolicyStatus", self.request("reloadPolicy", input))
 
+    def create_environment(self, **input: Unpack[CreateEnvironmentInput]) -> Environment:
+        "Create an environment: a named baseline of services, each reached through the router at services[].url (POST /v1/environments)"
+        return cast("Environment", self.request("createEnvironment", input))
+
+    def list_environments(self, **input: Unpack[ListEnvironmentsInput]) -> ListEnvironmentsResult:
+        "The project's environments (paginated) (GET /v1/environments)"
+        return cast("ListEnvironmentsResult", self.request("listEnvironments", input))
+
+    def get_environment(self, **input: Unpack[GetEnvironmentInput]) -> Environment:
+        "One environment with its routed URLs and its forks (with health) (GET /v1/environments/{env})"
+        return cast("Environment", self.request("getEnvironment", input))
+
+    def delete_environment(self, **input: Unpack[DeleteEnvironmentInput]) -> None:
+        "Delete an environment and its forks (idempotent) (DELETE /v1/environments/{env})"
+        return cast("None", self.request("deleteEnvironment", input))
+
+    def create_fork(self, **input: Unpack[CreateForkInput]) -> Fork:
+        "Fork one service: requests carrying the routing key (returned; generated when absent) reach the fork, every other request the baseline (POST /v1/environments/{env}/forks)"
+        return cast("Fork", self.request("createFork", input))
+
+    def list_forks(self, **input: Unpack[ListForksInput]) -> ListForksResult:
+        "An environment's forks with their health (GET /v1/environments/{env}/forks)"
+        return cast("ListForksResult", self.request("listForks", input))
+
+    def delete_fork(self, **input: Unpack[DeleteForkInput]) -> None:
+        "Remove a fork (idempotent): requests with its key go to the baseline again (DELETE /v1/environments/{env}/forks/{id})"
+        return cast("None", self.request("deleteFork", input))
+
+    def get_environment_metrics(self, **input: Unpack[GetEnvironmentMetricsInput]) -> EnvironmentMetrics:
+        "The router's per-route counters for an environment: requests, fallbacks, errors, latency (GET /v1/environments/{env}/metrics)"
+        return cast("EnvironmentMetrics", self.request("getEnvironmentMetrics", input))
+
+    def create_gate_target(self, **input: Unpack[CreateGateTargetInput]) -> GateTarget:
+        "Register a target of the gate: a production PostgreSQL database and the mirror rehearsals clone (admin) (POST /v1/gate/targets)"
+        return cast("GateTarget", self.request("createGateTarget", input))
+
+    def list_gate_targets(self, **input: Unpack[ListGateTargetsInput]) -> ListGateTargetsResult:
+        "List gate targets (GET /v1/gate/targets)"
+        return cast("ListGateTargetsResult", self.request("listGateTargets", input))
+
+    def get_gate_target(self, **input: Unpack[GetGateTargetInput]) -> GateTarget:
+        "Get a gate target (GET /v1/gate/targets/{id})"
+        return cast("GateTarget", self.request("getGateTarget", input))
+
+    def lock_gate_target(self, **input: Unpack[LockGateTargetInput]) -> GateTarget:
+        "Take the promotion lock of a target (owner, reason, TTL) (POST /v1/gate/targets/{id}/lock)"
+        return cast("GateTarget", self.request("lockGateTarget", input))
+
+    def unlock_gate_target(self, **input: Unpack[UnlockGateTargetInput]) -> GateTarget:
+        "Release the promotion lock (idempotent); force releases another owner's (admin, audited) (DELETE /v1/gate/targets/{id}/lock)"
+        return cast("GateTarget", self.request("unlockGateTarget", input))
+
+    def create_proposal(self, **input: Unpack[CreateProposalInput]) -> Proposal:
+        "Propose a change to a target: it is hashed, classified, rehearsed on a clone of the mirror and decided (POST /v1/proposals)"
+        return cast("Proposal", self.request("createProposal", input))
+
+    def list_proposals(self, **input: Unpack[ListProposalsInput]) -> ListProposalsResult:
+        "List proposals (GET /v1/proposals)"
+        return cast("ListProposalsResult", self.request("listProposals", input))
+
+    def get_proposal(self, **input: Unpack[GetProposalInput]) -> Proposal:
+        "Get a proposal with its evidence and decision (GET /v1/proposals/{id})"
+        return cast("Proposal", self.request("getProposal", input))
+
+    def rehearse_proposal(self, **input: Unpack[RehearseProposalInput]) -> Proposal:
+        "Rehearse the proposal again on a fresh clone (e.g. after the target changed) (POST /v1/proposals/{id}/rehearse)"
+        return cast("Proposal", self.request("rehearseProposal", input))
+
+    def override_proposal(self, **input: Unpack[OverrideProposalInput]) -> Proposal:
+        "Operator override: decide pass without (or against) the rehearsal; reason required, audited (POST /v1/proposals/{id}/override)"
+        return cast("Proposal", self.request("overrideProposal", input))
+
+    def approve_proposal(self, **input: Unpack[ApproveProposalInput]) -> Proposal:
+        "Approve the proposal of this hash (not its proposer; after a pass) (POST /v1/proposals/{id}/approve)"
+        return cast("Proposal", self.request("approveProposal", input))
+
+    def promote_proposal(self, **input: Unpack[PromoteProposalInput]) -> Proposal:
+        "Apply the approved hash to the target (fresh fingerprint, target lock, one transaction), then verify; a failed verification rolls back (POST /v1/proposals/{id}/promote)"
+        return cast("Proposal", self.request("promoteProposal", input))
+
+    def rollback_proposal(self, **input: Unpack[RollbackProposalInput]) -> Proposal:
+        "Run the rollback of a promoted proposal (POST /v1/proposals/{id}/rollback)"
+        return cast("Proposal", self.request("rollbackProposal", input))
+
 
 class AsyncOperations:
     """Every operation as a coroutine method of the async client."""
@@ -3390,3 +3970,87 @@ class AsyncOperations:
     async def reload_policy(self, **input: Unpack[ReloadPolicyInput]) -> PolicyStatus:
         "Read the policy files again (admin); an invalid set is refused and the old one stays in force (POST /v1/policy/reload)"
         return cast("PolicyStatus", await self.request("reloadPolicy", input))
+
+    async def create_environment(self, **input: Unpack[CreateEnvironmentInput]) -> Environment:
+        "Create an environment: a named baseline of services, each reached through the router at services[].url (POST /v1/environments)"
+        return cast("Environment", await self.request("createEnvironment", input))
+
+    async def list_environments(self, **input: Unpack[ListEnvironmentsInput]) -> ListEnvironmentsResult:
+        "The project's environments (paginated) (GET /v1/environments)"
+        return cast("ListEnvironmentsResult", await self.request("listEnvironments", input))
+
+    async def get_environment(self, **input: Unpack[GetEnvironmentInput]) -> Environment:
+        "One environment with its routed URLs and its forks (with health) (GET /v1/environments/{env})"
+        return cast("Environment", await self.request("getEnvironment", input))
+
+    async def delete_environment(self, **input: Unpack[DeleteEnvironmentInput]) -> None:
+        "Delete an environment and its forks (idempotent) (DELETE /v1/environments/{env})"
+        return cast("None", await self.request("deleteEnvironment", input))
+
+    async def create_fork(self, **input: Unpack[CreateForkInput]) -> Fork:
+        "Fork one service: requests carrying the routing key (returned; generated when absent) reach the fork, every other request the baseline (POST /v1/environments/{env}/forks)"
+        return cast("Fork", await self.request("createFork", input))
+
+    async def list_forks(self, **input: Unpack[ListForksInput]) -> ListForksResult:
+        "An environment's forks with their health (GET /v1/environments/{env}/forks)"
+        return cast("ListForksResult", await self.request("listForks", input))
+
+    async def delete_fork(self, **input: Unpack[DeleteForkInput]) -> None:
+        "Remove a fork (idempotent): requests with its key go to the baseline again (DELETE /v1/environments/{env}/forks/{id})"
+        return cast("None", await self.request("deleteFork", input))
+
+    async def get_environment_metrics(self, **input: Unpack[GetEnvironmentMetricsInput]) -> EnvironmentMetrics:
+        "The router's per-route counters for an environment: requests, fallbacks, errors, latency (GET /v1/environments/{env}/metrics)"
+        return cast("EnvironmentMetrics", await self.request("getEnvironmentMetrics", input))
+
+    async def create_gate_target(self, **input: Unpack[CreateGateTargetInput]) -> GateTarget:
+        "Register a target of the gate: a production PostgreSQL database and the mirror rehearsals clone (admin) (POST /v1/gate/targets)"
+        return cast("GateTarget", await self.request("createGateTarget", input))
+
+    async def list_gate_targets(self, **input: Unpack[ListGateTargetsInput]) -> ListGateTargetsResult:
+        "List gate targets (GET /v1/gate/targets)"
+        return cast("ListGateTargetsResult", await self.request("listGateTargets", input))
+
+    async def get_gate_target(self, **input: Unpack[GetGateTargetInput]) -> GateTarget:
+        "Get a gate target (GET /v1/gate/targets/{id})"
+        return cast("GateTarget", await self.request("getGateTarget", input))
+
+    async def lock_gate_target(self, **input: Unpack[LockGateTargetInput]) -> GateTarget:
+        "Take the promotion lock of a target (owner, reason, TTL) (POST /v1/gate/targets/{id}/lock)"
+        return cast("GateTarget", await self.request("lockGateTarget", input))
+
+    async def unlock_gate_target(self, **input: Unpack[UnlockGateTargetInput]) -> GateTarget:
+        "Release the promotion lock (idempotent); force releases another owner's (admin, audited) (DELETE /v1/gate/targets/{id}/lock)"
+        return cast("GateTarget", await self.request("unlockGateTarget", input))
+
+    async def create_proposal(self, **input: Unpack[CreateProposalInput]) -> Proposal:
+        "Propose a change to a target: it is hashed, classified, rehearsed on a clone of the mirror and decided (POST /v1/proposals)"
+        return cast("Proposal", await self.request("createProposal", input))
+
+    async def list_proposals(self, **input: Unpack[ListProposalsInput]) -> ListProposalsResult:
+        "List proposals (GET /v1/proposals)"
+        return cast("ListProposalsResult", await self.request("listProposals", input))
+
+    async def get_proposal(self, **input: Unpack[GetProposalInput]) -> Proposal:
+        "Get a proposal with its evidence and decision (GET /v1/proposals/{id})"
+        return cast("Proposal", await self.request("getProposal", input))
+
+    async def rehearse_proposal(self, **input: Unpack[RehearseProposalInput]) -> Proposal:
+        "Rehearse the proposal again on a fresh clone (e.g. after the target changed) (POST /v1/proposals/{id}/rehearse)"
+        return cast("Proposal", await self.request("rehearseProposal", input))
+
+    async def override_proposal(self, **input: Unpack[OverrideProposalInput]) -> Proposal:
+        "Operator override: decide pass without (or against) the rehearsal; reason required, audited (POST /v1/proposals/{id}/override)"
+        return cast("Proposal", await self.request("overrideProposal", input))
+
+    async def approve_proposal(self, **input: Unpack[ApproveProposalInput]) -> Proposal:
+        "Approve the proposal of this hash (not its proposer; after a pass) (POST /v1/proposals/{id}/approve)"
+        return cast("Proposal", await self.request("approveProposal", input))
+
+    async def promote_proposal(self, **input: Unpack[PromoteProposalInput]) -> Proposal:
+        "Apply the approved hash to the target (fresh fingerprint, target lock, one transaction), then verify; a failed verification rolls back (POST /v1/proposals/{id}/promote)"
+        return cast("Proposal", await self.request("promoteProposal", input))
+
+    async def rollback_proposal(self, **input: Unpack[RollbackProposalInput]) -> Proposal:
+        "Run the rollback of a promoted proposal (POST /v1/proposals/{id}/rollback)"
+        return cast("Proposal", await self.request("rollbackProposal", input))
