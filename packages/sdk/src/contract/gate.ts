@@ -97,7 +97,7 @@ export const ProposalExpect = z
     heavyLocks: z.boolean().default(false).describe('The change may take locks that block reads or writes of a whole table.'),
   })
   .strict()
-  .describe("What the proposer says the change does; the decision checks the evidence against it.")
+  .describe('What the proposer says the change does; the decision checks the evidence against it.')
 
 export const CreateProposalInput = z
   .object({
@@ -139,7 +139,12 @@ export const RehearsalEvidence = z
   .object({
     hash: Sha256.describe('sha256 of the evidence bundle (canonical JSON, this field left out).'),
     cloneOf: z.string().describe('Mirror id the clone was made from.'),
-    settings: z.object({ lockTimeoutMs: z.number().int(), statementTimeoutMs: z.number().int(), role: z.string().optional(), roleApplied: z.boolean().describe('The role could be set on the clone.') }),
+    settings: z.object({
+      lockTimeoutMs: z.number().int(),
+      statementTimeoutMs: z.number().int(),
+      role: z.string().optional(),
+      roleApplied: z.boolean().describe('The role could be set on the clone.'),
+    }),
     artifactMs: z.number().describe("The artifact's own run time."),
     overheadMs: z.number().describe('Clone + observe time beyond the artifact.'),
     error: z.object({ message: z.string(), code: z.string().optional(), statement: z.number().int().optional() }).optional(),
@@ -196,9 +201,7 @@ export const Proposal = z
   .meta({ id: 'Proposal' })
 export type Proposal = z.infer<typeof Proposal>
 export const ProposalRef = z.object({ id: ProposalId }).strict()
-export const ListProposalsInput = z
-  .object({ ...PageInput, target: z.string().min(1).max(limits.id).optional().describe('Only this target (id or name).'), state: ProposalState.optional() })
-  .strict()
+export const ListProposalsInput = z.object({ ...PageInput, target: z.string().min(1).max(limits.id).optional().describe('Only this target (id or name).'), state: ProposalState.optional() }).strict()
 export const ProposalPage = page(Proposal)
 export const HashedProposalInput = ProposalRef.extend({ hash: Sha256.describe('The hash you reviewed: the call is refused unless it is the proposal’s.') }).strict()
 export const ReasonedProposalInput = ProposalRef.extend({ reason: z.string().min(1, 'reason is required').max(1024) }).strict()
@@ -247,7 +250,17 @@ export const gateOps = {
     tags,
   },
   listProposals: { method: 'GET', path: '/v1/proposals', summary: 'List proposals', scope: 'gate:read', input: ListProposalsInput, output: ProposalPage, mcp: true, mcpName: 'proposal_list', tags },
-  getProposal: { method: 'GET', path: '/v1/proposals/{id}', summary: 'Get a proposal with its evidence and decision', scope: 'gate:read', input: ProposalRef, output: Proposal, mcp: true, mcpName: 'proposal_get', tags },
+  getProposal: {
+    method: 'GET',
+    path: '/v1/proposals/{id}',
+    summary: 'Get a proposal with its evidence and decision',
+    scope: 'gate:read',
+    input: ProposalRef,
+    output: Proposal,
+    mcp: true,
+    mcpName: 'proposal_get',
+    tags,
+  },
   rehearseProposal: {
     method: 'POST',
     path: '/v1/proposals/{id}/rehearse',

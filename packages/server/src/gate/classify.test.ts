@@ -56,6 +56,6 @@ describe('classify (the PostgreSQL parser, not patterns)', () => {
     expect(() => classify('BEGIN; DELETE FROM t WHERE id = 1; COMMIT')).toThrow(/transaction control/)
     expect(() => classify('SET ROLE postgres; DROP TABLE t')).toThrow(/sets role/)
     expect(() => classify('SET statement_timeout = 0')).toThrow(/sets statement_timeout/)
-    expect(classify("SET LOCAL search_path = shop, public; SELECT 1").category).toBe('read-only')
+    expect(classify('SET LOCAL search_path = shop, public; SELECT 1').category).toBe('read-only')
   })
 })

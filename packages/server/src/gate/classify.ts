@@ -40,10 +40,31 @@ export function loadParser(): Promise<void> {
 }
 
 /** Settings an artifact may not change: they are the production settings the gate applies itself. */
-const reservedSettings = new Set(['role', 'session_authorization', 'statement_timeout', 'lock_timeout', 'idle_in_transaction_session_timeout', 'default_transaction_read_only', 'transaction_read_only'])
+const reservedSettings = new Set([
+  'role',
+  'session_authorization',
+  'statement_timeout',
+  'lock_timeout',
+  'idle_in_transaction_session_timeout',
+  'default_transaction_read_only',
+  'transaction_read_only',
+])
 
 /** Functions whose value differs per row: a column added with one as its default rewrites the table under an ACCESS EXCLUSIVE lock. */
-const volatileFunctions = new Set(['random', 'gen_random_uuid', 'uuid_generate_v4', 'clock_timestamp', 'timeofday', 'nextval', 'txid_current', 'statement_timestamp', 'setseed', 'uuid_generate_v1', 'uuidv4', 'uuidv7'])
+const volatileFunctions = new Set([
+  'random',
+  'gen_random_uuid',
+  'uuid_generate_v4',
+  'clock_timestamp',
+  'timeofday',
+  'nextval',
+  'txid_current',
+  'statement_timestamp',
+  'setseed',
+  'uuid_generate_v1',
+  'uuidv4',
+  'uuidv7',
+])
 
 /** ALTER TABLE subcommands that rewrite or scan the whole table while holding its lock. */
 const rewritingSubtypes: Record<string, string> = {
@@ -71,7 +92,10 @@ export function classify(sql: string, what = 'artifact'): Classification {
   const statements = stmts.map((s, index) => {
     // Locations are byte offsets into the UTF-8 text.
     const start = s.stmt_location ?? 0
-    const text = bytes.subarray(start, s.stmt_len ? start + s.stmt_len : bytes.length).toString('utf8').trim()
+    const text = bytes
+      .subarray(start, s.stmt_len ? start + s.stmt_len : bytes.length)
+      .toString('utf8')
+      .trim()
     return classifyStatement(s.stmt, index, text, what)
   })
   const has = (c: StatementClass['category']) => statements.some((s) => s.category === c)
@@ -122,9 +146,11 @@ function classifyStatement(stmt: Node, index: number, sql: string, what: string)
       break
     }
     case 'TransactionStmt':
-      throw new AppError('invalid_request', `${what}: statement ${index + 1} is transaction control (${String(n.kind)}); the gate runs the whole artifact in one transaction itself, leave out BEGIN/COMMIT`, [
-        { path: what, message: 'transaction control not allowed' },
-      ])
+      throw new AppError(
+        'invalid_request',
+        `${what}: statement ${index + 1} is transaction control (${String(n.kind)}); the gate runs the whole artifact in one transaction itself, leave out BEGIN/COMMIT`,
+        [{ path: what, message: 'transaction control not allowed' }],
+      )
     case 'InsertStmt':
     case 'UpdateStmt':
     case 'DeleteStmt':
@@ -133,8 +159,7 @@ function classifyStatement(stmt: Node, index: number, sql: string, what: string)
       const table = rangeVarName(n.relation)
       if (table) lock(table, 'RowExclusiveLock')
       readTables({ ...n, relation: undefined })
-      if ((kind === 'UpdateStmt' || kind === 'DeleteStmt') && !n.whereClause && table)
-        c.destructive.push(`${kind === 'UpdateStmt' ? 'UPDATE' : 'DELETE'} without WHERE on ${table} changes every row`)
+      if ((kind === 'UpdateStmt' || kind === 'DeleteStmt') && !n.whereClause && table) c.destructive.push(`${kind === 'UpdateStmt' ? 'UPDATE' : 'DELETE'} without WHERE on ${table} changes every row`)
       break
     }
     case 'CopyStmt': {
@@ -156,7 +181,10 @@ function classifyStatement(stmt: Node, index: number, sql: string, what: string)
       c.category = 'ddl'
       const type = String(n.removeType ?? '')
       const names = ((n.objects as unknown[] | undefined) ?? []).map(objectName)
-      const noun = type.replace(/^OBJECT_/, '').toLowerCase().replace(/_/g, ' ')
+      const noun = type
+        .replace(/^OBJECT_/, '')
+        .toLowerCase()
+        .replace(/_/g, ' ')
       if (n.concurrent) c.transactional = false
       if (['OBJECT_TABLE', 'OBJECT_SCHEMA', 'OBJECT_MATVIEW', 'OBJECT_SEQUENCE', 'OBJECT_TYPE', 'OBJECT_DOMAIN', 'OBJECT_EXTENSION'].includes(type) || n.behavior === 'DROP_CASCADE')
         for (const name of names) c.destructive.push(`DROP ${noun.toUpperCase()} ${name}${n.behavior === 'DROP_CASCADE' ? ' CASCADE' : ''} removes it and its data`)
@@ -187,7 +215,8 @@ function classifyStatement(stmt: Node, index: number, sql: string, what: string)
           const con = ((cmd.def as Node | undefined)?.Constraint ?? {}) as Node
           if ((con.contype === 'CONSTR_CHECK' || con.contype === 'CONSTR_FOREIGN') && !con.skip_validation)
             c.heavyLocks.push(`ADD CONSTRAINT on ${table} without NOT VALID scans the whole table while holding its lock`)
-          if (con.contype === 'CONSTR_PRIMARY' || con.contype === 'CONSTR_UNIQUE') c.heavyLocks.push(`ADD ${con.contype === 'CONSTR_PRIMARY' ? 'PRIMARY KEY' : 'UNIQUE'} on ${table} builds an index under ACCESS EXCLUSIVE`)
+          if (con.contype === 'CONSTR_PRIMARY' || con.contype === 'CONSTR_UNIQUE')
+            c.heavyLocks.push(`ADD ${con.contype === 'CONSTR_PRIMARY' ? 'PRIMARY KEY' : 'UNIQUE'} on ${table} builds an index under ACCESS EXCLUSIVE`)
         }
         const rewrite = rewritingSubtypes[subtype]
         if (rewrite) c.heavyLocks.push(`${table}: ${rewrite}`)

@@ -8,7 +8,12 @@ export const GateConfig = z
     standingApproval: z
       .object({
         after: z.number().int().min(1).default(100).describe('Clean identical rehearsals (same target, same artifact) that earn a standing approval.'),
-        windowSeconds: z.number().int().min(60).default(30 * 86_400).describe('Window the clean rehearsals are counted in.'),
+        windowSeconds: z
+          .number()
+          .int()
+          .min(60)
+          .default(30 * 86_400)
+          .describe('Window the clean rehearsals are counted in.'),
       })
       .strict()
       .prefault({}),

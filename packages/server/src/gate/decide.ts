@@ -39,7 +39,8 @@ export function decide(plan: Classification, evidence: EvidenceFacts | undefined
     for (const d of evidence.droppedWithData) fail.push(`removed with data: ${d}`)
   }
   const maxRows = expect.maxRowsChanged ?? limits.maxRowsChanged
-  if (evidence.rowsChanged > maxRows) fail.push(`${evidence.rowsChanged} rows changed, more than the ${maxRows} allowed (${expect.maxRowsChanged !== undefined ? 'expect.maxRowsChanged' : 'gate.maxRowsChanged'})`)
+  if (evidence.rowsChanged > maxRows)
+    fail.push(`${evidence.rowsChanged} rows changed, more than the ${maxRows} allowed (${expect.maxRowsChanged !== undefined ? 'expect.maxRowsChanged' : 'gate.maxRowsChanged'})`)
   if (expect.tables) {
     const allowed = new Set(expect.tables.map((t) => (t.includes('.') ? t : `public.${t}`)))
     for (const t of evidence.tables) if (!allowed.has(t.table)) fail.push(`rows of ${t.table} changed, which expect.tables does not name`)

@@ -32,7 +32,14 @@ export class GateContext {
   /** One link of the chain proposed → rehearsed → evidence → decision → approval → promoted → verified | rolled back, with the proposal's hash. */
   async chain(p: Principal | string, link: ChainLink, row: GateProposalRow, data: unknown): Promise<void> {
     const actor = typeof p === 'string' ? p : p.tokenId
-    await this.audit.append({ actor, project: row.project, action: `gate:${link}`, target: row.id, outcome: 'ok', data: { proposal: row.id, hash: row.hash, target: row.target_id, ...(data as object) } })
+    await this.audit.append({
+      actor,
+      project: row.project,
+      action: `gate:${link}`,
+      target: row.id,
+      outcome: 'ok',
+      data: { proposal: row.id, hash: row.hash, target: row.target_id, ...(data as object) },
+    })
   }
 
   /** The policy engine's answer for approve/promote (Cedar actions gate:approve, gate:promote); policy_denied naming why. */

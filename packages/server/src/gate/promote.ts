@@ -32,7 +32,8 @@ export class Promoter {
     const row = await this.#proposals.row(p, id)
     if (hash !== row.hash) throw new AppError('conflict', `hash ${hash} is not the hash of proposal ${id} (${row.hash}); only the approved hash is promoted`, { reason: 'gate_hash_mismatch' })
     const approval = row.approval ? (JSON.parse(row.approval) as { hash: string }) : undefined
-    if (row.state !== 'approved' || !approval) throw new AppError('conflict', `proposal ${id} is ${row.state}; only an approved proposal is promoted`, { reason: 'gate_not_approved', state: row.state })
+    if (row.state !== 'approved' || !approval)
+      throw new AppError('conflict', `proposal ${id} is ${row.state}; only an approved proposal is promoted`, { reason: 'gate_not_approved', state: row.state })
     if (approval.hash !== row.hash) throw new AppError('conflict', `the approval of ${id} is for hash ${approval.hash}, not ${row.hash}`, { reason: 'gate_hash_mismatch' })
     this.#c.authorise(p, 'gate:promote', row)
     const target = await this.#c.targets.row(p, row.target_id)
@@ -46,11 +47,20 @@ export class Promoter {
         if (!evidence) throw new AppError('conflict', `proposal ${id} has no rehearsal evidence (overridden without one); rehearse it before promoting`, { reason: 'gate_no_evidence' })
         const now = await targetState(target.url, plan)
         if (now.fingerprint !== evidence.fingerprint)
-          throw new AppError('conflict', `target ${target.name} changed since proposal ${id} was rehearsed (fingerprint ${now.fingerprint.slice(0, 12)} ≠ ${evidence.fingerprint.slice(0, 12)}); rehearse it again (POST /v1/proposals/${id}/rehearse)`, {
-            reason: 'gate_stale',
-          })
+          throw new AppError(
+            'conflict',
+            `target ${target.name} changed since proposal ${id} was rehearsed (fingerprint ${now.fingerprint.slice(0, 12)} ≠ ${evidence.fingerprint.slice(0, 12)}); rehearse it again (POST /v1/proposals/${id}/rehearse)`,
+            {
+              reason: 'gate_stale',
+            },
+          )
       }
-      const moved = await this.#c.db.updateTable('gate_proposals').set({ state: 'promoting', promotion: JSON.stringify({ by: p.tokenId, startedAt: this.#c.now() } satisfies Promotion) }).where('id', '=', id).where('state', '=', 'approved').executeTakeFirst()
+      const moved = await this.#c.db
+        .updateTable('gate_proposals')
+        .set({ state: 'promoting', promotion: JSON.stringify({ by: p.tokenId, startedAt: this.#c.now() } satisfies Promotion) })
+        .where('id', '=', id)
+        .where('state', '=', 'approved')
+        .executeTakeFirst()
       if (Number(moved.numUpdatedRows) !== 1) throw new AppError('conflict', `proposal ${id} is being promoted by another call`, { reason: 'gate_state' })
       await this.#apply(p.tokenId, { ...row, state: 'promoting' }, target, plan)
     } finally {
@@ -102,7 +112,13 @@ export class Promoter {
     }
     await this.#revokeStanding(row)
     const rolled = body.rollback ? await this.#runRollback(target, body.rollback, settings) : 'there is no rollback'
-    const done: Promotion = { ...promotion, finishedAt: this.#c.now(), verified: false, rolledBack: rolled === undefined, error: `verification failed: ${failure}${rolled ? `; rollback not done: ${rolled}` : ''}` }
+    const done: Promotion = {
+      ...promotion,
+      finishedAt: this.#c.now(),
+      verified: false,
+      rolledBack: rolled === undefined,
+      error: `verification failed: ${failure}${rolled ? `; rollback not done: ${rolled}` : ''}`,
+    }
     await this.#set(row.id, rolled === undefined ? 'rolled_back' : 'failed', done)
     await this.#c.chain(actor, rolled === undefined ? 'rolled_back' : 'promotion_failed', row, { verification: failure, rollback: rolled ?? 'ok' })
   }
@@ -110,7 +126,8 @@ export class Promoter {
   /** Runs the rollback of a promoted (or verified) proposal by hand. */
   async rollback(p: Principal, id: string, reason: string): Promise<Proposal> {
     const row = await this.#proposals.row(p, id)
-    if (!['promoted', 'verified'].includes(row.state)) throw new AppError('conflict', `proposal ${id} is ${row.state}; only a promoted proposal is rolled back`, { reason: 'gate_state', state: row.state })
+    if (!['promoted', 'verified'].includes(row.state))
+      throw new AppError('conflict', `proposal ${id} is ${row.state}; only a promoted proposal is rolled back`, { reason: 'gate_state', state: row.state })
     const body = JSON.parse(row.body) as Body
     if (!body.rollback) throw new AppError('conflict', `proposal ${id} has no rollback`, { reason: 'gate_no_rollback' })
     this.#c.authorise(p, 'gate:promote', row)
@@ -145,7 +162,11 @@ export class Promoter {
         if (status !== 'committed') {
           await this.#c.db
             .updateTable('gate_proposals')
-            .set({ state: 'approved', promote_xid: null, promotion: JSON.stringify({ ...promotion, finishedAt: this.#c.now(), error: 'interrupted by a restart before its transaction committed: nothing was applied; promote again' }) })
+            .set({
+              state: 'approved',
+              promote_xid: null,
+              promotion: JSON.stringify({ ...promotion, finishedAt: this.#c.now(), error: 'interrupted by a restart before its transaction committed: nothing was applied; promote again' }),
+            })
             .where('id', '=', row.id)
             .execute()
           await this.#c.chain(gateActor, 'promotion_interrupted', row, { xid: row.promote_xid, applied: false })
@@ -212,11 +233,18 @@ export class Promoter {
   }
 
   async #set(id: string, state: string, promotion: Promotion): Promise<void> {
-    await this.#c.db.updateTable('gate_proposals').set({ state, promotion: JSON.stringify(promotion) }).where('id', '=', id).execute()
+    await this.#c.db
+      .updateTable('gate_proposals')
+      .set({ state, promotion: JSON.stringify(promotion) })
+      .where('id', '=', id)
+      .execute()
   }
 
   /** A promotion that failed revokes the standing approval of its artifact on its target. */
   async #revokeStanding(row: GateProposalRow): Promise<void> {
-    await this.#c.db.insertInto('gate_rehearsals').values({ id: newId('grh', 12), target_id: row.target_id, artifact_hash: row.artifact_hash, proposal_id: row.id, verdict: 'failed', at: this.#c.now() }).execute()
+    await this.#c.db
+      .insertInto('gate_rehearsals')
+      .values({ id: newId('grh', 12), target_id: row.target_id, artifact_hash: row.artifact_hash, proposal_id: row.id, verdict: 'failed', at: this.#c.now() })
+      .execute()
   }
 }

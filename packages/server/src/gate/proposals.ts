@@ -75,10 +75,16 @@ export class Proposals {
     await this.#c.db.insertInto('gate_proposals').values(row).execute()
     await this.#c.chain(p, 'proposed', row, { hash: row.hash, category: plan.category, destructive: plan.destructive, heavyLocks: plan.heavyLocks })
     // Skip rules: read-only, or a standing approval of this very artifact on this target.
-    if (plan.category === 'read-only') return this.#decided(p, row, { verdict: 'pass', reasons: ['read-only: every statement only reads; it is promoted in a READ ONLY transaction'], skip: 'read-only' })
+    if (plan.category === 'read-only')
+      return this.#decided(p, row, { verdict: 'pass', reasons: ['read-only: every statement only reads; it is promoted in a READ ONLY transaction'], skip: 'read-only' })
     const standing = await this.standing(target.id, row.artifact_hash)
     if (standing.earned) {
-      const decided = await this.#decided(p, row, { verdict: 'pass', reasons: [`standing approval: ${standing.clean} clean identical rehearsals since ${standing.since}`], skip: 'standing' }, 'rehearsed')
+      const decided = await this.#decided(
+        p,
+        row,
+        { verdict: 'pass', reasons: [`standing approval: ${standing.clean} clean identical rehearsals since ${standing.since}`], skip: 'standing' },
+        'rehearsed',
+      )
       const approval = { by: 'system:gate-standing', hash: row.hash, at: this.#c.now() }
       await this.#update(row.id, { state: 'approved', approval: JSON.stringify(approval) })
       await this.#c.chain(p, 'approval', row, { ...approval, standing: true })
@@ -99,7 +105,12 @@ export class Proposals {
 
   async list(p: Principal, q: { limit: number; nextToken?: string | undefined; target?: string | undefined; state?: string | undefined }): Promise<{ items: Proposal[]; nextToken?: string }> {
     const targetId = q.target ? (await this.#c.targets.row(p, q.target)).id : undefined
-    let query = this.#c.db.selectFrom('gate_proposals').selectAll().where('project', '=', p.project).orderBy('id').limit(q.limit + 1)
+    let query = this.#c.db
+      .selectFrom('gate_proposals')
+      .selectAll()
+      .where('project', '=', p.project)
+      .orderBy('id')
+      .limit(q.limit + 1)
     const after = decodeCursor(q.nextToken)
     if (after) query = query.where('id', '>', after)
     if (targetId) query = query.where('target_id', '=', targetId)
@@ -135,7 +146,8 @@ export class Proposals {
   /** Rehearses on a fresh clone and decides. Allowed before approval, and again when the target went stale. */
   async rehearse(p: Principal, id: string): Promise<Proposal> {
     const row = await this.row(p, id)
-    if (!['proposed', 'rehearsed', 'approved'].includes(row.state)) throw new AppError('conflict', `proposal ${id} is ${row.state}; only a proposal not yet promoted is rehearsed`, { reason: 'gate_state', state: row.state })
+    if (!['proposed', 'rehearsed', 'approved'].includes(row.state))
+      throw new AppError('conflict', `proposal ${id} is ${row.state}; only a proposal not yet promoted is rehearsed`, { reason: 'gate_state', state: row.state })
     const target = await this.#c.targets.row(p, row.target_id)
     const plan = JSON.parse(row.classification) as Classification
     let evidence: EvidenceBundle
@@ -159,7 +171,10 @@ export class Proposals {
     await this.#c.chain(p, 'rehearsed', row, { mirror: target.mirror_id, fingerprint: evidence.fingerprint })
     await this.#c.chain(p, 'evidence', row, { evidenceHash: evidence.hash, rowsChanged: evidence.rowsChanged, error: evidence.error?.message, droppedWithData: evidence.droppedWithData })
     const d = decide(plan, evidence, (JSON.parse(row.body) as Body).expect, this.#c.config)
-    await this.#c.db.insertInto('gate_rehearsals').values({ id: newId('grh', 12), target_id: row.target_id, artifact_hash: row.artifact_hash, proposal_id: row.id, verdict: d.verdict, at: this.#c.now() }).execute()
+    await this.#c.db
+      .insertInto('gate_rehearsals')
+      .values({ id: newId('grh', 12), target_id: row.target_id, artifact_hash: row.artifact_hash, proposal_id: row.id, verdict: d.verdict, at: this.#c.now() })
+      .execute()
     return this.#decided(p, row, d, 'rehearsed')
   }
 
@@ -167,20 +182,30 @@ export class Proposals {
   async override(p: Principal, id: string, reason: string): Promise<Proposal> {
     const row = await this.row(p, id)
     this.#notProposer(p, row, 'override')
-    if (!['proposed', 'rehearsed'].includes(row.state)) throw new AppError('conflict', `proposal ${id} is ${row.state}; only an undecided or rehearsed proposal is overridden`, { reason: 'gate_state', state: row.state })
+    if (!['proposed', 'rehearsed'].includes(row.state))
+      throw new AppError('conflict', `proposal ${id} is ${row.state}; only an undecided or rehearsed proposal is overridden`, { reason: 'gate_state', state: row.state })
     return this.#decided(p, row, { verdict: 'pass', reasons: [`operator override by ${p.tokenId}: ${reason}`], skip: 'override' }, row.state === 'proposed' ? 'rehearsed' : row.state)
   }
 
   async approve(p: Principal, id: string, hash: string): Promise<Proposal> {
     const row = await this.row(p, id)
-    if (hash !== row.hash) throw new AppError('conflict', `hash ${hash} is not the hash of proposal ${id} (${row.hash}); review the proposal you approve and pass its hash`, { reason: 'gate_hash_mismatch' })
+    if (hash !== row.hash)
+      throw new AppError('conflict', `hash ${hash} is not the hash of proposal ${id} (${row.hash}); review the proposal you approve and pass its hash`, { reason: 'gate_hash_mismatch' })
     this.#notProposer(p, row, 'approve')
     if (row.state !== 'rehearsed') throw new AppError('conflict', `proposal ${id} is ${row.state}; only a rehearsed proposal with a pass is approved`, { reason: 'gate_state', state: row.state })
     const decision = row.decision ? (JSON.parse(row.decision) as Decision) : undefined
-    if (decision?.verdict !== 'pass') throw new AppError('conflict', `proposal ${id}'s verdict is ${decision?.verdict ?? 'none'}; only a pass is approved (fix the artifact, re-rehearse, or an operator overrides)`, { reason: 'gate_not_passed' })
+    if (decision?.verdict !== 'pass')
+      throw new AppError('conflict', `proposal ${id}'s verdict is ${decision?.verdict ?? 'none'}; only a pass is approved (fix the artifact, re-rehearse, or an operator overrides)`, {
+        reason: 'gate_not_passed',
+      })
     this.#c.authorise(p, 'gate:approve', row)
     const approval = { by: p.tokenId, hash: row.hash, at: this.#c.now() }
-    const done = await this.#c.db.updateTable('gate_proposals').set({ state: 'approved', approval: JSON.stringify(approval) }).where('id', '=', id).where('state', '=', 'rehearsed').executeTakeFirst()
+    const done = await this.#c.db
+      .updateTable('gate_proposals')
+      .set({ state: 'approved', approval: JSON.stringify(approval) })
+      .where('id', '=', id)
+      .where('state', '=', 'rehearsed')
+      .executeTakeFirst()
     if (Number(done.numUpdatedRows) !== 1) throw new AppError('conflict', `proposal ${id} changed while it was being approved; get it again`, { reason: 'gate_state' })
     await this.#c.chain(p, 'approval', row, approval)
     return this.get(p, id)

@@ -55,10 +55,12 @@ export function createGateService(d: GateServiceDeps): GateService {
   const proposals = new Proposals(ctx)
   const promoter = new Promoter(ctx, proposals)
   // The parser's wasm loads on first use of a SQL operation, not at start.
-  const parsed = <A extends unknown[], R>(fn: (...a: A) => Promise<R>) => async (...a: A): Promise<R> => {
-    await loadParser()
-    return fn(...a)
-  }
+  const parsed =
+    <A extends unknown[], R>(fn: (...a: A) => Promise<R>) =>
+    async (...a: A): Promise<R> => {
+      await loadParser()
+      return fn(...a)
+    }
   return {
     createTarget: (p, i) => targets.create(p, i),
     listTargets: (p, q) => targets.list(p, q),

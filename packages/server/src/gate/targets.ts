@@ -145,9 +145,20 @@ export class Targets {
     const t = await this.row(p, idOrName)
     const l = await this.liveLock(t.id)
     if (l && l.owner !== p.tokenId) {
-      if (!force) throw new AppError('conflict', `target ${t.name} is locked by ${l.owner} until ${l.expires_at} (${l.reason}); only its owner releases it, or an admin with force`, { reason: 'gate_locked', owner: l.owner })
+      if (!force)
+        throw new AppError('conflict', `target ${t.name} is locked by ${l.owner} until ${l.expires_at} (${l.reason}); only its owner releases it, or an admin with force`, {
+          reason: 'gate_locked',
+          owner: l.owner,
+        })
       if (!p.scopes.includes('admin')) throw new AppError('policy_denied', `force-unlocking target ${t.name} needs the admin scope`, { reason: 'gate_force_unlock_admin' })
-      await this.#d.audit.append({ actor: p.tokenId, project: p.project, action: 'gate:force-unlock', target: t.id, outcome: 'ok', data: { owner: l.owner, reason: l.reason, expiresAt: l.expires_at } })
+      await this.#d.audit.append({
+        actor: p.tokenId,
+        project: p.project,
+        action: 'gate:force-unlock',
+        target: t.id,
+        outcome: 'ok',
+        data: { owner: l.owner, reason: l.reason, expiresAt: l.expires_at },
+      })
     }
     await this.#d.db.deleteFrom('gate_locks').where('target_id', '=', t.id).execute()
     return this.view(t)

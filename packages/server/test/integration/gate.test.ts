@@ -206,7 +206,10 @@ describe.skipIf(Boolean(dataSkip))(`sandbox-first gate on real PostgreSQL${dataS
     // Earlier promotions changed orders (a column, an index): the mirror follows production once refreshed.
     await admin.refreshMirror({ id: 'shop', wait: true })
     const before = await fingerprint((sql) => shop(sql) as never)
-    const p = await propose(agent, 'UPDATE orders SET total = total + 1 WHERE id = 7', { rollback: 'UPDATE orders SET total = total - 1 WHERE id = 7', verify: 'SELECT total > 100000 FROM orders WHERE id = 7' })
+    const p = await propose(agent, 'UPDATE orders SET total = total + 1 WHERE id = 7', {
+      rollback: 'UPDATE orders SET total = total - 1 WHERE id = 7',
+      verify: 'SELECT total > 100000 FROM orders WHERE id = 7',
+    })
     await alice.approveProposal({ id: p.id, hash: p.hash })
     const done = await bob.promoteProposal({ id: p.id, hash: p.hash })
     expect(done).toMatchObject({ state: 'rolled_back', promotion: { verified: false, rolledBack: true, error: expect.stringContaining('verification failed') } })

@@ -79,14 +79,27 @@ export const gateCommands: CliCommand[] = [
       const paging = { limit: v.limit ? Number(v.limit) : 100, ...(v.next ? { nextToken: String(v.next) } : {}) }
       if (v.targets) {
         const page = await client.listGateTargets(paging)
-        io.print(page, () => table(page.items.map((t) => ({ id: t.id, name: t.name, url: t.url, mirror: t.mirror, lock: t.lock ? `${t.lock.owner} (${t.lock.reason})` : '' })), ['id', 'name', 'url', 'mirror', 'lock']))
+        io.print(page, () =>
+          table(
+            page.items.map((t) => ({ id: t.id, name: t.name, url: t.url, mirror: t.mirror, lock: t.lock ? `${t.lock.owner} (${t.lock.reason})` : '' })),
+            ['id', 'name', 'url', 'mirror', 'lock'],
+          ),
+        )
         return 0
       }
       const page = await client.listProposals({ ...paging, ...(v.target ? { target: String(v.target) } : {}), ...(v.state ? { state: String(v.state) as Proposal['state'] } : {}) })
       io.print(page, () =>
         [
           table(
-            page.items.map((p) => ({ id: p.id, target: p.target, state: p.state, verdict: p.decision?.verdict ?? '', class: p.classification.category, hash: p.hash.slice(0, 12), intent: p.intent.slice(0, 60) })),
+            page.items.map((p) => ({
+              id: p.id,
+              target: p.target,
+              state: p.state,
+              verdict: p.decision?.verdict ?? '',
+              class: p.classification.category,
+              hash: p.hash.slice(0, 12),
+              intent: p.intent.slice(0, 60),
+            })),
             ['id', 'target', 'state', 'verdict', 'class', 'hash', 'intent'],
           ),
           ...(page.nextToken ? [`more: --next ${page.nextToken}`] : []),
@@ -131,7 +144,8 @@ export const gateCommands: CliCommand[] = [
   {
     words: ['propose'],
     summary: 'Propose a SQL change to a target: hashed, classified, rehearsed on a clone of its mirror, decided',
-    usage: '<target> (--sql SQL | --sql-file F) --intent TEXT [--rollback SQL | --rollback-file F] [--verify SQL | --verify-file F] [--max-rows N] [--tables a,b] [--destructive] [--heavy-locks] [--json]',
+    usage:
+      '<target> (--sql SQL | --sql-file F) --intent TEXT [--rollback SQL | --rollback-file F] [--verify SQL | --verify-file F] [--max-rows N] [--tables a,b] [--destructive] [--heavy-locks] [--json]',
     options: {
       ...json,
       sql: { type: 'string' },
