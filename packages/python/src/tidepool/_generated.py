@@ -2907,8 +2907,8 @@ class LockGateTargetInput(TypedDict, total=False):
 class UnlockGateTargetInput(TypedDict, total=False):
     id: Required[str]
     "Target id or name."
-    force: NotRequired[bool]
-    "Release another owner's lock (admin; audited)."
+    force: NotRequired[Literal['true', 'false']]
+    "'true': release another owner's lock (admin; audited)."
 
 
 class CreateProposalInputExpect(TypedDict, total=False):

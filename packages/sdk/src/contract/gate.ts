@@ -84,7 +84,8 @@ export const LockGateTargetInput = GateTargetRef.extend({
   ttlSeconds: z.number().int().min(1).max(86_400).default(600).describe('The lock lapses after this long.'),
 }).strict()
 export const UnlockGateTargetInput = GateTargetRef.extend({
-  force: z.coerce.boolean().default(false).describe("Release another owner's lock (admin; audited)."),
+  // A query parameter: 'true' or 'false', never coerced (a coerced 'false' would be true).
+  force: z.enum(['true', 'false']).default('false').describe("'true': release another owner's lock (admin; audited)."),
 }).strict()
 
 // ---------------------------------------------------------------- proposals

@@ -13,7 +13,7 @@ export const gateHandlers: HandlerTable<GateOpName, GateAreaServices> = {
   listGateTargets: async (i, ctx, svc) => svc.gate.listTargets(ctx.principal, i),
   getGateTarget: async (i, ctx, svc) => svc.gate.getTarget(ctx.principal, i.id),
   lockGateTarget: async (i, ctx, svc) => svc.gate.lockTarget(ctx.principal, i.id, i.reason, i.ttlSeconds),
-  unlockGateTarget: async (i, ctx, svc) => svc.gate.unlockTarget(ctx.principal, i.id, i.force),
+  unlockGateTarget: async (i, ctx, svc) => svc.gate.unlockTarget(ctx.principal, i.id, i.force === 'true'),
   createProposal: async (i, ctx, svc) => svc.gate.propose(ctx.principal, i),
   listProposals: async (i, ctx, svc) => svc.gate.listProposals(ctx.principal, i),
   getProposal: async (i, ctx, svc) => svc.gate.getProposal(ctx.principal, i.id),

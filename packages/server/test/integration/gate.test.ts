@@ -191,11 +191,11 @@ describe.skipIf(Boolean(dataSkip))(`sandbox-first gate on real PostgreSQL${dataS
     expect((await bob.getGateTarget({ id: 'shop-prod' })).lock).toBeUndefined()
     const mine = await bob.lockGateTarget({ id: 'shop-prod', reason: 'bob holds it', ttlSeconds: 600 })
     await expect(alice.unlockGateTarget({ id: 'shop-prod' })).rejects.toMatchObject({ code: 'conflict' })
-    await expect(alice.unlockGateTarget({ id: 'shop-prod', force: true })).rejects.toMatchObject({ code: 'policy_denied' })
+    await expect(alice.unlockGateTarget({ id: 'shop-prod', force: 'true' })).rejects.toMatchObject({ code: 'policy_denied' })
     // Bob's own lock does not stop Bob's promotion (it is his), and the promotion releases only a lock it took.
     expect((await bob.promoteProposal({ id: p.id, hash: p.hash })).state).toBe('verified')
     await bob.lockGateTarget({ id: 'shop-prod', reason: 'bob again', ttlSeconds: 600 })
-    const freed = await admin.unlockGateTarget({ id: 'shop-prod', force: true })
+    const freed = await admin.unlockGateTarget({ id: 'shop-prod', force: 'true' })
     expect(freed.lock).toBeUndefined()
     expect((await admin.unlockGateTarget({ id: 'shop-prod' })).lock).toBeUndefined() // idempotent
     const forced = (await admin.listAudit({ action: 'gate:force-unlock', limit: 10 })).items

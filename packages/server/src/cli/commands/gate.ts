@@ -136,7 +136,7 @@ export const gateCommands: CliCommand[] = [
     usage: '<target> [--force] [--json]',
     options: { ...json, force: { type: 'boolean' } },
     async run({ positionals, values: v, api, io }) {
-      const t = await (await api()).unlockGateTarget({ id: one(positionals, 'target'), force: Boolean(v.force) })
+      const t = await (await api()).unlockGateTarget({ id: one(positionals, 'target'), force: v.force ? 'true' : 'false' })
       io.print(t, () => `${t.name} unlocked`)
       return 0
     },
