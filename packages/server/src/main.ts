@@ -361,6 +361,8 @@ export async function buildControlPlane(config: Config, opts: BuildOptions = {})
       await runs.flush()
       await commands.flush()
       await sandboxes.pools.close()
+      // Rehearsal clones still being removed go before the data area closes.
+      await svc.gate.settle()
       await svc.data.close()
       await network.close()
       // After everything that may still append; signs the final head.

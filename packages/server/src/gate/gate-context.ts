@@ -29,6 +29,19 @@ export class GateContext {
 
   now = (): string => new Date(this.clock.now()).toISOString()
 
+  readonly #pending = new Set<Promise<void>>()
+
+  /** Work that finishes after the call that started it answered; its failure is logged, and settle() waits for it. */
+  background(work: Promise<void>, what: string): void {
+    const p = work.catch((err: unknown) => this.log.error({ err }, `gate: ${what} failed`)).finally(() => this.#pending.delete(p))
+    this.#pending.add(p)
+  }
+
+  /** Waits for background work (tests, benchmarks, close). */
+  async settle(): Promise<void> {
+    while (this.#pending.size > 0) await Promise.all([...this.#pending])
+  }
+
   /** One link of the chain proposed → rehearsed → evidence → decision → approval → promoted → verified | rolled back, with the proposal's hash. */
   async chain(p: Principal | string, link: ChainLink, row: GateProposalRow, data: unknown): Promise<void> {
     const actor = typeof p === 'string' ? p : p.tokenId

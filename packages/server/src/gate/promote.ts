@@ -37,7 +37,7 @@ export class Promoter {
     if (approval.hash !== row.hash) throw new AppError('conflict', `the approval of ${id} is for hash ${approval.hash}, not ${row.hash}`, { reason: 'gate_hash_mismatch' })
     this.#c.authorise(p, 'gate:promote', row)
     const target = await this.#c.targets.row(p, row.target_id)
-    await this.#c.targets.acquire(target.id, p.tokenId, `promoting ${row.id}`, PROMOTION_LOCK_SECONDS)
+    const release = await this.#lock(target.id, p.tokenId, `promoting ${row.id}`)
     try {
       const plan = JSON.parse(row.classification) as Classification
       const decision = JSON.parse(row.decision ?? '{}') as Decision
@@ -64,7 +64,7 @@ export class Promoter {
       if (Number(moved.numUpdatedRows) !== 1) throw new AppError('conflict', `proposal ${id} is being promoted by another call`, { reason: 'gate_state' })
       await this.#apply(p.tokenId, { ...row, state: 'promoting' }, target, plan)
     } finally {
-      await this.#c.targets.release(target.id, p.tokenId)
+      await release()
     }
     return this.#proposals.get(p, id)
   }
@@ -132,7 +132,7 @@ export class Promoter {
     if (!body.rollback) throw new AppError('conflict', `proposal ${id} has no rollback`, { reason: 'gate_no_rollback' })
     this.#c.authorise(p, 'gate:promote', row)
     const target = await this.#c.targets.row(p, row.target_id)
-    await this.#c.targets.acquire(target.id, p.tokenId, `rolling back ${row.id}`, PROMOTION_LOCK_SECONDS)
+    const release = await this.#lock(target.id, p.tokenId, `rolling back ${row.id}`)
     try {
       const failed = await this.#runRollback(target, body.rollback, JSON.parse(target.settings) as TargetSettings)
       if (failed) throw new AppError('conflict', `the rollback of ${id} failed on the target (nothing of it was applied): ${failed}`, { reason: 'gate_rollback_failed' })
@@ -140,9 +140,19 @@ export class Promoter {
       await this.#set(id, 'rolled_back', { ...promotion, rolledBack: true, finishedAt: this.#c.now() })
       await this.#c.chain(p, 'rolled_back', row, { reason, by: 'hand' })
     } finally {
-      await this.#c.targets.release(target.id, p.tokenId)
+      await release()
     }
     return this.#proposals.get(p, id)
+  }
+
+  /**
+   * The target's lock for one promotion or rollback: taken, and released after; a lock the caller already
+   * holds (taken by hand for a window of changes) is used as it is and kept.
+   */
+  async #lock(targetId: string, owner: string, reason: string): Promise<() => Promise<void>> {
+    if ((await this.#c.targets.liveLock(targetId))?.owner === owner) return async () => undefined
+    await this.#c.targets.acquire(targetId, owner, reason, PROMOTION_LOCK_SECONDS)
+    return () => this.#c.targets.release(targetId, owner)
   }
 
   /**

@@ -160,6 +160,7 @@ export class Proposals {
         settings: JSON.parse(target.settings) as TargetSettings,
         cloneTtlSeconds: this.#c.config.cloneTtlSeconds,
         now: this.#c.now,
+        background: (work) => this.#c.background(work, 'removing a rehearsal clone'),
       })
     } catch (err) {
       // No evidence never passes: the proposal stays undecided, and says why.

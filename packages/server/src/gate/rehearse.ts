@@ -43,6 +43,8 @@ export interface RehearsalInput {
   settings: TargetSettings
   cloneTtlSeconds: number
   now: () => string
+  /** Takes the clone's removal to finish after the rehearsal returns (absent: the rehearsal waits for it). */
+  background?: ((work: Promise<void>) => void) | undefined
 }
 
 /** Tables a fingerprint counts: every table the artifact names. */
@@ -70,8 +72,14 @@ export async function targetState(url: string, plan: Classification) {
 export async function rehearse(data: GateData, i: RehearsalInput): Promise<EvidenceBundle> {
   const t0 = performance.now()
   const tables = countedTables(i.plan)
-  const target = await targetState(i.targetUrl, i.plan)
-  const clone = await data.clone(i.principal, i.mirrorId, i.cloneTtlSeconds)
+  // The target's state and the clone are independent: read one while the other is made.
+  const [targetRead, cloneMade] = await Promise.allSettled([targetState(i.targetUrl, i.plan), data.clone(i.principal, i.mirrorId, i.cloneTtlSeconds)])
+  if (targetRead.status === 'rejected' || cloneMade.status === 'rejected') {
+    if (cloneMade.status === 'fulfilled') await data.dropClone(i.principal, cloneMade.value.id)
+    throw targetRead.status === 'rejected' ? targetRead.reason : (cloneMade as PromiseRejectedResult).reason
+  }
+  const target = targetRead.value
+  const clone = cloneMade.value
   try {
     const db = await connect(clone.url, 'tidepool-gate-rehearsal')
     try {
@@ -125,7 +133,10 @@ export async function rehearse(data: GateData, i: RehearsalInput): Promise<Evide
       await db.end().catch(() => undefined)
     }
   } finally {
-    await data.dropClone(i.principal, clone.id)
+    // The evidence is complete: the clone goes after the answer (its TTL covers a crash before it is gone).
+    const dropping = data.dropClone(i.principal, clone.id)
+    if (i.background) i.background(dropping)
+    else await dropping
   }
 }
 

@@ -32,6 +32,8 @@ export interface GateService {
   approve(p: Principal, id: string, hash: string): Promise<Proposal>
   promote(p: Principal, id: string, hash: string): Promise<Proposal>
   rollback(p: Principal, id: string, reason: string): Promise<Proposal>
+  /** Waits for work left after an answer (removing rehearsal clones); main.ts calls it before the data area closes. */
+  settle(): Promise<void>
   /** Resolves promotions a crash interrupted (main.ts calls it at start). */
   recover(): Promise<{ resumed: number; reverted: number }>
 }
@@ -75,6 +77,7 @@ export function createGateService(d: GateServiceDeps): GateService {
     approve: (p, id, hash) => proposals.approve(p, id, hash),
     promote: parsed((p: Principal, id: string, hash: string) => promoter.promote(p, id, hash)),
     rollback: parsed((p: Principal, id: string, reason: string) => promoter.rollback(p, id, reason)),
+    settle: () => ctx.settle(),
     recover: async () => {
       const left = await db.selectFrom('gate_proposals').select('id').where('state', 'in', ['promoting', 'promoted']).limit(1).executeTakeFirst()
       if (!left) return { resumed: 0, reverted: 0 }

@@ -192,8 +192,9 @@ describe.skipIf(Boolean(dataSkip))(`sandbox-first gate on real PostgreSQL${dataS
     const mine = await bob.lockGateTarget({ id: 'shop-prod', reason: 'bob holds it', ttlSeconds: 600 })
     await expect(alice.unlockGateTarget({ id: 'shop-prod' })).rejects.toMatchObject({ code: 'conflict' })
     await expect(alice.unlockGateTarget({ id: 'shop-prod', force: 'true' })).rejects.toMatchObject({ code: 'policy_denied' })
-    // Bob's own lock does not stop Bob's promotion (it is his), and the promotion releases only a lock it took.
+    // Bob's own lock does not stop Bob's promotion (it is his), and the promotion leaves a lock it did not take.
     expect((await bob.promoteProposal({ id: p.id, hash: p.hash })).state).toBe('verified')
+    expect((await bob.getGateTarget({ id: 'shop-prod' })).lock).toMatchObject({ owner: mine.lock!.owner, reason: 'bob holds it' })
     await bob.lockGateTarget({ id: 'shop-prod', reason: 'bob again', ttlSeconds: 600 })
     const freed = await admin.unlockGateTarget({ id: 'shop-prod', force: 'true' })
     expect(freed.lock).toBeUndefined()
