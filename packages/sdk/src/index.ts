@@ -95,18 +95,7 @@ export {
   EnvironmentMetrics,
   environmentsOps,
 } from './contract/environments.js'
-export {
-  gateOps,
-  GateTargetId,
-  ProposalId,
-  CreateGateTargetInput,
-  GateTarget,
-  CreateProposalInput,
-  Proposal,
-  RehearsalEvidence,
-  Classification,
-  ProposalState,
-} from './contract/gate.js'
+export { gateOps, GateTargetId, ProposalId, CreateGateTargetInput, GateTarget, CreateProposalInput, Proposal, RehearsalEvidence, Classification, ProposalState } from './contract/gate.js'
 export { PortNumber, PortRef, SetPortPublicInput, PortExposure, portsOps } from './contract/ports.js'
 export { PolicyStatus, policyOps } from './contract/policy.js'
 export { ActionName, ActionInfo, ActionList, RunActionInput, ActionResult, actionsOps } from './contract/actions.js'
