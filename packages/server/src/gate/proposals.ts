@@ -199,6 +199,9 @@ export class Proposals {
       throw new AppError('conflict', `proposal ${id}'s verdict is ${decision?.verdict ?? 'none'}; only a pass is approved (fix the artifact, re-rehearse, or an operator overrides)`, {
         reason: 'gate_not_passed',
       })
+    // The rollback plan comes before approval: a change that writes is approved only with one to show.
+    if (!(JSON.parse(row.body) as Body).rollback && (JSON.parse(row.classification) as Classification).category !== 'read-only')
+      throw new AppError('conflict', `proposal ${id} writes but has no rollback; propose it again with a rollback plan (the approver sees it before approving)`, { reason: 'gate_no_rollback' })
     this.#c.authorise(p, 'gate:approve', row)
     const approval = { by: p.tokenId, hash: row.hash, at: this.#c.now() }
     const done = await this.#c.db

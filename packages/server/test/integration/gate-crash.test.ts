@@ -92,7 +92,7 @@ describe.skipIf(Boolean(skip))(`a server killed mid-promotion (real server proce
   }, 120_000)
 
   const approved = async (artifact: string, verify?: string): Promise<Proposal> => {
-    const p = await agent.createProposal({ target: 'prod', artifact, intent: 'crash test', ...(verify ? { verify } : {}) })
+    const p = await agent.createProposal({ target: 'prod', artifact, rollback: 'SELECT 1', intent: 'crash test', ...(verify ? { verify } : {}) })
     expect(p.decision?.verdict).toBe('pass')
     return reviewer.approveProposal({ id: p.id, hash: p.hash })
   }

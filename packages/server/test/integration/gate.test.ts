@@ -104,6 +104,10 @@ describe.skipIf(Boolean(dataSkip))(`sandbox-first gate on real PostgreSQL${dataS
     await expect(alice.promoteProposal({ id: p.id, hash: p.hash })).rejects.toMatchObject({ code: 'conflict', details: { reason: 'gate_not_approved' } })
     const approved = await alice.approveProposal({ id: p.id, hash: p.hash })
     expect(approved).toMatchObject({ state: 'approved', approval: { hash: p.hash } })
+    // A change that writes without a rollback plan is not approved.
+    const bare = await propose(agent, 'UPDATE employees SET name = name WHERE id = 5')
+    expect(bare.decision?.verdict).toBe('pass')
+    await expect(alice.approveProposal({ id: bare.id, hash: bare.hash })).rejects.toMatchObject({ code: 'conflict', details: { reason: 'gate_no_rollback' } })
     const done = await bob.promoteProposal({ id: p.id, hash: p.hash })
     expect(done).toMatchObject({ state: 'verified', promotion: { verified: true } })
     expect(await shop('SELECT count(*)::int AS n FROM orders WHERE gift')).toEqual([{ n: 3 }])
@@ -144,7 +148,7 @@ describe.skipIf(Boolean(dataSkip))(`sandbox-first gate on real PostgreSQL${dataS
   })
 
   it('self-approval is refused with a stable code; an operator override needs a reason and another principal', async () => {
-    const p = await propose(alice, 'CREATE INDEX orders_total ON orders (total)')
+    const p = await propose(alice, 'CREATE INDEX orders_total ON orders (total)', { rollback: 'DROP INDEX orders_total' })
     expect(p.decision).toMatchObject({ verdict: 'inconclusive' })
     await expect(alice.approveProposal({ id: p.id, hash: p.hash })).rejects.toMatchObject({ code: 'policy_denied', details: { reason: 'gate_self_approval' } })
     await expect(bob.approveProposal({ id: p.id, hash: p.hash })).rejects.toMatchObject({ code: 'conflict', details: { reason: 'gate_not_passed' } })
@@ -158,8 +162,8 @@ describe.skipIf(Boolean(dataSkip))(`sandbox-first gate on real PostgreSQL${dataS
   })
 
   it('an approval of hash A cannot promote hash B', async () => {
-    const a = await propose(agent, 'UPDATE employees SET name = name WHERE id = 1')
-    const b = await propose(agent, 'UPDATE employees SET name = name WHERE id = 2')
+    const a = await propose(agent, 'UPDATE employees SET name = name WHERE id = 1', { rollback: 'SELECT 1' })
+    const b = await propose(agent, 'UPDATE employees SET name = name WHERE id = 2', { rollback: 'SELECT 1' })
     await alice.approveProposal({ id: a.id, hash: a.hash })
     await expect(bob.promoteProposal({ id: a.id, hash: b.hash })).rejects.toMatchObject({ code: 'conflict', details: { reason: 'gate_hash_mismatch' } })
     await expect(bob.promoteProposal({ id: b.id, hash: b.hash })).rejects.toMatchObject({ code: 'conflict', details: { reason: 'gate_not_approved' } })
@@ -168,7 +172,10 @@ describe.skipIf(Boolean(dataSkip))(`sandbox-first gate on real PostgreSQL${dataS
   })
 
   it('a stale target is refused; a new rehearsal and approval promote it', async () => {
-    const p = await propose(agent, "UPDATE tags SET label = 'x' WHERE ns = 'ns1'", { expect: { maxRowsChanged: 100, destructive: false, heavyLocks: false } })
+    const p = await propose(agent, "UPDATE tags SET label = 'x' WHERE ns = 'ns1'", {
+      rollback: "UPDATE tags SET label = 'Tag ' || substr(tag, 4) WHERE ns = 'ns1'",
+      expect: { maxRowsChanged: 100, destructive: false, heavyLocks: false },
+    })
     await alice.approveProposal({ id: p.id, hash: p.hash })
     await shop("INSERT INTO tags VALUES ('ns9', 'late', 'arrived after the rehearsal')")
     await expect(bob.promoteProposal({ id: p.id, hash: p.hash })).rejects.toMatchObject({ code: 'conflict', details: { reason: 'gate_stale' } })
@@ -181,7 +188,7 @@ describe.skipIf(Boolean(dataSkip))(`sandbox-first gate on real PostgreSQL${dataS
   })
 
   it('the target lock: contention refused with owner and expiry, lapses after its TTL, force-unlock is admin-only and audited', async () => {
-    const p = await propose(agent, 'UPDATE employees SET name = name WHERE id = 3')
+    const p = await propose(agent, 'UPDATE employees SET name = name WHERE id = 3', { rollback: 'SELECT 1' })
     await alice.approveProposal({ id: p.id, hash: p.hash })
     const locked = await alice.lockGateTarget({ id: 'shop-prod', reason: 'maintenance window', ttlSeconds: 1 })
     expect(locked.lock).toMatchObject({ reason: 'maintenance window' })
