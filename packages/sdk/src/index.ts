@@ -78,6 +78,7 @@ export type {
   WorkflowsOpName,
   EnvironmentsOpName,
   WebhooksOpName,
+  GateOpName,
 } from './contract/operations.js'
 export { Ports, portHost, portHostSuffix } from './sandbox-ports.js'
 export {
@@ -109,6 +110,7 @@ export {
   ApprovalLink,
   webhooksOps,
 } from './contract/webhooks.js'
+export { gateOps, GateTargetId, ProposalId, CreateGateTargetInput, GateTarget, CreateProposalInput, Proposal, RehearsalEvidence, Classification, ProposalState } from './contract/gate.js'
 export { PortNumber, PortRef, SetPortPublicInput, PortExposure, portsOps } from './contract/ports.js'
 export { PolicyStatus, policyOps } from './contract/policy.js'
 export { ActionName, ActionInfo, ActionList, RunActionInput, ActionResult, actionsOps } from './contract/actions.js'

@@ -8,6 +8,7 @@ import { AuditConfig } from './audit/config.js'
 import { AppError } from './core/errors.js'
 import { isUnsafeKey, safeCopy } from './core/safe-input.js'
 import { DataConfig } from './data/config.js'
+import { GateConfig } from './gate/config.js'
 import { InsightsConfig } from './insights/config.js'
 import { NetworkConfig } from './network/config.js'
 import { PolicyConfig } from './policy/config.js'
@@ -153,6 +154,7 @@ export const ConfigSchema = z
     // prefault: an absent section is parsed as {}, so its own defaults apply (default() would skip parsing).
     insights: InsightsConfig.prefault({}),
     data: DataConfig.prefault({}),
+    gate: GateConfig.prefault({}).describe('The sandbox-first gate: decision thresholds, standing approvals, rehearsal clones.'),
     audit: AuditConfig.prefault({}),
     snapshots: SnapshotConfig.prefault({}),
     templates: TemplatesConfig.prefault({}),

@@ -21,6 +21,7 @@ import { createLogger, type Logger } from './core/log.js'
 import { createDataService, type DataService } from './data/service.js'
 import { mountE2b } from './e2b/mount.js'
 import { EnvironmentService } from './environments/service.js'
+import { createGateService } from './gate/service.js'
 import { createHttpApp } from './http/app.js'
 import { proxyPortUpgrade } from './http/port-proxy.js'
 import { mountMcp, type McpHttpMount, type McpHttpOptions } from './mcp/http-mount.js'
@@ -267,6 +268,24 @@ export async function buildControlPlane(config: Config, opts: BuildOptions = {})
       log,
     ),
     data: svcData,
+    // The sandbox-first gate rehearses on clones of the data area's mirrors, as the caller; Cedar decides approve/promote.
+    gate: createGateService({
+      config,
+      store,
+      clock,
+      log,
+      audit,
+      policy: opts.policyEvaluation !== false ? { decide: (req) => policy.decideGate(req) } : undefined,
+      data: {
+        mirror: async (p, idOrName) => svcData.getMirror(p, idOrName),
+        clone: async (p, mirror, ttlSeconds) => svcData.createClone(p, { mirror, ttlSeconds }),
+        dropClone: async (p, id) => {
+          await svcData.deleteClone(p, id).catch((err: unknown) => {
+            if ((err as { code?: string }).code !== 'not_found') throw err
+          })
+        },
+      },
+    }),
     templates,
     network,
     actions,
@@ -304,6 +323,8 @@ export async function buildControlPlane(config: Config, opts: BuildOptions = {})
   })
   // Adopts or restarts clones after a restart, reaps orphans, starts the data reaper.
   await svc.data.start({ reaper: opts.reaper !== false })
+  // Promotions a crash interrupted: resumed (committed on the target) or left unapplied (not committed), never half-done.
+  await svc.gate.recover().catch((err: unknown) => log.error({ err }, 'gate: resolving interrupted promotions failed; they stay promoting until the next start'))
   // The egress proxy (config network.proxy.enabled), serving the sandboxes attached before a restart.
   // With per-sandbox links (runtime.network) the proxy listens on their gateway, the one host address
   // sandboxes reach, and only its two ports pass the runtime's nftables rules.
@@ -386,6 +407,8 @@ export async function buildControlPlane(config: Config, opts: BuildOptions = {})
       await hooks.github?.adapter.settle()
       await commands.flush()
       await sandboxes.pools.close()
+      // Rehearsal clones still being removed go before the data area closes.
+      await svc.gate.settle()
       await svc.data.close()
       await network.close()
       // After everything that may still append; signs the final head.

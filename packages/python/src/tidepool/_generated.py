@@ -32,9 +32,6 @@ class Lifecycle(TypedDict, total=False):
     "A paused sandbox resumes on its next exec or file call."
 
 
-Isolation: TypeAlias = Literal['namespaces', 'gvisor']
-
-
 class CreateSandboxInputResources(TypedDict, total=False):
     "Limits; unset fields take the configured defaults."
     cpu: NotRequired[float]
@@ -77,7 +74,6 @@ class CreateSandboxInput(TypedDict, total=False):
     "Environment variables (at most 256, names up to 256 bytes, values up to 32 KiB). Values are never logged and are redacted in the audit log."
     metadata: NotRequired[dict[str, str]]
     "Free-form string labels; filter lists with metadata.<key>=<value>."
-    isolation: NotRequired[Isolation]
 
 
 class RunEventInfraMetrics(TypedDict, total=False):
@@ -95,16 +91,6 @@ class RunEventInfraMetrics(TypedDict, total=False):
     oomKills: NotRequired[int]
     "Processes killed for exceeding memory."
     diskPct: NotRequired[float]
-    cpuSeconds: NotRequired[float]
-    "CPU time the run's sandboxes used (joined from their cgroups when the run executed in tidepool sandboxes)."
-    memoryPeakBytes: NotRequired[int]
-    "Peak memory of the most memory-starved sandbox of the run (joined from its cgroup)."
-    memoryLimitBytes: NotRequired[int]
-    "That sandbox's memory limit."
-    pidsLimitHits: NotRequired[int]
-    "Forks refused at the pids limit (joined from the sandboxes\u2019 cgroups: pids.events max)."
-    figuresFrom: NotRequired[str]
-    "The sandboxes whose cgroup figures were joined (\" (live)\" when read before the sandbox ended)."
     sandboxId: NotRequired[str]
     "The tidepool sandbox the run used (enables resize/reset remediation)."
     runner: NotRequired[str]
@@ -155,8 +141,6 @@ class SampleSpec(TypedDict, total=False):
 class MaskingSpec(TypedDict, total=False):
     defaults: NotRequired[bool]
     "Apply built-in rules to columns whose names look personal (email, first/last/full name, phone, address, ssn, birth date, ip, token, password)."
-    content: NotRequired[bool]
-    "Also scan text and JSON columns that no rule masks for personal data by content (emails, phone numbers, Luhn-valid card numbers, mod-97-valid IBANs, names that are values of masked name columns) and mask just those spans."
     rules: NotRequired[list[MaskRule]]
     "Explicit rules; they win over the defaults, the first matching rule wins."
 
@@ -348,10 +332,6 @@ class SandboxMetrics(TypedDict, total=False):
     pids: Required[int]
     pidsLimit: Required[int]
     oomKills: Required[int]
-    cpuLimit: NotRequired[float]
-    "CPU cores the sandbox's cgroup quota allows, read back from the cgroup (what a resize really set)."
-    pidsLimitHits: NotRequired[int]
-    "Times a fork was refused at the pids limit (pids.events max)."
     diskBytes: NotRequired[int]
     "Bytes the sandbox's writable layer holds on disk (allocated, not apparent sizes)."
     diskExclusiveBytes: NotRequired[int]
@@ -464,14 +444,14 @@ class Principal(TypedDict, total=False):
     tokenId: Required[str]
     name: Required[str]
     project: Required[str]
-    scopes: Required[list[Literal['admin', 'sandboxes:read', 'sandboxes:write', 'audit:read', 'runs:write', 'insights:read', 'insights:write', 'data:read', 'data:write']]]
+    scopes: Required[list[Literal['admin', 'sandboxes:read', 'sandboxes:write', 'audit:read', 'runs:write', 'insights:read', 'insights:write', 'data:read', 'data:write', 'gate:read', 'gate:propose', 'gate:approve', 'gate:promote']]]
 
 
 class TokenInfo(TypedDict, total=False):
     id: Required[str]
     name: Required[str]
     project: Required[str]
-    scopes: Required[list[Literal['admin', 'sandboxes:read', 'sandboxes:write', 'audit:read', 'runs:write', 'insights:read', 'insights:write', 'data:read', 'data:write']]]
+    scopes: Required[list[Literal['admin', 'sandboxes:read', 'sandboxes:write', 'audit:read', 'runs:write', 'insights:read', 'insights:write', 'data:read', 'data:write', 'gate:read', 'gate:propose', 'gate:approve', 'gate:promote']]]
     createdAt: Required[str]
     "RFC 3339 timestamp (UTC)."
     expiresAt: NotRequired[str]
@@ -667,16 +647,6 @@ class RunInfra(TypedDict, total=False):
     oomKills: NotRequired[int]
     "Processes killed for exceeding memory."
     diskPct: NotRequired[float]
-    cpuSeconds: NotRequired[float]
-    "CPU time the run's sandboxes used (joined from their cgroups when the run executed in tidepool sandboxes)."
-    memoryPeakBytes: NotRequired[int]
-    "Peak memory of the most memory-starved sandbox of the run (joined from its cgroup)."
-    memoryLimitBytes: NotRequired[int]
-    "That sandbox's memory limit."
-    pidsLimitHits: NotRequired[int]
-    "Forks refused at the pids limit (joined from the sandboxes\u2019 cgroups: pids.events max)."
-    figuresFrom: NotRequired[str]
-    "The sandboxes whose cgroup figures were joined (\" (live)\" when read before the sandbox ended)."
     sandboxId: NotRequired[str]
     "The tidepool sandbox the run used (enables resize/reset remediation)."
     runner: NotRequired[str]
@@ -1091,31 +1061,6 @@ class RemediationPage(TypedDict, total=False):
     "Pass to get the next page; absent on the last page."
 
 
-class RerunRequestPage(TypedDict, total=False):
-    items: Required[list[RerunRequest]]
-    nextToken: NotRequired[str]
-    "Pass to get the next page; absent on the last page."
-
-
-class RerunRequest(TypedDict, total=False):
-    remediationId: Required[str]
-    "The applied rerun remediation this request is (reject it to withdraw the request)."
-    runId: Required[str]
-    "The red run to re-run."
-    commit: Required[str]
-    branch: Required[str]
-    pipeline: NotRequired[str]
-    pr: NotRequired[str]
-    attempt: Required[int]
-    "The attempt number the re-run should report (createRun attempt)."
-    tests: Required[list[str]]
-    "Test ids that failed (a CI may re-run only these)."
-    requestedAt: Required[str]
-    "RFC 3339 timestamp (UTC)."
-    requestedBy: Required[str]
-    "system:remediation, or the token that applied it."
-
-
 class InsightsSettings(TypedDict, total=False):
     mode: Required[Literal['suggest', 'auto', 'ab']]
     "suggest: recommend only; auto: apply what passes every gate; ab: assign each run to an arm."
@@ -1221,75 +1166,6 @@ class MirrorReport(TypedDict, total=False):
     rowsPerSecond: Required[float]
     pgVersion: Required[str]
     "Major version of the PostgreSQL serving the mirror and its clones."
-    warnings: Required[list[str]]
-    masking: NotRequired[MaskingReport]
-    "What was masked, by name and by content, column by column (builds since content masking)."
-
-
-class MaskingReportTablesItemColumnsItemFound(TypedDict, total=False):
-    "Spans found by content, per detector."
-    email: Required[int]
-    phone: Required[int]
-    "E.164 (+ and 8\u201315 digits) or national (10 digits, or 11 after a 0/1 trunk prefix, in 2+ groups)."
-    card: Required[int]
-    "13\u201319 digits (single spaces or dashes between groups) passing Luhn."
-    iban: Required[int]
-    "Country code, check digits and the country's IBAN length, passing mod 97."
-    name: Required[int]
-    "Capitalised words that are values of the masked name columns."
-
-
-class MaskingReportTablesItemColumnsItem(TypedDict, total=False):
-    column: Required[str]
-    type: Required[str]
-    "PostgreSQL type."
-    masking: Required[Literal['name', 'content', 'none']]
-    "name: a rule masks the whole value; content: spans found inside were masked; none: left as is (see reason)."
-    rule: NotRequired[Literal['email', 'name', 'first_name', 'last_name', 'phone', 'hash', 'null', 'redact', 'keep']]
-    "The rule, for masking \"name\"."
-    scanned: NotRequired[int]
-    "Values scanned by content (non-NULL)."
-    masked: NotRequired[int]
-    "Values in which at least one span was masked."
-    found: NotRequired[MaskingReportTablesItemColumnsItemFound]
-    "Spans found by content, per detector."
-    reason: NotRequired[str]
-    "Why a column is left as is: not text, a key column, an explicit keep rule, content scanning off, or nothing found."
-
-
-class MaskingReportTablesItem(TypedDict, total=False):
-    table: Required[str]
-    "schema.table"
-    rows: Required[int]
-    "Rows looked at (dry run: the sample read; build: rows copied)."
-    columns: Required[list[MaskingReportTablesItemColumnsItem]]
-
-
-class MaskingReportFound(TypedDict, total=False):
-    "Totals over all tables."
-    email: Required[int]
-    phone: Required[int]
-    "E.164 (+ and 8\u201315 digits) or national (10 digits, or 11 after a 0/1 trunk prefix, in 2+ groups)."
-    card: Required[int]
-    "13\u201319 digits (single spaces or dashes between groups) passing Luhn."
-    iban: Required[int]
-    "Country code, check digits and the country's IBAN length, passing mod 97."
-    name: Required[int]
-    "Capitalised words that are values of the masked name columns."
-
-
-class MaskingReport(TypedDict, total=False):
-    dryRun: Required[bool]
-    "true: a plan from a sample, nothing was built."
-    content: Required[bool]
-    "Content scanning was on."
-    nameColumns: Required[list[str]]
-    "Masked name columns (schema.table.column) whose values taught the name detector."
-    namesLearned: Required[int]
-    "Distinct name words learned from them."
-    tables: Required[list[MaskingReportTablesItem]]
-    found: Required[MaskingReportFound]
-    "Totals over all tables."
     warnings: Required[list[str]]
 
 
@@ -1765,72 +1641,188 @@ class RouteMetric(TypedDict, total=False):
     "Time to response headers, over the last 1024 requests."
 
 
-class CreatedWebhook(TypedDict, total=False):
+class GateTargetSettings(TypedDict, total=False):
+    lockTimeoutMs: Required[int]
+    statementTimeoutMs: Required[int]
+    role: NotRequired[str]
+
+
+class GateTarget(TypedDict, total=False):
     id: Required[str]
-    "Webhook id (whk_\u2026)."
+    "Gate target id, e.g. gtg_k3j9x2m1q8w7."
     project: Required[str]
+    name: Required[str]
+    kind: Required[Literal['postgres']]
     url: Required[str]
-    events: Required[list[Literal['triage.summary', 'remediation.proposed', 'remediation.approved', 'remediation.rejected']]]
-    description: NotRequired[str]
+    "The URL with its password hidden."
+    mirror: Required[str]
+    "Mirror id rehearsals clone."
+    settings: Required[GateTargetSettings]
+    lock: NotRequired[GateLock]
+    "The promotion lock, while held and not expired."
     createdAt: Required[str]
     "RFC 3339 timestamp (UTC)."
-    createdBy: Required[str]
-    "Token id that created it."
-    secret: Required[str]
-    "The signing secret (whsec_\u2026): shown only once. Verify X-Tidepool-Signature with it (README, Webhooks)."
 
 
-class Webhook(TypedDict, total=False):
-    id: Required[str]
-    "Webhook id (whk_\u2026)."
-    project: Required[str]
-    url: Required[str]
-    events: Required[list[Literal['triage.summary', 'remediation.proposed', 'remediation.approved', 'remediation.rejected']]]
-    description: NotRequired[str]
-    createdAt: Required[str]
+class GateLock(TypedDict, total=False):
+    owner: Required[str]
+    "Token id holding the lock."
+    reason: Required[str]
+    acquiredAt: Required[str]
     "RFC 3339 timestamp (UTC)."
-    createdBy: Required[str]
-    "Token id that created it."
-
-
-class WebhookDelivery(TypedDict, total=False):
-    id: Required[str]
-    "Delivery id (dlv_\u2026): the X-Tidepool-Delivery header; the same on every retry."
-    webhookId: Required[str]
-    event: Required[Literal['triage.summary', 'remediation.proposed', 'remediation.approved', 'remediation.rejected']]
-    "triage.summary: a run was finished and triaged; remediation.proposed: a remediation waits for a decision; remediation.approved: one was applied (by a person or automatically); remediation.rejected: one was rejected or reverted."
-    status: Required[Literal['pending', 'delivered', 'failed']]
-    "pending: will be tried (again) at nextAttemptAt; delivered: a 2xx came back; failed: attempts ran out."
-    attempts: Required[int]
-    statusCode: NotRequired[int]
-    "Status of the last attempt."
-    error: NotRequired[str]
-    "Error of the last attempt."
-    nextAttemptAt: NotRequired[str]
+    expiresAt: Required[str]
     "RFC 3339 timestamp (UTC)."
-    createdAt: Required[str]
-    "RFC 3339 timestamp (UTC)."
-    log: Required[list[DeliveryAttempt]]
-    "Every attempt, oldest first."
 
 
-class DeliveryAttempt(TypedDict, total=False):
-    attempt: Required[int]
-    "1 for the first try."
+class ProposalExpect(TypedDict, total=False):
+    "What the proposer says the change does; the decision checks the evidence against it."
+    maxRowsChanged: NotRequired[int]
+    "Most rows the change may insert, update or delete in all (default: the gate config)."
+    tables: NotRequired[list[str]]
+    "The only tables (schema.table) whose rows may change."
+    destructive: Required[bool]
+    "The change is meant to drop or delete (DROP, TRUNCATE, DELETE/UPDATE without WHERE, DROP COLUMN)."
+    heavyLocks: Required[bool]
+    "The change may take locks that block reads or writes of a whole table."
+
+
+class ProposalDecision(TypedDict, total=False):
+    verdict: Required[Literal['pass', 'fail', 'inconclusive']]
+    reasons: Required[list[str]]
+    skip: NotRequired[Literal['read-only', 'override', 'standing']]
+    "Why the rehearsal was skipped."
     at: Required[str]
     "RFC 3339 timestamp (UTC)."
-    statusCode: NotRequired[int]
-    "The HTTP status the receiver answered; absent when no answer came (error says why)."
+
+
+class ProposalApproval(TypedDict, total=False):
+    by: Required[str]
+    hash: Required[str]
+    "sha256 of the proposal (hex)."
+    at: Required[str]
+    "RFC 3339 timestamp (UTC)."
+
+
+class ProposalPromotion(TypedDict, total=False):
+    by: Required[str]
+    startedAt: Required[str]
+    "RFC 3339 timestamp (UTC)."
+    finishedAt: NotRequired[str]
+    "RFC 3339 timestamp (UTC)."
+    verified: NotRequired[bool]
+    rolledBack: NotRequired[bool]
     error: NotRequired[str]
-    "Why the attempt failed (connection refused, timeout, non-2xx status)."
-    durationMs: Required[float]
-    "Time to the answer (or to the failure)."
 
 
-class ApprovalLink(TypedDict, total=False):
-    url: Required[str]
-    "Open it to confirm; the confirmation applies the decision as the caller that made the link (its scopes, the policy and the audit apply then)."
-    expiresAt: Required[str]
+class Proposal(TypedDict, total=False):
+    id: Required[str]
+    "Proposal id, e.g. prop_k3j9x2m1q8w7."
+    project: Required[str]
+    target: Required[str]
+    "Gate target id, e.g. gtg_k3j9x2m1q8w7."
+    kind: Required[Literal['sql']]
+    hash: Required[str]
+    "sha256 of the proposal (hex)."
+    artifact: Required[str]
+    rollback: NotRequired[str]
+    verify: NotRequired[str]
+    intent: Required[str]
+    expect: Required[ProposalExpect]
+    "What the proposer says the change does; the decision checks the evidence against it."
+    proposer: Required[str]
+    "Token id of the proposer."
+    state: Required[Literal['proposed', 'rehearsed', 'approved', 'promoting', 'promoted', 'verified', 'rolled_back', 'failed']]
+    classification: Required[Classification]
+    evidence: NotRequired[RehearsalEvidence]
+    decision: NotRequired[ProposalDecision]
+    approval: NotRequired[ProposalApproval]
+    promotion: NotRequired[ProposalPromotion]
+    createdAt: Required[str]
+    "RFC 3339 timestamp (UTC)."
+
+
+class ClassificationStatementsItem(TypedDict, total=False):
+    index: Required[int]
+    kind: Required[str]
+    "Statement node, e.g. AlterTableStmt."
+    category: Required[Literal['read', 'write', 'ddl', 'other']]
+    destructive: Required[list[str]]
+    "Why it destroys data (empty: it does not)."
+    heavyLocks: Required[list[str]]
+    "Locks it takes that block a whole table (empty: none)."
+    transactional: Required[bool]
+    "It can run inside a transaction."
+    tables: Required[list[str]]
+
+
+class Classification(TypedDict, total=False):
+    category: Required[Literal['read-only', 'write', 'ddl']]
+    destructive: Required[bool]
+    heavyLocks: Required[bool]
+    transactional: Required[bool]
+    statements: Required[list[ClassificationStatementsItem]]
+
+
+class RehearsalEvidenceSettings(TypedDict, total=False):
+    lockTimeoutMs: Required[int]
+    statementTimeoutMs: Required[int]
+    role: NotRequired[str]
+    roleApplied: Required[bool]
+    "The role could be set on the clone."
+
+
+class RehearsalEvidenceError(TypedDict, total=False):
+    message: Required[str]
+    code: NotRequired[str]
+    statement: NotRequired[int]
+
+
+class RehearsalEvidenceTablesItem(TypedDict, total=False):
+    table: Required[str]
+    inserted: Required[int]
+    updated: Required[int]
+    deleted: Required[int]
+    rowsBefore: Required[int]
+    rowsAfter: Required[int]
+
+
+class RehearsalEvidenceSchemaDiff(TypedDict, total=False):
+    "Columns, indexes and constraints as `table.name type`."
+    added: Required[list[str]]
+    removed: Required[list[str]]
+    changed: Required[list[str]]
+
+
+class RehearsalEvidenceLocksItem(TypedDict, total=False):
+    table: Required[str]
+    mode: Required[str]
+    source: Required[Literal['observed', 'implied']]
+
+
+class RehearsalEvidence(TypedDict, total=False):
+    hash: Required[str]
+    "sha256 of the evidence bundle (canonical JSON, this field left out)."
+    cloneOf: Required[str]
+    "Mirror id the clone was made from."
+    settings: Required[RehearsalEvidenceSettings]
+    artifactMs: Required[float]
+    "The artifact's own run time."
+    overheadMs: Required[float]
+    "Clone + observe time beyond the artifact."
+    error: NotRequired[RehearsalEvidenceError]
+    tables: Required[list[RehearsalEvidenceTablesItem]]
+    "Tables whose rows changed."
+    rowsChanged: Required[int]
+    schemaDiff: Required[RehearsalEvidenceSchemaDiff]
+    "Columns, indexes and constraints as `table.name type`."
+    droppedWithData: Required[list[str]]
+    "Tables or columns removed that held rows."
+    locks: Required[list[RehearsalEvidenceLocksItem]]
+    fingerprint: Required[str]
+    "The target's fingerprint (schema + row counts of the tables the artifact names) when it was rehearsed; a promotion refuses a target that no longer has it."
+    mirrorDrift: Required[list[str]]
+    "How the mirror's schema differs from the target's (empty: the same shape)."
+    at: Required[str]
     "RFC 3339 timestamp (UTC)."
 
 
@@ -1864,8 +1856,6 @@ class SampleSpecOutput(TypedDict, total=False):
 class MaskingSpecOutput(TypedDict, total=False):
     defaults: Required[bool]
     "Apply built-in rules to columns whose names look personal (email, first/last/full name, phone, address, ssn, birth date, ip, token, password)."
-    content: Required[bool]
-    "Also scan text and JSON columns that no rule masks for personal data by content (emails, phone numbers, Luhn-valid card numbers, mod-97-valid IBANs, names that are values of masked name columns) and mask just those spans."
     rules: Required[list[MaskRule]]
     "Explicit rules; they win over the defaults, the first matching rule wins."
 
@@ -1912,7 +1902,6 @@ class CreateSandboxInput2(TypedDict, total=False):
     "Environment variables (at most 256, names up to 256 bytes, values up to 32 KiB). Values are never logged and are redacted in the audit log."
     metadata: NotRequired[dict[str, str]]
     "Free-form string labels; filter lists with metadata.<key>=<value>."
-    isolation: NotRequired[Isolation]
 
 
 class ListSandboxesInput(TypedDict, total=False):
@@ -2141,7 +2130,7 @@ class WhoamiInput(TypedDict, total=False):
 class CreateTokenInput(TypedDict, total=False):
     project: Required[str]
     "Project (tenant) the token is bound to."
-    scopes: Required[list[Literal['admin', 'sandboxes:read', 'sandboxes:write', 'audit:read', 'runs:write', 'insights:read', 'insights:write', 'data:read', 'data:write']]]
+    scopes: Required[list[Literal['admin', 'sandboxes:read', 'sandboxes:write', 'audit:read', 'runs:write', 'insights:read', 'insights:write', 'data:read', 'data:write', 'gate:read', 'gate:propose', 'gate:approve', 'gate:promote']]]
     "What the token may do."
     name: NotRequired[str]
     "Label, e.g. the agent or CI job using it."
@@ -2153,7 +2142,7 @@ class CreateTokenResult(TypedDict, total=False):
     id: Required[str]
     name: Required[str]
     project: Required[str]
-    scopes: Required[list[Literal['admin', 'sandboxes:read', 'sandboxes:write', 'audit:read', 'runs:write', 'insights:read', 'insights:write', 'data:read', 'data:write']]]
+    scopes: Required[list[Literal['admin', 'sandboxes:read', 'sandboxes:write', 'audit:read', 'runs:write', 'insights:read', 'insights:write', 'data:read', 'data:write', 'gate:read', 'gate:propose', 'gate:approve', 'gate:promote']]]
     createdAt: Required[str]
     "RFC 3339 timestamp (UTC)."
     expiresAt: NotRequired[str]
@@ -2229,16 +2218,6 @@ class CreateRunInputInfra(TypedDict, total=False):
     oomKills: NotRequired[int]
     "Processes killed for exceeding memory."
     diskPct: NotRequired[float]
-    cpuSeconds: NotRequired[float]
-    "CPU time the run's sandboxes used (joined from their cgroups when the run executed in tidepool sandboxes)."
-    memoryPeakBytes: NotRequired[int]
-    "Peak memory of the most memory-starved sandbox of the run (joined from its cgroup)."
-    memoryLimitBytes: NotRequired[int]
-    "That sandbox's memory limit."
-    pidsLimitHits: NotRequired[int]
-    "Forks refused at the pids limit (joined from the sandboxes\u2019 cgroups: pids.events max)."
-    figuresFrom: NotRequired[str]
-    "The sandboxes whose cgroup figures were joined (\" (live)\" when read before the sandbox ended)."
     sandboxId: NotRequired[str]
     "The tidepool sandbox the run used (enables resize/reset remediation)."
     runner: NotRequired[str]
@@ -2266,8 +2245,6 @@ class CreateRunInput(TypedDict, total=False):
     "Pull/merge request number or id."
     infra: NotRequired[CreateRunInputInfra]
     "Infrastructure facts about the run or a moment in it (seed schema infra_metrics)."
-    changedFiles: NotRequired[list[str]]
-    "Files the run's commit changed (paths from the repository root, e.g. `git diff --name-only HEAD^`). A failure of a test whose file the commit changed is explained by the change: it is not counted as flaky evidence across commits."
 
 
 class ListRunsInput(TypedDict, total=False):
@@ -2324,16 +2301,6 @@ class FinishRunInputInfra(TypedDict, total=False):
     oomKills: NotRequired[int]
     "Processes killed for exceeding memory."
     diskPct: NotRequired[float]
-    cpuSeconds: NotRequired[float]
-    "CPU time the run's sandboxes used (joined from their cgroups when the run executed in tidepool sandboxes)."
-    memoryPeakBytes: NotRequired[int]
-    "Peak memory of the most memory-starved sandbox of the run (joined from its cgroup)."
-    memoryLimitBytes: NotRequired[int]
-    "That sandbox's memory limit."
-    pidsLimitHits: NotRequired[int]
-    "Forks refused at the pids limit (joined from the sandboxes\u2019 cgroups: pids.events max)."
-    figuresFrom: NotRequired[str]
-    "The sandboxes whose cgroup figures were joined (\" (live)\" when read before the sandbox ended)."
     sandboxId: NotRequired[str]
     "The tidepool sandbox the run used (enables resize/reset remediation)."
     runner: NotRequired[str]
@@ -2418,13 +2385,6 @@ class ListRemediationsInput(TypedDict, total=False):
     "Token from the previous page."
 
 
-class ListRerunRequestsInput(TypedDict, total=False):
-    limit: NotRequired[int]
-    "Page size (1\u20131000)."
-    nextToken: NotRequired[str]
-    "Token from the previous page."
-
-
 class ApplyRemediationInput(TypedDict, total=False):
     id: Required[str]
     note: NotRequired[str]
@@ -2496,16 +2456,6 @@ class CreateMirrorInput(TypedDict, total=False):
     "Rebuild on this schedule (none by default)."
     wait: NotRequired[bool]
     "Answer once the mirror is built (default). false: answer at once with state \"building\"; follow progress with GET /v1/data/mirrors/{id}."
-
-
-class PlanMaskingInput(TypedDict, total=False):
-    id: Required[str]
-    "The data source to plan a mirror of."
-    sample: NotRequired[SampleSpec]
-    "The mirror's sample: the dry run reads the first rowsPerTable rows of each table's sample."
-    masking: NotRequired[MaskingSpec]
-    rowsPerTable: NotRequired[int]
-    "Rows read per table to scan (default 1000)."
 
 
 class ListMirrorsInput(TypedDict, total=False):
@@ -2904,55 +2854,144 @@ class GetEnvironmentMetricsInput(TypedDict, total=False):
     "Environment name, unique on the server (it is part of host names: <service>.<env>.localhost)."
 
 
-class CreateWebhookInput(TypedDict, total=False):
+class CreateGateTargetInputSettings(TypedDict, total=False):
+    "Production settings, applied the same way in rehearsals and promotions."
+    lockTimeoutMs: NotRequired[int]
+    "lock_timeout of rehearsals and promotions (ms)."
+    statementTimeoutMs: NotRequired[int]
+    "statement_timeout of rehearsals and promotions (ms)."
+    role: NotRequired[str]
+    "SET ROLE to this role before the artifact runs (a role of production that exists in the mirror too)."
+
+
+class CreateGateTargetInput(TypedDict, total=False):
+    name: Required[str]
+    "Name, unique in the project."
+    kind: NotRequired[Literal['postgres']]
+    "What the target is (PostgreSQL databases today)."
     url: Required[str]
-    "Where deliveries are POSTed (http or https, no credentials in the URL)."
-    events: Required[list[Literal['triage.summary', 'remediation.proposed', 'remediation.approved', 'remediation.rejected']]]
-    "The events this subscription receives."
-    description: NotRequired[str]
-    "A label for people."
+    "Production connection URL, with credentials that can apply changes. Kept by tidepool; never returned, logged or handed to an agent."
+    mirror: Required[str]
+    "Mirror (id or name) of this database that rehearsals clone."
+    settings: NotRequired[CreateGateTargetInputSettings]
+    "Production settings, applied the same way in rehearsals and promotions."
 
 
-class ListWebhooksInput(TypedDict, total=False):
+class ListGateTargetsInput(TypedDict, total=False):
     limit: NotRequired[int]
     "Page size (1\u20131000)."
     nextToken: NotRequired[str]
     "Token from the previous page."
 
 
-class ListWebhooksResult(TypedDict, total=False):
-    items: Required[list[Webhook]]
+class ListGateTargetsResult(TypedDict, total=False):
+    items: Required[list[GateTarget]]
     nextToken: NotRequired[str]
     "Pass to get the next page; absent on the last page."
 
 
-class DeleteWebhookInput(TypedDict, total=False):
+class GetGateTargetInput(TypedDict, total=False):
     id: Required[str]
-    "Webhook id (whk_\u2026)."
+    "Target id or name."
 
 
-class ListWebhookDeliveriesInput(TypedDict, total=False):
+class LockGateTargetInput(TypedDict, total=False):
     id: Required[str]
-    "Webhook id (whk_\u2026)."
-    status: NotRequired[Literal['pending', 'delivered', 'failed']]
-    limit: NotRequired[int]
-    "Page size (1\u20131000)."
-    nextToken: NotRequired[str]
-    "Token from the previous page."
-
-
-class ListWebhookDeliveriesResult(TypedDict, total=False):
-    items: Required[list[WebhookDelivery]]
-    nextToken: NotRequired[str]
-    "Pass to get the next page; absent on the last page."
-
-
-class CreateApprovalLinkInput(TypedDict, total=False):
-    remediationId: Required[str]
-    "The remediation the link decides (an unknown one is refused when the link is used: not_found)."
-    decision: Required[Literal['approve', 'reject']]
+    "Target id or name."
+    reason: Required[str]
+    "Why the target is locked (shown to whoever finds it locked)."
     ttlSeconds: NotRequired[int]
-    "How long the link works (default one day)."
+    "The lock lapses after this long."
+
+
+class UnlockGateTargetInput(TypedDict, total=False):
+    id: Required[str]
+    "Target id or name."
+    force: NotRequired[Literal['true', 'false']]
+    "'true': release another owner's lock (admin; audited)."
+
+
+class CreateProposalInputExpect(TypedDict, total=False):
+    "What the proposer says the change does; the decision checks the evidence against it."
+    maxRowsChanged: NotRequired[int]
+    "Most rows the change may insert, update or delete in all (default: the gate config)."
+    tables: NotRequired[list[str]]
+    "The only tables (schema.table) whose rows may change."
+    destructive: NotRequired[bool]
+    "The change is meant to drop or delete (DROP, TRUNCATE, DELETE/UPDATE without WHERE, DROP COLUMN)."
+    heavyLocks: NotRequired[bool]
+    "The change may take locks that block reads or writes of a whole table."
+
+
+class CreateProposalInput(TypedDict, total=False):
+    target: Required[str]
+    "Target id or name."
+    kind: NotRequired[Literal['sql']]
+    "Artifact kind (sql today)."
+    artifact: Required[str]
+    "The change: SQL statements, run in one transaction."
+    rollback: NotRequired[str]
+    "SQL that undoes the change; shown before approval, run when verification fails."
+    verify: NotRequired[str]
+    "SQL run after promotion; a failing statement, or a first column false/null in its first row, fails verification."
+    intent: Required[str]
+    "What the change is for, in a sentence."
+    expect: NotRequired[CreateProposalInputExpect]
+    "What the proposer says the change does; the decision checks the evidence against it."
+    rehearse: NotRequired[bool]
+    "Rehearse at once (false: classify only; POST \u2026/rehearse later)."
+
+
+class ListProposalsInput(TypedDict, total=False):
+    limit: NotRequired[int]
+    "Page size (1\u20131000)."
+    nextToken: NotRequired[str]
+    "Token from the previous page."
+    target: NotRequired[str]
+    "Only this target (id or name)."
+    state: NotRequired[Literal['proposed', 'rehearsed', 'approved', 'promoting', 'promoted', 'verified', 'rolled_back', 'failed']]
+
+
+class ListProposalsResult(TypedDict, total=False):
+    items: Required[list[Proposal]]
+    nextToken: NotRequired[str]
+    "Pass to get the next page; absent on the last page."
+
+
+class GetProposalInput(TypedDict, total=False):
+    id: Required[str]
+    "Proposal id, e.g. prop_k3j9x2m1q8w7."
+
+
+class RehearseProposalInput(TypedDict, total=False):
+    id: Required[str]
+    "Proposal id, e.g. prop_k3j9x2m1q8w7."
+
+
+class OverrideProposalInput(TypedDict, total=False):
+    id: Required[str]
+    "Proposal id, e.g. prop_k3j9x2m1q8w7."
+    reason: Required[str]
+
+
+class ApproveProposalInput(TypedDict, total=False):
+    id: Required[str]
+    "Proposal id, e.g. prop_k3j9x2m1q8w7."
+    hash: Required[str]
+    "The hash you reviewed: the call is refused unless it is the proposal\u2019s."
+
+
+class PromoteProposalInput(TypedDict, total=False):
+    id: Required[str]
+    "Proposal id, e.g. prop_k3j9x2m1q8w7."
+    hash: Required[str]
+    "The hash you reviewed: the call is refused unless it is the proposal\u2019s."
+
+
+class RollbackProposalInput(TypedDict, total=False):
+    id: Required[str]
+    "Proposal id, e.g. prop_k3j9x2m1q8w7."
+    reason: Required[str]
 
 
 OPERATIONS: dict[str, Operation] = {
@@ -3001,7 +3040,6 @@ OPERATIONS: dict[str, Operation] = {
     "listClusters": Operation("GET", "/v1/insights/clusters", (), {}, "none", "", "json", False, "insights:read"),
     "getKpis": Operation("GET", "/v1/insights/kpis", (), {}, "none", "", "json", False, "insights:read"),
     "listRemediations": Operation("GET", "/v1/insights/remediations", (), {}, "none", "", "json", False, "insights:read"),
-    "listRerunRequests": Operation("GET", "/v1/insights/rerun-requests", (), {}, "none", "", "json", False, "insights:read"),
     "applyRemediation": Operation("POST", "/v1/insights/remediations/{id}/apply", ('id',), {}, "json", "", "json", False, "insights:write"),
     "rejectRemediation": Operation("POST", "/v1/insights/remediations/{id}/reject", ('id',), {}, "json", "", "json", False, "insights:write"),
     "getInsightsSettings": Operation("GET", "/v1/insights/settings", (), {}, "none", "", "json", False, "insights:read"),
@@ -3011,7 +3049,6 @@ OPERATIONS: dict[str, Operation] = {
     "listDataSources": Operation("GET", "/v1/data/sources", (), {}, "none", "", "json", False, "data:read"),
     "deleteDataSource": Operation("DELETE", "/v1/data/sources/{id}", ('id',), {}, "none", "", "none", False, "data:write"),
     "createMirror": Operation("POST", "/v1/data/sources/{id}/mirror", ('id',), {}, "json", "", "json", False, "data:write"),
-    "planMasking": Operation("POST", "/v1/data/sources/{id}/mask-plan", ('id',), {}, "json", "", "json", False, "data:write"),
     "listMirrors": Operation("GET", "/v1/data/mirrors", (), {}, "none", "", "json", False, "data:read"),
     "getMirror": Operation("GET", "/v1/data/mirrors/{id}", ('id',), {}, "none", "", "json", False, "data:read"),
     "deleteMirror": Operation("DELETE", "/v1/data/mirrors/{id}", ('id',), {}, "none", "", "none", False, "data:write"),
@@ -3061,11 +3098,19 @@ OPERATIONS: dict[str, Operation] = {
     "listForks": Operation("GET", "/v1/environments/{env}/forks", ('env',), {}, "none", "", "json", False, "sandboxes:read"),
     "deleteFork": Operation("DELETE", "/v1/environments/{env}/forks/{id}", ('env', 'id'), {}, "none", "", "none", False, "sandboxes:write"),
     "getEnvironmentMetrics": Operation("GET", "/v1/environments/{env}/metrics", ('env',), {}, "none", "", "json", False, "sandboxes:read"),
-    "createWebhook": Operation("POST", "/v1/webhooks", (), {}, "json", "", "json", False, "insights:write"),
-    "listWebhooks": Operation("GET", "/v1/webhooks", (), {}, "none", "", "json", False, "insights:read"),
-    "deleteWebhook": Operation("DELETE", "/v1/webhooks/{id}", ('id',), {}, "none", "", "none", False, "insights:write"),
-    "listWebhookDeliveries": Operation("GET", "/v1/webhooks/{id}/deliveries", ('id',), {}, "none", "", "json", False, "insights:read"),
-    "createApprovalLink": Operation("POST", "/v1/insights/remediations/{remediationId}/links", ('remediationId',), {}, "json", "", "json", False, "insights:write"),
+    "createGateTarget": Operation("POST", "/v1/gate/targets", (), {}, "json", "", "json", False, "admin"),
+    "listGateTargets": Operation("GET", "/v1/gate/targets", (), {}, "none", "", "json", False, "gate:read"),
+    "getGateTarget": Operation("GET", "/v1/gate/targets/{id}", ('id',), {}, "none", "", "json", False, "gate:read"),
+    "lockGateTarget": Operation("POST", "/v1/gate/targets/{id}/lock", ('id',), {}, "json", "", "json", False, "gate:promote"),
+    "unlockGateTarget": Operation("DELETE", "/v1/gate/targets/{id}/lock", ('id',), {}, "none", "", "json", False, "gate:promote"),
+    "createProposal": Operation("POST", "/v1/proposals", (), {}, "json", "", "json", False, "gate:propose"),
+    "listProposals": Operation("GET", "/v1/proposals", (), {}, "none", "", "json", False, "gate:read"),
+    "getProposal": Operation("GET", "/v1/proposals/{id}", ('id',), {}, "none", "", "json", False, "gate:read"),
+    "rehearseProposal": Operation("POST", "/v1/proposals/{id}/rehearse", ('id',), {}, "none", "", "json", False, "gate:propose"),
+    "overrideProposal": Operation("POST", "/v1/proposals/{id}/override", ('id',), {}, "json", "", "json", False, "gate:approve"),
+    "approveProposal": Operation("POST", "/v1/proposals/{id}/approve", ('id',), {}, "json", "", "json", False, "gate:approve"),
+    "promoteProposal": Operation("POST", "/v1/proposals/{id}/promote", ('id',), {}, "json", "", "json", False, "gate:promote"),
+    "rollbackProposal": Operation("POST", "/v1/proposals/{id}/rollback", ('id',), {}, "json", "", "json", False, "gate:promote"),
 }
 
 
@@ -3255,10 +3300,6 @@ class SyncOperations:
         "Recommended and applied remediations with their gate decisions (GET /v1/insights/remediations)"
         return cast("RemediationPage", self.request("listRemediations", input))
 
-    def list_rerun_requests(self, **input: Unpack[ListRerunRequestsInput]) -> RerunRequestPage:
-        "Re-runs requested and not yet reported: a run of the same commit and pipeline with the requested attempt (or later) fulfils one (GET /v1/insights/rerun-requests)"
-        return cast("RerunRequestPage", self.request("listRerunRequests", input))
-
     def apply_remediation(self, **input: Unpack[ApplyRemediationInput]) -> Remediation:
         "Apply a suggested remediation (every gate except mode still applies) (POST /v1/insights/remediations/{id}/apply)"
         return cast("Remediation", self.request("applyRemediation", input))
@@ -3294,10 +3335,6 @@ class SyncOperations:
     def create_mirror(self, **input: Unpack[CreateMirrorInput]) -> Mirror:
         "Build (or refresh) a mirror: full schema, FK-consistent sample, masked before it lands (POST /v1/data/sources/{id}/mirror)"
         return cast("Mirror", self.request("createMirror", input))
-
-    def plan_masking(self, **input: Unpack[PlanMaskingInput]) -> MaskingReport:
-        "Dry run of a mirror build: sample the source and report, per column, what would be masked by name, by content (counts per detector) or left as is (POST /v1/data/sources/{id}/mask-plan)"
-        return cast("MaskingReport", self.request("planMasking", input))
 
     def list_mirrors(self, **input: Unpack[ListMirrorsInput]) -> ListMirrorsResult:
         "List mirrors (GET /v1/data/mirrors)"
@@ -3495,25 +3532,57 @@ class SyncOperations:
         "The router's per-route counters for an environment: requests, fallbacks, errors, latency (GET /v1/environments/{env}/metrics)"
         return cast("EnvironmentMetrics", self.request("getEnvironmentMetrics", input))
 
-    def create_webhook(self, **input: Unpack[CreateWebhookInput]) -> CreatedWebhook:
-        "Subscribe a URL to events of the project (the signing secret is shown once) (POST /v1/webhooks)"
-        return cast("CreatedWebhook", self.request("createWebhook", input))
+    def create_gate_target(self, **input: Unpack[CreateGateTargetInput]) -> GateTarget:
+        "Register a target of the gate: a production PostgreSQL database and the mirror rehearsals clone (admin) (POST /v1/gate/targets)"
+        return cast("GateTarget", self.request("createGateTarget", input))
 
-    def list_webhooks(self, **input: Unpack[ListWebhooksInput]) -> ListWebhooksResult:
-        "Webhook subscriptions of the project (GET /v1/webhooks)"
-        return cast("ListWebhooksResult", self.request("listWebhooks", input))
+    def list_gate_targets(self, **input: Unpack[ListGateTargetsInput]) -> ListGateTargetsResult:
+        "List gate targets (GET /v1/gate/targets)"
+        return cast("ListGateTargetsResult", self.request("listGateTargets", input))
 
-    def delete_webhook(self, **input: Unpack[DeleteWebhookInput]) -> None:
-        "Remove a subscription and its pending deliveries (idempotent) (DELETE /v1/webhooks/{id})"
-        return cast("None", self.request("deleteWebhook", input))
+    def get_gate_target(self, **input: Unpack[GetGateTargetInput]) -> GateTarget:
+        "Get a gate target (GET /v1/gate/targets/{id})"
+        return cast("GateTarget", self.request("getGateTarget", input))
 
-    def list_webhook_deliveries(self, **input: Unpack[ListWebhookDeliveriesInput]) -> ListWebhookDeliveriesResult:
-        "The delivery log of a subscription, newest first (GET /v1/webhooks/{id}/deliveries)"
-        return cast("ListWebhookDeliveriesResult", self.request("listWebhookDeliveries", input))
+    def lock_gate_target(self, **input: Unpack[LockGateTargetInput]) -> GateTarget:
+        "Take the promotion lock of a target (owner, reason, TTL) (POST /v1/gate/targets/{id}/lock)"
+        return cast("GateTarget", self.request("lockGateTarget", input))
 
-    def create_approval_link(self, **input: Unpack[CreateApprovalLinkInput]) -> ApprovalLink:
-        "A signed, expiring link that approves or rejects a remediation as the caller (POST /v1/insights/remediations/{remediationId}/links)"
-        return cast("ApprovalLink", self.request("createApprovalLink", input))
+    def unlock_gate_target(self, **input: Unpack[UnlockGateTargetInput]) -> GateTarget:
+        "Release the promotion lock (idempotent); force releases another owner's (admin, audited) (DELETE /v1/gate/targets/{id}/lock)"
+        return cast("GateTarget", self.request("unlockGateTarget", input))
+
+    def create_proposal(self, **input: Unpack[CreateProposalInput]) -> Proposal:
+        "Propose a change to a target: it is hashed, classified, rehearsed on a clone of the mirror and decided (POST /v1/proposals)"
+        return cast("Proposal", self.request("createProposal", input))
+
+    def list_proposals(self, **input: Unpack[ListProposalsInput]) -> ListProposalsResult:
+        "List proposals (GET /v1/proposals)"
+        return cast("ListProposalsResult", self.request("listProposals", input))
+
+    def get_proposal(self, **input: Unpack[GetProposalInput]) -> Proposal:
+        "Get a proposal with its evidence and decision (GET /v1/proposals/{id})"
+        return cast("Proposal", self.request("getProposal", input))
+
+    def rehearse_proposal(self, **input: Unpack[RehearseProposalInput]) -> Proposal:
+        "Rehearse the proposal again on a fresh clone (e.g. after the target changed) (POST /v1/proposals/{id}/rehearse)"
+        return cast("Proposal", self.request("rehearseProposal", input))
+
+    def override_proposal(self, **input: Unpack[OverrideProposalInput]) -> Proposal:
+        "Operator override: decide pass without (or against) the rehearsal; reason required, audited (POST /v1/proposals/{id}/override)"
+        return cast("Proposal", self.request("overrideProposal", input))
+
+    def approve_proposal(self, **input: Unpack[ApproveProposalInput]) -> Proposal:
+        "Approve the proposal of this hash (not its proposer; after a pass) (POST /v1/proposals/{id}/approve)"
+        return cast("Proposal", self.request("approveProposal", input))
+
+    def promote_proposal(self, **input: Unpack[PromoteProposalInput]) -> Proposal:
+        "Apply the approved hash to the target (fresh fingerprint, target lock, one transaction), then verify; a failed verification rolls back (POST /v1/proposals/{id}/promote)"
+        return cast("Proposal", self.request("promoteProposal", input))
+
+    def rollback_proposal(self, **input: Unpack[RollbackProposalInput]) -> Proposal:
+        "Run the rollback of a promoted proposal (POST /v1/proposals/{id}/rollback)"
+        return cast("Proposal", self.request("rollbackProposal", input))
 
 
 class AsyncOperations:
@@ -3702,10 +3771,6 @@ class AsyncOperations:
         "Recommended and applied remediations with their gate decisions (GET /v1/insights/remediations)"
         return cast("RemediationPage", await self.request("listRemediations", input))
 
-    async def list_rerun_requests(self, **input: Unpack[ListRerunRequestsInput]) -> RerunRequestPage:
-        "Re-runs requested and not yet reported: a run of the same commit and pipeline with the requested attempt (or later) fulfils one (GET /v1/insights/rerun-requests)"
-        return cast("RerunRequestPage", await self.request("listRerunRequests", input))
-
     async def apply_remediation(self, **input: Unpack[ApplyRemediationInput]) -> Remediation:
         "Apply a suggested remediation (every gate except mode still applies) (POST /v1/insights/remediations/{id}/apply)"
         return cast("Remediation", await self.request("applyRemediation", input))
@@ -3741,10 +3806,6 @@ class AsyncOperations:
     async def create_mirror(self, **input: Unpack[CreateMirrorInput]) -> Mirror:
         "Build (or refresh) a mirror: full schema, FK-consistent sample, masked before it lands (POST /v1/data/sources/{id}/mirror)"
         return cast("Mirror", await self.request("createMirror", input))
-
-    async def plan_masking(self, **input: Unpack[PlanMaskingInput]) -> MaskingReport:
-        "Dry run of a mirror build: sample the source and report, per column, what would be masked by name, by content (counts per detector) or left as is (POST /v1/data/sources/{id}/mask-plan)"
-        return cast("MaskingReport", await self.request("planMasking", input))
 
     async def list_mirrors(self, **input: Unpack[ListMirrorsInput]) -> ListMirrorsResult:
         "List mirrors (GET /v1/data/mirrors)"
@@ -3942,22 +4003,54 @@ class AsyncOperations:
         "The router's per-route counters for an environment: requests, fallbacks, errors, latency (GET /v1/environments/{env}/metrics)"
         return cast("EnvironmentMetrics", await self.request("getEnvironmentMetrics", input))
 
-    async def create_webhook(self, **input: Unpack[CreateWebhookInput]) -> CreatedWebhook:
-        "Subscribe a URL to events of the project (the signing secret is shown once) (POST /v1/webhooks)"
-        return cast("CreatedWebhook", await self.request("createWebhook", input))
+    async def create_gate_target(self, **input: Unpack[CreateGateTargetInput]) -> GateTarget:
+        "Register a target of the gate: a production PostgreSQL database and the mirror rehearsals clone (admin) (POST /v1/gate/targets)"
+        return cast("GateTarget", await self.request("createGateTarget", input))
 
-    async def list_webhooks(self, **input: Unpack[ListWebhooksInput]) -> ListWebhooksResult:
-        "Webhook subscriptions of the project (GET /v1/webhooks)"
-        return cast("ListWebhooksResult", await self.request("listWebhooks", input))
+    async def list_gate_targets(self, **input: Unpack[ListGateTargetsInput]) -> ListGateTargetsResult:
+        "List gate targets (GET /v1/gate/targets)"
+        return cast("ListGateTargetsResult", await self.request("listGateTargets", input))
 
-    async def delete_webhook(self, **input: Unpack[DeleteWebhookInput]) -> None:
-        "Remove a subscription and its pending deliveries (idempotent) (DELETE /v1/webhooks/{id})"
-        return cast("None", await self.request("deleteWebhook", input))
+    async def get_gate_target(self, **input: Unpack[GetGateTargetInput]) -> GateTarget:
+        "Get a gate target (GET /v1/gate/targets/{id})"
+        return cast("GateTarget", await self.request("getGateTarget", input))
 
-    async def list_webhook_deliveries(self, **input: Unpack[ListWebhookDeliveriesInput]) -> ListWebhookDeliveriesResult:
-        "The delivery log of a subscription, newest first (GET /v1/webhooks/{id}/deliveries)"
-        return cast("ListWebhookDeliveriesResult", await self.request("listWebhookDeliveries", input))
+    async def lock_gate_target(self, **input: Unpack[LockGateTargetInput]) -> GateTarget:
+        "Take the promotion lock of a target (owner, reason, TTL) (POST /v1/gate/targets/{id}/lock)"
+        return cast("GateTarget", await self.request("lockGateTarget", input))
 
-    async def create_approval_link(self, **input: Unpack[CreateApprovalLinkInput]) -> ApprovalLink:
-        "A signed, expiring link that approves or rejects a remediation as the caller (POST /v1/insights/remediations/{remediationId}/links)"
-        return cast("ApprovalLink", await self.request("createApprovalLink", input))
+    async def unlock_gate_target(self, **input: Unpack[UnlockGateTargetInput]) -> GateTarget:
+        "Release the promotion lock (idempotent); force releases another owner's (admin, audited) (DELETE /v1/gate/targets/{id}/lock)"
+        return cast("GateTarget", await self.request("unlockGateTarget", input))
+
+    async def create_proposal(self, **input: Unpack[CreateProposalInput]) -> Proposal:
+        "Propose a change to a target: it is hashed, classified, rehearsed on a clone of the mirror and decided (POST /v1/proposals)"
+        return cast("Proposal", await self.request("createProposal", input))
+
+    async def list_proposals(self, **input: Unpack[ListProposalsInput]) -> ListProposalsResult:
+        "List proposals (GET /v1/proposals)"
+        return cast("ListProposalsResult", await self.request("listProposals", input))
+
+    async def get_proposal(self, **input: Unpack[GetProposalInput]) -> Proposal:
+        "Get a proposal with its evidence and decision (GET /v1/proposals/{id})"
+        return cast("Proposal", await self.request("getProposal", input))
+
+    async def rehearse_proposal(self, **input: Unpack[RehearseProposalInput]) -> Proposal:
+        "Rehearse the proposal again on a fresh clone (e.g. after the target changed) (POST /v1/proposals/{id}/rehearse)"
+        return cast("Proposal", await self.request("rehearseProposal", input))
+
+    async def override_proposal(self, **input: Unpack[OverrideProposalInput]) -> Proposal:
+        "Operator override: decide pass without (or against) the rehearsal; reason required, audited (POST /v1/proposals/{id}/override)"
+        return cast("Proposal", await self.request("overrideProposal", input))
+
+    async def approve_proposal(self, **input: Unpack[ApproveProposalInput]) -> Proposal:
+        "Approve the proposal of this hash (not its proposer; after a pass) (POST /v1/proposals/{id}/approve)"
+        return cast("Proposal", await self.request("approveProposal", input))
+
+    async def promote_proposal(self, **input: Unpack[PromoteProposalInput]) -> Proposal:
+        "Apply the approved hash to the target (fresh fingerprint, target lock, one transaction), then verify; a failed verification rolls back (POST /v1/proposals/{id}/promote)"
+        return cast("Proposal", await self.request("promoteProposal", input))
+
+    async def rollback_proposal(self, **input: Unpack[RollbackProposalInput]) -> Proposal:
+        "Run the rollback of a promoted proposal (POST /v1/proposals/{id}/rollback)"
+        return cast("Proposal", await self.request("rollbackProposal", input))

@@ -3,7 +3,21 @@ import { z } from 'zod'
 import { limits, Name, PageInput, Timestamp, page } from './common.js'
 
 /** Scopes a token can carry. `admin` implies every other scope, in every project. */
-export const scopes = ['admin', 'sandboxes:read', 'sandboxes:write', 'audit:read', 'runs:write', 'insights:read', 'insights:write', 'data:read', 'data:write'] as const
+export const scopes = [
+  'admin',
+  'sandboxes:read',
+  'sandboxes:write',
+  'audit:read',
+  'runs:write',
+  'insights:read',
+  'insights:write',
+  'data:read',
+  'data:write',
+  'gate:read',
+  'gate:propose',
+  'gate:approve',
+  'gate:promote',
+] as const
 export const Scope = z.enum(scopes)
 export type Scope = z.infer<typeof Scope>
 

@@ -6,6 +6,7 @@ import { CreatedToken, CreateTokenInput, ListTokensInput, Principal, TokenPage, 
 import { PageInput } from './common.js'
 import { dataOps } from './data.js'
 import { environmentsOps } from './environments.js'
+import { gateOps } from './gate.js'
 import { insightsOps } from './insights.js'
 import { networkOps } from './network.js'
 import { templatesOps } from './templates.js'
@@ -256,6 +257,7 @@ export const operations = {
   ...policyOps,
   ...environmentsOps,
   ...webhooksOps,
+  ...gateOps,
 } as const satisfies Record<string, Operation>
 
 export type Operations = typeof operations
@@ -274,6 +276,7 @@ export type WorkflowsOpName = keyof typeof workflowsOps
 export type PolicyOpName = keyof typeof policyOps
 export type EnvironmentsOpName = keyof typeof environmentsOps
 export type WebhooksOpName = keyof typeof webhooksOps
+export type GateOpName = keyof typeof gateOps
 export type OpInput<K extends OpName> = z.input<Operations[K]['input']>
 type OutputOf<O> = O extends z.ZodType ? z.output<O> : O extends 'raw' ? Uint8Array : void
 export type OpOutput<K extends OpName> = OutputOf<Operations[K]['output']>

@@ -22,6 +22,7 @@ const benches: Record<string, () => Promise<{ run(): Promise<BenchResult> }>> = 
   peers: () => import('./peers.js'),
   e2b: () => import('./e2b.js'),
   isolation: () => import('./isolation.js'),
+  gate: () => import('./gate.js'),
 }
 
 async function main(): Promise<void> {

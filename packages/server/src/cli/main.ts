@@ -9,6 +9,7 @@ import { accessCommands } from './commands/access.js'
 import { dataCommands } from './commands/data.js'
 import { e2bCommands } from './commands/e2b.js'
 import { envCommands } from './commands/env.js'
+import { gateCommands } from './commands/gate.js'
 import { insightsCommands } from './commands/insights.js'
 import { replayCommand } from './commands/replay.js'
 import { localCommands } from './commands/local.js'
@@ -43,6 +44,7 @@ async function main(argv: string[]): Promise<number> {
     ...localCommands(config),
     ...insightsCommands,
     ...dataCommands,
+    ...gateCommands,
     ...templateCommands(config),
     ...networkCommands,
     ...workflowCommands,

@@ -6,6 +6,7 @@ import { actionsHandlers } from '../actions/handlers.js'
 import { workflowsHandlers } from '../actions/workflows/handlers.js'
 import { dataHandlers } from '../data/handlers.js'
 import { environmentsHandlers } from '../environments/handlers.js'
+import { gateHandlers } from '../gate/handlers.js'
 import { insightsHandlers } from '../insights/handlers.js'
 import type { Ctx } from '../kit/context.js'
 import type { HandlerInput, HandlerTable } from '../kit/handler-table.js'
@@ -34,6 +35,7 @@ const composed = {
   replayRun: (i: HandlerInput<Operations['replayRun']>, ctx: Ctx, svc: Services) => replayRun(i, ctx, svc.audit, svc.redispatch),
   ...environmentsHandlers,
   ...webhooksHandlers,
+  ...gateHandlers,
 }
 
 /** Every operation has a handler that fits its schemas (a missing one does not compile). */

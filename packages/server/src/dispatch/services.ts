@@ -10,6 +10,7 @@ import type { Clock } from '../core/clock.js'
 import type { Logger } from '../core/log.js'
 import type { DataAreaServices } from '../data/handlers.js'
 import type { EnvironmentsAreaServices } from '../environments/handlers.js'
+import type { GateAreaServices } from '../gate/handlers.js'
 import type { InsightsAreaServices } from '../insights/handlers.js'
 import type { NetworkAreaServices } from '../network/handlers.js'
 import type { PortsAreaServices } from '../ports/handlers.js'
@@ -38,7 +39,8 @@ export interface Services
     WorkflowsAreaServices,
     PolicyAreaServices,
     EnvironmentsAreaServices,
-    WebhooksAreaServices {
+    WebhooksAreaServices,
+    GateAreaServices {
   config: Config
   store: OpenedStore
   clock: Clock

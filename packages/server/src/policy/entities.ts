@@ -16,6 +16,12 @@ export interface CallContext {
   auto?: boolean | undefined
   /** createSandbox: the isolation level asked for (or runtime.defaultIsolation). */
   isolation?: string | undefined
+  /** A gate decision: the proposal's verdict, what its classification found, the rows its rehearsal changed, its target. */
+  verdict?: string | undefined
+  destructive?: boolean | undefined
+  heavyLocks?: boolean | undefined
+  rowsChanged?: number | undefined
+  target?: string | undefined
 }
 
 /**
@@ -56,5 +62,10 @@ export function contextRecord(c: CallContext): Record<string, CedarValueJson> {
   if (c.sandboxId !== undefined) out.sandboxId = c.sandboxId
   if (c.auto !== undefined) out.auto = c.auto
   if (c.isolation !== undefined) out.isolation = c.isolation
+  if (c.verdict !== undefined) out.verdict = c.verdict
+  if (c.destructive !== undefined) out.destructive = c.destructive
+  if (c.heavyLocks !== undefined) out.heavyLocks = c.heavyLocks
+  if (c.rowsChanged !== undefined) out.rowsChanged = c.rowsChanged
+  if (c.target !== undefined) out.target = c.target
   return out
 }

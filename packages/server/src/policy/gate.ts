@@ -67,6 +67,36 @@ export class PolicyGate {
     return { allow: false, reason: d.policies[0] !== undefined ? `${action} is forbidden by policy ${d.policies[0]}` : `no policy permits ${action}` }
   }
 
+  /**
+   * A decision of the sandbox-first gate (`gate:approve`, `gate:promote`) on a proposal, the caller as
+   * principal, the project as resource, with what the rehearsal found in the context; the requiredScopes
+   * are the action's own scope, so the default policy asks for exactly that scope.
+   */
+  decideGate(req: { principal: Principal; action: 'gate:approve' | 'gate:promote'; verdict: string; destructive: boolean; heavyLocks: boolean; rowsChanged: number; target: string }): {
+    allow: boolean
+    reason: string
+  } {
+    if (!this.#evaluate) return { allow: true, reason: 'policy evaluation is off' }
+    const scope = req.action === 'gate:approve' ? 'gate:approve' : 'gate:promote'
+    const d = this.engine.decide(
+      req.principal,
+      req.action,
+      { kind: 'project', id: req.principal.project },
+      {
+        op: req.action,
+        requiredScopes: [scope],
+        readOnly: false,
+        verdict: req.verdict,
+        destructive: req.destructive,
+        heavyLocks: req.heavyLocks,
+        rowsChanged: req.rowsChanged,
+        target: req.target,
+      },
+    )
+    if (d.allow) return { allow: true, reason: `policy permits ${req.action} (${d.policies.join(', ')})` }
+    return { allow: false, reason: d.policies[0] !== undefined ? `${req.action} is forbidden by policy ${d.policies[0]}` : `no policy permits ${req.action}` }
+  }
+
   /** Reloads the files; an invalid set keeps the old one in force and throws why (invalid_request). */
   reload(): PolicyStatus {
     try {

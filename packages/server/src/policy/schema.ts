@@ -15,6 +15,9 @@ export const actionRunId = (name: string): string => `action:${name}`
 /** The Cedar action id of a remediation the feedback loop applies (`Action::"remediation:rerun"`). */
 export const remediationId = (kind: string): string => `remediation:${kind}`
 
+/** The Cedar actions of the sandbox-first gate's decisions. */
+export const gateActionIds = ['gate:approve', 'gate:promote'] as const
+
 /** Operations whose input `id` is a sandbox id (their path starts with /v1/sandboxes/{id}). */
 export function targetsSandboxById(name: OpName): boolean {
   return operations[name].path.startsWith('/v1/sandboxes/{id}')
@@ -36,9 +39,11 @@ export function cedarSchema(actions: readonly ActionFacts[]): string {
     'entity Token in [Project] { name: String, project: String, scopes: Set<String> } tags String;',
     'entity Sandbox in [Project] { project: String, state: String } tags String;',
     // A remediation's decision has the same context type (every policy is checked against every action), plus `auto`.
-    'type Call = { op: String, requiredScopes: Set<String>, readOnly: Bool, actionName?: String, sandboxId?: String, auto?: Bool, isolation?: String };',
+    // A gate decision (gate:approve, gate:promote) adds what the rehearsal found about the proposal.
+    'type Call = { op: String, requiredScopes: Set<String>, readOnly: Bool, actionName?: String, sandboxId?: String, auto?: Bool, verdict?: String, destructive?: Bool, heavyLocks?: Bool, rowsChanged?: Long, target?: String, isolation?: String };',
     'action readOnly;',
     'action remediation;',
+    'action gate;',
   ]
   const applies = 'appliesTo { principal: Token, resource: [Sandbox, Project], context: Call }'
   for (const name of Object.keys(operations).sort() as OpName[]) {
@@ -51,5 +56,7 @@ export function cedarSchema(actions: readonly ActionFacts[]): string {
   }
   // Remediations (the feedback loop's act side): the actor is the system or the person applying one, in the run's project.
   for (const kind of RemediationKind.options) lines.push(`action ${quote(remediationId(kind))} in ["remediation"] ${applies};`)
+  // The sandbox-first gate's decisions on a proposal: who may approve, who may promote what.
+  for (const a of gateActionIds) lines.push(`action ${quote(a)} in ["gate"] ${applies};`)
   return `${lines.join('\n')}\n`
 }

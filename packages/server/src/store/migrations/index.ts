@@ -21,6 +21,7 @@ import * as ports from './0900-ports.js'
 import * as auditRuns from './1000-audit-runs.js'
 import * as insightFlakyEvidence from './1100-insight-flaky-evidence.js'
 import * as environments from './1101-environments.js'
+import * as gate from './1200-gate.js'
 import * as webhooks from './1240-webhooks.js'
 
 export const migrations: Record<string, Migration> = {
@@ -37,5 +38,6 @@ export const migrations: Record<string, Migration> = {
   '1000-audit-runs': auditRuns,
   '1100-insight-flaky-evidence': insightFlakyEvidence,
   '1101-environments': environments,
+  '1200-gate': gate,
   '1240-webhooks': webhooks,
 }
