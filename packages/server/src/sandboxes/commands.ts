@@ -1,4 +1,5 @@
 /** @module sandboxes/commands — exec: buffered, streamed (NDJSON) and background commands, with head+tail output caps. */
+import { constants } from 'node:os'
 import { StringDecoder } from 'node:string_decoder'
 import type { CommandInfo, ExecResult, Principal, StreamLine } from '@tidepool/sdk'
 import { systemActors } from '../audit/system-actor.js'
@@ -24,6 +25,8 @@ export interface ExecOptions {
   timeoutMs: number
   /** A background command's stdin stays open for writeStdin (stdin, if given, is written first). */
   keepStdin?: boolean | undefined
+  /** With background and keepStdin: run on a pseudo-terminal of this size. */
+  pty?: { cols: number; rows: number } | undefined
   /** A non-zero exit or a timeout snapshots the sandbox before the result returns (buffered and streamed exec). */
   snapshotOnFailure?: boolean | undefined
 }
@@ -49,6 +52,7 @@ export class CommandService {
 
   /** Starts a command; the caller consumes the handle (buffered, streamed or background). */
   async #start(p: Principal, id: string, o: ExecOptions, background?: (argv: string[]) => string): Promise<{ sbx: LiveSandbox; handle: ExecHandle; argv: string[] }> {
+    if (o.pty && !background) throw new AppError('invalid_request', 'pty needs background: true and keepStdin: true (a terminal is a session you write to and follow)')
     const sbx = await this.deps.sandboxes.live(p, id)
     const argv = typeof o.cmd === 'string' ? ['/bin/sh', '-c', o.cmd] : o.cmd
     const user = o.user ?? sbx.defaults.user ?? 'user'
@@ -60,7 +64,8 @@ export class CommandService {
       // A background command is detached: it survives a crash of this process, and its tag lets a
       // restarted one list it again (with its pid); the runtime enforces every timeout by itself.
       const detached = background ? { detached: true, tag: background(argv) } : {}
-      handle = this.deps.runtime.exec(sbx.ref, { cmd: argv, cwd: o.cwd ?? sbx.defaults.cwd ?? home, env, user, timeoutMs: o.timeoutMs, ...detached })
+      const pty = o.pty ? { pty: o.pty } : {}
+      handle = this.deps.runtime.exec(sbx.ref, { cmd: argv, cwd: o.cwd ?? sbx.defaults.cwd ?? home, env, user, timeoutMs: o.timeoutMs, ...detached, ...pty })
     } catch (err) {
       throw await this.deps.sandboxes.explainLost(p, id, err)
     }
@@ -140,11 +145,13 @@ export class CommandService {
   }
 
   async startBackground(p: Principal, id: string, o: ExecOptions): Promise<CommandInfo> {
+    // A terminal nobody can type into is no terminal: a pty comes with an open stdin.
+    if (o.pty && !o.keepStdin) throw new AppError('invalid_request', 'pty needs keepStdin: true (the terminal is written to with POST …/commands/{pid}/stdin)')
     const pid = (this.#nextPid.get(id) ?? 0) + 1
     this.#nextPid.set(id, pid)
     const startedAt = iso(this.deps.clock.now())
     const { sbx, handle, argv } = await this.#start(p, id, o, (cmd) => JSON.stringify({ pid, cmd: cmd.slice(0, 64).map((a) => a.slice(0, 256)), startedAt, actor: p.tokenId }))
-    const info = this.#track(p, sbx, handle, { pid, cmd: argv, state: 'running', startedAt }, o.snapshotOnFailure)
+    const info = this.#track(p, sbx, handle, { pid, cmd: argv, state: 'running', startedAt, ...(o.pty ? { pty: { ...o.pty } } : {}) }, o.snapshotOnFailure)
     if (o.keepStdin) this.#get(id, pid).stdinOpen = true
     return info
   }
@@ -162,6 +169,30 @@ export class CommandService {
       stdin.end()
     }
     return bg.info
+  }
+
+  /** Resizes the pty of a running background command (the command gets SIGWINCH). */
+  resize(id: string, pid: number, cols: number, rows: number): CommandInfo {
+    const bg = this.#running(id, pid)
+    if (!bg.info.pty) throw new AppError('conflict', `command ${pid} does not run on a pty (start it with pty: {cols, rows})`)
+    if (!bg.handle.resize) throw new AppError('conflict', `command ${pid} cannot be resized: it was adopted after a restart of the server`)
+    bg.handle.resize(cols, rows)
+    bg.info = { ...bg.info, pty: { cols, rows } }
+    return bg.info
+  }
+
+  /** Sends a signal to the main process of a running background command (kill ends its whole tree). */
+  signal(id: string, pid: number, signal: keyof typeof constants.signals): CommandInfo {
+    const bg = this.#running(id, pid)
+    if (!bg.handle.signal) throw new AppError('conflict', `command ${pid} cannot be signalled: it was adopted after a restart of the server; kill it instead`)
+    bg.handle.signal(constants.signals[signal])
+    return bg.info
+  }
+
+  #running(id: string, pid: number): Background {
+    const bg = this.#get(id, pid)
+    if (bg.info.state !== 'running') throw new AppError('conflict', `command ${pid} has exited (exit code ${bg.info.exitCode})`)
+    return bg
   }
 
   /**

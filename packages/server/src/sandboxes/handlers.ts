@@ -59,6 +59,14 @@ export const sandboxHandlers: HandlerTable<SandboxOpName, SandboxAreaServices> =
     await svc.sandboxes.row(ctx.principal, i.id)
     return svc.commands.writeStdin(i.id, i.pid, Buffer.from(i.data, i.encoding), i.eof)
   },
+  resizeCommand: async (i, ctx, svc) => {
+    await svc.sandboxes.row(ctx.principal, i.id)
+    return svc.commands.resize(i.id, i.pid, i.cols, i.rows)
+  },
+  signalCommand: async (i, ctx, svc) => {
+    await svc.sandboxes.row(ctx.principal, i.id)
+    return svc.commands.signal(i.id, i.pid, i.signal)
+  },
   readFile: async (i, ctx, svc) => svc.files.read(ctx.principal, i.id, i.path),
   listFiles: async (i, ctx, svc) => ({ items: await svc.files.list(ctx.principal, i.id, i.path, i.depth) }),
   statFile: async (i, ctx, svc) => svc.files.stat(ctx.principal, i.id, i.path),
