@@ -10,6 +10,7 @@ import { checkKey, parseJsonSafely } from '../core/safe-input.js'
 import type { Services } from '../dispatch/services.js'
 import { call } from './call.js'
 import { accessTokenFor, tokenOfApiKey } from './keys.js'
+import type { AccessTokens } from './signed-urls.js'
 import { created, errorBody, listed, templateOf, timeoutMsOf } from './shape.js'
 
 const MAX_BODY_BYTES = 1024 * 1024
@@ -18,6 +19,7 @@ const DEFAULT_TIMEOUT_MS = 300_000
 
 export interface E2bRestOptions {
   secret: Buffer
+  tokens: AccessTokens
   /** The sandbox domain the SDK builds host names with (getHost): `<port>-<id>.<domain>`. */
   domain: () => string
 }
@@ -26,7 +28,11 @@ type Sandbox = OpOutput<'getSandbox'>
 type Route = (c: Context, p: Principal) => Promise<Response>
 
 export function mountE2bRest(app: Hono, svc: Services, o: E2bRestOptions): void {
-  const access = (s: Sandbox, p: Principal) => ({ envdAccessToken: accessTokenFor(o.secret, s.id, p), domain: o.domain() })
+  const access = (s: Sandbox, p: Principal) => {
+    const envdAccessToken = accessTokenFor(o.secret, s.id, p)
+    o.tokens.remember(s.id, envdAccessToken) // what signed file URLs are checked against
+    return { envdAccessToken, domain: o.domain() }
+  }
   const on = (method: string, path: string, route: Route) =>
     app.on(method, path, async (c) => {
       const requestId = newId('req', 12)
