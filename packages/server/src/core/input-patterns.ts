@@ -54,6 +54,7 @@ export const regexFiles: Readonly<Record<string, RegexFile>> = {
   'server/src/e2b/envd/server.ts': { input: 'the E2b-Sandbox-Id header and the Host name (anchored, bounded quantifier), the first 8 KiB of a request URL (one literal after a character class)' },
   'server/src/e2b/keys.ts': { input: 'an X-API-KEY header and an envd access token (anchored character classes)' },
   'server/src/e2b/signed-urls.ts': { input: 'the signature and signature_expiration of a signed file URL (anchored, bounded quantifiers), and our own base64 digest' },
+  'server/src/e2b/rest-snapshots.ts': { input: 'a templateID of an E2B create and a template id of a DELETE (anchored, bounded quantifier)' },
   'server/src/e2b/rest.ts': { input: 'the Authorization header of an E2B REST request (anchored)' },
   'server/src/config.ts': { input: 'config.yaml values and TIDEPOOL_* variables' },
   'server/src/data/copy-text.ts': { input: 'rows read from a source database (COPY text)' },
