@@ -32,6 +32,13 @@ class Lifecycle(TypedDict, total=False):
     "A paused sandbox resumes on its next exec or file call."
 
 
+class PtySize(TypedDict, total=False):
+    cols: Required[int]
+    "Columns of the terminal."
+    rows: Required[int]
+    "Rows of the terminal."
+
+
 class CreateSandboxInputResources(TypedDict, total=False):
     "Limits; unset fields take the configured defaults."
     cpu: NotRequired[float]
@@ -246,6 +253,23 @@ class TemplateStepValue5(TypedDict, total=False):
 TemplateStep: TypeAlias = TemplateStepValue1 | TemplateStepValue2 | TemplateStepValue3 | TemplateStepValue4 | TemplateStepValue5
 
 
+class ServiceSpecResources(TypedDict, total=False):
+    "Resources the service is declared to use (recorded; not enforced on URL upstreams)."
+    cpu: NotRequired[float]
+    "CPUs the service is sized for."
+    memoryMb: NotRequired[int]
+    "Memory the service is sized for (MiB)."
+
+
+class ServiceSpec(TypedDict, total=False):
+    name: Required[str]
+    "Service name within the environment."
+    upstream: Required[str]
+    "The service's own address, e.g. http://127.0.0.1:8081 (http or https, no credentials)."
+    resources: NotRequired[ServiceSpecResources]
+    "Resources the service is declared to use (recorded; not enforced on URL upstreams)."
+
+
 class SandboxResources(TypedDict, total=False):
     cpu: Required[float]
     "CPU cores (fractional allowed), enforced as a CFS quota."
@@ -383,6 +407,8 @@ class CommandInfo(TypedDict, total=False):
     startedAt: Required[str]
     "RFC 3339 timestamp (UTC)."
     exitCode: NotRequired[int]
+    pty: NotRequired[PtySize]
+    "The size of its pseudo-terminal, when it runs on one."
 
 
 class OneShotResult(TypedDict, total=False):
@@ -1554,6 +1580,76 @@ class PolicyStatus(TypedDict, total=False):
     "When the set in force was loaded."
 
 
+class Environment(TypedDict, total=False):
+    name: Required[str]
+    project: Required[str]
+    createdAt: Required[str]
+    "RFC 3339 timestamp (UTC)."
+    services: Required[list[RoutedService]]
+    forks: Required[list[Fork]]
+
+
+class RoutedServiceResources(TypedDict, total=False):
+    "Resources the service is declared to use (recorded; not enforced on URL upstreams)."
+    cpu: NotRequired[float]
+    "CPUs the service is sized for."
+    memoryMb: NotRequired[int]
+    "Memory the service is sized for (MiB)."
+
+
+class RoutedService(TypedDict, total=False):
+    name: Required[str]
+    upstream: Required[str]
+    "The baseline address."
+    url: Required[str]
+    "The routed URL callers use instead of the upstream: http://<service>.<env>.localhost:<router port>."
+    resources: NotRequired[RoutedServiceResources]
+    "Resources the service is declared to use (recorded; not enforced on URL upstreams)."
+
+
+class Fork(TypedDict, total=False):
+    id: Required[str]
+    "Fork id (frk_\u2026)."
+    environment: Required[str]
+    service: Required[str]
+    routingKey: Required[str]
+    "The key that selects this fork; forks of other services with the same key form its route group."
+    upstream: Required[str]
+    "The fork's own address."
+    createdAt: Required[str]
+    "RFC 3339 timestamp (UTC)."
+    expiresAt: NotRequired[str]
+    "When the fork ends (ttlSeconds); the router stops using it then."
+    health: NotRequired[Literal['up', 'down']]
+    "Probed when the environment or its forks are read."
+
+
+class EnvironmentMetrics(TypedDict, total=False):
+    environment: Required[str]
+    routerRunning: Required[bool]
+    "false when this server runs no router (counters then stay empty)."
+    items: Required[list[RouteMetric]]
+
+
+class RouteMetricLatencyMs(TypedDict, total=False):
+    "Time to response headers, over the last 1024 requests."
+    p50: Required[float]
+    p99: Required[float]
+
+
+class RouteMetric(TypedDict, total=False):
+    service: Required[str]
+    target: Required[str]
+    "baseline, or the routing key of the fork that served."
+    requests: Required[int]
+    fallbacks: Required[int]
+    "Requests that carried a key with no fork of this service and went to the baseline."
+    errors: Required[int]
+    "Requests answered 502 or 504 by the router."
+    latencyMs: Required[RouteMetricLatencyMs]
+    "Time to response headers, over the last 1024 requests."
+
+
 class LifecycleOutput(TypedDict, total=False):
     onTimeout: Required[Literal['kill', 'pause']]
     "What happens when timeoutMs elapses."
@@ -1730,6 +1826,8 @@ class ExecInput(TypedDict, total=False):
     "Return at once with a command handle (pid)."
     keepStdin: NotRequired[bool]
     "With background: keep stdin open, to write to with POST \u2026/commands/{pid}/stdin (stdin, if given, is written first)."
+    pty: NotRequired[PtySize]
+    "With background and keepStdin: run on a pseudo-terminal of this size inside the sandbox (stdin, stdout and stderr are the terminal; all output is stdout). Resize with POST \u2026/commands/{pid}/resize."
     snapshotOnFailure: NotRequired[bool]
     "On a non-zero exit or a timeout, snapshot the sandbox before returning (snapshotId in the result and the exec event). Not with background."
 
@@ -1801,6 +1899,24 @@ class WriteCommandStdinInput(TypedDict, total=False):
     "How data is encoded (base64 for binary)."
     eof: NotRequired[bool]
     "Close stdin after writing (the command reads end of file)."
+
+
+class ResizeCommandInput(TypedDict, total=False):
+    id: Required[str]
+    "Sandbox id, e.g. sbx_k3j9x2m1q8w7."
+    pid: Required[int]
+    cols: Required[int]
+    "Columns of the terminal."
+    rows: Required[int]
+    "Rows of the terminal."
+
+
+class SignalCommandInput(TypedDict, total=False):
+    id: Required[str]
+    "Sandbox id, e.g. sbx_k3j9x2m1q8w7."
+    pid: Required[int]
+    signal: Required[Literal['SIGHUP', 'SIGINT', 'SIGQUIT', 'SIGTERM', 'SIGUSR1', 'SIGUSR2', 'SIGCONT', 'SIGSTOP', 'SIGWINCH', 'SIGKILL']]
+    "Sent to the main process only; SIGKILL here kills the main process (POST \u2026/kill ends the whole tree)."
 
 
 class ReadFileInput(TypedDict, total=False):
@@ -2519,6 +2635,69 @@ class ReloadPolicyInput(TypedDict, total=False):
     pass
 
 
+class CreateEnvironmentInput(TypedDict, total=False):
+    name: Required[str]
+    "Environment name, unique on the server (it is part of host names: <service>.<env>.localhost)."
+    services: Required[list[ServiceSpec]]
+    "The baseline: every service of the environment and where it runs."
+
+
+class ListEnvironmentsInput(TypedDict, total=False):
+    limit: NotRequired[int]
+    "Page size (1\u20131000)."
+    nextToken: NotRequired[str]
+    "Token from the previous page."
+
+
+class ListEnvironmentsResult(TypedDict, total=False):
+    items: Required[list[Environment]]
+    nextToken: NotRequired[str]
+    "Pass to get the next page; absent on the last page."
+
+
+class GetEnvironmentInput(TypedDict, total=False):
+    env: Required[str]
+    "Environment name, unique on the server (it is part of host names: <service>.<env>.localhost)."
+
+
+class DeleteEnvironmentInput(TypedDict, total=False):
+    env: Required[str]
+    "Environment name, unique on the server (it is part of host names: <service>.<env>.localhost)."
+
+
+class CreateForkInput(TypedDict, total=False):
+    env: Required[str]
+    "Environment name, unique on the server (it is part of host names: <service>.<env>.localhost)."
+    service: Required[str]
+    "The service this fork replaces for requests carrying its key."
+    upstream: Required[str]
+    "The fork's own address."
+    routingKey: NotRequired[str]
+    "Join the route group of this key (or name a new one); generated when absent."
+    ttlSeconds: NotRequired[int]
+    "The fork ends after this long; none by default."
+
+
+class ListForksInput(TypedDict, total=False):
+    env: Required[str]
+    "Environment name, unique on the server (it is part of host names: <service>.<env>.localhost)."
+
+
+class ListForksResult(TypedDict, total=False):
+    items: Required[list[Fork]]
+
+
+class DeleteForkInput(TypedDict, total=False):
+    env: Required[str]
+    "Environment name, unique on the server (it is part of host names: <service>.<env>.localhost)."
+    id: Required[str]
+
+
+class GetEnvironmentMetricsInput(TypedDict, total=False):
+    env: Required[str]
+    "Environment name, unique on the server (it is part of host names: <service>.<env>.localhost)."
+
+
 OPERATIONS: dict[str, Operation] = {
     "createSandbox": Operation("POST", "/v1/sandboxes", (), {}, "json", "", "json", False, "sandboxes:write"),
     "listSandboxes": Operation("GET", "/v1/sandboxes", (), {}, "none", "", "json", False, "sandboxes:read"),
@@ -2536,6 +2715,8 @@ OPERATIONS: dict[str, Operation] = {
     "waitCommand": Operation("POST", "/v1/sandboxes/{id}/commands/{pid}/wait", ('id', 'pid'), {}, "none", "", "json", True, "sandboxes:read"),
     "killCommand": Operation("POST", "/v1/sandboxes/{id}/commands/{pid}/kill", ('id', 'pid'), {}, "none", "", "json", False, "sandboxes:write"),
     "writeCommandStdin": Operation("POST", "/v1/sandboxes/{id}/commands/{pid}/stdin", ('id', 'pid'), {}, "json", "", "json", False, "sandboxes:write"),
+    "resizeCommand": Operation("POST", "/v1/sandboxes/{id}/commands/{pid}/resize", ('id', 'pid'), {}, "json", "", "json", False, "sandboxes:write"),
+    "signalCommand": Operation("POST", "/v1/sandboxes/{id}/commands/{pid}/signal", ('id', 'pid'), {}, "json", "", "json", False, "sandboxes:write"),
     "readFile": Operation("GET", "/v1/sandboxes/{id}/files", ('id',), {}, "none", "", "raw", False, "sandboxes:read"),
     "writeFile": Operation("PUT", "/v1/sandboxes/{id}/files", ('id',), {}, "raw", "application/octet-stream", "json", False, "sandboxes:write"),
     "deleteFile": Operation("DELETE", "/v1/sandboxes/{id}/files", ('id',), {}, "none", "", "none", False, "sandboxes:write"),
@@ -2615,6 +2796,14 @@ OPERATIONS: dict[str, Operation] = {
     "replayWorkflowRun": Operation("POST", "/v1/workflows/runs/{id}/replay", ('id',), {}, "none", "", "json", False, "sandboxes:read"),
     "getPolicy": Operation("GET", "/v1/policy", (), {}, "none", "", "json", False, "admin"),
     "reloadPolicy": Operation("POST", "/v1/policy/reload", (), {}, "none", "", "json", False, "admin"),
+    "createEnvironment": Operation("POST", "/v1/environments", (), {}, "json", "", "json", False, "sandboxes:write"),
+    "listEnvironments": Operation("GET", "/v1/environments", (), {}, "none", "", "json", False, "sandboxes:read"),
+    "getEnvironment": Operation("GET", "/v1/environments/{env}", ('env',), {}, "none", "", "json", False, "sandboxes:read"),
+    "deleteEnvironment": Operation("DELETE", "/v1/environments/{env}", ('env',), {}, "none", "", "none", False, "sandboxes:write"),
+    "createFork": Operation("POST", "/v1/environments/{env}/forks", ('env',), {}, "json", "", "json", False, "sandboxes:write"),
+    "listForks": Operation("GET", "/v1/environments/{env}/forks", ('env',), {}, "none", "", "json", False, "sandboxes:read"),
+    "deleteFork": Operation("DELETE", "/v1/environments/{env}/forks/{id}", ('env', 'id'), {}, "none", "", "none", False, "sandboxes:write"),
+    "getEnvironmentMetrics": Operation("GET", "/v1/environments/{env}/metrics", ('env',), {}, "none", "", "json", False, "sandboxes:read"),
 }
 
 
@@ -2687,6 +2876,14 @@ class SyncOperations:
     def write_command_stdin(self, **input: Unpack[WriteCommandStdinInput]) -> CommandInfo:
         "Write to (or close) the stdin of a background command started with keepStdin (POST /v1/sandboxes/{id}/commands/{pid}/stdin)"
         return cast("CommandInfo", self.request("writeCommandStdin", input))
+
+    def resize_command(self, **input: Unpack[ResizeCommandInput]) -> CommandInfo:
+        "Resize the pseudo-terminal of a background command started with pty (POST /v1/sandboxes/{id}/commands/{pid}/resize)"
+        return cast("CommandInfo", self.request("resizeCommand", input))
+
+    def signal_command(self, **input: Unpack[SignalCommandInput]) -> CommandInfo:
+        "Send a signal to a background command's main process (POST /v1/sandboxes/{id}/commands/{pid}/signal)"
+        return cast("CommandInfo", self.request("signalCommand", input))
 
     def read_file(self, **input: Unpack[ReadFileInput]) -> bytes:
         "Read a file (raw bytes) (GET /v1/sandboxes/{id}/files)"
@@ -3004,6 +3201,38 @@ class SyncOperations:
         "Read the policy files again (admin); an invalid set is refused and the old one stays in force (POST /v1/policy/reload)"
         return cast("PolicyStatus", self.request("reloadPolicy", input))
 
+    def create_environment(self, **input: Unpack[CreateEnvironmentInput]) -> Environment:
+        "Create an environment: a named baseline of services, each reached through the router at services[].url (POST /v1/environments)"
+        return cast("Environment", self.request("createEnvironment", input))
+
+    def list_environments(self, **input: Unpack[ListEnvironmentsInput]) -> ListEnvironmentsResult:
+        "The project's environments (paginated) (GET /v1/environments)"
+        return cast("ListEnvironmentsResult", self.request("listEnvironments", input))
+
+    def get_environment(self, **input: Unpack[GetEnvironmentInput]) -> Environment:
+        "One environment with its routed URLs and its forks (with health) (GET /v1/environments/{env})"
+        return cast("Environment", self.request("getEnvironment", input))
+
+    def delete_environment(self, **input: Unpack[DeleteEnvironmentInput]) -> None:
+        "Delete an environment and its forks (idempotent) (DELETE /v1/environments/{env})"
+        return cast("None", self.request("deleteEnvironment", input))
+
+    def create_fork(self, **input: Unpack[CreateForkInput]) -> Fork:
+        "Fork one service: requests carrying the routing key (returned; generated when absent) reach the fork, every other request the baseline (POST /v1/environments/{env}/forks)"
+        return cast("Fork", self.request("createFork", input))
+
+    def list_forks(self, **input: Unpack[ListForksInput]) -> ListForksResult:
+        "An environment's forks with their health (GET /v1/environments/{env}/forks)"
+        return cast("ListForksResult", self.request("listForks", input))
+
+    def delete_fork(self, **input: Unpack[DeleteForkInput]) -> None:
+        "Remove a fork (idempotent): requests with its key go to the baseline again (DELETE /v1/environments/{env}/forks/{id})"
+        return cast("None", self.request("deleteFork", input))
+
+    def get_environment_metrics(self, **input: Unpack[GetEnvironmentMetricsInput]) -> EnvironmentMetrics:
+        "The router's per-route counters for an environment: requests, fallbacks, errors, latency (GET /v1/environments/{env}/metrics)"
+        return cast("EnvironmentMetrics", self.request("getEnvironmentMetrics", input))
+
 
 class AsyncOperations:
     """Every operation as a coroutine method of the async client."""
@@ -3074,6 +3303,14 @@ class AsyncOperations:
     async def write_command_stdin(self, **input: Unpack[WriteCommandStdinInput]) -> CommandInfo:
         "Write to (or close) the stdin of a background command started with keepStdin (POST /v1/sandboxes/{id}/commands/{pid}/stdin)"
         return cast("CommandInfo", await self.request("writeCommandStdin", input))
+
+    async def resize_command(self, **input: Unpack[ResizeCommandInput]) -> CommandInfo:
+        "Resize the pseudo-terminal of a background command started with pty (POST /v1/sandboxes/{id}/commands/{pid}/resize)"
+        return cast("CommandInfo", await self.request("resizeCommand", input))
+
+    async def signal_command(self, **input: Unpack[SignalCommandInput]) -> CommandInfo:
+        "Send a signal to a background command's main process (POST /v1/sandboxes/{id}/commands/{pid}/signal)"
+        return cast("CommandInfo", await self.request("signalCommand", input))
 
     async def read_file(self, **input: Unpack[ReadFileInput]) -> bytes:
         "Read a file (raw bytes) (GET /v1/sandboxes/{id}/files)"
@@ -3390,3 +3627,35 @@ class AsyncOperations:
     async def reload_policy(self, **input: Unpack[ReloadPolicyInput]) -> PolicyStatus:
         "Read the policy files again (admin); an invalid set is refused and the old one stays in force (POST /v1/policy/reload)"
         return cast("PolicyStatus", await self.request("reloadPolicy", input))
+
+    async def create_environment(self, **input: Unpack[CreateEnvironmentInput]) -> Environment:
+        "Create an environment: a named baseline of services, each reached through the router at services[].url (POST /v1/environments)"
+        return cast("Environment", await self.request("createEnvironment", input))
+
+    async def list_environments(self, **input: Unpack[ListEnvironmentsInput]) -> ListEnvironmentsResult:
+        "The project's environments (paginated) (GET /v1/environments)"
+        return cast("ListEnvironmentsResult", await self.request("listEnvironments", input))
+
+    async def get_environment(self, **input: Unpack[GetEnvironmentInput]) -> Environment:
+        "One environment with its routed URLs and its forks (with health) (GET /v1/environments/{env})"
+        return cast("Environment", await self.request("getEnvironment", input))
+
+    async def delete_environment(self, **input: Unpack[DeleteEnvironmentInput]) -> None:
+        "Delete an environment and its forks (idempotent) (DELETE /v1/environments/{env})"
+        return cast("None", await self.request("deleteEnvironment", input))
+
+    async def create_fork(self, **input: Unpack[CreateForkInput]) -> Fork:
+        "Fork one service: requests carrying the routing key (returned; generated when absent) reach the fork, every other request the baseline (POST /v1/environments/{env}/forks)"
+        return cast("Fork", await self.request("createFork", input))
+
+    async def list_forks(self, **input: Unpack[ListForksInput]) -> ListForksResult:
+        "An environment's forks with their health (GET /v1/environments/{env}/forks)"
+        return cast("ListForksResult", await self.request("listForks", input))
+
+    async def delete_fork(self, **input: Unpack[DeleteForkInput]) -> None:
+        "Remove a fork (idempotent): requests with its key go to the baseline again (DELETE /v1/environments/{env}/forks/{id})"
+        return cast("None", await self.request("deleteFork", input))
+
+    async def get_environment_metrics(self, **input: Unpack[GetEnvironmentMetricsInput]) -> EnvironmentMetrics:
+        "The router's per-route counters for an environment: requests, fallbacks, errors, latency (GET /v1/environments/{env}/metrics)"
+        return cast("EnvironmentMetrics", await self.request("getEnvironmentMetrics", input))
