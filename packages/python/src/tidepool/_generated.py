@@ -1823,7 +1823,7 @@ class ExecInput(TypedDict, total=False):
     timeoutMs: NotRequired[int]
     "Kills the whole process tree after this many ms."
     background: NotRequired[bool]
-    "Return at once with a command handle (pid)."
+    "Return at once with a command handle (pid). Streamed (Accept: application/x-ndjson): {pid} first, then its output and result; a client that leaves does not end it."
     keepStdin: NotRequired[bool]
     "With background: keep stdin open, to write to with POST \u2026/commands/{pid}/stdin (stdin, if given, is written first)."
     pty: NotRequired[PtySize]

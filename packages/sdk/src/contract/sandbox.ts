@@ -145,7 +145,10 @@ export const ExecInput = z
       .optional()
       .describe('Bytes (UTF-8) written to stdin, then closed.'),
     timeoutMs: z.number().int().min(1, 'timeoutMs must be at least 1').max(86_400_000).default(60_000).describe('Kills the whole process tree after this many ms.'),
-    background: z.boolean().default(false).describe('Return at once with a command handle (pid).'),
+    background: z
+      .boolean()
+      .default(false)
+      .describe('Return at once with a command handle (pid). Streamed (Accept: application/x-ndjson): {pid} first, then its output and result; a client that leaves does not end it.'),
     keepStdin: z.boolean().default(false).describe('With background: keep stdin open, to write to with POST …/commands/{pid}/stdin (stdin, if given, is written first).'),
     pty: PtySize.optional().describe(
       'With background and keepStdin: run on a pseudo-terminal of this size inside the sandbox (stdin, stdout and stderr are the terminal; all output is stdout). Resize with POST …/commands/{pid}/resize.',

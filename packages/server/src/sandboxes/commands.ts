@@ -241,7 +241,9 @@ export class CommandService {
         // A background command killed by its sandbox's end (or a reset) is not a failure worth a capture.
         const result = exit.killed ? toResult(exit, bg.stdout, bg.stderr) : await this.#snapshotOnFailure(p, id, { snapshotOnFailure }, argv, toResult(exit, bg.stdout, bg.stderr))
         bg.info = { ...bg.info, state: 'exited', exitCode: result.exitCode }
-        await this.#recordExit(p, sbx, argv, result).catch((err: unknown) => this.#logLost(err, id))
+        // As for a buffered exec: the exit event is derived data, written off the result's path (every
+        // E2B command is a background one, so this is on the SDK's commands.run round trip).
+        this.#recordExitLater(p, sbx, argv, result)
         return result
       }),
     }
@@ -297,6 +299,12 @@ export class CommandService {
     } finally {
       bg.listeners.delete(listener)
     }
+  }
+
+  /** A background command just started, streamed: {pid} first, then as follow. */
+  async *followStarted(id: string, info: CommandInfo): AsyncGenerator<StreamLine | { pid: number }> {
+    yield { pid: info.pid }
+    yield* this.follow(id, info.pid)
   }
 
   async kill(id: string, pid: number): Promise<CommandInfo> {

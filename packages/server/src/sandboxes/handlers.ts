@@ -37,7 +37,11 @@ export const sandboxHandlers: HandlerTable<SandboxOpName, SandboxAreaServices> =
     return pageOf(items, i.limit, (e) => String(e.seq))
   },
   exec: async (i, ctx, svc) => {
-    if (i.background) return svc.commands.startBackground(ctx.principal, i.id, i)
+    if (i.background) {
+      const info = await svc.commands.startBackground(ctx.principal, i.id, i)
+      // Streamed: its pid, then what it prints and its result, in one call; a client that leaves does not end it.
+      return ctx.stream ? new StreamResult(svc.commands.followStarted(i.id, info)) : info
+    }
     if (ctx.stream) return new StreamResult(svc.commands.stream(ctx.principal, i.id, i, ctx.signal))
     return svc.commands.run(ctx.principal, i.id, i)
   },

@@ -24,11 +24,13 @@ export const processService: Partial<ServiceImpl<typeof Process>> = {
     if (!cfg?.cmd) throw new ConnectError('process.cmd is required', Code.InvalidArgument)
     const size = req.pty?.size
     if (req.pty && (!size?.cols || !size.rows)) throw new ConnectError('pty.size needs cols and rows above 0', Code.InvalidArgument)
-    let info: CommandInfo
+    let lines: AsyncIterable<unknown>
     try {
       const user = userOf(ctx.requestHeader.get('authorization'))
       const timeoutMs = ctx.timeoutMs()
-      info = (await call(c.svc, c.principal, 'exec', {
+      // One dispatch starts the background command and follows it (its pid comes first): no second
+      // authorisation, sandbox lookup and audit record for the wait.
+      lines = await callStream(c.svc, c.principal, 'exec', {
         id: c.sandboxId,
         cmd: [cfg.cmd, ...cfg.args],
         ...(Object.keys(cfg.envs).length ? { envs: cfg.envs } : {}),
@@ -39,12 +41,18 @@ export const processService: Partial<ServiceImpl<typeof Process>> = {
         keepStdin: req.stdin !== false || size !== undefined,
         ...(size ? { pty: { cols: size.cols, rows: size.rows } } : {}),
         timeoutMs: timeoutMs && timeoutMs > 0 ? Math.min(timeoutMs, MAX_TIMEOUT_MS) : MAX_TIMEOUT_MS,
-      })) as CommandInfo
+      })
     } catch (err) {
       throw toConnectError(err)
     }
-    yield { event: { event: { case: 'start', value: { pid: info.pid } } } }
-    for await (const event of follow(c, info.pid, ctx, size !== undefined)) yield { event: { event } }
+    const it = lines[Symbol.asyncIterator]()
+    const first = (await it.next().catch((err: unknown) => {
+      throw toConnectError(err)
+    })) as IteratorResult<{ pid?: number }>
+    if (first.done || typeof first.value.pid !== 'number') throw new ConnectError('the command did not report its pid', Code.Internal)
+    yield { event: { event: { case: 'start', value: { pid: first.value.pid } } } }
+    const rest: AsyncIterable<unknown> = { [Symbol.asyncIterator]: () => it }
+    for await (const event of events(rest, ctx, size !== undefined)) yield { event: { event } }
   },
 
   async *connect(req, ctx) {
@@ -169,6 +177,11 @@ async function* follow(c: EnvdCall, pid: number, ctx: HandlerContext, pty: boole
   } catch (err) {
     throw toConnectError(err)
   }
+  yield* events(lines, ctx, pty)
+}
+
+/** A command's stream lines as envd events, with keepalives as the client asked. */
+async function* events(lines: AsyncIterable<unknown>, ctx: HandlerContext, pty: boolean): AsyncGenerator<Event> {
   const interval = Number(ctx.requestHeader.get('keepalive-ping-interval') ?? '0')
   const events = withKeepalive(lines, interval > 0 ? Math.min(interval, 3600) * 1000 : 0, ctx.signal)
   try {
