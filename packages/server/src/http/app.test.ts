@@ -129,6 +129,16 @@ describe('HTTP API', () => {
       .map((l) => JSON.parse(l))
     expect(lines[0]).toEqual({ stream: 'stdout', data: '/bin/sh -c ls /\n' })
     expect(lines.at(-1)).toMatchObject({ exitCode: 0, stdoutBytes: 16 })
+    // A background command streamed: its pid first, then its output and result, and it stays listed.
+    const bg = await tp.call('POST', `/v1/sandboxes/${s.id}/exec`, { body: { cmd: 'echo bg', background: true }, headers: { accept: 'application/x-ndjson' } })
+    const bgLines = (await bg.text())
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l))
+    expect(bgLines[0]).toEqual({ pid: expect.any(Number) })
+    expect(bgLines.at(-1)).toMatchObject({ exitCode: 0 })
+    const listed = await json(await tp.call('GET', `/v1/sandboxes/${s.id}/commands`))
+    expect(listed.items.map((c: { pid: number }) => c.pid)).toContain(bgLines[0].pid)
   })
 
   it('audits changes with secrets redacted, and verify detects tampering', async () => {
