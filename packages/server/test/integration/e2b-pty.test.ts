@@ -17,7 +17,7 @@ import { loadConfig } from '../../src/config.js'
 import { silentLogger } from '../../src/core/log.js'
 import { Process, Signal, StreamInputRequestSchema } from '../../src/e2b/gen/process_pb.js'
 import { buildControlPlane, type ControlPlane } from '../../src/main.js'
-import { destroyAll, skipReason } from './support/host.js'
+import { destroyAll, leftovers, skipReason } from './support/host.js'
 
 const cgroupName = `tidepool-it-e2bpty-${process.pid}`
 const vars = ['E2B_API_KEY', 'E2B_API_URL', 'E2B_SANDBOX_URL'] as const
@@ -152,6 +152,8 @@ describe.skipIf(skipReason)('e2b PTY, signals and StreamInput against tidepool (
     } finally {
       await sbx.kill()
     }
+    // Nothing of the sandbox, its terminal or what ran on it is left on the host.
+    expect(leftovers(cgroupName, [sbx.sandboxId])).toEqual([])
   })
 
   it('refuses a pty without a size, and a resize of a command that has no pty', async () => {
