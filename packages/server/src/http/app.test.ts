@@ -141,6 +141,26 @@ describe('HTTP API', () => {
     expect(listed.items.map((c: { pid: number }) => c.pid)).toContain(bgLines[0].pid)
   })
 
+  it('resizes only a pty command, signals only a running one, and refuses a pty without background', async () => {
+    const s = await json(await create())
+    const noBg = await tp.call('POST', `/v1/sandboxes/${s.id}/exec`, { body: { cmd: ['bash'], pty: { cols: 80, rows: 24 } } })
+    expect(noBg.status).toBe(400)
+    expect((await json(noBg)).error.message).toMatch(/pty needs background/)
+    const noStdin = await tp.call('POST', `/v1/sandboxes/${s.id}/exec`, { body: { cmd: ['bash'], pty: { cols: 80, rows: 24 }, background: true } })
+    expect((await json(noStdin)).error.message).toMatch(/pty needs keepStdin/)
+    const cat = await json(await tp.call('POST', `/v1/sandboxes/${s.id}/exec`, { body: { cmd: ['cat'], background: true, keepStdin: true } }))
+    const resize = await tp.call('POST', `/v1/sandboxes/${s.id}/commands/${cat.pid}/resize`, { body: { cols: 100, rows: 30 } })
+    expect(resize.status).toBe(409)
+    expect((await json(resize)).error.message).toMatch(/does not run on a pty/)
+    const badSignal = await tp.call('POST', `/v1/sandboxes/${s.id}/commands/${cat.pid}/signal`, { body: { signal: 'SIGSEGV' } })
+    expect(badSignal.status).toBe(400)
+    await tp.call('POST', `/v1/sandboxes/${s.id}/commands/${cat.pid}/stdin`, { body: { eof: true } })
+    await tp.call('POST', `/v1/sandboxes/${s.id}/commands/${cat.pid}/wait`, { body: {} })
+    const late = await tp.call('POST', `/v1/sandboxes/${s.id}/commands/${cat.pid}/signal`, { body: { signal: 'SIGTERM' } })
+    expect(late.status).toBe(409)
+    expect((await json(late)).error.message).toMatch(/has exited/)
+  })
+
   it('audits changes with secrets redacted, and verify detects tampering', async () => {
     const s = await json(await create({ envs: { TOKEN: 'supersecret' } }))
     await tp.call('POST', `/v1/sandboxes/${s.id}/exec`, { body: { cmd: ['true'], envs: { PASSWORD: 'p@ss' } } })

@@ -175,7 +175,7 @@ export class CommandService {
   resize(id: string, pid: number, cols: number, rows: number): CommandInfo {
     const bg = this.#running(id, pid)
     if (!bg.info.pty) throw new AppError('conflict', `command ${pid} does not run on a pty (start it with pty: {cols, rows})`)
-    if (!bg.handle.resize) throw new AppError('conflict', `command ${pid} cannot be resized: it was adopted after a restart of the server`)
+    if (!bg.handle.resize) throw new AppError('conflict', `command ${pid} cannot be resized: the runtime has no ptys, or the command was adopted after a restart of the server`)
     bg.handle.resize(cols, rows)
     bg.info = { ...bg.info, pty: { cols, rows } }
     return bg.info
@@ -184,7 +184,7 @@ export class CommandService {
   /** Sends a signal to the main process of a running background command (kill ends its whole tree). */
   signal(id: string, pid: number, signal: keyof typeof constants.signals): CommandInfo {
     const bg = this.#running(id, pid)
-    if (!bg.handle.signal) throw new AppError('conflict', `command ${pid} cannot be signalled: it was adopted after a restart of the server; kill it instead`)
+    if (!bg.handle.signal) throw new AppError('conflict', `command ${pid} cannot be signalled: the runtime cannot, or the command was adopted after a restart of the server; kill it instead`)
     bg.handle.signal(constants.signals[signal])
     return bg.info
   }
