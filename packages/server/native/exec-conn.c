@@ -1,6 +1,7 @@
 /* One exec connection's handler: forks the command into the sandbox and relays its stdio. */
 #include "compat.h"
 #include "exec-command.h"
+#include "exec-pty.h"
 #include "exec-relay.h"
 #include "exec-request.h"
 #include "exec-server.h"
@@ -60,8 +61,14 @@ void __attribute__((noreturn)) serve_connection(int conn, pid_t init, long uid_b
   /* Real pipes for the command (so /dev/stdout and friends work inside), owned by its user: uid-base
    * + uid on the host, which is what fchown needs here, outside the sandbox's user namespace. */
   long base = uid_base, gbase = uid_base;
-  int io[3][2], status[2];
-  for (int k = 0; k < 3; k++) {
+  int io[3][2] = {{-1, -1}, {-1, -1}, {-1, -1}}, status[2];
+  /* A pty instead: one terminal for stdin, stdout and stderr, from the sandbox's devpts (gid 5 is tty). */
+  int pty = r.pty_cols > 0, master = -1, slave = -1;
+  if (pty) {
+    struct tp_err pe;
+    if (open_sandbox_pty(init, base + r.uid, gbase + 5, (unsigned)r.pty_cols, (unsigned)r.pty_rows, &master, &slave, &pe) < 0) fail_err(&pe);
+  }
+  for (int k = 0; k < 3 && !pty; k++) {
     if (pipe2(io[k], O_CLOEXEC) < 0) fail("pipe");
     int child_end = k == 0 ? io[k][0] : io[k][1];
     if (fchown(child_end, (uid_t)(base + r.uid), (gid_t)(gbase + r.gid)) < 0) fail("fchown pipe");
@@ -105,7 +112,8 @@ void __attribute__((noreturn)) serve_connection(int conn, pid_t init, long uid_b
     /* From now on this process is root of the sandbox's user namespace only (host uid = uid-base). */
     if (setgroups(0, NULL) < 0) fail("setgroups");
     if (setresgid(0, 0, 0) < 0 || setresuid(0, 0, 0) < 0) fail("become root of the sandbox's user namespace");
-    if (dup2(io[0][0], 0) < 0 || dup2(io[1][1], 1) < 0 || dup2(io[2][1], 2) < 0) fail("dup2");
+    if (pty) become_pty_session(slave);
+    else if (dup2(io[0][0], 0) < 0 || dup2(io[1][1], 1) < 0 || dup2(io[2][1], 2) < 0) fail("dup2");
     close_fds_except(status[1]);
     if (setgroups(0, NULL) < 0) fail("setgroups");
     if (setresgid((gid_t)r.gid, (gid_t)r.gid, (gid_t)r.gid) < 0) fail("setresgid %ld", r.gid);
@@ -123,9 +131,13 @@ void __attribute__((noreturn)) serve_connection(int conn, pid_t init, long uid_b
     environ = r.envp;
     exec_command(r.argv);
   }
-  close(io[0][0]);
-  close(io[1][1]);
-  close(io[2][1]);
+  if (pty) {
+    close(slave);
+  } else {
+    close(io[0][0]);
+    close(io[1][1]);
+    close(io[2][1]);
+  }
   close(status[1]);
   for (long k = 0; k < r.n_cgroup_procs; k++) close(cg_fd[k]);
   if (into >= 0) close(into), close(into_procs);
@@ -136,6 +148,16 @@ void __attribute__((noreturn)) serve_connection(int conn, pid_t init, long uid_b
   c.stdin_w = io[0][1];
   c.out_r[0] = io[1][0];
   c.out_r[1] = io[2][0];
+  c.pty = master;
+  c.child = child;
+  if (pty) {
+    /* The terminal's output is the command's stdout (there is no stderr apart); input goes to a dup of
+     * the master, so closing stdin leaves the terminal (and its output) open. */
+    c.stdin_w = fcntl(master, F_DUPFD_CLOEXEC, 3);
+    if (c.stdin_w < 0) fail("dup pty");
+    set_nonblock(master);
+    c.out_r[0] = master;
+  }
   int status_r = status[0];
   char report[1024];
   size_t report_len = 0;

@@ -16,10 +16,17 @@ struct conn_state {
   int out_r[2];                   /* the command's stdout and stderr (-1 at EOF) */
   unsigned char out[FRAME_HDR + CHUNK];
   size_t out_len, out_off;        /* one outgoing frame */
+  unsigned char kind;             /* type of the frame being read: 'i', or a control frame 'w' / 's' */
+  unsigned char ctl[4];           /* a control frame's payload, so far */
+  size_t ctl_len;
+  int pty;                        /* the terminal's master when the command runs on a pty, else -1 */
+  pid_t child;                    /* the command's main process (what 's' signals) */
 };
 
 void close_stdin(struct conn_state *c);
-/* Reads what the client sent: stdin frames (kept in c->in until written) and the end of stdin. */
+/* Reads what the client sent: stdin frames (kept in c->in until written), the end of stdin, and control
+ * frames: 'w' (4 bytes: columns, rows, each 16-bit little-endian) resizes the pty, 's' (1 byte: a
+ * signal number) signals the command's main process. */
 void conn_read(struct conn_state *c);
 void stdin_write(struct conn_state *c);
 /* Reads one chunk of the command's stdout (k = 0) or stderr (k = 1) into the outgoing frame. */

@@ -55,6 +55,9 @@ int parse_request(char *buf, size_t len, struct exec_req *r, struct tp_err *e) {
   if (!(r->envp = next_list(&p, end, "environment entries", &envc, e))) return -1;
   if (next_long(&p, end, "timeout", &r->timeout_ms, e) < 0 || next_long(&p, end, "detached", &r->detached, e) < 0) return -1;
   if (!(r->status_file = next_field(&p, end, e))) return -1;
+  if (p < end && (next_long(&p, end, "pty columns", &r->pty_cols, e) < 0 || next_long(&p, end, "pty rows", &r->pty_rows, e) < 0)) return -1;
+  if ((r->pty_cols > 0) != (r->pty_rows > 0) || r->pty_cols > 65535 || r->pty_rows > 65535)
+    return tp_errf(e, TP_ERR_INVALID_REQUEST, "malformed exec request (pty size %ldx%ld)", r->pty_cols, r->pty_rows);
   if (argc == 0 || r->cwd[0] != '/' || r->n_cgroup_procs > MAX_ITEMS)
     return tp_errf(e, TP_ERR_INVALID_REQUEST, "malformed exec request (argv, cwd or cgroup files)");
   return 0;

@@ -133,6 +133,14 @@ export const PatchSandboxInput = z
   })
   .strict()
 
+export const PtySize = z
+  .object({
+    cols: z.number().int().min(1).max(65_535).describe('Columns of the terminal.'),
+    rows: z.number().int().min(1).max(65_535).describe('Rows of the terminal.'),
+  })
+  .strict()
+  .meta({ id: 'PtySize' })
+
 export const ExecInput = z
   .object({
     id: SandboxId,
@@ -146,8 +154,14 @@ export const ExecInput = z
       .optional()
       .describe('Bytes (UTF-8) written to stdin, then closed.'),
     timeoutMs: z.number().int().min(1, 'timeoutMs must be at least 1').max(86_400_000).default(60_000).describe('Kills the whole process tree after this many ms.'),
-    background: z.boolean().default(false).describe('Return at once with a command handle (pid).'),
+    background: z
+      .boolean()
+      .default(false)
+      .describe('Return at once with a command handle (pid). Streamed (Accept: application/x-ndjson): {pid} first, then its output and result; a client that leaves does not end it.'),
     keepStdin: z.boolean().default(false).describe('With background: keep stdin open, to write to with POST …/commands/{pid}/stdin (stdin, if given, is written first).'),
+    pty: PtySize.optional().describe(
+      'With background and keepStdin: run on a pseudo-terminal of this size inside the sandbox (stdin, stdout and stderr are the terminal; all output is stdout). Resize with POST …/commands/{pid}/resize.',
+    ),
     snapshotOnFailure: z
       .boolean()
       .default(false)
@@ -211,6 +225,7 @@ export const CommandInfo = z
     state: z.enum(['running', 'exited']),
     startedAt: Timestamp,
     exitCode: z.number().int().optional(),
+    pty: PtySize.optional().describe('The size of its pseudo-terminal, when it runs on one.'),
   })
   .meta({ id: 'CommandInfo' })
 export type CommandInfo = z.infer<typeof CommandInfo>
@@ -223,6 +238,13 @@ export const CommandStdinInput = CommandRef.extend({
     .describe('What to write to the stdin of a command started with keepStdin.'),
   encoding: z.enum(['utf8', 'base64']).default('utf8').describe('How data is encoded (base64 for binary).'),
   eof: z.boolean().default(false).describe('Close stdin after writing (the command reads end of file).'),
+}).strict()
+
+export const CommandResizeInput = CommandRef.extend({ cols: PtySize.shape.cols, rows: PtySize.shape.rows }).strict()
+/** Signals a command's main process may be sent (SIGKILL of the whole tree is POST …/kill). */
+export const CommandSignal = z.enum(['SIGHUP', 'SIGINT', 'SIGQUIT', 'SIGTERM', 'SIGUSR1', 'SIGUSR2', 'SIGCONT', 'SIGSTOP', 'SIGWINCH', 'SIGKILL'])
+export const CommandSignalInput = CommandRef.extend({
+  signal: CommandSignal.describe('Sent to the main process only; SIGKILL here kills the main process (POST …/kill ends the whole tree).'),
 }).strict()
 
 /** One line of a streamed exec (NDJSON). */

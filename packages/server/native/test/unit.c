@@ -168,7 +168,13 @@ static void test_request(void) {
   CHECK(parse_request(buf, n, &r, &e) == 0 && r.n_cgroup_procs == 1 && !strcmp(r.status_file, "/run/s"));
   exec_cgroup_dir(&r, dir, sizeof dir);
   CHECK_STR(dir, "/sys/fs/cgroup/pids/t/e2");
+  CHECK(r.pty_cols == 0 && r.pty_rows == 0); /* a client older than ptys sends no size */
+  n = payload(buf, "0|0|/||0|1|bash|0|0|1||80|24|");
+  CHECK(parse_request(buf, n, &r, &e) == 0 && r.pty_cols == 80 && r.pty_rows == 24);
   const char *bad[] = {
+      "0|0|/||0|1|bash|0|0|1||80|0|",      /* a pty with no rows */
+      "0|0|/||0|1|bash|0|0|1||70000|24|",  /* a pty too wide */
+      "0|0|/||0|1|bash|0|0|1||80|",        /* cols without rows */
       "",                                  /* nothing */
       "1000|1000|/home/user|",             /* cut short */
       "x|0|/|/c|0|1|true|0|0|0|",          /* uid not a number */

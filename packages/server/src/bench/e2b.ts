@@ -46,11 +46,13 @@ export async function run(): Promise<BenchResult> {
       if (i >= warmup) (create.e2b.push(a), create.tidepool.push(b))
     }
     const sbx = await Sandbox.create(opts)
-    const exec = { e2b: [] as number[], tidepool: [] as number[] }
+    const exec = { e2b: [] as number[], tidepool: [] as number[], login: [] as number[] }
     for (let i = 0; i < warmup + execSamples; i++) {
       const a = await ms(() => sbx.commands.run('true'))
       const b = await ms(() => api.exec({ id: sbx.sandboxId, cmd: ['true'] }))
-      if (i >= warmup) (exec.e2b.push(a), exec.tidepool.push(b))
+      // What the e2b SDK actually runs for commands.run('true'): a login bash (it sources /etc/profile).
+      const c = await ms(() => api.exec({ id: sbx.sandboxId, cmd: ['/bin/bash', '-l', '-c', 'true'] }))
+      if (i >= warmup) (exec.e2b.push(a), exec.tidepool.push(b), exec.login.push(c))
     }
     await sbx.kill()
     const createP50 = metric('x', 'ms', create.tidepool).p50
@@ -64,6 +66,7 @@ export async function run(): Promise<BenchResult> {
         metric('create via tidepool SDK', 'ms', create.tidepool),
         metric('create via e2b SDK (Sandbox.create)', 'ms', create.e2b, { target: `p50 <= 1.3x tidepool SDK (${r(createP50 * 1.3)} ms)`, peer: { name: 'tidepool SDK create', p50: createP50 } }),
         metric('exec `true` via tidepool SDK', 'ms', exec.tidepool),
+        metric("exec `/bin/bash -l -c true` via tidepool SDK (the command commands.run('true') runs)", 'ms', exec.login),
         metric("commands.run('true') via e2b SDK", 'ms', exec.e2b, { target: `p50 <= 1.5x tidepool SDK (${r(execP50 * 1.5)} ms)`, peer: { name: 'tidepool SDK exec', p50: execP50 } }),
       ],
     }

@@ -3,9 +3,10 @@ import { createServer, type IncomingMessage, type RequestListener, type ServerRe
 import { join } from 'node:path'
 import type { Hono } from 'hono'
 import type { Services } from '../dispatch/services.js'
-import { createEnvdHandler, envdSandboxOf } from './envd/server.js'
+import { createEnvdHandler, envdSandboxOf, isSignedFileUrl } from './envd/server.js'
 import { loadOrCreateSecret } from './keys.js'
 import { mountE2bRest } from './rest.js'
+import { AccessTokens } from './signed-urls.js'
 
 /** The host-name suffix of sandbox ports, shared with tidepool's own port exposure (http/port-target.ts). */
 export const E2B_SANDBOX_DOMAIN = 'sandbox.localhost'
@@ -20,13 +21,16 @@ export interface E2bMount {
 export function mountE2b(app: Hono, svc: Services, home: string): E2bMount {
   const secret = loadOrCreateSecret(join(home, 'e2b.key'))
   let port = svc.config.port
-  mountE2bRest(app, svc, { secret, domain: () => `${E2B_SANDBOX_DOMAIN}:${port}` })
-  const envd = createEnvdHandler(svc, secret)
+  const tokens = new AccessTokens()
+  mountE2bRest(app, svc, { secret, tokens, domain: () => `${E2B_SANDBOX_DOMAIN}:${port}` })
+  const envd = createEnvdHandler(svc, secret, tokens)
   const wrap =
     (listener: RequestListener): RequestListener =>
     (req: IncomingMessage, res: ServerResponse) => {
       const id = envdSandboxOf(req)
-      if (id === undefined) listener(req, res)
+      // A signed file URL fetched by a plain client names no sandbox: its signature does (envd/server.ts).
+      if (id === undefined && isSignedFileUrl(req.url)) envd(req, res, undefined)
+      else if (id === undefined) listener(req, res)
       else envd(req, res, id)
     }
   const server = ((opts: object, listener: RequestListener) => createServer(opts, wrap(listener))) as unknown as typeof createServer

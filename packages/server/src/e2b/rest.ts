@@ -10,6 +10,9 @@ import { checkKey, parseJsonSafely } from '../core/safe-input.js'
 import type { Services } from '../dispatch/services.js'
 import { call } from './call.js'
 import { accessTokenFor, tokenOfApiKey } from './keys.js'
+import type { AccessTokens } from './signed-urls.js'
+import { networkOf } from './network.js'
+import { isSnapshotId, mountE2bSnapshots } from './rest-snapshots.js'
 import { created, errorBody, listed, templateOf, timeoutMsOf } from './shape.js'
 
 const MAX_BODY_BYTES = 1024 * 1024
@@ -18,6 +21,7 @@ const DEFAULT_TIMEOUT_MS = 300_000
 
 export interface E2bRestOptions {
   secret: Buffer
+  tokens: AccessTokens
   /** The sandbox domain the SDK builds host names with (getHost): `<port>-<id>.<domain>`. */
   domain: () => string
 }
@@ -26,7 +30,11 @@ type Sandbox = OpOutput<'getSandbox'>
 type Route = (c: Context, p: Principal) => Promise<Response>
 
 export function mountE2bRest(app: Hono, svc: Services, o: E2bRestOptions): void {
-  const access = (s: Sandbox, p: Principal) => ({ envdAccessToken: accessTokenFor(o.secret, s.id, p), domain: o.domain() })
+  const access = (s: Sandbox, p: Principal) => {
+    const envdAccessToken = accessTokenFor(o.secret, s.id, p)
+    o.tokens.remember(s.id, envdAccessToken) // what signed file URLs are checked against
+    return { envdAccessToken, domain: o.domain() }
+  }
   const on = (method: string, path: string, route: Route) =>
     app.on(method, path, async (c) => {
       const requestId = newId('req', 12)
@@ -44,8 +52,11 @@ export function mountE2bRest(app: Hono, svc: Services, o: E2bRestOptions): void 
     const b = await bodyOf(c)
     const autoPause = b.autoPause === true
     const autoResume = (b.autoResume as { enabled?: unknown } | undefined)?.enabled === true
+    const templateID = b.templateID as string | undefined
+    const network = networkOf(b.allow_internet_access, b.network)
     const s = await call(svc, p, 'createSandbox', {
-      template: templateOf(b.templateID as string | undefined),
+      ...(isSnapshotId(templateID) ? { fromSnapshot: templateID } : { template: templateOf(templateID) }),
+      ...(network ? { network } : {}),
       timeoutMs: timeoutMsOf(b.timeout, DEFAULT_TIMEOUT_MS),
       ...(autoPause ? { lifecycle: { onTimeout: 'pause', autoResume } } : {}),
       envs: (b.envVars ?? {}) as Record<string, string>,
@@ -105,6 +116,7 @@ export function mountE2bRest(app: Hono, svc: Services, o: E2bRestOptions): void 
     const s = await call(svc, p, 'patchSandbox', { id, timeoutMs: timeoutMsOf(b.timeout, DEFAULT_TIMEOUT_MS) })
     return c.json(created(s, access(s, p)), 201)
   })
+  mountE2bSnapshots(svc, { on, get, access, body: bodyOf, defaultTimeoutMs: DEFAULT_TIMEOUT_MS })
   on('GET', '/sandboxes/:id/metrics', async (c, p) => {
     const s = await get(p, param(c))
     const m = await call(svc, p, 'getSandboxMetrics', { id: s.id })

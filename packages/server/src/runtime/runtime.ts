@@ -139,6 +139,8 @@ export interface ExecRequest {
   detached?: boolean
   /** Opaque text (at most 4 KiB) kept with a detached command and handed back by `adopt`. */
   tag?: string
+  /** Run on a pseudo-terminal of this size inside the sandbox: stdin, stdout and stderr are the terminal (all output is stdout). */
+  pty?: { cols: number; rows: number }
 }
 
 /** A command a restarted control plane found still running (or ended while it was down) in a sandbox. */
@@ -171,6 +173,10 @@ export interface ExecHandle {
   wait(): Promise<ExecExit>
   /** SIGKILL the whole process tree of this command. Idempotent. */
   kill(): Promise<void>
+  /** Sends `signal` (1..31) to the command's main process only; absent where the runtime cannot (or the handle was adopted). */
+  signal?(signal: number): void
+  /** Resizes the command's pty (a no-op without one); absent where the runtime has no ptys. */
+  resize?(cols: number, rows: number): void
 }
 
 export interface SandboxStats {

@@ -1,4 +1,5 @@
 /** @module sandboxes/commands — exec: buffered, streamed (NDJSON) and background commands, with head+tail output caps. */
+import { constants } from 'node:os'
 import { StringDecoder } from 'node:string_decoder'
 import type { CommandInfo, ExecResult, Principal, StreamLine } from '@tidepool/sdk'
 import { systemActors } from '../audit/system-actor.js'
@@ -24,6 +25,8 @@ export interface ExecOptions {
   timeoutMs: number
   /** A background command's stdin stays open for writeStdin (stdin, if given, is written first). */
   keepStdin?: boolean | undefined
+  /** With background and keepStdin: run on a pseudo-terminal of this size. */
+  pty?: { cols: number; rows: number } | undefined
   /** A non-zero exit or a timeout snapshots the sandbox before the result returns (buffered and streamed exec). */
   snapshotOnFailure?: boolean | undefined
 }
@@ -59,6 +62,7 @@ export class CommandService {
 
   /** Starts a command; the caller consumes the handle (buffered, streamed or background). */
   async #start(p: Principal, id: string, o: ExecOptions, background?: (argv: string[]) => string): Promise<{ sbx: LiveSandbox; handle: ExecHandle; argv: string[] }> {
+    if (o.pty && !background) throw new AppError('invalid_request', 'pty needs background: true and keepStdin: true (a terminal is a session you write to and follow)')
     const sbx = await this.deps.sandboxes.live(p, id)
     const req = this.request(sbx, o)
     let handle: ExecHandle
@@ -66,7 +70,8 @@ export class CommandService {
       // A background command is detached: it survives a crash of this process, and its tag lets a
       // restarted one list it again (with its pid); the runtime enforces every timeout by itself.
       const detached = background ? { detached: true, tag: background(req.cmd) } : {}
-      handle = this.deps.runtime.exec(sbx.ref, { ...req, ...detached })
+      const pty = o.pty ? { pty: o.pty } : {}
+      handle = this.deps.runtime.exec(sbx.ref, { ...req, ...detached, ...pty })
     } catch (err) {
       throw await this.deps.sandboxes.explainLost(p, id, err)
     }
@@ -163,11 +168,13 @@ export class CommandService {
   }
 
   async startBackground(p: Principal, id: string, o: ExecOptions): Promise<CommandInfo> {
+    // A terminal nobody can type into is no terminal: a pty comes with an open stdin.
+    if (o.pty && !o.keepStdin) throw new AppError('invalid_request', 'pty needs keepStdin: true (the terminal is written to with POST …/commands/{pid}/stdin)')
     const pid = (this.#nextPid.get(id) ?? 0) + 1
     this.#nextPid.set(id, pid)
     const startedAt = iso(this.deps.clock.now())
     const { sbx, handle, argv } = await this.#start(p, id, o, (cmd) => JSON.stringify({ pid, cmd: cmd.slice(0, 64).map((a) => a.slice(0, 256)), startedAt, actor: p.tokenId }))
-    const info = this.#track(p, sbx, handle, { pid, cmd: argv, state: 'running', startedAt }, o.snapshotOnFailure)
+    const info = this.#track(p, sbx, handle, { pid, cmd: argv, state: 'running', startedAt, ...(o.pty ? { pty: { ...o.pty } } : {}) }, o.snapshotOnFailure)
     if (o.keepStdin) this.#get(id, pid).stdinOpen = true
     return info
   }
@@ -185,6 +192,30 @@ export class CommandService {
       stdin.end()
     }
     return bg.info
+  }
+
+  /** Resizes the pty of a running background command (the command gets SIGWINCH). */
+  resize(id: string, pid: number, cols: number, rows: number): CommandInfo {
+    const bg = this.#running(id, pid)
+    if (!bg.info.pty) throw new AppError('conflict', `command ${pid} does not run on a pty (start it with pty: {cols, rows})`)
+    if (!bg.handle.resize) throw new AppError('conflict', `command ${pid} cannot be resized: the runtime has no ptys, or the command was adopted after a restart of the server`)
+    bg.handle.resize(cols, rows)
+    bg.info = { ...bg.info, pty: { cols, rows } }
+    return bg.info
+  }
+
+  /** Sends a signal to the main process of a running background command (kill ends its whole tree). */
+  signal(id: string, pid: number, signal: keyof typeof constants.signals): CommandInfo {
+    const bg = this.#running(id, pid)
+    if (!bg.handle.signal) throw new AppError('conflict', `command ${pid} cannot be signalled: the runtime cannot, or the command was adopted after a restart of the server; kill it instead`)
+    bg.handle.signal(constants.signals[signal])
+    return bg.info
+  }
+
+  #running(id: string, pid: number): Background {
+    const bg = this.#get(id, pid)
+    if (bg.info.state !== 'running') throw new AppError('conflict', `command ${pid} has exited (exit code ${bg.info.exitCode})`)
+    return bg
   }
 
   /**
@@ -233,7 +264,9 @@ export class CommandService {
         // A background command killed by its sandbox's end (or a reset) is not a failure worth a capture.
         const result = exit.killed ? toResult(exit, bg.stdout, bg.stderr) : await this.#snapshotOnFailure(p, id, { snapshotOnFailure }, argv, toResult(exit, bg.stdout, bg.stderr))
         bg.info = { ...bg.info, state: 'exited', exitCode: result.exitCode }
-        await this.#recordExit(p, sbx, argv, result).catch((err: unknown) => this.#logLost(err, id))
+        // As for a buffered exec: the exit event is derived data, written off the result's path (every
+        // E2B command is a background one, so this is on the SDK's commands.run round trip).
+        this.#recordExitLater(p, sbx, argv, result)
         return result
       }),
     }
@@ -289,6 +322,12 @@ export class CommandService {
     } finally {
       bg.listeners.delete(listener)
     }
+  }
+
+  /** A background command just started, streamed: {pid} first, then as follow. */
+  async *followStarted(id: string, info: CommandInfo): AsyncGenerator<StreamLine | { pid: number }> {
+    yield { pid: info.pid }
+    yield* this.follow(id, info.pid)
   }
 
   async kill(id: string, pid: number): Promise<CommandInfo> {

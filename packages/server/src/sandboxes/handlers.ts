@@ -37,7 +37,11 @@ export const sandboxHandlers: HandlerTable<SandboxOpName, SandboxAreaServices> =
     return pageOf(items, i.limit, (e) => String(e.seq))
   },
   exec: async (i, ctx, svc) => {
-    if (i.background) return svc.commands.startBackground(ctx.principal, i.id, i)
+    if (i.background) {
+      const info = await svc.commands.startBackground(ctx.principal, i.id, i)
+      // Streamed: its pid, then what it prints and its result, in one call; a client that leaves does not end it.
+      return ctx.stream ? new StreamResult(svc.commands.followStarted(i.id, info)) : info
+    }
     if (ctx.stream) return new StreamResult(svc.commands.stream(ctx.principal, i.id, i, ctx.signal))
     return svc.commands.run(ctx.principal, i.id, i)
   },
@@ -58,6 +62,14 @@ export const sandboxHandlers: HandlerTable<SandboxOpName, SandboxAreaServices> =
   writeCommandStdin: async (i, ctx, svc) => {
     await svc.sandboxes.row(ctx.principal, i.id)
     return svc.commands.writeStdin(i.id, i.pid, Buffer.from(i.data, i.encoding), i.eof)
+  },
+  resizeCommand: async (i, ctx, svc) => {
+    await svc.sandboxes.row(ctx.principal, i.id)
+    return svc.commands.resize(i.id, i.pid, i.cols, i.rows)
+  },
+  signalCommand: async (i, ctx, svc) => {
+    await svc.sandboxes.row(ctx.principal, i.id)
+    return svc.commands.signal(i.id, i.pid, i.signal)
   },
   readFile: async (i, ctx, svc) => svc.files.read(ctx.principal, i.id, i.path),
   listFiles: async (i, ctx, svc) => ({ items: await svc.files.list(ctx.principal, i.id, i.path, i.depth) }),

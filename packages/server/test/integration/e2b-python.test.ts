@@ -24,8 +24,8 @@ let cp: ControlPlane
 let env: Record<string, string>
 
 const script = String.raw`
-import json, sys
-from e2b import Sandbox, SandboxQuery, NotFoundException, AuthenticationException, CommandExitException, TimeoutException
+import json, sys, urllib.request
+from e2b import PtySize, Sandbox, SandboxQuery, NotFoundException, AuthenticationException, CommandExitException, TimeoutException
 
 out = {}
 sbx = Sandbox.create(metadata={"suite": "e2b-py"}, envs={"GREETING": "hello"})
@@ -56,6 +56,20 @@ try:
     out["watch"] = [(e.name, e.type.value) for e in w.get_new_events()]
     w.stop()
     out["exists"] = [sbx.files.exists("/home/user/py/a.txt"), sbx.files.exists("/home/user/none")]
+    # A terminal: resized, fed through StreamInput (the Python SDK's pty.stream_input), exited with a code.
+    t = sbx.pty.create(PtySize(rows=24, cols=80))
+    sbx.pty.resize(t.pid, PtySize(rows=30, cols=100))
+    sbx.pty.stream_input(t.pid, [b"stty size; ", b"tty; exit 3\n"])
+    pty_out = []
+    try:
+        t.wait(on_pty=lambda d: pty_out.append(bytes(d)))
+    except CommandExitException as e:
+        out["pty_exit"] = e.exit_code
+    text = b"".join(pty_out).decode()
+    out["pty"] = ["30 100" in text, "/dev/pts/" in text]
+    # A signed URL, fetched with nothing else.
+    sbx.files.write("/home/user/py/s.txt", "signed")
+    out["signed"] = urllib.request.urlopen(sbx.download_url("/home/user/py/s.txt", use_signature_expiration=60)).read().decode()
     sbx.set_timeout(3600)
     again = Sandbox.connect(sbx.sandbox_id)
     out["connect"] = again.commands.run("echo again").stdout
@@ -99,7 +113,7 @@ describe.skipIf(skipReason || !hostPython)('e2b Python SDK against tidepool (rea
     rmSync(home, { recursive: true, force: true })
   })
 
-  it('creates, runs (streamed, background, stdin, timeout), moves files, lists, connects and kills', async () => {
+  it('creates, runs (streamed, background, stdin, timeout, pty), moves files, signs a URL, lists, connects and kills', async () => {
     // Asynchronously: the server answering it runs in this process.
     const r = await new Promise<{ stdout: string; stderr: string }>((ok) =>
       execFile(python, ['-c', script], { encoding: 'utf8', env, timeout: 120_000 }, (_err, stdout, stderr) => ok({ stdout, stderr })),
@@ -117,6 +131,9 @@ describe.skipIf(skipReason || !hostPython)('e2b Python SDK against tidepool (rea
       list: ['a.txt'],
       watch: [['b.txt', 'create']],
       exists: [true, false],
+      pty_exit: 3,
+      pty: [true, true],
+      signed: 'signed',
       connect: 'again\n',
       metadata: { suite: 'e2b-py' },
       listed_sandboxes: true,

@@ -13,6 +13,7 @@ import type { Services } from '../../dispatch/services.js'
 import { Filesystem } from '../gen/filesystem_pb.js'
 import { Process } from '../gen/process_pb.js'
 import { principalOfAccessToken } from '../keys.js'
+import { checkSignedForm, signatureError, type AccessTokens } from '../signed-urls.js'
 import { call } from '../call.js'
 import { envdCallKey, type EnvdCall } from './context.js'
 import { serveFiles } from './files-http.js'
@@ -38,9 +39,15 @@ export function envdSandboxOf(req: Pick<IncomingMessage, 'headers'>): string | u
   return undefined
 }
 
-export type EnvdHandler = (req: IncomingMessage, res: ServerResponse, sandboxId: string) => void
+/** GET or POST /files?…&signature=…: a signed file URL (sandbox.uploadUrl / downloadUrl), fetched with no other credential. */
+export function isSignedFileUrl(url: string | undefined): boolean {
+  return url !== undefined && url.startsWith('/files?') && /[?&]signature=/.test(url.slice(0, 8192))
+}
 
-export function createEnvdHandler(svc: Services, secret: Buffer): EnvdHandler {
+/** sandboxId undefined: a signed file URL that names no sandbox (its signature says which). */
+export type EnvdHandler = (req: IncomingMessage, res: ServerResponse, sandboxId: string | undefined) => void
+
+export function createEnvdHandler(svc: Services, secret: Buffer, tokens: AccessTokens): EnvdHandler {
   const calls = new WeakMap<IncomingMessage, EnvdCall>()
   const rpc = connectNodeAdapter({
     routes: (router) => {
@@ -60,14 +67,26 @@ export function createEnvdHandler(svc: Services, secret: Buffer): EnvdHandler {
       },
     ],
   })
-  return (req, res, sandboxId) => {
+  return (req, res, named) => {
     void (async () => {
       const url = new URL(req.url ?? '/', 'http://envd')
       try {
-        if (!SANDBOX_ID.test(sandboxId)) throw new AppError('invalid_request', `E2b-Sandbox-Id ${JSON.stringify(sandboxId.slice(0, 64))} is not a sandbox id`)
-        const token = req.headers['x-access-token']
-        if (url.pathname === '/health' && req.method === 'GET') return await health(svc, secret, sandboxId, typeof token === 'string' ? token : undefined, res)
-        const principal = principalOfAccessToken(secret, sandboxId, typeof token === 'string' ? token : undefined)
+        if (named !== undefined && !SANDBOX_ID.test(named)) throw new AppError('invalid_request', `E2b-Sandbox-Id ${JSON.stringify(named.slice(0, 64))} is not a sandbox id`)
+        const header = req.headers['x-access-token']
+        const given = typeof header === 'string' ? header : undefined
+        if (named !== undefined && url.pathname === '/health' && req.method === 'GET') return await health(svc, secret, named, given, res)
+        let sandboxId: string
+        let token: string
+        if (given === undefined && url.pathname === '/files' && url.searchParams.has('signature')) {
+          ;({ sandboxId, token } = signedFileCall(tokens, req.method, url, named))
+        } else if (named === undefined) {
+          throw new AppError('invalid_request', 'no sandbox: send E2b-Sandbox-Id (or use the host 49983-<id>.<domain>)')
+        } else {
+          sandboxId = named
+          token = given ?? ''
+        }
+        const principal = principalOfAccessToken(secret, sandboxId, token || undefined)
+        tokens.remember(sandboxId, token)
         const c: EnvdCall = { svc, sandboxId, principal }
         if (url.pathname === '/files') return await serveFiles(c, req, res, url)
         calls.set(req, c)
@@ -78,6 +97,27 @@ export function createEnvdHandler(svc: Services, secret: Buffer): EnvdHandler {
       }
     })()
   }
+}
+
+/** The sandbox and access token a signed /files request was signed with; `unauthenticated` (with a reason) when none. */
+function signedFileCall(tokens: AccessTokens, method: string | undefined, url: URL, named: string | undefined): { sandboxId: string; token: string } {
+  if (method !== 'GET' && method !== 'POST') throw new AppError('invalid_request', `method ${method} is not served on /files; use GET or POST`)
+  const q = url.searchParams
+  const r = {
+    path: q.get('path') ?? '',
+    operation: method === 'GET' ? ('read' as const) : ('write' as const),
+    user: q.get('username') ?? '',
+    signature: q.get('signature') ?? '',
+    expiration: q.get('signature_expiration') ?? undefined,
+  }
+  checkSignedForm(r, Date.now())
+  const found = tokens.match(r, named)
+  if (!found)
+    throw signatureError(
+      'signature_invalid',
+      `the signature does not match this ${r.operation} of ${JSON.stringify(r.path.slice(0, 256))} for any sandbox access token this server knows; ask the SDK for a new URL`,
+    )
+  return found
 }
 
 /** 204 while the sandbox runs; 502 once it is gone (what the SDKs read as "the sandbox was killed"). */
@@ -95,5 +135,7 @@ function fail(res: ServerResponse, err: unknown, status?: number): void {
   const message = code === 'internal' ? 'internal error; see the tidepool server log' : (err as Error).message
   if (res.headersSent) return void res.destroy(err as Error)
   res.writeHead(s, { 'content-type': 'application/json' })
-  res.end(JSON.stringify({ code: s, message }))
+  // envd's shape ({code, message}), plus tidepool's stable code and, for a refused signature, why.
+  const reason = (err as AppError).details && typeof (err as AppError).details === 'object' ? ((err as AppError).details as { reason?: unknown }).reason : undefined
+  res.end(JSON.stringify({ code: s, message, error: code, ...(typeof reason === 'string' ? { reason } : {}) }))
 }

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest'
-import { FRAME_HEADER, FrameDecoder, frame, requestFrame } from './exec-protocol.js'
+import { FRAME_HEADER, FrameDecoder, frame, requestFrame, resizeFrame, signalFrame } from './exec-protocol.js'
 import { execSocketPath } from './exec-socket.js'
 
 /** A frame as the helper writes it. */
@@ -27,11 +27,54 @@ describe('requestFrame', () => {
     })
     expect(String.fromCharCode(f[0]!)).toBe('q')
     expect(f.readUInt32LE(1)).toBe(f.length - FRAME_HEADER)
-    expect(f.subarray(FRAME_HEADER).toString().split('\0')).toEqual(['1000', '1000', '/home/user', '/cg/x1', '0', '3', 'sh', '-c', 'echo hi', '2', 'A=1', 'B=x=y', '1501', '1', '/d/x1.exit', ''])
+    expect(f.subarray(FRAME_HEADER).toString().split('\0')).toEqual([
+      '1000',
+      '1000',
+      '/home/user',
+      '/cg/x1',
+      '0',
+      '3',
+      'sh',
+      '-c',
+      'echo hi',
+      '2',
+      'A=1',
+      'B=x=y',
+      '1501',
+      '1',
+      '/d/x1.exit',
+      '0',
+      '0',
+      '',
+    ])
   })
 
   it('refuses a NUL inside a field instead of splitting it', () => {
     expect(() => requestFrame({ uid: 0, gid: 0, cwd: '/', cloneInto: '', cgroupProcs: [], cmd: ['echo', 'a\0b'], env: {}, timeoutMs: 0, detached: false, statusFile: '' })).toThrow(/NUL/)
+  })
+
+  it('a pty request ends with its size; a size out of range is refused', () => {
+    const base = { uid: 0, gid: 0, cwd: '/', cloneInto: '', cgroupProcs: [], cmd: ['bash'], env: {}, timeoutMs: 0, detached: true, statusFile: '' }
+    expect(
+      requestFrame({ ...base, pty: { cols: 80, rows: 24 } })
+        .subarray(FRAME_HEADER)
+        .toString()
+        .split('\0')
+        .slice(-3),
+    ).toEqual(['80', '24', ''])
+    for (const pty of [
+      { cols: 0, rows: 24 },
+      { cols: 80, rows: 65536 },
+      { cols: 1.5, rows: 2 },
+    ])
+      expect(() => requestFrame({ ...base, pty })).toThrow(/pty/)
+  })
+
+  it('resize frames carry columns and rows as 16-bit little-endian; signal frames one byte', () => {
+    expect([...resizeFrame(300, 2)]).toEqual([0x77, 4, 0, 0, 0, 44, 1, 2, 0])
+    expect([...signalFrame(15)]).toEqual([0x73, 1, 0, 0, 0, 15])
+    expect(() => signalFrame(0)).toThrow(/signal/)
+    expect(() => signalFrame(64)).toThrow(/signal/)
   })
 
   it('stdin frames carry their bytes; the end of stdin is an empty e frame', () => {

@@ -2,7 +2,8 @@
  * @module runtime/local/exec-protocol — the frames spoken on a connection to a sandbox's exec socket,
  * where its supervisor (`tidepool-helper create`, after start) serves execs (pure). Each frame is one
  * type byte, a 4-byte little-endian payload length, then the payload.
- *   control plane → helper: 'q' the request (first, once), 'i' stdin bytes, 'e' end of stdin
+ *   control plane → helper: 'q' the request (first, once), 'i' stdin bytes, 'e' end of stdin,
+ *   'w' a new pty size (columns and rows, 16-bit little-endian each), 's' a signal for the main process
  *   helper → control plane: 'o' stdout bytes, 'r' stderr bytes, then one last frame: 'x' the exit code
  *   in decimal (128+N for signal N), followed by " timeout" when the handler killed the command at its
  *   deadline, or 'E' "<code>: <message>" when the command did not start.
@@ -29,11 +30,13 @@ export interface ExecServerRequest {
   detached: boolean
   /** Absolute host path where the handler writes "<code>[ timeout]" when the command ends, or ''. */
   statusFile: string
+  /** Run on a pseudo-terminal of this size (stdout carries everything; there is no stderr apart). */
+  pty?: { cols: number; rows: number } | undefined
 }
 
 export type ServerFrame = { type: 'stdout' | 'stderr'; data: Buffer } | { type: 'exit'; code: number; timedOut: boolean } | { type: 'error'; report: string }
 
-export function frame(type: 'q' | 'i' | 'e', payload: Buffer = Buffer.alloc(0)): Buffer {
+export function frame(type: 'q' | 'i' | 'e' | 'w' | 's', payload: Buffer = Buffer.alloc(0)): Buffer {
   const header = Buffer.allocUnsafe(FRAME_HEADER)
   header[0] = type.charCodeAt(0)
   header.writeUInt32LE(payload.length, 1)
@@ -42,16 +45,39 @@ export function frame(type: 'q' | 'i' | 'e', payload: Buffer = Buffer.alloc(0)):
 
 /**
  * The 'q' frame: NUL-terminated fields uid, gid, cwd, clone-into, then three lists, each a count and
- * its items: cgroup files, argv, environment as K=V, then timeout-ms, detached (0|1) and status-file.
+ * its items: cgroup files, argv, environment as K=V, then timeout-ms, detached (0|1), status-file, and
+ * the pty's columns and rows (0 0: no pty).
  * A NUL inside a field would split it, so it is refused.
  */
 export function requestFrame(r: ExecServerRequest): Buffer {
   const env = Object.entries(r.env).map(([k, v]) => `${k}=${v}`)
   const timeout = Number.isFinite(r.timeoutMs) && r.timeoutMs > 0 ? String(Math.ceil(r.timeoutMs)) : '0'
-  const fields = [String(r.uid), String(r.gid), r.cwd, r.cloneInto, ...list(r.cgroupProcs), ...list(r.cmd), ...list(env), timeout, r.detached ? '1' : '0', r.statusFile]
+  const fields = [String(r.uid), String(r.gid), r.cwd, r.cloneInto, ...list(r.cgroupProcs), ...list(r.cmd), ...list(env), timeout, r.detached ? '1' : '0', r.statusFile, ...ptyFields(r.pty)]
   const bad = fields.find((f) => f.includes('\0'))
   if (bad !== undefined) throw new TypeError(`a command, cwd or environment entry contains a NUL byte: ${JSON.stringify(bad.slice(0, 80))}`)
   return frame('q', Buffer.from(`${fields.join('\0')}\0`, 'utf8'))
+}
+
+function ptyFields(pty: ExecServerRequest['pty']): string[] {
+  if (!pty) return ['0', '0']
+  const { cols, rows } = pty
+  if (!Number.isInteger(cols) || !Number.isInteger(rows) || cols < 1 || rows < 1 || cols > 65535 || rows > 65535)
+    throw new TypeError(`a pty is 1..65535 columns by 1..65535 rows (got ${cols}x${rows})`)
+  return [String(cols), String(rows)]
+}
+
+/** The 'w' frame: the pty's new size. */
+export function resizeFrame(cols: number, rows: number): Buffer {
+  const payload = Buffer.alloc(4)
+  payload.writeUInt16LE(cols, 0)
+  payload.writeUInt16LE(rows, 2)
+  return frame('w', payload)
+}
+
+/** The 's' frame: a signal (1..31) for the command's main process (its tree is ended by kill, not by this). */
+export function signalFrame(signal: number): Buffer {
+  if (!Number.isInteger(signal) || signal < 1 || signal > 31) throw new TypeError(`a signal is a number from 1 to 31 (got ${signal})`)
+  return frame('s', Buffer.from([signal]))
 }
 
 function list(items: string[]): string[] {

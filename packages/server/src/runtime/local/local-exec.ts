@@ -7,7 +7,7 @@ import type { Socket } from 'node:net'
 import { Readable, Writable } from 'node:stream'
 import type { ExecExit, ExecHandle, ExecRequest, RuntimeRef } from '../runtime.js'
 import type { Cgroups } from './cgroups/cgroups.js'
-import { FrameDecoder, frame, requestFrame } from './exec-protocol.js'
+import { FrameDecoder, frame, requestFrame, resizeFrame, signalFrame } from './exec-protocol.js'
 import type { ServerFrame } from './exec-protocol.js'
 import { dialExec } from './exec-socket.js'
 import { isRunning } from './proc.js'
@@ -86,6 +86,7 @@ export function prepareExec(deps: ExecDeps, id: string, req: ExecRequest): Prepa
       timeoutMs: req.timeoutMs,
       detached: Boolean(req.detached),
       statusFile: files?.status ?? '',
+      pty: req.pty,
     })
   } catch (err) {
     cgroups.removeExec(id, cg.name)
@@ -199,6 +200,25 @@ class LocalExec implements ExecHandle {
 
   wait(): Promise<ExecExit> {
     return this.#done
+  }
+
+  signal(signal: number): void {
+    this.#control(signalFrame(signal))
+  }
+
+  resize(cols: number, rows: number): void {
+    if (!Number.isInteger(cols) || !Number.isInteger(rows) || cols < 1 || rows < 1 || cols > 65535 || rows > 65535)
+      throw new RuntimeError('invalid_request', `a pty is 1..65535 columns by 1..65535 rows (got ${cols}x${rows})`)
+    this.#control(resizeFrame(cols, rows))
+  }
+
+  /** A control frame, in order with stdin (the handler reads one frame at a time); dropped once the command ended. */
+  #control(f: Buffer): void {
+    if (this.#settled) return
+    void this.#connection.then(
+      (s) => void (s.writable && s.write(f)),
+      () => {},
+    )
   }
 
   async kill(): Promise<void> {
