@@ -92,6 +92,13 @@ export {
   RoutedService,
   RouteMetric,
   EnvironmentMetrics,
+  UpstreamProtocol,
+  ForkLaunch,
+  TraceHop,
+  RequestTrace,
+  EnvironmentTraces,
+  ServiceCost,
+  EnvironmentCost,
   environmentsOps,
 } from './contract/environments.js'
 export { PortNumber, PortRef, SetPortPublicInput, PortExposure, portsOps } from './contract/ports.js'

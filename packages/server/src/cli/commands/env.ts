@@ -1,7 +1,7 @@
 /** @module cli/commands/env — `tidepool env …` (environments and forks) and `tidepool router` (the request router as a sidecar). */
 import type { Client, Environment, Fork } from '@tidepool/sdk'
 import type { Config } from '../../config.js'
-import type { RouteEnvironment } from '../../router/router.js'
+import type { RouteEnvironment, RouteUpstream } from '../../router/router.js'
 import type { CliCommand } from '../command.js'
 
 const json = { json: { type: 'boolean' as const } }
@@ -176,13 +176,18 @@ function polledSource(client: Client) {
         envs.push(...page.items)
         if (!page.nextToken) break
       }
-      const text = JSON.stringify(envs.map((e) => [e.name, e.services.map((s) => [s.name, s.upstream]), e.forks.map((f) => [f.service, f.routingKey, f.upstream])]))
+      const text = JSON.stringify(envs.map((e) => [e.name, e.services.map((s) => [s.name, s.upstream, s.protocol]), e.forks.map((f) => [f.service, f.routingKey, f.upstream, f.protocol])]))
       if (text === last) return
       last = text
       const next = new Map<string, RouteEnvironment>()
+      // Sandbox upstreams (sandbox:<id>:<port>) need the runtime's connection into the sandbox: the sidecar answers them 502.
+      const upstreamOf = (u: { upstream: string; sandbox?: string | undefined; port?: number | undefined; protocol?: 'http1' | 'h2c' | undefined }): RouteUpstream => ({
+        ...(u.sandbox ? { sandbox: u.sandbox, port: u.port } : { url: u.upstream }),
+        ...(u.protocol ? { protocol: u.protocol } : {}),
+      })
       for (const e of envs) {
-        const services = new Map(e.services.map((s) => [s.name, { baseline: s.upstream, forks: new Map<string, string>() }]))
-        for (const f of e.forks) services.get(f.service)?.forks.set(f.routingKey, f.upstream)
+        const services = new Map(e.services.map((s) => [s.name, { baseline: upstreamOf(s), forks: new Map<string, RouteUpstream>() }]))
+        for (const f of e.forks) services.get(f.service)?.forks.set(f.routingKey, upstreamOf(f))
         next.set(e.name, { name: e.name, project: e.project, services })
       }
       table = next

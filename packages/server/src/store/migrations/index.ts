@@ -21,6 +21,7 @@ import * as ports from './0900-ports.js'
 import * as auditRuns from './1000-audit-runs.js'
 import * as insightFlakyEvidence from './1100-insight-flaky-evidence.js'
 import * as environments from './1101-environments.js'
+import * as forkSandboxes from './1250-fork-sandboxes.js'
 
 export const migrations: Record<string, Migration> = {
   '0001-core': core,
@@ -36,4 +37,5 @@ export const migrations: Record<string, Migration> = {
   '1000-audit-runs': auditRuns,
   '1100-insight-flaky-evidence': insightFlakyEvidence,
   '1101-environments': environments,
+  '1250-fork-sandboxes': forkSandboxes,
 }
