@@ -6,7 +6,7 @@
 import { createServer as createHttpServer, type IncomingMessage, type ServerResponse } from 'node:http'
 import { createServer as createHttp2Server, type Http2Server } from 'node:http2'
 import { type AddressInfo, createServer as createNetServer, type Server as NetServer, type Socket } from 'node:net'
-import type { Duplex } from 'node:stream'
+import { Duplex } from 'node:stream'
 
 /** The client connection preface of HTTP/2 (RFC 9113 §3.4) begins with these bytes. */
 const PREFACE = Buffer.from('PRI * HTTP/2.0\r\n')
@@ -36,10 +36,15 @@ export class RouterListener {
     s.on('error', () => s.destroy())
     s.once('data', (first: Buffer) => {
       s.pause()
-      s.unshift(first)
       const n = Math.min(first.length, PREFACE.length)
-      const h2 = n > 0 && first.subarray(0, n).equals(PREFACE.subarray(0, n))
-      ;(h2 ? this.#h2 : this.#h1).emit('connection', s)
+      if (n > 0 && first.subarray(0, n).equals(PREFACE.subarray(0, n))) {
+        // The HTTP/2 session reads the socket's handle directly and would miss bytes put back with
+        // unshift: it gets a stream that starts with them instead.
+        this.#h2.emit('connection', replaying(s, first))
+        return
+      }
+      s.unshift(first)
+      this.#h1.emit('connection', s)
       s.resume()
     })
   }
@@ -59,4 +64,25 @@ export class RouterListener {
     this.#h2.close()
     await closed
   }
+}
+
+/** A stream that reads `first`, then what `s` reads; writes go to `s`. */
+function replaying(s: Socket, first: Buffer): Duplex {
+  const d = new Duplex({
+    read: () => void s.resume(),
+    write: (chunk: Buffer, _enc, cb) => void s.write(chunk, cb),
+    final: (cb) => void s.end(cb),
+    destroy: (err, cb) => {
+      s.destroy(err ?? undefined)
+      cb(err)
+    },
+  })
+  d.push(first)
+  s.on('data', (c: Buffer) => {
+    if (!d.push(c)) s.pause()
+  })
+  s.once('end', () => d.push(null))
+  s.once('close', () => d.destroy())
+  s.resume()
+  return d
 }
