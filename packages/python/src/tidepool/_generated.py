@@ -246,6 +246,53 @@ class TemplateStepValue5(TypedDict, total=False):
 TemplateStep: TypeAlias = TemplateStepValue1 | TemplateStepValue2 | TemplateStepValue3 | TemplateStepValue4 | TemplateStepValue5
 
 
+class ServiceSpecResources(TypedDict, total=False):
+    "Resources the service is declared to use (recorded; not enforced on URL upstreams)."
+    cpu: NotRequired[float]
+    "CPUs the service is sized for."
+    memoryMb: NotRequired[int]
+    "Memory the service is sized for (MiB)."
+
+
+class ServiceSpec(TypedDict, total=False):
+    name: Required[str]
+    "Service name within the environment."
+    upstream: NotRequired[str]
+    "The service's own address, e.g. http://127.0.0.1:8081 (http or https, no credentials)."
+    sandbox: NotRequired[str]
+    "A sandbox of the project the service runs in (with port); the router reaches it through the runtime's connection into the sandbox, like the ports area."
+    port: NotRequired[int]
+    "The port inside the sandbox the service listens on (127.0.0.1 inside is enough)."
+    protocol: NotRequired[Literal['http1', 'h2c']]
+    "http1 (default): HTTP/1.1 with keep-alive pools. h2c: HTTP/2 without TLS by prior knowledge (gRPC servers); the router speaks HTTP/2 to it and relays trailers."
+    resources: NotRequired[ServiceSpecResources]
+    "Resources the service is declared to use (recorded; not enforced on URL upstreams)."
+
+
+class ForkLaunchResources(TypedDict, total=False):
+    cpu: NotRequired[float]
+    "CPU cores (fractional allowed), enforced as a CFS quota."
+    memoryMb: NotRequired[int]
+    "Memory limit in MiB; the kernel OOM-kills above it."
+    pids: NotRequired[int]
+    "Maximum number of processes and threads, counting the sandbox's init, its exec server and one handler per running command; at most half of the host's kernel task limit."
+    diskMb: NotRequired[int]
+    "What the sandbox's writable layer may hold, in MiB (files it writes anywhere); a write past it fails with EDQUOT inside the sandbox. At most the server's runtime.disk.maxMb."
+
+
+class ForkLaunch(TypedDict, total=False):
+    template: NotRequired[str]
+    "Template of the sandbox the fork starts."
+    resources: NotRequired[ForkLaunchResources]
+    envs: NotRequired[dict[str, str]]
+    "Env of the sandbox; TIDEPOOL_ROUTING_KEY (and DATABASE_URL with database) are added."
+    cmd: Required[list[str] | str]
+    "The service, started in the background once the sandbox runs; it listens on port."
+    cwd: NotRequired[str]
+    timeoutMs: NotRequired[int]
+    "TTL of the sandbox (default: the fork's ttlSeconds, else the sandbox default)."
+
+
 class SandboxResources(TypedDict, total=False):
     cpu: Required[float]
     "CPU cores (fractional allowed), enforced as a CFS quota."
@@ -1554,6 +1601,208 @@ class PolicyStatus(TypedDict, total=False):
     "When the set in force was loaded."
 
 
+class Environment(TypedDict, total=False):
+    name: Required[str]
+    project: Required[str]
+    createdAt: Required[str]
+    "RFC 3339 timestamp (UTC)."
+    services: Required[list[RoutedService]]
+    forks: Required[list[Fork]]
+
+
+class RoutedServiceResources(TypedDict, total=False):
+    "Resources the service is declared to use (recorded; not enforced on URL upstreams)."
+    cpu: NotRequired[float]
+    "CPUs the service is sized for."
+    memoryMb: NotRequired[int]
+    "Memory the service is sized for (MiB)."
+
+
+class RoutedService(TypedDict, total=False):
+    name: Required[str]
+    upstream: Required[str]
+    "The baseline address (sandbox:<id>:<port> for a service in a sandbox)."
+    sandbox: NotRequired[str]
+    port: NotRequired[int]
+    protocol: NotRequired[Literal['http1', 'h2c']]
+    "http1 (default): HTTP/1.1 with keep-alive pools. h2c: HTTP/2 without TLS by prior knowledge (gRPC servers); the router speaks HTTP/2 to it and relays trailers."
+    url: Required[str]
+    "The routed URL callers use instead of the upstream: http://<service>.<env>.localhost:<router port>."
+    resources: NotRequired[RoutedServiceResources]
+    "Resources the service is declared to use (recorded; not enforced on URL upstreams)."
+
+
+class ForkDatabase(TypedDict, total=False):
+    "The fork's own database clone: a key selects its data too."
+    clone: Required[str]
+    "Clone id (dcl_\u2026), deleted with the fork."
+    url: Required[str]
+    "The clone's connection URL (DATABASE_URL of the fork's sandbox)."
+
+
+class Fork(TypedDict, total=False):
+    id: Required[str]
+    "Fork id (frk_\u2026)."
+    environment: Required[str]
+    service: Required[str]
+    routingKey: Required[str]
+    "The key that selects this fork; forks of other services with the same key form its route group."
+    upstream: Required[str]
+    "The fork's own address (sandbox:<id>:<port> for a fork in a sandbox)."
+    sandbox: NotRequired[str]
+    "The sandbox the fork runs in; the fork ends when the sandbox does."
+    port: NotRequired[int]
+    protocol: NotRequired[Literal['http1', 'h2c']]
+    "http1 (default): HTTP/1.1 with keep-alive pools. h2c: HTTP/2 without TLS by prior knowledge (gRPC servers); the router speaks HTTP/2 to it and relays trailers."
+    ownsSandbox: NotRequired[bool]
+    "true: the fork started this sandbox (launch) and deleting the fork destroys it."
+    database: NotRequired[ForkDatabase]
+    "The fork's own database clone: a key selects its data too."
+    createdAt: Required[str]
+    "RFC 3339 timestamp (UTC)."
+    expiresAt: NotRequired[str]
+    "When the fork ends (ttlSeconds); the router stops using it then."
+    health: NotRequired[Literal['up', 'down']]
+    "Probed when the environment or its forks are read."
+
+
+class EnvironmentMetrics(TypedDict, total=False):
+    environment: Required[str]
+    routerRunning: Required[bool]
+    "false when this server runs no router (counters then stay empty)."
+    items: Required[list[RouteMetric]]
+
+
+class RouteMetricLatencyMs(TypedDict, total=False):
+    "Time to response headers, over the last 1024 requests."
+    p50: Required[float]
+    p99: Required[float]
+
+
+class RouteMetric(TypedDict, total=False):
+    service: Required[str]
+    target: Required[str]
+    "baseline, or the routing key of the fork that served."
+    requests: Required[int]
+    fallbacks: Required[int]
+    "Requests that carried a key with no fork of this service and went to the baseline."
+    errors: Required[int]
+    "Requests answered 502 or 504 by the router."
+    latencyMs: Required[RouteMetricLatencyMs]
+    "Time to response headers, over the last 1024 requests."
+
+
+class EnvironmentTraces(TypedDict, total=False):
+    environment: Required[str]
+    routerRunning: Required[bool]
+    items: Required[list[RequestTrace]]
+    "Newest first; hops in the order the router saw them."
+
+
+class RequestTrace(TypedDict, total=False):
+    traceId: Required[str]
+    key: NotRequired[str]
+    hops: Required[list[TraceHop]]
+
+
+class TraceHop(TypedDict, total=False):
+    at: Required[str]
+    "RFC 3339 timestamp (UTC)."
+    service: Required[str]
+    target: Required[str]
+    "baseline, or the key of the fork that served this hop."
+    key: NotRequired[str]
+    "The routing key the request carried (absent: none)."
+    status: Required[int]
+    "Status the router answered (502/504 are its own)."
+    ms: Required[float]
+    "Time to response headers."
+    fallback: Required[bool]
+
+
+class EnvironmentCostFullCopy(TypedDict, total=False):
+    "One full copy of the environment: every service."
+    cpu: Required[float]
+    "CPUs."
+    memoryMb: Required[float]
+    "MiB."
+
+
+class EnvironmentCostPerFork(TypedDict, total=False):
+    "One route group as forked today: the services forked under the key with the most forks (at least one service, the largest, when nothing is forked)."
+    cpu: Required[float]
+    "CPUs."
+    memoryMb: Required[float]
+    "MiB."
+
+
+class EnvironmentCostBox(TypedDict, total=False):
+    "This host's CPUs and memory."
+    cpu: Required[float]
+    "CPUs."
+    memoryMb: Required[float]
+    "MiB."
+
+
+class EnvironmentCostConcurrent(TypedDict, total=False):
+    "How many of each the box holds at once beside the shared baseline (box \u2212 fullCopy): the scarcer of CPU and memory decides; an axis with no figure does not limit."
+    fullCopies: Required[int]
+    forks: Required[int]
+
+
+class EnvironmentCost(TypedDict, total=False):
+    environment: Required[str]
+    services: Required[list[ServiceCost]]
+    fullCopy: Required[EnvironmentCostFullCopy]
+    "One full copy of the environment: every service."
+    perFork: Required[EnvironmentCostPerFork]
+    "One route group as forked today: the services forked under the key with the most forks (at least one service, the largest, when nothing is forked)."
+    savingPercent: Required[float]
+    "1 \u2212 perFork / fullCopy in percent (the mean over CPU and memory, of the axes with figures)."
+    box: Required[EnvironmentCostBox]
+    "This host's CPUs and memory."
+    concurrent: Required[EnvironmentCostConcurrent]
+    "How many of each the box holds at once beside the shared baseline (box \u2212 fullCopy): the scarcer of CPU and memory decides; an axis with no figure does not limit."
+    notes: Required[list[str]]
+    "What the figures rest on (services without any figure, \u2026)."
+
+
+class ServiceCostDeclared(TypedDict, total=False):
+    "Declared resources of the baseline."
+    cpu: NotRequired[float]
+    "CPUs."
+    memoryMb: NotRequired[float]
+    "MiB."
+
+
+class ServiceCostMeasured(TypedDict, total=False):
+    "Measured in the baseline's sandbox (cgroup: memory now, CPU averaged since start); absent for URL upstreams."
+    cpu: NotRequired[float]
+    "CPUs."
+    memoryMb: NotRequired[float]
+    "MiB."
+
+
+class ServiceCostUsed(TypedDict, total=False):
+    "What the comparison counts: measured where there is a figure, else declared, else 0."
+    cpu: Required[float]
+    "CPUs."
+    memoryMb: Required[float]
+    "MiB."
+
+
+class ServiceCost(TypedDict, total=False):
+    service: Required[str]
+    forks: Required[int]
+    "Forks of this service (all keys)."
+    declared: NotRequired[ServiceCostDeclared]
+    "Declared resources of the baseline."
+    measured: NotRequired[ServiceCostMeasured]
+    "Measured in the baseline's sandbox (cgroup: memory now, CPU averaged since start); absent for URL upstreams."
+    used: Required[ServiceCostUsed]
+    "What the comparison counts: measured where there is a figure, else declared, else 0."
+
+
 class LifecycleOutput(TypedDict, total=False):
     onTimeout: Required[Literal['kill', 'pause']]
     "What happens when timeoutMs elapses."
@@ -2519,6 +2768,115 @@ class ReloadPolicyInput(TypedDict, total=False):
     pass
 
 
+class CreateEnvironmentInput(TypedDict, total=False):
+    name: Required[str]
+    "Environment name, unique on the server (it is part of host names: <service>.<env>.localhost)."
+    services: Required[list[ServiceSpec]]
+    "The baseline: every service of the environment and where it runs."
+
+
+class ListEnvironmentsInput(TypedDict, total=False):
+    limit: NotRequired[int]
+    "Page size (1\u20131000)."
+    nextToken: NotRequired[str]
+    "Token from the previous page."
+
+
+class ListEnvironmentsResult(TypedDict, total=False):
+    items: Required[list[Environment]]
+    nextToken: NotRequired[str]
+    "Pass to get the next page; absent on the last page."
+
+
+class GetEnvironmentInput(TypedDict, total=False):
+    env: Required[str]
+    "Environment name, unique on the server (it is part of host names: <service>.<env>.localhost)."
+
+
+class DeleteEnvironmentInput(TypedDict, total=False):
+    env: Required[str]
+    "Environment name, unique on the server (it is part of host names: <service>.<env>.localhost)."
+
+
+class CreateForkInputDatabase(TypedDict, total=False):
+    "Give the fork its own clone of a mirror (bound to the fork's sandbox as DATABASE_URL when it has one); deleted with the fork."
+    mirror: Required[str]
+    "Mirror id or name to clone."
+
+
+class CreateForkInput(TypedDict, total=False):
+    env: Required[str]
+    "Environment name, unique on the server (it is part of host names: <service>.<env>.localhost)."
+    service: Required[str]
+    "The service this fork replaces for requests carrying its key."
+    upstream: NotRequired[str]
+    "The service's own address, e.g. http://127.0.0.1:8081 (http or https, no credentials)."
+    sandbox: NotRequired[str]
+    "A sandbox of the project the service runs in (with port); the router reaches it through the runtime's connection into the sandbox, like the ports area."
+    port: NotRequired[int]
+    "The port inside the sandbox the service listens on (127.0.0.1 inside is enough)."
+    protocol: NotRequired[Literal['http1', 'h2c']]
+    "http1 (default): HTTP/1.1 with keep-alive pools. h2c: HTTP/2 without TLS by prior knowledge (gRPC servers); the router speaks HTTP/2 to it and relays trailers."
+    launch: NotRequired[ForkLaunch]
+    "Start the fork in a new sandbox of its own (with port): created with TIDEPOOL_ROUTING_KEY in its env, destroyed with the fork."
+    database: NotRequired[CreateForkInputDatabase]
+    "Give the fork its own clone of a mirror (bound to the fork's sandbox as DATABASE_URL when it has one); deleted with the fork."
+    routingKey: NotRequired[str]
+    "Join the route group of this key (or name a new one); generated when absent."
+    ttlSeconds: NotRequired[int]
+    "The fork ends after this long; none by default."
+
+
+class ListForksInput(TypedDict, total=False):
+    env: Required[str]
+    "Environment name, unique on the server (it is part of host names: <service>.<env>.localhost)."
+
+
+class ListForksResult(TypedDict, total=False):
+    items: Required[list[Fork]]
+
+
+class DeleteForkInput(TypedDict, total=False):
+    env: Required[str]
+    "Environment name, unique on the server (it is part of host names: <service>.<env>.localhost)."
+    id: Required[str]
+
+
+class GetEnvironmentMetricsInput(TypedDict, total=False):
+    env: Required[str]
+    "Environment name, unique on the server (it is part of host names: <service>.<env>.localhost)."
+
+
+class GetEnvironmentTraceInput(TypedDict, total=False):
+    env: Required[str]
+    "Environment name, unique on the server (it is part of host names: <service>.<env>.localhost)."
+    key: NotRequired[str]
+    "Only requests that carried this routing key."
+    traceId: NotRequired[str]
+    "One trace (the trace-id of traceparent)."
+    limit: NotRequired[int]
+
+
+class GetEnvironmentCostInput(TypedDict, total=False):
+    env: Required[str]
+    "Environment name, unique on the server (it is part of host names: <service>.<env>.localhost)."
+
+
+class ListEnvironmentEventsInput(TypedDict, total=False):
+    env: Required[str]
+    "Environment name, unique on the server (it is part of host names: <service>.<env>.localhost)."
+    limit: NotRequired[int]
+    "Page size (1\u20131000)."
+    nextToken: NotRequired[str]
+    "Token from the previous page."
+
+
+class ListEnvironmentEventsResult(TypedDict, total=False):
+    items: Required[list[SandboxEvent]]
+    nextToken: NotRequired[str]
+    "Pass to get the next page; absent on the last page."
+
+
 OPERATIONS: dict[str, Operation] = {
     "createSandbox": Operation("POST", "/v1/sandboxes", (), {}, "json", "", "json", False, "sandboxes:write"),
     "listSandboxes": Operation("GET", "/v1/sandboxes", (), {}, "none", "", "json", False, "sandboxes:read"),
@@ -2615,6 +2973,17 @@ OPERATIONS: dict[str, Operation] = {
     "replayWorkflowRun": Operation("POST", "/v1/workflows/runs/{id}/replay", ('id',), {}, "none", "", "json", False, "sandboxes:read"),
     "getPolicy": Operation("GET", "/v1/policy", (), {}, "none", "", "json", False, "admin"),
     "reloadPolicy": Operation("POST", "/v1/policy/reload", (), {}, "none", "", "json", False, "admin"),
+    "createEnvironment": Operation("POST", "/v1/environments", (), {}, "json", "", "json", False, "sandboxes:write"),
+    "listEnvironments": Operation("GET", "/v1/environments", (), {}, "none", "", "json", False, "sandboxes:read"),
+    "getEnvironment": Operation("GET", "/v1/environments/{env}", ('env',), {}, "none", "", "json", False, "sandboxes:read"),
+    "deleteEnvironment": Operation("DELETE", "/v1/environments/{env}", ('env',), {}, "none", "", "none", False, "sandboxes:write"),
+    "createFork": Operation("POST", "/v1/environments/{env}/forks", ('env',), {}, "json", "", "json", False, "sandboxes:write"),
+    "listForks": Operation("GET", "/v1/environments/{env}/forks", ('env',), {}, "none", "", "json", False, "sandboxes:read"),
+    "deleteFork": Operation("DELETE", "/v1/environments/{env}/forks/{id}", ('env', 'id'), {}, "none", "", "none", False, "sandboxes:write"),
+    "getEnvironmentMetrics": Operation("GET", "/v1/environments/{env}/metrics", ('env',), {}, "none", "", "json", False, "sandboxes:read"),
+    "getEnvironmentTrace": Operation("GET", "/v1/environments/{env}/trace", ('env',), {}, "none", "", "json", False, "sandboxes:read"),
+    "getEnvironmentCost": Operation("GET", "/v1/environments/{env}/cost", ('env',), {}, "none", "", "json", False, "sandboxes:read"),
+    "listEnvironmentEvents": Operation("GET", "/v1/environments/{env}/events", ('env',), {}, "none", "", "json", False, "sandboxes:read"),
 }
 
 
@@ -3004,6 +3373,50 @@ class SyncOperations:
         "Read the policy files again (admin); an invalid set is refused and the old one stays in force (POST /v1/policy/reload)"
         return cast("PolicyStatus", self.request("reloadPolicy", input))
 
+    def create_environment(self, **input: Unpack[CreateEnvironmentInput]) -> Environment:
+        "Create an environment: a named baseline of services, each reached through the router at services[].url (POST /v1/environments)"
+        return cast("Environment", self.request("createEnvironment", input))
+
+    def list_environments(self, **input: Unpack[ListEnvironmentsInput]) -> ListEnvironmentsResult:
+        "The project's environments (paginated) (GET /v1/environments)"
+        return cast("ListEnvironmentsResult", self.request("listEnvironments", input))
+
+    def get_environment(self, **input: Unpack[GetEnvironmentInput]) -> Environment:
+        "One environment with its routed URLs and its forks (with health) (GET /v1/environments/{env})"
+        return cast("Environment", self.request("getEnvironment", input))
+
+    def delete_environment(self, **input: Unpack[DeleteEnvironmentInput]) -> None:
+        "Delete an environment and its forks (idempotent) (DELETE /v1/environments/{env})"
+        return cast("None", self.request("deleteEnvironment", input))
+
+    def create_fork(self, **input: Unpack[CreateForkInput]) -> Fork:
+        "Fork one service: requests carrying the routing key (returned; generated when absent) reach the fork, every other request the baseline (POST /v1/environments/{env}/forks)"
+        return cast("Fork", self.request("createFork", input))
+
+    def list_forks(self, **input: Unpack[ListForksInput]) -> ListForksResult:
+        "An environment's forks with their health (GET /v1/environments/{env}/forks)"
+        return cast("ListForksResult", self.request("listForks", input))
+
+    def delete_fork(self, **input: Unpack[DeleteForkInput]) -> None:
+        "Remove a fork (idempotent): requests with its key go to the baseline again (DELETE /v1/environments/{env}/forks/{id})"
+        return cast("None", self.request("deleteFork", input))
+
+    def get_environment_metrics(self, **input: Unpack[GetEnvironmentMetricsInput]) -> EnvironmentMetrics:
+        "The router's per-route counters for an environment: requests, fallbacks, errors, latency (GET /v1/environments/{env}/metrics)"
+        return cast("EnvironmentMetrics", self.request("getEnvironmentMetrics", input))
+
+    def get_environment_trace(self, **input: Unpack[GetEnvironmentTraceInput]) -> EnvironmentTraces:
+        "Which version (baseline or fork) served each hop of recent requests, by trace id (traceparent), newest first (GET /v1/environments/{env}/trace)"
+        return cast("EnvironmentTraces", self.request("getEnvironmentTrace", input))
+
+    def get_environment_cost(self, **input: Unpack[GetEnvironmentCostInput]) -> EnvironmentCost:
+        "Resources of the forked services vs a full copy of the environment (declared and measured), and how many of each the box holds (GET /v1/environments/{env}/cost)"
+        return cast("EnvironmentCost", self.request("getEnvironmentCost", input))
+
+    def list_environment_events(self, **input: Unpack[ListEnvironmentEventsInput]) -> ListEnvironmentEventsResult:
+        "Routing events of an environment: forks added and removed, fallbacks, upstream errors (oldest first, paginated) (GET /v1/environments/{env}/events)"
+        return cast("ListEnvironmentEventsResult", self.request("listEnvironmentEvents", input))
+
 
 class AsyncOperations:
     """Every operation as a coroutine method of the async client."""
@@ -3390,3 +3803,47 @@ class AsyncOperations:
     async def reload_policy(self, **input: Unpack[ReloadPolicyInput]) -> PolicyStatus:
         "Read the policy files again (admin); an invalid set is refused and the old one stays in force (POST /v1/policy/reload)"
         return cast("PolicyStatus", await self.request("reloadPolicy", input))
+
+    async def create_environment(self, **input: Unpack[CreateEnvironmentInput]) -> Environment:
+        "Create an environment: a named baseline of services, each reached through the router at services[].url (POST /v1/environments)"
+        return cast("Environment", await self.request("createEnvironment", input))
+
+    async def list_environments(self, **input: Unpack[ListEnvironmentsInput]) -> ListEnvironmentsResult:
+        "The project's environments (paginated) (GET /v1/environments)"
+        return cast("ListEnvironmentsResult", await self.request("listEnvironments", input))
+
+    async def get_environment(self, **input: Unpack[GetEnvironmentInput]) -> Environment:
+        "One environment with its routed URLs and its forks (with health) (GET /v1/environments/{env})"
+        return cast("Environment", await self.request("getEnvironment", input))
+
+    async def delete_environment(self, **input: Unpack[DeleteEnvironmentInput]) -> None:
+        "Delete an environment and its forks (idempotent) (DELETE /v1/environments/{env})"
+        return cast("None", await self.request("deleteEnvironment", input))
+
+    async def create_fork(self, **input: Unpack[CreateForkInput]) -> Fork:
+        "Fork one service: requests carrying the routing key (returned; generated when absent) reach the fork, every other request the baseline (POST /v1/environments/{env}/forks)"
+        return cast("Fork", await self.request("createFork", input))
+
+    async def list_forks(self, **input: Unpack[ListForksInput]) -> ListForksResult:
+        "An environment's forks with their health (GET /v1/environments/{env}/forks)"
+        return cast("ListForksResult", await self.request("listForks", input))
+
+    async def delete_fork(self, **input: Unpack[DeleteForkInput]) -> None:
+        "Remove a fork (idempotent): requests with its key go to the baseline again (DELETE /v1/environments/{env}/forks/{id})"
+        return cast("None", await self.request("deleteFork", input))
+
+    async def get_environment_metrics(self, **input: Unpack[GetEnvironmentMetricsInput]) -> EnvironmentMetrics:
+        "The router's per-route counters for an environment: requests, fallbacks, errors, latency (GET /v1/environments/{env}/metrics)"
+        return cast("EnvironmentMetrics", await self.request("getEnvironmentMetrics", input))
+
+    async def get_environment_trace(self, **input: Unpack[GetEnvironmentTraceInput]) -> EnvironmentTraces:
+        "Which version (baseline or fork) served each hop of recent requests, by trace id (traceparent), newest first (GET /v1/environments/{env}/trace)"
+        return cast("EnvironmentTraces", await self.request("getEnvironmentTrace", input))
+
+    async def get_environment_cost(self, **input: Unpack[GetEnvironmentCostInput]) -> EnvironmentCost:
+        "Resources of the forked services vs a full copy of the environment (declared and measured), and how many of each the box holds (GET /v1/environments/{env}/cost)"
+        return cast("EnvironmentCost", await self.request("getEnvironmentCost", input))
+
+    async def list_environment_events(self, **input: Unpack[ListEnvironmentEventsInput]) -> ListEnvironmentEventsResult:
+        "Routing events of an environment: forks added and removed, fallbacks, upstream errors (oldest first, paginated) (GET /v1/environments/{env}/events)"
+        return cast("ListEnvironmentEventsResult", await self.request("listEnvironmentEvents", input))

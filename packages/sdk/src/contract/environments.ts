@@ -213,6 +213,7 @@ export const TraceInput = z
     key: RoutingKey.optional().describe('Only requests that carried this routing key.'),
     traceId: z
       .string()
+      .max(32)
       .regex(/^[0-9a-f]{32}$/, 'trace ids are 32 lowercase hex digits')
       .optional()
       .describe('One trace (the trace-id of traceparent).'),
