@@ -12,6 +12,8 @@ export interface Target {
   /** Names the upstream in errors and pools: its origin, or sandbox:<id>:<port>. */
   label: string
   url?: URL | undefined
+  /** http.request's protocol, hostname and port of `url`, computed once. */
+  at?: { protocol: string; hostname: string; port: number } | undefined
   sandbox?: { project: string; id: string; port: number } | undefined
   h2: boolean
 }

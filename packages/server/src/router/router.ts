@@ -177,7 +177,7 @@ export class RequestRouter {
         ? { label: `sandbox:${up.sandbox}:${up.port}`, sandbox: { project, id: up.sandbox, port: up.port! }, h2 }
         : (() => {
             const url = new URL(up.url!)
-            return { label: url.origin, url, h2 }
+            return { label: url.origin, url, at: target(url), h2 }
           })()
       this.#targets.set(id, t)
     }
@@ -186,7 +186,7 @@ export class RequestRouter {
 
   /** http.request options reaching the target: a pooled agent for a URL, a stream into the sandbox otherwise. */
   #connectOptions(t: Target, upgrade: boolean): RequestOptions {
-    if (t.url) return { ...target(t.url), agent: upgrade ? false : this.#agent(t.url) }
+    if (t.url) return { ...t.at!, agent: upgrade ? false : this.#agent(t.url) }
     const sbx = t.sandbox!
     const connect = this.#deps.connectSandbox
     return {
