@@ -29,6 +29,9 @@ command -v mmdebstrap >/dev/null || need+=(mmdebstrap)
 [ -x /usr/bin/docker-registry ] || need+=(docker-registry)
 [ -x /usr/lib/postgresql/15/bin/postgres ] || need+=(postgresql-15 postgresql-client-15)
 
+# gVisor's runsc (the gvisor isolation level) is not built here: it takes minutes, and the main job does
+# not need it. scripts/install-runsc.sh builds it (.ci/run does, beside npm ci).
+
 [ ${#need[@]} -eq 0 ] && exit 0
 
 if [ "$(id -u)" -ne 0 ]; then

@@ -20,10 +20,17 @@ static void usage_error(const struct tp_err *e) {
   exit(2);
 }
 
+static int is_stream_socket(int fd) {
+  int type = 0;
+  socklen_t len = sizeof type;
+  return getsockopt(fd, SOL_SOCKET, SO_TYPE, &type, &len) == 0 && type == SOCK_STREAM;
+}
+
 static void parse_opts(struct create_opts *o, int argc, char **argv) {
   struct tp_err e;
   o->uid_base = -1;
   o->id_count = -1;
+  o->run_fd = -1;
   for (int i = 0; i < argc; i++) {
     const char *a = argv[i];
     if (i + 1 >= argc) usage();
@@ -40,6 +47,7 @@ static void parse_opts(struct create_opts *o, int argc, char **argv) {
     else if (!strcmp(a, "--cgroup-procs")) add_item(&o->n_cgroup_procs, a), o->cgroup_procs[o->n_cgroup_procs - 1] = v;
     else if (!strcmp(a, "--join-procs")) add_item(&o->n_join_procs, a), o->join_procs[o->n_join_procs - 1] = v;
     else if (!strcmp(a, "--exec-socket")) o->exec_socket = v;
+    else if (!strcmp(a, "--run-fd")) o->run_fd = (int)parse_long(a, v);
     else if (!strcmp(a, "--cgroup-into")) o->cgroup_into = v;
     else if (!strcmp(a, "--uid-base")) o->uid_base = parse_long(a, v);
     else if (!strcmp(a, "--id-count")) o->id_count = parse_long(a, v);
@@ -51,9 +59,13 @@ static void parse_opts(struct create_opts *o, int argc, char **argv) {
     }
     else usage();
   }
-  if (!o->id || !o->root || !o->exec_socket || o->uid_base < 0 || o->id_count <= 0 || o->n_overlays == 0) usage();
+  if (!o->id || !o->root || (o->exec_socket != NULL) == (o->run_fd >= 0) || o->uid_base < 0 || o->id_count <= 0 || o->n_overlays == 0) usage();
   if (o->disk_from && !o->disk_subvol) {
     fprintf(stderr, "%s: --disk-from needs --disk-subvol\n", prog);
+    exit(2);
+  }
+  if (o->run_fd >= 0 && (o->run_fd < 3 || !is_stream_socket(o->run_fd))) {
+    fprintf(stderr, "%s: --run-fd must name an open stream socket above 2 (a socketpair end)\n", prog);
     exit(2);
   }
   if (strcmp(o->overlays[0].target, "/") != 0) {
@@ -164,8 +176,8 @@ int create_main(int argc, char **argv) {
   if (r != 1 || buf[0] != 'R') goto child_failed;
   close(go[1]);
   close(status[0]);
-  int listen_fd = listen_exec(o.exec_socket);
-  if (listen_fd < 0) {
+  int listen_fd = o.run_fd >= 0 ? -1 : listen_exec(o.exec_socket);
+  if (listen_fd < 0 && o.run_fd < 0) {
     step = "listen for execs";
     goto parent_failed;
   }
@@ -184,6 +196,7 @@ int create_main(int argc, char **argv) {
   }
   signal(SIGINT, SIG_IGN);
   signal(SIGHUP, SIG_IGN);
+  if (o.run_fd >= 0) return run_one(o.run_fd, pid, o.uid_base);
   return serve_execs(listen_fd, pid, o.uid_base);
 
 parent_failed: {

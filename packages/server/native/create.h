@@ -18,6 +18,7 @@ struct create_opts {
   char *join_procs[MAX_ITEMS];
   int n_join_procs;
   const char *exec_socket;
+  int run_fd; /* --run-fd: one command over this connection, then the sandbox ends (no exec socket) */
   const char *cgroup_into; /* a cgroup2 directory init is cloned straight into */
   long uid_base, id_count;
   const char *disk_subvol; /* the sandbox's dir, made a btrfs subvolume with a qgroup limit */

@@ -136,3 +136,24 @@ int serve_execs(int listen_fd, pid_t init, long uid_base) {
     close(c);
   }
 }
+
+int run_one(int conn, pid_t init, long uid_base) {
+  signal(SIGPIPE, SIG_IGN);
+  pid_t handler = fork();
+  if (handler == 0) serve_connection(conn, init, uid_base);
+  if (handler < 0) {
+    char msg[128];
+    int len = snprintf(msg, sizeof msg, "%s: could not fork the handler of a one-shot command", tp_code_str(TP_ERR_INTERNAL));
+    send_frame(conn, 'E', msg, (size_t)len);
+    kill(init, SIGKILL);
+  }
+  close(conn); /* the handler's alone: its end is the client's end of the connection */
+  /* Reap until no child is left: the handler (then init goes, and with it the sandbox's processes), and
+   * init (also when a destroy killed it first: the handler then ends with its command). */
+  for (;;) {
+    pid_t w = waitpid(-1, NULL, 0);
+    if (w < 0 && errno == EINTR) continue;
+    if (w < 0) return 0;
+    if (w == handler) kill(init, SIGKILL);
+  }
+}

@@ -6,7 +6,7 @@
  *
  *   tidepool-helper create --id ID --root DIR [--overlay TARGET:LOWER[:LOWER2...]:UPPER:WORK]...
  *       [--bind SRC:DST[:ro]]... [--mask PATH]... [--cgroup-into DIR] [--cgroup-procs FILE]...
- *       [--join-procs FILE]... --exec-socket PATH --uid-base N --id-count N [--net HOSTIF:SANDBOXIP:GATEWAYIP]
+ *       [--join-procs FILE]... (--exec-socket PATH | --run-fd FD) --uid-base N --id-count N [--net HOSTIF:SANDBOXIP:GATEWAYIP]
  *
  *     Starts a sandbox's init (PID 1 of new mount, pid, net, ipc, uts and cgroup namespaces, then a
  *     user namespace mapping 0..id-count to uid-base..) and prints its host pid on stdout once it is
@@ -27,6 +27,12 @@
  *     internal). A command that cannot be found exits 127, one that cannot be executed 126, each with
  *     a message on stderr. The environment never shows in host `ps`. The frames are described where
  *     the exec server begins below. The supervisor exits once init has.
+ *
+ *     With --run-fd FD instead of --exec-socket (a one-shot run), there is no exec socket: FD, a stream
+ *     socket the caller holds the other end of (a socketpair), is the one exec connection. Its request may
+ *     be sent before the pid is printed. After the pid, one handler serves it exactly as above (same
+ *     cgroup, namespaces, uid, seccomp, frames); once the handler is done, the supervisor kills init (and
+ *     with it the pid namespace), reaps it and exits 0. The caller closing its end ends the command.
  *
  *     With --disk-subvol PATH --disk-bytes N (first of all) PATH, in a btrfs pool with quotas on,
  *     becomes a new subvolume whose qgroup may hold at most N bytes (referenced and exclusive; a write
@@ -101,7 +107,7 @@ void usage(void) {
   fprintf(stderr,
           "usage: %s create --id ID --root DIR [--overlay T:L[:L...]:U:W]... [--bind S:D[:ro]]...\n"
           "         [--mask PATH]... [--cgroup-into DIR] [--cgroup-procs FILE]... [--join-procs FILE]...\n"
-          "         --exec-socket PATH [--net HOSTIF:SANDBOXIP:GATEWAYIP]\n"
+          "         (--exec-socket PATH | --run-fd FD) [--net HOSTIF:SANDBOXIP:GATEWAYIP]\n"
           "         --uid-base N --id-count N [--disk-subvol PATH --disk-bytes N [--disk-from SNAPSHOT]]\n"
           "       %s disk-limit --path PATH --bytes N\n"
           "       %s disk-pool --path MOUNT\n"

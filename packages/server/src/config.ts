@@ -78,6 +78,17 @@ export const ConfigSchema = z
           })
           .strict()
           .prefault({}),
+        defaultIsolation: z
+          .enum(['namespaces', 'gvisor'])
+          .default('namespaces')
+          .describe('Isolation of a sandbox whose create (and template) names none: namespaces (the local runtime) or gvisor (a gVisor sandbox; needs runsc, see scripts/install-runsc.sh).'),
+        gvisor: z
+          .object({
+            runscPath: z.string().max(4096).startsWith('/').optional().describe('Path of runsc (default: /usr/local/lib/tidepool/runsc, then /usr/local/bin/runsc, /usr/bin/runsc).'),
+            platform: z.enum(['systrap', 'ptrace']).default('systrap').describe("gVisor's platform: systrap (seccomp traps, no KVM needed) or ptrace (slower, for hosts where systrap fails)."),
+          })
+          .strict()
+          .prefault({}),
         network: z
           .object({
             enabled: z.boolean().default(true).describe('Per-sandbox network (a veth pair to the host, policed by nftables); false: every sandbox has loopback only.'),

@@ -38,6 +38,7 @@ import { NetworkService } from './network/service.js'
 import { dispatch } from './dispatch/dispatch.js'
 import { BUILD_SANDBOX_PREFIX } from './templates/plan.js'
 import { sandboxBinder } from './dispatch/sandbox-binder.js'
+import { remediationClones } from './dispatch/remediation-clones.js'
 import { createTemplateService, type Services } from './dispatch/services.js'
 import { openStore } from './store/db.js'
 import { RouteMetrics } from './router/metrics.js'
@@ -95,6 +96,7 @@ export async function buildControlPlane(config: Config, opts: BuildOptions = {})
       return row ? { project: row.project, state: row.state, labels: JSON.parse(row.metadata) as Record<string, string> } : undefined
     },
     log: log.child({ area: 'policy' }),
+    defaultIsolation: config.runtime.defaultIsolation,
     evaluate: opts.policyEvaluation ?? true,
   })
   const store = await openStore(storeUrlOf(config))
@@ -117,6 +119,7 @@ export async function buildControlPlane(config: Config, opts: BuildOptions = {})
       cgroupName: config.runtime.cgroupName,
       disk: { ...config.runtime.disk, defaultMb: config.defaults.diskMb },
       network: config.runtime.network,
+      gvisor: { ...config.runtime.gvisor, required: config.runtime.defaultIsolation === 'gvisor' },
       logger: log,
     }))
   // The signing key and the signed head live outside the store, so whoever can rewrite the store
@@ -263,6 +266,14 @@ export async function buildControlPlane(config: Config, opts: BuildOptions = {})
             sandboxes.patch({ tokenId: actor, name: 'insights remediation', project, scopes: ['sandboxes:write'] }, id, { resources }),
           )
         },
+        // How a resize (and its rollback) is checked: the limits read back from the sandbox's cgroup files.
+        limits: async (project, id) => {
+          const m = await sandboxes.metrics({ tokenId: systemActors.remediation, name: 'insights remediation', project, scopes: ['sandboxes:read'] }, id).catch(() => undefined)
+          return m && { memoryMb: m.memoryLimitBytes / 1048576, pids: m.pidsLimit, cpu: m.cpuLimit }
+        },
+        // reset_state / reseed reset the clones bound to the sandbox through the data area, as system:remediation.
+        clones: remediationClones(svcData),
+        disarm: (id) => sandboxes.snapshots.takeArmed(id) !== undefined,
         // snapshot_on_failure's executor: the failed state is captured now, and the sandbox's next failing exec too.
         snapshot: async (project, id) => {
           const actor = systemActors.remediation
@@ -273,6 +284,12 @@ export async function buildControlPlane(config: Config, opts: BuildOptions = {})
           return { id: snap.id }
         },
       }),
+      // A run that executed in tidepool sandboxes gets their cgroup figures: infra.sandboxId, and the
+      // sandboxes created by calls that named the run (CallMeta runId, in the audit log).
+      sandboxes: {
+        figures: (project, id) => sandboxes.figures(project, id),
+        sandboxesOfRun: async (project, runId) => (await audit.list({ project, run: runId, action: 'createSandbox', limit: 100 })).filter((r) => r.outcome === 'ok' && r.target).map((r) => r.target!),
+      },
       llmApiKey: secretFromEnv(opts.env ?? {}, config.insights.llm.apiKeyEnv),
     }),
     data: svcData,
@@ -328,6 +345,8 @@ export async function buildControlPlane(config: Config, opts: BuildOptions = {})
     const tick = async () => {
       await sandboxes.reapExpired()
       await environments.reapExpired()
+      // A resize the feedback loop applied lasts one run, or at most insights.remediation.resizeRestoreMinutes.
+      await svc.insights.restoreDueResizes()
       if (clock.now() - pruned < PRUNE_INTERVAL_MS) return
       pruned = clock.now()
       for (let n = await sandboxes.pruneStopped(); n > 0; n = await sandboxes.pruneStopped()) log.info({ deleted: n }, 'retention: deleted stopped sandboxes')

@@ -32,6 +32,9 @@ class Lifecycle(TypedDict, total=False):
     "A paused sandbox resumes on its next exec or file call."
 
 
+Isolation: TypeAlias = Literal['namespaces', 'gvisor']
+
+
 class CreateSandboxInputResources(TypedDict, total=False):
     "Limits; unset fields take the configured defaults."
     cpu: NotRequired[float]
@@ -74,6 +77,7 @@ class CreateSandboxInput(TypedDict, total=False):
     "Environment variables (at most 256, names up to 256 bytes, values up to 32 KiB). Values are never logged and are redacted in the audit log."
     metadata: NotRequired[dict[str, str]]
     "Free-form string labels; filter lists with metadata.<key>=<value>."
+    isolation: NotRequired[Isolation]
 
 
 class RunEventInfraMetrics(TypedDict, total=False):
@@ -91,6 +95,16 @@ class RunEventInfraMetrics(TypedDict, total=False):
     oomKills: NotRequired[int]
     "Processes killed for exceeding memory."
     diskPct: NotRequired[float]
+    cpuSeconds: NotRequired[float]
+    "CPU time the run's sandboxes used (joined from their cgroups when the run executed in tidepool sandboxes)."
+    memoryPeakBytes: NotRequired[int]
+    "Peak memory of the most memory-starved sandbox of the run (joined from its cgroup)."
+    memoryLimitBytes: NotRequired[int]
+    "That sandbox's memory limit."
+    pidsLimitHits: NotRequired[int]
+    "Forks refused at the pids limit (joined from the sandboxes\u2019 cgroups: pids.events max)."
+    figuresFrom: NotRequired[str]
+    "The sandboxes whose cgroup figures were joined (\" (live)\" when read before the sandbox ended)."
     sandboxId: NotRequired[str]
     "The tidepool sandbox the run used (enables resize/reset remediation)."
     runner: NotRequired[str]
@@ -141,6 +155,8 @@ class SampleSpec(TypedDict, total=False):
 class MaskingSpec(TypedDict, total=False):
     defaults: NotRequired[bool]
     "Apply built-in rules to columns whose names look personal (email, first/last/full name, phone, address, ssn, birth date, ip, token, password)."
+    content: NotRequired[bool]
+    "Also scan text and JSON columns that no rule masks for personal data by content (emails, phone numbers, Luhn-valid card numbers, mod-97-valid IBANs, names that are values of masked name columns) and mask just those spans."
     rules: NotRequired[list[MaskRule]]
     "Explicit rules; they win over the defaults, the first matching rule wins."
 
@@ -362,6 +378,10 @@ class SandboxMetrics(TypedDict, total=False):
     pids: Required[int]
     pidsLimit: Required[int]
     oomKills: Required[int]
+    cpuLimit: NotRequired[float]
+    "CPU cores the sandbox's cgroup quota allows, read back from the cgroup (what a resize really set)."
+    pidsLimitHits: NotRequired[int]
+    "Times a fork was refused at the pids limit (pids.events max)."
     diskBytes: NotRequired[int]
     "Bytes the sandbox's writable layer holds on disk (allocated, not apparent sizes)."
     diskExclusiveBytes: NotRequired[int]
@@ -677,6 +697,16 @@ class RunInfra(TypedDict, total=False):
     oomKills: NotRequired[int]
     "Processes killed for exceeding memory."
     diskPct: NotRequired[float]
+    cpuSeconds: NotRequired[float]
+    "CPU time the run's sandboxes used (joined from their cgroups when the run executed in tidepool sandboxes)."
+    memoryPeakBytes: NotRequired[int]
+    "Peak memory of the most memory-starved sandbox of the run (joined from its cgroup)."
+    memoryLimitBytes: NotRequired[int]
+    "That sandbox's memory limit."
+    pidsLimitHits: NotRequired[int]
+    "Forks refused at the pids limit (joined from the sandboxes\u2019 cgroups: pids.events max)."
+    figuresFrom: NotRequired[str]
+    "The sandboxes whose cgroup figures were joined (\" (live)\" when read before the sandbox ended)."
     sandboxId: NotRequired[str]
     "The tidepool sandbox the run used (enables resize/reset remediation)."
     runner: NotRequired[str]
@@ -1091,6 +1121,31 @@ class RemediationPage(TypedDict, total=False):
     "Pass to get the next page; absent on the last page."
 
 
+class RerunRequestPage(TypedDict, total=False):
+    items: Required[list[RerunRequest]]
+    nextToken: NotRequired[str]
+    "Pass to get the next page; absent on the last page."
+
+
+class RerunRequest(TypedDict, total=False):
+    remediationId: Required[str]
+    "The applied rerun remediation this request is (reject it to withdraw the request)."
+    runId: Required[str]
+    "The red run to re-run."
+    commit: Required[str]
+    branch: Required[str]
+    pipeline: NotRequired[str]
+    pr: NotRequired[str]
+    attempt: Required[int]
+    "The attempt number the re-run should report (createRun attempt)."
+    tests: Required[list[str]]
+    "Test ids that failed (a CI may re-run only these)."
+    requestedAt: Required[str]
+    "RFC 3339 timestamp (UTC)."
+    requestedBy: Required[str]
+    "system:remediation, or the token that applied it."
+
+
 class InsightsSettings(TypedDict, total=False):
     mode: Required[Literal['suggest', 'auto', 'ab']]
     "suggest: recommend only; auto: apply what passes every gate; ab: assign each run to an arm."
@@ -1196,6 +1251,75 @@ class MirrorReport(TypedDict, total=False):
     rowsPerSecond: Required[float]
     pgVersion: Required[str]
     "Major version of the PostgreSQL serving the mirror and its clones."
+    warnings: Required[list[str]]
+    masking: NotRequired[MaskingReport]
+    "What was masked, by name and by content, column by column (builds since content masking)."
+
+
+class MaskingReportTablesItemColumnsItemFound(TypedDict, total=False):
+    "Spans found by content, per detector."
+    email: Required[int]
+    phone: Required[int]
+    "E.164 (+ and 8\u201315 digits) or national (10 digits, or 11 after a 0/1 trunk prefix, in 2+ groups)."
+    card: Required[int]
+    "13\u201319 digits (single spaces or dashes between groups) passing Luhn."
+    iban: Required[int]
+    "Country code, check digits and the country's IBAN length, passing mod 97."
+    name: Required[int]
+    "Capitalised words that are values of the masked name columns."
+
+
+class MaskingReportTablesItemColumnsItem(TypedDict, total=False):
+    column: Required[str]
+    type: Required[str]
+    "PostgreSQL type."
+    masking: Required[Literal['name', 'content', 'none']]
+    "name: a rule masks the whole value; content: spans found inside were masked; none: left as is (see reason)."
+    rule: NotRequired[Literal['email', 'name', 'first_name', 'last_name', 'phone', 'hash', 'null', 'redact', 'keep']]
+    "The rule, for masking \"name\"."
+    scanned: NotRequired[int]
+    "Values scanned by content (non-NULL)."
+    masked: NotRequired[int]
+    "Values in which at least one span was masked."
+    found: NotRequired[MaskingReportTablesItemColumnsItemFound]
+    "Spans found by content, per detector."
+    reason: NotRequired[str]
+    "Why a column is left as is: not text, a key column, an explicit keep rule, content scanning off, or nothing found."
+
+
+class MaskingReportTablesItem(TypedDict, total=False):
+    table: Required[str]
+    "schema.table"
+    rows: Required[int]
+    "Rows looked at (dry run: the sample read; build: rows copied)."
+    columns: Required[list[MaskingReportTablesItemColumnsItem]]
+
+
+class MaskingReportFound(TypedDict, total=False):
+    "Totals over all tables."
+    email: Required[int]
+    phone: Required[int]
+    "E.164 (+ and 8\u201315 digits) or national (10 digits, or 11 after a 0/1 trunk prefix, in 2+ groups)."
+    card: Required[int]
+    "13\u201319 digits (single spaces or dashes between groups) passing Luhn."
+    iban: Required[int]
+    "Country code, check digits and the country's IBAN length, passing mod 97."
+    name: Required[int]
+    "Capitalised words that are values of the masked name columns."
+
+
+class MaskingReport(TypedDict, total=False):
+    dryRun: Required[bool]
+    "true: a plan from a sample, nothing was built."
+    content: Required[bool]
+    "Content scanning was on."
+    nameColumns: Required[list[str]]
+    "Masked name columns (schema.table.column) whose values taught the name detector."
+    namesLearned: Required[int]
+    "Distinct name words learned from them."
+    tables: Required[list[MaskingReportTablesItem]]
+    found: Required[MaskingReportFound]
+    "Totals over all tables."
     warnings: Required[list[str]]
 
 
@@ -1833,6 +1957,8 @@ class SampleSpecOutput(TypedDict, total=False):
 class MaskingSpecOutput(TypedDict, total=False):
     defaults: Required[bool]
     "Apply built-in rules to columns whose names look personal (email, first/last/full name, phone, address, ssn, birth date, ip, token, password)."
+    content: Required[bool]
+    "Also scan text and JSON columns that no rule masks for personal data by content (emails, phone numbers, Luhn-valid card numbers, mod-97-valid IBANs, names that are values of masked name columns) and mask just those spans."
     rules: Required[list[MaskRule]]
     "Explicit rules; they win over the defaults, the first matching rule wins."
 
@@ -1879,6 +2005,7 @@ class CreateSandboxInput2(TypedDict, total=False):
     "Environment variables (at most 256, names up to 256 bytes, values up to 32 KiB). Values are never logged and are redacted in the audit log."
     metadata: NotRequired[dict[str, str]]
     "Free-form string labels; filter lists with metadata.<key>=<value>."
+    isolation: NotRequired[Isolation]
 
 
 class ListSandboxesInput(TypedDict, total=False):
@@ -2195,6 +2322,16 @@ class CreateRunInputInfra(TypedDict, total=False):
     oomKills: NotRequired[int]
     "Processes killed for exceeding memory."
     diskPct: NotRequired[float]
+    cpuSeconds: NotRequired[float]
+    "CPU time the run's sandboxes used (joined from their cgroups when the run executed in tidepool sandboxes)."
+    memoryPeakBytes: NotRequired[int]
+    "Peak memory of the most memory-starved sandbox of the run (joined from its cgroup)."
+    memoryLimitBytes: NotRequired[int]
+    "That sandbox's memory limit."
+    pidsLimitHits: NotRequired[int]
+    "Forks refused at the pids limit (joined from the sandboxes\u2019 cgroups: pids.events max)."
+    figuresFrom: NotRequired[str]
+    "The sandboxes whose cgroup figures were joined (\" (live)\" when read before the sandbox ended)."
     sandboxId: NotRequired[str]
     "The tidepool sandbox the run used (enables resize/reset remediation)."
     runner: NotRequired[str]
@@ -2278,6 +2415,16 @@ class FinishRunInputInfra(TypedDict, total=False):
     oomKills: NotRequired[int]
     "Processes killed for exceeding memory."
     diskPct: NotRequired[float]
+    cpuSeconds: NotRequired[float]
+    "CPU time the run's sandboxes used (joined from their cgroups when the run executed in tidepool sandboxes)."
+    memoryPeakBytes: NotRequired[int]
+    "Peak memory of the most memory-starved sandbox of the run (joined from its cgroup)."
+    memoryLimitBytes: NotRequired[int]
+    "That sandbox's memory limit."
+    pidsLimitHits: NotRequired[int]
+    "Forks refused at the pids limit (joined from the sandboxes\u2019 cgroups: pids.events max)."
+    figuresFrom: NotRequired[str]
+    "The sandboxes whose cgroup figures were joined (\" (live)\" when read before the sandbox ended)."
     sandboxId: NotRequired[str]
     "The tidepool sandbox the run used (enables resize/reset remediation)."
     runner: NotRequired[str]
@@ -2362,6 +2509,13 @@ class ListRemediationsInput(TypedDict, total=False):
     "Token from the previous page."
 
 
+class ListRerunRequestsInput(TypedDict, total=False):
+    limit: NotRequired[int]
+    "Page size (1\u20131000)."
+    nextToken: NotRequired[str]
+    "Token from the previous page."
+
+
 class ApplyRemediationInput(TypedDict, total=False):
     id: Required[str]
     note: NotRequired[str]
@@ -2433,6 +2587,16 @@ class CreateMirrorInput(TypedDict, total=False):
     "Rebuild on this schedule (none by default)."
     wait: NotRequired[bool]
     "Answer once the mirror is built (default). false: answer at once with state \"building\"; follow progress with GET /v1/data/mirrors/{id}."
+
+
+class PlanMaskingInput(TypedDict, total=False):
+    id: Required[str]
+    "The data source to plan a mirror of."
+    sample: NotRequired[SampleSpec]
+    "The mirror's sample: the dry run reads the first rowsPerTable rows of each table's sample."
+    masking: NotRequired[MaskingSpec]
+    rowsPerTable: NotRequired[int]
+    "Rows read per table to scan (default 1000)."
 
 
 class ListMirrorsInput(TypedDict, total=False):
@@ -2923,6 +3087,7 @@ OPERATIONS: dict[str, Operation] = {
     "listClusters": Operation("GET", "/v1/insights/clusters", (), {}, "none", "", "json", False, "insights:read"),
     "getKpis": Operation("GET", "/v1/insights/kpis", (), {}, "none", "", "json", False, "insights:read"),
     "listRemediations": Operation("GET", "/v1/insights/remediations", (), {}, "none", "", "json", False, "insights:read"),
+    "listRerunRequests": Operation("GET", "/v1/insights/rerun-requests", (), {}, "none", "", "json", False, "insights:read"),
     "applyRemediation": Operation("POST", "/v1/insights/remediations/{id}/apply", ('id',), {}, "json", "", "json", False, "insights:write"),
     "rejectRemediation": Operation("POST", "/v1/insights/remediations/{id}/reject", ('id',), {}, "json", "", "json", False, "insights:write"),
     "getInsightsSettings": Operation("GET", "/v1/insights/settings", (), {}, "none", "", "json", False, "insights:read"),
@@ -2932,6 +3097,7 @@ OPERATIONS: dict[str, Operation] = {
     "listDataSources": Operation("GET", "/v1/data/sources", (), {}, "none", "", "json", False, "data:read"),
     "deleteDataSource": Operation("DELETE", "/v1/data/sources/{id}", ('id',), {}, "none", "", "none", False, "data:write"),
     "createMirror": Operation("POST", "/v1/data/sources/{id}/mirror", ('id',), {}, "json", "", "json", False, "data:write"),
+    "planMasking": Operation("POST", "/v1/data/sources/{id}/mask-plan", ('id',), {}, "json", "", "json", False, "data:write"),
     "listMirrors": Operation("GET", "/v1/data/mirrors", (), {}, "none", "", "json", False, "data:read"),
     "getMirror": Operation("GET", "/v1/data/mirrors/{id}", ('id',), {}, "none", "", "json", False, "data:read"),
     "deleteMirror": Operation("DELETE", "/v1/data/mirrors/{id}", ('id',), {}, "none", "", "none", False, "data:write"),
@@ -3173,6 +3339,10 @@ class SyncOperations:
         "Recommended and applied remediations with their gate decisions (GET /v1/insights/remediations)"
         return cast("RemediationPage", self.request("listRemediations", input))
 
+    def list_rerun_requests(self, **input: Unpack[ListRerunRequestsInput]) -> RerunRequestPage:
+        "Re-runs requested and not yet reported: a run of the same commit and pipeline with the requested attempt (or later) fulfils one (GET /v1/insights/rerun-requests)"
+        return cast("RerunRequestPage", self.request("listRerunRequests", input))
+
     def apply_remediation(self, **input: Unpack[ApplyRemediationInput]) -> Remediation:
         "Apply a suggested remediation (every gate except mode still applies) (POST /v1/insights/remediations/{id}/apply)"
         return cast("Remediation", self.request("applyRemediation", input))
@@ -3208,6 +3378,10 @@ class SyncOperations:
     def create_mirror(self, **input: Unpack[CreateMirrorInput]) -> Mirror:
         "Build (or refresh) a mirror: full schema, FK-consistent sample, masked before it lands (POST /v1/data/sources/{id}/mirror)"
         return cast("Mirror", self.request("createMirror", input))
+
+    def plan_masking(self, **input: Unpack[PlanMaskingInput]) -> MaskingReport:
+        "Dry run of a mirror build: sample the source and report, per column, what would be masked by name, by content (counts per detector) or left as is (POST /v1/data/sources/{id}/mask-plan)"
+        return cast("MaskingReport", self.request("planMasking", input))
 
     def list_mirrors(self, **input: Unpack[ListMirrorsInput]) -> ListMirrorsResult:
         "List mirrors (GET /v1/data/mirrors)"
@@ -3604,6 +3778,10 @@ class AsyncOperations:
         "Recommended and applied remediations with their gate decisions (GET /v1/insights/remediations)"
         return cast("RemediationPage", await self.request("listRemediations", input))
 
+    async def list_rerun_requests(self, **input: Unpack[ListRerunRequestsInput]) -> RerunRequestPage:
+        "Re-runs requested and not yet reported: a run of the same commit and pipeline with the requested attempt (or later) fulfils one (GET /v1/insights/rerun-requests)"
+        return cast("RerunRequestPage", await self.request("listRerunRequests", input))
+
     async def apply_remediation(self, **input: Unpack[ApplyRemediationInput]) -> Remediation:
         "Apply a suggested remediation (every gate except mode still applies) (POST /v1/insights/remediations/{id}/apply)"
         return cast("Remediation", await self.request("applyRemediation", input))
@@ -3639,6 +3817,10 @@ class AsyncOperations:
     async def create_mirror(self, **input: Unpack[CreateMirrorInput]) -> Mirror:
         "Build (or refresh) a mirror: full schema, FK-consistent sample, masked before it lands (POST /v1/data/sources/{id}/mirror)"
         return cast("Mirror", await self.request("createMirror", input))
+
+    async def plan_masking(self, **input: Unpack[PlanMaskingInput]) -> MaskingReport:
+        "Dry run of a mirror build: sample the source and report, per column, what would be masked by name, by content (counts per detector) or left as is (POST /v1/data/sources/{id}/mask-plan)"
+        return cast("MaskingReport", await self.request("planMasking", input))
 
     async def list_mirrors(self, **input: Unpack[ListMirrorsInput]) -> ListMirrorsResult:
         "List mirrors (GET /v1/data/mirrors)"

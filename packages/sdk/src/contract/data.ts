@@ -113,22 +113,80 @@ export const MaskRule = z
 export const MaskingSpec = z
   .object({
     defaults: z.boolean().default(true).describe('Apply built-in rules to columns whose names look personal (email, first/last/full name, phone, address, ssn, birth date, ip, token, password).'),
+    content: z
+      .boolean()
+      .default(true)
+      .describe(
+        'Also scan text and JSON columns that no rule masks for personal data by content (emails, phone numbers, Luhn-valid card numbers, mod-97-valid IBANs, names that are values of masked name columns) and mask just those spans.',
+      ),
     rules: z.array(MaskRule).max(500).default([]).describe('Explicit rules; they win over the defaults, the first matching rule wins.'),
   })
   .strict()
   .meta({ id: 'MaskingSpec' })
+const defaultMasking = { defaults: true, content: true, rules: [] }
+const defaultSample = { percent: 10, perTable: {}, seed: 42 }
 
 export const CreateMirrorInput = z
   .object({
     id: DataSourceId.describe('The data source to mirror.'),
     name: DataName.optional().describe('Mirror name, unique in the project (default: the source name). Mirroring again under an existing name refreshes that mirror.'),
-    sample: SampleSpec.default({ percent: 10, perTable: {}, seed: 42 }),
-    masking: MaskingSpec.default({ defaults: true, rules: [] }),
+    sample: SampleSpec.default(defaultSample),
+    masking: MaskingSpec.default(defaultMasking),
     refreshEverySeconds: z.number().int().min(60).max(2_592_000).optional().describe('Rebuild on this schedule (none by default).'),
     wait: z.boolean().default(true).describe('Answer once the mirror is built (default). false: answer at once with state "building"; follow progress with GET /v1/data/mirrors/{id}.'),
   })
   .strict()
   .meta({ id: 'CreateMirrorInput' })
+
+export const PiiCounts = z
+  .object({
+    email: z.number().int(),
+    phone: z.number().int().describe('E.164 (+ and 8–15 digits) or national (10 digits, or 11 after a 0/1 trunk prefix, in 2+ groups).'),
+    card: z.number().int().describe('13–19 digits (single spaces or dashes between groups) passing Luhn.'),
+    iban: z.number().int().describe("Country code, check digits and the country's IBAN length, passing mod 97."),
+    name: z.number().int().describe('Capitalised words that are values of the masked name columns.'),
+  })
+  .describe('Spans found by content, per detector.')
+
+export const ColumnMasking = z.object({
+  column: z.string(),
+  type: z.string().describe('PostgreSQL type.'),
+  masking: z.enum(['name', 'content', 'none']).describe('name: a rule masks the whole value; content: spans found inside were masked; none: left as is (see reason).'),
+  rule: MaskKind.optional().describe('The rule, for masking "name".'),
+  scanned: z.number().int().optional().describe('Values scanned by content (non-NULL).'),
+  masked: z.number().int().optional().describe('Values in which at least one span was masked.'),
+  found: PiiCounts.optional(),
+  reason: z.string().optional().describe('Why a column is left as is: not text, a key column, an explicit keep rule, content scanning off, or nothing found.'),
+})
+
+export const TableMasking = z.object({
+  table: z.string().describe('schema.table'),
+  rows: z.number().int().describe('Rows looked at (dry run: the sample read; build: rows copied).'),
+  columns: z.array(ColumnMasking),
+})
+
+export const MaskingReport = z
+  .object({
+    dryRun: z.boolean().describe('true: a plan from a sample, nothing was built.'),
+    content: z.boolean().describe('Content scanning was on.'),
+    nameColumns: z.array(z.string()).describe('Masked name columns (schema.table.column) whose values taught the name detector.'),
+    namesLearned: z.number().int().describe('Distinct name words learned from them.'),
+    tables: z.array(TableMasking),
+    found: PiiCounts.describe('Totals over all tables.'),
+    warnings: z.array(z.string()),
+  })
+  .meta({ id: 'MaskingReport' })
+export type MaskingReport = z.infer<typeof MaskingReport>
+
+export const PlanMaskingInput = z
+  .object({
+    id: DataSourceId.describe('The data source to plan a mirror of.'),
+    sample: SampleSpec.default(defaultSample).describe("The mirror's sample: the dry run reads the first rowsPerTable rows of each table's sample."),
+    masking: MaskingSpec.default(defaultMasking),
+    rowsPerTable: z.number().int().min(1).max(100_000).default(1000).describe('Rows read per table to scan (default 1000).'),
+  })
+  .strict()
+  .meta({ id: 'PlanMaskingInput' })
 
 export const MirrorTableReport = z.object({
   table: z.string().describe('schema.table'),
@@ -149,6 +207,7 @@ export const MirrorReport = z
     rowsPerSecond: z.number(),
     pgVersion: z.string().describe('Major version of the PostgreSQL serving the mirror and its clones.'),
     warnings: z.array(z.string()),
+    masking: MaskingReport.optional().describe('What was masked, by name and by content, column by column (builds since content masking).'),
   })
   .meta({ id: 'MirrorReport' })
 export type MirrorReport = z.infer<typeof MirrorReport>
@@ -281,6 +340,15 @@ export const dataOps = {
     input: CreateMirrorInput,
     output: Mirror,
     status: 201,
+    tags,
+  },
+  planMasking: {
+    method: 'POST',
+    path: '/v1/data/sources/{id}/mask-plan',
+    summary: 'Dry run of a mirror build: sample the source and report, per column, what would be masked by name, by content (counts per detector) or left as is',
+    scope: 'data:write',
+    input: PlanMaskingInput,
+    output: MaskingReport,
     tags,
   },
   listMirrors: { method: 'GET', path: '/v1/data/mirrors', summary: 'List mirrors', scope: 'data:read', input: ListDataInput, output: MirrorPage, tags },

@@ -40,6 +40,11 @@ export const InfraMetrics = z
     memoryPct: Pct.optional().describe('Peak memory use, percent of its limit.'),
     oomKills: z.number().int().min(0).max(limits.count).optional().describe('Processes killed for exceeding memory.'),
     diskPct: Pct.optional(),
+    cpuSeconds: z.number().min(0).max(1e12).optional().describe("CPU time the run's sandboxes used (joined from their cgroups when the run executed in tidepool sandboxes)."),
+    memoryPeakBytes: z.number().int().min(0).max(Number.MAX_SAFE_INTEGER).optional().describe('Peak memory of the most memory-starved sandbox of the run (joined from its cgroup).'),
+    memoryLimitBytes: z.number().int().min(0).max(Number.MAX_SAFE_INTEGER).optional().describe("That sandbox's memory limit."),
+    pidsLimitHits: z.number().int().min(0).max(limits.count).optional().describe('Forks refused at the pids limit (joined from the sandboxes’ cgroups: pids.events max).'),
+    figuresFrom: z.string().max(1024).optional().describe('The sandboxes whose cgroup figures were joined (" (live)" when read before the sandbox ended).'),
     sandboxId: z.string().max(64).optional().describe('The tidepool sandbox the run used (enables resize/reset remediation).'),
     runner: z.string().max(256).optional(),
     costUsd: z.number().min(0).max(1e9).optional().describe('Metered cost of the run, where known.'),
@@ -409,6 +414,23 @@ export const ListRemediationsInput = z
   })
   .strict()
 export const RemediationPage = page(Remediation).meta({ id: 'RemediationPage' })
+export const RerunRequest = z
+  .object({
+    remediationId: z.string().describe('The applied rerun remediation this request is (reject it to withdraw the request).'),
+    runId: RunId.describe('The red run to re-run.'),
+    commit: z.string(),
+    branch: z.string(),
+    pipeline: z.string().optional(),
+    pr: z.string().optional(),
+    attempt: z.number().int().describe('The attempt number the re-run should report (createRun attempt).'),
+    tests: z.array(z.string()).describe('Test ids that failed (a CI may re-run only these).'),
+    requestedAt: Timestamp,
+    requestedBy: z.string().describe('system:remediation, or the token that applied it.'),
+  })
+  .meta({ id: 'RerunRequest' })
+export type RerunRequest = z.infer<typeof RerunRequest>
+export const ListRerunRequestsInput = z.object({ ...PageInput }).strict()
+export const RerunRequestPage = page(RerunRequest).meta({ id: 'RerunRequestPage' })
 export const DecideRemediationInput = z.object({ id: z.string().min(1).max(64), note: z.string().max(1024).optional() }).strict()
 
 export const InsightsSettings = z
@@ -604,6 +626,15 @@ export const insightsOps = {
     scope: 'insights:read',
     input: ListRemediationsInput,
     output: RemediationPage,
+    tags: ['insights'],
+  },
+  listRerunRequests: {
+    method: 'GET',
+    path: '/v1/insights/rerun-requests',
+    summary: 'Re-runs requested and not yet reported: a run of the same commit and pipeline with the requested attempt (or later) fulfils one',
+    scope: 'insights:read',
+    input: ListRerunRequestsInput,
+    output: RerunRequestPage,
     tags: ['insights'],
   },
   applyRemediation: {

@@ -66,6 +66,14 @@ export const FilesystemPolicy = z
 
 const TimeoutMs = z.number().int().min(1_000, 'timeoutMs must be at least 1000 (1 s)').max(86_400_000, 'timeoutMs must be at most 86400000 (24 h)')
 
+export const Isolation = z
+  .enum(['namespaces', 'gvisor'])
+  .describe(
+    "How the sandbox is kept from the host kernel: namespaces (own namespaces, cgroups and a seccomp filter; its system calls reach the host kernel) or gvisor (gVisor's user-space kernel answers them; loopback only, no snapshots). Default: the server's runtime.defaultIsolation.",
+  )
+  .meta({ id: 'Isolation' })
+export type Isolation = z.infer<typeof Isolation>
+
 export const CreateSandboxInput = z
   .object({
     template: Name.default('default').describe('Template name; see GET /v1/templates. Ignored with fromSnapshot (the snapshot names its template).'),
@@ -77,6 +85,7 @@ export const CreateSandboxInput = z
     filesystem: FilesystemPolicy.optional(),
     envs: Envs.default({}),
     metadata: Metadata.default({}),
+    isolation: Isolation.optional(),
   })
   .strict()
   .meta({ id: 'CreateSandboxInput' })
@@ -267,6 +276,8 @@ export const SandboxMetrics = z
     pids: z.number().int(),
     pidsLimit: z.number().int(),
     oomKills: z.number().int(),
+    cpuLimit: z.number().optional().describe("CPU cores the sandbox's cgroup quota allows, read back from the cgroup (what a resize really set)."),
+    pidsLimitHits: z.number().int().optional().describe('Times a fork was refused at the pids limit (pids.events max).'),
     diskBytes: z.number().int().optional().describe("Bytes the sandbox's writable layer holds on disk (allocated, not apparent sizes)."),
     diskExclusiveBytes: z.number().int().optional().describe('Bytes only this layer holds (not shared with a snapshot or a clone): what destroying the sandbox frees.'),
     diskLimitBytes: z.number().int().optional().describe('Its limit (resources.diskMb), on a layer driver that enforces one (btrfs).'),

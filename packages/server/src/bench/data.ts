@@ -1,7 +1,8 @@
 /**
  * @module bench/data — clone-to-accepting-connections and reset times for a ~100 MB and a ~2 GB mirror, the
  * fast path (reflink copy of a stopped data dir + `postgres` started directly) and CREATE DATABASE … TEMPLATE
- * side by side in one run; mirror build throughput. Everything (source server, pool image) lives in a temp
+ * side by side in one run; mirror build throughput, with and without masking by content (a table of notes
+ * and JSON documents, one row in ten holding personal data, mirrored both ways in the same run). Everything (source server, pool image) lives in a temp
  * dir removed at the end. TIDEPOOL_BENCH_DATA_SCALE (default 1) scales the database sizes down for a quick look.
  */
 import { chmodSync, mkdtempSync, rmSync } from 'node:fs'
@@ -16,7 +17,7 @@ import { withAdmin } from '../data/pg-admin.js'
 import { findPgBinaries } from '../data/pg-binaries.js'
 import { initDataDir, resolveRunAs, startServer, stopServer } from '../data/pg-server.js'
 import { canBind } from '../data/ports.js'
-import { createDataService } from '../data/service.js'
+import { createDataService, type DataService } from '../data/service.js'
 import type { AreaDeps } from '../kit/area-deps.js'
 import { EventLog } from '../kit/events.js'
 import { openStore } from '../store/db.js'
@@ -79,6 +80,9 @@ export async function run(): Promise<BenchResult> {
     }
 
     const source = async (db: string) => (await svc.addSource(principal, { url: `postgresql://app:app@127.0.0.1:${port}/${db}`, name: db })).id
+    metrics.push(...(await contentScanning(svc, sql, source)))
+    // TIDEPOOL_BENCH_DATA_ONLY=content: just the content-scanning comparison (a quick look at its ratio).
+    if (process.env.TIDEPOOL_BENCH_DATA_ONLY === 'content') return { name: 'data', at: new Date().toISOString(), machine: machine(), metrics }
     const mirrors: Record<string, string> = {}
     for (const s of sizes) {
       const m = await svc.createMirror(principal, { id: await source(s.db), sample: { percent: 100, perTable: {}, seed: 1 }, masking: { defaults: true, rules: [] }, wait: true })
@@ -169,5 +173,48 @@ export async function run(): Promise<BenchResult> {
   }
 }
 
+/**
+ * Mirror build rows/s of one source with masking by column names only and with content scanning added,
+ * built alternately (off, on, off, on) so both see the same machine; the best of two each.
+ */
+async function contentScanning(svc: DataService, sql: (db: string, text: string) => Promise<unknown>, source: (db: string) => Promise<string>): Promise<Metric[]> {
+  const rows = Number(process.env.TIDEPOOL_BENCH_DATA_NOTES ?? 200_000)
+  await sql('postgres', 'CREATE DATABASE notes OWNER app')
+  await sql(
+    'notes',
+    `SET ROLE app;
+     CREATE TABLE people (id int PRIMARY KEY, first_name text NOT NULL, last_name text NOT NULL, email text NOT NULL);
+     CREATE TABLE tickets (id int PRIMARY KEY, person_id int NOT NULL REFERENCES people (id), note text NOT NULL, data jsonb NOT NULL, at timestamptz NOT NULL);
+     INSERT INTO people SELECT g, 'Given' || chr(65 + g % 26) || chr(97 + g % 23), 'Family' || chr(97 + g % 19), 'p' || g || '@corp.test' FROM generate_series(1, 1000) g;
+     INSERT INTO tickets SELECT g, 1 + g % 1000,
+         CASE WHEN g % 10 = 0 THEN 'Customer Given' || chr(65 + g % 26) || chr(97 + g % 23) || ' called from +44 20 7946 ' || lpad((g % 10000)::text, 4, '0') || ', mail p' || g || '@corp.test, card 4111 1111 1111 1111.'
+              ELSE 'Order ' || g || ' shipped on ' || to_char('2024-01-01'::date + g % 365, 'YYYY-MM-DD') || '; the customer asked about the delivery window and a call back.' END,
+         jsonb_build_object('kind', 'ticket', 'n', g, 'tags', jsonb_build_array('a', 'b'), 'memo', CASE WHEN g % 10 = 0 THEN 'reach me at p' || g || '@corp.test' ELSE 'no change' END),
+         '2024-01-01'::timestamptz + g * interval '1 second'
+       FROM generate_series(1, ${rows}) g;
+     RESET ROLE; ANALYZE;`,
+  )
+  const id = await source('notes')
+  const rate: Record<'off' | 'on', number[]> = { off: [], on: [] }
+  for (const content of [false, true, false, true]) {
+    const m = await svc.createMirror(principal, {
+      id,
+      name: `notes-${content ? 'on' : 'off'}`,
+      sample: { percent: 100, perTable: {}, seed: 1 },
+      masking: { defaults: true, content, rules: [] },
+      wait: true,
+    })
+    const r = m.report!
+    rate[content ? 'on' : 'off'].push(r.rowsPerSecond)
+    log(`mirror notes (content ${content ? 'on' : 'off'}): ${r.rows} rows in ${r.durationMs} ms (${r.rowsPerSecond} rows/s; found ${JSON.stringify(r.masking?.found)})`)
+  }
+  const off = Math.max(...rate.off)
+  const on = Math.max(...rate.on)
+  return [
+    figure('mirror build notes (masked by column names)', 'rows/s', off),
+    figure('mirror build notes (names + content scanning)', 'rows/s', on),
+    figure('mirror build slowdown from content scanning (rows/s without / with)', 'ratio', round(off / on), { target: '<= 1.5' }),
+  ]
+}
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor((xs.length - 1) / 2)] ?? Number.NaN
 const round = (x: number) => Math.round(x * 1000) / 1000

@@ -11,6 +11,7 @@ import { loadConfig } from '../config.js'
 import { silentLogger } from '../core/log.js'
 import { apiKeyOf } from '../e2b/keys.js'
 import { buildControlPlane } from '../main.js'
+import { namespacesLevel } from '../runtime/isolating-runtime.js'
 import { LocalRuntime } from '../runtime/local/local-runtime.js'
 import { machine, metric, type BenchResult } from './result.js'
 
@@ -68,7 +69,8 @@ export async function run(): Promise<BenchResult> {
     }
   } finally {
     await cp.close()
-    if (cp.svc.runtime instanceof LocalRuntime) await cp.svc.runtime.removeCgroupParents()
+    const local = namespacesLevel(cp.svc.runtime)
+    if (local instanceof LocalRuntime) await local.removeCgroupParents()
     rmSync(home, { recursive: true, force: true })
   }
 }

@@ -13,6 +13,7 @@ import { createClient } from '@tidepool/sdk'
 import { loadConfig } from '../config.js'
 import { silentLogger } from '../core/log.js'
 import { buildControlPlane } from '../main.js'
+import { namespacesLevel } from '../runtime/isolating-runtime.js'
 import { LocalRuntime } from '../runtime/local/local-runtime.js'
 import { machine, metric, type BenchResult } from './result.js'
 
@@ -73,7 +74,8 @@ export async function run(): Promise<BenchResult> {
     for (const c of clients) await c.close().catch(() => {})
     await cp.close()
     // As bench/sandbox: the runtime's empty parent cgroups and its disk pool (inside the home) go too.
-    if (cp.svc.runtime instanceof LocalRuntime) await cp.svc.runtime.removeCgroupParents()
+    const local = namespacesLevel(cp.svc.runtime)
+    if (local instanceof LocalRuntime) await local.removeCgroupParents()
     rmSync(home, { recursive: true, force: true })
   }
 }

@@ -12,6 +12,7 @@ import { createClient, type Client } from '@tidepool/sdk'
 import { loadConfig } from '../config.js'
 import { silentLogger } from '../core/log.js'
 import { buildControlPlane } from '../main.js'
+import { namespacesLevel } from '../runtime/isolating-runtime.js'
 import { LocalRuntime } from '../runtime/local/local-runtime.js'
 import { bwrapPeer, limits, podmanPeer, runcPeer, sandboxRuntimePeer, tidepoolPeer, type Peer } from './peers-drivers.js'
 import { ensureDebianTools, ensureSandboxRuntime, makeRootfs } from './peers-setup.js'
@@ -62,12 +63,26 @@ export async function run(): Promise<BenchResult> {
     const c: Samples = new Map()
     const d: Samples = new Map()
     const add = (s: Samples, name: string, v: number) => (s.get(name) ?? s.set(name, []).get(name)!).push(v)
+    // The runtime's phases of tidepool's starts (create loop and one-shot loop apart): where p50 and the tail go.
+    const phases = { create: new Map() as Samples, oneShot: new Map() as Samples }
+    let phaseSink: Samples | undefined
+    const level = namespacesLevel(cp.svc.runtime)
+    const runtime = level instanceof LocalRuntime ? level : undefined
+    if (runtime) runtime.startTimings = (phase, ms) => phaseSink && add(phaseSink, phase, ms)
+    const timed = async <T>(sink: Samples | undefined, fn: () => Promise<T>): Promise<T> => {
+      phaseSink = sink
+      try {
+        return await fn()
+      } finally {
+        phaseSink = undefined
+      }
+    }
 
     for (let i = 0; i < createIterations; i++) {
       for (const p of rotate(peers, i)) {
         if (p.name.includes('warm pool')) continue
         const t = performance.now()
-        const s = await p.start()
+        const s = await timed(p.name === 'tidepool' ? phases.create : undefined, () => p.start())
         await s.execTrue()
         add(a, p.name, performance.now() - t)
         await s.destroy()
@@ -101,13 +116,14 @@ export async function run(): Promise<BenchResult> {
       for (const p of rotate(peers, i)) {
         if (!p.oneShot) continue
         const t = performance.now()
-        await p.oneShot()
+        await timed(p.name === 'tidepool' ? phases.oneShot : undefined, () => p.oneShot!())
         add(d, p.name, performance.now() - t)
       }
       // Let the pool refill between runs, as it would between CI steps (not counted).
       if (i % 4 === 3) await cp.svc.sandboxes.pools.settled()
     }
     await cp.svc.runs.flush()
+    if (runtime) runtime.startTimings = undefined
 
     const bwrapOneShot = d.get('bubblewrap') ? metric('x', 'ms', d.get('bubblewrap')!).p50 : undefined
     return {
@@ -115,18 +131,24 @@ export async function run(): Promise<BenchResult> {
       at: new Date().toISOString(),
       machine: machine(),
       skipped,
-      notes: peers.filter((p) => p.note).map((p) => `${p.name}: ${p.note}`),
+      notes: [
+        ...peers.filter((p) => p.note).map((p) => `${p.name}: ${p.note}`),
+        'runtime phases of tidepool starts (LocalRuntime.startTimings): layer = checks and the writable layer; cgroups = mkdir and limits (and a one-shot run’s exec cgroup); spawn = the synchronous part of spawning the helper (the event loop is blocked); helper = until init is ready (namespaces, mounts, v1 cgroup joins, id maps); record = the init file',
+      ],
       metrics: [
         ...figures('create → first `true` done', 'ms', a),
         ...figures('exec `true` in a running sandbox', 'ms', b),
         ...figures(`create + true + destroy, ${concurrency} clients (per round of ${concurrency * cyclesPerClient})`, 'cycles/s', c),
         ...figures('one-shot run of `true`', 'ms', d, (name) => (name.startsWith('tidepool') && bwrapOneShot !== undefined ? { target: `p50 <= bubblewrap one-shot p50 (${bwrapOneShot} ms)` } : {})),
+        ...figures('tidepool create, runtime phase', 'ms', phases.create),
+        ...figures('tidepool one-shot run, runtime phase', 'ms', phases.oneShot),
       ],
     }
   } finally {
     for (const p of peers) await p.close().catch((err: unknown) => process.stderr.write(`  ${p.name}: cleanup failed: ${(err as Error).message}\n`))
     await cp.close()
-    if (cp.svc.runtime instanceof LocalRuntime) await cp.svc.runtime.removeCgroupParents()
+    const local = namespacesLevel(cp.svc.runtime)
+    if (local instanceof LocalRuntime) await local.removeCgroupParents()
     rmSync(home, { recursive: true, force: true })
     rmSync(dir, { recursive: true, force: true })
   }

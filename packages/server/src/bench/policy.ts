@@ -14,6 +14,7 @@ import { silentLogger } from '../core/log.js'
 import { buildControlPlane, type ControlPlane } from '../main.js'
 import { PolicyEngine } from '../policy/engine.js'
 import type { CallContext, ResourceFacts } from '../policy/entities.js'
+import { namespacesLevel } from '../runtime/isolating-runtime.js'
 import { LocalRuntime } from '../runtime/local/local-runtime.js'
 import { machine, metric, type BenchResult, type Metric } from './result.js'
 
@@ -67,7 +68,8 @@ async function close(p: Plane): Promise<void> {
   // By the admin: the example policy does not let its agent token delete.
   await p.admin.deleteSandbox({ id: p.sandbox })
   await p.cp.close()
-  if (p.cp.svc.runtime instanceof LocalRuntime) await p.cp.svc.runtime.removeCgroupParents()
+  const local = namespacesLevel(p.cp.svc.runtime)
+  if (local instanceof LocalRuntime) await local.removeCgroupParents()
   rmSync(p.home, { recursive: true, force: true })
 }
 

@@ -15,6 +15,7 @@ import { loadConfig } from '../config.js'
 import { childEnv } from '../core/child-env.js'
 import { silentLogger } from '../core/log.js'
 import { buildControlPlane } from '../main.js'
+import { namespacesLevel } from '../runtime/isolating-runtime.js'
 import { LocalRuntime } from '../runtime/local/local-runtime.js'
 import { machine, metric, type BenchResult } from './result.js'
 
@@ -97,7 +98,8 @@ export async function run(): Promise<BenchResult> {
     agent.destroy()
     direct.kill()
     await cp.close()
-    if (cp.svc.runtime instanceof LocalRuntime) await cp.svc.runtime.removeCgroupParents()
+    const local = namespacesLevel(cp.svc.runtime)
+    if (local instanceof LocalRuntime) await local.removeCgroupParents()
     rmSync(home, { recursive: true, force: true })
   }
 }

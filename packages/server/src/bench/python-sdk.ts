@@ -14,6 +14,7 @@ import { loadConfig } from '../config.js'
 import { childEnv } from '../core/child-env.js'
 import { silentLogger } from '../core/log.js'
 import { buildControlPlane } from '../main.js'
+import { namespacesLevel } from '../runtime/isolating-runtime.js'
 import { LocalRuntime } from '../runtime/local/local-runtime.js'
 import { machine, metric, type BenchResult } from './result.js'
 
@@ -75,7 +76,8 @@ export async function run(): Promise<BenchResult> {
   } finally {
     if (py.exitCode === null) py.kill()
     await cp.close()
-    if (cp.svc.runtime instanceof LocalRuntime) await cp.svc.runtime.removeCgroupParents()
+    const local = namespacesLevel(cp.svc.runtime)
+    if (local instanceof LocalRuntime) await local.removeCgroupParents()
     rmSync(home, { recursive: true, force: true })
   }
 }

@@ -21,6 +21,7 @@ const benches: Record<string, () => Promise<{ run(): Promise<BenchResult> }>> = 
   'python-sdk': () => import('./python-sdk.js'),
   peers: () => import('./peers.js'),
   e2b: () => import('./e2b.js'),
+  isolation: () => import('./isolation.js'),
 }
 
 async function main(): Promise<void> {

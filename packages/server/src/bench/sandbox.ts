@@ -7,6 +7,7 @@ import { createClient } from '@tidepool/sdk'
 import { loadConfig } from '../config.js'
 import { silentLogger } from '../core/log.js'
 import { buildControlPlane } from '../main.js'
+import { namespacesLevel } from '../runtime/isolating-runtime.js'
 import { LocalRuntime } from '../runtime/local/local-runtime.js'
 import { figure, machine, metric, type BenchResult } from './result.js'
 
@@ -102,7 +103,8 @@ export async function run(): Promise<BenchResult> {
     await cp.close()
     // The runtime leaves its (empty) parent cgroups and its disk pool for the next start; the bench used
     // a name and a home of its own. The pool is mounted inside the home: release it before removing that.
-    if (cp.svc.runtime instanceof LocalRuntime) await cp.svc.runtime.removeCgroupParents()
+    const local = namespacesLevel(cp.svc.runtime)
+    if (local instanceof LocalRuntime) await local.removeCgroupParents()
     rmSync(home, { recursive: true, force: true })
   }
 }

@@ -13,6 +13,7 @@ export const dataHandlers: HandlerTable<DataOpName, DataAreaServices> = {
   listDataSources: async (i, ctx, svc) => svc.data.listSources(ctx.principal, i),
   deleteDataSource: async (i, ctx, svc) => svc.data.deleteSource(ctx.principal, i.id),
   createMirror: async (i, ctx, svc) => svc.data.createMirror(ctx.principal, i),
+  planMasking: async (i, ctx, svc) => svc.data.planMasking(ctx.principal, i),
   listMirrors: async (i, ctx, svc) => svc.data.listMirrors(ctx.principal, i),
   getMirror: async (i, ctx, svc) => svc.data.getMirror(ctx.principal, i.id),
   refreshMirror: async (i, ctx, svc) => svc.data.refreshMirror(ctx.principal, i.id, i.wait),

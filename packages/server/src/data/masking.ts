@@ -7,6 +7,8 @@ import type { SourceColumn, SourceTable } from './source.js'
 
 export interface MaskingInput {
   defaults: boolean
+  /** Scan unmasked text and JSON columns by content (default true). */
+  content?: boolean | undefined
   rules: { column: string; rule: MaskKind }[]
 }
 
@@ -15,6 +17,8 @@ export type MaskPlan = Map<number, Map<string, MaskKind>>
 
 export interface ResolvedMasking {
   plan: MaskPlan
+  /** Per table oid: columns an explicit `keep` rule names (content scanning leaves them alone too). */
+  kept: Map<number, Set<string>>
   warnings: string[]
 }
 
@@ -88,6 +92,7 @@ export function resolveMasking(tables: SourceTable[], spec: MaskingInput): Resol
   const problems: string[] = []
   const warnings: string[] = []
   const byOid = new Map(tables.map((t) => [t.oid, t]))
+  const kept = new Map<number, Set<string>>()
 
   for (const t of tables) {
     const m = new Map<string, Choice>()
@@ -98,7 +103,10 @@ export function resolveMasking(tables: SourceTable[], spec: MaskingInput): Resol
       const where = `${t.schema}.${t.name}.${col.name}`
       if (explicit) {
         explicit.used = true
-        if (explicit.rule === 'keep') continue
+        if (explicit.rule === 'keep') {
+          kept.set(t.oid, (kept.get(t.oid) ?? new Set()).add(col.name))
+          continue
+        }
         if (explicit.rule !== 'null' && !isText(col)) problems.push(`${where} is ${col.type}; rule ${explicit.rule} applies to text columns only (use null, or keep)`)
         else if (explicit.rule === 'null' && col.notNull) problems.push(`${where} is NOT NULL; rule null cannot apply (use hash or redact)`)
         else if ((explicit.rule === 'null' || explicit.rule === 'redact') && uniqueCols.has(col.name)) problems.push(`${where} is unique; rule ${explicit.rule} would collide (use hash or a fake)`)
@@ -156,7 +164,7 @@ export function resolveMasking(tables: SourceTable[], spec: MaskingInput): Resol
   }
   const plan: MaskPlan = new Map()
   for (const [oid, m] of choices) if (m.size > 0) plan.set(oid, new Map([...m].map(([c, ch]) => [c, ch.rule])))
-  return { plan, warnings }
+  return { plan, kept, warnings }
 }
 
 export interface MaskOptions {

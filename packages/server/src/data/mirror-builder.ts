@@ -14,6 +14,8 @@ import { PoolFullError } from '../storage/pool-errors.js'
 import type { StoragePool } from '../storage/storage-pool.js'
 import { runCommand } from '../storage/run-command.js'
 import { resolveMasking, type MaskingInput } from './masking.js'
+import { ContentMasker } from './pii-mask.js'
+import { learnNames, maskingReport, nameColumns, planContent } from './pii-plan.js'
 import { reassignOwnershipSql, setSequencesSql } from './mirror-sql.js'
 import { withAdmin, quoteIdent, quoteLiteral, qualified } from './pg-admin.js'
 import type { PgBinaries } from './pg-binaries.js'
@@ -80,7 +82,12 @@ export async function buildMirror(b: MirrorBuild): Promise<BuiltMirror> {
     if (warning) warnings.push(warning)
     const masking = resolveMasking(catalog.tables, b.masking)
     warnings.push(...masking.warnings)
-    const sampler = new Sampler(catalog.tables, b.sample, masking.plan, b.salt)
+    // Content scanning: which columns, and the names to look for (learned from the source in this snapshot).
+    const content = b.masking.content !== false
+    const contentPlan = planContent(catalog.tables, masking, content)
+    const names = nameColumns(catalog.tables, masking.plan)
+    const book = content ? await learnNames(client, names) : new Map<string, 'first' | 'last'>()
+    const sampler = new Sampler(catalog.tables, b.sample, masking.plan, b.salt, { plan: contentPlan, masker: new ContentMasker(b.salt, book) })
     for (const key of Object.keys(b.sample.perTable)) {
       if (!sampler.tables.some((p) => p.key === key || (p.table.schema === 'public' && p.table.name === key))) warnings.push(`sample.perTable ${JSON.stringify(key)} matched no table`)
     }
@@ -241,6 +248,16 @@ export async function buildMirror(b: MirrorBuild): Promise<BuiltMirror> {
         rowsPerSecond: Math.round(rows / (durationMs / 1000)),
         pgVersion: bins.version,
         warnings,
+        masking: maskingReport({
+          dryRun: false,
+          content,
+          tables: catalog.tables,
+          plan: contentPlan,
+          tallies: new Map(sampler.tables.map((p) => [p.table.oid, new Map(p.scans.map((sc) => [p.columns[sc.index]!.name, sc.tally]))])),
+          rows: new Map(sampler.tables.map((p) => [p.table.oid, p.sampled + p.added])),
+          names: { columns: names, book },
+          warnings: [],
+        }),
       },
     }
   } catch (err) {

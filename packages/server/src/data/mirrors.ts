@@ -1,6 +1,6 @@
 /** @module data/mirrors — data sources and mirrors: register, build and refresh (one build per mirror at a time), delete. */
 import { randomBytes } from 'node:crypto'
-import type { DataSource, Mirror, MirrorProgress, Principal } from '@tidepool/sdk'
+import type { DataSource, MaskingReport, Mirror, MirrorProgress, Principal } from '@tidepool/sdk'
 import type { z } from 'zod'
 import { AppError, codeOf, notFound, quotaExceeded } from '../core/errors.js'
 import { newId } from '../core/ids.js'
@@ -11,13 +11,14 @@ import { actorOf, type DataContext } from './data-context.js'
 import { paths } from './layout.js'
 import { loggedAs } from './logged.js'
 import { buildMirror } from './mirror-builder.js'
+import { planMasking } from './mask-plan.js'
 import { probeSource } from './source.js'
 import { parseSourceUrl } from './source-url.js'
 import type { DataMirrorRow, DataSourceRow } from './tables.js'
 import { mirrorView, sourceView } from './views.js'
 
 type Sample = Mirror['sample']
-type Masking = Mirror['masking']
+type Masking = Omit<Mirror['masking'], 'content'> & { content?: boolean | undefined }
 
 export interface CreateMirror {
   id: string
@@ -145,6 +146,12 @@ export class Mirrors {
     const sourceId = 'source' in what ? what.source : (await this.mirrorRow(p, what.mirror)).source_id
     const source = await this.sourceRow(p, sourceId)
     await probeSource(parseSourceUrl(source.url))
+  }
+
+  /** The dry run of a build's masking: what a mirror of this source would mask, column by column. */
+  async planMasking(p: Principal, i: { id: string; sample: Sample; masking: Masking; rowsPerTable: number }): Promise<MaskingReport> {
+    const source = await this.sourceRow(p, i.id)
+    return planMasking({ source: parseSourceUrl(source.url), salt: source.salt, sample: i.sample, masking: i.masking, rowsPerTable: i.rowsPerTable })
   }
 
   /** Builds a new mirror of a source, or refreshes the one of that name with the options given. */

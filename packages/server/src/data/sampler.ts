@@ -9,6 +9,8 @@
 import type { MaskKind } from '@tidepool/sdk'
 import { decodeField, encodeField, NULL_FIELD, arrayElement } from './copy-text.js'
 import { maskValue, type MaskPlan } from './masking.js'
+import type { ContentMasker } from './pii-mask.js'
+import { newTally, scanValue, type ColumnTally, type ContentPlan } from './pii-plan.js'
 import { qualified, quoteIdent } from './pg-admin.js'
 import type { SourceColumn, SourceTable } from './source.js'
 
@@ -44,6 +46,8 @@ export interface TablePlan {
   /** Every row is copied (and none hidden by row-level security): nothing can be missing, so no keys are tracked. */
   complete: boolean
   masks: { index: number; rule: MaskKind; unique: boolean; maxLength: number | undefined }[]
+  /** Columns scanned by content, with what was found in them so far. */
+  scans: { index: number; json: boolean; maxLength: number | undefined; tally: ColumnTally }[]
   keysets: KeySet[]
   fks: OutgoingFk[]
   sampled: number
@@ -60,9 +64,12 @@ export interface Fetch {
 export class Sampler {
   readonly tables: TablePlan[]
   readonly #salt: string
+  readonly #masker: ContentMasker | undefined
 
-  constructor(tables: SourceTable[], sample: SampleInput, masks: MaskPlan, salt: string) {
+  /** `content`: which columns to scan by content and the masker to use (none: masking by column names only). */
+  constructor(tables: SourceTable[], sample: SampleInput, masks: MaskPlan, salt: string, content?: { plan: ContentPlan; masker: ContentMasker }) {
     this.#salt = salt
+    this.#masker = content?.masker
     const byOid = new Map<number, TablePlan>()
     this.tables = tables.map((t) => {
       const key = `${t.schema}.${t.name}`
@@ -83,6 +90,9 @@ export class Sampler {
           const rule = m.get(c.name)
           return rule ? [{ index, rule, unique: uniqueCols.has(c.name), maxLength: c.maxLength }] : []
         }),
+        scans: (content?.plan.get(t.oid) ?? []).flatMap((d) =>
+          d.by === 'scan' ? [{ index: columns.findIndex((c) => c.name === d.column.name), json: d.json, maxLength: d.column.maxLength, tally: newTally() }] : [],
+        ),
         keysets: [],
         fks: [],
         sampled: 0,
@@ -169,14 +179,25 @@ export class Sampler {
     for (const m of p.masks) {
       f[m.index] = encodeField(maskValue(m.rule, decodeField(f[m.index]!), this.#salt, m))
     }
+    let changed = p.masks.length > 0
+    for (const sc of p.scans) {
+      const raw = f[sc.index]!
+      if (raw === NULL_FIELD) continue
+      const value = decodeField(raw)!
+      const masked = scanValue(this.#masker!, value, sc.json, sc.tally, sc.maxLength)
+      if (masked !== value) {
+        f[sc.index] = encodeField(masked)
+        changed = true
+      }
+    }
     if (phase === 'seed') p.sampled++
     else p.added++
-    return f.join('\t')
+    return changed ? f.join('\t') : line
   }
 
   /** Rows of this table need no look at all: no keys tracked, no foreign keys to follow, nothing masked. */
   untouched(p: TablePlan): boolean {
-    return p.keysets.length === 0 && p.fks.length === 0 && p.masks.length === 0
+    return p.keysets.length === 0 && p.fks.length === 0 && p.masks.length === 0 && p.scans.length === 0
   }
 
   /** Counts rows that streamed through untouched. */

@@ -1,5 +1,5 @@
 /** @module data/service — PostgreSQL data sources, mirrors and thin clones: the data area's one service. */
-import type { Clone, DataSnapshot, DataSource, Mirror, Principal } from '@tidepool/sdk'
+import type { Clone, DataSnapshot, DataSource, MaskingReport, Mirror, Principal } from '@tidepool/sdk'
 import type { AreaDeps } from '../kit/area-deps.js'
 import type { SandboxBinder } from './binder.js'
 import { Clones, type CreateClone, type CreateCloneOptions } from './clones.js'
@@ -20,6 +20,8 @@ export interface DataService {
   listSources(p: Principal, q: PageQuery): Promise<Page<DataSource>>
   deleteSource(p: Principal, id: string): Promise<void>
   createMirror(p: Principal, i: CreateMirror): Promise<Mirror>
+  /** Dry run: what a mirror build would mask (reads a sample of the source; no pool, nothing written). */
+  planMasking(p: Principal, i: Omit<CreateMirror, 'wait' | 'name'> & { rowsPerTable: number }): Promise<MaskingReport>
   listMirrors(p: Principal, q: PageQuery): Promise<Page<Mirror>>
   getMirror(p: Principal, idOrName: string): Promise<Mirror>
   refreshMirror(p: Principal, idOrName: string, wait: boolean): Promise<Mirror>
@@ -121,6 +123,7 @@ export function createDataService(deps: AreaDeps, opts: DataServiceOptions = {})
       (p: Principal, i: CreateMirror) => mirrors.create(p, i),
       (p, i) => mirrors.preflight(p, { source: i.id }),
     ),
+    planMasking: (p, i) => mirrors.planMasking(p, i),
     listMirrors: (p, q) => mirrors.list(p, q),
     getMirror: async (p, id) => mirrors.view(await mirrors.mirrorRow(p, id)),
     refreshMirror: op(
@@ -179,6 +182,8 @@ export function createDataService(deps: AreaDeps, opts: DataServiceOptions = {})
       if (!o) return
       try {
         await mirrors.settle()
+        // A warm refill in flight would start a postmaster on the pool after stopAll and keep it busy.
+        await warm.settle()
         await clones.stopAll()
       } finally {
         // Whatever still runs on the pool (a clone half made when close came) stops, so the pool can unmount.

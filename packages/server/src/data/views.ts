@@ -18,7 +18,8 @@ export function mirrorView(r: DataMirrorRow, extra: { clones: number; refreshing
     database: r.database,
     pgVersion: r.pg_version,
     sample: JSON.parse(r.sample) as Mirror['sample'],
-    masking: JSON.parse(r.masking) as Mirror['masking'],
+    // Mirrors made before content masking have no `content`: their builds scan by content (the default).
+    masking: { content: true, ...(JSON.parse(r.masking) as Omit<Mirror['masking'], 'content'>) },
     ...(r.refresh_every_s !== null ? { refreshEverySeconds: r.refresh_every_s } : {}),
     createdAt: r.created_at,
     ...(r.refreshed_at ? { refreshedAt: r.refreshed_at } : {}),

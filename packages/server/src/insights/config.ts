@@ -44,6 +44,7 @@ const Remediation = z
     resizeMaxFactor: z.number().min(1).default(2),
     resizeMaxMemoryMb: z.number().int().min(16).default(16_384),
     resizeMaxCpu: z.number().min(0.05).default(8),
+    resizeRestoreMinutes: z.number().int().min(1).max(10_080).default(120).describe('A resize goes back down when the next run in its sandbox ends, or at the latest this long after it was applied.'),
     requireApproval: z.array(RemediationKind).default(['reset_state', 'reseed']).describe('Kinds the default policy never applies without a human.'),
   })
   .strict()

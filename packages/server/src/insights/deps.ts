@@ -3,12 +3,18 @@ import type SQLite from 'better-sqlite3'
 import type { AuditEntry } from '../audit/audit-log.js'
 import type { Clock } from '../core/clock.js'
 import type { Logger } from '../core/log.js'
+import type { NewEvent } from '../kit/events.js'
 import type { InsightsConfig } from './config.js'
 import type { InsightsDb } from './tables.js'
 
 /** The part of the audit log insights uses. */
 export interface AuditSink {
   append(entry: AuditEntry): Promise<unknown>
+}
+
+/** The part of the event stream insights uses (kit/events EventLog). */
+export interface EventSink {
+  emit(e: NewEvent): Promise<void>
 }
 
 export interface InsightsEnv {
@@ -20,6 +26,8 @@ export interface InsightsEnv {
   clock: Clock
   log: Logger
   audit: AuditSink
+  /** The event stream (rerun requests are announced on it); absent in unit tests that need none. */
+  events?: EventSink | undefined
   /** Test ids known to exist per project: spares an insert per result on ingest. */
   knownTests: Map<string, Set<string>>
 }

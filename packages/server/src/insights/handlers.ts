@@ -26,6 +26,7 @@ export const insightsHandlers: HandlerTable<InsightsOpName, InsightsAreaServices
   listClusters: (_i, ctx, svc) => svc.insights.listClusters(ctx.principal.project),
   getKpis: (i, ctx, svc) => svc.insights.kpis(ctx.principal.project, i.window),
   listRemediations: (i, ctx, svc) => svc.insights.listRemediations(ctx.principal.project, i),
+  listRerunRequests: (i, ctx, svc) => svc.insights.listRerunRequests(ctx.principal.project, i),
   applyRemediation: (i, ctx, svc) => svc.insights.applyRemediation(ctx.principal.project, i.id, actorOf(ctx), i.note),
   rejectRemediation: (i, ctx, svc) => svc.insights.rejectRemediation(ctx.principal.project, i.id, actorOf(ctx), i.note),
   getInsightsSettings: (_i, ctx, svc) => svc.insights.getSettings(ctx.principal.project),

@@ -34,8 +34,15 @@ describe('classifyRun', () => {
 
 describe('saturation', () => {
   it('reports OOM kills and memory/CPU peaks over the thresholds', () => {
-    expect(saturation([{ memoryPct: 97, cpuPct: 50 }, { oomKills: 1 }], cfg)).toEqual(['1 process(es) OOM-killed', 'memory peaked at 97% of its limit'])
-    expect(saturation([{ cpuPct: 99 }, undefined], cfg)).toEqual(['CPU peaked at 99% of its limit'])
+    expect(saturation([{ memoryPct: 97, cpuPct: 50 }, { oomKills: 1 }], cfg)).toEqual(['memory-starved: 1 process(es) OOM-killed', 'memory-starved: memory peaked at 97% of its limit'])
+    expect(saturation([{ cpuPct: 99 }, undefined], cfg)).toEqual(['CPU-starved: CPU peaked at 99% of its limit'])
     expect(saturation([{ memoryPct: 50 }], cfg)).toEqual([])
+  })
+
+  it('says memory-starved with the peak and limit, and pids-starved from refused forks (figures joined from a sandbox)', () => {
+    expect(saturation([{ memoryPct: 99, memoryPeakBytes: 127 * 1048576, memoryLimitBytes: 128 * 1048576, pidsLimitHits: 3 }], cfg)).toEqual([
+      'memory-starved: memory peaked at 99% of its limit (127 MiB of 128 MiB)',
+      'pids-starved: the pids limit refused 3 fork(s)',
+    ])
   })
 })

@@ -58,25 +58,38 @@ export function classifyRun(run: RunFailures, ctx: RunContext, cfg: InsightsConf
   return { suspect: false }
 }
 
-/** Saturation findings from a run's infra facts (and event samples), for root cause and remediation. */
+/**
+ * Saturation findings from a run's infra facts (and event samples), for root cause and remediation: the run
+ * was memory-starved (OOM kills, or a peak near its limit), CPU-starved, or pids-starved (forks refused at
+ * the pids limit). The figures come from the CI or, for a run in tidepool sandboxes, from their cgroups.
+ */
 export function saturation(metrics: readonly (InfraMetrics | undefined)[], cfg: InsightsConfig['infra']): string[] {
   let cpu = 0
   let mem = 0
   let oom = 0
   let disk = 0
+  let pidsHits = 0
+  let peak: { bytes: number; limit: number } | undefined
   for (const m of metrics) {
     if (!m) continue
     cpu = Math.max(cpu, m.cpuPct ?? 0)
     mem = Math.max(mem, m.memoryPct ?? 0)
     oom += m.oomKills ?? 0
     disk = Math.max(disk, m.diskPct ?? 0)
+    pidsHits += typeof m.pidsLimitHits === 'number' ? m.pidsLimitHits : 0
+    if (typeof m.memoryPeakBytes === 'number' && typeof m.memoryLimitBytes === 'number' && m.memoryLimitBytes > 0) peak = { bytes: m.memoryPeakBytes, limit: m.memoryLimitBytes }
   }
   const out: string[] = []
-  if (oom > 0) out.push(`${oom} process(es) OOM-killed`)
-  if (mem >= cfg.memoryPct) out.push(`memory peaked at ${Math.round(mem)}% of its limit`)
-  if (cpu >= cfg.cpuPct) out.push(`CPU peaked at ${Math.round(cpu)}% of its limit`)
+  if (oom > 0) out.push(`memory-starved: ${oom} process(es) OOM-killed`)
+  if (mem >= cfg.memoryPct) out.push(`memory-starved: memory peaked at ${Math.round(mem)}% of its limit${peak ? ` (${mib(peak.bytes)} of ${mib(peak.limit)})` : ''}`)
+  if (cpu >= cfg.cpuPct) out.push(`CPU-starved: CPU peaked at ${Math.round(cpu)}% of its limit`)
+  if (pidsHits > 0) out.push(`pids-starved: the pids limit refused ${pidsHits} fork(s)`)
   if (disk >= 95) out.push(`disk at ${Math.round(disk)}%`)
   return out
+}
+
+function mib(bytes: number): string {
+  return `${Math.round(bytes / 1048576)} MiB`
 }
 
 function pct(x: number): string {

@@ -7,6 +7,7 @@ import type { RemediationAction, RemediationActions, RemediationKind, ActionOutc
 import type { InsightsEnv } from './deps.js'
 import { evaluateGates, type GateFacts, type RemediationPolicy } from './gates.js'
 import { loadSettings, parseJson } from './runs.js'
+import { announceRerun, rerunRequestedEvent, rerunWithdrawnEvent } from './rerun-requests.js'
 import { hour, day, internalKinds, type Proposal } from './recommend.js'
 import type { RemediationRow, RunRow } from './tables.js'
 
@@ -105,7 +106,8 @@ async function execute(env: InsightsEnv, ctx: DecideContext, a: RemediationActio
       .execute()
     return { ok: true, detail: `quarantined until ${String(a.params.expiresAt)}` }
   }
-  if (a.kind === 'rerun') return { ok: true, detail: 're-run requested: CI picks it up from GET /v1/insights/remediations?kind=rerun&status=applied', effect: { requested: true } }
+  if (a.kind === 'rerun')
+    return { ok: true, detail: `re-run requested: announced as ${rerunRequestedEvent} and listed by GET /v1/insights/rerun-requests until a run answers it`, effect: { requested: true } }
   if (a.kind === 'snapshot_on_failure') return { ok: true, detail: 'armed: the next failure of this test is captured', effect: { armed: true } }
   try {
     return await ctx.actions.apply(a)
@@ -189,6 +191,7 @@ export async function decide(env: InsightsEnv, project: string, run: RunRow, pro
     }
     await save(env, rem)
     await auditDecision(env, rem, systemActors.remediation, 'insights.remediation.decide')
+    if (rem.kind === 'rerun' && rem.status === 'applied') await announceRerun(env, rem, rerunRequestedEvent)
     out.push(rem)
   }
   return out
@@ -232,14 +235,21 @@ export async function applyByHand(env: InsightsEnv, project: string, id: string,
   rem.result = { detail: res.detail, ...(res.effect ? { effect: res.effect } : {}), ...(note ? { note } : {}) }
   await save(env, rem)
   await auditDecision(env, rem, actor, 'insights.remediation.apply')
+  if (rem.kind === 'rerun' && rem.status === 'applied') await announceRerun(env, rem, rerunRequestedEvent)
   return rem
 }
 
+/** Kinds a rollback undoes through the executor (reading back that it took effect). */
+const revertedByExecutor = new Set<RemediationKind>(['resize', 'reset_state', 'reseed', 'snapshot_on_failure'])
+
 /**
- * A human rejects a suggestion or reverts an applied remediation: a quarantine is lifted; a resize goes
- * back to its previous size through the executor, and when it cannot (no executor, no previous size) the
- * revert is refused with `conflict` and the resize stays applied. A rerun, reset or re-seed cannot be
- * undone: reverting one records the human's verdict (it counts against acceptance in the KPIs).
+ * A human rejects a suggestion or reverts an applied remediation. The rollback is an action of its own:
+ * a quarantine is lifted; a rerun request is withdrawn (the CI no longer sees it pending); a resize goes
+ * back to its previous size and the cgroup is read to check it did; a reset or re-seed puts the clones
+ * back at the data snapshot taken before it; an armed snapshot-on-failure is disarmed. When the executor
+ * cannot undo it (no executor, no previous size, the check fails) the revert is refused with `conflict`
+ * and the remediation stays applied. Each rollback has its own audit record (insights.remediation.rollback)
+ * with the check's outcome.
  */
 export async function rejectByHand(env: InsightsEnv, project: string, id: string, actor: string, ctx: Pick<DecideContext, 'actions'>, note?: string): Promise<Remediation> {
   const rem = await getRemediation(env, project, id)
@@ -248,12 +258,28 @@ export async function rejectByHand(env: InsightsEnv, project: string, id: string
   else if (rem.status === 'applied') {
     if (rem.kind === 'quarantine' && rem.testId) {
       await env.db.deleteFrom('insight_quarantine').where('project', '=', project).where('test_id', '=', rem.testId).where('remediation_id', '=', rem.id).execute()
-    } else if (rem.kind === 'resize') {
-      const effect = (rem.result as { effect?: Record<string, unknown> } | undefined)?.effect
-      const action: RemediationAction = { project, kind: rem.kind, params: rem.params, runId: rem.runId, testId: rem.testId }
-      revert = ctx.actions.revert ? await ctx.actions.revert(action, effect) : { ok: false, detail: `no executor can undo ${rem.kind}` }
-      if (!revert.ok) throw new AppError('conflict', `remediation ${id} (${rem.kind}) cannot be reverted: ${revert.detail}; it stays applied`)
+      const left = await env.db.selectFrom('insight_quarantine').select('test_id').where('project', '=', project).where('remediation_id', '=', rem.id).executeTakeFirst()
+      revert = { ok: !left, detail: 'quarantine lifted', effect: { check: { ok: !left, detail: left ? 'the quarantine is still there' : 'no quarantine of this remediation is left' } } }
+    } else if (rem.kind === 'rerun') {
+      revert = { ok: true, detail: 'rerun request withdrawn', effect: { check: { ok: true, detail: 'no longer listed as pending' } } }
+    } else if (revertedByExecutor.has(rem.kind)) {
+      const result = rem.result as { effect?: Record<string, unknown>; captures?: { effect?: { sandboxId?: unknown } }[] } | undefined
+      // An armed snapshot's captures each armed the sandbox they snapshotted: the rollback disarms those too.
+      const captured = (result?.captures ?? []).map((c) => c.effect?.sandboxId).filter((x): x is string => typeof x === 'string')
+      const effect = captured.length ? { ...result?.effect, sandboxIds: captured } : result?.effect
+      const action: RemediationAction = {
+        project,
+        kind: rem.kind,
+        params: { ...(typeof effect?.sandboxId === 'string' ? { sandboxId: effect.sandboxId } : {}), ...rem.params },
+        runId: rem.runId,
+        testId: rem.testId,
+      }
+      revert = ctx.actions.revert
+        ? await ctx.actions.revert(action, effect).catch((err: unknown) => ({ ok: false, detail: (err as Error).message }))
+        : { ok: false, detail: `no executor can undo ${rem.kind}` }
     }
+    if (revert) await auditRollback(env, rem, actor, revert)
+    if (revert && !revert.ok) throw new AppError('conflict', `remediation ${id} (${rem.kind}) cannot be reverted: ${revert.detail}; it stays applied`)
     rem.status = 'reverted'
   } else throw new AppError('conflict', `remediation ${id} is ${rem.status}; only suggested or applied ones can be rejected or reverted`)
   rem.decidedAt = new Date(env.clock.now()).toISOString()
@@ -266,5 +292,18 @@ export async function rejectByHand(env: InsightsEnv, project: string, id: string
   }
   await save(env, rem)
   await auditDecision(env, rem, actor, 'insights.remediation.reject')
+  if (rem.kind === 'rerun' && rem.status === 'reverted') await announceRerun(env, rem, rerunWithdrawnEvent)
   return rem
+}
+
+/** The rollback's own record: what was undone, by whom, and whether the check saw it take effect. */
+export async function auditRollback(env: InsightsEnv, rem: Remediation, actor: string, out: ActionOutcome, action = 'insights.remediation.rollback'): Promise<void> {
+  await env.audit.append({
+    actor,
+    project: rem.project,
+    action,
+    target: rem.id,
+    outcome: out.ok ? 'ok' : 'failed',
+    data: { kind: rem.kind, params: rem.params, runId: rem.runId, detail: out.detail, ...(out.effect ? { effect: out.effect } : {}) },
+  })
 }

@@ -12,6 +12,8 @@ import type {
   Kpis,
   ListAnomaliesInput,
   ListRemediationsInput,
+  ListRerunRequestsInput,
+  RerunRequest,
   ListRunsInput,
   ListSignaturesInput,
   ListTestsInput,
@@ -33,13 +35,16 @@ import { offsetOf, offsetPageOf, type Page } from '../kit/page.js'
 import { noActions, type RemediationActions } from './actions.js'
 import { analyzeProject } from './analysis.js'
 import { InsightsConfig } from './config.js'
-import type { AuditSink, InsightsEnv } from './deps.js'
+import type { AuditSink, EventSink, InsightsEnv } from './deps.js'
 import { defaultPolicy, type RemediationPolicy } from './gates.js'
 import { createRun, getRunRow, ingestEvents, ingestJunit, runView, type IngestOptions } from './ingest.js'
 import { computeKpis } from './kpis.js'
 import { rewriteTriage, type FetchLike } from './llm.js'
 import { fireArmedSnapshots } from './armed-snapshots.js'
 import { recommend } from './recommend.js'
+import { restoreDueResizes, restoreResizesAfterRun } from './resize-restore.js'
+import { pendingRerunRequests } from './rerun-requests.js'
+import { withSandboxFigures, type SandboxFiguresPort } from './sandbox-figures.js'
 import { applyByHand, decide, rejectByHand } from './remediation.js'
 import { isDefaultBranch, loadSettings, parseJson, runFromRow } from './runs.js'
 import {
@@ -82,11 +87,15 @@ export interface InsightsService {
   listClusters(project: string): Promise<{ items: Cluster[] }>
   kpis(project: string, window: string): Promise<Kpis>
   listRemediations(project: string, input: Out<typeof ListRemediationsInput>): Promise<Page<Remediation>>
+  /** Applied rerun requests no run has answered yet (also announced on the event stream as insights.rerun_requested). */
+  listRerunRequests(project: string, input: Out<typeof ListRerunRequestsInput>): Promise<Page<RerunRequest>>
   applyRemediation(project: string, id: string, actor: string, note?: string): Promise<Remediation>
   rejectRemediation(project: string, id: string, actor: string, note?: string): Promise<Remediation>
   getSettings(project: string): Promise<InsightsSettings>
   putSettings(project: string, input: Out<typeof PutInsightsSettingsInput>): Promise<InsightsSettings>
   analyze(project: string, opts?: { full?: boolean }): Promise<AnalyzeResult>
+  /** Resizes past remediation.resizeRestoreMinutes go back down (the reaper's tick); how many were restored. */
+  restoreDueResizes(): Promise<number>
 }
 
 export interface InsightsOptions {
@@ -99,9 +108,11 @@ export interface InsightsOptions {
   /** API key of the LLM endpoint (main.ts reads it from the env var named by insights.llm.apiKeyEnv). */
   llmApiKey?: string | undefined
   fetch?: FetchLike
+  /** The sandboxes' cgroup figures, joined to a finished run that executed in them (main.ts: the sandbox service). */
+  sandboxes?: SandboxFiguresPort
 }
 
-export type InsightsDeps = Pick<AreaDeps, 'store' | 'clock' | 'log'> & { config: Pick<Config, 'insights'>; audit: AuditSink }
+export type InsightsDeps = Pick<AreaDeps, 'store' | 'clock' | 'log'> & { config: Pick<Config, 'insights'>; audit: AuditSink; events?: EventSink | undefined }
 
 export function createInsightsService(deps: InsightsDeps, opts: InsightsOptions = {}): InsightsService {
   // Re-parse: the config loader may hand over `{}` for an absent section; every key has a default here.
@@ -114,6 +125,7 @@ export function createInsightsService(deps: InsightsDeps, opts: InsightsOptions 
     clock: deps.clock,
     log: deps.log,
     audit: deps.audit,
+    events: deps.events,
     knownTests: new Map(),
   }
   const actions = opts.actions ?? noActions
@@ -161,7 +173,9 @@ export function createInsightsService(deps: InsightsDeps, opts: InsightsOptions 
       const row = await getRunRow(env, project, runId)
       const finishedAt = input.finishedAt ?? new Date(env.clock.now()).toISOString()
       if (Number.isNaN(Date.parse(finishedAt))) throw new AppError('invalid_request', `finishedAt must be an RFC 3339 timestamp (got ${JSON.stringify(finishedAt)})`)
-      const infra = input.infra ? JSON.stringify({ ...parseJson<Record<string, unknown>>(row.infra), ...input.infra }) : row.infra
+      const given = input.infra ? JSON.stringify({ ...parseJson<Record<string, unknown>>(row.infra), ...input.infra }) : row.infra
+      const joined = opts.sandboxes ? await withSandboxFigures(opts.sandboxes, project, row, given, finishedAt) : { infra: given, sandboxIds: [] }
+      const infra = joined.infra
       await markRunFinished(env, project, runId, finishedAt, infra)
       await fresh(project)
       const t = await triageRun(env, project, runId)
@@ -179,6 +193,8 @@ export function createInsightsService(deps: InsightsDeps, opts: InsightsOptions 
         (p) => !decided.has(`${p.kind}\u0000${p.testId ?? ''}`),
       )
       const ctx = await remediationContext()
+      // The resize decided for an earlier run lasted its run (this one): back down first, then decide afresh.
+      await restoreResizesAfterRun(env, actions, project, runId, parseJson<{ sandboxId?: string }>(infra)?.sandboxId)
       const remediations = await decide(env, project, t.runRow, proposals, ctx)
       await fireArmedSnapshots(
         env,
@@ -186,7 +202,8 @@ export function createInsightsService(deps: InsightsDeps, opts: InsightsOptions 
         project,
         t.runRow.id,
         t.failures.map((f) => f.testId),
-        parseJson<{ sandboxId?: string }>(infra)?.sandboxId,
+        // The run's sandbox: infra.sandboxId, else the first one its calls created.
+        parseJson<{ sandboxId?: string }>(infra)?.sandboxId ?? joined.sandboxIds[0],
         armed.filter((a) => a.status === 'applied').map((a) => JSON.parse(a.body) as Remediation),
       )
       return { run: await runView(env, await getRunRow(env, project, runId)), remediations }
@@ -309,6 +326,11 @@ export function createInsightsService(deps: InsightsDeps, opts: InsightsOptions 
       )
     },
 
+    async listRerunRequests(project, input) {
+      const offset = offsetOf(input.nextToken)
+      return offsetPageOf(await pendingRerunRequests(env, project, offset, input.limit), offset, input.limit)
+    },
+
     applyRemediation: async (project, id, actor, note) => applyByHand(env, project, id, actor, await remediationContext(), note),
     rejectRemediation: async (project, id, actor, note) => rejectByHand(env, project, id, actor, await remediationContext(), note),
 
@@ -331,6 +353,8 @@ export function createInsightsService(deps: InsightsDeps, opts: InsightsOptions 
       if (branch !== cur.defaultBranch) await markProjectUnanalyzed(env, project)
       return loadSettings(env.db, project, cfg)
     },
+
+    restoreDueResizes: async () => (await restoreDueResizes(env, actions)).length,
 
     async analyze(project, o = {}) {
       const r = await analyses.run(project, () => analyzeProject(env, project, { full: o.full ?? true }))

@@ -28,7 +28,7 @@ export async function callRequest(
   principal: Principal,
   name: OpName,
   input: Record<string, unknown>,
-  deps: { actions: ReadonlyMap<string, ActionFacts>; lookup: SandboxLookup; readsResource: boolean },
+  deps: { actions: ReadonlyMap<string, ActionFacts>; lookup: SandboxLookup; readsResource: boolean; defaultIsolation?: string },
 ): Promise<CallRequest> {
   const op = operations[name]
   const sandboxId = sandboxOf(name, input)
@@ -53,6 +53,8 @@ export async function callRequest(
     resource = { kind: 'sandbox', id: sandboxId, project: found?.project ?? '', state: found?.state ?? '', labels: found?.labels ?? {} }
   }
   const context: CallContext = { op: name, requiredScopes: [...required].sort(), readOnly, actionName, sandboxId }
+  // The isolation level the sandbox will run at, so a policy can require gvisor (README, Isolation levels).
+  if (name === 'createSandbox') context.isolation = typeof input.isolation === 'string' ? input.isolation : (deps.defaultIsolation ?? 'namespaces')
   return { action, resource, context }
 }
 

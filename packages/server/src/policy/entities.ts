@@ -14,6 +14,8 @@ export interface CallContext {
   sandboxId?: string | undefined
   /** A remediation's decision: whether the feedback loop applies it by itself (false: a person asked). */
   auto?: boolean | undefined
+  /** createSandbox: the isolation level asked for (or runtime.defaultIsolation). */
+  isolation?: string | undefined
 }
 
 /**
@@ -53,5 +55,6 @@ export function contextRecord(c: CallContext): Record<string, CedarValueJson> {
   if (c.actionName !== undefined) out.actionName = c.actionName
   if (c.sandboxId !== undefined) out.sandboxId = c.sandboxId
   if (c.auto !== undefined) out.auto = c.auto
+  if (c.isolation !== undefined) out.isolation = c.isolation
   return out
 }

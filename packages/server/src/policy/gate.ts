@@ -10,6 +10,8 @@ export interface PolicyGateOptions {
   actions: readonly ActionFacts[]
   lookup: SandboxLookup
   log: Logger
+  /** runtime.defaultIsolation: a createSandbox that names no isolation is decided with this one. */
+  defaultIsolation?: string
   /** Bench only: false skips the policy evaluation and leaves the scope check alone (today's behaviour before Cedar). */
   evaluate?: boolean
 }
@@ -20,6 +22,7 @@ export class PolicyGate {
   readonly #lookup: SandboxLookup
   readonly #log: Logger
   readonly #evaluate: boolean
+  readonly #defaultIsolation: string
 
   /** Throws invalid_request naming file:line:col when a policy does not parse or breaks the schema. */
   constructor(opts: PolicyGateOptions) {
@@ -28,6 +31,7 @@ export class PolicyGate {
     this.#lookup = opts.lookup
     this.#log = opts.log
     this.#evaluate = opts.evaluate ?? true
+    this.#defaultIsolation = opts.defaultIsolation ?? 'namespaces'
   }
 
   /**
@@ -41,7 +45,12 @@ export class PolicyGate {
   /** The policy's answer for one validated call; policy_denied naming the policy when it refuses. */
   async authorise(principal: Principal, name: OpName, input: Record<string, unknown>): Promise<void> {
     if (!this.#evaluate) return
-    await authoriseCall(this.engine, principal, name, input, { actions: this.#actions, lookup: this.#lookup, readsResource: this.engine.readsResource })
+    await authoriseCall(this.engine, principal, name, input, {
+      actions: this.#actions,
+      lookup: this.#lookup,
+      readsResource: this.engine.readsResource,
+      defaultIsolation: this.#defaultIsolation,
+    })
   }
 
   /**

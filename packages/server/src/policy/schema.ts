@@ -36,7 +36,7 @@ export function cedarSchema(actions: readonly ActionFacts[]): string {
     'entity Token in [Project] { name: String, project: String, scopes: Set<String> } tags String;',
     'entity Sandbox in [Project] { project: String, state: String } tags String;',
     // A remediation's decision has the same context type (every policy is checked against every action), plus `auto`.
-    'type Call = { op: String, requiredScopes: Set<String>, readOnly: Bool, actionName?: String, sandboxId?: String, auto?: Bool };',
+    'type Call = { op: String, requiredScopes: Set<String>, readOnly: Bool, actionName?: String, sandboxId?: String, auto?: Bool, isolation?: String };',
     'action readOnly;',
     'action remediation;',
   ]

@@ -74,6 +74,8 @@ export class FakeRuntime implements Runtime {
   failNextStart?: Error
   /** Disk figures stats() adds (what a runtime with a storage pool reports). */
   diskStats: Partial<SandboxStats> = {}
+  /** Per-sandbox figures stats() reports instead of the idle defaults (a test's memory-starved sandbox). */
+  readonly statsOverride = new Map<string, Partial<SandboxStats>>()
   /** Bytes (and exclusive bytes) every new capture reports. */
   snapshotBytes = 0
   /** Captures by id: the fake keeps no files, only the record (layer is a path that does not exist). */
@@ -213,7 +215,19 @@ export class FakeRuntime implements Runtime {
 
   async stats(ref: RuntimeRef): Promise<SandboxStats> {
     const s = this.#must(ref.id)
-    return { cpuSeconds: 0, memoryBytes: 1 << 20, memoryPeakBytes: 1 << 20, memoryLimitBytes: s.limits.memoryMb * 1048576, pids: 1, pidsLimit: s.limits.pids, oomKills: 0, ...this.diskStats }
+    return {
+      cpuSeconds: 0,
+      memoryBytes: 1 << 20,
+      memoryPeakBytes: 1 << 20,
+      memoryLimitBytes: s.limits.memoryMb * 1048576,
+      pids: 1,
+      pidsLimit: s.limits.pids,
+      oomKills: 0,
+      cpuLimit: s.limits.cpu,
+      pidsLimitHits: 0,
+      ...this.diskStats,
+      ...this.statsOverride.get(ref.id),
+    }
   }
 
   async inspect(ref: RuntimeRef): Promise<RuntimeStatus> {

@@ -28,6 +28,8 @@ export interface RuntimeSuiteOptions {
   echoServer?: (rt: Runtime, ref: RuntimeRef, port: number) => Promise<void>
   /** Called after every sandbox of the suite is destroyed (e.g. to remove parent cgroups). */
   cleanup?: (rt: Runtime) => Promise<void>
+  /** Why the sandbox's stats cannot count forks refused at the pids limit (pidsLimitHits), where they cannot. */
+  noPidsLimitHits?: string
 }
 
 export interface SuiteSkip {
@@ -204,10 +206,13 @@ export function runtimeSuite(opts: RuntimeSuiteOptions): void {
       expect(s.pids).toBeGreaterThanOrEqual(1)
       expect(s.cpuSeconds).toBeGreaterThanOrEqual(0)
       expect(s.memoryPeakBytes).toBeGreaterThanOrEqual(s.memoryBytes)
+      expect(s.cpuLimit).toBeCloseTo(base.cpu, 2)
       await rt.resize(shared, { cpu: 0.5, memoryMb: 256, pids: 64 })
       const t = await rt.stats(shared)
       expect(t.memoryLimitBytes).toBe(256 * 1024 * 1024)
       expect(t.pidsLimit).toBe(64)
+      // Read back from the cgroup: what the feedback loop checks a resize and its rollback by.
+      expect(t.cpuLimit).toBeCloseTo(0.5, 2)
       await rt.resize(shared, base)
       expect((await rt.stats(shared)).memoryLimitBytes).toBe(base.memoryMb * 1024 * 1024)
     })
@@ -230,6 +235,8 @@ export function runtimeSuite(opts: RuntimeSuiteOptions): void {
       expect(s.pids).toBeLessThanOrEqual(24)
       const r = await done
       expect(r.stderr).toMatch(/fork|resource temporarily unavailable/i)
+      // The kernel counted the refused forks (pids.events max): a run in this sandbox was pids-starved.
+      if (!opts.noPidsLimitHits) expect((await rt.stats(ref)).pidsLimitHits).toBeGreaterThan(0)
     })
 
     it('bindMount shows a host directory in that sandbox only; unbindMount takes it away; both idempotent', async () => {

@@ -34,9 +34,18 @@ export interface TemplateSpec {
   layers?: string[]
 }
 
+/**
+ * How strongly a sandbox is kept from the host kernel: `namespaces` (its own namespaces, cgroups, seccomp
+ * filter; system calls reach the host kernel) or `gvisor` (a gVisor sandbox: gVisor's user-space kernel
+ * answers its system calls, and only that kernel, itself seccomp-confined, talks to the host).
+ */
+export type Isolation = 'namespaces' | 'gvisor'
+
 export interface SandboxSpec {
   /** sbx_… id; also the hostname inside and the cgroup name. */
   id: string
+  /** The isolation level (a runtime that offers one level ignores it; IsolatingRuntime routes by it). Absent: namespaces. */
+  isolation?: Isolation
   template: TemplateSpec
   resources: ResourceLimits
   /** Absolute paths inside the sandbox to mask (empty file / empty read-only dir). */
@@ -172,6 +181,10 @@ export interface SandboxStats {
   pids: number
   pidsLimit: number
   oomKills: number
+  /** CPU cores the cgroup's quota allows, read back from the cgroup (cpu.max, cpu.cfs_quota_us); absent where unknown. */
+  cpuLimit?: number
+  /** Times a fork was refused at the pids limit (pids.events `max`); absent where the kernel does not count them. */
+  pidsLimitHits?: number
   /** Bytes the writable layer holds, and its limit (runtimes that limit disk). */
   diskBytes?: number
   /** Bytes only this layer holds (not shared with a snapshot or another clone): what destroying it frees. */
@@ -200,6 +213,8 @@ export interface PreflightCheck {
   detail: string
   /** How to fix it when not ok. */
   fix?: string
+  /** A feature sandboxes can do without (e.g. the gvisor isolation level while the default is namespaces): doctor warns, and does not fail. */
+  optional?: boolean
 }
 
 /** What the control plane needs from a place that runs sandboxes. Nothing more. */
@@ -214,6 +229,8 @@ export interface Runtime {
   readonly network?: RuntimeNetwork
   /** The addresses of a sandbox started with network.egress; undefined for one without (or gone). */
   networkOf?(ref: RuntimeRef): SandboxAddresses | undefined
+  /** The isolation level sandbox `id` runs at (a runtime with several levels); undefined when unknown or gone. */
+  isolationOf?(id: string): Isolation | undefined
   /** Every kernel feature and privilege this runtime needs, present or missing. */
   preflight(): Promise<PreflightCheck[]>
   /** Start a sandbox; resolves when it is ready for exec. Leaves nothing behind when it fails. */
@@ -224,6 +241,14 @@ export interface Runtime {
    * otherwise resolves with its exit.
    */
   exec(ref: RuntimeRef, req: ExecRequest): ExecHandle
+  /**
+   * The shortest path for one command (a one-shot run): starts a sandbox for `spec` whose only process
+   * besides its init is `req`, with the isolation and limits of start + exec, and no exec socket
+   * (`req.detached` is refused). Resolves once the sandbox is up, with its ref and the command's handle;
+   * when the command has ended (or was killed) the sandbox's processes are gone, and the caller still
+   * calls destroy(), which removes what is left (cgroups, layer). Absent: the caller uses start + exec.
+   */
+  runOnce?(spec: SandboxSpec, req: ExecRequest): Promise<{ ref: RuntimeRef; handle: ExecHandle }>
   pause(ref: RuntimeRef): Promise<void>
   resume(ref: RuntimeRef): Promise<void>
   resize(ref: RuntimeRef, limits: ResourceLimits): Promise<void>

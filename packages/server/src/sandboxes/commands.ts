@@ -6,7 +6,7 @@ import type { Config } from '../config.js'
 import type { Clock } from '../core/clock.js'
 import { iso } from '../core/clock.js'
 import { AppError, notFound } from '../core/errors.js'
-import type { ExecExit, ExecHandle, Runtime } from '../runtime/runtime.js'
+import type { ExecExit, ExecHandle, ExecRequest, Runtime } from '../runtime/runtime.js'
 import type { EventLog } from '../kit/events.js'
 import { OutputBuffer } from './output-buffer.js'
 import { recordExit } from './exec-events.js'
@@ -47,35 +47,53 @@ export class CommandService {
 
   constructor(private readonly deps: { runtime: Runtime; sandboxes: SandboxService; events: EventLog; config: Config; clock: Clock }) {}
 
+  /** The runtime request of a command in `sbx` (argv, user, cwd and env from its defaults and envs). */
+  request(sbx: Omit<LiveSandbox, 'ref'>, o: ExecOptions): ExecRequest {
+    const argv = typeof o.cmd === 'string' ? ['/bin/sh', '-c', o.cmd] : o.cmd
+    const user = o.user ?? sbx.defaults.user ?? 'user'
+    const base = execEnv(sbx.row.id, user)
+    const home = base.HOME!
+    const env = { ...base, ...sbx.envs, ...o.envs }
+    return { cmd: argv, cwd: o.cwd ?? sbx.defaults.cwd ?? home, env, user, timeoutMs: o.timeoutMs }
+  }
+
   /** Starts a command; the caller consumes the handle (buffered, streamed or background). */
   async #start(p: Principal, id: string, o: ExecOptions, background?: (argv: string[]) => string): Promise<{ sbx: LiveSandbox; handle: ExecHandle; argv: string[] }> {
     const sbx = await this.deps.sandboxes.live(p, id)
-    const argv = typeof o.cmd === 'string' ? ['/bin/sh', '-c', o.cmd] : o.cmd
-    const user = o.user ?? sbx.defaults.user ?? 'user'
-    const base = execEnv(id, user)
-    const home = base.HOME!
-    const env = { ...base, ...sbx.envs, ...o.envs }
+    const req = this.request(sbx, o)
     let handle: ExecHandle
     try {
       // A background command is detached: it survives a crash of this process, and its tag lets a
       // restarted one list it again (with its pid); the runtime enforces every timeout by itself.
-      const detached = background ? { detached: true, tag: background(argv) } : {}
-      handle = this.deps.runtime.exec(sbx.ref, { cmd: argv, cwd: o.cwd ?? sbx.defaults.cwd ?? home, env, user, timeoutMs: o.timeoutMs, ...detached })
+      const detached = background ? { detached: true, tag: background(req.cmd) } : {}
+      handle = this.deps.runtime.exec(sbx.ref, { ...req, ...detached })
     } catch (err) {
       throw await this.deps.sandboxes.explainLost(p, id, err)
     }
-    handle.stdin.on('error', () => {}) // a command that exits without reading stdin closes the pipe: not an error
-    const input = o.stdin === undefined ? undefined : typeof o.stdin === 'string' ? Buffer.from(o.stdin) : o.stdin
-    if (background && o.keepStdin) {
-      if (input) handle.stdin.write(input)
-    } else if (input) handle.stdin.end(input)
-    else handle.stdin.end()
-    return { sbx, handle, argv }
+    feedStdin(handle, o, Boolean(background))
+    return { sbx, handle, argv: req.cmd }
   }
 
   /** Buffered exec: waits for the whole tree, returns capped head+tail output. */
   async run(p: Principal, id: string, o: ExecOptions): Promise<ExecResult> {
     const { sbx, handle, argv } = await this.#start(p, id, o)
+    return this.#buffered(p, sbx, handle, argv, o)
+  }
+
+  /** run, for a command the runtime started with its sandbox (a one-shot run, Runtime.runOnce). */
+  runStarted(p: Principal, sbx: LiveSandbox, handle: ExecHandle, o: ExecOptions): Promise<ExecResult> {
+    feedStdin(handle, o, false)
+    return this.#buffered(p, sbx, handle, this.request(sbx, o).cmd, o)
+  }
+
+  /** stream, for a command the runtime started with its sandbox (a one-shot run, Runtime.runOnce). */
+  streamStarted(p: Principal, sbx: LiveSandbox, handle: ExecHandle, o: ExecOptions, signal?: AbortSignal): AsyncGenerator<StreamLine> {
+    feedStdin(handle, o, false)
+    return this.#streamed(p, sbx, handle, this.request(sbx, o).cmd, o, signal)
+  }
+
+  async #buffered(p: Principal, sbx: LiveSandbox, handle: ExecHandle, argv: string[], o: ExecOptions): Promise<ExecResult> {
+    const id = sbx.row.id
     const out = new OutputBuffer(this.deps.config.exec.outputCapBytes)
     const err = new OutputBuffer(this.deps.config.exec.outputCapBytes)
     handle.stdout.on('data', (c: Buffer) => out.push(c))
@@ -111,6 +129,11 @@ export class CommandService {
   /** Streamed exec: yields {pid}, then output chunks as they come (with backpressure), then the result line. */
   async *stream(p: Principal, id: string, o: ExecOptions, signal?: AbortSignal): AsyncGenerator<StreamLine> {
     const { sbx, handle, argv } = await this.#start(p, id, o)
+    yield* this.#streamed(p, sbx, handle, argv, o, signal)
+  }
+
+  async *#streamed(p: Principal, sbx: LiveSandbox, handle: ExecHandle, argv: string[], o: ExecOptions, signal?: AbortSignal): AsyncGenerator<StreamLine> {
+    const id = sbx.row.id
     // The client going away ends the command: nobody would see its output, and nothing may keep running.
     const onAbort = () => void handle.kill()
     signal?.addEventListener('abort', onAbort, { once: true })
@@ -310,6 +333,16 @@ export class CommandService {
   #recordExit(p: Principal, sbx: LiveSandbox, argv: string[], r: ExecResult): Promise<void> {
     return recordExit(this.deps, p, sbx, argv, r)
   }
+}
+
+/** Writes a command's stdin (a background one with keepStdin keeps it open), then ends it. */
+function feedStdin(handle: ExecHandle, o: ExecOptions, background: boolean): void {
+  handle.stdin.on('error', () => {}) // a command that exits without reading stdin closes the pipe: not an error
+  const input = o.stdin === undefined ? undefined : typeof o.stdin === 'string' ? Buffer.from(o.stdin) : o.stdin
+  if (background && o.keepStdin) {
+    if (input) handle.stdin.write(input)
+  } else if (input) handle.stdin.end(input)
+  else handle.stdin.end()
 }
 
 /** The tag startBackground gave a detached command, or undefined when it is not one of ours. */

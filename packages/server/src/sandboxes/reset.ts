@@ -40,11 +40,13 @@ export async function resetSandbox(svc: SandboxService, p: Pick<Principal, 'proj
       const denyRead = JSON.parse(row.deny_read) as string[]
       await states.transition(row, 'starting', 'resetting', p.tokenId, {}, { resetTo: target ?? 'template' })
       const starting = { ...row, state: 'starting' }
+      // Read before destroy: the sandbox comes back at the same isolation level.
+      const isolation = runtime.isolationOf?.(id)
       await runtime.destroy(id, refOf(row))
       try {
         // Back to the start: the template's last layer (a template's files live in its snapshot) or empty.
         const from = target ?? template.fromSnapshot
-        const ref = await runtime.start({ id, template: template.spec, resources, denyRead, ...(from ? { fromSnapshot: from } : {}) })
+        const ref = await runtime.start({ id, template: template.spec, resources, denyRead, ...(from ? { fromSnapshot: from } : {}), ...(isolation ? { isolation } : {}) })
         if (template.start) await startTemplateCommand(runtime, ref, template, { ...execEnv(id, template.user ?? 'user'), ...(JSON.parse(row.envs) as Record<string, string>) })
         await states.transition(starting, 'running', 'reset', p.tokenId, { runtime_ref: JSON.stringify(ref) }, { resetTo: target ?? 'template' })
         states.watch(row, ref)

@@ -3,7 +3,9 @@
  *
  * The sandbox is an ordinary one (create: a warm pool's when one serves the template and the run asks
  * for no other limits; quota, events), so the command gets the same isolation, limits and audit as an
- * exec. Its destroy starts as soon as the result exists and is not awaited by the caller: the sandbox
+ * exec. Without a pool's sandbox it takes the runtime's shortest path where there is one
+ * (Runtime.runOnce: the command starts with the sandbox, as its only process, with no exec connection
+ * to make), else create + exec. Its destroy starts as soon as the result exists and is not awaited by the caller: the sandbox
  * stays counted against the quota until it is gone, and its TTL (the command's timeout plus a margin)
  * reaps it should this process die first.
  */
@@ -11,7 +13,7 @@ import type { OneShotResult, Principal, StreamLine } from '@tidepool/sdk'
 import type { Logger } from '../core/log.js'
 import type { ResourceLimits } from '../runtime/runtime.js'
 import type { CommandService, ExecOptions } from './commands.js'
-import type { SandboxService } from './sandboxes.js'
+import type { Created, SandboxService } from './sandboxes.js'
 
 /** The validated input of a run (contract OneShotInput). */
 export interface OneShotOptions {
@@ -39,9 +41,11 @@ export class RunService {
 
   /** Buffered: the command's capped output and exit, as exec returns them, plus the sandbox id. */
   async run(p: Principal, o: OneShotOptions): Promise<OneShotResult> {
-    const id = await this.#create(p, o)
+    const c = await this.#create(p, o)
+    const id = c.sandbox.id
     try {
-      const { snapshotId: _s, snapshotError: _e, ...result } = await this.d.commands.run(p, id, execOf(o))
+      const run = c.handle ? this.d.commands.runStarted(p, c.live, c.handle, execOf(o)) : this.d.commands.run(p, id, execOf(o))
+      const { snapshotId: _s, snapshotError: _e, ...result } = await run
       return { ...result, sandboxId: id }
     } finally {
       this.#destroyLater(p, id)
@@ -50,9 +54,11 @@ export class RunService {
 
   /** Streamed (NDJSON): output as it comes, then the result line; the client going away ends the command. */
   async *stream(p: Principal, o: OneShotOptions, signal?: AbortSignal): AsyncGenerator<OneShotLine> {
-    const id = await this.#create(p, o)
+    const c = await this.#create(p, o)
+    const id = c.sandbox.id
     try {
-      for await (const line of this.d.commands.stream(p, id, execOf(o), signal)) {
+      const lines = c.handle ? this.d.commands.streamStarted(p, c.live, c.handle, execOf(o), signal) : this.d.commands.stream(p, id, execOf(o), signal)
+      for await (const line of lines) {
         if ('stream' in line) yield line
         else if ('exitCode' in line) {
           const { snapshotId: _s, snapshotError: _e, ...end } = line
@@ -69,8 +75,8 @@ export class RunService {
     while (this.#pending.size) await Promise.all(this.#pending)
   }
 
-  async #create(p: Principal, o: OneShotOptions): Promise<string> {
-    const sbx = await this.d.sandboxes.create(
+  #create(p: Principal, o: OneShotOptions): Promise<Created> {
+    return this.d.sandboxes.createRunning(
       p,
       {
         template: o.template,
@@ -81,9 +87,8 @@ export class RunService {
         envs: {},
         metadata: {},
       },
-      { deferRefill: true },
+      (sbx) => this.d.commands.request(sbx, execOf(o)),
     )
-    return sbx.id
   }
 
   #destroyLater(p: Principal, id: string): void {

@@ -44,9 +44,14 @@ export function toSandbox(row: SandboxRow): Sandbox {
 
 /** A live row as exec and files use it: its runtime ref, envs and its template's exec defaults. */
 export function liveOf(row: SandboxRow): LiveSandbox {
+  return { ...execViewOf(row), ref: refOf(row) }
+}
+
+/** liveOf without the runtime ref: what a command's request is made of, also before the sandbox runs. */
+export function execViewOf(row: SandboxRow): Omit<LiveSandbox, 'ref'> {
   const t = row.template_ref ? (JSON.parse(row.template_ref) as ResolvedTemplate) : undefined
   const defaults: LiveSandbox['defaults'] = {}
   if (t?.workdir) defaults.cwd = t.workdir
   if (t?.user) defaults.user = t.user
-  return { row, ref: refOf(row), envs: JSON.parse(row.envs) as Record<string, string>, defaults }
+  return { row, envs: JSON.parse(row.envs) as Record<string, string>, defaults }
 }

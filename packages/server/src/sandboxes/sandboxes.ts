@@ -4,19 +4,20 @@ import type { Principal, SandboxInfo as Sandbox, SandboxMetrics, SandboxState } 
 import { iso } from '../core/clock.js'
 import { AppError, notFound } from '../core/errors.js'
 import { newId } from '../core/ids.js'
-import type { ResourceLimits, RuntimeRef } from '../runtime/runtime.js'
+import type { ExecHandle, ExecRequest, ResourceLimits, RuntimeRef } from '../runtime/runtime.js'
 import type { SandboxRow } from '../store/schema.js'
 import { filteredPageOf, hasAll } from '../kit/page.js'
 import { pruneStopped, reapExpired } from './expiry.js'
 import { reconcileSandboxes, type ReconcileResult } from './reconcile.js'
 import { SandboxStates, type SandboxDeps } from './sandbox-states.js'
 import { checkQuota, storedMb, type Usage } from './quotas.js'
-import { live, liveOf, refOf, toSandbox, type LiveSandbox } from './sandbox-row.js'
+import { execViewOf, live, liveOf, refOf, toSandbox, type LiveSandbox } from './sandbox-row.js'
 import type { TemplateResolver, TemplateUsage } from '../kit/template-seam.js'
 import type { NetworkSeam } from '../kit/network-seam.js'
 import { snapshotLockKey, SnapshotService } from './snapshots.js'
 import { execEnv, resolveStart, startTemplateCommand } from './template-start.js'
 import { builtInTemplates } from './templates.js'
+import { recordFinalUsage, sandboxFigures, type SandboxFigures } from './usage-figures.js'
 import { SandboxPools } from './pool-claims.js'
 import { installTrust, trustEnv } from '../kit/egress-trust.js'
 
@@ -30,9 +31,22 @@ export interface CreateSandbox {
   filesystem?: { denyRead: string[] } | undefined
   envs: Record<string, string>
   metadata: Record<string, string>
+  /** Absent: runtime.defaultIsolation. */
+  isolation?: 'namespaces' | 'gvisor' | undefined
 }
 
 export type { LiveSandbox } from './sandbox-row.js'
+
+/** A one-shot run's command as createRunning starts it: its request, given the new sandbox as exec sees it. */
+export type OneShotRequest = (sbx: Omit<LiveSandbox, 'ref'>) => ExecRequest
+
+/** What createRunning made: the sandbox, and the command's handle when the runtime started it along (runOnce). */
+export interface Created {
+  sandbox: Sandbox
+  live: LiveSandbox
+  /** Absent: the sandbox runs (claimed from a pool, or the runtime has no one-shot path); exec the command. */
+  handle?: ExecHandle
+}
 
 export class SandboxService implements TemplateUsage {
   readonly #hostCpus = cpus().length
@@ -65,6 +79,21 @@ export class SandboxService implements TemplateUsage {
 
   /** `deferRefill`: the caller refills a claimed-from pool itself (a one-shot run, once its command is done). */
   async create(p: Principal, input: CreateSandbox, opts: { deferRefill?: boolean } = {}): Promise<Sandbox> {
+    return (await this.#create(p, input, opts)).sandbox
+  }
+
+  /**
+   * create for a one-shot run: a warm pool's sandbox when one fits (the caller then execs), else, where
+   * the runtime has it and nothing must run before the command (no template start command, no egress
+   * link), the sandbox starts with `request`'s command as its only process (Runtime.runOnce), which is
+   * never watched for loss: it ends with its command, and the caller destroys it. Same row, quota and
+   * events as create.
+   */
+  createRunning(p: Principal, input: CreateSandbox, request: OneShotRequest): Promise<Created> {
+    return this.#create(p, input, { deferRefill: true }, request)
+  }
+
+  async #create(p: Principal, input: CreateSandbox, opts: { deferRefill?: boolean }, request?: OneShotRequest): Promise<Created> {
     const { config, db, runtime, clock } = this.deps
     // Refused unless the network area is wired (kit/network-seam.ts): nothing else would enforce the lists.
     if (!this.deps.network && input.network && input.network.allowedDomains.length > 0) {
@@ -78,6 +107,13 @@ export class SandboxService implements TemplateUsage {
         { path: 'network.deniedDomains', message: 'egress not available yet' },
       ])
     }
+    const isolation = input.isolation ?? config.runtime.defaultIsolation
+    // A gvisor sandbox has loopback only (runsc --network=none): an egress list would be silently unenforced.
+    if (isolation === 'gvisor' && input.network && input.network.allowedDomains.length + input.network.deniedDomains.length > 0) {
+      throw new AppError('invalid_request', 'network: a sandbox with isolation "gvisor" has loopback only, so egress lists cannot apply; remove network, or use isolation "namespaces"', [
+        { path: 'network', message: 'not available with isolation gvisor' },
+      ])
+    }
     const { resolved, fromSnapshot } = await resolveStart(this.snapshots, this.#templates, p, input)
     const resources: ResourceLimits = { ...config.defaults, ...resolved.resources, ...input.resources }
     this.#checkCpu(resources.cpu)
@@ -85,10 +121,17 @@ export class SandboxService implements TemplateUsage {
     const from = fromSnapshot ?? resolved.fromSnapshot
     // With the egress proxy wired and a runtime that links sandboxes to the host, every sandbox gets its
     // link (default deny: without allowedDomains the proxy refuses everything) and the proxy variables.
-    const egress = this.deps.network !== undefined && runtime.network !== undefined
+    const egress = isolation === 'namespaces' && this.deps.network !== undefined && runtime.network !== undefined
     // With TLS termination configured, the sandbox trusts tidepool's CA (kit/egress-trust.ts).
     const caPem = egress ? this.deps.network!.caCertificatePem() : undefined
-    const spec = { template: resolved.spec, resources, denyRead: input.filesystem?.denyRead ?? [], ...(from ? { fromSnapshot: from } : {}), ...(egress ? { network: { egress: true } } : {}) }
+    const spec = {
+      template: resolved.spec,
+      resources,
+      denyRead: input.filesystem?.denyRead ?? [],
+      ...(from ? { fromSnapshot: from } : {}),
+      ...(egress ? { network: { egress: true } } : {}),
+      isolation,
+    }
     // A warm pool's sandbox started with exactly this spec, nothing ever ran in it: it becomes this sandbox.
     const claimed = this.pools.claim(p.project, resolved.ref.name, spec)
     const id = claimed?.id ?? newId('sbx', 16)
@@ -130,8 +173,13 @@ export class SandboxService implements TemplateUsage {
       throw err
     }
     let ref: RuntimeRef
+    let handle: ExecHandle | undefined
+    const oneShot = request && !claimed && isolation === 'namespaces' && runtime.runOnce && !caPem && !resolved.start && !egress ? request : undefined
     try {
-      ref = claimed ?? (await runtime.start({ id, ...spec }))
+      if (oneShot) {
+        const started = await runtime.runOnce!({ id, ...spec }, oneShot(execViewOf(row)))
+        ;({ ref, handle } = started)
+      } else ref = claimed ?? (await runtime.start({ id, ...spec }))
       if (caPem) await installTrust(runtime, ref, caPem)
       if (resolved.start) await startTemplateCommand(runtime, ref, resolved, { ...execEnv(id, resolved.user ?? 'user'), ...resolved.env, ...input.envs })
     } catch (err) {
@@ -141,16 +189,16 @@ export class SandboxService implements TemplateUsage {
       throw err
     }
     await this.states.transition(row, 'running', 'created', p.tokenId, { runtime_ref: JSON.stringify(ref) })
-    this.states.watch(row, ref)
+    if (!handle) this.states.watch(row, ref) // a one-shot sandbox ends with its command: no loss to watch for
     // The proxy now knows the sandbox by its link's address (none without a link: only the policy is recorded).
     await this.deps.network?.attach(
       { id, projectId: p.project, template: resolved.ref.name, templatePolicy: resolved.network },
       egress ? runtime.networkOf?.(ref)?.sandboxIp : undefined,
       input.network,
     )
-    const created = await this.get(p, id)
+    const stored = await this.row(p, id)
     if (claimed && !opts.deferRefill) this.pools.refill()
-    return created
+    return { sandbox: toSandbox(stored), live: liveOf(stored), ...(handle ? { handle } : {}) }
   }
 
   async get(p: Pick<Principal, 'project'>, id: string): Promise<Sandbox> {
@@ -219,6 +267,7 @@ export class SandboxService implements TemplateUsage {
     await this.states.lock.run(id, async () => {
       const row = await this.row(p, id)
       if (row.state === 'stopped') return
+      if (row.runtime_ref) await recordFinalUsage(this.deps, row)
       await this.deps.runtime.destroy(id, row.runtime_ref ? refOf(row) : undefined)
       await this.states.transition(row, 'stopped', reason, p.tokenId)
     })
@@ -288,6 +337,11 @@ export class SandboxService implements TemplateUsage {
       throw await this.explainLost(p, id, err)
     })
     return { at: iso(this.deps.clock.now()), ...s }
+  }
+
+  /** Its cgroup figures now, or as it ended (the feedback loop joins them to the CI run that used it). */
+  figures(project: string, id: string): Promise<SandboxFigures | undefined> {
+    return sandboxFigures(this.deps, project, id)
   }
 
   async usage(project: string): Promise<Usage> {

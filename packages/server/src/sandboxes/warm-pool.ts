@@ -48,6 +48,7 @@ export interface WarmPoolDeps {
 export function poolKey(spec: PooledSpec): string {
   const { template, resources, denyRead, fromSnapshot } = spec
   return JSON.stringify([
+    spec.isolation ?? 'namespaces',
     template.name,
     template.rootfs,
     template.layers ?? [],

@@ -2,7 +2,9 @@
  * @module testing/growth — how a function's cost grows with its input, measured as a ratio in one run.
  *
  * For tests that prove something is linear-time without a wall-clock threshold: the time at k·n over
- * the time at n, on the same machine in the same moment. The size doubles from n up to 16n and stops
+ * the time at n, on the same machine in the same moment. Time is this process's CPU time, not the wall
+ * clock: on a loaded machine (a suite beside other suites) a call long enough to be preempted would
+ * count the other processes' time too, and a linear function would look superlinear. The size doubles from n up to 16n and stops
  * as soon as the ratio leaves the linear envelope, so a quadratic (or worse) case is caught at 4n
  * instead of being run to a size that would hang the test.
  */
@@ -20,20 +22,26 @@ export interface Growth {
 }
 
 /**
- * One call's time. Batched: from calls repeated until they last ≥ 0.5 ms (≤ 4096 calls), which rises above
+ * One call's CPU time. Batched: from calls repeated until they use ≥ 0.5 ms (≤ 4096 calls), which rises above
  * timer resolution and scheduler noise on a tiny input; unbatched: one call (the fast screen).
  */
 function perCall(apply: (input: string) => unknown, input: string, batched: boolean): number {
-  const start = performance.now()
+  const start = cpuMs()
   let calls = 0
   let elapsed = 0
   do {
     apply(input)
     calls++
-    elapsed = performance.now() - start
+    elapsed = cpuMs() - start
   } while (batched && elapsed < 0.5 && calls < 4096)
-  // performance.now() has microsecond resolution; a zero would make every ratio infinite.
+  // process.cpuUsage() has microsecond resolution; a zero would make every ratio infinite.
   return Math.max(elapsed, 0.001) / calls
+}
+
+/** CPU time this process has used (user + system), in ms. */
+function cpuMs(): number {
+  const u = process.cpuUsage()
+  return (u.user + u.system) / 1000
 }
 
 /**

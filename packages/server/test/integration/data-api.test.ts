@@ -3,7 +3,7 @@
  * from the operation table, validation, project scoping, quota errors as 429, and `tidepool data …`.
  */
 import { join } from 'node:path'
-import { ApiError, createClient, type Client } from '@tidepool/sdk'
+import { ApiError, createClient, type Client, type MaskingReport } from '@tidepool/sdk'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { loadConfig } from '../../src/config.js'
 import { silentLogger } from '../../src/core/log.js'
@@ -93,6 +93,22 @@ describe.skipIf(Boolean(dataSkip))(`data API and CLI${dataSkip ? ` (skipped: ${d
     const cli = cliRunner(env)
     const added = await cli('data', 'source', 'add', src.url('reader', READER_PASSWORD, 'shop'), '--name', 'cli', '--json')
     expect(added.status).toBe(0)
+    // The dry run: a plan per column, nothing built.
+    const planned = await cli('data', 'mirror', 'cli', '--percent', '50', '--dry-run', '--rows', '40', '--json')
+    expect(planned.status).toBe(0)
+    const plan = JSON.parse(planned.stdout) as MaskingReport
+    const col = (table: string, column: string) => plan.tables.find((x) => x.table === table)!.columns.find((c) => c.column === column)!
+    expect(plan.dryRun).toBe(true)
+    expect(col('public.customers', 'email')).toMatchObject({ masking: 'name', rule: 'email' })
+    expect(col('public.orders', 'note')).toMatchObject({ masking: 'none', reason: 'scanned by content: nothing found' })
+    expect(col('public.orders', 'note').scanned).toBeGreaterThan(0)
+    expect(col('public.orders', 'note').scanned).toBeLessThanOrEqual(40)
+    const planText = await cli('data', 'mirror', 'cli', '--dry-run', '--no-content-masks')
+    expect(planText.status).toBe(0)
+    expect(planText.stdout).toContain('masking plan (dry run, nothing built): content scanning off')
+    expect(planText.stdout).toMatch(/public\.customers\.email\s+by name\s+email/)
+    expect(planText.stdout).toMatch(/public\.orders\.note\s+as is\s+.*content scanning off/)
+    expect((await api.listMirrors({ limit: 100 })).items.map((m) => m.name)).not.toContain('cli')
     const mirrored = await cli('data', 'mirror', 'cli', '--name', 'cli-mirror', '--percent', '25', '--table', 'employees=10', '--mask', 'orders.note=hash')
     expect(mirrored.status).toBe(0)
     expect(mirrored.stderr).toContain('building mirror of')

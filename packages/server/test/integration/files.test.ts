@@ -62,7 +62,7 @@ describe.skipIf(skipReason)('files (real runtime)', () => {
     let stderr = ''
     server.stderr.on('data', (d: Buffer) => (stderr += d.toString()))
     try {
-      for (let i = 0; i < 200 && !stderr.includes('listening'); i++) await new Promise((ok) => setTimeout(ok, 50))
+      for (let i = 0; i < 1200 && !stderr.includes('listening'); i++) await new Promise((ok) => setTimeout(ok, 50)) // up to a minute on a loaded machine
       expect(stderr).toContain('listening')
       const c = { baseUrl: `http://127.0.0.1:${port}`, token: readFileSync(join(home2, 'admin.token'), 'utf8').trim() }
       const sbx = await Sandbox.create(c)

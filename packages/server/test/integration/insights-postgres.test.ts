@@ -76,6 +76,9 @@ describe.skipIf(Boolean(dataSkip))(`insights on PostgreSQL${dataSkip ? ` (skippe
     await t.svc.ingestJunit('p', 'red', Buffer.from(report([...healthy, { name: 'flaky', fail: 'Timeout of 2500ms exceeded' }, { name: 'broken' }, { name: 'slow', ms: 400 }])))
     const fin = await t.svc.finishRun('p', 'red')
     expect(Object.fromEntries(fin.remediations.map((r) => [r.kind, r.status]))).toMatchObject({ rerun: 'applied', quarantine: 'applied' })
+    // The applied rerun is a pending request (on PostgreSQL too) until a run of the requested attempt answers it.
+    const rerun = fin.remediations.find((r) => r.kind === 'rerun')!
+    expect((await t.svc.listRerunRequests('p', { limit: 10 })).items).toEqual([expect.objectContaining({ remediationId: rerun.id, runId: 'red', attempt: 2 })])
     const tri = await t.svc.triage('p', 'red')
     expect(tri.failures[0]).toMatchObject({ name: 'flaky', class: 'known_flaky' })
     const k = await t.svc.kpis('p', '7d')

@@ -8,7 +8,7 @@ import { join } from 'node:path'
 import { Client as McpClient } from '@modelcontextprotocol/sdk/client/index.js'
 import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js'
 import { createClient, isApiError, Sandbox, type Client } from '@tidepool/sdk'
-import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest'
 import { loadConfig } from '../../src/config.js'
 import { silentLogger } from '../../src/core/log.js'
 import { buildControlPlane, type ControlPlane } from '../../src/main.js'
@@ -63,6 +63,47 @@ describe.skipIf(skipReason)('one-shot runs (real runtime)', () => {
     expect(leftOf(r.sandboxId)).toEqual([])
     expect(existsSync(sandboxDir(r.sandboxId))).toBe(false)
     expect((await api.listSandboxes({})).items.map((s) => s.id)).not.toContain(r.sandboxId)
+  })
+
+  it("takes the runtime's one-shot path without a pool (no exec round trip), create + exec with one", async () => {
+    const runtime = cp.svc.runtime
+    const runOnce = vi.spyOn(runtime, 'runOnce' as never)
+    const exec = vi.spyOn(runtime, 'exec')
+    try {
+      const r = await Sandbox.run(['echo', 'fast'], conn())
+      expect(r).toMatchObject({ exitCode: 0, stdout: 'fast\n' })
+      expect([runOnce.mock.calls.length, exec.mock.calls.length]).toEqual([1, 0])
+      await cp.svc.sandboxes.pools.settled()
+      const pooled = await Sandbox.run(['echo', 'pooled'], { client: createClient({ baseUrl: url, token: pooledToken }) })
+      expect(pooled.stdout).toBe('pooled\n')
+      expect([runOnce.mock.calls.length, exec.mock.calls.length]).toEqual([1, 1])
+      await cp.svc.runs.flush()
+      await cp.svc.sandboxes.pools.settled()
+      expect(leftOf(r.sandboxId, pooled.sandboxId)).toEqual([])
+    } finally {
+      runOnce.mockRestore()
+      exec.mockRestore()
+    }
+  })
+
+  it('a streamed run whose client goes away ends its command and leaves nothing', async () => {
+    const finished = async () => (await api.listSandboxes({ state: 'stopped', limit: 1000 })).items.filter((s) => s.reason === 'run_finished').map((s) => s.id)
+    const before = new Set(await finished())
+    const ac = new AbortController()
+    const res = await fetch(`${url}/v1/run`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${cp.adminToken!}`, 'content-type': 'application/json', accept: 'application/x-ndjson' },
+      body: JSON.stringify({ cmd: 'echo started; sleep 60' }),
+      signal: ac.signal,
+    })
+    const reader = res.body!.getReader()
+    let text = ''
+    while (!text.includes('started')) text += new TextDecoder().decode((await reader.read()).value)
+    ac.abort()
+    await expect.poll(async () => (await finished()).filter((id) => !before.has(id)).length, { timeout: 10_000 }).toBe(1)
+    const id = (await finished()).find((i) => !before.has(i))!
+    await cp.svc.runs.flush()
+    expect(leftOf(id)).toEqual([])
   })
 
   it('runs isolated, with the sandbox user, env, cwd and stdin it was given', async () => {

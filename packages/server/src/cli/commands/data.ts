@@ -1,5 +1,5 @@
 /** @module cli/commands/data — `tidepool data …`: sources, mirrors (with progress on stderr), clones, snapshots, resets. */
-import type { Api, Clone, MaskKind, Mirror, OpInput } from '@tidepool/sdk'
+import type { Api, Clone, MaskingReport, MaskKind, Mirror, OpInput } from '@tidepool/sdk'
 import type { CliCommand, CliContext } from '../command.js'
 import { parseDuration, table } from '../io.js'
 
@@ -79,6 +79,34 @@ function reportText(m: Mirror): string {
   return [
     `mirror ${m.id} (${m.name}) ready: ${r.rows} rows, ${mb(r.bytes)}, ${(r.durationMs / 1000).toFixed(1)} s, ${r.rowsPerSecond} rows/s, PostgreSQL ${r.pgVersion}`,
     table(rows, ['table', 'source', 'rows', 'sampled', 'for keys', 'masked']),
+    ...(r.masking ? [maskingText(r.masking, false)] : []),
+    ...r.warnings.map((w) => `warning: ${w}`),
+  ].join('\n')
+}
+
+const foundText = (f: MaskingReport['found']) =>
+  Object.entries(f)
+    .filter(([, n]) => n > 0)
+    .map(([k, n]) => `${k} ${n}`)
+    .join(', ')
+
+/** Per column: masked by name (rule), by content (what was found), or left as is (why). */
+function maskingText(r: MaskingReport, all: boolean): string {
+  const rows = r.tables.flatMap((t) =>
+    t.columns
+      .filter((c) => all || c.masking !== 'none')
+      .map((c) => ({
+        column: `${t.table}.${c.column}`,
+        masking: c.masking === 'none' ? 'as is' : `by ${c.masking}`,
+        how: c.masking === 'name' ? c.rule : c.found ? foundText(c.found) : undefined,
+        values: c.scanned === undefined ? undefined : `${c.masked ?? 0}/${c.scanned}`,
+        why: c.reason,
+      })),
+  )
+  const total = foundText(r.found)
+  return [
+    `${r.dryRun ? 'masking plan (dry run, nothing built)' : 'masking'}: content scanning ${r.content ? 'on' : 'off'}; found by content: ${total || 'nothing'}; ${r.namesLearned} names learned from ${r.nameColumns.join(', ') || 'no name column'}`,
+    table(rows, ['column', 'masking', 'how', 'values', 'why']),
     ...r.warnings.map((w) => `warning: ${w}`),
   ].join('\n')
 }
@@ -136,8 +164,9 @@ export const dataCommands: CliCommand[] = [
   },
   {
     words: ['data', 'mirror'],
-    summary: 'Build (or refresh) a mirror of a source: schema, FK-consistent sample, masked; progress on stderr',
-    usage: '<source id|name> [--name N] [--percent 10] [--max-rows N] [--table T=5%|T=1000|T=skip]… [--mask COL=RULE]… [--no-default-masks] [--seed N] [--every 6h] [--json]',
+    summary: 'Build (or refresh) a mirror of a source: schema, FK-consistent sample, masked; progress on stderr. --dry-run: only report what would be masked',
+    usage:
+      '<source id|name> [--name N] [--percent 10] [--max-rows N] [--table T=5%|T=1000|T=skip]… [--mask COL=RULE]… [--no-default-masks] [--no-content-masks] [--seed N] [--every 6h] [--dry-run [--rows 1000]] [--json]',
     options: {
       ...json,
       name: { type: 'string' },
@@ -146,6 +175,9 @@ export const dataCommands: CliCommand[] = [
       table: { type: 'string', multiple: true },
       mask: { type: 'string', multiple: true },
       'no-default-masks': { type: 'boolean' },
+      'no-content-masks': { type: 'boolean' },
+      'dry-run': { type: 'boolean' },
+      rows: { type: 'string' },
       seed: { type: 'string' },
       every: { type: 'string' },
     },
@@ -161,9 +193,15 @@ export const dataCommands: CliCommand[] = [
           ...(v.seed !== undefined ? { seed: Number(v.seed) } : {}),
           perTable: perTable(v.table),
         },
-        masking: { defaults: !v['no-default-masks'], rules: maskRules(v.mask) },
+        masking: { defaults: !v['no-default-masks'], content: !v['no-content-masks'], rules: maskRules(v.mask) },
         ...(v.every ? { refreshEverySeconds: seconds(String(v.every), '--every') } : {}),
         wait: false,
+      }
+      if (v['dry-run']) {
+        const rowsPerTable = v.rows !== undefined ? Number(v.rows) : undefined
+        const plan = await client.planMasking({ id, sample: input.sample, masking: input.masking, ...(rowsPerTable !== undefined ? { rowsPerTable } : {}) })
+        io.print(plan, () => maskingText(plan, true))
+        return 0
       }
       io.info(`building mirror of ${id}…`)
       const m = await follow(client, io, await client.createMirror(input))

@@ -17,6 +17,7 @@ const runFlags = {
   pipeline: { type: 'string' },
   pr: { type: 'string' },
   'started-at': { type: 'string' },
+  sandbox: { type: 'string' },
 } as const
 
 /** Exit code when a report is missing or unreadable: the run is incomplete (sysexits EX_DATAERR). */
@@ -41,6 +42,8 @@ function runInput(v: Values, id?: string): OpInput<'createRun'> {
     ...(str(v, 'pipeline') ? { pipeline: str(v, 'pipeline') } : {}),
     ...(str(v, 'pr') ? { pr: str(v, 'pr') } : {}),
     ...(str(v, 'started-at') ? { startedAt: str(v, 'started-at') } : {}),
+    // The tidepool sandbox the run executes in: its cgroup figures are joined when the run finishes.
+    ...(str(v, 'sandbox') ? { infra: { sandboxId: str(v, 'sandbox')! } } : {}),
   }
 }
 
@@ -87,7 +90,7 @@ export const insightsCommands: CliCommand[] = [
   {
     words: ['runs', 'create'],
     summary: 'Register a CI or agent run (idempotent with --id)',
-    usage: '--commit SHA --branch B [--id ID] [--tree SHA] [--attempt N] [--variant os=linux,node=20] [--pipeline P] [--pr N] [--started-at TS] [--json]',
+    usage: '--commit SHA --branch B [--id ID] [--tree SHA] [--attempt N] [--variant os=linux,node=20] [--pipeline P] [--pr N] [--started-at TS] [--sandbox SBX] [--json]',
     options: { ...json, ...runFlags, id: { type: 'string' } },
     async run({ values: v, api, io }) {
       const run = await (await api()).createRun(runInput(v, str(v, 'id')))

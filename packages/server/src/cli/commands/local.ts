@@ -26,13 +26,15 @@ export function localCommands(config: () => Config): CliCommand[] {
           cgroupName: cfg.runtime.cgroupName,
           disk: { ...cfg.runtime.disk, defaultMb: cfg.defaults.diskMb },
           network: cfg.runtime.network,
+          gvisor: { ...cfg.runtime.gvisor, required: cfg.runtime.defaultIsolation === 'gvisor' },
           logger: silentLogger,
         })
         checks.push(...(await runtime.preflight()))
-        const ok = checks.every((c) => c.ok)
+        // An optional check (the gvisor level while the default is namespaces) warns without failing.
+        const ok = checks.every((c) => c.ok || c.optional === true)
         io.print({ ok, checks }, () =>
           [
-            ...checks.map((c) => `${c.ok ? 'ok  ' : 'MISS'}  ${c.name}: ${c.detail}${!c.ok && c.fix ? `\n      fix: ${c.fix}` : ''}`),
+            ...checks.map((c) => `${c.ok ? 'ok  ' : c.optional ? 'WARN' : 'MISS'}  ${c.name}: ${c.detail}${!c.ok && c.fix ? `\n      fix: ${c.fix}` : ''}`),
             '',
             ok ? 'All checks passed.' : 'Some checks failed; sandboxes cannot start until they are fixed.',
           ].join('\n'),

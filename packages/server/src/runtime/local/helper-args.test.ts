@@ -13,6 +13,12 @@ describe('createArgv', () => {
     expect(createArgv({ ...base, net: { hostIf: 'tp0ac80002', sandboxIp: '10.200.0.2', gatewayIp: '10.200.0.1' } }).slice(-2)).toEqual(['--net', 'tp0ac80002:10.200.0.2:10.200.0.1'])
     expect(createArgv(base)).not.toContain('--net')
   })
+  it('a one-shot sandbox gets --run-fd instead of --exec-socket', () => {
+    const plan = { root: '/d/merged', overlays: [{ target: '/', lowers: ['/t'], upper: '/d/u', work: '/d/w' }], binds: [], masks: [] }
+    const argv = createArgv({ id: 'sbx_1', plan, cgroupProcs: [], joinProcs: [], runFd: 3, uidBase: 100000, idCount: 65536 })
+    expect(argv.slice(-6)).toEqual(['--run-fd', '3', '--uid-base', '100000', '--id-count', '65536'])
+    expect(argv).not.toContain('--exec-socket')
+  })
   it('starts the subvolume from a snapshot with --disk-from', () => {
     const plan = { root: '/d/merged', overlays: [{ target: '/', lowers: ['/t'], upper: '/d/u', work: '/d/w' }], binds: [], masks: [] }
     const argv = createArgv({

@@ -10,8 +10,10 @@ export interface CreateArgs {
   cgroupProcs: string[]
   /** cgroup.procs files the helper itself joins first, so init and every exec inherit them. */
   joinProcs: string[]
-  /** Where the helper, as the sandbox's supervisor, serves execs. */
-  execSocket: string
+  /** Where the helper, as the sandbox's supervisor, serves execs; or `runFd`: */
+  execSocket?: string
+  /** A one-shot sandbox (runOnce): its one exec connection is this fd of the helper (a socketpair end). */
+  runFd?: number
   uidBase: number
   idCount: number
   /** The sandbox's dir becomes a btrfs subvolume (in the disk pool) whose qgroup may hold at most `bytes`. */
@@ -29,7 +31,9 @@ export function createArgv(a: CreateArgs): string[] {
   if (a.cgroupInto) argv.push('--cgroup-into', a.cgroupInto)
   for (const f of a.cgroupProcs) argv.push('--cgroup-procs', f)
   for (const f of a.joinProcs) argv.push('--join-procs', f)
-  argv.push('--exec-socket', a.execSocket, '--uid-base', String(a.uidBase), '--id-count', String(a.idCount))
+  if (a.runFd !== undefined) argv.push('--run-fd', String(a.runFd))
+  else if (a.execSocket !== undefined) argv.push('--exec-socket', a.execSocket)
+  argv.push('--uid-base', String(a.uidBase), '--id-count', String(a.idCount))
   if (a.disk) argv.push('--disk-subvol', a.disk.subvolume, '--disk-bytes', String(a.disk.bytes))
   if (a.disk?.from) argv.push('--disk-from', a.disk.from)
   if (a.net) argv.push('--net', `${a.net.hostIf}:${a.net.sandboxIp}:${a.net.gatewayIp}`)

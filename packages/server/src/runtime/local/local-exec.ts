@@ -25,6 +25,11 @@ export interface ExecDeps {
   cgroups: Cgroups
   /** The sandbox's exec socket (its supervisor listens there). */
   socketPath: string
+  /**
+   * A connection the request was already sent on (a one-shot sandbox's socketpair, runOnce): used
+   * instead of dialing socketPath.
+   */
+  connected?: Socket
   /** Where detached commands keep their tag and exit status (`<sandbox dir>/execs`). */
   execsDir: string
   /** Exec cgroup names of this sandbox with a live handle in this process (adopt skips them). */
@@ -45,20 +50,27 @@ export function execFiles(execsDir: string, cgroup: string): { tag: string; stat
  * background is killed when it exits, so wait() means "nothing of this command runs any more".
  */
 export function startExec(deps: ExecDeps, ref: RuntimeRef, req: ExecRequest): ExecHandle {
-  if (!Array.isArray(req.cmd) || req.cmd.length === 0 || req.cmd[0] === '') {
-    throw new RuntimeError('invalid_request', 'cmd must be a non-empty argv array (got an empty command)')
-  }
-  if (req.user !== 'user' && req.user !== 'root') throw new RuntimeError('invalid_request', `user must be 'user' or 'root' (got ${JSON.stringify(req.user)})`)
-  const cwd = req.cwd ?? (req.user === 'root' ? '/' : '/home/user')
-  if (!cwd.startsWith('/')) throw new RuntimeError('invalid_request', `cwd must be an absolute path inside the sandbox (got ${JSON.stringify(cwd)})`)
+  checkExecRequest(req)
   if (!isRunning(ref.pid, ref.startTime)) throw new RuntimeError('not_found', `sandbox ${ref.id} is not running (its init, pid ${ref.pid}, is gone)`)
-  if (req.tag !== undefined && Buffer.byteLength(req.tag) > MAX_TAG_BYTES)
-    throw new RuntimeError('invalid_request', `an exec tag is at most ${MAX_TAG_BYTES} bytes (got ${Buffer.byteLength(req.tag)})`)
-  const uid = req.user === 'root' ? 0 : USER_UID
+  const p = prepareExec(deps, ref.id, req)
+  return new LocalExec(deps, ref, p.cgroup, p.request, p.oomBefore, req.timeoutMs, p.files)
+}
+
+/** An exec checked and made ready to send: its cgroup made, its request frame (and the files of a detached one). */
+export interface PreparedExec {
+  cgroup: string
+  request: Buffer
+  oomBefore: number
+  files: { tag: string; status: string } | undefined
+}
+
+/** The checks of an exec and what it needs before it is sent (its exec cgroup); nothing is left when it throws. */
+export function prepareExec(deps: ExecDeps, id: string, req: ExecRequest): PreparedExec {
+  const { cwd, uid } = checkExecRequest(req)
   const { cgroups } = deps
   // Read when the previous command ended: a kill since then (by anything in the sandbox) counts for this one.
-  const oomBefore = cgroups.lastOomKills(ref.id)
-  const cg = cgroups.createExec(ref.id)
+  const oomBefore = cgroups.lastOomKills(id)
+  const cg = cgroups.createExec(id)
   const files = req.detached ? execFiles(deps.execsDir, cg.name) : undefined
   let request: Buffer
   try {
@@ -76,7 +88,7 @@ export function startExec(deps: ExecDeps, ref: RuntimeRef, req: ExecRequest): Ex
       statusFile: files?.status ?? '',
     })
   } catch (err) {
-    cgroups.removeExec(ref.id, cg.name)
+    cgroups.removeExec(id, cg.name)
     throw new RuntimeError('invalid_request', messageOf(err), { cause: err })
   }
   if (files) {
@@ -84,12 +96,30 @@ export function startExec(deps: ExecDeps, ref: RuntimeRef, req: ExecRequest): Ex
       mkdirSync(deps.execsDir, { recursive: true, mode: 0o700 })
       writeFileSync(files.tag, req.tag ?? '', { mode: 0o600 })
     } catch (err) {
-      cgroups.removeExec(ref.id, cg.name)
-      throw new RuntimeError('internal', `could not record the command in sandbox ${ref.id}: ${messageOf(err)}`, { cause: err })
+      cgroups.removeExec(id, cg.name)
+      throw new RuntimeError('internal', `could not record the command in sandbox ${id}: ${messageOf(err)}`, { cause: err })
     }
   }
   deps.live.add(cg.name)
-  return new LocalExec(deps, ref, cg.name, request, oomBefore, req.timeoutMs, files)
+  return { cgroup: cg.name, request, oomBefore, files }
+}
+
+/** The checks of an exec request that need no sandbox (pure): its cwd and host-side uid. */
+export function checkExecRequest(req: ExecRequest): { cwd: string; uid: number } {
+  if (!Array.isArray(req.cmd) || req.cmd.length === 0 || req.cmd[0] === '') {
+    throw new RuntimeError('invalid_request', 'cmd must be a non-empty argv array (got an empty command)')
+  }
+  if (req.user !== 'user' && req.user !== 'root') throw new RuntimeError('invalid_request', `user must be 'user' or 'root' (got ${JSON.stringify(req.user)})`)
+  const cwd = req.cwd ?? (req.user === 'root' ? '/' : '/home/user')
+  if (!cwd.startsWith('/')) throw new RuntimeError('invalid_request', `cwd must be an absolute path inside the sandbox (got ${JSON.stringify(cwd)})`)
+  if (req.tag !== undefined && Buffer.byteLength(req.tag) > MAX_TAG_BYTES)
+    throw new RuntimeError('invalid_request', `an exec tag is at most ${MAX_TAG_BYTES} bytes (got ${Buffer.byteLength(req.tag)})`)
+  return { cwd, uid: req.user === 'root' ? 0 : USER_UID }
+}
+
+/** The handle of a prepared exec whose request already went out on `deps.connected` (runOnce). */
+export function connectedExec(deps: ExecDeps & { connected: Socket }, ref: RuntimeRef, p: PreparedExec, timeoutMs: number): ExecHandle {
+  return new LocalExec(deps, ref, p.cgroup, p.request, p.oomBefore, timeoutMs, p.files)
 }
 
 type Outcome = { code: number } | { report: string } | { lost: Error | undefined }
@@ -125,7 +155,8 @@ class LocalExec implements ExecHandle {
     const resume = () => this.#socket?.resume()
     this.stdout = new Readable({ read: resume })
     this.stderr = new Readable({ read: resume })
-    this.#connection = dialExec(deps.socketPath).then((socket) => {
+    this.#connection = (deps.connected ? Promise.resolve(deps.connected) : dialExec(deps.socketPath)).then((socket) => {
+      if (deps.connected) return socket // the request went out with the start
       this.#socket = socket
       // One write for the request and what follows in the same tick (usually the end of stdin).
       socket.cork()

@@ -20,7 +20,7 @@ import { type LayerDriver, type LayerDriverChoice, openLayerDriver } from './lay
 import { unsupportedDiskMb } from './dir-layers.js'
 import { LocalSnapshots } from './local-snapshots.js'
 import { ProcessWatcher, supervisorOf } from './liveness.js'
-import { startExec } from './local-exec.js'
+import { checkExecRequest, connectedExec, startExec } from './local-exec.js'
 import { connectPort } from './port-connect.js'
 import type { HostLayoutEntry } from './mounts.js'
 import { checkHostPath, checkHotMount, checkHotMountTarget, sandboxPaths } from './mounts.js'
@@ -29,10 +29,11 @@ import { runPreflight } from './preflight.js'
 import { isAlive, isRunning } from './proc.js'
 import { type RuntimeLogger, silentLogger } from './runtime-logger.js'
 import { RuntimeError } from './runtime-error.js'
-import { UID_BASE, startSandbox } from './start-sandbox.js'
+import { UID_BASE, startOneShot, startSandbox, type StartDeps, type StartPhase } from './start-sandbox.js'
 import { ensureHostTemplate, readHostLayout } from './template-root.js'
 
 export type { RuntimeLogger } from './runtime-logger.js'
+export type { StartPhase } from './start-sandbox.js'
 export type { NetworkConfig } from './network/local-network.js'
 export { ID_COUNT, UID_BASE } from './start-sandbox.js'
 
@@ -107,6 +108,8 @@ export class LocalRuntime implements Runtime {
   readonly #watcher: ProcessWatcher
   /** The host side of sandboxes' links, unless runtime.network.enabled is false. */
   readonly network?: LocalNetwork
+  /** Told how long each phase of every start takes (the peers bench reports them, p50 beside p99). */
+  startTimings: ((phase: StartPhase, ms: number) => void) | undefined
 
   constructor(opts: LocalRuntimeOptions) {
     if (!isAbsolute(opts.dataDir)) throw new RuntimeError('invalid_request', `dataDir must be absolute (got ${JSON.stringify(opts.dataDir)})`)
@@ -166,6 +169,29 @@ export class LocalRuntime implements Runtime {
   }
 
   async start(spec: SandboxSpec): Promise<RuntimeRef> {
+    const { diskMb, from } = await this.#prepareStart(spec)
+    const net = spec.network?.egress ? await this.#link(spec.id) : undefined
+    return startSandbox(this.#startDeps(), spec, diskMb, from, net)
+  }
+
+  /**
+   * One command as the only process of a new sandbox besides its init: the helper gets the exec request
+   * with its start (no exec socket, no connection to dial) and ends the sandbox's processes once the
+   * command is done; destroy() then removes its cgroups and layer. The command goes through the very
+   * handler code of exec (exec cgroup, namespaces, uid, seccomp, timeout). No network (a sandbox with
+   * egress needs its link set up around the start: use start + exec), no detached command.
+   */
+  async runOnce(spec: SandboxSpec, req: ExecRequest): Promise<{ ref: RuntimeRef; handle: ExecHandle }> {
+    if (spec.network?.egress) throw new RuntimeError('invalid_request', `sandbox ${spec.id}: a one-shot run has no network link; start it and exec instead`)
+    if (req.detached) throw new RuntimeError('invalid_request', "a one-shot command cannot be detached (it is the sandbox's only command)")
+    checkExecRequest(req)
+    const { diskMb, from } = await this.#prepareStart(spec)
+    const exec = { cgroups: this.#cgroups, socketPath: '', execsDir: join(sandboxPaths(this.#dataDir, spec.id).dir, 'execs'), live: this.#liveSet(spec.id) }
+    const { ref, connection, prepared } = await startOneShot(this.#startDeps(), spec, diskMb, { req, exec }, from)
+    return { ref, handle: connectedExec({ ...exec, connected: connection }, ref, prepared, req.timeoutMs) }
+  }
+
+  async #prepareStart(spec: SandboxSpec): Promise<{ diskMb: number; from: string | undefined }> {
     checkSandboxId(spec.id)
     checkLimits(spec.resources, this.#pidsBound)
     const diskMb = this.#diskMb(spec.resources, `sandbox ${spec.id}`)
@@ -173,26 +199,22 @@ export class LocalRuntime implements Runtime {
     this.#ready()
     await this.#layers.ensure()
     const from = spec.fromSnapshot === undefined ? undefined : await this.snapshots.subvolumeOf(spec.fromSnapshot)
-    const hostTemplateRoot = this.#templateRoot!
-    const hostLayout = this.#layout!
-    const net = spec.network?.egress ? await this.#link(spec.id) : undefined
-    return startSandbox(
-      {
-        dataDir: this.#dataDir,
-        helperPath: this.#helperPath,
-        cgroups: this.#cgroups,
-        log: this.#log,
-        hostTemplateRoot,
-        hostLayout,
-        layers: this.#layers,
-        supervisors: this.#supervisors,
-        destroy: (id) => this.destroy(id),
-      },
-      spec,
-      diskMb,
-      from,
-      net,
-    )
+    return { diskMb, from }
+  }
+
+  #startDeps(): StartDeps {
+    return {
+      dataDir: this.#dataDir,
+      helperPath: this.#helperPath,
+      cgroups: this.#cgroups,
+      log: this.#log,
+      hostTemplateRoot: this.#templateRoot!,
+      hostLayout: this.#layout!,
+      layers: this.#layers,
+      supervisors: this.#supervisors,
+      destroy: (id) => this.destroy(id),
+      timings: this.startTimings,
+    }
   }
 
   /** The rules first (never a link they do not police), then an address (a failed start's destroy frees it). */

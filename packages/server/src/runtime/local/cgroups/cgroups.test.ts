@@ -60,7 +60,18 @@ describe('cgroup v2', () => {
     put('usage_usec 2500000\nuser_usec 2000000\n', 'tp/i1/s1/cpu.stat')
     put('3', 'tp/i1/s1/pids.current')
     put('low 0\nhigh 0\nmax 4\noom 2\noom_kill 2\n', 'tp/i1/s1/memory.events')
-    expect(cg.stats('s1')).toEqual({ cpuSeconds: 2.5, memoryBytes: 10 * MiB, memoryPeakBytes: 12 * MiB, memoryLimitBytes: 64 * MiB, pids: 3, pidsLimit: 32, oomKills: 2 })
+    put('max 7\n', 'tp/i1/s1/pids.events')
+    expect(cg.stats('s1')).toEqual({
+      cpuSeconds: 2.5,
+      memoryBytes: 10 * MiB,
+      memoryPeakBytes: 12 * MiB,
+      memoryLimitBytes: 64 * MiB,
+      pids: 3,
+      pidsLimit: 32,
+      oomKills: 2,
+      cpuLimit: 0.5,
+      pidsLimitHits: 7,
+    })
     expect(cg.lastOomKills('s1')).toBe(2)
     expect(() => cg.resize('s1', { ...limits, memoryMb: 8 })).toThrow(/below what sandbox s1 uses now \(10 MiB\)/)
     put('max', 'tp/i1/s1/memory.swap.max')
@@ -137,7 +148,19 @@ describe('cgroup v1 on a hybrid host (v1 limits, cgroup2 tracking)', () => {
     put('oom_kill_disable 0\nunder_oom 0\noom_kill 1\n', 'memory/tp/i1/s1/memory.oom_control')
     put('1500000000', 'cpuacct/tp/i1/s1/cpuacct.usage')
     put('5', 'pids/tp/i1/s1/pids.current')
-    expect(cg.stats('s1')).toEqual({ cpuSeconds: 1.5, memoryBytes: 20 * MiB, memoryPeakBytes: 30 * MiB, memoryLimitBytes: 64 * MiB, pids: 5, pidsLimit: 32, oomKills: 1 })
+    put('100000', 'cpu/tp/i1/s1/cpu.cfs_period_us')
+    put('max 3\n', 'pids/tp/i1/s1/pids.events')
+    expect(cg.stats('s1')).toEqual({
+      cpuSeconds: 1.5,
+      memoryBytes: 20 * MiB,
+      memoryPeakBytes: 30 * MiB,
+      memoryLimitBytes: 64 * MiB,
+      pids: 5,
+      pidsLimit: 32,
+      oomKills: 1,
+      cpuLimit: 0.5,
+      pidsLimitHits: 3,
+    })
     put(String(64 * MiB), 'memory/tp/i1/s1/memory.memsw.limit_in_bytes')
     cg.resize('s1', { ...limits, memoryMb: 96 })
     expect([read('memory/tp/i1/s1/memory.limit_in_bytes'), read('memory/tp/i1/s1/memory.memsw.limit_in_bytes')]).toEqual([String(96 * MiB), String(96 * MiB)])

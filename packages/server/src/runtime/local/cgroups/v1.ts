@@ -6,7 +6,7 @@ import { readText } from '../host-files.js'
 import { keyed, listProcs, moveAll, readNumber } from './cgroupfs.js'
 import type { CgroupLimits, CgroupProblem, CgroupTracker, ExecCgroup, SandboxCgroupFiles } from './drivers.js'
 import { type V1Controller, v1Resources } from './layout.js'
-import { PERIOD_US } from './v2.js'
+import { PERIOD_US, optional } from './v2.js'
 
 type Mounts = Partial<Record<V1Controller, string>>
 
@@ -76,7 +76,16 @@ export class V1Limits implements CgroupLimits {
       memoryLimitBytes: mem('memory.limit_in_bytes') ?? 0,
       pids: readNumber(this.#file(rel, 'pids', 'pids.current')) ?? 0,
       pidsLimit: readNumber(this.#file(rel, 'pids', 'pids.max')) ?? Number.MAX_SAFE_INTEGER,
+      ...optional('cpuLimit', this.#cpuCores(rel)),
+      ...optional('pidsLimitHits', keyed(readText(this.#file(rel, 'pids', 'pids.events')) ?? '', 'max')),
     }
+  }
+
+  /** cpu.cfs_quota_us / cpu.cfs_period_us as cores; undefined for no quota (-1). */
+  #cpuCores(rel: string): number | undefined {
+    const quota = readNumber(this.#file(rel, 'cpu', 'cpu.cfs_quota_us'))
+    const period = readNumber(this.#file(rel, 'cpu', 'cpu.cfs_period_us'))
+    return quota !== undefined && quota > 0 && period !== undefined && period > 0 ? quota / period : undefined
   }
 
   oomKills(rel: string): number {

@@ -10,6 +10,19 @@ import { v2Controllers } from './layout.js'
 
 export const PERIOD_US = 100_000
 
+/** cpu.max (`<quota> <period>` or `max <period>`) as cores; undefined for no limit or an unreadable file. */
+export function cpuMaxCores(text: string | undefined): number | undefined {
+  const [quota, period] = (text ?? '').trim().split(' ')
+  const q = Number(quota)
+  const p = Number(period)
+  return Number.isFinite(q) && q > 0 && Number.isFinite(p) && p > 0 ? q / p : undefined
+}
+
+/** `{ [key]: value }`, or nothing when the value is unknown (optional stats fields stay absent). */
+export function optional<K extends string>(key: K, value: number | undefined): { [P in K]?: number } {
+  return (value === undefined ? {} : { [key]: value }) as { [P in K]?: number }
+}
+
 /** memory.max, cpu.max and pids.max in `<root>/<rel>`. */
 export class V2Limits implements CgroupLimits {
   readonly version = 2
@@ -76,6 +89,8 @@ export class V2Limits implements CgroupLimits {
       memoryLimitBytes: readNumber(f('memory.max')) ?? Number.MAX_SAFE_INTEGER,
       pids: readNumber(f('pids.current')) ?? 0,
       pidsLimit: readNumber(f('pids.max')) ?? Number.MAX_SAFE_INTEGER,
+      ...optional('cpuLimit', cpuMaxCores(readText(f('cpu.max')))),
+      ...optional('pidsLimitHits', keyed(readText(f('pids.events')) ?? '', 'max')),
     }
   }
 
