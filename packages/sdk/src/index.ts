@@ -95,6 +95,13 @@ export {
   RoutedService,
   RouteMetric,
   EnvironmentMetrics,
+  UpstreamProtocol,
+  ForkLaunch,
+  TraceHop,
+  RequestTrace,
+  EnvironmentTraces,
+  ServiceCost,
+  EnvironmentCost,
   environmentsOps,
 } from './contract/environments.js'
 export {

@@ -3,7 +3,7 @@ import { networkInterfaces } from 'node:os'
 import { mkdirSync } from 'node:fs'
 import { join, resolve } from 'node:path'
 import { serve } from '@hono/node-server'
-import type { Principal } from '@tidepool/sdk'
+import { CreateSandboxInput, type Principal } from '@tidepool/sdk'
 import type { Hono } from 'hono'
 import { AuditLog } from './audit/audit-log.js'
 import { auditPaths } from './audit/config.js'
@@ -20,7 +20,7 @@ import { freezePrototypes } from './core/harden.js'
 import { createLogger, type Logger } from './core/log.js'
 import { createDataService, type DataService } from './data/service.js'
 import { mountE2b } from './e2b/mount.js'
-import { EnvironmentService } from './environments/service.js'
+import { EnvironmentService, environmentSubject } from './environments/service.js'
 import { createGateService } from './gate/service.js'
 import { createHttpApp } from './http/app.js'
 import { proxyPortUpgrade } from './http/port-proxy.js'
@@ -46,6 +46,7 @@ import { RouteMetrics } from './router/metrics.js'
 import { RequestRouter } from './router/router.js'
 import { createWebhooksArea } from './webhooks/area.js'
 import { publishingInsights } from './webhooks/insights-seam.js'
+import { RouteTraces } from './router/traces.js'
 
 /** How often stopped sandboxes past their retention are looked for (the reaper runs every second). */
 const PRUNE_INTERVAL_MS = 10 * 60_000
@@ -182,7 +183,41 @@ export async function buildControlPlane(config: Config, opts: BuildOptions = {})
   })
   // Routed URLs name the router's port: the configured one, or the one it bound (port 0 in tests).
   let routerPort = config.router.port
-  const environments = new EnvironmentService({ db: store.db, clock, routedUrl: (env, service) => `http://${service}.${env}.localhost:${routerPort}` })
+  const systemFor = (project: string) => ({ project, tokenId: 'system:router', name: 'router', scopes: ['sandboxes:read' as const] })
+  // The router and the health probe reach a port inside a sandbox the way the ports area does.
+  const connectSandbox = async (project: string, id: string, port: number) => runtime.connectPort((await sandboxes.live(systemFor(project), id)).ref, port)
+  const environments = new EnvironmentService({
+    db: store.db,
+    clock,
+    log: log.child({ area: 'environments' }),
+    routedUrl: (env, service) => `http://${service}.${env}.localhost:${routerPort}`,
+    sandboxes: {
+      create: async (p, spec) =>
+        (
+          await sandboxes.create(
+            p,
+            CreateSandboxInput.parse({ template: spec.template, resources: spec.resources, envs: spec.envs, ...(spec.timeoutMs !== undefined ? { timeoutMs: spec.timeoutMs } : {}) }),
+          )
+        ).id,
+      // The service runs as long as the sandbox (its TTL ends both); 24 h is the longest a command may run.
+      start: async (p, id, cmd, cwd) => void (await commands.startBackground(p, id, { cmd, ...(cwd !== undefined ? { cwd } : {}), timeoutMs: 86_400_000 })),
+      check: async (p, id) => void (await sandboxes.live(p, id)),
+      addEnvs: (id, envs) => sandboxes.changeEnvs(id, (old) => ({ ...old, ...envs })),
+      destroy: (p, id) => sandboxes.destroy(p, id, 'fork_ended'),
+      connect: connectSandbox,
+    },
+    data: {
+      createClone: async (p, mirror, sandbox) => {
+        const c = await svcData.createClone(p, { mirror, ...(sandbox ? { sandbox } : {}) })
+        return { id: c.id, url: c.url }
+      },
+      deleteClone: (p, id) => svcData.deleteClone({ ...p, name: 'environments', scopes: ['data:write'] }, id),
+    },
+    emit: (e) =>
+      void events
+        .emit({ project: e.project, sandboxId: environmentSubject(e.env), kind: e.kind, actor: e.actor, data: e.data })
+        .catch((err: unknown) => log.error({ err, kind: e.kind }, 'environments: recording a routing event failed')),
+  })
   const routeMetrics = new RouteMetrics()
   // Webhooks: subscriptions and their durable queue, approval links, the GitHub adapter (secrets from the env vars the config names).
   let apiUrl = `http://${config.host}:${config.port}`
@@ -196,11 +231,23 @@ export async function buildControlPlane(config: Config, opts: BuildOptions = {})
     githubWebhookSecret: secretFromEnv(opts.env ?? {}, config.webhooks?.github.webhookSecretEnv),
     listenUrl: () => apiUrl,
   })
+  const routeTraces = new RouteTraces()
   const svc: Services = {
     redispatch: (name, input, ctx) => dispatch(name, input, ctx, svc),
     config,
     environments,
     routeMetrics,
+    routeTraces,
+    measureSandbox: async (project, id) => {
+      const p = systemFor(project)
+      try {
+        const [sbx, m] = await Promise.all([sandboxes.get(p, id), sandboxes.metrics({ ...p, name: 'environments' }, id)])
+        const ageSeconds = Math.max(1, (Date.parse(m.at) - Date.parse(sbx.createdAt)) / 1000)
+        return { cpu: m.cpuSeconds / ageSeconds, memoryMb: m.memoryBytes / 1048576 }
+      } catch {
+        return undefined
+      }
+    },
     store,
     clock,
     log,
@@ -319,6 +366,8 @@ export async function buildControlPlane(config: Config, opts: BuildOptions = {})
       network.detach(e.sandboxId).catch((err: unknown) => log.error({ err, sandbox: e.sandboxId }, 'network: detaching an ended sandbox failed'))
       svc.ports.forget(e.sandboxId).catch((err: unknown) => log.error({ err, sandbox: e.sandboxId }, 'forgetting the public ports of an ended sandbox failed'))
       svc.data.releaseSandbox(e.project, e.sandboxId).catch((err: unknown) => log.error({ err, sandbox: e.sandboxId }, 'releasing the clones of an ended sandbox failed'))
+      // A fork ends with its sandbox: the router sends its key to the baseline from now on.
+      environments.forgetSandbox(e.sandboxId).catch((err: unknown) => log.error({ err, sandbox: e.sandboxId }, 'ending the forks of an ended sandbox failed'))
     }
   })
   // Adopts or restarts clones after a restart, reaps orphans, starts the data reaper.
@@ -369,6 +418,12 @@ export async function buildControlPlane(config: Config, opts: BuildOptions = {})
         source: environments,
         config: config.router,
         metrics: routeMetrics,
+        traces: routeTraces,
+        connectSandbox,
+        notice: (n) =>
+          void events
+            .emit({ project: n.project, sandboxId: environmentSubject(n.env), kind: n.kind, actor: 'router', data: n.data })
+            .catch((err: unknown) => log.error({ err, kind: n.kind }, 'router: recording a routing event failed')),
         log: log.child({ area: 'router' }),
         verifyToken: (secret) =>
           tokens.authenticate(secret).then(

@@ -32,7 +32,7 @@ const a = http.createServer((q, s) => s.end('ok')).listen(0, '127.0.0.1', () => 
 const routerJs = (baseline: number, fork: number) => `
 const { RequestRouter } = await import(${JSON.stringify(new URL('../router/router.js', import.meta.url).href)})
 const { RouteMetrics } = await import(${JSON.stringify(new URL('../router/metrics.js', import.meta.url).href)})
-const services = new Map([['echo', { baseline: 'http://127.0.0.1:${baseline}', forks: new Map([['${KEY}', 'http://127.0.0.1:${fork}']]) }]])
+const services = new Map([['echo', { baseline: { url: 'http://127.0.0.1:${baseline}' }, forks: new Map([['${KEY}', { url: 'http://127.0.0.1:${fork}' }]]) }]])
 const table = new Map([['bench', { name: 'bench', project: 'bench', services }]])
 const log = { debug() {}, info() {}, warn() {}, error() {}, child() { return log } }
 const config = { host: '127.0.0.1', port: 0, connectTimeoutMs: 5000, responseTimeoutMs: 30000, maxSocketsPerUpstream: 256, trustRoutingHeaders: true }
@@ -102,9 +102,30 @@ async function freePort(): Promise<number> {
   })
 }
 
+const nginxBin = () => ['/usr/sbin/nginx', '/usr/bin/nginx'].find((b) => spawnSync(b, ['-v'], { env: childEnv() }).status === 0)
+
+/** The bench's setup: Debian's nginx where it is missing (as root, through apt; never started as a service). */
+function ensureNginx(): string | undefined {
+  const found = nginxBin()
+  if (found || process.getuid?.() !== 0) return found
+  process.stderr.write('  installing nginx (apt-get install nginx-light) for the router bench\n')
+  const env = { ...childEnv(), DEBIAN_FRONTEND: 'noninteractive' }
+  // policy-rc.d exit 101: the package's postinst must not start a system nginx on port 80.
+  const policy = '/usr/sbin/policy-rc.d'
+  const hadPolicy = spawnSync('test', ['-e', policy]).status === 0
+  if (!hadPolicy) writeFileSync(policy, '#!/bin/sh\nexit 101\n', { mode: 0o755 })
+  try {
+    const r = spawnSync('apt-get', ['install', '-y', '--no-install-recommends', 'nginx-light'], { env, stdio: ['ignore', 'ignore', 'pipe'], timeout: 300_000 })
+    if (r.status !== 0) spawnSync('apt-get', ['install', '-y', '--no-install-recommends', 'nginx'], { env, stdio: ['ignore', 'ignore', 'pipe'], timeout: 300_000 })
+  } finally {
+    if (!hadPolicy) rmSync(policy, { force: true })
+  }
+  return nginxBin()
+}
+
 async function startNginx(dir: string, baseline: number, fork: number): Promise<{ child: ChildProcess; port: number } | string> {
-  const bin = ['/usr/sbin/nginx', '/usr/bin/nginx'].find((b) => spawnSync(b, ['-v'], { env: childEnv() }).status === 0)
-  if (!bin) return 'nginx is not installed (Debian: apt-get install nginx-light)'
+  const bin = ensureNginx()
+  if (!bin) return 'nginx is not installed and could not be (Debian: apt-get install nginx-light, as root)'
   const port = await freePort()
   for (const d of ['body', 'proxy', 'fastcgi', 'uwsgi', 'scgi']) mkdirSync(join(dir, d), { recursive: true })
   writeFileSync(join(dir, 'nginx.conf'), nginxConf(dir, port, baseline, fork))

@@ -128,6 +128,7 @@ export const regexFiles: Readonly<Record<string, RegexFile>> = {
   'server/src/mcp/resources.ts': { input: 'resource URIs an MCP client reads (anchored)' },
   'server/src/mcp/tools.ts': { input: "none: the operation table's own names" },
   'sdk/src/contract/environments.ts': { input: 'request fields (zod .regex; the string is bounded by .max first)' },
+  'server/src/router/traces.ts': { input: 'the traceparent header of a routed request (tested for its fixed length 55 first; anchored, fixed-width classes)' },
   'sdk/src/contract/actions.ts': { input: 'request fields (zod .regex; the string is bounded by .max first)' },
 }
 

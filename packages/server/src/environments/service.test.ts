@@ -21,7 +21,7 @@ describe('EnvironmentService', () => {
     await svc.create(p, { name: 'web', services: [{ name: 'front', upstream: 'http://127.0.0.1:1' }] })
     const fork = await svc.createFork(p, { env: 'web', service: 'front', upstream: 'http://127.0.0.1:2', ttlSeconds: 60 })
     expect(fork.expiresAt).toBe('2026-01-01T00:01:00.000Z')
-    expect((await svc.routeTable()).get('web')!.services.get('front')!.forks.get(fork.routingKey)).toBe('http://127.0.0.1:2')
+    expect((await svc.routeTable()).get('web')!.services.get('front')!.forks.get(fork.routingKey)).toEqual({ url: 'http://127.0.0.1:2' })
     let changes = 0
     svc.onChange(() => changes++)
     expect(await svc.reapExpired()).toBe(0)
@@ -38,7 +38,7 @@ describe('EnvironmentService', () => {
     expect(fa.routingKey).toMatch(/^[a-z][a-z0-9]{11}$/)
     const fb = await svc.createFork(p, { env: 'shop', service: 'b', upstream: 'http://127.0.0.1:4', routingKey: fa.routingKey })
     const services = (await svc.routeTable()).get('shop')!.services
-    expect([services.get('a')!.forks.get(fa.routingKey), services.get('b')!.forks.get(fb.routingKey)]).toEqual(['http://127.0.0.1:3', 'http://127.0.0.1:4'])
+    expect([services.get('a')!.forks.get(fa.routingKey), services.get('b')!.forks.get(fb.routingKey)]).toEqual([{ url: 'http://127.0.0.1:3' }, { url: 'http://127.0.0.1:4' }])
     await svc.delete(p, 'shop')
     expect((await svc.routeTable()).size).toBe(0)
   })

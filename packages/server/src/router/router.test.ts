@@ -34,7 +34,9 @@ describe('the router at a public edge (trustRoutingHeaders: false)', () => {
     const base = await upstream('base')
     const fork = await upstream('fork')
     servers.push(base.server, fork.server)
-    const table = new Map<string, RouteEnvironment>([['web', { name: 'web', project: 'p', services: new Map([['front', { baseline: base.url, forks: new Map([['k1', fork.url]]) }]]) }]])
+    const table = new Map<string, RouteEnvironment>([
+      ['web', { name: 'web', project: 'p', services: new Map([['front', { baseline: { url: base.url }, forks: new Map([['k1', { url: fork.url }]]) }]]) }],
+    ])
     router = new RequestRouter({
       source: { routeTable: async () => table, onChange: () => () => undefined },
       config: RouterConfig.parse({ port: 0, trustRoutingHeaders: false }),

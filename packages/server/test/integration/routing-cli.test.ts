@@ -75,6 +75,19 @@ describe('tidepool env and tidepool router (built CLI)', () => {
       router.kill()
     }
 
+    // Through the control plane's own router: the hop is in env trace, the fork in env events and env cost.
+    const routed = (JSON.parse(created.stdout) as { services: { url: string }[] }).services[0]!.url
+    expect((await get(`${routed}/`, { 'x-tidepool-route': 'pr-7' })).body).toBe('fork')
+    const trace = await cli('env', 'trace', 'web', '--key', 'pr-7', '--json')
+    expect(trace.status, trace.stderr).toBe(0)
+    expect(JSON.parse(trace.stdout).items[0].hops[0]).toMatchObject({ service: 'front', target: 'pr-7', status: 200 })
+    expect((await cli('env', 'trace', 'web', '--key', 'pr-7')).stdout).toMatch(/front@pr-7 {2}200/)
+    expect((await cli('env', 'events', 'web')).stdout).toContain('fork_added')
+    const cost = await cli('env', 'cost', 'web')
+    expect(cost.status, cost.stderr).toBe(0)
+    expect(cost.stdout).toContain('full copy: 0 CPU, 0 MiB')
+    expect(cost.stdout).toContain('no declared resources and nothing measured')
+
     expect((await cli('env', 'unfork', 'web', fork.id)).status).toBe(0)
     expect((await cli('env', 'rm', 'web')).status).toBe(0)
     expect((await cli('env', 'rm', 'web')).status).toBe(0)

@@ -23,6 +23,7 @@ import * as insightFlakyEvidence from './1100-insight-flaky-evidence.js'
 import * as environments from './1101-environments.js'
 import * as gate from './1200-gate.js'
 import * as webhooks from './1240-webhooks.js'
+import * as forkSandboxes from './1250-fork-sandboxes.js'
 
 export const migrations: Record<string, Migration> = {
   '0001-core': core,
@@ -40,4 +41,5 @@ export const migrations: Record<string, Migration> = {
   '1101-environments': environments,
   '1200-gate': gate,
   '1240-webhooks': webhooks,
+  '1250-fork-sandboxes': forkSandboxes,
 }
