@@ -32,6 +32,16 @@ class Lifecycle(TypedDict, total=False):
     "A paused sandbox resumes on its next exec or file call."
 
 
+Isolation: TypeAlias = Literal['namespaces', 'gvisor']
+
+
+class PtySize(TypedDict, total=False):
+    cols: Required[int]
+    "Columns of the terminal."
+    rows: Required[int]
+    "Rows of the terminal."
+
+
 class CreateSandboxInputResources(TypedDict, total=False):
     "Limits; unset fields take the configured defaults."
     cpu: NotRequired[float]
@@ -74,6 +84,7 @@ class CreateSandboxInput(TypedDict, total=False):
     "Environment variables (at most 256, names up to 256 bytes, values up to 32 KiB). Values are never logged and are redacted in the audit log."
     metadata: NotRequired[dict[str, str]]
     "Free-form string labels; filter lists with metadata.<key>=<value>."
+    isolation: NotRequired[Isolation]
 
 
 class RunEventInfraMetrics(TypedDict, total=False):
@@ -91,6 +102,16 @@ class RunEventInfraMetrics(TypedDict, total=False):
     oomKills: NotRequired[int]
     "Processes killed for exceeding memory."
     diskPct: NotRequired[float]
+    cpuSeconds: NotRequired[float]
+    "CPU time the run's sandboxes used (joined from their cgroups when the run executed in tidepool sandboxes)."
+    memoryPeakBytes: NotRequired[int]
+    "Peak memory of the most memory-starved sandbox of the run (joined from its cgroup)."
+    memoryLimitBytes: NotRequired[int]
+    "That sandbox's memory limit."
+    pidsLimitHits: NotRequired[int]
+    "Forks refused at the pids limit (joined from the sandboxes\u2019 cgroups: pids.events max)."
+    figuresFrom: NotRequired[str]
+    "The sandboxes whose cgroup figures were joined (\" (live)\" when read before the sandbox ended)."
     sandboxId: NotRequired[str]
     "The tidepool sandbox the run used (enables resize/reset remediation)."
     runner: NotRequired[str]
@@ -141,6 +162,8 @@ class SampleSpec(TypedDict, total=False):
 class MaskingSpec(TypedDict, total=False):
     defaults: NotRequired[bool]
     "Apply built-in rules to columns whose names look personal (email, first/last/full name, phone, address, ssn, birth date, ip, token, password)."
+    content: NotRequired[bool]
+    "Also scan text and JSON columns that no rule masks for personal data by content (emails, phone numbers, Luhn-valid card numbers, mod-97-valid IBANs, names that are values of masked name columns) and mask just those spans."
     rules: NotRequired[list[MaskRule]]
     "Explicit rules; they win over the defaults, the first matching rule wins."
 
@@ -257,10 +280,40 @@ class ServiceSpecResources(TypedDict, total=False):
 class ServiceSpec(TypedDict, total=False):
     name: Required[str]
     "Service name within the environment."
-    upstream: Required[str]
+    upstream: NotRequired[str]
     "The service's own address, e.g. http://127.0.0.1:8081 (http or https, no credentials)."
+    sandbox: NotRequired[str]
+    "A sandbox of the project the service runs in (with port); the router reaches it through the runtime's connection into the sandbox, like the ports area."
+    port: NotRequired[int]
+    "The port inside the sandbox the service listens on (127.0.0.1 inside is enough)."
+    protocol: NotRequired[Literal['http1', 'h2c']]
+    "http1 (default): HTTP/1.1 with keep-alive pools. h2c: HTTP/2 without TLS by prior knowledge (gRPC servers); the router speaks HTTP/2 to it and relays trailers."
     resources: NotRequired[ServiceSpecResources]
     "Resources the service is declared to use (recorded; not enforced on URL upstreams)."
+
+
+class ForkLaunchResources(TypedDict, total=False):
+    cpu: NotRequired[float]
+    "CPU cores (fractional allowed), enforced as a CFS quota."
+    memoryMb: NotRequired[int]
+    "Memory limit in MiB; the kernel OOM-kills above it."
+    pids: NotRequired[int]
+    "Maximum number of processes and threads, counting the sandbox's init, its exec server and one handler per running command; at most half of the host's kernel task limit."
+    diskMb: NotRequired[int]
+    "What the sandbox's writable layer may hold, in MiB (files it writes anywhere); a write past it fails with EDQUOT inside the sandbox. At most the server's runtime.disk.maxMb."
+
+
+class ForkLaunch(TypedDict, total=False):
+    template: NotRequired[str]
+    "Template of the sandbox the fork starts."
+    resources: NotRequired[ForkLaunchResources]
+    envs: NotRequired[dict[str, str]]
+    "Env of the sandbox; TIDEPOOL_ROUTING_KEY (and DATABASE_URL with database) are added."
+    cmd: Required[list[str] | str]
+    "The service, started in the background once the sandbox runs; it listens on port."
+    cwd: NotRequired[str]
+    timeoutMs: NotRequired[int]
+    "TTL of the sandbox (default: the fork's ttlSeconds, else the sandbox default)."
 
 
 class SandboxResources(TypedDict, total=False):
@@ -332,6 +385,10 @@ class SandboxMetrics(TypedDict, total=False):
     pids: Required[int]
     pidsLimit: Required[int]
     oomKills: Required[int]
+    cpuLimit: NotRequired[float]
+    "CPU cores the sandbox's cgroup quota allows, read back from the cgroup (what a resize really set)."
+    pidsLimitHits: NotRequired[int]
+    "Times a fork was refused at the pids limit (pids.events max)."
     diskBytes: NotRequired[int]
     "Bytes the sandbox's writable layer holds on disk (allocated, not apparent sizes)."
     diskExclusiveBytes: NotRequired[int]
@@ -400,6 +457,8 @@ class CommandInfo(TypedDict, total=False):
     startedAt: Required[str]
     "RFC 3339 timestamp (UTC)."
     exitCode: NotRequired[int]
+    pty: NotRequired[PtySize]
+    "The size of its pseudo-terminal, when it runs on one."
 
 
 class OneShotResult(TypedDict, total=False):
@@ -647,6 +706,16 @@ class RunInfra(TypedDict, total=False):
     oomKills: NotRequired[int]
     "Processes killed for exceeding memory."
     diskPct: NotRequired[float]
+    cpuSeconds: NotRequired[float]
+    "CPU time the run's sandboxes used (joined from their cgroups when the run executed in tidepool sandboxes)."
+    memoryPeakBytes: NotRequired[int]
+    "Peak memory of the most memory-starved sandbox of the run (joined from its cgroup)."
+    memoryLimitBytes: NotRequired[int]
+    "That sandbox's memory limit."
+    pidsLimitHits: NotRequired[int]
+    "Forks refused at the pids limit (joined from the sandboxes\u2019 cgroups: pids.events max)."
+    figuresFrom: NotRequired[str]
+    "The sandboxes whose cgroup figures were joined (\" (live)\" when read before the sandbox ended)."
     sandboxId: NotRequired[str]
     "The tidepool sandbox the run used (enables resize/reset remediation)."
     runner: NotRequired[str]
@@ -1061,6 +1130,31 @@ class RemediationPage(TypedDict, total=False):
     "Pass to get the next page; absent on the last page."
 
 
+class RerunRequestPage(TypedDict, total=False):
+    items: Required[list[RerunRequest]]
+    nextToken: NotRequired[str]
+    "Pass to get the next page; absent on the last page."
+
+
+class RerunRequest(TypedDict, total=False):
+    remediationId: Required[str]
+    "The applied rerun remediation this request is (reject it to withdraw the request)."
+    runId: Required[str]
+    "The red run to re-run."
+    commit: Required[str]
+    branch: Required[str]
+    pipeline: NotRequired[str]
+    pr: NotRequired[str]
+    attempt: Required[int]
+    "The attempt number the re-run should report (createRun attempt)."
+    tests: Required[list[str]]
+    "Test ids that failed (a CI may re-run only these)."
+    requestedAt: Required[str]
+    "RFC 3339 timestamp (UTC)."
+    requestedBy: Required[str]
+    "system:remediation, or the token that applied it."
+
+
 class InsightsSettings(TypedDict, total=False):
     mode: Required[Literal['suggest', 'auto', 'ab']]
     "suggest: recommend only; auto: apply what passes every gate; ab: assign each run to an arm."
@@ -1166,6 +1260,75 @@ class MirrorReport(TypedDict, total=False):
     rowsPerSecond: Required[float]
     pgVersion: Required[str]
     "Major version of the PostgreSQL serving the mirror and its clones."
+    warnings: Required[list[str]]
+    masking: NotRequired[MaskingReport]
+    "What was masked, by name and by content, column by column (builds since content masking)."
+
+
+class MaskingReportTablesItemColumnsItemFound(TypedDict, total=False):
+    "Spans found by content, per detector."
+    email: Required[int]
+    phone: Required[int]
+    "E.164 (+ and 8\u201315 digits) or national (10 digits, or 11 after a 0/1 trunk prefix, in 2+ groups)."
+    card: Required[int]
+    "13\u201319 digits (single spaces or dashes between groups) passing Luhn."
+    iban: Required[int]
+    "Country code, check digits and the country's IBAN length, passing mod 97."
+    name: Required[int]
+    "Capitalised words that are values of the masked name columns."
+
+
+class MaskingReportTablesItemColumnsItem(TypedDict, total=False):
+    column: Required[str]
+    type: Required[str]
+    "PostgreSQL type."
+    masking: Required[Literal['name', 'content', 'none']]
+    "name: a rule masks the whole value; content: spans found inside were masked; none: left as is (see reason)."
+    rule: NotRequired[Literal['email', 'name', 'first_name', 'last_name', 'phone', 'hash', 'null', 'redact', 'keep']]
+    "The rule, for masking \"name\"."
+    scanned: NotRequired[int]
+    "Values scanned by content (non-NULL)."
+    masked: NotRequired[int]
+    "Values in which at least one span was masked."
+    found: NotRequired[MaskingReportTablesItemColumnsItemFound]
+    "Spans found by content, per detector."
+    reason: NotRequired[str]
+    "Why a column is left as is: not text, a key column, an explicit keep rule, content scanning off, or nothing found."
+
+
+class MaskingReportTablesItem(TypedDict, total=False):
+    table: Required[str]
+    "schema.table"
+    rows: Required[int]
+    "Rows looked at (dry run: the sample read; build: rows copied)."
+    columns: Required[list[MaskingReportTablesItemColumnsItem]]
+
+
+class MaskingReportFound(TypedDict, total=False):
+    "Totals over all tables."
+    email: Required[int]
+    phone: Required[int]
+    "E.164 (+ and 8\u201315 digits) or national (10 digits, or 11 after a 0/1 trunk prefix, in 2+ groups)."
+    card: Required[int]
+    "13\u201319 digits (single spaces or dashes between groups) passing Luhn."
+    iban: Required[int]
+    "Country code, check digits and the country's IBAN length, passing mod 97."
+    name: Required[int]
+    "Capitalised words that are values of the masked name columns."
+
+
+class MaskingReport(TypedDict, total=False):
+    dryRun: Required[bool]
+    "true: a plan from a sample, nothing was built."
+    content: Required[bool]
+    "Content scanning was on."
+    nameColumns: Required[list[str]]
+    "Masked name columns (schema.table.column) whose values taught the name detector."
+    namesLearned: Required[int]
+    "Distinct name words learned from them."
+    tables: Required[list[MaskingReportTablesItem]]
+    found: Required[MaskingReportFound]
+    "Totals over all tables."
     warnings: Required[list[str]]
 
 
@@ -1591,11 +1754,23 @@ class RoutedServiceResources(TypedDict, total=False):
 class RoutedService(TypedDict, total=False):
     name: Required[str]
     upstream: Required[str]
-    "The baseline address."
+    "The baseline address (sandbox:<id>:<port> for a service in a sandbox)."
+    sandbox: NotRequired[str]
+    port: NotRequired[int]
+    protocol: NotRequired[Literal['http1', 'h2c']]
+    "http1 (default): HTTP/1.1 with keep-alive pools. h2c: HTTP/2 without TLS by prior knowledge (gRPC servers); the router speaks HTTP/2 to it and relays trailers."
     url: Required[str]
     "The routed URL callers use instead of the upstream: http://<service>.<env>.localhost:<router port>."
     resources: NotRequired[RoutedServiceResources]
     "Resources the service is declared to use (recorded; not enforced on URL upstreams)."
+
+
+class ForkDatabase(TypedDict, total=False):
+    "The fork's own database clone: a key selects its data too."
+    clone: Required[str]
+    "Clone id (dcl_\u2026), deleted with the fork."
+    url: Required[str]
+    "The clone's connection URL (DATABASE_URL of the fork's sandbox)."
 
 
 class Fork(TypedDict, total=False):
@@ -1606,7 +1781,16 @@ class Fork(TypedDict, total=False):
     routingKey: Required[str]
     "The key that selects this fork; forks of other services with the same key form its route group."
     upstream: Required[str]
-    "The fork's own address."
+    "The fork's own address (sandbox:<id>:<port> for a fork in a sandbox)."
+    sandbox: NotRequired[str]
+    "The sandbox the fork runs in; the fork ends when the sandbox does."
+    port: NotRequired[int]
+    protocol: NotRequired[Literal['http1', 'h2c']]
+    "http1 (default): HTTP/1.1 with keep-alive pools. h2c: HTTP/2 without TLS by prior knowledge (gRPC servers); the router speaks HTTP/2 to it and relays trailers."
+    ownsSandbox: NotRequired[bool]
+    "true: the fork started this sandbox (launch) and deleting the fork destroys it."
+    database: NotRequired[ForkDatabase]
+    "The fork's own database clone: a key selects its data too."
     createdAt: Required[str]
     "RFC 3339 timestamp (UTC)."
     expiresAt: NotRequired[str]
@@ -1639,6 +1823,186 @@ class RouteMetric(TypedDict, total=False):
     "Requests answered 502 or 504 by the router."
     latencyMs: Required[RouteMetricLatencyMs]
     "Time to response headers, over the last 1024 requests."
+
+
+class EnvironmentTraces(TypedDict, total=False):
+    environment: Required[str]
+    routerRunning: Required[bool]
+    items: Required[list[RequestTrace]]
+    "Newest first; hops in the order the router saw them."
+
+
+class RequestTrace(TypedDict, total=False):
+    traceId: Required[str]
+    key: NotRequired[str]
+    hops: Required[list[TraceHop]]
+
+
+class TraceHop(TypedDict, total=False):
+    at: Required[str]
+    "RFC 3339 timestamp (UTC)."
+    service: Required[str]
+    target: Required[str]
+    "baseline, or the key of the fork that served this hop."
+    key: NotRequired[str]
+    "The routing key the request carried (absent: none)."
+    status: Required[int]
+    "Status the router answered (502/504 are its own)."
+    ms: Required[float]
+    "Time to response headers."
+    fallback: Required[bool]
+
+
+class EnvironmentCostFullCopy(TypedDict, total=False):
+    "One full copy of the environment: every service."
+    cpu: Required[float]
+    "CPUs."
+    memoryMb: Required[float]
+    "MiB."
+
+
+class EnvironmentCostPerFork(TypedDict, total=False):
+    "One route group as forked today: the services forked under the key with the most forks (at least one service, the largest, when nothing is forked)."
+    cpu: Required[float]
+    "CPUs."
+    memoryMb: Required[float]
+    "MiB."
+
+
+class EnvironmentCostBox(TypedDict, total=False):
+    "This host's CPUs and memory."
+    cpu: Required[float]
+    "CPUs."
+    memoryMb: Required[float]
+    "MiB."
+
+
+class EnvironmentCostConcurrent(TypedDict, total=False):
+    "How many of each the box holds at once beside the shared baseline (box \u2212 fullCopy): the scarcer of CPU and memory decides; an axis with no figure does not limit."
+    fullCopies: Required[int]
+    forks: Required[int]
+
+
+class EnvironmentCost(TypedDict, total=False):
+    environment: Required[str]
+    services: Required[list[ServiceCost]]
+    fullCopy: Required[EnvironmentCostFullCopy]
+    "One full copy of the environment: every service."
+    perFork: Required[EnvironmentCostPerFork]
+    "One route group as forked today: the services forked under the key with the most forks (at least one service, the largest, when nothing is forked)."
+    savingPercent: Required[float]
+    "1 \u2212 perFork / fullCopy in percent (the mean over CPU and memory, of the axes with figures)."
+    box: Required[EnvironmentCostBox]
+    "This host's CPUs and memory."
+    concurrent: Required[EnvironmentCostConcurrent]
+    "How many of each the box holds at once beside the shared baseline (box \u2212 fullCopy): the scarcer of CPU and memory decides; an axis with no figure does not limit."
+    notes: Required[list[str]]
+    "What the figures rest on (services without any figure, \u2026)."
+
+
+class ServiceCostDeclared(TypedDict, total=False):
+    "Declared resources of the baseline."
+    cpu: NotRequired[float]
+    "CPUs."
+    memoryMb: NotRequired[float]
+    "MiB."
+
+
+class ServiceCostMeasured(TypedDict, total=False):
+    "Measured in the baseline's sandbox (cgroup: memory now, CPU averaged since start); absent for URL upstreams."
+    cpu: NotRequired[float]
+    "CPUs."
+    memoryMb: NotRequired[float]
+    "MiB."
+
+
+class ServiceCostUsed(TypedDict, total=False):
+    "What the comparison counts: measured where there is a figure, else declared, else 0."
+    cpu: Required[float]
+    "CPUs."
+    memoryMb: Required[float]
+    "MiB."
+
+
+class ServiceCost(TypedDict, total=False):
+    service: Required[str]
+    forks: Required[int]
+    "Forks of this service (all keys)."
+    declared: NotRequired[ServiceCostDeclared]
+    "Declared resources of the baseline."
+    measured: NotRequired[ServiceCostMeasured]
+    "Measured in the baseline's sandbox (cgroup: memory now, CPU averaged since start); absent for URL upstreams."
+    used: Required[ServiceCostUsed]
+    "What the comparison counts: measured where there is a figure, else declared, else 0."
+
+
+class CreatedWebhook(TypedDict, total=False):
+    id: Required[str]
+    "Webhook id (whk_\u2026)."
+    project: Required[str]
+    url: Required[str]
+    events: Required[list[Literal['triage.summary', 'remediation.proposed', 'remediation.approved', 'remediation.rejected']]]
+    description: NotRequired[str]
+    createdAt: Required[str]
+    "RFC 3339 timestamp (UTC)."
+    createdBy: Required[str]
+    "Token id that created it."
+    secret: Required[str]
+    "The signing secret (whsec_\u2026): shown only once. Verify X-Tidepool-Signature with it (README, Webhooks)."
+
+
+class Webhook(TypedDict, total=False):
+    id: Required[str]
+    "Webhook id (whk_\u2026)."
+    project: Required[str]
+    url: Required[str]
+    events: Required[list[Literal['triage.summary', 'remediation.proposed', 'remediation.approved', 'remediation.rejected']]]
+    description: NotRequired[str]
+    createdAt: Required[str]
+    "RFC 3339 timestamp (UTC)."
+    createdBy: Required[str]
+    "Token id that created it."
+
+
+class WebhookDelivery(TypedDict, total=False):
+    id: Required[str]
+    "Delivery id (dlv_\u2026): the X-Tidepool-Delivery header; the same on every retry."
+    webhookId: Required[str]
+    event: Required[Literal['triage.summary', 'remediation.proposed', 'remediation.approved', 'remediation.rejected']]
+    "triage.summary: a run was finished and triaged; remediation.proposed: a remediation waits for a decision; remediation.approved: one was applied (by a person or automatically); remediation.rejected: one was rejected or reverted."
+    status: Required[Literal['pending', 'delivered', 'failed']]
+    "pending: will be tried (again) at nextAttemptAt; delivered: a 2xx came back; failed: attempts ran out."
+    attempts: Required[int]
+    statusCode: NotRequired[int]
+    "Status of the last attempt."
+    error: NotRequired[str]
+    "Error of the last attempt."
+    nextAttemptAt: NotRequired[str]
+    "RFC 3339 timestamp (UTC)."
+    createdAt: Required[str]
+    "RFC 3339 timestamp (UTC)."
+    log: Required[list[DeliveryAttempt]]
+    "Every attempt, oldest first."
+
+
+class DeliveryAttempt(TypedDict, total=False):
+    attempt: Required[int]
+    "1 for the first try."
+    at: Required[str]
+    "RFC 3339 timestamp (UTC)."
+    statusCode: NotRequired[int]
+    "The HTTP status the receiver answered; absent when no answer came (error says why)."
+    error: NotRequired[str]
+    "Why the attempt failed (connection refused, timeout, non-2xx status)."
+    durationMs: Required[float]
+    "Time to the answer (or to the failure)."
+
+
+class ApprovalLink(TypedDict, total=False):
+    url: Required[str]
+    "Open it to confirm; the confirmation applies the decision as the caller that made the link (its scopes, the policy and the audit apply then)."
+    expiresAt: Required[str]
+    "RFC 3339 timestamp (UTC)."
 
 
 class GateTargetSettings(TypedDict, total=False):
@@ -1856,6 +2220,8 @@ class SampleSpecOutput(TypedDict, total=False):
 class MaskingSpecOutput(TypedDict, total=False):
     defaults: Required[bool]
     "Apply built-in rules to columns whose names look personal (email, first/last/full name, phone, address, ssn, birth date, ip, token, password)."
+    content: Required[bool]
+    "Also scan text and JSON columns that no rule masks for personal data by content (emails, phone numbers, Luhn-valid card numbers, mod-97-valid IBANs, names that are values of masked name columns) and mask just those spans."
     rules: Required[list[MaskRule]]
     "Explicit rules; they win over the defaults, the first matching rule wins."
 
@@ -1902,6 +2268,7 @@ class CreateSandboxInput2(TypedDict, total=False):
     "Environment variables (at most 256, names up to 256 bytes, values up to 32 KiB). Values are never logged and are redacted in the audit log."
     metadata: NotRequired[dict[str, str]]
     "Free-form string labels; filter lists with metadata.<key>=<value>."
+    isolation: NotRequired[Isolation]
 
 
 class ListSandboxesInput(TypedDict, total=False):
@@ -1999,9 +2366,11 @@ class ExecInput(TypedDict, total=False):
     timeoutMs: NotRequired[int]
     "Kills the whole process tree after this many ms."
     background: NotRequired[bool]
-    "Return at once with a command handle (pid)."
+    "Return at once with a command handle (pid). Streamed (Accept: application/x-ndjson): {pid} first, then its output and result; a client that leaves does not end it."
     keepStdin: NotRequired[bool]
     "With background: keep stdin open, to write to with POST \u2026/commands/{pid}/stdin (stdin, if given, is written first)."
+    pty: NotRequired[PtySize]
+    "With background and keepStdin: run on a pseudo-terminal of this size inside the sandbox (stdin, stdout and stderr are the terminal; all output is stdout). Resize with POST \u2026/commands/{pid}/resize."
     snapshotOnFailure: NotRequired[bool]
     "On a non-zero exit or a timeout, snapshot the sandbox before returning (snapshotId in the result and the exec event). Not with background."
 
@@ -2073,6 +2442,24 @@ class WriteCommandStdinInput(TypedDict, total=False):
     "How data is encoded (base64 for binary)."
     eof: NotRequired[bool]
     "Close stdin after writing (the command reads end of file)."
+
+
+class ResizeCommandInput(TypedDict, total=False):
+    id: Required[str]
+    "Sandbox id, e.g. sbx_k3j9x2m1q8w7."
+    pid: Required[int]
+    cols: Required[int]
+    "Columns of the terminal."
+    rows: Required[int]
+    "Rows of the terminal."
+
+
+class SignalCommandInput(TypedDict, total=False):
+    id: Required[str]
+    "Sandbox id, e.g. sbx_k3j9x2m1q8w7."
+    pid: Required[int]
+    signal: Required[Literal['SIGHUP', 'SIGINT', 'SIGQUIT', 'SIGTERM', 'SIGUSR1', 'SIGUSR2', 'SIGCONT', 'SIGSTOP', 'SIGWINCH', 'SIGKILL']]
+    "Sent to the main process only; SIGKILL here kills the main process (POST \u2026/kill ends the whole tree)."
 
 
 class ReadFileInput(TypedDict, total=False):
@@ -2218,6 +2605,16 @@ class CreateRunInputInfra(TypedDict, total=False):
     oomKills: NotRequired[int]
     "Processes killed for exceeding memory."
     diskPct: NotRequired[float]
+    cpuSeconds: NotRequired[float]
+    "CPU time the run's sandboxes used (joined from their cgroups when the run executed in tidepool sandboxes)."
+    memoryPeakBytes: NotRequired[int]
+    "Peak memory of the most memory-starved sandbox of the run (joined from its cgroup)."
+    memoryLimitBytes: NotRequired[int]
+    "That sandbox's memory limit."
+    pidsLimitHits: NotRequired[int]
+    "Forks refused at the pids limit (joined from the sandboxes\u2019 cgroups: pids.events max)."
+    figuresFrom: NotRequired[str]
+    "The sandboxes whose cgroup figures were joined (\" (live)\" when read before the sandbox ended)."
     sandboxId: NotRequired[str]
     "The tidepool sandbox the run used (enables resize/reset remediation)."
     runner: NotRequired[str]
@@ -2245,6 +2642,8 @@ class CreateRunInput(TypedDict, total=False):
     "Pull/merge request number or id."
     infra: NotRequired[CreateRunInputInfra]
     "Infrastructure facts about the run or a moment in it (seed schema infra_metrics)."
+    changedFiles: NotRequired[list[str]]
+    "Files the run's commit changed (paths from the repository root, e.g. `git diff --name-only HEAD^`). A failure of a test whose file the commit changed is explained by the change: it is not counted as flaky evidence across commits."
 
 
 class ListRunsInput(TypedDict, total=False):
@@ -2301,6 +2700,16 @@ class FinishRunInputInfra(TypedDict, total=False):
     oomKills: NotRequired[int]
     "Processes killed for exceeding memory."
     diskPct: NotRequired[float]
+    cpuSeconds: NotRequired[float]
+    "CPU time the run's sandboxes used (joined from their cgroups when the run executed in tidepool sandboxes)."
+    memoryPeakBytes: NotRequired[int]
+    "Peak memory of the most memory-starved sandbox of the run (joined from its cgroup)."
+    memoryLimitBytes: NotRequired[int]
+    "That sandbox's memory limit."
+    pidsLimitHits: NotRequired[int]
+    "Forks refused at the pids limit (joined from the sandboxes\u2019 cgroups: pids.events max)."
+    figuresFrom: NotRequired[str]
+    "The sandboxes whose cgroup figures were joined (\" (live)\" when read before the sandbox ended)."
     sandboxId: NotRequired[str]
     "The tidepool sandbox the run used (enables resize/reset remediation)."
     runner: NotRequired[str]
@@ -2385,6 +2794,13 @@ class ListRemediationsInput(TypedDict, total=False):
     "Token from the previous page."
 
 
+class ListRerunRequestsInput(TypedDict, total=False):
+    limit: NotRequired[int]
+    "Page size (1\u20131000)."
+    nextToken: NotRequired[str]
+    "Token from the previous page."
+
+
 class ApplyRemediationInput(TypedDict, total=False):
     id: Required[str]
     note: NotRequired[str]
@@ -2456,6 +2872,16 @@ class CreateMirrorInput(TypedDict, total=False):
     "Rebuild on this schedule (none by default)."
     wait: NotRequired[bool]
     "Answer once the mirror is built (default). false: answer at once with state \"building\"; follow progress with GET /v1/data/mirrors/{id}."
+
+
+class PlanMaskingInput(TypedDict, total=False):
+    id: Required[str]
+    "The data source to plan a mirror of."
+    sample: NotRequired[SampleSpec]
+    "The mirror's sample: the dry run reads the first rowsPerTable rows of each table's sample."
+    masking: NotRequired[MaskingSpec]
+    rowsPerTable: NotRequired[int]
+    "Rows read per table to scan (default 1000)."
 
 
 class ListMirrorsInput(TypedDict, total=False):
@@ -2821,13 +3247,29 @@ class DeleteEnvironmentInput(TypedDict, total=False):
     "Environment name, unique on the server (it is part of host names: <service>.<env>.localhost)."
 
 
+class CreateForkInputDatabase(TypedDict, total=False):
+    "Give the fork its own clone of a mirror (bound to the fork's sandbox as DATABASE_URL when it has one); deleted with the fork."
+    mirror: Required[str]
+    "Mirror id or name to clone."
+
+
 class CreateForkInput(TypedDict, total=False):
     env: Required[str]
     "Environment name, unique on the server (it is part of host names: <service>.<env>.localhost)."
     service: Required[str]
     "The service this fork replaces for requests carrying its key."
-    upstream: Required[str]
-    "The fork's own address."
+    upstream: NotRequired[str]
+    "The service's own address, e.g. http://127.0.0.1:8081 (http or https, no credentials)."
+    sandbox: NotRequired[str]
+    "A sandbox of the project the service runs in (with port); the router reaches it through the runtime's connection into the sandbox, like the ports area."
+    port: NotRequired[int]
+    "The port inside the sandbox the service listens on (127.0.0.1 inside is enough)."
+    protocol: NotRequired[Literal['http1', 'h2c']]
+    "http1 (default): HTTP/1.1 with keep-alive pools. h2c: HTTP/2 without TLS by prior knowledge (gRPC servers); the router speaks HTTP/2 to it and relays trailers."
+    launch: NotRequired[ForkLaunch]
+    "Start the fork in a new sandbox of its own (with port): created with TIDEPOOL_ROUTING_KEY in its env, destroyed with the fork."
+    database: NotRequired[CreateForkInputDatabase]
+    "Give the fork its own clone of a mirror (bound to the fork's sandbox as DATABASE_URL when it has one); deleted with the fork."
     routingKey: NotRequired[str]
     "Join the route group of this key (or name a new one); generated when absent."
     ttlSeconds: NotRequired[int]
@@ -2852,6 +3294,87 @@ class DeleteForkInput(TypedDict, total=False):
 class GetEnvironmentMetricsInput(TypedDict, total=False):
     env: Required[str]
     "Environment name, unique on the server (it is part of host names: <service>.<env>.localhost)."
+
+
+class GetEnvironmentTraceInput(TypedDict, total=False):
+    env: Required[str]
+    "Environment name, unique on the server (it is part of host names: <service>.<env>.localhost)."
+    key: NotRequired[str]
+    "Only requests that carried this routing key."
+    traceId: NotRequired[str]
+    "One trace (the trace-id of traceparent)."
+    limit: NotRequired[int]
+
+
+class GetEnvironmentCostInput(TypedDict, total=False):
+    env: Required[str]
+    "Environment name, unique on the server (it is part of host names: <service>.<env>.localhost)."
+
+
+class ListEnvironmentEventsInput(TypedDict, total=False):
+    env: Required[str]
+    "Environment name, unique on the server (it is part of host names: <service>.<env>.localhost)."
+    limit: NotRequired[int]
+    "Page size (1\u20131000)."
+    nextToken: NotRequired[str]
+    "Token from the previous page."
+
+
+class ListEnvironmentEventsResult(TypedDict, total=False):
+    items: Required[list[SandboxEvent]]
+    nextToken: NotRequired[str]
+    "Pass to get the next page; absent on the last page."
+
+
+class CreateWebhookInput(TypedDict, total=False):
+    url: Required[str]
+    "Where deliveries are POSTed (http or https, no credentials in the URL)."
+    events: Required[list[Literal['triage.summary', 'remediation.proposed', 'remediation.approved', 'remediation.rejected']]]
+    "The events this subscription receives."
+    description: NotRequired[str]
+    "A label for people."
+
+
+class ListWebhooksInput(TypedDict, total=False):
+    limit: NotRequired[int]
+    "Page size (1\u20131000)."
+    nextToken: NotRequired[str]
+    "Token from the previous page."
+
+
+class ListWebhooksResult(TypedDict, total=False):
+    items: Required[list[Webhook]]
+    nextToken: NotRequired[str]
+    "Pass to get the next page; absent on the last page."
+
+
+class DeleteWebhookInput(TypedDict, total=False):
+    id: Required[str]
+    "Webhook id (whk_\u2026)."
+
+
+class ListWebhookDeliveriesInput(TypedDict, total=False):
+    id: Required[str]
+    "Webhook id (whk_\u2026)."
+    status: NotRequired[Literal['pending', 'delivered', 'failed']]
+    limit: NotRequired[int]
+    "Page size (1\u20131000)."
+    nextToken: NotRequired[str]
+    "Token from the previous page."
+
+
+class ListWebhookDeliveriesResult(TypedDict, total=False):
+    items: Required[list[WebhookDelivery]]
+    nextToken: NotRequired[str]
+    "Pass to get the next page; absent on the last page."
+
+
+class CreateApprovalLinkInput(TypedDict, total=False):
+    remediationId: Required[str]
+    "The remediation the link decides (an unknown one is refused when the link is used: not_found)."
+    decision: Required[Literal['approve', 'reject']]
+    ttlSeconds: NotRequired[int]
+    "How long the link works (default one day)."
 
 
 class CreateGateTargetInputSettings(TypedDict, total=False):
@@ -3011,6 +3534,8 @@ OPERATIONS: dict[str, Operation] = {
     "waitCommand": Operation("POST", "/v1/sandboxes/{id}/commands/{pid}/wait", ('id', 'pid'), {}, "none", "", "json", True, "sandboxes:read"),
     "killCommand": Operation("POST", "/v1/sandboxes/{id}/commands/{pid}/kill", ('id', 'pid'), {}, "none", "", "json", False, "sandboxes:write"),
     "writeCommandStdin": Operation("POST", "/v1/sandboxes/{id}/commands/{pid}/stdin", ('id', 'pid'), {}, "json", "", "json", False, "sandboxes:write"),
+    "resizeCommand": Operation("POST", "/v1/sandboxes/{id}/commands/{pid}/resize", ('id', 'pid'), {}, "json", "", "json", False, "sandboxes:write"),
+    "signalCommand": Operation("POST", "/v1/sandboxes/{id}/commands/{pid}/signal", ('id', 'pid'), {}, "json", "", "json", False, "sandboxes:write"),
     "readFile": Operation("GET", "/v1/sandboxes/{id}/files", ('id',), {}, "none", "", "raw", False, "sandboxes:read"),
     "writeFile": Operation("PUT", "/v1/sandboxes/{id}/files", ('id',), {}, "raw", "application/octet-stream", "json", False, "sandboxes:write"),
     "deleteFile": Operation("DELETE", "/v1/sandboxes/{id}/files", ('id',), {}, "none", "", "none", False, "sandboxes:write"),
@@ -3040,6 +3565,7 @@ OPERATIONS: dict[str, Operation] = {
     "listClusters": Operation("GET", "/v1/insights/clusters", (), {}, "none", "", "json", False, "insights:read"),
     "getKpis": Operation("GET", "/v1/insights/kpis", (), {}, "none", "", "json", False, "insights:read"),
     "listRemediations": Operation("GET", "/v1/insights/remediations", (), {}, "none", "", "json", False, "insights:read"),
+    "listRerunRequests": Operation("GET", "/v1/insights/rerun-requests", (), {}, "none", "", "json", False, "insights:read"),
     "applyRemediation": Operation("POST", "/v1/insights/remediations/{id}/apply", ('id',), {}, "json", "", "json", False, "insights:write"),
     "rejectRemediation": Operation("POST", "/v1/insights/remediations/{id}/reject", ('id',), {}, "json", "", "json", False, "insights:write"),
     "getInsightsSettings": Operation("GET", "/v1/insights/settings", (), {}, "none", "", "json", False, "insights:read"),
@@ -3049,6 +3575,7 @@ OPERATIONS: dict[str, Operation] = {
     "listDataSources": Operation("GET", "/v1/data/sources", (), {}, "none", "", "json", False, "data:read"),
     "deleteDataSource": Operation("DELETE", "/v1/data/sources/{id}", ('id',), {}, "none", "", "none", False, "data:write"),
     "createMirror": Operation("POST", "/v1/data/sources/{id}/mirror", ('id',), {}, "json", "", "json", False, "data:write"),
+    "planMasking": Operation("POST", "/v1/data/sources/{id}/mask-plan", ('id',), {}, "json", "", "json", False, "data:write"),
     "listMirrors": Operation("GET", "/v1/data/mirrors", (), {}, "none", "", "json", False, "data:read"),
     "getMirror": Operation("GET", "/v1/data/mirrors/{id}", ('id',), {}, "none", "", "json", False, "data:read"),
     "deleteMirror": Operation("DELETE", "/v1/data/mirrors/{id}", ('id',), {}, "none", "", "none", False, "data:write"),
@@ -3098,6 +3625,14 @@ OPERATIONS: dict[str, Operation] = {
     "listForks": Operation("GET", "/v1/environments/{env}/forks", ('env',), {}, "none", "", "json", False, "sandboxes:read"),
     "deleteFork": Operation("DELETE", "/v1/environments/{env}/forks/{id}", ('env', 'id'), {}, "none", "", "none", False, "sandboxes:write"),
     "getEnvironmentMetrics": Operation("GET", "/v1/environments/{env}/metrics", ('env',), {}, "none", "", "json", False, "sandboxes:read"),
+    "getEnvironmentTrace": Operation("GET", "/v1/environments/{env}/trace", ('env',), {}, "none", "", "json", False, "sandboxes:read"),
+    "getEnvironmentCost": Operation("GET", "/v1/environments/{env}/cost", ('env',), {}, "none", "", "json", False, "sandboxes:read"),
+    "listEnvironmentEvents": Operation("GET", "/v1/environments/{env}/events", ('env',), {}, "none", "", "json", False, "sandboxes:read"),
+    "createWebhook": Operation("POST", "/v1/webhooks", (), {}, "json", "", "json", False, "insights:write"),
+    "listWebhooks": Operation("GET", "/v1/webhooks", (), {}, "none", "", "json", False, "insights:read"),
+    "deleteWebhook": Operation("DELETE", "/v1/webhooks/{id}", ('id',), {}, "none", "", "none", False, "insights:write"),
+    "listWebhookDeliveries": Operation("GET", "/v1/webhooks/{id}/deliveries", ('id',), {}, "none", "", "json", False, "insights:read"),
+    "createApprovalLink": Operation("POST", "/v1/insights/remediations/{remediationId}/links", ('remediationId',), {}, "json", "", "json", False, "insights:write"),
     "createGateTarget": Operation("POST", "/v1/gate/targets", (), {}, "json", "", "json", False, "admin"),
     "listGateTargets": Operation("GET", "/v1/gate/targets", (), {}, "none", "", "json", False, "gate:read"),
     "getGateTarget": Operation("GET", "/v1/gate/targets/{id}", ('id',), {}, "none", "", "json", False, "gate:read"),
@@ -3183,6 +3718,14 @@ class SyncOperations:
     def write_command_stdin(self, **input: Unpack[WriteCommandStdinInput]) -> CommandInfo:
         "Write to (or close) the stdin of a background command started with keepStdin (POST /v1/sandboxes/{id}/commands/{pid}/stdin)"
         return cast("CommandInfo", self.request("writeCommandStdin", input))
+
+    def resize_command(self, **input: Unpack[ResizeCommandInput]) -> CommandInfo:
+        "Resize the pseudo-terminal of a background command started with pty (POST /v1/sandboxes/{id}/commands/{pid}/resize)"
+        return cast("CommandInfo", self.request("resizeCommand", input))
+
+    def signal_command(self, **input: Unpack[SignalCommandInput]) -> CommandInfo:
+        "Send a signal to a background command's main process (POST /v1/sandboxes/{id}/commands/{pid}/signal)"
+        return cast("CommandInfo", self.request("signalCommand", input))
 
     def read_file(self, **input: Unpack[ReadFileInput]) -> bytes:
         "Read a file (raw bytes) (GET /v1/sandboxes/{id}/files)"
@@ -3300,6 +3843,10 @@ class SyncOperations:
         "Recommended and applied remediations with their gate decisions (GET /v1/insights/remediations)"
         return cast("RemediationPage", self.request("listRemediations", input))
 
+    def list_rerun_requests(self, **input: Unpack[ListRerunRequestsInput]) -> RerunRequestPage:
+        "Re-runs requested and not yet reported: a run of the same commit and pipeline with the requested attempt (or later) fulfils one (GET /v1/insights/rerun-requests)"
+        return cast("RerunRequestPage", self.request("listRerunRequests", input))
+
     def apply_remediation(self, **input: Unpack[ApplyRemediationInput]) -> Remediation:
         "Apply a suggested remediation (every gate except mode still applies) (POST /v1/insights/remediations/{id}/apply)"
         return cast("Remediation", self.request("applyRemediation", input))
@@ -3335,6 +3882,10 @@ class SyncOperations:
     def create_mirror(self, **input: Unpack[CreateMirrorInput]) -> Mirror:
         "Build (or refresh) a mirror: full schema, FK-consistent sample, masked before it lands (POST /v1/data/sources/{id}/mirror)"
         return cast("Mirror", self.request("createMirror", input))
+
+    def plan_masking(self, **input: Unpack[PlanMaskingInput]) -> MaskingReport:
+        "Dry run of a mirror build: sample the source and report, per column, what would be masked by name, by content (counts per detector) or left as is (POST /v1/data/sources/{id}/mask-plan)"
+        return cast("MaskingReport", self.request("planMasking", input))
 
     def list_mirrors(self, **input: Unpack[ListMirrorsInput]) -> ListMirrorsResult:
         "List mirrors (GET /v1/data/mirrors)"
@@ -3532,6 +4083,38 @@ class SyncOperations:
         "The router's per-route counters for an environment: requests, fallbacks, errors, latency (GET /v1/environments/{env}/metrics)"
         return cast("EnvironmentMetrics", self.request("getEnvironmentMetrics", input))
 
+    def get_environment_trace(self, **input: Unpack[GetEnvironmentTraceInput]) -> EnvironmentTraces:
+        "Which version (baseline or fork) served each hop of recent requests, by trace id (traceparent), newest first (GET /v1/environments/{env}/trace)"
+        return cast("EnvironmentTraces", self.request("getEnvironmentTrace", input))
+
+    def get_environment_cost(self, **input: Unpack[GetEnvironmentCostInput]) -> EnvironmentCost:
+        "Resources of the forked services vs a full copy of the environment (declared and measured), and how many of each the box holds (GET /v1/environments/{env}/cost)"
+        return cast("EnvironmentCost", self.request("getEnvironmentCost", input))
+
+    def list_environment_events(self, **input: Unpack[ListEnvironmentEventsInput]) -> ListEnvironmentEventsResult:
+        "Routing events of an environment: forks added and removed, fallbacks, upstream errors (oldest first, paginated) (GET /v1/environments/{env}/events)"
+        return cast("ListEnvironmentEventsResult", self.request("listEnvironmentEvents", input))
+
+    def create_webhook(self, **input: Unpack[CreateWebhookInput]) -> CreatedWebhook:
+        "Subscribe a URL to events of the project (the signing secret is shown once) (POST /v1/webhooks)"
+        return cast("CreatedWebhook", self.request("createWebhook", input))
+
+    def list_webhooks(self, **input: Unpack[ListWebhooksInput]) -> ListWebhooksResult:
+        "Webhook subscriptions of the project (GET /v1/webhooks)"
+        return cast("ListWebhooksResult", self.request("listWebhooks", input))
+
+    def delete_webhook(self, **input: Unpack[DeleteWebhookInput]) -> None:
+        "Remove a subscription and its pending deliveries (idempotent) (DELETE /v1/webhooks/{id})"
+        return cast("None", self.request("deleteWebhook", input))
+
+    def list_webhook_deliveries(self, **input: Unpack[ListWebhookDeliveriesInput]) -> ListWebhookDeliveriesResult:
+        "The delivery log of a subscription, newest first (GET /v1/webhooks/{id}/deliveries)"
+        return cast("ListWebhookDeliveriesResult", self.request("listWebhookDeliveries", input))
+
+    def create_approval_link(self, **input: Unpack[CreateApprovalLinkInput]) -> ApprovalLink:
+        "A signed, expiring link that approves or rejects a remediation as the caller (POST /v1/insights/remediations/{remediationId}/links)"
+        return cast("ApprovalLink", self.request("createApprovalLink", input))
+
     def create_gate_target(self, **input: Unpack[CreateGateTargetInput]) -> GateTarget:
         "Register a target of the gate: a production PostgreSQL database and the mirror rehearsals clone (admin) (POST /v1/gate/targets)"
         return cast("GateTarget", self.request("createGateTarget", input))
@@ -3655,6 +4238,14 @@ class AsyncOperations:
         "Write to (or close) the stdin of a background command started with keepStdin (POST /v1/sandboxes/{id}/commands/{pid}/stdin)"
         return cast("CommandInfo", await self.request("writeCommandStdin", input))
 
+    async def resize_command(self, **input: Unpack[ResizeCommandInput]) -> CommandInfo:
+        "Resize the pseudo-terminal of a background command started with pty (POST /v1/sandboxes/{id}/commands/{pid}/resize)"
+        return cast("CommandInfo", await self.request("resizeCommand", input))
+
+    async def signal_command(self, **input: Unpack[SignalCommandInput]) -> CommandInfo:
+        "Send a signal to a background command's main process (POST /v1/sandboxes/{id}/commands/{pid}/signal)"
+        return cast("CommandInfo", await self.request("signalCommand", input))
+
     async def read_file(self, **input: Unpack[ReadFileInput]) -> bytes:
         "Read a file (raw bytes) (GET /v1/sandboxes/{id}/files)"
         return cast("bytes", await self.request("readFile", input))
@@ -3771,6 +4362,10 @@ class AsyncOperations:
         "Recommended and applied remediations with their gate decisions (GET /v1/insights/remediations)"
         return cast("RemediationPage", await self.request("listRemediations", input))
 
+    async def list_rerun_requests(self, **input: Unpack[ListRerunRequestsInput]) -> RerunRequestPage:
+        "Re-runs requested and not yet reported: a run of the same commit and pipeline with the requested attempt (or later) fulfils one (GET /v1/insights/rerun-requests)"
+        return cast("RerunRequestPage", await self.request("listRerunRequests", input))
+
     async def apply_remediation(self, **input: Unpack[ApplyRemediationInput]) -> Remediation:
         "Apply a suggested remediation (every gate except mode still applies) (POST /v1/insights/remediations/{id}/apply)"
         return cast("Remediation", await self.request("applyRemediation", input))
@@ -3806,6 +4401,10 @@ class AsyncOperations:
     async def create_mirror(self, **input: Unpack[CreateMirrorInput]) -> Mirror:
         "Build (or refresh) a mirror: full schema, FK-consistent sample, masked before it lands (POST /v1/data/sources/{id}/mirror)"
         return cast("Mirror", await self.request("createMirror", input))
+
+    async def plan_masking(self, **input: Unpack[PlanMaskingInput]) -> MaskingReport:
+        "Dry run of a mirror build: sample the source and report, per column, what would be masked by name, by content (counts per detector) or left as is (POST /v1/data/sources/{id}/mask-plan)"
+        return cast("MaskingReport", await self.request("planMasking", input))
 
     async def list_mirrors(self, **input: Unpack[ListMirrorsInput]) -> ListMirrorsResult:
         "List mirrors (GET /v1/data/mirrors)"
@@ -4002,6 +4601,38 @@ class AsyncOperations:
     async def get_environment_metrics(self, **input: Unpack[GetEnvironmentMetricsInput]) -> EnvironmentMetrics:
         "The router's per-route counters for an environment: requests, fallbacks, errors, latency (GET /v1/environments/{env}/metrics)"
         return cast("EnvironmentMetrics", await self.request("getEnvironmentMetrics", input))
+
+    async def get_environment_trace(self, **input: Unpack[GetEnvironmentTraceInput]) -> EnvironmentTraces:
+        "Which version (baseline or fork) served each hop of recent requests, by trace id (traceparent), newest first (GET /v1/environments/{env}/trace)"
+        return cast("EnvironmentTraces", await self.request("getEnvironmentTrace", input))
+
+    async def get_environment_cost(self, **input: Unpack[GetEnvironmentCostInput]) -> EnvironmentCost:
+        "Resources of the forked services vs a full copy of the environment (declared and measured), and how many of each the box holds (GET /v1/environments/{env}/cost)"
+        return cast("EnvironmentCost", await self.request("getEnvironmentCost", input))
+
+    async def list_environment_events(self, **input: Unpack[ListEnvironmentEventsInput]) -> ListEnvironmentEventsResult:
+        "Routing events of an environment: forks added and removed, fallbacks, upstream errors (oldest first, paginated) (GET /v1/environments/{env}/events)"
+        return cast("ListEnvironmentEventsResult", await self.request("listEnvironmentEvents", input))
+
+    async def create_webhook(self, **input: Unpack[CreateWebhookInput]) -> CreatedWebhook:
+        "Subscribe a URL to events of the project (the signing secret is shown once) (POST /v1/webhooks)"
+        return cast("CreatedWebhook", await self.request("createWebhook", input))
+
+    async def list_webhooks(self, **input: Unpack[ListWebhooksInput]) -> ListWebhooksResult:
+        "Webhook subscriptions of the project (GET /v1/webhooks)"
+        return cast("ListWebhooksResult", await self.request("listWebhooks", input))
+
+    async def delete_webhook(self, **input: Unpack[DeleteWebhookInput]) -> None:
+        "Remove a subscription and its pending deliveries (idempotent) (DELETE /v1/webhooks/{id})"
+        return cast("None", await self.request("deleteWebhook", input))
+
+    async def list_webhook_deliveries(self, **input: Unpack[ListWebhookDeliveriesInput]) -> ListWebhookDeliveriesResult:
+        "The delivery log of a subscription, newest first (GET /v1/webhooks/{id}/deliveries)"
+        return cast("ListWebhookDeliveriesResult", await self.request("listWebhookDeliveries", input))
+
+    async def create_approval_link(self, **input: Unpack[CreateApprovalLinkInput]) -> ApprovalLink:
+        "A signed, expiring link that approves or rejects a remediation as the caller (POST /v1/insights/remediations/{remediationId}/links)"
+        return cast("ApprovalLink", await self.request("createApprovalLink", input))
 
     async def create_gate_target(self, **input: Unpack[CreateGateTargetInput]) -> GateTarget:
         "Register a target of the gate: a production PostgreSQL database and the mirror rehearsals clone (admin) (POST /v1/gate/targets)"
