@@ -23,6 +23,9 @@ const rep = (unit: string, n: number): string => unit.repeat(Math.max(1, Math.ce
 export const regexFiles: Readonly<Record<string, RegexFile>> = {
   'server/src/audit/audit-row.ts': { input: 'strings of an audit record (request fields bounded at the edge; one character class, no quantifier)' },
   'server/src/core/safe-input.ts': { input: 'every request string (\\p{Cs}: one character class, no quantifier)' },
+  'server/src/runtime/gvisor/exec-wrapper.ts': { input: 'none: the header line our own wrapper script writes (anchored, bounded quantifier)' },
+  'server/src/runtime/gvisor/gvisor-cgroups.ts': { input: 'none: /proc/self/mountinfo (octal escapes, fixed length)' },
+  'server/src/runtime/gvisor/gvisor-runtime.ts': { input: 'runtime.cgroupName from the config (anchored, one character class)' },
   'server/src/runtime/local/disk-pool.ts': { input: 'none: output of btrfs/losetup and sysfs files' },
   'server/src/runtime/local/instance.ts': { input: 'none: the instance file tidepool wrote (anchored, fixed length)' },
   'server/src/runtime/local/network/address-pool.ts': { input: 'runtime.network.range from the config (anchored, bounded quantifiers), names in /sys/class/net (anchored, fixed length)' },
