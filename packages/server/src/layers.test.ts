@@ -11,7 +11,7 @@ import { describe, expect, it } from 'vitest'
 
 /** Top to bottom. A unit is a folder under src/ (or a file at its root). */
 const layers: { units: string[]; why: string; siblings?: 'may-import-each-other' }[] = [
-  { units: ['main.ts', 'cli', 'bench', 'testing'], why: 'entry points and the composition root', siblings: 'may-import-each-other' },
+  { units: ['main.ts', 'wiring', 'cli', 'bench', 'testing'], why: 'entry points and the composition root', siblings: 'may-import-each-other' },
   { units: ['http', 'mcp', 'e2b'], why: 'shells over dispatch (HTTP API, MCP server, E2B-compatible endpoint)' },
   { units: ['dispatch'], why: "the front door: composes the areas' handler tables" },
   // network: the egress proxy, domain policy, stubs, brokered credentials.

@@ -25,7 +25,6 @@ import { createGateService } from './gate/service.js'
 import { createHttpApp } from './http/app.js'
 import { proxyPortUpgrade } from './http/port-proxy.js'
 import { mountMcp, type McpHttpMount, type McpHttpOptions } from './mcp/http-mount.js'
-import { sandboxRemediationActions } from './insights/actions.js'
 import { createInsightsService } from './insights/service.js'
 import type { Runtime } from './runtime/runtime.js'
 import { CommandService } from './sandboxes/commands.js'
@@ -35,11 +34,11 @@ import { FileService } from './sandboxes/files.js'
 import { PortService } from './ports/service.js'
 import { PolicyGate } from './policy/gate.js'
 import { SandboxService } from './sandboxes/sandboxes.js'
+import { insightsSandboxWiring } from './wiring/insights-sandboxes.js'
 import { NetworkService } from './network/service.js'
 import { dispatch } from './dispatch/dispatch.js'
 import { BUILD_SANDBOX_PREFIX } from './templates/plan.js'
 import { sandboxBinder } from './dispatch/sandbox-binder.js'
-import { remediationClones } from './dispatch/remediation-clones.js'
 import { createTemplateService, type Services } from './dispatch/services.js'
 import { openStore } from './store/db.js'
 import { RouteMetrics } from './router/metrics.js'
@@ -268,47 +267,8 @@ export async function buildControlPlane(config: Config, opts: BuildOptions = {})
         // The one policy engine: a policy file can refuse a remediation (the requireApproval rule still holds first).
         policyAsCode: { decide: (req) => policy.decideRemediation(req) },
         // Remediations act on sandboxes through the same service as the API, as a system principal.
-        actions: sandboxRemediationActions({
-          get: async (project, id) => {
-            try {
-              const s = await sandboxes.get({ project }, id)
-              return { state: s.state, resources: s.resources }
-            } catch (err) {
-              if ((err as { code?: string }).code === 'not_found') return undefined
-              throw err
-            }
-          },
-          resize: async (project, id, resources) => {
-            const actor = systemActors.remediation
-            await auditedSystemAction(audit, log, { actor, project, action: 'patchSandbox', target: id, data: { id, resources } }, () =>
-              sandboxes.patch({ tokenId: actor, name: 'insights remediation', project, scopes: ['sandboxes:write'] }, id, { resources }),
-            )
-          },
-          // How a resize (and its rollback) is checked: the limits read back from the sandbox's cgroup files.
-          limits: async (project, id) => {
-            const m = await sandboxes.metrics({ tokenId: systemActors.remediation, name: 'insights remediation', project, scopes: ['sandboxes:read'] }, id).catch(() => undefined)
-            return m && { memoryMb: m.memoryLimitBytes / 1048576, pids: m.pidsLimit, cpu: m.cpuLimit }
-          },
-          // reset_state / reseed reset the clones bound to the sandbox through the data area, as system:remediation.
-          clones: remediationClones(svcData),
-          disarm: (id) => sandboxes.snapshots.takeArmed(id) !== undefined,
-          // snapshot_on_failure's executor: the failed state is captured now, and the sandbox's next failing exec too.
-          snapshot: async (project, id) => {
-            const actor = systemActors.remediation
-            const snap = await auditedSystemAction(audit, log, { actor, project, action: 'createSnapshot', target: id, data: { id, reason: 'snapshot_on_failure' } }, () =>
-              sandboxes.snapshots.create({ tokenId: actor, project }, id, { labels: { reason: 'insights_failure' } }),
-            )
-            sandboxes.snapshots.arm(id, 'insights_failure')
-            return { id: snap.id }
-          },
-        }),
-        // A run that executed in tidepool sandboxes gets their cgroup figures: infra.sandboxId, and the
-        // sandboxes created by calls that named the run (CallMeta runId, in the audit log).
-        sandboxes: {
-          figures: (project, id) => sandboxes.figures(project, id),
-          sandboxesOfRun: async (project, runId) =>
-            (await audit.list({ project, run: runId, action: 'createSandbox', limit: 100 })).filter((r) => r.outcome === 'ok' && r.target).map((r) => r.target!),
-        },
+        // Remediations act through the sandboxes and data services; runs get their sandboxes' cgroup figures.
+        ...insightsSandboxWiring({ sandboxes, audit, log, data: svcData }),
         llmApiKey: secretFromEnv(opts.env ?? {}, config.insights.llm.apiKeyEnv),
       }),
       hooks.webhooks,
