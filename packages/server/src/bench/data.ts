@@ -5,7 +5,7 @@
  * and JSON documents, one row in ten holding personal data, mirrored both ways in the same run). Everything (source server, pool image) lives in a temp
  * dir removed at the end. TIDEPOOL_BENCH_DATA_SCALE (default 1) scales the database sizes down for a quick look.
  */
-import { chmodSync, mkdtempSync, rmSync } from 'node:fs'
+import { rmSync } from 'node:fs'
 import { join } from 'node:path'
 import type { Clone, Principal } from '@tidepool/sdk'
 import pg from 'pg'
@@ -14,13 +14,12 @@ import { loadConfig } from '../config.js'
 import { systemClock } from '../core/clock.js'
 import { silentLogger } from '../core/log.js'
 import { withAdmin } from '../data/pg-admin.js'
-import { findPgBinaries } from '../data/pg-binaries.js'
-import { initDataDir, resolveRunAs, startServer, stopServer } from '../data/pg-server.js'
-import { canBind } from '../data/ports.js'
+import { initDataDir, startServer, stopServer } from '../data/pg-server.js'
 import { createDataService, type DataService } from '../data/service.js'
 import type { AreaDeps } from '../kit/area-deps.js'
 import { EventLog } from '../kit/events.js'
 import { openStore } from '../store/db.js'
+import { pgSourceHome } from './pg-source-home.js'
 import { figure, machine, metric, type BenchResult, type Metric } from './result.js'
 
 const principal: Principal = { tokenId: 'tok_bench', name: 'bench', project: 'bench', scopes: ['admin'] }
@@ -29,15 +28,7 @@ const log = (s: string) => process.stderr.write(`  [data] ${s}\n`)
 export async function run(): Promise<BenchResult> {
   const scale = Number(process.env.TIDEPOOL_BENCH_DATA_SCALE ?? 1)
   const fastN = Number(process.env.TIDEPOOL_BENCH_DATA_N ?? 30)
-  const home = mkdtempSync(join('/tmp', 'tidepool-bench-data-'))
-  chmodSync(home, 0o755)
-  const bins = (await findPgBinaries())[0]
-  if (!bins) throw new Error('no PostgreSQL binaries (apt-get install -y postgresql-15)')
-  const runAs = await resolveRunAs('postgres')
-  const srcData = join(home, 'source', 'pgdata')
-  const srcSock = join(home, 'ss')
-  let port = 0
-  for (let p = 26_000; p < 27_000 && !port; p++) if (await canBind(p)) port = p
+  const { home, bins, runAs, srcData, srcSock, port } = await pgSourceHome('data', 26_000)
   const store = await openStore(':memory:')
   const config = loadConfig({
     env: {},

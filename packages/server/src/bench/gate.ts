@@ -5,19 +5,18 @@
  * TIDEPOOL_BENCH_GATE_ROWS (default 1 000 000 event rows, about 270 MB) sizes the database; TIDEPOOL_BENCH_GATE_N
  * (default 30) the rehearsals.
  */
-import { chmodSync, mkdtempSync, rmSync } from 'node:fs'
+import { rmSync } from 'node:fs'
 import { join } from 'node:path'
 import { operations, type Principal } from '@tidepool/sdk'
 import { builtinActions } from '../actions/catalog.js'
 import { loadConfig } from '../config.js'
 import { silentLogger } from '../core/log.js'
 import { withAdmin } from '../data/pg-admin.js'
-import { findPgBinaries } from '../data/pg-binaries.js'
-import { initDataDir, resolveRunAs, startServer, stopServer } from '../data/pg-server.js'
-import { canBind } from '../data/ports.js'
+import { initDataDir, startServer, stopServer } from '../data/pg-server.js'
 import { buildControlPlane } from '../main.js'
 import { PolicyGate } from '../policy/gate.js'
 import { FakeRuntime } from '../runtime/fake.js'
+import { pgSourceHome } from './pg-source-home.js'
 import { figure, machine, metric, type BenchResult, type Metric } from './result.js'
 
 const log = (s: string) => process.stderr.write(`  [gate] ${s}\n`)
@@ -25,15 +24,7 @@ const log = (s: string) => process.stderr.write(`  [gate] ${s}\n`)
 export async function run(): Promise<BenchResult> {
   const rows = Number(process.env.TIDEPOOL_BENCH_GATE_ROWS ?? 1_000_000)
   const n = Number(process.env.TIDEPOOL_BENCH_GATE_N ?? 30)
-  const home = mkdtempSync(join('/tmp', 'tidepool-bench-gate-'))
-  chmodSync(home, 0o755)
-  const bins = (await findPgBinaries())[0]
-  if (!bins) throw new Error('no PostgreSQL binaries (apt-get install -y postgresql-15)')
-  const runAs = await resolveRunAs('postgres')
-  const srcData = join(home, 'source', 'pgdata')
-  const srcSock = join(home, 'ss')
-  let port = 0
-  for (let p = 27_000; p < 28_000 && !port; p++) if (await canBind(p)) port = p
+  const { home, bins, runAs, srcData, srcSock, port } = await pgSourceHome('gate', 27_000)
   const metrics: Metric[] = []
   const notes: string[] = []
   const config = loadConfig({ env: {}, overrides: { home, logLevel: 'silent', port: 0, data: { dir: join(home, 'data'), socketDir: join(home, 's') } } })
