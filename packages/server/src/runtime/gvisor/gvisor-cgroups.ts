@@ -2,6 +2,7 @@
 import { existsSync, readFileSync, rmdirSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import type { CgroupLayout } from '../local/cgroups/layout.js'
+import { cpuMaxCores, optional } from '../local/cgroups/v2.js'
 import type { ResourceLimits, SandboxStats } from '../runtime.js'
 import { RuntimeError } from '../local/runtime-error.js'
 import { SENTRY_TASK_HEADROOM, linuxResources } from './oci-spec.js'
@@ -55,6 +56,8 @@ export class GvisorCgroups {
       pids: num('pids', 'pids.current', 'pids.current'),
       pidsLimit: Math.max(0, pidsMax - SENTRY_TASK_HEADROOM),
       oomKills: this.oomKills(path),
+      // The quota as cores (a resize is read back from it), absent for no quota.
+      ...optional('cpuLimit', v2 ? cpuMaxCores(readOr(this.#file('cpu', path, '', 'cpu.max'))) : cores(num('cpu', 'cpu.cfs_quota_us', ''), num('cpu', 'cpu.cfs_period_us', ''))),
     }
   }
 
@@ -110,4 +113,16 @@ function write(file: string, value: string): void {
   } catch (err) {
     throw new RuntimeError('invalid_request', `could not set ${file} to ${value}: ${(err as Error).message}`)
   }
+}
+
+function readOr(file: string): string | undefined {
+  try {
+    return readFileSync(file, 'utf8')
+  } catch {
+    return undefined
+  }
+}
+
+function cores(quota: number, period: number): number | undefined {
+  return quota > 0 && period > 0 ? quota / period : undefined
 }
