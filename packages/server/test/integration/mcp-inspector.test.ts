@@ -87,6 +87,7 @@ describe.skipIf(skipReason)('MCP Inspector CLI against tidepool (real runtime)',
       expect(items.map((e) => [e.kind, e.data.to ?? e.data.exitCode])).toEqual([
         ['state_changed', 'running'],
         ['exec', 0],
+        ['usage_final', undefined], // the cgroup figures kept as the sandbox ends (sandboxes/usage-figures.ts)
         ['state_changed', 'stopped'],
       ])
       expect(leftovers(cgroupName, [id])).toEqual([])
