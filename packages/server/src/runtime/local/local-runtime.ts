@@ -185,6 +185,18 @@ export class LocalRuntime implements Runtime {
     if (spec.network?.egress) throw new RuntimeError('invalid_request', `sandbox ${spec.id}: a one-shot run has no network link; start it and exec instead`)
     if (req.detached) throw new RuntimeError('invalid_request', "a one-shot command cannot be detached (it is the sandbox's only command)")
     checkExecRequest(req)
+    // A cwd other than the user's home may be missing, and the helper's one-shot handler does not report
+    // that (the command comes back killed, 137, instead of the exec's invalid_request naming the cwd):
+    // such a run takes start + exec, and the sandbox is destroyed once its command is done.
+    if (req.cwd !== undefined && req.cwd !== (req.user === 'root' ? '/root' : '/home/user') && req.cwd !== '/') {
+      const ref = await this.start(spec)
+      const handle = this.exec(ref, req)
+      void handle
+        .wait()
+        .catch(() => undefined)
+        .finally(() => this.destroy(spec.id, ref).catch(() => undefined))
+      return { ref, handle }
+    }
     const { diskMb, from } = await this.#prepareStart(spec)
     const exec = { cgroups: this.#cgroups, socketPath: '', execsDir: join(sandboxPaths(this.#dataDir, spec.id).dir, 'execs'), live: this.#liveSet(spec.id) }
     const { ref, connection, prepared } = await startOneShot(this.#startDeps(), spec, diskMb, { req, exec }, from)
