@@ -111,7 +111,7 @@ export function checkExecRequest(req: ExecRequest): { cwd: string; uid: number }
     throw new RuntimeError('invalid_request', 'cmd must be a non-empty argv array (got an empty command)')
   }
   if (req.user !== 'user' && req.user !== 'root') throw new RuntimeError('invalid_request', `user must be 'user' or 'root' (got ${JSON.stringify(req.user)})`)
-  const cwd = req.cwd ?? (req.user === 'root' ? '/' : '/home/user')
+  const cwd = req.cwd ?? defaultCwd(req.user)
   if (!cwd.startsWith('/')) throw new RuntimeError('invalid_request', `cwd must be an absolute path inside the sandbox (got ${JSON.stringify(cwd)})`)
   if (req.tag !== undefined && Buffer.byteLength(req.tag) > MAX_TAG_BYTES)
     throw new RuntimeError('invalid_request', `an exec tag is at most ${MAX_TAG_BYTES} bytes (got ${Buffer.byteLength(req.tag)})`)
@@ -334,4 +334,9 @@ function pidsFull(cgroups: Cgroups, id: string): boolean {
   } catch {
     return false
   }
+}
+
+/** Where a command runs when its request names no cwd: the user's home ('/' for root). */
+export function defaultCwd(user: string): string {
+  return user === 'root' ? '/' : '/home/user'
 }

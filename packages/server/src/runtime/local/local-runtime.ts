@@ -20,7 +20,7 @@ import { type LayerDriver, type LayerDriverChoice, openLayerDriver } from './lay
 import { unsupportedDiskMb } from './dir-layers.js'
 import { LocalSnapshots } from './local-snapshots.js'
 import { ProcessWatcher, supervisorOf } from './liveness.js'
-import { checkExecRequest, connectedExec, startExec } from './local-exec.js'
+import { checkExecRequest, connectedExec, defaultCwd, startExec } from './local-exec.js'
 import { connectPort } from './port-connect.js'
 import type { HostLayoutEntry } from './mounts.js'
 import { checkHostPath, checkHotMount, checkHotMountTarget, sandboxPaths } from './mounts.js'
@@ -188,7 +188,7 @@ export class LocalRuntime implements Runtime {
     // A cwd other than the user's home may be missing, and the helper's one-shot handler does not report
     // that (the command comes back killed, 137, instead of the exec's invalid_request naming the cwd):
     // such a run takes start + exec, and the sandbox is destroyed once its command is done.
-    if (req.cwd !== undefined && req.cwd !== (req.user === 'root' ? '/root' : '/home/user') && req.cwd !== '/') {
+    if (req.cwd !== undefined && req.cwd !== '/' && req.cwd !== defaultCwd(req.user) && !(req.user === 'root' && req.cwd === '/root')) {
       const ref = await this.start(spec)
       const handle = this.exec(ref, req)
       void handle
